@@ -1,0 +1,5 @@
+"""`python -m evaltui` runs the CLI."""
+
+from evaltui.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""Format registry: one module per external format, chosen by content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evaltui.errors import InputError
+from evaltui.importers.base import Importer, ImportOptions, ParsedRun, Progress, sha256_file
+from evaltui.importers.native import NativeCsvImporter, NativeJsonlImporter
+
+# Order matters: the first importer whose sniff() accepts the file wins, so
+# the most specific formats come first.
+REGISTRY: dict[str, Importer] = {}
+
+
+def register(importer: Importer) -> None:
+    REGISTRY[importer.name] = importer
+
+
+register(NativeJsonlImporter())
+register(NativeCsvImporter())
+
+
+def supported() -> str:
+    return ", ".join(REGISTRY)
+
+
+def get_importer(name: str) -> Importer:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InputError(
+            name, f"unknown format '{name}'; supported formats: {supported()}"
+        ) from None
+
+
+def detect(path: Path) -> Importer:
+    """The importer for `path`, chosen from its content."""
+    if not path.exists():
+        raise InputError(str(path), "no such file")
+    if path.is_dir():
+        for importer in REGISTRY.values():
+            if importer.sniff(path, b""):
+                return importer
+        raise InputError(
+            str(path),
+            f"no supported results found in this folder; supported formats: {supported()}",
+        )
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if not head.strip():
+        raise InputError(str(path), "the file is empty")
+    for importer in REGISTRY.values():
+        if importer.sniff(path, head):
+            return importer
+    raise InputError(
+        str(path),
+        f"unrecognised file format; supported formats: {supported()} (use --format to force one)",
+    )
+
+
+__all__ = [
+    "REGISTRY",
+    "ImportOptions",
+    "Importer",
+    "ParsedRun",
+    "Progress",
+    "detect",
+    "get_importer",
+    "sha256_file",
+    "supported",
+]

@@ -1,0 +1,127 @@
+"""What every importer shares: options, the parsed-run shape, line reading."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from evaltui.errors import InputError
+from evaltui.models import Record, Role, Run
+
+
+@dataclass
+class ImportOptions:
+    """What the user said on the command line (or in the app) about a file."""
+
+    name: str | None = None
+    role: Role | None = None
+    system: str | None = None
+    suite: str | None = None
+    pass_criterion: str | None = None
+
+
+@dataclass
+class Progress:
+    """Bytes read so far out of the file's size; updated by the reader."""
+
+    total: int = 0
+    done: int = 0
+
+
+@dataclass
+class ParsedRun:
+    """One run found in a file. `records` is lazy: it reads as it is iterated."""
+
+    run: Run
+    records: Iterable[Record]
+    progress: Progress = field(default_factory=Progress)
+
+
+class Importer(Protocol):
+    """An importer reads one external format and never touches the store."""
+
+    name: str
+    description: str
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        """True when the file's first bytes look like this format."""
+        ...
+
+    def read(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
+        """The runs in the file; raises InputError (naming file, record, field)."""
+        ...
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_text_head(path: Path, head: bytes) -> None:
+    """Reject empty, binary and non-UTF-8-encoded files with a clear message."""
+    if not head.strip():
+        raise InputError(str(path), "the file is empty")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(str(path), "the file is UTF-16 encoded; evaltui reads UTF-8 text")
+    if b"\x00" in head[:8192]:
+        raise InputError(str(path), "this is a binary file, not text (it contains NUL bytes)")
+
+
+def iter_lines(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, raw line) for non-blank lines, streaming."""
+    progress.total = path.stat().st_size
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            progress.done += len(raw)
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if raw.strip():
+                yield number, raw
+
+
+def decode_utf8(path: Path, raw: bytes, location: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path),
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+            "evaltui reads UTF-8 text",
+            location=location,
+        ) from None
+
+
+def validation_error(
+    path: Path, exc: ValidationError, location: str, prefix: str = ""
+) -> InputError:
+    """The first pydantic error as an InputError naming the field."""
+    err = exc.errors(include_url=False)[0]
+    if err["type"] == "json_invalid":
+        detail = err.get("ctx", {}).get("error", err["msg"])
+        return InputError(str(path), f"malformed JSON ({detail})", location=location)
+    loc = ".".join(str(p) for p in err["loc"])
+    field_name = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or None)
+    msg = err["msg"]
+    if err["type"] != "missing" and "input" in err:
+        shown = repr(err["input"])
+        msg += f" (got {shown[:60]}{'…' if len(shown) > 60 else ''})"
+    return InputError(str(path), msg, location=location, field=field_name)
+
+
+def as_text(value: Any) -> str:
+    """Inputs and outputs may be structured (chat messages): keep them as JSON text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, ensure_ascii=False, indent=1)

@@ -1,0 +1,132 @@
+"""Use cases both front ends call. No Textual, no click."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaltui.errors import InputError
+from evaltui.importers import ImportOptions, ParsedRun, detect, get_importer, sha256_file
+from evaltui.models import RunSummary
+from evaltui.paths import demo_data_dir
+from evaltui.store import Store
+
+MARKS = ("baseline", "candidate", "fallback")
+SELECTION_KEY = "selection"
+
+
+@dataclass
+class ImportOutcome:
+    """What happened to one run found in an imported file."""
+
+    path: str
+    name: str
+    run_id: int
+    results: int
+    skipped: bool = False
+
+
+ProgressHook = Callable[[ParsedRun], Callable[[int], None] | None]
+
+
+def import_path(
+    store: Store,
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    options: ImportOptions | None = None,
+    force: bool = False,
+    progress: ProgressHook | None = None,
+) -> list[ImportOutcome]:
+    """Import every run in one file (or results folder); each run is one transaction.
+
+    Args:
+        store: the open store.
+        path: the file or folder.
+        fmt: force a format by name; otherwise it is detected from the content.
+        options: name, role, system, suite, pass criterion given by the user.
+        force: import again even if the same file (sha256) is already in the store.
+        progress: called per run with the ParsedRun; may return a per-batch callback.
+
+    Returns:
+        One outcome per run found, imported or skipped as a duplicate.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), "no such file or folder")
+    importer = get_importer(fmt) if fmt else detect(path)
+    options = options or ImportOptions()
+    digest = sha256_file(path) if path.is_file() else ""
+    parsed = importer.read(path, options)
+    outcomes = []
+    for item in parsed:
+        if not item.run.sha256:
+            item.run.sha256 = digest
+        existing = (
+            store.find_run_by_source(item.run.sha256, item.run.source_part)
+            if item.run.sha256
+            else None
+        )
+        if existing and not force:
+            outcomes.append(ImportOutcome(str(path), existing[1], existing[0], 0, skipped=True))
+            continue
+        on_batch = progress(item) if progress else None
+        run_id = store.import_run(item.run, item.records, on_batch=on_batch)
+        n = store.conn.execute("SELECT n_results FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        outcomes.append(ImportOutcome(str(path), item.run.name, run_id, n))
+    return outcomes
+
+
+def list_runs(store: Store) -> list[RunSummary]:
+    return store.list_runs()
+
+
+def get_selection(store: Store) -> dict[str, int | None]:
+    """The runs marked baseline / candidate / fallback.
+
+    With nothing marked yet, the newest runs whose role is production,
+    candidate and fallback are proposed.
+    """
+    saved = store.get_setting(SELECTION_KEY)
+    runs = store.list_runs()
+    ids = {r.id for r in runs}
+    if saved is not None:
+        return {m: (saved.get(m) if saved.get(m) in ids else None) for m in MARKS}
+    by_role: dict[str, int] = {}
+    for run in runs:
+        by_role[run.role] = run.id
+    return {
+        "baseline": by_role.get("production"),
+        "candidate": by_role.get("candidate"),
+        "fallback": by_role.get("fallback"),
+    }
+
+
+def mark_run(store: Store, mark: str, run_id: int | None) -> dict[str, int | None]:
+    """Mark a run as baseline, candidate or fallback (None clears); logged as an event.
+
+    A run holds one mark at a time: marking it moves it from any other mark.
+    """
+    if mark not in MARKS:
+        raise ValueError(f"mark must be one of {MARKS}")
+    selection = get_selection(store)
+    if run_id is not None:
+        for other in MARKS:
+            if selection[other] == run_id:
+                selection[other] = None
+    selection[mark] = run_id
+    store.set_setting(SELECTION_KEY, selection)
+    return selection
+
+
+DEMO_FILES = ("production.jsonl", "candidate.jsonl", "fallback.jsonl")
+
+
+def load_demo(store: Store) -> list[ImportOutcome]:
+    """Import the bundled demo runs (skipped when already in this store)."""
+    folder = demo_data_dir()
+    outcomes: list[ImportOutcome] = []
+    for name in DEMO_FILES:
+        outcomes.extend(import_path(store, folder / name))
+    return outcomes

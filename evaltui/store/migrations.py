@@ -1,0 +1,113 @@
+"""Schema migrations, applied on open. Never edit a landed migration: add one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "evaltui"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            system TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL DEFAULT 'none'
+                CHECK (role IN ('production', 'candidate', 'fallback', 'none')),
+            format TEXT NOT NULL,
+            source_path TEXT NOT NULL DEFAULT '',
+            source_part TEXT NOT NULL DEFAULT '',
+            sha256 TEXT NOT NULL DEFAULT '',
+            created_at TEXT,
+            imported_at TEXT NOT NULL,
+            imported_by TEXT NOT NULL DEFAULT '',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            suites TEXT NOT NULL DEFAULT '[]',
+            n_cases INTEGER NOT NULL DEFAULT 0,
+            n_results INTEGER NOT NULL DEFAULT 0,
+            n_passed INTEGER NOT NULL DEFAULT 0,
+            n_failed INTEGER NOT NULL DEFAULT 0,
+            n_errored INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX runs_sha256 ON runs(sha256, source_part);
+
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            suite TEXT NOT NULL,
+            case_key TEXT NOT NULL,
+            input TEXT NOT NULL DEFAULT '',
+            expected TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'quarantined', 'retired')),
+            status_reason TEXT,
+            status_note TEXT,
+            status_by TEXT,
+            status_at TEXT,
+            first_seen_run INTEGER,
+            UNIQUE (suite, case_key)
+        );
+
+        -- Results are wide (outputs); the comparison only needs
+        -- (run, case, epoch, verdict, score), so that is a covering index and
+        -- the baseline-vs-candidate join never touches the wide rows.
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            epoch INTEGER NOT NULL DEFAULT 0,
+            verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'error')),
+            score REAL,
+            output TEXT NOT NULL DEFAULT '',
+            criteria TEXT NOT NULL DEFAULT '{}',
+            latency_ms REAL,
+            cost REAL,
+            explanation TEXT,
+            error TEXT,
+            source_line TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX results_compare ON results(run_id, case_id, epoch, verdict, score);
+
+        CREATE TABLE run_criteria (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            name TEXT NOT NULL,
+            passed INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            errored INTEGER NOT NULL DEFAULT 0,
+            scored INTEGER NOT NULL DEFAULT 0,
+            score_sum REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, name)
+        ) WITHOUT ROWID;
+
+        -- Every human action, append-only: who, when, what, before/after.
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            context TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_entity ON events(entity, entity_id);
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """
+    )
+
+
+KNOWN = [m.name for m in migrations._migrations]

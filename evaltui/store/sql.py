@@ -1,0 +1,67 @@
+"""Named SQL statements used by the store."""
+
+CASE_UPSERT = """
+INSERT INTO cases (suite, case_key, input, expected, attributes, first_seen_run)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (suite, case_key) DO NOTHING
+"""
+
+# The case id is looked up by SQLite itself through the (suite, case_key)
+# unique index, so the importer never holds a key-to-id map in memory.
+RESULT_INSERT = """
+INSERT INTO results (
+    run_id, case_id, epoch, verdict, score, output, criteria,
+    latency_ms, cost, explanation, error, source_line
+) VALUES (
+    ?, (SELECT id FROM cases WHERE suite = ? AND case_key = ?),
+    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+)
+"""
+
+RUN_INSERT = """
+INSERT INTO runs (
+    name, system, role, format, source_path, source_part, sha256,
+    created_at, imported_at, imported_by, metadata
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+RUN_TOTALS = """
+UPDATE runs SET suites = ?, n_cases = ?, n_results = ?, n_passed = ?,
+    n_failed = ?, n_errored = ?
+WHERE id = ?
+"""
+
+RUN_DISTINCT_CASES = "SELECT COUNT(DISTINCT case_id) FROM results WHERE run_id = ?"
+
+# Uses results_compare, whose order is (run_id, case_id, epoch): a streaming scan.
+RUN_DUPLICATE_SAMPLE = """
+SELECT case_id, epoch FROM results WHERE run_id = ?
+GROUP BY case_id, epoch HAVING COUNT(*) > 1 LIMIT 1
+"""
+
+DUPLICATE_LINES = """
+SELECT r.source_line, c.suite, c.case_key FROM results r JOIN cases c ON c.id = r.case_id
+WHERE r.run_id = ? AND r.case_id = ? AND r.epoch = ? ORDER BY r.id
+"""
+
+CRITERION_INSERT = """
+INSERT INTO run_criteria (run_id, name, passed, failed, errored, scored, score_sum)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+RUNS_LIST = """
+SELECT id, name, role, system, format, source_path, sha256, created_at,
+       imported_at, suites, n_cases, n_results, n_passed, n_failed, n_errored
+FROM runs ORDER BY id
+"""
+
+RUN_CRITERIA_ALL = (
+    "SELECT run_id, name, passed, failed, errored FROM run_criteria ORDER BY run_id, name"
+)
+
+RUN_BY_SHA = "SELECT id, name FROM runs WHERE sha256 = ? AND source_part = ?"
+
+EVENT_INSERT = """
+INSERT INTO events (at, actor, action, entity, entity_id, before, after, context)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""

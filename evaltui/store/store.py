@@ -1,0 +1,438 @@
+"""The SQLite store: migrate on open, one transaction per multi-row write."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from evaltui.errors import InputError, NotFoundError, StoreError, StoreTooNewError
+from evaltui.models import Record, Run, RunSummary
+from evaltui.store import sql
+from evaltui.store.migrations import KNOWN, MIGRATION_SET, migrations
+
+BATCH = 2_000
+BUSY_TIMEOUT_MS = 10_000
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def current_user() -> str:
+    """Who is acting: EVALTUI_REVIEWER, else the OS user."""
+    env = os.environ.get("EVALTUI_REVIEWER")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class Store:
+    """One connection to an evaltui store. Open one per thread.
+
+    Args:
+        path: the SQLite file; created (with its directory) if missing.
+        create: create the file when it does not exist; when False a missing
+            store raises StoreError.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"No store at {self.path}. Import a run first: evaltui import FILE")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE).
+            self.conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+            )
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL: a committed transaction survives a process crash or
+            # kill -9 (the WAL is in the OS cache); only power loss can drop the last ones.
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA cache_size = -16000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
+        self.db = Database(self.conn)
+        self._migrate()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        try:
+            applied = [m.name for m in migrations.applied(self.db)]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
+        unknown = [name for name in applied if name not in KNOWN]
+        if unknown:
+            raise StoreTooNewError(
+                f"{self.path} was written by a newer evaltui (it has migration "
+                f"{', '.join(unknown)}, which this version does not know). "
+                "Upgrade evaltui to open it; the store was not changed."
+            )
+        if len(applied) < len(KNOWN):
+            # Under a write lock, so two processes opening a new store at once
+            # cannot both apply the same migration.
+            with self.transaction():
+                migrations.apply(self.db)
+                self.conn.execute(f"PRAGMA user_version = {len(KNOWN)}")
+
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations recorded in this store, in order."""
+        return [m.name for m in migrations.applied(self.db)]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside commits together or not at all."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"The store {self.path} is busy (another evaltui is writing): {exc}"
+            ) from exc
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- events ----------------------------------------------------------------
+
+    def log_event(
+        self,
+        action: str,
+        entity: str,
+        entity_id: str | int,
+        *,
+        before: Any = None,
+        after: Any = None,
+        context: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Append one event. Call inside the transaction of the change it records."""
+        self.conn.execute(
+            sql.EVENT_INSERT,
+            (
+                now_iso(),
+                actor or current_user(),
+                action,
+                entity,
+                str(entity_id),
+                None if before is None else _dumps(before),
+                None if after is None else _dumps(after),
+                _dumps(context or {}),
+            ),
+        )
+
+    def events(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The event log, oldest first."""
+        query = "SELECT * FROM events ORDER BY id"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        rows = self.conn.execute(query)
+        cols = [d[0] for d in rows.description]
+        out = []
+        for row in rows:
+            item = dict(zip(cols, row, strict=True))
+            for key in ("before", "after", "context"):
+                if item[key] is not None:
+                    item[key] = json.loads(item[key])
+            out.append(item)
+        return out
+
+    # -- settings --------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any, *, log: bool = True) -> None:
+        """Set one setting and record the change, in one transaction."""
+        with self.transaction():
+            before = self.get_setting(key)
+            self.conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, _dumps(value)),
+            )
+            if log:
+                self.log_event("set", "setting", key, before=before, after=value)
+
+    # -- runs ------------------------------------------------------------------
+
+    def find_run_by_source(self, sha256: str, source_part: str = "") -> tuple[int, str] | None:
+        row = self.conn.execute(sql.RUN_BY_SHA, (sha256, source_part)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def import_run(
+        self,
+        run: Run,
+        records: Iterable[Record],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Write one run and its results in one transaction; return the run id.
+
+        Any exception raised while reading `records` (a bad line, say) rolls
+        the whole run back: the store is left exactly as it was.
+        """
+        actor = actor or current_user()
+        conn = self.conn
+        with self.transaction():
+            cur = conn.execute(
+                sql.RUN_INSERT,
+                (
+                    run.name,
+                    run.system,
+                    run.role,
+                    run.format,
+                    run.source_path,
+                    run.source_part,
+                    run.sha256,
+                    run.created_at.isoformat() if run.created_at else None,
+                    now_iso(),
+                    actor,
+                    _dumps(run.metadata),
+                ),
+            )
+            run_id = int(cur.lastrowid or 0)
+            counts = {"pass": 0, "fail": 0, "error": 0}
+            criteria: dict[str, list[float]] = {}
+            suites: set[str] = set()
+            case_rows: list[tuple[Any, ...]] = []
+            result_rows: list[tuple[Any, ...]] = []
+
+            def flush() -> None:
+                conn.executemany(sql.CASE_UPSERT, case_rows)
+                conn.executemany(sql.RESULT_INSERT, result_rows)
+                if on_batch:
+                    on_batch(len(result_rows))
+                case_rows.clear()
+                result_rows.clear()
+
+            for record in records:
+                case, res = record.case, record.result
+                suites.add(case.suite)
+                counts[res.verdict] += 1
+                crit_json = "{}"
+                if res.criteria:
+                    crit_out = {}
+                    for name, crit in res.criteria.items():
+                        tally = criteria.get(name)
+                        if tally is None:
+                            tally = criteria[name] = [0, 0, 0, 0, 0.0]
+                        if crit.verdict is not None:
+                            tally[VERDICT_SLOT[crit.verdict]] += 1
+                        if crit.score is not None:
+                            tally[3] += 1
+                            tally[4] += crit.score
+                        crit_out[name] = crit.model_dump(exclude_none=True)
+                    crit_json = _dumps(crit_out)
+                case_rows.append(
+                    (
+                        case.suite,
+                        case.case_key,
+                        case.input,
+                        case.expected,
+                        _dumps(case.attributes) if case.attributes else "{}",
+                        run_id,
+                    )
+                )
+                result_rows.append(
+                    (
+                        run_id,
+                        case.suite,
+                        case.case_key,
+                        res.epoch,
+                        res.verdict,
+                        res.score,
+                        res.output,
+                        crit_json,
+                        res.latency_ms,
+                        res.cost,
+                        res.explanation,
+                        res.error,
+                        record.location,
+                    )
+                )
+                if len(result_rows) >= BATCH:
+                    flush()
+            if result_rows:
+                flush()
+            n_results = counts["pass"] + counts["fail"] + counts["error"]
+            if n_results == 0:
+                raise InputError(
+                    run.source_path or run.name, "no results in this run (empty file?)"
+                )
+            dup = conn.execute(sql.RUN_DUPLICATE_SAMPLE, (run_id,)).fetchone()
+            if dup:
+                lines = conn.execute(sql.DUPLICATE_LINES, (run_id, dup[0], dup[1])).fetchall()
+                raise InputError(
+                    run.source_path or run.name,
+                    f"duplicate result for case '{lines[0][1]}/{lines[0][2]}' epoch {dup[1]} "
+                    f"(also at {lines[0][0]}); each (case, epoch) may appear once per run",
+                    location=lines[1][0] or None,
+                    field="case_key",
+                )
+            n_cases = conn.execute(sql.RUN_DISTINCT_CASES, (run_id,)).fetchone()[0]
+            conn.execute(
+                sql.RUN_TOTALS,
+                (
+                    _dumps(sorted(suites)),
+                    n_cases,
+                    n_results,
+                    counts["pass"],
+                    counts["fail"],
+                    counts["error"],
+                    run_id,
+                ),
+            )
+            conn.executemany(
+                sql.CRITERION_INSERT,
+                [
+                    (run_id, name, t[0], t[1], t[2], t[3], t[4])
+                    for name, t in sorted(criteria.items())
+                ],
+            )
+            self.log_event(
+                "import",
+                "run",
+                run_id,
+                after={
+                    "name": run.name,
+                    "role": run.role,
+                    "sha256": run.sha256,
+                    "results": n_results,
+                },
+                context={"source_path": run.source_path, "format": run.format},
+                actor=actor,
+            )
+        return run_id
+
+    def list_runs(self) -> list[RunSummary]:
+        """Every run with its figures, oldest first."""
+        crit: dict[int, dict[str, dict[str, int]]] = {}
+        for run_id, name, passed, failed, errored in self.conn.execute(sql.RUN_CRITERIA_ALL):
+            crit.setdefault(run_id, {})[name] = {
+                "passed": passed,
+                "failed": failed,
+                "errored": errored,
+            }
+        out = []
+        for row in self.conn.execute(sql.RUNS_LIST):
+            (
+                rid,
+                name,
+                role,
+                system,
+                fmt,
+                src,
+                sha,
+                created,
+                imported,
+                suites,
+                nc,
+                nr,
+                np_,
+                nf,
+                ne,
+            ) = row
+            out.append(
+                RunSummary(
+                    id=rid,
+                    name=name,
+                    role=role,
+                    system=system,
+                    format=fmt,
+                    source_path=src,
+                    sha256=sha,
+                    created_at=created,
+                    imported_at=imported,
+                    suites=json.loads(suites),
+                    cases=nc,
+                    results=nr,
+                    passed=np_,
+                    failed=nf,
+                    errored=ne,
+                    pass_rate=(np_ / nr) if nr else None,
+                    criteria=crit.get(rid, {}),
+                )
+            )
+        return out
+
+    def resolve_run(self, ref: str | int) -> int:
+        """A run id from an id or a name (the newest run of that name)."""
+        text = str(ref)
+        if text.isdigit():
+            row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (int(text),)).fetchone()
+            if row:
+                return int(row[0])
+        row = self.conn.execute(
+            "SELECT id FROM runs WHERE name = ? ORDER BY id DESC", (text,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"No run '{text}'. `evaltui runs` lists the runs in the store.")
+        return int(row[0])
+
+    # -- inspection (tests, diagnostics) -----------------------------------------
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every user table's rows, sorted: a content snapshot to compare stores."""
+        tables = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        return {
+            t: sorted(self.conn.execute(f"SELECT * FROM [{t}]").fetchall(), key=repr)
+            for t in tables
+        }
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}
+
+
+def open_store(path: str | Path, *, create: bool = True) -> Store:
+    """Open (and migrate) the store at `path`."""
+    return Store(path, create=create)
+
+
+__all__ = ["MIGRATION_SET", "Store", "current_user", "now_iso", "open_store"]

@@ -1,0 +1,77 @@
+"""Untrusted text made safe to show: control and escape characters become visible.
+
+Model outputs, inputs, case keys and run names are data. They may hold Rich
+markup, ANSI/OSC/DCS escapes, C0/C1 controls, bidi overrides, zero-width
+characters and megabyte lines. Every surface (TUI, CLI tables, exports) shows
+them through `visible()` and, in Rich/Textual, as `rich.text.Text` (never as
+markup). Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+# C0 controls map to the Unicode "control pictures" block (U+2400 + code), so
+# ESC shows as ␛ and NUL as ␀. DEL is ␡. C1 controls (0x80-0x9f, which some
+# terminals honour as 8-bit CSI/OSC/ST) have no pictures: they show as \x9b.
+_C0 = {i: chr(0x2400 + i) for i in range(0x20)}
+_C0[0x7F] = "\u2421"
+_C1 = {i: f"\\x{i:02x}" for i in range(0x80, 0xA0)}
+# Bidi overrides/isolates and invisible characters: shown as <U+XXXX>.
+_INVISIBLE = [
+    0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029,
+    0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2060, 0x2061, 0x2062,
+    0x2063, 0x2064, 0x2066, 0x2067, 0x2068, 0x2069, 0xFEFF, 0xFFF9,
+    0xFFFA, 0xFFFB,
+]  # fmt: skip
+_TABLE: dict[int, str] = {**_C0, **_C1, **{cp: f"<U+{cp:04X}>" for cp in _INVISIBLE}}
+_TABLE_KEEP_LINES = {k: v for k, v in _TABLE.items() if k not in (0x0A, 0x09)}
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
+)
+# Surrogates (from invalid UTF-8 decoded with surrogateescape) cannot be encoded.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+DEFAULT_LIMIT = 20_000
+
+
+def visible(value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT) -> str:
+    """Return `value` as a string whose every character is safe to print.
+
+    Args:
+        value: any value; None becomes "".
+        multiline: keep newlines and tabs (for panes); otherwise they show as ␊ and ␉.
+        limit: cut to this many characters with a marker saying how much was cut.
+
+    Returns:
+        A string with no control, escape, bidi or zero-width characters left.
+    """
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    cut = 0
+    if limit is not None and len(text) > limit:
+        cut = len(text) - limit
+        text = text[:limit]
+    if _UNSAFE.search(text):
+        text = text.translate(_TABLE_KEEP_LINES if multiline else _TABLE)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) & 0xFF:02x}", text)
+    if cut:
+        text += f"… [{cut:,} more characters]"
+    return text
+
+
+def safe_text(
+    value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT, style: str = ""
+) -> Text:
+    """A Rich `Text` of `value`, literal (no markup parsed) and visible."""
+    return Text(visible(value, multiline=multiline, limit=limit), style=style)
+
+
+def one_line(value: object, width: int = 60) -> str:
+    """A single visible line cut to `width` characters, for table cells."""
+    text = visible(value, multiline=False, limit=width * 4)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,55 @@
+"""The Textual app: wires screens, workers' errors and help. It decides nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from evaltui.errors import EvaltuiError
+from evaltui.tui.screens.error import ErrorScreen
+from evaltui.tui.screens.help import HelpScreen, keys_of
+from evaltui.tui.screens.runs import RunsScreen
+
+
+class EvaltuiApp(App[None]):
+    """evaltui's app over one store."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "evaltui"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding(
+            "question_mark", "help", "Help", tooltip="Show every key of this screen", id="app.help"
+        ),
+        Binding(
+            "q", "quit", "Quit", tooltip="Quit evaltui (everything is already saved)", id="app.quit"
+        ),
+    ]
+
+    def __init__(self, db_path: str | Path) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+
+    def on_mount(self) -> None:
+        self.push_screen(RunsScreen())
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        title = type(self.screen).__name__.removesuffix("Screen").lower()
+        self.push_screen(HelpScreen(title, keys_of(self.screen)))
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """One place where a worker's failure becomes a dialog, never a traceback."""
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        if isinstance(error, EvaltuiError):
+            self.push_screen(ErrorScreen(error.title, error.message))
+        else:
+            self.push_screen(ErrorScreen("Unexpected error", f"{type(error).__name__}: {error}"))

@@ -1,0 +1,196 @@
+"""Runs screen: the runs in the store, and which are baseline, candidate, fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from evaltui import service
+from evaltui.models import RunSummary
+from evaltui.store import Store
+from evaltui.textsafe import one_line
+from evaltui.tui.messages import RunsLoaded
+
+MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
+COLUMNS = [
+    ("mark", "mark"), ("id", "id"), ("name", "name"), ("role", "role"), ("system", "system"),
+    ("format", "format"), ("cases", "cases"), ("results", "results"), ("pass", "pass"),
+    ("fail", "fail"), ("error", "error"), ("rate", "pass rate"), ("imported", "imported"),
+]  # fmt: skip
+
+
+@dataclass
+class Marked(Message):
+    mark: str
+    run_name: str | None
+    selection: dict[str, int | None]
+
+
+class RunsScreen(Screen[None]):
+    """Lists runs (loaded by a worker) and marks baseline, candidate and fallback."""
+
+    BINDINGS = [
+        Binding(
+            "b",
+            "mark('baseline')",
+            "Baseline",
+            tooltip="Mark the highlighted run as the baseline (production)",
+            id="runs.mark-baseline",
+        ),
+        Binding(
+            "c",
+            "mark('candidate')",
+            "Candidate",
+            tooltip="Mark the highlighted run as the candidate",
+            id="runs.mark-candidate",
+        ),
+        Binding(
+            "f",
+            "mark('fallback')",
+            "Fallback",
+            tooltip="Mark the highlighted run as the fallback",
+            id="runs.mark-fallback",
+        ),
+        Binding(
+            "x",
+            "unmark",
+            "Unmark",
+            tooltip="Clear the mark on the highlighted run",
+            id="runs.unmark",
+        ),
+        Binding(
+            "r", "reload", "Refresh", tooltip="Reload the runs from the store", id="runs.refresh"
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[RunSummary] = []
+        self.selection: dict[str, int | None] = {m: None for m in service.MARKS}
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("evaltui · runs", style="bold"), id="title")
+        yield Static(Text("Loading runs…"), id="selection")
+        table: DataTable[Text] = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static(Text(""), id="empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.action_reload()
+
+    # -- loading ---------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        self.load_runs()
+
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
+    def load_runs(self) -> None:
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            runs = service.list_runs(store)
+            selection = service.get_selection(store)
+        self.post_message(RunsLoaded(runs, selection))
+
+    @on(RunsLoaded)
+    def show_runs(self, message: RunsLoaded) -> None:
+        self.runs = message.runs
+        self.selection = message.selection
+        table = self.query_one(DataTable)
+        current = self.highlighted_run()
+        table.clear()
+        marks = {run_id: m for m, run_id in self.selection.items() if run_id is not None}
+        for run in self.runs:
+            mark = marks.get(run.id)
+            table.add_row(
+                Text(MARK_LABEL.get(mark or "", ""), style="bold reverse" if mark else ""),
+                Text(str(run.id), justify="right"),
+                Text(one_line(run.name, 32)),
+                Text(run.role),
+                Text(one_line(run.system, 26)),
+                Text(run.format),
+                Text(f"{run.cases:,}", justify="right"),
+                Text(f"{run.results:,}", justify="right"),
+                Text(f"{run.passed:,}", justify="right", style="green"),
+                Text(f"{run.failed:,}", justify="right", style="red" if run.failed else ""),
+                Text(f"{run.errored:,}", justify="right", style="yellow" if run.errored else ""),
+                Text("-" if run.pass_rate is None else f"{run.pass_rate:.1%}", justify="right"),
+                Text(run.imported_at[5:16].replace("T", " ")),
+                key=str(run.id),
+            )
+        if current is not None and any(r.id == current.id for r in self.runs):
+            table.move_cursor(row=table.get_row_index(str(current.id)))
+        self.query_one("#empty", Static).update(
+            Text(
+                "No runs in this store yet. Import one with `evaltui import FILE`, or try `evaltui demo`."
+                if not self.runs
+                else ""
+            )
+        )
+        self.query_one("#selection", Static).update(self.selection_text())
+
+    def selection_text(self) -> Text:
+        names = {r.id: r.name for r in self.runs}
+        text = Text()
+        for mark in service.MARKS:
+            run_id = self.selection.get(mark)
+            text.append(f"{mark}: ", style="bold")
+            text.append(
+                one_line(names[run_id], 36) if run_id in names else "-",
+                style="" if run_id else "dim",
+            )
+            text.append("   ")
+        return text
+
+    def highlighted_run(self) -> RunSummary | None:
+        table = self.query_one(DataTable)
+        if not self.runs or table.cursor_row < 0 or table.cursor_row >= table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        return next((r for r in self.runs if str(r.id) == key), None)
+
+    # -- marking ---------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("mark", "unmark") and not self.runs:
+            return None  # shown dim: nothing to mark yet
+        return True
+
+    def action_mark(self, mark: str) -> None:
+        run = self.highlighted_run()
+        if run is not None:
+            self.save_mark(mark, run.id, run.name)
+
+    def action_unmark(self) -> None:
+        run = self.highlighted_run()
+        if run is None:
+            return
+        for mark, run_id in self.selection.items():
+            if run_id == run.id:
+                self.save_mark(mark, None, None)
+
+    @work(thread=True, group="runs-mark", exit_on_error=False)
+    def save_mark(self, mark: str, run_id: int | None, run_name: str | None) -> None:
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            selection = service.mark_run(store, mark, run_id)
+        self.post_message(Marked(mark, run_name, selection))
+
+    @on(Marked)
+    def marked(self, message: Marked) -> None:
+        if message.run_name is None:
+            self.notify(f"Cleared the {message.mark} mark (saved)", markup=False)
+        else:
+            self.notify(
+                f"{one_line(message.run_name, 40)} is now the {message.mark} (saved)", markup=False
+            )
+        self.action_reload()
