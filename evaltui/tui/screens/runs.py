@@ -79,10 +79,7 @@ class RunsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · runs", style="bold"), id="title")
         yield Static(Text("Loading runs…"), id="selection")
-        table: DataTable[Text] = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static(Text(""), id="empty")
         yield Footer()
 
@@ -108,26 +105,16 @@ class RunsScreen(Screen[None]):
         self.selection = message.selection
         table = self.query_one(DataTable)
         current = self.highlighted_run()
-        table.clear()
         marks = {run_id: m for m, run_id in self.selection.items() if run_id is not None}
-        for run in self.runs:
-            mark = marks.get(run.id)
-            table.add_row(
-                Text(MARK_LABEL.get(mark or "", ""), style="bold reverse" if mark else ""),
-                Text(str(run.id), justify="right"),
-                Text(one_line(run.name, 32)),
-                Text(run.role),
-                Text(one_line(run.system, 26)),
-                Text(run.format),
-                Text(f"{run.cases:,}", justify="right"),
-                Text(f"{run.results:,}", justify="right"),
-                Text(f"{run.passed:,}", justify="right", style="green"),
-                Text(f"{run.failed:,}", justify="right", style="red" if run.failed else ""),
-                Text(f"{run.errored:,}", justify="right", style="yellow" if run.errored else ""),
-                Text("-" if run.pass_rate is None else f"{run.pass_rate:.1%}", justify="right"),
-                Text(run.imported_at[5:16].replace("T", " ")),
-                key=str(run.id),
-            )
+        rows = [self.row_cells(run, marks.get(run.id)) for run in self.runs]
+        # Widths come from the cells (already cut to a bound), not from
+        # DataTable's auto-sizing, so the layout is the same on every start.
+        table.clear(columns=True)
+        for i, (key, label) in enumerate(COLUMNS):
+            width = max([len(label), *(row[i].cell_len for row in rows)])
+            table.add_column(label, key=key, width=width)
+        for run, row in zip(self.runs, rows, strict=True):
+            table.add_row(*row, key=str(run.id))
         if current is not None and any(r.id == current.id for r in self.runs):
             table.move_cursor(row=table.get_row_index(str(current.id)))
         self.query_one("#empty", Static).update(
@@ -138,6 +125,24 @@ class RunsScreen(Screen[None]):
             )
         )
         self.query_one("#selection", Static).update(self.selection_text())
+
+    @staticmethod
+    def row_cells(run: RunSummary, mark: str | None) -> list[Text]:
+        return [
+            Text(MARK_LABEL.get(mark or "", ""), style="bold reverse" if mark else ""),
+            Text(str(run.id), justify="right"),
+            Text(one_line(run.name, 32)),
+            Text(run.role),
+            Text(one_line(run.system, 26)),
+            Text(run.format),
+            Text(f"{run.cases:,}", justify="right"),
+            Text(f"{run.results:,}", justify="right"),
+            Text(f"{run.passed:,}", justify="right", style="green"),
+            Text(f"{run.failed:,}", justify="right", style="red" if run.failed else ""),
+            Text(f"{run.errored:,}", justify="right", style="yellow" if run.errored else ""),
+            Text("-" if run.pass_rate is None else f"{run.pass_rate:.1%}", justify="right"),
+            Text(run.imported_at[5:16].replace("T", " ")),
+        ]
 
     def selection_text(self) -> Text:
         names = {r.id: r.name for r in self.runs}

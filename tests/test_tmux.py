@@ -1,0 +1,114 @@
+"""Drive the real `evaltui` process in a real terminal (tmux): read the screen, press keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from evaltui import service
+from evaltui.store import Store
+
+pytestmark = pytest.mark.tmux
+
+TMUX = shutil.which("tmux")
+EVALTUI = Path(sys.executable).parent / "evaltui"
+
+
+class Terminal:
+    """One tmux server with one pane running a command."""
+
+    def __init__(
+        self, command: str, env: dict[str, str], width: int = 140, height: int = 40
+    ) -> None:
+        self.socket = f"evaltui-test-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={v}" for k, v in env.items())
+        # pytest exports COLUMNS/LINES (80x24), which Textual would honour over the pane size.
+        self.tmux(
+            "new-session",
+            "-d",
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            f"env -u COLUMNS -u LINES {exports} {command}; echo EXITED=$?; sleep 30",
+        )
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            [TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=20
+        ).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p")
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; screen was:\n{self.screen()}")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.tmux("send-keys", key)
+            time.sleep(0.15)  # keys sent together would merge (Escape+q reads as Alt+q)
+
+    def close(self) -> None:
+        self.tmux("kill-server")
+
+
+@pytest.fixture
+def terminal_env(db_path: Path) -> dict[str, str]:
+    with Store(db_path) as store:
+        service.load_demo(store)
+    return {"EVALTUI_DB": str(db_path), "EVALTUI_REVIEWER": "tmux-tester", "TERM": "xterm-256color"}
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_real_process_shows_runs_marks_and_quits(terminal_env, db_path):
+    term = Terminal(str(EVALTUI), terminal_env)
+    try:
+        screen = term.wait_for("73.1%")  # the production run's pass rate, loaded by a worker
+        assert "cand-2026-11-20" in screen and "fallback-2026-11-20" in screen
+        assert "Traceback" not in screen
+        assert "b Baseline" in screen and "q Quit" in screen  # footer from the real bindings
+        term.keys("?")
+        term.wait_for("runs.mark-candidate")
+        term.keys("Escape")
+        time.sleep(0.5)
+        term.keys("Down", "Down", "c")  # the fallback run becomes the candidate
+        term.wait_for("is now the candidate (saved)")
+        term.keys("q")
+        term.wait_for("EXITED=0")
+    finally:
+        term.close()
+    with Store(db_path) as store:
+        assert service.get_selection(store)["candidate"] == 3
+        assert store.events()[-1]["actor"] == "tmux-tester"
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_demo_command_opens_the_app(tmp_path):
+    env = {
+        "EVALTUI_DB": str(tmp_path / "demo.db"),
+        "TERM": "xterm-256color",
+        "HOME": os.environ["HOME"],
+    }
+    term = Terminal(f"{EVALTUI} demo", env)
+    try:
+        screen = term.wait_for("73.1%")
+        assert "baseline: prod-2026-11-02" in screen
+        assert "candidate: cand-2026-11-20" in screen
+        term.keys("q")
+        term.wait_for("EXITED=0")
+    finally:
+        term.close()
