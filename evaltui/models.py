@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -76,12 +77,51 @@ class Result(BaseModel):
     error: str | None = None
 
 
-class Record(BaseModel):
-    """What an importer yields: a case and that run's result on it, with its origin."""
+@dataclass(slots=True)
+class Record:
+    """What an importer yields: one case and the run's result on it, with its origin.
 
-    case: Case
-    result: Result
+    A plain slotted dataclass, not a model: importers validate what they read
+    (into their own mirror models, or into Case/Result via `from_models`), and
+    a million of these pass through an import, so they must be cheap to make.
+    """
+
+    suite: str
+    case_key: str
+    verdict: Verdict
+    input: str = ""
+    expected: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    epoch: int = 0
+    output: str = ""
+    score: float | None = None
+    criteria: dict[str, Criterion] = field(default_factory=dict)
+    latency_ms: float | None = None
+    cost: float | None = None
+    explanation: str | None = None
+    error: str | None = None
     location: str = ""
+
+    @classmethod
+    def from_models(cls, case: Case, result: Result, location: str = "") -> Record:
+        """A record from validated domain objects (the usual path for importers)."""
+        return cls(
+            suite=case.suite,
+            case_key=case.case_key,
+            verdict=result.verdict,
+            input=case.input,
+            expected=case.expected,
+            attributes=case.attributes,
+            epoch=result.epoch,
+            output=result.output,
+            score=result.score,
+            criteria=result.criteria,
+            latency_ms=result.latency_ms,
+            cost=result.cost,
+            explanation=result.explanation,
+            error=result.error,
+            location=location,
+        )
 
 
 class RunSummary(BaseModel):

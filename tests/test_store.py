@@ -10,14 +10,14 @@ from evaltui.store.migrations import KNOWN, migrations
 
 def records(n: int, suite: str = "s", verdict: str = "pass"):
     for i in range(n):
-        yield Record(
-            case=Case(
+        yield Record.from_models(
+            Case(
                 suite=suite,
                 case_key=f"k{i}",
                 input=f"input {i}",
                 attributes={"risk": "high" if i % 2 else "low"},
             ),
-            result=Result(suite=suite, case_key=f"k{i}", verdict=verdict, output=f"out {i}"),
+            Result(suite=suite, case_key=f"k{i}", verdict=verdict, output=f"out {i}"),
             location=f"line {i + 1}",
         )
 

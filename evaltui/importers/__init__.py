@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaltui.errors import InputError
-from evaltui.importers.base import Importer, ImportOptions, ParsedRun, Progress, sha256_file
+from evaltui.importers.base import (
+    Importer,
+    ImportOptions,
+    ParsedRun,
+    Progress,
+    check_text_head,
+    sha256_file,
+)
 from evaltui.importers.native import NativeCsvImporter, NativeJsonlImporter
 
 # Order matters: the first importer whose sniff() accepts the file wins, so
@@ -53,6 +60,7 @@ def detect(path: Path) -> Importer:
     for importer in REGISTRY.values():
         if importer.sniff(path, head):
             return importer
+    check_text_head(path, head)  # UTF-16 or binary: say so, not "unknown format"
     raise InputError(
         str(path),
         f"unrecognised file format; supported formats: {supported()} (use --format to force one)",

@@ -27,7 +27,7 @@ from evaltui.importers.base import (
     iter_lines,
     validation_error,
 )
-from evaltui.models import Case, Criterion, Record, Result, Role, Run
+from evaltui.models import Criterion, Record, Role, Run
 
 NAME = "native"
 DEFAULT_SUITE = "default"
@@ -90,30 +90,21 @@ CSV_COLUMNS = [
 
 
 def _record(line: NativeLine, suite: str, location: str) -> Record:
-    key = str(line.case_key)
-    # model_construct: the line was validated already; this only re-shapes it.
-    return Record.model_construct(
-        case=Case.model_construct(
-            suite=suite,
-            case_key=key,
-            input=as_text(line.input),
-            expected=None if line.expected is None else as_text(line.expected),
-            attributes=line.attributes,
-            status="active",
-        ),
-        result=Result.model_construct(
-            suite=suite,
-            case_key=key,
-            epoch=line.epoch,
-            output=as_text(line.output),
-            verdict=line.verdict,
-            score=line.score,
-            criteria=line.criteria,
-            latency_ms=line.latency_ms,
-            cost=line.cost,
-            explanation=line.explanation,
-            error=line.error,
-        ),
+    return Record(
+        suite=suite,
+        case_key=str(line.case_key),
+        verdict=line.verdict,
+        input=as_text(line.input),
+        expected=None if line.expected is None else as_text(line.expected),
+        attributes=line.attributes,
+        epoch=line.epoch,
+        output=as_text(line.output),
+        score=line.score,
+        criteria=line.criteria,
+        latency_ms=line.latency_ms,
+        cost=line.cost,
+        explanation=line.explanation,
+        error=line.error,
         location=location,
     )
 

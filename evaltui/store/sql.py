@@ -31,7 +31,13 @@ UPDATE runs SET suites = ?, n_cases = ?, n_results = ?, n_passed = ?,
 WHERE id = ?
 """
 
-RUN_DISTINCT_CASES = "SELECT COUNT(DISTINCT case_id) FROM results WHERE run_id = ?"
+# One streaming scan of results_compare: distinct cases, and distinct
+# (case, epoch) pairs, which differ from the result count only when a sample repeats.
+RUN_CASES_AND_SAMPLES = """
+SELECT COUNT(DISTINCT case_id), COUNT(*) FROM (
+    SELECT case_id FROM results WHERE run_id = ? GROUP BY case_id, epoch
+)
+"""
 
 # Uses results_compare, whose order is (run_id, case_id, epoch): a streaming scan.
 RUN_DUPLICATE_SAMPLE = """

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
 from sqlite_utils import Database
 
 from evaltui.errors import InputError, NotFoundError, StoreError, StoreTooNewError
@@ -230,76 +231,21 @@ class Store:
                 ),
             )
             run_id = int(cur.lastrowid or 0)
-            counts = {"pass": 0, "fail": 0, "error": 0}
-            criteria: dict[str, list[float]] = {}
-            suites: set[str] = set()
-            case_rows: list[tuple[Any, ...]] = []
-            result_rows: list[tuple[Any, ...]] = []
-
-            def flush() -> None:
+            tally = _Tally()
+            for case_rows, result_rows in _batches(records, run_id, tally):
                 conn.executemany(sql.CASE_UPSERT, case_rows)
                 conn.executemany(sql.RESULT_INSERT, result_rows)
                 if on_batch:
                     on_batch(len(result_rows))
-                case_rows.clear()
-                result_rows.clear()
-
-            for record in records:
-                case, res = record.case, record.result
-                suites.add(case.suite)
-                counts[res.verdict] += 1
-                crit_json = "{}"
-                if res.criteria:
-                    crit_out = {}
-                    for name, crit in res.criteria.items():
-                        tally = criteria.get(name)
-                        if tally is None:
-                            tally = criteria[name] = [0, 0, 0, 0, 0.0]
-                        if crit.verdict is not None:
-                            tally[VERDICT_SLOT[crit.verdict]] += 1
-                        if crit.score is not None:
-                            tally[3] += 1
-                            tally[4] += crit.score
-                        crit_out[name] = crit.model_dump(exclude_none=True)
-                    crit_json = _dumps(crit_out)
-                case_rows.append(
-                    (
-                        case.suite,
-                        case.case_key,
-                        case.input,
-                        case.expected,
-                        _dumps(case.attributes) if case.attributes else "{}",
-                        run_id,
-                    )
-                )
-                result_rows.append(
-                    (
-                        run_id,
-                        case.suite,
-                        case.case_key,
-                        res.epoch,
-                        res.verdict,
-                        res.score,
-                        res.output,
-                        crit_json,
-                        res.latency_ms,
-                        res.cost,
-                        res.explanation,
-                        res.error,
-                        record.location,
-                    )
-                )
-                if len(result_rows) >= BATCH:
-                    flush()
-            if result_rows:
-                flush()
+            counts, criteria, suites = tally.counts, tally.criteria, tally.suites
             n_results = counts["pass"] + counts["fail"] + counts["error"]
             if n_results == 0:
                 raise InputError(
                     run.source_path or run.name, "no results in this run (empty file?)"
                 )
-            dup = conn.execute(sql.RUN_DUPLICATE_SAMPLE, (run_id,)).fetchone()
-            if dup:
+            n_cases, n_samples = conn.execute(sql.RUN_CASES_AND_SAMPLES, (run_id,)).fetchone()
+            if n_samples != n_results:
+                dup = conn.execute(sql.RUN_DUPLICATE_SAMPLE, (run_id,)).fetchone()
                 lines = conn.execute(sql.DUPLICATE_LINES, (run_id, dup[0], dup[1])).fetchall()
                 raise InputError(
                     run.source_path or run.name,
@@ -308,7 +254,6 @@ class Store:
                     location=lines[1][0] or None,
                     field="case_key",
                 )
-            n_cases = conn.execute(sql.RUN_DISTINCT_CASES, (run_id,)).fetchone()[0]
             conn.execute(
                 sql.RUN_TOTALS,
                 (
@@ -428,6 +373,71 @@ class Store:
 
 
 VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}
+
+
+class _Tally:
+    """Run totals gathered while the rows are built."""
+
+    def __init__(self) -> None:
+        self.counts = {"pass": 0, "fail": 0, "error": 0}
+        self.criteria: dict[str, list[float]] = {}
+        self.suites: set[str] = set()
+
+
+def _batches(
+    records: Iterable[Record], run_id: int, tally: _Tally
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    """Rows for CASE_UPSERT and RESULT_INSERT, BATCH records at a time."""
+    case_rows: list[tuple[Any, ...]] = []
+    result_rows: list[tuple[Any, ...]] = []
+    counts, criteria, suites = tally.counts, tally.criteria, tally.suites
+    for rec in records:
+        suites.add(rec.suite)
+        counts[rec.verdict] += 1
+        crit_json = "{}"
+        if rec.criteria:
+            for name, crit in rec.criteria.items():
+                slot = criteria.get(name)
+                if slot is None:
+                    slot = criteria[name] = [0, 0, 0, 0, 0.0]
+                if crit.verdict is not None:
+                    slot[VERDICT_SLOT[crit.verdict]] += 1
+                if crit.score is not None:
+                    slot[3] += 1
+                    slot[4] += crit.score
+            crit_json = to_json(rec.criteria, exclude_none=True).decode()
+        case_rows.append(
+            (
+                rec.suite,
+                rec.case_key,
+                rec.input,
+                rec.expected,
+                to_json(rec.attributes).decode() if rec.attributes else "{}",
+                run_id,
+            )
+        )
+        result_rows.append(
+            (
+                run_id,
+                rec.suite,
+                rec.case_key,
+                rec.epoch,
+                rec.verdict,
+                rec.score,
+                rec.output,
+                crit_json,
+                rec.latency_ms,
+                rec.cost,
+                rec.explanation,
+                rec.error,
+                rec.location,
+            )
+        )
+        if len(result_rows) >= BATCH:
+            yield case_rows, result_rows
+            case_rows, result_rows = [], []
+    if result_rows:
+        yield case_rows, result_rows
 
 
 def open_store(path: str | Path, *, create: bool = True) -> Store:

@@ -1,0 +1,231 @@
+"""evaltui benchmark harness: figures as ratios against baselines measured in the same run.
+
+    make bench                      # 1,000,000 results (about 1 GB of JSONL)
+    BENCH_N=100000 make bench       # a quicker look
+    BENCH_DIR=/big/disk make bench  # where the generated files go (default bench/out)
+
+Each timed step runs in its own process so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+TASKS = ["billing", "refunds", "account_access", "policy"]
+RISKS = ["low", "medium", "high"]
+QUALITY = ["good", "stale", "missing"]
+INTENTS = ["question", "complaint", "action_request", "adversarial"]
+FILLER = (
+    "The customer asks about the renewal price of their plan, whether a discount still applies "
+    "after switching to annual billing, and how a duplicate charge is refunded. "
+)
+
+
+def generate(path: Path, n: int, run: str = "bench", seed: int = 0) -> int:
+    """Write `n` native results of about 1 KB each; returns the file size."""
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"run": {"name": run, "role": "candidate", "suite": "bench"}}) + "\n")
+        for i in range(n):
+            h = (i * 2654435761 + seed) & 0xFFFFFFFF
+            verdict = "pass" if h % 10 < 7 else ("fail" if h % 10 < 9 else "error")
+            rec = {
+                "case_key": f"case-{i:07d}",
+                "input": f"Case {i}: " + FILLER + FILLER[: h % 60],
+                "expected": "Explain the renewal price, keep the discount, refund duplicates in 5-7 days. "
+                * 2,
+                "attributes": {
+                    "task": TASKS[h % 4],
+                    "risk": RISKS[(h >> 3) % 3],
+                    "source_quality": QUALITY[(h >> 5) % 3],
+                    "intent": INTENTS[(h >> 7) % 4],
+                },
+                "output": f"Answer {i}: " + FILLER + "Your case reference is " + str(h),
+                "verdict": verdict,
+                "score": round((h % 1000) / 1000, 3),
+                "criteria": {
+                    "correctness": {
+                        "verdict": "pass" if h % 3 else "fail",
+                        "score": (h % 100) / 100,
+                    },
+                    "grounded": {"verdict": "pass" if h % 5 else "fail"},
+                },
+                "latency_ms": float(200 + h % 3000),
+                "cost": (h % 500) / 100000,
+                "explanation": "Matches the reference on price and refund timing.",
+            }
+            fh.write(json.dumps(rec) + "\n")
+    return path.stat().st_size
+
+
+# -- the timed steps (each in a child process) -----------------------------------------
+
+
+def step_evaltui(src: Path, db: Path) -> dict[str, Any]:
+    from evaltui import service
+    from evaltui.store import Store
+
+    t0 = time.perf_counter()
+    with Store(db) as store:
+        (out,) = service.import_path(store, src)
+    return {"seconds": time.perf_counter() - t0, "results": out.results}
+
+
+BASELINE_SCHEMA = """
+CREATE TABLE flat (
+    id INTEGER PRIMARY KEY, run_id INTEGER, suite TEXT, case_key TEXT, epoch INTEGER,
+    input TEXT, expected TEXT, attributes TEXT, output TEXT, verdict TEXT, score REAL,
+    criteria TEXT, latency_ms REAL, cost REAL, explanation TEXT, error TEXT
+);
+-- the same two indexes evaltui maintains: case identity, and the compare index
+CREATE INDEX flat_case ON flat(suite, case_key);
+CREATE INDEX flat_compare ON flat(run_id, case_key, epoch, verdict, score);
+"""
+
+
+def step_sqlite3(src: Path, db: Path) -> dict[str, Any]:
+    """Plain sqlite3: read, json.loads, executemany in one transaction. No validation."""
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.executescript(BASELINE_SCHEMA)
+    conn.execute("BEGIN")
+    batch: list[tuple[Any, ...]] = []
+    sql = "INSERT INTO flat VALUES (NULL, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    n = 0
+    dumps = json.dumps
+    with src.open("rb") as fh:
+        next(fh)  # run header
+        for raw in fh:
+            r = json.loads(raw)
+            batch.append(
+                (
+                    "bench", r["case_key"], r.get("epoch", 0), r["input"], r.get("expected"),
+                    dumps(r.get("attributes", {})), r["output"], r["verdict"], r.get("score"),
+                    dumps(r.get("criteria", {})), r.get("latency_ms"), r.get("cost"),
+                    r.get("explanation"), r.get("error"),
+                )
+            )  # fmt: skip
+            if len(batch) >= 2000:
+                conn.executemany(sql, batch)
+                n += len(batch)
+                batch.clear()
+    conn.executemany(sql, batch)
+    n += len(batch)
+    conn.execute("COMMIT")
+    conn.close()
+    return {"seconds": time.perf_counter() - t0, "results": n}
+
+
+def step_sqlite_utils(src: Path, db: Path) -> dict[str, Any]:
+    body = src.with_suffix(".body.jsonl")
+    if not body.exists():  # the same records without evaltui's run header line
+        with src.open("rb") as fin, body.open("wb") as fout:
+            next(fin)
+            shutil.copyfileobj(fin, fout, 1 << 20)
+    exe = Path(PY).parent / "sqlite-utils"
+    t0 = time.perf_counter()
+    subprocess.run([str(exe), "insert", str(db), "results", str(body), "--nl"], check=True)
+    return {"seconds": time.perf_counter() - t0, "results": None}
+
+
+STEPS = {"evaltui": step_evaltui, "sqlite3": step_sqlite3, "sqlite-utils": step_sqlite_utils}
+
+
+def child(step: str, src: str, db: str) -> None:
+    out = STEPS[step](Path(src), Path(db))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if step == "sqlite-utils":
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps(out))
+
+
+def run_step(step: str, src: Path, workdir: Path) -> dict[str, Any]:
+    db = workdir / f"{step}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [PY, __file__, "--child", step, str(src), str(db)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"bench step {step} failed:\n{proc.stderr}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Every step must have written every record: count them in its own store.
+    table = {"sqlite3": "flat"}.get(step, "results")
+    with sqlite3.connect(db) as conn:
+        out["rows"] = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return out
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for row in Path("/proc/cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                cpu = row.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+
+
+def main() -> dict[str, Any]:
+    n = int(os.environ.get("BENCH_N", "1000000"))
+    workdir = Path(os.environ.get("BENCH_DIR", ROOT / "bench" / "out"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    src = workdir / f"results-{n}.jsonl"
+    print(f"machine: {machine()}")
+    if not src.exists():
+        t0 = time.perf_counter()
+        size = generate(src, n)
+        print(
+            f"generated {n:,} results ({size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.1f}s: {src}"
+        )
+    size = src.stat().st_size
+    figures: dict[str, Any] = {"n": n, "bytes": size, "machine": machine()}
+    for step in ("sqlite3", "evaltui", "sqlite-utils"):
+        out = run_step(step, src, workdir)
+        figures[step] = out
+        if out["rows"] != n:
+            raise SystemExit(f"bench step {step} wrote {out['rows']:,} rows, expected {n:,}")
+        print(f"  {step:<13} {out['seconds']:8.2f} s   peak RSS {out['peak_rss_mb']:7.1f} MB")
+    a, b, c = (figures[k]["seconds"] for k in ("evaltui", "sqlite3", "sqlite-utils"))
+    figures["ratios"] = {"a/b": a / b, "c/a": c / a}
+    rss = figures["evaltui"]["peak_rss_mb"]
+    print(f"import of {n:,} results ({size / 1e6:,.0f} MB):")
+    print(
+        f"  a/b  evaltui / plain sqlite3 executemany = {a / b:5.2f}   (target <= 1.3)  {'OK' if a / b <= 1.3 else 'MISSED'}"
+    )
+    print(
+        f"  c/a  sqlite-utils insert --nl / evaltui  = {c / a:5.2f}   (target >= 2)    {'OK' if c / a >= 2 else 'MISSED'}"
+    )
+    print(
+        f"  evaltui peak RSS = {rss:.0f} MB   (target < 200 MB)  {'OK' if rss < 200 else 'MISSED'}"
+    )
+    (workdir / "figures.json").write_text(json.dumps(figures, indent=2))
+    return figures
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*sys.argv[2:5])
+    else:
+        main()

@@ -1,0 +1,50 @@
+"""The benchmark harness at a small size: every step writes every record, figures are produced.
+
+Timing is not asserted here (speed is measured by `make bench`, docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_harness_small(tmp_path, monkeypatch, capsys):
+    bench = load_bench()
+    monkeypatch.setenv("BENCH_N", "2000")
+    monkeypatch.setenv("BENCH_DIR", str(tmp_path))
+    figures = bench.main()
+    assert figures["n"] == 2000
+    for step in ("sqlite3", "evaltui", "sqlite-utils"):
+        assert figures[step]["rows"] == 2000
+        assert figures[step]["seconds"] > 0
+        assert figures[step]["peak_rss_mb"] > 0
+    assert figures["evaltui"]["results"] == 2000
+    assert set(figures["ratios"]) == {"a/b", "c/a"}
+    assert json.loads((tmp_path / "figures.json").read_text())["n"] == 2000
+    printed = capsys.readouterr().out
+    assert "a/b" in printed and "c/a" in printed and "peak RSS" in printed
+
+
+def test_generated_records_are_valid_native_lines(tmp_path):
+    from evaltui.importers import detect
+
+    bench = load_bench()
+    path = tmp_path / "r.jsonl"
+    bench.generate(path, 50)
+    assert detect(path).name == "native"
+    lines = path.read_text().splitlines()
+    assert len(lines) == 51
+    sizes = [len(line) for line in lines[1:]]
+    assert 800 < sum(sizes) / len(sizes) < 1400  # about 1 KB each, as the issue asks
