@@ -117,12 +117,12 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
     """A rich progress bar per run on a terminal; nothing otherwise."""
     if not show:
         return None, None
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
-        DownloadColumn(),
+        TaskProgressColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,

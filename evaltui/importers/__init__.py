@@ -13,7 +13,11 @@ from evaltui.importers.base import (
     check_text_head,
     sha256_file,
 )
+from evaltui.importers.inspect_ai import InspectImporter
+from evaltui.importers.lm_eval import LmEvalImporter
 from evaltui.importers.native import NativeCsvImporter, NativeJsonlImporter
+from evaltui.importers.openai_evals import OpenAIEvalsImporter
+from evaltui.importers.promptfoo import PromptfooImporter
 
 # Order matters: the first importer whose sniff() accepts the file wins, so
 # the most specific formats come first.
@@ -24,6 +28,10 @@ def register(importer: Importer) -> None:
     REGISTRY[importer.name] = importer
 
 
+register(InspectImporter())
+register(PromptfooImporter())
+register(OpenAIEvalsImporter())
+register(LmEvalImporter())
 register(NativeJsonlImporter())
 register(NativeCsvImporter())
 

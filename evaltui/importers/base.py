@@ -99,6 +99,19 @@ def decode_utf8(path: Path, raw: bytes, location: str) -> str:
         ) from None
 
 
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "list", "dict", "any"}
+
+
+def _is_type_tag(part: object) -> bool:
+    """Union branches add their type to pydantic's error location ('id.str'): drop them."""
+    if not isinstance(part, str):
+        return False
+    p = part.lower()
+    return p in _TYPE_TAGS or p.startswith(
+        ("list[", "dict[", "function-", "literal[", "tagged-union[")
+    )
+
+
 def validation_error(
     path: Path, exc: ValidationError, location: str, prefix: str = ""
 ) -> InputError:
@@ -107,7 +120,7 @@ def validation_error(
     if err["type"] == "json_invalid":
         detail = err.get("ctx", {}).get("error", err["msg"])
         return InputError(str(path), f"malformed JSON ({detail})", location=location)
-    loc = ".".join(str(p) for p in err["loc"])
+    loc = ".".join(str(p) for p in err["loc"] if not _is_type_tag(p))
     field_name = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or None)
     msg = err["msg"]
     if err["type"] != "missing" and "input" in err:

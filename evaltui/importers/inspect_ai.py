@@ -1,0 +1,436 @@
+"""Inspect AI logs: `.eval` (a zip, members deflate or Zstandard) and `.json`.
+
+Mapping (docs/formats.md):
+- one log is one run; `eval.task` is the suite; `eval.model` the system;
+- a sample's `id` (str or int) is the case key, its `epoch` (1-based) the
+  sample index (stored 0-based);
+- every scorer is a criterion; a dict-valued scorer gives one criterion per key;
+- `C`/`I`/`P`/`N`, booleans and 0/1 numbers have verdicts; other numbers are scores;
+- the overall verdict is the pass criterion's: `--pass-criterion`, else the
+  log's headline scorer, else its first scorer;
+- a sample with `error` is a result with verdict `error`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evaltui.errors import InputError
+from evaltui.importers.base import ImportOptions, ParsedRun, Progress, as_text, validation_error
+from evaltui.models import Criterion, Record, Run, Verdict
+
+NAME = "inspect"
+ZSTD_METHOD = 93
+
+
+# -- a private model of the parts of the log evaltui reads ----------------------------
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Dataset(_Loose):
+    name: str | None = None
+    samples: int | None = None
+
+
+class _Config(_Loose):
+    epochs: int | None = None
+    epochs_reducer: list[str] | str | None = None
+
+
+class _EvalSpec(_Loose):
+    task: str
+    model: str
+    created: datetime | None = None
+    run_id: str | None = None
+    eval_id: str | None = None
+    task_id: str | None = None
+    task_version: int | str | None = None
+    tags: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    model_args: dict[str, Any] | None = None
+    dataset: _Dataset | None = None
+    config: _Config | None = None
+    packages: dict[str, str] | None = None
+
+
+class _EvalScore(_Loose):
+    name: str
+    scorer: str
+    reducer: str | None = None
+
+
+class _Headline(_Loose):
+    scorer: str | None = None
+
+
+class _Results(_Loose):
+    total_samples: int | None = None
+    completed_samples: int | None = None
+    scores: list[_EvalScore] = Field(default_factory=list)
+    headline: _Headline | None = None
+
+
+class _Header(_Loose):
+    version: int | None = None
+    status: str | None = None
+    eval: _EvalSpec
+    results: _Results | None = None
+
+
+class _Score(_Loose):
+    value: Any = None
+    answer: Any = None
+    explanation: str | None = None
+
+
+class _Output(_Loose):
+    completion: str = ""
+    model: str | None = None
+
+
+class _Error(_Loose):
+    message: str = ""
+
+
+class _Sample(_Loose):
+    id: str | int
+    epoch: int = Field(default=1, ge=1)
+    input: str | list[Any] = ""
+    target: str | list[str] | None = None
+    output: _Output | None = None
+    scores: dict[str, _Score] | None = None
+    metadata: dict[str, Any] | None = None
+    error: _Error | str | None = None
+    total_time: float | None = None
+    working_time: float | None = None
+    model_usage: dict[str, Any] | None = None
+
+
+# -- reading .eval members --------------------------------------------------------------
+
+
+def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes: stdlib for deflate/stored, Zstandard (method 93) by hand."""
+    if info.compress_type != ZSTD_METHOD:
+        return zf.read(info)
+    import zstandard  # deferred: only .eval files written by recent Inspect need it
+
+    fp = zf.fp
+    assert fp is not None
+    fp.seek(info.header_offset)
+    local = fp.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise InputError(str(path), "corrupt zip member header", location=info.filename)
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    raw = fp.read(info.compress_size)
+    try:
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+    except zstandard.ZstdError as exc:
+        raise InputError(
+            str(path), f"corrupt Zstandard data ({exc})", location=info.filename
+        ) from None
+    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        raise InputError(
+            str(path),
+            "member is truncated or corrupt (size or CRC mismatch)",
+            location=info.filename,
+        )
+    return data
+
+
+def _member_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise InputError(
+            str(path), f"member '{name}' is missing from the .eval archive", location=name
+        ) from None
+    try:
+        raw = _read_member(path, zf, info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise InputError(str(path), f"cannot read member ({exc})", location=name) from None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InputError(str(path), f"malformed JSON ({exc})", location=name) from None
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(
+            str(path), f"not a readable .eval archive (truncated or corrupt zip: {exc})"
+        ) from None
+
+
+# -- mapping -------------------------------------------------------------------------------
+
+_LETTER: dict[str, tuple[Verdict, float]] = {
+    "C": ("pass", 1.0),
+    "I": ("fail", 0.0),
+    "P": ("fail", 0.5),
+    "N": ("fail", 0.0),
+}
+_WORDS = {"yes": ("pass", 1.0), "true": ("pass", 1.0), "no": ("fail", 0.0), "false": ("fail", 0.0)}
+
+
+def score_to_criterion(value: Any, explanation: str | None = None) -> Criterion:
+    """An Inspect score value as a criterion (verdict where the value implies one)."""
+    verdict: Verdict | None = None
+    score: float | None = None
+    if isinstance(value, bool):
+        verdict, score = ("pass", 1.0) if value else ("fail", 0.0)
+    elif isinstance(value, int | float):
+        score = float(value)
+        if score in (0.0, 1.0):
+            verdict = "pass" if score == 1.0 else "fail"
+    elif isinstance(value, str):
+        hit = _LETTER.get(value) or _WORDS.get(value.strip().lower())
+        if hit:
+            verdict, score = hit[0], hit[1]  # type: ignore[assignment]
+        else:
+            try:
+                score = float(value)
+            except ValueError:
+                score = None
+    return Criterion(verdict=verdict, score=score, explanation=explanation)
+
+
+def _criteria(scores: dict[str, _Score]) -> dict[str, Criterion]:
+    out: dict[str, Criterion] = {}
+    for name, sc in scores.items():
+        if isinstance(sc.value, dict):
+            for key, val in sc.value.items():
+                out[str(key)] = score_to_criterion(val)
+        else:
+            out[name] = score_to_criterion(sc.value, sc.explanation)
+    return out
+
+
+def _text_of_input(value: str | list[Any]) -> str:
+    """Chat messages as a readable transcript: `role: content` per message."""
+    if isinstance(value, str):
+        return value
+    lines = []
+    for msg in value:
+        if not isinstance(msg, dict):
+            lines.append(as_text(msg))
+            continue
+        content = msg.get("content", "")
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "text":
+                    parts.append(str(part.get("text", "")))
+                elif isinstance(part, dict):
+                    parts.append(f"<{part.get('type', 'part')}>")
+                else:
+                    parts.append(str(part))
+            content = "\n".join(parts)
+        lines.append(f"{msg.get('role', '?')}: {content}")
+    return "\n".join(lines)
+
+
+def _pass_criterion(header: _Header, options: ImportOptions, path: Path) -> str | None:
+    names = []
+    for sc in header.results.scores if header.results else []:
+        if sc.name not in names:
+            names.append(sc.name)
+    if options.pass_criterion:
+        if names and options.pass_criterion not in names:
+            raise InputError(
+                str(path),
+                f"no scorer named '{options.pass_criterion}' in this log; it has: {', '.join(names)}",
+                field="--pass-criterion",
+            )
+        return options.pass_criterion
+    if header.results and header.results.headline and header.results.headline.scorer:
+        return header.results.headline.scorer
+    return names[0] if names else None
+
+
+def _record(sample: _Sample, suite: str, pass_name: str | None, location: str) -> Record:
+    criteria = _criteria(sample.scores or {})
+    error = sample.error.message if isinstance(sample.error, _Error) else sample.error
+    chosen = criteria.get(pass_name) if pass_name else next(iter(criteria.values()), None)
+    if error:
+        verdict: Verdict = "error"
+    elif chosen is not None and chosen.verdict is not None:
+        verdict = chosen.verdict
+    elif chosen is not None and chosen.score is not None:
+        verdict = "pass" if chosen.score >= 1.0 else "fail"
+    else:
+        verdict = "error"
+        error = error or "no score for the pass criterion"
+    target = sample.target
+    expected = (
+        None if target is None else (target if isinstance(target, str) else " | ".join(target))
+    )
+    cost = None
+    for usage in (sample.model_usage or {}).values():
+        if isinstance(usage, dict) and isinstance(usage.get("total_cost"), int | float):
+            cost = (cost or 0.0) + float(usage["total_cost"])
+    seconds = sample.total_time if sample.total_time is not None else sample.working_time
+    explanation = None
+    if pass_name and sample.scores and pass_name in sample.scores:
+        explanation = sample.scores[pass_name].explanation
+    return Record(
+        suite=suite,
+        case_key=str(sample.id),
+        verdict=verdict,
+        input=_text_of_input(sample.input),
+        expected=expected,
+        attributes={k: v for k, v in (sample.metadata or {}).items() if v is not None},
+        epoch=sample.epoch - 1,
+        output=sample.output.completion if sample.output else "",
+        score=chosen.score if chosen else None,
+        criteria=criteria,
+        latency_ms=None if seconds is None else max(seconds, 0.0) * 1000.0,
+        cost=cost,
+        explanation=explanation,
+        error=error or None,
+        location=location,
+    )
+
+
+def _run(path: Path, header: _Header, options: ImportOptions) -> Run:
+    spec = header.eval
+    created = spec.created.strftime("%Y-%m-%d %H:%M") if spec.created else path.stem
+    metadata: dict[str, Any] = {
+        "task": spec.task,
+        "run_id": spec.run_id,
+        "eval_id": spec.eval_id,
+        "task_id": spec.task_id,
+        "task_version": spec.task_version,
+        "tags": spec.tags or [],
+        "metadata": spec.metadata or {},
+        "status": header.status,
+        "epochs": spec.config.epochs if spec.config else None,
+        "epochs_reducer": spec.config.epochs_reducer if spec.config else None,
+        "inspect_version": (spec.packages or {}).get("inspect_ai"),
+    }
+    return Run(
+        name=options.name or f"{spec.task} {spec.model} {created}",
+        system=options.system or spec.model,
+        role=options.role or "none",
+        source_path=str(path.resolve()),
+        format=NAME,
+        created_at=spec.created,
+        metadata={k: v for k, v in metadata.items() if v is not None},
+    )
+
+
+def _header(path: Path, obj: Any, location: str) -> _Header:
+    try:
+        return _Header.model_validate(obj)
+    except ValidationError as exc:
+        raise validation_error(path, exc, location) from None
+
+
+def _sample(path: Path, obj: Any, location: str) -> _Sample:
+    try:
+        return _Sample.model_validate(obj)
+    except ValidationError as exc:
+        raise validation_error(path, exc, location) from None
+
+
+class InspectImporter:
+    name = NAME
+    description = "Inspect AI log (.eval archive, deflate or Zstandard; or .json)"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        if head.startswith(b"PK\x03\x04"):
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    return "header.json" in zf.namelist()
+            except (zipfile.BadZipFile, OSError):
+                return path.suffix == ".eval"
+        start = head.lstrip()[:4096]
+        return (
+            start.startswith(b"{")
+            and b'"eval"' in head
+            and (b'"version"' in start or b'"status"' in start)
+            and b'"task"' in head
+        )
+
+    def read(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic == b"PK\x03\x04" or path.suffix == ".eval":
+            return self._read_eval(path, options)
+        return self._read_json(path, options)
+
+    # .eval ---------------------------------------------------------------------------
+
+    def _read_eval(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
+        zf = _open_zip(path)
+        header = _header(path, _member_json(path, zf, "header.json"), "header.json")
+        pass_name = _pass_criterion(header, options, path)
+        members = sorted(
+            (
+                i
+                for i in zf.infolist()
+                if i.filename.startswith("samples/") and i.filename.endswith(".json")
+            ),
+            key=lambda i: i.filename,
+        )
+        if not members:
+            zf.close()
+            raise InputError(str(path), "the log holds no samples (samples/ is empty)")
+        progress = Progress(total=len(members))
+        suite = options.suite or header.eval.task
+
+        def records() -> Iterator[Record]:
+            with zf:
+                for info in members:
+                    obj = _member_json(path, zf, info.filename)
+                    sample = _sample(path, obj, info.filename)
+                    progress.done += 1
+                    yield _record(sample, suite, pass_name, info.filename)
+
+        return [ParsedRun(_run(path, header, options), records(), progress)]
+
+    # .json ---------------------------------------------------------------------------
+
+    def _read_json(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
+        try:
+            with path.open("rb") as fh:
+                obj = json.load(fh)
+        except UnicodeDecodeError as exc:
+            raise InputError(str(path), f"not valid UTF-8 ({exc.reason})") from None
+        except ValueError as exc:
+            raise InputError(str(path), f"malformed JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise InputError(str(path), "an Inspect log is a JSON object")
+        header = _header(path, obj, "log")
+        pass_name = _pass_criterion(header, options, path)
+        samples = obj.get("samples")
+        if not isinstance(samples, list) or not samples:
+            raise InputError(str(path), "the log holds no samples", field="samples")
+        progress = Progress(total=len(samples))
+        suite = options.suite or header.eval.task
+
+        def records() -> Iterator[Record]:
+            for i, item in enumerate(samples):
+                location = f"samples[{i}]"
+                sample = _sample(path, item, location)
+                progress.done += 1
+                yield _record(
+                    sample, suite, pass_name, f"{location} (id {sample.id}, epoch {sample.epoch})"
+                )
+
+        return [ParsedRun(_run(path, header, options), records(), progress)]

@@ -1,0 +1,247 @@
+"""OpenAI Evals record logs (`oaieval ... --record_path log.jsonl`).
+
+Mapping (docs/formats.md):
+- the `spec` line describes the run; `final_report` may appear on any line;
+  events come in any order and are grouped by `sample_id`, which is the case key;
+- the suite is the spec's `base_eval`; the system its completion functions;
+- input and output come from `sampling` events (`prompt`, `sampled[0]`), the
+  verdict from `match` events (`correct`); `metrics` events become criteria;
+  an `error` event makes the result an error;
+- a log with no sampling events (the `dummy` completion fn) still imports;
+- when a sample has several match events, each is a sample (epoch), in event order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evaltui.errors import InputError
+from evaltui.importers.base import (
+    ImportOptions,
+    ParsedRun,
+    Progress,
+    as_text,
+    check_text_head,
+    decode_utf8,
+    iter_lines,
+    validation_error,
+)
+from evaltui.importers.inspect_ai import score_to_criterion
+from evaltui.models import Criterion, Record, Run, Verdict
+
+NAME = "openai-evals"
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Spec(_Loose):
+    completion_fns: list[str] = Field(default_factory=list)
+    eval_name: str
+    base_eval: str | None = None
+    split: str | None = None
+    run_id: str | None = None
+    created_at: str | None = None
+    run_config: dict[str, Any] | None = None
+
+
+class _SpecLine(_Loose):
+    spec: _Spec
+
+
+class _Event(_Loose):
+    sample_id: str
+    type: str
+    event_id: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: str | None = None
+
+
+class _Sample:
+    __slots__ = ("errors", "first_line", "matches", "metrics", "samplings")
+
+    def __init__(self, first_line: int) -> None:
+        self.first_line = first_line
+        self.samplings: list[tuple[int, dict[str, Any]]] = []
+        self.matches: list[tuple[int, dict[str, Any], int]] = []
+        self.metrics: dict[str, Any] = {}
+        self.errors: list[str] = []
+
+
+def _created(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _prompt_text(prompt: Any) -> str:
+    if isinstance(prompt, list):
+        lines = []
+        for msg in prompt:
+            if isinstance(msg, dict):
+                lines.append(f"{msg.get('role', '?')}: {as_text(msg.get('content', ''))}")
+            else:
+                lines.append(as_text(msg))
+        return "\n".join(lines)
+    return as_text(prompt)
+
+
+class OpenAIEvalsImporter:
+    name = NAME
+    description = "OpenAI Evals record log (oaieval --record_path, JSONL)"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        first = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
+        return first.startswith(b'{"spec"') or (
+            b'"spec"' in first and b'"eval_name"' in first and b'"completion_fns"' in first
+        )
+
+    def read(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+        check_text_head(path, head)
+        progress = Progress()
+        spec: _Spec | None = None
+        final_report: dict[str, Any] | None = None
+        samples: dict[str, _Sample] = {}
+        validate_event = _Event.model_validate
+        for number, raw in iter_lines(path, progress):
+            location = f"line {number}"
+            text = decode_utf8(path, raw, location)
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                raise InputError(str(path), f"malformed JSON ({exc})", location=location) from None
+            if not isinstance(obj, dict):
+                raise InputError(str(path), "each line is a JSON object", location=location)
+            if "spec" in obj:
+                try:
+                    spec = _SpecLine.model_validate(obj).spec
+                except ValidationError as exc:
+                    raise validation_error(path, exc, location) from None
+                continue
+            if "final_report" in obj:
+                report = obj["final_report"]
+                if not isinstance(report, dict):
+                    raise InputError(
+                        str(path), "final_report must be an object", location=location,
+                        field="final_report",
+                    )  # fmt: skip
+                final_report = report
+                continue
+            try:
+                event = validate_event(obj)
+            except ValidationError as exc:
+                raise validation_error(path, exc, location) from None
+            sample = samples.get(event.sample_id)
+            if sample is None:
+                sample = samples[event.sample_id] = _Sample(number)
+            order = event.event_id if event.event_id is not None else number
+            if event.type == "sampling":
+                sample.samplings.append((order, event.data))
+            elif event.type == "match":
+                sample.matches.append((order, event.data, number))
+            elif event.type == "metrics":
+                sample.metrics.update(event.data)
+            elif event.type == "error":
+                sample.errors.append(as_text(event.data.get("message", event.data)))
+        if spec is None:
+            raise InputError(
+                str(path), "no spec line: not an OpenAI Evals record log", field="spec"
+            )
+        if not samples:
+            raise InputError(str(path), "the log holds no sample events")
+        suite = options.suite or spec.base_eval or spec.eval_name.split(".")[0]
+        run = Run(
+            name=options.name or f"{spec.eval_name} {','.join(spec.completion_fns) or '?'}",
+            system=options.system or ",".join(spec.completion_fns),
+            role=options.role or "none",
+            source_path=str(path.resolve()),
+            format=NAME,
+            created_at=_created(spec.created_at),
+            metadata={
+                k: v
+                for k, v in {
+                    "run_id": spec.run_id,
+                    "eval_name": spec.eval_name,
+                    "split": spec.split,
+                    "eval_class": ((spec.run_config or {}).get("eval_spec") or {}).get("cls"),
+                    "final_report": final_report,
+                }.items()
+                if v is not None
+            },
+        )
+        return [ParsedRun(run, self._records(path, samples, suite, options), progress)]
+
+    def _records(
+        self, path: Path, samples: dict[str, _Sample], suite: str, options: ImportOptions
+    ) -> Iterator[Record]:
+        for sample_id, sample in samples.items():
+            samplings = [d for _, d in sorted(sample.samplings, key=lambda x: x[0])]
+            matches = sorted(sample.matches, key=lambda x: x[0])
+            metric_criteria = {str(k): score_to_criterion(v) for k, v in sample.metrics.items()}
+            n = max(len(matches), 1)
+            for epoch in range(n):
+                sampling = (
+                    samplings[epoch]
+                    if epoch < len(samplings)
+                    else (samplings[0] if samplings else {})
+                )
+                match = matches[epoch][1] if epoch < len(matches) else None
+                line = matches[epoch][2] if epoch < len(matches) else sample.first_line
+                criteria: dict[str, Criterion] = dict(metric_criteria)
+                error = "; ".join(sample.errors) or None
+                verdict: Verdict
+                if match is not None:
+                    correct = match.get("correct")
+                    if not isinstance(correct, bool):
+                        raise InputError(
+                            str(path),
+                            f"'correct' must be true or false (got {correct!r})",
+                            location=f"line {line}",
+                            field="data.correct",
+                        )
+                    criteria["match"] = Criterion(verdict="pass" if correct else "fail")
+                if error:
+                    verdict = "error"
+                elif options.pass_criterion and options.pass_criterion in criteria:
+                    crit = criteria[options.pass_criterion]
+                    verdict = crit.verdict or ("pass" if (crit.score or 0) >= 1 else "fail")
+                elif "match" in criteria:
+                    verdict = criteria["match"].verdict or "fail"
+                else:
+                    verdict, error = "error", "no match event recorded for this sample"
+                sampled = sampling.get("sampled")
+                output = sampled[0] if isinstance(sampled, list) and sampled else sampled
+                if output is None and match is not None:
+                    output = match.get("sampled")
+                expected = match.get("expected") if match is not None else None
+                if isinstance(expected, list):
+                    expected = " | ".join(as_text(e) for e in expected)
+                explanation = None
+                if match is not None and "picked" in match:
+                    explanation = f"picked: {as_text(match.get('picked')) or 'nothing'}"
+                yield Record(
+                    suite=suite,
+                    case_key=sample_id,
+                    verdict=verdict,
+                    input=_prompt_text(sampling.get("prompt", "")),
+                    expected=None if expected is None else as_text(expected),
+                    attributes={},
+                    epoch=epoch,
+                    output=as_text(output),
+                    criteria=criteria,
+                    explanation=explanation,
+                    error=error,
+                    location=f"line {line} (sample {sample_id})",
+                )
