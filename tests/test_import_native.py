@@ -180,7 +180,10 @@ def test_bad_native_input_names_file_line_field_and_changes_nothing(store, tmp_p
 
 def test_unknown_format_lists_supported_formats(tmp_path):
     path = _bad(tmp_path, "notes.txt", b"just some text\n")
-    with pytest.raises(InputError, match="unrecognised file format; supported formats: inspect, promptfoo, openai-evals, lm-eval, native, native-csv"):
+    with pytest.raises(
+        InputError,
+        match="unrecognised file format; supported formats: inspect, promptfoo, openai-evals, lm-eval, native, native-csv",
+    ):
         detect(path)
 
 

@@ -1,3 +1,4 @@
+import json
 import sqlite3
 
 import pytest
@@ -38,7 +39,7 @@ def test_new_store_has_full_schema_and_records_migrations(store):
     }
     assert "results_compare" in indexes
     cols = [r[2] for r in store.conn.execute("PRAGMA index_info(results_compare)")]
-    assert cols == ["run_id", "case_id", "epoch", "verdict", "score"]
+    assert cols == ["run_id", "case_id", "epoch", "verdict", "score", "output_crc"]
     assert store.applied_migrations() == KNOWN
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(KNOWN)
@@ -120,38 +121,33 @@ def test_store_written_by_newer_version_is_refused_and_untouched(db_path):
 
 
 def test_older_store_is_migrated_with_data_intact(db_path):
+    """A store at m001 (written before output fingerprints) opens at the latest schema."""
+    import zlib
+
     from sqlite_utils import Database
 
-    # Build a store at the first migration only, with data written by that schema.
     conn = sqlite3.connect(db_path, isolation_level=None)
-    db = Database(conn)
-    migrations.apply(db, stop_before=KNOWN[1:] or None)
-    if len(KNOWN) == 1:
-        db.execute("DELETE FROM _sqlite_migrations")  # as if nothing were applied yet
-        db.execute("DROP TABLE IF EXISTS settings")
-        db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        db.execute("DELETE FROM _sqlite_migrations")
+    migrations.apply(Database(conn), stop_before="m002_compare_fingerprints")
+    assert [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")] == [KNOWN[0]]
     conn.execute(
         "INSERT INTO runs (name, format, imported_at, n_results) VALUES ('old', 'native', '2026-01-01', 1)"
     )
-    conn.execute("INSERT INTO cases (suite, case_key, input) VALUES ('s', 'k', 'hello')")
+    conn.execute(
+        """INSERT INTO cases (suite, case_key, input, attributes) VALUES ('s', 'k', 'hello', '{"risk": "high"}')"""
+    )
     conn.execute(
         "INSERT INTO results (run_id, case_id, verdict, output) VALUES (1, 1, 'pass', 'world')"
     )
     conn.close()
-    if len(KNOWN) == 1:
-        # Only one migration so far: check the data survives re-opening.
-        with sqlite3.connect(db_path) as c:
-            c.execute(
-                "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('evaltui', ?, 'x')",
-                (KNOWN[0],),
-            )
     with Store(db_path) as s:
         assert s.applied_migrations() == KNOWN
         assert s.conn.execute(
-            "SELECT c.input, r.output FROM results r JOIN cases c ON c.id = r.case_id"
-        ).fetchall() == [("hello", "world")]
+            "SELECT c.input, r.output, r.output_crc FROM results r JOIN cases c ON c.id = r.case_id"
+        ).fetchall() == [("hello", "world", zlib.crc32(b"world"))]
         assert [r.name for r in s.list_runs()] == ["old"]
+        assert json.loads(s.conn.execute("SELECT attribute_values FROM runs").fetchone()[0]) == {
+            "risk": {"high": 1}
+        }
 
 
 def test_not_a_store_gets_a_clear_error(tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import zlib
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -108,6 +111,45 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+def output_crc(text: str | None) -> int:
+    """The output fingerprint stored with each result (CRC-32 of its UTF-8)."""
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) if text else 0
+
+
+@migrations()
+def m002_compare_fingerprints(db: Database) -> None:
+    """Outputs get a fingerprint in the compare index (so "output changed" never
+    reads the wide rows), and runs a summary of their attribute values (so the
+    comparison picks segment dimensions without scanning cases)."""
+    db.conn.create_function("evaltui_crc", 1, output_crc, deterministic=True)
+    db.executescript(
+        """
+        ALTER TABLE results ADD COLUMN output_crc INTEGER NOT NULL DEFAULT 0;
+        UPDATE results SET output_crc = evaltui_crc(output);
+        DROP INDEX results_compare;
+        CREATE INDEX results_compare
+            ON results(run_id, case_id, epoch, verdict, score, output_crc);
+        ALTER TABLE runs ADD COLUMN attribute_values TEXT NOT NULL DEFAULT '{}';
+        """
+    )
+    # attribute_values: {key: {value: cases}} from the cases each run brought.
+    for (run_id,) in db.execute("SELECT id FROM runs").fetchall():
+        summary: dict[str, dict[str, int]] = {}
+        rows = db.execute(
+            "SELECT j.key, j.value FROM cases c, json_each(c.attributes) j "
+            "WHERE c.id IN (SELECT DISTINCT case_id FROM results WHERE run_id = ?) "
+            "AND j.type IN ('text', 'integer', 'real', 'true', 'false')",
+            (run_id,),
+        ).fetchall()
+        for key, value in rows:
+            values = summary.setdefault(key, {})
+            values[str(value)] = values.get(str(value), 0) + 1
+        db.execute(
+            "UPDATE runs SET attribute_values = ? WHERE id = ?",
+            (json.dumps(summary, sort_keys=True), run_id),
+        )
 
 
 KNOWN = [m.name for m in migrations._migrations]

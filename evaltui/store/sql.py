@@ -11,10 +11,10 @@ ON CONFLICT (suite, case_key) DO NOTHING
 RESULT_INSERT = """
 INSERT INTO results (
     run_id, case_id, epoch, verdict, score, output, criteria,
-    latency_ms, cost, explanation, error, source_line
+    latency_ms, cost, explanation, error, source_line, output_crc
 ) VALUES (
     ?, (SELECT id FROM cases WHERE suite = ? AND case_key = ?),
-    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 )
 """
 
@@ -27,7 +27,7 @@ INSERT INTO runs (
 
 RUN_TOTALS = """
 UPDATE runs SET suites = ?, n_cases = ?, n_results = ?, n_passed = ?,
-    n_failed = ?, n_errored = ?
+    n_failed = ?, n_errored = ?, attribute_values = ?
 WHERE id = ?
 """
 

@@ -6,6 +6,7 @@ import getpass
 import json
 import os
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -263,6 +264,7 @@ class Store:
                     counts["pass"],
                     counts["fail"],
                     counts["error"],
+                    _dumps(tally.attributes),
                     run_id,
                 ),
             )
@@ -373,6 +375,8 @@ class Store:
 
 
 VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}
+MAX_ATTRIBUTE_VALUES = 50
+MANY = "\u2026more"  # counts the cases of an attribute's values past the first 50
 
 
 class _Tally:
@@ -382,6 +386,8 @@ class _Tally:
         self.counts = {"pass": 0, "fail": 0, "error": 0}
         self.criteria: dict[str, list[float]] = {}
         self.suites: set[str] = set()
+        # {attribute: {value: cases}}; a key stops counting past MAX_ATTRIBUTE_VALUES
+        self.attributes: dict[str, dict[str, int]] = {}
 
 
 def _batches(
@@ -391,9 +397,23 @@ def _batches(
     case_rows: list[tuple[Any, ...]] = []
     result_rows: list[tuple[Any, ...]] = []
     counts, criteria, suites = tally.counts, tally.criteria, tally.suites
+    attrs = tally.attributes
     for rec in records:
         suites.add(rec.suite)
         counts[rec.verdict] += 1
+        if rec.epoch == 0 and rec.attributes:
+            for key, value in rec.attributes.items():
+                if isinstance(value, str | int | float | bool):
+                    values = attrs.get(key)
+                    if values is None:
+                        values = attrs[key] = {}
+                    sval = str(value) if not isinstance(value, bool) else str(value).lower()
+                    if sval in values:
+                        values[sval] += 1
+                    elif len(values) < MAX_ATTRIBUTE_VALUES:
+                        values[sval] = 1
+                    else:
+                        values[MANY] = values.get(MANY, 0) + 1
         crit_json = "{}"
         if rec.criteria:
             for name, crit in rec.criteria.items():
@@ -431,6 +451,7 @@ def _batches(
                 rec.explanation,
                 rec.error,
                 rec.location,
+                zlib.crc32(rec.output.encode("utf-8", "surrogatepass")) if rec.output else 0,
             )
         )
         if len(result_rows) >= BATCH:
