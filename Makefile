@@ -27,9 +27,17 @@ demo: $(RUNSTAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## make bench: the benchmark harness (1,000,000 results by default; BENCH_N to change)
-bench: $(STAMP)
-	$(BIN)/python bench/run.py
+## make bench: the benchmark harness (docs/performance.md). Runs in its own
+## .venv-bench, which also holds inspect-ai (compared with, never a dependency).
+BENCHVENV := .venv-bench
+$(BENCHVENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCHVENV)
+	$(BENCHVENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCHVENV)/bin/python -m pip install --quiet -e . inspect-ai
+	touch $@
+
+bench: $(BENCHVENV)/.installed
+	$(BENCHVENV)/bin/python bench/run.py
 
 ## make lint: ruff (lint + format check) and mypy
 lint: $(STAMP)
@@ -38,4 +46,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCHVENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 """evaltui benchmark harness: figures as ratios against baselines measured in the same run.
 
-    make bench                      # 1,000,000 results (about 1 GB of JSONL)
+    make bench                      # every section; 1,000,000 results (about 1 GB of JSONL)
     BENCH_N=100000 make bench       # a quicker look
+    BENCH_ONLY=inspect make bench   # some sections only: import, inspect, compare
     BENCH_DIR=/big/disk make bench  # where the generated files go (default bench/out)
 
 Each timed step runs in its own process so its peak RSS is its own.
@@ -142,7 +143,41 @@ def step_sqlite_utils(src: Path, db: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "results": None}
 
 
-STEPS = {"evaltui": step_evaltui, "sqlite3": step_sqlite3, "sqlite-utils": step_sqlite_utils}
+def step_inspect_read(src: Path, db: Path) -> dict[str, Any]:
+    """inspect_ai's own reader, samples included: what `inspect view` does to open a log."""
+    from inspect_ai.log import read_eval_log
+
+    t0 = time.perf_counter()
+    log = read_eval_log(str(src))
+    return {"seconds": time.perf_counter() - t0, "results": len(log.samples or [])}
+
+
+def step_inspect_generate(src: Path, dst: Path) -> dict[str, Any]:
+    """A large .eval written by inspect_ai itself: the real fixture's samples, repeated."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    n = int(os.environ.get("BENCH_INSPECT_N", "5000"))
+    log = read_eval_log(str(src))
+    base = log.samples or []
+    samples = []
+    for i in range(n):
+        sample = base[i % len(base)].model_copy(deep=True)
+        sample.id = f"{sample.id}-{i:06d}"
+        samples.append(sample)
+    log.samples = samples
+    t0 = time.perf_counter()
+    write_eval_log(log, str(dst))
+    return {"seconds": time.perf_counter() - t0, "results": n}
+
+
+STEPS = {
+    "evaltui": step_evaltui,
+    "sqlite3": step_sqlite3,
+    "sqlite-utils": step_sqlite_utils,
+    "inspect-evaltui": step_evaltui,
+    "inspect-read": step_inspect_read,
+    "inspect-generate": step_inspect_generate,
+}
 
 
 def child(step: str, src: str, db: str) -> None:
@@ -153,8 +188,8 @@ def child(step: str, src: str, db: str) -> None:
     print(json.dumps(out))
 
 
-def run_step(step: str, src: Path, workdir: Path) -> dict[str, Any]:
-    db = workdir / f"{step}.db"
+def run_step(step: str, src: Path, workdir: Path, db: Path | None = None) -> dict[str, Any]:
+    db = db or workdir / f"{step}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -168,6 +203,8 @@ def run_step(step: str, src: Path, workdir: Path) -> dict[str, Any]:
     if proc.returncode != 0:
         raise SystemExit(f"bench step {step} failed:\n{proc.stderr}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if step in ("inspect-read", "inspect-generate"):
+        return out
     # Every step must have written every record: count them in its own store.
     table = {"sqlite3": "flat"}.get(step, "results")
     with sqlite3.connect(db) as conn:
@@ -187,12 +224,9 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
 
 
-def main() -> dict[str, Any]:
+def bench_import(workdir: Path, figures: dict[str, Any]) -> None:
     n = int(os.environ.get("BENCH_N", "1000000"))
-    workdir = Path(os.environ.get("BENCH_DIR", ROOT / "bench" / "out"))
-    workdir.mkdir(parents=True, exist_ok=True)
     src = workdir / f"results-{n}.jsonl"
-    print(f"machine: {machine()}")
     if not src.exists():
         t0 = time.perf_counter()
         size = generate(src, n)
@@ -200,7 +234,8 @@ def main() -> dict[str, Any]:
             f"generated {n:,} results ({size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.1f}s: {src}"
         )
     size = src.stat().st_size
-    figures: dict[str, Any] = {"n": n, "bytes": size, "machine": machine()}
+    figures.update({"n": n, "bytes": size})
+    print(f"import of {n:,} results ({size / 1e6:,.0f} MB):")
     for step in ("sqlite3", "evaltui", "sqlite-utils"):
         out = run_step(step, src, workdir)
         figures[step] = out
@@ -210,7 +245,6 @@ def main() -> dict[str, Any]:
     a, b, c = (figures[k]["seconds"] for k in ("evaltui", "sqlite3", "sqlite-utils"))
     figures["ratios"] = {"a/b": a / b, "c/a": c / a}
     rss = figures["evaltui"]["peak_rss_mb"]
-    print(f"import of {n:,} results ({size / 1e6:,.0f} MB):")
     print(
         f"  a/b  evaltui / plain sqlite3 executemany = {a / b:5.2f}   (target <= 1.3)  {'OK' if a / b <= 1.3 else 'MISSED'}"
     )
@@ -220,6 +254,55 @@ def main() -> dict[str, Any]:
     print(
         f"  evaltui peak RSS = {rss:.0f} MB   (target < 200 MB)  {'OK' if rss < 200 else 'MISSED'}"
     )
+
+
+def bench_inspect(workdir: Path, figures: dict[str, Any]) -> None:
+    """evaltui's import of an Inspect .eval next to inspect_ai.log.read_eval_log of the same file."""
+    import importlib.util
+
+    if importlib.util.find_spec("inspect_ai") is None:
+        print(
+            "inspect: skipped (inspect-ai is not installed here; `make bench` uses .venv-bench, which has it)"
+        )
+        return
+    n = int(os.environ.get("BENCH_INSPECT_N", "5000"))
+    src = workdir / f"inspect-{n}.eval"
+    if not src.exists():
+        fixture = next((ROOT / "fixtures" / "inspect_ai" / "baseline").glob("*.eval"))
+        run_step("inspect-generate", fixture, workdir, db=src)
+    print(
+        f"Inspect .eval with {n:,} samples ({src.stat().st_size / 1e6:,.1f} MB, Zstandard members):"
+    )
+    ours = run_step("inspect-evaltui", src, workdir)
+    theirs = run_step("inspect-read", src, workdir)
+    if ours["rows"] != n or theirs["results"] != n:
+        raise SystemExit(
+            f"inspect bench: expected {n} samples, got {ours['rows']} / {theirs['results']}"
+        )
+    ratio = ours["seconds"] / theirs["seconds"]
+    figures["inspect"] = {"n": n, "evaltui": ours, "read_eval_log": theirs, "ratio": ratio}
+    print(
+        f"  evaltui import          {ours['seconds']:8.2f} s   peak RSS {ours['peak_rss_mb']:7.1f} MB"
+    )
+    print(
+        f"  inspect read_eval_log   {theirs['seconds']:8.2f} s   peak RSS {theirs['peak_rss_mb']:7.1f} MB"
+    )
+    print(
+        f"  evaltui / read_eval_log = {ratio:5.2f}   (target <= 1: no slower)  {'OK' if ratio <= 1 else 'MISSED'}"
+    )
+
+
+SECTIONS = {"import": bench_import, "inspect": bench_inspect}
+
+
+def main() -> dict[str, Any]:
+    workdir = Path(os.environ.get("BENCH_DIR", ROOT / "bench" / "out"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    only = [s for s in os.environ.get("BENCH_ONLY", ",".join(SECTIONS)).split(",") if s]
+    print(f"machine: {machine()}")
+    figures: dict[str, Any] = {"machine": machine()}
+    for name in only:
+        SECTIONS[name](workdir, figures)
     (workdir / "figures.json").write_text(json.dumps(figures, indent=2))
     return figures
 
