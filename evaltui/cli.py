@@ -12,6 +12,7 @@ from typing import Any, cast
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from evaltui import __version__
 from evaltui.errors import EvaltuiError
@@ -76,7 +77,8 @@ def _print_rows(table: Table, rows: list[list[Any]], optional: set[str]) -> None
             )
         table = narrow
     for row in rows:
-        table.add_row(*[row[i] for i in keep])
+        # Text, never str: a str cell would be parsed as Rich markup ("[bold]" in a run name).
+        table.add_row(*[Text(row[i]) if isinstance(row[i], str) else row[i] for i in keep])
     console.print(table)
 
 
@@ -263,6 +265,170 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         for s in summaries
     ]
     _print_rows(table, rows, optional={"system", "format", "sha256", "imported"})
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _ci(k: int | None, n: int) -> str:
+    from evaltui.stats import wilson
+
+    if k is None:
+        return ""
+    ci = wilson(k, n)
+    return "" if ci is None else f"{ci[0]:.0%}-{ci[1]:.0%}"
+
+
+@cli.command("compare")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option("--fallback", help="A third run: the fallback path (id or name).")
+@click.option(
+    "--reducer",
+    default="worst",
+    show_default=True,
+    help="How samples of a case combine: worst, mean, majority, best, at-least-K.",
+)
+@click.option(
+    "--segments", help="Segment dimensions, comma-separated (default: attributes with few values)."
+)
+@click.option(
+    "--include",
+    type=click.Choice(["active", "quarantined", "retired"]),
+    multiple=True,
+    help="Case statuses to include (default: active only). Repeat for several.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
+@click.option("--keys", "show_keys", is_flag=True, help="Also list the changed case keys.")
+@click.pass_context
+def compare_cmd(
+    ctx: click.Context,
+    baseline: str,
+    candidate: str,
+    fallback: str | None,
+    reducer: str,
+    segments: str | None,
+    include: tuple[str, ...],
+    as_json: bool,
+    show_keys: bool,
+) -> None:
+    """Compare a candidate run with a baseline, case by case and per segment.
+
+    Runs are named by id or name. Cases are aligned by (suite, case key);
+    several samples of a case are reduced (worst-of-N by default). Flips are
+    tested with an exact McNemar test; rates carry 95% Wilson intervals.
+
+    \b
+    Examples:
+      evaltui compare prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20
+      evaltui compare 1 2 --reducer majority --json | jq .counts
+    """
+    from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer
+
+    red = Reducer.parse(reducer)
+    path = _db_path(ctx)
+    with Store(path) as store:
+        b = store.resolve_run(baseline)
+        c = store.resolve_run(candidate)
+        f = store.resolve_run(fallback) if fallback else None
+    dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
+    statuses = frozenset(include) if include else frozenset({"active"})
+    with Comparison(path, b, c, f, reducer=red, dimensions=dims, statuses=statuses) as cmp:
+        summary = cmp.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    console = _console()
+    run = summary["baseline"], summary["candidate"], summary["fallback"]
+    head = Text()
+    head.append("baseline  ", style="bold")
+    head.append(f"{run[0]['id']} {visible(run[0]['name'], limit=80)}\n")
+    head.append("candidate ", style="bold")
+    head.append(f"{run[1]['id']} {visible(run[1]['name'], limit=80)}\n")
+    if run[2]:
+        head.append("fallback  ", style="bold")
+        head.append(f"{run[2]['id']} {visible(run[2]['name'], limit=80)}\n")
+    excluded = ", ".join(f"{n} {k}" for k, n in summary["excluded"].items() if n)
+    head.append(
+        f"reducer {summary['reducer']}; statuses {', '.join(summary['statuses'])}"
+        + (f"; excluded: {excluded}" if excluded else "")
+    )
+    console.print(head)
+    counts = summary["counts"]
+    line = Text("\n")
+    for i, change in enumerate(CHANGES):
+        style = {"regressed": "bold red", "improved": "green", "errored": "red"}.get(change, "")
+        line.append(f"{change.replace('_', ' ')} {counts[change]:,}", style=style)
+        line.append("\n" if i == 3 else "   ")
+    console.print(line)
+    if counts["added"] or counts["dropped"]:
+        console.print(
+            Text(
+                f"coverage: {counts['added']:,} cases only in the candidate, "
+                f"{counts['dropped']:,} only in the baseline (not counted as regressions)",
+                style="yellow",
+            )
+        )
+    wide = console.width >= 118
+    table = _table(
+        ("segment", "left"), ("n", "right"), ("baseline", "right"),
+        *([("95% CI", "right")] if wide else []),
+        ("candidate", "right"),
+        *([("95% CI", "right")] if wide else []),
+        ("delta", "right"),
+        *([("fallback", "right")] if run[2] else []),
+        ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("", "left"),
+    )  # fmt: skip
+    for seg in summary["segments"]:
+        label = "all" if seg["dimension"] == "all" else f"{seg['dimension']}={seg['value']}"
+        n = seg["n"]
+        bp, cp = seg["baseline"]["passed"], seg["candidate"]["passed"]
+        row = [
+            Text(one_line(label, 30), style="bold" if seg["dimension"] == "all" else ""),
+            f"{n:,}",
+            _pct(seg["baseline"]["rate"]),
+            *([_ci(bp, n)] if wide else []),
+            _pct(seg["candidate"]["rate"]),
+            *([_ci(cp, n)] if wide else []),
+            "-" if seg["delta"] is None else f"{seg['delta'] * 100:+.1f}",
+            *([_pct(seg["fallback"]["rate"]) if seg["fallback"] else "-"] if run[2] else []),
+            str(seg["flips"]["pass_to_fail"]),
+            str(seg["flips"]["fail_to_pass"]),
+            f"{seg['p_value']:.3g}",
+            Text("*", style="bold red" if (seg["delta"] or 0) < 0 else "bold green")
+            if seg["significant"]
+            else "",
+        ]
+        table.add_row(*[Text(x) if isinstance(x, str) else x for x in row])
+    console.print()
+    console.print(table)
+    console.print(
+        Text(
+            "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; * significant (p < 0.05)"
+            + ("" if wide else "; 95% intervals: widen the terminal or use --json"),
+            style="dim",
+        )
+    )
+    if summary.get("criteria"):
+        console.print()
+        crit = _table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
+                      ("hidden", "right"))  # fmt: skip
+        for name, v in summary["criteria"].items():
+            crit.add_row(
+                Text(one_line(name, 40)), str(v["pass_to_fail"]), str(v["fail_to_pass"]),
+                str(v["hidden_regressions"]),
+            )  # fmt: skip
+        console.print(crit)
+        console.print(
+            Text("hidden: regressed on the criterion while the case's verdict held", style="dim")
+        )
+    if show_keys:
+        for change in CHANGES:
+            keys = summary["changed"].get(change) if change in CHANGED else None
+            if keys:
+                console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
+                console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))
 
 
 @cli.command()
