@@ -112,3 +112,31 @@ def test_demo_command_opens_the_app(tmp_path):
         term.wait_for("EXITED=0")
     finally:
         term.close()
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_real_process_opens_a_comparison_and_steps(terminal_env, db_path):
+    from evaltui.compare import Comparison
+
+    with Comparison(db_path, 1, 2, 3) as cmp:
+        first, second = (r.case_key for r in cmp.page(limit=2))
+    term = Terminal(str(EVALTUI), terminal_env, width=160, height=45)
+    try:
+        term.wait_for("73.1%")
+        term.keys("Enter")
+        screen = term.wait_for("case 1 of 302")
+        assert "REGRESSED 37" in screen and "risk=high" in screen
+        assert f"support-assistant / {first}" in screen
+        term.keys("j")
+        screen = term.wait_for("case 2 of 302")
+        assert f"support-assistant / {second}" in screen
+        term.keys("o")
+        term.wait_for("outputs, sample 2")  # the full case shows every sample
+        term.keys("Escape")
+        term.wait_for("case 2 of 302")
+        term.keys("Escape")
+        term.wait_for("73.1%")
+        term.keys("q")
+        term.wait_for("EXITED=0")
+    finally:
+        term.close()

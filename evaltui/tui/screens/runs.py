@@ -69,6 +69,14 @@ class RunsScreen(Screen[None]):
         Binding(
             "r", "reload", "Refresh", tooltip="Reload the runs from the store", id="runs.refresh"
         ),
+        Binding(
+            "enter",
+            "compare",
+            "Compare",
+            tooltip="Open the comparison of the marked baseline and candidate (and fallback)",
+            id="runs.compare",
+            priority=True,  # over the table's own Enter, so help and the footer show it
+        ),
     ]
 
     def __init__(self) -> None:
@@ -163,6 +171,24 @@ class RunsScreen(Screen[None]):
             return None
         key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         return next((r for r in self.runs if str(r.id) == key), None)
+
+    # -- comparing -------------------------------------------------------------
+
+    def action_compare(self) -> None:
+        base, cand = self.selection.get("baseline"), self.selection.get("candidate")
+        if base is None or cand is None:
+            self.notify(
+                "Mark a baseline (b) and a candidate (c) first", severity="warning", markup=False
+            )
+            return
+        if base == cand:
+            self.notify(
+                "The baseline and the candidate are the same run", severity="warning", markup=False
+            )
+            return
+        from evaltui.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(base, cand, self.selection.get("fallback")))
 
     # -- marking ---------------------------------------------------------------
 

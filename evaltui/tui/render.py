@@ -1,0 +1,299 @@
+"""Rich renderables for a case: pure functions of the data, shared by the panes and screens.
+
+Every string from data goes through `textsafe` (literal, control characters
+made visible) and into `rich.text.Text`, never into markup.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from evaltui.compare import CaseDetail, CaseRow, Reducer, Sample
+from evaltui.textsafe import one_line, safe_text, visible
+
+VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow"}
+CHANGE_STYLE = {
+    "regressed": "bold red",
+    "errored": "yellow",
+    "improved": "green",
+    "output_changed": "cyan",
+    "dropped": "magenta",
+    "added": "magenta",
+    "still_failing": "red",
+    "still_passing": "dim",
+}
+CHANGE_LABEL = {
+    "regressed": "REGRESSED",
+    "errored": "ERRORED",
+    "improved": "improved",
+    "output_changed": "output changed",
+    "dropped": "dropped",
+    "added": "added",
+    "still_failing": "still failing",
+    "still_passing": "still passing",
+}
+DIFF_TOKEN_LIMIT = 4000  # beyond this many words per side, outputs are shown without marks
+_TOKEN = re.compile(r"\s+|[^\s]+")
+
+
+def verdict_text(verdict: str | None, samples: tuple[int, int] | None = None) -> Text:
+    if verdict is None:
+        return Text("-", style="dim")
+    label = verdict
+    if samples and samples[1] > 1:
+        label += f" {samples[0]}/{samples[1]}"
+    return Text(label, style=VERDICT_STYLE.get(verdict, ""))
+
+
+def change_text(change: str) -> Text:
+    return Text(CHANGE_LABEL.get(change, change), style=CHANGE_STYLE.get(change, ""))
+
+
+def diff_texts(old: str, new: str, limit: int | None = 20_000) -> tuple[Text, Text]:
+    """Both texts, literal, with the words only in `old` / only in `new` marked."""
+    a_src = visible(old, multiline=True, limit=limit)
+    b_src = visible(new, multiline=True, limit=limit)
+    a_tok, b_tok = _TOKEN.findall(a_src), _TOKEN.findall(b_src)
+    if len(a_tok) > DIFF_TOKEN_LIMIT or len(b_tok) > DIFF_TOKEN_LIMIT or a_src == b_src:
+        return Text(a_src), Text(b_src)
+    a_out, b_out = Text(), Text()
+    matcher = difflib.SequenceMatcher(None, a_tok, b_tok, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        a_part, b_part = "".join(a_tok[i1:i2]), "".join(b_tok[j1:j2])
+        if op == "equal":
+            a_out.append(a_part)
+            b_out.append(b_part)
+        else:
+            if a_part:
+                a_out.append(a_part, style="bold red strike")
+            if b_part:
+                b_out.append(b_part, style="bold green underline")
+    return a_out, b_out
+
+
+def _section(title: str) -> Text:
+    return Text(title, style="bold underline")
+
+
+def _first(samples: list[Sample]) -> Sample | None:
+    return samples[0] if samples else None
+
+
+def _fmt_num(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def case_header(row: CaseRow | None, detail: CaseDetail) -> Text:
+    text = Text()
+    text.append(visible(f"{detail.suite} / {detail.case_key}", limit=300), style="bold")
+    if row is not None:
+        text.append("   ")
+        text.append_text(change_text(row.change))
+    if detail.status != "active":
+        text.append(f"   [{detail.status}", style="yellow")
+        if detail.status_reason:
+            text.append(visible(f": {detail.status_reason}", limit=80), style="yellow")
+        text.append("]", style="yellow")
+    if detail.attributes:
+        text.append("\n")
+        text.append(
+            "  ".join(
+                f"{visible(k, limit=40)}={visible(v, limit=60)}"
+                for k, v in sorted(detail.attributes.items())
+            ),
+            style="dim",
+        )
+    return text
+
+
+def outputs_table(detail: CaseDetail, sample: int = 0, limit: int | None = 20_000) -> Table:
+    """Baseline | candidate (| fallback) outputs of one sample, differences marked."""
+    runs: list[tuple[str, list[Sample] | None]] = [
+        ("baseline", detail.baseline),
+        ("candidate", detail.candidate),
+    ]
+    if detail.fallback is not None:
+        runs.append(("fallback", detail.fallback))
+    table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
+    picked = [s[sample] if s and len(s) > sample else None for _, s in runs]
+    for (name, _), s in zip(runs, picked, strict=True):
+        head = Text(name)
+        if s is not None:
+            head.append(" ")
+            head.append_text(verdict_text(s.verdict))
+        table.add_column(head, ratio=1, overflow="fold")
+    base = picked[0].output if picked[0] else ""
+    cand = picked[1].output if picked[1] else ""
+    base_t, cand_t = diff_texts(base, cand, limit)
+    cells: list[RenderableType] = [
+        base_t if picked[0] else Text("(not in this run)", style="dim"),
+        cand_t if picked[1] else Text("(not in this run)", style="dim"),
+    ]
+    if len(picked) == 3:
+        fb = picked[2]
+        cells.append(
+            safe_text(fb.output, multiline=True, limit=limit)
+            if fb
+            else Text("(not in this run)", style="dim")
+        )
+    for i, (s, cell) in enumerate(zip(picked, cells, strict=True)):
+        if s is not None and s.error:
+            cell_text = Text()
+            cell_text.append("error: ", style="yellow")
+            cell_text.append(visible(s.error, multiline=True, limit=2000), style="yellow")
+            if isinstance(cell, Text) and cell.plain:
+                cell_text.append("\n")
+                cell_text.append_text(cell)
+            cells[i] = cell_text
+    table.add_row(*cells)
+    return table
+
+
+def criteria_table(detail: CaseDetail, reducer: Reducer) -> Table | None:
+    changes = detail.criteria_changes(reducer)
+    names = set(changes)
+    scores: dict[str, list[str]] = {}
+    cols: list[tuple[str, list[Sample] | None]] = [
+        ("baseline", detail.baseline),
+        ("candidate", detail.candidate),
+    ]
+    if detail.fallback is not None:
+        cols.append(("fallback", detail.fallback))
+    for i, (_, samples) in enumerate(cols):
+        for s in samples or []:
+            for name in s.criteria:
+                names.add(name)
+        for name in names:
+            scores.setdefault(name, [""] * len(cols))
+        for name in names:
+            vals = [s.criteria.get(name, {}) for s in samples or [] if name in s.criteria]
+            verdicts: list[str] = [str(v["verdict"]) for v in vals if v.get("verdict")]
+            nums: list[float] = [
+                float(v["score"]) for v in vals if isinstance(v.get("score"), int | float)
+            ]
+            parts: list[str] = []
+            if verdicts:
+                passed = sum(v == "pass" for v in verdicts)
+                parts.append(f"{passed}/{len(verdicts)} pass" if len(verdicts) > 1 else verdicts[0])
+            if nums:
+                parts.append(f"{sum(nums) / len(nums):.2f}")
+            scores[name][i] = " ".join(parts)
+    if not names:
+        return None
+    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    table.add_column("criterion")
+    for name, _ in cols:
+        table.add_column(name)
+    table.add_column("")
+    for name in sorted(names):
+        b, c = changes.get(name, (None, None))
+        mark = Text("")
+        if b == "pass" and c == "fail":
+            mark = Text("regressed", style="bold red")
+        elif b == "fail" and c == "pass":
+            mark = Text("improved", style="green")
+        row: list[Any] = [Text(one_line(name, 30))]
+        for i in range(len(cols)):
+            cell = scores[name][i]
+            style = "red" if "fail" in cell else ("green" if "pass" in cell else "")
+            row.append(Text(cell or "-", style=style))
+        row.append(mark)
+        table.add_row(*row)
+    return table
+
+
+def timing_text(detail: CaseDetail) -> Text:
+    text = Text()
+    runs: list[tuple[str, list[Sample] | None]] = [
+        ("baseline", detail.baseline),
+        ("candidate", detail.candidate),
+    ]
+    if detail.fallback is not None:
+        runs.append(("fallback", detail.fallback))
+    for name, samples in runs:
+        if not samples:
+            continue
+        lat = [s.latency_ms for s in samples if s.latency_ms is not None]
+        cost = [s.cost for s in samples if s.cost is not None]
+        text.append(f"{name}: ", style="bold")
+        text.append(f"latency {_fmt_num(max(lat) if lat else None, ',.0f')} ms")
+        if len(lat) > 1:
+            text.append(" (max of samples)", style="dim")
+        text.append(f"  cost {_fmt_num(sum(cost) if cost else None, '.5f')}   ")
+    return text
+
+
+def samples_table(detail: CaseDetail) -> Table | None:
+    """Every sample of every run, one line each: shown when a case has several."""
+    n = max(len(detail.baseline), len(detail.candidate), len(detail.fallback or []))
+    if n <= 1:
+        return None
+    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    table.add_column("sample")
+    cols: list[tuple[str, list[Sample] | None]] = [
+        ("baseline", detail.baseline),
+        ("candidate", detail.candidate),
+    ]
+    if detail.fallback is not None:
+        cols.append(("fallback", detail.fallback))
+    for name, _ in cols:
+        table.add_column(name, ratio=1, overflow="ellipsis", no_wrap=True)
+    for i in range(n):
+        row: list[Any] = [Text(str(i))]
+        for _, samples in cols:
+            s = samples[i] if samples and i < len(samples) else None
+            if s is None:
+                row.append(Text("-", style="dim"))
+            else:
+                t = verdict_text(s.verdict)
+                t.append(" ")
+                t.append(one_line(s.output or s.error or "", 200))
+                row.append(t)
+        table.add_row(*row)
+    return table
+
+
+def case_renderable(
+    row: CaseRow | None, detail: CaseDetail, reducer: Reducer, *, full: bool = False
+) -> Group:
+    """The case pane (or, with full=True, the whole case with every sample's output)."""
+    limit = None if full else 4000
+    parts: list[RenderableType] = [case_header(row, detail), Text("")]
+    parts += [_section("input"), safe_text(detail.input, multiline=True, limit=limit), Text("")]
+    if detail.expected is not None:
+        parts += [
+            _section("expected"),
+            safe_text(detail.expected, multiline=True, limit=limit),
+            Text(""),
+        ]
+    n = max(len(detail.baseline), len(detail.candidate), len(detail.fallback or []))
+    shown = range(n) if full else range(min(n, 1))
+    for i in shown:
+        title = "outputs" if n <= 1 else f"outputs, sample {i}"
+        parts += [_section(title), outputs_table(detail, i, limit), Text("")]
+    crit = criteria_table(detail, reducer)
+    if crit is not None:
+        parts += [_section(f"criteria ({reducer.label} over samples)"), crit, Text("")]
+    samples = samples_table(detail)
+    if samples is not None and not full:
+        parts += [_section(f"samples ({n})"), samples, Text("")]
+    parts += [timing_text(detail)]
+    explanations = [
+        (name, s.explanation)
+        for name, ss in (("baseline", detail.baseline), ("candidate", detail.candidate))
+        for s in (ss or [])[: (None if full else 1)]
+        if s.explanation
+    ]
+    if explanations:
+        parts += [Text(""), _section("grader")]
+        for name, expl in explanations:
+            t = Text(f"{name}: ", style="bold")
+            t.append(visible(expl, multiline=True, limit=limit))
+            parts.append(t)
+    return Group(*parts)

@@ -1,0 +1,169 @@
+"""The compare screen through Pilot: real keys, assertions on the shown case and the panes."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from textual.widgets import DataTable, Static
+
+from evaltui import service
+from evaltui.compare import CHANGES, Comparison, Filter
+from evaltui.tui.app import EvaltuiApp
+from evaltui.tui.screens import compare as compare_screen
+from evaltui.tui.screens.case import CaseScreen
+from evaltui.tui.screens.compare import CompareScreen
+from evaltui.tui.screens.runs import RunsScreen
+
+
+async def settle(app, pilot, rounds: int = 4):
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def pane_text(screen) -> str:
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(screen.query_one("#case-view", Static).content)
+    return console.export_text()
+
+
+def expected_order(db_path, store, flt=None):
+    sel = service.get_selection(store)
+    with Comparison(db_path, sel["baseline"], sel["candidate"], sel["fallback"]) as cmp:
+        return [r.case_key for r in cmp.page(flt or Filter(), limit=1000)], cmp
+
+
+async def open_compare(app, pilot):
+    await settle(app, pilot)
+    assert isinstance(app.screen, RunsScreen)
+    await pilot.press("enter")
+    await settle(app, pilot)
+    assert isinstance(app.screen, CompareScreen)
+    return app.screen
+
+
+async def test_enter_opens_the_comparison_on_the_worst_case(demo_store, db_path):
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        assert screen.current.case_key == order[0]
+        assert screen.current.change == "regressed" and screen.current.segments["risk"] == "high"
+        text = pane_text(screen)
+        case = demo_store.conn.execute(
+            "SELECT input, expected FROM cases WHERE case_key = ?", (order[0],)
+        ).fetchone()
+        assert case[0][:60] in text.replace("\n", " ") or case[0][:30] in text
+        assert "REGRESSED" in text and "baseline pass" in text and "candidate fail" in text
+        assert "criteria (worst over samples)" in text and "samples (3)" in text
+        counts = screen.query_one("#counts", Static).content
+        assert "REGRESSED 37" in str(counts)
+        board = screen.query_one("#scoreboard", DataTable)
+        labels = [board.get_row_at(i)[0].plain for i in range(board.row_count)]
+        assert labels[0] == "all" and "risk=high" in labels
+
+
+async def test_stepping_and_jumping(demo_store, db_path):
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        for i in range(1, 4):
+            await pilot.press("j")
+            await settle(app, pilot)
+            assert screen.current.case_key == order[i]
+            assert screen.position == i + 1
+        await pilot.press("k")
+        await settle(app, pilot)
+        assert screen.current.case_key == order[2]
+        assert f"case 3 of {len(order)}" in str(screen.query_one("#filter-line", Static).content)
+        # next regression from the last regression lands nowhere: a notice, the case stays
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert screen.current.case_key == order[3]
+
+
+async def test_paging_past_the_window_keeps_the_widget_small(demo_store, db_path, monkeypatch):
+    monkeypatch.setattr(compare_screen, "PAGE", 5)
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        for _ in range(12):
+            await pilot.press("j")
+            await settle(app, pilot)
+        assert screen.current.case_key == order[12]
+        assert screen.query_one("#cases", DataTable).row_count <= 5
+        for _ in range(3):
+            await pilot.press("k")
+            await settle(app, pilot)
+        assert screen.current.case_key == order[9]
+        assert screen.position == 10
+
+
+async def test_filters_search_and_full_case(demo_store, db_path):
+    regressed, _ = expected_order(db_path, demo_store, Filter(frozenset({"regressed"})))
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("f")  # changed -> regressed
+        await settle(app, pilot)
+        assert screen.flt.changes == frozenset({"regressed"}) and screen.total == len(regressed)
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert screen.total == 302
+        # a segment from the scoreboard
+        await pilot.press("tab")  # cases -> case pane
+        await pilot.press("tab")  # -> scoreboard
+        board = screen.query_one("#scoreboard", DataTable)
+        assert board.has_focus
+        target = next(
+            i for i in range(board.row_count) if board.get_row_at(i)[0].plain == "task=policy"
+        )
+        board.move_cursor(row=target)
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert screen.flt.segment == ("task", "policy")
+        assert all(r.segments["task"] == "policy" for r in screen.rows)
+        await pilot.press("F")
+        await settle(app, pilot)
+        # search: typed keys go to the box, not to the screen's bindings
+        await pilot.press("slash")
+        await pilot.press(*"refunds-004")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert screen.flt.text == "refunds-004" and screen.total == 1
+        assert screen.current.case_key == "refunds-004"
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_all_changes_listed_with_filter_cycle(demo_store, db_path):
+    everything, _cmp = expected_order(db_path, demo_store, Filter(frozenset(CHANGES)))
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        for _ in range(len(compare_screen.FILTER_CYCLE) - 1):
+            await pilot.press("f")
+        await settle(app, pilot)
+        assert screen.flt.changes == frozenset(CHANGES) and screen.total == len(everything) == 360
+
+
+async def test_compare_needs_two_marked_runs(store, db_path, tmp_path):
+    from tests.helpers import line, write_jsonl
+
+    service.import_path(
+        store, write_jsonl(tmp_path / "a.jsonl", [line("a")], header={"name": "only"})
+    )
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, RunsScreen)
