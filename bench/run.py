@@ -35,13 +35,23 @@ FILLER = (
 )
 
 
-def generate(path: Path, n: int, run: str = "bench", seed: int = 0) -> int:
-    """Write `n` native results of about 1 KB each; returns the file size."""
+def generate(
+    path: Path, n: int, run: str = "bench", seed: int = 0, role: str = "candidate", flip: int = 0
+) -> int:
+    """Write `n` native results of about 1 KB each; returns the file size.
+
+    With `flip`, every flip-th case's verdict is turned over (pass <-> fail) and
+    its output changed: a candidate that differs from the seed-0 baseline on 1/flip
+    of the cases.
+    """
     with path.open("w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"run": {"name": run, "role": "candidate", "suite": "bench"}}) + "\n")
+        fh.write(json.dumps({"run": {"name": run, "role": role, "suite": "bench"}}) + "\n")
         for i in range(n):
             h = (i * 2654435761 + seed) & 0xFFFFFFFF
             verdict = "pass" if h % 10 < 7 else ("fail" if h % 10 < 9 else "error")
+            if flip and i % flip == 0:
+                verdict = "fail" if verdict == "pass" else "pass"
+                h ^= 0x5A5A
             rec = {
                 "case_key": f"case-{i:07d}",
                 "input": f"Case {i}: " + FILLER + FILLER[: h % 60],
@@ -170,16 +180,6 @@ def step_inspect_generate(src: Path, dst: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "results": n}
 
 
-STEPS = {
-    "evaltui": step_evaltui,
-    "sqlite3": step_sqlite3,
-    "sqlite-utils": step_sqlite_utils,
-    "inspect-evaltui": step_evaltui,
-    "inspect-read": step_inspect_read,
-    "inspect-generate": step_inspect_generate,
-}
-
-
 def child(step: str, src: str, db: str) -> None:
     out = STEPS[step](Path(src), Path(db))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -189,9 +189,11 @@ def child(step: str, src: str, db: str) -> None:
 
 
 def run_step(step: str, src: Path, workdir: Path, db: Path | None = None) -> dict[str, Any]:
+    reuse = db is not None and (step.startswith(("compare", "app")))
     db = db or workdir / f"{step}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if not reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [PY, __file__, "--child", step, str(src), str(db)],
@@ -203,7 +205,7 @@ def run_step(step: str, src: Path, workdir: Path, db: Path | None = None) -> dic
     if proc.returncode != 0:
         raise SystemExit(f"bench step {step} failed:\n{proc.stderr}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    if step in ("inspect-read", "inspect-generate"):
+    if step in ("inspect-read", "inspect-generate") or step.startswith(("compare", "app")):
         return out
     # Every step must have written every record: count them in its own store.
     table = {"sqlite3": "flat"}.get(step, "results")
@@ -292,7 +294,155 @@ def bench_inspect(workdir: Path, figures: dict[str, Any]) -> None:
     )
 
 
-SECTIONS = {"import": bench_import, "inspect": bench_inspect}
+def compare_store(workdir: Path, n: int) -> Path:
+    """A store holding a baseline and a candidate of `n` cases each (1/20 flipped)."""
+    db = workdir / f"compare-{n}.db"
+    if db.exists():
+        return db
+    from evaltui import service
+    from evaltui.store import Store
+
+    files = []
+    for name, role, flip in (("base", "production", 0), ("cand", "candidate", 20)):
+        src = workdir / f"compare-{name}-{n}.jsonl"
+        if not src.exists():
+            generate(src, n, run=f"{name}-{n}", role=role, flip=flip)
+        files.append(src)
+    tmp = db.with_suffix(".tmp")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    with Store(tmp) as store:
+        for src in files:
+            service.import_path(store, src)
+    tmp.rename(db)
+    return db
+
+
+PLAIN_CLASSIFY = """
+SELECT SUM(b.verdict = 'pass' AND c.verdict <> 'pass'), SUM(b.verdict <> 'pass' AND c.verdict = 'pass'),
+       SUM(c.verdict IS NULL)
+FROM results b LEFT JOIN results c ON c.run_id = 2 AND c.case_id = b.case_id AND c.epoch = b.epoch
+WHERE b.run_id = 1
+"""
+
+
+def step_compare_engine(db: Path, _unused: Path) -> dict[str, Any]:
+    from evaltui.compare import Comparison
+
+    t0 = time.perf_counter()
+    with Comparison(db, 1, 2) as cmp:
+        counts = cmp.counts()
+        segments = cmp.segments()
+        t1 = time.perf_counter()
+        first = cmp.page(limit=60)
+        t2 = time.perf_counter()
+    return {
+        "seconds": t1 - t0,
+        "first_page_seconds": t2 - t1,
+        "regressed": counts["regressed"],
+        "improved": counts["improved"],
+        "segments": len(segments),
+        "first_page_rows": len(first),
+    }
+
+
+def step_compare_plain(db: Path, _unused: Path) -> dict[str, Any]:
+    """The floor: one LEFT JOIN over the covering index, counting flips (no segments, no list)."""
+    conn = sqlite3.connect(db)
+    t0 = time.perf_counter()
+    regressed, improved, dropped = conn.execute(PLAIN_CLASSIFY).fetchone()
+    return {"seconds": time.perf_counter() - t0, "regressed": regressed, "improved": improved}
+
+
+def step_app(db: Path, _unused: Path) -> dict[str, Any]:
+    """The real app, headless: time to the first case shown, a step to the next case, an unbound key."""
+    import asyncio
+    import statistics
+
+    from evaltui.tui.app import EvaltuiApp
+    from evaltui.tui.screens.compare import CompareScreen
+
+    out: dict[str, Any] = {}
+
+    async def run() -> None:
+        app = EvaltuiApp(db)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            t0 = time.perf_counter()
+            await pilot.press("enter")
+            while not (isinstance(app.screen, CompareScreen) and app.screen.current_detail):
+                await pilot.pause(0.005)
+            out["first_case_seconds"] = time.perf_counter() - t0
+            screen = app.screen
+            steps, idle = [], []
+            for _ in range(40):
+                before = screen.current_detail
+                t = time.perf_counter()
+                await pilot.press("j")
+                while screen.current_detail is before:
+                    await pilot.pause(0.001)
+                steps.append(time.perf_counter() - t)
+            for _ in range(40):
+                t = time.perf_counter()
+                await pilot.press("z")  # bound to nothing
+                await pilot.pause(0.001)
+                idle.append(time.perf_counter() - t)
+            out["step_seconds"] = statistics.median(steps)
+            out["unbound_key_seconds"] = statistics.median(idle)
+            out["position"] = screen.position
+
+    asyncio.run(run())
+    out["seconds"] = out["first_case_seconds"]
+    return out
+
+
+def bench_compare(workdir: Path, figures: dict[str, Any]) -> None:
+    n = int(os.environ.get("BENCH_COMPARE_N", "500000"))
+    small_n = 500
+    print(f"compare: 2 runs x {n:,} cases (1,000,000 results at the default size):")
+    t0 = time.perf_counter()
+    db = compare_store(workdir, n)
+    small = compare_store(workdir, small_n)
+    print(f"  stores ready in {time.perf_counter() - t0:.1f}s")
+    plain = run_step("compare-plain", db, workdir, db=db)
+    engine = run_step("compare-engine", db, workdir, db=db)
+    print(f"  plain LEFT JOIN flip count  {plain['seconds']:8.2f} s")
+    print(
+        f"  evaltui changes + segments  {engine['seconds']:8.2f} s   peak RSS {engine['peak_rss_mb']:6.1f} MB"
+        f"   (target <= 1 s: {'OK' if engine['seconds'] <= 1 else 'MISSED'}; "
+        f"{engine['seconds'] / plain['seconds']:.1f}x the plain join)"
+    )
+    if (engine["regressed"], engine["improved"]) != (plain["regressed"], plain["improved"]):
+        raise SystemExit(f"compare bench: engine {engine} disagrees with the plain join {plain}")
+    app_big = run_step("app", db, workdir, db=db)
+    app_small = run_step("app", small, workdir, db=small)
+    ratio_sizes = app_big["step_seconds"] / app_small["step_seconds"]
+    ratio_idle = app_big["step_seconds"] / app_big["unbound_key_seconds"]
+    figures["compare"] = {
+        "n": n, "plain": plain, "engine": engine, "app": app_big, "app_small": app_small,
+        "step_ratio_sizes": ratio_sizes, "step_ratio_unbound": ratio_idle,
+    }  # fmt: skip
+    print(
+        f"  app: first case shown {app_big['first_case_seconds']:.2f} s at {2 * n:,} results "
+        f"(target <= 1 s: {'OK' if app_big['first_case_seconds'] <= 1 else 'MISSED'})"
+    )
+    print(
+        f"  app: step to next case {app_big['step_seconds'] * 1000:.1f} ms at {2 * n:,} results, "
+        f"{app_small['step_seconds'] * 1000:.1f} ms at {2 * small_n:,}: ratio {ratio_sizes:.2f} "
+        f"(target <= 1.2: {'OK' if ratio_sizes <= 1.2 else 'MISSED'})"
+    )
+    print(
+        f"  app: unbound key {app_big['unbound_key_seconds'] * 1000:.1f} ms; step / unbound = {ratio_idle:.2f} "
+        f"(target <= 2: {'OK' if ratio_idle <= 2 else 'MISSED'})"
+    )
+    print(
+        f"  app peak RSS {app_big['peak_rss_mb']:.0f} MB at {2 * n:,} results, "
+        f"{app_small['peak_rss_mb']:.0f} MB at {2 * small_n:,}"
+    )
+
+
+SECTIONS = {"import": bench_import, "inspect": bench_inspect, "compare": bench_compare}
 
 
 def main() -> dict[str, Any]:
@@ -305,6 +455,19 @@ def main() -> dict[str, Any]:
         SECTIONS[name](workdir, figures)
     (workdir / "figures.json").write_text(json.dumps(figures, indent=2))
     return figures
+
+
+STEPS = {
+    "evaltui": step_evaltui,
+    "sqlite3": step_sqlite3,
+    "sqlite-utils": step_sqlite_utils,
+    "inspect-evaltui": step_evaltui,
+    "inspect-read": step_inspect_read,
+    "inspect-generate": step_inspect_generate,
+    "compare-engine": step_compare_engine,
+    "compare-plain": step_compare_plain,
+    "app": step_app,
+}
 
 
 if __name__ == "__main__":

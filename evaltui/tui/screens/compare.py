@@ -56,13 +56,13 @@ class PageLoaded(Message):
     total: int
     select: int | None  # case id to put the cursor on
     generation: int
+    start: int  # 1-based position of rows[0] in the filtered list
 
 
 @dataclass
 class DetailLoaded(Message):
     row: CaseRow
     detail: CaseDetail
-    position: int
     generation: int
 
 
@@ -157,6 +157,7 @@ class CompareScreen(Screen[None]):
         self.current: CaseRow | None = None
         self.current_detail: CaseDetail | None = None
         self.position = 0
+        self.window_start = 1  # position of self.rows[0]
         self.segments: list[SegmentRow] = []
         self.counts: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
@@ -276,14 +277,20 @@ class CompareScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compare-page", exit_on_error=False)
     def load_page(
         self, after: int | None, before: int | None, *, select_first: bool = False,
-        select_last: bool = False, select: int | None = None,
+        select_last: bool = False, select: int | None = None, start: int | None = None,
     ) -> None:  # fmt: skip
+        """A window of PAGE rows after/before an order key. `start` is the window's
+        position when the caller knows it (stepping); otherwise it is counted."""
         cmp = self.comparison
         if cmp is None:
             return
         generation = self.generation
         rows = cmp.page(self.flt, after=after, before=before, limit=PAGE)
         total = cmp.count(self.flt)
+        if rows and start is None:
+            start = 1 if after is None and before is None else cmp.position(rows[0], self.flt)
+        elif rows and before is not None and start is not None:
+            start = start - len(rows)
         if get_current_worker().is_cancelled:
             return
         target = select
@@ -291,7 +298,7 @@ class CompareScreen(Screen[None]):
             target = rows[0].case_id if select_first or not select_last else rows[-1].case_id
             if select_last:
                 target = rows[-1].case_id
-        self.post_message(PageLoaded(rows, total, target, generation))
+        self.post_message(PageLoaded(rows, total, target, generation, start or 1))
 
     @on(PageLoaded)
     def page_loaded(self, message: PageLoaded) -> None:
@@ -303,6 +310,7 @@ class CompareScreen(Screen[None]):
             self.notify("No more cases that way", markup=False, timeout=2)
             return
         self.rows = message.rows
+        self.window_start = message.start
         fallback = self.comparison is not None and self.comparison.fallback is not None
         table.clear(columns=True)
         dims = self.comparison.dimensions if self.comparison else []
@@ -356,6 +364,8 @@ class CompareScreen(Screen[None]):
 
     def select_row(self, row: CaseRow) -> None:
         self.current = row
+        index = next((i for i, r in enumerate(self.rows) if r.case_id == row.case_id), 0)
+        self.position = self.window_start + index
         self.load_detail(row)
 
     @work(thread=True, exclusive=True, group="compare-detail", exit_on_error=False)
@@ -365,21 +375,19 @@ class CompareScreen(Screen[None]):
             return
         generation = self.generation
         detail = cmp.detail(row.case_id)
-        position = cmp.position(row, self.flt)
         if get_current_worker().is_cancelled:
             return
-        self.post_message(DetailLoaded(row, detail, position, generation))
+        self.post_message(DetailLoaded(row, detail, generation))
 
     @on(DetailLoaded)
     def detail_loaded(self, message: DetailLoaded) -> None:
         if self.current is None or message.row.case_id != self.current.case_id:
             return
         self.current_detail = message.detail
-        self.position = message.position
         self.query_one("#case-view", Static).update(
             case_renderable(message.row, message.detail, self.reducer)
         )
-        self.query_one("#case-pane", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#case-pane", VerticalScroll).scroll_to(y=0, animate=False, immediate=True)
         self.show_filter_line()
 
     # -- stepping -------------------------------------------------------------------------
@@ -394,9 +402,11 @@ class CompareScreen(Screen[None]):
             return
         # Past the window: fetch the neighbouring page (keyset), cursor at its near end.
         if step > 0:
-            self.load_page(self.rows[-1].key, None, select_first=True)
+            self.load_page(
+                self.rows[-1].key, None, select_first=True, start=self.window_start + len(self.rows)
+            )
         else:
-            self.load_page(None, self.rows[0].key, select_last=True)
+            self.load_page(None, self.rows[0].key, select_last=True, start=self.window_start)
 
     def action_jump(self, step: int) -> None:
         self.find_regression(step)
