@@ -350,7 +350,7 @@ def step_compare_plain(db: Path, _unused: Path) -> dict[str, Any]:
     """The floor: one LEFT JOIN over the covering index, counting flips (no segments, no list)."""
     conn = sqlite3.connect(db)
     t0 = time.perf_counter()
-    regressed, improved, dropped = conn.execute(PLAIN_CLASSIFY).fetchone()
+    regressed, improved, _dropped = conn.execute(PLAIN_CLASSIFY).fetchone()
     return {"seconds": time.perf_counter() - t0, "regressed": regressed, "improved": improved}
 
 
