@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -89,9 +90,23 @@ def _print_rows(table: Table, rows: list[list[Any]], optional: set[str]) -> None
     envvar=ENV_DB,
     help=f"Store file. Default: ${ENV_DB}, else the per-user data dir.",
 )
+@click.option(
+    "--reviewer",
+    envvar="EVALTUI_REVIEWER",
+    help="Who you are in the event log and on findings. Default: $EVALTUI_REVIEWER, else the OS user.",
+)
+@click.option(
+    "--taxonomy",
+    "taxonomy_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="EVALTUI_TAXONOMY",
+    help="A failure-class taxonomy TOML to use instead of the store's (docs/triage.md).",
+)
 @click.version_option(__version__, prog_name="evaltui")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None) -> None:
+def cli(
+    ctx: click.Context, db: Path | None, reviewer: str | None, taxonomy_path: Path | None
+) -> None:
     """Triage LLM evaluation results before a release.
 
     With no command, opens the app on the store.
@@ -104,15 +119,20 @@ def cli(ctx: click.Context, db: Path | None) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
+    ctx.obj["taxonomy"] = taxonomy_path
+    if reviewer:
+        os.environ["EVALTUI_REVIEWER"] = reviewer  # read by store.current_user()
     if ctx.invoked_subcommand is None:
-        _open_app(_db_path(ctx))
+        _open_app(_db_path(ctx), taxonomy_path)
 
 
-def _open_app(path: Path) -> None:
+def _open_app(path: Path, taxonomy_path: Path | None = None) -> None:
+    from evaltui import taxonomy
     from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
 
-    Store(path).close()  # migrate (or refuse) before the screen takes over
-    EvaltuiApp(db_path=path).run()
+    with Store(path) as store:  # migrate (or refuse) before the screen takes over
+        taxonomy.load(store, taxonomy_path)  # a bad taxonomy file fails here, not mid-session
+    EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path).run()
 
 
 def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
@@ -453,7 +473,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     if loaded:
         click.echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
     if not no_open:
-        _open_app(path)
+        _open_app(path, ctx.obj.get("taxonomy"))
     else:
         click.echo(str(path))
 
@@ -505,6 +525,300 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None) -> None:
         for e in events
     ]
     _print_rows(table, rows, optional={"actor"})
+
+
+# -- triage -------------------------------------------------------------------------------
+
+
+def _taxonomy(ctx: click.Context, store: Store) -> Any:
+    from evaltui import taxonomy
+
+    return taxonomy.load(store, ctx.obj.get("taxonomy"))
+
+
+@cli.command("label")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.argument("case")
+@click.option("--class", "cls", help="Failure class: key, number or name (evaltui taxonomy).")
+@click.option("--owner", help="Owner of the repair (default: the class's owner).")
+@click.option(
+    "--verdict",
+    type=click.Choice(["real_regression", "accepted", "grader_wrong", "flaky", "bad_case"]),
+    help="What the change is.",
+)
+@click.option("--note", help="One line: why.")
+@click.option(
+    "--adjudicate", is_flag=True, help="This finding settles a disagreement between reviewers."
+)
+@click.pass_context
+def label_cmd(
+    ctx: click.Context,
+    baseline: str,
+    candidate: str,
+    case: str,
+    cls: str | None,
+    owner: str | None,
+    verdict: str | None,
+    note: str | None,
+    adjudicate: bool,
+) -> None:
+    """Label a case within a comparison: failure class, owner, verdict, note.
+
+    CASE is a case key (or SUITE/KEY). Fields not given keep your earlier
+    values on this case. Committed at once, and recorded in the event log.
+
+    \b
+    Example:
+      evaltui label prod-2026-11-02 cand-2026-11-20 refunds-004 \\
+          --class unsafe_tool_action --verdict real_regression --note "changed the card in chat"
+    """
+    from evaltui import triage
+
+    if not any(v is not None for v in (cls, owner, verdict, note)):
+        raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
+    with Store(_db_path(ctx)) as store:
+        base, cand = store.resolve_run(baseline), store.resolve_run(candidate)
+        case_id = triage.resolve_case(store, case)
+        kwargs: dict[str, Any] = {}
+        if cls is not None:
+            kwargs["failure_class"] = _taxonomy(ctx, store).resolve(cls)
+        if owner is not None:
+            kwargs["owner"] = owner
+        if verdict is not None:
+            kwargs["verdict"] = verdict
+        if note is not None:
+            kwargs["note"] = note
+        finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
+        eff = triage.effective(triage.history(store, base, cand, case_id))
+    state = eff["state"] if eff else "untriaged"
+    click.echo(
+        f"saved: {visible(case, limit=200)} class={finding.class_key or '-'} owner={visible(finding.owner or '-', limit=80)} "
+        f"verdict={finding.verdict or '-'} ({state})"
+    )
+
+
+@cli.group("findings")
+def findings_group() -> None:
+    """List, export, import and compare reviewers' findings."""
+
+
+@findings_group.command("list")
+@click.option("--baseline", help="Only this baseline run.")
+@click.option("--candidate", help="Only this candidate run.")
+@click.option("--owner", help="Only this owner.")
+@click.option("--class", "cls", help="Only this failure class (key).")
+@click.option("--disagreements", is_flag=True, help="Only cases where reviewers disagree.")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON (docs/triage.md).")
+@click.pass_context
+def findings_list(
+    ctx: click.Context,
+    baseline: str | None,
+    candidate: str | None,
+    owner: str | None,
+    cls: str | None,
+    disagreements: bool,
+    as_json: bool,
+) -> None:
+    """Each triaged case's current finding (or disagreement)."""
+    from evaltui import triage
+
+    with Store(_db_path(ctx)) as store:
+        rows = triage.list_findings(
+            store,
+            base=store.resolve_run(baseline) if baseline else None,
+            cand=store.resolve_run(candidate) if candidate else None,
+            owner=owner,
+            failure_class=cls,
+            disagreements=disagreements,
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No findings match.")
+        return
+    table = _table(("case", "left"), ("state", "left"), ("class", "left"), ("owner", "left"),
+                   ("verdict", "left"), ("reviewers", "left"), ("note", "left"),
+                   ("baseline", "left"), ("candidate", "left"))  # fmt: skip
+    _print_rows(
+        table,
+        [
+            [
+                one_line(f"{r['suite']}/{r['case_key']}", 40),
+                r["state"],
+                r["class"] or "-",
+                one_line(r["owner"] or "-", 20),
+                r["verdict"] or "-",
+                one_line(", ".join(r["reviewers"]), 30),
+                one_line(r["note"] or "", 40),
+                one_line(r["baseline"], 24),
+                one_line(r["candidate"], 24),
+            ]
+            for r in rows
+        ],
+        optional={"baseline", "candidate", "reviewers"},
+    )
+
+
+@findings_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--baseline", help="Only this baseline run.")
+@click.option("--candidate", help="Only this candidate run.")
+@click.pass_context
+def findings_export(
+    ctx: click.Context, file: Path, baseline: str | None, candidate: str | None
+) -> None:
+    """Write every finding to FILE: one per line, stable order, diff-friendly."""
+    from evaltui import triage
+
+    with Store(_db_path(ctx)) as store:
+        n = triage.export(
+            store,
+            file,
+            base=store.resolve_run(baseline) if baseline else None,
+            cand=store.resolve_run(candidate) if candidate else None,
+        )
+    click.echo(f"wrote {n:,} findings to {visible(str(file))}")
+
+
+@findings_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def findings_import(ctx: click.Context, file: Path) -> None:
+    """Merge another reviewer's findings file (one transaction; known findings skipped)."""
+    from evaltui import triage
+
+    with Store(_db_path(ctx)) as store:
+        out = triage.import_file(store, file)
+    click.echo(
+        f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases; "
+        f"{out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"
+    )
+
+
+@findings_group.command("undo")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.pass_context
+def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
+    """Undo your latest finding in a comparison (the undo is recorded too)."""
+    from evaltui import triage
+
+    with Store(_db_path(ctx)) as store:
+        f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
+        key = (
+            store.conn.execute("SELECT case_key FROM cases WHERE id = ?", (f.case_id,)).fetchone()[
+                0
+            ]
+            if f
+            else None
+        )
+    click.echo("nothing to undo" if f is None else f"undone on {visible(key, limit=200)}")
+
+
+@findings_group.command("agreement")
+@click.option("--baseline", help="Only this baseline run.")
+@click.option("--candidate", help="Only this candidate run.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def findings_agreement(
+    ctx: click.Context, baseline: str | None, candidate: str | None, as_json: bool
+) -> None:
+    """Percent agreement and Cohen's kappa per reviewer pair, on class and on verdict."""
+    from evaltui import triage
+
+    with Store(_db_path(ctx)) as store:
+        rows = triage.agreement(
+            store,
+            base=store.resolve_run(baseline) if baseline else None,
+            cand=store.resolve_run(candidate) if candidate else None,
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("Fewer than two reviewers have findings.")
+        return
+
+    def f(x: float | None, pct: bool = False) -> str:
+        return "-" if x is None else (f"{x:.0%}" if pct else f"{x:.3f}")
+
+    table = _table(("reviewers", "left"), ("cases", "right"), ("class agree", "right"),
+                   ("class kappa", "right"), ("verdict agree", "right"), ("verdict kappa", "right"))  # fmt: skip
+    _print_rows(
+        table,
+        [
+            [
+                one_line(" + ".join(r["reviewers"]), 40),
+                str(r["cases"]),
+                f(r["class_agreement"], True),
+                f(r["class_kappa"]),
+                f(r["verdict_agreement"], True),
+                f(r["verdict_kappa"]),
+            ]
+            for r in rows
+        ],
+        optional=set(),
+    )
+
+
+@cli.group("taxonomy", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
+    """The failure classes in force (numbered as the app's keys), or manage them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with Store(_db_path(ctx)) as store:
+        tax = _taxonomy(ctx, store)
+    if as_json:
+        click.echo(json.dumps(tax.as_list(), indent=2, ensure_ascii=False))
+        return
+    table = _table(("key", "left"), ("#", "right"), ("name", "left"), ("owner", "left"),
+                   ("description", "left"))  # fmt: skip
+    numbers = {c.key: i + 1 for i, c in enumerate(tax.active)}
+    _print_rows(
+        table,
+        [
+            [
+                c.key,
+                str(numbers.get(c.key, "retired")),
+                one_line(c.name, 30),
+                one_line(c.owner, 24),
+                one_line(c.description, 90),
+            ]
+            for c in tax.classes
+        ],
+        optional={"description"},
+    )
+    click.echo(f"source: {tax.source}")
+
+
+@taxonomy_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.pass_context
+def taxonomy_import(ctx: click.Context, file: Path) -> None:
+    """Store FILE as this store's taxonomy (recorded; old findings keep their class)."""
+    from evaltui import taxonomy
+
+    tax = taxonomy.parse_toml(file)
+    with Store(_db_path(ctx)) as store:
+        changes = taxonomy.save(store, tax)
+    click.echo(
+        f"taxonomy saved: {len(tax.classes)} classes; added {', '.join(changes['added']) or 'none'}; "
+        f"removed {', '.join(changes['removed']) or 'none'}; changed {', '.join(changes['changed']) or 'none'}"
+    )
+
+
+@taxonomy_group.command("export")
+@click.pass_context
+def taxonomy_export(ctx: click.Context) -> None:
+    """Print the taxonomy in force as TOML (a starting point to edit)."""
+    from evaltui import taxonomy
+
+    with Store(_db_path(ctx)) as store:
+        click.echo(taxonomy.to_toml(_taxonomy(ctx, store)), nl=False)
 
 
 def main() -> None:

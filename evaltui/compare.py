@@ -207,6 +207,10 @@ class CaseRow:
     candidate_samples: tuple[int, int]
     status: str
     segments: dict[str, str | None] = field(default_factory=dict)
+    triage_state: str | None = None  # triaged | disagreement | adjudicated | None (untriaged)
+    triage_class: str | None = None
+    triage_owner: str | None = None
+    triage_verdict: str | None = None
 
     @property
     def key(self) -> int:
@@ -221,7 +225,10 @@ class Filter:
     segment: tuple[str, str] | None = None  # (dimension, value)
     text: str = ""
     statuses: frozenset[str] | None = None  # None: the comparison's own
-    case_ids: frozenset[int] | None = None  # set by later layers (triage filters)
+    case_ids: frozenset[int] | None = None
+    triage: str | None = None  # "untriaged", "triaged" or "disagreement"
+    failure_class: str | None = None
+    owner: str | None = None
 
     def describe(self) -> str:
         parts = []
@@ -233,6 +240,12 @@ class Filter:
             parts.append(",".join(c for c in CHANGES if c in self.changes))
         if self.segment:
             parts.append(f"{self.segment[0]}={self.segment[1]}")
+        if self.triage:
+            parts.append(self.triage)
+        if self.failure_class:
+            parts.append(f"class:{self.failure_class}")
+        if self.owner:
+            parts.append(f"owner:{self.owner}")
         if self.text:
             parts.append(f"/{self.text}")
         return " ".join(parts)
@@ -659,6 +672,18 @@ class Comparison:
                 "WHERE r.case_id = t.case_id AND r.run_id IN (?, ?) AND r.output LIKE ? ESCAPE '\\'))"
             )
             params += [like, like, like, self.baseline.id, self.candidate.id, like]
+        if flt.triage == "untriaged":
+            clauses.append("ct.case_id IS NULL")
+        elif flt.triage == "triaged":
+            clauses.append("ct.case_id IS NOT NULL")
+        elif flt.triage == "disagreement":
+            clauses.append("ct.state = 'disagreement'")
+        if flt.failure_class:
+            clauses.append("ct.class = ?")
+            params.append(flt.failure_class)
+        if flt.owner:
+            clauses.append("ct.owner = ?")
+            params.append(flt.owner)
         if flt.case_ids is not None:
             ids = sorted(flt.case_ids)
             if ids:
@@ -672,16 +697,22 @@ class Comparison:
     def _cols(self) -> str:
         return (
             "t.case_id, k.suite, k.case_key, t.change, t.ord, t.status, "
-            "t.b_pass, t.b_ne, t.b_np, t.b_n, t.c_pass, t.c_ne, t.c_np, t.c_n, t.f_pass"
+            "t.b_pass, t.b_ne, t.b_np, t.b_n, t.c_pass, t.c_ne, t.c_np, t.c_n, t.f_pass, "
+            "ct.state, ct.class, ct.owner, ct.verdict"
             + "".join(f", t.s{i}" for i in range(len(self.dimensions)))
         )
 
     @property
     def _from(self) -> str:
-        return f"{self.table} t JOIN cases k ON k.id = t.case_id"
+        # Findings are live (another session may write them): joined at read time, by primary key.
+        return (
+            f"{self.table} t JOIN cases k ON k.id = t.case_id "
+            f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(self.baseline.id)} "
+            f"AND ct.candidate_run = {int(self.candidate.id)} AND ct.case_id = t.case_id"
+        )
 
     def _row(self, r: Sequence[Any]) -> CaseRow:
-        segs = r[15:]
+        segs = r[19:]
 
         def verdict(passed: Any, errors: Any, present: Any) -> str | None:
             if present is None:
@@ -706,6 +737,10 @@ class Comparison:
                 d: (None if v is None else str(v))
                 for d, v in zip(self.dimensions, segs, strict=True)
             },
+            triage_state=r[15],
+            triage_class=r[16],
+            triage_owner=r[17],
+            triage_verdict=r[18],
         )
 
     def page(
@@ -783,6 +818,19 @@ class Comparison:
                 f"SELECT {self._cols} FROM {self._from} WHERE t.case_id = ?", (case_id,)
             ).fetchone()
         return None if r is None else self._row(r)
+
+    def triage_progress(self) -> dict[str, tuple[int, int]]:
+        """Per change kind: (cases with a finding, cases), over the included statuses."""
+        where, params = self._status_clause()
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT t.change, COUNT(ct.case_id), COUNT(*) FROM {self._from} "
+                f"WHERE t.{where} GROUP BY t.change",
+                params,
+            ).fetchall()
+        out: dict[str, tuple[int, int]] = {c: (0, 0) for c in CHANGES}
+        out.update({r[0]: (int(r[1]), int(r[2])) for r in rows})
+        return out
 
     def changed_keys(self, changes: Iterable[str]) -> dict[str, list[str]]:
         """Case keys ("suite/key" when several suites) by change, in list order."""

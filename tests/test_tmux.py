@@ -140,3 +140,67 @@ def test_real_process_opens_a_comparison_and_steps(terminal_env, db_path):
         term.wait_for("EXITED=0")
     finally:
         term.close()
+
+
+def _kill_9(db_path: Path) -> None:
+    """SIGKILL the evaltui process working on this store (no cleanup, no atexit)."""
+    out = subprocess.run(
+        ["pgrep", "-f", f"{EVALTUI}"], capture_output=True, text=True
+    ).stdout.split()
+    mine = []
+    for pid in out:
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if f"EVALTUI_DB={db_path}".encode() in env:
+            mine.append(int(pid))
+    assert mine, "the evaltui process was not found"
+    for pid in mine:
+        os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in mine):
+        assert time.monotonic() < deadline, "the process survived kill -9"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "gone"
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_kill_9_after_a_confirmed_action_loses_nothing(terminal_env, db_path):
+    """Assign a class, see '(saved)', kill -9 the app: the finding and its event are in the store."""
+    from evaltui.compare import Comparison
+
+    with Comparison(db_path, 1, 2, 3) as cmp:
+        first = cmp.page(limit=1)[0].case_key
+    term = Terminal(str(EVALTUI), terminal_env, width=160, height=45)
+    try:
+        term.wait_for("73.1%")
+        term.keys("Enter")
+        term.wait_for("case 1 of 302")
+        term.keys("6")
+        term.wait_for("Unsafe tool action → safety (saved)")
+        term.keys("e")
+        time.sleep(0.5)
+        term.tmux("send-keys", "-l", "killed right after")
+        term.keys("Enter")
+        term.wait_for(": note (saved)")
+        _kill_9(db_path)  # the terminal is left as it was: no exit code line to wait for
+    finally:
+        term.close()
+    with Store(db_path) as store:
+        assert store.integrity_check() == "ok"
+        from evaltui import triage
+
+        rows = triage.list_findings(store)
+        by_key = {r["case_key"]: r for r in rows}
+        assert by_key[first]["class"] == "unsafe_tool_action"
+        noted = [r for r in rows if r["note"] == "killed right after"]
+        assert len(noted) == 1
+        actions = [e["action"] for e in store.events()]
+        assert actions.count("finding.label") == 2

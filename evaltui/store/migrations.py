@@ -152,4 +152,53 @@ def m002_compare_fingerprints(db: Database) -> None:
         )
 
 
+@migrations()
+def m003_findings(db: Database) -> None:
+    """Triage: every finding ever made (append-only), and each case's current state."""
+    db.executescript(
+        """
+        -- One row per triage action: a label, an undo (restores the reviewer's
+        -- previous state) or an adjudication. Never updated, never deleted.
+        CREATE TABLE findings (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            baseline_run INTEGER NOT NULL REFERENCES runs(id),
+            candidate_run INTEGER NOT NULL REFERENCES runs(id),
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            kind TEXT NOT NULL CHECK (kind IN ('label', 'undo', 'adjudication')),
+            class TEXT,
+            class_name TEXT,
+            owner TEXT,
+            verdict TEXT CHECK (verdict IS NULL OR verdict IN
+                ('real_regression', 'accepted', 'grader_wrong', 'flaky', 'bad_case')),
+            note TEXT,
+            reviewer TEXT NOT NULL,
+            at TEXT NOT NULL,
+            undoes TEXT,
+            source TEXT NOT NULL DEFAULT 'local'
+        );
+        CREATE INDEX findings_case ON findings(baseline_run, candidate_run, case_id, id);
+        CREATE TRIGGER findings_no_update BEFORE UPDATE ON findings
+            BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END;
+        CREATE TRIGGER findings_no_delete BEFORE DELETE ON findings
+            BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END;
+
+        -- The effective state of each triaged case, rewritten with every finding
+        -- (same transaction): what lists, filters and the gate read.
+        CREATE TABLE case_triage (
+            baseline_run INTEGER NOT NULL,
+            candidate_run INTEGER NOT NULL,
+            case_id INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('triaged', 'disagreement', 'adjudicated')),
+            class TEXT,
+            owner TEXT,
+            verdict TEXT,
+            reviewers TEXT NOT NULL DEFAULT '[]',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (baseline_run, candidate_run, case_id)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

@@ -30,9 +30,10 @@ class EvaltuiApp(App[None]):
         ),
     ]
 
-    def __init__(self, db_path: str | Path) -> None:
+    def __init__(self, db_path: str | Path, taxonomy_path: Path | None = None) -> None:
         super().__init__()
         self.db_path = Path(db_path)
+        self.taxonomy_path = taxonomy_path
 
     def on_mount(self) -> None:
         self.push_screen(RunsScreen())

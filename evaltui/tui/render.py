@@ -260,11 +260,19 @@ def samples_table(detail: CaseDetail) -> Table | None:
 
 
 def case_renderable(
-    row: CaseRow | None, detail: CaseDetail, reducer: Reducer, *, full: bool = False
+    row: CaseRow | None,
+    detail: CaseDetail,
+    reducer: Reducer,
+    *,
+    full: bool = False,
+    history: list[Any] | None = None,
 ) -> Group:
     """The case pane (or, with full=True, the whole case with every sample's output)."""
     limit = None if full else 4000
-    parts: list[RenderableType] = [case_header(row, detail), Text("")]
+    parts: list[RenderableType] = [case_header(row, detail)]
+    if row is not None and (row.triage_state or history):
+        parts.append(triage_line(row))
+    parts.append(Text(""))
     parts += [_section("input"), safe_text(detail.input, multiline=True, limit=limit), Text("")]
     if detail.expected is not None:
         parts += [
@@ -296,4 +304,43 @@ def case_renderable(
             t = Text(f"{name}: ", style="bold")
             t.append(visible(expl, multiline=True, limit=limit))
             parts.append(t)
+    hist = history_renderable(history or [])
+    if hist is not None:
+        parts += [Text(""), _section(f"findings ({len(history or [])})"), hist]
     return Group(*parts)
+
+
+def triage_line(row: CaseRow) -> Text:
+    t = Text()
+    if row.triage_state is None:
+        t.append("untriaged", style="dim")
+        return t
+    style = {"disagreement": "bold yellow", "adjudicated": "bold cyan"}.get(
+        row.triage_state, "bold"
+    )
+    t.append(row.triage_state, style=style)
+    t.append(f"  class {row.triage_class or '-'}  owner ")
+    t.append(visible(row.triage_owner or "-", limit=60))
+    t.append(f"  verdict {row.triage_verdict or '-'}")
+    return t
+
+
+def history_renderable(rows: list[Any]) -> RenderableType | None:
+    """The findings on a case, oldest first: who said what, when."""
+    if not rows:
+        return None
+    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for name in ("when", "who", "what", "class", "owner", "verdict", "note"):
+        table.add_column(name, overflow="fold")
+    for f in rows:
+        what = {"label": "label", "undo": "undo", "adjudication": "adjudicate"}.get(f.kind, f.kind)
+        table.add_row(
+            Text(f.at[:16].replace("T", " ")),
+            Text(one_line(f.reviewer, 20)),
+            Text(what, style="yellow" if f.kind != "label" else ""),
+            Text(one_line(f.class_name or f.class_key or "-", 28)),
+            Text(one_line(f.owner or "-", 20)),
+            Text(f.verdict or "-"),
+            Text(visible(f.note or "", limit=300)),
+        )
+    return table

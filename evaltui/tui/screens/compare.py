@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from evaltui import triage
 from evaltui.compare import (
     CHANGED,
     CHANGES,
@@ -30,8 +31,12 @@ from evaltui.compare import (
     Reducer,
     SegmentRow,
 )
+from evaltui.store import Store
+from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
+from evaltui.triage import Finding
 from evaltui.tui.render import case_renderable, change_text, verdict_text
+from evaltui.tui.screens.prompts import ClassPicker, TextPrompt, VerdictPicker
 
 PAGE = 60
 # What `f` cycles through.
@@ -48,6 +53,8 @@ class Built(Message):
     segments: list[SegmentRow]
     counts: dict[str, int]
     statuses: dict[str, int]
+    taxonomy: Taxonomy
+    progress: dict[str, tuple[int, int]]
 
 
 @dataclass
@@ -64,6 +71,22 @@ class DetailLoaded(Message):
     row: CaseRow
     detail: CaseDetail
     generation: int
+    history: list[Finding]
+
+
+@dataclass
+class Saved(Message):
+    """A triage action was committed."""
+
+    case_id: int
+    text: str
+    advance: bool
+    next_row: CaseRow | None
+
+
+@dataclass
+class Progress(Message):
+    progress: dict[str, tuple[int, int]]
 
 
 @dataclass
@@ -137,6 +160,66 @@ class CompareScreen(Screen[None]):
             id="compare.refresh",
         ),
         Binding("escape", "back", "Back", tooltip="Back to the runs", id="compare.back"),
+        *[
+            Binding(
+                str(i),
+                f"assign({i})",
+                f"Class {i}",
+                show=False,
+                tooltip=f"Failure class {i} of the taxonomy, then the next untriaged case",
+                id=f"compare.class-{i}",
+            )
+            for i in range(1, 10)
+        ],
+        Binding(
+            "0",
+            "pick_class",
+            "Class…",
+            tooltip="Pick any failure class from the list",
+            id="compare.class-picker",
+        ),
+        Binding("w", "owner", "Owner", tooltip="Set the owner of the repair", id="compare.owner"),
+        Binding(
+            "v",
+            "verdict",
+            "Verdict",
+            tooltip="Set the verdict: real regression, accepted, ...",
+            id="compare.verdict",
+        ),
+        Binding(
+            "a",
+            "accept",
+            "Accept",
+            show=False,
+            tooltip="Verdict 'accepted' (a known, accepted change)",
+            id="compare.accept",
+        ),
+        Binding(
+            "e", "note", "Note", tooltip="Write a one-line note on the case", id="compare.note"
+        ),
+        Binding(
+            "u",
+            "undo",
+            "Undo",
+            tooltip="Undo your last triage action (recorded)",
+            id="compare.undo",
+        ),
+        Binding(
+            "t",
+            "untriaged(1)",
+            "Untriaged",
+            show=False,
+            tooltip="Next untriaged case",
+            id="compare.next-untriaged",
+        ),
+        Binding(
+            "T",
+            "untriaged(-1)",
+            "Prev untriaged",
+            show=False,
+            tooltip="Previous untriaged case",
+            id="compare.prev-untriaged",
+        ),
     ]
 
     def __init__(
@@ -162,6 +245,9 @@ class CompareScreen(Screen[None]):
         self.counts: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.generation = 0  # bumps when the filter changes: stale answers are dropped
+        self.taxonomy: Taxonomy | None = None
+        self.progress: dict[str, tuple[int, int]] = {}
+        self.history: list[Finding] = []
 
     # -- layout ------------------------------------------------------------------------
 
@@ -194,8 +280,16 @@ class CompareScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compare-build", exit_on_error=False)
     def build(self) -> None:
         b, c, f = self.run_ids
+        from evaltui import taxonomy
+
         cmp = Comparison(self.app.db_path, b, c, f, reducer=self.reducer)  # type: ignore[attr-defined]
-        self.post_message(Built(cmp, cmp.segments(), cmp.counts(), cmp.status_counts()))
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            tax = taxonomy.load(store, getattr(self.app, "taxonomy_path", None))
+        self.post_message(
+            Built(
+                cmp, cmp.segments(), cmp.counts(), cmp.status_counts(), tax, cmp.triage_progress()
+            )
+        )
 
     @on(Built)
     def built(self, message: Built) -> None:
@@ -207,6 +301,7 @@ class CompareScreen(Screen[None]):
             message.counts,
             message.statuses,
         )
+        self.taxonomy, self.progress = message.taxonomy, message.progress
         self.query_one("#loading").display = False
         self.query_one("#compare-body").display = True
         self.query_one("#scoreboard").display = True
@@ -239,7 +334,11 @@ class CompareScreen(Screen[None]):
                 t.append(f" {n:,}   ")
         excluded = [f"{n} {s}" for s, n in self.statuses.items() if s != "active" and n]
         if excluded:
-            t.append("excluded: " + ", ".join(excluded), style="yellow")
+            t.append("excluded: " + ", ".join(excluded) + "   ", style="yellow")
+        done, total = self.progress.get("regressed", (0, 0))
+        t.append(
+            f"{done} of {total} regressions triaged", style="bold" if done < total else "green"
+        )
         self.query_one("#counts", Static).update(t)
 
     def show_scoreboard(self) -> None:
@@ -320,16 +419,20 @@ class CompareScreen(Screen[None]):
             cells.append(
                 [
                     change_text(row.change),
-                    Text(one_line(row.case_key, 28)),
+                    Text(one_line(row.case_key, 24)),
                     verdict_text(row.baseline, row.baseline_samples),
                     verdict_text(row.candidate, row.candidate_samples),
                     *([verdict_text(row.fallback)] if fallback else []),
                     Text(
                         one_line(row.segments.get(risk) or "", 10) if risk and risk in dims else ""
                     ),
+                    _class_cell(row),
+                    Text(one_line(row.triage_owner or "", 14)),
                 ]
             )
-        names = ["change", "case", "base", "cand", *(["fb"] if fallback else []), risk or ""]
+        names = [
+            "change", "case", "base", "cand", *(["fb"] if fallback else []), risk or "", "class", "owner",
+        ]  # fmt: skip
         for i, name in enumerate(names):
             width = max([len(name), 4, *(c[i].cell_len for c in cells)])
             table.add_column(name, width=width)
@@ -375,17 +478,22 @@ class CompareScreen(Screen[None]):
             return
         generation = self.generation
         detail = cmp.detail(row.case_id)
+        fresh = cmp.row(row.case_id) or row  # triage columns may have changed
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            hist = triage.history(store, cmp.baseline.id, cmp.candidate.id, row.case_id)
         if get_current_worker().is_cancelled:
             return
-        self.post_message(DetailLoaded(row, detail, generation))
+        self.post_message(DetailLoaded(fresh, detail, generation, hist))
 
     @on(DetailLoaded)
     def detail_loaded(self, message: DetailLoaded) -> None:
         if self.current is None or message.row.case_id != self.current.case_id:
             return
         self.current_detail = message.detail
+        self.current = message.row
+        self.history = message.history
         self.query_one("#case-view", Static).update(
-            case_renderable(message.row, message.detail, self.reducer)
+            case_renderable(message.row, message.detail, self.reducer, history=message.history)
         )
         self.query_one("#case-pane", VerticalScroll).scroll_to(y=0, animate=False, immediate=True)
         self.show_filter_line()
@@ -419,6 +527,17 @@ class CompareScreen(Screen[None]):
         row = cmp.neighbour(self.current, self.flt, step=step, changes={"regressed"})
         self.post_message(Jump(row, "regression", self.generation))
 
+    def action_untriaged(self, step: int) -> None:
+        self.find_untriaged(step)
+
+    @work(thread=True, exclusive=True, group="compare-jump", exit_on_error=False)
+    def find_untriaged(self, step: int) -> None:
+        cmp = self.comparison
+        if cmp is None:
+            return
+        row = cmp.neighbour(self.current, _with(self.flt, triage="untriaged"), step=step)
+        self.post_message(Jump(row, "untriaged case", self.generation))
+
     @on(Jump)
     def jumped(self, message: Jump) -> None:
         if message.generation != self.generation:
@@ -447,7 +566,7 @@ class CompareScreen(Screen[None]):
     def action_cycle_filter(self) -> None:
         self.filter_index = (self.filter_index + 1) % len(FILTER_CYCLE)
         _, changes = FILTER_CYCLE[self.filter_index]
-        self.set_filter(Filter(changes, self.flt.segment, self.flt.text))
+        self.set_filter(_with(self.flt, changes=changes))
 
     def action_segment_filter(self) -> None:
         table = self.query_one("#scoreboard", DataTable)
@@ -455,7 +574,7 @@ class CompareScreen(Screen[None]):
             return
         seg = self.segments[table.cursor_row]
         segment = None if seg.dimension == "all" else (seg.dimension, seg.value)
-        self.set_filter(Filter(self.flt.changes, segment, self.flt.text))
+        self.set_filter(_with(self.flt, segment=segment))
 
     @on(DataTable.RowSelected, "#scoreboard")
     def scoreboard_selected(self, event: DataTable.RowSelected) -> None:
@@ -469,15 +588,156 @@ class CompareScreen(Screen[None]):
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = True
-        box.value = self.flt.text
+        box.value = " ".join(
+            p for p in (self.flt.triage or "", f"class:{self.flt.failure_class}" if self.flt.failure_class
+                        else "", f"owner:{self.flt.owner}" if self.flt.owner else "", self.flt.text) if p
+        )  # fmt: skip
         box.focus()
 
     @on(Input.Submitted, "#search")
     def search_submitted(self, event: Input.Submitted) -> None:
         box = self.query_one("#search", Input)
         box.display = False
-        self.set_filter(Filter(self.flt.changes, self.flt.segment, event.value.strip()))
+        self.set_filter(parse_search(event.value, self.flt))
         self.query_one("#cases", DataTable).focus()
+
+    # -- triage ----------------------------------------------------------------------------
+
+    def action_assign(self, number: int) -> None:
+        if self.taxonomy is None or self.current is None:
+            return
+        active = self.taxonomy.active
+        if number > len(active):
+            self.notify(
+                f"No class {number}: the taxonomy has {len(active)}",
+                severity="warning",
+                markup=False,
+            )
+            return
+        cls = active[number - 1]
+        self.save(self.current.case_id, {"failure_class": cls}, advance=True,
+                  text=f"{self.current.case_key}: {cls.name} → {cls.owner}")  # fmt: skip
+
+    def action_pick_class(self) -> None:
+        if self.taxonomy is None or self.current is None:
+            return
+        row = self.current
+
+        def chosen(key: str | None) -> None:
+            if key and self.taxonomy is not None:
+                cls = self.taxonomy.get(key)
+                self.save(row.case_id, {"failure_class": cls}, advance=True,
+                          text=f"{row.case_key}: {cls.name} → {cls.owner}")  # fmt: skip
+
+        self.app.push_screen(ClassPicker(self.taxonomy, row.triage_class), chosen)
+
+    def action_owner(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.save(row.case_id, {"owner": value.strip() or None}, advance=False,
+                          text=f"{row.case_key}: owner {value.strip() or '(none)'}")  # fmt: skip
+
+        self.app.push_screen(
+            TextPrompt(f"Owner of {one_line(row.case_key, 40)} (Enter saves, Esc cancels)",
+                       row.triage_owner or ""), chosen,
+        )  # fmt: skip
+
+    def action_verdict(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.save(row.case_id, {"verdict": value}, advance=False,
+                          text=f"{row.case_key}: verdict {value}")  # fmt: skip
+
+        self.app.push_screen(VerdictPicker(row.triage_verdict), chosen)
+
+    def action_accept(self) -> None:
+        if self.current is not None:
+            self.save(self.current.case_id, {"verdict": "accepted"}, advance=True,
+                      text=f"{self.current.case_key}: accepted")  # fmt: skip
+
+    def action_note(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+        mine = [f for f in self.history if f.reviewer == _me()]
+        current_note = mine[-1].note if mine else ""
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.save(row.case_id, {"note": value.strip() or None}, advance=False,
+                          text=f"{row.case_key}: note")  # fmt: skip
+
+        self.app.push_screen(
+            TextPrompt(f"Note on {one_line(row.case_key, 40)} (Enter saves, Esc cancels)",
+                       current_note or ""), chosen,
+        )  # fmt: skip
+
+    def action_undo(self) -> None:
+        self.run_undo()
+
+    @work(thread=True, group="compare-save", exit_on_error=False)
+    def save(self, case_id: int, fields: dict[str, object], *, advance: bool, text: str) -> None:
+        """Commit one action, then (for class assignments) find the next untriaged case."""
+        cmp = self.comparison
+        if cmp is None:
+            return
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            triage.label(store, cmp.baseline.id, cmp.candidate.id, case_id, **fields)  # type: ignore[arg-type]
+        next_row = None
+        if advance:
+            here = cmp.row(case_id)
+            next_row = cmp.neighbour(here, _with(self.flt, triage="untriaged"), step=1)
+        self.post_message(Saved(case_id, text + " (saved)", advance, next_row))
+        self.post_message(Progress(cmp.triage_progress()))
+
+    @work(thread=True, group="compare-save", exit_on_error=False)
+    def run_undo(self) -> None:
+        cmp = self.comparison
+        if cmp is None:
+            return
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            f = triage.undo(store, cmp.baseline.id, cmp.candidate.id)
+            key = None
+            if f is not None:
+                key = store.conn.execute(
+                    "SELECT case_key FROM cases WHERE id = ?", (f.case_id,)
+                ).fetchone()[0]
+        if f is None:
+            self.post_message(Saved(-1, "Nothing of yours to undo in this comparison", False, None))
+            return
+        self.post_message(Saved(f.case_id, f"Undone on {key} (saved)", False, cmp.row(f.case_id)))
+        self.post_message(Progress(cmp.triage_progress()))
+
+    @on(Saved)
+    def saved(self, message: Saved) -> None:
+        self.notify(one_line(message.text, 120), markup=False, timeout=3)
+        if message.case_id < 0:
+            return
+        # Refresh the window in place (class and owner columns), then move on if asked.
+        select = message.case_id
+        if message.next_row is not None:
+            select = message.next_row.case_id
+        if self.rows:
+            in_window = any(r.case_id == select for r in self.rows)
+            if in_window:
+                self.load_page(self.rows[0].key - 1, None, select=select, start=self.window_start)
+            elif message.next_row is not None:
+                self.load_page(message.next_row.key - 1, None, select=select)
+        if message.advance and message.next_row is None:
+            self.notify("No untriaged case after this one in the list", markup=False, timeout=3)
+
+    @on(Progress)
+    def progress_changed(self, message: Progress) -> None:
+        self.progress = message.progress
+        self.show_counts()
 
     # -- panes and screens -------------------------------------------------------------------
 
@@ -513,10 +773,51 @@ class CompareScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("step", "jump", "open_case", "cycle_filter", "segment_filter", "search",
-                      "clear_filters", "cycle_pane") and self.comparison is None:  # fmt: skip
+                      "clear_filters", "cycle_pane", "assign", "pick_class", "owner", "verdict",
+                      "accept", "note", "undo", "untriaged") and self.comparison is None:  # fmt: skip
             return None
         return True
 
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
+
+
+def _me() -> str:
+    from evaltui.store.store import current_user
+
+    return current_user()
+
+
+def _with(flt: Filter, **changes: object) -> Filter:
+    from dataclasses import replace
+
+    return replace(flt, **changes)  # type: ignore[arg-type]
+
+
+def _class_cell(row: CaseRow) -> Text:
+    if row.triage_state == "disagreement":
+        return Text("disagree!", style="bold yellow")
+    return Text(
+        one_line(row.triage_class or "", 18),
+        style="cyan" if row.triage_state == "adjudicated" else "",
+    )
+
+
+def parse_search(text: str, current: Filter) -> Filter:
+    """The search box: free text, plus `untriaged`, `triaged`, `disagreement`,
+    `class:KEY` and `owner:NAME` tokens. The change kinds and segment are kept."""
+    words, rest = text.split(), []
+    triage_state = cls = owner = None
+    for w in words:
+        lw = w.lower()
+        if lw in ("untriaged", "triaged", "disagreement", "disagreements"):
+            triage_state = "disagreement" if lw.startswith("disagree") else lw
+        elif lw.startswith("class:") and len(w) > 6:
+            cls = w[6:]
+        elif lw.startswith("owner:") and len(w) > 6:
+            owner = w[6:]
+        else:
+            rest.append(w)
+    return Filter(current.changes, current.segment, " ".join(rest), current.statuses, current.case_ids,
+                  triage_state, cls, owner)  # fmt: skip
