@@ -556,8 +556,12 @@ class Comparison:
             out[row[0]] = out.get(row[0], 0) + row[-1]
         return out
 
-    def segments(self) -> list[SegmentRow]:
-        """The "all" row, then one row per value of each segment dimension."""
+    def segments(self, without: Iterable[int] | None = None) -> list[SegmentRow]:
+        """The "all" row, then one row per value of each segment dimension.
+
+        `without`: case ids to leave out, as if retired (to preview a retirement).
+        """
+        tally = self._tally() if without is None else self._tally_without(without)
         cells: dict[tuple[str, str], list[int]] = {}
 
         def add(dim: str, value: str, change: str, b: Any, c: Any, f: Any, n: int) -> None:
@@ -574,7 +578,7 @@ class Comparison:
             cell[7] += n * (change == "added")
             cell[8] += n * (change == "dropped")
 
-        for row in self._tally():
+        for row in tally:
             status, change, b, c, f = row[:5]
             if status not in self.statuses:
                 continue
@@ -589,6 +593,37 @@ class Comparison:
                 if d == dim:
                     out.append(self._segment_row(dim, value, cell))
         return out
+
+    def _tally_without(self, case_ids: Iterable[int]) -> list[tuple[Any, ...]]:
+        ids = sorted(set(case_ids))
+        segs = "".join(f", s{i}" for i in range(len(self.dimensions)))
+        with self._lock:
+            self.conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {self.table}_x (case_id INTEGER PRIMARY KEY)"
+            )
+            self.conn.execute(f"DELETE FROM {self.table}_x")
+            self.conn.executemany(f"INSERT INTO {self.table}_x VALUES (?)", [(i,) for i in ids])
+            return self.conn.execute(
+                f"SELECT status, change, b_pass, c_pass, f_pass{segs}, COUNT(*) FROM {self.table} "
+                f"WHERE case_id NOT IN (SELECT case_id FROM {self.table}_x) "
+                f"GROUP BY status, change, b_pass, c_pass, f_pass{segs}"
+            ).fetchall()
+
+    def refresh_status(self, case_ids: Iterable[int] | None = None) -> None:
+        """Re-read lifecycle status from the store (after a retire/restore)."""
+        with self._lock:
+            if case_ids is None:
+                self.conn.execute(
+                    f"UPDATE {self.table} SET status = k.status FROM cases k WHERE k.id = {self.table}.case_id"
+                )
+            else:
+                for cid in case_ids:
+                    self.conn.execute(
+                        f"UPDATE {self.table} SET status = (SELECT status FROM cases WHERE id = ?) "
+                        "WHERE case_id = ?",
+                        (cid, cid),
+                    )
+            self._tally_rows = None
 
     def _segment_row(self, dim: str, value: str, r: Sequence[int]) -> SegmentRow:
         return SegmentRow(

@@ -201,4 +201,16 @@ def m003_findings(db: Database) -> None:
     )
 
 
+@migrations()
+def m004_cases_are_never_deleted(db: Database) -> None:
+    """Retiring keeps a case (with its reason); nothing deletes one."""
+    db.executescript(
+        """
+        CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases
+            BEGIN SELECT RAISE(ABORT, 'cases are never deleted: retire them'); END;
+        CREATE INDEX cases_status ON cases(status) WHERE status <> 'active';
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

@@ -36,6 +36,16 @@ from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
 from evaltui.triage import Finding
 from evaltui.tui.render import case_renderable, change_text, verdict_text
+from evaltui.tui.screens.lifecycle import (
+    ConfirmEffect,
+    NotePrompt,
+    Previewed,
+    ReasonPicker,
+    StaleScreen,
+    StatusRequest,
+    Written,
+    effect_table,
+)
 from evaltui.tui.screens.prompts import ClassPicker, TextPrompt, VerdictPicker
 
 PAGE = 60
@@ -205,6 +215,29 @@ class CompareScreen(Screen[None]):
             id="compare.undo",
         ),
         Binding(
+            "X",
+            "case_status",
+            "Retire…",
+            tooltip="Retire, quarantine or restore this case (shows the effect first)",
+            id="compare.case-status",
+        ),
+        Binding(
+            "S",
+            "stale",
+            "Stale",
+            show=False,
+            tooltip="Stale-case suggestions with evidence; bulk retire",
+            id="compare.stale",
+        ),
+        Binding(
+            "H",
+            "toggle_hidden",
+            "Show retired",
+            show=False,
+            tooltip="Count retired and quarantined cases in the figures (toggle)",
+            id="compare.toggle-hidden",
+        ),
+        Binding(
             "t",
             "untriaged(1)",
             "Untriaged",
@@ -248,6 +281,7 @@ class CompareScreen(Screen[None]):
         self.taxonomy: Taxonomy | None = None
         self.progress: dict[str, tuple[int, int]] = {}
         self.history: list[Finding] = []
+        self.include_hidden = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -282,7 +316,12 @@ class CompareScreen(Screen[None]):
         b, c, f = self.run_ids
         from evaltui import taxonomy
 
-        cmp = Comparison(self.app.db_path, b, c, f, reducer=self.reducer)  # type: ignore[attr-defined]
+        statuses = (
+            frozenset({"active", "quarantined", "retired"})
+            if self.include_hidden
+            else frozenset({"active"})
+        )
+        cmp = Comparison(self.app.db_path, b, c, f, reducer=self.reducer, statuses=statuses)  # type: ignore[attr-defined]
         with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
             tax = taxonomy.load(store, getattr(self.app, "taxonomy_path", None))
         self.post_message(
@@ -293,7 +332,8 @@ class CompareScreen(Screen[None]):
 
     @on(Built)
     def built(self, message: Built) -> None:
-        if self.comparison is not None:
+        refresh = self.comparison is message.comparison
+        if self.comparison is not None and not refresh:
             self.comparison.close()
         self.comparison = message.comparison
         self.segments, self.counts, self.statuses = (
@@ -308,6 +348,11 @@ class CompareScreen(Screen[None]):
         self.show_title()
         self.show_counts()
         self.show_scoreboard()
+        if refresh and self.rows:
+            # Figures changed (a retirement): keep the place in the list.
+            self.load_page(self.rows[0].key - 1, None, start=self.window_start,
+                           select=self.current.case_id if self.current else None)  # fmt: skip
+            return
         self.generation += 1
         self.load_page(None, None, select_first=True)
         self.query_one("#cases", DataTable).focus()
@@ -332,9 +377,10 @@ class CompareScreen(Screen[None]):
             if n or change in ("regressed", "improved"):
                 t.append_text(change_text(change))
                 t.append(f" {n:,}   ")
-        excluded = [f"{n} {s}" for s, n in self.statuses.items() if s != "active" and n]
-        if excluded:
-            t.append("excluded: " + ", ".join(excluded) + "   ", style="yellow")
+        hidden = [f"{n} {s}" for s, n in self.statuses.items() if s != "active" and n]
+        if hidden:
+            label = "included: " if self.include_hidden else "excluded: "
+            t.append(label + ", ".join(hidden) + "   ", style="yellow")
         done, total = self.progress.get("regressed", (0, 0))
         t.append(
             f"{done} of {total} regressions triaged", style="bold" if done < total else "green"
@@ -739,6 +785,124 @@ class CompareScreen(Screen[None]):
         self.progress = message.progress
         self.show_counts()
 
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def action_case_status(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+
+        def chosen(choice: str | None) -> None:
+            if not choice:
+                return
+            if choice == "restore":
+                self.write_status(
+                    [row.case_id], StatusRequest("active", None, None), f"{row.case_key}: restored"
+                )
+                return
+            status, reason = (
+                ("quarantined", None)
+                if choice == "quarantine"
+                else ("retired", choice.split(":", 1)[1])
+            )
+
+            def note_given(note: str | None) -> None:
+                if note is not None:
+                    self.preview_status(
+                        [row.case_id], StatusRequest(status, reason, note or None), row.case_key
+                    )
+
+            self.app.push_screen(
+                NotePrompt(f"Note: why {status} {one_line(row.case_key, 40)}"), note_given
+            )
+
+        extra = [("quarantine", "quarantine: keep visible, leave out of the gate, decide later")]
+        if row.status != "active":
+            extra.insert(0, ("restore", f"restore: make it active again (now {row.status})"))
+        self.app.push_screen(
+            ReasonPicker(f"{one_line(row.case_key, 50)}: status", None, extra), chosen
+        )
+
+    @work(thread=True, exclusive=True, group="compare-preview", exit_on_error=False)
+    def preview_status(self, ids: list[int], request: StatusRequest, key: str) -> None:
+        cmp = self.comparison
+        if cmp is None:
+            return
+        row = cmp.row(ids[0])
+        only = {(d, v) for d, v in (row.segments.items() if row else []) if v is not None}
+        table = effect_table(cmp.segments(), cmp.segments(without=ids), only)
+        verb = {"retired": "Retire", "quarantined": "Quarantine"}.get(request.status, "Restore")
+        title = f"{verb} {one_line(key, 40)} ({request.reason or request.status})? Effect on the figures:"
+        self.post_message(Previewed(ids, request, table, title))
+
+    @on(Previewed)
+    def status_previewed(self, message: Previewed) -> None:
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                key = self.current.case_key if self.current else ""
+                self.write_status(message.ids, message.request, f"{key}: {message.request.status}")
+
+        self.app.push_screen(ConfirmEffect(message.title, message.table), confirmed)
+
+    @on(Written)
+    def status_written(self, message: Written) -> None:
+        self.notify(message.text, markup=False)
+        self.refresh_figures()
+
+    @work(thread=True, group="compare-save", exit_on_error=False)
+    def write_status(self, ids: list[int], request: StatusRequest, text: str) -> None:
+        from evaltui import lifecycle
+
+        status = request.status
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            if status == "retired":
+                lifecycle.retire(
+                    store,
+                    ids,
+                    getattr(request, "reason", None) or "bad_case",
+                    getattr(request, "note", None),
+                )
+            elif status == "quarantined":
+                lifecycle.quarantine(store, ids, request.note)
+            else:
+                lifecycle.restore(store, ids)
+        if self.comparison is not None:
+            self.comparison.refresh_status(ids)
+        self.post_message(Written(text + " (saved)"))
+
+    @work(thread=True, exclusive=True, group="compare-figures", exit_on_error=False)
+    def refresh_figures(self) -> None:
+        cmp = self.comparison
+        if cmp is None or self.taxonomy is None:
+            return
+        cmp.refresh_status()
+        self.post_message(
+            Built(
+                cmp,
+                cmp.segments(),
+                cmp.counts(),
+                cmp.status_counts(),
+                self.taxonomy,
+                cmp.triage_progress(),
+            )
+        )
+
+    def action_stale(self) -> None:
+        def back(_: None) -> None:
+            self.refresh_figures()
+
+        self.app.push_screen(StaleScreen(self.comparison), back)
+
+    def action_toggle_hidden(self) -> None:
+        self.include_hidden = not self.include_hidden
+        self.notify(
+            "Retired and quarantined cases are counted"
+            if self.include_hidden
+            else "Retired and quarantined cases are left out",
+            markup=False,
+        )
+        self.action_rebuild()
+
     # -- panes and screens -------------------------------------------------------------------
 
     def action_cycle_pane(self) -> None:
@@ -774,7 +938,8 @@ class CompareScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("step", "jump", "open_case", "cycle_filter", "segment_filter", "search",
                       "clear_filters", "cycle_pane", "assign", "pick_class", "owner", "verdict",
-                      "accept", "note", "undo", "untriaged") and self.comparison is None:  # fmt: skip
+                      "accept", "note", "undo", "untriaged", "case_status", "stale",
+                      "toggle_hidden") and self.comparison is None:  # fmt: skip
             return None
         return True
 

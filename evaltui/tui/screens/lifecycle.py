@@ -1,0 +1,376 @@
+"""Retire, quarantine, restore: one case from the compare screen, or many from the
+stale-suggestions screen. Before anything is written, the effect on the segment
+figures is shown and must be confirmed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from evaltui import lifecycle
+from evaltui.compare import Comparison, SegmentRow
+from evaltui.lifecycle import REASON_HELP, REASONS, Suggestion
+from evaltui.store import Store
+from evaltui.textsafe import one_line
+
+
+@dataclass
+class StatusRequest:
+    """What the user asked for: a status, a reason (retire) and a note."""
+
+    status: str  # retired | quarantined | active
+    reason: str | None
+    note: str | None
+
+
+def effect_table(
+    before: list[SegmentRow], after: list[SegmentRow], only: set[tuple[str, str]] | None = None
+) -> Table:
+    """Segment pass rates before and after leaving some cases out."""
+    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for name in (
+        "segment",
+        "n",
+        "baseline",
+        "candidate",
+        "delta",
+        "",
+        "n after",
+        "baseline",
+        "candidate",
+        "delta",
+    ):
+        table.add_column(name, justify="left" if name in ("segment", "") else "right")
+    after_by = {(s.dimension, s.value): s for s in after}
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    def delta(x: float | None) -> str:
+        return "-" if x is None else f"{x * 100:+.1f}"
+
+    for s in before:
+        key = (s.dimension, s.value)
+        if only is not None and key not in only and s.dimension != "all":
+            continue
+        a = after_by.get(key)
+        changed = a is None or a.n != s.n
+        label = "all" if s.dimension == "all" else f"{s.dimension}={s.value}"
+        table.add_row(
+            Text(one_line(label, 30), style="bold" if changed else "dim"),
+            f"{s.n:,}", pct(s.baseline_rate), pct(s.candidate_rate), delta(s.delta), "→",
+            f"{a.n:,}" if a else "0", pct(a.baseline_rate if a else None),
+            pct(a.candidate_rate if a else None), delta(a.delta if a else None),
+        )  # fmt: skip
+    return table
+
+
+class ReasonPicker(ModalScreen[str | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", tooltip="Close without choosing", id="reason.cancel")
+    ]
+
+    def __init__(
+        self, title: str, default: str | None = None, extra: list[tuple[str, str]] | None = None
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.default = default
+        self.extra = extra or []
+
+    def compose(self) -> ComposeResult:
+        options = []
+        for key, label in self.extra:
+            options.append(Option(Text(label, style="bold"), id=key))
+        for r in REASONS:
+            t = Text(f"retire: {r}", style="bold")
+            t.append(f"  {REASON_HELP[r]}", style="dim")
+            options.append(Option(t, id=f"retire:{r}"))
+        with Vertical(id="picker"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield OptionList(*options, id="picker-list")
+
+    def on_mount(self) -> None:
+        opts = self.query_one(OptionList)
+        opts.focus()
+        ids = [k for k, _ in self.extra] + [f"retire:{r}" for r in REASONS]
+        if self.default and f"retire:{self.default}" in ids:
+            opts.highlighted = ids.index(f"retire:{self.default}")
+
+    @on(OptionList.OptionSelected)
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmEffect(ModalScreen[bool]):
+    """The figures before and after; y writes, n/Esc cancels. Typing in the note box never confirms."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Yes", tooltip="Write the change", id="confirm.yes"),
+        Binding("n", "cancel", "No", tooltip="Cancel", id="confirm.no"),
+        Binding("escape", "cancel", "Cancel", tooltip="Cancel", id="confirm.cancel"),
+    ]
+
+    def __init__(self, title: str, table: Table) -> None:
+        super().__init__()
+        self.title_text = title
+        self.table = table
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(Text(self.title_text, style="bold"))
+            with VerticalScroll(id="confirm-body"):
+                yield Static(self.table)
+            yield Static(Text("y: write it   n / Esc: cancel", style="dim"))
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class NotePrompt(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Cancel", id="note.cancel")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield Input(placeholder="one line (Enter to continue, may be empty)", id="note-input")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# -- the stale-suggestions screen ----------------------------------------------------------------
+
+
+@dataclass
+class SuggestionsLoaded(Message):
+    suggestions: list[Suggestion]
+    counts: dict[str, int]
+
+
+@dataclass
+class Previewed(Message):
+    ids: list[int]
+    request: StatusRequest
+    table: Table
+    title: str
+
+
+@dataclass
+class Written(Message):
+    text: str
+
+
+class StaleScreen(Screen[None]):
+    """Suggestions with evidence; multi-select and bulk retire with one reason, after a preview."""
+
+    BINDINGS = [
+        Binding(
+            "space",
+            "toggle",
+            "Select",
+            tooltip="Select or unselect the highlighted case",
+            id="stale.toggle",
+        ),
+        Binding(
+            "A",
+            "select_suggested",
+            "Select suggested",
+            tooltip="Select every case proposed for retirement",
+            id="stale.select-suggested",
+        ),
+        Binding("C", "clear", "Clear", tooltip="Unselect everything", id="stale.clear"),
+        Binding(
+            "X",
+            "retire",
+            "Retire selected",
+            tooltip="Retire the selected cases with one reason (preview first)",
+            id="stale.retire",
+        ),
+        Binding("escape", "app.pop_screen", "Back", tooltip="Back", id="stale.back"),
+    ]
+
+    def __init__(self, comparison: Comparison | None, runs: int = 3) -> None:
+        super().__init__()
+        self.comparison = comparison
+        self.runs = runs
+        self.suggestions: list[Suggestion] = []
+        self.selected: set[int] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("evaltui · stale cases", style="bold"), id="title")
+        yield Static(Text("Looking for stale cases…"), id="counts")
+        yield DataTable(id="stale-table", cursor_type="row", zebra_stripes=True)
+        yield Static(Text(""), id="stale-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, group="stale-load", exit_on_error=False)
+    def load(self) -> None:
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            found = lifecycle.stale(store, runs=self.runs, markers=lifecycle.load_markers(store))
+            counts = lifecycle.status_counts(store)
+        self.post_message(SuggestionsLoaded(found, counts))
+
+    @on(SuggestionsLoaded)
+    def loaded(self, message: SuggestionsLoaded) -> None:
+        self.suggestions = message.suggestions
+        by_rule: dict[str, int] = {}
+        for s in self.suggestions:
+            by_rule[s.rule] = by_rule.get(s.rule, 0) + 1
+        t = Text(f"{len(self.suggestions)} suggestions  ")
+        t.append(", ".join(f"{n} {r}" for r, n in sorted(by_rule.items())), style="dim")
+        t.append(f"   cases: {message.counts['active']:,} active, {message.counts['quarantined']:,} quarantined, "
+                 f"{message.counts['retired']:,} retired", style="dim")  # fmt: skip
+        self.query_one("#counts", Static).update(t)
+        self.redraw()
+
+    def redraw(self) -> None:
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        for name, width in (
+            ("", 3),
+            ("case", 30),
+            ("rule", 24),
+            ("proposes", 24),
+            ("evidence", 80),
+        ):
+            table.add_column(name, width=width)
+        for i, s in enumerate(self.suggestions):
+            table.add_row(
+                Text(
+                    "[x]" if i in self.selected else "[ ]",
+                    style="bold" if i in self.selected else "dim",
+                ),
+                Text(one_line(f"{s.suite}/{s.case_key}", 30)),
+                Text(s.rule),
+                Text(
+                    s.reason if s.preselect else "report only",
+                    style="" if s.preselect else "yellow",
+                ),
+                Text(one_line(s.evidence, 80)),
+                key=str(i),
+            )
+        if self.suggestions:
+            table.move_cursor(row=max(0, min(cursor, len(self.suggestions) - 1)))
+        self.query_one("#stale-detail", Static).update(
+            Text(
+                f"{len(self.selected)} selected   space select · A select suggested · X retire selected",
+                style="dim",
+            )
+        )
+
+    def action_toggle_case(self) -> None:
+        row = self.query_one(DataTable).cursor_row
+        if 0 <= row < len(self.suggestions):
+            self.selected ^= {row}
+            self.redraw()
+            self.query_one(DataTable).move_cursor(row=min(row + 1, len(self.suggestions) - 1))
+
+    def action_select_suggested(self) -> None:
+        self.selected = {i for i, s in enumerate(self.suggestions) if s.preselect}
+        self.redraw()
+
+    def action_clear(self) -> None:
+        self.selected = set()
+        self.redraw()
+
+    def action_retire(self) -> None:
+        if not self.selected:
+            self.notify("Select cases first (space, or A for the suggested ones)", markup=False)
+            return
+        picked = [self.suggestions[i] for i in sorted(self.selected)]
+        default = picked[0].reason
+
+        def reason_chosen(choice: str | None) -> None:
+            if not choice:
+                return
+            reason = choice.split(":", 1)[1]
+
+            def note_given(note: str | None) -> None:
+                if note is None:
+                    return
+                unique = list(
+                    dict.fromkeys(s.case_id for s in picked)
+                )  # a case may match two rules
+                self.preview(unique, StatusRequest("retired", reason, note or None))
+
+            self.app.push_screen(
+                NotePrompt(f"Note for retiring {len(picked)} case(s) ({reason})"), note_given
+            )
+
+        self.app.push_screen(
+            ReasonPicker(f"Retire {len(picked)} case(s): one reason for all", default),
+            reason_chosen,
+        )
+
+    @work(thread=True, exclusive=True, group="stale-preview", exit_on_error=False)
+    def preview(self, ids: list[int], request: StatusRequest) -> None:
+        cmp = self.comparison
+        if cmp is not None:
+            table = effect_table(cmp.segments(), cmp.segments(without=ids))
+            title = (f"Retire {len(ids)} case(s) as {request.reason}? Effect on "
+                     f"{one_line(cmp.baseline.name, 24)} → {one_line(cmp.candidate.name, 24)}:")  # fmt: skip
+        else:
+            table = Table(box=None)
+            table.add_column("")
+            table.add_row(
+                Text(
+                    "Mark a baseline and a candidate to see the effect on the figures.", style="dim"
+                )
+            )
+            title = f"Retire {len(ids)} case(s) as {request.reason}?"
+        self.post_message(Previewed(ids, request, table, title))
+
+    @on(Previewed)
+    def previewed(self, message: Previewed) -> None:
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.write(message.ids, message.request)
+
+        self.app.push_screen(ConfirmEffect(message.title, message.table), confirmed)
+
+    @work(thread=True, group="stale-write", exit_on_error=False)
+    def write(self, ids: list[int], request: StatusRequest) -> None:
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            n = lifecycle.retire(store, ids, request.reason or "bad_case", request.note)
+        if self.comparison is not None:
+            self.comparison.refresh_status(ids)
+        self.post_message(Written(f"Retired {n} case(s) as {request.reason} (saved)"))
+
+    @on(Written)
+    def written(self, message: Written) -> None:
+        self.notify(message.text, markup=False)
+        self.selected = set()
+        self.load()
