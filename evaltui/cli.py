@@ -983,5 +983,188 @@ def cases_cmd(
     click.echo(", ".join(f"{n:,} {k}" for k, n in counts.items()))
 
 
+# -- the gate -------------------------------------------------------------------------------
+
+
+@cli.command("gate")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option("--fallback", help="The fallback run (id or name).")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The gate policy (TOML, docs/gate.md).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the decision record (JSON).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the record (JSON) here."
+)
+@click.option(
+    "--md", "md_path", type=click.Path(dir_okay=False, path_type=Path), help="Write Markdown here."
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
+)
+@click.option(
+    "--no-record", is_flag=True, help="Do not keep the decision in the store (a dry run)."
+)
+@click.pass_context
+def gate_cmd(
+    ctx: click.Context,
+    baseline: str,
+    candidate: str,
+    fallback: str | None,
+    policy_path: Path,
+    as_json: bool,
+    out: Path | None,
+    md_path: Path | None,
+    junit: Path | None,
+    no_record: bool,
+) -> None:
+    """Decide: measure every rule of the policy and export the decision record.
+
+    \b
+    Exit codes (CI can block a release on them):
+      0 ship   10 narrow_rollout   11 repair   12 hold   13 rollback
+      2 bad input (policy, runs)   3 store unusable   4 not found
+
+    \b
+    Example:
+      evaltui gate prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20 \\
+          --policy fixtures/policies/support-assistant.toml --md decision.md --junit gate.xml
+    """
+    from evaltui import gate
+
+    loaded = gate.load_policy(policy_path)
+    with Store(_db_path(ctx)) as store:
+        b, c = store.resolve_run(baseline), store.resolve_run(candidate)
+        f = store.resolve_run(fallback) if fallback else None
+        record = gate.evaluate(store, loaded, b, c, f)
+        if not no_record:
+            gate.record_decision(store, record)
+    for path, text in (
+        (out, json.dumps(record, indent=2, ensure_ascii=False) + "\n"),
+        (md_path, gate.to_markdown(record)),
+        (junit, gate.to_junit(record)),
+    ):
+        if path is not None:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        console = _console()
+        style = {"ship": "bold green", "narrow_rollout": "bold yellow"}.get(
+            record["decision"], "bold red"
+        )
+        head = Text("decision: ")
+        head.append(record["decision"].upper(), style=style)
+        head.append(f"   ({visible(record['provenance']['candidate']['name'], limit=60)} vs "
+                    f"{visible(record['provenance']['baseline']['name'], limit=60)})")  # fmt: skip
+        console.print(head)
+        table = _table(("result", "left"), ("rule", "left"), ("scope", "left"), ("measured", "right"),
+                       ("threshold", "left"), ("action", "left"), ("owner", "left"))  # fmt: skip
+        _print_rows(
+            table,
+            [
+                [Text("ok" if r["passed"] else "FAIL", style="green" if r["passed"] else "bold red"),
+                 one_line(r["id"], 32), one_line(r["scope_text"], 24), gate._fmt(r["value"], r["metric"]),
+                 gate._thr(r), r["action"], one_line(r["owner"], 20)]
+                for r in record["rules"]
+            ],
+            optional={"scope", "owner"},
+        )  # fmt: skip
+        console.print(Text("why: " + visible(record["why"], limit=3000)))
+        console.print(
+            Text(
+                f"record {record['content_hash'][:16]}"
+                + ("" if no_record else " kept in the store"),
+                style="dim",
+            )
+        )
+    sys.exit(gate.EXIT_CODES[record["decision"]])
+
+
+@cli.command("decisions")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--limit", type=int, help="At most this many (newest first).")
+@click.option("--show", "show_id", type=int, help="Print one decision's full record (JSON).")
+@click.pass_context
+def decisions_cmd(
+    ctx: click.Context, as_json: bool, limit: int | None, show_id: int | None
+) -> None:
+    """The decisions kept in the store, newest first."""
+    from evaltui import gate
+
+    with Store(_db_path(ctx)) as store:
+        if show_id is not None:
+            row = store.conn.execute(
+                "SELECT record FROM decisions WHERE id = ?", (show_id,)
+            ).fetchone()
+            if row is None:
+                from evaltui.errors import NotFoundError
+
+                raise NotFoundError(f"No decision {show_id}. `evaltui decisions` lists them.")
+            click.echo(json.dumps(json.loads(row[0]), indent=2, ensure_ascii=False))
+            return
+        rows = gate.list_decisions(store, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
+        return
+    table = _table(("id", "right"), ("decided", "left"), ("by", "left"), ("decision", "left"),
+                   ("candidate", "left"), ("baseline", "left"), ("record", "left"))  # fmt: skip
+    _print_rows(
+        table,
+        [
+            [
+                str(r["id"]),
+                r["decided_at"][:16].replace("T", " "),
+                one_line(r["decided_by"], 16),
+                r["decision"],
+                one_line(r["candidate"], 28),
+                one_line(r["baseline"], 28),
+                r["content_hash"][:12],
+            ]
+            for r in rows
+        ],
+        optional={"by", "record"},
+    )
+
+
+@cli.command("verify")
+@click.argument("record_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The policy file, if it moved since the decision.")  # fmt: skip
+@click.pass_context
+def verify_cmd(ctx: click.Context, record_path: Path, policy_path: Path | None) -> None:
+    """Recompute a decision record from the store and the policy: did anything change?
+
+    Exit 0 when nothing changed, 5 when something did (each change is listed).
+    """
+    from evaltui import gate
+
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        from evaltui.errors import InputError
+
+        raise InputError(str(record_path), f"malformed JSON ({exc})") from None
+    with Store(_db_path(ctx)) as store:
+        problems = gate.verify(store, record, policy_path)
+    if not problems:
+        click.echo(f"unchanged: the decision ({record['decision']}) still holds")
+        return
+    click.echo(f"changed since the decision ({record.get('decision')}):")
+    for p in problems:
+        click.echo(f"  - {visible(p, limit=500)}")
+    sys.exit(5)
+
+
 def main() -> None:
     cli(prog_name="evaltui")

@@ -213,4 +213,30 @@ def m004_cases_are_never_deleted(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_decisions(db: Database) -> None:
+    """Gate decisions, kept with their full record."""
+    db.executescript(
+        """
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            decided_at TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            baseline_run INTEGER NOT NULL REFERENCES runs(id),
+            candidate_run INTEGER NOT NULL REFERENCES runs(id),
+            fallback_run INTEGER REFERENCES runs(id),
+            decision TEXT NOT NULL,
+            policy_sha256 TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX decisions_runs ON decisions(baseline_run, candidate_run, id);
+        CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+            BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+        CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+            BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

@@ -215,6 +215,13 @@ class CompareScreen(Screen[None]):
             id="compare.undo",
         ),
         Binding(
+            "g",
+            "gate",
+            "Gate",
+            tooltip="The release gate: rules, decision, export",
+            id="compare.gate",
+        ),
+        Binding(
             "X",
             "case_status",
             "Retire…",
@@ -892,6 +899,12 @@ class CompareScreen(Screen[None]):
             self.refresh_figures()
 
         self.app.push_screen(StaleScreen(self.comparison), back)
+
+    def action_gate(self) -> None:
+        from evaltui.tui.screens.gate import GateScreen
+
+        b, c, f = self.run_ids
+        self.app.push_screen(GateScreen(b, c, f))
 
     def action_toggle_hidden(self) -> None:
         self.include_hidden = not self.include_hidden

@@ -1,0 +1,246 @@
+"""Gate screen: every rule with its measured value, the decision and why, export, history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from evaltui import gate
+from evaltui.store import Store
+from evaltui.textsafe import one_line, visible
+from evaltui.tui.screens.prompts import TextPrompt
+
+POLICY_SETTING = "gate.policy_path"
+DECISION_STYLE = {"ship": "bold green", "narrow_rollout": "bold yellow"}
+
+
+@dataclass
+class Evaluated(Message):
+    record: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+@dataclass
+class NeedPolicy(Message):
+    suggestion: str
+    error: str | None = None
+
+
+@dataclass
+class Exported(Message):
+    text: str
+    history: list[dict[str, Any]]
+
+
+class GateScreen(Screen[None]):
+    BINDINGS = [
+        Binding(
+            "e",
+            "export",
+            "Export",
+            tooltip="Keep the decision and write JSON, Markdown and JUnit here",
+            id="gate.export",
+        ),
+        Binding("p", "policy", "Policy", tooltip="Choose the policy file", id="gate.policy"),
+        Binding(
+            "r",
+            "recompute",
+            "Recompute",
+            tooltip="Measure again from the store",
+            id="gate.recompute",
+        ),
+        Binding(
+            "escape", "app.pop_screen", "Back", tooltip="Back to the comparison", id="gate.back"
+        ),
+    ]
+
+    def __init__(self, baseline: int, candidate: int, fallback: int | None) -> None:
+        super().__init__()
+        self.runs = (baseline, candidate, fallback)
+        self.record: dict[str, Any] | None = None
+        self.policy_path: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("evaltui · gate", style="bold"), id="title")
+        yield Static(Text("Measuring…"), id="decision")
+        yield Static(Text(""), id="why")
+        yield DataTable(id="rules", cursor_type="row", zebra_stripes=True)
+        yield Static(Text("decisions for these runs", style="bold"), id="history-title")
+        yield DataTable(id="history", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#rules", DataTable).focus()
+        self.evaluate()
+
+    @work(thread=True, exclusive=True, group="gate-eval", exit_on_error=False)
+    def evaluate(self, path: str | None = None) -> None:
+        b, c, f = self.runs
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            if path:
+                store.set_setting(POLICY_SETTING, path)
+            chosen = path or store.get_setting(POLICY_SETTING)
+            if not chosen or not Path(chosen).exists():
+                default = Path("fixtures/policies/support-assistant.toml")
+                self.post_message(
+                    NeedPolicy(str(default.resolve()) if default.exists() else "", None)
+                )
+                return
+            try:
+                loaded = gate.load_policy(Path(chosen))
+            except Exception as exc:  # a bad policy: say so and ask again
+                self.post_message(NeedPolicy(str(chosen), getattr(exc, "message", str(exc))))
+                return
+            self.policy_path = Path(chosen)
+            record = gate.evaluate(store, loaded, b, c, f)
+            history = self._history(store)
+        self.post_message(Evaluated(record, history))
+
+    def _history(self, store: Store) -> list[dict[str, Any]]:
+        b, c, _ = self.runs
+        rows = store.conn.execute(
+            "SELECT id, decided_at, decided_by, decision, policy_sha256, content_hash FROM decisions "
+            "WHERE baseline_run = ? AND candidate_run = ? ORDER BY id DESC LIMIT 50",
+            (b, c),
+        ).fetchall()
+        return [
+            dict(zip(("id", "at", "by", "decision", "policy", "hash"), r, strict=True))
+            for r in rows
+        ]
+
+    @on(NeedPolicy)
+    def need_policy(self, message: NeedPolicy) -> None:
+        title = "Gate policy file (TOML; Enter to use, Esc to go back)"
+        if message.error:
+            title = f"That policy is not usable: {one_line(message.error, 100)}. Another file?"
+        self.query_one("#decision", Static).update(Text("No policy yet.", style="yellow"))
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.evaluate(str(Path(value.strip()).expanduser().resolve()))
+            elif self.record is None:
+                self.app.pop_screen()
+
+        self.app.push_screen(TextPrompt(title, message.suggestion), chosen)
+
+    @on(Evaluated)
+    def evaluated(self, message: Evaluated) -> None:
+        self.record = message.record
+        rec = message.record
+        prov = rec["provenance"]
+        title = Text("evaltui · gate  ", style="bold")
+        title.append(one_line(prov["candidate"]["name"], 30))
+        title.append(" vs ", style="dim")
+        title.append(one_line(prov["baseline"]["name"], 30))
+        title.append(f"   policy {one_line(Path(prov['policy']['path']).name, 40)}", style="dim")
+        self.query_one("#title", Static).update(title)
+        d = Text("decision: ", style="bold")
+        d.append(
+            f" {rec['decision'].upper().replace('_', ' ')} ",
+            style=DECISION_STYLE.get(rec["decision"], "bold red") + " reverse",
+        )
+        d.append(f"   exit code {rec['exit_code']}   {sum(not r['passed'] for r in rec['rules'])} of "
+                 f"{len(rec['rules'])} rules violated", style="dim")  # fmt: skip
+        self.query_one("#decision", Static).update(d)
+        why = Text("why: ", style="bold")
+        why.append(visible(rec["why"], limit=2000))
+        why.append("\npromise: ", style="bold")
+        why.append(visible(rec["promise"], limit=600), style="italic")
+        self.query_one("#why", Static).update(why)
+        table = self.query_one("#rules", DataTable)
+        table.clear(columns=True)
+        cols = ["result", "rule", "scope", "measured", "threshold", "action", "owner", "why"]
+        rows = []
+        for r in rec["rules"]:
+            rows.append([
+                Text("ok" if r["passed"] else "FAIL", style="green" if r["passed"] else "bold red"),
+                Text(one_line(r["id"], 30)), Text(one_line(r["scope_text"], 24)),
+                Text(gate._fmt(r["value"], r["metric"]), justify="right"), Text(gate._thr(r)),
+                Text(r["action"], style="" if r["passed"] else DECISION_STYLE.get(r["action"], "red")),
+                Text(one_line(r["owner"], 20)), Text(one_line(r["why"], 70), style="dim"),
+            ])  # fmt: skip
+        for i, name in enumerate(cols):
+            table.add_column(name, width=max([len(name), *(row[i].cell_len for row in rows)]))
+        for row in rows:
+            table.add_row(*row)
+        self.show_history(message.history)
+
+    def show_history(self, history: list[dict[str, Any]]) -> None:
+        table = self.query_one("#history", DataTable)
+        table.clear(columns=True)
+        for name, width in (
+            ("id", 4),
+            ("decided", 16),
+            ("by", 14),
+            ("decision", 15),
+            ("policy", 12),
+            ("record", 12),
+        ):
+            table.add_column(name, width=width)
+        for h in history:
+            table.add_row(
+                Text(str(h["id"])), Text(h["at"][:16].replace("T", " ")), Text(one_line(h["by"], 14)),
+                Text(h["decision"], style=DECISION_STYLE.get(h["decision"], "red")), Text(h["policy"][:12]),
+                Text(h["hash"][:12]),
+            )  # fmt: skip
+        if not history:
+            self.query_one("#history-title", Static).update(
+                Text(
+                    "decisions for these runs: none kept yet (e exports and keeps this one)",
+                    style="dim",
+                )
+            )
+        else:
+            self.query_one("#history-title", Static).update(
+                Text(f"decisions for these runs ({len(history)})", style="bold")
+            )
+
+    def action_export(self) -> None:
+        if self.record is not None:
+            self.export(self.record)
+
+    @work(thread=True, group="gate-export", exit_on_error=False)
+    def export(self, record: dict[str, Any]) -> None:
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            did = gate.record_decision(store, record)
+            history = self._history(store)
+        stem = Path.cwd() / f"decision-{did}"
+        written = []
+        for suffix, text in ((".json", json.dumps(record, indent=2, ensure_ascii=False) + "\n"),
+                             (".md", gate.to_markdown(record)), (".junit.xml", gate.to_junit(record))):  # fmt: skip
+            path = stem.with_name(stem.name + suffix)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            written.append(path.name)
+        self.post_message(
+            Exported(f"Decision {did} kept (saved); wrote {', '.join(written)}", history)
+        )
+
+    @on(Exported)
+    def exported(self, message: Exported) -> None:
+        self.notify(message.text, markup=False, timeout=6)
+        self.show_history(message.history)
+
+    def action_policy(self) -> None:
+        def chosen(value: str | None) -> None:
+            if value:
+                self.evaluate(str(Path(value.strip()).expanduser().resolve()))
+
+        self.app.push_screen(
+            TextPrompt("Gate policy file (TOML)", str(self.policy_path or "")), chosen
+        )
+
+    def action_recompute(self) -> None:
+        self.query_one("#decision", Static).update(Text("Measuring…"))
+        self.evaluate()
