@@ -34,8 +34,11 @@ class EvaltuiGroup(click.Group):
             click.echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
             sys.exit(exc.exit_code)
         except sqlite3.Error as exc:
-            click.echo(f"Error: the store could not be used: {exc}", err=True)
+            click.echo(f"Error: the store could not be used: {visible(exc, limit=500)}", err=True)
             sys.exit(3)
+        except RecursionError:
+            click.echo("Error: the input is nested too deeply to read", err=True)
+            sys.exit(2)
 
 
 def _db_path(ctx: click.Context) -> Path:
@@ -1167,4 +1170,14 @@ def verify_cmd(ctx: click.Context, record_path: Path, policy_path: Path | None) 
 
 
 def main() -> None:
-    cli(prog_name="evaltui")
+    try:
+        cli(prog_name="evaltui")
+    except Exception as exc:  # the last line of defence: a message, never a raw traceback
+        if os.environ.get("EVALTUI_DEBUG"):
+            raise
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {visible(exc, limit=500)} "
+            "(a bug: set EVALTUI_DEBUG=1 for the traceback and report it)",
+            err=True,
+        )
+        sys.exit(1)

@@ -49,13 +49,21 @@ def get_importer(name: str) -> Importer:
         ) from None
 
 
+def _sniff(importer: Importer, path: Path, head: bytes) -> bool:
+    """Sniffing is a guess: a sniffer that trips on odd bytes (deep JSON, say) says no."""
+    try:
+        return bool(importer.sniff(path, head))
+    except (ValueError, RecursionError, OSError, UnicodeError):
+        return False
+
+
 def detect(path: Path) -> Importer:
     """The importer for `path`, chosen from its content."""
     if not path.exists():
         raise InputError(str(path), "no such file")
     if path.is_dir():
         for importer in REGISTRY.values():
-            if importer.sniff(path, b""):
+            if _sniff(importer, path, b""):
                 return importer
         raise InputError(
             str(path),
@@ -66,7 +74,7 @@ def detect(path: Path) -> Importer:
     if not head.strip():
         raise InputError(str(path), "the file is empty")
     for importer in REGISTRY.values():
-        if importer.sniff(path, head):
+        if _sniff(importer, path, head):
             return importer
     check_text_head(path, head)  # UTF-16 or binary: say so, not "unknown format"
     raise InputError(

@@ -164,7 +164,7 @@ def _member_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
         raise InputError(str(path), f"cannot read member ({exc})", location=name) from None
     try:
         return json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InputError(str(path), f"malformed JSON ({exc})", location=name) from None
 
 
@@ -205,7 +205,7 @@ def score_to_criterion(value: Any, explanation: str | None = None) -> Criterion:
         else:
             try:
                 score = float(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 score = None
     return Criterion(verdict=verdict, score=score, explanation=explanation)
 
@@ -412,7 +412,7 @@ class InspectImporter:
                 obj = json.load(fh)
         except UnicodeDecodeError as exc:
             raise InputError(str(path), f"not valid UTF-8 ({exc.reason})") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InputError(str(path), f"malformed JSON ({exc})") from None
         if not isinstance(obj, dict):
             raise InputError(str(path), "an Inspect log is a JSON object")

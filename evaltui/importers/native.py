@@ -130,7 +130,7 @@ class NativeJsonlImporter:
         first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].strip()
         try:
             obj = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         if not isinstance(obj, dict):
             return False
@@ -144,7 +144,7 @@ class NativeJsonlImporter:
         first = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
         try:
             first_obj = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):
             first_obj = None
         if isinstance(first_obj, dict) and "run" in first_obj and "case_key" not in first_obj:
             try:
@@ -255,7 +255,7 @@ class NativeCsvImporter:
                     if key in ("attributes", "criteria"):
                         try:
                             data[key] = json.loads(value)
-                        except ValueError as exc:
+                        except (ValueError, RecursionError) as exc:
                             raise InputError(
                                 str(path),
                                 f"malformed JSON in cell ({exc})",

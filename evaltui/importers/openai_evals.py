@@ -80,7 +80,7 @@ def _created(value: str | None) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -120,7 +120,7 @@ class OpenAIEvalsImporter:
             text = decode_utf8(path, raw, location)
             try:
                 obj = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InputError(str(path), f"malformed JSON ({exc})", location=location) from None
             if not isinstance(obj, dict):
                 raise InputError(str(path), "each line is a JSON object", location=location)

@@ -335,7 +335,7 @@ class PromptfooImporter:
         try:
             obj = json.loads(first)
             one_line_row = isinstance(obj, dict) and "testIdx" in obj
-        except ValueError:
+        except (ValueError, RecursionError):
             one_line_row = False
         if one_line_row:
             return self._read_jsonl(path, options)
@@ -346,7 +346,7 @@ class PromptfooImporter:
             obj = json.loads(path.read_bytes())
         except UnicodeDecodeError as exc:
             raise InputError(str(path), f"not valid UTF-8 ({exc.reason})") from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InputError(str(path), f"malformed JSON ({exc})") from None
         try:
             top = _Top.model_validate(obj)
@@ -384,7 +384,7 @@ class PromptfooImporter:
                 text = decode_utf8(path, raw, location)
                 try:
                     obj = json.loads(text)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     raise InputError(
                         str(path), f"malformed JSON ({exc})", location=location
                     ) from None
@@ -486,7 +486,7 @@ class PromptfooImporter:
 def _float(path: Path, cell: str, location: str, field: str) -> float:
     try:
         return float(cell)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InputError(
             str(path), f"not a number (got {cell!r})", location=location, field=field
         ) from None

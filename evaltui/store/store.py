@@ -22,7 +22,7 @@ from evaltui.store import sql
 from evaltui.store.migrations import KNOWN, MIGRATION_SET, migrations
 
 BATCH = 2_000
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = 30_000  # a triage write waits for an import in another session to commit
 
 
 def now_iso() -> str:

@@ -1,0 +1,157 @@
+"""kill -9 the importer at random points; two sessions and an import on one store at once.
+
+Default sizes fit `make test`; `EVALTUI_LONG=1` kills 50 times (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from evaltui import service, triage
+from evaltui.store import Store
+from evaltui.taxonomy import default_taxonomy
+
+from .conftest import FIXTURES
+from .helpers import line
+
+LONG = bool(os.environ.get("EVALTUI_LONG"))
+EVALTUI = Path(sys.executable).parent / "evaltui"
+
+
+def big_file(path: Path, n: int) -> Path:
+    with path.open("w") as fh:
+        fh.write(json.dumps({"run": {"name": "big", "suite": "big"}}) + "\n")
+        for i in range(n):
+            fh.write(
+                json.dumps(
+                    line(f"k{i:06d}", "pass" if i % 3 else "fail", output="o" * 300, suite="big")
+                )
+                + "\n"
+            )
+    return path
+
+
+def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path):
+    n = 40_000
+    src = big_file(tmp_path / "big.jsonl", n)
+    db = tmp_path / "store.db"
+    with Store(db) as store:  # a store with confirmed triage actions, to keep
+        service.load_demo(store)
+        sel = service.get_selection(store)
+        cid = store.conn.execute("SELECT id FROM cases WHERE case_key = 'refunds-004'").fetchone()[
+            0
+        ]
+        triage.label(store, sel["baseline"], sel["candidate"], cid,
+                     failure_class=default_taxonomy().get("unsafe_tool_action"))  # fmt: skip
+    rng = random.Random(7)
+    kills = 50 if LONG else 6
+    outcomes = {"killed_mid_import": 0, "finished_first": 0}
+    env = {**os.environ, "EVALTUI_DB": str(db)}
+    for _ in range(kills):
+        proc = subprocess.Popen([str(EVALTUI), "import", str(src), "--force"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rng.uniform(0.05, 1.6))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            outcomes["killed_mid_import"] += 1
+        else:
+            outcomes["finished_first"] += 1
+        proc.wait()
+        with Store(db) as store:
+            assert store.integrity_check() == "ok"
+            for run_id, n_results in store.conn.execute(
+                "SELECT id, n_results FROM runs WHERE name = 'big'"
+            ):
+                got = store.conn.execute(
+                    "SELECT COUNT(*) FROM results WHERE run_id = ?", (run_id,)
+                ).fetchone()[0]
+                assert got == n_results == n  # whole, never partial
+            assert (
+                triage.list_findings(store)[0]["class"] == "unsafe_tool_action"
+            )  # confirmed action kept
+    assert outcomes["killed_mid_import"] >= 1, outcomes
+    print(outcomes)
+
+
+def test_two_sessions_and_an_import_at_once(tmp_path):
+    """Two reviewers label while a CLI import runs: serialized, nothing lost, no raw lock error."""
+    db = tmp_path / "store.db"
+    with Store(db) as store:
+        service.load_demo(store)
+        sel = service.get_selection(store)
+        keys = [r[0] for r in store.conn.execute("SELECT id FROM cases ORDER BY id LIMIT 60")]
+    src = big_file(tmp_path / "big.jsonl", 30_000)
+    env = {**os.environ, "EVALTUI_DB": str(db)}
+    importer = subprocess.Popen(
+        [str(EVALTUI), "import", str(src)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    errors: list[BaseException] = []
+    tax = default_taxonomy()
+
+    def reviewer(name: str, case_ids: list[int]) -> None:
+        try:
+            with Store(db) as store:  # each session its own connection
+                for i, cid in enumerate(case_ids):
+                    triage.label(store, sel["baseline"], sel["candidate"], cid,
+                                 failure_class=tax.active[i % 9], reviewer=name)  # fmt: skip
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reviewer, args=(f"rev{i}", keys[i::2])) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _out, err = importer.communicate(timeout=120)
+    assert errors == []
+    assert importer.returncode == 0, err
+    assert "locked" not in err.lower()
+    with Store(db) as store:
+        rows = store.conn.execute(
+            "SELECT reviewer, COUNT(*) FROM findings GROUP BY reviewer"
+        ).fetchall()
+        assert dict(rows) == {"rev0": 30, "rev1": 30}
+        assert (
+            store.conn.execute("SELECT n_results FROM runs WHERE name = 'big'").fetchone()[0]
+            == 30_000
+        )
+        assert store.integrity_check() == "ok"
+
+
+async def test_an_app_sees_another_sessions_changes_when_it_refreshes(demo_store, db_path):
+    from textual.widgets import DataTable
+
+    from evaltui.tui.app import EvaltuiApp
+
+    from .tui.test_compare_screen import open_compare, settle
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        first = screen.current
+        sel = service.get_selection(demo_store)
+        # another session (its own connection) labels the case on screen, and imports a run
+        with Store(db_path) as other:
+            triage.label(other, sel["baseline"], sel["candidate"], first.case_id,
+                         failure_class=default_taxonomy().get("wrong_source"), reviewer="other")  # fmt: skip
+        await pilot.press("j", "k")  # stepping reads the row again
+        await settle(app, pilot)
+        assert screen.current.triage_class == "wrong_source"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        service.import_path(demo_store, FIXTURES / "promptfoo" / "candidate.json")
+        await pilot.press("r")  # refresh the runs screen
+        await settle(app, pilot)
+        assert app.screen.query_one(DataTable).row_count == 4
