@@ -204,3 +204,58 @@ def test_kill_9_after_a_confirmed_action_loses_nothing(terminal_env, db_path):
         assert len(noted) == 1
         actions = [e["action"] for e in store.events()]
         assert actions.count("finding.label") == 2
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_two_real_apps_and_an_import_on_one_store(terminal_env, db_path, tmp_path):
+    """Two evaltui processes triage while a CLI import runs; each sees the other's work."""
+    import json as _json
+
+    from evaltui import triage
+
+    big = tmp_path / "big.jsonl"
+    with big.open("w") as fh:
+        fh.write(_json.dumps({"run": {"name": "big", "suite": "big"}}) + "\n")
+        for i in range(30_000):
+            fh.write(
+                _json.dumps({"case_key": f"k{i}", "verdict": "pass", "output": "o" * 300}) + "\n"
+            )
+    a = Terminal(str(EVALTUI), {**terminal_env, "EVALTUI_REVIEWER": "ana"}, width=160, height=45)
+    b = Terminal(str(EVALTUI), {**terminal_env, "EVALTUI_REVIEWER": "bo"}, width=160, height=45)
+    try:
+        for t in (a, b):
+            t.wait_for("73.1%")
+            t.keys("Enter")
+            t.wait_for("case 1 of 302")
+        importer = subprocess.Popen(
+            [str(EVALTUI), "import", str(big)], env={**os.environ, **terminal_env},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        a.keys("6")  # ana: case 1 is an unsafe tool action
+        a.wait_for("Unsafe tool action → safety (saved)")
+        b.keys("j")
+        b.wait_for("case 2 of 302")
+        b.keys("2")  # bo: case 2 is a wrong source
+        b.wait_for("Wrong source → retrieval (saved)")
+        b.keys("k", "k")  # back to case 1: bo's app shows ana's finding
+        screen = b.wait_for("case 1 of 302")
+        b.wait_for("class unsafe_tool_action")
+        _out, err = importer.communicate(timeout=120)
+        assert importer.returncode == 0 and "locked" not in err.lower(), err
+        for t in (a, b):
+            t.keys("Escape")
+            time.sleep(0.3)
+            t.keys("q")
+            t.wait_for("EXITED=0")
+    finally:
+        a.close()
+        b.close()
+    assert "Traceback" not in screen
+    with Store(db_path) as store:
+        rows = {(r["reviewers"][0], r["class"]) for r in triage.list_findings(store)}
+        assert rows == {("ana", "unsafe_tool_action"), ("bo", "wrong_source")}
+        assert (
+            store.conn.execute("SELECT n_results FROM runs WHERE name = 'big'").fetchone()[0]
+            == 30_000
+        )
+        assert store.integrity_check() == "ok"

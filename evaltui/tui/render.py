@@ -268,7 +268,9 @@ def case_renderable(
     history: list[Any] | None = None,
 ) -> Group:
     """The case pane (or, with full=True, the whole case with every sample's output)."""
-    limit = 200_000 if full else 4000  # the full case too is bounded: a 1 MB line is cut with a marker
+    limit = (
+        200_000 if full else 4000
+    )  # the full case too is bounded: a 1 MB line is cut with a marker
     parts: list[RenderableType] = [case_header(row, detail)]
     if row is not None and (row.triage_state or history):
         parts.append(triage_line(row))

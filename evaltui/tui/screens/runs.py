@@ -20,10 +20,11 @@ from evaltui.textsafe import one_line
 from evaltui.tui.messages import RunsLoaded
 
 MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
+# The figures come before the long labels, so an 80-column terminal shows them.
 COLUMNS = [
-    ("mark", "mark"), ("id", "id"), ("name", "name"), ("role", "role"), ("system", "system"),
-    ("format", "format"), ("cases", "cases"), ("results", "results"), ("pass", "pass"),
-    ("fail", "fail"), ("error", "error"), ("rate", "pass rate"), ("imported", "imported"),
+    ("mark", "mark"), ("id", "id"), ("name", "name"), ("rate", "pass rate"), ("cases", "cases"),
+    ("results", "results"), ("pass", "pass"), ("fail", "fail"), ("error", "error"), ("role", "role"),
+    ("system", "system"), ("format", "format"), ("imported", "imported"),
 ]  # fmt: skip
 
 
@@ -140,15 +141,19 @@ class RunsScreen(Screen[None]):
             Text(MARK_LABEL.get(mark or "", ""), style="bold reverse" if mark else ""),
             Text(str(run.id), justify="right"),
             Text(one_line(run.name, 32)),
-            Text(run.role),
-            Text(one_line(run.system, 26)),
-            Text(run.format),
+            Text(
+                "-" if run.pass_rate is None else f"{run.pass_rate:.1%}",
+                justify="right",
+                style="bold",
+            ),
             Text(f"{run.cases:,}", justify="right"),
             Text(f"{run.results:,}", justify="right"),
             Text(f"{run.passed:,}", justify="right", style="green"),
             Text(f"{run.failed:,}", justify="right", style="red" if run.failed else ""),
             Text(f"{run.errored:,}", justify="right", style="yellow" if run.errored else ""),
-            Text("-" if run.pass_rate is None else f"{run.pass_rate:.1%}", justify="right"),
+            Text(run.role),
+            Text(one_line(run.system, 26)),
+            Text(run.format),
             Text(run.imported_at[5:16].replace("T", " ")),
         ]
 
