@@ -15,7 +15,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,7 +44,6 @@ CHANGES: tuple[Change, ...] = (
     "still_passing",
 )
 CHANGED: frozenset[str] = frozenset(CHANGES[:6])  # what the case list shows by default
-COVERAGE: frozenset[str] = frozenset({"added", "dropped"})
 RANK = {c: i for i, c in enumerate(CHANGES)}
 
 REDUCERS = ("worst", "mean", "majority", "best", "at-least-k")
@@ -225,7 +224,6 @@ class Filter:
     segment: tuple[str, str] | None = None  # (dimension, value)
     text: str = ""
     statuses: frozenset[str] | None = None  # None: the comparison's own
-    case_ids: frozenset[int] | None = None
     triage: str | None = None  # "untriaged", "triaged" or "disagreement"
     failure_class: str | None = None
     owner: str | None = None
@@ -719,13 +717,6 @@ class Comparison:
         if flt.owner:
             clauses.append("ct.owner = ?")
             params.append(flt.owner)
-        if flt.case_ids is not None:
-            ids = sorted(flt.case_ids)
-            if ids:
-                clauses.append(f"t.case_id IN ({','.join('?' * len(ids))})")
-                params += ids
-            else:
-                clauses.append("0")
         return " AND ".join(clauses), params
 
     @property
@@ -830,7 +821,7 @@ class Comparison:
         """The next (step=1) or previous (step=-1) case after `row`, optionally of given changes."""
         flt = flt or Filter()
         if changes is not None:
-            flt = Filter(frozenset(changes), flt.segment, flt.text, flt.statuses, flt.case_ids)
+            flt = replace(flt, changes=frozenset(changes))
         if step > 0:
             rows = self.page(flt, after=None if row is None else row.ord, limit=1)
         else:
@@ -970,13 +961,3 @@ class Comparison:
         if with_keys:
             out["changed"] = self.changed_keys(CHANGED)
         return out
-
-
-def compare_runs(
-    db_path: str | Path,
-    baseline: int,
-    candidate: int,
-    fallback: int | None = None,
-    **kw: Any,
-) -> Comparison:
-    return Comparison(db_path, baseline, candidate, fallback, **kw)

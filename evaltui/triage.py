@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui.errors import InputError, NotFoundError
 from evaltui.store.store import Store, current_user, now_iso
-from evaltui.taxonomy import FailureClass, Taxonomy
+from evaltui.taxonomy import FailureClass
 
 VERDICTS = ("real_regression", "accepted", "grader_wrong", "flaky", "bad_case")
 Kind = Literal["label", "undo", "adjudication"]
@@ -257,18 +257,6 @@ def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Fin
 
 
 # -- reading ------------------------------------------------------------------------------
-
-
-def triage_counts(
-    store: Store, base: int, cand: int, case_ids_sql: str, params: list[Any]
-) -> tuple[int, int]:
-    """(triaged, total) over the cases a SQL subquery selects."""
-    row = store.conn.execute(
-        f"SELECT COUNT(*), COUNT(ct.case_id) FROM ({case_ids_sql}) x LEFT JOIN case_triage ct "
-        "ON ct.baseline_run = ? AND ct.candidate_run = ? AND ct.case_id = x.case_id",
-        [*params, base, cand],
-    ).fetchone()
-    return int(row[1]), int(row[0])
 
 
 def list_findings(
@@ -531,9 +519,3 @@ def resolve_case(store: Store, ref: str) -> int:
         if row:
             return int(row[0])
     raise NotFoundError(f"No case {ref!r}. `evaltui compare BASE CAND --keys` lists changed cases.")
-
-
-def taxonomy_for_cli(store: Store, override: Path | None) -> Taxonomy:
-    from evaltui import taxonomy
-
-    return taxonomy.load(store, override)

@@ -361,7 +361,7 @@ class CompareScreen(Screen[None]):
                            select=self.current.case_id if self.current else None)  # fmt: skip
             return
         self.generation += 1
-        self.load_page(None, None, select_first=True)
+        self.load_page(None, None)
         self.query_one("#cases", DataTable).focus()
 
     def show_title(self) -> None:
@@ -428,7 +428,7 @@ class CompareScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="compare-page", exit_on_error=False)
     def load_page(
-        self, after: int | None, before: int | None, *, select_first: bool = False,
+        self, after: int | None, before: int | None, *,
         select_last: bool = False, select: int | None = None, start: int | None = None,
     ) -> None:  # fmt: skip
         """A window of PAGE rows after/before an order key. `start` is the window's
@@ -447,9 +447,7 @@ class CompareScreen(Screen[None]):
             return
         target = select
         if rows and select is None:
-            target = rows[0].case_id if select_first or not select_last else rows[-1].case_id
-            if select_last:
-                target = rows[-1].case_id
+            target = rows[-1].case_id if select_last else rows[0].case_id
         self.post_message(PageLoaded(rows, total, target, generation, start or 1))
 
     @on(PageLoaded)
@@ -563,9 +561,7 @@ class CompareScreen(Screen[None]):
             return
         # Past the window: fetch the neighbouring page (keyset), cursor at its near end.
         if step > 0:
-            self.load_page(
-                self.rows[-1].key, None, select_first=True, start=self.window_start + len(self.rows)
-            )
+            self.load_page(self.rows[-1].key, None, start=self.window_start + len(self.rows))
         else:
             self.load_page(None, self.rows[0].key, select_last=True, start=self.window_start)
 
@@ -614,7 +610,7 @@ class CompareScreen(Screen[None]):
         self.flt = flt
         self.generation += 1
         self.current = None
-        self.load_page(None, None, select_first=True)
+        self.load_page(None, None)
 
     def action_cycle_filter(self) -> None:
         self.filter_index = (self.filter_index + 1) % len(FILTER_CYCLE)
@@ -997,5 +993,4 @@ def parse_search(text: str, current: Filter) -> Filter:
             owner = w[6:]
         else:
             rest.append(w)
-    return Filter(current.changes, current.segment, " ".join(rest), current.statuses, current.case_ids,
-                  triage_state, cls, owner)  # fmt: skip
+    return _with(current, text=" ".join(rest), triage=triage_state, failure_class=cls, owner=owner)
