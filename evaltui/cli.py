@@ -265,23 +265,23 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         click.echo("No runs yet. Import one: evaltui import FILE (or try: evaltui demo)")
         return
     table = _table(
-        ("id", "right"), ("name", "left"), ("role", "left"), ("system", "left"), ("format", "left"),
-        ("cases", "right"), ("results", "right"), ("pass", "right"), ("fail", "right"),
-        ("error", "right"), ("pass rate", "right"), ("sha256", "left"), ("imported", "left"),
+        ("id", "right"), ("name", "left"), ("pass rate", "right"), ("cases", "right"),
+        ("results", "right"), ("pass", "right"), ("fail", "right"), ("error", "right"),
+        ("role", "left"), ("system", "left"), ("format", "left"), ("sha256", "left"), ("imported", "left"),
     )  # fmt: skip
     rows = [
         [
             str(s.id),
             one_line(s.name, 32),
-            s.role,
-            one_line(s.system, 36),
-            s.format,
+            "-" if s.pass_rate is None else f"{s.pass_rate:.1%}",
             f"{s.cases:,}",
             f"{s.results:,}",
             f"{s.passed:,}",
             f"{s.failed:,}",
             f"{s.errored:,}",
-            "-" if s.pass_rate is None else f"{s.pass_rate:.1%}",
+            s.role,
+            one_line(s.system, 36),
+            s.format,
             s.sha256[:12],
             s.imported_at[:19].replace("T", " "),
         ]
