@@ -167,3 +167,19 @@ async def test_compare_needs_two_marked_runs(store, db_path, tmp_path):
         await pilot.press("enter")
         await settle(app, pilot)
         assert isinstance(app.screen, RunsScreen)
+
+
+async def test_zoom_gives_the_case_pane_the_width_and_stepping_still_works(demo_store, db_path):
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("z")
+        await settle(app, pilot)
+        assert not screen.query_one("#cases", DataTable).display
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert screen.current.case_key == order[1]
+        assert order[1] in pane_text(screen)
+        await pilot.press("z")
+        assert screen.query_one("#cases", DataTable).display

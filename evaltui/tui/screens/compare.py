@@ -215,6 +215,14 @@ class CompareScreen(Screen[None]):
             id="compare.undo",
         ),
         Binding(
+            "z",
+            "zoom",
+            "Zoom",
+            show=False,
+            tooltip="Give the case pane the whole width (toggle); for narrow terminals",
+            id="compare.zoom",
+        ),
+        Binding(
             "g",
             "gate",
             "Gate",
@@ -895,6 +903,14 @@ class CompareScreen(Screen[None]):
             self.refresh_figures()
 
         self.app.push_screen(StaleScreen(self.comparison), back)
+
+    def action_zoom(self) -> None:
+        cases = self.query_one("#cases", DataTable)
+        cases.display = not cases.display
+        if not cases.display:
+            self.query_one("#case-pane").focus()
+        else:
+            cases.focus()
 
     def action_gate(self) -> None:
         from evaltui.tui.screens.gate import GateScreen
