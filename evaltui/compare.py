@@ -44,7 +44,7 @@ CHANGES: tuple[Change, ...] = (
     "still_passing",
 )
 CHANGED: frozenset[str] = frozenset(CHANGES[:6])  # what the case list shows by default
-RANK = {c: i for i, c in enumerate(CHANGES)}
+RANK: dict[str, int] = {c: i for i, c in enumerate(CHANGES)}
 
 REDUCERS = ("worst", "mean", "majority", "best", "at-least-k")
 MAX_SEGMENT_VALUES = 12
@@ -346,8 +346,15 @@ def _risk_dimension(dims: Sequence[str], runs: Iterable[RunRef]) -> str | None:
     return None
 
 
-def _json_path(key: str) -> str:
-    return '$."' + key.replace('"', '""') + '"'
+def _segment_value(value: Any) -> str | None:
+    """An attribute value as segment text: scalars as written, booleans lower-case."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 class Comparison:
@@ -394,122 +401,117 @@ class Comparison:
     # -- building -----------------------------------------------------------------------
 
     def _build(self) -> None:
-        """Classify every case into the temp table, in a few streaming statements.
+        """Classify every case into the temp table.
 
-        The main statement walks the baseline's samples in index order and
-        LEFT JOINs the candidate's sample of the same (case, epoch) through the
-        covering index, grouping by case as it goes (no sort, no wide rows).
-        Candidate samples with no baseline twin (added cases, extra epochs) are
-        merged in afterwards; they are few.
+        Each run's per-case outcome is in `run_cases` (written at import), so
+        the baseline and candidate meet in one primary-key join, streamed in
+        case order. Segment values are read once per distinct attributes set
+        (`attr_sets`), not once per case, into a small mapping table `{t}_sets`.
         """
         red = self.reducer
         t = self.table
-        dims = self.dimensions
-        seg_decl = "".join(f", s{i}" for i in range(len(dims)))
-        seg_sel = "".join(
-            f", json_extract(k.attributes, '{_json_path(d)}') AS s{i}" for i, d in enumerate(dims)
-        )
-        risk = (
-            f"json_extract(k.attributes, '{_json_path(self.risk_dimension)}')"
-            if self.risk_dimension
-            else "NULL"
-        )
-        risk_case = (
-            "CASE lower(" + risk + ") "
-            + " ".join(f"WHEN '{v}' THEN {r}" for v, r in RISK_ORDER.items())
-            + " ELSE 9 END"
-        )  # fmt: skip
-        b_pass = f"CASE WHEN b_n IS NULL THEN NULL ELSE {red.sql('b_np', 'b_n')} END"
-        c_pass = f"CASE WHEN c_n = 0 OR c_n IS NULL THEN NULL ELSE {red.sql('c_np', 'c_n')} END"
-        change = (
-            f"CASE WHEN c_n = 0 OR c_n IS NULL THEN 'dropped' "
-            f"WHEN b_n IS NULL THEN 'added' "
-            f"WHEN ({b_pass}) = 1 AND ({c_pass}) = 0 THEN 'regressed' "
-            f"WHEN ({b_pass}) = 0 AND ({c_pass}) = 1 THEN 'improved' "
-            f"WHEN ({c_pass}) = 0 AND c_ne > 0 THEN 'errored' "
-            f"WHEN ({c_pass}) = 0 THEN 'still_failing' "
-            f"WHEN b_ss <> c_ss OR b_fp <> c_fp THEN 'output_changed' "
-            f"ELSE 'still_passing' END"
-        )
-        rank = "CASE change " + " ".join(f"WHEN '{c}' THEN {i}" for c, i in RANK.items()) + " END"
+        conn = self.conn
         with self._lock:
-            conn = self.conn
             conn.execute("BEGIN")
+            self._build_sets()
+            b_pass = red.sql("b.np", "b.n")
+            c_pass = f"CASE WHEN c.n IS NULL THEN NULL ELSE {red.sql('c.np', 'c.n')} END"
+            f_pass = f"CASE WHEN f.n IS NULL THEN NULL ELSE {red.sql('f.np', 'f.n')} END"
+            R = RANK  # the change is stored as its list rank (an integer): sorts and groups fast
+            change = (
+                f"CASE WHEN c.n IS NULL THEN {R['dropped']} "
+                f"WHEN ({b_pass}) = 1 AND ({c_pass}) = 0 THEN {R['regressed']} "
+                f"WHEN ({b_pass}) = 0 AND ({c_pass}) = 1 THEN {R['improved']} "
+                f"WHEN ({c_pass}) = 0 AND c.ne > 0 THEN {R['errored']} "
+                f"WHEN ({c_pass}) = 0 THEN {R['still_failing']} "
+                f"WHEN b.ss <> c.ss OR b.fp <> c.fp THEN {R['output_changed']} "
+                f"ELSE {R['still_passing']} END"
+            )
+            fb_join = (
+                f"LEFT JOIN run_cases f ON f.run_id = {int(self.fallback.id)} AND f.case_id = b.case_id"
+                if self.fallback
+                else ""
+            )
+            fb_cols = f"f.np, f.n, {f_pass}" if self.fallback else "NULL, NULL, NULL"
+            fb_sel = (
+                f"f.np AS f_np, f.n AS f_n, {f_pass} AS f_pass"
+                if self.fallback
+                else "NULL AS f_np, NULL AS f_n, NULL AS f_pass"
+            )
             conn.execute(
                 f"""CREATE TEMP TABLE {t} (
-                    case_id INTEGER PRIMARY KEY,
-                    b_np INTEGER, b_n INTEGER, b_ne INTEGER, b_ss REAL, b_fp REAL,
-                    c_np INTEGER, c_n INTEGER, c_ne INTEGER, c_ss REAL, c_fp REAL,
-                    f_np INTEGER, f_n INTEGER,
-                    status TEXT, risk TEXT, risk_rank INTEGER{seg_decl},
-                    change TEXT, ord INTEGER, b_pass INTEGER, c_pass INTEGER, f_pass INTEGER
+                    case_id INTEGER PRIMARY KEY, status TEXT NOT NULL, attr_set INTEGER,
+                    change INTEGER NOT NULL, ord INTEGER NOT NULL,
+                    b_np INTEGER, b_n INTEGER, b_ne INTEGER, b_pass INTEGER,
+                    c_np INTEGER, c_n INTEGER, c_ne INTEGER, c_pass INTEGER,
+                    f_np INTEGER, f_n INTEGER, f_pass INTEGER
                 )"""
             )
-            derived = f"{change} AS change, {b_pass} AS b_pass, {c_pass} AS c_pass"
-            ord_expr = f"(({rank}) * 16 + risk_rank) * {ORD_SHIFT} + case_id AS ord"
             conn.execute(
-                f"""INSERT INTO {t} (case_id, b_np, b_n, b_ne, b_ss, b_fp,
-                        c_np, c_n, c_ne, c_ss, c_fp, status, risk, risk_rank{seg_decl},
-                        change, b_pass, c_pass, ord)
-                SELECT *, {ord_expr} FROM (SELECT *, {derived} FROM (
-                SELECT b.case_id, SUM(b.verdict = 'pass') AS b_np, COUNT(*) AS b_n,
-                       SUM(b.verdict = 'error') AS b_ne,
-                       TOTAL(b.score) AS b_ss, TOTAL(b.output_crc * (b.epoch + 1)) AS b_fp,
-                       SUM(c.verdict = 'pass') AS c_np, COUNT(c.verdict) AS c_n,
-                       SUM(c.verdict = 'error') AS c_ne,
-                       TOTAL(c.score) AS c_ss, TOTAL(c.output_crc * (c.epoch + 1)) AS c_fp,
-                       k.status AS status, {risk} AS risk, {risk_case} AS risk_rank{seg_sel}
-                FROM results b
-                LEFT JOIN results c ON c.run_id = ? AND c.case_id = b.case_id AND c.epoch = b.epoch
-                JOIN cases k ON k.id = b.case_id
-                WHERE b.run_id = ?
-                GROUP BY b.case_id))""",
+                f"""INSERT INTO {t}
+                SELECT case_id, status, attr_set, change,
+                       (change * 16 + COALESCE(rr, 9)) * {ORD_SHIFT} + case_id,
+                       b_np, b_n, b_ne, b_pass, c_np, c_n, c_ne, c_pass, f_np, f_n, f_pass
+                FROM (
+                    SELECT b.case_id AS case_id, k.status AS status, k.attr_set AS attr_set,
+                           {change} AS change, g.risk_rank AS rr,
+                           b.np AS b_np, b.n AS b_n, b.ne AS b_ne, {b_pass} AS b_pass,
+                           c.np AS c_np, c.n AS c_n, c.ne AS c_ne, {c_pass} AS c_pass,
+                           {fb_sel}
+                    FROM run_cases b
+                    LEFT JOIN run_cases c ON c.run_id = ? AND c.case_id = b.case_id
+                    JOIN cases k ON k.id = b.case_id
+                    LEFT JOIN {t}_sets g ON g.attr_set = k.attr_set
+                    {fb_join}
+                    WHERE b.run_id = ?
+                )""",
                 (self.candidate.id, self.baseline.id),
             )
-            # Candidate samples with no baseline twin: extra epochs of known cases, and added cases.
-            conn.execute(
-                f"""CREATE TEMP TABLE {t}_extra AS
-                SELECT c.case_id AS case_id, SUM(c.verdict = 'pass') AS np, COUNT(*) AS n,
-                       SUM(c.verdict = 'error') AS ne, TOTAL(c.score) AS ss,
-                       TOTAL(c.output_crc * (c.epoch + 1)) AS fp
-                FROM results c
-                WHERE c.run_id = ? AND NOT EXISTS (
-                    SELECT 1 FROM results b
-                    WHERE b.run_id = ? AND b.case_id = c.case_id AND b.epoch = c.epoch)
-                GROUP BY c.case_id""",
-                (self.candidate.id, self.baseline.id),
-            )
-            conn.execute(
-                f"""UPDATE {t} SET c_np = c_np + e.np, c_n = c_n + e.n, c_ne = c_ne + e.ne,
-                        c_ss = c_ss + e.ss, c_fp = c_fp + e.fp
-                FROM {t}_extra e WHERE e.case_id = {t}.case_id"""
-            )
-            conn.execute(
-                f"""INSERT INTO {t} (case_id, c_np, c_n, c_ne, c_ss, c_fp, status, risk, risk_rank{seg_decl})
-                SELECT e.case_id, e.np, e.n, e.ne, e.ss, e.fp, k.status, {risk}, {risk_case}{seg_sel}
-                FROM {t}_extra e JOIN cases k ON k.id = e.case_id
-                WHERE e.case_id NOT IN (SELECT case_id FROM {t})"""
-            )
-            conn.execute(
-                f"UPDATE {t} SET change = {change}, b_pass = {b_pass}, c_pass = {c_pass} "
-                f"WHERE case_id IN (SELECT case_id FROM {t}_extra)"
-            )
-            conn.execute(
-                f"UPDATE {t} SET ord = (({rank}) * 16 + risk_rank) * {ORD_SHIFT} + case_id "
-                f"WHERE case_id IN (SELECT case_id FROM {t}_extra)"
-            )
-            conn.execute(f"DROP TABLE {t}_extra")
-            if self.fallback:
+            # Cases only in the candidate: looked for only when the counts say some exist.
+            (paired,) = conn.execute(f"SELECT COUNT(*) FROM {t} WHERE c_n IS NOT NULL").fetchone()
+            (cand_cases,) = conn.execute(
+                "SELECT COUNT(*) FROM run_cases WHERE run_id = ?", (self.candidate.id,)
+            ).fetchone()
+            if paired < cand_cases:
+                fb_join_c = fb_join.replace("b.case_id", "c.case_id")
                 conn.execute(
-                    f"""UPDATE {t} SET f_np = f.np, f_n = f.n,
-                            f_pass = {red.sql("f.np", "f.n")} FROM (
-                        SELECT case_id, SUM(verdict = 'pass') AS np, COUNT(*) AS n
-                        FROM results WHERE run_id = ? GROUP BY case_id) f
-                    WHERE f.case_id = {t}.case_id""",
-                    (self.fallback.id,),
+                    f"""INSERT INTO {t}
+                    SELECT c.case_id, k.status, k.attr_set, {RANK["added"]},
+                           ({RANK["added"]} * 16 + COALESCE(g.risk_rank, 9)) * {ORD_SHIFT} + c.case_id,
+                           NULL, NULL, NULL, NULL, c.np, c.n, c.ne, {c_pass}, {fb_cols}
+                    FROM run_cases c JOIN cases k ON k.id = c.case_id
+                    LEFT JOIN {t}_sets g ON g.attr_set = k.attr_set
+                    {fb_join_c}
+                    WHERE c.run_id = ? AND NOT EXISTS (
+                        SELECT 1 FROM run_cases b WHERE b.run_id = ? AND b.case_id = c.case_id)""",
+                    (self.candidate.id, self.baseline.id),
                 )
-            conn.execute(f"CREATE INDEX {t}_ord ON {t}(ord)")
             conn.execute("COMMIT")
+        self._indexed = False  # the list-order index is built on the first list query
+
+    def _build_sets(self) -> None:
+        """`{t}_sets`: per attributes set, its risk rank and segment values (as text)."""
+        t = self.table
+        dims = self.dimensions
+        cols = "".join(f", s{i} TEXT" for i in range(len(dims)))
+        self.conn.execute(
+            f"CREATE TEMP TABLE {t}_sets (attr_set INTEGER PRIMARY KEY, risk_rank INTEGER{cols})"
+        )
+        rows = []
+        self.set_values: dict[int, tuple[str | None, ...]] = {}
+        for set_id, text in self.conn.execute("SELECT id, attributes FROM attr_sets"):
+            try:
+                attrs = json.loads(text)
+            except ValueError:
+                attrs = {}
+            if not isinstance(attrs, dict):
+                attrs = {}
+            values = tuple(_segment_value(attrs.get(d)) for d in dims)
+            risk = _segment_value(attrs.get(self.risk_dimension)) if self.risk_dimension else None
+            rows.append((set_id, RISK_ORDER.get((risk or "").lower(), 9), *values))
+            self.set_values[set_id] = values
+        marks = ",".join("?" * (2 + len(dims)))
+        self.conn.executemany(f"INSERT INTO {t}_sets VALUES ({marks})", rows)
 
     def close(self) -> None:
         with self._lock:
@@ -527,16 +529,41 @@ class Comparison:
         st = sorted(statuses if statuses is not None else self.statuses)
         return f"status IN ({','.join('?' * len(st))})", st
 
+    # The tally groups on one small integer per case (status, change, verdicts) and the
+    # attributes set: integer keys sort fast; segment values come from the sets.
+    _KIND = (
+        "((((CASE status WHEN 'active' THEN 0 WHEN 'quarantined' THEN 1 ELSE 2 END) * 8 + change) * 3 + "
+        "COALESCE(b_pass, 2)) * 3 + COALESCE(c_pass, 2)) * 3 + COALESCE(f_pass, 2)"
+    )
+
+    def _grouped(self, where: str = "1", params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # One packed integer per case, grouped by SQLite (which releases the GIL while it
+        # works, so the screen keeps drawing on the other core).
+        q = (
+            f"SELECT ({self._KIND}) * 4294967296 + COALESCE(attr_set, 0) AS key, COUNT(*) "
+            f"FROM {self.table} WHERE {where} GROUP BY key"
+        )
+        with self._lock:
+            packed = dict(self.conn.execute(q, list(params)).fetchall())
+        statuses = ("active", "quarantined", "retired")
+        empty = (None,) * len(self.dimensions)
+        out = []
+        for key, n in packed.items():
+            kind, attr_set = divmod(key, 4294967296)
+            kind, f = divmod(kind, 3)
+            kind, c = divmod(kind, 3)
+            kind, b = divmod(kind, 3)
+            st, ch = divmod(kind, 8)
+            out.append((
+                statuses[st], CHANGES[ch], None if b == 2 else b, None if c == 2 else c,
+                None if f == 2 else f, *self.set_values.get(attr_set, empty), n,
+            ))  # fmt: skip
+        return out
+
     def _tally(self) -> list[tuple[Any, ...]]:
-        """One scan: cases grouped by (status, change, pairing, verdicts, segment values)."""
+        """Cases grouped by (status, change, verdicts, segment values), with counts."""
         if self._tally_rows is None:
-            segs = "".join(f", s{i}" for i in range(len(self.dimensions)))
-            q = (
-                f"SELECT status, change, b_pass, c_pass, f_pass{segs}, COUNT(*) FROM {self.table} "
-                f"GROUP BY status, change, b_pass, c_pass, f_pass{segs}"
-            )
-            with self._lock:
-                self._tally_rows = self.conn.execute(q).fetchall()
+            self._tally_rows = self._grouped()
         return self._tally_rows
 
     def counts(self) -> dict[str, int]:
@@ -594,18 +621,13 @@ class Comparison:
 
     def _tally_without(self, case_ids: Iterable[int]) -> list[tuple[Any, ...]]:
         ids = sorted(set(case_ids))
-        segs = "".join(f", s{i}" for i in range(len(self.dimensions)))
         with self._lock:
             self.conn.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {self.table}_x (case_id INTEGER PRIMARY KEY)"
             )
             self.conn.execute(f"DELETE FROM {self.table}_x")
             self.conn.executemany(f"INSERT INTO {self.table}_x VALUES (?)", [(i,) for i in ids])
-            return self.conn.execute(
-                f"SELECT status, change, b_pass, c_pass, f_pass{segs}, COUNT(*) FROM {self.table} "
-                f"WHERE case_id NOT IN (SELECT case_id FROM {self.table}_x) "
-                f"GROUP BY status, change, b_pass, c_pass, f_pass{segs}"
-            ).fetchall()
+        return self._grouped(f"case_id NOT IN (SELECT case_id FROM {self.table}_x)")
 
     def refresh_status(self, case_ids: Iterable[int] | None = None) -> None:
         """Re-read lifecycle status from the store (after a retire/restore)."""
@@ -656,7 +678,7 @@ class Comparison:
                    SUM({red.sql("b.np", "b.n")} = 1 AND {red.sql("c.np", "c.n")} = 0),
                    SUM({red.sql("b.np", "b.n")} = 0 AND {red.sql("c.np", "c.n")} = 1),
                    SUM({red.sql("b.np", "b.n")} = 1 AND {red.sql("c.np", "c.n")} = 0
-                       AND t.change IN ('still_passing', 'output_changed'))
+                       AND t.change IN ({RANK["still_passing"]}, {RANK["output_changed"]}))
             FROM ({per}) b JOIN ({per}) c ON c.case_id = b.case_id AND c.name = b.name
             JOIN {self.table} t ON t.case_id = b.case_id
             WHERE b.n > 0 AND c.n > 0 AND t.{where}
@@ -680,7 +702,7 @@ class Comparison:
         st = sorted(flt.statuses if flt.statuses is not None else self.statuses)
         clauses = [f"t.status IN ({','.join('?' * len(st))})"]
         params: list[Any] = list(st)
-        changes = sorted(flt.changes)
+        changes = sorted(RANK[c] for c in flt.changes)
         clauses.append(f"t.change IN ({','.join('?' * len(changes))})")
         params += changes
         if flt.segment:
@@ -689,7 +711,7 @@ class Comparison:
                 raise InputError(
                     "filter", f"no segment dimension {dim!r}; have {', '.join(self.dimensions)}"
                 )
-            col = f"t.s{self.dimensions.index(dim)}"
+            col = f"g.s{self.dimensions.index(dim)}"
             if value == "(none)":
                 clauses.append(f"{col} IS NULL")
             else:
@@ -725,14 +747,25 @@ class Comparison:
             "t.case_id, k.suite, k.case_key, t.change, t.ord, t.status, "
             "t.b_pass, t.b_ne, t.b_np, t.b_n, t.c_pass, t.c_ne, t.c_np, t.c_n, t.f_pass, "
             "ct.state, ct.class, ct.owner, ct.verdict"
-            + "".join(f", t.s{i}" for i in range(len(self.dimensions)))
+            + "".join(f", g.s{i}" for i in range(len(self.dimensions)))
         )
+
+    def _ensure_index(self) -> None:
+        """The index the case list pages on; figures never need it, so it waits for a list."""
+        if not self._indexed:
+            with self._lock:
+                if not self._indexed:
+                    self.conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS {self.table}_ord ON {self.table}(ord)"
+                    )
+                    self._indexed = True
 
     @property
     def _from(self) -> str:
         # Findings are live (another session may write them): joined at read time, by primary key.
         return (
             f"{self.table} t JOIN cases k ON k.id = t.case_id "
+            f"LEFT JOIN {self.table}_sets g ON g.attr_set = t.attr_set "
             f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(self.baseline.id)} "
             f"AND ct.candidate_run = {int(self.candidate.id)} AND ct.case_id = t.case_id"
         )
@@ -751,7 +784,7 @@ class Comparison:
             case_id=r[0],
             suite=r[1],
             case_key=r[2],
-            change=r[3],
+            change=CHANGES[r[3]],
             ord=r[4],
             status=r[5],
             baseline=verdict(r[6], r[7], r[9]),
@@ -780,6 +813,21 @@ class Comparison:
         """Up to `limit` cases in list order after (or before) an order key: a keyset query."""
         flt = flt or Filter()
         where, params = self._where(flt)
+        plain = not (flt.segment or flt.text or flt.triage or flt.failure_class or flt.owner)
+        if not self._indexed and plain and after is None and before is None:
+            # The very first page: a top-N scan of the temp table alone is quicker than
+            # building the order index first (that waits for the next list query).
+            inner = where.replace("t.status", "status").replace("t.change", "change")
+            q = (
+                f"SELECT {self._cols} FROM (SELECT * FROM {self.table} WHERE {inner} "
+                f"ORDER BY ord LIMIT ?) t JOIN cases k ON k.id = t.case_id "
+                f"LEFT JOIN {self.table}_sets g ON g.attr_set = t.attr_set "
+                f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(self.baseline.id)} "
+                f"AND ct.candidate_run = {int(self.candidate.id)} AND ct.case_id = t.case_id ORDER BY t.ord"
+            )
+            with self._lock:
+                return [self._row(r) for r in self.conn.execute(q, [*params, limit]).fetchall()]
+        self._ensure_index()
         order = "t.ord"
         if after is not None:
             where += " AND t.ord > ?"
@@ -795,7 +843,12 @@ class Comparison:
         return out[::-1] if before is not None else out
 
     def count(self, flt: Filter | None = None) -> int:
-        where, params = self._where(flt or Filter())
+        flt = flt or Filter()
+        plain = not (flt.segment or flt.text or flt.triage or flt.failure_class or flt.owner)
+        if plain and (flt.statuses is None or flt.statuses == self.statuses):
+            counts = self.counts()  # from the tally: no scan
+            return sum(counts[c] for c in flt.changes)
+        where, params = self._where(flt)
         with self._lock:
             return int(
                 self.conn.execute(
@@ -805,6 +858,7 @@ class Comparison:
 
     def position(self, row: CaseRow, flt: Filter | None = None) -> int:
         """1-based position of `row` in the filtered list."""
+        self._ensure_index()
         where, params = self._where(flt or Filter())
         q = f"SELECT COUNT(*) FROM {self._from} WHERE {where} AND t.ord <= ?"
         with self._lock:
@@ -846,22 +900,25 @@ class Comparison:
         return None if r is None else self._row(r)
 
     def triage_progress(self) -> dict[str, tuple[int, int]]:
-        """Per change kind: (cases with a finding, cases), over the included statuses."""
+        """Per change kind: (cases with a finding, cases), over the included statuses.
+
+        Totals come from the tally; the triaged counts walk this comparison's
+        findings (few) rather than every case."""
         where, params = self._status_clause()
         with self._lock:
             rows = self.conn.execute(
-                f"SELECT t.change, COUNT(ct.case_id), COUNT(*) FROM {self._from} "
-                f"WHERE t.{where} GROUP BY t.change",
-                params,
+                f"SELECT t.change, COUNT(*) FROM case_triage ct JOIN {self.table} t ON t.case_id = ct.case_id "
+                f"WHERE ct.baseline_run = ? AND ct.candidate_run = ? AND t.{where} GROUP BY t.change",
+                [self.baseline.id, self.candidate.id, *params],
             ).fetchall()
-        out: dict[str, tuple[int, int]] = {c: (0, 0) for c in CHANGES}
-        out.update({r[0]: (int(r[1]), int(r[2])) for r in rows})
-        return out
+        triaged = {CHANGES[r[0]]: int(r[1]) for r in rows}
+        return {c: (triaged.get(c, 0), n) for c, n in self.counts().items()}
 
     def changed_keys(self, changes: Iterable[str]) -> dict[str, list[str]]:
         """Case keys ("suite/key" when several suites) by change, in list order."""
+        self._ensure_index()
         where, params = self._status_clause()
-        wanted = sorted(set(changes))
+        wanted = sorted(RANK[c] for c in set(changes))
         with self._lock:
             rows = self.conn.execute(
                 f"SELECT t.change, k.suite, k.case_key FROM {self._from} WHERE t.{where} "
@@ -871,9 +928,9 @@ class Comparison:
             suites = len(
                 {run_suite for r in (self.baseline, self.candidate) for run_suite in r.suites}
             )
-        out: dict[str, list[str]] = {c: [] for c in wanted}
+        out: dict[str, list[str]] = {CHANGES[c]: [] for c in wanted}
         for change, suite, key in rows:
-            out[change].append(f"{suite}/{key}" if suites > 1 else key)
+            out[CHANGES[change]].append(f"{suite}/{key}" if suites > 1 else key)
         return out
 
     # -- one case --------------------------------------------------------------------------

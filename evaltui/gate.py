@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evaltui import __version__
-from evaltui.compare import ALPHA, Comparison, Reducer, _run_ref, default_dimensions
+from evaltui.compare import ALPHA, RANK, Comparison, Reducer, _run_ref, default_dimensions
 from evaltui.errors import InputError
 from evaltui.stats import mcnemar_exact
 from evaltui.store.store import Store, current_user, now_iso
@@ -206,7 +206,7 @@ def _scope_clause(cmp: Comparison, scope: Any) -> tuple[str, list[Any]]:
         if attr not in cmp.dimensions:
             raise InputError("policy", f"scope attribute {attr!r} is not a segment dimension here")
         values = wanted if isinstance(wanted, list) else [wanted]
-        col = f"t.s{cmp.dimensions.index(attr)}"
+        col = f"g.s{cmp.dimensions.index(attr)}"
         clauses.append(f"CAST({col} AS TEXT) IN ({','.join('?' * len(values))})")
         params += [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
     return " AND ".join(clauses), params
@@ -224,6 +224,7 @@ def describe_scope(scope: Any) -> str:
 def _p95(cmp: Comparison, run_id: int, where: str, params: list[Any]) -> float | None:
     q = (
         f"FROM results r JOIN {cmp.table} t ON t.case_id = r.case_id "
+        f"LEFT JOIN {cmp.table}_sets g ON g.attr_set = t.attr_set "
         f"WHERE r.run_id = ? AND r.latency_ms IS NOT NULL AND t.status IN ({','.join('?' * len(cmp.statuses))}) AND {where}"
     )
     p = [run_id, *sorted(cmp.statuses), *params]
@@ -280,8 +281,8 @@ def measure(cmp: Comparison, rule: Rule, alpha: float) -> tuple[float | None, di
             "delta": round(delta, 6),
         }
     if m in ("regressions", "untriaged_regressions", "dropped_cases"):
-        cond = {"regressions": "t.change = 'regressed'", "untriaged_regressions": "t.change = 'regressed' AND ct.case_id IS NULL",
-                "dropped_cases": "t.change = 'dropped'"}[m]  # fmt: skip
+        cond = {"regressions": f"t.change = {RANK['regressed']}", "untriaged_regressions": f"t.change = {RANK['regressed']} AND ct.case_id IS NULL",
+                "dropped_cases": f"t.change = {RANK['dropped']}"}[m]  # fmt: skip
         (n,) = one(f"SELECT COUNT(*) {base} AND {cond}")
         return float(n), {"cases": keys(cond)}
     if m == "findings_of_class":
@@ -309,6 +310,7 @@ def measure(cmp: Comparison, rule: Rule, alpha: float) -> tuple[float | None, di
     if m == "cost_delta":
         q = (
             f"SELECT TOTAL(r.cost), COUNT(r.cost) FROM results r JOIN {cmp.table} t ON t.case_id = r.case_id "
+            f"LEFT JOIN {cmp.table}_sets g ON g.attr_set = t.attr_set "
             f"WHERE r.run_id = ? AND t.b_n IS NOT NULL AND t.c_n > 0 AND t.status IN ({','.join('?' * len(st))}) AND {where}"
         )
         with cmp._lock:
@@ -396,7 +398,7 @@ def evaluate(
             sorted(cmp.statuses),
         ).fetchall()
         untriaged = [r[0] for r in cmp.conn.execute(
-            f"SELECT k.case_key FROM {cmp._from} WHERE t.change = 'regressed' AND ct.case_id IS NULL "
+            f"SELECT k.case_key FROM {cmp._from} WHERE t.change = {RANK['regressed']} AND ct.case_id IS NULL "
             f"AND t.status IN ({','.join('?' * len(cmp.statuses))}) ORDER BY t.ord",
             sorted(cmp.statuses),
         )]  # fmt: skip

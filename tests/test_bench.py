@@ -24,6 +24,7 @@ def test_bench_harness_small(tmp_path, monkeypatch, capsys):
     bench = load_bench()
     monkeypatch.setenv("BENCH_N", "2000")
     monkeypatch.setenv("BENCH_ONLY", "import")
+    monkeypatch.setenv("BENCH_REPEAT", "1")
     monkeypatch.setenv("BENCH_DIR", str(tmp_path))
     figures = bench.main()
     assert figures["n"] == 2000

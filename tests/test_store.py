@@ -163,3 +163,56 @@ def test_settings_changes_are_logged(store):
     assert store.get_setting("selection") == {"baseline": 2}
     last = store.events()[-1]
     assert (last["before"], last["after"]) == ({"baseline": 1}, {"baseline": 2})
+
+
+def test_attribute_sets_are_shared_and_stay_bounded(store, monkeypatch):
+    """Cases share attr_sets rows; past the id cache's bound the import still links every case."""
+    from evaltui.store import store as store_module
+
+    monkeypatch.setattr(store_module, "ATTR_ID_CACHE", 3)
+
+    def recs():
+        for i in range(50):
+            yield Record.from_models(
+                Case(
+                    suite="s",
+                    case_key=f"k{i}",
+                    attributes={"risk": ["low", "high"][i % 2], "n": i % 7},
+                ),
+                Result(suite="s", case_key=f"k{i}", verdict="pass"),
+                location=f"line {i + 1}",
+            )
+
+    store.import_run(Run(name="r"), recs())
+    assert (
+        store.conn.execute("SELECT COUNT(*) FROM attr_sets").fetchone()[0] == 14
+    )  # 2 x 7 distinct
+    assert (
+        store.conn.execute("SELECT COUNT(*) FROM cases WHERE attr_set IS NULL").fetchone()[0] == 0
+    )
+    linked = store.conn.execute(
+        "SELECT COUNT(*) FROM cases c JOIN attr_sets a ON a.id = c.attr_set AND a.attributes = c.attributes"
+    ).fetchone()[0]
+    assert linked == 50
+    assert store.conn.execute("SELECT COUNT(*), SUM(n) FROM run_cases").fetchone() == (50, 50)
+
+
+def test_attribute_summary_marks_busy_keys_past_the_set_cap(store, monkeypatch):
+    """Unique ids in attributes never become a segment dimension, however many cases there are."""
+    from evaltui.compare import _run_ref, default_dimensions
+    from evaltui.store import store as store_module
+
+    monkeypatch.setattr(store_module, "MAX_ATTRIBUTE_SETS", 20)
+
+    def recs():
+        for i in range(200):
+            yield Record.from_models(
+                Case(suite="s", case_key=f"k{i}", attributes={"risk": ["low", "high"][i % 2], "ticket": f"T-{i}"}),
+                Result(suite="s", case_key=f"k{i}", verdict="pass"),
+            )
+
+    run_id = store.import_run(Run(name="r"), recs())
+    summary = json.loads(store.conn.execute("SELECT attribute_values FROM runs").fetchone()[0])
+    assert set(summary["risk"]) == {"low", "high"}
+    assert store_module.MANY in summary["ticket"]
+    assert default_dimensions([_run_ref(store.conn, run_id)]) == ["risk"]

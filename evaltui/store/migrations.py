@@ -239,4 +239,41 @@ def m005_decisions(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_run_cases_and_attribute_sets(db: Database) -> None:
+    """What comparisons read, computed once at import.
+
+    `run_cases`: each run's outcome per case (samples passed, samples, errors,
+    score sum, output fingerprint), so a comparison is a primary-key join.
+    `attr_sets`: each distinct attributes object once; a case points to its
+    set, so segment values are parsed once per set, not once per case.
+    """
+    db.executescript(
+        """
+        CREATE TABLE run_cases (
+            run_id INTEGER NOT NULL,
+            case_id INTEGER NOT NULL,
+            np INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            ne INTEGER NOT NULL,
+            ss REAL NOT NULL,
+            fp REAL NOT NULL,
+            PRIMARY KEY (run_id, case_id)
+        ) WITHOUT ROWID;
+        INSERT INTO run_cases
+            SELECT run_id, case_id, SUM(verdict = 'pass'), COUNT(*), SUM(verdict = 'error'),
+                   TOTAL(score), TOTAL(output_crc * (epoch + 1))
+            FROM results GROUP BY run_id, case_id;
+
+        CREATE TABLE attr_sets (
+            id INTEGER PRIMARY KEY,
+            attributes TEXT NOT NULL UNIQUE
+        );
+        INSERT OR IGNORE INTO attr_sets (attributes) SELECT DISTINCT attributes FROM cases;
+        ALTER TABLE cases ADD COLUMN attr_set INTEGER REFERENCES attr_sets(id);
+        UPDATE cases SET attr_set = (SELECT id FROM attr_sets a WHERE a.attributes = cases.attributes);
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

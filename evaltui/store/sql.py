@@ -1,9 +1,20 @@
 """Named SQL statements used by the store."""
 
 CASE_UPSERT = """
-INSERT INTO cases (suite, case_key, input, expected, attributes, first_seen_run)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO cases (suite, case_key, input, expected, attributes, first_seen_run, attr_set)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (suite, case_key) DO NOTHING
+"""
+
+ATTR_SET_INSERT = "INSERT OR IGNORE INTO attr_sets (attributes) VALUES (?)"
+ATTR_SET_ID = "SELECT id FROM attr_sets WHERE attributes = ?"
+
+# Each run's outcome per case, read by comparisons (one primary-key join).
+RUN_CASES_FILL = """
+INSERT INTO run_cases
+SELECT run_id, case_id, SUM(verdict = 'pass'), COUNT(*), SUM(verdict = 'error'),
+       TOTAL(score), TOTAL(output_crc * (epoch + 1))
+FROM results WHERE run_id = ? GROUP BY case_id
 """
 
 # The case id is looked up by SQLite itself through the (suite, case_key)

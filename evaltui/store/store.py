@@ -233,8 +233,16 @@ class Store:
             )
             run_id = int(cur.lastrowid or 0)
             tally = _Tally()
+            attr_ids: dict[str, int] = {}  # attributes JSON -> its attr_sets id, for this import
             for case_rows, result_rows in _batches(records, run_id, tally):
-                conn.executemany(sql.CASE_UPSERT, case_rows)
+                if len(attr_ids) > ATTR_ID_CACHE:  # high-cardinality attributes: stay bounded
+                    attr_ids.clear()
+                new = {row[4] for row in case_rows} - attr_ids.keys()
+                if new:
+                    conn.executemany(sql.ATTR_SET_INSERT, [(a,) for a in new])
+                    for a in new:
+                        attr_ids[a] = conn.execute(sql.ATTR_SET_ID, (a,)).fetchone()[0]
+                conn.executemany(sql.CASE_UPSERT, [(*row, attr_ids[row[4]]) for row in case_rows])
                 conn.executemany(sql.RESULT_INSERT, result_rows)
                 if on_batch:
                     on_batch(len(result_rows))
@@ -255,6 +263,7 @@ class Store:
                     location=lines[1][0] or None,
                     field="case_key",
                 )
+            conn.execute(sql.RUN_CASES_FILL, (run_id,))
             conn.execute(
                 sql.RUN_TOTALS,
                 (
@@ -264,7 +273,7 @@ class Store:
                     counts["pass"],
                     counts["fail"],
                     counts["error"],
-                    _dumps(tally.attributes),
+                    _dumps(tally.attribute_summary()),
                     run_id,
                 ),
             )
@@ -376,6 +385,9 @@ class Store:
 
 VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}
 MAX_ATTRIBUTE_VALUES = 50
+MAX_ATTRIBUTE_SETS = 5_000
+_SCALARS = (str, int, float, bool)
+ATTR_ID_CACHE = 20_000
 MANY = "\u2026more"  # counts the cases of an attribute's values past the first 50
 
 
@@ -386,8 +398,32 @@ class _Tally:
         self.counts = {"pass": 0, "fail": 0, "error": 0}
         self.criteria: dict[str, list[float]] = {}
         self.suites: set[str] = set()
-        # {attribute: {value: cases}}; a key stops counting past MAX_ATTRIBUTE_VALUES
-        self.attributes: dict[str, dict[str, int]] = {}
+        # attributes JSON -> cases (epoch 0), for up to MAX_ATTRIBUTE_SETS distinct objects;
+        # summarised per attribute once, at the end (`attribute_summary`)
+        self.attribute_sets: dict[str, int] = {}
+        self.attribute_overflow = False
+
+    def attribute_summary(self) -> dict[str, dict[str, int]]:
+        """{attribute: {value: cases}}; a key stops counting past MAX_ATTRIBUTE_VALUES values."""
+        out: dict[str, dict[str, int]] = {}
+        for text, n in self.attribute_sets.items():
+            attrs = json.loads(text)
+            for key, value in attrs.items():
+                if not isinstance(value, _SCALARS):
+                    continue
+                values = out.setdefault(key, {})
+                sval = ("true" if value else "false") if isinstance(value, bool) else str(value)
+                if sval in values:
+                    values[sval] += n
+                elif len(values) < MAX_ATTRIBUTE_VALUES:
+                    values[sval] = n
+                else:
+                    values[MANY] = values.get(MANY, 0) + n
+        if self.attribute_overflow:  # more distinct objects than counted: say so for busy keys
+            for values in out.values():
+                if len(values) >= MAX_ATTRIBUTE_VALUES // 5:
+                    values.setdefault(MANY, 0)
+        return out
 
 
 def _batches(
@@ -397,23 +433,18 @@ def _batches(
     case_rows: list[tuple[Any, ...]] = []
     result_rows: list[tuple[Any, ...]] = []
     counts, criteria, suites = tally.counts, tally.criteria, tally.suites
-    attrs = tally.attributes
+    sets = tally.attribute_sets
     for rec in records:
         suites.add(rec.suite)
         counts[rec.verdict] += 1
+        attrs_json = to_json(rec.attributes).decode() if rec.attributes else "{}"
         if rec.epoch == 0 and rec.attributes:
-            for key, value in rec.attributes.items():
-                if isinstance(value, str | int | float | bool):
-                    values = attrs.get(key)
-                    if values is None:
-                        values = attrs[key] = {}
-                    sval = str(value) if not isinstance(value, bool) else str(value).lower()
-                    if sval in values:
-                        values[sval] += 1
-                    elif len(values) < MAX_ATTRIBUTE_VALUES:
-                        values[sval] = 1
-                    else:
-                        values[MANY] = values.get(MANY, 0) + 1
+            if attrs_json in sets:
+                sets[attrs_json] += 1
+            elif len(sets) < MAX_ATTRIBUTE_SETS:
+                sets[attrs_json] = 1
+            else:
+                tally.attribute_overflow = True
         crit_json = "{}"
         if rec.criteria:
             for name, crit in rec.criteria.items():
@@ -432,7 +463,7 @@ def _batches(
                 rec.case_key,
                 rec.input,
                 rec.expected,
-                to_json(rec.attributes).decode() if rec.attributes else "{}",
+                attrs_json,
                 run_id,
             )
         )

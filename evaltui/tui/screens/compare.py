@@ -68,9 +68,19 @@ class Built(Message):
 
 
 @dataclass
+class Opened(Message):
+    """The comparison is classified and its first page read; figures follow in `Built`."""
+
+    comparison: Comparison
+    rows: list[CaseRow]
+    taxonomy: Taxonomy
+    first: tuple[CaseRow, CaseDetail, list[Finding]] | None
+
+
+@dataclass
 class PageLoaded(Message):
     rows: list[CaseRow]
-    total: int
+    total: int | None  # None: not counted yet
     select: int | None  # case id to put the cursor on
     generation: int
     start: int  # 1-based position of rows[0] in the filtered list
@@ -82,6 +92,11 @@ class DetailLoaded(Message):
     detail: CaseDetail
     generation: int
     history: list[Finding]
+
+
+@dataclass
+class ReadAhead(Message):
+    details: dict[int, tuple[CaseRow, CaseDetail, list[Finding]]]
 
 
 @dataclass
@@ -297,6 +312,9 @@ class CompareScreen(Screen[None]):
         self.progress: dict[str, tuple[int, int]] = {}
         self.history: list[Finding] = []
         self.include_hidden = False
+        self._figures_shown = False  # a Built after the first one is a refresh
+        # case id -> (row, detail, finding history): the current case and its neighbours
+        self._details: dict[int, tuple[CaseRow, CaseDetail, list[Finding]]] = {}
 
     # -- layout ------------------------------------------------------------------------
 
@@ -339,17 +357,39 @@ class CompareScreen(Screen[None]):
         cmp = Comparison(self.app.db_path, b, c, f, reducer=self.reducer, statuses=statuses)  # type: ignore[attr-defined]
         with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
             tax = taxonomy.load(store, getattr(self.app, "taxonomy_path", None))
+        # The first page goes out before the segment tally: people read the worst case first.
+        rows = cmp.page(Filter(), limit=PAGE)
+        first = None
+        if rows:
+            with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+                hist = triage.history(store, cmp.baseline.id, cmp.candidate.id, rows[0].case_id)
+            first = (rows[0], cmp.detail(rows[0].case_id), hist)
+        self.post_message(Opened(cmp, rows, tax, first))
         self.post_message(
             Built(
                 cmp, cmp.segments(), cmp.counts(), cmp.status_counts(), tax, cmp.triage_progress()
             )
         )
 
+    @on(Opened)
+    def opened(self, message: Opened) -> None:
+        if self.comparison is not None and self.comparison is not message.comparison:
+            self.comparison.close()
+        self.comparison, self.taxonomy = message.comparison, message.taxonomy
+        self.flt, self.filter_index = Filter(), 0
+        self._details = {message.first[0].case_id: message.first} if message.first else {}
+        self.query_one("#loading").display = False
+        self.query_one("#compare-body").display = True
+        self.show_title()
+        self.generation += 1
+        first = message.rows[0].case_id if message.rows else None
+        self.page_loaded(PageLoaded(message.rows, None, first, self.generation, 1))
+        self.query_one("#cases", DataTable).focus()
+
     @on(Built)
     def built(self, message: Built) -> None:
-        refresh = self.comparison is message.comparison
-        if self.comparison is not None and not refresh:
-            self.comparison.close()
+        refresh = self.comparison is message.comparison and self._figures_shown
+        self._figures_shown = True
         self.comparison = message.comparison
         self.segments, self.counts, self.statuses = (
             message.segments,
@@ -368,9 +408,12 @@ class CompareScreen(Screen[None]):
             self.load_page(self.rows[0].key - 1, None, start=self.window_start,
                            select=self.current.case_id if self.current else None)  # fmt: skip
             return
-        self.generation += 1
-        self.load_page(None, None)
-        self.query_one("#cases", DataTable).focus()
+        if self.flt == Filter():
+            self.total = message.comparison.count(self.flt)  # from the tally just made: no scan
+        else:
+            self.load_page(self.rows[0].key - 1 if self.rows else None, None, start=self.window_start,
+                           select=self.current.case_id if self.current else None)  # fmt: skip
+        self.show_filter_line()
 
     def show_title(self) -> None:
         cmp = self.comparison
@@ -462,7 +505,8 @@ class CompareScreen(Screen[None]):
     def page_loaded(self, message: PageLoaded) -> None:
         if message.generation != self.generation:
             return
-        self.total = message.total
+        if message.total is not None:
+            self.total = message.total
         table = self.query_one("#cases", DataTable)
         if not message.rows and self.rows:
             self.notify("No more cases that way", markup=False, timeout=2)
@@ -511,9 +555,14 @@ class CompareScreen(Screen[None]):
     def show_filter_line(self) -> None:
         t = Text("showing ", style="dim")
         t.append(self.flt.describe(), style="bold")
-        t.append(f"  ({self.total:,} cases)", style="dim")
-        if self.current is not None and self.total:
-            t.append(f"   case {self.position:,} of {self.total:,}", style="dim")
+        if not self._figures_shown:  # the first page is up; the counts are on their way
+            t.append("  (counting…)", style="dim")
+            if self.current is not None:
+                t.append(f"   case {self.position:,}", style="dim")
+        else:
+            t.append(f"  ({self.total:,} cases)", style="dim")
+            if self.current is not None and self.total:
+                t.append(f"   case {self.position:,} of {self.total:,}", style="dim")
         t.append("   f filter · s segment · / search · F clear", style="dim")
         self.query_one("#filter-line", Static).update(t)
 
@@ -528,7 +577,40 @@ class CompareScreen(Screen[None]):
         self.current = row
         index = next((i for i, r in enumerate(self.rows) if r.case_id == row.case_id), 0)
         self.position = self.window_start + index
-        self.load_detail(row)
+        cached = self._details.get(row.case_id)
+        if cached is not None:  # read ahead: shown in the same refresh as the cursor move
+            self.detail_loaded(DetailLoaded(cached[0], cached[1], self.generation, cached[2]))
+        self.load_detail(row)  # and read again: another session may have changed it
+
+    def _neighbours_of(self, row: CaseRow) -> list[CaseRow]:
+        index = next((i for i, r in enumerate(self.rows) if r.case_id == row.case_id), None)
+        if index is None:
+            return []
+        return [self.rows[i] for i in (index + 1, index - 1, index + 2) if 0 <= i < len(self.rows)]
+
+    @work(thread=True, exclusive=True, group="compare-readahead", exit_on_error=False)
+    def read_ahead(self, rows: list[CaseRow]) -> None:
+        """Details of the cases next to the current one, so a step needs no round trip."""
+        cmp = self.comparison
+        if cmp is None:
+            return
+        found = {}
+        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+            for row in rows:
+                if row.case_id in self._details:
+                    continue
+                if get_current_worker().is_cancelled:
+                    return
+                fresh = cmp.row(row.case_id) or row
+                hist = triage.history(store, cmp.baseline.id, cmp.candidate.id, row.case_id)
+                found[row.case_id] = (fresh, cmp.detail(row.case_id), hist)
+        self.post_message(ReadAhead(found))
+
+    @on(ReadAhead)
+    def read_ahead_done(self, message: ReadAhead) -> None:
+        self._details.update(message.details)
+        while len(self._details) > 12:  # a few cases either side; memory stays flat
+            self._details.pop(next(iter(self._details)))
 
     @work(thread=True, exclusive=True, group="compare-detail", exit_on_error=False)
     def load_detail(self, row: CaseRow) -> None:
@@ -548,6 +630,12 @@ class CompareScreen(Screen[None]):
     def detail_loaded(self, message: DetailLoaded) -> None:
         if self.current is None or message.row.case_id != self.current.case_id:
             return
+        shown = (message.row, message.detail, message.history)
+        if self.current_detail is message.detail or (
+            self._details.get(message.row.case_id) == shown
+            and self.current_detail == message.detail
+        ):
+            return  # the same as on screen: no repaint
         self.current_detail = message.detail
         self.current = message.row
         self.history = message.history
@@ -556,6 +644,8 @@ class CompareScreen(Screen[None]):
         )
         self.query_one("#case-pane", VerticalScroll).scroll_to(y=0, animate=False, immediate=True)
         self.show_filter_line()
+        self._details[message.row.case_id] = (message.row, message.detail, message.history)
+        self.read_ahead(self._neighbours_of(message.row))
 
     # -- stepping -------------------------------------------------------------------------
 
@@ -776,6 +866,7 @@ class CompareScreen(Screen[None]):
     @on(Saved)
     def saved(self, message: Saved) -> None:
         self.notify(one_line(message.text, 120), markup=False, timeout=3)
+        self._details.clear()  # triage columns and histories changed
         if message.case_id < 0:
             return
         # Refresh the window in place (class and owner columns), then move on if asked.
@@ -857,6 +948,7 @@ class CompareScreen(Screen[None]):
 
     @on(Written)
     def status_written(self, message: Written) -> None:
+        self._details.clear()
         self.notify(message.text, markup=False)
         self.refresh_figures()
 
@@ -958,6 +1050,7 @@ class CompareScreen(Screen[None]):
 
     def action_rebuild(self) -> None:
         self.query_one("#loading").display = True
+        self._figures_shown = False
         self.build()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
