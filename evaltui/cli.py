@@ -18,6 +18,7 @@ from rich.text import Text
 from evaltui import __version__
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
+from evaltui.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.models import ROLES, Role
 from evaltui.paths import ENV_DB, default_db_path, demo_db_path
 from evaltui.store import Store
@@ -832,16 +833,7 @@ def taxonomy_export(ctx: click.Context) -> None:
 @click.option(
     "--reason",
     required=True,
-    type=click.Choice(
-        [
-            "obsolete_policy",
-            "outdated_source",
-            "old_product_behaviour",
-            "duplicate",
-            "never_changes_decision",
-            "bad_case",
-        ]
-    ),
+    type=click.Choice(RETIRE_REASONS),
     help="Why the case no longer belongs in the reference set.",
 )
 @click.option("--note", help="One line of context.")

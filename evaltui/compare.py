@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from evaltui.errors import InputError
 from evaltui.stats import mcnemar_exact, wilson
@@ -32,17 +32,8 @@ Change = Literal[
     "still_failing",
     "still_passing",
 ]
-# The order cases are listed in: regressions first.
-CHANGES: tuple[Change, ...] = (
-    "regressed",
-    "errored",
-    "improved",
-    "output_changed",
-    "dropped",
-    "added",
-    "still_failing",
-    "still_passing",
-)
+# The order cases are listed in (the Literal's order): regressions first.
+CHANGES: tuple[Change, ...] = get_args(Change)
 CHANGED: frozenset[str] = frozenset(CHANGES[:6])  # what the case list shows by default
 RANK: dict[str, int] = {c: i for i, c in enumerate(CHANGES)}
 

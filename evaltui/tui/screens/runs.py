@@ -126,13 +126,7 @@ class RunsScreen(Screen[None]):
             table.add_row(*row, key=str(run.id))
         if current is not None and any(r.id == current.id for r in self.runs):
             table.move_cursor(row=table.get_row_index(str(current.id)))
-        self.query_one("#empty", Static).update(
-            Text(
-                "No runs in this store yet. Import one with `evaltui import FILE`, or try `evaltui demo`."
-                if not self.runs
-                else ""
-            )
-        )
+        self.query_one("#empty", Static).update(self.hint_text())
         self.query_one("#selection", Static).update(self.selection_text())
 
     @staticmethod
@@ -156,6 +150,28 @@ class RunsScreen(Screen[None]):
             Text(run.format),
             Text(run.imported_at[5:16].replace("T", " ")),
         ]
+
+    def hint_text(self) -> Text:
+        """What to do next, in words: the first thing a new user reads under the table."""
+        if not self.runs:
+            return Text(
+                "No runs in this store yet. Import one with `evaltui import FILE`, or try `evaltui demo`."
+            )
+        names = {r.id: r.name for r in self.runs}
+        base, cand = self.selection.get("baseline"), self.selection.get("candidate")
+        if base in names and cand in names and base != cand:
+            t = Text("\nEnter compares ")
+            t.append(one_line(names[cand], 32), style="bold")
+            t.append(" (candidate) with ")
+            t.append(one_line(names[base], 32), style="bold")
+            t.append(" (baseline): what changed, worst first, by segment.\n")
+            t.append(
+                "b / c / f mark another run as baseline, candidate or fallback; ? lists every key."
+            )
+            return t
+        return Text(
+            "\nMark a baseline (b) and a candidate (c), then press Enter to compare them. ? lists every key."
+        )
 
     def selection_text(self) -> Text:
         names = {r.id: r.name for r in self.runs}
