@@ -656,6 +656,9 @@ class CompareScreen(Screen[None]):
         index = table.cursor_row + step
         if 0 <= index < len(self.rows):
             table.move_cursor(row=index)
+            # Show it now, not after the table's RowHighlighted message comes round
+            # (that handler then sees the same case and does nothing).
+            self.select_row(self.rows[index])
             return
         # Past the window: fetch the neighbouring page (keyset), cursor at its near end.
         if step > 0:
