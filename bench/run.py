@@ -402,11 +402,13 @@ def step_app(db: Path, _unused: Path) -> dict[str, Any]:
         async with app.run_test(size=(160, 50)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()
+            # The screen notes when it put a case on screen (`shown_at`); Pilot's own
+            # press returns only once the app is idle, after the figures have drawn too.
             t0 = time.perf_counter()
             await pilot.press("enter")
-            while not (isinstance(app.screen, CompareScreen) and app.screen.current_detail):
+            while not (isinstance(app.screen, CompareScreen) and app.screen.shown_at):
                 await pilot.pause(0.005)
-            out["first_case_seconds"] = time.perf_counter() - t0
+            out["first_case_seconds"] = app.screen.shown_at - t0
             screen = app.screen
             steps, idle = [], []
             for _ in range(40):
@@ -434,10 +436,10 @@ def step_app(db: Path, _unused: Path) -> dict[str, Any]:
                 while not (
                     isinstance(app.screen, CompareScreen)
                     and app.screen is not screen
-                    and app.screen.current_detail
+                    and app.screen.shown_at
                 ):
                     await pilot.pause(0.005)
-                opens.append(time.perf_counter() - t0)
+                opens.append(app.screen.shown_at - t0)
                 screen = app.screen
             out["open_seconds"] = statistics.median(opens)
 

@@ -8,6 +8,7 @@ thread worker; results come back as messages.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -315,6 +316,8 @@ class CompareScreen(Screen[None]):
         self._figures_shown = False  # a Built after the first one is a refresh
         # case id -> (row, detail, finding history): the current case and its neighbours
         self._details: dict[int, tuple[CaseRow, CaseDetail, list[Finding]]] = {}
+        # When a case was last put on screen (time.perf_counter()): what `make bench` times.
+        self.shown_at: float | None = None
 
     # -- layout ------------------------------------------------------------------------
 
@@ -642,6 +645,7 @@ class CompareScreen(Screen[None]):
         self.query_one("#case-view", Static).update(
             case_renderable(message.row, message.detail, self.reducer, history=message.history)
         )
+        self.shown_at = time.perf_counter()
         self.query_one("#case-pane", VerticalScroll).scroll_to(y=0, animate=False, immediate=True)
         self.show_filter_line()
         self._details[message.row.case_id] = (message.row, message.detail, message.history)
