@@ -207,7 +207,11 @@ def test_attribute_summary_marks_busy_keys_past_the_set_cap(store, monkeypatch):
     def recs():
         for i in range(200):
             yield Record.from_models(
-                Case(suite="s", case_key=f"k{i}", attributes={"risk": ["low", "high"][i % 2], "ticket": f"T-{i}"}),
+                Case(
+                    suite="s",
+                    case_key=f"k{i}",
+                    attributes={"risk": ["low", "high"][i % 2], "ticket": f"T-{i}"},
+                ),
                 Result(suite="s", case_key=f"k{i}", verdict="pass"),
             )
 
