@@ -259,6 +259,12 @@ def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Fin
 # -- reading ------------------------------------------------------------------------------
 
 
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """`col = ?` for every filter that is given (None means any)."""
+    given = {col: v for col, v in filters.items() if v is not None}
+    return " AND ".join([f"{col} = ?" for col in given] or ["1"]), list(given.values())
+
+
 def list_findings(
     store: Store,
     *,
@@ -269,19 +275,21 @@ def list_findings(
     disagreements: bool = False,
 ) -> list[dict[str, Any]]:
     """Each triaged case's effective finding, with its runs and case key."""
-    clauses, params = ["1"], []
-    for col, val in (("ct.baseline_run", base), ("ct.candidate_run", cand), ("ct.owner", owner),
-                     ("ct.class", failure_class)):  # fmt: skip
-        if val is not None:
-            clauses.append(f"{col} = ?")
-            params.append(val)
+    where, params = _where(
+        {
+            "ct.baseline_run": base,
+            "ct.candidate_run": cand,
+            "ct.owner": owner,
+            "ct.class": failure_class,
+        }
+    )
     if disagreements:
-        clauses.append("ct.state = 'disagreement'")
+        where += " AND ct.state = 'disagreement'"
     rows = store.conn.execute(
         "SELECT b.name, c.name, k.suite, k.case_key, ct.state, ct.class, ct.owner, ct.verdict, "
         "ct.reviewers, ct.updated_at, ct.baseline_run, ct.candidate_run, ct.case_id "
         "FROM case_triage ct JOIN runs b ON b.id = ct.baseline_run JOIN runs c ON c.id = ct.candidate_run "
-        f"JOIN cases k ON k.id = ct.case_id WHERE {' AND '.join(clauses)} "
+        f"JOIN cases k ON k.id = ct.case_id WHERE {where} "
         "ORDER BY b.name, c.name, k.suite, k.case_key",
         params,
     ).fetchall()
@@ -336,18 +344,12 @@ class FindingLine(BaseModel):
 
 def export(store: Store, path: Path, *, base: int | None = None, cand: int | None = None) -> int:
     """Write every finding, one JSON object per line, in a stable order; returns the count."""
-    clauses, params = ["1"], []
-    if base is not None:
-        clauses.append("f.baseline_run = ?")
-        params.append(base)
-    if cand is not None:
-        clauses.append("f.candidate_run = ?")
-        params.append(cand)
+    where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
     rows = store.conn.execute(
         "SELECT f.uid, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key, f.kind, f.reviewer, "
         "f.at, f.class, f.class_name, f.owner, f.verdict, f.note, f.undoes "
         "FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON c.id = f.candidate_run "
-        f"JOIN cases k ON k.id = f.case_id WHERE {' AND '.join(clauses)} "
+        f"JOIN cases k ON k.id = f.case_id WHERE {where} "
         "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
         params,
     ).fetchall()
@@ -459,17 +461,11 @@ def agreement(
     store: Store, *, base: int | None = None, cand: int | None = None
 ) -> list[dict[str, Any]]:
     """Per reviewer pair: cases both labelled, percent agreement and kappa on class and verdict."""
-    clauses, params = ["1"], []
-    if base is not None:
-        clauses.append("baseline_run = ?")
-        params.append(base)
-    if cand is not None:
-        clauses.append("candidate_run = ?")
-        params.append(cand)
+    where, params = _where({"baseline_run": base, "candidate_run": cand})
     rows = [
         Finding.from_row(r)
         for r in store.conn.execute(
-            f"SELECT {COLS} FROM findings WHERE {' AND '.join(clauses)} ORDER BY id", params
+            f"SELECT {COLS} FROM findings WHERE {where} ORDER BY id", params
         )
     ]
     by_case: dict[tuple[int, int, int], list[Finding]] = defaultdict(list)
