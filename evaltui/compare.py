@@ -926,6 +926,13 @@ class Comparison:
 
     # -- one case --------------------------------------------------------------------------
 
+    def findings(self, case_id: int) -> list[Any]:
+        """The finding history of a case in this comparison, read on this connection."""
+        from evaltui import triage
+
+        with self._lock:
+            return triage.history(self.conn, self.baseline.id, self.candidate.id, case_id)
+
     def detail(self, case_id: int) -> CaseDetail:
         with self._lock:
             c = self.conn.execute(

@@ -9,6 +9,7 @@ is a row that restores the state before the action it undoes. See docs/triage.md
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -71,19 +72,18 @@ class Finding:
         }
 
 
-def _rows(store: Store, where: str, params: tuple[Any, ...]) -> list[Finding]:
+def _rows(db: Store | sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[Finding]:
+    conn = db.conn if isinstance(db, Store) else db
     return [
         Finding.from_row(r)
-        for r in store.conn.execute(
-            f"SELECT {COLS} FROM findings WHERE {where} ORDER BY id", params
-        )
+        for r in conn.execute(f"SELECT {COLS} FROM findings WHERE {where} ORDER BY id", params)
     ]
 
 
-def history(store: Store, base: int, cand: int, case_id: int) -> list[Finding]:
-    """Every finding on a case in a comparison, oldest first."""
+def history(db: Store | sqlite3.Connection, base: int, cand: int, case_id: int) -> list[Finding]:
+    """Every finding on a case in a comparison, oldest first (any open connection will do)."""
     return _rows(
-        store, "baseline_run = ? AND candidate_run = ? AND case_id = ?", (base, cand, case_id)
+        db, "baseline_run = ? AND candidate_run = ? AND case_id = ?", (base, cand, case_id)
     )
 
 

@@ -362,11 +362,7 @@ class CompareScreen(Screen[None]):
             tax = taxonomy.load(store, getattr(self.app, "taxonomy_path", None))
         # The first page goes out before the segment tally: people read the worst case first.
         rows = cmp.page(Filter(), limit=PAGE)
-        first = None
-        if rows:
-            with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
-                hist = triage.history(store, cmp.baseline.id, cmp.candidate.id, rows[0].case_id)
-            first = (rows[0], cmp.detail(rows[0].case_id), hist)
+        first = _read_case(cmp, rows[0]) if rows else None
         self.post_message(Opened(cmp, rows, tax, first))
         self.post_message(
             Built(
@@ -598,15 +594,12 @@ class CompareScreen(Screen[None]):
         if cmp is None:
             return
         found = {}
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
-            for row in rows:
-                if row.case_id in self._details:
-                    continue
-                if get_current_worker().is_cancelled:
-                    return
-                fresh = cmp.row(row.case_id) or row
-                hist = triage.history(store, cmp.baseline.id, cmp.candidate.id, row.case_id)
-                found[row.case_id] = (fresh, cmp.detail(row.case_id), hist)
+        for row in rows:
+            if row.case_id in self._details:
+                continue
+            if get_current_worker().is_cancelled:
+                return
+            found[row.case_id] = _read_case(cmp, row)
         self.post_message(ReadAhead(found))
 
     @on(ReadAhead)
@@ -621,10 +614,7 @@ class CompareScreen(Screen[None]):
         if cmp is None:
             return
         generation = self.generation
-        detail = cmp.detail(row.case_id)
-        fresh = cmp.row(row.case_id) or row  # triage columns may have changed
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
-            hist = triage.history(store, cmp.baseline.id, cmp.candidate.id, row.case_id)
+        fresh, detail, hist = _read_case(cmp, row)
         if get_current_worker().is_cancelled:
             return
         self.post_message(DetailLoaded(fresh, detail, generation, hist))
@@ -1067,6 +1057,12 @@ class CompareScreen(Screen[None]):
                       "toggle_hidden") and self.comparison is None:  # fmt: skip
             return None
         return True
+
+
+def _read_case(cmp: Comparison, row: CaseRow) -> tuple[CaseRow, CaseDetail, list[Finding]]:
+    """A case as the pane shows it, read on the comparison's own connection: its row
+    again (triage columns may have changed), its samples, its finding history."""
+    return cmp.row(row.case_id) or row, cmp.detail(row.case_id), cmp.findings(row.case_id)
 
 
 def _pct(x: float | None) -> str:
