@@ -1039,17 +1039,13 @@ def gate_cmd(
         record = gate.evaluate(store, loaded, b, c, f)
         if not no_record:
             gate.record_decision(store, record)
-    for path, text in (
-        (out, json.dumps(record, indent=2, ensure_ascii=False) + "\n"),
-        (md_path, gate.to_markdown(record)),
-        (junit, gate.to_junit(record)),
-    ):
+    from evaltui.files import write_atomic
+
+    for path, render in ((out, gate.to_json), (md_path, gate.to_markdown), (junit, gate.to_junit)):
         if path is not None:
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            write_atomic(path, render(record))
     if as_json:
-        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        click.echo(gate.to_json(record), nl=False)
     else:
         console = _console()
         style = {"ship": "bold green", "narrow_rollout": "bold yellow"}.get(

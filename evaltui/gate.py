@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evaltui import __version__
 from evaltui.compare import ALPHA, RANK, Comparison, Reducer, _run_ref, default_dimensions
 from evaltui.errors import InputError
+from evaltui.files import read_toml, table_lines
 from evaltui.stats import mcnemar_exact
 from evaltui.store.store import Store, current_user, now_iso
 
@@ -128,20 +128,8 @@ def _line_of(text: str, pattern: str) -> int | None:
 
 def load_policy(path: Path) -> LoadedPolicy:
     """Parse a policy; errors name the file, the line and the key."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the policy ({exc.strerror})") from None
-    text = raw.decode("utf-8", "replace")
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(str(path), "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+)", str(exc))
-        raise InputError(
-            str(path), f"not valid TOML: {exc}", location=f"line {m[1]}" if m else None
-        ) from None
+    data, text, raw = read_toml(path, "policy")
+    starts = table_lines(text, "rule")
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
@@ -150,9 +138,6 @@ def load_policy(path: Path) -> LoadedPolicy:
         msg = err["msg"].removeprefix("Value error, ")
         if loc and loc[0] == "rule" and len(loc) > 1 and loc[1].isdigit():
             i = int(loc[1])
-            starts = [
-                n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[rule]]"
-            ]
             start = starts[i] if i < len(starts) else None
             key = loc[2] if len(loc) > 2 else None
             line = start
@@ -178,9 +163,6 @@ def load_policy(path: Path) -> LoadedPolicy:
         ) from None
     for i, r in enumerate(policy.rule):
         if r.action not in policy.actions:
-            starts = [
-                n for n, row in enumerate(text.splitlines(), start=1) if row.strip() == "[[rule]]"
-            ]
             where = f"rule {i + 1} ({r.id})" + (f", line {starts[i]}" if i < len(starts) else "")
             raise InputError(
                 str(path),
@@ -617,6 +599,11 @@ def _fmt(value: Any, metric: str) -> str:
 def _thr(rule: dict[str, Any]) -> str:
     ((kind, v),) = rule["threshold"].items()
     return f"{'>=' if kind == 'min' else '<='} {_fmt(v, rule['metric'])}"
+
+
+def to_json(record: dict[str, Any]) -> str:
+    """The record as `--out` writes it: indented JSON, UTF-8, one trailing newline."""
+    return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_markdown(record: dict[str, Any]) -> str:

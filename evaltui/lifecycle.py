@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evaltui.errors import InputError, NotFoundError
+from evaltui.files import read_toml
 from evaltui.store.store import Store, current_user, now_iso
 
 REASONS = (
@@ -189,15 +189,7 @@ class Marker(BaseModel):
 
 
 def parse_markers(path: Path) -> list[Marker]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+)", str(exc))
-        raise InputError(
-            str(path), f"not valid TOML: {exc}", location=f"line {m[1]}" if m else None
-        ) from None
+    data, _, _ = read_toml(path, "markers file")
     items = data.get("marker")
     if set(data) - {"marker"} or not isinstance(items, list):
         raise InputError(str(path), "a markers file holds [[marker]] tables only", field="marker")

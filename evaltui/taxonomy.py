@@ -16,13 +16,13 @@ import FILE` stores it in the store (recorded in the event log).
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui.errors import InputError
+from evaltui.files import read_toml, table_lines
 
 SETTING = "taxonomy"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -110,19 +110,7 @@ def default_taxonomy() -> Taxonomy:
 
 def parse_toml(path: Path) -> Taxonomy:
     """Read a taxonomy file; errors name the file, the line or the class and the key."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read the taxonomy ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(str(path), "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message ends with "(at line L, column C)"
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"line {m[1]}" if m else None
-        raise InputError(str(path), f"not valid TOML: {exc}", location=where) from None
+    data, text, _ = read_toml(path, "taxonomy")
     unknown = set(data) - {"class"}
     if unknown:
         raise InputError(
@@ -134,9 +122,9 @@ def parse_toml(path: Path) -> Taxonomy:
         raise InputError(str(path), "no [[class]] tables", field="class")
     classes: list[FailureClass] = []
     seen: set[str] = set()
-    text = raw.decode("utf-8")
+    starts = table_lines(text, "class")
     for i, item in enumerate(items):
-        where = _class_location(text, i)
+        where = f"class {i + 1}" + (f" (line {starts[i]})" if i < len(starts) else "")
         try:
             cls = FailureClass.model_validate(item)
         except ValidationError as exc:
@@ -155,17 +143,6 @@ def parse_toml(path: Path) -> Taxonomy:
         seen.add(cls.key)
         classes.append(cls)
     return Taxonomy(classes, source=str(path))
-
-
-def _class_location(text: str, index: int) -> str:
-    """'class N (line L)': where the index-th [[class]] table starts."""
-    count = -1
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith("[[class]]"):
-            count += 1
-            if count == index:
-                return f"class {index + 1} (line {number})"
-    return f"class {index + 1}"
 
 
 def to_toml(taxonomy: Taxonomy) -> str:

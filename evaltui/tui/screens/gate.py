@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from evaltui import gate
+from evaltui.files import write_atomic
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.screens.prompts import TextPrompt
@@ -216,12 +216,10 @@ class GateScreen(Screen[None]):
             history = self._history(store)
         stem = Path.cwd() / f"decision-{did}"
         written = []
-        for suffix, text in ((".json", json.dumps(record, indent=2, ensure_ascii=False) + "\n"),
-                             (".md", gate.to_markdown(record)), (".junit.xml", gate.to_junit(record))):  # fmt: skip
+        for suffix, render in ((".json", gate.to_json), (".md", gate.to_markdown),
+                               (".junit.xml", gate.to_junit)):  # fmt: skip
             path = stem.with_name(stem.name + suffix)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            write_atomic(path, render(record))
             written.append(path.name)
         self.post_message(
             Exported(f"Decision {did} kept (saved); wrote {', '.join(written)}", history)
