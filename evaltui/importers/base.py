@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evaltui.errors import InputError
-from evaltui.models import Record, Role, Run
+from evaltui.models import Criterion, Record, Role, Run, Verdict
 
 
 @dataclass
@@ -138,3 +138,67 @@ def as_text(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, indent=1)
+
+
+class LooseModel(BaseModel):
+    """A private model of a tool's file: fields evaltui reads are checked, the rest ignored
+    (tools add fields between versions)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+_LETTER: dict[str, tuple[Verdict, float]] = {
+    "C": ("pass", 1.0),
+    "I": ("fail", 0.0),
+    "P": ("fail", 0.5),
+    "N": ("fail", 0.0),
+}
+_WORDS = {"yes": ("pass", 1.0), "true": ("pass", 1.0), "no": ("fail", 0.0), "false": ("fail", 0.0)}
+
+
+def score_to_criterion(value: Any, explanation: str | None = None) -> Criterion:
+    """An Inspect score value as a criterion (verdict where the value implies one)."""
+    verdict: Verdict | None = None
+    score: float | None = None
+    if isinstance(value, bool):
+        verdict, score = ("pass", 1.0) if value else ("fail", 0.0)
+    elif isinstance(value, int | float):
+        score = float(value)
+        if score in (0.0, 1.0):
+            verdict = "pass" if score == 1.0 else "fail"
+    elif isinstance(value, str):
+        hit = _LETTER.get(value) or _WORDS.get(value.strip().lower())
+        if hit:
+            verdict, score = hit[0], hit[1]  # type: ignore[assignment]
+        else:
+            try:
+                score = float(value)
+            except (ValueError, RecursionError):
+                score = None
+    return Criterion(verdict=verdict, score=score, explanation=explanation)
+
+
+def chat_text(value: Any) -> str:
+    """Chat messages as a readable transcript: `role: content` per message."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        return as_text(value)
+    lines = []
+    for msg in value:
+        if not isinstance(msg, dict):
+            lines.append(as_text(msg))
+            continue
+        content = msg.get("content", "")
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "text":
+                    parts.append(str(part.get("text", "")))
+                elif isinstance(part, dict):
+                    parts.append(f"<{part.get('type', 'part')}>")
+                else:
+                    parts.append(str(part))
+            content = "\n".join(parts)
+        lines.append(f"{msg.get('role', '?')}: {content}")
+    return "\n".join(lines)

@@ -22,10 +22,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from evaltui.errors import InputError
-from evaltui.importers.base import ImportOptions, ParsedRun, Progress, as_text, validation_error
+from evaltui.importers.base import (
+    ImportOptions,
+    LooseModel,
+    ParsedRun,
+    Progress,
+    chat_text,
+    score_to_criterion,
+    validation_error,
+)
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "inspect"
@@ -35,21 +43,17 @@ ZSTD_METHOD = 93
 # -- a private model of the parts of the log evaltui reads ----------------------------
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Dataset(_Loose):
+class _Dataset(LooseModel):
     name: str | None = None
     samples: int | None = None
 
 
-class _Config(_Loose):
+class _Config(LooseModel):
     epochs: int | None = None
     epochs_reducer: list[str] | str | None = None
 
 
-class _EvalSpec(_Loose):
+class _EvalSpec(LooseModel):
     task: str
     model: str
     created: datetime | None = None
@@ -65,46 +69,46 @@ class _EvalSpec(_Loose):
     packages: dict[str, str] | None = None
 
 
-class _EvalScore(_Loose):
+class _EvalScore(LooseModel):
     name: str
     scorer: str
     reducer: str | None = None
 
 
-class _Headline(_Loose):
+class _Headline(LooseModel):
     scorer: str | None = None
 
 
-class _Results(_Loose):
+class _Results(LooseModel):
     total_samples: int | None = None
     completed_samples: int | None = None
     scores: list[_EvalScore] = Field(default_factory=list)
     headline: _Headline | None = None
 
 
-class _Header(_Loose):
+class _Header(LooseModel):
     version: int | None = None
     status: str | None = None
     eval: _EvalSpec
     results: _Results | None = None
 
 
-class _Score(_Loose):
+class _Score(LooseModel):
     value: Any = None
     answer: Any = None
     explanation: str | None = None
 
 
-class _Output(_Loose):
+class _Output(LooseModel):
     completion: str = ""
     model: str | None = None
 
 
-class _Error(_Loose):
+class _Error(LooseModel):
     message: str = ""
 
 
-class _Sample(_Loose):
+class _Sample(LooseModel):
     id: str | int
     epoch: int = Field(default=1, ge=1)
     input: str | list[Any] = ""
@@ -179,36 +183,6 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 
 # -- mapping -------------------------------------------------------------------------------
 
-_LETTER: dict[str, tuple[Verdict, float]] = {
-    "C": ("pass", 1.0),
-    "I": ("fail", 0.0),
-    "P": ("fail", 0.5),
-    "N": ("fail", 0.0),
-}
-_WORDS = {"yes": ("pass", 1.0), "true": ("pass", 1.0), "no": ("fail", 0.0), "false": ("fail", 0.0)}
-
-
-def score_to_criterion(value: Any, explanation: str | None = None) -> Criterion:
-    """An Inspect score value as a criterion (verdict where the value implies one)."""
-    verdict: Verdict | None = None
-    score: float | None = None
-    if isinstance(value, bool):
-        verdict, score = ("pass", 1.0) if value else ("fail", 0.0)
-    elif isinstance(value, int | float):
-        score = float(value)
-        if score in (0.0, 1.0):
-            verdict = "pass" if score == 1.0 else "fail"
-    elif isinstance(value, str):
-        hit = _LETTER.get(value) or _WORDS.get(value.strip().lower())
-        if hit:
-            verdict, score = hit[0], hit[1]  # type: ignore[assignment]
-        else:
-            try:
-                score = float(value)
-            except (ValueError, RecursionError):
-                score = None
-    return Criterion(verdict=verdict, score=score, explanation=explanation)
-
 
 def _criteria(scores: dict[str, _Score]) -> dict[str, Criterion]:
     out: dict[str, Criterion] = {}
@@ -219,30 +193,6 @@ def _criteria(scores: dict[str, _Score]) -> dict[str, Criterion]:
         else:
             out[name] = score_to_criterion(sc.value, sc.explanation)
     return out
-
-
-def _text_of_input(value: str | list[Any]) -> str:
-    """Chat messages as a readable transcript: `role: content` per message."""
-    if isinstance(value, str):
-        return value
-    lines = []
-    for msg in value:
-        if not isinstance(msg, dict):
-            lines.append(as_text(msg))
-            continue
-        content = msg.get("content", "")
-        if isinstance(content, list):
-            parts = []
-            for part in content:
-                if isinstance(part, dict) and part.get("type") == "text":
-                    parts.append(str(part.get("text", "")))
-                elif isinstance(part, dict):
-                    parts.append(f"<{part.get('type', 'part')}>")
-                else:
-                    parts.append(str(part))
-            content = "\n".join(parts)
-        lines.append(f"{msg.get('role', '?')}: {content}")
-    return "\n".join(lines)
 
 
 def _pass_criterion(header: _Header, options: ImportOptions, path: Path) -> str | None:
@@ -292,7 +242,7 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str) -
         suite=suite,
         case_key=str(sample.id),
         verdict=verdict,
-        input=_text_of_input(sample.input),
+        input=chat_text(sample.input),
         expected=expected,
         attributes={k: v for k, v in (sample.metadata or {}).items() if v is not None},
         epoch=sample.epoch - 1,

@@ -31,23 +31,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evaltui.errors import InputError
 from evaltui.importers.base import (
     ImportOptions,
+    LooseModel,
     ParsedRun,
     Progress,
     as_text,
     check_text_head,
     decode_utf8,
+    score_to_criterion,
     validation_error,
 )
-from evaltui.importers.inspect_ai import score_to_criterion
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "lm-eval"
 SAMPLES_RE = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.jsonl$")
 RESULTS_RE = re.compile(r"^results_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.json$")
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 class _SampleLine(BaseModel):
@@ -63,7 +60,7 @@ class _SampleLine(BaseModel):
     metrics: list[str]
 
 
-class _Results(_Loose):
+class _Results(LooseModel):
     results: dict[str, dict[str, Any]] = Field(default_factory=dict)
     model_name: str | None = None
     date: float | None = None

@@ -19,30 +19,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from evaltui.errors import InputError
 from evaltui.importers.base import (
     ImportOptions,
+    LooseModel,
     ParsedRun,
     Progress,
     as_text,
+    chat_text,
     check_text_head,
     decode_utf8,
     iter_lines,
+    score_to_criterion,
     validation_error,
 )
-from evaltui.importers.inspect_ai import score_to_criterion
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "openai-evals"
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Spec(_Loose):
+class _Spec(LooseModel):
     completion_fns: list[str] = Field(default_factory=list)
     eval_name: str
     base_eval: str | None = None
@@ -52,11 +50,11 @@ class _Spec(_Loose):
     run_config: dict[str, Any] | None = None
 
 
-class _SpecLine(_Loose):
+class _SpecLine(LooseModel):
     spec: _Spec
 
 
-class _Event(_Loose):
+class _Event(LooseModel):
     sample_id: str
     type: str
     event_id: int | None = None
@@ -82,18 +80,6 @@ def _created(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except (ValueError, RecursionError):
         return None
-
-
-def _prompt_text(prompt: Any) -> str:
-    if isinstance(prompt, list):
-        lines = []
-        for msg in prompt:
-            if isinstance(msg, dict):
-                lines.append(f"{msg.get('role', '?')}: {as_text(msg.get('content', ''))}")
-            else:
-                lines.append(as_text(msg))
-        return "\n".join(lines)
-    return as_text(prompt)
 
 
 class OpenAIEvalsImporter:
@@ -235,7 +221,7 @@ class OpenAIEvalsImporter:
                     suite=suite,
                     case_key=sample_id,
                     verdict=verdict,
-                    input=_prompt_text(sampling.get("prompt", "")),
+                    input=chat_text(sampling.get("prompt", "")),
                     expected=None if expected is None else as_text(expected),
                     attributes={},
                     epoch=epoch,

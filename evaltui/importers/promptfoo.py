@@ -23,11 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from evaltui.errors import InputError
 from evaltui.importers.base import (
     ImportOptions,
+    LooseModel,
     ParsedRun,
     Progress,
     as_text,
@@ -41,53 +42,49 @@ NAME = "promptfoo"
 DEFAULT_SUITE = "promptfoo"
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _Assertion(_Loose):
+class _Assertion(LooseModel):
     type: str = "assertion"
     value: Any = None
     metric: str | None = None
 
 
-class _Component(_Loose):
+class _Component(LooseModel):
     pass_: bool = Field(alias="pass")
     score: float | None = None
     reason: str | None = None
     assertion: _Assertion | None = None
 
 
-class _Grading(_Loose):
+class _Grading(LooseModel):
     pass_: bool | None = Field(default=None, alias="pass")
     score: float | None = None
     reason: str | None = None
     componentResults: list[_Component] | None = None
 
 
-class _TestCase(_Loose):
+class _TestCase(LooseModel):
     description: str | None = None
     vars: dict[str, Any] | None = None
     assert_: list[_Assertion] | None = Field(default=None, alias="assert")
     metadata: dict[str, Any] | None = None
 
 
-class _Prompt(_Loose):
+class _Prompt(LooseModel):
     raw: str | None = None
     label: str | None = None
 
 
-class _Provider(_Loose):
+class _Provider(LooseModel):
     id: str | None = None
     label: str | None = None
 
 
-class _Response(_Loose):
+class _Response(LooseModel):
     output: Any = None
     error: str | None = None
 
 
-class _Row(_Loose):
+class _Row(LooseModel):
     testIdx: int
     promptIdx: int = 0
     success: bool
@@ -106,13 +103,13 @@ class _Row(_Loose):
     metadata: dict[str, Any] | None = None
 
 
-class _PromptColumn(_Loose):
+class _PromptColumn(LooseModel):
     label: str | None = None
     provider: str | None = None
     raw: str | None = None
 
 
-class _Results(_Loose):
+class _Results(LooseModel):
     version: int | None = None
     timestamp: datetime | None = None
     prompts: list[_PromptColumn] = Field(default_factory=list)
@@ -120,7 +117,7 @@ class _Results(_Loose):
     stats: dict[str, Any] | None = None
 
 
-class _Top(_Loose):
+class _Top(LooseModel):
     evalId: str | None = None
     results: _Results
     config: dict[str, Any] | None = None
