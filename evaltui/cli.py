@@ -21,6 +21,7 @@ from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.models import ROLES, Role
 from evaltui.paths import ENV_DB, default_db_path, demo_db_path
+from evaltui.stats import pct
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
 
@@ -291,10 +292,6 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     _print_rows(table, rows, optional={"system", "format", "sha256", "imported"})
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}"
-
-
 def _ci(k: int | None, n: int) -> str:
     from evaltui.stats import wilson
 
@@ -411,12 +408,12 @@ def compare_cmd(
         row = [
             Text(one_line(label, 30), style="bold" if seg["dimension"] == "all" else ""),
             f"{n:,}",
-            _pct(seg["baseline"]["rate"]),
+            pct(seg["baseline"]["rate"]),
             *([_ci(bp, n)] if wide else []),
-            _pct(seg["candidate"]["rate"]),
+            pct(seg["candidate"]["rate"]),
             *([_ci(cp, n)] if wide else []),
             "-" if seg["delta"] is None else f"{seg['delta'] * 100:+.1f}",
-            *([_pct(seg["fallback"]["rate"]) if seg["fallback"] else "-"] if run[2] else []),
+            *([pct(seg["fallback"]["rate"]) if seg["fallback"] else "-"] if run[2] else []),
             str(seg["flips"]["pass_to_fail"]),
             str(seg["flips"]["fail_to_pass"]),
             f"{seg['p_value']:.3g}",

@@ -24,7 +24,7 @@ from evaltui import __version__
 from evaltui.compare import ALPHA, RANK, Comparison, Reducer, _run_ref, default_dimensions
 from evaltui.errors import InputError
 from evaltui.files import read_toml, table_lines
-from evaltui.stats import mcnemar_exact
+from evaltui.stats import mcnemar_exact, pct
 from evaltui.store.store import Store, current_user, now_iso
 
 ACTIONS = ("ship", "narrow_rollout", "repair", "hold", "rollback")
@@ -639,8 +639,8 @@ def to_markdown(record: dict[str, Any]) -> str:
         sig = " \\*" if s["significant"] else ""
         delta = "-" if s["delta"] is None else f"{s['delta'] * 100:+.1f}"
         out.append(
-            f"| {md(label)} | {s['n']} | {_pct(s['baseline']['rate'])} | {_pct(s['candidate']['rate'])} "
-            f"| {delta}{sig} | {_pct(fb)} | {s['flips']['pass_to_fail']} | {s['flips']['fail_to_pass']} "
+            f"| {md(label)} | {s['n']} | {pct(s['baseline']['rate'])} | {pct(s['candidate']['rate'])} "
+            f"| {delta}{sig} | {pct(fb)} | {s['flips']['pass_to_fail']} | {s['flips']['fail_to_pass']} "
             f"| {s['p_value']:.3g} |"
         )
     out += ["", "\\* exact McNemar p < alpha.", ""]
@@ -673,10 +673,6 @@ def to_markdown(record: dict[str, Any]) -> str:
         "",
     ]  # fmt: skip
     return "\n".join(out)
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}"
 
 
 def to_junit(record: dict[str, Any]) -> str:

@@ -49,3 +49,8 @@ def mcnemar_exact(b: int, c: int) -> float:
         top = max(logs)
         tail = math.exp(top) * sum(math.exp(x - top) for x in logs)
     return min(1.0, 2.0 * tail)
+
+
+def pct(x: float | None) -> str:
+    """A rate for people: `73.1%`, or `-` when there is none."""
+    return "-" if x is None else f"{x:.1%}"

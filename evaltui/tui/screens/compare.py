@@ -32,6 +32,7 @@ from evaltui.compare import (
     Reducer,
     SegmentRow,
 )
+from evaltui.stats import pct
 from evaltui.store import Store
 from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
@@ -457,11 +458,11 @@ class CompareScreen(Screen[None]):
             cells = [
                 Text(one_line(label, 32), style="bold" if seg.dimension == "all" else ""),
                 Text(f"{seg.n:,}", justify="right"),
-                Text(_pct(seg.baseline_rate), justify="right"),
-                Text(_pct(seg.candidate_rate), justify="right"),
+                Text(pct(seg.baseline_rate), justify="right"),
+                Text(pct(seg.candidate_rate), justify="right"),
                 Text("-" if delta is None else f"{delta * 100:+.1f}", justify="right",
                      style="red" if (delta or 0) < 0 else "green" if (delta or 0) > 0 else ""),
-                *([Text(_pct(seg.fallback_rate), justify="right")] if fallback else []),
+                *([Text(pct(seg.fallback_rate), justify="right")] if fallback else []),
                 Text(str(seg.regressed), justify="right", style="red" if seg.regressed else ""),
                 Text(str(seg.improved), justify="right", style="green" if seg.improved else ""),
                 Text(f"{seg.p_value:.3g}", justify="right"),
@@ -1063,10 +1064,6 @@ def _read_case(cmp: Comparison, row: CaseRow) -> tuple[CaseRow, CaseDetail, list
     """A case as the pane shows it, read on the comparison's own connection: its row
     again (triage columns may have changed), its samples, its finding history."""
     return cmp.row(row.case_id) or row, cmp.detail(row.case_id), cmp.findings(row.case_id)
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}"
 
 
 def _me() -> str:

@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 from evaltui import lifecycle
 from evaltui.compare import Comparison, SegmentRow
 from evaltui.lifecycle import REASON_HELP, REASONS, Suggestion
+from evaltui.stats import pct
 from evaltui.store import Store
 from evaltui.textsafe import one_line
 
@@ -52,9 +53,6 @@ def effect_table(
     ):
         table.add_column(name, justify="left" if name in ("segment", "") else "right")
     after_by = {(s.dimension, s.value): s for s in after}
-
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{x:.1%}"
 
     def delta(x: float | None) -> str:
         return "-" if x is None else f"{x * 100:+.1f}"
