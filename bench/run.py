@@ -182,9 +182,14 @@ def step_inspect_generate(src: Path, dst: Path) -> dict[str, Any]:
 
 def child(step: str, src: str, db: str) -> None:
     out = STEPS[step](Path(src), Path(db))
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # evaltui's reader process, sqlite-utils
+    out["peak_rss_mb"] = me.ru_maxrss / 1024
+    out["children_rss_mb"] = kids.ru_maxrss / 1024
+    out["cpu_seconds"] = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     if step == "sqlite-utils":
-        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        out["peak_rss_mb"] = kids.ru_maxrss / 1024
+        out["children_rss_mb"] = 0.0
     print(json.dumps(out))
 
 
@@ -251,8 +256,12 @@ def bench_import(workdir: Path, figures: dict[str, Any]) -> None:
             if out["rows"] != n:
                 raise SystemExit(f"bench step {step} wrote {out['rows']:,} rows, expected {n:,}")
             got[step] = out
+            reader = (
+                f" + reader {out['children_rss_mb']:.1f} MB" if out.get("children_rss_mb") else ""
+            )
             print(
-                f"  round {r + 1}: {step:<13} {out['seconds']:8.2f} s   peak RSS {out['peak_rss_mb']:7.1f} MB"
+                f"  round {r + 1}: {step:<13} {out['seconds']:8.2f} s  (CPU {out['cpu_seconds']:6.2f} s)"
+                f"   peak RSS {out['peak_rss_mb']:7.1f} MB{reader}"
             )
         rounds.append(got)
     for step in ("sqlite3", "evaltui", "sqlite-utils"):
@@ -260,6 +269,8 @@ def bench_import(workdir: Path, figures: dict[str, Any]) -> None:
             "seconds": statistics.median(x[step]["seconds"] for x in rounds),
             "rows": n,
             "peak_rss_mb": max(x[step]["peak_rss_mb"] for x in rounds),
+            "children_rss_mb": max(x[step].get("children_rss_mb", 0.0) for x in rounds),
+            "cpu_seconds": statistics.median(x[step]["cpu_seconds"] for x in rounds),
             "rounds": [x[step]["seconds"] for x in rounds],
             "results": rounds[-1][step].get("results"),
         }
@@ -271,7 +282,8 @@ def bench_import(workdir: Path, figures: dict[str, Any]) -> None:
     print(f"  medians: sqlite3 {b:.2f} s, evaltui {a:.2f} s, sqlite-utils {c:.2f} s")
     figures["ratios"] = {"a/b": ratio_ab, "c/a": ratio_ca}
     a_b, c_a = ratio_ab, ratio_ca
-    rss = figures["evaltui"]["peak_rss_mb"]
+    # Both of evaltui's processes count: the importer and, for large files, its reader.
+    rss = figures["evaltui"]["peak_rss_mb"] + figures["evaltui"]["children_rss_mb"]
     print(
         f"  a/b  evaltui / plain sqlite3 executemany = {a_b:5.2f}   (target <= 1.3)  {'OK' if a_b <= 1.3 else 'MISSED'}"
     )
@@ -279,7 +291,8 @@ def bench_import(workdir: Path, figures: dict[str, Any]) -> None:
         f"  c/a  sqlite-utils insert --nl / evaltui  = {c_a:5.2f}   (target >= 2)    {'OK' if c_a >= 2 else 'MISSED'}"
     )
     print(
-        f"  evaltui peak RSS = {rss:.0f} MB   (target < 200 MB)  {'OK' if rss < 200 else 'MISSED'}"
+        f"  evaltui peak RSS = {rss:.0f} MB, importer and reader process together"
+        f"   (target < 200 MB)  {'OK' if rss < 200 else 'MISSED'}"
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from evaltui import import_process
 from evaltui.errors import InputError
 from evaltui.importers import ImportOptions, ParsedRun, detect, get_importer, sha256_file
 from evaltui.models import RunSummary
@@ -72,7 +73,10 @@ def import_path(
             outcomes.append(ImportOutcome(str(path), existing[1], existing[0], 0, skipped=True))
             continue
         on_batch = progress(item) if progress else None
-        run_id = store.import_run(item.run, item.records, on_batch=on_batch)
+        rows = None
+        if len(parsed) == 1 and import_process.handles(importer) and import_process.worth_it(path):
+            rows = import_process.rows_from_reader(importer.name, path, options, 0, item.progress)
+        run_id = store.import_run(item.run, item.records, rows=rows, on_batch=on_batch)
         n = store.conn.execute("SELECT n_results FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         outcomes.append(ImportOutcome(str(path), item.run.name, run_id, n))
     return outcomes

@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from evaltui import service, triage
 from evaltui.store import Store
 from evaltui.taxonomy import default_taxonomy
@@ -39,7 +41,23 @@ def big_file(path: Path, n: int) -> Path:
     return path
 
 
-def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path):
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie nobody reaps (no init in a container) has finished
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("reader_process", [False, True], ids=["serial", "reader-process"])
+def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process):
     n = 40_000
     src = big_file(tmp_path / "big.jsonl", n)
     db = tmp_path / "store.db"
@@ -54,17 +72,26 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path):
     rng = random.Random(7)
     kills = 50 if LONG else 6
     outcomes = {"killed_mid_import": 0, "finished_first": 0}
-    env = {**os.environ, "EVALTUI_DB": str(db)}
+    env = {**os.environ, "EVALTUI_DB": str(db),
+           "EVALTUI_IMPORT_PROCESS": "1" if reader_process else "0"}  # fmt: skip
+    orphans_checked = 0
     for _ in range(kills):
         proc = subprocess.Popen([str(EVALTUI), "import", str(src), "--force"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(rng.uniform(0.05, 1.6))
+        children = _children(proc.pid)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             outcomes["killed_mid_import"] += 1
         else:
             outcomes["finished_first"] += 1
         proc.wait()
+        # the reader process (and multiprocessing's helper) never outlive the importer
+        deadline = time.monotonic() + 10
+        while any(_running(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [c for c in children if _running(c)], "a reader process outlived its importer"
+        orphans_checked += len(children)
         with Store(db) as store:
             assert store.integrity_check() == "ok"
             for run_id, n_results in store.conn.execute(
@@ -78,7 +105,9 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path):
                 triage.list_findings(store)[0]["class"] == "unsafe_tool_action"
             )  # confirmed action kept
     assert outcomes["killed_mid_import"] >= 1, outcomes
-    print(outcomes)
+    if reader_process:
+        assert orphans_checked >= 1  # the importer did start a reader process
+    print(outcomes, "reader processes watched:", orphans_checked)
 
 
 def test_two_sessions_and_an_import_at_once(tmp_path):
