@@ -16,10 +16,13 @@ the run back.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
+import threading
 import traceback
 from collections.abc import Generator
 from multiprocessing.connection import Connection
@@ -28,6 +31,11 @@ from pathlib import Path
 from evaltui.errors import InputError
 from evaltui.importers.base import ImportOptions, Progress
 from evaltui.store.store import RowBatch, RowSource, Tally
+
+# Batches (~2,000 results, ~2 MB each) the reader may be ahead of the writer.
+AHEAD = 8
+# Each message is a tag byte and a pickle: rows, then one of end, error, crash.
+ROWS, END, ERROR, CRASH = b"R", b"E", b"X", b"C"
 
 # Below this size the reader process costs more to start (~0.3 s) than it saves.
 MIN_BYTES = 64 << 20
@@ -58,8 +66,8 @@ def worth_it(path: Path) -> bool:
 def _reader(
     fmt: str, path: str, options: ImportOptions, index: int, run_id: int, out: Connection
 ) -> None:
-    """The reader process: read run `index` of `path`, send ("rows", cases, results, done)
-    per batch, then ("end", tally) or ("error", ...)."""
+    """The reader process: read run `index` of `path`; send each batch of rows, then the
+    run's tally, or the InputError, or the traceback of anything else."""
     # Ctrl+C in a terminal reaches both processes: the writer decides; the reader
     # stops when the pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -72,22 +80,30 @@ def _reader(
             tally = Tally()
             progress = item.progress
             for case_rows, result_rows in build_rows(item.records, run_id, tally):
-                out.send_bytes(
-                    pickle.dumps(
-                        ("rows", case_rows, result_rows, progress.done, progress.total),
-                        protocol=5,
-                    )
-                )
-            out.send_bytes(pickle.dumps(("end", vars(tally)), protocol=5))
+                batch = (case_rows, result_rows, progress.done, progress.total)
+                out.send_bytes(ROWS + pickle.dumps(batch, protocol=5))
+            out.send_bytes(END + pickle.dumps(vars(tally), protocol=5))
         except InputError as exc:
             error = (exc.path, exc.detail, exc.location, exc.field)
-            out.send_bytes(pickle.dumps(("error", error), protocol=5))
+            out.send_bytes(ERROR + pickle.dumps(error, protocol=5))
         except Exception:
-            out.send_bytes(pickle.dumps(("crash", traceback.format_exc()), protocol=5))
+            out.send_bytes(CRASH + pickle.dumps(traceback.format_exc(), protocol=5))
     except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
         pass  # the writer has gone: nothing to say, nobody to say it to
     finally:
         out.close()
+
+
+def _receive(pipe: Connection, inbox: queue.Queue[bytes | None]) -> None:
+    """Move the reader's messages into `inbox`; None once the pipe has closed."""
+    try:
+        while True:
+            data = pipe.recv_bytes()
+            inbox.put(data)
+            if data[:1] != ROWS:
+                return  # end, error or crash: the last message
+    except (EOFError, OSError):
+        inbox.put(None)
 
 
 def rows_from_reader(
@@ -110,33 +126,43 @@ def rows_from_reader(
         )
         proc.start()
         send.close()  # ours is the read end only: EOF when the reader exits
+        # A thread takes the reader's batches off the pipe into a short queue, so the
+        # reader runs ahead of the writer by a few batches instead of waiting on each
+        # one (the thread only waits on the pipe; unpickling stays in this thread).
+        inbox: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+        receiver = threading.Thread(
+            target=_receive, args=(receive, inbox), name="evaltui-import-receiver", daemon=True
+        )
+        receiver.start()
         loads = pickle.loads
         try:
             while True:
-                try:
-                    message = loads(receive.recv_bytes())
-                except EOFError:
+                data = inbox.get()
+                if data is None:
                     proc.join(5)
                     raise RuntimeError(
                         f"the import reader process for {path} stopped "
                         f"(exit code {proc.exitcode}); nothing of this run was written"
-                    ) from None
-                kind = message[0]
-                if kind == "rows":
-                    progress.done, progress.total = message[3], message[4]
-                    yield message[1], message[2]
-                elif kind == "end":
-                    vars(tally).update(message[1])
+                    )
+                tag, message = data[:1], loads(memoryview(data)[1:])
+                if tag == ROWS:
+                    case_rows, result_rows, progress.done, progress.total = message
+                    yield case_rows, result_rows
+                elif tag == END:
+                    vars(tally).update(message)
                     return
-                elif kind == "error":
-                    err_path, detail, location, field = message[1]
+                elif tag == ERROR:
+                    err_path, detail, location, field = message
                     raise InputError(err_path, detail, location=location, field=field)
                 else:
-                    raise RuntimeError(f"the import reader process failed:\n{message[1]}")
+                    raise RuntimeError(f"the import reader process failed:\n{message}")
         finally:
-            receive.close()
             if proc.is_alive():
-                proc.terminate()
+                proc.terminate()  # the pipe then closes, and the receiver ends
+            while receiver.is_alive():  # make room: the receiver may wait on a full queue
+                with contextlib.suppress(queue.Empty):
+                    inbox.get(timeout=0.05)
+            receive.close()
             proc.join()
             proc.close()
 
