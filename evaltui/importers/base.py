@@ -79,11 +79,16 @@ def iter_lines(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, raw line) for non-blank lines, streaming."""
     progress.total = path.stat().st_size
     with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            progress.done += len(raw)
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            if raw.strip():
+        first = fh.readline()
+        progress.done = len(first)
+        first = first.removeprefix(b"\xef\xbb\xbf")
+        if first and not first.isspace():
+            yield 1, first
+        done = progress.done
+        for number, raw in enumerate(fh, start=2):
+            done += len(raw)
+            progress.done = done
+            if not raw.isspace():  # isspace stops at the first other byte; strip would copy
                 yield number, raw
 
 

@@ -463,65 +463,60 @@ class Tally:
 def build_rows(
     records: Iterable[Record], run_id: int, tally: Tally
 ) -> Generator[RowBatch, None, None]:
-    """Rows for CASE_UPSERT and RESULT_INSERT, BATCH records at a time."""
+    """Rows for CASE_UPSERT and RESULT_INSERT, BATCH records at a time.
+
+    The loop every imported result goes through: names are bound locally.
+    """
     case_rows: list[tuple[Any, ...]] = []
     result_rows: list[tuple[Any, ...]] = []
+    add_case, add_result = case_rows.append, result_rows.append
     counts, criteria, suites = tally.counts, tally.criteria, tally.suites
     sets = tally.attribute_sets
+    dumps, crc32, slots = to_json, zlib.crc32, VERDICT_SLOT
     for rec in records:
-        suites.add(rec.suite)
-        counts[rec.verdict] += 1
-        attrs_json = to_json(rec.attributes).decode() if rec.attributes else "{}"
-        if rec.epoch == 0 and rec.attributes:
-            if attrs_json in sets:
-                sets[attrs_json] += 1
-            elif len(sets) < MAX_ATTRIBUTE_SETS:
-                sets[attrs_json] = 1
-            else:
-                tally.attribute_overflow = True
-        crit_json = "{}"
-        if rec.criteria:
-            for name, crit in rec.criteria.items():
+        suite, key, verdict, epoch, output = (
+            rec.suite, rec.case_key, rec.verdict, rec.epoch, rec.output
+        )  # fmt: skip
+        suites.add(suite)
+        counts[verdict] += 1
+        attributes = rec.attributes
+        if attributes:
+            attrs_json = dumps(attributes).decode()
+            if epoch == 0:
+                if attrs_json in sets:
+                    sets[attrs_json] += 1
+                elif len(sets) < MAX_ATTRIBUTE_SETS:
+                    sets[attrs_json] = 1
+                else:
+                    tally.attribute_overflow = True
+        else:
+            attrs_json = "{}"
+        crits = rec.criteria
+        if crits:
+            for name, crit in crits.items():
                 slot = criteria.get(name)
                 if slot is None:
                     slot = criteria[name] = [0, 0, 0, 0, 0.0]
                 if crit.verdict is not None:
-                    slot[VERDICT_SLOT[crit.verdict]] += 1
+                    slot[slots[crit.verdict]] += 1
                 if crit.score is not None:
                     slot[3] += 1
                     slot[4] += crit.score
-            crit_json = to_json(rec.criteria, exclude_none=True).decode()
-        case_rows.append(
+            crit_json = dumps(crits, exclude_none=True).decode()
+        else:
+            crit_json = "{}"
+        add_case((suite, key, rec.input, rec.expected, attrs_json, run_id))
+        add_result(
             (
-                rec.suite,
-                rec.case_key,
-                rec.input,
-                rec.expected,
-                attrs_json,
-                run_id,
+                run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
+                rec.latency_ms, rec.cost, rec.explanation, rec.error, rec.location,
+                crc32(output.encode("utf-8", "surrogatepass")) if output else 0,
             )
-        )
-        result_rows.append(
-            (
-                run_id,
-                rec.suite,
-                rec.case_key,
-                rec.epoch,
-                rec.verdict,
-                rec.score,
-                rec.output,
-                crit_json,
-                rec.latency_ms,
-                rec.cost,
-                rec.explanation,
-                rec.error,
-                rec.location,
-                zlib.crc32(rec.output.encode("utf-8", "surrogatepass")) if rec.output else 0,
-            )
-        )
+        )  # fmt: skip
         if len(result_rows) >= BATCH:
             yield case_rows, result_rows
             case_rows, result_rows = [], []
+            add_case, add_result = case_rows.append, result_rows.append
     if result_rows:
         yield case_rows, result_rows
 
