@@ -17,16 +17,21 @@ the run back.
 from __future__ import annotations
 
 import contextlib
+import json
 import marshal
-import multiprocessing
 import os
 import queue
 import signal
+import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Generator
-from multiprocessing.connection import Connection
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from evaltui.errors import InputError
 from evaltui.importers.base import ImportOptions, Progress
@@ -64,14 +69,22 @@ def worth_it(path: Path) -> bool:
     return cores >= 2 and path.stat().st_size >= MIN_BYTES
 
 
-def _reader(
-    fmt: str, path: str, options: ImportOptions, index: int, run_id: int, out: Connection
-) -> None:
+def _send(out: BinaryIO, tag: bytes, payload: Any) -> None:
+    data = marshal.dumps(payload)
+    out.write(tag + struct.pack("<Q", len(data)))
+    out.write(data)
+
+
+def _reader(fmt: str, path: str, options: ImportOptions, index: int, run_id: int) -> None:
     """The reader process: read run `index` of `path`; send each batch of rows, then the
-    run's tally, or the InputError, or the traceback of anything else."""
+    run's tally, or the InputError, or the traceback of anything else, on stdout."""
     # Ctrl+C in a terminal reaches both processes: the writer decides; the reader
     # stops when the pipe closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The messages go to the original stdout; anything else that prints goes nowhere.
+    out = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
     from evaltui.importers import get_importer
     from evaltui.store.store import build_rows
 
@@ -81,30 +94,35 @@ def _reader(
             tally = Tally()
             progress = item.progress
             for case_rows, result_rows in build_rows(item.records, run_id, tally):
-                batch = (case_rows, result_rows, progress.done, progress.total)
-                out.send_bytes(ROWS + marshal.dumps(batch))
-            out.send_bytes(END + marshal.dumps(vars(tally)))
+                _send(out, ROWS, (case_rows, result_rows, progress.done, progress.total))
+            _send(out, END, vars(tally))
         except InputError as exc:
-            error = (exc.path, exc.detail, exc.location, exc.field)
-            out.send_bytes(ERROR + marshal.dumps(error))
+            _send(out, ERROR, (exc.path, exc.detail, exc.location, exc.field))
         except Exception:
-            out.send_bytes(CRASH + marshal.dumps(traceback.format_exc()))
-    except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
-        pass  # the writer has gone: nothing to say, nobody to say it to
-    finally:
+            _send(out, CRASH, traceback.format_exc())
         out.close()
+    except OSError:
+        pass  # the writer has gone (broken pipe): nothing to say, nobody to say it to
 
 
-def _receive(pipe: Connection, inbox: queue.Queue[bytes | None]) -> None:
-    """Move the reader's messages into `inbox`; None once the pipe has closed."""
+def _receive(pipe: BinaryIO, inbox: queue.Queue[bytes | None]) -> None:
+    """Move the reader's messages (tag + marshal dump) into `inbox`; None once the pipe
+    has closed early."""
     try:
         while True:
-            data = pipe.recv_bytes()
-            inbox.put(data)
-            if data[:1] != ROWS:
+            head = pipe.read(9)
+            if len(head) < 9:
+                break
+            (size,) = struct.unpack("<Q", head[1:])
+            body = pipe.read(size)
+            if len(body) < size:
+                break
+            inbox.put(head[:1] + body)
+            if head[:1] != ROWS:
                 return  # end, error or crash: the last message
-    except (EOFError, OSError):
-        inbox.put(None)
+    except (OSError, ValueError):
+        pass
+    inbox.put(None)
 
 
 def rows_from_reader(
@@ -114,57 +132,79 @@ def rows_from_reader(
     index: int,
     progress: Progress,
 ) -> RowSource:
-    """A `rows` source for Store.import_run that reads in a separate process."""
+    """A `rows` source for Store.import_run that reads in a separate process.
+
+    The reader is a fresh interpreter (`python -m evaltui.import_process`), never a
+    fork (the caller may hold threads) nor multiprocessing's spawn (which would run
+    the caller's main script again in the child).
+    """
 
     def source(run_id: int, tally: Tally) -> Generator[RowBatch, None, None]:
-        ctx = multiprocessing.get_context("spawn")  # never fork: the caller may hold threads
-        receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(
-            target=_reader,
-            args=(fmt, str(path), options, index, run_id, send),
-            name="evaltui-import-reader",
-            daemon=True,
-        )
-        proc.start()
-        send.close()  # ours is the read end only: EOF when the reader exits
-        # A thread takes the reader's batches off the pipe into a short queue, so the
-        # reader runs ahead of the writer by a few batches instead of waiting on each
-        # one (the thread only waits on the pipe; unpickling stays in this thread).
-        inbox: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
-        receiver = threading.Thread(
-            target=_receive, args=(receive, inbox), name="evaltui-import-receiver", daemon=True
-        )
-        receiver.start()
-        loads = marshal.loads
-        try:
-            while True:
-                data = inbox.get()
-                if data is None:
-                    proc.join(5)
-                    raise RuntimeError(
-                        f"the import reader process for {path} stopped "
-                        f"(exit code {proc.exitcode}); nothing of this run was written"
-                    )
-                tag, message = data[:1], loads(memoryview(data)[1:])
-                if tag == ROWS:
-                    case_rows, result_rows, progress.done, progress.total = message
-                    yield case_rows, result_rows
-                elif tag == END:
-                    vars(tally).update(message)
-                    return
-                elif tag == ERROR:
-                    err_path, detail, location, field = message
-                    raise InputError(err_path, detail, location=location, field=field)
-                else:
-                    raise RuntimeError(f"the import reader process failed:\n{message}")
-        finally:
-            if proc.is_alive():
-                proc.terminate()  # the pipe then closes, and the receiver ends
-            while receiver.is_alive():  # make room: the receiver may wait on a full queue
-                with contextlib.suppress(queue.Empty):
-                    inbox.get(timeout=0.05)
-            receive.close()
-            proc.join()
-            proc.close()
+        job = json.dumps(
+            {"fmt": fmt, "path": str(path), "options": asdict(options), "index": index,
+             "run_id": run_id}
+        )  # fmt: skip
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "evaltui.import_process", job],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                bufsize=1 << 20,
+            )
+            assert proc.stdout is not None
+            # A thread takes the reader's batches off the pipe into a short queue, so the
+            # reader runs ahead of the writer by a few batches instead of waiting on each
+            # one (the thread only waits on the pipe; decoding stays in this thread).
+            inbox: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+            receiver = threading.Thread(
+                target=_receive,
+                args=(proc.stdout, inbox),
+                name="evaltui-import-receiver",
+                daemon=True,
+            )
+            receiver.start()
+            loads = marshal.loads
+            try:
+                while True:
+                    data = inbox.get()
+                    if data is None:
+                        code = proc.wait(5)
+                        errors.seek(0)
+                        said = errors.read()[-2000:].decode("utf-8", "replace").strip()
+                        raise RuntimeError(
+                            f"the import reader process for {path} stopped (exit code {code})"
+                            + (f":\n{said}" if said else "")
+                        )
+                    tag, message = data[:1], loads(data[1:])
+                    if tag == ROWS:
+                        case_rows, result_rows, progress.done, progress.total = message
+                        yield case_rows, result_rows
+                    elif tag == END:
+                        vars(tally).update(message)
+                        return
+                    elif tag == ERROR:
+                        err_path, detail, location, field = message
+                        raise InputError(err_path, detail, location=location, field=field)
+                    else:
+                        raise RuntimeError(f"the import reader process failed:\n{message}")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()  # the pipe then closes, and the receiver ends
+                while receiver.is_alive():  # make room: the receiver may wait on a full queue
+                    with contextlib.suppress(queue.Empty):
+                        inbox.get(timeout=0.05)
+                proc.stdout.close()
+                proc.wait()
 
     return source
+
+
+def main(argv: list[str]) -> None:
+    """`python -m evaltui.import_process JOB`: the reader process (JOB is JSON)."""
+    job = json.loads(argv[0])
+    _reader(job["fmt"], job["path"], ImportOptions(**job["options"]), job["index"], job["run_id"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

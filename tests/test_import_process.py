@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,27 @@ def test_when_the_reader_process_fails_the_run_is_rolled_back(tmp_path):
             store.import_run(Run(name="x", format="native"), [], rows=rows)
         assert store.dump() == before
         assert store.integrity_check() == "ok"
+
+
+def test_a_script_without_a_main_guard_can_import_through_the_reader_process(tmp_path):
+    """The reader is a fresh interpreter: the caller's script is not run again in it
+    (multiprocessing's spawn would, and the second run would find the store locked)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "load.py"
+    script.write_text(
+        "from evaltui import service\n"
+        "from evaltui.store import Store\n"
+        f"with Store({str(tmp_path / 'lib.db')!r}) as store:\n"
+        f"    out = service.import_path(store, {str(DEMO / 'candidate.jsonl')!r})\n"
+        "print('imported', out[0].results)\n"
+    )
+    env = {**os.environ, "EVALTUI_IMPORT_PROCESS": "1"}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["imported 576"]  # every result of the demo candidate
 
 
 def test_when_to_use_a_reader_process(tmp_path, monkeypatch):
