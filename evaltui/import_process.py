@@ -8,8 +8,8 @@ sends the row batches through a pipe; this process only writes them, inside
 the run's one transaction. Whatever the reader finds wrong (a bad line) comes
 back as the same InputError, and the run is rolled back as before.
 
-The pipe is the only link: it holds a batch or two, so memory stays bounded
-on both sides. If this process dies (kill -9), the reader's next send fails
+The pipe is the only link, with at most AHEAD batches queued on this side,
+so memory stays bounded in both processes. If this process dies (kill -9), the reader's next send fails
 and it exits; if the reader dies, this process sees the pipe close and rolls
 the run back.
 """
