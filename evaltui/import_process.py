@@ -105,7 +105,7 @@ def _reader(fmt: str, path: str, options: ImportOptions, index: int, run_id: int
         pass  # the writer has gone (broken pipe): nothing to say, nobody to say it to
 
 
-def _receive(pipe: BinaryIO, inbox: queue.Queue[bytes | None]) -> None:
+def _receive(pipe: BinaryIO, inbox: queue.Queue[tuple[bytes, bytes] | None]) -> None:
     """Move the reader's messages (tag + marshal dump) into `inbox`; None once the pipe
     has closed early."""
     try:
@@ -117,7 +117,7 @@ def _receive(pipe: BinaryIO, inbox: queue.Queue[bytes | None]) -> None:
             body = pipe.read(size)
             if len(body) < size:
                 break
-            inbox.put(head[:1] + body)
+            inbox.put((head[:1], body))  # no copy of the ~2 MB body
             if head[:1] != ROWS:
                 return  # end, error or crash: the last message
     except (OSError, ValueError):
@@ -156,7 +156,7 @@ def rows_from_reader(
             # A thread takes the reader's batches off the pipe into a short queue, so the
             # reader runs ahead of the writer by a few batches instead of waiting on each
             # one (the thread only waits on the pipe; decoding stays in this thread).
-            inbox: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+            inbox: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=AHEAD)
             receiver = threading.Thread(
                 target=_receive,
                 args=(proc.stdout, inbox),
@@ -167,8 +167,8 @@ def rows_from_reader(
             loads = marshal.loads
             try:
                 while True:
-                    data = inbox.get()
-                    if data is None:
+                    got = inbox.get()
+                    if got is None:
                         code = proc.wait(5)
                         errors.seek(0)
                         said = errors.read()[-2000:].decode("utf-8", "replace").strip()
@@ -176,7 +176,7 @@ def rows_from_reader(
                             f"the import reader process for {path} stopped (exit code {code})"
                             + (f":\n{said}" if said else "")
                         )
-                    tag, message = data[:1], loads(data[1:])
+                    tag, message = got[0], loads(got[1])
                     if tag == ROWS:
                         case_rows, result_rows, progress.done, progress.total = message
                         yield case_rows, result_rows
