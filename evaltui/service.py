@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,10 +78,22 @@ def import_path(
         rows = None
         if len(parsed) == 1 and import_process.handles(importer) and import_process.worth_it(path):
             rows = import_process.rows_from_reader(importer.name, path, options, 0, item.progress)
-        run_id = store.import_run(item.run, item.records, rows=rows, on_batch=on_batch)
+        with store.alone() if writes_alone(path) else nullcontext():
+            run_id = store.import_run(item.run, item.records, rows=rows, on_batch=on_batch)
         n = store.conn.execute("SELECT n_results FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         outcomes.append(ImportOutcome(str(path), item.run.name, run_id, n))
     return outcomes
+
+
+def writes_alone(path: Path) -> bool:
+    """Whether an import of `path` is large enough to try the store alone (Store.alone).
+
+    EVALTUI_IMPORT_ALONE=0 never does, =1 does for any size; unset: files of 64 MB or more.
+    """
+    setting = os.environ.get("EVALTUI_IMPORT_ALONE", "")
+    if setting in ("0", "1"):
+        return setting == "1"
+    return path.is_file() and path.stat().st_size >= import_process.MIN_BYTES
 
 
 def list_runs(store: Store) -> list[RunSummary]:

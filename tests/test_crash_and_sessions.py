@@ -56,8 +56,12 @@ def _running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("reader_process", [False, True], ids=["serial", "reader-process"])
-def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process):
+@pytest.mark.parametrize(
+    ("reader_process", "alone"),
+    [(False, False), (True, False), (True, True)],
+    ids=["serial", "reader-process", "reader-process-alone"],
+)
+def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process, alone):
     n = 40_000
     src = big_file(tmp_path / "big.jsonl", n)
     db = tmp_path / "store.db"
@@ -73,8 +77,9 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process
     kills = 50 if LONG else 6
     outcomes = {"killed_mid_import": 0, "finished_first": 0}
     env = {**os.environ, "EVALTUI_DB": str(db),
-           "EVALTUI_IMPORT_PROCESS": "1" if reader_process else "0"}  # fmt: skip
-    orphans_checked = 0
+           "EVALTUI_IMPORT_PROCESS": "1" if reader_process else "0",
+           "EVALTUI_IMPORT_ALONE": "1" if alone else "0"}  # fmt: skip
+    orphans_checked = hot_journals = 0
     for _ in range(kills):
         proc = subprocess.Popen([str(EVALTUI), "import", str(src), "--force"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -86,14 +91,16 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process
         else:
             outcomes["finished_first"] += 1
         proc.wait()
+        hot_journals += (tmp_path / "store.db-journal").exists()
         # the reader process (and multiprocessing's helper) never outlive the importer
         deadline = time.monotonic() + 10
         while any(_running(c) for c in children) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not [c for c in children if _running(c)], "a reader process outlived its importer"
         orphans_checked += len(children)
-        with Store(db) as store:
+        with Store(db) as store:  # after a kill alone: the hot journal is rolled back here
             assert store.integrity_check() == "ok"
+            assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             for run_id, n_results in store.conn.execute(
                 "SELECT id, n_results FROM runs WHERE name = 'big'"
             ):
@@ -107,7 +114,10 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process
     assert outcomes["killed_mid_import"] >= 1, outcomes
     if reader_process:
         assert orphans_checked >= 1  # the importer did start a reader process
-    print(outcomes, "reader processes watched:", orphans_checked)
+    assert not (tmp_path / "store.db-journal").exists()
+    if alone:
+        assert hot_journals >= 1  # a kill did land inside an import alone
+    print(outcomes, "reader processes watched:", orphans_checked, "hot journals:", hot_journals)
 
 
 def test_two_sessions_and_an_import_at_once(tmp_path):

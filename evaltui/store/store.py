@@ -8,7 +8,7 @@ import os
 import sqlite3
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,14 @@ class Store:
             self.conn.execute(
                 f"PRAGMA wal_autocheckpoint = {max(WAL_CHECKPOINT_BYTES // page_size, 16)}"
             )
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
+            raise StoreError(
+                f"The store {self.path} is busy: another evaltui holds it (a large import "
+                f"has the store to itself until it commits; waited {BUSY_TIMEOUT_MS // 1000} s). "
+                "Try again when it has finished."
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
         self.db = Database(self.conn)
@@ -147,6 +155,49 @@ class Store:
             raise
         else:
             self.conn.execute("COMMIT")
+
+    @contextmanager
+    def alone(self) -> Iterator[bool]:
+        """For one large write: the store written once, through a rollback journal.
+
+        In WAL mode every page a transaction writes goes to the WAL, then again
+        to the database at the checkpoint; for a transaction of hundreds of MB
+        that second write is a quarter of the import (docs/performance.md), and
+        SQLite's own advice for transactions past ~100 MB is a rollback journal.
+        With one, pages appended to the file are written once, and the journal
+        only holds the few existing pages the import changes.
+
+        Only when nobody else has the store open: the switch needs the store to
+        itself, so with another connection open (an app, a reviewer) this yields
+        False at once and the write goes through the WAL as usual. While it
+        runs, a store opened elsewhere waits for the commit (BUSY_TIMEOUT_MS).
+        Atomicity is unchanged: a kill leaves a hot journal, and the next open
+        rolls the transaction back. Yields whether the rollback journal is on.
+        """
+        conn = self.conn
+        conn.execute("PRAGMA busy_timeout = 0")  # someone else has it open: no waiting
+        try:
+            mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+        except sqlite3.OperationalError:  # locked: another connection is open
+            mode = "wal"
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if mode != "delete":
+            yield False
+            return
+        # FULL: the journal is synced before the file is changed (NORMAL is only
+        # safe with WAL).
+        conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield True
+        finally:
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA busy_timeout = 1000")
+            # With a store opened meanwhile (waiting for this commit), that opener
+            # switches it back to WAL itself.
+            with suppress(sqlite3.OperationalError):
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     # -- events ----------------------------------------------------------------
 
