@@ -47,6 +47,18 @@ def _db_path(ctx: click.Context) -> Path:
     return Path(ctx.obj["db"]) if ctx.obj.get("db") else default_db_path()
 
 
+def _store(path: Path) -> Store:
+    """The store, saying so on stderr if another evaltui's import makes it wait."""
+    return Store(
+        path,
+        on_wait=lambda: click.echo(
+            f"Waiting for {path}: another evaltui is importing a large file into it "
+            "and has the store to itself until that import commits...",
+            err=True,
+        ),
+    )
+
+
 def _console(err: bool = False) -> Console:
     return Console(stderr=err, highlight=False, soft_wrap=False)
 
@@ -135,7 +147,7 @@ def _open_app(path: Path, taxonomy_path: Path | None = None) -> None:
     from evaltui import taxonomy
     from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
 
-    with Store(path) as store:  # migrate (or refuse) before the screen takes over
+    with _store(path) as store:  # migrate (or refuse) before the screen takes over
         taxonomy.load(store, taxonomy_path)  # a bad taxonomy file fails here, not mid-session
     EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path).run()
 
@@ -216,7 +228,7 @@ def import_cmd(
     )
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = 0
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         for path in files:
             try:
                 if bar is not None:
@@ -258,7 +270,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     """
     from evaltui import service
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         summaries = service.list_runs(store)
     if as_json:
         click.echo(json.dumps([s.model_dump() for s in summaries], indent=2, ensure_ascii=False))
@@ -349,7 +361,7 @@ def compare_cmd(
 
     red = Reducer.parse(reducer)
     path = _db_path(ctx)
-    with Store(path) as store:
+    with _store(path) as store:
         b = store.resolve_run(baseline)
         c = store.resolve_run(candidate)
         f = store.resolve_run(fallback) if fallback else None
@@ -466,9 +478,9 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db") else demo_db_path()
     if fresh:
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with Store(path) as store:
+    with _store(path) as store:
         outcomes = service.load_demo(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
@@ -502,7 +514,7 @@ def schema(what: str) -> None:
 @click.pass_context
 def log_cmd(ctx: click.Context, as_json: bool, limit: int | None) -> None:
     """List the event log: every import and human action, oldest first."""
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         events = store.events(limit)
     if as_json:
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
@@ -578,7 +590,7 @@ def label_cmd(
 
     if not any(v is not None for v in (cls, owner, verdict, note)):
         raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         base, cand = store.resolve_run(baseline), store.resolve_run(candidate)
         case_id = triage.resolve_case(store, case)
         kwargs: dict[str, Any] = {}
@@ -624,7 +636,7 @@ def findings_list(
     """Each triaged case's current finding (or disagreement)."""
     from evaltui import triage
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         rows = triage.list_findings(
             store,
             base=store.resolve_run(baseline) if baseline else None,
@@ -673,7 +685,7 @@ def findings_export(
     """Write every finding to FILE: one per line, stable order, diff-friendly."""
     from evaltui import triage
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         n = triage.export(
             store,
             file,
@@ -690,7 +702,7 @@ def findings_import(ctx: click.Context, file: Path) -> None:
     """Merge another reviewer's findings file (one transaction; known findings skipped)."""
     from evaltui import triage
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         out = triage.import_file(store, file)
     click.echo(
         f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases; "
@@ -706,7 +718,7 @@ def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
     """Undo your latest finding in a comparison (the undo is recorded too)."""
     from evaltui import triage
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
         key = (
             store.conn.execute("SELECT case_key FROM cases WHERE id = ?", (f.case_id,)).fetchone()[
@@ -729,7 +741,7 @@ def findings_agreement(
     """Percent agreement and Cohen's kappa per reviewer pair, on class and on verdict."""
     from evaltui import triage
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         rows = triage.agreement(
             store,
             base=store.resolve_run(baseline) if baseline else None,
@@ -771,7 +783,7 @@ def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
     """The failure classes in force (numbered as the app's keys), or manage them."""
     if ctx.invoked_subcommand is not None:
         return
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         tax = _taxonomy(ctx, store)
     if as_json:
         click.echo(json.dumps(tax.as_list(), indent=2, ensure_ascii=False))
@@ -804,7 +816,7 @@ def taxonomy_import(ctx: click.Context, file: Path) -> None:
     from evaltui import taxonomy
 
     tax = taxonomy.parse_toml(file)
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         changes = taxonomy.save(store, tax)
     click.echo(
         f"taxonomy saved: {len(tax.classes)} classes; added {', '.join(changes['added']) or 'none'}; "
@@ -818,7 +830,7 @@ def taxonomy_export(ctx: click.Context) -> None:
     """Print the taxonomy in force as TOML (a starting point to edit)."""
     from evaltui import taxonomy
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         click.echo(taxonomy.to_toml(_taxonomy(ctx, store)), nl=False)
 
 
@@ -843,7 +855,7 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
     """
     from evaltui import lifecycle
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.retire(store, ids, reason, note)
     click.echo(f"retired {n} case(s) ({reason}); {len(ids) - n} already were")
@@ -857,7 +869,7 @@ def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) ->
     """Make retired or quarantined cases active again."""
     from evaltui import lifecycle
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.restore(store, ids, note)
     click.echo(f"restored {n} case(s)")
@@ -871,7 +883,7 @@ def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None)
     """Quarantine cases: still visible, left out of the gate, awaiting a decision."""
     from evaltui import lifecycle
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.quarantine(store, ids, note)
     click.echo(f"quarantined {n} case(s)")
@@ -902,7 +914,7 @@ def stale_cmd(
     """
     from evaltui import lifecycle
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         marks = lifecycle.load_markers(store, markers)
         if save_markers:
             if markers is None:
@@ -949,7 +961,7 @@ def cases_cmd(
     """List cases with their lifecycle status (who retired them, when, why)."""
     from evaltui import lifecycle
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         rows = lifecycle.list_cases(store, status=status, suite=suite, limit=limit)
         counts = lifecycle.status_counts(store)
     if as_json:
@@ -1030,7 +1042,7 @@ def gate_cmd(
     from evaltui import gate
 
     loaded = gate.load_policy(policy_path)
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         b, c = store.resolve_run(baseline), store.resolve_run(candidate)
         f = store.resolve_run(fallback) if fallback else None
         record = gate.evaluate(store, loaded, b, c, f)
@@ -1087,7 +1099,7 @@ def decisions_cmd(
     """The decisions kept in the store, newest first."""
     from evaltui import gate
 
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         if show_id is not None:
             row = store.conn.execute(
                 "SELECT record FROM decisions WHERE id = ?", (show_id,)
@@ -1143,7 +1155,7 @@ def verify_cmd(ctx: click.Context, record_path: Path, policy_path: Path | None) 
         from evaltui.errors import InputError
 
         raise InputError(str(record_path), f"malformed JSON ({exc})") from None
-    with Store(_db_path(ctx)) as store:
+    with _store(_db_path(ctx)) as store:
         problems = gate.verify(store, record, policy_path)
     if not problems:
         click.echo(f"unchanged: the decision ({record['decision']}) still holds")

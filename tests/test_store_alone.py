@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +21,7 @@ from evaltui.store import store as store_module
 from .conftest import DEMO
 
 TIMED = {"runs", "events", "_sqlite_migrations"}
+EVALTUI = Path(sys.executable).parent / "evaltui"
 
 
 def _mode(db: Path) -> str:
@@ -134,3 +139,25 @@ def test_a_store_opened_during_a_long_import_alone_says_why_it_cannot_open(tmp_p
         holder.join()
     with Store(db) as store:
         assert store.integrity_check() == "ok"
+
+
+def test_the_cli_says_it_waits_for_an_import_alone_then_answers(tmp_path):
+    db = tmp_path / "store.db"
+    with Store(db) as store:
+        service.import_path(store, DEMO / "production.jsonl")
+    spilled, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_alone, args=(db, spilled, release))
+    holder.start()
+    try:
+        assert spilled.wait(10)
+        threading.Timer(1.5, release.set).start()
+        env = {**os.environ, "EVALTUI_DB": str(db)}
+        done = subprocess.run(
+            [str(EVALTUI), "runs", "--json"], env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        release.set()
+        holder.join()
+    assert done.returncode == 0, done.stderr
+    assert "Waiting for" in done.stderr and "importing a large file" in done.stderr
+    assert [r["name"] for r in json.loads(done.stdout)] == ["prod-2026-11-02"]

@@ -58,9 +58,17 @@ class Store:
         path: the SQLite file; created (with its directory) if missing.
         create: create the file when it does not exist; when False a missing
             store raises StoreError.
+        on_wait: called once if the store is held by another evaltui's import
+            (Store.alone) and opening it has to wait: the CLI says so.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        on_wait: Callable[[], None] | None = None,
+    ) -> None:
         self.path = Path(path)
         if not create and not self.path.exists():
             raise StoreError(f"No store at {self.path}. Import a run first: evaltui import FILE")
@@ -79,7 +87,7 @@ class Store:
                 # cut a large import's page writes (and syscalls) 16-fold against the
                 # 4 KiB default (docs/performance.md). Older stores keep their size.
                 self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            self._journal_wal(on_wait)
             # WAL + NORMAL: a committed transaction survives a process crash or
             # kill -9 (the WAL is in the OS cache); only power loss can drop the last ones.
             self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -103,6 +111,21 @@ class Store:
             raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
         self.db = Database(self.conn)
         self._migrate()
+
+    def _journal_wal(self, on_wait: Callable[[], None] | None) -> None:
+        """WAL mode; the first statement to wait while another import holds the store."""
+        if on_wait is not None:
+            self.conn.execute("PRAGMA busy_timeout = 200")
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                on_wait()
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA journal_mode = WAL")
 
     # -- lifecycle -------------------------------------------------------------
 
