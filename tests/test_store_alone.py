@@ -161,3 +161,19 @@ def test_the_cli_says_it_waits_for_an_import_alone_then_answers(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Waiting for" in done.stderr and "importing a large file" in done.stderr
     assert [r["name"] for r in json.loads(done.stdout)] == ["prod-2026-11-02"]
+
+
+async def test_an_open_app_keeps_imports_from_taking_the_store_alone(tmp_path):
+    from evaltui.tui.app import EvaltuiApp
+
+    db = tmp_path / "store.db"
+    with Store(db) as store:
+        service.import_path(store, DEMO / "production.jsonl")
+    app = EvaltuiApp(db)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        # the runs screen has loaded and closed its own connection: the app's stays
+        with Store(db) as importer, importer.alone() as alone:
+            assert alone is False
+    with Store(db) as importer, importer.alone() as alone:  # the app has quit
+        assert alone is True

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from evaltui.errors import EvaltuiError
+from evaltui.store import Store
 from evaltui.tui.screens.error import ErrorScreen
 from evaltui.tui.screens.help import HelpScreen, keys_of
 from evaltui.tui.screens.runs import RunsScreen
@@ -36,7 +37,21 @@ class EvaltuiApp(App[None]):
         self.taxonomy_path = taxonomy_path
 
     def on_mount(self) -> None:
+        # One connection held for the app's life, even while no screen reads: with it
+        # open, an import run elsewhere cannot take the store alone (Store.alone), so
+        # this app's reads never wait for one.
+        self._presence: Store | None = None
+        try:
+            self._presence = Store(self.db_path)
+        except EvaltuiError as exc:
+            self.push_screen(RunsScreen())
+            self.push_screen(ErrorScreen(exc.title, exc.message))
+            return
         self.push_screen(RunsScreen())
+
+    def on_unmount(self) -> None:
+        if self._presence is not None:
+            self._presence.close()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
