@@ -185,7 +185,7 @@ class Store:
 
         In WAL mode every page a transaction writes goes to the WAL, then again
         to the database at the checkpoint; for a transaction of hundreds of MB
-        that second write is a quarter of the import (docs/performance.md), and
+        that second write is about a fifth of the import (docs/performance.md), and
         SQLite's own advice for transactions past ~100 MB is a rollback journal.
         With one, pages appended to the file are written once, and the journal
         only holds the few existing pages the import changes.
