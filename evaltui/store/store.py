@@ -47,6 +47,11 @@ def current_user() -> str:
         return "unknown"
 
 
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock ("database is locked")."""
+    return "locked" in str(exc)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -100,7 +105,7 @@ class Store:
                 f"PRAGMA wal_autocheckpoint = {max(WAL_CHECKPOINT_BYTES // page_size, 16)}"
             )
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc):
+            if not _locked(exc):
                 raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
             raise StoreError(
                 f"The store {self.path} is busy: another evaltui holds it (a large import "
@@ -115,17 +120,24 @@ class Store:
     def _journal_wal(self, on_wait: Callable[[], None] | None) -> None:
         """WAL mode; the first statement to wait while another import holds the store."""
         if on_wait is not None:
-            self.conn.execute("PRAGMA busy_timeout = 200")
             try:
-                self.conn.execute("PRAGMA journal_mode = WAL")
+                with self._busy_timeout(200):
+                    self.conn.execute("PRAGMA journal_mode = WAL")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
+                if not _locked(exc):
                     raise
                 on_wait()
-            finally:
-                self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA journal_mode = WAL")
+
+    @contextmanager
+    def _busy_timeout(self, ms: int) -> Iterator[None]:
+        """Wait at most `ms` for another connection's lock inside; BUSY_TIMEOUT_MS after."""
+        self.conn.execute(f"PRAGMA busy_timeout = {ms}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -198,13 +210,11 @@ class Store:
         rolls the transaction back. Yields whether the rollback journal is on.
         """
         conn = self.conn
-        conn.execute("PRAGMA busy_timeout = 0")  # someone else has it open: no waiting
         try:
-            mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+            with self._busy_timeout(0):  # someone else has it open: no waiting
+                mode = conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
         except sqlite3.OperationalError:  # locked: another connection is open
             mode = "wal"
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if mode != "delete":
             yield False
             return
@@ -215,12 +225,10 @@ class Store:
             yield True
         finally:
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA busy_timeout = 1000")
             # With a store opened meanwhile (waiting for this commit), that opener
             # switches it back to WAL itself.
-            with suppress(sqlite3.OperationalError):
+            with suppress(sqlite3.OperationalError), self._busy_timeout(1000):
                 conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     # -- events ----------------------------------------------------------------
 

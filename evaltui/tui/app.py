@@ -41,13 +41,14 @@ class EvaltuiApp(App[None]):
         # open, an import run elsewhere cannot take the store alone (Store.alone), so
         # this app's reads never wait for one.
         self._presence: Store | None = None
+        failed: EvaltuiError | None = None
         try:
             self._presence = Store(self.db_path)
         except EvaltuiError as exc:
-            self.push_screen(RunsScreen())
-            self.push_screen(ErrorScreen(exc.title, exc.message))
-            return
+            failed = exc
         self.push_screen(RunsScreen())
+        if failed is not None:
+            self.push_screen(ErrorScreen(failed.title, failed.message))
 
     def on_unmount(self) -> None:
         if self._presence is not None:
