@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 from evaltui.errors import InputError
 from evaltui.importers.base import ImportOptions, Progress
-from evaltui.store.store import RowBatch, RowSource, Tally
+from evaltui.store.rows import RowBatch, RowSource, Tally
 
 # Batches (~2,000 results, ~2 MB each) the reader may be ahead of the writer.
 AHEAD = 8
@@ -86,7 +86,7 @@ def _reader(fmt: str, path: str, options: ImportOptions, index: int, run_id: int
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     from evaltui.importers import get_importer
-    from evaltui.store.store import build_rows
+    from evaltui.store.rows import build_rows
 
     try:
         try:

@@ -13,22 +13,24 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evaltui.errors import InputError, NotFoundError
 from evaltui.files import read_toml
+from evaltui.models import CASE_STATUSES, CaseStatus
 from evaltui.store.store import Store, current_user, now_iso
 
-REASONS = (
+RetireReason = Literal[
     "obsolete_policy",
     "outdated_source",
     "old_product_behaviour",
     "duplicate",
     "never_changes_decision",
     "bad_case",
-)
+]
+REASONS: tuple[RetireReason, ...] = get_args(RetireReason)
 REASON_HELP = {
     "obsolete_policy": "the policy it tests has changed",
     "outdated_source": "the source material it relies on is out of date",
@@ -37,7 +39,7 @@ REASON_HELP = {
     "never_changes_decision": "it always passes and has never changed a decision",
     "bad_case": "the case itself is wrong",
 }
-Status = Literal["active", "quarantined", "retired"]
+Status = CaseStatus
 MARKERS_SETTING = "stale_markers"
 
 
@@ -111,6 +113,25 @@ def quarantine(
                        action="case.quarantine", actor=actor)  # fmt: skip
 
 
+def set_status(
+    store: Store,
+    case_ids: list[int],
+    status: str,
+    reason: str | None = None,
+    note: str | None = None,
+) -> int:
+    """Retire (with a reason), quarantine or restore ("active") cases: one entry for every front end."""
+    if status == "retired":
+        return retire(store, case_ids, reason or "bad_case", note)
+    if status == "quarantined":
+        return quarantine(store, case_ids, note)
+    if status == "active":
+        return restore(store, case_ids, note)
+    raise InputError(
+        "status", f"unknown case status {status!r}; use one of {', '.join(CASE_STATUSES)}"
+    )
+
+
 def restore(
     store: Store, case_ids: list[int], note: str | None = None, *, actor: str | None = None
 ) -> int:
@@ -163,8 +184,22 @@ def list_cases(
     ]
 
 
+def retired_since(store: Store, at: str | None) -> list[dict[str, Any]]:
+    """Cases retired after `at` (every retired case when None), oldest first."""
+    q = (
+        "SELECT suite, case_key, status_reason, status_by, status_at, status_note FROM cases "
+        "WHERE status = 'retired'"
+        + (" AND status_at > ?" if at else "")
+        + " ORDER BY status_at, suite, case_key"
+    )
+    return [
+        {"suite": r[0], "case_key": r[1], "reason": r[2], "by": r[3], "at": r[4], "note": r[5]}
+        for r in store.conn.execute(q, (at,) if at else ())
+    ]
+
+
 def status_counts(store: Store) -> dict[str, int]:
-    out = {"active": 0, "quarantined": 0, "retired": 0}
+    out: dict[str, int] = dict.fromkeys(CASE_STATUSES, 0)
     for status, n in store.conn.execute("SELECT status, COUNT(*) FROM cases GROUP BY status"):
         out[status] = n
     return out
@@ -181,10 +216,7 @@ class Marker(BaseModel):
     attribute: str | None = None
     values: list[str | int | float | bool] | None = None
     created_before: date | None = None
-    reason: Literal[
-        "obsolete_policy", "outdated_source", "old_product_behaviour", "duplicate",
-        "never_changes_decision", "bad_case",
-    ] = "obsolete_policy"  # fmt: skip
+    reason: RetireReason = "obsolete_policy"
     why: str = ""
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Verdict = Literal["pass", "fail", "error"]
+# The vocabulary lists are defined here once; everything else derives from them.
+Verdict = Literal["pass", "fail", "error"]  # a result's outcome
 Role = Literal["production", "candidate", "fallback", "none"]
 CaseStatus = Literal["active", "quarantined", "retired"]
+# A reviewer's verdict on a change (a finding), not a result's outcome.
+FindingVerdict = Literal["real_regression", "accepted", "grader_wrong", "flaky", "bad_case"]
 
-VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "error")
-ROLES: tuple[Role, ...] = ("production", "candidate", "fallback", "none")
-CASE_STATUSES: tuple[CaseStatus, ...] = ("active", "quarantined", "retired")
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+ROLES: tuple[Role, ...] = get_args(Role)
+CASE_STATUSES: tuple[CaseStatus, ...] = get_args(CaseStatus)
+FINDING_VERDICTS: tuple[FindingVerdict, ...] = get_args(FindingVerdict)
 
 # Attribute names that act as segment dimensions when a suite declares none.
 DEFAULT_SEGMENT_DIMENSIONS = ("task", "risk", "source_quality", "intent")

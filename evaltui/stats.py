@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal
+ALPHA = 0.05  # the default significance level of a flip test
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:

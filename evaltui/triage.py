@@ -20,10 +20,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui.errors import InputError, NotFoundError
+from evaltui.models import FINDING_VERDICTS, FindingVerdict
 from evaltui.store.store import Store, current_user, now_iso
 from evaltui.taxonomy import FailureClass
 
-VERDICTS = ("real_regression", "accepted", "grader_wrong", "flaky", "bad_case")
 Kind = Literal["label", "undo", "adjudication"]
 _UNSET: Any = object()
 
@@ -50,6 +50,7 @@ class Finding:
     at: str
     undoes: str | None
     source: str
+    case_key: str | None = None  # filled where a caller needs it (undo's confirmation)
 
     @classmethod
     def from_row(cls, r: tuple[Any, ...]) -> Finding:
@@ -177,9 +178,9 @@ def label(
     Committed before it returns.
     """
     reviewer = reviewer or current_user()
-    if verdict is not _UNSET and verdict is not None and verdict not in VERDICTS:
+    if verdict is not _UNSET and verdict is not None and verdict not in FINDING_VERDICTS:
         raise InputError(
-            "--verdict", f"unknown verdict {verdict!r}; use one of {', '.join(VERDICTS)}"
+            "--verdict", f"unknown verdict {verdict!r}; use one of {', '.join(FINDING_VERDICTS)}"
         )
     with store.transaction():
         _check(store, base, cand, case_id)
@@ -253,10 +254,24 @@ def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Fin
             context={"finding": finding.uid, "undoes": target.uid},
             actor=reviewer,
         )
+    finding.case_key = store.conn.execute(
+        "SELECT case_key FROM cases WHERE id = ?", (finding.case_id,)
+    ).fetchone()[0]
     return finding
 
 
 # -- reading ------------------------------------------------------------------------------
+
+
+def reviewers(store: Store, base: int, cand: int) -> list[str]:
+    """Everyone with a finding in this comparison, sorted."""
+    return sorted(
+        r[0]
+        for r in store.conn.execute(
+            "SELECT DISTINCT reviewer FROM findings WHERE baseline_run = ? AND candidate_run = ?",
+            (base, cand),
+        )
+    )
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -335,9 +350,7 @@ class FindingLine(BaseModel):
     class_: str | None = Field(default=None, alias="class")
     class_name: str | None = None
     owner: str | None = None
-    verdict: Literal["real_regression", "accepted", "grader_wrong", "flaky", "bad_case"] | None = (
-        None
-    )
+    verdict: FindingVerdict | None = None
     note: str | None = None
     undoes: str | None = None
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from evaltui import gate, lifecycle, service, triage
+from evaltui import exporters, gate, lifecycle, service, triage
 from evaltui.cli import cli
 from evaltui.errors import InputError
 from evaltui.taxonomy import default_taxonomy
@@ -116,7 +116,7 @@ def value_of(
     body = rule(metric, threshold, extra=extra + (f"scope = {scope}\n" if scope else ""))
     rec = gate.evaluate(store, gate.load_policy(policy_file(tmp_path, body)), ids[0], ids[1],
                         ids[2] if fallback else None, **FIXED)  # fmt: skip
-    return rec["rules"][0]
+    return rec.as_dict()["rules"][0]
 
 
 def test_each_metric_on_a_crafted_comparison(store, tmp_path, crafted):
@@ -181,16 +181,16 @@ def test_severity_ordering_and_reordering(store, tmp_path, crafted):
     rec = gate.evaluate(
         store, gate.load_policy(policy_file(tmp_path, body)), crafted[0], crafted[1], **FIXED
     )
-    assert rec["decision"] == "hold" and rec["exit_code"] == 12
-    assert rec["why"].startswith("coverage (hold")  # most severe first
+    assert rec.decision == "hold" and rec.exit_code == 12
+    assert rec.why.startswith("coverage (hold")  # most severe first
     head = 'promise = "p"\nactions = ["ship", "narrow_rollout", "hold", "rollback", "repair"]\n'
     rec = gate.evaluate(
         store, gate.load_policy(policy_file(tmp_path, body, head)), crafted[0], crafted[1], **FIXED
     )
-    assert rec["decision"] == "repair"
+    assert rec.decision == "repair"
     rec = gate.evaluate(store, gate.load_policy(policy_file(tmp_path, rule("regressions", "max = 5"))),
                         crafted[0], crafted[1], **FIXED)  # fmt: skip
-    assert (rec["decision"], rec["why"]) == ("ship", "no rule is violated")
+    assert (rec.decision, rec.why) == ("ship", "no rule is violated")
 
 
 # -- CLI, exit codes, record -------------------------------------------------------------------------
@@ -244,11 +244,15 @@ def test_golden_json_and_markdown(demo_store, tmp_path):
         **FIXED,
     )
     got_json = _normalise(
-        json.dumps({k: v for k, v in rec.items() if k != "content_hash"}, indent=2, sort_keys=True),
+        json.dumps(
+            {k: v for k, v in rec.as_dict().items() if k != "content_hash"},
+            indent=2,
+            sort_keys=True,
+        ),
         tmp_path,
     )
-    got_md = _normalise(gate.to_markdown(rec), tmp_path)
-    got_md = got_md.replace(rec["content_hash"], "<content hash>")
+    got_md = _normalise(exporters.to_markdown(rec), tmp_path)
+    got_md = got_md.replace(rec.content_hash, "<content hash>")
     if os.environ.get("UPDATE_GOLDEN"):
         (GOLDEN / "decision.json").write_text(got_json + "\n")
         (GOLDEN / "decision.md").write_text(got_md)
@@ -268,12 +272,12 @@ def test_verify_detects_each_kind_of_change(demo_store, tmp_path):
     )
     assert gate.verify(demo_store, rec) == []
     # an edited record
-    edited = json.loads(json.dumps(rec))
+    edited = rec.as_dict()
     edited["decision"] = "ship"
     assert any("record itself was edited" in p for p in gate.verify(demo_store, edited))
     # a new finding
     cid = demo_store.conn.execute(
-        "SELECT id FROM cases WHERE case_key = ?", (rec["untriaged_regressions"][0],)
+        "SELECT id FROM cases WHERE case_key = ?", (rec.untriaged_regressions[0],)
     ).fetchone()[0]
     triage.label(demo_store, sel["baseline"], sel["candidate"], cid, verdict="flaky", reviewer="z")
     problems = gate.verify(demo_store, rec)
@@ -319,10 +323,10 @@ def test_exports_escape_text_from_data(store, tmp_path, crafted):
     rec = gate.evaluate(
         store, gate.load_policy(policy_file(tmp_path, body)), crafted[0], crafted[1], **FIXED
     )
-    md = gate.to_markdown(rec)
+    md = exporters.to_markdown(rec)
     assert "\x1b" not in md and "\x07" not in md
     assert "<script>" not in md and "](javascript:" not in md and "\\<b\\>team\\</b\\> \\| x" in md
     assert "␛" in md  # the escape is shown, not sent
-    xml = gate.to_junit(rec)
+    xml = exporters.to_junit(rec)
     assert "\x1b" not in xml and "<b>" not in xml
     assert ET.fromstring(xml).find(".//failure").text.endswith("(owner <b>team</b> | x)")

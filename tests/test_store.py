@@ -199,8 +199,8 @@ def test_attribute_sets_are_shared_and_stay_bounded(store, monkeypatch):
 
 def test_attribute_summary_marks_busy_keys_past_the_set_cap(store, monkeypatch):
     """Unique ids in attributes never become a segment dimension, however many cases there are."""
-    from evaltui.compare import _run_ref, default_dimensions
-    from evaltui.store import store as store_module
+    from evaltui.compare import default_dimensions, run_ref
+    from evaltui.store import rows as store_module
 
     monkeypatch.setattr(store_module, "MAX_ATTRIBUTE_SETS", 20)
 
@@ -219,4 +219,4 @@ def test_attribute_summary_marks_busy_keys_past_the_set_cap(store, monkeypatch):
     summary = json.loads(store.conn.execute("SELECT attribute_values FROM runs").fetchone()[0])
     assert set(summary["risk"]) == {"low", "high"}
     assert store_module.MANY in summary["ticket"]
-    assert default_dimensions([_run_ref(store.conn, run_id)]) == ["risk"]
+    assert default_dimensions([run_ref(store.conn, run_id)]) == ["risk"]

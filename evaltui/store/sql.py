@@ -82,3 +82,5 @@ EVENT_INSERT = """
 INSERT INTO events (at, actor, action, entity, entity_id, before, after, context)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
+
+RUN_ID_BY_SHA = "SELECT id FROM runs WHERE sha256 = ? ORDER BY id LIMIT 1"

@@ -2,49 +2,30 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sqlite3
-import zlib
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic_core import to_json
 from sqlite_utils import Database
 
 from evaltui.errors import InputError, NotFoundError, StoreError, StoreTooNewError
 from evaltui.models import Record, Run, RunSummary
 from evaltui.store import sql
+from evaltui.store.events import EventLog, _dumps, current_user, now_iso
 from evaltui.store.migrations import KNOWN, MIGRATION_SET, migrations
+from evaltui.store.rows import ATTR_ID_CACHE, MANY, RowBatch, RowSource, Tally, build_rows
 
-BATCH = 2_000
-# Rows for CASE_UPSERT (without the attr_sets id) and RESULT_INSERT.
-RowBatch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
-# Builds the row batches of a run: called with the run id and the Tally to fill.
-RowSource = Callable[[int, "Tally"], Generator[RowBatch, None, None]]
+__all__ = [
+    "MANY", "MIGRATION_SET", "RowBatch", "RowSource", "Store", "Tally", "build_rows", "current_user",
+    "now_iso", "open_store",
+]  # fmt: skip
+
 PAGE_SIZE = 65_536
 WAL_CHECKPOINT_BYTES = 16 << 20
 BUSY_TIMEOUT_MS = 30_000  # a triage write waits for an import in another session to commit
-
-
-def now_iso() -> str:
-    """The current UTC time as ISO 8601 with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def current_user() -> str:
-    """Who is acting: EVALTUI_REVIEWER, else the OS user."""
-    env = os.environ.get("EVALTUI_REVIEWER")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return "unknown"
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
@@ -52,11 +33,7 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-class Store:
+class Store(EventLog):
     """One connection to an evaltui store. Open one per thread.
 
     Args:
@@ -230,50 +207,6 @@ class Store:
             with suppress(sqlite3.OperationalError), self._busy_timeout(1000):
                 conn.execute("PRAGMA journal_mode = WAL")
 
-    # -- events ----------------------------------------------------------------
-
-    def log_event(
-        self,
-        action: str,
-        entity: str,
-        entity_id: str | int,
-        *,
-        before: Any = None,
-        after: Any = None,
-        context: dict[str, Any] | None = None,
-        actor: str | None = None,
-    ) -> None:
-        """Append one event. Call inside the transaction of the change it records."""
-        self.conn.execute(
-            sql.EVENT_INSERT,
-            (
-                now_iso(),
-                actor or current_user(),
-                action,
-                entity,
-                str(entity_id),
-                None if before is None else _dumps(before),
-                None if after is None else _dumps(after),
-                _dumps(context or {}),
-            ),
-        )
-
-    def events(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """The event log, oldest first."""
-        query = "SELECT * FROM events ORDER BY id"
-        if limit:
-            query += f" LIMIT {int(limit)}"
-        rows = self.conn.execute(query)
-        cols = [d[0] for d in rows.description]
-        out = []
-        for row in rows:
-            item = dict(zip(cols, row, strict=True))
-            for key in ("before", "after", "context"):
-                if item[key] is not None:
-                    item[key] = json.loads(item[key])
-            out.append(item)
-        return out
-
     # -- settings --------------------------------------------------------------
 
     def get_setting(self, key: str, default: Any = None) -> Any:
@@ -293,6 +226,11 @@ class Store:
                 self.log_event("set", "setting", key, before=before, after=value)
 
     # -- runs ------------------------------------------------------------------
+
+    def run_by_sha256(self, sha256: str) -> int | None:
+        """The first run imported from a file with this sha256, if any."""
+        row = self.conn.execute(sql.RUN_ID_BY_SHA, (sha256,)).fetchone()
+        return None if row is None else int(row[0])
 
     def find_run_by_source(self, sha256: str, source_part: str = "") -> tuple[int, str] | None:
         row = self.conn.execute(sql.RUN_BY_SHA, (sha256, source_part)).fetchone()
@@ -499,113 +437,6 @@ class Store:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}
-MAX_ATTRIBUTE_VALUES = 50
-MAX_ATTRIBUTE_SETS = 5_000
-_SCALARS = (str, int, float, bool)
-ATTR_ID_CACHE = 20_000
-MANY = "\u2026more"  # counts the cases of an attribute's values past the first 50
-
-
-class Tally:
-    """Run totals gathered while the rows are built."""
-
-    def __init__(self) -> None:
-        self.counts = {"pass": 0, "fail": 0, "error": 0}
-        self.criteria: dict[str, list[float]] = {}
-        self.suites: set[str] = set()
-        # attributes JSON -> cases (epoch 0), for up to MAX_ATTRIBUTE_SETS distinct objects;
-        # summarised per attribute once, at the end (`attribute_summary`)
-        self.attribute_sets: dict[str, int] = {}
-        self.attribute_overflow = False
-
-    def attribute_summary(self) -> dict[str, dict[str, int]]:
-        """{attribute: {value: cases}}; a key stops counting past MAX_ATTRIBUTE_VALUES values."""
-        out: dict[str, dict[str, int]] = {}
-        for text, n in self.attribute_sets.items():
-            attrs = json.loads(text)
-            for key, value in attrs.items():
-                if not isinstance(value, _SCALARS):
-                    continue
-                values = out.setdefault(key, {})
-                sval = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                if sval in values:
-                    values[sval] += n
-                elif len(values) < MAX_ATTRIBUTE_VALUES:
-                    values[sval] = n
-                else:
-                    values[MANY] = values.get(MANY, 0) + n
-        if self.attribute_overflow:  # more distinct objects than counted: say so for busy keys
-            for values in out.values():
-                if len(values) >= MAX_ATTRIBUTE_VALUES // 5:
-                    values.setdefault(MANY, 0)
-        return out
-
-
-def build_rows(
-    records: Iterable[Record], run_id: int, tally: Tally
-) -> Generator[RowBatch, None, None]:
-    """Rows for CASE_UPSERT and RESULT_INSERT, BATCH records at a time.
-
-    The loop every imported result goes through: names are bound locally.
-    """
-    case_rows: list[tuple[Any, ...]] = []
-    result_rows: list[tuple[Any, ...]] = []
-    add_case, add_result = case_rows.append, result_rows.append
-    counts, criteria, suites = tally.counts, tally.criteria, tally.suites
-    sets = tally.attribute_sets
-    dumps, crc32, slots = to_json, zlib.crc32, VERDICT_SLOT
-    for rec in records:
-        suite, key, verdict, epoch, output = (
-            rec.suite, rec.case_key, rec.verdict, rec.epoch, rec.output
-        )  # fmt: skip
-        suites.add(suite)
-        counts[verdict] += 1
-        attributes = rec.attributes
-        if attributes:
-            attrs_json = dumps(attributes).decode()
-            if epoch == 0:
-                if attrs_json in sets:
-                    sets[attrs_json] += 1
-                elif len(sets) < MAX_ATTRIBUTE_SETS:
-                    sets[attrs_json] = 1
-                else:
-                    tally.attribute_overflow = True
-        else:
-            attrs_json = "{}"
-        crits = rec.criteria
-        if crits:
-            for name, crit in crits.items():
-                slot = criteria.get(name)
-                if slot is None:
-                    slot = criteria[name] = [0, 0, 0, 0, 0.0]
-                if crit.verdict is not None:
-                    slot[slots[crit.verdict]] += 1
-                if crit.score is not None:
-                    slot[3] += 1
-                    slot[4] += crit.score
-            crit_json = dumps(crits, exclude_none=True).decode()
-        else:
-            crit_json = "{}"
-        add_case((suite, key, rec.input, rec.expected, attrs_json, run_id))
-        add_result(
-            (
-                run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
-                rec.latency_ms, rec.cost, rec.explanation, rec.error, rec.location,
-                crc32(output.encode("utf-8", "surrogatepass")) if output else 0,
-            )
-        )  # fmt: skip
-        if len(result_rows) >= BATCH:
-            yield case_rows, result_rows
-            case_rows, result_rows = [], []
-            add_case, add_result = case_rows.append, result_rows.append
-    if result_rows:
-        yield case_rows, result_rows
-
-
 def open_store(path: str | Path, *, create: bool = True) -> Store:
     """Open (and migrate) the store at `path`."""
     return Store(path, create=create)
-
-
-__all__ = ["MIGRATION_SET", "Store", "current_user", "now_iso", "open_store"]

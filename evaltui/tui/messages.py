@@ -1,12 +1,27 @@
-"""Messages workers post back to the UI thread."""
+"""Every message the app's workers and widgets post back to the UI thread."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from evaltui.models import RunSummary
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
+    from evaltui.gate import DecisionRecord
+    from evaltui.lifecycle import Suggestion
+    from evaltui.taxonomy import Taxonomy
+    from evaltui.triage import Finding
+
+    CaseView = tuple[CaseRow, CaseDetail, list[Finding]]
+
+
+# -- runs screen ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -15,3 +30,148 @@ class RunsLoaded(Message):
 
     runs: list[RunSummary]
     selection: dict[str, int | None]
+
+
+@dataclass
+class Marked(Message):
+    mark: str
+    run_name: str | None
+    selection: dict[str, int | None]
+
+
+# -- compare screen ------------------------------------------------------------------------------
+
+
+@dataclass
+class Opened(Message):
+    """The comparison is classified and its first page read; figures follow in `Built`."""
+
+    comparison: Comparison
+    rows: list[CaseRow]
+    taxonomy: Taxonomy
+    first: CaseView | None
+
+
+@dataclass
+class Built(Message):
+    """The comparison's figures: segment table, counts, statuses, triage progress."""
+
+    comparison: Comparison
+    segments: list[SegmentRow]
+    counts: dict[str, int]
+    statuses: dict[str, int]
+    taxonomy: Taxonomy
+    progress: dict[str, tuple[int, int]]
+
+
+@dataclass
+class PageLoaded(Message):
+    rows: list[CaseRow]
+    total: int | None  # None: not counted yet
+    select: int | None  # case id to put the cursor on
+    generation: int
+    start: int  # 1-based position of rows[0] in the filtered list
+
+
+@dataclass
+class DetailLoaded(Message):
+    row: CaseRow
+    detail: CaseDetail
+    generation: int
+    history: list[Finding]
+
+
+@dataclass
+class ReadAhead(Message):
+    details: dict[int, CaseView]
+
+
+@dataclass
+class Saved(Message):
+    """A triage action was committed."""
+
+    case_id: int
+    text: str
+    advance: bool
+    next_row: CaseRow | None
+
+
+@dataclass
+class Progress(Message):
+    progress: dict[str, tuple[int, int]]
+
+
+@dataclass
+class Jump(Message):
+    """The result of a next/previous-regression query."""
+
+    row: CaseRow | None
+    what: str
+    generation: int = field(default=0)
+
+
+@dataclass
+class SegmentChosen(Message):
+    """The scoreboard's highlighted segment was chosen (None: the "all" row)."""
+
+    segment: tuple[str, str] | None
+
+
+@dataclass
+class CaseChosen(Message):
+    """A case in the list was highlighted (`open` False) or selected with Enter (`open` True)."""
+
+    case_id: int
+    open: bool
+
+
+# -- lifecycle (compare and stale screens) -------------------------------------------------------
+
+
+@dataclass
+class StatusRequest:
+    """What the user asked for: a status, a reason (retire) and a note."""
+
+    status: str  # retired | quarantined | active
+    reason: str | None
+    note: str | None
+
+
+@dataclass
+class SuggestionsLoaded(Message):
+    suggestions: list[Suggestion]
+    counts: dict[str, int]
+
+
+@dataclass
+class Previewed(Message):
+    ids: list[int]
+    request: StatusRequest
+    table: Table
+    title: str
+
+
+@dataclass
+class Written(Message):
+    text: str
+
+
+# -- gate screen ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluated(Message):
+    record: DecisionRecord
+    history: list[dict[str, Any]]
+
+
+@dataclass
+class NeedPolicy(Message):
+    suggestion: str
+    error: str | None = None
+
+
+@dataclass
+class Exported(Message):
+    text: str
+    history: list[dict[str, Any]]

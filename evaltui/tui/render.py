@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evaltui.compare import CaseDetail, CaseRow, Reducer, Sample
+from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, Sample
 from evaltui.textsafe import one_line, safe_text, visible
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow"}
@@ -53,6 +53,42 @@ def verdict_text(verdict: str | None, samples: tuple[int, int] | None = None) ->
 
 def change_text(change: str) -> Text:
     return Text(CHANGE_LABEL.get(change, change), style=CHANGE_STYLE.get(change, ""))
+
+
+def title_text(cmp: Comparison) -> Text:
+    """The compare screen's title: the runs and the reducer."""
+    t = Text("evaltui · compare  ", style="bold")
+    t.append(one_line(cmp.baseline.name, 30))
+    t.append(" → ", style="bold")
+    t.append(one_line(cmp.candidate.name, 30))
+    if cmp.fallback:
+        t.append("  fallback ", style="dim")
+        t.append(one_line(cmp.fallback.name, 24))
+    t.append(f"   reducer {cmp.reducer.label}", style="dim")
+    return t
+
+
+def counts_text(
+    counts: dict[str, int],
+    statuses: dict[str, int],
+    progress: dict[str, tuple[int, int]],
+    *,
+    included: bool,
+) -> Text:
+    """Cases by change, the statuses left out (or included), and triage progress."""
+    t = Text()
+    for change in CHANGES:
+        n = counts.get(change, 0)
+        if n or change in ("regressed", "improved"):
+            t.append_text(change_text(change))
+            t.append(f" {n:,}   ")
+    hidden = [f"{n} {s}" for s, n in statuses.items() if s != "active" and n]
+    if hidden:
+        label = "included: " if included else "excluded: "
+        t.append(label + ", ".join(hidden) + "   ", style="yellow")
+    done, total = progress.get("regressed", (0, 0))
+    t.append(f"{done} of {total} regressions triaged", style="bold" if done < total else "green")
+    return t
 
 
 def diff_texts(old: str, new: str, limit: int | None = 20_000) -> tuple[Text, Text]:

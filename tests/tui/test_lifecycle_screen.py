@@ -6,7 +6,8 @@ from evaltui import lifecycle
 from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.compare import CompareScreen
-from evaltui.tui.screens.lifecycle import ConfirmEffect, StaleScreen
+from evaltui.tui.screens.prompts import ConfirmEffect
+from evaltui.tui.screens.stale import StaleScreen
 
 from .test_compare_screen import expected_order, open_compare, settle
 

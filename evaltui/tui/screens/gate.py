@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,36 +9,19 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from evaltui import gate
-from evaltui.files import write_atomic
+from evaltui import exporters, gate
+from evaltui.exporters.text import fmt_threshold, fmt_value
+from evaltui.gate import POLICY_SETTING, DecisionRecord
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
+from evaltui.tui.messages import Evaluated, Exported, NeedPolicy
 from evaltui.tui.screens.prompts import TextPrompt
 
-POLICY_SETTING = "gate.policy_path"
+__all__ = ["POLICY_SETTING", "GateScreen"]
 DECISION_STYLE = {"ship": "bold green", "narrow_rollout": "bold yellow"}
-
-
-@dataclass
-class Evaluated(Message):
-    record: dict[str, Any]
-    history: list[dict[str, Any]]
-
-
-@dataclass
-class NeedPolicy(Message):
-    suggestion: str
-    error: str | None = None
-
-
-@dataclass
-class Exported(Message):
-    text: str
-    history: list[dict[str, Any]]
 
 
 class GateScreen(Screen[None]):
@@ -67,7 +49,7 @@ class GateScreen(Screen[None]):
     def __init__(self, baseline: int, candidate: int, fallback: int | None) -> None:
         super().__init__()
         self.runs = (baseline, candidate, fallback)
-        self.record: dict[str, Any] | None = None
+        self.record: DecisionRecord | None = None
         self.policy_path: Path | None = None
 
     def compose(self) -> ComposeResult:
@@ -88,8 +70,8 @@ class GateScreen(Screen[None]):
         b, c, f = self.runs
         with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
             if path:
-                store.set_setting(POLICY_SETTING, path)
-            chosen = path or store.get_setting(POLICY_SETTING)
+                gate.set_policy_path(store, path)
+            chosen = path or gate.policy_path(store)
             if not chosen or not Path(chosen).exists():
                 default = Path("fixtures/policies/support-assistant.toml")
                 self.post_message(
@@ -108,15 +90,7 @@ class GateScreen(Screen[None]):
 
     def _history(self, store: Store) -> list[dict[str, Any]]:
         b, c, _ = self.runs
-        rows = store.conn.execute(
-            "SELECT id, decided_at, decided_by, decision, policy_sha256, content_hash FROM decisions "
-            "WHERE baseline_run = ? AND candidate_run = ? ORDER BY id DESC LIMIT 50",
-            (b, c),
-        ).fetchall()
-        return [
-            dict(zip(("id", "at", "by", "decision", "policy", "hash"), r, strict=True))
-            for r in rows
-        ]
+        return gate.list_decisions(store, 50, baseline=b, candidate=c)
 
     @on(NeedPolicy)
     def need_policy(self, message: NeedPolicy) -> None:
@@ -137,37 +111,37 @@ class GateScreen(Screen[None]):
     def evaluated(self, message: Evaluated) -> None:
         self.record = message.record
         rec = message.record
-        prov = rec["provenance"]
+        prov = rec.provenance
         title = Text("evaltui · gate  ", style="bold")
-        title.append(one_line(prov["candidate"]["name"], 30))
+        title.append(one_line(prov.candidate.name, 30))
         title.append(" vs ", style="dim")
-        title.append(one_line(prov["baseline"]["name"], 30))
-        title.append(f"   policy {one_line(Path(prov['policy']['path']).name, 40)}", style="dim")
+        title.append(one_line(prov.baseline.name, 30))
+        title.append(f"   policy {one_line(Path(prov.policy.path).name, 40)}", style="dim")
         self.query_one("#title", Static).update(title)
         d = Text("decision: ", style="bold")
         d.append(
-            f" {rec['decision'].upper().replace('_', ' ')} ",
-            style=DECISION_STYLE.get(rec["decision"], "bold red") + " reverse",
+            f" {rec.decision.upper().replace('_', ' ')} ",
+            style=DECISION_STYLE.get(rec.decision, "bold red") + " reverse",
         )
-        d.append(f"   exit code {rec['exit_code']}   {sum(not r['passed'] for r in rec['rules'])} of "
-                 f"{len(rec['rules'])} rules violated", style="dim")  # fmt: skip
+        d.append(f"   exit code {rec.exit_code}   {len(rec.violated)} of "
+                 f"{len(rec.rules)} rules violated", style="dim")  # fmt: skip
         self.query_one("#decision", Static).update(d)
         why = Text("why: ", style="bold")
-        why.append(visible(rec["why"], limit=2000))
+        why.append(visible(rec.why, limit=2000))
         why.append("\npromise: ", style="bold")
-        why.append(visible(rec["promise"], limit=600), style="italic")
+        why.append(visible(rec.promise, limit=600), style="italic")
         self.query_one("#why", Static).update(why)
         table = self.query_one("#rules", DataTable)
         table.clear(columns=True)
         cols = ["result", "rule", "scope", "measured", "threshold", "action", "owner", "why"]
         rows = []
-        for r in rec["rules"]:
+        for r in rec.rules:
             rows.append([
-                Text("ok" if r["passed"] else "FAIL", style="green" if r["passed"] else "bold red"),
-                Text(one_line(r["id"], 30)), Text(one_line(r["scope_text"], 24)),
-                Text(gate._fmt(r["value"], r["metric"]), justify="right"), Text(gate._thr(r)),
-                Text(r["action"], style="" if r["passed"] else DECISION_STYLE.get(r["action"], "red")),
-                Text(one_line(r["owner"], 20)), Text(one_line(r["why"], 70), style="dim"),
+                Text("ok" if r.passed else "FAIL", style="green" if r.passed else "bold red"),
+                Text(one_line(r.id, 30)), Text(one_line(r.scope_text, 24)),
+                Text(fmt_value(r.value, r.metric), justify="right"), Text(fmt_threshold(r.threshold, r.metric)),
+                Text(r.action, style="" if r.passed else DECISION_STYLE.get(r.action, "red")),
+                Text(one_line(r.owner, 20)), Text(one_line(r.why, 70), style="dim"),
             ])  # fmt: skip
         for i, name in enumerate(cols):
             table.add_column(name, width=max([len(name), *(row[i].cell_len for row in rows)]))
@@ -189,9 +163,9 @@ class GateScreen(Screen[None]):
             table.add_column(name, width=width)
         for h in history:
             table.add_row(
-                Text(str(h["id"])), Text(h["at"][:16].replace("T", " ")), Text(one_line(h["by"], 14)),
-                Text(h["decision"], style=DECISION_STYLE.get(h["decision"], "red")), Text(h["policy"][:12]),
-                Text(h["hash"][:12]),
+                Text(str(h["id"])), Text(h["decided_at"][:16].replace("T", " ")), Text(one_line(h["decided_by"], 14)),
+                Text(h["decision"], style=DECISION_STYLE.get(h["decision"], "red")), Text(h["policy_sha256"][:12]),
+                Text(h["content_hash"][:12]),
             )  # fmt: skip
         if not history:
             self.query_one("#history-title", Static).update(
@@ -210,19 +184,15 @@ class GateScreen(Screen[None]):
             self.export(self.record)
 
     @work(thread=True, group="gate-export", exit_on_error=False)
-    def export(self, record: dict[str, Any]) -> None:
+    def export(self, record: DecisionRecord) -> None:
         with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
             did = gate.record_decision(store, record)
             history = self._history(store)
-        stem = Path.cwd() / f"decision-{did}"
-        written = []
-        for suffix, render in ((".json", gate.to_json), (".md", gate.to_markdown),
-                               (".junit.xml", gate.to_junit)):  # fmt: skip
-            path = stem.with_name(stem.name + suffix)
-            write_atomic(path, render(record))
-            written.append(path.name)
+        written = exporters.write_all(record, Path.cwd() / f"decision-{did}")
         self.post_message(
-            Exported(f"Decision {did} kept (saved); wrote {', '.join(written)}", history)
+            Exported(
+                f"Decision {did} kept (saved); wrote {', '.join(p.name for p in written)}", history
+            )
         )
 
     @on(Exported)

@@ -1,19 +1,23 @@
-"""Small modal dialogs: pick a failure class, pick a verdict, type one line."""
+"""Modal dialogs: one option picker (classes, verdicts, retire reasons), one text prompt, one confirmation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from evaltui.lifecycle import REASON_HELP, REASONS
+from evaltui.models import FINDING_VERDICTS
 from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line, visible
-from evaltui.triage import VERDICTS
 
 VERDICT_HELP = {
     "real_regression": "a real regression: the candidate is worse here",
@@ -22,78 +26,83 @@ VERDICT_HELP = {
     "flaky": "flaky: passes and fails across samples or reruns",
     "bad_case": "the case itself is wrong (fix or retire it)",
 }
+assert set(VERDICT_HELP) == set(FINDING_VERDICTS)
 
 
-class ClassPicker(ModalScreen[str | None]):
-    """Every active class, numbered as its hotkey; Enter picks, Esc cancels."""
+class OptionPicker(ModalScreen[str | None]):
+    """A titled list of options; Enter dismisses with the option's id, Esc with None."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without choosing", id="picker.cancel")
     ]
 
-    def __init__(self, taxonomy: Taxonomy, current: str | None = None) -> None:
+    def __init__(
+        self, title: str, options: Sequence[tuple[str, Text]], current: str | None = None
+    ) -> None:
         super().__init__()
-        self.taxonomy = taxonomy
+        self.title_text = title
+        self.options = options
         self.current = current
 
     def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield OptionList(
+                *[Option(label, id=key) for key, label in self.options], id="picker-list"
+            )
+
+    def on_mount(self) -> None:
+        opts = self.query_one(OptionList)
+        opts.focus()
+        ids = [key for key, _ in self.options]
+        if self.current in ids:
+            opts.highlighted = ids.index(self.current)
+
+    @on(OptionList.OptionSelected)
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ClassPicker(OptionPicker):
+    """Every active class, numbered as its hotkey."""
+
+    def __init__(self, taxonomy: Taxonomy, current: str | None = None) -> None:
         options = []
-        for i, c in enumerate(self.taxonomy.active, start=1):
+        for i, c in enumerate(taxonomy.active, start=1):
             label = Text(f"{i:>2}  " if i <= 9 else "    ", style="bold")
-            label.append(one_line(c.name, 30), style="bold" if c.key == self.current else "")
+            label.append(one_line(c.name, 30), style="bold" if c.key == current else "")
             label.append(f"  → {one_line(c.owner, 24)}", style="cyan")
             label.append(f"\n      {visible(c.description, limit=160)}", style="dim")
-            options.append(Option(label, id=c.key))
-        with Vertical(id="picker"):
-            yield Static(Text("Failure class (Enter picks, Esc cancels)", style="bold"))
-            yield OptionList(*options, id="picker-list")
-
-    def on_mount(self) -> None:
-        opts = self.query_one(OptionList)
-        opts.focus()
-        keys = [c.key for c in self.taxonomy.active]
-        if self.current in keys:
-            opts.highlighted = keys.index(self.current)
-
-    @on(OptionList.OptionSelected)
-    def picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            options.append((c.key, label))
+        super().__init__("Failure class (Enter picks, Esc cancels)", options, current)
+        self.taxonomy = taxonomy
 
 
-class VerdictPicker(ModalScreen[str | None]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without choosing", id="verdict.cancel")
-    ]
-
+class VerdictPicker(OptionPicker):
     def __init__(self, current: str | None = None) -> None:
-        super().__init__()
-        self.current = current
-
-    def compose(self) -> ComposeResult:
         options = []
-        for v in VERDICTS:
+        for v in FINDING_VERDICTS:
             label = Text(v, style="bold")
             label.append(f"  {VERDICT_HELP[v]}", style="dim")
-            options.append(Option(label, id=v))
-        with Vertical(id="picker"):
-            yield Static(Text("Verdict (Enter picks, Esc cancels)", style="bold"))
-            yield OptionList(*options, id="picker-list")
+            options.append((v, label))
+        super().__init__("Verdict (Enter picks, Esc cancels)", options, current)
 
-    def on_mount(self) -> None:
-        opts = self.query_one(OptionList)
-        opts.focus()
-        if self.current in VERDICTS:
-            opts.highlighted = VERDICTS.index(self.current)
 
-    @on(OptionList.OptionSelected)
-    def picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+class ReasonPicker(OptionPicker):
+    """Retire reasons (id `retire:REASON`), after any `extra` (id, label) choices."""
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def __init__(
+        self, title: str, default: str | None = None, extra: list[tuple[str, str]] | None = None
+    ) -> None:
+        options = [(key, Text(label, style="bold")) for key, label in extra or []]
+        for r in REASONS:
+            t = Text(f"retire: {r}", style="bold")
+            t.append(f"  {REASON_HELP[r]}", style="dim")
+            options.append((f"retire:{r}", t))
+        super().__init__(title, options, f"retire:{default}" if default else None)
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -123,3 +132,36 @@ class TextPrompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def note_prompt(title: str) -> TextPrompt:
+    """The one-line note asked before a status change (may be empty)."""
+    return TextPrompt(title, placeholder="one line (Enter to continue, may be empty)")
+
+
+class ConfirmEffect(ModalScreen[bool]):
+    """The figures before and after; y writes, n/Esc cancels. Typing in the note box never confirms."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Yes", tooltip="Write the change", id="confirm.yes"),
+        Binding("n", "cancel", "No", tooltip="Cancel", id="confirm.no"),
+        Binding("escape", "cancel", "Cancel", tooltip="Cancel", id="confirm.cancel"),
+    ]
+
+    def __init__(self, title: str, table: Table) -> None:
+        super().__init__()
+        self.title_text = title
+        self.table = table
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(Text(self.title_text, style="bold"))
+            with VerticalScroll(id="confirm-body"):
+                yield Static(self.table)
+            yield Static(Text("y: write it   n / Esc: cancel", style="dim"))
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

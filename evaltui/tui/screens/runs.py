@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -17,7 +14,7 @@ from evaltui import service
 from evaltui.models import RunSummary
 from evaltui.store import Store
 from evaltui.textsafe import one_line
-from evaltui.tui.messages import RunsLoaded
+from evaltui.tui.messages import Marked, RunsLoaded
 
 MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
 # The figures come before the long labels, so an 80-column terminal shows them.
@@ -26,13 +23,6 @@ COLUMNS = [
     ("results", "results"), ("pass", "pass"), ("fail", "fail"), ("error", "error"), ("role", "role"),
     ("system", "system"), ("format", "format"), ("imported", "imported"),
 ]  # fmt: skip
-
-
-@dataclass
-class Marked(Message):
-    mark: str
-    run_name: str | None
-    selection: dict[str, int | None]
 
 
 class RunsScreen(Screen[None]):

@@ -1,189 +1,24 @@
-"""Retire, quarantine, restore: one case from the compare screen, or many from the
-stale-suggestions screen. Before anything is written, the effect on the segment
-figures is shown and must be confirmed."""
+"""Stale-case suggestions with evidence: multi-select, then retire in bulk with one reason,
+after the effect on the figures has been shown and confirmed."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
 
 from evaltui import lifecycle
-from evaltui.compare import Comparison, SegmentRow
-from evaltui.lifecycle import REASON_HELP, REASONS, Suggestion
-from evaltui.stats import pct
+from evaltui.compare import Comparison
+from evaltui.lifecycle import Suggestion
 from evaltui.store import Store
 from evaltui.textsafe import one_line
-
-
-@dataclass
-class StatusRequest:
-    """What the user asked for: a status, a reason (retire) and a note."""
-
-    status: str  # retired | quarantined | active
-    reason: str | None
-    note: str | None
-
-
-def effect_table(
-    before: list[SegmentRow], after: list[SegmentRow], only: set[tuple[str, str]] | None = None
-) -> Table:
-    """Segment pass rates before and after leaving some cases out."""
-    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
-    for name in (
-        "segment",
-        "n",
-        "baseline",
-        "candidate",
-        "delta",
-        "",
-        "n after",
-        "baseline",
-        "candidate",
-        "delta",
-    ):
-        table.add_column(name, justify="left" if name in ("segment", "") else "right")
-    after_by = {(s.dimension, s.value): s for s in after}
-
-    def delta(x: float | None) -> str:
-        return "-" if x is None else f"{x * 100:+.1f}"
-
-    for s in before:
-        key = (s.dimension, s.value)
-        if only is not None and key not in only and s.dimension != "all":
-            continue
-        a = after_by.get(key)
-        changed = a is None or a.n != s.n
-        label = "all" if s.dimension == "all" else f"{s.dimension}={s.value}"
-        table.add_row(
-            Text(one_line(label, 30), style="bold" if changed else "dim"),
-            f"{s.n:,}", pct(s.baseline_rate), pct(s.candidate_rate), delta(s.delta), "→",
-            f"{a.n:,}" if a else "0", pct(a.baseline_rate if a else None),
-            pct(a.candidate_rate if a else None), delta(a.delta if a else None),
-        )  # fmt: skip
-    return table
-
-
-class ReasonPicker(ModalScreen[str | None]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", tooltip="Close without choosing", id="reason.cancel")
-    ]
-
-    def __init__(
-        self, title: str, default: str | None = None, extra: list[tuple[str, str]] | None = None
-    ) -> None:
-        super().__init__()
-        self.title_text = title
-        self.default = default
-        self.extra = extra or []
-
-    def compose(self) -> ComposeResult:
-        options = []
-        for key, label in self.extra:
-            options.append(Option(Text(label, style="bold"), id=key))
-        for r in REASONS:
-            t = Text(f"retire: {r}", style="bold")
-            t.append(f"  {REASON_HELP[r]}", style="dim")
-            options.append(Option(t, id=f"retire:{r}"))
-        with Vertical(id="picker"):
-            yield Static(Text(self.title_text, style="bold"))
-            yield OptionList(*options, id="picker-list")
-
-    def on_mount(self) -> None:
-        opts = self.query_one(OptionList)
-        opts.focus()
-        ids = [k for k, _ in self.extra] + [f"retire:{r}" for r in REASONS]
-        if self.default and f"retire:{self.default}" in ids:
-            opts.highlighted = ids.index(f"retire:{self.default}")
-
-    @on(OptionList.OptionSelected)
-    def picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ConfirmEffect(ModalScreen[bool]):
-    """The figures before and after; y writes, n/Esc cancels. Typing in the note box never confirms."""
-
-    BINDINGS = [
-        Binding("y", "confirm", "Yes", tooltip="Write the change", id="confirm.yes"),
-        Binding("n", "cancel", "No", tooltip="Cancel", id="confirm.no"),
-        Binding("escape", "cancel", "Cancel", tooltip="Cancel", id="confirm.cancel"),
-    ]
-
-    def __init__(self, title: str, table: Table) -> None:
-        super().__init__()
-        self.title_text = title
-        self.table = table
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm"):
-            yield Static(Text(self.title_text, style="bold"))
-            with VerticalScroll(id="confirm-body"):
-                yield Static(self.table)
-            yield Static(Text("y: write it   n / Esc: cancel", style="dim"))
-
-    def action_confirm(self) -> None:
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
-
-class NotePrompt(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Cancel", id="note.cancel")]
-
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.title_text = title
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="prompt"):
-            yield Static(Text(self.title_text, style="bold"))
-            yield Input(placeholder="one line (Enter to continue, may be empty)", id="note-input")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-# -- the stale-suggestions screen ----------------------------------------------------------------
-
-
-@dataclass
-class SuggestionsLoaded(Message):
-    suggestions: list[Suggestion]
-    counts: dict[str, int]
-
-
-@dataclass
-class Previewed(Message):
-    ids: list[int]
-    request: StatusRequest
-    table: Table
-    title: str
-
-
-@dataclass
-class Written(Message):
-    text: str
+from evaltui.tui.messages import Previewed, StatusRequest, SuggestionsLoaded, Written
+from evaltui.tui.screens.prompts import ConfirmEffect, ReasonPicker, note_prompt
+from evaltui.tui.widgets.scoreboard import effect_table
 
 
 class StaleScreen(Screen[None]):
@@ -192,7 +27,7 @@ class StaleScreen(Screen[None]):
     BINDINGS = [
         Binding(
             "space",
-            "toggle",
+            "toggle_case",
             "Select",
             tooltip="Select or unselect the highlighted case",
             id="stale.toggle",
@@ -322,10 +157,10 @@ class StaleScreen(Screen[None]):
                 unique = list(
                     dict.fromkeys(s.case_id for s in picked)
                 )  # a case may match two rules
-                self.preview(unique, StatusRequest("retired", reason, note or None))
+                self.preview(unique, StatusRequest("retired", reason, note.strip() or None))
 
             self.app.push_screen(
-                NotePrompt(f"Note for retiring {len(picked)} case(s) ({reason})"), note_given
+                note_prompt(f"Note for retiring {len(picked)} case(s) ({reason})"), note_given
             )
 
         self.app.push_screen(

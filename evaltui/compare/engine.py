@@ -4,7 +4,8 @@ A `Comparison` classifies every case once, in SQL, into a temporary table on
 its own connection (the wide result rows are never read: the covering index
 `results_compare` holds verdict, score and an output fingerprint). Everything
 else — change counts, the segment table, pages of changed cases, neighbours of
-a case — is a query on that table. See docs/compare.md.
+a case, the gate's measures — is a query on that table. This module is the
+only one that names the temporary tables. See docs/compare.md.
 """
 
 from __future__ import annotations
@@ -15,337 +16,30 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
-from evaltui.errors import InputError
-from evaltui.stats import mcnemar_exact, wilson
+from evaltui.compare.filter import Filter
+from evaltui.compare.kinds import CHANGED, CHANGES, RANK, Reducer
+from evaltui.compare.rows import (
+    RISK_ORDER,
+    CaseDetail,
+    CaseRow,
+    RunRef,
+    Sample,
+    SegmentRow,
+    default_dimensions,
+    risk_dimension,
+    run_ref,
+    segment_value,
+)
+from evaltui.errors import InputError, NotFoundError
+from evaltui.models import CASE_STATUSES
 
-Change = Literal[
-    "regressed",
-    "errored",
-    "improved",
-    "output_changed",
-    "dropped",
-    "added",
-    "still_failing",
-    "still_passing",
-]
-# The order cases are listed in (the Literal's order): regressions first.
-CHANGES: tuple[Change, ...] = get_args(Change)
-CHANGED: frozenset[str] = frozenset(CHANGES[:6])  # what the case list shows by default
-RANK: dict[str, int] = {c: i for i, c in enumerate(CHANGES)}
-
-REDUCERS = ("worst", "mean", "majority", "best", "at-least-k")
-MAX_SEGMENT_VALUES = 12
-ALPHA = 0.05
 ACTIVE = frozenset({"active"})
 ORD_SHIFT = 1 << 40  # list order: (change rank, risk rank, case id) packed in one integer
-RISK_ORDER = {"critical": 0, "high": 1, "medium": 2, "med": 2, "low": 3, "minimal": 4}
 _IDENT = re.compile(r"^[A-Za-z0-9_.\- ]+$")
 _ids = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Reducer:
-    """How a case's samples become one pass/fail: worst-of-N by default."""
-
-    name: str = "worst"
-    k: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> Reducer:
-        """`worst`, `mean`, `majority`, `best` or `at-least-K` (e.g. `at-least-2`)."""
-        t = text.strip().lower().replace("_", "-")
-        aliases = {"worst-of-n": "worst", "min": "worst", "any": "best", "max": "best"}
-        t = aliases.get(t, t)
-        if t in ("worst", "mean", "majority", "best"):
-            return cls(t)
-        m = re.fullmatch(r"at-?least-?(\d+)", t)
-        if m and int(m[1]) >= 1:
-            return cls("at-least-k", int(m[1]))
-        raise InputError(
-            "--reducer",
-            f"unknown reducer {text!r}; use worst, mean, majority, best or at-least-K (e.g. at-least-2)",
-        )
-
-    @property
-    def label(self) -> str:
-        return f"at-least-{self.k}" if self.name == "at-least-k" else self.name
-
-    def sql(self, passed: str, n: str) -> str:
-        """A SQL expression (0/1) for "the case passes" from passing and total samples."""
-        return {
-            "worst": f"({passed} = {n})",
-            "best": f"({passed} > 0)",
-            "majority": f"(2 * {passed} > {n})",
-            "mean": f"(2 * {passed} >= {n})",
-            "at-least-k": f"({passed} >= {int(self.k)})",
-        }[self.name]
-
-
-@dataclass
-class RunRef:
-    id: int
-    name: str
-    role: str
-    system: str
-    sha256: str
-    source_path: str
-    attribute_values: dict[str, dict[str, int]]
-    suites: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SegmentRow:
-    """One value of one segment dimension (dimension "all" is every case)."""
-
-    dimension: str
-    value: str
-    n: int  # cases present in both runs (paired)
-    baseline_passed: int
-    candidate_passed: int
-    fallback_passed: int | None
-    fallback_n: int
-    regressed: int  # pass -> not pass
-    improved: int  # not pass -> pass
-    added: int
-    dropped: int
-
-    @property
-    def baseline_rate(self) -> float | None:
-        return self.baseline_passed / self.n if self.n else None
-
-    @property
-    def candidate_rate(self) -> float | None:
-        return self.candidate_passed / self.n if self.n else None
-
-    @property
-    def fallback_rate(self) -> float | None:
-        if self.fallback_passed is None or not self.fallback_n:
-            return None
-        return self.fallback_passed / self.fallback_n
-
-    @property
-    def delta(self) -> float | None:
-        if not self.n:
-            return None
-        return (self.candidate_passed - self.baseline_passed) / self.n
-
-    @property
-    def p_value(self) -> float:
-        return mcnemar_exact(self.regressed, self.improved)
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value < ALPHA
-
-    def as_dict(self) -> dict[str, Any]:
-        def interval(k: int | None, n: int) -> list[float] | None:
-            if k is None:
-                return None
-            ci = wilson(k, n)
-            return None if ci is None else [round(ci[0], 6), round(ci[1], 6)]
-
-        def r(x: float | None) -> float | None:
-            return None if x is None else round(x, 6)
-
-        return {
-            "dimension": self.dimension,
-            "value": self.value,
-            "n": self.n,
-            "baseline": {
-                "passed": self.baseline_passed,
-                "rate": r(self.baseline_rate),
-                "ci95": interval(self.baseline_passed, self.n),
-            },
-            "candidate": {
-                "passed": self.candidate_passed,
-                "rate": r(self.candidate_rate),
-                "ci95": interval(self.candidate_passed, self.n),
-            },
-            "fallback": None
-            if self.fallback_passed is None
-            else {
-                "n": self.fallback_n,
-                "passed": self.fallback_passed,
-                "rate": r(self.fallback_rate),
-                "ci95": interval(self.fallback_passed, self.fallback_n),
-            },
-            "delta": r(self.delta),
-            "flips": {"pass_to_fail": self.regressed, "fail_to_pass": self.improved},
-            "p_value": r(self.p_value),
-            "significant": self.significant,
-            "coverage": {"added": self.added, "dropped": self.dropped},
-        }
-
-
-@dataclass
-class CaseRow:
-    """A line of the case list."""
-
-    case_id: int
-    suite: str
-    case_key: str
-    change: Change
-    ord: int  # the list order key (keyset paging)
-    baseline: str | None  # "pass" | "fail" | "error" | None (absent)
-    candidate: str | None
-    fallback: str | None
-    baseline_samples: tuple[int, int]  # (passed, n)
-    candidate_samples: tuple[int, int]
-    status: str
-    segments: dict[str, str | None] = field(default_factory=dict)
-    triage_state: str | None = None  # triaged | disagreement | adjudicated | None (untriaged)
-    triage_class: str | None = None
-    triage_owner: str | None = None
-    triage_verdict: str | None = None
-
-    @property
-    def key(self) -> int:
-        return self.ord
-
-
-@dataclass
-class Filter:
-    """What the case list shows."""
-
-    changes: frozenset[str] = CHANGED
-    segment: tuple[str, str] | None = None  # (dimension, value)
-    text: str = ""
-    statuses: frozenset[str] | None = None  # None: the comparison's own
-    triage: str | None = None  # "untriaged", "triaged" or "disagreement"
-    failure_class: str | None = None
-    owner: str | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.changes == CHANGED:
-            parts.append("changed")
-        elif self.changes == frozenset(CHANGES):
-            parts.append("all cases")
-        else:
-            parts.append(",".join(c for c in CHANGES if c in self.changes))
-        if self.segment:
-            parts.append(f"{self.segment[0]}={self.segment[1]}")
-        if self.triage:
-            parts.append(self.triage)
-        if self.failure_class:
-            parts.append(f"class:{self.failure_class}")
-        if self.owner:
-            parts.append(f"owner:{self.owner}")
-        if self.text:
-            parts.append(f"/{self.text}")
-        return " ".join(parts)
-
-
-@dataclass
-class Sample:
-    epoch: int
-    verdict: str
-    score: float | None
-    output: str
-    criteria: dict[str, dict[str, Any]]
-    latency_ms: float | None
-    cost: float | None
-    explanation: str | None
-    error: str | None
-
-
-@dataclass
-class CaseDetail:
-    case_id: int
-    suite: str
-    case_key: str
-    input: str
-    expected: str | None
-    attributes: dict[str, Any]
-    status: str
-    status_reason: str | None
-    baseline: list[Sample]
-    candidate: list[Sample]
-    fallback: list[Sample] | None
-
-    def criteria_changes(self, reducer: Reducer) -> dict[str, tuple[str | None, str | None]]:
-        """Per criterion, the reduced verdict in baseline and candidate."""
-
-        def reduce(samples: list[Sample]) -> dict[str, str | None]:
-            seen: dict[str, list[str]] = {}
-            for s in samples:
-                for name, c in s.criteria.items():
-                    v = c.get("verdict")
-                    if v is not None:
-                        seen.setdefault(name, []).append(v)
-            out: dict[str, str | None] = {}
-            for name, verdicts in seen.items():
-                passed, n = sum(v == "pass" for v in verdicts), len(verdicts)
-                out[name] = "pass" if _reduce_py(reducer, passed, n) else "fail"
-            return out
-
-        b, c = reduce(self.baseline), reduce(self.candidate)
-        return {name: (b.get(name), c.get(name)) for name in sorted(set(b) | set(c))}
-
-
-def _reduce_py(reducer: Reducer, passed: int, n: int) -> bool:
-    return {
-        "worst": passed == n,
-        "best": passed > 0,
-        "majority": 2 * passed > n,
-        "mean": 2 * passed >= n,
-        "at-least-k": passed >= reducer.k,
-    }[reducer.name]
-
-
-def _run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
-    row = conn.execute(
-        "SELECT id, name, role, system, sha256, source_path, attribute_values, suites "
-        "FROM runs WHERE id = ?",
-        (run_id,),
-    ).fetchone()
-    if row is None:
-        from evaltui.errors import NotFoundError
-
-        raise NotFoundError(f"no run with id {run_id}")
-    return RunRef(
-        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"),
-        json.loads(row[7] or "[]"),
-    )  # fmt: skip
-
-
-def default_dimensions(runs: Iterable[RunRef]) -> list[str]:
-    """Attributes with few distinct values (2..12) in the compared runs, in a stable order."""
-    merged: dict[str, set[str]] = {}
-    many: set[str] = set()
-    for run in runs:
-        for key, values in run.attribute_values.items():
-            if any(v.endswith("more") and v.startswith("\u2026") for v in values):
-                many.add(key)
-            merged.setdefault(key, set()).update(values)
-    dims = [k for k, v in merged.items() if k not in many and 2 <= len(v) <= MAX_SEGMENT_VALUES]
-    preferred = ["task", "risk", "risk_tier", "source_quality", "intent", "segment"]
-    return sorted(dims, key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
-
-
-def _risk_dimension(dims: Sequence[str], runs: Iterable[RunRef]) -> str | None:
-    keys = set(dims)
-    for run in runs:
-        keys.update(run.attribute_values)
-    for k in sorted(keys):
-        if k.lower() in ("risk", "risk_tier", "risk_level", "tier") or "risk" in k.lower():
-            return k
-    return None
-
-
-def _segment_value(value: Any) -> str | None:
-    """An attribute value as segment text: scalars as written, booleans lower-case."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 class Comparison:
@@ -376,15 +70,15 @@ class Comparison:
         self.conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA busy_timeout = 5000")
         self.conn.execute("PRAGMA temp_store = FILE")
-        self.baseline = _run_ref(self.conn, baseline)
-        self.candidate = _run_ref(self.conn, candidate)
-        self.fallback = _run_ref(self.conn, fallback) if fallback is not None else None
+        self.baseline = run_ref(self.conn, baseline)
+        self.candidate = run_ref(self.conn, candidate)
+        self.fallback = run_ref(self.conn, fallback) if fallback is not None else None
         runs = [self.baseline, self.candidate] + ([self.fallback] if self.fallback else [])
         self.dimensions = list(dimensions) if dimensions is not None else default_dimensions(runs)
         for d in self.dimensions:
             if not _IDENT.match(d):
                 raise InputError("--segments", f"not a usable attribute name: {d!r}")
-        self.risk_dimension = _risk_dimension(self.dimensions, runs)
+        self.risk_dimension = risk_dimension(self.dimensions, runs)
         self.table = f"cmp_{next(_ids)}"
         self._tally_rows: list[tuple[Any, ...]] | None = None
         self._build()
@@ -497,8 +191,8 @@ class Comparison:
                 attrs = {}
             if not isinstance(attrs, dict):
                 attrs = {}
-            values = tuple(_segment_value(attrs.get(d)) for d in dims)
-            risk = _segment_value(attrs.get(self.risk_dimension)) if self.risk_dimension else None
+            values = tuple(segment_value(attrs.get(d)) for d in dims)
+            risk = segment_value(attrs.get(self.risk_dimension)) if self.risk_dimension else None
             rows.append((set_id, RISK_ORDER.get((risk or "").lower(), 9), *values))
             self.set_values[set_id] = values
         marks = ",".join("?" * (2 + len(dims)))
@@ -536,7 +230,7 @@ class Comparison:
         )
         with self._lock:
             packed = dict(self.conn.execute(q, list(params)).fetchall())
-        statuses = ("active", "quarantined", "retired")
+        statuses = CASE_STATUSES
         empty = (None,) * len(self.dimensions)
         out = []
         for key, n in packed.items():
@@ -567,7 +261,7 @@ class Comparison:
 
     def status_counts(self) -> dict[str, int]:
         """Cases by lifecycle status, whether included or not."""
-        out = {"active": 0, "quarantined": 0, "retired": 0}
+        out: dict[str, int] = dict.fromkeys(CASE_STATUSES, 0)
         for row in self._tally():
             out[row[0]] = out.get(row[0], 0) + row[-1]
         return out
@@ -804,8 +498,7 @@ class Comparison:
         """Up to `limit` cases in list order after (or before) an order key: a keyset query."""
         flt = flt or Filter()
         where, params = self._where(flt)
-        plain = not (flt.segment or flt.text or flt.triage or flt.failure_class or flt.owner)
-        if not self._indexed and plain and after is None and before is None:
+        if not self._indexed and flt.plain and after is None and before is None:
             # The very first page: a top-N scan of the temp table alone is quicker than
             # building the order index first (that waits for the next list query).
             inner = where.replace("t.status", "status").replace("t.change", "change")
@@ -835,8 +528,7 @@ class Comparison:
 
     def count(self, flt: Filter | None = None) -> int:
         flt = flt or Filter()
-        plain = not (flt.segment or flt.text or flt.triage or flt.failure_class or flt.owner)
-        if plain and (flt.statuses is None or flt.statuses == self.statuses):
+        if flt.plain and (flt.statuses is None or flt.statuses == self.statuses):
             counts = self.counts()  # from the tally: no scan
             return sum(counts[c] for c in flt.changes)
         where, params = self._where(flt)
@@ -866,7 +558,7 @@ class Comparison:
         """The next (step=1) or previous (step=-1) case after `row`, optionally of given changes."""
         flt = flt or Filter()
         if changes is not None:
-            flt = replace(flt, changes=frozenset(changes))
+            flt = flt.with_(changes=frozenset(changes))
         if step > 0:
             rows = self.page(flt, after=None if row is None else row.ord, limit=1)
         else:
@@ -924,6 +616,90 @@ class Comparison:
             out[CHANGES[change]].append(f"{suite}/{key}" if suites > 1 else key)
         return out
 
+    # -- reads for the gate (compare/measures.py and gate/decide.py) ----------------------
+    # Conditions are SQL over the aliases `t` (the classification: change, ord, status,
+    # b_/c_/f_ np, n, ne, pass), `k` (cases), `g` (segment values s0..sN, one per
+    # dimension) and `ct` (case_triage). The table names stay in this module.
+
+    def scope_clause(self, scope: Any) -> tuple[str, list[Any]]:
+        """A rule scope (`"all"` or {attribute: value or [values]}) as a condition on `g`."""
+        if scope == "all" or not scope:
+            return "1", []
+        clauses, params = [], []
+        for attr, wanted in scope.items():
+            if attr not in self.dimensions:
+                raise InputError(
+                    "policy", f"scope attribute {attr!r} is not a segment dimension here"
+                )
+            values = wanted if isinstance(wanted, list) else [wanted]
+            col = f"g.s{self.dimensions.index(attr)}"
+            clauses.append(f"CAST({col} AS TEXT) IN ({','.join('?' * len(values))})")
+            params += [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+        return " AND ".join(clauses), params
+
+    def aggregate(
+        self, select: str, where: str = "1", params: Sequence[Any] = ()
+    ) -> tuple[Any, ...]:
+        """One row of `select` over the included cases matching `where`."""
+        st, sp = self._status_clause()
+        q = f"SELECT {select} FROM {self._from} WHERE t.{st} AND {where}"
+        with self._lock:
+            return tuple(self.conn.execute(q, [*sp, *params]).fetchone())
+
+    def keys_where(
+        self, where: str = "1", params: Sequence[Any] = (), limit: int | None = None
+    ) -> list[str]:
+        """Case keys of the included cases matching `where`, in list order."""
+        st, sp = self._status_clause()
+        q = f"SELECT k.case_key FROM {self._from} WHERE t.{st} AND {where} ORDER BY t.ord"
+        if limit is not None:
+            q += f" LIMIT {int(limit)}"
+        with self._lock:
+            return [r[0] for r in self.conn.execute(q, [*sp, *params])]
+
+    def rows_where(
+        self, select: str, where: str = "1", params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Rows of `select` over the included cases matching `where`, in list order."""
+        st, sp = self._status_clause()
+        q = f"SELECT {select} FROM {self._from} WHERE t.{st} AND {where} ORDER BY t.ord"
+        with self._lock:
+            return [tuple(r) for r in self.conn.execute(q, [*sp, *params])]
+
+    def result_values(
+        self, run_id: int, select: str, where: str = "1", params: Sequence[Any] = (), tail: str = ""
+    ) -> list[tuple[Any, ...]]:
+        """Rows of `select` over one run's results (alias `r`) on the included cases
+        matching `where`; `tail` adds ORDER BY / LIMIT (its `?` come after `params`)."""
+        st, sp = self._status_clause()
+        q = (
+            f"SELECT {select} FROM results r JOIN {self.table} t ON t.case_id = r.case_id "
+            f"LEFT JOIN {self.table}_sets g ON g.attr_set = t.attr_set "
+            f"WHERE r.run_id = ? AND t.{st} AND {where} {tail}"
+        )
+        with self._lock:
+            return [tuple(r) for r in self.conn.execute(q, [run_id, *sp, *params])]
+
+    def triaged(self) -> list[tuple[str | None, str | None, str | None, str, str]]:
+        """(class, owner, verdict, state, case key) of each included case with a finding, in list order."""
+        return self.rows_where(
+            "ct.class, ct.owner, ct.verdict, ct.state, k.case_key", "ct.case_id IS NOT NULL"
+        )
+
+    def untriaged_regressions(self) -> list[str]:
+        """Keys of the included regressed cases with no finding, in list order."""
+        return self.keys_where(f"t.change = {RANK['regressed']} AND ct.case_id IS NULL")
+
+    def reference_set(self) -> list[tuple[str, str, str]]:
+        """(suite, case key, status) of every case in the comparison, whatever its status."""
+        with self._lock:
+            return [
+                tuple(r)
+                for r in self.conn.execute(
+                    f"SELECT k.suite, k.case_key, k.status FROM {self._from} ORDER BY k.suite, k.case_key"
+                )
+            ]
+
     # -- one case --------------------------------------------------------------------------
 
     def findings(self, case_id: int) -> list[Any]:
@@ -933,6 +709,11 @@ class Comparison:
         with self._lock:
             return triage.history(self.conn, self.baseline.id, self.candidate.id, case_id)
 
+    def read_case(self, row: CaseRow) -> tuple[CaseRow, CaseDetail, list[Any]]:
+        """A case as the app shows it: its row again (triage columns may have changed),
+        its samples and its finding history, read on this connection."""
+        return self.row(row.case_id) or row, self.detail(row.case_id), self.findings(row.case_id)
+
     def detail(self, case_id: int) -> CaseDetail:
         with self._lock:
             c = self.conn.execute(
@@ -941,8 +722,6 @@ class Comparison:
                 (case_id,),
             ).fetchone()
             if c is None:
-                from evaltui.errors import NotFoundError
-
                 raise NotFoundError(f"no case with id {case_id}")
 
             def samples(run: RunRef | None) -> list[Sample]:

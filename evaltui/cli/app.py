@@ -1,0 +1,122 @@
+"""The click group: global options (--db, --reviewer, --taxonomy), errors to exit codes, `main`."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evaltui import __version__
+from evaltui.errors import EvaltuiError
+from evaltui.paths import ENV_DB, default_db_path
+from evaltui.store import Store
+from evaltui.textsafe import visible
+
+
+class EvaltuiGroup(click.Group):
+    """Turns EvaltuiError (and raw SQLite errors) into a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EvaltuiError as exc:
+            click.echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
+            sys.exit(exc.exit_code)
+        except sqlite3.Error as exc:
+            click.echo(f"Error: the store could not be used: {visible(exc, limit=500)}", err=True)
+            sys.exit(3)
+        except RecursionError:
+            click.echo("Error: the input is nested too deeply to read", err=True)
+            sys.exit(2)
+
+
+def store_path(ctx: click.Context) -> Path:
+    return Path(ctx.obj["db"]) if ctx.obj.get("db") else default_db_path()
+
+
+def open_store(path: Path) -> Store:
+    """The store, saying so on stderr if another evaltui's import makes it wait."""
+    return Store(
+        path,
+        on_wait=lambda: click.echo(
+            f"Waiting for {path}: another evaltui is importing a large file into it "
+            "and has the store to itself until that import commits...",
+            err=True,
+        ),
+    )
+
+
+@click.group(cls=EvaltuiGroup, invoke_without_command=True)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=ENV_DB,
+    help=f"Store file. Default: ${ENV_DB}, else the per-user data dir.",
+)
+@click.option(
+    "--reviewer",
+    envvar="EVALTUI_REVIEWER",
+    help="Who you are in the event log and on findings. Default: $EVALTUI_REVIEWER, else the OS user.",
+)
+@click.option(
+    "--taxonomy",
+    "taxonomy_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="EVALTUI_TAXONOMY",
+    help="A failure-class taxonomy TOML to use instead of the store's (docs/triage.md).",
+)
+@click.version_option(__version__, prog_name="evaltui")
+@click.pass_context
+def cli(
+    ctx: click.Context, db: Path | None, reviewer: str | None, taxonomy_path: Path | None
+) -> None:
+    """Triage LLM evaluation results before a release.
+
+    With no command, opens the app on the store.
+
+    \b
+    Examples:
+      evaltui demo                      # load the demo runs and open the app
+      evaltui import prod.jsonl --role production
+      evaltui runs --json
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    ctx.obj["taxonomy"] = taxonomy_path
+    if reviewer:
+        os.environ["EVALTUI_REVIEWER"] = reviewer  # read by store.current_user()
+    if ctx.invoked_subcommand is None:
+        open_app(store_path(ctx), taxonomy_path)
+
+
+def open_app(path: Path, taxonomy_path: Path | None = None) -> None:
+    from evaltui import taxonomy
+    from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
+
+    with open_store(path) as store:  # migrate (or refuse) before the screen takes over
+        taxonomy.load(store, taxonomy_path)  # a bad taxonomy file fails here, not mid-session
+    EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path).run()
+
+
+def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:
+    from evaltui import taxonomy
+
+    return taxonomy.load(store, ctx.obj.get("taxonomy"))
+
+
+def main() -> None:
+    try:
+        cli(prog_name="evaltui")
+    except Exception as exc:  # the last line of defence: a message, never a raw traceback
+        if os.environ.get("EVALTUI_DEBUG"):
+            raise
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {visible(exc, limit=500)} "
+            "(a bug: set EVALTUI_DEBUG=1 for the traceback and report it)",
+            err=True,
+        )
+        sys.exit(1)

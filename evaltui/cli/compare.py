@@ -1,0 +1,166 @@
+"""`evaltui compare`: a comparison per segment, with flips, intervals and criteria."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.text import Text
+
+from evaltui.cli.app import cli, open_store, store_path
+from evaltui.cli.output import make_console, make_table
+from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
+from evaltui.models import CASE_STATUSES
+from evaltui.stats import pct
+from evaltui.textsafe import one_line, visible
+
+
+@cli.command("compare")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option("--fallback", help="A third run: the fallback path (id or name).")
+@click.option(
+    "--reducer",
+    default="worst",
+    show_default=True,
+    help="How samples of a case combine: worst, mean, majority, best, at-least-K.",
+)
+@click.option(
+    "--segments", help="Segment dimensions, comma-separated (default: attributes with few values)."
+)
+@click.option(
+    "--include",
+    type=click.Choice(CASE_STATUSES),
+    multiple=True,
+    help="Case statuses to include (default: active only). Repeat for several.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
+@click.option("--keys", "show_keys", is_flag=True, help="Also list the changed case keys.")
+@click.pass_context
+def compare_cmd(
+    ctx: click.Context,
+    baseline: str,
+    candidate: str,
+    fallback: str | None,
+    reducer: str,
+    segments: str | None,
+    include: tuple[str, ...],
+    as_json: bool,
+    show_keys: bool,
+) -> None:
+    """Compare a candidate run with a baseline, case by case and per segment.
+
+    Runs are named by id or name. Cases are aligned by (suite, case key);
+    several samples of a case are reduced (worst-of-N by default). Flips are
+    tested with an exact McNemar test; rates carry 95% Wilson intervals.
+
+    \b
+    Examples:
+      evaltui compare prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20
+      evaltui compare 1 2 --reducer majority --json | jq .counts
+    """
+    from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer
+
+    red = Reducer.parse(reducer)
+    path = store_path(ctx)
+    with open_store(path) as store:
+        b = store.resolve_run(baseline)
+        c = store.resolve_run(candidate)
+        f = store.resolve_run(fallback) if fallback else None
+    dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
+    statuses = frozenset(include) if include else frozenset({"active"})
+    with Comparison(path, b, c, f, reducer=red, dimensions=dims, statuses=statuses) as cmp:
+        summary = cmp.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    console = make_console()
+    run = summary["baseline"], summary["candidate"], summary["fallback"]
+    head = Text()
+    head.append("baseline  ", style="bold")
+    head.append(f"{run[0]['id']} {visible(run[0]['name'], limit=80)}\n")
+    head.append("candidate ", style="bold")
+    head.append(f"{run[1]['id']} {visible(run[1]['name'], limit=80)}\n")
+    if run[2]:
+        head.append("fallback  ", style="bold")
+        head.append(f"{run[2]['id']} {visible(run[2]['name'], limit=80)}\n")
+    excluded = ", ".join(f"{n} {k}" for k, n in summary["excluded"].items() if n)
+    head.append(
+        f"reducer {summary['reducer']}; statuses {', '.join(summary['statuses'])}"
+        + (f"; excluded: {excluded}" if excluded else "")
+    )
+    console.print(head)
+    counts = summary["counts"]
+    line = Text("\n")
+    for i, change in enumerate(CHANGES):
+        style = {"regressed": "bold red", "improved": "green", "errored": "red"}.get(change, "")
+        line.append(f"{change.replace('_', ' ')} {counts[change]:,}", style=style)
+        line.append("\n" if i == 3 else "   ")
+    console.print(line)
+    if counts["added"] or counts["dropped"]:
+        console.print(
+            Text(
+                f"coverage: {counts['added']:,} cases only in the candidate, "
+                f"{counts['dropped']:,} only in the baseline (not counted as regressions)",
+                style="yellow",
+            )
+        )
+    wide = console.width >= 118
+    table = make_table(
+        ("segment", "left"), ("n", "right"), ("baseline", "right"),
+        *([("95% CI", "right")] if wide else []),
+        ("candidate", "right"),
+        *([("95% CI", "right")] if wide else []),
+        ("delta", "right"),
+        *([("fallback", "right")] if run[2] else []),
+        ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("", "left"),
+    )  # fmt: skip
+    for seg in summary["segments"]:
+        label = segment_label(seg["dimension"], seg["value"])
+        n = seg["n"]
+        bp, cp = seg["baseline"]["passed"], seg["candidate"]["passed"]
+        row = [
+            Text(one_line(label, 30), style="bold" if seg["dimension"] == "all" else ""),
+            f"{n:,}",
+            pct(seg["baseline"]["rate"]),
+            *([fmt_ci(bp, n)] if wide else []),
+            pct(seg["candidate"]["rate"]),
+            *([fmt_ci(cp, n)] if wide else []),
+            fmt_delta(seg["delta"]),
+            *([pct(seg["fallback"]["rate"]) if seg["fallback"] else "-"] if run[2] else []),
+            str(seg["flips"]["pass_to_fail"]),
+            str(seg["flips"]["fail_to_pass"]),
+            fmt_p(seg["p_value"]),
+            Text("*", style="bold red" if (seg["delta"] or 0) < 0 else "bold green")
+            if seg["significant"]
+            else "",
+        ]
+        table.add_row(*[Text(x) if isinstance(x, str) else x for x in row])
+    console.print()
+    console.print(table)
+    console.print(
+        Text(
+            "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; * significant (p < 0.05)"
+            + ("" if wide else "; 95% intervals: widen the terminal or use --json"),
+            style="dim",
+        )
+    )
+    if summary.get("criteria"):
+        console.print()
+        crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
+                      ("hidden", "right"))  # fmt: skip
+        for name, v in summary["criteria"].items():
+            crit.add_row(
+                Text(one_line(name, 40)), str(v["pass_to_fail"]), str(v["fail_to_pass"]),
+                str(v["hidden_regressions"]),
+            )  # fmt: skip
+        console.print(crit)
+        console.print(
+            Text("hidden: regressed on the criterion while the case's verdict held", style="dim")
+        )
+    if show_keys:
+        for change in CHANGES:
+            keys = summary["changed"].get(change) if change in CHANGED else None
+            if keys:
+                console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
+                console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))

@@ -1,0 +1,181 @@
+"""The gate: decide (exit code for CI), the kept decisions, verify a record."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.text import Text
+
+from evaltui.cli.app import cli, open_store, store_path
+from evaltui.cli.output import make_console, make_table, print_rows
+from evaltui.exporters.text import fmt_threshold, fmt_value
+from evaltui.textsafe import one_line, visible
+
+
+@cli.command("gate")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option("--fallback", help="The fallback run (id or name).")
+@click.option(
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The gate policy (TOML, docs/gate.md).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the decision record (JSON).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the record (JSON) here."
+)
+@click.option(
+    "--md", "md_path", type=click.Path(dir_okay=False, path_type=Path), help="Write Markdown here."
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here."
+)
+@click.option(
+    "--no-record", is_flag=True, help="Do not keep the decision in the store (a dry run)."
+)
+@click.pass_context
+def gate_cmd(
+    ctx: click.Context,
+    baseline: str,
+    candidate: str,
+    fallback: str | None,
+    policy_path: Path,
+    as_json: bool,
+    out: Path | None,
+    md_path: Path | None,
+    junit: Path | None,
+    no_record: bool,
+) -> None:
+    """Decide: measure every rule of the policy and export the decision record.
+
+    \b
+    Exit codes (CI can block a release on them):
+      0 ship   10 narrow_rollout   11 repair   12 hold   13 rollback
+      2 bad input (policy, runs)   3 store unusable   4 not found
+
+    \b
+    Example:
+      evaltui gate prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20 \\
+          --policy fixtures/policies/support-assistant.toml --md decision.md --junit gate.xml
+    """
+    from evaltui import exporters, gate
+
+    loaded = gate.load_policy(policy_path)
+    with open_store(store_path(ctx)) as store:
+        b, c = store.resolve_run(baseline), store.resolve_run(candidate)
+        f = store.resolve_run(fallback) if fallback else None
+        record = gate.evaluate(store, loaded, b, c, f)
+        if not no_record:
+            gate.record_decision(store, record)
+    exporters.write_to(record, {"json": out, "markdown": md_path, "junit": junit})
+    if as_json:
+        click.echo(exporters.to_json(record), nl=False)
+    else:
+        console = make_console()
+        style = {"ship": "bold green", "narrow_rollout": "bold yellow"}.get(
+            record.decision, "bold red"
+        )
+        prov = record.provenance
+        head = Text("decision: ")
+        head.append(record.decision.upper(), style=style)
+        head.append(f"   ({visible(prov.candidate.name, limit=60)} vs "
+                    f"{visible(prov.baseline.name, limit=60)})")  # fmt: skip
+        console.print(head)
+        table = make_table(("result", "left"), ("rule", "left"), ("scope", "left"), ("measured", "right"),
+                       ("threshold", "left"), ("action", "left"), ("owner", "left"))  # fmt: skip
+        print_rows(
+            table,
+            [
+                [Text("ok" if r.passed else "FAIL", style="green" if r.passed else "bold red"),
+                 one_line(r.id, 32), one_line(r.scope_text, 24), fmt_value(r.value, r.metric),
+                 fmt_threshold(r.threshold, r.metric), r.action, one_line(r.owner, 20)]
+                for r in record.rules
+            ],
+            optional={"scope", "owner"},
+        )  # fmt: skip
+        console.print(Text("why: " + visible(record.why, limit=3000)))
+        console.print(
+            Text(
+                f"record {record.content_hash[:16]}" + ("" if no_record else " kept in the store"),
+                style="dim",
+            )
+        )
+    sys.exit(gate.EXIT_CODES[record.decision])
+
+
+@cli.command("decisions")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--limit", type=int, help="At most this many (newest first).")
+@click.option("--show", "show_id", type=int, help="Print one decision's full record (JSON).")
+@click.pass_context
+def decisions_cmd(
+    ctx: click.Context, as_json: bool, limit: int | None, show_id: int | None
+) -> None:
+    """The decisions kept in the store, newest first."""
+    from evaltui import gate
+
+    with open_store(store_path(ctx)) as store:
+        if show_id is not None:
+            shown = gate.get_decision(store, show_id)
+            click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+            return
+        rows = gate.list_decisions(store, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
+        return
+    table = make_table(("id", "right"), ("decided", "left"), ("by", "left"), ("decision", "left"),
+                   ("candidate", "left"), ("baseline", "left"), ("record", "left"))  # fmt: skip
+    print_rows(
+        table,
+        [
+            [
+                str(r["id"]),
+                r["decided_at"][:16].replace("T", " "),
+                one_line(r["decided_by"], 16),
+                r["decision"],
+                one_line(r["candidate"], 28),
+                one_line(r["baseline"], 28),
+                r["content_hash"][:12],
+            ]
+            for r in rows
+        ],
+        optional={"by", "record"},
+    )
+
+
+@cli.command("verify")
+@click.argument("record_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The policy file, if it moved since the decision.")  # fmt: skip
+@click.pass_context
+def verify_cmd(ctx: click.Context, record_path: Path, policy_path: Path | None) -> None:
+    """Recompute a decision record from the store and the policy: did anything change?
+
+    Exit 0 when nothing changed, 5 when something did (each change is listed).
+    """
+    from evaltui import gate
+
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        from evaltui.errors import InputError
+
+        raise InputError(str(record_path), f"malformed JSON ({exc})") from None
+    with open_store(store_path(ctx)) as store:
+        problems = gate.verify(store, record, policy_path)
+    if not problems:
+        click.echo(f"unchanged: the decision ({record['decision']}) still holds")
+        return
+    click.echo(f"changed since the decision ({record.get('decision')}):")
+    for p in problems:
+        click.echo(f"  - {visible(p, limit=500)}")
+    sys.exit(5)

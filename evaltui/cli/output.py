@@ -1,0 +1,50 @@
+"""Terminal output for the CLI: borderless tables that never wrap and never parse data as markup."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+
+def make_console(err: bool = False) -> Console:
+    return Console(stderr=err, highlight=False, soft_wrap=False)
+
+
+def make_table(*columns: tuple[str, str]) -> Table:
+    """A borderless table whose cells never wrap (data is cut with an ellipsis)."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    for name, justify in columns:
+        table.add_column(
+            name,
+            justify=cast(Any, justify),
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=len(name),
+        )
+    return table
+
+
+def print_rows(table: Table, rows: list[list[Any]], optional: set[str]) -> None:
+    """Print `rows`, leaving out the `optional` columns when the terminal is narrow."""
+    console = make_console()
+    keep = list(range(len(table.columns)))
+    if console.width < 150:
+        keep = [i for i, c in enumerate(table.columns) if c.header not in optional]
+        narrow = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+        for i in keep:
+            col = table.columns[i]
+            narrow.add_column(
+                str(col.header),
+                justify=col.justify,
+                no_wrap=True,
+                overflow="ellipsis",
+                min_width=col.min_width,
+            )
+        table = narrow
+    for row in rows:
+        # Text, never str: a str cell would be parsed as Rich markup ("[bold]" in a run name).
+        table.add_row(*[Text(row[i]) if isinstance(row[i], str) else row[i] for i in keep])
+    console.print(table)

@@ -1,0 +1,258 @@
+"""Runs: import, list, the demo, the event log, format schemas."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import click
+from rich.console import Console
+
+from evaltui.cli.app import cli, open_app, open_store, store_path
+from evaltui.cli.output import make_console, make_table, print_rows
+from evaltui.errors import EvaltuiError
+from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
+from evaltui.models import ROLES, Role
+from evaltui.paths import demo_db_path
+from evaltui.textsafe import one_line, visible
+
+
+def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
+    """A rich progress bar per run on a terminal; nothing otherwise."""
+    if not show:
+        return None, None
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+    def hook(item: ParsedRun) -> Callable[[int], None]:
+        task = bar.add_task(visible(item.run.name, limit=40), total=item.progress.total or None)
+
+        def on_batch(_n: int) -> None:
+            bar.update(task, completed=item.progress.done, total=item.progress.total or None)
+
+        return on_batch
+
+    return bar, hook
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(REGISTRY)),
+    help="Force a format instead of detecting it.",
+)
+@click.option("--name", help="Run name (default: from the file).")
+@click.option("--role", type=click.Choice(ROLES), help="production, candidate, fallback or none.")
+@click.option("--system", help="System label: model, prompt, config.")
+@click.option("--suite", help="Suite for results that name none.")
+@click.option(
+    "--pass-criterion", help="Criterion whose verdict decides pass/fail (formats with several)."
+)
+@click.option("--force", is_flag=True, help="Import even if the same file is already in the store.")
+@click.pass_context
+def import_cmd(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    fmt: str | None,
+    name: str | None,
+    role: str | None,
+    system: str | None,
+    suite: str | None,
+    pass_criterion: str | None,
+    force: bool,
+) -> None:
+    """Import result files into the store, one transaction per run.
+
+    The format is detected from the content. A bad file is reported with its
+    line and field, and nothing of that run is written.
+
+    \b
+    Examples:
+      evaltui import results.jsonl --role candidate --name cand-0412
+      evaltui import logs/*.eval
+    """
+    from evaltui import service
+
+    console = make_console(err=True)
+    options = ImportOptions(
+        name=name,
+        role=cast(Role | None, role),
+        system=system,
+        suite=suite,
+        pass_criterion=pass_criterion,
+    )
+    bar, hook = _progress_hook(console, console.is_terminal)
+    failed = 0
+    with open_store(store_path(ctx)) as store:
+        for path in files:
+            try:
+                if bar is not None:
+                    with bar:
+                        outcomes = service.import_path(
+                            store, path, fmt=fmt, options=options, force=force, progress=hook
+                        )
+                else:
+                    outcomes = service.import_path(
+                        store, path, fmt=fmt, options=options, force=force
+                    )
+            except EvaltuiError as exc:
+                failed += 1
+                click.echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
+                continue
+            for out in outcomes:
+                label = visible(out.name, limit=200)
+                if out.skipped:
+                    click.echo(
+                        f"skipped {visible(out.path)}: already imported as run {out.run_id} ({label}); --force to import again"
+                    )
+                else:
+                    click.echo(
+                        f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results"
+                    )
+    if failed:
+        sys.exit(2)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/cli.md).")
+@click.pass_context
+def runs(ctx: click.Context, as_json: bool) -> None:
+    """List the runs in the store with their figures.
+
+    \b
+    Example:
+      evaltui runs --json | jq '.[] | {name, pass_rate}'
+    """
+    from evaltui import service
+
+    with open_store(store_path(ctx)) as store:
+        summaries = service.list_runs(store)
+    if as_json:
+        click.echo(json.dumps([s.model_dump() for s in summaries], indent=2, ensure_ascii=False))
+        return
+    if not summaries:
+        click.echo("No runs yet. Import one: evaltui import FILE (or try: evaltui demo)")
+        return
+    table = make_table(
+        ("id", "right"), ("name", "left"), ("pass rate", "right"), ("cases", "right"),
+        ("results", "right"), ("pass", "right"), ("fail", "right"), ("error", "right"),
+        ("role", "left"), ("system", "left"), ("format", "left"), ("sha256", "left"), ("imported", "left"),
+    )  # fmt: skip
+    rows = [
+        [
+            str(s.id),
+            one_line(s.name, 32),
+            "-" if s.pass_rate is None else f"{s.pass_rate:.1%}",
+            f"{s.cases:,}",
+            f"{s.results:,}",
+            f"{s.passed:,}",
+            f"{s.failed:,}",
+            f"{s.errored:,}",
+            s.role,
+            one_line(s.system, 36),
+            s.format,
+            s.sha256[:12],
+            s.imported_at[:19].replace("T", " "),
+        ]
+        for s in summaries
+    ]
+    print_rows(table, rows, optional={"system", "format", "sha256", "imported"})
+
+
+@cli.command()
+@click.option("--fresh", is_flag=True, help="Start from an empty demo store.")
+@click.option("--no-open", is_flag=True, help="Load the demo runs but do not open the app.")
+@click.pass_context
+def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
+    """Load the bundled demo runs (customer-support assistant) and open the app.
+
+    Uses a separate demo store (or --db / $EVALTUI_DB), so a real store is
+    never mixed with demo data.
+    """
+    from evaltui import service
+
+    path = Path(ctx.obj["db"]) if ctx.obj.get("db") else demo_db_path()
+    if fresh:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with open_store(path) as store:
+        outcomes = service.load_demo(store)
+    loaded = [o for o in outcomes if not o.skipped]
+    if loaded:
+        click.echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
+    if not no_open:
+        open_app(path, ctx.obj.get("taxonomy"))
+    else:
+        click.echo(str(path))
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["native", "decision"]))
+def schema(what: str) -> None:
+    """Print the JSON Schema of a file format evaltui reads or writes.
+
+    \b
+    native     the native JSONL results format (docs/format.md)
+    decision   the decision record `gate --out` writes (docs/decision.schema.json)
+    """
+    if what == "decision":
+        from evaltui.gate.record import json_schema
+
+        click.echo(json.dumps(json_schema(), indent=2))
+        return
+    from evaltui.importers.native import NativeHeaderLine, NativeLine
+
+    click.echo(
+        json.dumps(
+            {
+                "line": NativeLine.model_json_schema(),
+                "header": NativeHeaderLine.model_json_schema(),
+            },
+            indent=2,
+        )
+    )
+
+
+@cli.command("log")
+@click.option("--json", "as_json", is_flag=True, help="JSON, one object per event.")
+@click.option("--limit", type=int, help="At most this many events.")
+@click.pass_context
+def log_cmd(ctx: click.Context, as_json: bool, limit: int | None) -> None:
+    """List the event log: every import and human action, oldest first."""
+    with open_store(store_path(ctx)) as store:
+        events = store.events(limit)
+    if as_json:
+        click.echo(json.dumps(events, indent=2, ensure_ascii=False))
+        return
+    table = make_table(
+        ("id", "right"), ("at", "left"), ("actor", "left"), ("action", "left"),
+        ("entity", "left"), ("key", "left"), ("after", "left"),
+    )  # fmt: skip
+    rows = [
+        [
+            str(e["id"]),
+            e["at"][:16].replace("T", " "),
+            one_line(e["actor"], 20),
+            e["action"],
+            e["entity"],
+            one_line(e["entity_id"], 30),
+            one_line(
+                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 40
+            ),
+        ]
+        for e in events
+    ]
+    print_rows(table, rows, optional={"actor"})

@@ -1,0 +1,292 @@
+"""Triage: label a case, exchange and compare findings, the failure-class taxonomy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
+from evaltui.cli.output import make_table, print_rows
+from evaltui.models import FINDING_VERDICTS
+from evaltui.textsafe import one_line, visible
+
+
+@cli.command("label")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.argument("case")
+@click.option("--class", "cls", help="Failure class: key, number or name (evaltui taxonomy).")
+@click.option("--owner", help="Owner of the repair (default: the class's owner).")
+@click.option(
+    "--verdict",
+    type=click.Choice(FINDING_VERDICTS),
+    help="What the change is.",
+)
+@click.option("--note", help="One line: why.")
+@click.option(
+    "--adjudicate", is_flag=True, help="This finding settles a disagreement between reviewers."
+)
+@click.pass_context
+def label_cmd(
+    ctx: click.Context,
+    baseline: str,
+    candidate: str,
+    case: str,
+    cls: str | None,
+    owner: str | None,
+    verdict: str | None,
+    note: str | None,
+    adjudicate: bool,
+) -> None:
+    """Label a case within a comparison: failure class, owner, verdict, note.
+
+    CASE is a case key (or SUITE/KEY). Fields not given keep your earlier
+    values on this case. Committed at once, and recorded in the event log.
+
+    \b
+    Example:
+      evaltui label prod-2026-11-02 cand-2026-11-20 refunds-004 \\
+          --class unsafe_tool_action --verdict real_regression --note "changed the card in chat"
+    """
+    from evaltui import triage
+
+    if not any(v is not None for v in (cls, owner, verdict, note)):
+        raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
+    with open_store(store_path(ctx)) as store:
+        base, cand = store.resolve_run(baseline), store.resolve_run(candidate)
+        case_id = triage.resolve_case(store, case)
+        kwargs: dict[str, Any] = {}
+        if cls is not None:
+            kwargs["failure_class"] = taxonomy_in_force(ctx, store).resolve(cls)
+        if owner is not None:
+            kwargs["owner"] = owner
+        if verdict is not None:
+            kwargs["verdict"] = verdict
+        if note is not None:
+            kwargs["note"] = note
+        finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
+        eff = triage.effective(triage.history(store, base, cand, case_id))
+    state = eff["state"] if eff else "untriaged"
+    click.echo(
+        f"saved: {visible(case, limit=200)} class={finding.class_key or '-'} owner={visible(finding.owner or '-', limit=80)} "
+        f"verdict={finding.verdict or '-'} ({state})"
+    )
+
+
+@cli.group("findings")
+def findings_group() -> None:
+    """List, export, import and compare reviewers' findings."""
+
+
+@findings_group.command("list")
+@click.option("--baseline", help="Only this baseline run.")
+@click.option("--candidate", help="Only this candidate run.")
+@click.option("--owner", help="Only this owner.")
+@click.option("--class", "cls", help="Only this failure class (key).")
+@click.option("--disagreements", is_flag=True, help="Only cases where reviewers disagree.")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON (docs/triage.md).")
+@click.pass_context
+def findings_list(
+    ctx: click.Context,
+    baseline: str | None,
+    candidate: str | None,
+    owner: str | None,
+    cls: str | None,
+    disagreements: bool,
+    as_json: bool,
+) -> None:
+    """Each triaged case's current finding (or disagreement)."""
+    from evaltui import triage
+
+    with open_store(store_path(ctx)) as store:
+        rows = triage.list_findings(
+            store,
+            base=store.resolve_run(baseline) if baseline else None,
+            cand=store.resolve_run(candidate) if candidate else None,
+            owner=owner,
+            failure_class=cls,
+            disagreements=disagreements,
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No findings match.")
+        return
+    table = make_table(("case", "left"), ("state", "left"), ("class", "left"), ("owner", "left"),
+                   ("verdict", "left"), ("reviewers", "left"), ("note", "left"),
+                   ("baseline", "left"), ("candidate", "left"))  # fmt: skip
+    print_rows(
+        table,
+        [
+            [
+                one_line(f"{r['suite']}/{r['case_key']}", 40),
+                r["state"],
+                r["class"] or "-",
+                one_line(r["owner"] or "-", 20),
+                r["verdict"] or "-",
+                one_line(", ".join(r["reviewers"]), 30),
+                one_line(r["note"] or "", 40),
+                one_line(r["baseline"], 24),
+                one_line(r["candidate"], 24),
+            ]
+            for r in rows
+        ],
+        optional={"baseline", "candidate", "reviewers"},
+    )
+
+
+@findings_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--baseline", help="Only this baseline run.")
+@click.option("--candidate", help="Only this candidate run.")
+@click.pass_context
+def findings_export(
+    ctx: click.Context, file: Path, baseline: str | None, candidate: str | None
+) -> None:
+    """Write every finding to FILE: one per line, stable order, diff-friendly."""
+    from evaltui import triage
+
+    with open_store(store_path(ctx)) as store:
+        n = triage.export(
+            store,
+            file,
+            base=store.resolve_run(baseline) if baseline else None,
+            cand=store.resolve_run(candidate) if candidate else None,
+        )
+    click.echo(f"wrote {n:,} findings to {visible(str(file))}")
+
+
+@findings_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def findings_import(ctx: click.Context, file: Path) -> None:
+    """Merge another reviewer's findings file (one transaction; known findings skipped)."""
+    from evaltui import triage
+
+    with open_store(store_path(ctx)) as store:
+        out = triage.import_file(store, file)
+    click.echo(
+        f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases; "
+        f"{out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"
+    )
+
+
+@findings_group.command("undo")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.pass_context
+def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
+    """Undo your latest finding in a comparison (the undo is recorded too)."""
+    from evaltui import triage
+
+    with open_store(store_path(ctx)) as store:
+        f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
+    click.echo("nothing to undo" if f is None else f"undone on {visible(f.case_key, limit=200)}")
+
+
+@findings_group.command("agreement")
+@click.option("--baseline", help="Only this baseline run.")
+@click.option("--candidate", help="Only this candidate run.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def findings_agreement(
+    ctx: click.Context, baseline: str | None, candidate: str | None, as_json: bool
+) -> None:
+    """Percent agreement and Cohen's kappa per reviewer pair, on class and on verdict."""
+    from evaltui import triage
+
+    with open_store(store_path(ctx)) as store:
+        rows = triage.agreement(
+            store,
+            base=store.resolve_run(baseline) if baseline else None,
+            cand=store.resolve_run(candidate) if candidate else None,
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("Fewer than two reviewers have findings.")
+        return
+
+    def f(x: float | None, pct: bool = False) -> str:
+        return "-" if x is None else (f"{x:.0%}" if pct else f"{x:.3f}")
+
+    table = make_table(("reviewers", "left"), ("cases", "right"), ("class agree", "right"),
+                   ("class kappa", "right"), ("verdict agree", "right"), ("verdict kappa", "right"))  # fmt: skip
+    print_rows(
+        table,
+        [
+            [
+                one_line(" + ".join(r["reviewers"]), 40),
+                str(r["cases"]),
+                f(r["class_agreement"], True),
+                f(r["class_kappa"]),
+                f(r["verdict_agreement"], True),
+                f(r["verdict_kappa"]),
+            ]
+            for r in rows
+        ],
+        optional=set(),
+    )
+
+
+@cli.group("taxonomy", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
+    """The failure classes in force (numbered as the app's keys), or manage them."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_store(store_path(ctx)) as store:
+        tax = taxonomy_in_force(ctx, store)
+    if as_json:
+        click.echo(json.dumps(tax.as_list(), indent=2, ensure_ascii=False))
+        return
+    table = make_table(("key", "left"), ("#", "right"), ("name", "left"), ("owner", "left"),
+                   ("description", "left"))  # fmt: skip
+    numbers = {c.key: i + 1 for i, c in enumerate(tax.active)}
+    print_rows(
+        table,
+        [
+            [
+                c.key,
+                str(numbers.get(c.key, "retired")),
+                one_line(c.name, 30),
+                one_line(c.owner, 24),
+                one_line(c.description, 90),
+            ]
+            for c in tax.classes
+        ],
+        optional={"description"},
+    )
+    click.echo(f"source: {tax.source}")
+
+
+@taxonomy_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.pass_context
+def taxonomy_import(ctx: click.Context, file: Path) -> None:
+    """Store FILE as this store's taxonomy (recorded; old findings keep their class)."""
+    from evaltui import taxonomy
+
+    tax = taxonomy.parse_toml(file)
+    with open_store(store_path(ctx)) as store:
+        changes = taxonomy.save(store, tax)
+    click.echo(
+        f"taxonomy saved: {len(tax.classes)} classes; added {', '.join(changes['added']) or 'none'}; "
+        f"removed {', '.join(changes['removed']) or 'none'}; changed {', '.join(changes['changed']) or 'none'}"
+    )
+
+
+@taxonomy_group.command("export")
+@click.pass_context
+def taxonomy_export(ctx: click.Context) -> None:
+    """Print the taxonomy in force as TOML (a starting point to edit)."""
+    from evaltui import taxonomy
+
+    with open_store(store_path(ctx)) as store:
+        click.echo(taxonomy.to_toml(taxonomy_in_force(ctx, store)), nl=False)

@@ -1,0 +1,90 @@
+"""What the case list shows, and the one home of the search/filter language (CLI and app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from evaltui.compare.kinds import CHANGED, CHANGES
+
+TRIAGE_STATES = ("untriaged", "triaged", "disagreement")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the case list shows."""
+
+    changes: frozenset[str] = CHANGED
+    segment: tuple[str, str] | None = None  # (dimension, value)
+    text: str = ""
+    statuses: frozenset[str] | None = None  # None: the comparison's own
+    triage: str | None = None  # "untriaged", "triaged" or "disagreement"
+    failure_class: str | None = None
+    owner: str | None = None
+
+    def with_(self, **changes: Any) -> Filter:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def plain(self) -> bool:
+        """Only change kinds (and statuses): answerable from the comparison's tally."""
+        return not (self.segment or self.text or self.triage or self.failure_class or self.owner)
+
+    def describe(self) -> str:
+        parts = []
+        if self.changes == CHANGED:
+            parts.append("changed")
+        elif self.changes == frozenset(CHANGES):
+            parts.append("all cases")
+        else:
+            parts.append(",".join(c for c in CHANGES if c in self.changes))
+        if self.segment:
+            parts.append(f"{self.segment[0]}={self.segment[1]}")
+        if self.triage:
+            parts.append(self.triage)
+        if self.failure_class:
+            parts.append(f"class:{self.failure_class}")
+        if self.owner:
+            parts.append(f"owner:{self.owner}")
+        if self.text:
+            parts.append(f"/{self.text}")
+        return " ".join(parts)
+
+    def search_text(self) -> str:
+        """The search-language form of the triage, class, owner and text parts (`parse` reads it back)."""
+        return " ".join(
+            p
+            for p in (
+                self.triage or "",
+                f"class:{self.failure_class}" if self.failure_class else "",
+                f"owner:{self.owner}" if self.owner else "",
+                self.text,
+            )
+            if p
+        )
+
+    def parse(self, text: str) -> Filter:
+        """The search language: free text, plus `untriaged`, `triaged`, `disagreement`,
+        `class:KEY` and `owner:NAME` tokens. The change kinds and segment are kept."""
+        words, rest = text.split(), []
+        triage_state = cls = owner = None
+        for w in words:
+            lw = w.lower()
+            if lw in ("untriaged", "triaged", "disagreement", "disagreements"):
+                triage_state = "disagreement" if lw.startswith("disagree") else lw
+            elif lw.startswith("class:") and len(w) > 6:
+                cls = w[6:]
+            elif lw.startswith("owner:") and len(w) > 6:
+                owner = w[6:]
+            else:
+                rest.append(w)
+        return self.with_(text=" ".join(rest), triage=triage_state, failure_class=cls, owner=owner)
+
+
+# What the app's `f` key cycles through.
+FILTER_CYCLE: list[tuple[str, frozenset[str]]] = [
+    ("changed", CHANGED),
+    *[(c, frozenset({c})) for c in CHANGES],
+    ("all", frozenset(CHANGES)),
+]

@@ -1,0 +1,235 @@
+"""What a comparison hands out: run references, segment rows, case rows, samples, case detail."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaltui.compare.kinds import Change, Reducer
+from evaltui.errors import NotFoundError
+from evaltui.stats import ALPHA, mcnemar_exact, wilson
+
+MAX_SEGMENT_VALUES = 12
+RISK_ORDER = {"critical": 0, "high": 1, "medium": 2, "med": 2, "low": 3, "minimal": 4}
+
+
+@dataclass
+class RunRef:
+    id: int
+    name: str
+    role: str
+    system: str
+    sha256: str
+    source_path: str
+    attribute_values: dict[str, dict[str, int]]
+    suites: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SegmentRow:
+    """One value of one segment dimension (dimension "all" is every case)."""
+
+    dimension: str
+    value: str
+    n: int  # cases present in both runs (paired)
+    baseline_passed: int
+    candidate_passed: int
+    fallback_passed: int | None
+    fallback_n: int
+    regressed: int  # pass -> not pass
+    improved: int  # not pass -> pass
+    added: int
+    dropped: int
+
+    @property
+    def baseline_rate(self) -> float | None:
+        return self.baseline_passed / self.n if self.n else None
+
+    @property
+    def candidate_rate(self) -> float | None:
+        return self.candidate_passed / self.n if self.n else None
+
+    @property
+    def fallback_rate(self) -> float | None:
+        if self.fallback_passed is None or not self.fallback_n:
+            return None
+        return self.fallback_passed / self.fallback_n
+
+    @property
+    def delta(self) -> float | None:
+        if not self.n:
+            return None
+        return (self.candidate_passed - self.baseline_passed) / self.n
+
+    @property
+    def p_value(self) -> float:
+        return mcnemar_exact(self.regressed, self.improved)
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+    def as_dict(self) -> dict[str, Any]:
+        def interval(k: int | None, n: int) -> list[float] | None:
+            if k is None:
+                return None
+            ci = wilson(k, n)
+            return None if ci is None else [round(ci[0], 6), round(ci[1], 6)]
+
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 6)
+
+        return {
+            "dimension": self.dimension,
+            "value": self.value,
+            "n": self.n,
+            "baseline": {
+                "passed": self.baseline_passed,
+                "rate": r(self.baseline_rate),
+                "ci95": interval(self.baseline_passed, self.n),
+            },
+            "candidate": {
+                "passed": self.candidate_passed,
+                "rate": r(self.candidate_rate),
+                "ci95": interval(self.candidate_passed, self.n),
+            },
+            "fallback": None
+            if self.fallback_passed is None
+            else {
+                "n": self.fallback_n,
+                "passed": self.fallback_passed,
+                "rate": r(self.fallback_rate),
+                "ci95": interval(self.fallback_passed, self.fallback_n),
+            },
+            "delta": r(self.delta),
+            "flips": {"pass_to_fail": self.regressed, "fail_to_pass": self.improved},
+            "p_value": r(self.p_value),
+            "significant": self.significant,
+            "coverage": {"added": self.added, "dropped": self.dropped},
+        }
+
+
+@dataclass
+class CaseRow:
+    """A line of the case list."""
+
+    case_id: int
+    suite: str
+    case_key: str
+    change: Change
+    ord: int  # the list order key (keyset paging)
+    baseline: str | None  # "pass" | "fail" | "error" | None (absent)
+    candidate: str | None
+    fallback: str | None
+    baseline_samples: tuple[int, int]  # (passed, n)
+    candidate_samples: tuple[int, int]
+    status: str
+    segments: dict[str, str | None] = field(default_factory=dict)
+    triage_state: str | None = None  # triaged | disagreement | adjudicated | None (untriaged)
+    triage_class: str | None = None
+    triage_owner: str | None = None
+    triage_verdict: str | None = None
+
+    @property
+    def key(self) -> int:
+        return self.ord
+
+
+@dataclass
+class Sample:
+    epoch: int
+    verdict: str
+    score: float | None
+    output: str
+    criteria: dict[str, dict[str, Any]]
+    latency_ms: float | None
+    cost: float | None
+    explanation: str | None
+    error: str | None
+
+
+@dataclass
+class CaseDetail:
+    case_id: int
+    suite: str
+    case_key: str
+    input: str
+    expected: str | None
+    attributes: dict[str, Any]
+    status: str
+    status_reason: str | None
+    baseline: list[Sample]
+    candidate: list[Sample]
+    fallback: list[Sample] | None
+
+    def criteria_changes(self, reducer: Reducer) -> dict[str, tuple[str | None, str | None]]:
+        """Per criterion, the reduced verdict in baseline and candidate."""
+
+        def reduce(samples: list[Sample]) -> dict[str, str | None]:
+            seen: dict[str, list[str]] = {}
+            for s in samples:
+                for name, c in s.criteria.items():
+                    v = c.get("verdict")
+                    if v is not None:
+                        seen.setdefault(name, []).append(v)
+            out: dict[str, str | None] = {}
+            for name, verdicts in seen.items():
+                passed, n = sum(v == "pass" for v in verdicts), len(verdicts)
+                out[name] = "pass" if reducer.passes(passed, n) else "fail"
+            return out
+
+        b, c = reduce(self.baseline), reduce(self.candidate)
+        return {name: (b.get(name), c.get(name)) for name in sorted(set(b) | set(c))}
+
+
+def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
+    """A run as a comparison refers to it (NotFoundError when there is none)."""
+    row = conn.execute(
+        "SELECT id, name, role, system, sha256, source_path, attribute_values, suites "
+        "FROM runs WHERE id = ?",
+        (run_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no run with id {run_id}")
+    return RunRef(
+        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"),
+        json.loads(row[7] or "[]"),
+    )  # fmt: skip
+
+
+def default_dimensions(runs: Iterable[RunRef]) -> list[str]:
+    """Attributes with few distinct values (2..12) in the compared runs, in a stable order."""
+    merged: dict[str, set[str]] = {}
+    many: set[str] = set()
+    for run in runs:
+        for key, values in run.attribute_values.items():
+            if any(v.endswith("more") and v.startswith("\u2026") for v in values):
+                many.add(key)
+            merged.setdefault(key, set()).update(values)
+    dims = [k for k, v in merged.items() if k not in many and 2 <= len(v) <= MAX_SEGMENT_VALUES]
+    preferred = ["task", "risk", "risk_tier", "source_quality", "intent", "segment"]
+    return sorted(dims, key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
+
+
+def risk_dimension(dims: Sequence[str], runs: Iterable[RunRef]) -> str | None:
+    keys = set(dims)
+    for run in runs:
+        keys.update(run.attribute_values)
+    for k in sorted(keys):
+        if k.lower() in ("risk", "risk_tier", "risk_level", "tier") or "risk" in k.lower():
+            return k
+    return None
+
+
+def segment_value(value: Any) -> str | None:
+    """An attribute value as segment text: scalars as written, booleans lower-case."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)

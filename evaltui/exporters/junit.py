@@ -1,0 +1,42 @@
+"""The decision record as JUnit XML for CI: one testcase per rule, a violated rule is a failure."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from evaltui.exporters.text import fmt_threshold, fmt_value
+from evaltui.gate.record import DecisionRecord
+from evaltui.textsafe import visible
+
+
+def _x(text: Any) -> str:
+    return escape(visible(str(text), limit=2000))
+
+
+def _a(text: Any) -> str:
+    return quoteattr(visible(str(text), limit=500))
+
+
+def to_junit(record: DecisionRecord) -> str:
+    """XML-escaped, control characters made visible."""
+    rules = record.rules
+    failures = len(record.violated)
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name="evaltui gate" tests="{len(rules)}" failures="{failures}">',
+        f'  <testsuite name={_a("gate: " + record.decision)} tests="{len(rules)}" failures="{failures}">',
+    ]
+    for r in rules:
+        lines.append(f"    <testcase classname={_a('gate.' + r.action)} name={_a(r.id)}>")
+        if not r.passed:
+            msg = (
+                f"{r.metric} over {r.scope_text} = {fmt_value(r.value, r.metric)}, "
+                f"threshold {fmt_threshold(r.threshold, r.metric)}"
+            )
+            lines.append(
+                f"      <failure message={_a(msg)} type={_a(r.action)}>{_x(r.why)} (owner {_x(r.owner)})</failure>"
+            )
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>", ""]
+    return "\n".join(lines)

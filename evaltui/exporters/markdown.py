@@ -1,0 +1,87 @@
+"""The decision record as Markdown for people (a PR comment, a release review). Data is escaped."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evaltui.exporters.text import fmt_delta, fmt_p, fmt_threshold, fmt_value, pct
+from evaltui.gate.record import DecisionRecord, RunProvenance
+from evaltui.textsafe import visible
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def md(text: Any, limit: int = 300) -> str:
+    """Data as inert Markdown: visible control characters, one line, specials escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", visible(str(text), limit=limit).replace("\n", " "))
+
+
+def _run_line(role: str, run: RunProvenance) -> str:
+    return f"- {role}: {md(run.name)}, sha256 `{run.sha256[:16]}`"
+
+
+def to_markdown(record: DecisionRecord) -> str:
+    prov = record.provenance
+    out = [
+        f"## Release gate: **{record.decision.upper().replace('_', ' ')}**",
+        "",
+        f"{md(prov.candidate.name)} against {md(prov.baseline.name)}"
+        + (f" (fallback {md(prov.fallback.name)})" if prov.fallback else "")
+        + f", decided {md(prov.decided_at[:16].replace('T', ' '))} UTC by {md(prov.decided_by)}.",
+        "",
+        f"> {md(record.promise, 1000)}",
+        "",
+        f"**Why:** {md(record.why, 2000)}",
+        "",
+        "### Rules",
+        "",
+        "| result | rule | scope | measured | threshold | action | owner | why |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in record.rules:
+        mark = "pass" if r.passed else "**FAIL**"
+        out.append(
+            f"| {mark} | {md(r.id)} ({r.metric}) | {md(r.scope_text)} | {fmt_value(r.value, r.metric)} "
+            f"| {fmt_threshold(r.threshold, r.metric)} | {r.action} | {md(r.owner)} | {md(r.why)} |"
+        )
+    out += ["", "### Segments", "",
+            "| segment | n | baseline | candidate | delta | fallback | pass>fail | fail>pass | p |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for s in record.segments:
+        fb = s.fallback.rate if s.fallback else None
+        sig = " \\*" if s.significant else ""
+        out.append(
+            f"| {md(s.label)} | {s.n} | {pct(s.baseline.rate)} | {pct(s.candidate.rate)} "
+            f"| {fmt_delta(s.delta)}{sig} | {pct(fb)} | {s.flips.pass_to_fail} | {s.flips.fail_to_pass} "
+            f"| {fmt_p(s.p_value)} |"
+        )
+    out += ["", "\\* exact McNemar p < alpha.", ""]
+    f = record.findings
+    out += ["### Findings", "", f"{f.triaged_cases} triaged cases."]
+    if f.by_class:
+        out += ["", "| class | cases |", "| --- | --- |"]
+        out += [f"| {md(k)} | {v} |" for k, v in f.by_class.items()]
+    if f.open_by_owner:
+        out += ["", "| owner | open findings |", "| --- | --- |"]
+        out += [f"| {md(k)} | {v} |" for k, v in f.open_by_owner.items()]
+    unt = record.untriaged_regressions
+    out += ["", f"**Untriaged regressions ({len(unt)}):** " + (", ".join(md(k, 80) for k in unt[:50]) or "none")
+            + (" …" if len(unt) > 50 else "")]  # fmt: skip
+    ret = record.retired_since_previous_decision
+    out += ["", f"**Cases retired since the previous decision ({len(ret)}):** "
+            + (", ".join(f"{md(r.case_key, 80)} ({md(r.reason or '')})" for r in ret[:50]) or "none")]  # fmt: skip
+    dis = record.open_disagreements
+    out += ["", f"**Reviewers:** {', '.join(md(r, 60) for r in record.reviewers) or 'none'}; "
+            f"open disagreements: {', '.join(md(k, 80) for k in dis) or 'none'}"]  # fmt: skip
+    out += [
+        "", "### Provenance", "",
+        _run_line("baseline", prov.baseline),
+        _run_line("candidate", prov.candidate),
+        *([_run_line("fallback", prov.fallback)] if prov.fallback else []),
+        f"- policy: `{prov.policy.sha256[:16]}`; reference set: `{prov.reference_set_sha256[:16]}` "
+        f"({prov.reference_set_cases} cases); reducer {prov.reducer}; evaltui {prov.evaltui_version}",
+        f"- record content hash: `{record.content_hash}`",
+        "",
+    ]  # fmt: skip
+    return "\n".join(out)

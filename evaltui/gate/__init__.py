@@ -1,0 +1,48 @@
+"""The gate: a policy turns a comparison into a decision, kept in the store and exported.
+
+`policy` parses and checks the TOML; `decide` measures and builds the record
+(and verifies one); `record` is the typed record; `history` keeps decisions.
+"""
+
+from evaltui.gate.decide import evaluate, verify
+from evaltui.gate.history import (
+    POLICY_SETTING,
+    get_decision,
+    list_decisions,
+    policy_path,
+    record_decision,
+    set_policy_path,
+)
+from evaltui.gate.policy import (
+    ACTIONS,
+    EXIT_CODES,
+    LoadedPolicy,
+    Policy,
+    Rule,
+    describe_scope,
+    load_policy,
+)
+from evaltui.gate.record import SCHEMA, DecisionRecord, canonical, content_hash, json_schema
+
+__all__ = [
+    "ACTIONS",
+    "EXIT_CODES",
+    "POLICY_SETTING",
+    "SCHEMA",
+    "DecisionRecord",
+    "LoadedPolicy",
+    "Policy",
+    "Rule",
+    "canonical",
+    "content_hash",
+    "describe_scope",
+    "evaluate",
+    "get_decision",
+    "json_schema",
+    "list_decisions",
+    "load_policy",
+    "policy_path",
+    "record_decision",
+    "set_policy_path",
+    "verify",
+]

@@ -1,0 +1,196 @@
+"""The decision: measure every rule of a policy over a comparison, build the record; verify one.
+
+No SQL here: the measures are `compare.measures`, the reads are the
+Comparison's, and kept decisions are `gate.history`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from evaltui import __version__, lifecycle, triage
+from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
+from evaltui.compare.measures import fmt_threshold, fmt_value, measure
+from evaltui.gate.history import previous_decision_at
+from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
+from evaltui.gate.record import SCHEMA, DecisionRecord, content_hash
+from evaltui.store.store import Store, current_user, now_iso
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+def evaluate(
+    store: Store,
+    loaded: LoadedPolicy,
+    baseline: int,
+    candidate: int,
+    fallback: int | None = None,
+    *,
+    decided_at: str | None = None,
+    decided_by: str | None = None,
+) -> DecisionRecord:
+    """Measure every rule and build the decision record (not kept; see `history.record_decision`)."""
+    pol = loaded.policy
+    scope_attrs = [k for r in pol.rule if isinstance(r.scope, dict) for k in r.scope]
+    if pol.dimensions:
+        dims = list(dict.fromkeys([*pol.dimensions, *scope_attrs]))
+    else:
+        refs = [run_ref(store.conn, r) for r in (baseline, candidate, fallback) if r is not None]
+        dims = list(dict.fromkeys([*default_dimensions(refs), *scope_attrs]))
+    severity = {a: i for i, a in enumerate(pol.actions)}
+    with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
+                    dimensions=dims) as cmp:  # fmt: skip
+        rules_out: list[dict[str, Any]] = []
+        for r in pol.rule:
+            value, evidence = measure(cmp, r.metric, r.scope, alpha=pol.alpha,
+                                      failure_class=r.class_, owner=r.owner_filter)  # fmt: skip
+            if value is None:
+                passed = r.missing == "pass"
+                result = "no data: " + ("passes (missing = pass)" if passed else "fails closed")
+            else:
+                passed = (value >= r.min) if r.min is not None else (value <= r.max)  # type: ignore[operator]
+                result = "pass" if passed else "fail"
+            rules_out.append({
+                "id": r.id, "metric": r.metric, "scope": r.scope, "scope_text": describe_scope(r.scope),
+                "threshold": r.threshold, "value": _round(value), "passed": passed, "result": result,
+                "action": r.action, "owner": r.owner, "why": r.why, "evidence": evidence,
+            })  # fmt: skip
+        violated = [x for x in rules_out if not x["passed"]]
+        decision = (
+            max((x["action"] for x in violated), key=lambda a: severity[a]) if violated else "ship"
+        )
+        summary = cmp.summary(with_keys=False, with_criteria=False)
+        triage_rows = cmp.triaged()
+        untriaged = cmp.untriaged_regressions()
+        ref_rows = cmp.reference_set()
+        prov_runs = {
+            role: None if r is None else {
+                "id": r.id, "name": r.name, "role": r.role, "system": r.system, "source_path": r.source_path,
+                "sha256": r.sha256,
+            }
+            for role, r in (("baseline", cmp.baseline), ("candidate", cmp.candidate), ("fallback", cmp.fallback))
+        }  # fmt: skip
+    ref_hash = hashlib.sha256(
+        "\n".join(f"{s}\t{k}\t{st}" for s, k, st in ref_rows).encode()
+    ).hexdigest()
+    previous = previous_decision_at(store)
+    by_class = Counter(r[0] for r in triage_rows if r[0])
+    by_owner = Counter(r[1] for r in triage_rows if r[1])
+    open_by_owner = Counter(
+        r[1] or "(none)" for r in triage_rows if r[2] in (None, "real_regression")
+    )
+    why = (
+        "no rule is violated"
+        if not violated
+        else "; ".join(
+            f"{x['id']} ({x['action']}, owner {x['owner']}): {x['metric']} over {x['scope_text']} "
+            f"is {fmt_value(x['value'], x['metric'])}, must be {fmt_threshold(x['threshold'], x['metric'])}"
+            for x in sorted(violated, key=lambda x: -severity[x["action"]])
+        )
+    )
+    record = DecisionRecord.model_validate({
+        "schema": SCHEMA,
+        "decision": decision,
+        "exit_code": EXIT_CODES[decision],
+        "why": why,
+        "promise": pol.promise,
+        "actions": pol.actions,
+        "rules": rules_out,
+        "counts": summary["counts"],
+        "excluded": summary["excluded"],
+        "segments": summary["segments"],
+        "findings": {
+            "by_class": dict(sorted(by_class.items())),
+            "by_owner": dict(sorted(by_owner.items())),
+            "open_by_owner": dict(sorted(open_by_owner.items())),
+            "triaged_cases": len(triage_rows),
+        },
+        "untriaged_regressions": untriaged,
+        "retired_since_previous_decision": lifecycle.retired_since(store, previous),
+        "previous_decision_at": previous,
+        "reviewers": triage.reviewers(store, baseline, candidate),
+        "open_disagreements": [r[4] for r in triage_rows if r[3] == "disagreement"],
+        "provenance": {
+            **prov_runs,
+            "reducer": pol.reducer,
+            "alpha": pol.alpha,
+            "dimensions": dims,
+            "policy": {"path": str(loaded.path.resolve()), "sha256": loaded.sha256},
+            "reference_set_sha256": ref_hash,
+            "reference_set_cases": len(ref_rows),
+            "evaltui_version": __version__,
+            "decided_at": decided_at or now_iso(),
+            "decided_by": decided_by or current_user(),
+        },
+    })  # fmt: skip
+    return record.sealed()
+
+
+def verify(
+    store: Store, record: DecisionRecord | dict[str, Any], policy_path: Path | None = None
+) -> list[str]:
+    """Recompute a decision from the store and the policy; the differences, in words (empty: unchanged)."""
+    data = record.as_dict() if isinstance(record, DecisionRecord) else record
+    problems: list[str] = []
+    if data.get("schema") != SCHEMA:
+        return [f"not an evaltui decision record (schema {data.get('schema')!r})"]
+    if content_hash(data) != data.get("content_hash"):
+        problems.append("the record itself was edited: its content hash does not match")
+    prov = data["provenance"]
+    path = policy_path or Path(prov["policy"]["path"])
+    if not path.exists():
+        return [*problems, f"the policy file {path} is gone (give --policy)"]
+    loaded = load_policy(path)
+    if loaded.sha256 != prov["policy"]["sha256"]:
+        problems.append(
+            f"the policy changed: sha256 {prov['policy']['sha256'][:12]} -> {loaded.sha256[:12]}"
+        )
+    ids: dict[str, int | None] = {}
+    for role in ("baseline", "candidate", "fallback"):
+        ref = prov.get(role)
+        if ref is None:
+            ids[role] = None
+            continue
+        found = store.run_by_sha256(ref["sha256"])
+        if found is None:
+            return [
+                *problems,
+                f"the {role} run {ref['name']} (sha256 {ref['sha256'][:12]}) is not in this store",
+            ]
+        ids[role] = found
+    base_id, cand_id = ids["baseline"], ids["candidate"]
+    assert base_id is not None and cand_id is not None
+    now = evaluate(
+        store, loaded, base_id, cand_id, ids["fallback"],
+        decided_at=prov["decided_at"], decided_by=prov["decided_by"],
+    ).as_dict()  # fmt: skip
+    if now["decision"] != data["decision"]:
+        problems.append(f"the decision changed: {data['decision']} -> {now['decision']}")
+    if now["provenance"]["reference_set_sha256"] != prov["reference_set_sha256"]:
+        old_n, new_n = prov.get("reference_set_cases"), now["provenance"]["reference_set_cases"]
+        size = f"; {old_n} -> {new_n} cases" if old_n != new_n else ""
+        problems.append(
+            "the reference set changed: cases were retired, quarantined, restored or added "
+            f"(sha256 {prov['reference_set_sha256'][:12]} -> {now['provenance']['reference_set_sha256'][:12]}{size})"
+        )
+    old_rules = {r["id"]: r for r in data["rules"]}
+    for r in now["rules"]:
+        o = old_rules.get(r["id"])
+        if o is None:
+            problems.append(f"rule {r['id']} is new")
+        elif o["value"] != r["value"] or o["passed"] != r["passed"]:
+            problems.append(
+                f"rule {r['id']}: {o['value']} -> {r['value']} ({o['result']} -> {r['result']})"
+            )
+    if now["findings"] != data["findings"]:
+        problems.append(
+            f"findings changed: {data['findings']['triaged_cases']} -> {now['findings']['triaged_cases']} triaged cases"
+        )
+    if now["open_disagreements"] != data["open_disagreements"]:
+        problems.append("open disagreements changed")
+    return problems

@@ -1,0 +1,162 @@
+"""Gate policies: the TOML file people write (docs/gate.md), parsed and checked."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evaltui.compare.kinds import Reducer
+from evaltui.compare.measures import METRICS
+from evaltui.errors import InputError
+from evaltui.files import read_toml, table_lines
+from evaltui.stats import ALPHA
+
+Action = Literal["ship", "narrow_rollout", "repair", "hold", "rollback"]
+ACTIONS: tuple[Action, ...] = get_args(Action)  # least severe first (a policy may reorder)
+EXIT_CODES = {"ship": 0, "narrow_rollout": 10, "repair": 11, "hold": 12, "rollback": 13}
+Metric = Literal[
+    "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "findings_of_class",
+    "open_findings", "worst_of_n_pass_rate", "p95_latency", "p95_latency_delta", "cost_delta",
+    "disagreements", "significant_regression", "dropped_cases", "candidate_vs_fallback",
+]  # fmt: skip
+assert set(get_args(Metric)) == set(METRICS), "compare.measures.METRICS and Metric disagree"
+
+
+# -- the policy ------------------------------------------------------------------------------
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=80)
+    metric: Metric
+    scope: dict[str, str | int | float | bool | list[str | int | float | bool]] | Literal["all"] = (
+        "all"
+    )
+    min: float | None = None
+    max: float | None = None
+    action: str
+    owner: str = Field(min_length=1)
+    why: str = Field(min_length=1)
+    # metric parameters
+    class_: str | None = Field(default=None, alias="class")
+    owner_filter: str | None = Field(default=None, alias="for_owner")
+    missing: Literal["fail", "pass"] = "fail"
+
+    @model_validator(mode="after")
+    def _threshold(self) -> Rule:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give exactly one of min or max")
+        if self.metric == "findings_of_class" and not self.class_:
+            raise ValueError('findings_of_class needs class = "<failure class key>"')
+        return self
+
+    @property
+    def threshold(self) -> dict[str, float]:
+        return {"min": self.min} if self.min is not None else {"max": self.max}  # type: ignore[dict-item]
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    promise: str = Field(min_length=1)
+    dimensions: list[str] = Field(default_factory=list)
+    reducer: str = "worst"
+    alpha: float = Field(default=ALPHA, gt=0, lt=1)
+    actions: list[str] = Field(default_factory=lambda: [str(a) for a in ACTIONS])
+    rule: list[Rule] = Field(min_length=1)
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, v: list[str]) -> list[str]:
+        if sorted(v) != sorted(ACTIONS):
+            raise ValueError(
+                f"actions is an ordering of exactly {', '.join(ACTIONS)} (least severe first)"
+            )
+        return v
+
+    @field_validator("reducer")
+    @classmethod
+    def _reducer(cls, v: str) -> str:
+        Reducer.parse(v)
+        return v
+
+
+@dataclass
+class LoadedPolicy:
+    policy: Policy
+    path: Path
+    sha256: str
+
+
+def _line_of(text: str, pattern: str) -> int | None:
+    for n, line in enumerate(text.splitlines(), start=1):
+        if re.match(pattern, line.strip()):
+            return n
+    return None
+
+
+def load_policy(path: Path) -> LoadedPolicy:
+    """Parse a policy; errors name the file, the line and the key."""
+    data, text, raw = read_toml(path, "policy")
+    starts = table_lines(text, "rule")
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = [str(p) for p in err["loc"]]
+        msg = err["msg"].removeprefix("Value error, ")
+        if loc and loc[0] == "rule" and len(loc) > 1 and loc[1].isdigit():
+            i = int(loc[1])
+            start = starts[i] if i < len(starts) else None
+            key = loc[2] if len(loc) > 2 else None
+            line = start
+            if key and start:
+                end = starts[i + 1] if i + 1 < len(starts) else 10**9
+                for n, row in enumerate(text.splitlines(), start=1):
+                    if start <= n < end and re.match(rf"{re.escape(key)}\s*=", row.strip()):
+                        line = n
+                        break
+            rid = (
+                data["rule"][i].get("id")
+                if isinstance(data.get("rule"), list) and i < len(data["rule"])
+                else None
+            )
+            where = (
+                f"rule {i + 1}" + (f" ({rid})" if rid else "") + (f", line {line}" if line else "")
+            )
+            raise InputError(str(path), msg, location=where, field=key) from None
+        key = loc[0] if loc else None
+        line = _line_of(text, rf"{re.escape(key)}\s*=") if key else None
+        raise InputError(
+            str(path), msg, location=f"line {line}" if line else None, field=key
+        ) from None
+    for i, r in enumerate(policy.rule):
+        if r.action not in policy.actions:
+            where = f"rule {i + 1} ({r.id})" + (f", line {starts[i]}" if i < len(starts) else "")
+            raise InputError(
+                str(path),
+                f"unknown action {r.action!r}; use one of {', '.join(policy.actions)}",
+                location=where,
+                field="action",
+            )
+    ids = Counter(r.id for r in policy.rule)
+    dup = [k for k, n in ids.items() if n > 1]
+    if dup:
+        raise InputError(str(path), f"rule id {dup[0]!r} is used twice", field="id")
+    return LoadedPolicy(policy, path, hashlib.sha256(raw).hexdigest())
+
+
+def describe_scope(scope: Any) -> str:
+    if scope == "all" or not scope:
+        return "all cases"
+    return ", ".join(
+        f"{k} = {v}" if not isinstance(v, list) else f"{k} in [{', '.join(map(str, v))}]"
+        for k, v in scope.items()
+    )

@@ -1,0 +1,194 @@
+"""The decision record as a typed model: what `gate --out` writes and `verify` reads.
+
+Field order is the JSON's key order; the content hash is over the canonical
+form (sorted keys, no content_hash), so it does not depend on that order.
+docs/decision.schema.json is generated from this model (`evaltui schema decision`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evaltui.gate.policy import Action
+
+SCHEMA = "evaltui.decision/1"
+Number = int | float
+ScopeValue = str | int | float | bool | list[str | int | float | bool]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RuleResult(_Model):
+    """One rule as measured: value, threshold, pass/fail, what it triggers."""
+
+    id: str
+    metric: str
+    scope: dict[str, ScopeValue] | str
+    scope_text: str
+    threshold: dict[str, Number]
+    value: Number | None
+    passed: bool
+    result: str
+    action: Action
+    owner: str
+    why: str
+    evidence: dict[str, Any]
+
+    @property
+    def threshold_kind(self) -> tuple[str, Number]:
+        ((kind, v),) = self.threshold.items()
+        return kind, v
+
+
+class Rate(_Model):
+    passed: int
+    rate: float | None
+    ci95: list[float] | None
+
+
+class FallbackRate(_Model):
+    n: int
+    passed: int
+    rate: float | None
+    ci95: list[float] | None
+
+
+class Flips(_Model):
+    pass_to_fail: int
+    fail_to_pass: int
+
+
+class Coverage(_Model):
+    added: int
+    dropped: int
+
+
+class SegmentRecord(_Model):
+    """One row of the segment table (dimension "all" is every case)."""
+
+    dimension: str
+    value: str
+    n: int
+    baseline: Rate
+    candidate: Rate
+    fallback: FallbackRate | None
+    delta: float | None
+    flips: Flips
+    p_value: float | None
+    significant: bool
+    coverage: Coverage
+
+    @property
+    def label(self) -> str:
+        return "all" if self.dimension == "all" else f"{self.dimension}={self.value}"
+
+
+class FindingsSummary(_Model):
+    by_class: dict[str, int]
+    by_owner: dict[str, int]
+    open_by_owner: dict[str, int]
+    triaged_cases: int
+
+
+class RetiredCase(_Model):
+    suite: str
+    case_key: str
+    reason: str | None
+    by: str | None
+    at: str | None
+    note: str | None
+
+
+class RunProvenance(_Model):
+    id: int
+    name: str
+    role: str
+    system: str
+    source_path: str
+    sha256: str
+
+
+class PolicyProvenance(_Model):
+    path: str
+    sha256: str
+
+
+class Provenance(_Model):
+    baseline: RunProvenance
+    candidate: RunProvenance
+    fallback: RunProvenance | None
+    reducer: str
+    alpha: float
+    dimensions: list[str]
+    policy: PolicyProvenance
+    reference_set_sha256: str
+    reference_set_cases: int
+    evaltui_version: str
+    decided_at: str
+    decided_by: str
+
+
+class DecisionRecord(_Model):
+    """A gate decision with everything it was made from."""
+
+    schema_: Literal["evaltui.decision/1"] = Field(default="evaltui.decision/1", alias="schema")
+    decision: Action
+    exit_code: Literal[0, 10, 11, 12, 13]
+    why: str
+    promise: str
+    actions: list[Action] = Field(min_length=5, max_length=5)
+    rules: list[RuleResult]
+    counts: dict[str, int]
+    excluded: dict[str, int]
+    segments: list[SegmentRecord]
+    findings: FindingsSummary
+    untriaged_regressions: list[str]
+    retired_since_previous_decision: list[RetiredCase]
+    previous_decision_at: str | None
+    reviewers: list[str]
+    open_disagreements: list[str]
+    provenance: Provenance
+    content_hash: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as JSON data (keys as written to files)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def sealed(self) -> DecisionRecord:
+        """This record with its content hash set."""
+        return self.model_copy(update={"content_hash": content_hash(self.as_dict())})
+
+    @property
+    def violated(self) -> list[RuleResult]:
+        return [r for r in self.rules if not r.passed]
+
+
+def canonical(obj: Any) -> bytes:
+    """The bytes a record's hash is over: sorted keys, no spaces, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "content_hash"}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a decision record (docs/decision.schema.json)."""
+    schema = DecisionRecord.model_json_schema(by_alias=True, mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://evaltui.dev/schemas/decision-1.json",
+        **schema,
+        "title": "evaltui decision record",
+        "description": "What `evaltui gate --out` writes (docs/gate.md); generated from "
+        "evaltui.gate.record.DecisionRecord by `evaltui schema decision`.",
+    }

@@ -1,0 +1,121 @@
+"""Building a run's rows for the store: the loop every imported result goes through, and run totals."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Generator, Iterable
+from typing import Any
+
+from pydantic_core import to_json
+
+from evaltui.models import Record
+
+BATCH = 2_000
+# Rows for CASE_UPSERT (without the attr_sets id) and RESULT_INSERT.
+RowBatch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+# Builds the row batches of a run: called with the run id and the Tally to fill.
+RowSource = Callable[[int, "Tally"], Generator[RowBatch, None, None]]
+
+VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}
+MAX_ATTRIBUTE_VALUES = 50
+MAX_ATTRIBUTE_SETS = 5_000
+_SCALARS = (str, int, float, bool)
+ATTR_ID_CACHE = 20_000
+MANY = "\u2026more"  # counts the cases of an attribute's values past the first 50
+
+
+class Tally:
+    """Run totals gathered while the rows are built."""
+
+    def __init__(self) -> None:
+        self.counts = {"pass": 0, "fail": 0, "error": 0}
+        self.criteria: dict[str, list[float]] = {}
+        self.suites: set[str] = set()
+        # attributes JSON -> cases (epoch 0), for up to MAX_ATTRIBUTE_SETS distinct objects;
+        # summarised per attribute once, at the end (`attribute_summary`)
+        self.attribute_sets: dict[str, int] = {}
+        self.attribute_overflow = False
+
+    def attribute_summary(self) -> dict[str, dict[str, int]]:
+        """{attribute: {value: cases}}; a key stops counting past MAX_ATTRIBUTE_VALUES values."""
+        out: dict[str, dict[str, int]] = {}
+        for text, n in self.attribute_sets.items():
+            attrs = json.loads(text)
+            for key, value in attrs.items():
+                if not isinstance(value, _SCALARS):
+                    continue
+                values = out.setdefault(key, {})
+                sval = ("true" if value else "false") if isinstance(value, bool) else str(value)
+                if sval in values:
+                    values[sval] += n
+                elif len(values) < MAX_ATTRIBUTE_VALUES:
+                    values[sval] = n
+                else:
+                    values[MANY] = values.get(MANY, 0) + n
+        if self.attribute_overflow:  # more distinct objects than counted: say so for busy keys
+            for values in out.values():
+                if len(values) >= MAX_ATTRIBUTE_VALUES // 5:
+                    values.setdefault(MANY, 0)
+        return out
+
+
+def build_rows(
+    records: Iterable[Record], run_id: int, tally: Tally
+) -> Generator[RowBatch, None, None]:
+    """Rows for CASE_UPSERT and RESULT_INSERT, BATCH records at a time.
+
+    The loop every imported result goes through: names are bound locally.
+    """
+    case_rows: list[tuple[Any, ...]] = []
+    result_rows: list[tuple[Any, ...]] = []
+    add_case, add_result = case_rows.append, result_rows.append
+    counts, criteria, suites = tally.counts, tally.criteria, tally.suites
+    sets = tally.attribute_sets
+    dumps, crc32, slots = to_json, zlib.crc32, VERDICT_SLOT
+    for rec in records:
+        suite, key, verdict, epoch, output = (
+            rec.suite, rec.case_key, rec.verdict, rec.epoch, rec.output
+        )  # fmt: skip
+        suites.add(suite)
+        counts[verdict] += 1
+        attributes = rec.attributes
+        if attributes:
+            attrs_json = dumps(attributes).decode()
+            if epoch == 0:
+                if attrs_json in sets:
+                    sets[attrs_json] += 1
+                elif len(sets) < MAX_ATTRIBUTE_SETS:
+                    sets[attrs_json] = 1
+                else:
+                    tally.attribute_overflow = True
+        else:
+            attrs_json = "{}"
+        crits = rec.criteria
+        if crits:
+            for name, crit in crits.items():
+                slot = criteria.get(name)
+                if slot is None:
+                    slot = criteria[name] = [0, 0, 0, 0, 0.0]
+                if crit.verdict is not None:
+                    slot[slots[crit.verdict]] += 1
+                if crit.score is not None:
+                    slot[3] += 1
+                    slot[4] += crit.score
+            crit_json = dumps(crits, exclude_none=True).decode()
+        else:
+            crit_json = "{}"
+        add_case((suite, key, rec.input, rec.expected, attrs_json, run_id))
+        add_result(
+            (
+                run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
+                rec.latency_ms, rec.cost, rec.explanation, rec.error, rec.location,
+                crc32(output.encode("utf-8", "surrogatepass")) if output else 0,
+            )
+        )  # fmt: skip
+        if len(result_rows) >= BATCH:
+            yield case_rows, result_rows
+            case_rows, result_rows = [], []
+            add_case, add_result = case_rows.append, result_rows.append
+    if result_rows:
+        yield case_rows, result_rows

@@ -1,0 +1,298 @@
+"""What the compare screen writes: triage actions (class, owner, verdict, note, undo) and
+lifecycle actions (retire, quarantine, restore), each committed in a worker and confirmed.
+
+`CompareScreen` inherits these; its bindings (declared there, in footer order) name them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.screen import Screen
+
+from evaltui import lifecycle, triage
+from evaltui.compare import CaseDetail, CaseRow, Comparison, Filter
+from evaltui.store import Store
+from evaltui.store.events import current_user
+from evaltui.taxonomy import Taxonomy
+from evaltui.textsafe import one_line
+from evaltui.triage import Finding
+from evaltui.tui.messages import Built, Previewed, Progress, Saved, StatusRequest, Written
+from evaltui.tui.screens.prompts import (
+    ClassPicker,
+    ConfirmEffect,
+    ReasonPicker,
+    TextPrompt,
+    VerdictPicker,
+    note_prompt,
+)
+from evaltui.tui.widgets.scoreboard import effect_table
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class CaseActions(Screen[None]):
+    """The writing half of the compare screen (state is the screen's)."""
+
+    comparison: Comparison | None
+    current: CaseRow | None
+    flt: Filter
+    taxonomy: Taxonomy | None
+    history: list[Finding]
+    rows: list[CaseRow]
+    window_start: int
+    progress: dict[str, tuple[int, int]]
+    _details: dict[int, tuple[CaseRow, CaseDetail, list[Finding]]]
+
+    if TYPE_CHECKING:  # CompareScreen's, used here
+
+        def load_page(
+            self,
+            after: int | None,
+            before: int | None,
+            *,
+            select_last: bool = False,
+            select: int | None = None,
+            start: int | None = None,
+        ) -> object: ...
+
+        def show_counts(self) -> None: ...
+
+    @property
+    def db_path(self) -> Path:
+        return self.app.db_path  # type: ignore[attr-defined]
+
+    # -- triage ----------------------------------------------------------------------------
+
+    def action_assign(self, number: int) -> None:
+        if self.taxonomy is None or self.current is None:
+            return
+        active = self.taxonomy.active
+        if number > len(active):
+            self.notify(
+                f"No class {number}: the taxonomy has {len(active)}",
+                severity="warning",
+                markup=False,
+            )
+            return
+        cls = active[number - 1]
+        self.save(self.current.case_id, {"failure_class": cls}, advance=True,
+                  text=f"{self.current.case_key}: {cls.name} → {cls.owner}")  # fmt: skip
+
+    def action_pick_class(self) -> None:
+        if self.taxonomy is None or self.current is None:
+            return
+        row = self.current
+
+        def chosen(key: str | None) -> None:
+            if key and self.taxonomy is not None:
+                cls = self.taxonomy.get(key)
+                self.save(row.case_id, {"failure_class": cls}, advance=True,
+                          text=f"{row.case_key}: {cls.name} → {cls.owner}")  # fmt: skip
+
+        self.app.push_screen(ClassPicker(self.taxonomy, row.triage_class), chosen)
+
+    def action_owner(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.save(row.case_id, {"owner": value.strip() or None}, advance=False,
+                          text=f"{row.case_key}: owner {value.strip() or '(none)'}")  # fmt: skip
+
+        self.app.push_screen(
+            TextPrompt(f"Owner of {one_line(row.case_key, 40)} (Enter saves, Esc cancels)",
+                       row.triage_owner or ""), chosen,
+        )  # fmt: skip
+
+    def action_verdict(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.save(row.case_id, {"verdict": value}, advance=False,
+                          text=f"{row.case_key}: verdict {value}")  # fmt: skip
+
+        self.app.push_screen(VerdictPicker(row.triage_verdict), chosen)
+
+    def action_accept(self) -> None:
+        if self.current is not None:
+            self.save(self.current.case_id, {"verdict": "accepted"}, advance=True,
+                      text=f"{self.current.case_key}: accepted")  # fmt: skip
+
+    def action_note(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+        mine = [f for f in self.history if f.reviewer == current_user()]
+        current_note = mine[-1].note if mine else ""
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.save(row.case_id, {"note": value.strip() or None}, advance=False,
+                          text=f"{row.case_key}: note")  # fmt: skip
+
+        self.app.push_screen(
+            TextPrompt(f"Note on {one_line(row.case_key, 40)} (Enter saves, Esc cancels)",
+                       current_note or ""), chosen,
+        )  # fmt: skip
+
+    def action_undo(self) -> None:
+        self.run_undo()
+
+    @work(thread=True, group="compare-save", exit_on_error=False)
+    def save(self, case_id: int, fields: dict[str, object], *, advance: bool, text: str) -> None:
+        """Commit one action, then (for class assignments) find the next untriaged case."""
+        cmp = self.comparison
+        if cmp is None:
+            return
+        with Store(self.db_path) as store:
+            triage.label(store, cmp.baseline.id, cmp.candidate.id, case_id, **fields)  # type: ignore[arg-type]
+        next_row = None
+        if advance:
+            here = cmp.row(case_id)
+            next_row = cmp.neighbour(here, self.flt.with_(triage="untriaged"), step=1)
+        self.post_message(Saved(case_id, text + " (saved)", advance, next_row))
+        self.post_message(Progress(cmp.triage_progress()))
+
+    @work(thread=True, group="compare-save", exit_on_error=False)
+    def run_undo(self) -> None:
+        cmp = self.comparison
+        if cmp is None:
+            return
+        with Store(self.db_path) as store:
+            f = triage.undo(store, cmp.baseline.id, cmp.candidate.id)
+        if f is None:
+            self.post_message(Saved(-1, "Nothing of yours to undo in this comparison", False, None))
+            return
+        self.post_message(
+            Saved(f.case_id, f"Undone on {f.case_key} (saved)", False, cmp.row(f.case_id))
+        )
+        self.post_message(Progress(cmp.triage_progress()))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def action_case_status(self) -> None:
+        if self.current is None:
+            return
+        row = self.current
+
+        def chosen(choice: str | None) -> None:
+            if not choice:
+                return
+            if choice == "restore":
+                self.write_status(
+                    [row.case_id], StatusRequest("active", None, None), f"{row.case_key}: restored"
+                )
+                return
+            status, reason = (
+                ("quarantined", None)
+                if choice == "quarantine"
+                else ("retired", choice.split(":", 1)[1])
+            )
+
+            def note_given(note: str | None) -> None:
+                if note is not None:
+                    self.preview_status(
+                        [row.case_id],
+                        StatusRequest(status, reason, note.strip() or None),
+                        row.case_key,
+                    )
+
+            self.app.push_screen(
+                note_prompt(f"Note: why {status} {one_line(row.case_key, 40)}"), note_given
+            )
+
+        extra = [("quarantine", "quarantine: keep visible, leave out of the gate, decide later")]
+        if row.status != "active":
+            extra.insert(0, ("restore", f"restore: make it active again (now {row.status})"))
+        self.app.push_screen(
+            ReasonPicker(f"{one_line(row.case_key, 50)}: status", None, extra), chosen
+        )
+
+    @work(thread=True, exclusive=True, group="compare-preview", exit_on_error=False)
+    def preview_status(self, ids: list[int], request: StatusRequest, key: str) -> None:
+        cmp = self.comparison
+        if cmp is None:
+            return
+        row = cmp.row(ids[0])
+        only = {(d, v) for d, v in (row.segments.items() if row else []) if v is not None}
+        table = effect_table(cmp.segments(), cmp.segments(without=ids), only)
+        verb = {"retired": "Retire", "quarantined": "Quarantine"}.get(request.status, "Restore")
+        title = f"{verb} {one_line(key, 40)} ({request.reason or request.status})? Effect on the figures:"
+        self.post_message(Previewed(ids, request, table, title))
+
+    @on(Previewed)
+    def status_previewed(self, message: Previewed) -> None:
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                key = self.current.case_key if self.current else ""
+                self.write_status(message.ids, message.request, f"{key}: {message.request.status}")
+
+        self.app.push_screen(ConfirmEffect(message.title, message.table), confirmed)
+
+    @work(thread=True, group="compare-save", exit_on_error=False)
+    def write_status(self, ids: list[int], request: StatusRequest, text: str) -> None:
+        with Store(self.db_path) as store:
+            lifecycle.set_status(store, ids, request.status, request.reason, request.note)
+        if self.comparison is not None:
+            self.comparison.refresh_status(ids)
+        self.post_message(Written(text + " (saved)"))
+
+    @on(Progress)
+    def progress_changed(self, message: Progress) -> None:
+        self.progress = message.progress
+        self.show_counts()
+
+    @on(Saved)
+    def saved(self, message: Saved) -> None:
+        self.notify(one_line(message.text, 120), markup=False, timeout=3)
+        self._details.clear()  # triage columns and histories changed
+        if message.case_id < 0:
+            return
+        # Refresh the window in place (class and owner columns), then move on if asked.
+        select = message.case_id
+        if message.next_row is not None:
+            select = message.next_row.case_id
+        if self.rows:
+            in_window = any(r.case_id == select for r in self.rows)
+            if in_window:
+                self.load_page(self.rows[0].key - 1, None, select=select, start=self.window_start)
+            elif message.next_row is not None:
+                self.load_page(message.next_row.key - 1, None, select=select)
+        if message.advance and message.next_row is None:
+            self.notify("No untriaged case after this one in the list", markup=False, timeout=3)
+
+    @on(Written)
+    def status_written(self, message: Written) -> None:
+        self._details.clear()
+        self.notify(message.text, markup=False)
+        self.refresh_figures()
+
+    @work(thread=True, exclusive=True, group="compare-figures", exit_on_error=False)
+    def refresh_figures(self) -> None:
+        cmp = self.comparison
+        if cmp is None or self.taxonomy is None:
+            return
+        cmp.refresh_status()
+        self.post_message(self.figures(cmp, self.taxonomy))
+
+    def action_stale(self) -> None:
+        from evaltui.tui.screens.stale import StaleScreen
+
+        def back(_: None) -> None:
+            self.refresh_figures()
+
+        self.app.push_screen(StaleScreen(self.comparison), back)
+
+    def figures(self, cmp: Comparison, taxonomy: Taxonomy) -> Built:
+        """The comparison's figures as a message (read in a worker)."""
+        return Built(
+            cmp, cmp.segments(), cmp.counts(), cmp.status_counts(), taxonomy, cmp.triage_progress()
+        )

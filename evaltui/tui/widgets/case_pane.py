@@ -1,0 +1,31 @@
+"""The case pane: input, expected, outputs side by side with differences marked, criteria, history."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from evaltui.compare import CaseDetail, CaseRow, Reducer
+from evaltui.triage import Finding
+from evaltui.tui.render import case_renderable
+
+
+class CasePane(VerticalScroll):
+    """Scrollable; draws one case from the data it is given."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(""), id="case-view")
+
+    def show(
+        self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding]
+    ) -> None:
+        self.query_one("#case-view", Static).update(
+            case_renderable(row, detail, reducer, history=history)
+        )
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def say(self, text: str) -> None:
+        """A line instead of a case (no case matches)."""
+        self.query_one("#case-view", Static).update(Text(text, style="dim"))

@@ -1,0 +1,25 @@
+"""The filter line: what the case list shows, how many, where the cursor is."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from evaltui.compare import Filter
+
+
+class FilterBar(Static):
+    def show(self, flt: Filter, *, total: int | None, position: int | None) -> None:
+        """`total` None: still counting; `position` None: no case on screen."""
+        t = Text("showing ", style="dim")
+        t.append(flt.describe(), style="bold")
+        if total is None:  # the first page is up; the counts are on their way
+            t.append("  (counting…)", style="dim")
+            if position is not None:
+                t.append(f"   case {position:,}", style="dim")
+        else:
+            t.append(f"  ({total:,} cases)", style="dim")
+            if position is not None and total:
+                t.append(f"   case {position:,} of {total:,}", style="dim")
+        t.append("   f filter · s segment · / search · F clear", style="dim")
+        self.update(t)

@@ -1,0 +1,92 @@
+"""The scoreboard: pass rates by segment (baseline, candidate, fallback, delta, flips, significance)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.widgets import DataTable
+
+from evaltui.compare import SegmentRow
+from evaltui.exporters.text import fmt_delta, fmt_p, pct, segment_label
+from evaltui.textsafe import one_line
+from evaltui.tui.messages import SegmentChosen
+
+
+def _delta_style(delta: float | None) -> str:
+    return "red" if (delta or 0) < 0 else "green" if (delta or 0) > 0 else ""
+
+
+class Scoreboard(DataTable[Text]):
+    """One row per segment; Enter on a row posts `SegmentChosen`."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.segments: list[SegmentRow] = []
+
+    def show(self, segments: list[SegmentRow], fallback: bool) -> None:
+        self.segments = segments
+        self.clear(columns=True)
+        cols = ["segment", "n", "baseline", "candidate", "delta", *(["fallback"] if fallback else []),
+                "p>f", "f>p", "p", ""]  # fmt: skip
+        rows = []
+        for seg in segments:
+            delta = seg.delta
+            cells = [
+                Text(one_line(segment_label(seg.dimension, seg.value), 32),
+                     style="bold" if seg.dimension == "all" else ""),
+                Text(f"{seg.n:,}", justify="right"),
+                Text(pct(seg.baseline_rate), justify="right"),
+                Text(pct(seg.candidate_rate), justify="right"),
+                Text(fmt_delta(delta), justify="right", style=_delta_style(delta)),
+                *([Text(pct(seg.fallback_rate), justify="right")] if fallback else []),
+                Text(str(seg.regressed), justify="right", style="red" if seg.regressed else ""),
+                Text(str(seg.improved), justify="right", style="green" if seg.improved else ""),
+                Text(fmt_p(seg.p_value), justify="right"),
+                Text("*", style="bold red" if (delta or 0) < 0 else "bold green") if seg.significant else Text(""),
+            ]  # fmt: skip
+            rows.append(cells)
+        for i, name in enumerate(cols):
+            width = max([len(name), *(r[i].cell_len for r in rows)])
+            self.add_column(name, width=width)
+        for i, r in enumerate(rows):
+            self.add_row(*r, key=str(i))
+
+    @property
+    def highlighted_segment(self) -> tuple[str, str] | bool | None:
+        """The highlighted row as a segment filter (None for "all"); False when there is no row."""
+        if not self.segments or not 0 <= self.cursor_row < len(self.segments):
+            return False
+        seg = self.segments[self.cursor_row]
+        return None if seg.dimension == "all" else (seg.dimension, seg.value)
+
+    @on(DataTable.RowSelected)
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        segment = self.highlighted_segment
+        if segment is not False:
+            self.post_message(SegmentChosen(segment))  # type: ignore[arg-type]
+
+
+def effect_table(
+    before: list[SegmentRow], after: list[SegmentRow], only: set[tuple[str, str]] | None = None
+) -> Table:
+    """Segment pass rates before and after leaving some cases out (a retirement's preview)."""
+    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for name in ("segment", "n", "baseline", "candidate", "delta", "", "n after", "baseline",
+                 "candidate", "delta"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("segment", "") else "right")
+    after_by = {(s.dimension, s.value): s for s in after}
+    for s in before:
+        key = (s.dimension, s.value)
+        if only is not None and key not in only and s.dimension != "all":
+            continue
+        a = after_by.get(key)
+        changed = a is None or a.n != s.n
+        table.add_row(
+            Text(one_line(segment_label(s.dimension, s.value), 30), style="bold" if changed else "dim"),
+            f"{s.n:,}", pct(s.baseline_rate), pct(s.candidate_rate), fmt_delta(s.delta), "→",
+            f"{a.n:,}" if a else "0", pct(a.baseline_rate if a else None),
+            pct(a.candidate_rate if a else None), fmt_delta(a.delta if a else None),
+        )  # fmt: skip
+    return table
