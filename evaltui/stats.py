@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from typing import Any
 
 Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal
 ALPHA = 0.05  # the default significance level of a flip test
@@ -55,3 +57,16 @@ def mcnemar_exact(b: int, c: int) -> float:
 def pct(x: float | None) -> str:
     """A rate for people: `73.1%`, or `-` when there is none."""
     return "-" if x is None else f"{x:.1%}"
+
+
+def cohen_kappa(pairs: list[tuple[Any, Any]]) -> float | None:
+    """Cohen's kappa for two raters' labels on the same items; None when undefined."""
+    n = len(pairs)
+    if n == 0:
+        return None
+    po = sum(a == b for a, b in pairs) / n
+    ca, cb = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    pe = sum(ca[k] * cb.get(k, 0) for k in ca) / (n * n)
+    if pe == 1:
+        return 1.0 if po == 1 else None
+    return (po - pe) / (1 - pe)

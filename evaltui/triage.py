@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from evaltui.errors import InputError, NotFoundError
-from evaltui.models import FINDING_VERDICTS, FindingVerdict
+from evaltui.models import FINDING_VERDICTS
+from evaltui.stats import cohen_kappa
 from evaltui.store.store import Store, current_user, now_iso
 from evaltui.taxonomy import FailureClass
 
@@ -325,149 +323,7 @@ def list_findings(
     return out
 
 
-# -- files: reviewers working apart ----------------------------------------------------------
-
-
-class _FileRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    sha256: str
-
-
-class FindingLine(BaseModel):
-    """One line of a findings file (docs/triage.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    uid: str = Field(min_length=8, max_length=64)
-    baseline: _FileRun
-    candidate: _FileRun
-    suite: str
-    case_key: str
-    kind: Kind
-    reviewer: str = Field(min_length=1)
-    at: str
-    class_: str | None = Field(default=None, alias="class")
-    class_name: str | None = None
-    owner: str | None = None
-    verdict: FindingVerdict | None = None
-    note: str | None = None
-    undoes: str | None = None
-
-
-def export(store: Store, path: Path, *, base: int | None = None, cand: int | None = None) -> int:
-    """Write every finding, one JSON object per line, in a stable order; returns the count."""
-    where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
-    rows = store.conn.execute(
-        "SELECT f.uid, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key, f.kind, f.reviewer, "
-        "f.at, f.class, f.class_name, f.owner, f.verdict, f.note, f.undoes "
-        "FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON c.id = f.candidate_run "
-        f"JOIN cases k ON k.id = f.case_id WHERE {where} "
-        "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
-        params,
-    ).fetchall()
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            obj = {
-                "uid": r[0], "baseline": {"name": r[1], "sha256": r[2]},
-                "candidate": {"name": r[3], "sha256": r[4]}, "suite": r[5], "case_key": r[6],
-                "kind": r[7], "reviewer": r[8], "at": r[9], "class": r[10], "class_name": r[11],
-                "owner": r[12], "verdict": r[13], "note": r[14], "undoes": r[15],
-            }  # fmt: skip
-            fh.write(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
-    tmp.replace(path)  # never a half-written file
-    return len(rows)
-
-
-def _run_id(store: Store, ref: _FileRun, path: Path, location: str, field: str) -> int:
-    row = store.conn.execute(
-        "SELECT id FROM runs WHERE sha256 = ? ORDER BY id LIMIT 1", (ref.sha256,)
-    ).fetchone() if ref.sha256 else None  # fmt: skip
-    if row is None:
-        row = store.conn.execute(
-            "SELECT id FROM runs WHERE name = ? ORDER BY id DESC", (ref.name,)
-        ).fetchone()
-    if row is None:
-        raise InputError(
-            str(path), f"run {ref.name!r} (sha256 {ref.sha256[:12]}) is not in this store; import it first",
-            location=location, field=field,
-        )  # fmt: skip
-    return int(row[0])
-
-
-def import_file(store: Store, path: Path) -> dict[str, int]:
-    """Merge another reviewer's findings file: one transaction; known uids are skipped."""
-    if not path.exists():
-        raise InputError(str(path), "no such file")
-    added = skipped = 0
-    touched: set[tuple[int, int, int]] = set()
-    with store.transaction():
-        with path.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                location = f"line {number}"
-                try:
-                    line = FindingLine.model_validate_json(raw)
-                except ValidationError as exc:
-                    from evaltui.importers.base import validation_error
-
-                    raise validation_error(path, exc, location) from None
-                if store.conn.execute(
-                    "SELECT 1 FROM findings WHERE uid = ?", (line.uid,)
-                ).fetchone():
-                    skipped += 1
-                    continue
-                base = _run_id(store, line.baseline, path, location, "baseline")
-                cand = _run_id(store, line.candidate, path, location, "candidate")
-                case = store.conn.execute(
-                    "SELECT id FROM cases WHERE suite = ? AND case_key = ?",
-                    (line.suite, line.case_key),
-                ).fetchone()
-                if case is None:
-                    raise InputError(
-                        str(path), f"case {line.suite}/{line.case_key} is not in this store",
-                        location=location, field="case_key",
-                    )  # fmt: skip
-                _insert(
-                    store,
-                    {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case[0],
-                     "kind": line.kind, "class": line.class_, "class_name": line.class_name,
-                     "owner": line.owner, "verdict": line.verdict, "note": line.note,
-                     "reviewer": line.reviewer, "at": line.at, "undoes": line.undoes,
-                     "source": f"import:{path.name}"},
-                )  # fmt: skip
-                touched.add((base, cand, case[0]))
-                added += 1
-        states: Counter[str] = Counter()
-        for base, cand, case_id in sorted(touched):
-            eff = _recompute(store, base, cand, case_id)
-            if eff:
-                states[eff["state"]] += 1
-        store.log_event(
-            "findings.import", "file", str(path.resolve()),
-            after={"added": added, "skipped": skipped, "cases": len(touched)},
-            context={"states": dict(states)},
-        )  # fmt: skip
-    return {"added": added, "skipped": skipped, "cases": len(touched),
-            "disagreements": states.get("disagreement", 0)}  # fmt: skip
-
-
 # -- agreement --------------------------------------------------------------------------------
-
-
-def cohen_kappa(pairs: list[tuple[Any, Any]]) -> float | None:
-    """Cohen's kappa for two raters' labels on the same items; None when undefined."""
-    n = len(pairs)
-    if n == 0:
-        return None
-    po = sum(a == b for a, b in pairs) / n
-    ca, cb = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
-    pe = sum(ca[k] * cb.get(k, 0) for k in ca) / (n * n)
-    if pe == 1:
-        return 1.0 if po == 1 else None
-    return (po - pe) / (1 - pe)
 
 
 def agreement(

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from evaltui import service, taxonomy, triage
+from evaltui import findings_files, service, stats, taxonomy, triage
 from evaltui.cli import cli
 from evaltui.errors import InputError
 from evaltui.store import Store
@@ -114,13 +114,13 @@ def test_export_import_round_trip_and_merge_conflicts(demo_store, cmp_ids, tmp_p
         demo_store, b, c, d, failure_class=TAX.get("refusal_failure"), note="x", reviewer="ana"
     )
     ana = tmp_path / "ana.jsonl"
-    assert triage.export(demo_store, ana) == 2
+    assert findings_files.export(demo_store, ana) == 2
     lines = ana.read_text().splitlines()
     assert [json.loads(x)["case_key"] for x in lines] == [
         "refunds-002",
         "refunds-004",
     ]  # stable order
-    assert triage.export(demo_store, tmp_path / "again.jsonl") == 2
+    assert findings_files.export(demo_store, tmp_path / "again.jsonl") == 2
     assert (tmp_path / "again.jsonl").read_text() == ana.read_text()  # byte-identical
 
     # Bo works in another store with the same runs, disagrees on one case.
@@ -130,14 +130,14 @@ def test_export_import_round_trip_and_merge_conflicts(demo_store, cmp_ids, tmp_p
         bsel = service.get_selection(bo)
         triage.label(bo, bsel["baseline"], bsel["candidate"], case_id(bo, "refunds-004"),
                      failure_class=TAX.get("wrong_source"), reviewer="bo")  # fmt: skip
-        out = triage.import_file(bo, ana)
+        out = findings_files.import_file(bo, ana)
         assert out == {"added": 2, "skipped": 0, "cases": 2, "disagreements": 1}
-        assert triage.import_file(bo, ana)["skipped"] == 2  # merging twice changes nothing
+        assert findings_files.import_file(bo, ana)["skipped"] == 2  # merging twice changes nothing
         states = {r["case_key"]: r["state"] for r in triage.list_findings(bo)}
         assert states == {"refunds-004": "disagreement", "refunds-002": "triaged"}
         bo_file = tmp_path / "bo.jsonl"
-        triage.export(bo, bo_file)
-    out = triage.import_file(demo_store, bo_file)
+        findings_files.export(bo, bo_file)
+    out = findings_files.import_file(demo_store, bo_file)
     assert out["added"] == 1 and out["disagreements"] == 1
     pairs = triage.agreement(demo_store)
     assert pairs == [{"reviewers": ["ana", "bo"], "cases": 1, "class_agreement": 0.0, "class_kappa": 0.0,
@@ -148,7 +148,7 @@ def test_import_errors_name_line_and_field_and_change_nothing(demo_store, cmp_id
     b, c = cmp_ids
     triage.label(demo_store, b, c, case_id(demo_store, "refunds-004"), verdict="flaky")
     good = tmp_path / "good.jsonl"
-    triage.export(demo_store, good)
+    findings_files.export(demo_store, good)
     line = json.loads(good.read_text())
     before = demo_store.dump()
     for mutate, loc, field in [
@@ -166,7 +166,7 @@ def test_import_errors_name_line_and_field_and_change_nothing(demo_store, cmp_id
         bad = tmp_path / "bad.jsonl"
         bad.write_text(json.dumps(dict(line, uid="w" * 20)) + "\n" + json.dumps(other) + "\n")
         with pytest.raises(InputError) as info:
-            triage.import_file(demo_store, bad)
+            findings_files.import_file(demo_store, bad)
         assert (info.value.location, info.value.field) == (loc, field)
         assert demo_store.dump() == before
 
@@ -174,9 +174,9 @@ def test_import_errors_name_line_and_field_and_change_nothing(demo_store, cmp_id
 def test_cohen_kappa_hand_computed():
     # 50 items: yes/yes 20, yes/no 5, no/yes 10, no/no 15 -> po 0.7, pe 0.5, kappa 0.4
     pairs = [("y", "y")] * 20 + [("y", "n")] * 5 + [("n", "y")] * 10 + [("n", "n")] * 15
-    assert triage.cohen_kappa(pairs) == pytest.approx(0.4)
-    assert triage.cohen_kappa([("a", "a")] * 3) == 1.0
-    assert triage.cohen_kappa([]) is None
+    assert stats.cohen_kappa(pairs) == pytest.approx(0.4)
+    assert stats.cohen_kappa([("a", "a")] * 3) == 1.0
+    assert stats.cohen_kappa([]) is None
 
 
 # -- taxonomy ---------------------------------------------------------------------------------

@@ -148,10 +148,10 @@ def findings_export(
     ctx: click.Context, file: Path, baseline: str | None, candidate: str | None
 ) -> None:
     """Write every finding to FILE: one per line, stable order, diff-friendly."""
-    from evaltui import triage
+    from evaltui import findings_files
 
     with open_store(store_path(ctx)) as store:
-        n = triage.export(
+        n = findings_files.export(
             store,
             file,
             base=store.resolve_run(baseline) if baseline else None,
@@ -165,10 +165,10 @@ def findings_export(
 @click.pass_context
 def findings_import(ctx: click.Context, file: Path) -> None:
     """Merge another reviewer's findings file (one transaction; known findings skipped)."""
-    from evaltui import triage
+    from evaltui import findings_files
 
     with open_store(store_path(ctx)) as store:
-        out = triage.import_file(store, file)
+        out = findings_files.import_file(store, file)
     click.echo(
         f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases; "
         f"{out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"

@@ -28,9 +28,11 @@ from evaltui.compare.rows import (
     RunRef,
     Sample,
     SegmentRow,
+    case_row,
     default_dimensions,
     risk_dimension,
     run_ref,
+    segment_table,
     segment_value,
 )
 from evaltui.errors import InputError, NotFoundError
@@ -272,37 +274,7 @@ class Comparison:
         `without`: case ids to leave out, as if retired (to preview a retirement).
         """
         tally = self._tally() if without is None else self._tally_without(without)
-        cells: dict[tuple[str, str], list[int]] = {}
-
-        def add(dim: str, value: str, change: str, b: Any, c: Any, f: Any, n: int) -> None:
-            cell = cells.setdefault((dim, value), [0] * 9)
-            if b is not None and c is not None:
-                cell[0] += n
-                cell[1] += n * int(b)
-                cell[2] += n * int(c)
-                if f is not None:
-                    cell[3] += n * int(f)
-                    cell[4] += n
-                cell[5] += n * int(b == 1 and c == 0)
-                cell[6] += n * int(b == 0 and c == 1)
-            cell[7] += n * (change == "added")
-            cell[8] += n * (change == "dropped")
-
-        for row in tally:
-            status, change, b, c, f = row[:5]
-            if status not in self.statuses:
-                continue
-            n = row[-1]
-            add("all", "all", change, b, c, f, n)
-            for i, dim in enumerate(self.dimensions):
-                v = row[5 + i]
-                add(dim, "(none)" if v is None else str(v), change, b, c, f, n)
-        out = [self._segment_row("all", "all", cells.get(("all", "all"), [0] * 9))]
-        for dim in self.dimensions:
-            for (d, value), cell in sorted(cells.items()):
-                if d == dim:
-                    out.append(self._segment_row(dim, value, cell))
-        return out
+        return segment_table(tally, self.dimensions, self.statuses, self.fallback is not None)
 
     def _tally_without(self, case_ids: Iterable[int]) -> list[tuple[Any, ...]]:
         ids = sorted(set(case_ids))
@@ -329,21 +301,6 @@ class Comparison:
                         (cid, cid),
                     )
             self._tally_rows = None
-
-    def _segment_row(self, dim: str, value: str, r: Sequence[int]) -> SegmentRow:
-        return SegmentRow(
-            dimension=dim,
-            value=value,
-            n=r[0],
-            baseline_passed=r[1],
-            candidate_passed=r[2],
-            fallback_passed=r[3] if self.fallback else None,
-            fallback_n=r[4],
-            regressed=r[5],
-            improved=r[6],
-            added=r[7],
-            dropped=r[8],
-        )
 
     def criterion_changes(self) -> dict[str, dict[str, int]]:
         """Per criterion (reduced like the verdict): flips each way, over paired active cases,
@@ -456,36 +413,7 @@ class Comparison:
         )
 
     def _row(self, r: Sequence[Any]) -> CaseRow:
-        segs = r[19:]
-
-        def verdict(passed: Any, errors: Any, present: Any) -> str | None:
-            if present is None:
-                return None
-            if passed:
-                return "pass"
-            return "error" if errors else "fail"
-
-        return CaseRow(
-            case_id=r[0],
-            suite=r[1],
-            case_key=r[2],
-            change=CHANGES[r[3]],
-            ord=r[4],
-            status=r[5],
-            baseline=verdict(r[6], r[7], r[9]),
-            candidate=verdict(r[10], r[11], r[13] or None),
-            fallback=None if r[14] is None else ("pass" if r[14] else "fail"),
-            baseline_samples=(int(r[8] or 0), int(r[9] or 0)),
-            candidate_samples=(int(r[12] or 0), int(r[13] or 0)),
-            segments={
-                d: (None if v is None else str(v))
-                for d, v in zip(self.dimensions, segs, strict=True)
-            },
-            triage_state=r[15],
-            triage_class=r[16],
-            triage_owner=r[17],
-            triage_verdict=r[18],
-        )
+        return case_row(r, self.dimensions)
 
     def page(
         self,
@@ -646,23 +574,14 @@ class Comparison:
         with self._lock:
             return tuple(self.conn.execute(q, [*sp, *params]).fetchone())
 
-    def keys_where(
-        self, where: str = "1", params: Sequence[Any] = (), limit: int | None = None
-    ) -> list[str]:
-        """Case keys of the included cases matching `where`, in list order."""
-        st, sp = self._status_clause()
-        q = f"SELECT k.case_key FROM {self._from} WHERE t.{st} AND {where} ORDER BY t.ord"
-        if limit is not None:
-            q += f" LIMIT {int(limit)}"
-        with self._lock:
-            return [r[0] for r in self.conn.execute(q, [*sp, *params])]
-
     def rows_where(
-        self, select: str, where: str = "1", params: Sequence[Any] = ()
+        self, select: str, where: str = "1", params: Sequence[Any] = (), limit: int | None = None
     ) -> list[tuple[Any, ...]]:
         """Rows of `select` over the included cases matching `where`, in list order."""
         st, sp = self._status_clause()
         q = f"SELECT {select} FROM {self._from} WHERE t.{st} AND {where} ORDER BY t.ord"
+        if limit is not None:
+            q += f" LIMIT {int(limit)}"
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [*sp, *params])]
 
@@ -688,7 +607,8 @@ class Comparison:
 
     def untriaged_regressions(self) -> list[str]:
         """Keys of the included regressed cases with no finding, in list order."""
-        return self.keys_where(f"t.change = {RANK['regressed']} AND ct.case_id IS NULL")
+        cond = f"t.change = {RANK['regressed']} AND ct.case_id IS NULL"
+        return [r[0] for r in self.rows_where("k.case_key", cond)]
 
     def reference_set(self) -> list[tuple[str, str, str]]:
         """(suite, case key, status) of every case in the comparison, whatever its status."""

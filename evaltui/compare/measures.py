@@ -77,7 +77,10 @@ def measure(
         return cmp.aggregate(select, f"{where} AND {cond}", [*params, *(extra or [])])
 
     def keys(cond: str, extra: list[Any] | None = None) -> list[str]:
-        return cmp.keys_where(f"{where} AND {cond}", [*params, *(extra or [])], limit=KEYS_LIMIT)
+        rows = cmp.rows_where(
+            "k.case_key", f"{where} AND {cond}", [*params, *(extra or [])], limit=KEYS_LIMIT
+        )
+        return [r[0] for r in rows]
 
     m = metric
     if m in ("pass_rate", "worst_of_n_pass_rate"):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaltui.compare.kinds import Change, Reducer
+from evaltui.compare.kinds import CHANGES, Change, Reducer
 from evaltui.errors import NotFoundError
 from evaltui.stats import ALPHA, mcnemar_exact, wilson
 
@@ -233,3 +233,74 @@ def segment_value(value: Any) -> str | None:
     if isinstance(value, str | int | float):
         return str(value)
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def case_row(r: Sequence[Any], dimensions: Sequence[str]) -> CaseRow:
+    """A CaseRow from the engine's list columns (its `_cols`, in that order)."""
+
+    def verdict(passed: Any, errors: Any, present: Any) -> str | None:
+        if present is None:
+            return None
+        if passed:
+            return "pass"
+        return "error" if errors else "fail"
+
+    return CaseRow(
+        case_id=r[0], suite=r[1], case_key=r[2], change=CHANGES[r[3]], ord=r[4], status=r[5],
+        baseline=verdict(r[6], r[7], r[9]),
+        candidate=verdict(r[10], r[11], r[13] or None),
+        fallback=None if r[14] is None else ("pass" if r[14] else "fail"),
+        baseline_samples=(int(r[8] or 0), int(r[9] or 0)),
+        candidate_samples=(int(r[12] or 0), int(r[13] or 0)),
+        segments={d: (None if v is None else str(v)) for d, v in zip(dimensions, r[19:], strict=True)},
+        triage_state=r[15], triage_class=r[16], triage_owner=r[17], triage_verdict=r[18],
+    )  # fmt: skip
+
+
+def segment_table(
+    tally: Iterable[Sequence[Any]],
+    dimensions: Sequence[str],
+    statuses: frozenset[str],
+    has_fallback: bool,
+) -> list[SegmentRow]:
+    """The "all" row, then one row per value of each dimension, from the engine's tally
+    rows (status, change, baseline/candidate/fallback pass or None, segment values..., count)."""
+    cells: dict[tuple[str, str], list[int]] = {}
+
+    def add(dim: str, value: str, change: str, b: Any, c: Any, f: Any, n: int) -> None:
+        cell = cells.setdefault((dim, value), [0] * 9)
+        if b is not None and c is not None:
+            cell[0] += n
+            cell[1] += n * int(b)
+            cell[2] += n * int(c)
+            if f is not None:
+                cell[3] += n * int(f)
+                cell[4] += n
+            cell[5] += n * int(b == 1 and c == 0)
+            cell[6] += n * int(b == 0 and c == 1)
+        cell[7] += n * (change == "added")
+        cell[8] += n * (change == "dropped")
+
+    for row in tally:
+        status, change, b, c, f = row[:5]
+        if status not in statuses:
+            continue
+        n = row[-1]
+        add("all", "all", change, b, c, f, n)
+        for i, dim in enumerate(dimensions):
+            v = row[5 + i]
+            add(dim, "(none)" if v is None else str(v), change, b, c, f, n)
+
+    def segment(dim: str, value: str, r: Sequence[int]) -> SegmentRow:
+        return SegmentRow(
+            dimension=dim, value=value, n=r[0], baseline_passed=r[1], candidate_passed=r[2],
+            fallback_passed=r[3] if has_fallback else None, fallback_n=r[4], regressed=r[5],
+            improved=r[6], added=r[7], dropped=r[8],
+        )  # fmt: skip
+
+    out = [segment("all", "all", cells.get(("all", "all"), [0] * 9))]
+    for dim in dimensions:
+        for (d, value), cell in sorted(cells.items()):
+            if d == dim:
+                out.append(segment(dim, value, cell))
+    return out

@@ -21,7 +21,9 @@ ScopeValue = str | int | float | bool | list[str | int | float | bool]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_serialization_defaults_required=True
+    )
 
 
 class RuleResult(_Model):
