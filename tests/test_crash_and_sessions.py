@@ -74,16 +74,41 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process
         triage.label(store, sel["baseline"], sel["candidate"], cid,
                      failure_class=default_taxonomy().get("unsafe_tool_action"))  # fmt: skip
     rng = random.Random(7)
-    kills = 50 if LONG else 6
+    kills = 50 if LONG else 6  # half at random delays, half at observed milestones
     outcomes = {"killed_mid_import": 0, "finished_first": 0}
     env = {**os.environ, "EVALTUI_DB": str(db),
            "EVALTUI_IMPORT_PROCESS": "1" if reader_process else "0",
            "EVALTUI_IMPORT_ALONE": "1" if alone else "0"}  # fmt: skip
     orphans_checked = hot_journals = 0
-    for _ in range(kills):
+    wal, journal = tmp_path / "store.db-wal", tmp_path / "store.db-journal"
+
+    def writing(since: float) -> bool:
+        """The import is inside its transaction: the rollback journal exists (alone), or the
+        WAL was written after the import started (pages spill from its transaction)."""
+        if alone:
+            return journal.exists()
+        try:
+            return wal.stat().st_mtime_ns > since
+        except OSError:
+            return False
+
+    for i in range(kills):
+        # Kill points: a random delay (anywhere, before the transaction included), and
+        # milestones observed from outside, so that every run kills at least once inside the
+        # write transaction (and, with a reader process, once it is running) whatever the
+        # machine's speed: never a timing guess the assertions below depend on.
+        started = time.time_ns()
         proc = subprocess.Popen([str(EVALTUI), "import", str(src), "--force"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(0.05, 1.6))
+        if i % 2 == 0:
+            time.sleep(rng.uniform(0.05, 1.6))
+        else:
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline and not (
+                writing(started) and (not reader_process or _children(proc.pid))
+            ):
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.05))  # early in the transaction: it lasts about a second
         children = _children(proc.pid)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

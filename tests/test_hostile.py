@@ -154,22 +154,20 @@ def test_real_terminal_keeps_title_and_clipboard(store, db_path):
         screen = term.wait_for("PWNED-RUN-TITLE")
         assert "␛]0;PWNED-RUN-TITLE␇" in screen
         term.keys("Enter")
-        term.wait_for("case 1 of")
-        seen = [term.screen()]
-        for _ in range(21):
+        seen = [term.wait_for("case 1 of")]
+        # Every step waits for the screen to show it (never a fixed sleep: a slow machine
+        # would capture the screen before the repaint).
+        for n in range(2, 21):  # the 20 changed cases
             term.keys("j")
-            time.sleep(0.25)
-            seen.append(term.screen())
+            seen.append(term.wait_for(f"case {n} of"))
         term.keys("o")
-        time.sleep(1)
-        seen.append(term.screen())
+        seen.append(term.wait_for("evaltui · case"))
         term.keys("Escape")
-        time.sleep(0.3)
-        term.keys("question_mark" if False else "?")
-        time.sleep(0.5)
-        seen.append(term.screen())
+        term.wait_for("case 20 of")
+        term.keys("?")
+        seen.append(term.wait_for("Keys: compare"))
         term.keys("Escape")
-        time.sleep(0.3)
+        term.wait_for("case 20 of")
         term.keys("q")
         term.wait_for("EXITED=0")
         buffers = term.tmux("list-buffers")
