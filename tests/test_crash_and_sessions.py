@@ -104,8 +104,10 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process
             time.sleep(rng.uniform(0.05, 1.6))
         else:
             deadline = time.monotonic() + 60
-            while proc.poll() is None and time.monotonic() < deadline and not (
-                writing(started) and (not reader_process or _children(proc.pid))
+            while (
+                proc.poll() is None
+                and time.monotonic() < deadline
+                and not (writing(started) and (not reader_process or _children(proc.pid)))
             ):
                 time.sleep(0.002)
             time.sleep(rng.uniform(0, 0.05))  # early in the transaction: it lasts about a second
