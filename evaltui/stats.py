@@ -70,3 +70,20 @@ def cohen_kappa(pairs: list[tuple[Any, Any]]) -> float | None:
     if pe == 1:
         return 1.0 if po == 1 else None
     return (po - pe) / (1 - pe)
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (same order as given), each at most 1.
+
+    The i-th smallest of m p-values is multiplied by (m - i), and the results are
+    made non-decreasing in that order, so `adjusted < alpha` controls the
+    family-wise error rate at alpha.
+    """
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out

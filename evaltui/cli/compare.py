@@ -34,6 +34,13 @@ from evaltui.textsafe import one_line, visible
     multiple=True,
     help="Case statuses to include (default: active only). Repeat for several.",
 )
+@click.option(
+    "--correction",
+    type=click.Choice(["holm", "none"]),
+    default="holm",
+    show_default=True,
+    help="Multiple-comparison correction of the segments' p-values.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
 @click.option("--keys", "show_keys", is_flag=True, help="Also list the changed case keys.")
 @click.pass_context
@@ -47,12 +54,14 @@ def compare_cmd(
     include: tuple[str, ...],
     as_json: bool,
     show_keys: bool,
+    correction: str,
 ) -> None:
     """Compare a candidate run with a baseline, case by case and per segment.
 
     Runs are named by id or name. Cases are aligned by (suite, case key);
     several samples of a case are reduced (worst-of-N by default). Flips are
-    tested with an exact McNemar test; rates carry 95% Wilson intervals.
+    tested with an exact McNemar test, Holm-adjusted across the segment
+    table (--correction none to opt out); rates carry 95% Wilson intervals.
 
     \b
     Examples:
@@ -69,7 +78,9 @@ def compare_cmd(
         f = store.resolve_run(fallback) if fallback else None
     dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
     statuses = frozenset(include) if include else frozenset({"active"})
-    with Comparison(path, b, c, f, reducer=red, dimensions=dims, statuses=statuses) as cmp:
+    with Comparison(
+        path, b, c, f, reducer=red, dimensions=dims, statuses=statuses, correction=correction
+    ) as cmp:
         summary = cmp.summary()
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -113,7 +124,7 @@ def compare_cmd(
         *([("95% CI", "right")] if wide else []),
         ("delta", "right"),
         *([("fallback", "right")] if run[2] else []),
-        ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("", "left"),
+        ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("p adj", "right"), ("", "left"),
     )  # fmt: skip
     for seg in summary["segments"]:
         label = segment_label(seg["dimension"], seg["value"])
@@ -131,6 +142,7 @@ def compare_cmd(
             str(seg["flips"]["pass_to_fail"]),
             str(seg["flips"]["fail_to_pass"]),
             fmt_p(seg["p_value"]),
+            fmt_p(seg["p_adjusted"]),
             Text("*", style="bold red" if (seg["delta"] or 0) < 0 else "bold green")
             if seg["significant"]
             else "",
@@ -140,7 +152,13 @@ def compare_cmd(
     console.print(table)
     console.print(
         Text(
-            "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; * significant (p < 0.05)"
+            "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; p adj: "
+            + (
+                "Holm-adjusted across the table"
+                if summary["correction"] == "holm"
+                else "not adjusted"
+            )
+            + "; * significant (p adj < 0.05)"
             + ("" if wide else "; 95% intervals: widen the terminal or use --json"),
             style="dim",
         )

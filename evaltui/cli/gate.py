@@ -92,9 +92,10 @@ def gate_cmd(
         print_rows(
             table,
             [
-                [Text("ok" if r.passed else "FAIL", style="green" if r.passed else "bold red"),
+                [Text("ok" if r.passed else "n<min" if r.insufficient else "FAIL",
+                      style="green" if r.passed else "bold yellow" if r.insufficient else "bold red"),
                  one_line(r.id, 32), one_line(r.scope_text, 24), fmt_value(r.value, r.metric),
-                 fmt_threshold(r.threshold, r.metric), r.action, one_line(r.owner, 20)]
+                 fmt_threshold(r.threshold, r.metric), r.triggers, one_line(r.owner, 20)]
                 for r in record.rules
             ],
             optional={"scope", "owner"},

@@ -39,6 +39,7 @@ from evaltui.errors import InputError, NotFoundError
 from evaltui.models import CASE_STATUSES
 
 ACTIVE = frozenset({"active"})
+CORRECTIONS = ("holm", "none")
 ORD_SHIFT = 1 << 40  # list order: (change rank, risk rank, case id) packed in one integer
 _IDENT = re.compile(r"^[A-Za-z0-9_.\- ]+$")
 _ids = itertools.count(1)
@@ -61,10 +62,14 @@ class Comparison:
         reducer: Reducer | None = None,
         dimensions: Sequence[str] | None = None,
         statuses: frozenset[str] = ACTIVE,
+        correction: str = "holm",
     ) -> None:
         self.db_path = str(db_path)
         self.reducer = reducer or Reducer()
         self.statuses = statuses
+        if correction not in CORRECTIONS:
+            raise InputError("correction", f"unknown correction {correction!r}; use holm or none")
+        self.correction = correction  # of the segment table's p-values
         self._lock = threading.RLock()
         from evaltui.store import Store
 
@@ -274,7 +279,9 @@ class Comparison:
         `without`: case ids to leave out, as if retired (to preview a retirement).
         """
         tally = self._tally() if without is None else self._tally_without(without)
-        return segment_table(tally, self.dimensions, self.statuses, self.fallback is not None)
+        return segment_table(
+            tally, self.dimensions, self.statuses, self.fallback is not None, self.correction
+        )
 
     def _tally_without(self, case_ids: Iterable[int]) -> list[tuple[Any, ...]]:
         ids = sorted(set(case_ids))
@@ -703,6 +710,7 @@ class Comparison:
             "candidate": run(self.candidate),
             "fallback": run(self.fallback),
             "reducer": self.reducer.label,
+            "correction": self.correction,
             "statuses": sorted(self.statuses),
             "excluded": {k: v for k, v in self.status_counts().items() if k not in self.statuses},
             "dimensions": self.dimensions,

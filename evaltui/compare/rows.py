@@ -10,7 +10,7 @@ from typing import Any
 
 from evaltui.compare.kinds import CHANGES, Change, Reducer
 from evaltui.errors import NotFoundError
-from evaltui.stats import ALPHA, mcnemar_exact, wilson
+from evaltui.stats import ALPHA, holm, mcnemar_exact, wilson
 
 MAX_SEGMENT_VALUES = 12
 RISK_ORDER = {"critical": 0, "high": 1, "medium": 2, "med": 2, "low": 3, "minimal": 4}
@@ -43,6 +43,8 @@ class SegmentRow:
     improved: int  # not pass -> pass
     added: int
     dropped: int
+    # Holm-adjusted across the segment table it belongs to (None: not adjusted, `correction = "none"`)
+    p_adjusted: float | None = None
 
     @property
     def baseline_rate(self) -> float | None:
@@ -70,7 +72,9 @@ class SegmentRow:
 
     @property
     def significant(self) -> bool:
-        return self.p_value < ALPHA
+        """p < alpha after the table's correction (Holm by default), so that among many
+        segments a mark does not appear by chance."""
+        return (self.p_value if self.p_adjusted is None else self.p_adjusted) < ALPHA
 
     def as_dict(self) -> dict[str, Any]:
         def interval(k: int | None, n: int) -> list[float] | None:
@@ -107,6 +111,7 @@ class SegmentRow:
             "delta": r(self.delta),
             "flips": {"pass_to_fail": self.regressed, "fail_to_pass": self.improved},
             "p_value": r(self.p_value),
+            "p_adjusted": r(self.p_adjusted),
             "significant": self.significant,
             "coverage": {"added": self.added, "dropped": self.dropped},
         }
@@ -262,6 +267,7 @@ def segment_table(
     dimensions: Sequence[str],
     statuses: frozenset[str],
     has_fallback: bool,
+    correction: str = "holm",
 ) -> list[SegmentRow]:
     """The "all" row, then one row per value of each dimension, from the engine's tally
     rows (status, change, baseline/candidate/fallback pass or None, segment values..., count)."""
@@ -303,4 +309,7 @@ def segment_table(
         for (d, value), cell in sorted(cells.items()):
             if d == dim:
                 out.append(segment(dim, value, cell))
+    if correction == "holm":
+        for seg, adjusted in zip(out, holm([s.p_value for s in out]), strict=True):
+            seg.p_adjusted = adjusted
     return out

@@ -40,23 +40,29 @@ def to_markdown(record: DecisionRecord) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in record.rules:
-        mark = "pass" if r.passed else "**FAIL**"
+        mark = "pass" if r.passed else "**NO EVIDENCE**" if r.insufficient else "**FAIL**"
         out.append(
             f"| {mark} | {md(r.id)} ({r.metric}) | {md(r.scope_text)} | {fmt_value(r.value, r.metric)} "
-            f"| {fmt_threshold(r.threshold, r.metric)} | {r.action} | {md(r.owner)} | {md(r.why)} |"
+            f"| {fmt_threshold(r.threshold, r.metric)} | {r.triggers} | {md(r.owner)} | {md(r.why)} |"
         )
+    lacking = [r for r in record.rules if r.insufficient]
+    if lacking:
+        out += ["", "**Rules that lacked evidence** (never a pass; they trigger "
+                f"{prov.insufficient_evidence}): " + ", ".join(
+                    f"{md(r.id)} ({r.n} cases, min\\_n {r.min_n})" for r in lacking)]  # fmt: skip
     out += ["", "### Segments", "",
-            "| segment | n | baseline | candidate | delta | fallback | pass>fail | fail>pass | p |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+            "| segment | n | baseline | candidate | delta | fallback | pass>fail | fail>pass | p | p adj |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for s in record.segments:
         fb = s.fallback.rate if s.fallback else None
         sig = " \\*" if s.significant else ""
         out.append(
             f"| {md(s.label)} | {s.n} | {pct(s.baseline.rate)} | {pct(s.candidate.rate)} "
             f"| {fmt_delta(s.delta)}{sig} | {pct(fb)} | {s.flips.pass_to_fail} | {s.flips.fail_to_pass} "
-            f"| {fmt_p(s.p_value)} |"
+            f"| {fmt_p(s.p_value)} | {fmt_p(s.p_adjusted)} |"
         )
-    out += ["", "\\* exact McNemar p < alpha.", ""]
+    corrected = "Holm-adjusted exact McNemar" if prov.correction == "holm" else "exact McNemar"
+    out += ["", f"\\* {corrected} p < 0.05 (p: raw; p adj: adjusted across this table).", ""]
     f = record.findings
     out += ["### Findings", "", f"{f.triaged_cases} triaged cases."]
     if f.by_class:

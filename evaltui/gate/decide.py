@@ -14,14 +14,56 @@ from typing import Any
 from evaltui import __version__, lifecycle, triage
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
+from evaltui.gate.checks import check_policy
 from evaltui.gate.history import previous_decision_at
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
 from evaltui.gate.record import SCHEMA, DecisionRecord, content_hash
+from evaltui.stats import holm
 from evaltui.store.store import Store, current_user, now_iso
+from evaltui.taxonomy import Taxonomy
+from evaltui.taxonomy import load as load_taxonomy
 
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
+
+
+def _correct_significance(
+    pol: Any, segments: list[dict[str, Any]], measured: list[tuple[float | None, dict[str, Any]]]
+) -> None:
+    """`significant_regression` with the policy's correction: its p-value is adjusted in one
+    family with the segment table's (a scope that is a segment row takes that row's p)."""
+    rows = {(s["dimension"], s["value"]): s for s in segments}
+    family = [s["p_value"] for s in segments]
+    extra: dict[int, int] = {}  # rule index -> its place in the family
+    for i, (r, (value, ev)) in enumerate(zip(pol.rule, measured, strict=True)):
+        if r.metric != "significant_regression" or value is None:
+            continue
+        key = _segment_key(r.scope)
+        if key not in rows:
+            extra[i] = len(family)
+            family.append(ev["p_value"])
+    adjusted = holm(family) if pol.correction == "holm" else family
+    by_key = dict(zip(rows, adjusted[: len(segments)], strict=True))
+    for i, (r, (value, ev)) in enumerate(zip(pol.rule, measured, strict=True)):
+        if r.metric != "significant_regression" or value is None:
+            continue
+        key = _segment_key(r.scope)
+        p_adj = adjusted[extra[i]] if i in extra else by_key[key]  # type: ignore[index]
+        ev["p_adjusted"] = round(p_adj, 6)
+        ev["correction"] = pol.correction
+        measured[i] = (1.0 if (ev["delta"] < 0 and p_adj < pol.alpha) else 0.0), ev
+
+
+def _segment_key(scope: Any) -> tuple[str, str] | None:
+    """The segment-table row a scope is, if it is one ("all", or one attribute = one value)."""
+    if scope == "all" or not scope:
+        return ("all", "all")
+    if len(scope) == 1:
+        ((attr, value),) = scope.items()
+        if not isinstance(value, list):
+            return (attr, str(value).lower() if isinstance(value, bool) else str(value))
+    return None
 
 
 def evaluate(
@@ -33,6 +75,7 @@ def evaluate(
     *,
     decided_at: str | None = None,
     decided_by: str | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> DecisionRecord:
     """Measure every rule and build the decision record (not kept; see `history.record_decision`)."""
     pol = loaded.policy
@@ -43,13 +86,25 @@ def evaluate(
         refs = [run_ref(store.conn, r) for r in (baseline, candidate, fallback) if r is not None]
         dims = list(dict.fromkeys([*default_dimensions(refs), *scope_attrs]))
     severity = {a: i for i, a in enumerate(pol.actions)}
+    tax = taxonomy if taxonomy is not None else load_taxonomy(store)
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
-                    dimensions=dims) as cmp:  # fmt: skip
+                    dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
+        sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
+        summary = cmp.summary(with_keys=False, with_criteria=False)
+        measured = [
+            measure(cmp, r.metric, r.scope, alpha=pol.alpha, failure_class=r.class_,
+                    owner=r.owner_filter)
+            for r in pol.rule
+        ]  # fmt: skip
+        _correct_significance(pol, summary["segments"], measured)
         rules_out: list[dict[str, Any]] = []
-        for r in pol.rule:
-            value, evidence = measure(cmp, r.metric, r.scope, alpha=pol.alpha,
-                                      failure_class=r.class_, owner=r.owner_filter)  # fmt: skip
-            if value is None:
+        for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True):
+            min_n = r.min_n if r.min_n is not None else pol.min_n
+            insufficient = n == 0 or n < min_n  # never a pass on too few cases (or none)
+            if insufficient:
+                passed = False
+                result = f"insufficient evidence: {n} cases in scope, min_n {min_n}"
+            elif value is None:
                 passed = r.missing == "pass"
                 result = "no data: " + ("passes (missing = pass)" if passed else "fails closed")
             else:
@@ -59,12 +114,15 @@ def evaluate(
                 "id": r.id, "metric": r.metric, "scope": r.scope, "scope_text": describe_scope(r.scope),
                 "threshold": r.threshold, "value": _round(value), "passed": passed, "result": result,
                 "action": r.action, "owner": r.owner, "why": r.why, "evidence": evidence,
+                "n": n, "min_n": min_n, "insufficient": insufficient,
+                "triggers": pol.insufficient_evidence if insufficient else r.action,
             })  # fmt: skip
         violated = [x for x in rules_out if not x["passed"]]
         decision = (
-            max((x["action"] for x in violated), key=lambda a: severity[a]) if violated else "ship"
+            max((x["triggers"] for x in violated), key=lambda a: severity[a])
+            if violated
+            else "ship"
         )
-        summary = cmp.summary(with_keys=False, with_criteria=False)
         triage_rows = cmp.triaged()
         untriaged = cmp.untriaged_regressions()
         ref_rows = cmp.reference_set()
@@ -88,9 +146,14 @@ def evaluate(
         "no rule is violated"
         if not violated
         else "; ".join(
-            f"{x['id']} ({x['action']}, owner {x['owner']}): {x['metric']} over {x['scope_text']} "
-            f"is {fmt_value(x['value'], x['metric'])}, must be {fmt_threshold(x['threshold'], x['metric'])}"
-            for x in sorted(violated, key=lambda x: -severity[x["action"]])
+            f"{x['id']} ({x['triggers']}, owner {x['owner']}): "
+            + (
+                f"insufficient evidence: {x['n']} cases over {x['scope_text']}, needs {x['min_n']}"
+                if x["insufficient"]
+                else f"{x['metric']} over {x['scope_text']} is {fmt_value(x['value'], x['metric'])}, "
+                f"must be {fmt_threshold(x['threshold'], x['metric'])}"
+            )
+            for x in sorted(violated, key=lambda x: -severity[x["triggers"]])
         )
     )
     record = DecisionRecord.model_validate({
@@ -119,6 +182,9 @@ def evaluate(
             **prov_runs,
             "reducer": pol.reducer,
             "alpha": pol.alpha,
+            "correction": pol.correction,
+            "min_n": pol.min_n,
+            "insufficient_evidence": pol.insufficient_evidence,
             "dimensions": dims,
             "policy": {"path": str(loaded.path.resolve()), "sha256": loaded.sha256},
             "reference_set_sha256": ref_hash,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -48,6 +48,10 @@ class Rule(BaseModel):
     class_: str | None = Field(default=None, alias="class")
     owner_filter: str | None = Field(default=None, alias="for_owner")
     missing: Literal["fail", "pass"] = "fail"
+    # evidence: fewer cases in scope than min_n (the policy's when not given) is
+    # "insufficient evidence", never a pass; an empty scope is an error unless allowed
+    min_n: int | None = Field(default=None, ge=0)
+    allow_empty: bool = False
 
     @model_validator(mode="after")
     def _threshold(self) -> Rule:
@@ -70,6 +74,12 @@ class Policy(BaseModel):
     reducer: str = "worst"
     alpha: float = Field(default=ALPHA, gt=0, lt=1)
     actions: list[str] = Field(default_factory=lambda: [str(a) for a in ACTIONS])
+    # a rule whose scope holds fewer cases than this lacks evidence (a rule's min_n overrides)
+    min_n: int = Field(default=1, ge=0)
+    # the action a rule that lacks evidence triggers, whatever its own action
+    insufficient_evidence: Action = "hold"
+    # significance across the segments of one comparison: Holm-Bonferroni, or none
+    correction: Literal["holm", "none"] = "holm"
     rule: list[Rule] = Field(min_length=1)
 
     @field_validator("actions")
@@ -93,6 +103,24 @@ class LoadedPolicy:
     policy: Policy
     path: Path
     sha256: str
+    text: str = ""
+    rule_lines: list[int] = field(default_factory=list)  # where each [[rule]] starts
+
+    def where(self, index: int, key: str | None = None) -> str:
+        """ "rule N (id), line L": the rule, and the line of `key` in it when it is there."""
+        rule = self.policy.rule[index]
+        start = self.rule_lines[index] if index < len(self.rule_lines) else None
+        line = start
+        if key and start:
+            end = self.rule_lines[index + 1] if index + 1 < len(self.rule_lines) else 10**9
+            for n, row in enumerate(self.text.splitlines(), start=1):
+                if start <= n < end and re.match(rf"{re.escape(key)}\s*=", row.strip()):
+                    line = n
+                    break
+        return f"rule {index + 1} ({rule.id})" + (f", line {line}" if line else "")
+
+    def error(self, index: int, key: str, message: str) -> InputError:
+        return InputError(str(self.path), message, location=self.where(index, key), field=key)
 
 
 def _line_of(text: str, pattern: str) -> int | None:
@@ -150,7 +178,7 @@ def load_policy(path: Path) -> LoadedPolicy:
     dup = [k for k, n in ids.items() if n > 1]
     if dup:
         raise InputError(str(path), f"rule id {dup[0]!r} is used twice", field="id")
-    return LoadedPolicy(policy, path, hashlib.sha256(raw).hexdigest())
+    return LoadedPolicy(policy, path, hashlib.sha256(raw).hexdigest(), text, starts)
 
 
 def describe_scope(scope: Any) -> str:

@@ -41,6 +41,10 @@ class RuleResult(_Model):
     owner: str
     why: str
     evidence: dict[str, Any]
+    n: int  # cases in scope
+    min_n: int
+    insufficient: bool  # fewer than min_n cases (or none): never a pass
+    triggers: Action  # what the rule contributes when it does not pass
 
     @property
     def threshold_kind(self) -> tuple[str, Number]:
@@ -83,6 +87,7 @@ class SegmentRecord(_Model):
     delta: float | None
     flips: Flips
     p_value: float | None
+    p_adjusted: float | None
     significant: bool
     coverage: Coverage
 
@@ -127,6 +132,9 @@ class Provenance(_Model):
     fallback: RunProvenance | None
     reducer: str
     alpha: float
+    correction: str
+    min_n: int
+    insufficient_evidence: Action
     dimensions: list[str]
     policy: PolicyProvenance
     reference_set_sha256: str

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 from evaltui import exporters, gate
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.gate import POLICY_SETTING, DecisionRecord
+from evaltui.gate.record import RuleResult
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.messages import Evaluated, Exported, NeedPolicy
@@ -137,10 +138,10 @@ class GateScreen(Screen[None]):
         rows = []
         for r in rec.rules:
             rows.append([
-                Text("ok" if r.passed else "FAIL", style="green" if r.passed else "bold red"),
+                _result_cell(r),
                 Text(one_line(r.id, 30)), Text(one_line(r.scope_text, 24)),
                 Text(fmt_value(r.value, r.metric), justify="right"), Text(fmt_threshold(r.threshold, r.metric)),
-                Text(r.action, style="" if r.passed else DECISION_STYLE.get(r.action, "red")),
+                Text(r.triggers, style="" if r.passed else DECISION_STYLE.get(r.triggers, "red")),
                 Text(one_line(r.owner, 20)), Text(one_line(r.why, 70), style="dim"),
             ])  # fmt: skip
         for i, name in enumerate(cols):
@@ -212,3 +213,12 @@ class GateScreen(Screen[None]):
     def action_recompute(self) -> None:
         self.query_one("#decision", Static).update(Text("Measuring…"))
         self.evaluate()
+
+
+def _result_cell(rule: RuleResult) -> Text:
+    """ok, FAIL, or n<min (too few cases in scope: never a pass)."""
+    if rule.passed:
+        return Text("ok", style="green")
+    if rule.insufficient:
+        return Text("n<min", style="bold yellow reverse")
+    return Text("FAIL", style="bold red")
