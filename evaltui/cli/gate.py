@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from evaltui.cli.app import cli, open_store, store_path
+from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.textsafe import one_line, visible
@@ -70,7 +70,7 @@ def gate_cmd(
     with open_store(store_path(ctx)) as store:
         b, c = store.resolve_run(baseline), store.resolve_run(candidate)
         f = store.resolve_run(fallback) if fallback else None
-        record = gate.evaluate(store, loaded, b, c, f)
+        record = gate.evaluate(store, loaded, b, c, f, taxonomy=taxonomy_in_force(ctx, store))
         if not no_record:
             gate.record_decision(store, record)
     exporters.write_to(record, {"json": out, "markdown": md_path, "junit": junit})

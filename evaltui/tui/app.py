@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from textual import on
@@ -62,11 +63,17 @@ class EvaltuiApp(App[None]):
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
-        """One place where a worker's failure becomes a dialog, never a traceback."""
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
+        """The app's own workers (screens handle theirs: screens/base.py)."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.show_error(event.worker.name or "A background task", event.worker.error)
+
+    def show_error(self, what: str, error: BaseException) -> None:
+        """The one dialog for a failure: what was being done, and what went wrong."""
         if isinstance(error, EvaltuiError):
-            self.push_screen(ErrorScreen(error.title, error.message))
+            title, message = f"{what} failed: {error.title}", error.message
+        elif isinstance(error, sqlite3.Error):
+            title, message = f"{what} failed: the store could not be used", str(error)
         else:
-            self.push_screen(ErrorScreen("Unexpected error", f"{type(error).__name__}: {error}"))
+            title = f"{what} failed: unexpected error (a bug)"
+            message = f"{type(error).__name__}: {error}"
+        self.push_screen(ErrorScreen(title, message))

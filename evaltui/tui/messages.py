@@ -97,6 +97,15 @@ class Saved(Message):
 
 
 @dataclass
+class NotSaved(Message):
+    """A write did not commit: the cases it was for are marked NOT SAVED."""
+
+    case_ids: list[int]
+    text: str
+    error: str
+
+
+@dataclass
 class Progress(Message):
     progress: dict[str, tuple[int, int]]
 

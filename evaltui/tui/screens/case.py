@@ -5,15 +5,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.textsafe import one_line
 from evaltui.tui.render import case_renderable
+from evaltui.tui.screens.base import AppScreen
 
 
-class CaseScreen(Screen[None]):
+class CaseScreen(AppScreen):
     BINDINGS = [
         Binding(
             "escape", "app.pop_screen", "Back", tooltip="Back to the comparison", id="case.back"

@@ -6,10 +6,10 @@ lifecycle actions (retire, quarantine, restore), each committed in a worker and 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from textual import on, work
-from textual.screen import Screen
 
 from evaltui import lifecycle, triage
 from evaltui.compare import CaseDetail, CaseRow, Comparison, Filter
@@ -18,7 +18,8 @@ from evaltui.store.events import current_user
 from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
 from evaltui.triage import Finding
-from evaltui.tui.messages import Built, Previewed, Progress, Saved, StatusRequest, Written
+from evaltui.tui.messages import Built, NotSaved, Previewed, Progress, Saved, StatusRequest, Written
+from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import (
     ClassPicker,
     ConfirmEffect,
@@ -27,13 +28,15 @@ from evaltui.tui.screens.prompts import (
     VerdictPicker,
     note_prompt,
 )
+from evaltui.tui.widgets import CasePane
 from evaltui.tui.widgets.scoreboard import effect_table
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
-class CaseActions(Screen[None]):
+class CaseActions(AppScreen):
     """The writing half of the compare screen (state is the screen's)."""
 
     comparison: Comparison | None
@@ -41,6 +44,7 @@ class CaseActions(Screen[None]):
     flt: Filter
     taxonomy: Taxonomy | None
     history: list[Finding]
+    not_saved: dict[int, str]  # case id -> the action that did not commit
     rows: list[CaseRow]
     window_start: int
     progress: dict[str, tuple[int, int]]
@@ -63,6 +67,35 @@ class CaseActions(Screen[None]):
     @property
     def db_path(self) -> Path:
         return self.app.db_path  # type: ignore[attr-defined]
+
+    @contextmanager
+    def committing(self, case_ids: list[int], text: str) -> Iterator[None]:
+        """Around a write in a worker: if it does not commit, say NOT SAVED (then the
+        error goes on to the dialog, screens/base.py)."""
+        try:
+            yield
+        except Exception as exc:
+            self.post_message(NotSaved(case_ids, text, getattr(exc, "message", None) or str(exc)))
+            raise
+
+    @on(NotSaved)
+    def not_saved_shown(self, message: NotSaved) -> None:
+        for case_id in message.case_ids:
+            self.not_saved[case_id] = message.text
+        self.notify(
+            f"NOT SAVED: {one_line(message.text, 80)}: {one_line(message.error, 160)}",
+            severity="error",
+            markup=False,
+            timeout=15,
+        )
+        self.show_alert()
+
+    def show_alert(self) -> None:
+        """The current case's NOT SAVED line (or none)."""
+        alert = self.not_saved.get(self.current.case_id) if self.current else None
+        self.query_one("#case-pane", CasePane).alert(
+            None if alert is None else f"NOT SAVED: {alert} (the store did not take it; try again)"
+        )
 
     # -- triage ----------------------------------------------------------------------------
 
@@ -152,7 +185,7 @@ class CaseActions(Screen[None]):
         cmp = self.comparison
         if cmp is None:
             return
-        with Store(self.db_path) as store:
+        with self.committing([case_id], text), Store(self.db_path) as store:
             triage.label(store, cmp.baseline.id, cmp.candidate.id, case_id, **fields)  # type: ignore[arg-type]
         next_row = None
         if advance:
@@ -166,7 +199,7 @@ class CaseActions(Screen[None]):
         cmp = self.comparison
         if cmp is None:
             return
-        with Store(self.db_path) as store:
+        with self.committing([], "undo"), Store(self.db_path) as store:
             f = triage.undo(store, cmp.baseline.id, cmp.candidate.id)
         if f is None:
             self.post_message(Saved(-1, "Nothing of yours to undo in this comparison", False, None))
@@ -239,7 +272,7 @@ class CaseActions(Screen[None]):
 
     @work(thread=True, group="compare-save", exit_on_error=False)
     def write_status(self, ids: list[int], request: StatusRequest, text: str) -> None:
-        with Store(self.db_path) as store:
+        with self.committing(ids, text), Store(self.db_path) as store:
             lifecycle.set_status(store, ids, request.status, request.reason, request.note)
         if self.comparison is not None:
             self.comparison.refresh_status(ids)
@@ -254,6 +287,8 @@ class CaseActions(Screen[None]):
     def saved(self, message: Saved) -> None:
         self.notify(one_line(message.text, 120), markup=False, timeout=3)
         self._details.clear()  # triage columns and histories changed
+        self.not_saved.pop(message.case_id, None)  # it committed now
+        self.show_alert()
         if message.case_id < 0:
             return
         # Refresh the window in place (class and owner columns), then move on if asked.

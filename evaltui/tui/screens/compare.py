@@ -16,7 +16,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.screen import Screen  # noqa: F401  (the base of CaseActions)
 from textual.widgets import Footer, Input, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
@@ -82,6 +81,7 @@ class CompareScreen(CaseActions):
         self.taxonomy: Taxonomy | None = None
         self.progress: dict[str, tuple[int, int]] = {}
         self.history: list[Finding] = []
+        self.not_saved: dict[int, str] = {}
         self.include_hidden = False
         self._figures_shown = False  # a Built after the first one is a refresh
         # case id -> (row, detail, finding history): the current case and its neighbours
@@ -323,6 +323,7 @@ class CompareScreen(CaseActions):
             message.row, message.detail, self.reducer, message.history
         )
         self.shown_at = time.perf_counter()
+        self.show_alert()
         self.show_filter_line()
         self._details[message.row.case_id] = (message.row, message.detail, message.history)
         self.read_ahead(self._neighbours_of(message.row))

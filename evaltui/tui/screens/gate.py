@@ -9,23 +9,25 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker
 
-from evaltui import exporters, gate
+from evaltui import exporters, gate, taxonomy
+from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.gate import POLICY_SETTING, DecisionRecord
 from evaltui.gate.record import RuleResult
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.messages import Evaluated, Exported, NeedPolicy
+from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import TextPrompt
 
 __all__ = ["POLICY_SETTING", "GateScreen"]
 DECISION_STYLE = {"ship": "bold green", "narrow_rollout": "bold yellow"}
 
 
-class GateScreen(Screen[None]):
+class GateScreen(AppScreen):
     BINDINGS = [
         Binding(
             "e",
@@ -79,15 +81,33 @@ class GateScreen(Screen[None]):
                     NeedPolicy(str(default.resolve()) if default.exists() else "", None)
                 )
                 return
-            try:
+            try:  # a bad policy, or one that would measure nothing: say so and ask again
                 loaded = gate.load_policy(Path(chosen))
-            except Exception as exc:  # a bad policy: say so and ask again
-                self.post_message(NeedPolicy(str(chosen), getattr(exc, "message", str(exc))))
+                self.policy_path = Path(chosen)
+                record = gate.evaluate(
+                    store,
+                    loaded,
+                    b,
+                    c,
+                    f,
+                    taxonomy=taxonomy.load(store, self.app.taxonomy_path),  # type: ignore[attr-defined]
+                )
+            except InputError as exc:
+                self.post_message(NeedPolicy(str(chosen), str(exc)))
                 return
-            self.policy_path = Path(chosen)
-            record = gate.evaluate(store, loaded, b, c, f)
             history = self._history(store)
         self.post_message(Evaluated(record, history))
+
+    def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
+        if worker.name == "evaluate":  # never "Measuring…" for ever
+            message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            self.query_one("#decision", Static).update(
+                Text(f"Evaluation failed: {visible(message, limit=300)}  (r tries again)",
+                     style="bold red")
+            )  # fmt: skip
+        elif worker.name == "export":
+            self.notify("NOT SAVED: the decision was not kept or exported", severity="error",
+                        markup=False, timeout=15)  # fmt: skip
 
     def _history(self, store: Store) -> list[dict[str, Any]]:
         b, c, _ = self.runs
@@ -97,7 +117,7 @@ class GateScreen(Screen[None]):
     def need_policy(self, message: NeedPolicy) -> None:
         title = "Gate policy file (TOML; Enter to use, Esc to go back)"
         if message.error:
-            title = f"That policy is not usable: {one_line(message.error, 100)}. Another file?"
+            title = f"That policy is not usable: {one_line(message.error, 400)}. Another file?"
         self.query_one("#decision", Static).update(Text("No policy yet.", style="yellow"))
 
         def chosen(value: str | None) -> None:

@@ -7,7 +7,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from evaltui import service
@@ -15,6 +14,7 @@ from evaltui.models import RunSummary
 from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Marked, RunsLoaded
+from evaltui.tui.screens.base import AppScreen
 
 MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
 # The figures come before the long labels, so an 80-column terminal shows them.
@@ -25,7 +25,7 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(AppScreen):
     """Lists runs (loaded by a worker) and marks baseline, candidate and fallback."""
 
     BINDINGS = [

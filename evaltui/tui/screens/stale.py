@@ -8,7 +8,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from evaltui import lifecycle
@@ -17,11 +16,12 @@ from evaltui.lifecycle import Suggestion
 from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Previewed, StatusRequest, SuggestionsLoaded, Written
+from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import ConfirmEffect, ReasonPicker, note_prompt
 from evaltui.tui.widgets.scoreboard import effect_table
 
 
-class StaleScreen(Screen[None]):
+class StaleScreen(AppScreen):
     """Suggestions with evidence; multi-select and bulk retire with one reason, after a preview."""
 
     BINDINGS = [

@@ -16,7 +16,17 @@ class CasePane(VerticalScroll):
     """Scrollable; draws one case from the data it is given."""
 
     def compose(self) -> ComposeResult:
+        yield Static(Text(""), id="case-alert")
         yield Static(Text(""), id="case-view")
+
+    def on_mount(self) -> None:
+        self.query_one("#case-alert").display = False
+
+    def alert(self, text: str | None) -> None:
+        """A line above the case in reverse red (NOT SAVED), or none."""
+        box = self.query_one("#case-alert", Static)
+        box.display = text is not None
+        box.update(Text(text or "", style="bold reverse red"))
 
     def show(
         self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding]
