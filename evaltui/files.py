@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -46,3 +47,15 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before anything is done, an output path that cannot be written:
+    a missing or read-only directory, or a directory in the file's place."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(str(path), "is a directory; give a file name")
+    if not parent.is_dir():
+        raise InputError(str(path), f"cannot write here: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(str(path), f"cannot write here: the directory {parent} is not writable")

@@ -27,10 +27,8 @@ def default_db_path() -> Path:
 
 
 def demo_db_path() -> Path:
-    """The demo store, kept apart from the user's real store."""
-    env = os.environ.get(ENV_DB)
-    if env:
-        return Path(env).expanduser()
+    """The demo store, kept apart from the user's real store: never $EVALTUI_DB, so
+    `make demo` (`demo --fresh`) cannot replace a store the user pointed evaltui at."""
     return data_dir() / "demo.db"
 
 

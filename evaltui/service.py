@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from evaltui import import_process
-from evaltui.errors import InputError
+from evaltui.errors import InputError, StoreError
 from evaltui.importers import ImportOptions, ParsedRun, detect, get_importer, sha256_file
 from evaltui.models import RunSummary
 from evaltui.paths import demo_data_dir
 from evaltui.store import Store
+from evaltui.store.store import AlreadyImported
 
 MARKS = ("baseline", "candidate", "fallback")
 SELECTION_KEY = "selection"
@@ -78,8 +80,14 @@ def import_path(
         rows = None
         if len(parsed) == 1 and import_process.handles(importer) and import_process.worth_it(path):
             rows = import_process.rows_from_reader(importer.name, path, options, 0, item.progress)
-        with store.alone() if writes_alone(path) else nullcontext():
-            run_id = store.import_run(item.run, item.records, rows=rows, on_batch=on_batch)
+        try:
+            with store.alone() if writes_alone(path) else nullcontext():
+                run_id = store.import_run(
+                    item.run, item.records, rows=rows, on_batch=on_batch, unique=not force
+                )
+        except AlreadyImported as dup:  # another import of the same file committed first
+            outcomes.append(ImportOutcome(str(path), dup.name, dup.run_id, 0, skipped=True))
+            continue
         n = store.conn.execute("SELECT n_results FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         outcomes.append(ImportOutcome(str(path), item.run.name, run_id, n))
     return outcomes
@@ -148,3 +156,27 @@ def load_demo(store: Store) -> list[ImportOutcome]:
     for name in DEMO_FILES:
         outcomes.extend(import_path(store, folder / name))
     return outcomes
+
+
+def check_demo_store_disposable(path: Path) -> None:
+    """Refuse (StoreError, nothing deleted) to throw away a store that holds anything
+    but the bundled demo runs, or that evaltui cannot read as its own: `demo --fresh`
+    deletes only what `demo` made. Read without writing a byte."""
+    if not path.exists():
+        return
+    demo = {sha256_file(demo_data_dir() / name) for name in DEMO_FILES}
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT name, sha256 FROM runs ORDER BY id").fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"demo --fresh would delete {path}, which is not an evaltui demo store ({exc}); "
+            "nothing was deleted"
+        ) from None
+    others = [name for name, sha in rows if sha not in demo]
+    if others:
+        shown = ", ".join(others[:5]) + (" …" if len(others) > 5 else "")
+        raise StoreError(
+            f"demo --fresh would delete {path}, which holds {len(others)} run(s) that are not "
+            f"the demo's ({shown}); nothing was deleted. Give the demo its own --db."
+        )

@@ -74,13 +74,15 @@ def test_db_option_and_env_choose_the_store(tmp_path, db_path):
     other = tmp_path / "other.db"
     run("--db", str(other), "import", str(DEMO / "fallback.jsonl"))
     assert other.exists()
-    assert json.loads(run("runs", "--json").output) == []  # $EVALTUI_DB store is untouched
+    assert not db_path.exists()  # the $EVALTUI_DB store is untouched (not even created)
+    r = run("runs", "--json", code=3)  # a command that only reads never creates a store
+    assert r.output.startswith(f"Error: no store at {db_path}; `evaltui import` creates one")
     assert len(json.loads(run("--db", str(other), "runs", "--json").output)) == 1
 
 
-def test_demo_no_open_loads_three_runs_once():
-    run("demo", "--no-open")
-    run("demo", "--no-open")
+def test_demo_no_open_loads_three_runs_once(db_path):
+    run("--db", str(db_path), "demo", "--no-open")  # an explicit --db is honoured
+    run("--db", str(db_path), "demo", "--no-open")
     rows = json.loads(run("runs", "--json").output)
     assert sorted(r["role"] for r in rows) == ["candidate", "fallback", "production"]
 

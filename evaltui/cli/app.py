@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from evaltui import __version__
-from evaltui.errors import EvaltuiError
+from evaltui.errors import EvaltuiError, StoreError
 from evaltui.paths import ENV_DB, default_db_path
 from evaltui.store import Store
 from evaltui.textsafe import visible
@@ -38,8 +39,16 @@ def store_path(ctx: click.Context) -> Path:
     return Path(ctx.obj["db"]) if ctx.obj.get("db") else default_db_path()
 
 
-def open_store(path: Path) -> Store:
-    """The store, saying so on stderr if another evaltui's import makes it wait."""
+def open_store(path: Path, *, write: bool = False) -> Store:
+    """The store, saying so on stderr if another evaltui's import makes it wait.
+
+    A command that only reads refuses a path where there is no store (a mistyped
+    --db must not look like an empty store); one that writes creates it, and says so.
+    """
+    if not path.exists():
+        if not write:
+            raise StoreError(f"no store at {path}; `evaltui import` creates one")
+        click.echo(f"created a new store at {path}", err=True)
     return Store(
         path,
         on_wait=lambda: click.echo(
@@ -86,18 +95,23 @@ def cli(
     """
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
+    source = ctx.get_parameter_source("db")
+    ctx.obj["db_explicit"] = source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    ctx.obj["db_on_command_line"] = source == ParameterSource.COMMANDLINE
     ctx.obj["taxonomy"] = taxonomy_path
     if reviewer:
         os.environ["EVALTUI_REVIEWER"] = reviewer  # read by store.current_user()
     if ctx.invoked_subcommand is None:
-        open_app(store_path(ctx), taxonomy_path)
+        # the per-user default store is made on first use; a store named by --db or
+        # $EVALTUI_DB must exist (a typo must not open an empty store)
+        open_app(store_path(ctx), taxonomy_path, write=not ctx.obj["db_explicit"])
 
 
-def open_app(path: Path, taxonomy_path: Path | None = None) -> None:
+def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = False) -> None:
     from evaltui import taxonomy
     from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
 
-    with open_store(path) as store:  # migrate (or refuse) before the screen takes over
+    with open_store(path, write=write) as store:  # migrate (or refuse) before the screen takes over
         taxonomy.load(store, taxonomy_path)  # a bad taxonomy file fails here, not mid-session
     EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path).run()
 

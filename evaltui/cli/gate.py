@@ -65,7 +65,11 @@ def gate_cmd(
           --policy fixtures/policies/support-assistant.toml --md decision.md --junit gate.xml
     """
     from evaltui import exporters, gate
+    from evaltui.files import check_writable
 
+    for target in (out, md_path, junit):  # refused before a decision is recorded
+        if target is not None:
+            check_writable(target)
     loaded = gate.load_policy(policy_path)
     with open_store(store_path(ctx)) as store:
         b, c = store.resolve_run(baseline), store.resolve_run(candidate)

@@ -32,7 +32,7 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
     """
     from evaltui import lifecycle
 
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.retire(store, ids, reason, note)
     click.echo(f"retired {n} case(s) ({reason}); {len(ids) - n} already were")
@@ -46,7 +46,7 @@ def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) ->
     """Make retired or quarantined cases active again."""
     from evaltui import lifecycle
 
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.restore(store, ids, note)
     click.echo(f"restored {n} case(s)")
@@ -60,7 +60,7 @@ def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None)
     """Quarantine cases: still visible, left out of the gate, awaiting a decision."""
     from evaltui import lifecycle
 
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.quarantine(store, ids, note)
     click.echo(f"quarantined {n} case(s)")
@@ -91,7 +91,7 @@ def stale_cmd(
     """
     from evaltui import lifecycle
 
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=save_markers) as store:
         marks = lifecycle.load_markers(store, markers)
         if save_markers:
             if markers is None:

@@ -96,7 +96,7 @@ def import_cmd(
     )
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = 0
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         for path in files:
             try:
                 if bar is not None:
@@ -179,22 +179,24 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     """Load the bundled demo runs (customer-support assistant) and open the app.
 
-    Uses a separate demo store (or --db / $EVALTUI_DB), so a real store is
-    never mixed with demo data.
+    Uses its own demo store whatever $EVALTUI_DB says, so a real store is
+    never mixed with demo data (an explicit --db is honoured). --fresh deletes
+    that store first, and refuses when it holds any run that is not the demo's.
     """
     from evaltui import service
 
-    path = Path(ctx.obj["db"]) if ctx.obj.get("db") else demo_db_path()
+    path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
+        service.check_demo_store_disposable(path)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with open_store(path) as store:
+    with open_store(path, write=True) as store:
         outcomes = service.load_demo(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         click.echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
     if not no_open:
-        open_app(path, ctx.obj.get("taxonomy"))
+        open_app(path, ctx.obj.get("taxonomy"), write=True)
     else:
         click.echo(str(path))
 

@@ -55,7 +55,7 @@ def label_cmd(
 
     if not any(v is not None for v in (cls, owner, verdict, note)):
         raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         base, cand = store.resolve_run(baseline), store.resolve_run(candidate)
         case_id = triage.resolve_case(store, case)
         kwargs: dict[str, Any] = {}
@@ -167,7 +167,7 @@ def findings_import(ctx: click.Context, file: Path) -> None:
     """Merge another reviewer's findings file (one transaction; known findings skipped)."""
     from evaltui import findings_files
 
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         out = findings_files.import_file(store, file)
     click.echo(
         f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases; "
@@ -183,7 +183,7 @@ def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
     """Undo your latest finding in a comparison (the undo is recorded too)."""
     from evaltui import triage
 
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
     click.echo("nothing to undo" if f is None else f"undone on {visible(f.case_key, limit=200)}")
 
@@ -274,7 +274,7 @@ def taxonomy_import(ctx: click.Context, file: Path) -> None:
     from evaltui import taxonomy
 
     tax = taxonomy.parse_toml(file)
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), write=True) as store:
         changes = taxonomy.save(store, tax)
     click.echo(
         f"taxonomy saved: {len(tax.classes)} classes; added {', '.join(changes['added']) or 'none'}; "

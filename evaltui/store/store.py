@@ -33,6 +33,14 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc)
 
 
+class AlreadyImported(Exception):
+    """The same file's run is already in the store (found inside the import's transaction)."""
+
+    def __init__(self, run_id: int, name: str) -> None:
+        super().__init__(f"already imported as run {run_id} ({name})")
+        self.run_id, self.name = run_id, name
+
+
 class Store(EventLog):
     """One connection to an evaltui store. Open one per thread.
 
@@ -244,8 +252,13 @@ class Store(EventLog):
         rows: RowSource | None = None,
         on_batch: Callable[[int], None] | None = None,
         actor: str | None = None,
+        unique: bool = False,
     ) -> int:
         """Write one run and its results in one transaction; return the run id.
+
+        `unique`: refuse (AlreadyImported, nothing written) when a run from the same
+        file (sha256 and part) is already in the store. The check is made inside the
+        write transaction, so concurrent imports of one file make one run.
 
         Any exception raised while reading `records` (a bad line, say) rolls
         the whole run back: the store is left exactly as it was.
@@ -257,6 +270,10 @@ class Store(EventLog):
         actor = actor or current_user()
         conn = self.conn
         with self.transaction():
+            if unique and run.sha256:
+                existing = self.find_run_by_source(run.sha256, run.source_part)
+                if existing is not None:
+                    raise AlreadyImported(*existing)
             cur = conn.execute(
                 sql.RUN_INSERT,
                 (
