@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evaltui import signing, triage
 from evaltui.errors import InputError
+from evaltui.importers.base import sha256_file
 from evaltui.models import FindingVerdict
 from evaltui.store.store import Store
-from evaltui.triage import Kind, _insert, _recompute, _where
+from evaltui.taxonomy import Taxonomy
+from evaltui.taxonomy import load as load_taxonomy
+from evaltui.triage import COLS, Kind, _insert, _recompute, _where
+
+SIGNERS_SETTING = "findings.allowed_signers"
 
 
 class _FileRun(BaseModel):
@@ -45,8 +53,16 @@ class FindingLine(BaseModel):
     undoes: str | None = None
 
 
-def export(store: Store, path: Path, *, base: int | None = None, cand: int | None = None) -> int:
-    """Write every finding, one JSON object per line, in a stable order; returns the count."""
+def export(
+    store: Store,
+    path: Path,
+    *,
+    base: int | None = None,
+    cand: int | None = None,
+    sign_key: Path | None = None,
+) -> int:
+    """Write every finding, one JSON object per line, in a stable order; returns the count.
+    With `sign_key`, also a detached SSH signature (FILE.sig, namespace evaltui-findings)."""
     where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
     rows = store.conn.execute(
         "SELECT f.uid, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key, f.kind, f.reviewer, "
@@ -67,6 +83,8 @@ def export(store: Store, path: Path, *, base: int | None = None, cand: int | Non
             }  # fmt: skip
             fh.write(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
     tmp.replace(path)  # never a half-written file
+    if sign_key is not None:
+        signing.sign(path, sign_key, signing.FINDINGS)
     return len(rows)
 
 
@@ -86,10 +104,46 @@ def _run_id(store: Store, ref: _FileRun, path: Path, location: str, field: str) 
     return int(row[0])
 
 
-def import_file(store: Store, path: Path) -> dict[str, int]:
-    """Merge another reviewer's findings file: one transaction; known uids are skipped."""
+def _when(at: str, path: Path, location: str) -> str:
+    """A reviewer's clock reading as UTC ISO 8601 (findings are ordered by it)."""
+    try:
+        t = datetime.fromisoformat(at)
+    except ValueError:
+        raise InputError(
+            str(path), f"not an ISO 8601 time: {at!r}", location=location, field="at"
+        ) from None
+    if t.tzinfo is None:
+        raise InputError(
+            str(path), f"the time {at!r} has no time zone", location=location, field="at"
+        )
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    *,
+    taxonomy: Taxonomy | None = None,
+    allowed_signers: Path | None = None,
+) -> dict[str, Any]:
+    """Merge another reviewer's findings file: one transaction; known uids are skipped.
+
+    Without a signature verified against `allowed_signers`, every finding is kept
+    as unverified: it is its own opinion ("NAME (unverified)"), never NAME's, so it
+    cannot replace, retract or adjudicate anyone's finding. A signed file speaks only
+    for its signer: lines naming another reviewer stay unverified. Refused, with the
+    line and field, and nothing written: a class outside the taxonomy, a time with
+    no zone, a retraction of another reviewer's finding, an unverified adjudication,
+    or an adjudication by someone the store does not list.
+    """
     if not path.exists():
         raise InputError(str(path), "no such file")
+    tax = taxonomy if taxonomy is not None else load_taxonomy(store)
+    signers = allowed_signers or (
+        Path(store.get_setting(SIGNERS_SETTING)) if store.get_setting(SIGNERS_SETTING) else None
+    )
+    principal = signing.verify(path, signers, signing.FINDINGS) if signers else None
+    listed = triage.adjudicators(store)
     added = skipped = 0
     touched: set[tuple[int, int, int]] = set()
     with store.transaction():
@@ -109,6 +163,34 @@ def import_file(store: Store, path: Path) -> dict[str, int]:
                 ).fetchone():
                     skipped += 1
                     continue
+                if line.class_ is not None and line.class_ not in tax.by_key:
+                    raise InputError(
+                        str(path), f"unknown failure class {line.class_!r} (taxonomy: {tax.source})",
+                        location=location, field="class",
+                    )  # fmt: skip
+                at = _when(line.at, path, location)
+                signer = principal if principal == line.reviewer else None
+                who = line.reviewer if signer else f"{line.reviewer} (unverified)"
+                if line.kind == "undo" and line.undoes:
+                    target = store.conn.execute(
+                        f"SELECT {COLS} FROM findings WHERE uid = ?", (line.undoes,)
+                    ).fetchone()
+                    if target is not None and triage.Finding.from_row(target).identity != who:
+                        raise InputError(
+                            str(path),
+                            "a finding can be retracted only by the reviewer who made it "
+                            f"({triage.Finding.from_row(target).identity} made it; this line is {who})",
+                            location=location, field="undoes",
+                        )  # fmt: skip
+                if line.kind == "adjudication" and (
+                    signer is None or (listed and signer not in listed)
+                ):
+                    raise InputError(
+                        str(path),
+                        f"an adjudication from a file counts only when signed by a listed adjudicator "
+                        f"(this line is {who}; adjudicators: {', '.join(listed) or 'any signed reviewer'})",
+                        location=location, field="kind",
+                    )  # fmt: skip
                 base = _run_id(store, line.baseline, path, location, "baseline")
                 cand = _run_id(store, line.candidate, path, location, "candidate")
                 case = store.conn.execute(
@@ -125,8 +207,8 @@ def import_file(store: Store, path: Path) -> dict[str, int]:
                     {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case[0],
                      "kind": line.kind, "class": line.class_, "class_name": line.class_name,
                      "owner": line.owner, "verdict": line.verdict, "note": line.note,
-                     "reviewer": line.reviewer, "at": line.at, "undoes": line.undoes,
-                     "source": f"import:{path.name}"},
+                     "reviewer": line.reviewer, "at": at, "undoes": line.undoes,
+                     "source": f"import:{path.name}", "signer": signer},
                 )  # fmt: skip
                 touched.add((base, cand, case[0]))
                 added += 1
@@ -138,7 +220,8 @@ def import_file(store: Store, path: Path) -> dict[str, int]:
         store.log_event(
             "findings.import", "file", str(path.resolve()),
             after={"added": added, "skipped": skipped, "cases": len(touched)},
-            context={"states": dict(states)},
+            context={"states": dict(states), "sha256": sha256_file(path), "signer": principal,
+                     "signature": "verified" if principal else "none (findings kept unverified)"},
         )  # fmt: skip
     return {"added": added, "skipped": skipped, "cases": len(touched),
-            "disagreements": states.get("disagreement", 0)}  # fmt: skip
+            "disagreements": states.get("disagreement", 0), "signer": principal}  # fmt: skip

@@ -27,8 +27,9 @@ _UNSET: Any = object()
 
 COLS = (
     "id, uid, baseline_run, candidate_run, case_id, kind, class, class_name, owner, verdict, "
-    "note, reviewer, at, undoes, source"
+    "note, reviewer, at, undoes, source, signer"
 )
+ADJUDICATORS_SETTING = "triage.adjudicators"
 
 
 @dataclass
@@ -48,11 +49,28 @@ class Finding:
     at: str
     undoes: str | None
     source: str
+    signer: str | None = None  # the principal whose signature on the file was verified
     case_key: str | None = None  # filled where a caller needs it (undo's confirmation)
 
     @classmethod
     def from_row(cls, r: tuple[Any, ...]) -> Finding:
         return cls(*r)
+
+    @property
+    def verified(self) -> bool:
+        """Made in this store, or imported from a file whose verified signer is its reviewer."""
+        return self.source == "local" or (self.signer is not None and self.signer == self.reviewer)
+
+    @property
+    def identity(self) -> str:
+        """Whose word this is: an unverified finding never speaks for the reviewer it names."""
+        return self.reviewer if self.verified else f"{self.reviewer} (unverified)"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The order of findings: the reviewer's clock, then the uid. Never arrival order,
+        so the same set of findings gives the same state in any store."""
+        return (self.at, self.uid)
 
     @property
     def empty(self) -> bool:
@@ -75,7 +93,7 @@ def _rows(db: Store | sqlite3.Connection, where: str, params: tuple[Any, ...]) -
     conn = db.conn if isinstance(db, Store) else db
     return [
         Finding.from_row(r)
-        for r in conn.execute(f"SELECT {COLS} FROM findings WHERE {where} ORDER BY id", params)
+        for r in conn.execute(f"SELECT {COLS} FROM findings WHERE {where} ORDER BY at, uid", params)
     ]
 
 
@@ -87,40 +105,65 @@ def history(db: Store | sqlite3.Connection, base: int, cand: int, case_id: int) 
 
 
 def current_by_reviewer(rows: list[Finding]) -> dict[str, Finding]:
-    """Each reviewer's latest row (labels and undos; adjudications are separate)."""
+    """Each identity's latest row by key (labels and undos; adjudications are separate)."""
     out: dict[str, Finding] = {}
-    for f in rows:
+    for f in sorted(rows, key=lambda f: f.key):
         if f.kind != "adjudication":
-            out[f.reviewer] = f
+            out[f.identity] = f
     return out
 
 
-def effective(rows: list[Finding]) -> dict[str, Any] | None:
-    """The case's state from its findings: triaged, disagreement or adjudicated (or None)."""
+def counts_as_adjudication(f: Finding, adjudicators: list[str] | None) -> bool:
+    """A verified adjudication by a listed adjudicator (any verified reviewer while the
+    store lists none)."""
+    return (
+        f.kind == "adjudication" and f.verified and (not adjudicators or f.reviewer in adjudicators)
+    )
+
+
+def effective(rows: list[Finding], adjudicators: list[str] | None = None) -> dict[str, Any] | None:
+    """The case's state from its findings: triaged, disagreement or adjudicated (or None).
+
+    A pure function of the set of findings: they are ordered by (reviewer clock,
+    uid), never by arrival, so stores that hold the same findings agree.
+    `classes` holds every class the current opinions name: a disagreement keeps them
+    all, so a gate rule on a class never misses one.
+    """
     current = {r: f for r, f in current_by_reviewer(rows).items() if not f.empty}
-    adjudications = [f for f in rows if f.kind == "adjudication"]
+    adjudications = sorted(
+        (f for f in rows if counts_as_adjudication(f, adjudicators)), key=lambda f: f.key
+    )
     last_adj = adjudications[-1] if adjudications else None
-    if last_adj is not None and all(f.id < last_adj.id for f in current.values()):
+    if last_adj is not None and all(f.key < last_adj.key for f in current.values()):
         return {
             "state": "adjudicated", "class": last_adj.class_key, "owner": last_adj.owner,
             "verdict": last_adj.verdict, "reviewers": sorted({*current, last_adj.reviewer}),
+            "classes": [last_adj.class_key] if last_adj.class_key else [],
         }  # fmt: skip
     if not current:
         return None
     opinions = {(f.class_key, f.verdict) for f in current.values()}
-    latest = max(current.values(), key=lambda f: f.id)
+    latest = max(current.values(), key=lambda f: f.key)
+    classes = {f.class_key for f in current.values() if f.class_key}
     if last_adj is not None:
         # reviewers who spoke after the adjudication and differ from it reopen the case
         opinions.add((last_adj.class_key, last_adj.verdict))
+        if last_adj.class_key:
+            classes.add(last_adj.class_key)
     state = "triaged" if len(opinions) == 1 else "disagreement"
     return {
         "state": state, "class": latest.class_key, "owner": latest.owner,
-        "verdict": latest.verdict, "reviewers": sorted(current),
+        "verdict": latest.verdict, "reviewers": sorted(current), "classes": sorted(classes),
     }  # fmt: skip
 
 
+def adjudicators(store: Store) -> list[str]:
+    """The reviewers this store lists as adjudicators (empty: any local reviewer)."""
+    return list(store.get_setting(ADJUDICATORS_SETTING) or [])
+
+
 def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, Any] | None:
-    eff = effective(history(store, base, cand, case_id))
+    eff = effective(history(store, base, cand, case_id), adjudicators(store))
     store.conn.execute(
         "DELETE FROM case_triage WHERE baseline_run = ? AND candidate_run = ? AND case_id = ?",
         (base, cand, case_id),
@@ -128,9 +171,9 @@ def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, An
     if eff is not None:
         store.conn.execute(
             "INSERT INTO case_triage (baseline_run, candidate_run, case_id, state, class, owner, "
-            "verdict, reviewers, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "verdict, reviewers, updated_at, classes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (base, cand, case_id, eff["state"], eff["class"], eff["owner"], eff["verdict"],
-             json.dumps(eff["reviewers"]), now_iso()),
+             json.dumps(eff["reviewers"]), now_iso(), json.dumps(eff["classes"])),
         )  # fmt: skip
     return eff
 
@@ -138,11 +181,11 @@ def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, An
 def _insert(store: Store, f: dict[str, Any]) -> Finding:
     cur = store.conn.execute(
         "INSERT INTO findings (uid, baseline_run, candidate_run, case_id, kind, class, class_name, "
-        "owner, verdict, note, reviewer, at, undoes, source) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "owner, verdict, note, reviewer, at, undoes, source, signer) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (f["uid"], f["baseline_run"], f["candidate_run"], f["case_id"], f["kind"], f["class"],
          f["class_name"], f["owner"], f["verdict"], f["note"], f["reviewer"], f["at"],
-         f.get("undoes"), f.get("source", "local")),
+         f.get("undoes"), f.get("source", "local"), f.get("signer")),
     )  # fmt: skip
     return Finding.from_row(
         store.conn.execute(f"SELECT {COLS} FROM findings WHERE id = ?", (cur.lastrowid,)).fetchone()
@@ -176,6 +219,14 @@ def label(
     Committed before it returns.
     """
     reviewer = reviewer or current_user()
+    if adjudicate:
+        listed = adjudicators(store)
+        if listed and reviewer not in listed:
+            raise InputError(
+                "--adjudicate",
+                f"{reviewer} is not an adjudicator of this store ({', '.join(listed)}); "
+                "`evaltui findings adjudicators --add NAME` lists one",
+            )
     if verdict is not _UNSET and verdict is not None and verdict not in FINDING_VERDICTS:
         raise InputError(
             "--verdict", f"unknown verdict {verdict!r}; use one of {', '.join(FINDING_VERDICTS)}"
@@ -226,6 +277,7 @@ def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Fin
         rows = _rows(
             store, "baseline_run = ? AND candidate_run = ? AND reviewer = ?", (base, cand, reviewer)
         )
+        rows = [f for f in rows if f.verified]  # never a file's finding that only names you
         undone = {f.undoes for f in rows if f.kind == "undo"}
         target = next((f for f in reversed(rows) if f.kind != "undo" and f.uid not in undone), None)
         if target is None:

@@ -68,7 +68,9 @@ def label_cmd(
         if note is not None:
             kwargs["note"] = note
         finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
-        eff = triage.effective(triage.history(store, base, cand, case_id))
+        eff = triage.effective(
+            triage.history(store, base, cand, case_id), triage.adjudicators(store)
+        )
     state = eff["state"] if eff else "untriaged"
     click.echo(
         f"saved: {visible(case, limit=200)} class={finding.class_key or '-'} owner={visible(finding.owner or '-', limit=80)} "
@@ -143,36 +145,112 @@ def findings_list(
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--baseline", help="Only this baseline run.")
 @click.option("--candidate", help="Only this candidate run.")
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign with this SSH private key (as git does): writes FILE.sig next to FILE.",
+)
 @click.pass_context
 def findings_export(
-    ctx: click.Context, file: Path, baseline: str | None, candidate: str | None
+    ctx: click.Context,
+    file: Path,
+    baseline: str | None,
+    candidate: str | None,
+    sign_key: Path | None,
 ) -> None:
-    """Write every finding to FILE: one per line, stable order, diff-friendly."""
-    from evaltui import findings_files
+    """Write every finding to FILE: one per line, stable order, diff-friendly.
 
+    \b
+    Example (the reviewer importing it verifies FILE.sig against their allowed-signers file):
+      evaltui findings export ana.jsonl --sign ~/.ssh/id_ed25519
+    """
+    from evaltui import findings_files
+    from evaltui.files import check_writable
+
+    check_writable(file)
     with open_store(store_path(ctx)) as store:
         n = findings_files.export(
             store,
             file,
             base=store.resolve_run(baseline) if baseline else None,
             cand=store.resolve_run(candidate) if candidate else None,
+            sign_key=sign_key,
         )
-    click.echo(f"wrote {n:,} findings to {visible(str(file))}")
+    signed = f" and its signature {visible(file.name)}.sig" if sign_key else ""
+    click.echo(f"wrote {n:,} findings to {visible(str(file))}{signed}")
 
 
 @findings_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--allowed-signers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Verify FILE.sig against this allowed-signers file (default: the store's, "
+    "`evaltui findings signers`).",
+)
 @click.pass_context
-def findings_import(ctx: click.Context, file: Path) -> None:
-    """Merge another reviewer's findings file (one transaction; known findings skipped)."""
+def findings_import(ctx: click.Context, file: Path, allowed_signers: Path | None) -> None:
+    """Merge another reviewer's findings file (one transaction; known findings skipped).
+
+    Without a verified signature every finding is kept as unverified ("NAME
+    (unverified)"): it is an opinion of its own, and never replaces, retracts or
+    adjudicates anyone's finding. A signed file speaks only for its signer.
+    """
     from evaltui import findings_files
 
     with open_store(store_path(ctx), write=True) as store:
-        out = findings_files.import_file(store, file)
-    click.echo(
-        f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases; "
-        f"{out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"
+        out = findings_files.import_file(
+            store, file, taxonomy=taxonomy_in_force(ctx, store), allowed_signers=allowed_signers
+        )
+    who = (
+        f"signed by {visible(out['signer'], limit=80)} (verified)"
+        if out["signer"]
+        else "unsigned: kept as unverified"
     )
+    click.echo(
+        f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases, "
+        f"{who}; {out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"
+    )
+
+
+@findings_group.command("adjudicators")
+@click.option("--add", "add", multiple=True, help="List this reviewer as an adjudicator.")
+@click.option("--remove", "remove", multiple=True, help="No longer list this reviewer.")
+@click.pass_context
+def findings_adjudicators(
+    ctx: click.Context, add: tuple[str, ...], remove: tuple[str, ...]
+) -> None:
+    """The reviewers whose adjudications settle a disagreement in this store.
+
+    While none are listed any local reviewer may adjudicate; adjudications from
+    files count only when signed by a listed adjudicator (or any signed reviewer
+    while none are listed).
+    """
+    from evaltui import triage
+
+    with open_store(store_path(ctx), write=bool(add or remove)) as store:
+        names = triage.adjudicators(store)
+        if add or remove:
+            names = sorted({*names, *add} - set(remove))
+            store.set_setting(triage.ADJUDICATORS_SETTING, names)
+    click.echo(", ".join(visible(n, limit=80) for n in names) or "none listed: any local reviewer")
+
+
+@findings_group.command("signers")
+@click.argument(
+    "file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@click.pass_context
+def findings_signers(ctx: click.Context, file: Path | None) -> None:
+    """Show, or set, the allowed-signers file findings imports are verified against."""
+    from evaltui.findings_files import SIGNERS_SETTING
+
+    with open_store(store_path(ctx), write=file is not None) as store:
+        if file is not None:
+            store.set_setting(SIGNERS_SETTING, str(file.resolve()))
+        current = store.get_setting(SIGNERS_SETTING)
+    click.echo(visible(current) if current else "none: findings imports are kept unverified")
 
 
 @findings_group.command("undo")

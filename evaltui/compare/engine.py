@@ -383,7 +383,7 @@ class Comparison:
         elif flt.triage == "disagreement":
             clauses.append("ct.state = 'disagreement'")
         if flt.failure_class:
-            clauses.append("ct.class = ?")
+            clauses.append("EXISTS (SELECT 1 FROM json_each(ct.classes) WHERE value = ?)")
             params.append(flt.failure_class)
         if flt.owner:
             clauses.append("ct.owner = ?")
@@ -606,11 +606,16 @@ class Comparison:
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [run_id, *sp, *params])]
 
-    def triaged(self) -> list[tuple[str | None, str | None, str | None, str, str]]:
-        """(class, owner, verdict, state, case key) of each included case with a finding, in list order."""
-        return self.rows_where(
-            "ct.class, ct.owner, ct.verdict, ct.state, k.case_key", "ct.case_id IS NOT NULL"
-        )
+    def triaged(self) -> list[tuple[str | None, str | None, str | None, str, str, list[str]]]:
+        """(class, owner, verdict, state, case key, every class named) of each included case
+        with a finding, in list order."""
+        return [
+            (*r[:5], json.loads(r[5] or "[]"))
+            for r in self.rows_where(
+                "ct.class, ct.owner, ct.verdict, ct.state, k.case_key, ct.classes",
+                "ct.case_id IS NOT NULL",
+            )
+        ]
 
     def untriaged_regressions(self) -> list[str]:
         """Keys of the included regressed cases with no finding, in list order."""

@@ -112,8 +112,10 @@ def measure(
         (n,) = one("COUNT(*)", cond)
         return float(n), {"cases": keys(cond)}
     if m == "findings_of_class":
-        (n,) = one("COUNT(*)", "ct.class = ?", [failure_class])
-        return float(n), {"class": failure_class, "cases": keys("ct.class = ?", [failure_class])}
+        # any current opinion naming the class counts: a disagreement never hides one
+        has = "EXISTS (SELECT 1 FROM json_each(ct.classes) WHERE value = ?)"
+        (n,) = one("COUNT(*)", has, [failure_class])
+        return float(n), {"class": failure_class, "cases": keys(has, [failure_class])}
     if m == "open_findings":
         cond = "ct.case_id IS NOT NULL AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
         extra: list[Any] = []

@@ -137,7 +137,7 @@ def evaluate(
         "\n".join(f"{s}\t{k}\t{st}" for s, k, st in ref_rows).encode()
     ).hexdigest()
     previous = previous_decision_at(store)
-    by_class = Counter(r[0] for r in triage_rows if r[0])
+    by_class = Counter(c for r in triage_rows for c in r[5])  # a disagreement counts each class
     by_owner = Counter(r[1] for r in triage_rows if r[1])
     open_by_owner = Counter(
         r[1] or "(none)" for r in triage_rows if r[2] in (None, "real_regression")

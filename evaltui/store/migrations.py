@@ -276,4 +276,18 @@ def m006_run_cases_and_attribute_sets(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_finding_signers_and_case_classes(db: Database) -> None:
+    """Who signed an imported finding (verified against an allowed-signers file), and
+    every failure class a case's current opinions hold (a disagreement keeps them all,
+    so a gate rule on a class never misses one)."""
+    db.executescript(
+        """
+        ALTER TABLE findings ADD COLUMN signer TEXT;
+        ALTER TABLE case_triage ADD COLUMN classes TEXT NOT NULL DEFAULT '[]';
+        UPDATE case_triage SET classes = CASE WHEN class IS NULL THEN '[]' ELSE json_array(class) END;
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]
