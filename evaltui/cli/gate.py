@@ -39,6 +39,12 @@ from evaltui.textsafe import one_line, visible
 @click.option(
     "--no-record", is_flag=True, help="Do not keep the decision in the store (a dry run)."
 )
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Sign the --out record with this SSH private key (writes OUT.sig).",
+)
 @click.pass_context
 def gate_cmd(
     ctx: click.Context,
@@ -51,6 +57,7 @@ def gate_cmd(
     md_path: Path | None,
     junit: Path | None,
     no_record: bool,
+    sign_key: Path | None,
 ) -> None:
     """Decide: measure every rule of the policy and export the decision record.
 
@@ -67,6 +74,8 @@ def gate_cmd(
     from evaltui import exporters, gate
     from evaltui.files import check_writable
 
+    if sign_key is not None and out is None:
+        raise click.UsageError("--sign signs the --out record: give --out FILE")
     for target in (out, md_path, junit):  # refused before a decision is recorded
         if target is not None:
             check_writable(target)
@@ -78,6 +87,10 @@ def gate_cmd(
         if not no_record:
             gate.record_decision(store, record)
     exporters.write_to(record, {"json": out, "markdown": md_path, "junit": junit})
+    if sign_key is not None and out is not None:
+        from evaltui import signing
+
+        signing.sign(out, sign_key, signing.DECISION)
     if as_json:
         click.echo(exporters.to_json(record), nl=False)
     else:
@@ -161,26 +174,51 @@ def decisions_cmd(
 @click.argument("record_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The policy file, if it moved since the decision.")  # fmt: skip
+@click.option(
+    "--allowed-signers",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Check RECORD.sig against this allowed-signers file (default: the store's).",
+)
 @click.pass_context
-def verify_cmd(ctx: click.Context, record_path: Path, policy_path: Path | None) -> None:
-    """Recompute a decision record from the store and the policy: did anything change?
+def verify_cmd(
+    ctx: click.Context, record_path: Path, policy_path: Path | None, allowed_signers: Path | None
+) -> None:
+    """Check a decision record against the store: is it the one kept, and does it still hold?
 
-    Exit 0 when nothing changed, 5 when something did (each change is listed).
+    The record must be one the store kept (a dry run's is refused), equal to the
+    kept copy field by field, with the event log intact up to the decision; then
+    the decision is recomputed and every field that changed is named. A signature
+    next to it (RECORD.sig) is verified.
+
+    Exit 0 when it holds, 5 when anything differs (each difference is listed).
     """
-    from evaltui import gate
+    from evaltui import gate, signing
+    from evaltui.errors import InputError
+    from evaltui.findings_files import SIGNERS_SETTING
 
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        from evaltui.errors import InputError
-
         raise InputError(str(record_path), f"malformed JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise InputError(str(record_path), "not a decision record (a JSON object)")
+    decision = visible(str(record.get("decision")), limit=40)
     with open_store(store_path(ctx)) as store:
-        problems = gate.verify(store, record, policy_path)
+        problems = gate.verify(store, record, policy_path, taxonomy=taxonomy_in_force(ctx, store))
+        signers = allowed_signers or store.get_setting(SIGNERS_SETTING)
+    if signing.signature_path(record_path).exists():
+        if not signers:
+            problems.append("it is signed, but no allowed-signers file was given to check it")
+        else:
+            try:
+                who = signing.verify(record_path, Path(signers), signing.DECISION)
+                click.echo(f"signed by {visible(who, limit=80)} (verified)")
+            except InputError as exc:
+                problems.append(f"its signature does not verify: {exc.detail}")
     if not problems:
-        click.echo(f"unchanged: the decision ({record['decision']}) still holds")
+        click.echo(f"unchanged: the decision ({decision}) still holds")
         return
-    click.echo(f"changed since the decision ({record.get('decision')}):")
+    click.echo(f"changed since the decision ({decision}):")
     for p in problems:
         click.echo(f"  - {visible(p, limit=500)}")
     sys.exit(5)

@@ -231,10 +231,30 @@ def schema(what: str) -> None:
 @cli.command("log")
 @click.option("--json", "as_json", is_flag=True, help="JSON, one object per event.")
 @click.option("--limit", type=int, help="At most this many events.")
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Check the hash chain: exit 5 if an event was edited or deleted.",
+)
 @click.pass_context
-def log_cmd(ctx: click.Context, as_json: bool, limit: int | None) -> None:
-    """List the event log: every import and human action, oldest first."""
+def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -> None:
+    """List the event log: every import and human action, oldest first.
+
+    Each event carries the hash of the one before it; --verify recomputes the
+    chain and names the first event edited or deleted.
+    """
     with open_store(store_path(ctx)) as store:
+        if check:
+            problems = store.verify_chain()
+            n = store.event_count()
+            head = store.chain_head()
+            if not problems:
+                click.echo(f"event log intact: {n:,} events, head {str(head)[:16]}")
+                return
+            for p in problems:
+                click.echo(f"  - {visible(p, limit=300)}")
+            sys.exit(5)
         events = store.events(limit)
     if as_json:
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))

@@ -7,7 +7,9 @@ Comparison's, and kept decisions are `gate.history`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from evaltui import __version__, lifecycle, triage
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
 from evaltui.gate.checks import check_policy
-from evaltui.gate.history import previous_decision_at
+from evaltui.gate.history import kept, previous_decision_at
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
 from evaltui.gate.record import SCHEMA, DecisionRecord, content_hash
 from evaltui.stats import holm
@@ -76,8 +78,11 @@ def evaluate(
     decided_at: str | None = None,
     decided_by: str | None = None,
     taxonomy: Taxonomy | None = None,
+    as_of: int | None = None,
 ) -> DecisionRecord:
-    """Measure every rule and build the decision record (not kept; see `history.record_decision`)."""
+    """Measure every rule and build the decision record (not kept; see `history.record_decision`).
+
+    `as_of`: recompute kept decision `as_of` (what came before it is "previous")."""
     pol = loaded.policy
     scope_attrs = [k for r in pol.rule if isinstance(r.scope, dict) for k in r.scope]
     if pol.dimensions:
@@ -136,7 +141,7 @@ def evaluate(
     ref_hash = hashlib.sha256(
         "\n".join(f"{s}\t{k}\t{st}" for s, k, st in ref_rows).encode()
     ).hexdigest()
-    previous = previous_decision_at(store)
+    previous = previous_decision_at(store, before=as_of)
     by_class = Counter(c for r in triage_rows for c in r[5])  # a disagreement counts each class
     by_owner = Counter(r[1] for r in triage_rows if r[1])
     open_by_owner = Counter(
@@ -192,22 +197,81 @@ def evaluate(
             "evaltui_version": __version__,
             "decided_at": decided_at or now_iso(),
             "decided_by": decided_by or current_user(),
+            "event_log_head": store.chain_head(),
         },
     })  # fmt: skip
     return record.sealed()
 
 
-def verify(
-    store: Store, record: DecisionRecord | dict[str, Any], policy_path: Path | None = None
+# Fields a recomputation may differ in without the decision having changed.
+_VOLATILE = {"content_hash", "provenance.event_log_head", "provenance.evaltui_version"}
+
+
+def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a JSON value by its dotted path (list items by index)."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(obj, list):
+        out = {}
+        for i, v in enumerate(obj):
+            out.update(_leaves(v, f"{prefix}[{i}]"))
+        return out or {prefix: []}
+    return {prefix: obj}
+
+
+def differences(
+    old: dict[str, Any], new: dict[str, Any], skip: AbstractSet[str] = frozenset()
 ) -> list[str]:
-    """Recompute a decision from the store and the policy; the differences, in words (empty: unchanged)."""
+    """The dotted paths whose values differ between two records."""
+    a, b = _leaves(old), _leaves(new)
+    return [
+        p
+        for p in sorted(set(a) | set(b))
+        if p not in skip and a.get(p, "<absent>") != b.get(p, "<absent>")
+    ]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def verify(
+    store: Store,
+    record: DecisionRecord | dict[str, Any],
+    policy_path: Path | None = None,
+    *,
+    taxonomy: Taxonomy | None = None,
+) -> list[str]:
+    """Check a decision record against the store; the problems, in words (empty: it holds).
+
+    The record must be one the store kept (a dry run's is refused), equal to the
+    kept copy field by field, with the event log intact up to the head it names;
+    then the decision is recomputed from the store and the policy as of that
+    decision, and every field that now differs is named.
+    """
     data = record.as_dict() if isinstance(record, DecisionRecord) else record
     problems: list[str] = []
     if data.get("schema") != SCHEMA:
         return [f"not an evaltui decision record (schema {data.get('schema')!r})"]
     if content_hash(data) != data.get("content_hash"):
         problems.append("the record itself was edited: its content hash does not match")
+    found = kept(store, data)
+    if found is None:
+        return [*problems, "this record is not kept in this store (a --no-record dry run, another "
+                "store, or a forgery): there is nothing to verify it against"]  # fmt: skip
+    kept_id, kept_record = found
+    edited = differences(kept_record, data)
+    if edited:
+        return [*problems, f"the record differs from decision {kept_id} kept in the store, in "
+                + ", ".join(f"{p} ({_short(_leaves(kept_record).get(p))} -> {_short(_leaves(data).get(p))})"
+                            for p in edited[:12]) + (" …" if len(edited) > 12 else "")]  # fmt: skip
     prov = data["provenance"]
+    for p in store.verify_chain(prov.get("event_log_head")):
+        problems.append(f"the event log was tampered with: {p}")
     path = policy_path or Path(prov["policy"]["path"])
     if not path.exists():
         return [*problems, f"the policy file {path} is gone (give --policy)"]
@@ -222,21 +286,23 @@ def verify(
         if ref is None:
             ids[role] = None
             continue
-        found = store.run_by_sha256(ref["sha256"])
-        if found is None:
+        run_id = store.run_by_sha256(ref["sha256"])
+        if run_id is None:
             return [
                 *problems,
                 f"the {role} run {ref['name']} (sha256 {ref['sha256'][:12]}) is not in this store",
             ]
-        ids[role] = found
+        ids[role] = run_id
     base_id, cand_id = ids["baseline"], ids["candidate"]
     assert base_id is not None and cand_id is not None
     now = evaluate(
-        store, loaded, base_id, cand_id, ids["fallback"],
-        decided_at=prov["decided_at"], decided_by=prov["decided_by"],
+        store, loaded, base_id, cand_id, ids["fallback"], decided_at=prov["decided_at"],
+        decided_by=prov["decided_by"], taxonomy=taxonomy, as_of=kept_id,
     ).as_dict()  # fmt: skip
+    explained: set[str] = set()
     if now["decision"] != data["decision"]:
         problems.append(f"the decision changed: {data['decision']} -> {now['decision']}")
+        explained |= {"decision", "exit_code", "why"}
     if now["provenance"]["reference_set_sha256"] != prov["reference_set_sha256"]:
         old_n, new_n = prov.get("reference_set_cases"), now["provenance"]["reference_set_cases"]
         size = f"; {old_n} -> {new_n} cases" if old_n != new_n else ""
@@ -244,6 +310,7 @@ def verify(
             "the reference set changed: cases were retired, quarantined, restored or added "
             f"(sha256 {prov['reference_set_sha256'][:12]} -> {now['provenance']['reference_set_sha256'][:12]}{size})"
         )
+        explained |= {"provenance.reference_set_sha256", "provenance.reference_set_cases"}
     old_rules = {r["id"]: r for r in data["rules"]}
     for r in now["rules"]:
         o = old_rules.get(r["id"])
@@ -259,4 +326,16 @@ def verify(
         )
     if now["open_disagreements"] != data["open_disagreements"]:
         problems.append("open disagreements changed")
+    skip = _VOLATILE | explained | ({"provenance.policy.path"} if policy_path else set())
+    skip |= {"provenance.policy.sha256"}
+    rest = [
+        p
+        for p in differences(data, now, skip)
+        if not p.startswith(("rules[", "findings.", "open_disagreements"))
+    ]
+    if rest:
+        old, new = _leaves(data), _leaves(now)
+        problems.append("also changed: " + ", ".join(
+            f"{p} ({_short(old.get(p, '<absent>'))} -> {_short(new.get(p, '<absent>'))})" for p in rest[:12]
+        ) + (" …" if len(rest) > 12 else ""))  # fmt: skip
     return problems

@@ -70,10 +70,29 @@ def get_decision(store: Store, decision_id: int) -> dict[str, Any]:
     return data
 
 
-def previous_decision_at(store: Store) -> str | None:
-    """When the latest kept decision was made (None before the first)."""
-    row = store.conn.execute("SELECT decided_at FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
+def previous_decision_at(store: Store, before: int | None = None) -> str | None:
+    """When the latest kept decision was made (None before the first); with `before`,
+    the latest one kept before decision `before` (to recompute that decision)."""
+    row = store.conn.execute(
+        "SELECT decided_at FROM decisions WHERE id < ? ORDER BY id DESC LIMIT 1",
+        (before if before is not None else 1 << 62,),
+    ).fetchone()
     return None if row is None else str(row[0])
+
+
+def kept(store: Store, record: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """The decision kept in the store that `record` claims to be: by its content hash,
+    else by its decision time (so an edited, re-hashed copy is still found)."""
+    for column, value in (
+        ("content_hash", record.get("content_hash")),
+        ("decided_at", (record.get("provenance") or {}).get("decided_at")),
+    ):
+        row = store.conn.execute(
+            f"SELECT id, record FROM decisions WHERE {column} = ? ORDER BY id LIMIT 1", (value,)
+        ).fetchone()
+        if row is not None:
+            return int(row[0]), json.loads(row[1])
+    return None
 
 
 def policy_path(store: Store) -> str | None:

@@ -142,6 +142,8 @@ class Provenance(_Model):
     evaltui_version: str
     decided_at: str
     decided_by: str
+    # the event log's chain head when the decision was made (`evaltui log --verify`)
+    event_log_head: str | None
 
 
 class DecisionRecord(_Model):

@@ -290,4 +290,25 @@ def m007_finding_signers_and_case_classes(db: Database) -> None:
     )
 
 
+@migrations()
+def m008_event_hash_chain(db: Database) -> None:
+    """Each event carries the hash of the one before it (a chain), so deleting or
+    editing an event before a decision is detected (`evaltui log --verify`)."""
+    from evaltui.store.events import chain_hash
+
+    db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+    db.execute("DROP TRIGGER events_no_update")
+    prev = ""
+    rows = db.execute(
+        "SELECT id, at, actor, action, entity, entity_id, before, after, context FROM events ORDER BY id"
+    ).fetchall()
+    for row in rows:
+        prev = chain_hash(prev, row)
+        db.execute("UPDATE events SET hash = ? WHERE id = ?", (prev, row[0]))
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

@@ -79,8 +79,8 @@ RUN_CRITERIA_ALL = (
 RUN_BY_SHA = "SELECT id, name FROM runs WHERE sha256 = ? AND source_part = ?"
 
 EVENT_INSERT = """
-INSERT INTO events (at, actor, action, entity, entity_id, before, after, context)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO events (id, at, actor, action, entity, entity_id, before, after, context, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 RUN_ID_BY_SHA = "SELECT id FROM runs WHERE sha256 = ? ORDER BY id LIMIT 1"
