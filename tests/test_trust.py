@@ -253,3 +253,21 @@ def test_any_import_order_gives_the_same_state_and_decision(
     first = _merge(template, tmp, [lines], "one-file")
     second = _merge(template, tmp, [list(order[cut:]), list(order[:cut])], "shuffled")
     assert first == second
+
+
+def test_a_policy_can_require_signed_findings(demo_store, db_path, tmp_path, ana_unsafe):
+    head = 'promise = "p"\nrequire_signed_findings = true\n'
+    body = ('\n[[rule]]\nid = "r"\nmetric = "regressions"\nmax = 1000\naction = "repair"\n'
+            'owner = "o"\nwhy = "w"\n')  # fmt: skip
+    policy = tmp_path / "signed.toml"
+    policy.write_text(head + body)
+    sel = service.get_selection(demo_store)
+    ids = (sel["baseline"], sel["candidate"])
+    rec = gate.evaluate(demo_store, gate.load_policy(policy), *ids, decided_at="t", decided_by="x")
+    assert rec.decision == "ship" and [r.id for r in rec.rules] == ["r", "signed-findings"]
+    path = forged(demo_store, tmp_path, ana_unsafe, reviewer="bo", **{"class": "format_violation"})
+    findings_files.import_file(demo_store, path)
+    rec = gate.evaluate(demo_store, gate.load_policy(policy), *ids, decided_at="t", decided_by="x")
+    (signed,) = [r for r in rec.rules if r.id == "signed-findings"]
+    assert (signed.value, signed.passed, rec.decision) == (1.0, False, "hold")
+    assert signed.evidence["cases"] == ["refunds-004"]

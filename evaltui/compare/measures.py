@@ -26,6 +26,7 @@ METRICS = {
     "significant_regression": "1 when the pass rate fell with exact McNemar p < alpha, else 0",
     "dropped_cases": "cases in the baseline that the candidate did not run (coverage)",
     "candidate_vs_fallback": "candidate minus fallback pass rate over cases both ran",
+    "unverified_findings": "cases holding a finding from a file whose signature was not verified",
 }
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule
 
@@ -124,6 +125,10 @@ def measure(
             extra = [owner]
         (n,) = one("COUNT(*)", cond, extra)
         return float(n), {"owner": owner, "cases": keys(cond, extra)}
+    if m == "unverified_findings":
+        cond = "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE value LIKE '% (unverified)')"
+        (n,) = one("COUNT(*)", cond)
+        return float(n), {"cases": keys(cond)}
     if m == "disagreements":
         (n,) = one("COUNT(*)", "ct.state = 'disagreement'")
         return float(n), {"cases": keys("ct.state = 'disagreement'")}

@@ -24,6 +24,7 @@ Metric = Literal[
     "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "findings_of_class",
     "open_findings", "worst_of_n_pass_rate", "p95_latency", "p95_latency_delta", "cost_delta",
     "disagreements", "significant_regression", "dropped_cases", "candidate_vs_fallback",
+    "unverified_findings",
 ]  # fmt: skip
 assert set(get_args(Metric)) == set(METRICS), "compare.measures.METRICS and Metric disagree"
 
@@ -80,7 +81,22 @@ class Policy(BaseModel):
     insufficient_evidence: Action = "hold"
     # significance across the segments of one comparison: Holm-Bonferroni, or none
     correction: Literal["holm", "none"] = "holm"
+    # only findings with a verified signature (or made in this store) may stand: adds a
+    # rule `signed-findings` (unverified_findings <= 0, action hold) unless one exists
+    require_signed_findings: bool = False
     rule: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _signed(self) -> Policy:
+        if self.require_signed_findings and not any(
+            r.metric == "unverified_findings" for r in self.rule
+        ):
+            self.rule.append(Rule.model_validate({
+                "id": "signed-findings", "metric": "unverified_findings", "max": 0, "action": "hold",
+                "owner": "eval-team",
+                "why": "require_signed_findings: a finding from an unsigned file may not decide a release",
+            }))  # fmt: skip
+        return self
 
     @field_validator("actions")
     @classmethod
