@@ -28,7 +28,7 @@ class Scoreboard(DataTable[Text]):
         self.segments = segments
         self.clear(columns=True)
         cols = ["segment", "n", "baseline", "candidate", "delta", *(["fallback"] if fallback else []),
-                "p>f", "f>p", "p", ""]  # fmt: skip
+                "p>f", "f>p", "p", "p adj", ""]  # fmt: skip
         rows = []
         for seg in segments:
             delta = seg.delta
@@ -43,6 +43,7 @@ class Scoreboard(DataTable[Text]):
                 Text(str(seg.regressed), justify="right", style="red" if seg.regressed else ""),
                 Text(str(seg.improved), justify="right", style="green" if seg.improved else ""),
                 Text(fmt_p(seg.p_value), justify="right"),
+                Text(fmt_p(seg.p_adjusted), justify="right"),
                 Text("*", style="bold red" if (delta or 0) < 0 else "bold green") if seg.significant else Text(""),
             ]  # fmt: skip
             rows.append(cells)
