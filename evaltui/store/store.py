@@ -17,6 +17,7 @@ from evaltui.store import sql
 from evaltui.store.events import EventLog, _dumps, current_user, now_iso
 from evaltui.store.migrations import KNOWN, MIGRATION_SET, migrations
 from evaltui.store.rows import ATTR_ID_CACHE, MANY, RowBatch, RowSource, Tally, build_rows
+from evaltui.store.schema import APPLICATION_ID, recognise
 
 __all__ = [
     "MANY", "MIGRATION_SET", "RowBatch", "RowSource", "Store", "Tally", "build_rows", "current_user",
@@ -72,6 +73,11 @@ class Store(EventLog):
                 check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
+            # Schema text from the file (triggers, views) may not call functions with
+            # side effects: a crafted store's schema is data, not code we run.
+            self.conn.execute("PRAGMA trusted_schema = OFF")
+            if not new:  # reads only: a file that is not ours is left untouched
+                self._waiting_first(lambda: recognise(self.conn, self.path), on_wait)
             if new:
                 # Set before the first table: results are ~1 KB rows, and 64 KiB pages
                 # cut a large import's page writes (and syscalls) 16-fold against the
@@ -102,18 +108,25 @@ class Store(EventLog):
         self.db = Database(self.conn)
         self._migrate()
 
-    def _journal_wal(self, on_wait: Callable[[], None] | None) -> None:
-        """WAL mode; the first statement to wait while another import holds the store."""
+    def _waiting_first(
+        self, step: Callable[[], object], on_wait: Callable[[], None] | None
+    ) -> None:
+        """Run the first statement that may wait while another import holds the store:
+        with `on_wait`, probe for 200 ms, say so, then wait the full timeout."""
         if on_wait is not None:
             try:
                 with self._busy_timeout(200):
-                    self.conn.execute("PRAGMA journal_mode = WAL")
+                    step()
                 return
             except sqlite3.OperationalError as exc:
                 if not _locked(exc):
                     raise
                 on_wait()
-        self.conn.execute("PRAGMA journal_mode = WAL")
+        step()
+
+    def _journal_wal(self, on_wait: Callable[[], None] | None) -> None:
+        """WAL mode (waiting, and saying so, while another import holds the store)."""
+        self._waiting_first(lambda: self.conn.execute("PRAGMA journal_mode = WAL"), on_wait)
 
     @contextmanager
     def _busy_timeout(self, ms: int) -> Iterator[None]:
@@ -144,6 +157,10 @@ class Store(EventLog):
             with self.transaction():
                 migrations.apply(self.db)
                 self.conn.execute(f"PRAGMA user_version = {len(KNOWN)}")
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        elif self.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            with self.transaction():  # a store made before evaltui marked its files
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in this store, in order."""

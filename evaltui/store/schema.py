@@ -1,0 +1,61 @@
+"""What an evaltui store looks like, checked before a byte of a file is written."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from evaltui.errors import StoreError, StoreTooNewError
+from evaltui.store.migrations import KNOWN, MIGRATION_SET
+
+APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
+# Every trigger and view an evaltui store holds, as its migrations write them (whitespace
+# folded). Any other, or an altered one, would run on evaltui's own writes: refused.
+SCHEMA_OBJECTS = {
+    "cases_no_delete": "CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases BEGIN SELECT RAISE(ABORT, 'cases are never deleted: retire them'); END",
+    "decisions_no_delete": "CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END",
+    "decisions_no_update": "CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END",
+    "events_no_delete": "CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
+    "events_no_update": "CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
+    "findings_no_delete": "CREATE TRIGGER findings_no_delete BEFORE DELETE ON findings BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END",
+    "findings_no_update": "CREATE TRIGGER findings_no_update BEFORE UPDATE ON findings BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END",
+}  # fmt: skip
+
+
+def recognise(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse, before writing a byte (not even the journal mode), a file that is not
+    an evaltui store, one written by a newer evaltui, or one whose triggers or views
+    are not evaltui's. An evaltui store made before the application id is known by
+    its migration table."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    objects = conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    if not objects:
+        return  # an empty SQLite file: made into a store like a new one
+    names = {name for _, name, _ in objects}
+    ours = app_id == APPLICATION_ID or (app_id == 0 and "_sqlite_migrations" in names and
+           conn.execute("SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1",
+                        (MIGRATION_SET,)).fetchone() is not None)  # fmt: skip
+    if not ours:
+        tables = sorted(n for t, n, _ in objects if t == "table")[:6]
+        raise StoreError(
+            f"{path} is not an evaltui store (application id {app_id:#x}; tables "
+            f"{', '.join(tables) or 'none'}); it was not changed. Give evaltui a store of its own."
+        )
+    applied = [r[0] for r in conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", (MIGRATION_SET,)
+    )] if "_sqlite_migrations" in names else []  # fmt: skip
+    unknown = [name for name in applied if name not in KNOWN]
+    if unknown:
+        raise StoreTooNewError(
+            f"{path} was written by a newer evaltui (it has migration "
+            f"{', '.join(unknown)}, which this version does not know). "
+            "Upgrade evaltui to open it; the store was not changed."
+        )
+    for kind, name, text in objects:
+        if kind in ("trigger", "view") and SCHEMA_OBJECTS.get(name) != " ".join(
+            (text or "").split()
+        ):
+            raise StoreError(
+                f"{path} holds a {kind} evaltui did not make ({name}): it would run on "
+                "evaltui's own writes, so the store is refused; it was not changed."
+            )
