@@ -85,6 +85,13 @@ def import_path(
                 run_id = store.import_run(
                     item.run, item.records, rows=rows, on_batch=on_batch, unique=not force
                 )
+        except InputError as exc:
+            if exc.path:
+                raise
+            # raised where every record passes (store/rows.py): name the file here
+            raise InputError(
+                str(path), exc.detail, location=exc.location, field=exc.field
+            ) from None
         except AlreadyImported as dup:  # another import of the same file committed first
             outcomes.append(ImportOutcome(str(path), dup.name, dup.run_id, 0, skipped=True))
             continue

@@ -9,6 +9,7 @@ markup). Nothing here imports Textual.
 
 from __future__ import annotations
 
+import json
 import re
 
 from rich.text import Text
@@ -75,3 +76,19 @@ def one_line(value: object, width: int = 60) -> str:
     """A single visible line cut to `width` characters, for table cells."""
     text = visible(value, multiline=False, limit=width * 4)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# In JSON: C1 controls, bidi and invisible characters (and lone surrogates) escaped
+# as \uXXXX. json.dumps already escapes C0; these it would print raw to a terminal.
+_JSON_UNSAFE = re.compile(
+    "[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+
+
+def safe_json(value: object, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+    """Strict RFC 8259 JSON (no NaN or Infinity: a ValueError instead) whose text can be
+    printed to a terminal: the data is exact once parsed, and inert as bytes."""
+    text = json.dumps(
+        value, indent=indent, ensure_ascii=False, allow_nan=False, sort_keys=sort_keys
+    )
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

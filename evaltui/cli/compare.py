@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from rich.text import Text
 
@@ -12,7 +10,7 @@ from evaltui.cli.output import make_console, make_table
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.stats import pct
-from evaltui.textsafe import one_line, visible
+from evaltui.textsafe import one_line, safe_json, visible
 
 
 @cli.command("compare")
@@ -83,7 +81,7 @@ def compare_cmd(
     ) as cmp:
         summary = cmp.summary()
     if as_json:
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        click.echo(safe_json(summary))
         return
     console = make_console()
     run = summary["baseline"], summary["candidate"], summary["fallback"]

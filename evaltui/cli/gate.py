@@ -12,7 +12,7 @@ from rich.text import Text
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
-from evaltui.textsafe import one_line, visible
+from evaltui.textsafe import one_line, safe_json, visible
 
 
 @cli.command("gate")
@@ -141,11 +141,11 @@ def decisions_cmd(
     with open_store(store_path(ctx)) as store:
         if show_id is not None:
             shown = gate.get_decision(store, show_id)
-            click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+            click.echo(safe_json(shown))
             return
         rows = gate.list_decisions(store, limit)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(safe_json(rows))
         return
     if not rows:
         click.echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")

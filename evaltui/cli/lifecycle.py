@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import make_table, print_rows
 from evaltui.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.models import CASE_STATUSES
-from evaltui.textsafe import one_line
+from evaltui.textsafe import one_line, safe_json
 
 
 @cli.command("retire")
@@ -99,7 +98,7 @@ def stale_cmd(
             lifecycle.save_markers(store, marks)
         found = lifecycle.stale(store, runs=n_runs, markers=marks)
     if as_json:
-        click.echo(json.dumps([s.as_dict() for s in found], indent=2, ensure_ascii=False))
+        click.echo(safe_json([s.as_dict() for s in found]))
         return
     if not found:
         click.echo("No suggestions.")
@@ -142,7 +141,7 @@ def cases_cmd(
         rows = lifecycle.list_cases(store, status=status, suite=suite, limit=limit)
         counts = lifecycle.status_counts(store)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(safe_json(rows))
         return
     table = make_table(("case", "left"), ("status", "left"), ("reason", "left"), ("by", "left"),
                    ("at", "left"), ("note", "left"))  # fmt: skip

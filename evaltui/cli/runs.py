@@ -17,7 +17,7 @@ from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.models import ROLES, Role
 from evaltui.paths import demo_db_path
-from evaltui.textsafe import one_line, visible
+from evaltui.textsafe import one_line, safe_json, visible
 
 
 def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
@@ -141,7 +141,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     with open_store(store_path(ctx)) as store:
         summaries = service.list_runs(store)
     if as_json:
-        click.echo(json.dumps([s.model_dump() for s in summaries], indent=2, ensure_ascii=False))
+        click.echo(safe_json([s.model_dump() for s in summaries]))
         return
     if not summaries:
         click.echo("No runs yet. Import one: evaltui import FILE (or try: evaltui demo)")
@@ -213,7 +213,7 @@ def schema(what: str) -> None:
     if what == "decision":
         from evaltui.gate.record import json_schema
 
-        click.echo(json.dumps(json_schema(), indent=2))
+        click.echo(safe_json(json_schema()))
         return
     from evaltui.importers.native import NativeHeaderLine, NativeLine
 
@@ -257,7 +257,7 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
             sys.exit(5)
         events = store.events(limit)
     if as_json:
-        click.echo(json.dumps(events, indent=2, ensure_ascii=False))
+        click.echo(safe_json(events))
         return
     table = make_table(
         ("id", "right"), ("at", "left"), ("actor", "left"), ("action", "left"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import click
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import make_table, print_rows
 from evaltui.models import FINDING_VERDICTS
-from evaltui.textsafe import one_line, visible
+from evaltui.textsafe import one_line, safe_json, visible
 
 
 @cli.command("label")
@@ -113,7 +112,7 @@ def findings_list(
             disagreements=disagreements,
         )
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(safe_json(rows))
         return
     if not rows:
         click.echo("No findings match.")
@@ -284,7 +283,7 @@ def findings_agreement(
             cand=store.resolve_run(candidate) if candidate else None,
         )
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(safe_json(rows))
         return
     if not rows:
         click.echo("Fewer than two reviewers have findings.")
@@ -322,7 +321,7 @@ def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
     with open_store(store_path(ctx)) as store:
         tax = taxonomy_in_force(ctx, store)
     if as_json:
-        click.echo(json.dumps(tax.as_list(), indent=2, ensure_ascii=False))
+        click.echo(safe_json(tax.as_list()))
         return
     table = make_table(("key", "left"), ("#", "right"), ("name", "left"), ("owner", "left"),
                    ("description", "left"))  # fmt: skip

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from evaltui.gate.record import DecisionRecord
+from evaltui.textsafe import safe_json
 
 
 def to_json(record: DecisionRecord) -> str:
     """Indented JSON, UTF-8, one trailing newline."""
-    return json.dumps(record.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    return safe_json(record.as_dict()) + "\n"

@@ -183,9 +183,9 @@ class DecisionRecord(_Model):
 
 def canonical(obj: Any) -> bytes:
     """The bytes a record's hash is over: sorted keys, no spaces, UTF-8."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def content_hash(record: dict[str, Any]) -> str:

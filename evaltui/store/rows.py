@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable, Generator, Iterable
+from math import isfinite
 from typing import Any
 
 from pydantic_core import to_json
 
+from evaltui.errors import InputError
 from evaltui.models import Record
 
 BATCH = 2_000
@@ -60,6 +62,14 @@ class Tally:
         return out
 
 
+MAX_EPOCH = 2**31 - 1
+
+
+def _bad(rec: Record, field: str, message: str) -> InputError:
+    """A record's bad field; the caller that knows the file names it (service.import_path)."""
+    return InputError("", message, location=rec.location or None, field=field)
+
+
 def build_rows(
     records: Iterable[Record], run_id: int, tally: Tally
 ) -> Generator[RowBatch, None, None]:
@@ -77,6 +87,17 @@ def build_rows(
         suite, key, verdict, epoch, output = (
             rec.suite, rec.case_key, rec.verdict, rec.epoch, rec.output
         )  # fmt: skip
+        # Strict numbers, whatever the format: NaN, infinities (1e999) and integers SQLite
+        # cannot hold are refused here, where every record passes (docs/security.md).
+        if not 0 <= epoch <= MAX_EPOCH:
+            raise _bad(rec, "epoch", f"epoch {epoch} is out of range (0 to {MAX_EPOCH})")
+        for name, value in (
+            ("score", rec.score),
+            ("latency_ms", rec.latency_ms),
+            ("cost", rec.cost),
+        ):
+            if value is not None and not isfinite(value):
+                raise _bad(rec, name, f"{value!r} is not a finite number")
         suites.add(suite)
         counts[verdict] += 1
         attributes = rec.attributes
@@ -94,6 +115,10 @@ def build_rows(
         crits = rec.criteria
         if crits:
             for name, crit in crits.items():
+                if crit.score is not None and not isfinite(crit.score):
+                    raise _bad(
+                        rec, f"criteria.{name}.score", f"{crit.score!r} is not a finite number"
+                    )
                 slot = criteria.get(name)
                 if slot is None:
                     slot = criteria[name] = [0, 0, 0, 0, 0.0]
