@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui import signing, triage
 from evaltui.errors import InputError
+from evaltui.files import atomic_writer
 from evaltui.importers.base import sha256_file
 from evaltui.models import FindingVerdict
 from evaltui.store.store import Store
@@ -72,8 +73,7 @@ def export(
         "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
         params,
     ).fetchall()
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_writer(path) as fh:  # never a half-written file, no planted link followed
         for r in rows:
             obj = {
                 "uid": r[0], "baseline": {"name": r[1], "sha256": r[2]},
@@ -82,7 +82,6 @@ def export(
                 "owner": r[12], "verdict": r[13], "note": r[14], "undoes": r[15],
             }  # fmt: skip
             fh.write(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
-    tmp.replace(path)  # never a half-written file
     if sign_key is not None:
         signing.sign(path, sign_key, signing.FINDINGS)
     return len(rows)

@@ -194,12 +194,13 @@ def verify_cmd(
     """
     from evaltui import gate, signing
     from evaltui.errors import InputError
+    from evaltui.files import read_capped
     from evaltui.findings_files import SIGNERS_SETTING
 
     try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(str(record_path), f"malformed JSON ({exc})") from None
+        record = json.loads(read_capped(record_path, "decision record").decode("utf-8"))
+    except ValueError as exc:  # malformed JSON, or not UTF-8
+        raise InputError(str(record_path), f"malformed JSON ({visible(exc, limit=200)})") from None
     if not isinstance(record, dict):
         raise InputError(str(record_path), "not a decision record (a JSON object)")
     decision = visible(str(record.get("decision")), limit=40)
