@@ -13,7 +13,9 @@ Mapping (docs/formats.md):
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import struct
 import zipfile
 import zlib
@@ -38,6 +40,8 @@ from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "inspect"
 ZSTD_METHOD = 93
+MAX_MEMBER_BYTES = 128 << 20  # one member of an .eval, decompressed (EVALTUI_MAX_MEMBER_BYTES)
+MAX_RATIO = 1_000  # decompressed / compressed size of a member over 1 MiB (EVALTUI_MAX_RATIO)
 
 
 # -- a private model of the parts of the log evaltui reads ----------------------------
@@ -125,10 +129,44 @@ class _Sample(LooseModel):
 # -- reading .eval members --------------------------------------------------------------
 
 
+def _limit(name: str, default: int) -> int:
+    """A reading limit, overridable by an environment variable (docs/security.md)."""
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+def _bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytes:
+    """Decompress a member in 1 MiB steps, stopping as soon as it passes the per-member
+    limit or the size its zip header declares: a bomb never reaches memory."""
+    limit = _limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
+    if info.file_size > limit:
+        raise InputError(
+            str(path), f"member declares {info.file_size:,} bytes, over the limit of {limit:,} "
+            "(EVALTUI_MAX_MEMBER_BYTES)", location=info.filename,
+        )  # fmt: skip
+    ratio = _limit("EVALTUI_MAX_RATIO", MAX_RATIO)
+    if info.file_size > 1 << 20 and info.file_size > ratio * max(info.compress_size, 1):
+        raise InputError(
+            str(path), f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
+            f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?", location=info.filename,
+        )  # fmt: skip
+    chunks, total = [], 0
+    while chunk := stream.read(1 << 20):
+        total += len(chunk)
+        if total > info.file_size:
+            raise InputError(
+                str(path), f"member expands past the {info.file_size:,} bytes its zip header "
+                "declares (a decompression bomb?)", location=info.filename,
+            )  # fmt: skip
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """A member's bytes: stdlib for deflate/stored, Zstandard (method 93) by hand."""
+    """A member's bytes, bounded: stdlib for deflate/stored, Zstandard (method 93) by hand."""
     if info.compress_type != ZSTD_METHOD:
-        return zf.read(info)
+        with zf.open(info) as stream:
+            return _bounded(path, info, stream)
     import zstandard  # deferred: only .eval files written by recent Inspect need it
 
     fp = zf.fp
@@ -139,9 +177,9 @@ def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> byte
         raise InputError(str(path), "corrupt zip member header", location=info.filename)
     name_len, extra_len = struct.unpack("<HH", local[26:30])
     fp.seek(info.header_offset + 30 + name_len + extra_len)
-    raw = fp.read(info.compress_size)
+    raw = io.BytesIO(fp.read(info.compress_size))  # compressed: bounded by the file itself
     try:
-        data = zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+        data = _bounded(path, info, zstandard.ZstdDecompressor().stream_reader(raw))
     except zstandard.ZstdError as exc:
         raise InputError(
             str(path), f"corrupt Zstandard data ({exc})", location=info.filename
