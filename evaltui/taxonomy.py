@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui.errors import InputError
 from evaltui.files import read_toml, table_lines
+from evaltui.textsafe import safe_json
 
 SETTING = "taxonomy"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -147,7 +148,9 @@ def parse_toml(path: Path) -> Taxonomy:
 
 def to_toml(taxonomy: Taxonomy) -> str:
     def q(s: str) -> str:
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        # a TOML basic string: JSON's escapes are TOML's, and every control, DEL, C1 and
+        # bidi character is escaped, so the export is inert and imports again
+        return safe_json(s, indent=None)
 
     out = []
     for c in taxonomy.classes:

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from evaltui.textsafe import visible
+
 
 def make_console(err: bool = False) -> Console:
     return Console(stderr=err, highlight=False, soft_wrap=False)
@@ -46,5 +48,11 @@ def print_rows(table: Table, rows: list[list[Any]], optional: set[str]) -> None:
         table = narrow
     for row in rows:
         # Text, never str: a str cell would be parsed as Rich markup ("[bold]" in a run name).
-        table.add_row(*[Text(row[i]) if isinstance(row[i], str) else row[i] for i in keep])
+        # and through the untrusted-text door: a cell a caller forgot is still inert
+        table.add_row(
+            *[
+                Text(visible(row[i], limit=None)) if isinstance(row[i], str) else row[i]
+                for i in keep
+            ]
+        )
     console.print(table)

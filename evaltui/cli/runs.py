@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from evaltui.cli.app import cli, open_app, open_store, store_path
 from evaltui.cli.output import make_console, make_table, print_rows
@@ -36,7 +37,10 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
     )
 
     def hook(item: ParsedRun) -> Callable[[int], None]:
-        task = bar.add_task(visible(item.run.name, limit=40), total=item.progress.total or None)
+        # the description is Rich markup: data is escaped, so "[/]" or a link is text
+        task = bar.add_task(
+            escape(visible(item.run.name, limit=40)), total=item.progress.total or None
+        )
 
         def on_batch(_n: int) -> None:
             bar.update(task, completed=item.progress.done, total=item.progress.total or None)

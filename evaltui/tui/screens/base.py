@@ -10,8 +10,11 @@ app shows one dialog naming what failed.
 from __future__ import annotations
 
 from textual import on
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
+
+from evaltui.textsafe import one_line
 
 # A worker's method name -> what the user was doing, for the error dialog's title.
 WHAT = {
@@ -36,7 +39,25 @@ WHAT = {
 
 
 class AppScreen(Screen[None]):
-    """A screen whose workers' failures always reach the user."""
+    """A screen whose workers' failures always reach the user, and whose notifications
+    are always inert text."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification passes the untrusted-text door (one line, controls made
+        visible) and is never parsed as markup: a case key or run name cannot reach the
+        terminal raw."""
+        super().notify(
+            one_line(str(message), 400), title=one_line(title, 80), severity=severity,
+            timeout=timeout, markup=False,
+        )  # fmt: skip
 
     def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
         """React to a failed worker before the dialog (a screen overrides this)."""

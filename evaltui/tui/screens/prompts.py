@@ -114,8 +114,9 @@ class TextPrompt(ModalScreen[str | None]):
 
     def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
         super().__init__()
-        self.title_text = title
-        self.value = value
+        # The title and the pre-filled value may hold data: shown in their visible forms.
+        self.title_text = visible(title, limit=600)
+        self.value = one_line(value, 2000) if value else ""
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
