@@ -2,7 +2,7 @@
 
     make bench                      # every section; 1,000,000 results (about 1 GB of JSONL)
     BENCH_N=100000 make bench       # a quicker look
-    BENCH_ONLY=inspect make bench   # some sections only: import, inspect, compare
+    BENCH_ONLY=inspect make bench   # some sections only: import, inspect, compare, bulk
     BENCH_DIR=/big/disk make bench  # where the generated files go (default bench/out)
 
 Each timed step runs in its own process so its peak RSS is its own.
@@ -507,7 +507,58 @@ def bench_compare(workdir: Path, figures: dict[str, Any]) -> None:
     )
 
 
-SECTIONS = {"import": bench_import, "inspect": bench_inspect, "compare": bench_compare}
+def bench_bulk(workdir: Path, figures: dict[str, Any]) -> None:
+    """Retire, then restore, N keys (CLI twin: evaltui retire KEY...) against a plain
+    sqlite3 UPDATE of the same rows by key, measured in this run."""
+    import sqlite3
+
+    from evaltui import lifecycle, service
+    from evaltui.store import Store
+
+    n = int(os.environ.get("BENCH_BULK_N", "100000"))
+    src = workdir / f"bulk-{n}.jsonl"
+    with src.open("w") as fh:
+        fh.write(json.dumps({"run": {"name": "bulk"}}) + "\n")
+        for i in range(n):
+            fh.write(
+                json.dumps({"suite": "s", "case_key": f"k{i:07d}", "input": "x", "verdict": "pass"})
+                + "\n"
+            )
+    db = workdir / "bulk.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    keys = [f"k{i:07d}" for i in range(n)]
+    with Store(db) as store:
+        service.import_path(store, src)
+        t0 = time.perf_counter()
+        ids = lifecycle.resolve_cases(store, keys)
+        retired = lifecycle.retire(store, ids, "bad_case")
+        t_retire = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        lifecycle.restore(store, lifecycle.resolve_cases(store, keys))
+        t_restore = time.perf_counter() - t0
+    conn = sqlite3.connect(db, isolation_level=None)
+    t0 = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("UPDATE cases SET status = 'retired' WHERE case_key = ?", [(k,) for k in keys])
+    conn.execute("ROLLBACK")
+    t_plain = time.perf_counter() - t0
+    conn.close()
+    figures["bulk"] = {"n": n, "retire_seconds": t_retire, "restore_seconds": t_restore,
+                       "plain_update_seconds": t_plain, "retired": retired}  # fmt: skip
+    print(
+        f"bulk: retire {n:,} keys (resolve, update, one event each) {t_retire:.2f} s, restore {t_restore:.2f} s;"
+    )
+    print(f"  plain sqlite3 UPDATE by key of the same rows {t_plain:.2f} s: ratio {t_retire / t_plain:.1f}x "
+          f"(target: seconds: {'OK' if t_retire <= 10 else 'MISSED'})")  # fmt: skip
+
+
+SECTIONS = {
+    "import": bench_import,
+    "inspect": bench_inspect,
+    "compare": bench_compare,
+    "bulk": bench_bulk,
+}
 
 
 def main() -> dict[str, Any]:

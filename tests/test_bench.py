@@ -50,3 +50,13 @@ def test_generated_records_are_valid_native_lines(tmp_path):
     assert len(lines) == 51
     sizes = [len(line) for line in lines[1:]]
     assert 800 < sum(sizes) / len(sizes) < 1400  # about 1 KB each, as the issue asks
+
+
+def test_bench_bulk_section_small(tmp_path, monkeypatch, capsys):
+    bench = load_bench()
+    monkeypatch.setenv("BENCH_ONLY", "bulk")
+    monkeypatch.setenv("BENCH_BULK_N", "300")
+    monkeypatch.setenv("BENCH_DIR", str(tmp_path))
+    figures = bench.main()
+    assert figures["bulk"]["n"] == 300 and figures["bulk"]["retired"] == 300
+    assert "plain sqlite3 UPDATE by key" in capsys.readouterr().out
