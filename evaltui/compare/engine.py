@@ -576,19 +576,20 @@ class Comparison:
         self, select: str, where: str = "1", params: Sequence[Any] = ()
     ) -> tuple[Any, ...]:
         """One row of `select` over the included cases matching `where`."""
-        st, sp = self._status_clause()
-        q = f"SELECT {select} FROM {self._from} WHERE t.{st} AND {where}"
-        with self._lock:
-            return tuple(self.conn.execute(q, [*sp, *params]).fetchone())
+        return self._scoped(select, where, params)[0]
 
     def rows_where(
         self, select: str, where: str = "1", params: Sequence[Any] = (), limit: int | None = None
     ) -> list[tuple[Any, ...]]:
         """Rows of `select` over the included cases matching `where`, in list order."""
+        tail = " ORDER BY t.ord" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return self._scoped(select, where, params, tail)
+
+    def _scoped(
+        self, select: str, where: str, params: Sequence[Any], tail: str = ""
+    ) -> list[tuple[Any, ...]]:
         st, sp = self._status_clause()
-        q = f"SELECT {select} FROM {self._from} WHERE t.{st} AND {where} ORDER BY t.ord"
-        if limit is not None:
-            q += f" LIMIT {int(limit)}"
+        q = f"SELECT {select} FROM {self._from} WHERE t.{st} AND {where}{tail}"
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [*sp, *params])]
 

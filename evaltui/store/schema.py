@@ -44,13 +44,7 @@ def recognise(conn: sqlite3.Connection, path: Path) -> None:
     applied = [r[0] for r in conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", (MIGRATION_SET,)
     )] if "_sqlite_migrations" in names else []  # fmt: skip
-    unknown = [name for name in applied if name not in KNOWN]
-    if unknown:
-        raise StoreTooNewError(
-            f"{path} was written by a newer evaltui (it has migration "
-            f"{', '.join(unknown)}, which this version does not know). "
-            "Upgrade evaltui to open it; the store was not changed."
-        )
+    check_not_newer(applied, path)
     for kind, name, text in objects:
         if kind in ("trigger", "view") and SCHEMA_OBJECTS.get(name) != " ".join(
             (text or "").split()
@@ -59,3 +53,14 @@ def recognise(conn: sqlite3.Connection, path: Path) -> None:
                 f"{path} holds a {kind} evaltui did not make ({name}): it would run on "
                 "evaltui's own writes, so the store is refused; it was not changed."
             )
+
+
+def check_not_newer(applied: list[str], path: Path) -> None:
+    """Refuse a store with a migration this evaltui does not know (a newer one wrote it)."""
+    unknown = [name for name in applied if name not in KNOWN]
+    if unknown:
+        raise StoreTooNewError(
+            f"{path} was written by a newer evaltui (it has migration "
+            f"{', '.join(unknown)}, which this version does not know). "
+            "Upgrade evaltui to open it; the store was not changed."
+        )

@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from evaltui.errors import InputError, NotFoundError, StoreError, StoreTooNewError
+from evaltui.errors import InputError, NotFoundError, StoreError
 from evaltui.models import Record, Run, RunSummary
 from evaltui.store import sql
 from evaltui.store.events import EventLog, _dumps, current_user, now_iso
 from evaltui.store.migrations import KNOWN, MIGRATION_SET, migrations
 from evaltui.store.rows import ATTR_ID_CACHE, MANY, RowBatch, RowSource, Tally, build_rows
-from evaltui.store.schema import APPLICATION_ID, recognise
+from evaltui.store.schema import APPLICATION_ID, check_not_newer, recognise
 
 __all__ = [
     "MANY", "MIGRATION_SET", "RowBatch", "RowSource", "Store", "Tally", "build_rows", "current_user",
@@ -144,13 +144,7 @@ class Store(EventLog):
             applied = [m.name for m in migrations.applied(self.db)]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
-        unknown = [name for name in applied if name not in KNOWN]
-        if unknown:
-            raise StoreTooNewError(
-                f"{self.path} was written by a newer evaltui (it has migration "
-                f"{', '.join(unknown)}, which this version does not know). "
-                "Upgrade evaltui to open it; the store was not changed."
-            )
+        check_not_newer(applied, self.path)  # again: another evaltui may have migrated it since
         if len(applied) < len(KNOWN):
             # Under a write lock, so two processes opening a new store at once
             # cannot both apply the same migration.
