@@ -120,3 +120,24 @@ def test_a_signed_record_verifies_and_a_tampered_one_does_not(demo_store, db_pat
     assert r.exit_code == 5 and "its signature does not verify" in r.output
     r = run(db_path, "verify", str(out))
     assert r.exit_code == 5 and "no allowed-signers file" in r.output
+
+
+@pytest.mark.skipif(KEYGEN is None, reason="ssh-keygen is not installed")
+def test_the_policy_can_name_the_allowed_signers(demo_store, db_path, tmp_path):
+    key = tmp_path / "lead_key"
+    subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    kind, blob = (tmp_path / "lead_key.pub").read_text().split(" ")[:2]
+    (tmp_path / "team_signers").write_text(f"lead@example.com {kind} {blob}\n")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        POLICY.read_text().replace(
+            "alpha = 0.05\n", 'alpha = 0.05\nallowed_signers = "team_signers"\n'
+        )
+    )
+    out = tmp_path / "d.json"
+    r = run(
+        db_path, "gate", "1", "2", "--policy", str(policy), "--out", str(out), "--sign", str(key)
+    )
+    assert r.exit_code == 12, r.output
+    r = run(db_path, "verify", str(out))  # no --allowed-signers: the policy names them
+    assert r.exit_code == 0 and "signed by lead@example.com (verified)" in r.output, r.output

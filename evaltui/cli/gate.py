@@ -206,7 +206,11 @@ def verify_cmd(
     decision = visible(str(record.get("decision")), limit=40)
     with open_store(store_path(ctx)) as store:
         problems = gate.verify(store, record, policy_path, taxonomy=taxonomy_in_force(ctx, store))
-        signers = allowed_signers or store.get_setting(SIGNERS_SETTING)
+        signers = (
+            allowed_signers
+            or store.get_setting(SIGNERS_SETTING)
+            or _policy_signers(record, policy_path)
+        )
     if signing.signature_path(record_path).exists():
         if not signers:
             problems.append("it is signed, but no allowed-signers file was given to check it")
@@ -223,3 +227,18 @@ def verify_cmd(
     for p in problems:
         click.echo(f"  - {visible(p, limit=500)}")
     sys.exit(5)
+
+
+def _policy_signers(record: dict[str, object], policy_path: Path | None) -> Path | None:
+    """The allowed-signers file the record's policy names, if it names one."""
+    from evaltui import gate
+
+    prov = record.get("provenance")
+    path = policy_path or (
+        Path(str(prov["policy"]["path"]))
+        if isinstance(prov, dict) and isinstance(prov.get("policy"), dict)
+        else None
+    )
+    if path is None or not path.is_file():
+        return None
+    return gate.load_policy(path).allowed_signers

@@ -188,8 +188,16 @@ def findings_export(
     help="Verify FILE.sig against this allowed-signers file (default: the store's, "
     "`evaltui findings signers`).",
 )
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Take the allowed-signers file from this gate policy (its allowed_signers key).",
+)
 @click.pass_context
-def findings_import(ctx: click.Context, file: Path, allowed_signers: Path | None) -> None:
+def findings_import(
+    ctx: click.Context, file: Path, allowed_signers: Path | None, policy_path: Path | None
+) -> None:
     """Merge another reviewer's findings file (one transaction; known findings skipped).
 
     Without a verified signature every finding is kept as unverified ("NAME
@@ -198,6 +206,10 @@ def findings_import(ctx: click.Context, file: Path, allowed_signers: Path | None
     """
     from evaltui import findings_files
 
+    if allowed_signers is None and policy_path is not None:
+        from evaltui.gate import load_policy
+
+        allowed_signers = load_policy(policy_path).allowed_signers
     with open_store(store_path(ctx), write=True) as store:
         out = findings_files.import_file(
             store, file, taxonomy=taxonomy_in_force(ctx, store), allowed_signers=allowed_signers

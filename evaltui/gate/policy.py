@@ -84,6 +84,9 @@ class Policy(BaseModel):
     # only findings with a verified signature (or made in this store) may stand: adds a
     # rule `signed-findings` (unverified_findings <= 0, action hold) unless one exists
     require_signed_findings: bool = False
+    # an allowed-signers file (relative to the policy) that findings imports and record
+    # signatures are verified against when no --allowed-signers is given
+    allowed_signers: str | None = None
     rule: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -134,6 +137,12 @@ class LoadedPolicy:
                     line = n
                     break
         return f"rule {index + 1} ({rule.id})" + (f", line {line}" if line else "")
+
+    @property
+    def allowed_signers(self) -> Path | None:
+        """The policy's allowed-signers file, resolved against the policy's folder."""
+        name = self.policy.allowed_signers
+        return None if name is None else (self.path.parent / name).resolve()
 
     def error(self, index: int, key: str, message: str) -> InputError:
         return InputError(str(self.path), message, location=self.where(index, key), field=key)
