@@ -101,3 +101,25 @@ async def test_notifications_and_prefilled_prompts_are_inert(db_path, tmp_path):
         assert messages and all(inert(m) for m in messages), messages
         assert any("accepted (saved)" in m for m in messages)
     assert json.dumps(messages)  # they are plain text
+
+
+def test_junit_stays_well_formed_with_xml_invalid_characters(store, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from evaltui import exporters, gate
+
+    ids = []
+    for name in ("b", "c"):
+        rows = [line("a", "pass" if name == "b" else "fail")]
+        ids.append(
+            service.import_path(
+                store, write_jsonl(tmp_path / f"{name}.jsonl", rows, header={"name": name})
+            )[0].run_id
+        )
+    policy = tmp_path / "p.toml"
+    policy.write_text('promise = "p"\n[[rule]]\nid = "r\\uFFFF"\nmetric = "regressions"\nmax = 0\n'
+                      'action = "hold"\nowner = "o\\uFFFE"\nwhy = "w\\uFFFF"\n')  # fmt: skip
+    rec = gate.evaluate(store, gate.load_policy(policy), *ids, decided_at="t", decided_by="x")
+    xml = exporters.to_junit(rec)
+    assert "\uffff" not in xml and "\ufffe" not in xml
+    assert ET.fromstring(xml).find(".//failure") is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -9,13 +10,17 @@ from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.gate.record import DecisionRecord
 from evaltui.textsafe import visible
 
+# Characters XML 1.0 does not allow at all, even escaped (U+FFFE, U+FFFF, surrogates):
+# dropped, so the report stays well-formed whatever the policy or the data holds.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
 
 def _x(text: Any) -> str:
-    return escape(visible(str(text), limit=2000))
+    return escape(_NOT_XML.sub("", visible(str(text), limit=2000)))
 
 
 def _a(text: Any) -> str:
-    return quoteattr(visible(str(text), limit=500))
+    return quoteattr(_NOT_XML.sub("", visible(str(text), limit=500)))
 
 
 def to_junit(record: DecisionRecord) -> str:
