@@ -123,3 +123,20 @@ def test_junit_stays_well_formed_with_xml_invalid_characters(store, tmp_path):
     xml = exporters.to_junit(rec)
     assert "\uffff" not in xml and "\ufffe" not in xml
     assert ET.fromstring(xml).find(".//failure") is not None
+
+
+def test_markdown_leaves_no_mention_link_email_or_entity_live():
+    from evaltui.exporters.markdown import md
+
+    assert md("ping @release-team now") == "`ping @release-team now`"
+    assert md("see https://evil.example/x and www.evil.example") == (
+        "`see https://evil.example/x and www.evil.example`"
+    )
+    assert md("mail ceo@example.com") == "`mail ceo@example.com`"
+    assert (
+        md("a `tick` | pipe @x") == "``a `tick` \\| pipe @x``"
+    )  # fenced past the data's backticks
+    assert (
+        md("&#64;user &amp; <b>") == "\\&\\#64;user \\&amp; \\<b\\>"
+    )  # entities and HTML stay text
+    assert md("plain text (v2)") == "plain text \\(v2\\)"  # unchanged otherwise

@@ -9,12 +9,31 @@ from evaltui.exporters.text import fmt_delta, fmt_p, fmt_threshold, fmt_value, p
 from evaltui.gate.record import DecisionRecord, RunProvenance
 from evaltui.textsafe import visible
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")  # & too: no entity (&#64;) in data
+
+
+# What a renderer (GitHub's) turns live even when backslash-escaped: @mentions, e-mail
+# addresses, bare URLs and www. links. Such data goes in a code span, where nothing is
+# linked or mentioned (HTML and entities are already inert: < > & are escaped).
+_LIVE = re.compile(r"@|://|\bwww\.", re.IGNORECASE)
 
 
 def md(text: Any, limit: int = 300) -> str:
-    """Data as inert Markdown: visible control characters, one line, specials escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", visible(str(text), limit=limit).replace("\n", " "))
+    """Data as inert Markdown: visible control characters, one line; specials escaped,
+    or, when it could be a mention, a link, an e-mail or HTML, a code span."""
+    shown = visible(str(text), limit=limit).replace("\n", " ")
+    if _LIVE.search(shown):
+        return _code_span(shown)
+    return _MD_SPECIAL.sub(r"\\\1", shown)
+
+
+def _code_span(text: str) -> str:
+    """`text` as a code span that holds any backticks, safe in a table cell (| escaped)."""
+    text = text.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _run_line(role: str, run: RunProvenance) -> str:
