@@ -92,3 +92,31 @@ def test_the_member_limit_is_configurable(store, tmp_path, monkeypatch):
     monkeypatch.delenv("EVALTUI_MAX_MEMBER_BYTES")
     (out,) = service.import_path(store, GOOD)
     assert out.results > 0
+
+
+def test_a_huge_single_line_is_refused_before_it_fills_memory(store, tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("EVALTUI_MAX_LINE_BYTES", str(1 << 20))
+    path = tmp_path / "one-line.jsonl"
+    with path.open("w") as fh:
+        fh.write(
+            json.dumps({"suite": "s", "case_key": "a", "input": "x", "verdict": "pass"}) + "\n"
+        )
+        fh.write('{"suite": "s", "case_key": "b", "input": "' + "x" * (60 << 20) + '"}\n')
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = store.dump()
+    with pytest.raises(InputError) as info:
+        service.import_path(store, path, fmt="native")
+    assert info.value.location == "line 2" and "longer than 1,048,576 bytes" in info.value.message
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024 < 40
+    assert store.dump() == before
+    # the CLI says it in one line, exit 2
+    evaltui = Path(sys.executable).parent / "evaltui"
+    done = subprocess.run([str(evaltui), "--db", str(tmp_path / "s.db"), "import", "--format", "native",
+                           str(path)], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith(f"Error: {path}, line 2: the line is longer than")
+    assert not (tmp_path / "s.db").exists()  # a failed import leaves no empty store behind

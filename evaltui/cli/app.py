@@ -39,7 +39,7 @@ def store_path(ctx: click.Context) -> Path:
     return Path(ctx.obj["db"]) if ctx.obj.get("db") else default_db_path()
 
 
-def open_store(path: Path, *, write: bool = False) -> Store:
+def open_store(path: Path, *, write: bool = False, announce: bool = True) -> Store:
     """The store, saying so on stderr if another evaltui's import makes it wait.
 
     A command that only reads refuses a path where there is no store (a mistyped
@@ -48,7 +48,8 @@ def open_store(path: Path, *, write: bool = False) -> Store:
     if not path.exists():
         if not write:
             raise StoreError(f"no store at {path}; `evaltui import` creates one")
-        click.echo(f"created a new store at {path}", err=True)
+        if announce:
+            click.echo(f"created a new store at {path}", err=True)
     return Store(
         path,
         on_wait=lambda: click.echo(

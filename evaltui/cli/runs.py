@@ -99,8 +99,10 @@ def import_cmd(
         pass_criterion=pass_criterion,
     )
     bar, hook = _progress_hook(console, console.is_terminal)
-    failed = 0
-    with open_store(store_path(ctx), write=True) as store:
+    failed = imported = 0
+    db = store_path(ctx)
+    new = not db.exists()
+    with open_store(db, write=True, announce=False) as store:
         for path in files:
             try:
                 if bar is not None:
@@ -123,9 +125,15 @@ def import_cmd(
                         f"skipped {visible(out.path)}: already imported as run {out.run_id} ({label}); --force to import again"
                     )
                 else:
+                    imported += 1
                     click.echo(
                         f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results"
                     )
+    if new and not imported:  # nothing went in: leave no empty store behind
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    elif new:
+        click.echo(f"created a new store at {db}", err=True)
     if failed:
         sys.exit(2)
 

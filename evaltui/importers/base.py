@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -75,17 +76,41 @@ def check_text_head(path: Path, head: bytes) -> None:
         raise InputError(str(path), "this is a binary file, not text (it contains NUL bytes)")
 
 
+MAX_LINE_BYTES = 32 << 20  # one line of a JSONL file (EVALTUI_MAX_LINE_BYTES)
+
+
+def max_line_bytes() -> int:
+    value = os.environ.get("EVALTUI_MAX_LINE_BYTES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_LINE_BYTES
+
+
+def bounded_lines(fh: IO[bytes], path: Path, start: int = 1) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) for every line, each read with a cap: a line longer than
+    the limit (a 1 GB single-line file) is refused, naming it, before it fills memory."""
+    limit = max_line_bytes()
+    number = start
+    while raw := fh.readline(limit + 1):
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            raise InputError(
+                str(path), f"the line is longer than {limit:,} bytes (EVALTUI_MAX_LINE_BYTES)",
+                location=f"line {number}",
+            )  # fmt: skip
+        yield number, raw
+        number += 1
+
+
 def iter_lines(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, raw line) for non-blank lines, streaming."""
+    """Yield (line number, raw line) for non-blank lines, streaming, each line bounded."""
     progress.total = path.stat().st_size
     with path.open("rb") as fh:
-        first = fh.readline()
+        lines = bounded_lines(fh, path)
+        _, first = next(lines, (1, b""))
         progress.done = len(first)
         first = first.removeprefix(b"\xef\xbb\xbf")
         if first and not first.isspace():
             yield 1, first
         done = progress.done
-        for number, raw in enumerate(fh, start=2):
+        for number, raw in lines:
             done += len(raw)
             progress.done = done
             if not raw.isspace():  # isspace stops at the first other byte; strip would copy

@@ -35,6 +35,7 @@ from evaltui.importers.base import (
     ParsedRun,
     Progress,
     as_text,
+    bounded_lines,
     check_text_head,
     decode_utf8,
     score_to_criterion,
@@ -141,7 +142,7 @@ def _task_records(
         head = fh.read(4096)
     check_text_head(path, head)
     with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
+        for number, raw in bounded_lines(fh, path):
             progress.done += len(raw)
             if not raw.strip():
                 continue

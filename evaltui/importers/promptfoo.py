@@ -32,6 +32,7 @@ from evaltui.importers.base import (
     ParsedRun,
     Progress,
     as_text,
+    bounded_lines,
     check_text_head,
     decode_utf8,
     validation_error,
@@ -374,7 +375,7 @@ class PromptfooImporter:
     def _read_jsonl(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
         columns: dict[tuple[int, str], list[tuple[str, _Row]]] = defaultdict(list)
         with path.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
+            for number, raw in bounded_lines(fh, path):
                 if not raw.strip():
                     continue
                 location = f"line {number}"
