@@ -271,3 +271,24 @@ def test_a_policy_can_require_signed_findings(demo_store, db_path, tmp_path, ana
     (signed,) = [r for r in rec.rules if r.id == "signed-findings"]
     assert (signed.value, signed.passed, rec.decision) == (1.0, False, "hold")
     assert signed.evidence["cases"] == ["refunds-004"]
+
+
+async def test_the_case_pane_shows_an_imported_finding_as_unverified(
+    demo_store, db_path, tmp_path, ana_unsafe
+):
+    from evaltui.tui.app import EvaltuiApp
+
+    from .tui.test_compare_screen import open_compare, pane_text, settle
+
+    path = forged(demo_store, tmp_path, ana_unsafe, reviewer="ana", **{"class": "format_violation"})
+    findings_files.import_file(demo_store, path)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("slash")
+        await pilot.press(*"refunds-004", "enter")
+        await settle(app, pilot)
+        assert screen.current.case_key == "refunds-004"
+        pane = pane_text(screen)
+        assert "ana (unverified)" in pane  # the file's finding, marked
+        assert pane.count("ana") >= 2  # and ana's own, beside it

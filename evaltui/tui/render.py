@@ -373,8 +373,9 @@ def history_renderable(rows: list[Any]) -> RenderableType | None:
     for f in rows:
         what = {"label": "label", "undo": "undo", "adjudication": "adjudicate"}.get(f.kind, f.kind)
         table.add_row(
-            Text(f.at[:16].replace("T", " ")),
-            Text(one_line(f.reviewer, 20)),
+            Text(one_line(f.at[:16].replace("T", " "), 16)),
+            # who it speaks for: a finding from an unsigned file shows "(unverified)"
+            Text(one_line(f.identity, 32), style="" if f.verified else "yellow"),
             Text(what, style="yellow" if f.kind != "label" else ""),
             Text(one_line(f.class_name or f.class_key or "-", 28)),
             Text(one_line(f.owner or "-", 20)),
