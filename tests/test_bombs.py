@@ -120,3 +120,18 @@ def test_a_huge_single_line_is_refused_before_it_fills_memory(store, tmp_path, m
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert done.stderr.startswith(f"Error: {path}, line 2: the line is longer than")
     assert not (tmp_path / "s.db").exists()  # a failed import leaves no empty store behind
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "message"),
+    [("EVALTUI_MAX_MEMBERS", "3", "the limits are 3 (EVALTUI_MAX_MEMBERS)"),
+     ("EVALTUI_MAX_ARCHIVE_BYTES", "2000", "and 2,000 bytes (EVALTUI_MAX_ARCHIVE_BYTES)")],
+    ids=["members", "archive-bytes"],
+)  # fmt: skip
+def test_archive_wide_limits(store, monkeypatch, env, value, message):
+    monkeypatch.setenv(env, value)
+    before = store.dump()
+    with pytest.raises(InputError) as info:
+        service.import_path(store, GOOD)
+    assert message in info.value.message and str(GOOD) in str(info.value)
+    assert store.dump() == before

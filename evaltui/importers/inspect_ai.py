@@ -42,6 +42,10 @@ NAME = "inspect"
 ZSTD_METHOD = 93
 MAX_MEMBER_BYTES = 128 << 20  # one member of an .eval, decompressed (EVALTUI_MAX_MEMBER_BYTES)
 MAX_RATIO = 1_000  # decompressed / compressed size of a member over 1 MiB (EVALTUI_MAX_RATIO)
+MAX_MEMBERS = 2_000_000  # samples in one .eval archive (EVALTUI_MAX_MEMBERS)
+MAX_ARCHIVE_BYTES = (
+    64 << 30
+)  # what all its samples may declare, decompressed (EVALTUI_MAX_ARCHIVE_BYTES)
 
 
 # -- a private model of the parts of the log evaltui reads ----------------------------
@@ -379,6 +383,16 @@ class InspectImporter:
         if not members:
             zf.close()
             raise InputError(str(path), "the log holds no samples (samples/ is empty)")
+        max_members = _limit("EVALTUI_MAX_MEMBERS", MAX_MEMBERS)
+        declared = sum(i.file_size for i in members)
+        max_total = _limit("EVALTUI_MAX_ARCHIVE_BYTES", MAX_ARCHIVE_BYTES)
+        if len(members) > max_members or declared > max_total:
+            zf.close()
+            raise InputError(
+                str(path), f"the archive holds {len(members):,} samples declaring {declared:,} bytes; the "
+                f"limits are {max_members:,} (EVALTUI_MAX_MEMBERS) and {max_total:,} bytes "
+                "(EVALTUI_MAX_ARCHIVE_BYTES)",
+            )  # fmt: skip
         progress = Progress(total=len(members))
         suite = options.suite or header.eval.task
 
