@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from evaltui import signing, triage
 from evaltui.errors import InputError
 from evaltui.files import atomic_writer
-from evaltui.importers.base import sha256_file
+from evaltui.importers.base import bounded_lines, sha256_file
 from evaltui.models import FindingVerdict
 from evaltui.store.store import Store
 from evaltui.taxonomy import Taxonomy
@@ -103,6 +103,15 @@ def _run_id(store: Store, ref: _FileRun, path: Path, location: str, field: str) 
     return int(row[0])
 
 
+def signers_file(store: Store, given: Path | None) -> Path | None:
+    """The allowed-signers file signatures are checked against: the one given (an option,
+    or the policy's), else the store's (`evaltui findings signers FILE`), else none."""
+    if given is not None:
+        return given
+    saved = store.get_setting(SIGNERS_SETTING)
+    return Path(saved) if saved else None
+
+
 def _when(at: str, path: Path, location: str) -> str:
     """A reviewer's clock reading as UTC ISO 8601 (findings are ordered by it)."""
     try:
@@ -138,16 +147,14 @@ def import_file(
     if not path.exists():
         raise InputError(str(path), "no such file")
     tax = taxonomy if taxonomy is not None else load_taxonomy(store)
-    signers = allowed_signers or (
-        Path(store.get_setting(SIGNERS_SETTING)) if store.get_setting(SIGNERS_SETTING) else None
-    )
+    signers = signers_file(store, allowed_signers)
     principal = signing.verify(path, signers, signing.FINDINGS) if signers else None
     listed = triage.adjudicators(store)
     added = skipped = 0
     touched: set[tuple[int, int, int]] = set()
     with store.transaction():
         with path.open("rb") as fh:
-            for number, raw in enumerate(fh, start=1):
+            for number, raw in bounded_lines(fh, path):
                 if not raw.strip():
                     continue
                 location = f"line {number}"

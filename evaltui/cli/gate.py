@@ -177,7 +177,8 @@ def decisions_cmd(
 @click.option(
     "--allowed-signers",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Check RECORD.sig against this allowed-signers file (default: the store's).",
+    help="Check RECORD.sig against this allowed-signers file (default: the record's "
+    "policy's, else the store's).",
 )
 @click.pass_context
 def verify_cmd(
@@ -195,7 +196,7 @@ def verify_cmd(
     from evaltui import gate, signing
     from evaltui.errors import InputError
     from evaltui.files import read_capped
-    from evaltui.findings_files import SIGNERS_SETTING
+    from evaltui.findings_files import signers_file
 
     try:
         record = json.loads(read_capped(record_path, "decision record").decode("utf-8"))
@@ -206,11 +207,8 @@ def verify_cmd(
     decision = visible(str(record.get("decision")), limit=40)
     with open_store(store_path(ctx)) as store:
         problems = gate.verify(store, record, policy_path, taxonomy=taxonomy_in_force(ctx, store))
-        signers = (
-            allowed_signers
-            or store.get_setting(SIGNERS_SETTING)
-            or _policy_signers(record, policy_path)
-        )
+        # the same order as findings import: the option, the policy's, the store's
+        signers = signers_file(store, allowed_signers or _policy_signers(record, policy_path))
     if signing.signature_path(record_path).exists():
         if not signers:
             problems.append("it is signed, but no allowed-signers file was given to check it")

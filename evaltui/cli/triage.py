@@ -185,8 +185,8 @@ def findings_export(
 @click.option(
     "--allowed-signers",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Verify FILE.sig against this allowed-signers file (default: the store's, "
-    "`evaltui findings signers`).",
+    help="Verify FILE.sig against this allowed-signers file (default: --policy's, else "
+    "the store's, `evaltui findings signers`).",
 )
 @click.option(
     "--policy",

@@ -91,13 +91,17 @@ def build_rows(
         # cannot hold are refused here, where every record passes (docs/security.md).
         if not 0 <= epoch <= MAX_EPOCH:
             raise _bad(rec, "epoch", f"epoch {epoch} is out of range (0 to {MAX_EPOCH})")
-        for name, value in (
-            ("score", rec.score),
-            ("latency_ms", rec.latency_ms),
-            ("cost", rec.cost),
-        ):
-            if value is not None and not isfinite(value):
-                raise _bad(rec, name, f"{value!r} is not a finite number")
+        score, latency, cost = rec.score, rec.latency_ms, rec.cost
+        if (
+            (score is not None and not isfinite(score))
+            or (latency is not None and not isfinite(latency))
+            or (cost is not None and not isfinite(cost))
+        ):  # the rare bad record: find which field (no tuple built for every record)
+            name, value = next(
+                (n, v) for n, v in (("score", score), ("latency_ms", latency), ("cost", cost))
+                if v is not None and not isfinite(v)
+            )  # fmt: skip
+            raise _bad(rec, name, f"{value!r} is not a finite number")
         suites.add(suite)
         counts[verdict] += 1
         attributes = rec.attributes
