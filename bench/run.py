@@ -180,11 +180,23 @@ def step_inspect_generate(src: Path, dst: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "results": n}
 
 
+def _own_peak_mb(fallback: float) -> float:
+    """This process's peak RSS: VmHWM where there is /proc (ru_maxrss carries the parent's
+    peak over across exec on Linux), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return fallback
+
+
 def child(step: str, src: str, db: str) -> None:
     out = STEPS[step](Path(src), Path(db))
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # evaltui's reader process, sqlite-utils
-    out["peak_rss_mb"] = me.ru_maxrss / 1024
+    out["peak_rss_mb"] = _own_peak_mb(me.ru_maxrss / 1024)
     out["children_rss_mb"] = kids.ru_maxrss / 1024
     out["cpu_seconds"] = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     if step == "sqlite-utils":
@@ -210,7 +222,7 @@ def run_step(step: str, src: Path, workdir: Path, db: Path | None = None) -> dic
     if proc.returncode != 0:
         raise SystemExit(f"bench step {step} failed:\n{proc.stderr}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    if step in ("inspect-read", "inspect-generate") or step.startswith(("compare", "app")):
+    if step in ("inspect-read", "inspect-generate") or step.startswith(("compare", "app", "memory")):
         return out
     # Every step must have written every record: count them in its own store.
     table = {"sqlite3": "flat"}.get(step, "results")
@@ -553,11 +565,136 @@ def bench_bulk(workdir: Path, figures: dict[str, Any]) -> None:
           f"(target: seconds: {'OK' if t_retire <= 10 else 'MISSED'})")  # fmt: skip
 
 
+def _promptfoo_json(dst: Path, target_bytes: int) -> int:
+    """The bundled promptfoo file, its rows repeated (with distinct case ids) to the size."""
+    fixture = ROOT / "fixtures" / "promptfoo" / "candidate.json"
+    obj = json.loads(fixture.read_text())
+    rows = obj["results"]["results"]
+    obj["results"]["results"] = []
+    head, tail = json.dumps(obj).split('"results": []', 1)
+    written = n = 0
+    with dst.open("w") as fh:
+        fh.write(head + '"results": [')
+        while written < target_bytes:
+            r = rows[n % len(rows)]
+            row = {**r, "testIdx": n, "vars": {**(r.get("vars") or {}), "case_id": f"c{n}"}}
+            text = ("," if n else "") + json.dumps(row)
+            fh.write(text)
+            written += len(text)
+            n += 1
+        fh.write("]" + tail)
+    return n
+
+
+def _zstd_bomb(dst: Path, expands_to: int, claimed: int | None) -> None:
+    """The bundled .eval with one sample member replaced by `expands_to` zero bytes,
+    Zstandard-compressed as Inspect writes members; `claimed` lies in the zip headers."""
+    import struct
+    import zipfile
+
+    import zstandard
+
+    from evaltui.importers.inspect_ai import _read_member
+
+    good = next((ROOT / "fixtures" / "inspect_ai" / "candidate").glob("*.eval"))
+    packed_path = dst.with_suffix(".zst")
+    with packed_path.open("wb") as raw, zstandard.ZstdCompressor().stream_writer(raw) as w:
+        block = b"\0" * (1 << 24)
+        for _ in range(expands_to // len(block)):
+            w.write(block)
+    packed = packed_path.read_bytes()
+    packed_path.unlink()
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(dst, "w") as out:
+        victim = next(i.filename for i in src.infolist() if i.filename.startswith("samples/"))
+        for info in src.infolist():
+            if info.filename != victim:
+                out.writestr(info.filename, bytes(_read_member(good, src, info)),
+                             compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
+        out.writestr(victim, packed, compress_type=zipfile.ZIP_STORED)
+    data = bytearray(dst.read_bytes())
+    size = claimed if claimed is not None else expands_to & 0xFFFFFFFF
+    for sig, method_at, size_at, name_len_at, name_at in (
+        (b"PK\x03\x04", 8, 22, 26, 30), (b"PK\x01\x02", 10, 24, 28, 46)
+    ):  # fmt: skip
+        at = data.find(sig)
+        while at != -1:
+            n = struct.unpack("<H", data[at + name_len_at : at + name_len_at + 2])[0]
+            if data[at + name_at : at + name_at + n] == victim.encode():
+                data[at + method_at : at + method_at + 2] = struct.pack("<H", 93)
+                data[at + size_at : at + size_at + 4] = struct.pack("<I", size)
+                break
+            at = data.find(sig, at + 4)
+    dst.write_bytes(bytes(data))
+
+
+def step_memory_import(src: Path, db: Path) -> dict[str, Any]:
+    from evaltui import service
+    from evaltui.errors import InputError
+    from evaltui.store import Store
+
+    t0 = time.perf_counter()
+    with Store(db) as store:
+        try:
+            out = service.import_path(store, src)
+            outcome = f"imported {sum(o.results for o in out):,} results"
+        except InputError as exc:
+            outcome = f"refused: {exc.detail}"
+    return {"seconds": time.perf_counter() - t0, "outcome": outcome}
+
+
+def step_memory_json_load(src: Path, db: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with src.open("rb") as fh:
+        n = len(json.load(fh)["results"]["results"])
+    return {"seconds": time.perf_counter() - t0, "outcome": f"json.load: {n:,} rows"}
+
+
+def bench_memory(workdir: Path, figures: dict[str, Any]) -> None:
+    """Peak memory of an import, whatever the input (docs/security.md): a 300 MB
+    promptfoo JSON (against json.load of the same file, measured here), a 1 GB
+    single-line JSONL, and .eval archives whose member expands to 3 GiB."""
+    mb = int(os.environ.get("BENCH_MEMORY_MB", "300"))
+    cases = []
+    pf = workdir / f"promptfoo-{mb}mb.json"
+    if not pf.exists():
+        _promptfoo_json(pf, mb << 20)
+    cases.append(("promptfoo JSON", pf))
+    line = workdir / "one-line-1gb.jsonl"
+    if not line.exists():
+        with line.open("wb") as fh:
+            fh.write(b'{"suite": "s", "case_key": "a", "input": "')
+            block = b"x" * (1 << 24)
+            for _ in range(64):
+                fh.write(block)
+            fh.write(b'", "verdict": "pass"}\n')
+    cases.append(("1 GB single-line JSONL", line))
+    for label, claimed in (("honest header", None), ("header claims 100 bytes", 100)):
+        bomb = workdir / f"bomb-{claimed or 'honest'}.eval"
+        if not bomb.exists():
+            _zstd_bomb(bomb, 3 << 30, claimed)
+        cases.append((f"3 GiB zstd member, {label}", bomb))
+    base = run_step("memory-json-load", pf, workdir)
+    rows = []
+    print(f"memory: peak RSS of one import (CLI process and its reader process), limit 300 MB")
+    print(f"  baseline json.load of the {pf.stat().st_size / 1e6:.0f} MB promptfoo JSON: "
+          f"{base['peak_rss_mb']:.0f} MB, {base['seconds']:.1f} s")  # fmt: skip
+    for label, path in cases:
+        out = run_step("memory-import", path, workdir)
+        peak = max(out["peak_rss_mb"], out["children_rss_mb"])
+        rows.append({"input": label, "bytes": path.stat().st_size, "peak_rss_mb": peak,
+                     "seconds": out["seconds"], "outcome": out["outcome"]})  # fmt: skip
+        ratio = f", {peak / base['peak_rss_mb']:.2f}x json.load" if path == pf else ""
+        print(f"  {label} ({path.stat().st_size / 1e6:,.1f} MB on disk): {peak:.0f} MB{ratio}, "
+              f"{out['seconds']:.1f} s, {'OK' if peak < 300 else 'OVER'}; {out['outcome'][:90]}")  # fmt: skip
+    figures["memory"] = {"baseline_json_load_mb": base["peak_rss_mb"], "imports": rows}
+
+
 SECTIONS = {
     "import": bench_import,
     "inspect": bench_inspect,
     "compare": bench_compare,
     "bulk": bench_bulk,
+    "memory": bench_memory,
 }
 
 
@@ -583,6 +720,8 @@ STEPS = {
     "compare-engine": step_compare_engine,
     "compare-plain": step_compare_plain,
     "app": step_app,
+    "memory-import": step_memory_import,
+    "memory-json-load": step_memory_json_load,
 }
 
 

@@ -45,6 +45,9 @@ _IDENT = re.compile(r"^[A-Za-z0-9_.\- ]+$")
 _ids = itertools.count(1)
 
 
+OUTPUT_READ_CHARS = 200_000  # of one output, for a case on screen: never a whole 32 MiB one
+
+
 class Comparison:
     """Baseline vs candidate (optional fallback) over one store, classified once.
 
@@ -671,11 +674,13 @@ class Comparison:
                         cost=r[6],
                         explanation=r[7],
                         error=r[8],
+                        output_length=r[9],
                     )
                     for r in self.conn.execute(
-                        "SELECT epoch, verdict, score, output, criteria, latency_ms, cost, "
-                        "explanation, error FROM results WHERE run_id = ? AND case_id = ? ORDER BY epoch",
-                        (run.id, case_id),
+                        "SELECT epoch, verdict, score, substr(output, 1, ?), criteria, latency_ms, "
+                        "cost, explanation, error, length(output) FROM results "
+                        "WHERE run_id = ? AND case_id = ? ORDER BY epoch",
+                        (OUTPUT_READ_CHARS, run.id, case_id),
                     )
                 ]
 

@@ -154,6 +154,7 @@ class Sample:
     cost: float | None
     explanation: str | None
     error: str | None
+    output_length: int | None = None  # the whole output's length, when `output` is its start
 
 
 @dataclass

@@ -76,12 +76,38 @@ def check_text_head(path: Path, head: bytes) -> None:
         raise InputError(str(path), "this is a binary file, not text (it contains NUL bytes)")
 
 
-MAX_LINE_BYTES = 32 << 20  # one line of a JSONL file (EVALTUI_MAX_LINE_BYTES)
+MAX_LINE_BYTES = 32 << 20  # one record: a JSONL line, a JSON array item (EVALTUI_MAX_LINE_BYTES)
+MAX_RECORD_VALUES = 1_000_000  # JSON values in one record (EVALTUI_MAX_RECORD_VALUES)
+MAX_FIELD_BYTES = 32 << 20  # one string or number in a streamed JSON file (EVALTUI_MAX_FIELD_BYTES)
+MAX_DEPTH = 64  # nesting of a record read from a streamed JSON file (EVALTUI_MAX_DEPTH)
+_COUNT_VALUES_FROM = 1 << 20  # lines shorter than this cannot hold the values limit's worth
+
+
+def env_limit(name: str, default: int) -> int:
+    """A reading limit, overridable by an environment variable (docs/security.md)."""
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def max_line_bytes() -> int:
-    value = os.environ.get("EVALTUI_MAX_LINE_BYTES", "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_LINE_BYTES
+    return env_limit("EVALTUI_MAX_LINE_BYTES", MAX_LINE_BYTES)
+
+
+def check_values(path: Path, raw: bytes | bytearray, location: str) -> None:
+    """Refuse a record that would parse into more JSON values than the limit.
+
+    A 32 MiB line of `{},{},...` parses into ten million dicts (700 MB); every value but
+    the first is preceded by `,` (or opens with `{`/`[`), so counting those bytes bounds
+    the count from above, at C speed. Only lines of 1 MiB or more are counted."""
+    if len(raw) < _COUNT_VALUES_FROM:
+        return
+    limit = env_limit("EVALTUI_MAX_RECORD_VALUES", MAX_RECORD_VALUES)
+    n = raw.count(b",") + raw.count(b"{") + raw.count(b"[")
+    if n > limit:
+        raise InputError(
+            str(path), f"the record holds up to {n:,} JSON values, over the limit of {limit:,} "
+            "(EVALTUI_MAX_RECORD_VALUES)", location=location,
+        )  # fmt: skip
 
 
 def bounded_lines(fh: IO[bytes], path: Path, start: int = 1) -> Iterator[tuple[int, bytes]]:
@@ -95,6 +121,7 @@ def bounded_lines(fh: IO[bytes], path: Path, start: int = 1) -> Iterator[tuple[i
                 str(path), f"the line is longer than {limit:,} bytes (EVALTUI_MAX_LINE_BYTES)",
                 location=f"line {number}",
             )  # fmt: skip
+        check_values(path, raw, f"line {number}")
         yield number, raw
         number += 1
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import zipfile
 import zlib
@@ -27,12 +26,15 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from evaltui.errors import InputError
+from evaltui.importers import jsonstream
 from evaltui.importers.base import (
     ImportOptions,
     LooseModel,
     ParsedRun,
     Progress,
     chat_text,
+    check_values,
+    env_limit,
     score_to_criterion,
     validation_error,
 )
@@ -40,7 +42,7 @@ from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "inspect"
 ZSTD_METHOD = 93
-MAX_MEMBER_BYTES = 128 << 20  # one member of an .eval, decompressed (EVALTUI_MAX_MEMBER_BYTES)
+MAX_MEMBER_BYTES = 64 << 20  # one member of an .eval, decompressed (EVALTUI_MAX_MEMBER_BYTES)
 MAX_RATIO = 1_000  # decompressed / compressed size of a member over 1 MiB (EVALTUI_MAX_RATIO)
 MAX_MEMBERS = 2_000_000  # samples in one .eval archive (EVALTUI_MAX_MEMBERS)
 MAX_ARCHIVE_BYTES = (
@@ -133,40 +135,33 @@ class _Sample(LooseModel):
 # -- reading .eval members --------------------------------------------------------------
 
 
-def _limit(name: str, default: int) -> int:
-    """A reading limit, overridable by an environment variable (docs/security.md)."""
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
-
-
-def _bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytes:
+def _bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytearray:
     """Decompress a member in 1 MiB steps, stopping as soon as it passes the per-member
     limit or the size its zip header declares: a bomb never reaches memory."""
-    limit = _limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
+    limit = env_limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
     if info.file_size > limit:
         raise InputError(
             str(path), f"member declares {info.file_size:,} bytes, over the limit of {limit:,} "
             "(EVALTUI_MAX_MEMBER_BYTES)", location=info.filename,
         )  # fmt: skip
-    ratio = _limit("EVALTUI_MAX_RATIO", MAX_RATIO)
+    ratio = env_limit("EVALTUI_MAX_RATIO", MAX_RATIO)
     if info.file_size > 1 << 20 and info.file_size > ratio * max(info.compress_size, 1):
         raise InputError(
             str(path), f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
             f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?", location=info.filename,
         )  # fmt: skip
-    chunks, total = [], 0
+    data = bytearray()  # grown in place: no second copy when the last chunk arrives
     while chunk := stream.read(1 << 20):
-        total += len(chunk)
-        if total > info.file_size:
+        data += chunk
+        if len(data) > info.file_size:
             raise InputError(
                 str(path), f"member expands past the {info.file_size:,} bytes its zip header "
                 "declares (a decompression bomb?)", location=info.filename,
             )  # fmt: skip
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return data
 
 
-def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
     """A member's bytes, bounded: stdlib for deflate/stored, Zstandard (method 93) by hand."""
     if info.compress_type != ZSTD_METHOD:
         with zf.open(info) as stream:
@@ -208,6 +203,7 @@ def _member_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
         raw = _read_member(path, zf, info)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise InputError(str(path), f"cannot read member ({exc})", location=name) from None
+    check_values(path, raw, name)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -383,9 +379,9 @@ class InspectImporter:
         if not members:
             zf.close()
             raise InputError(str(path), "the log holds no samples (samples/ is empty)")
-        max_members = _limit("EVALTUI_MAX_MEMBERS", MAX_MEMBERS)
+        max_members = env_limit("EVALTUI_MAX_MEMBERS", MAX_MEMBERS)
         declared = sum(i.file_size for i in members)
-        max_total = _limit("EVALTUI_MAX_ARCHIVE_BYTES", MAX_ARCHIVE_BYTES)
+        max_total = env_limit("EVALTUI_MAX_ARCHIVE_BYTES", MAX_ARCHIVE_BYTES)
         if len(members) > max_members or declared > max_total:
             zf.close()
             raise InputError(
@@ -409,25 +405,16 @@ class InspectImporter:
     # .json ---------------------------------------------------------------------------
 
     def _read_json(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
-        try:
-            with path.open("rb") as fh:
-                obj = json.load(fh)
-        except UnicodeDecodeError as exc:
-            raise InputError(str(path), f"not valid UTF-8 ({exc.reason})") from None
-        except (ValueError, RecursionError) as exc:
-            raise InputError(str(path), f"malformed JSON ({exc})") from None
-        if not isinstance(obj, dict):
-            raise InputError(str(path), "an Inspect log is a JSON object")
-        header = _header(path, obj, "log")
+        scan = jsonstream.scan(path, "samples")  # streamed: one sample in memory at a time
+        header = _header(path, scan.head, "log")
         pass_name = _pass_criterion(header, options, path)
-        samples = obj.get("samples")
-        if not isinstance(samples, list) or not samples:
+        if not scan.count:
             raise InputError(str(path), "the log holds no samples", field="samples")
-        progress = Progress(total=len(samples))
+        progress = Progress(total=scan.count)
         suite = options.suite or header.eval.task
 
         def records() -> Iterator[Record]:
-            for i, item in enumerate(samples):
+            for i, item in enumerate(jsonstream.items(path, "samples", scan)):
                 location = f"samples[{i}]"
                 sample = _sample(path, item, location)
                 progress.done += 1

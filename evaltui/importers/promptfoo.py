@@ -14,21 +14,21 @@ Mapping (docs/formats.md):
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
+import sqlite3
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from evaltui.errors import InputError
+from evaltui.importers import jsonstream
 from evaltui.importers.base import (
     ImportOptions,
-    LooseModel,
     ParsedRun,
     Progress,
     as_text,
@@ -37,92 +37,12 @@ from evaltui.importers.base import (
     decode_utf8,
     validation_error,
 )
+from evaltui.importers.promptfoo_csv import csv_header, csv_rows, header_starts
+from evaltui.importers.promptfoo_model import Assertion, Provider, Row, TestCase, Top
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "promptfoo"
 DEFAULT_SUITE = "promptfoo"
-
-
-class _Assertion(LooseModel):
-    type: str = "assertion"
-    value: Any = None
-    metric: str | None = None
-
-
-class _Component(LooseModel):
-    pass_: bool = Field(alias="pass")
-    score: float | None = None
-    reason: str | None = None
-    assertion: _Assertion | None = None
-
-
-class _Grading(LooseModel):
-    pass_: bool | None = Field(default=None, alias="pass")
-    score: float | None = None
-    reason: str | None = None
-    componentResults: list[_Component] | None = None
-
-
-class _TestCase(LooseModel):
-    description: str | None = None
-    vars: dict[str, Any] | None = None
-    assert_: list[_Assertion] | None = Field(default=None, alias="assert")
-    metadata: dict[str, Any] | None = None
-
-
-class _Prompt(LooseModel):
-    raw: str | None = None
-    label: str | None = None
-
-
-class _Provider(LooseModel):
-    id: str | None = None
-    label: str | None = None
-
-
-class _Response(LooseModel):
-    output: Any = None
-    error: str | None = None
-
-
-class _Row(LooseModel):
-    testIdx: int
-    promptIdx: int = 0
-    success: bool
-    score: float | None = None
-    failureReason: int | None = None
-    error: str | None = None
-    namedScores: dict[str, float | None] | None = None
-    gradingResult: _Grading | None = None
-    latencyMs: float | None = None
-    cost: float | None = None
-    response: _Response | None = None
-    testCase: _TestCase | None = None
-    vars: dict[str, Any] | None = None
-    prompt: _Prompt | None = None
-    provider: _Provider | str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class _PromptColumn(LooseModel):
-    label: str | None = None
-    provider: str | None = None
-    raw: str | None = None
-
-
-class _Results(LooseModel):
-    version: int | None = None
-    timestamp: datetime | None = None
-    prompts: list[_PromptColumn] = Field(default_factory=list)
-    results: list[Any]
-    stats: dict[str, Any] | None = None
-
-
-class _Top(LooseModel):
-    evalId: str | None = None
-    results: _Results
-    config: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
 
 
 # -- case keys --------------------------------------------------------------------
@@ -139,26 +59,14 @@ def vars_hash(variables: dict[str, Any]) -> str:
 
 
 def case_keys(tests: list[tuple[str | None, dict[str, Any]]]) -> list[str]:
-    """The case key of each (description, vars), by the rule in the module doc."""
-    base: list[str] = []
-    hashes: list[str] = []
-    for description, variables in tests:
-        cid = variables.get("case_id")
-        key = str(cid) if cid not in (None, "") else (description or "").strip()
-        base.append(key)
-        hashes.append(vars_hash(variables))
-    seen: dict[str, set[str]] = defaultdict(set)
-    for key, h in zip(base, hashes, strict=True):
-        seen[key].add(h)
-    out = []
-    for key, h in zip(base, hashes, strict=True):
-        if not key:
-            out.append(f"vars #{h}")
-        elif len(seen[key]) > 1:
-            out.append(f"{key} #{h}")
-        else:
-            out.append(key)
-    return out
+    """The case key of each (description, vars) of one column, by the rule in the module
+    doc (worked out by the same index an import uses)."""
+    index = _KeyIndex()
+    for i, (description, variables) in enumerate(tests):
+        index.add(i, Row(testIdx=i, success=True, vars=variables,
+                         testCase=TestCase(description=description)))  # fmt: skip
+    index.finish()
+    return [key for _, key, _ in index.keys(0)]
 
 
 def _short_label(label: str | None) -> str:
@@ -173,7 +81,7 @@ def _short_label(label: str | None) -> str:
 # -- rows to records ---------------------------------------------------------------
 
 
-def _criteria(row: _Row) -> dict[str, Criterion]:
+def _criteria(row: Row) -> dict[str, Criterion]:
     out: dict[str, Criterion] = {}
     comps = row.gradingResult.componentResults if row.gradingResult else None
     for comp in comps or []:
@@ -191,7 +99,7 @@ def _criteria(row: _Row) -> dict[str, Criterion]:
     return out
 
 
-def _expected(variables: dict[str, Any], asserts: list[_Assertion] | None) -> str | None:
+def _expected(variables: dict[str, Any], asserts: list[Assertion] | None) -> str | None:
     if variables.get("expected") not in (None, ""):
         return as_text(variables["expected"])
     parts = []
@@ -214,86 +122,153 @@ def _verdict(row_success: bool, failure_reason: int | None, criteria: dict[str, 
     return "pass" if row_success else "fail"
 
 
-def _column_of(row: _Row) -> tuple[int, str]:
+def _column_of(row: Row) -> tuple[int, str]:
     provider = row.provider
-    if isinstance(provider, _Provider):
+    if isinstance(provider, Provider):
         label = provider.label or provider.id or "provider"
     else:
         label = provider or "provider"
     return row.promptIdx, label
 
 
-def _validate_row(path: Path, obj: Any, location: str) -> _Row:
+def _validate_row(path: Path, obj: Any, location: str) -> Row:
     try:
-        return _Row.model_validate(obj)
+        return Row.model_validate(obj)
     except ValidationError as exc:
         raise validation_error(path, exc, location) from None
 
 
-def _records_from_rows(
-    rows: list[tuple[str, _Row]], suite: str, options: ImportOptions
-) -> list[Record]:
-    """Records of one column; rows are (location, row)."""
-    rows = sorted(rows, key=lambda lr: lr[1].testIdx)
-    tests = []
-    for _, row in rows:
-        tc = row.testCase or _TestCase()
-        variables = row.vars if row.vars is not None else (tc.vars or {})
-        tests.append((tc.description, variables))
-    keys = case_keys(tests)
-    epochs: dict[str, int] = defaultdict(int)
-    out = []
-    for (location, row), key, (_, variables) in zip(rows, keys, tests, strict=True):
-        tc = row.testCase or _TestCase()
-        criteria = _criteria(row)
-        verdict = _verdict(row.success, row.failureReason, criteria, options.pass_criterion)
-        epoch = epochs[key]
-        epochs[key] += 1
-        error = None
-        if verdict == "error":
-            error = row.error or (row.response.error if row.response else None) or "error"
-        attributes = {k: v for k, v in (tc.metadata or {}).items() if not k.startswith("_")}
-        out.append(
-            Record(
-                suite=suite,
-                case_key=key,
-                verdict=verdict,
-                input=(row.prompt.raw if row.prompt and row.prompt.raw else as_text(variables)),
-                expected=_expected(variables, tc.assert_),
-                attributes=attributes,
-                epoch=epoch,
-                output=as_text(row.response.output) if row.response else "",
-                score=row.score,
-                criteria=criteria,
-                latency_ms=row.latencyMs if row.latencyMs is None or row.latencyMs >= 0 else None,
-                cost=row.cost if row.cost is None or row.cost >= 0 else None,
-                explanation=row.gradingResult.reason if row.gradingResult else None,
-                error=error,
-                location=f"{location} (testIdx {row.testIdx})",
-            )
+def _variables(row: Row) -> dict[str, Any]:
+    tc = row.testCase or TestCase()
+    return row.vars if row.vars is not None else (tc.vars or {})
+
+
+def _base_key(row: Row, variables: dict[str, Any]) -> str:
+    cid = variables.get("case_id")
+    if cid not in (None, ""):
+        return str(cid)
+    return ((row.testCase.description if row.testCase else None) or "").strip()
+
+
+class _KeyIndex:
+    """Every row's case key and epoch, worked out before any record is built (a key
+    depends on all the rows sharing its description). Kept in a private temporary SQLite
+    file, so memory does not grow with the number of rows."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("")  # "" = a temporary file, deleted on close
+        self.db.execute(
+            "CREATE TABLE k (pos INTEGER PRIMARY KEY, col INTEGER, test_idx INTEGER, "
+            "base TEXT, hash TEXT)"
         )
-    return out
+        self.columns: dict[tuple[int, str], int] = {}
+        self.labels: dict[int, str | None] = {}  # column: its first row's prompt label
+        self.counts: dict[int, int] = defaultdict(int)
+        self._batch: list[tuple[int, int, int, str, str]] = []
+
+    def column(self, row: Row) -> int:
+        key = _column_of(row)
+        col = self.columns.get(key)
+        if col is None:
+            col = self.columns[key] = len(self.columns)
+            self.labels[col] = row.prompt.label if row.prompt else None
+        return col
+
+    def add(self, pos: int, row: Row) -> None:
+        variables = _variables(row)
+        col = self.column(row)
+        self.counts[col] += 1
+        self._batch.append((pos, col, row.testIdx, _base_key(row, variables), vars_hash(variables)))
+        if len(self._batch) >= 10_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.db.executemany("INSERT INTO k VALUES (?, ?, ?, ?, ?)", self._batch)
+        self._batch.clear()
+
+    def finish(self) -> None:
+        """The key rule (module doc) for every row at once."""
+        self._flush()
+        self.db.executescript(
+            """
+            CREATE TABLE amb (col INTEGER, base TEXT, PRIMARY KEY (col, base));
+            INSERT INTO amb SELECT col, base FROM k WHERE base != ''
+                GROUP BY col, base HAVING count(DISTINCT hash) > 1;
+            CREATE TABLE keyed AS SELECT pos, col, test_idx,
+                CASE WHEN base = '' THEN 'vars #' || hash
+                     WHEN EXISTS (SELECT 1 FROM amb a WHERE a.col = k.col AND a.base = k.base)
+                     THEN base || ' #' || hash
+                     ELSE base END AS key
+                FROM k;
+            CREATE TABLE final AS SELECT pos, col, key,
+                row_number() OVER (PARTITION BY col, key ORDER BY test_idx, pos) - 1 AS epoch
+                FROM keyed;
+            CREATE INDEX final_col ON final (col, pos);
+            """
+        )
+
+    def keys(self, col: int) -> Iterator[tuple[int, str, int]]:
+        """(position, key, epoch) of the column's rows, in file order."""
+        yield from self.db.execute(
+            "SELECT pos, key, epoch FROM final WHERE col = ? ORDER BY pos", (col,)
+        )
+
+
+def _record(row: Row, key: str, epoch: int, suite: str, location: str,
+            options: ImportOptions) -> Record:  # fmt: skip
+    tc = row.testCase or TestCase()
+    variables = _variables(row)
+    criteria = _criteria(row)
+    verdict = _verdict(row.success, row.failureReason, criteria, options.pass_criterion)
+    error = None
+    if verdict == "error":
+        error = row.error or (row.response.error if row.response else None) or "error"
+    attributes = {k: v for k, v in (tc.metadata or {}).items() if not k.startswith("_")}
+    return Record(
+        suite=suite,
+        case_key=key,
+        verdict=verdict,
+        input=(row.prompt.raw if row.prompt and row.prompt.raw else as_text(variables)),
+        expected=_expected(variables, tc.assert_),
+        attributes=attributes,
+        epoch=epoch,
+        output=as_text(row.response.output) if row.response else "",
+        score=row.score,
+        criteria=criteria,
+        latency_ms=row.latencyMs if row.latencyMs is None or row.latencyMs >= 0 else None,
+        cost=row.cost if row.cost is None or row.cost >= 0 else None,
+        explanation=row.gradingResult.reason if row.gradingResult else None,
+        error=error,
+        location=f"{location} (testIdx {row.testIdx})",
+    )
+
+
+RowSource = Callable[[], Iterator[tuple[str, Row]]]
 
 
 def _runs(
     path: Path,
-    columns: dict[tuple[int, str], list[tuple[str, _Row]]],
+    source: RowSource,
     prompt_labels: dict[int, str],
     options: ImportOptions,
     created: datetime | None,
     metadata: dict[str, Any],
 ) -> list[ParsedRun]:
+    """One run per prompt x provider column. The rows are read twice: once for the case
+    keys, then once per column for its records, streaming both times."""
+    index = _KeyIndex()
+    for pos, (_, row) in enumerate(source()):
+        index.add(pos, row)
+    if not index.columns:
+        raise InputError(str(path), "no results in this file")
+    index.finish()
     suite = options.suite or DEFAULT_SUITE
     parsed = []
-    many = len(columns) > 1
-    for (prompt_idx, provider), rows in sorted(columns.items()):
-        first = rows[0][1]
-        label = prompt_labels.get(prompt_idx) or _short_label(
-            first.prompt.label if first.prompt else None
-        )
+    many = len(index.columns) > 1
+    for (prompt_idx, provider), col in sorted(index.columns.items()):
+        label = prompt_labels.get(prompt_idx) or _short_label(index.labels[col])
         column = f"{provider} · {label}"
         name = f"{options.name} [{column}]" if options.name and many else options.name or column
-        records = _records_from_rows(rows, suite, options)
         run = Run(
             name=name,
             system=options.system or provider,
@@ -304,8 +279,29 @@ def _runs(
             created_at=created,
             metadata={**metadata, "provider": provider, "prompt": label},
         )
-        parsed.append(ParsedRun(run, records, Progress(total=len(records), done=len(records))))
+        progress = Progress(total=index.counts[col])
+        parsed.append(
+            ParsedRun(
+                run, _column_records(path, index, col, source, suite, options, progress), progress
+            )
+        )
     return parsed
+
+
+def _column_records(path: Path, index: _KeyIndex, col: int, source: RowSource, suite: str,
+                    options: ImportOptions, progress: Progress) -> Iterator[Record]:  # fmt: skip
+    keys = index.keys(col)
+    want = next(keys, None)
+    for pos, (location, row) in enumerate(source()):
+        if want is None:
+            break
+        if pos != want[0]:
+            continue
+        yield _record(row, want[1], want[2], suite, location, options)
+        progress.done += 1
+        want = next(keys, None)
+    if want is not None:
+        raise InputError(str(path), "the file changed while it was being read")
 
 
 class PromptfooImporter:
@@ -340,23 +336,19 @@ class PromptfooImporter:
         return self._read_json(path, options)
 
     def _read_json(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
+        scan = jsonstream.scan(path, "results.results")
         try:
-            obj = json.loads(path.read_bytes())
-        except UnicodeDecodeError as exc:
-            raise InputError(str(path), f"not valid UTF-8 ({exc.reason})") from None
-        except (ValueError, RecursionError) as exc:
-            raise InputError(str(path), f"malformed JSON ({exc})") from None
-        try:
-            top = _Top.model_validate(obj)
+            top = Top.model_validate(scan.head)
         except ValidationError as exc:
             raise validation_error(path, exc, "top level") from None
-        if not top.results.results:
+        if not scan.count:
             raise InputError(str(path), "no results in this file", field="results.results")
-        columns: dict[tuple[int, str], list[tuple[str, _Row]]] = defaultdict(list)
-        for i, item in enumerate(top.results.results):
-            location = f"results.results[{i}]"
-            row = _validate_row(path, item, location)
-            columns[_column_of(row)].append((location, row))
+
+        def source() -> Iterator[tuple[str, Row]]:
+            for i, item in enumerate(jsonstream.items(path, "results.results", scan)):
+                location = f"results.results[{i}]"
+                yield location, _validate_row(path, item, location)
+
         labels = {i: _short_label(p.label) for i, p in enumerate(top.results.prompts) if p.label}
         config = top.config or {}
         metadata = {
@@ -368,123 +360,32 @@ class PromptfooImporter:
         }
         created = top.results.timestamp
         return _runs(
-            path, columns, labels, options, created,
+            path, source, labels, options, created,
             {k: v for k, v in metadata.items() if v is not None},
         )  # fmt: skip
 
     def _read_jsonl(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
-        columns: dict[tuple[int, str], list[tuple[str, _Row]]] = defaultdict(list)
-        with path.open("rb") as fh:
-            for number, raw in bounded_lines(fh, path):
-                if not raw.strip():
-                    continue
-                location = f"line {number}"
-                text = decode_utf8(path, raw, location)
-                try:
-                    obj = json.loads(text)
-                except (ValueError, RecursionError) as exc:
-                    raise InputError(
-                        str(path), f"malformed JSON ({exc})", location=location
-                    ) from None
-                row = _validate_row(path, obj, location)
-                columns[_column_of(row)].append((location, row))
-        if not columns:
-            raise InputError(str(path), "no results in this file")
-        return _runs(path, columns, {}, options, None, {})
+        def source() -> Iterator[tuple[str, Row]]:
+            with path.open("rb") as fh:
+                for number, raw in bounded_lines(fh, path):
+                    if not raw.strip():
+                        continue
+                    location = f"line {number}"
+                    text = decode_utf8(path, raw, location)
+                    try:
+                        obj = json.loads(text)
+                    except (ValueError, RecursionError) as exc:
+                        raise InputError(
+                            str(path), f"malformed JSON ({exc})", location=location
+                        ) from None
+                    yield location, _validate_row(path, obj, location)
+
+        return _runs(path, source, {}, options, None, {})
 
     def _read_csv(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(str(path), f"not valid UTF-8 ({exc.reason})") from None
-        reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise InputError(str(path), "the file is empty") from None
-        if not header or header[0] != "Description":
-            raise InputError(
-                str(path), "a promptfoo CSV starts with a 'Description' column", location="record 1"
-            )
-        starts = [i for i, h in enumerate(header) if h.startswith("[")]
-        if not starts:
-            raise InputError(
-                str(path),
-                "no '[provider] prompt' output column in the header",
-                location="record 1",
-            )
-        var_names = header[1 : starts[0]]
-        spans = []
-        for n, start in enumerate(starts):
-            end = starts[n + 1] if n + 1 < len(starts) else len(header)
-            spans.append((start, {h: i for i, h in enumerate(header[start + 1 : end], start + 1)}))
-        columns: dict[tuple[int, str], list[tuple[str, _Row]]] = defaultdict(list)
-        for index, cells in enumerate(reader):
-            record_no = index + 2
-            location = f"record {record_no}"
-            if not any(cells):
-                continue
-            if len(cells) != len(header):
-                raise InputError(
-                    str(path),
-                    f"{len(cells)} cells where the header has {len(header)}",
-                    location=location,
-                )
-            variables = {
-                name: cells[i + 1] for i, name in enumerate(var_names) if cells[i + 1] != ""
-            }
-            for prompt_idx, (start, cols) in enumerate(spans):
-                title = header[start]
-                provider, _, label = title[1:].partition("] ")
-                status_col = cols.get("Status")
-                if status_col is None:
-                    raise InputError(
-                        str(path), "no Status column", location="record 1", field="Status"
-                    )
-                status = cells[status_col].strip().upper()
-                if status not in ("PASS", "FAIL", "ERROR"):
-                    raise InputError(
-                        str(path),
-                        f"Status must be PASS, FAIL or ERROR (got {cells[status_col]!r})",
-                        location=location,
-                        field="Status",
-                    )
-                named: dict[str, float | None] = {}
-                metric_cols = {
-                    h[len("Metric: ") :]: i for h, i in cols.items() if h.startswith("Metric: ")
-                }
-                for metric, i in metric_cols.items():
-                    if cells[i] != "":
-                        named[metric] = _float(path, cells[i], location, f"Metric: {metric}")
-                score_col = cols.get("Score")
-                row = _Row(
-                    testIdx=index,
-                    promptIdx=prompt_idx,
-                    success=status == "PASS",
-                    failureReason={"PASS": 0, "FAIL": 1, "ERROR": 2}[status],
-                    score=_float(path, cells[score_col], location, "Score") if score_col is not None and cells[score_col] != "" else None,
-                    namedScores=named,
-                    gradingResult=_Grading(reason=cells[cols["Grader Reason"]] or None) if "Grader Reason" in cols else None,
-                    response=_Response(output=cells[start]),
-                    testCase=_TestCase(description=cells[0] or None, vars=variables),
-                    vars=variables,
-                    prompt=None,
-                    provider=provider,
-                )  # fmt: skip
-                columns[(prompt_idx, provider)].append((location, row))
-                if status == "ERROR":
-                    row.error = cells[cols["Grader Reason"]] if "Grader Reason" in cols else None
-                _ = label
-        if not columns:
-            raise InputError(str(path), "no results in this file")
-        labels = {i: _short_label(header[s].partition("] ")[2]) for i, (s, _) in enumerate(spans)}
-        return _runs(path, columns, labels, options, None, {})
-
-
-def _float(path: Path, cell: str, location: str, field: str) -> float:
-    try:
-        return float(cell)
-    except (ValueError, RecursionError):
-        raise InputError(
-            str(path), f"not a number (got {cell!r})", location=location, field=field
-        ) from None
+        header = csv_header(path)
+        labels = {
+            i: _short_label(header[s].partition("] ")[2])
+            for i, s in enumerate(header_starts(header))
+        }
+        return _runs(path, lambda: csv_rows(path, header), labels, options, None, {})

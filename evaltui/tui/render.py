@@ -91,10 +91,14 @@ def counts_text(
     return t
 
 
-def diff_texts(old: str, new: str, limit: int | None = 20_000) -> tuple[Text, Text]:
-    """Both texts, literal, with the words only in `old` / only in `new` marked."""
-    a_src = visible(old, multiline=True, limit=limit)
-    b_src = visible(new, multiline=True, limit=limit)
+def diff_texts(
+    old: str, new: str, limit: int | None = 20_000,
+    lengths: tuple[int | None, int | None] = (None, None),
+) -> tuple[Text, Text]:  # fmt: skip
+    """Both texts, literal, with the words only in `old` / only in `new` marked.
+    `lengths` are the whole texts' lengths when only their beginnings were read."""
+    a_src = visible(old, multiline=True, limit=limit, length=lengths[0])
+    b_src = visible(new, multiline=True, limit=limit, length=lengths[1])
     a_tok, b_tok = _TOKEN.findall(a_src), _TOKEN.findall(b_src)
     if len(a_tok) > DIFF_TOKEN_LIMIT or len(b_tok) > DIFF_TOKEN_LIMIT or a_src == b_src:
         return Text(a_src), Text(b_src)
@@ -166,7 +170,11 @@ def outputs_table(detail: CaseDetail, sample: int = 0, limit: int | None = 20_00
         table.add_column(head, ratio=1, overflow="fold")
     base = picked[0].output if picked[0] else ""
     cand = picked[1].output if picked[1] else ""
-    base_t, cand_t = diff_texts(base, cand, limit)
+    lengths = (
+        picked[0].output_length if picked[0] else None,
+        picked[1].output_length if picked[1] else None,
+    )
+    base_t, cand_t = diff_texts(base, cand, limit, lengths)
     cells: list[RenderableType] = [
         base_t if picked[0] else Text("(not in this run)", style="dim"),
         cand_t if picked[1] else Text("(not in this run)", style="dim"),
@@ -174,7 +182,7 @@ def outputs_table(detail: CaseDetail, sample: int = 0, limit: int | None = 20_00
     if len(picked) == 3:
         fb = picked[2]
         cells.append(
-            safe_text(fb.output, multiline=True, limit=limit)
+            safe_text(fb.output, multiline=True, limit=limit, length=fb.output_length)
             if fb
             else Text("(not in this run)", style="dim")
         )

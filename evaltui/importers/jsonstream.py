@@ -1,0 +1,209 @@
+"""Streaming JSON for the formats that are one big document (promptfoo `-o x.json`,
+Inspect `.json` logs): nothing but one record is ever in memory, whatever the file size.
+
+ijson (yajl2_c backend) does the parsing; it was chosen over a hand-written tokenizer
+because its C parser is twice as fast as `json.load` and holds one value at a time.
+
+Reading is two passes over the file:
+- `scan` walks every parse event in Python, enforcing the limits exactly (one string or
+  number at most EVALTUI_MAX_FIELD_BYTES, nesting at most EVALTUI_MAX_DEPTH, one record at
+  most EVALTUI_MAX_LINE_BYTES and EVALTUI_MAX_RECORD_VALUES), counts the records under a
+  prefix and builds everything else (the small header around them);
+- `items` then builds the records one at a time with ijson's C builder.
+A file that changes between the two passes is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+
+from evaltui.errors import InputError
+from evaltui.importers.base import (
+    MAX_DEPTH,
+    MAX_FIELD_BYTES,
+    MAX_RECORD_VALUES,
+    env_limit,
+    max_line_bytes,
+)
+
+CHUNK = 1 << 16  # scan: the field limit is checked per chunk
+ITEM_CHUNK = 1 << 20
+_OPEN = frozenset(("start_map", "start_array"))
+_CLOSE = frozenset(("end_map", "end_array"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    field: int
+    depth: int
+    record: int
+    values: int
+
+    @classmethod
+    def current(cls) -> Limits:
+        return cls(
+            field=env_limit("EVALTUI_MAX_FIELD_BYTES", MAX_FIELD_BYTES),
+            depth=env_limit("EVALTUI_MAX_DEPTH", MAX_DEPTH),
+            record=max_line_bytes(),
+            values=env_limit("EVALTUI_MAX_RECORD_VALUES", MAX_RECORD_VALUES),
+        )
+
+
+@dataclass
+class Scan:
+    """What the first pass found: the document without the records, and their number."""
+
+    head: dict[str, Any] = field(default_factory=dict)
+    count: int = 0
+    size: int = 0
+    mtime_ns: int = 0
+
+
+class _Reader:
+    """The file as ijson reads it, counting bytes: a read that would take one value past
+    the field limit, or one record past the record limit, is refused before it is parsed."""
+
+    def __init__(self, fh: IO[bytes], path: Path, limits: Limits, where: Any) -> None:
+        self.fh, self.path, self.limits, self.where = fh, path, limits, where
+        self.offset = self.mark = 0
+        self.record_start = -1
+
+    def read(self, n: int = -1) -> bytes:
+        if self.offset - self.mark > self.limits.field:
+            raise InputError(
+                str(self.path), f"one value is longer than {self.limits.field:,} bytes "
+                "(EVALTUI_MAX_FIELD_BYTES)", location=self.where(),
+            )  # fmt: skip
+        if self.record_start >= 0 and self.offset - self.record_start > self.limits.record:
+            raise InputError(
+                str(self.path), f"the record is longer than {self.limits.record:,} bytes "
+                "(EVALTUI_MAX_LINE_BYTES)", location=self.where(),
+            )  # fmt: skip
+        chunk = self.fh.read(CHUNK if n < 0 else min(n, CHUNK))
+        self.offset += len(chunk)
+        return chunk
+
+
+def _too_deep(path: Path, limits: Limits, where: str, keys: list[str]) -> InputError:
+    field = ".".join(k for k in keys[:12] if k) + ("…" if len(keys) > 12 else "")
+    return InputError(
+        str(path), f"nested more than {limits.depth} levels deep (EVALTUI_MAX_DEPTH)",
+        location=where, field=field or None,
+    )  # fmt: skip
+
+
+def _malformed(path: Path, exc: Exception, where: str | None) -> InputError:
+    # yajl's messages run on over lines, pointing into the text: keep the first line
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+    if "premature eof" in detail.lower() or "incomplete" in detail.lower():
+        detail = "the file ends in the middle of the document (truncated?)"
+    return InputError(str(path), f"malformed JSON ({detail[:200]})", location=where)
+
+
+def _item_location(records: str, index: int) -> str:
+    return f"{records}[{index}]"
+
+
+def scan(path: Path, records: str, label: str | None = None) -> Scan:
+    """First pass. `records` is the ijson prefix of the record array ("samples"); the
+    records are counted and checked, everything else at top level is built into `head`.
+    `label` names the array in messages (default: the prefix)."""
+    limits = Limits.current()
+    label = label or records
+    parts = records.split(".") if records else []
+    array_depth = len(parts) + 1  # containers open inside the record array (document = 1)
+    stat = path.stat()
+    out = Scan(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    builder = ijson.ObjectBuilder()  # the document, with the record array left empty
+    keys: list[str] = []  # per open container: its current key ("item" in an array)
+    in_array = in_record = False
+    record_start = values = 0
+    where = "top level"
+
+    with path.open("rb") as fh:
+        reader = _Reader(fh, path, limits, lambda: where)
+        # basic_parse: events without ijson's prefixes, which cost O(depth) each and so
+        # O(depth^2) memory on a file nested 100,000 deep; the path is kept here instead
+        try:
+            for event, value in ijson.basic_parse(reader, buf_size=CHUNK, use_float=True):
+                reader.mark = reader.offset  # an event: no value runs on past the field limit
+                if event == "map_key":
+                    keys[-1] = value
+                    if len(keys) == 1 and not in_record:
+                        where = str(value)
+                    if not in_array:
+                        builder.event(event, value)
+                    continue
+                opening = event in _OPEN
+                if in_array and (
+                    len(keys) > array_depth or (len(keys) == array_depth and event != "end_array")
+                ):
+                    if not in_record:
+                        in_record, record_start, values = True, reader.offset, 0
+                        where = _item_location(label, out.count)
+                        reader.record_start = record_start
+                    values += 1
+                    if values > limits.values:
+                        raise InputError(
+                            str(path), f"the record holds more than {limits.values:,} JSON values "
+                            "(EVALTUI_MAX_RECORD_VALUES)", location=where,
+                        )  # fmt: skip
+                    if opening:
+                        keys.append("item" if event == "start_array" else "")
+                        if len(keys) > limits.depth:
+                            raise _too_deep(path, limits, where, keys)
+                    elif event in _CLOSE:
+                        keys.pop()
+                    if len(keys) == array_depth:  # back in the array: the record is whole
+                        in_record = False
+                        reader.record_start = -1
+                        out.count += 1
+                    continue
+                if opening:
+                    if event == "start_array" and len(keys) == array_depth - 1 and keys == parts:
+                        in_array = True
+                    keys.append("item" if event == "start_array" else "")
+                    if len(keys) > limits.depth:
+                        raise _too_deep(path, limits, where, keys)
+                elif event in _CLOSE:
+                    if in_array and len(keys) == array_depth:
+                        in_array = False
+                    keys.pop()
+                builder.event(event, value)
+        except ijson.JSONError as exc:
+            raise _malformed(path, exc, where) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(str(path), f"not valid UTF-8 ({exc.reason})", location=where) from None
+    head = getattr(builder, "value", None)
+    if not isinstance(head, dict):
+        raise InputError(str(path), "the file is not a JSON object")
+    out.head = head
+    return out
+
+
+def items(path: Path, records: str, expected: Scan, label: str | None = None) -> Iterator[Any]:
+    """Second pass: each record under `records`, built by ijson's C parser, in file order.
+    The first pass has checked every limit; a file changed since is refused."""
+    label = label or records
+    stat = path.stat()
+    if (stat.st_size, stat.st_mtime_ns) != (expected.size, expected.mtime_ns):
+        raise InputError(str(path), "the file changed while it was being read")
+    index = 0
+    with path.open("rb") as fh:
+        parsed = ijson.items(fh, records + ".item", buf_size=ITEM_CHUNK, use_float=True)
+        while True:
+            try:
+                item = next(parsed)
+            except StopIteration:
+                break
+            except (ijson.JSONError, UnicodeDecodeError) as exc:
+                raise _malformed(path, exc, _item_location(label, index)) from None
+            yield item
+            index += 1
+    if index != expected.count:
+        raise InputError(str(path), "the file changed while it was being read")

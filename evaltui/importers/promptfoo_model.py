@@ -1,0 +1,92 @@
+"""The parts of a promptfoo output file evaltui reads (one model per object)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from evaltui.importers.base import LooseModel
+
+
+class Assertion(LooseModel):
+    type: str = "assertion"
+    value: Any = None
+    metric: str | None = None
+
+
+class Component(LooseModel):
+    pass_: bool = Field(alias="pass")
+    score: float | None = None
+    reason: str | None = None
+    assertion: Assertion | None = None
+
+
+class Grading(LooseModel):
+    pass_: bool | None = Field(default=None, alias="pass")
+    score: float | None = None
+    reason: str | None = None
+    componentResults: list[Component] | None = None
+
+
+class TestCase(LooseModel):
+    description: str | None = None
+    vars: dict[str, Any] | None = None
+    assert_: list[Assertion] | None = Field(default=None, alias="assert")
+    metadata: dict[str, Any] | None = None
+
+
+class Prompt(LooseModel):
+    raw: str | None = None
+    label: str | None = None
+
+
+class Provider(LooseModel):
+    id: str | None = None
+    label: str | None = None
+
+
+class Response(LooseModel):
+    output: Any = None
+    error: str | None = None
+
+
+class Row(LooseModel):
+    testIdx: int
+    promptIdx: int = 0
+    success: bool
+    score: float | None = None
+    failureReason: int | None = None
+    error: str | None = None
+    namedScores: dict[str, float | None] | None = None
+    gradingResult: Grading | None = None
+    latencyMs: float | None = None
+    cost: float | None = None
+    response: Response | None = None
+    testCase: TestCase | None = None
+    vars: dict[str, Any] | None = None
+    prompt: Prompt | None = None
+    provider: Provider | str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class PromptColumn(LooseModel):
+    label: str | None = None
+    provider: str | None = None
+    raw: str | None = None
+
+
+class Results(LooseModel):
+    version: int | None = None
+    timestamp: datetime | None = None
+    prompts: list[PromptColumn] = Field(default_factory=list)
+    results: list[Any]
+    stats: dict[str, Any] | None = None
+
+
+class Top(LooseModel):
+    evalId: str | None = None
+    results: Results
+    config: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
