@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from rich.text import Text
 
@@ -38,13 +39,18 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 DEFAULT_LIMIT = 20_000
 
 
-def visible(value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT) -> str:
+def visible(
+    value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT,
+    length: int | None = None,
+) -> str:  # fmt: skip
     """Return `value` as a string whose every character is safe to print.
 
     Args:
         value: any value; None becomes "".
         multiline: keep newlines and tabs (for panes); otherwise they show as ␊ and ␉.
         limit: cut to this many characters with a marker saying how much was cut.
+        length: the whole value's length when `value` is only its beginning (an output
+            read from the store in part), so that the marker counts what was never read.
 
     Returns:
         A string with no control, escape, bidi or zero-width characters left.
@@ -52,9 +58,9 @@ def visible(value: object, *, multiline: bool = False, limit: int | None = DEFAU
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    cut = 0
+    cut = max(0, (length or 0) - len(text))
     if limit is not None and len(text) > limit:
-        cut = len(text) - limit
+        cut += len(text) - limit
         text = text[:limit]
     if _UNSAFE.search(text):
         text = text.translate(_TABLE_KEEP_LINES if multiline else _TABLE)
@@ -66,10 +72,11 @@ def visible(value: object, *, multiline: bool = False, limit: int | None = DEFAU
 
 
 def safe_text(
-    value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT, style: str = ""
-) -> Text:
+    value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT, style: str = "",
+    length: int | None = None,
+) -> Text:  # fmt: skip
     """A Rich `Text` of `value`, literal (no markup parsed) and visible."""
-    return Text(visible(value, multiline=multiline, limit=limit), style=style)
+    return Text(visible(value, multiline=multiline, limit=limit, length=length), style=style)
 
 
 def one_line(value: object, width: int = 60) -> str:
@@ -92,3 +99,72 @@ def safe_json(value: object, *, indent: int | None = 2, sort_keys: bool = False)
         value, indent=indent, ensure_ascii=False, allow_nan=False, sort_keys=sort_keys
     )
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# -- the last door: whatever reaches a widget or the console ------------------------------
+
+# One character for one: a Text's styles are spans by offset, so the guard must keep its
+# length. C0 become control pictures (as in visible), everything else unsafe U+FFFD.
+_GUARD = {
+    **{k: v for k, v in _C0.items() if k not in (0x0A, 0x09)},
+    0x7F: "\u2421",
+    **{i: "\ufffd" for i in range(0x80, 0xA0)},
+    **{cp: "\ufffd" for cp in _INVISIBLE},
+}
+
+
+class Inert(Text):
+    """A Rich Text that has passed the door: literal (never markup) and visible."""
+
+
+def inert(value: object) -> Any:
+    """Make anything bound for a widget or the console safe, whatever built it.
+
+    - a `str` is data: it becomes an `Inert` Text through `visible()` (no markup parsed);
+    - a Rich `Text` (built by hand from data, say) has any control, escape, bidi or
+      zero-width character replaced in place, one for one, so its styles still fit;
+    - tables, groups, panels and padding are walked, their parts made safe the same way;
+    - anything else is refused with a TypeError: a new kind of renderable must be taught
+      here before it can be shown, so it cannot skip the door.
+    """
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.panel import Panel
+    from rich.table import Table
+
+    if value is None:
+        return Inert("")
+    if isinstance(value, Inert):
+        return value
+    if isinstance(value, str):
+        return Inert(visible(value, multiline=True, limit=None))
+    if isinstance(value, Text):
+        _guard_text(value)
+        return value
+    if isinstance(value, Table):
+        for column in value.columns:
+            column.header = inert(column.header)
+            column.footer = inert(column.footer)
+            column._cells[:] = [inert(cell) for cell in column._cells]
+        value.title = inert(value.title) if value.title is not None else None
+        value.caption = inert(value.caption) if value.caption is not None else None
+        return value
+    if isinstance(value, Group):
+        value.renderables[:] = [inert(r) for r in value.renderables]
+        return value
+    if isinstance(value, Panel):
+        value.renderable = inert(value.renderable)
+        value.title = inert(value.title) if value.title is not None else None
+        return value
+    if isinstance(value, Padding):
+        value.renderable = inert(value.renderable)
+        return value
+    if isinstance(value, int | float):
+        return Inert(str(value))
+    raise TypeError(f"{type(value).__name__} cannot be shown: pass it through evaltui.textsafe")
+
+
+def _guard_text(text: Text) -> None:
+    plain = text.plain
+    if _UNSAFE.search(plain) or _SURROGATE.search(plain):
+        text.plain = _SURROGATE.sub("\ufffd", plain.translate(_GUARD))

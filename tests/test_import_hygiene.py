@@ -128,3 +128,130 @@ def test_the_decision_schema_is_generated_from_the_model():
     from evaltui.gate.record import json_schema
 
     assert json.loads((ROOT / "docs" / "decision.schema.json").read_text()) == json_schema()
+
+
+# -- the one door for untrusted text: the only easy way to show data -------------------------
+
+_DATA_WIDGETS = {"Static", "Label", "DataTable", "Input", "OptionList", "Option", "Log",
+                 "RichLog", "Markdown", "Pretty", "TextArea", "Tree", "ListView", "Select"}  # fmt: skip
+
+
+def _imports(path):
+    import ast
+
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                yield node.module, alias.name, node.lineno
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, "", node.lineno
+
+
+def test_screens_draw_data_only_in_the_guarded_widgets():
+    """Textual's data widgets are imported only by tui/widgets/safe.py, whose versions
+    pass everything through textsafe.inert; a new screen cannot forget the door."""
+    hits = [
+        f"{path.relative_to(ROOT)}:{line}: {module} {name}"
+        for path in sorted((PACKAGE / "tui").rglob("*.py"))
+        if path.name != "safe.py"
+        for module, name, line in _imports(path)
+        if module.startswith("textual.widgets")
+        and (name in _DATA_WIDGETS or module != "textual.widgets")
+    ]
+    assert hits == []
+
+
+def test_the_cli_prints_only_through_its_guarded_console_and_echo():
+    import ast
+
+    hits = []
+    for path in sorted((PACKAGE / "cli").rglob("*.py")):
+        if path.name == "output.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+                owner = getattr(getattr(f, "value", None), "id", "")
+                if (owner == "click" and name in ("echo", "secho")) or name in ("Console", "print"):
+                    if not (isinstance(f, ast.Attribute) and owner != "click" and name == "print"):
+                        hits.append(f"{path.relative_to(ROOT)}:{node.lineno}: {owner}.{name}")
+    assert hits == []
+
+
+ESC_PAYLOAD = "a\x1b]52;c;cHduZWQ=\x07b\x9b31m\u202ec[bold]d[/]"
+
+
+def _assert_inert_text(text: str) -> None:
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text), repr(
+        text
+    )
+
+
+def test_inert_guards_text_built_from_data_and_keeps_styles():
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from evaltui.textsafe import Inert, inert
+
+    t = Text("label: ")
+    t.append(ESC_PAYLOAD, style="bold")
+    table = Table(ESC_PAYLOAD)
+    table.add_row(Text(ESC_PAYLOAD), ESC_PAYLOAD)
+    out = inert(Group(t, table, ESC_PAYLOAD))
+    _assert_inert_text(t.plain)
+    assert t.spans and t.spans[0].style == "bold" and t.plain.startswith("label: a␛]52")
+    for cell in [table.columns[0].header, *table.columns[0]._cells, *table.columns[1]._cells]:
+        assert isinstance(cell, Text)
+        _assert_inert_text(cell.plain)
+    last = out.renderables[-1]
+    assert isinstance(last, Inert) and "[bold]d[/]" in last.plain  # literal, not markup
+    with pytest.raises(TypeError, match="cannot be shown"):
+        inert(object())
+
+
+def test_the_cli_console_and_echo_print_nothing_raw(capsys):
+    from rich.text import Text
+
+    from evaltui.cli.output import echo, make_console
+
+    console = make_console()
+    console.print(ESC_PAYLOAD)
+    console.print(Text(ESC_PAYLOAD))
+    echo(ESC_PAYLOAD)
+    out = capsys.readouterr().out
+    _assert_inert_text(out)
+    assert out.count("[bold]d[/]") == 3
+
+
+async def test_the_guarded_widgets_show_data_literally():
+    from rich.text import Text
+    from textual.app import App
+
+    from evaltui.tui.widgets.safe import DataTable, Input, Option, OptionList, Static
+
+    class Probe(App[None]):
+        def compose(self):
+            yield Static(ESC_PAYLOAD, id="s")
+            yield DataTable(id="t")
+            yield Input(ESC_PAYLOAD, id="i")
+            yield OptionList(ESC_PAYLOAD, Option(Text(ESC_PAYLOAD)), id="o")
+
+    app = Probe()
+    async with app.run_test() as pilot:
+        static = app.query_one("#s", Static)
+        static.update(Text(ESC_PAYLOAD))
+        table = app.query_one("#t", DataTable)
+        table.add_column(ESC_PAYLOAD)
+        table.add_row(ESC_PAYLOAD)
+        await pilot.pause()
+        _assert_inert_text(str(static.render()))
+        _assert_inert_text(str(table.get_cell_at((0, 0))))
+        _assert_inert_text(app.query_one("#i", Input).value)
+        options = app.query_one("#o", OptionList)
+        for i in range(options.option_count):
+            _assert_inert_text(str(options.get_option_at_index(i).prompt))
+        _assert_inert_text(app.export_screenshot())  # what the terminal would get

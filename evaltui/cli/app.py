@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from evaltui import __version__
+from evaltui.cli.output import echo
 from evaltui.errors import EvaltuiError, StoreError
 from evaltui.paths import ENV_DB, default_db_path
 from evaltui.store import Store
@@ -25,13 +26,13 @@ class EvaltuiGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EvaltuiError as exc:
-            click.echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
+            echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
             sys.exit(exc.exit_code)
         except sqlite3.Error as exc:
-            click.echo(f"Error: the store could not be used: {visible(exc, limit=500)}", err=True)
+            echo(f"Error: the store could not be used: {visible(exc, limit=500)}", err=True)
             sys.exit(3)
         except RecursionError:
-            click.echo("Error: the input is nested too deeply to read", err=True)
+            echo("Error: the input is nested too deeply to read", err=True)
             sys.exit(2)
 
 
@@ -49,10 +50,10 @@ def open_store(path: Path, *, write: bool = False, announce: bool = True) -> Sto
         if not write:
             raise StoreError(f"no store at {path}; `evaltui import` creates one")
         if announce:
-            click.echo(f"created a new store at {path}", err=True)
+            echo(f"created a new store at {path}", err=True)
     return Store(
         path,
-        on_wait=lambda: click.echo(
+        on_wait=lambda: echo(
             f"Waiting for {path}: another evaltui is importing a large file into it "
             "and has the store to itself until that import commits...",
             err=True,
@@ -129,7 +130,7 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: a message, never a raw traceback
         if os.environ.get("EVALTUI_DEBUG"):
             raise
-        click.echo(
+        echo(
             f"Error: unexpected {type(exc).__name__}: {visible(exc, limit=500)} "
             "(a bug: set EVALTUI_DEBUG=1 for the traceback and report it)",
             err=True,

@@ -6,7 +6,7 @@ import click
 from rich.text import Text
 
 from evaltui.cli.app import cli, open_store, store_path
-from evaltui.cli.output import make_console, make_table
+from evaltui.cli.output import echo, make_console, make_table
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.stats import pct
@@ -81,7 +81,7 @@ def compare_cmd(
     ) as cmp:
         summary = cmp.summary()
     if as_json:
-        click.echo(safe_json(summary))
+        echo(safe_json(summary))
         return
     console = make_console()
     run = summary["baseline"], summary["candidate"], summary["fallback"]

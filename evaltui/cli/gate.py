@@ -10,7 +10,7 @@ import click
 from rich.text import Text
 
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
-from evaltui.cli.output import make_console, make_table, print_rows
+from evaltui.cli.output import echo, make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -92,7 +92,7 @@ def gate_cmd(
 
         signing.sign(out, sign_key, signing.DECISION)
     if as_json:
-        click.echo(exporters.to_json(record), nl=False)
+        echo(exporters.to_json(record), nl=False)
     else:
         console = make_console()
         style = {"ship": "bold green", "narrow_rollout": "bold yellow"}.get(
@@ -141,14 +141,14 @@ def decisions_cmd(
     with open_store(store_path(ctx)) as store:
         if show_id is not None:
             shown = gate.get_decision(store, show_id)
-            click.echo(safe_json(shown))
+            echo(safe_json(shown))
             return
         rows = gate.list_decisions(store, limit)
     if as_json:
-        click.echo(safe_json(rows))
+        echo(safe_json(rows))
         return
     if not rows:
-        click.echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
+        echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
         return
     table = make_table(("id", "right"), ("decided", "left"), ("by", "left"), ("decision", "left"),
                    ("candidate", "left"), ("baseline", "left"), ("record", "left"))  # fmt: skip
@@ -215,15 +215,15 @@ def verify_cmd(
         else:
             try:
                 who = signing.verify(record_path, Path(signers), signing.DECISION)
-                click.echo(f"signed by {visible(who, limit=80)} (verified)")
+                echo(f"signed by {visible(who, limit=80)} (verified)")
             except InputError as exc:
                 problems.append(f"its signature does not verify: {exc.detail}")
     if not problems:
-        click.echo(f"unchanged: the decision ({decision}) still holds")
+        echo(f"unchanged: the decision ({decision}) still holds")
         return
-    click.echo(f"changed since the decision ({decision}):")
+    echo(f"changed since the decision ({decision}):")
     for p in problems:
-        click.echo(f"  - {visible(p, limit=500)}")
+        echo(f"  - {visible(p, limit=500)}")
     sys.exit(5)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from evaltui.cli.app import cli, open_store, store_path
-from evaltui.cli.output import make_table, print_rows
+from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.models import CASE_STATUSES
 from evaltui.textsafe import one_line, safe_json
@@ -34,7 +34,7 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
     with open_store(store_path(ctx), write=True) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.retire(store, ids, reason, note)
-    click.echo(f"retired {n} case(s) ({reason}); {len(ids) - n} already were")
+    echo(f"retired {n} case(s) ({reason}); {len(ids) - n} already were")
 
 
 @cli.command("restore")
@@ -48,7 +48,7 @@ def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) ->
     with open_store(store_path(ctx), write=True) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.restore(store, ids, note)
-    click.echo(f"restored {n} case(s)")
+    echo(f"restored {n} case(s)")
 
 
 @cli.command("quarantine")
@@ -62,7 +62,7 @@ def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None)
     with open_store(store_path(ctx), write=True) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.quarantine(store, ids, note)
-    click.echo(f"quarantined {n} case(s)")
+    echo(f"quarantined {n} case(s)")
 
 
 @cli.command("stale")
@@ -98,10 +98,10 @@ def stale_cmd(
             lifecycle.save_markers(store, marks)
         found = lifecycle.stale(store, runs=n_runs, markers=marks)
     if as_json:
-        click.echo(safe_json([s.as_dict() for s in found]))
+        echo(safe_json([s.as_dict() for s in found]))
         return
     if not found:
-        click.echo("No suggestions.")
+        echo("No suggestions.")
         return
     table = make_table(
         ("case", "left"), ("rule", "left"), ("retire?", "left"), ("evidence", "left")
@@ -122,7 +122,7 @@ def stale_cmd(
     by_rule: dict[str, int] = {}
     for s in found:
         by_rule[s.rule] = by_rule.get(s.rule, 0) + 1
-    click.echo(", ".join(f"{n} {rule}" for rule, n in sorted(by_rule.items())))
+    echo(", ".join(f"{n} {rule}" for rule, n in sorted(by_rule.items())))
 
 
 @cli.command("cases")
@@ -141,7 +141,7 @@ def cases_cmd(
         rows = lifecycle.list_cases(store, status=status, suite=suite, limit=limit)
         counts = lifecycle.status_counts(store)
     if as_json:
-        click.echo(safe_json(rows))
+        echo(safe_json(rows))
         return
     table = make_table(("case", "left"), ("status", "left"), ("reason", "left"), ("by", "left"),
                    ("at", "left"), ("note", "left"))  # fmt: skip
@@ -160,4 +160,4 @@ def cases_cmd(
         ],
         optional={"by", "at"},
     )
-    click.echo(", ".join(f"{n:,} {k}" for k, n in counts.items()))
+    echo(", ".join(f"{n:,} {k}" for k, n in counts.items()))

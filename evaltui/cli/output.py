@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from evaltui.textsafe import visible
+from evaltui.textsafe import inert, visible
+
+
+class SafeConsole(Console):
+    """The CLI's only console: whatever it prints passes `textsafe.inert` (a str is data,
+    never markup; no control, escape or bidi character reaches the terminal)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        kwargs["markup"] = False
+        super().print(*(inert(o) for o in objects), **kwargs)
 
 
 def make_console(err: bool = False) -> Console:
-    return Console(stderr=err, highlight=False, soft_wrap=False)
+    return SafeConsole(stderr=err, highlight=False, soft_wrap=False)
+
+
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """The CLI's only plain-line writer (click.echo is not called elsewhere): the line
+    passes `visible` (newlines kept), so data in it cannot reach the terminal raw."""
+    click.echo(visible(message, multiline=True, limit=None), err=err, nl=nl)
 
 
 def make_table(*columns: tuple[str, str]) -> Table:

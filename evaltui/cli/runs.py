@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from evaltui.cli.app import cli, open_app, open_store, store_path
-from evaltui.cli.output import make_console, make_table, print_rows
+from evaltui.cli.output import echo, make_console, make_table, print_rows
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.models import ROLES, Role
@@ -116,24 +116,24 @@ def import_cmd(
                     )
             except EvaltuiError as exc:
                 failed += 1
-                click.echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
+                echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
                 continue
             for out in outcomes:
                 label = visible(out.name, limit=200)
                 if out.skipped:
-                    click.echo(
+                    echo(
                         f"skipped {visible(out.path)}: already imported as run {out.run_id} ({label}); --force to import again"
                     )
                 else:
                     imported += 1
-                    click.echo(
+                    echo(
                         f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results"
                     )
     if new and not imported:  # nothing went in: leave no empty store behind
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     elif new:
-        click.echo(f"created a new store at {db}", err=True)
+        echo(f"created a new store at {db}", err=True)
     if failed:
         sys.exit(2)
 
@@ -153,10 +153,10 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     with open_store(store_path(ctx)) as store:
         summaries = service.list_runs(store)
     if as_json:
-        click.echo(safe_json([s.model_dump() for s in summaries]))
+        echo(safe_json([s.model_dump() for s in summaries]))
         return
     if not summaries:
-        click.echo("No runs yet. Import one: evaltui import FILE (or try: evaltui demo)")
+        echo("No runs yet. Import one: evaltui import FILE (or try: evaltui demo)")
         return
     table = make_table(
         ("id", "right"), ("name", "left"), ("pass rate", "right"), ("cases", "right"),
@@ -206,11 +206,11 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
         outcomes = service.load_demo(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
-        click.echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
+        echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
     if not no_open:
         open_app(path, ctx.obj.get("taxonomy"), write=True)
     else:
-        click.echo(str(path))
+        echo(str(path))
 
 
 @cli.command()
@@ -225,11 +225,11 @@ def schema(what: str) -> None:
     if what == "decision":
         from evaltui.gate.record import json_schema
 
-        click.echo(safe_json(json_schema()))
+        echo(safe_json(json_schema()))
         return
     from evaltui.importers.native import NativeHeaderLine, NativeLine
 
-    click.echo(
+    echo(
         json.dumps(
             {
                 "line": NativeLine.model_json_schema(),
@@ -262,14 +262,14 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
             n = store.event_count()
             head = store.chain_head()
             if not problems:
-                click.echo(f"event log intact: {n:,} events, head {str(head)[:16]}")
+                echo(f"event log intact: {n:,} events, head {str(head)[:16]}")
                 return
             for p in problems:
-                click.echo(f"  - {visible(p, limit=300)}")
+                echo(f"  - {visible(p, limit=300)}")
             sys.exit(5)
         events = store.events(limit)
     if as_json:
-        click.echo(safe_json(events))
+        echo(safe_json(events))
         return
     table = make_table(
         ("id", "right"), ("at", "left"), ("actor", "left"), ("action", "left"),

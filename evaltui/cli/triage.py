@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
-from evaltui.cli.output import make_table, print_rows
+from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.models import FINDING_VERDICTS
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -71,7 +71,7 @@ def label_cmd(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)
         )
     state = eff["state"] if eff else "untriaged"
-    click.echo(
+    echo(
         f"saved: {visible(case, limit=200)} class={finding.class_key or '-'} owner={visible(finding.owner or '-', limit=80)} "
         f"verdict={finding.verdict or '-'} ({state})"
     )
@@ -112,10 +112,10 @@ def findings_list(
             disagreements=disagreements,
         )
     if as_json:
-        click.echo(safe_json(rows))
+        echo(safe_json(rows))
         return
     if not rows:
-        click.echo("No findings match.")
+        echo("No findings match.")
         return
     table = make_table(("case", "left"), ("state", "left"), ("class", "left"), ("owner", "left"),
                    ("verdict", "left"), ("reviewers", "left"), ("note", "left"),
@@ -177,7 +177,7 @@ def findings_export(
             sign_key=sign_key,
         )
     signed = f" and its signature {visible(file.name)}.sig" if sign_key else ""
-    click.echo(f"wrote {n:,} findings to {visible(str(file))}{signed}")
+    echo(f"wrote {n:,} findings to {visible(str(file))}{signed}")
 
 
 @findings_group.command("import")
@@ -219,7 +219,7 @@ def findings_import(
         if out["signer"]
         else "unsigned: kept as unverified"
     )
-    click.echo(
+    echo(
         f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases, "
         f"{who}; {out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"
     )
@@ -245,7 +245,7 @@ def findings_adjudicators(
         if add or remove:
             names = sorted({*names, *add} - set(remove))
             store.set_setting(triage.ADJUDICATORS_SETTING, names)
-    click.echo(", ".join(visible(n, limit=80) for n in names) or "none listed: any local reviewer")
+    echo(", ".join(visible(n, limit=80) for n in names) or "none listed: any local reviewer")
 
 
 @findings_group.command("signers")
@@ -261,7 +261,7 @@ def findings_signers(ctx: click.Context, file: Path | None) -> None:
         if file is not None:
             store.set_setting(SIGNERS_SETTING, str(file.resolve()))
         current = store.get_setting(SIGNERS_SETTING)
-    click.echo(visible(current) if current else "none: findings imports are kept unverified")
+    echo(visible(current) if current else "none: findings imports are kept unverified")
 
 
 @findings_group.command("undo")
@@ -274,7 +274,7 @@ def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
 
     with open_store(store_path(ctx), write=True) as store:
         f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
-    click.echo("nothing to undo" if f is None else f"undone on {visible(f.case_key, limit=200)}")
+    echo("nothing to undo" if f is None else f"undone on {visible(f.case_key, limit=200)}")
 
 
 @findings_group.command("agreement")
@@ -295,10 +295,10 @@ def findings_agreement(
             cand=store.resolve_run(candidate) if candidate else None,
         )
     if as_json:
-        click.echo(safe_json(rows))
+        echo(safe_json(rows))
         return
     if not rows:
-        click.echo("Fewer than two reviewers have findings.")
+        echo("Fewer than two reviewers have findings.")
         return
 
     def f(x: float | None, pct: bool = False) -> str:
@@ -333,7 +333,7 @@ def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
     with open_store(store_path(ctx)) as store:
         tax = taxonomy_in_force(ctx, store)
     if as_json:
-        click.echo(safe_json(tax.as_list()))
+        echo(safe_json(tax.as_list()))
         return
     table = make_table(("key", "left"), ("#", "right"), ("name", "left"), ("owner", "left"),
                    ("description", "left"))  # fmt: skip
@@ -352,7 +352,7 @@ def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
         ],
         optional={"description"},
     )
-    click.echo(f"source: {tax.source}")
+    echo(f"source: {tax.source}")
 
 
 @taxonomy_group.command("import")
@@ -365,7 +365,7 @@ def taxonomy_import(ctx: click.Context, file: Path) -> None:
     tax = taxonomy.parse_toml(file)
     with open_store(store_path(ctx), write=True) as store:
         changes = taxonomy.save(store, tax)
-    click.echo(
+    echo(
         f"taxonomy saved: {len(tax.classes)} classes; added {', '.join(changes['added']) or 'none'}; "
         f"removed {', '.join(changes['removed']) or 'none'}; changed {', '.join(changes['changed']) or 'none'}"
     )
@@ -378,4 +378,4 @@ def taxonomy_export(ctx: click.Context) -> None:
     from evaltui import taxonomy
 
     with open_store(store_path(ctx)) as store:
-        click.echo(taxonomy.to_toml(taxonomy_in_force(ctx, store)), nl=False)
+        echo(taxonomy.to_toml(taxonomy_in_force(ctx, store)), nl=False)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.textsafe import one_line
 from evaltui.tui.render import case_renderable
 from evaltui.tui.screens.base import AppScreen
+from evaltui.tui.widgets.safe import Static
 
 
 class CaseScreen(AppScreen):

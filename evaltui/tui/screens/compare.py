@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, LoadingIndicator, Static
+from textual.widgets import Footer, LoadingIndicator
 from textual.worker import get_current_worker
 
 from evaltui.compare import (
@@ -46,6 +46,7 @@ from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.case_actions import CaseActions
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS
 from evaltui.tui.widgets import CaseList, CasePane, FilterBar, Scoreboard
+from evaltui.tui.widgets.safe import Input, Static
 
 PAGE = 60
 

@@ -7,9 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from evaltui.textsafe import visible
+from evaltui.tui.widgets.safe import Static
 
 
 class ErrorScreen(ModalScreen[None]):

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 from textual.worker import Worker
 
 from evaltui import exporters, gate, taxonomy
@@ -22,6 +22,7 @@ from evaltui.textsafe import one_line, visible
 from evaltui.tui.messages import Evaluated, Exported, NeedPolicy
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import TextPrompt
+from evaltui.tui.widgets.safe import DataTable, Static
 
 __all__ = ["POLICY_SETTING", "GateScreen"]
 DECISION_STYLE = {"ship": "bold green", "narrow_rollout": "bold yellow"}

@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from evaltui.textsafe import visible
+from evaltui.tui.widgets.safe import Static
 
 
 @dataclass(frozen=True)

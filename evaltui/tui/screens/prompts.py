@@ -11,13 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
 
 from evaltui.lifecycle import REASON_HELP, REASONS
 from evaltui.models import FINDING_VERDICTS
 from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line, visible
+from evaltui.tui.widgets.safe import Input, Option, OptionList, Static
 
 VERDICT_HELP = {
     "real_regression": "a real regression: the candidate is worse here",

@@ -7,7 +7,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 
 from evaltui import service
 from evaltui.models import RunSummary
@@ -15,6 +15,7 @@ from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Marked, RunsLoaded
 from evaltui.tui.screens.base import AppScreen
+from evaltui.tui.widgets.safe import DataTable, Static
 
 MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
 # The figures come before the long labels, so an 80-column terminal shows them.

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer
 
 from evaltui import lifecycle
 from evaltui.compare import Comparison
@@ -18,6 +18,7 @@ from evaltui.textsafe import one_line
 from evaltui.tui.messages import Previewed, StatusRequest, SuggestionsLoaded, Written
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import ConfirmEffect, ReasonPicker, note_prompt
+from evaltui.tui.widgets.safe import DataTable, Static
 from evaltui.tui.widgets.scoreboard import effect_table
 
 

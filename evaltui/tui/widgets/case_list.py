@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
-from textual.widgets import DataTable
 
 from evaltui.compare import CaseRow
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import CaseChosen
 from evaltui.tui.render import change_text, verdict_text
+from evaltui.tui.widgets.safe import DataTable
 
 
 def class_cell(row: CaseRow) -> Text:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.triage import Finding
 from evaltui.tui.render import case_renderable
+from evaltui.tui.widgets.safe import Static
 
 
 class CasePane(VerticalScroll):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from evaltui.compare import Filter
+from evaltui.tui.widgets.safe import Static
 
 
 class FilterBar(Static):

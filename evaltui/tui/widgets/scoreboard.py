@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual import on
-from textual.widgets import DataTable
 
 from evaltui.compare import SegmentRow
 from evaltui.exporters.text import fmt_delta, fmt_p, pct, segment_label
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import SegmentChosen
+from evaltui.tui.widgets.safe import DataTable
 
 
 def _delta_style(delta: float | None) -> str:
