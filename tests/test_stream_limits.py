@@ -222,3 +222,31 @@ def test_json_nested_100000_deep_is_refused_in_bounded_memory(tmp_path, fmt):
     """ijson's prefixes would cost O(depth) per event (10 GB here): the scan keeps its own."""
     n, peak_mb = _import_in_own_process(tmp_path, FIXTURES / "hostile" / "deep.jsonl", fmt)
     assert n == -1 and peak_mb < 150, peak_mb
+
+
+async def test_a_huge_output_reaches_the_case_pane_cut_with_its_size(db_path, tmp_path):
+    """A 20 MB output: the case is read with 200,000 characters of it, the pane shows
+    4,000 and says how many more there are (all 20,000,000 counted)."""
+    from evaltui.compare.engine import OUTPUT_READ_CHARS
+    from evaltui.store import Store
+    from evaltui.tui.app import EvaltuiApp
+
+    from .helpers import line, write_jsonl
+    from .tui.test_compare_screen import open_compare, pane_text, settle
+
+    big = "word " * 4_000_000
+    with Store(db_path) as store:
+        for name, verdict in (("b", "pass"), ("c", "fail")):
+            (out,) = service.import_path(store, write_jsonl(
+                tmp_path / f"{name}.jsonl", [line("huge", verdict, output=big)], header={"name": name}))  # fmt: skip
+            service.mark_run(store, "baseline" if name == "b" else "candidate", out.run_id)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await settle(app, pilot)
+        _, detail, _ = screen.comparison.read_case(screen.current)
+        assert len(detail.candidate[0].output) == OUTPUT_READ_CHARS
+        assert detail.candidate[0].output_length == len(big)
+        text = pane_text(screen)
+        assert f"… [{len(big) - 4000:,} more characters]" in text
+        assert len(text) < 40_000

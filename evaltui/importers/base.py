@@ -89,6 +89,14 @@ def env_limit(name: str, default: int) -> int:
     return int(value) if value.isdigit() and int(value) > 0 else default
 
 
+def limit_csv_fields() -> None:
+    """CSV cells are capped at the field limit (Python's own default is 128 KiB); set by
+    every CSV reader, so the cap does not depend on which format was read first."""
+    import csv
+
+    csv.field_size_limit(env_limit("EVALTUI_MAX_FIELD_BYTES", MAX_FIELD_BYTES))
+
+
 def max_line_bytes() -> int:
     return env_limit("EVALTUI_MAX_LINE_BYTES", MAX_LINE_BYTES)
 

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui.errors import InputError
+from evaltui.files import read_capped
 from evaltui.importers.base import (
     ImportOptions,
     LooseModel,
@@ -38,6 +39,7 @@ from evaltui.importers.base import (
     bounded_lines,
     check_text_head,
     decode_utf8,
+    max_line_bytes,
     score_to_criterion,
     validation_error,
 )
@@ -244,7 +246,8 @@ def _task_records(
 
 def _read_results(path: Path) -> _Results:
     try:
-        return _Results.model_validate_json(path.read_bytes())
+        data = read_capped(path, "lm-eval results file", limit=max_line_bytes())
+        return _Results.model_validate_json(data)
     except ValidationError as exc:
         raise validation_error(path, exc, "top level") from None
 

@@ -23,8 +23,10 @@ from evaltui.importers.base import (
     Progress,
     as_text,
     check_text_head,
+    check_values,
     decode_utf8,
     iter_lines,
+    limit_csv_fields,
     validation_error,
 )
 from evaltui.models import Criterion, Record, Role, Run
@@ -210,6 +212,7 @@ class NativeCsvImporter:
         progress.total = path.stat().st_size
         with path.open("rb") as raw_fh:
             fh = io.TextIOWrapper(raw_fh, encoding="utf-8-sig", newline="")
+            limit_csv_fields()
             reader = csv.DictReader(fh)
             try:
                 fields = reader.fieldnames or []
@@ -257,6 +260,7 @@ class NativeCsvImporter:
                     if value is None or value == "":
                         continue
                     if key in ("attributes", "criteria"):
+                        check_values(path, value.encode(), f"{location}, column {key}")
                         try:
                             data[key] = json.loads(value)
                         except (ValueError, RecursionError) as exc:

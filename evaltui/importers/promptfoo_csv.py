@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from evaltui.errors import InputError
-from evaltui.importers.base import MAX_FIELD_BYTES, env_limit
+from evaltui.importers.base import limit_csv_fields
 from evaltui.importers.promptfoo_model import Grading, Response, Row, TestCase
 
 
 def _csv_reader(fh: IO[str]) -> Iterator[list[str]]:
-    csv.field_size_limit(env_limit("EVALTUI_MAX_FIELD_BYTES", MAX_FIELD_BYTES))
+    limit_csv_fields()
     return csv.reader(fh)
 
 
