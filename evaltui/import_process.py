@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from evaltui.errors import InputError
-from evaltui.importers.base import ImportOptions, Progress
+from evaltui.importers.base import ImportOptions, Progress, checked_records
 from evaltui.store.rows import RowBatch, RowSource, Tally
 
 # Batches (~2,000 results, ~2 MB each) the reader may be ahead of the writer.
@@ -93,7 +93,9 @@ def _reader(fmt: str, path: str, options: ImportOptions, index: int, run_id: int
             item = get_importer(fmt).read(Path(path), options)[index]
             tally = Tally()
             progress = item.progress
-            for case_rows, result_rows in build_rows(item.records, run_id, tally):
+            for case_rows, result_rows in build_rows(
+                checked_records(Path(path), item.records, options), run_id, tally
+            ):
                 _send(out, ROWS, (case_rows, result_rows, progress.done, progress.total))
             _send(out, END, vars(tally))
         except InputError as exc:

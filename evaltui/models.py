@@ -9,7 +9,9 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 # The vocabulary lists are defined here once; everything else derives from them.
-Verdict = Literal["pass", "fail", "error"]  # a result's outcome
+# A result's outcome. `limit`: the tool stopped the sample at a message, token or time
+# limit; `unscored`: the tool gave it no verdict (predict-only, metrics-only runs).
+Verdict = Literal["pass", "fail", "error", "limit", "unscored"]
 Role = Literal["production", "candidate", "fallback", "none"]
 CaseStatus = Literal["active", "quarantined", "retired"]
 # A reviewer's verdict on a change (a finding), not a result's outcome.
@@ -146,5 +148,7 @@ class RunSummary(BaseModel):
     passed: int
     failed: int
     errored: int
-    pass_rate: float | None
+    limit: int  # results stopped at a message, token or time limit
+    unscored: int  # results the tool gave no verdict
+    pass_rate: float | None  # per result with a verdict (unscored ones left out)
     criteria: dict[str, dict[str, int]]

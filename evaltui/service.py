@@ -12,6 +12,7 @@ from pathlib import Path
 from evaltui import import_process
 from evaltui.errors import InputError, StoreError
 from evaltui.importers import ImportOptions, ParsedRun, detect, get_importer, sha256_file
+from evaltui.importers.base import checked_records
 from evaltui.models import RunSummary
 from evaltui.paths import demo_data_dir
 from evaltui.store import Store
@@ -83,7 +84,11 @@ def import_path(
         try:
             with store.alone() if writes_alone(path) else nullcontext():
                 run_id = store.import_run(
-                    item.run, item.records, rows=rows, on_batch=on_batch, unique=not force
+                    item.run,
+                    checked_records(path, item.records, options),
+                    rows=rows,
+                    on_batch=on_batch,
+                    unique=not force,
                 )
         except InputError as exc:
             if exc.path:

@@ -12,7 +12,8 @@ from tests.helpers import line, write_jsonl
 
 RUNS_JSON_KEYS = {
     "id", "name", "role", "system", "format", "source_path", "sha256", "created_at", "imported_at",
-    "suites", "cases", "results", "passed", "failed", "errored", "pass_rate", "criteria",
+    "suites", "cases", "results", "passed", "failed", "errored", "limit", "unscored", "pass_rate",
+    "criteria",
 }  # fmt: skip
 
 

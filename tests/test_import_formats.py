@@ -112,12 +112,15 @@ def test_inspect_counts_match_the_logs_own_results(store):
         total = log["results"]["total_samples"]
         assert row.results == total == 40
         assert row.passed == round(match["metrics"]["accuracy"]["value"] * total)
-        # every scorer is a criterion; the dict-valued scorer's keys are separate criteria
+        # every scorer is a criterion; a dict-valued scorer's keys are `scorer/key`
         for score in log["results"]["scores"]:
-            crit = row.criteria.get(score["name"])
-            assert crit is not None, score["name"]
+            name = score["scorer"] if score["name"] == score["scorer"] else f"{score['scorer']}/{score['name']}"
+            crit = row.criteria.get(name)
+            assert crit is not None, name
             if "accuracy" in score["metrics"]:
                 assert crit["passed"] == round(score["metrics"]["accuracy"]["value"] * total)
+            # every result is counted: a float scorer's values pass at 1.0 or fail
+            assert crit["passed"] + crit["failed"] + crit["errored"] == total, (name, crit)
     assert {r.format for r in store.list_runs()} == {"inspect"}
 
 
@@ -170,7 +173,8 @@ def test_inspect_run_fields_and_sample_mapping(store):
             "WHERE c.case_key = 'geo-001'"
         ).fetchone()[0]
     )
-    assert set(crit) == {"match", "includes", "brevity", "single_line", "starts_with_target"}
+    assert set(crit) == {"match", "includes", "brevity", "format_checks/single_line",
+                         "format_checks/starts_with_target"}  # fmt: skip
     assert crit["match"]["verdict"] == "pass" and crit["brevity"]["score"] == 1.0
 
 

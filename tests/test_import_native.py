@@ -76,7 +76,7 @@ def test_native_csv_same_columns(store, tmp_path):
     service.import_path(store, path)
     (run,) = store.list_runs()
     assert (run.results, run.passed, run.failed) == (2, 1, 1)
-    assert run.criteria == {"c1": {"passed": 0, "failed": 1, "errored": 0}}
+    assert run.criteria == {"c1": {"passed": 0, "failed": 1, "errored": 0, "unscored": 0}}
     assert (
         store.conn.execute("SELECT input FROM cases WHERE case_key='a'").fetchone()[0]
         == "multi\nline"
@@ -117,7 +117,7 @@ BAD_INPUTS = {
         GOOD + json.dumps(line("b", verdict="passed")).encode(),
         "line 2",
         "verdict",
-        "'pass', 'fail' or 'error'",
+        "'pass', 'fail', 'error', 'limit' or 'unscored'",
     ),
     "bad-criterion": (
         GOOD + json.dumps(line("b", criteria={"c": {"verdict": "ok"}})).encode(),

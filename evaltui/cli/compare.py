@@ -21,7 +21,8 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--reducer",
     default="worst",
     show_default=True,
-    help="How samples of a case combine: worst, mean, majority, best, at-least-K.",
+    help="How samples of a case combine: worst, mean, majority, best, at-least-K, or "
+    "declared (what the logs declare, e.g. Inspect's at_least_2).",
 )
 @click.option(
     "--segments", help="Segment dimensions, comma-separated (default: attributes with few values)."
@@ -68,7 +69,9 @@ def compare_cmd(
     """
     from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer
 
-    red = Reducer.parse(reducer)
+    red: Reducer | str = (
+        "declared" if reducer.strip().lower() == "declared" else Reducer.parse(reducer)
+    )
     path = store_path(ctx)
     with open_store(path) as store:
         b = store.resolve_run(baseline)
@@ -98,6 +101,8 @@ def compare_cmd(
         f"reducer {summary['reducer']}; statuses {', '.join(summary['statuses'])}"
         + (f"; excluded: {excluded}" if excluded else "")
     )
+    if summary["reducer_note"]:
+        head.append(f"\nnote: {summary['reducer_note']}", style="yellow")
     console.print(head)
     counts = summary["counts"]
     line = Text("\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,12 @@ from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.models import ROLES, Role
 from evaltui.paths import demo_db_path
 from evaltui.textsafe import one_line, safe_json, visible
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter("must be a finite number", param_hint="--pass-threshold")
+    return value
 
 
 def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
@@ -65,6 +72,12 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
 @click.option(
     "--pass-criterion", help="Criterion whose verdict decides pass/fail (formats with several)."
 )
+@click.option(
+    "--pass-threshold",
+    type=float,
+    callback=lambda _c, _p, v: _finite(v),
+    help="A numeric score passes at this value or above (default 1.0; docs/formats.md).",
+)
 @click.option("--force", is_flag=True, help="Import even if the same file is already in the store.")
 @click.pass_context
 def import_cmd(
@@ -76,6 +89,7 @@ def import_cmd(
     system: str | None,
     suite: str | None,
     pass_criterion: str | None,
+    pass_threshold: float | None,
     force: bool,
 ) -> None:
     """Import result files into the store, one transaction per run.
@@ -97,6 +111,7 @@ def import_cmd(
         system=system,
         suite=suite,
         pass_criterion=pass_criterion,
+        pass_threshold=pass_threshold,
     )
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = imported = 0

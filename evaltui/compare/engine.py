@@ -48,6 +48,33 @@ _ids = itertools.count(1)
 OUTPUT_READ_CHARS = 200_000  # of one output, for a case on screen: never a whole 32 MiB one
 
 
+def _as_rule(declared: str, cmp: Comparison) -> Reducer | None:
+    epochs = cmp.candidate.epochs or cmp.baseline.epochs
+    return Reducer.declared(declared, epochs)
+
+
+def declared_reducer(baseline: RunRef, candidate: RunRef) -> Reducer:
+    """`--reducer declared`: the reducer both logs declared (or the one that did)."""
+    names = {r.declared_reducer for r in (baseline, candidate) if r.declared_reducer}
+    if not names:
+        raise InputError(
+            "--reducer",
+            "neither run's log declares a reducer; name one (worst, mean, majority, best, at-least-K)",
+        )
+    if len(names) > 1:
+        raise InputError(
+            "--reducer",
+            f"the logs declare different reducers ({', '.join(sorted(names))}); name one",
+        )
+    (name,) = names
+    red = Reducer.declared(name, candidate.epochs or baseline.epochs)
+    if red is None:
+        raise InputError(
+            "--reducer", f"the logs declare {name!r}, which has no pass rule here; name one"
+        )
+    return red
+
+
 class Comparison:
     """Baseline vs candidate (optional fallback) over one store, classified once.
 
@@ -62,13 +89,13 @@ class Comparison:
         candidate: int,
         fallback: int | None = None,
         *,
-        reducer: Reducer | None = None,
+        reducer: Reducer | str | None = None,  # or "declared": what the logs declared
         dimensions: Sequence[str] | None = None,
         statuses: frozenset[str] = ACTIVE,
         correction: str = "holm",
     ) -> None:
         self.db_path = str(db_path)
-        self.reducer = reducer or Reducer()
+        self.reducer = reducer if isinstance(reducer, Reducer) else Reducer()
         self.statuses = statuses
         if correction not in CORRECTIONS:
             raise InputError("correction", f"unknown correction {correction!r}; use holm or none")
@@ -83,6 +110,8 @@ class Comparison:
         self.baseline = run_ref(self.conn, baseline)
         self.candidate = run_ref(self.conn, candidate)
         self.fallback = run_ref(self.conn, fallback) if fallback is not None else None
+        if reducer == "declared":
+            self.reducer = declared_reducer(self.baseline, self.candidate)
         runs = [self.baseline, self.candidate] + ([self.fallback] if self.fallback else [])
         self.dimensions = list(dimensions) if dimensions is not None else default_dimensions(runs)
         for d in self.dimensions:
@@ -109,12 +138,14 @@ class Comparison:
         with self._lock:
             conn.execute("BEGIN")
             self._build_sets()
-            b_pass = red.sql("b.np", "b.n")
-            c_pass = f"CASE WHEN c.n IS NULL THEN NULL ELSE {red.sql('c.np', 'c.n')} END"
-            f_pass = f"CASE WHEN f.n IS NULL THEN NULL ELSE {red.sql('f.np', 'f.n')} END"
+            # n counts the samples with a verdict: a case with none (n = 0) neither passes nor fails
+            b_pass = f"CASE WHEN b.n = 0 THEN NULL ELSE {red.sql('b.np', 'b.n')} END"
+            c_pass = f"CASE WHEN c.n IS NULL OR c.n = 0 THEN NULL ELSE {red.sql('c.np', 'c.n')} END"
+            f_pass = f"CASE WHEN f.n IS NULL OR f.n = 0 THEN NULL ELSE {red.sql('f.np', 'f.n')} END"
             R = RANK  # the change is stored as its list rank (an integer): sorts and groups fast
             change = (
                 f"CASE WHEN c.n IS NULL THEN {R['dropped']} "
+                f"WHEN b.n = 0 OR c.n = 0 THEN {R['unscored']} "
                 f"WHEN ({b_pass}) = 1 AND ({c_pass}) = 0 THEN {R['regressed']} "
                 f"WHEN ({b_pass}) = 0 AND ({c_pass}) = 1 THEN {R['improved']} "
                 f"WHEN ({c_pass}) = 0 AND c.ne > 0 THEN {R['errored']} "
@@ -227,7 +258,7 @@ class Comparison:
     # The tally groups on one small integer per case (status, change, verdicts) and the
     # attributes set: integer keys sort fast; segment values come from the sets.
     _KIND = (
-        "((((CASE status WHEN 'active' THEN 0 WHEN 'quarantined' THEN 1 ELSE 2 END) * 8 + change) * 3 + "
+        "((((CASE status WHEN 'active' THEN 0 WHEN 'quarantined' THEN 1 ELSE 2 END) * 16 + change) * 3 + "
         "COALESCE(b_pass, 2)) * 3 + COALESCE(c_pass, 2)) * 3 + COALESCE(f_pass, 2)"
     )
 
@@ -248,7 +279,7 @@ class Comparison:
             kind, f = divmod(kind, 3)
             kind, c = divmod(kind, 3)
             kind, b = divmod(kind, 3)
-            st, ch = divmod(kind, 8)
+            st, ch = divmod(kind, 16)  # room for 16 change kinds (there are 10)
             out.append((
                 statuses[st], CHANGES[ch], None if b == 2 else b, None if c == 2 else c,
                 None if f == 2 else f, *self.set_values.get(attr_set, empty), n,
@@ -700,6 +731,27 @@ class Comparison:
 
     # -- the whole thing as data ----------------------------------------------------------------
 
+    def declared_reducers(self) -> dict[str, str | None]:
+        """The reducer each run's log declared (None: the tool declared none)."""
+        out = {
+            "baseline": self.baseline.declared_reducer,
+            "candidate": self.candidate.declared_reducer,
+        }
+        if self.fallback:
+            out["fallback"] = self.fallback.declared_reducer
+        return out
+
+    def reducer_note(self) -> str | None:
+        """A line saying the logs declared another reducer than the one used, or None."""
+        declared = {r: d for r, d in self.declared_reducers().items() if d}
+        others = sorted({d for d in declared.values() if _as_rule(d, self) != self.reducer})
+        if not others:
+            return None
+        return (
+            f"the logs declare {', '.join(others)}; this comparison uses {self.reducer.label} "
+            "(--reducer declared to use theirs)"
+        )
+
     def summary(self, *, with_keys: bool = True, with_criteria: bool = True) -> dict[str, Any]:
         """The stable JSON of `evaltui compare --json` (docs/compare.md)."""
 
@@ -721,6 +773,8 @@ class Comparison:
             "candidate": run(self.candidate),
             "fallback": run(self.fallback),
             "reducer": self.reducer.label,
+            "declared_reducers": self.declared_reducers(),
+            "reducer_note": self.reducer_note(),
             "correction": self.correction,
             "statuses": sorted(self.statuses),
             "excluded": {k: v for k, v in self.status_counts().items() if k not in self.statuses},

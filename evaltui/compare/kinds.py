@@ -15,13 +15,18 @@ Change = Literal[
     "output_changed",
     "dropped",
     "added",
+    "unscored",
     "still_failing",
     "still_passing",
 ]
 # The order cases are listed in (the Literal's order): regressions first.
 CHANGES: tuple[Change, ...] = get_args(Change)
-CHANGED: frozenset[str] = frozenset(CHANGES[:6])  # what the case list shows by default
+# What the case list shows by default: everything but the cases that stayed as they were.
+# `unscored`: one side has no verdict for the case (predict-only, metrics-only): shown,
+# never counted as a pass or a failure.
+CHANGED: frozenset[str] = frozenset(CHANGES[:7])
 RANK: dict[str, int] = {c: i for i, c in enumerate(CHANGES)}
+assert len(CHANGES) <= 16, "the engine packs a change into 4 bits (Comparison._KIND)"
 
 REDUCERS = ("worst", "mean", "majority", "best", "at-least-k")
 
@@ -48,6 +53,24 @@ class Reducer:
             "--reducer",
             f"unknown reducer {text!r}; use worst, mean, majority, best or at-least-K (e.g. at-least-2)",
         )
+
+    @classmethod
+    def declared(cls, name: str, epochs: int | None = None) -> Reducer | None:
+        """The reducer a tool declared (Inspect's `epochs_reducer`), as the pass rule it
+        amounts to when a case's reduced value passes at 1.0 (docs/compare.md): None for
+        one with no such rule here (a custom reducer, or pass_at_k without the epochs)."""
+        t = name.strip().lower().replace("-", "_")
+        simple = {"max": "best", "min": "worst", "mode": "majority", "median": "majority",
+                  "mean": "worst"}  # fmt: skip
+        if t in simple:
+            return cls(simple[t])
+        m = re.fullmatch(r"at_least_(\d+)", t)
+        if m and int(m[1]) >= 1:
+            return cls("at-least-k", int(m[1]))
+        m = re.fullmatch(r"pass_at_(\d+)", t)
+        if m and epochs and 1 <= int(m[1]) <= epochs:  # pass@k is 1 when fewer than k fail
+            return cls("at-least-k", epochs - int(m[1]) + 1)
+        return None
 
     @property
     def label(self) -> str:

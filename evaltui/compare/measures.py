@@ -27,6 +27,8 @@ METRICS = {
     "dropped_cases": "cases in the baseline that the candidate did not run (coverage)",
     "candidate_vs_fallback": "candidate minus fallback pass rate over cases both ran",
     "unverified_findings": "cases holding a finding from a file whose signature was not verified",
+    "limit_hits": "candidate cases with a sample stopped at a message, token or time limit",
+    "unscored_cases": "candidate cases with no verdict at all (predict-only, metrics-only)",
 }
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule
 
@@ -129,6 +131,18 @@ def measure(
         cond = "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE value LIKE '% (unverified)')"
         (n,) = one("COUNT(*)", cond)
         return float(n), {"cases": keys(cond)}
+    if m == "limit_hits":
+        limited = f"r.verdict = 'limit' AND {where}"
+        rid = cmp.candidate.id
+        ((hits,),) = cmp.result_values(rid, "COUNT(DISTINCT r.case_id)", limited, params)
+        rows = cmp.result_values(
+            rid, "DISTINCT (SELECT case_key FROM cases WHERE id = r.case_id)", limited, params,
+            tail=f"LIMIT {KEYS_LIMIT}",
+        )  # fmt: skip
+        return float(hits), {"cases": [r[0] for r in rows]}
+    if m == "unscored_cases":
+        (n,) = one("COUNT(*)", "t.c_n = 0")
+        return float(n), {"cases": keys("t.c_n = 0")}
     if m == "disagreements":
         (n,) = one("COUNT(*)", "ct.state = 'disagreement'")
         return float(n), {"cases": keys("ct.state = 'disagreement'")}

@@ -26,6 +26,8 @@ class RunRef:
     source_path: str
     attribute_values: dict[str, dict[str, int]]
     suites: list[str] = field(default_factory=list)
+    declared_reducer: str | None = None  # what the tool's log declared (Inspect epochs_reducer)
+    epochs: int | None = None
 
 
 @dataclass
@@ -194,15 +196,21 @@ class CaseDetail:
 def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
     """A run as a comparison refers to it (NotFoundError when there is none)."""
     row = conn.execute(
-        "SELECT id, name, role, system, sha256, source_path, attribute_values, suites "
+        "SELECT id, name, role, system, sha256, source_path, attribute_values, suites, "
+        "json_extract(metadata, '$.epochs_reducer'), json_extract(metadata, '$.epochs') "
         "FROM runs WHERE id = ?",
         (run_id,),
     ).fetchone()
     if row is None:
         raise NotFoundError(f"no run with id {run_id}")
+    declared = row[8]
+    if isinstance(declared, str) and declared.startswith("["):  # a list: the first is headline
+        listed = json.loads(declared)
+        declared = str(listed[0]) if listed else None
+    epochs = row[9] if isinstance(row[9], int) else None
     return RunRef(
         row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"),
-        json.loads(row[7] or "[]"),
+        json.loads(row[7] or "[]"), declared if isinstance(declared, str) else None, epochs,
     )  # fmt: skip
 
 

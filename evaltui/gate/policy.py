@@ -24,7 +24,7 @@ Metric = Literal[
     "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "findings_of_class",
     "open_findings", "worst_of_n_pass_rate", "p95_latency", "p95_latency_delta", "cost_delta",
     "disagreements", "significant_regression", "dropped_cases", "candidate_vs_fallback",
-    "unverified_findings",
+    "unverified_findings", "limit_hits", "unscored_cases",
 ]  # fmt: skip
 assert set(get_args(Metric)) == set(METRICS), "compare.measures.METRICS and Metric disagree"
 

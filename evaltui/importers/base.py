@@ -24,6 +24,11 @@ class ImportOptions:
     system: str | None = None
     suite: str | None = None
     pass_criterion: str | None = None
+    pass_threshold: float | None = None  # a numeric value passes at >= this (default 1.0)
+
+    @property
+    def threshold(self) -> float:
+        return DEFAULT_PASS_THRESHOLD if self.pass_threshold is None else self.pass_threshold
 
 
 @dataclass
@@ -221,16 +226,23 @@ _LETTER: dict[str, tuple[Verdict, float]] = {
 _WORDS = {"yes": ("pass", 1.0), "true": ("pass", 1.0), "no": ("fail", 0.0), "false": ("fail", 0.0)}
 
 
-def score_to_criterion(value: Any, explanation: str | None = None) -> Criterion:
-    """An Inspect score value as a criterion (verdict where the value implies one)."""
+DEFAULT_PASS_THRESHOLD = 1.0
+
+
+def score_to_criterion(
+    value: Any, explanation: str | None = None, threshold: float = DEFAULT_PASS_THRESHOLD
+) -> Criterion:
+    """A score value as a criterion, with a verdict wherever the value implies one
+    (docs/formats.md, "Verdicts"): booleans and Inspect's letters (C pass; I, P, N fail)
+    as they say; a number passes at `threshold` or above (1.0 by default: a 0-1 accuracy-
+    like value passes when it is whole, as the tools' accuracy reads 0/1); anything else
+    (a list, an unparseable string, None) has no verdict and is counted as unscored."""
     verdict: Verdict | None = None
     score: float | None = None
     if isinstance(value, bool):
         verdict, score = ("pass", 1.0) if value else ("fail", 0.0)
     elif isinstance(value, int | float):
         score = float(value)
-        if score in (0.0, 1.0):
-            verdict = "pass" if score == 1.0 else "fail"
     elif isinstance(value, str):
         hit = _LETTER.get(value) or _WORDS.get(value.strip().lower())
         if hit:
@@ -240,7 +252,54 @@ def score_to_criterion(value: Any, explanation: str | None = None) -> Criterion:
                 score = float(value)
             except (ValueError, RecursionError):
                 score = None
+    if verdict is None and score is not None and score == score and abs(score) != float("inf"):
+        verdict = "pass" if score >= threshold else "fail"
     return Criterion(verdict=verdict, score=score, explanation=explanation)
+
+
+def find_criterion(criteria: dict[str, Criterion], name: str) -> Criterion | None:
+    """The criterion `name`: exactly, or the one `scorer/name` when a dict-valued scorer's
+    key is named alone and only one scorer has that key."""
+    if name in criteria:
+        return criteria[name]
+    hits = [c for key, c in criteria.items() if key.endswith("/" + name)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def criterion_name(name: str, names: Iterable[str]) -> str | None:
+    """`name` as it is among `names` (exact, or a unique `scorer/name`), else None."""
+    names = list(names)
+    if name in names:
+        return name
+    hits = [n for n in names if n.endswith("/" + name)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def checked_records(
+    path: Path, records: Iterable[Record], options: ImportOptions
+) -> Iterator[Record]:
+    """`records`, refusing the file at its end (so the run is rolled back) when
+    --pass-criterion names a criterion no record has: for every format alike, a typo is
+    a loud error, never a silent fallback to the tool's own verdict."""
+    wanted = options.pass_criterion
+    if not wanted:
+        yield from records
+        return
+    seen: set[str] = set()
+    found = False
+    for record in records:
+        if not found:
+            if find_criterion(record.criteria, wanted) is not None:
+                found = True
+            elif len(seen) < 1000:
+                seen.update(record.criteria)
+        yield record
+    if not found:
+        have = ", ".join(sorted(seen)[:20]) or "none"
+        raise InputError(
+            str(path), f"no criterion named '{wanted}' in this file; it has: {have}",
+            field="--pass-criterion",
+        )  # fmt: skip
 
 
 def chat_text(value: Any) -> str:

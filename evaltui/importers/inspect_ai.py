@@ -34,7 +34,9 @@ from evaltui.importers.base import (
     Progress,
     chat_text,
     check_values,
+    criterion_name,
     env_limit,
+    find_criterion,
     score_to_criterion,
     validation_error,
 )
@@ -87,6 +89,7 @@ class _EvalScore(LooseModel):
 
 class _Headline(LooseModel):
     scorer: str | None = None
+    score: str | None = None  # the key of a dict-valued scorer (Inspect >= 0.3.1xx)
 
 
 class _Results(LooseModel):
@@ -118,6 +121,13 @@ class _Error(LooseModel):
     message: str = ""
 
 
+class _Limit(LooseModel):
+    """A limit the sample hit (Inspect's EvalSampleLimit): message, token, time, ..."""
+
+    type: str
+    limit: float | None = None
+
+
 class _Sample(LooseModel):
     id: str | int
     epoch: int = Field(default=1, ge=1)
@@ -130,6 +140,7 @@ class _Sample(LooseModel):
     total_time: float | None = None
     working_time: float | None = None
     model_usage: dict[str, Any] | None = None
+    limit: _Limit | None = None
 
 
 # -- reading .eval members --------------------------------------------------------------
@@ -222,45 +233,69 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 # -- mapping -------------------------------------------------------------------------------
 
 
-def _criteria(scores: dict[str, _Score]) -> dict[str, Criterion]:
+def _criteria(scores: dict[str, _Score], threshold: float) -> dict[str, Criterion]:
+    """One criterion per scorer, named as the scorer; a dict-valued scorer gives one per
+    key, named `scorer/key`, each with the scorer's explanation."""
     out: dict[str, Criterion] = {}
     for name, sc in scores.items():
         if isinstance(sc.value, dict):
             for key, val in sc.value.items():
-                out[str(key)] = score_to_criterion(val)
+                out[f"{name}/{key}"] = score_to_criterion(val, sc.explanation, threshold)
         else:
-            out[name] = score_to_criterion(sc.value, sc.explanation)
+            out[name] = score_to_criterion(sc.value, sc.explanation, threshold)
     return out
 
 
-def _pass_criterion(header: _Header, options: ImportOptions, path: Path) -> str | None:
-    names = []
+def _criterion_names(header: _Header) -> list[str]:
+    """The log's criteria, named as `_criteria` names them: a results score whose name
+    differs from its scorer is a dict-valued scorer's key."""
+    names: list[str] = []
     for sc in header.results.scores if header.results else []:
-        if sc.name not in names:
-            names.append(sc.name)
+        name = sc.scorer if sc.name == sc.scorer else f"{sc.scorer}/{sc.name}"
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _pass_criterion(header: _Header, options: ImportOptions, path: Path) -> str | None:
+    """--pass-criterion (as `scorer`, `scorer/key` or a unique `key`), else Inspect's own
+    headline (scorer and, for a dict-valued scorer, its key), else the first scorer."""
+    names = _criterion_names(header)
     if options.pass_criterion:
-        if names and options.pass_criterion not in names:
+        if not names:
+            return options.pass_criterion  # checked against the samples (checked_records)
+        found = criterion_name(options.pass_criterion, names)
+        if found is None:
             raise InputError(
                 str(path),
                 f"no scorer named '{options.pass_criterion}' in this log; it has: {', '.join(names)}",
                 field="--pass-criterion",
             )
-        return options.pass_criterion
-    if header.results and header.results.headline and header.results.headline.scorer:
-        return header.results.headline.scorer
+        return found
+    headline = header.results.headline if header.results else None
+    if headline and headline.scorer:
+        if headline.score and headline.score != headline.scorer:
+            return f"{headline.scorer}/{headline.score}"
+        return headline.scorer
     return names[0] if names else None
 
 
-def _record(sample: _Sample, suite: str, pass_name: str | None, location: str) -> Record:
-    criteria = _criteria(sample.scores or {})
+def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
+            threshold: float) -> Record:  # fmt: skip
+    criteria = _criteria(sample.scores or {}, threshold)
     error = sample.error.message if isinstance(sample.error, _Error) else sample.error
-    chosen = criteria.get(pass_name) if pass_name else next(iter(criteria.values()), None)
+    chosen = (
+        find_criterion(criteria, pass_name) if pass_name else next(iter(criteria.values()), None)
+    )
     if error:
         verdict: Verdict = "error"
+    elif sample.limit is not None:  # stopped by the tool: not an ordinary fail (scores kept)
+        verdict = "limit"
+        amount = sample.limit.limit
+        shown = "" if amount is None else f" ({amount:g})"
+        error = f"{sample.limit.type} limit{shown} hit"
     elif chosen is not None and chosen.verdict is not None:
         verdict = chosen.verdict
-    elif chosen is not None and chosen.score is not None:
-        verdict = "pass" if chosen.score >= 1.0 else "fail"
     else:
         verdict = "error"
         error = error or "no score for the pass criterion"
@@ -273,9 +308,7 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str) -
         if isinstance(usage, dict) and isinstance(usage.get("total_cost"), int | float):
             cost = (cost or 0.0) + float(usage["total_cost"])
     seconds = sample.total_time if sample.total_time is not None else sample.working_time
-    explanation = None
-    if pass_name and sample.scores and pass_name in sample.scores:
-        explanation = sample.scores[pass_name].explanation
+    explanation = chosen.explanation if chosen is not None else None
     return Record(
         suite=suite,
         case_key=str(sample.id),
@@ -398,7 +431,7 @@ class InspectImporter:
                     obj = _member_json(path, zf, info.filename)
                     sample = _sample(path, obj, info.filename)
                     progress.done += 1
-                    yield _record(sample, suite, pass_name, info.filename)
+                    yield _record(sample, suite, pass_name, info.filename, options.threshold)
 
         return [ParsedRun(_run(path, header, options), records(), progress)]
 
@@ -419,7 +452,11 @@ class InspectImporter:
                 sample = _sample(path, item, location)
                 progress.done += 1
                 yield _record(
-                    sample, suite, pass_name, f"{location} (id {sample.id}, epoch {sample.epoch})"
+                    sample,
+                    suite,
+                    pass_name,
+                    f"{location} (id {sample.id}, epoch {sample.epoch})",
+                    options.threshold,
                 )
 
         return [ParsedRun(_run(path, header, options), records(), progress)]

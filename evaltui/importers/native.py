@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,7 +29,7 @@ from evaltui.importers.base import (
     limit_csv_fields,
     validation_error,
 )
-from evaltui.models import Criterion, Record, Role, Run
+from evaltui.models import Criterion, Record, Role, Run, Verdict
 
 NAME = "native"
 DEFAULT_SUITE = "default"
@@ -74,7 +74,10 @@ class NativeLine(BaseModel):
         description="Segment dimensions and tags: task, risk, source_quality, intent…",
     )
     output: Any = Field(default="", description="What the system produced.")
-    verdict: Literal["pass", "fail", "error"] = Field(description="Outcome of this sample.")
+    verdict: Verdict = Field(
+        description="Outcome of this sample: pass, fail, error; limit (stopped at a message, "
+        "token or time limit; say which in `error`); unscored (no verdict: predict-only)."
+    )
     score: float | None = Field(default=None, description="Overall score, if the grader gives one.")
     criteria: dict[str, Criterion] = Field(
         default_factory=dict, description="Per-criterion verdicts and scores."

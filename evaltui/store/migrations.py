@@ -318,4 +318,42 @@ def m009_cases_by_key(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS cases_key ON cases(case_key)")
 
 
+@migrations()
+def m010_limit_and_unscored_outcomes(db: Database) -> None:
+    """A result may be `limit` (the tool stopped the sample at a message, token or time
+    limit) or `unscored` (the tool gave it no verdict: predict-only, metrics-only runs),
+    counted apart from fail and error. SQLite cannot change a CHECK in place, so the
+    results table is copied once into one that allows them."""
+    db.executescript(
+        """
+        CREATE TABLE results_new (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            epoch INTEGER NOT NULL DEFAULT 0,
+            verdict TEXT NOT NULL
+                CHECK (verdict IN ('pass', 'fail', 'error', 'limit', 'unscored')),
+            score REAL,
+            output TEXT NOT NULL DEFAULT '',
+            criteria TEXT NOT NULL DEFAULT '{}',
+            latency_ms REAL,
+            cost REAL,
+            explanation TEXT,
+            error TEXT,
+            source_line TEXT NOT NULL DEFAULT '',
+            output_crc INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO results_new SELECT id, run_id, case_id, epoch, verdict, score, output,
+            criteria, latency_ms, cost, explanation, error, source_line, output_crc FROM results;
+        DROP TABLE results;
+        ALTER TABLE results_new RENAME TO results;
+        CREATE INDEX results_compare
+            ON results(run_id, case_id, epoch, verdict, score, output_crc);
+        ALTER TABLE runs ADD COLUMN n_limit INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN n_unscored INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE run_criteria ADD COLUMN unscored INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

@@ -19,7 +19,7 @@ RowBatch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 # Builds the row batches of a run: called with the run id and the Tally to fill.
 RowSource = Callable[[int, "Tally"], Generator[RowBatch, None, None]]
 
-VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}
+VERDICT_SLOT = {"pass": 0, "fail": 1, "error": 2}  # a criterion's; no verdict: unscored (slot 5)
 MAX_ATTRIBUTE_VALUES = 50
 MAX_ATTRIBUTE_SETS = 5_000
 _SCALARS = (str, int, float, bool)
@@ -31,7 +31,7 @@ class Tally:
     """Run totals gathered while the rows are built."""
 
     def __init__(self) -> None:
-        self.counts = {"pass": 0, "fail": 0, "error": 0}
+        self.counts = {"pass": 0, "fail": 0, "error": 0, "limit": 0, "unscored": 0}
         self.criteria: dict[str, list[float]] = {}
         self.suites: set[str] = set()
         # attributes JSON -> cases (epoch 0), for up to MAX_ATTRIBUTE_SETS distinct objects;
@@ -125,9 +125,11 @@ def build_rows(
                     )
                 slot = criteria.get(name)
                 if slot is None:
-                    slot = criteria[name] = [0, 0, 0, 0, 0.0]
+                    slot = criteria[name] = [0, 0, 0, 0, 0.0, 0]
                 if crit.verdict is not None:
-                    slot[slots[crit.verdict]] += 1
+                    slot[slots.get(crit.verdict, 5)] += 1
+                else:
+                    slot[5] += 1
                 if crit.score is not None:
                     slot[3] += 1
                     slot[4] += crit.score

@@ -9,11 +9,13 @@ ON CONFLICT (suite, case_key) DO NOTHING
 ATTR_SET_INSERT = "INSERT OR IGNORE INTO attr_sets (attributes) VALUES (?)"
 ATTR_SET_ID = "SELECT id FROM attr_sets WHERE attributes = ?"
 
-# Each run's outcome per case, read by comparisons (one primary-key join).
+# Each run's outcome per case, read by comparisons (one primary-key join): samples
+# passed, samples with a verdict (unscored ones are not counted: a case with none has
+# no verdict, n = 0), samples that errored or hit a limit.
 RUN_CASES_FILL = """
 INSERT INTO run_cases
-SELECT run_id, case_id, SUM(verdict = 'pass'), COUNT(*), SUM(verdict = 'error'),
-       TOTAL(score), TOTAL(output_crc * (epoch + 1))
+SELECT run_id, case_id, SUM(verdict = 'pass'), SUM(verdict <> 'unscored'),
+       SUM(verdict IN ('error', 'limit')), TOTAL(score), TOTAL(output_crc * (epoch + 1))
 FROM results WHERE run_id = ? GROUP BY case_id
 """
 
@@ -38,7 +40,7 @@ INSERT INTO runs (
 
 RUN_TOTALS = """
 UPDATE runs SET suites = ?, n_cases = ?, n_results = ?, n_passed = ?,
-    n_failed = ?, n_errored = ?, attribute_values = ?
+    n_failed = ?, n_errored = ?, n_limit = ?, n_unscored = ?, attribute_values = ?
 WHERE id = ?
 """
 
@@ -62,18 +64,19 @@ WHERE r.run_id = ? AND r.case_id = ? AND r.epoch = ? ORDER BY r.id
 """
 
 CRITERION_INSERT = """
-INSERT INTO run_criteria (run_id, name, passed, failed, errored, scored, score_sum)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO run_criteria (run_id, name, passed, failed, errored, scored, score_sum, unscored)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 RUNS_LIST = """
 SELECT id, name, role, system, format, source_path, sha256, created_at,
-       imported_at, suites, n_cases, n_results, n_passed, n_failed, n_errored
+       imported_at, suites, n_cases, n_results, n_passed, n_failed, n_errored,
+       n_limit, n_unscored
 FROM runs ORDER BY id
 """
 
 RUN_CRITERIA_ALL = (
-    "SELECT run_id, name, passed, failed, errored FROM run_criteria ORDER BY run_id, name"
+    "SELECT run_id, name, passed, failed, errored, unscored FROM run_criteria ORDER BY run_id, name"
 )
 
 RUN_BY_SHA = "SELECT id, name FROM runs WHERE sha256 = ? AND source_part = ?"

@@ -309,7 +309,7 @@ class Store(EventLog):
             with closing(source):
                 self._write_rows(source, attr_ids, on_batch)
             counts, criteria, suites = tally.counts, tally.criteria, tally.suites
-            n_results = counts["pass"] + counts["fail"] + counts["error"]
+            n_results = sum(counts.values())
             if n_results == 0:
                 raise InputError(
                     run.source_path or run.name, "no results in this run (empty file?)"
@@ -335,6 +335,8 @@ class Store(EventLog):
                     counts["pass"],
                     counts["fail"],
                     counts["error"],
+                    counts["limit"],
+                    counts["unscored"],
                     _dumps(tally.attribute_summary()),
                     run_id,
                 ),
@@ -342,7 +344,7 @@ class Store(EventLog):
             conn.executemany(
                 sql.CRITERION_INSERT,
                 [
-                    (run_id, name, t[0], t[1], t[2], t[3], t[4])
+                    (run_id, name, t[0], t[1], t[2], t[3], t[4], t[5])
                     for name, t in sorted(criteria.items())
                 ],
             )
@@ -384,11 +386,14 @@ class Store(EventLog):
     def list_runs(self) -> list[RunSummary]:
         """Every run with its figures, oldest first."""
         crit: dict[int, dict[str, dict[str, int]]] = {}
-        for run_id, name, passed, failed, errored in self.conn.execute(sql.RUN_CRITERIA_ALL):
+        for run_id, name, passed, failed, errored, unscored in self.conn.execute(
+            sql.RUN_CRITERIA_ALL
+        ):
             crit.setdefault(run_id, {})[name] = {
                 "passed": passed,
                 "failed": failed,
                 "errored": errored,
+                "unscored": unscored,
             }
         out = []
         for row in self.conn.execute(sql.RUNS_LIST):
@@ -408,6 +413,8 @@ class Store(EventLog):
                 np_,
                 nf,
                 ne,
+                nl,
+                nu,
             ) = row
             out.append(
                 RunSummary(
@@ -426,7 +433,9 @@ class Store(EventLog):
                     passed=np_,
                     failed=nf,
                     errored=ne,
-                    pass_rate=(np_ / nr) if nr else None,
+                    limit=nl,
+                    unscored=nu,
+                    pass_rate=(np_ / (nr - nu)) if nr > nu else None,
                     criteria=crit.get(rid, {}),
                 )
             )

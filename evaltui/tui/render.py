@@ -17,7 +17,8 @@ from rich.text import Text
 from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, Sample
 from evaltui.textsafe import one_line, safe_text, visible
 
-VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow"}
+VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
+                 "unscored": "blue"}  # fmt: skip
 CHANGE_STYLE = {
     "regressed": "bold red",
     "errored": "yellow",
@@ -25,6 +26,7 @@ CHANGE_STYLE = {
     "output_changed": "cyan",
     "dropped": "magenta",
     "added": "magenta",
+    "unscored": "blue",
     "still_failing": "red",
     "still_passing": "dim",
 }
@@ -35,6 +37,7 @@ CHANGE_LABEL = {
     "output_changed": "output changed",
     "dropped": "dropped",
     "added": "added",
+    "unscored": "no verdict",
     "still_failing": "still failing",
     "still_passing": "still passing",
 }
@@ -65,6 +68,9 @@ def title_text(cmp: Comparison) -> Text:
         t.append("  fallback ", style="dim")
         t.append(one_line(cmp.fallback.name, 24))
     t.append(f"   reducer {cmp.reducer.label}", style="dim")
+    note = cmp.reducer_note()
+    if note:
+        t.append(f"  ({note})", style="yellow")
     return t
 
 
