@@ -17,6 +17,7 @@ from evaltui.models import RunSummary
 from evaltui.paths import demo_data_dir
 from evaltui.store import Store
 from evaltui.store.store import AlreadyImported
+from evaltui.textsafe import visible
 
 MARKS = ("baseline", "candidate", "fallback")
 SELECTION_KEY = "selection"
@@ -31,9 +32,45 @@ class ImportOutcome:
     run_id: int
     results: int
     skipped: bool = False
+    why: str = ""  # why it was skipped, when not the same file imported before
 
 
 ProgressHook = Callable[[ParsedRun], Callable[[int], None] | None]
+
+# Files tools write beside their logs that hold no results: skipped in a folder import.
+BOOKKEEPING = frozenset({
+    "logs.json", "eval-set.json", ".eval-set-id",  # Inspect eval sets and log folders
+    "listing.json", "promptfooconfig.yaml", "README.md",
+})  # fmt: skip
+_LM_EVAL_FILE = ("results_", "samples_")
+
+
+def import_units(folder: Path) -> tuple[list[Path], list[Path]]:
+    """What `evaltui import FOLDER` imports, each on its own: every file under the folder
+    that a format recognises, and each lm-eval output folder (the folder holding its
+    results_*.json / samples_*.jsonl files) as one. Returns (units, skipped files): the
+    skipped are bookkeeping files and files no format recognises, in path order."""
+    units: list[Path] = []
+    skipped: list[Path] = []
+    lm_dirs: set[Path] = set()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") or part == "_journal" for part in rel.parts[:-1]):
+            continue  # hidden folders, Inspect's journal
+        if path.name in BOOKKEEPING or path.name.startswith("."):
+            skipped.append(path)
+        elif path.name.startswith(_LM_EVAL_FILE) and path.suffix in (".json", ".jsonl"):
+            if path.parent not in lm_dirs:
+                lm_dirs.add(path.parent)
+                units.append(path.parent)
+        else:
+            try:
+                detect(path)
+            except InputError:
+                skipped.append(path)
+            else:
+                units.append(path)
+    return units, skipped
 
 
 def import_path(
@@ -77,6 +114,16 @@ def import_path(
         if existing and not force:
             outcomes.append(ImportOutcome(str(path), existing[1], existing[0], 0, skipped=True))
             continue
+        identity = item.run.metadata.get("identity")
+        same = store.find_run_by_identity(identity) if identity and not force else None
+        if same is not None:  # the same run in another serialisation (.eval and .json, say)
+            outcomes.append(ImportOutcome(
+                str(path), same[1], same[0], 0, skipped=True,
+                why=f"the same run as run {same[0]} ({visible(same[1], limit=120)}), from another "
+                f"file (the tool's id {visible(identity, limit=120)})",
+            ))  # fmt: skip
+            continue
+        item.run.name = store.unique_run_name(item.run.name)
         on_batch = progress(item) if progress else None
         rows = None
         if len(parsed) == 1 and import_process.handles(importer) and import_process.worth_it(path):

@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -117,33 +118,63 @@ def import_cmd(
     failed = imported = 0
     db = store_path(ctx)
     new = not db.exists()
-    with open_store(db, write=True, announce=False) as store:
-        for path in files:
+
+    def say(line: str, err: bool = False) -> None:
+        # on a terminal the progress bar is live: lines go above it, through its console,
+        # so every "imported ..." line stays on screen; otherwise plain lines (scripts)
+        if bar is not None:
+            console.print(line, soft_wrap=True)
+        else:
+            echo(line, err=err)
+
+    units: list[Path] = []
+    for path in files:
+        if path.is_dir() and not fmt:
+            found, skipped = service.import_units(path)
+            if not found:
+                units.append(path)  # say why as for any file (a lm-eval folder, or nothing)
+            units += found
+            if skipped:
+                names = ", ".join(visible(str(p.relative_to(path)), limit=80) for p in skipped[:5])
+                more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+                say(
+                    f"skipped {len(skipped)} file(s) in {visible(str(path))} that hold no results: {names}{more}",
+                    err=True,
+                )
+        else:
+            units.append(path)
+    with (
+        open_store(db, write=True, announce=False) as store,
+        bar if bar is not None else nullcontext(),
+    ):
+        for path in units:
             try:
-                if bar is not None:
-                    with bar:
-                        outcomes = service.import_path(
-                            store, path, fmt=fmt, options=options, force=force, progress=hook
-                        )
-                else:
-                    outcomes = service.import_path(
-                        store, path, fmt=fmt, options=options, force=force
-                    )
+                outcomes = service.import_path(
+                    store, path, fmt=fmt, options=options, force=force, progress=hook
+                )
             except EvaltuiError as exc:
                 failed += 1
-                echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
+                say(f"Error: {visible(exc.message, limit=2000)}", err=True)
                 continue
+            finally:
+                for task in list(bar.task_ids) if bar is not None else []:
+                    bar.remove_task(task)  # the finished run's bar goes; its line stays
             for out in outcomes:
                 label = visible(out.name, limit=200)
                 if out.skipped:
-                    echo(
-                        f"skipped {visible(out.path)}: already imported as run {out.run_id} ({label}); --force to import again"
+                    say(
+                        f"skipped {visible(out.path)}: {out.why or f'already imported as run {out.run_id} ({label})'}; --force to import again"
                     )
                 else:
                     imported += 1
-                    echo(
+                    say(
                         f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results"
                     )
+    if len(units) > 1:
+        say(
+            f"{imported} run(s) imported from {len(units)} file(s); {failed} file(s) failed",
+            err=True,
+        )
     if new and not imported:  # nothing went in: leave no empty store behind
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)

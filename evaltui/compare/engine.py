@@ -29,7 +29,10 @@ from evaltui.compare.rows import (
     Sample,
     SegmentRow,
     case_row,
+    declared_reducer,
+    declared_reducers,
     default_dimensions,
+    reducer_note,
     risk_dimension,
     run_ref,
     segment_table,
@@ -46,33 +49,6 @@ _ids = itertools.count(1)
 
 
 OUTPUT_READ_CHARS = 200_000  # of one output, for a case on screen: never a whole 32 MiB one
-
-
-def _as_rule(declared: str, cmp: Comparison) -> Reducer | None:
-    epochs = cmp.candidate.epochs or cmp.baseline.epochs
-    return Reducer.declared(declared, epochs)
-
-
-def declared_reducer(baseline: RunRef, candidate: RunRef) -> Reducer:
-    """`--reducer declared`: the reducer both logs declared (or the one that did)."""
-    names = {r.declared_reducer for r in (baseline, candidate) if r.declared_reducer}
-    if not names:
-        raise InputError(
-            "--reducer",
-            "neither run's log declares a reducer; name one (worst, mean, majority, best, at-least-K)",
-        )
-    if len(names) > 1:
-        raise InputError(
-            "--reducer",
-            f"the logs declare different reducers ({', '.join(sorted(names))}); name one",
-        )
-    (name,) = names
-    red = Reducer.declared(name, candidate.epochs or baseline.epochs)
-    if red is None:
-        raise InputError(
-            "--reducer", f"the logs declare {name!r}, which has no pass rule here; name one"
-        )
-    return red
 
 
 class Comparison:
@@ -733,38 +709,18 @@ class Comparison:
 
     def declared_reducers(self) -> dict[str, str | None]:
         """The reducer each run's log declared (None: the tool declared none)."""
-        out = {
-            "baseline": self.baseline.declared_reducer,
-            "candidate": self.candidate.declared_reducer,
-        }
-        if self.fallback:
-            out["fallback"] = self.fallback.declared_reducer
-        return out
+        return declared_reducers(self.baseline, self.candidate, self.fallback)
 
     def reducer_note(self) -> str | None:
         """A line saying the logs declared another reducer than the one used, or None."""
-        declared = {r: d for r, d in self.declared_reducers().items() if d}
-        others = sorted({d for d in declared.values() if _as_rule(d, self) != self.reducer})
-        if not others:
-            return None
-        return (
-            f"the logs declare {', '.join(others)}; this comparison uses {self.reducer.label} "
-            "(--reducer declared to use theirs)"
-        )
+        return reducer_note(self.reducer, self.baseline, self.candidate, self.fallback)
 
     def summary(self, *, with_keys: bool = True, with_criteria: bool = True) -> dict[str, Any]:
         """The stable JSON of `evaltui compare --json` (docs/compare.md)."""
 
         def run(r: RunRef | None) -> dict[str, Any] | None:
-            if r is None:
-                return None
-            return {
-                "id": r.id,
-                "name": r.name,
-                "role": r.role,
-                "system": r.system,
-                "sha256": r.sha256,
-            }
+            keys = ("id", "name", "role", "system", "sha256")
+            return None if r is None else {k: getattr(r, k) for k in keys}
 
         counts = self.counts()
         out: dict[str, Any] = {

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaltui.compare.kinds import CHANGES, Change, Reducer
-from evaltui.errors import NotFoundError
+from evaltui.errors import InputError, NotFoundError
 from evaltui.stats import ALPHA, holm, mcnemar_exact, wilson
 
 MAX_SEGMENT_VALUES = 12
@@ -214,8 +214,17 @@ def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
     )  # fmt: skip
 
 
+# The reference answer, in the names tools give it in a case's fields (lm-eval's doc
+# `answer`/`label`/`target`, ...): never a segment by default (--segments can still name it).
+GOLD_FIELDS = frozenset({
+    "answer", "answers", "label", "labels", "target", "targets", "gold", "golds", "ideal",
+    "expected", "expected_output", "solution", "correct", "reference", "references",
+})  # fmt: skip
+
+
 def default_dimensions(runs: Iterable[RunRef]) -> list[str]:
-    """Attributes with few distinct values (2..12) in the compared runs, in a stable order."""
+    """Attributes with few distinct values (2..12) in the compared runs, in a stable order;
+    gold fields (the reference answer) never."""
     merged: dict[str, set[str]] = {}
     many: set[str] = set()
     for run in runs:
@@ -223,7 +232,10 @@ def default_dimensions(runs: Iterable[RunRef]) -> list[str]:
             if any(v.endswith("more") and v.startswith("\u2026") for v in values):
                 many.add(key)
             merged.setdefault(key, set()).update(values)
-    dims = [k for k, v in merged.items() if k not in many and 2 <= len(v) <= MAX_SEGMENT_VALUES]
+    dims = [
+        k for k, v in merged.items()
+        if k not in many and k.lower() not in GOLD_FIELDS and 2 <= len(v) <= MAX_SEGMENT_VALUES
+    ]  # fmt: skip
     preferred = ["task", "risk", "risk_tier", "source_quality", "intent", "segment"]
     return sorted(dims, key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
 
@@ -322,3 +334,48 @@ def segment_table(
         for seg, adjusted in zip(out, holm([s.p_value for s in out]), strict=True):
             seg.p_adjusted = adjusted
     return out
+
+
+def declared_reducer(baseline: RunRef, candidate: RunRef) -> Reducer:
+    """`--reducer declared`: the reducer both logs declared (or the one that did)."""
+    names = {r.declared_reducer for r in (baseline, candidate) if r.declared_reducer}
+    if not names:
+        raise InputError(
+            "--reducer",
+            "neither run's log declares a reducer; name one (worst, mean, majority, best, at-least-K)",
+        )
+    if len(names) > 1:
+        raise InputError(
+            "--reducer",
+            f"the logs declare different reducers ({', '.join(sorted(names))}); name one",
+        )
+    (name,) = names
+    red = Reducer.declared(name, candidate.epochs or baseline.epochs)
+    if red is None:
+        raise InputError(
+            "--reducer", f"the logs declare {name!r}, which has no pass rule here; name one"
+        )
+    return red
+
+
+def declared_reducers(
+    baseline: RunRef, candidate: RunRef, fallback: RunRef | None
+) -> dict[str, str | None]:
+    out = {"baseline": baseline.declared_reducer, "candidate": candidate.declared_reducer}
+    if fallback:
+        out["fallback"] = fallback.declared_reducer
+    return out
+
+
+def reducer_note(reducer: Reducer, baseline: RunRef, candidate: RunRef,
+                 fallback: RunRef | None) -> str | None:  # fmt: skip
+    """A line saying the logs declared another reducer than `reducer`, or None."""
+    epochs = candidate.epochs or baseline.epochs
+    declared = [d for d in declared_reducers(baseline, candidate, fallback).values() if d]
+    others = sorted({d for d in declared if Reducer.declared(d, epochs) != reducer})
+    if not others:
+        return None
+    return (
+        f"the logs declare {', '.join(others)}; this comparison uses {reducer.label} "
+        "(--reducer declared to use theirs)"
+    )

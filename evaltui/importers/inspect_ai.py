@@ -343,6 +343,10 @@ def _run(path: Path, header: _Header, options: ImportOptions) -> Run:
         "epochs": spec.config.epochs if spec.config else None,
         "epochs_reducer": spec.config.epochs_reducer if spec.config else None,
         "inspect_version": (spec.packages or {}).get("inspect_ai"),
+        # the same log as .eval or .json, or copied, is the same run (docs/formats.md)
+        "identity": f"inspect/{spec.eval_id}"
+        if spec.eval_id
+        else (f"inspect/run/{spec.run_id}/{spec.task_id or spec.task}" if spec.run_id else None),
     }
     return Run(
         name=options.name or f"{spec.task} {spec.model} {created}",

@@ -38,12 +38,14 @@ from evaltui.importers.base import (
     as_text,
     bounded_lines,
     check_text_head,
+    criterion_name,
     decode_utf8,
     max_line_bytes,
     score_to_criterion,
     validation_error,
 )
 from evaltui.models import Criterion, Record, Run, Verdict
+from evaltui.textsafe import one_line
 
 NAME = "lm-eval"
 SAMPLES_RE = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.jsonl$")
@@ -181,20 +183,27 @@ def _task_records(
                     )
                 name = _criterion_name(metric, line.filter)
                 value = line.model_extra[metric]  # type: ignore[index]
-                if not isinstance(value, int | float | bool) and value is not None:
-                    raise InputError(
-                        str(path),
-                        f"metric value must be a number (got {as_text(value)[:40]!r})",
-                        location=location,
-                        field=metric,
-                    )
-                entry["criteria"][name] = score_to_criterion(value)
-                if primary is None:
-                    primary = name
+                if isinstance(value, int | float | bool):
+                    entry["criteria"][name] = score_to_criterion(value, threshold=options.threshold)
+                    if primary is None:
+                        primary = name
+                else:
+                    # a corpus-level metric (f1, mcc, bleu...): the per-sample value is what
+                    # lm-eval aggregates over the whole run afterwards (a (gold, prediction)
+                    # pair, say): no verdict of its own, counted as unscored
+                    shown = one_line(as_text(value), 80) if value is not None else "none"
+                    why = (
+                        "--predict_only: lm-eval computed no metric" if metric == "bypass"
+                        else f"corpus-level metric: lm-eval aggregates this sample's value "
+                        f"({shown}) over the run (its results file has the figure)"
+                    )  # fmt: skip
+                    entry["criteria"][name] = Criterion(explanation=why)
             entry["outputs"][line.filter] = _output(line, entry["conts"])
     if not docs:
         raise InputError(str(path), "no samples in this file")
     chosen = options.pass_criterion if options.pass_criterion else primary
+    if chosen and options.pass_criterion:
+        chosen = criterion_name(chosen, {n for e in docs.values() for n in e["criteria"]}) or chosen
     primary_filter = chosen.split(",", 1)[1] if chosen and "," in chosen else "none"
     for doc_id in order:
         entry = docs[doc_id]
@@ -204,12 +213,14 @@ def _task_records(
             crit = criteria.get(primary or "")
         verdict: Verdict
         error = None
-        if crit is None:
+        if chosen is None:  # --predict_only, or only corpus-level metrics: no verdict at all
+            verdict = "unscored"
+        elif crit is None:
             verdict, error = "error", f"no value for the pass criterion '{chosen}'"
         elif crit.verdict is not None:
             verdict = crit.verdict
         else:
-            verdict = "pass" if (crit.score or 0.0) >= 1.0 else "fail"
+            verdict = "unscored"
         outputs: dict[str, str] = entry["outputs"]
         output = outputs.get(primary_filter) or next(iter(outputs.values()), "")
         resps = entry["resps"]
@@ -320,6 +331,13 @@ class LmEvalImporter:
             sha256=digest.hexdigest(),
             created_at=created,
             metadata={
+                **(
+                    {
+                        "identity": f"lm-eval/{model}/{results.date!r}/{','.join(sorted(t for t, _ in tasks))}"
+                    }
+                    if results and results.date is not None
+                    else {}
+                ),
                 "tasks": sorted(t for t, _ in tasks),
                 "lm_eval_version": results.lm_eval_version if results else None,
                 "results": summary,

@@ -31,6 +31,7 @@ from evaltui.importers.base import (
     chat_text,
     check_text_head,
     decode_utf8,
+    find_criterion,
     iter_lines,
     score_to_criterion,
     validation_error,
@@ -159,6 +160,7 @@ class OpenAIEvalsImporter:
                 k: v
                 for k, v in {
                     "run_id": spec.run_id,
+                    "identity": f"openai-evals/{spec.run_id}" if spec.run_id else None,
                     "eval_name": spec.eval_name,
                     "split": spec.split,
                     "eval_class": ((spec.run_config or {}).get("eval_spec") or {}).get("cls"),
@@ -167,15 +169,24 @@ class OpenAIEvalsImporter:
                 if v is not None
             },
         )
-        return [ParsedRun(run, self._records(path, samples, suite, options), progress)]
+        # Without `match` events (classes that record only `metrics`), a sample's verdict is
+        # its value of the run's headline metric: the first final_report key the samples carry
+        names = {str(k) for sample in samples.values() for k in sample.metrics}
+        report = final_report if isinstance(final_report, dict) else {}
+        headline = next((str(k) for k in report if str(k) in names), None)
+        return [ParsedRun(run, self._records(path, samples, suite, options, headline), progress)]
 
     def _records(
-        self, path: Path, samples: dict[str, _Sample], suite: str, options: ImportOptions
-    ) -> Iterator[Record]:
+        self, path: Path, samples: dict[str, _Sample], suite: str, options: ImportOptions,
+        headline: str | None = None,
+    ) -> Iterator[Record]:  # fmt: skip
         for sample_id, sample in samples.items():
             samplings = [d for _, d in sorted(sample.samplings, key=lambda x: x[0])]
             matches = sorted(sample.matches, key=lambda x: x[0])
-            metric_criteria = {str(k): score_to_criterion(v) for k, v in sample.metrics.items()}
+            metric_criteria = {
+                str(k): score_to_criterion(v, threshold=options.threshold)
+                for k, v in sample.metrics.items()
+            }
             n = max(len(matches), 1)
             for epoch in range(n):
                 sampling = (
@@ -200,13 +211,15 @@ class OpenAIEvalsImporter:
                     criteria["match"] = Criterion(verdict="pass" if correct else "fail")
                 if error:
                     verdict = "error"
-                elif options.pass_criterion and options.pass_criterion in criteria:
-                    crit = criteria[options.pass_criterion]
-                    verdict = crit.verdict or ("pass" if (crit.score or 0) >= 1 else "fail")
+                elif options.pass_criterion and find_criterion(criteria, options.pass_criterion):
+                    crit = find_criterion(criteria, options.pass_criterion)
+                    verdict = (crit.verdict if crit else None) or "unscored"
                 elif "match" in criteria:
                     verdict = criteria["match"].verdict or "fail"
-                else:
-                    verdict, error = "error", "no match event recorded for this sample"
+                elif headline and headline in criteria:  # a metrics-only class
+                    verdict = criteria[headline].verdict or "unscored"
+                else:  # no match event and no headline metric: the tool gave no verdict
+                    verdict = "unscored"
                 sampled = sampling.get("sampled")
                 output = sampled[0] if isinstance(sampled, list) and sampled else sampled
                 if output is None and match is not None:

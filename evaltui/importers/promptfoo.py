@@ -268,6 +268,8 @@ def _runs(
     for (prompt_idx, provider), col in sorted(index.columns.items()):
         label = prompt_labels.get(prompt_idx) or _short_label(index.labels[col])
         column = f"{provider} · {label}"
+        eval_id = metadata.get("eval_id")
+        identity = {"identity": f"promptfoo/{eval_id}/{prompt_idx}:{provider}"} if eval_id else {}
         name = f"{options.name} [{column}]" if options.name and many else options.name or column
         run = Run(
             name=name,
@@ -277,7 +279,7 @@ def _runs(
             source_part=f"{prompt_idx}:{provider}" if many else "",
             format=NAME,
             created_at=created,
-            metadata={**metadata, "provider": provider, "prompt": label},
+            metadata={**metadata, "provider": provider, "prompt": label, **identity},
         )
         progress = Progress(total=index.counts[col])
         parsed.append(

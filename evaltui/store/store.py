@@ -383,6 +383,23 @@ class Store(EventLog):
             if on_batch:
                 on_batch(len(result_rows))
 
+    def find_run_by_identity(self, identity: str) -> tuple[int, str] | None:
+        """The run the tool itself identifies as `identity` (its eval or run id), if any."""
+        row = self.conn.execute(  # few runs: no index needed
+            "SELECT id, name FROM runs WHERE json_extract(metadata, '$.identity') = ? "
+            "ORDER BY id LIMIT 1",
+            (identity,),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def unique_run_name(self, name: str) -> str:
+        """`name`, or `name #2`, `#3`... when a run has it (a name resolves to one run)."""
+        out, n = name, 1
+        while self.conn.execute("SELECT 1 FROM runs WHERE name = ?", (out,)).fetchone():
+            n += 1
+            out = f"{name} #{n}"
+        return out
+
     def list_runs(self) -> list[RunSummary]:
         """Every run with its figures, oldest first."""
         crit: dict[int, dict[str, dict[str, int]]] = {}
