@@ -113,8 +113,14 @@ def test_a_float_headline_passes_at_the_threshold(store):
     )
     between = [v for v in values if 0.25 <= v < 1.0]
     assert between  # the fixture has values the threshold moves
-    (low,) = service.import_path(store, path, options=ImportOptions(pass_threshold=0.25), force=True)
-    assert run_of(store, low.run_id).passed == sum(v >= 0.25 for v in values) == run.passed + len(between)
+    (low,) = service.import_path(
+        store, path, options=ImportOptions(pass_threshold=0.25), force=True
+    )
+    assert (
+        run_of(store, low.run_id).passed
+        == sum(v >= 0.25 for v in values)
+        == run.passed + len(between)
+    )
 
 
 # -- Inspect: the declared epoch reducer ------------------------------------------------------
@@ -189,3 +195,122 @@ def test_samples_stopped_at_a_limit_are_counted_apart(store, db_path):
 
         value, evidence = measure(cmp, "limit_hits", "all", alpha=0.05)
         assert value == run_of(store, 2).limit and evidence["cases"]
+
+
+# -- folders, eval sets and the same run twice ------------------------------------------------
+
+
+def test_a_folder_imports_every_log_and_skips_bookkeeping(db_path):
+    out = CliRunner().invoke(cli, ["--db", str(db_path), "import", str(INSPECT)])
+    assert out.exit_code == 0, out.output
+    logs = sorted(INSPECT.rglob("*.eval"))
+    assert sum(line.startswith("imported ") for line in out.output.splitlines()) == len(logs)
+    assert "skipped 3 file(s)" in out.output and "logs.json" in out.output
+    assert "field 'eval'" not in out.output  # bookkeeping files are never read as logs
+
+
+def test_a_folder_with_a_bad_file_imports_the_others_and_exits_2(db_path, tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for src in sorted((INSPECT / "reducer").glob("*.eval")):
+        (folder / src.name).write_bytes(src.read_bytes())
+    (folder / "broken.eval").write_bytes(b"PK\x03\x04 not a zip at all")
+    out = CliRunner().invoke(cli, ["--db", str(db_path), "import", str(folder)])
+    assert out.exit_code == 2
+    lines = out.output.splitlines()
+    assert sum(line.startswith("imported ") for line in lines) == 2 and "broken.eval" in out.output
+    assert "2 run(s) imported from 3 file(s); 1 file(s) failed" in out.output
+
+
+def test_the_same_run_in_two_serialisations_is_a_duplicate(store):
+    base = FIXTURES / "inspect_ai" / "baseline"
+    (first,) = service.import_path(store, next(base.glob("*.eval")))
+    (again,) = service.import_path(store, next(base.glob("*.json")))
+    assert again.skipped and again.run_id == first.run_id and "the tool's id inspect/" in again.why
+    (kept,) = service.import_path(store, next(base.glob("*.json")), force=True)
+    assert not kept.skipped
+    names = [r.name for r in store.list_runs()]
+    assert names == [names[0], names[0] + " #2"]  # a name resolves to one run
+
+
+# -- lm-evaluation-harness --------------------------------------------------------------------
+
+LM = FIXTURES / "lm_eval" / "round2"
+
+
+def test_corpus_metrics_import_and_count_as_unscored(store):
+    outcomes = service.import_path(store, next((LM / "corpus").iterdir()))
+    assert len(outcomes) == 2
+    for out in outcomes:
+        run = run_of(store, out.run_id)
+        ts = store.conn.execute(
+            "SELECT source_part FROM runs WHERE id = ?", (out.run_id,)
+        ).fetchone()[0]
+        (results,) = [
+            json.loads(p.read_text()) for p in (LM / "corpus").rglob(f"results_{ts}.json")
+        ]
+        figures = results["results"]["fixture_mc_corpus"]
+        assert run.passed == round(figures["acc,none"] * 40) and run.errored == 0
+        for corpus in ("f1", "mcc", "brier_score"):
+            assert run.criteria[corpus] == {"passed": 0, "failed": 0, "errored": 0, "unscored": 40}
+
+
+def test_a_predict_only_run_is_unscored_not_failed(store):
+    (out,) = service.import_path(store, next((LM / "predict").iterdir()))
+    run = run_of(store, out.run_id)
+    assert (run.passed, run.failed, run.errored, run.unscored) == (0, 0, 0, 40)
+    assert run.pass_rate is None
+
+
+def test_gold_fields_are_not_default_segments(store, db_path):
+    a, b = service.import_path(store, next((LM / "corpus").iterdir()))
+    with Comparison(db_path, a.run_id, b.run_id) as cmp:
+        assert "label" not in cmp.dimensions and "segment" in cmp.dimensions
+    with Comparison(db_path, a.run_id, b.run_id, dimensions=["label"]) as cmp:
+        assert cmp.dimensions == ["label"]  # still yours to choose
+
+
+# -- OpenAI Evals: a class that records only metrics -------------------------------------------
+
+OAI = FIXTURES / "openai_evals" / "round2"
+
+
+@pytest.mark.parametrize("name", ["fixture-metrics_baseline.jsonl", "fixture-metrics_candidate.jsonl",
+                                  "fixture-fuzzy_candidate.jsonl"])  # fmt: skip
+def test_metrics_only_classes_read_as_the_final_report_says(store, name):
+    path = OAI / name
+    report = next(json.loads(line)["final_report"] for line in path.read_text().splitlines()
+                  if line.startswith('{"final_report"'))  # fmt: skip
+    (out,) = service.import_path(store, path)
+    run = run_of(store, out.run_id)
+    assert run.errored == 0 and run.unscored == 0
+    assert run.passed == round(report["accuracy"] * run.results)
+
+
+# -- promptfoo: assert-sets and object-valued vars -------------------------------------------------
+
+PF = FIXTURES / "promptfoo" / "round2"
+
+
+def test_an_assert_set_is_one_criterion_with_its_checks_under_it(store):
+    (out,) = service.import_path(store, PF / "round2.json")
+    run = run_of(store, out.run_id)
+    assert {"format", "format/is-json", "format/javascript", "correctness"} <= set(run.criteria)
+    assert "assertion" not in run.criteria and "is-json" not in run.criteria
+    doc = json.loads((PF / "round2.json").read_text())
+    sets = sum(
+        1 for r in doc["results"]["results"] for c in r["gradingResult"]["componentResults"]
+        if (c.get("metadata") or {}).get("assertionSet")
+    )  # fmt: skip
+    assert run.criteria["format"]["passed"] + run.criteria["format"]["failed"] == sets
+
+
+def test_json_csv_and_jsonl_of_one_eval_give_the_same_case_keys(store):
+    keys = []
+    for suffix in ("json", "csv", "jsonl"):
+        (out,) = service.import_path(store, PF / f"round2.{suffix}", force=True)
+        keys.append(sorted(store.conn.execute(
+            "SELECT c.case_key, r.epoch FROM results r JOIN cases c ON c.id = r.case_id "
+            "WHERE r.run_id = ?", (out.run_id,)).fetchall()))  # fmt: skip
+    assert keys[0] == keys[1] == keys[2]
+    assert len({k for k, _ in keys[0]}) == 8 and {e for _, e in keys[0]} == {0, 1}  # --repeat 2

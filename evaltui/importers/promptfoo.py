@@ -48,10 +48,28 @@ DEFAULT_SUITE = "promptfoo"
 # -- case keys --------------------------------------------------------------------
 
 
-def vars_hash(variables: dict[str, Any]) -> str:
-    """A short hash of a test's vars, the same from JSON and from CSV (values as text)."""
+def _js_string(value: Any) -> str:
+    """A var as promptfoo's CSV writes it (JavaScript's String()): an object is
+    "[object Object]", an array its items joined by commas, true is "true", 31.0 is "31"."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join("" if v is None else _js_string(v) for v in value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def vars_hash(variables: dict[str, Any], full: bool = False) -> str:
+    """A short hash of a test's vars, the same from JSON and from CSV: values as the CSV
+    writes them (so an object var hashes as "[object Object]" from both). `full` hashes
+    the values as they are (JSON only), to tell apart tests that differ in an object alone."""
     norm = {
-        str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+        str(k): (json.dumps(v, sort_keys=True) if full else _js_string(v))
         for k, v in variables.items()
         if v not in (None, "")
     }
@@ -82,21 +100,46 @@ def _short_label(label: str | None) -> str:
 
 
 def _criteria(row: Row) -> dict[str, Criterion]:
+    """One criterion per assertion metric (or type); an assert-set is one criterion named
+    by its own metric (its verdict is the set's, against its threshold), and its checks
+    are `set/check` criteria under it, not criteria of their own (promptfoo also lists
+    them again after the set: those copies are skipped)."""
     out: dict[str, Criterion] = {}
-    comps = row.gradingResult.componentResults if row.gradingResult else None
-    for comp in comps or []:
+    comps = list(row.gradingResult.componentResults or []) if row.gradingResult else []
+    i = 0
+    while i < len(comps):
+        comp = comps[i]
+        i += 1
+        group = comp.assertion_set
+        if group is not None:
+            name = str(group.get("metric") or "assert-set")
+            _add(out, name, comp)
+            inner = comp.componentResults or []
+            for sub in inner:
+                sub_name = (
+                    (sub.assertion.metric or sub.assertion.type) if sub.assertion else "check"
+                )
+                _add(out, f"{name}/{sub_name}", sub)
+            copies = comps[i : i + len(inner)]
+            if [c.assertion for c in copies] == [c.assertion for c in inner]:
+                i += len(inner)  # the flattened copies of the set's checks
+            continue
         name = (comp.assertion.metric or comp.assertion.type) if comp.assertion else "assertion"
-        verdict: Verdict = "pass" if comp.pass_ else "fail"
-        prev = out.get(name)
-        if prev is not None:  # several assertions in one metric: all must pass
-            verdict = "fail" if prev.verdict == "fail" or not comp.pass_ else "pass"
-        out[name] = Criterion(verdict=verdict, score=comp.score, explanation=comp.reason)
+        _add(out, name, comp)
     for name, value in (row.namedScores or {}).items():
         if name in out:
             out[name].score = value
         elif value is not None:
             out[name] = Criterion(score=value)
     return out
+
+
+def _add(out: dict[str, Criterion], name: str, comp: Any) -> None:
+    verdict: Verdict = "pass" if comp.pass_ else "fail"
+    prev = out.get(name)
+    if prev is not None:  # several assertions in one metric: all must pass
+        verdict = "fail" if prev.verdict == "fail" or not comp.pass_ else "pass"
+    out[name] = Criterion(verdict=verdict, score=comp.score, explanation=comp.reason)
 
 
 def _expected(variables: dict[str, Any], asserts: list[Assertion] | None) -> str | None:
@@ -159,12 +202,12 @@ class _KeyIndex:
         self.db = sqlite3.connect("")  # "" = a temporary file, deleted on close
         self.db.execute(
             "CREATE TABLE k (pos INTEGER PRIMARY KEY, col INTEGER, test_idx INTEGER, "
-            "base TEXT, hash TEXT)"
+            "base TEXT, hash TEXT, full TEXT)"
         )
         self.columns: dict[tuple[int, str], int] = {}
         self.labels: dict[int, str | None] = {}  # column: its first row's prompt label
         self.counts: dict[int, int] = defaultdict(int)
-        self._batch: list[tuple[int, int, int, str, str]] = []
+        self._batch: list[tuple[int, int, int, str, str, str]] = []
 
     def column(self, row: Row) -> int:
         key = _column_of(row)
@@ -178,12 +221,13 @@ class _KeyIndex:
         variables = _variables(row)
         col = self.column(row)
         self.counts[col] += 1
-        self._batch.append((pos, col, row.testIdx, _base_key(row, variables), vars_hash(variables)))
+        self._batch.append((pos, col, row.testIdx, _base_key(row, variables),
+                            vars_hash(variables), vars_hash(variables, full=True)))  # fmt: skip
         if len(self._batch) >= 10_000:
             self._flush()
 
     def _flush(self) -> None:
-        self.db.executemany("INSERT INTO k VALUES (?, ?, ?, ?, ?)", self._batch)
+        self.db.executemany("INSERT INTO k VALUES (?, ?, ?, ?, ?, ?)", self._batch)
         self._batch.clear()
 
     def finish(self) -> None:
@@ -194,12 +238,21 @@ class _KeyIndex:
             CREATE TABLE amb (col INTEGER, base TEXT, PRIMARY KEY (col, base));
             INSERT INTO amb SELECT col, base FROM k WHERE base != ''
                 GROUP BY col, base HAVING count(DISTINCT hash) > 1;
-            CREATE TABLE keyed AS SELECT pos, col, test_idx,
+            CREATE TABLE keyed0 AS SELECT pos, col, test_idx, full,
                 CASE WHEN base = '' THEN 'vars #' || hash
                      WHEN EXISTS (SELECT 1 FROM amb a WHERE a.col = k.col AND a.base = k.base)
                      THEN base || ' #' || hash
                      ELSE base END AS key
                 FROM k;
+            -- tests that only an object-valued var tells apart (the JSON knows it, a CSV
+            -- cannot): the full vars' hash is added, so they stay distinct cases
+            CREATE TABLE amb2 (col INTEGER, key TEXT, PRIMARY KEY (col, key));
+            INSERT INTO amb2 SELECT col, key FROM keyed0
+                GROUP BY col, key HAVING count(DISTINCT full) > 1;
+            CREATE TABLE keyed AS SELECT pos, col, test_idx,
+                CASE WHEN EXISTS (SELECT 1 FROM amb2 a WHERE a.col = q.col AND a.key = q.key)
+                     THEN key || ' #' || full ELSE key END AS key
+                FROM keyed0 q;
             CREATE TABLE final AS SELECT pos, col, key,
                 row_number() OVER (PARTITION BY col, key ORDER BY test_idx, pos) - 1 AS epoch
                 FROM keyed;

@@ -21,6 +21,14 @@ class Component(LooseModel):
     score: float | None = None
     reason: str | None = None
     assertion: Assertion | None = None
+    # an assert-set: its own checks nested here, and metadata.assertionSet {metric, threshold}
+    componentResults: list[Component] | None = None
+    metadata: dict[str, Any] | None = None
+
+    @property
+    def assertion_set(self) -> dict[str, Any] | None:
+        found = (self.metadata or {}).get("assertionSet")
+        return found if isinstance(found, dict) else None
 
 
 class Grading(LooseModel):
