@@ -222,7 +222,9 @@ def run_step(step: str, src: Path, workdir: Path, db: Path | None = None) -> dic
     if proc.returncode != 0:
         raise SystemExit(f"bench step {step} failed:\n{proc.stderr}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    if step in ("inspect-read", "inspect-generate") or step.startswith(("compare", "app", "memory")):
+    if step in ("inspect-read", "inspect-generate") or step.startswith(
+        ("compare", "app", "memory")
+    ):
         return out
     # Every step must have written every record: count them in its own store.
     table = {"sqlite3": "flat"}.get(step, "results")
@@ -675,7 +677,7 @@ def bench_memory(workdir: Path, figures: dict[str, Any]) -> None:
         cases.append((f"3 GiB zstd member, {label}", bomb))
     base = run_step("memory-json-load", pf, workdir)
     rows = []
-    print(f"memory: peak RSS of one import (CLI process and its reader process), limit 300 MB")
+    print("memory: peak RSS of one import (CLI process and its reader process), limit 300 MB")
     print(f"  baseline json.load of the {pf.stat().st_size / 1e6:.0f} MB promptfoo JSON: "
           f"{base['peak_rss_mb']:.0f} MB, {base['seconds']:.1f} s")  # fmt: skip
     for label, path in cases:

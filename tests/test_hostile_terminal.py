@@ -36,7 +36,7 @@ from evaltui.taxonomy import FailureClass, Taxonomy
 from .conftest import FIXTURES
 
 sys.path.insert(0, str(FIXTURES / "hostile"))
-from generate import PAYLOADS  # noqa: E402
+from generate import PAYLOADS
 
 pytestmark = pytest.mark.tmux
 TMUX = shutil.which("tmux")

@@ -114,7 +114,11 @@ def test_inspect_counts_match_the_logs_own_results(store):
         assert row.passed == round(match["metrics"]["accuracy"]["value"] * total)
         # every scorer is a criterion; a dict-valued scorer's keys are `scorer/key`
         for score in log["results"]["scores"]:
-            name = score["scorer"] if score["name"] == score["scorer"] else f"{score['scorer']}/{score['name']}"
+            name = (
+                score["scorer"]
+                if score["name"] == score["scorer"]
+                else f"{score['scorer']}/{score['name']}"
+            )
             crit = row.criteria.get(name)
             assert crit is not None, name
             if "accuracy" in score["metrics"]:

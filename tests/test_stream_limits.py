@@ -4,7 +4,6 @@ refuses cleanly, naming the record, and the store is left as it was (docs/securi
 from __future__ import annotations
 
 import json
-import resource
 from pathlib import Path
 
 import pytest
