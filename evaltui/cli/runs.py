@@ -207,7 +207,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     table = make_table(
         ("id", "right"), ("name", "left"), ("pass rate", "right"), ("cases", "right"),
         ("results", "right"), ("pass", "right"), ("fail", "right"), ("error", "right"),
-        ("role", "left"), ("system", "left"), ("format", "left"), ("sha256", "left"), ("imported", "left"),
+        ("limit", "right"), ("unscored", "right"), ("role", "left"), ("system", "left"), ("format", "left"), ("sha256", "left"), ("imported", "left"),
     )  # fmt: skip
     rows = [
         [
@@ -219,6 +219,8 @@ def runs(ctx: click.Context, as_json: bool) -> None:
             f"{s.passed:,}",
             f"{s.failed:,}",
             f"{s.errored:,}",
+            f"{s.limit:,}",
+            f"{s.unscored:,}",
             s.role,
             one_line(s.system, 36),
             s.format,
@@ -227,7 +229,9 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         ]
         for s in summaries
     ]
-    print_rows(table, rows, optional={"system", "format", "sha256", "imported"})
+    print_rows(
+        table, rows, optional={"system", "format", "sha256", "imported", "limit", "unscored"}
+    )
 
 
 @cli.command()

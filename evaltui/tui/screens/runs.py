@@ -21,9 +21,17 @@ MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
 # The figures come before the long labels, so an 80-column terminal shows them.
 COLUMNS = [
     ("mark", "mark"), ("id", "id"), ("name", "name"), ("rate", "pass rate"), ("cases", "cases"),
-    ("results", "results"), ("pass", "pass"), ("fail", "fail"), ("error", "error"), ("role", "role"),
+    ("results", "results"), ("pass", "pass"), ("fail", "fail"), ("error", "error"),
+    ("other", "limit/none"), ("role", "role"),
     ("system", "system"), ("format", "format"), ("imported", "imported"),
 ]  # fmt: skip
+
+
+def other_outcomes(run: RunSummary) -> str:
+    """Results stopped at a limit / with no verdict (docs/formats.md), `-` when none."""
+    if not (run.limit or run.unscored):
+        return "-"
+    return f"{run.limit:,}/{run.unscored:,}"
 
 
 class RunsScreen(AppScreen):
@@ -136,6 +144,7 @@ class RunsScreen(AppScreen):
             Text(f"{run.passed:,}", justify="right", style="green"),
             Text(f"{run.failed:,}", justify="right", style="red" if run.failed else ""),
             Text(f"{run.errored:,}", justify="right", style="yellow" if run.errored else ""),
+            Text(other_outcomes(run), justify="right", style="yellow" if run.limit else ""),
             Text(run.role),
             Text(one_line(run.system, 26)),
             Text(run.format),
