@@ -371,3 +371,37 @@ def test_demo_comparison_tells_the_demo_story(demo_store, db_path):
         assert rows[("risk", "medium")].delta > 0  # and improvements elsewhere
         first = cmp.page(limit=1)[0]
         assert first.change == "regressed" and first.segments["risk"] == "high"
+
+
+def test_include_adds_statuses_and_only_replaces_them(demo_store, db_path):
+    """`--include retired` counts retired cases as well as the active ones; `--only`
+    counts exactly the statuses named."""
+    from click.testing import CliRunner
+
+    from evaltui.cli import cli
+
+    from evaltui import lifecycle
+
+    sel = service.get_selection(demo_store)
+    b, c = str(sel["baseline"]), str(sel["candidate"])
+    keys = [r[0] for r in demo_store.conn.execute("SELECT case_key FROM cases ORDER BY id LIMIT 3")]
+    lifecycle.quarantine(demo_store, lifecycle.resolve_cases(demo_store, keys), "flaky")
+    run = CliRunner()
+
+    def summary(*args: str) -> dict:
+        out = run.invoke(cli, ["--db", str(db_path), "compare", b, c, "--json", *args])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output)
+
+    active = summary()
+    plus = summary("--include", "quarantined")
+    only = summary("--only", "quarantined")
+    assert set(plus["statuses"]) == {"active", "quarantined"} and only["statuses"] == [
+        "quarantined"
+    ]
+    n = lambda s: s["segments"][0]["n"]  # noqa: E731
+    assert active["excluded"]["quarantined"] > 0 and n(plus) == n(active) + n(only)
+    both = run.invoke(
+        cli, ["--db", str(db_path), "compare", b, c, "--include", "retired", "--only", "active"]
+    )
+    assert both.exit_code == 2

@@ -31,7 +31,13 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--include",
     type=click.Choice(CASE_STATUSES),
     multiple=True,
-    help="Case statuses to include (default: active only). Repeat for several.",
+    help="Case statuses to count besides the active ones (quarantined, retired). Repeat for several.",
+)
+@click.option(
+    "--only",
+    type=click.Choice(CASE_STATUSES),
+    multiple=True,
+    help="Count exactly these case statuses (e.g. --only retired). Repeat for several.",
 )
 @click.option(
     "--correction",
@@ -51,6 +57,7 @@ def compare_cmd(
     reducer: str,
     segments: str | None,
     include: tuple[str, ...],
+    only: tuple[str, ...],
     as_json: bool,
     show_keys: bool,
     correction: str,
@@ -78,7 +85,9 @@ def compare_cmd(
         c = store.resolve_run(candidate)
         f = store.resolve_run(fallback) if fallback else None
     dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
-    statuses = frozenset(include) if include else frozenset({"active"})
+    if include and only:
+        raise click.UsageError("--include adds to the active cases, --only replaces them: give one")
+    statuses = frozenset(only) if only else frozenset({"active", *include})
     with Comparison(
         path, b, c, f, reducer=red, dimensions=dims, statuses=statuses, correction=correction
     ) as cmp:

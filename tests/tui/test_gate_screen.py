@@ -49,3 +49,42 @@ async def test_gate_screen_asks_for_a_policy_then_decides_and_exports(
     with Store(db_path) as store:
         assert gate.list_decisions(store)[0]["content_hash"] == record["content_hash"]
         assert store.get_setting(POLICY_SETTING) == str(POLICY.resolve())
+
+
+async def test_the_readmes_release_week_pass_decides_what_the_readme_says(
+    demo_store, db_path, tmp_path, monkeypatch
+):
+    """README "A release-week pass": Enter, a step, `6` on a case, `g` with the policy.
+    The decision the README states for step 5 is the one the app gives."""
+    import re
+
+    readme = (FIXTURES.parent / "README.md").read_text()
+    section = readme.split("## A release-week pass, in the demo", 1)[1].split("\n## ", 1)[0]
+    stated = re.search(r"it decides \*\*(\w+)\*\*", section)
+    assert stated, "the README's step 5 names a decision"
+    without = re.search(r"without it the decision would be \*\*(\w+)\*\*", section)
+    monkeypatch.chdir(tmp_path)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 50)) as pilot:
+        await open_compare(app, pilot)  # step 1
+        await pilot.press("j")  # step 2
+        await settle(app, pilot)
+        await pilot.press("6")  # step 3: unsafe tool action
+        await settle(app, pilot)
+        await pilot.press("g")  # step 5
+        await settle(app, pilot)
+        app.screen.query_one("Input").value = str(POLICY)
+        await pilot.press("enter")
+        await settle(app, pilot, rounds=6)
+        shown = str(app.screen.query_one("#decision", Static).content)
+        assert stated[1].upper() in shown, shown
+    assert stated[1] == "rollback"
+    # and without step 3 the decision is the one the README gives for that case
+    from evaltui import service, triage
+
+    with Store(db_path) as store:
+        sel = service.get_selection(store)
+        assert triage.undo(store, sel["baseline"], sel["candidate"]) is not None
+        rec = gate.evaluate(store, gate.load_policy(POLICY), sel["baseline"], sel["candidate"],
+                            sel.get("fallback"))  # fmt: skip
+    assert without is not None and rec.decision == without[1] == "hold"
