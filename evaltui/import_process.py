@@ -93,10 +93,10 @@ def _reader(fmt: str, path: str, options: ImportOptions, index: int, run_id: int
             item = get_importer(fmt).read(Path(path), options)[index]
             tally = Tally()
             progress = item.progress
-            for case_rows, result_rows in build_rows(
+            for case_rows, result_rows, traj_rows in build_rows(
                 checked_records(Path(path), item.records, options), run_id, tally
             ):
-                _send(out, ROWS, (case_rows, result_rows, progress.done, progress.total))
+                _send(out, ROWS, (case_rows, result_rows, traj_rows, progress.done, progress.total))
             _send(out, END, vars(tally))
         except InputError as exc:
             _send(out, ERROR, (exc.path, exc.detail, exc.location, exc.field))
@@ -180,8 +180,8 @@ def rows_from_reader(
                         )
                     tag, message = got[0], loads(got[1])
                     if tag == ROWS:
-                        case_rows, result_rows, progress.done, progress.total = message
-                        yield case_rows, result_rows
+                        case_rows, result_rows, traj_rows, progress.done, progress.total = message
+                        yield case_rows, result_rows, traj_rows
                     elif tag == END:
                         vars(tally).update(message)
                         return

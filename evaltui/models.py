@@ -107,6 +107,7 @@ class Record:
     explanation: str | None = None
     error: str | None = None
     location: str = ""
+    trajectory: list[Any] | None = None  # evaltui.trajectory.Step items (agent runs)
 
     @classmethod
     def from_models(cls, case: Case, result: Result, location: str = "") -> Record:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.text import Text
 
@@ -194,3 +196,96 @@ def compare_cmd(
             if keys:
                 console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
                 console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))
+
+
+@cli.command("case")
+@click.argument("baseline")
+@click.argument("candidate")
+@click.argument("case_key")
+@click.option("--fallback", help="A third run: the fallback path (id or name).")
+@click.option("--suite", help="The case's suite, when its key is in several.")
+@click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
+@click.pass_context
+def case_cmd(
+    ctx: click.Context, baseline: str, candidate: str, case_key: str, fallback: str | None,
+    suite: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """One case of a comparison: its change, outputs, and each run's path (agent runs:
+    messages, tool calls aligned baseline | candidate, tool errors, loops, sources).
+
+    \b
+    Examples:
+      evaltui case 1 2 refund-02
+      evaltui case base cand refund-02 --json | jq '.paths.aligned'
+    """
+    from evaltui.compare import Comparison
+    from evaltui.compare.paths import case_paths
+    from evaltui.errors import NotFoundError
+
+    path = store_path(ctx)
+    with open_store(path) as store:
+        b, c = store.resolve_run(baseline), store.resolve_run(candidate)
+        f = store.resolve_run(fallback) if fallback else None
+    with Comparison(path, b, c, f, statuses=frozenset(CASE_STATUSES)) as cmp:
+        row = cmp.find(suite, case_key)
+        if row is None:
+            raise NotFoundError(f"no case {case_key!r} in these runs")
+        row, detail, _ = cmp.read_case(row)
+    outcome: dict[str, Any] = {
+        "schema": "evaltui.case/1",
+        "suite": detail.suite, "case_key": detail.case_key, "change": row.change,
+        "status": detail.status, "input": detail.input, "expected": detail.expected,
+        "runs": {
+            name: [{"epoch": s.epoch, "verdict": s.verdict, "score": s.score, "output": s.output,
+                    "criteria": s.criteria, "error": s.error} for s in samples]
+            for name, samples in (("baseline", detail.baseline), ("candidate", detail.candidate),
+                                  ("fallback", detail.fallback)) if samples is not None
+        },
+        "paths": case_paths(detail),
+    }  # fmt: skip
+    if as_json:
+        echo(safe_json(outcome))
+        return
+    console = make_console()
+    console.print(
+        Text(f"{visible(detail.suite)} / {visible(detail.case_key)}   {row.change}", style="bold")
+    )
+    for name, samples in outcome["runs"].items():
+        first = samples[0] if samples else None
+        verdict = first["verdict"] if first else "(not in this run)"
+        console.print(
+            Text(f"{name}: {verdict}  ", style="bold")
+            + Text(one_line(first["output"] if first else "", 120))
+        )
+    aligned = outcome["paths"]["aligned"]
+    if not aligned and not any(r["steps"] for r in outcome["paths"]["runs"].values()):
+        console.print(Text("no trajectories recorded for this case", style="dim"))
+        return
+    console.print(Text("\ntool calls, baseline | candidate:", style="bold underline"))
+    marks = {"same": " ", "changed": "~", "removed": "-", "inserted": "+"}
+    for a in aligned:
+
+        def call(x: dict[str, Any] | None) -> str:
+            return (
+                ""
+                if x is None
+                else f"{x['name']}({one_line(safe_json(x['arguments'], indent=None), 60)})"
+            )
+
+        style = {"changed": "yellow", "removed": "red", "inserted": "green"}.get(a["op"], "")
+        console.print(
+            Text(
+                f"{marks[a['op']]} {call(a['baseline']):<60} | {call(a['candidate'])}", style=style
+            )
+        )
+    for name, r in outcome["paths"]["runs"].items():
+        src = r["sources"]
+        looped = ", ".join(f"{x['tool']} x{x['times']}" for x in r["loops"])
+        extra = [f"loops: {looped}"] if looped else []
+        if r["tool_errors"]:
+            extra.append(f"tool errors: {r['tool_errors']}")
+        console.print(Text(
+            f"{name}: retrieved {', '.join(src['retrieved']) or '-'}; cited {', '.join(src['cited']) or '-'}"
+            + (f"; cited but never retrieved: {', '.join(src['cited_not_retrieved'])}" if src["cited_not_retrieved"] else "")
+            + ("; " + "; ".join(extra) if extra else "")
+        ))  # fmt: skip

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evaltui.compare import paths
 from evaltui.compare.filter import Filter
 from evaltui.compare.kinds import CHANGED, CHANGES, RANK, Reducer
 from evaltui.compare.rows import (
@@ -32,6 +33,7 @@ from evaltui.compare.rows import (
     declared_reducer,
     declared_reducers,
     default_dimensions,
+    read_trajectory,
     reducer_note,
     risk_dimension,
     run_ref,
@@ -126,6 +128,7 @@ class Comparison:
                 f"WHEN ({b_pass}) = 0 AND ({c_pass}) = 1 THEN {R['improved']} "
                 f"WHEN ({c_pass}) = 0 AND c.ne > 0 THEN {R['errored']} "
                 f"WHEN ({c_pass}) = 0 THEN {R['still_failing']} "
+                f"WHEN b.tp <> c.tp THEN {R['tools_changed']} "
                 f"WHEN b.ss <> c.ss OR b.fp <> c.fp THEN {R['output_changed']} "
                 f"ELSE {R['still_passing']} END"
             )
@@ -682,6 +685,7 @@ class Comparison:
                         explanation=r[7],
                         error=r[8],
                         output_length=r[9],
+                        trajectory=read_trajectory(self.conn, run.id, case_id, r[0]),
                     )
                     for r in self.conn.execute(
                         "SELECT epoch, verdict, score, substr(output, 1, ?), criteria, latency_ms, "
@@ -707,10 +711,6 @@ class Comparison:
 
     # -- the whole thing as data ----------------------------------------------------------------
 
-    def declared_reducers(self) -> dict[str, str | None]:
-        """The reducer each run's log declared (None: the tool declared none)."""
-        return declared_reducers(self.baseline, self.candidate, self.fallback)
-
     def reducer_note(self) -> str | None:
         """A line saying the logs declared another reducer than the one used, or None."""
         return reducer_note(self.reducer, self.baseline, self.candidate, self.fallback)
@@ -719,8 +719,11 @@ class Comparison:
         """The stable JSON of `evaltui compare --json` (docs/compare.md)."""
 
         def run(r: RunRef | None) -> dict[str, Any] | None:
-            keys = ("id", "name", "role", "system", "sha256")
-            return None if r is None else {k: getattr(r, k) for k in keys}
+            return (
+                None
+                if r is None
+                else {k: getattr(r, k) for k in ("id", "name", "role", "system", "sha256")}
+            )
 
         counts = self.counts()
         out: dict[str, Any] = {
@@ -729,7 +732,7 @@ class Comparison:
             "candidate": run(self.candidate),
             "fallback": run(self.fallback),
             "reducer": self.reducer.label,
-            "declared_reducers": self.declared_reducers(),
+            "declared_reducers": declared_reducers(self.baseline, self.candidate, self.fallback),
             "reducer_note": self.reducer_note(),
             "correction": self.correction,
             "statuses": sorted(self.statuses),
@@ -743,4 +746,5 @@ class Comparison:
             out["criteria"] = self.criterion_changes()
         if with_keys:
             out["changed"] = self.changed_keys(CHANGED)
+        out["tools"] = paths.tools_by_run(self)  # None for a run without trajectories
         return out

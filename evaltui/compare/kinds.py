@@ -13,6 +13,7 @@ Change = Literal[
     "errored",
     "improved",
     "output_changed",
+    "tools_changed",
     "dropped",
     "added",
     "unscored",
@@ -24,7 +25,8 @@ CHANGES: tuple[Change, ...] = get_args(Change)
 # What the case list shows by default: everything but the cases that stayed as they were.
 # `unscored`: one side has no verdict for the case (predict-only, metrics-only): shown,
 # never counted as a pass or a failure.
-CHANGED: frozenset[str] = frozenset(CHANGES[:7])
+# `tools_changed`: passes in both, and the agent's tool path (calls and arguments) differs.
+CHANGED: frozenset[str] = frozenset(CHANGES[:8])
 RANK: dict[str, int] = {c: i for i, c in enumerate(CHANGES)}
 assert len(CHANGES) <= 16, "the engine packs a change into 4 bits (Comparison._KIND)"
 

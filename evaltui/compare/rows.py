@@ -157,6 +157,7 @@ class Sample:
     explanation: str | None
     error: str | None
     output_length: int | None = None  # the whole output's length, when `output` is its start
+    trajectory: list[Any] | None = None  # evaltui.trajectory.Step items, when recorded
 
 
 @dataclass
@@ -222,6 +223,12 @@ GOLD_FIELDS = frozenset({
 })  # fmt: skip
 
 
+def is_gold(name: str) -> bool:
+    """A field that holds the reference answer (or names the expected source)."""
+    low = name.lower()
+    return low in GOLD_FIELDS or low.startswith(("expected_", "gold_", "reference_"))
+
+
 def default_dimensions(runs: Iterable[RunRef]) -> list[str]:
     """Attributes with few distinct values (2..12) in the compared runs, in a stable order;
     gold fields (the reference answer) never."""
@@ -234,7 +241,7 @@ def default_dimensions(runs: Iterable[RunRef]) -> list[str]:
             merged.setdefault(key, set()).update(values)
     dims = [
         k for k, v in merged.items()
-        if k not in many and k.lower() not in GOLD_FIELDS and 2 <= len(v) <= MAX_SEGMENT_VALUES
+        if k not in many and not is_gold(k) and 2 <= len(v) <= MAX_SEGMENT_VALUES
     ]  # fmt: skip
     preferred = ["task", "risk", "risk_tier", "source_quality", "intent", "segment"]
     return sorted(dims, key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
@@ -379,3 +386,20 @@ def reducer_note(reducer: Reducer, baseline: RunRef, candidate: RunRef,
         f"the logs declare {', '.join(others)}; this comparison uses {reducer.label} "
         "(--reducer declared to use theirs)"
     )
+
+
+def read_trajectory(
+    conn: sqlite3.Connection, run_id: int, case_id: int, epoch: int
+) -> list[Any] | None:
+    """One sample's trajectory (decompressed), or None; read per case, never in lists."""
+    row = conn.execute(
+        "SELECT data FROM trajectories WHERE run_id = ? AND case_id = ? AND epoch = ?",
+        (run_id, case_id, epoch),
+    ).fetchone()
+    if row is None:
+        return None
+    import zstandard
+
+    from evaltui import trajectory
+
+    return trajectory.loads(zstandard.ZstdDecompressor().decompress(row[0]))

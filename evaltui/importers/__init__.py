@@ -17,6 +17,7 @@ from evaltui.importers.inspect_ai import InspectImporter
 from evaltui.importers.lm_eval import LmEvalImporter
 from evaltui.importers.native import NativeCsvImporter, NativeJsonlImporter
 from evaltui.importers.openai_evals import OpenAIEvalsImporter
+from evaltui.importers.otel_genai import OtelGenAIImporter
 from evaltui.importers.promptfoo import PromptfooImporter
 
 # Order matters: the first importer whose sniff() accepts the file wins, so
@@ -32,6 +33,7 @@ register(InspectImporter())
 register(PromptfooImporter())
 register(OpenAIEvalsImporter())
 register(LmEvalImporter())
+register(OtelGenAIImporter())
 register(NativeJsonlImporter())
 register(NativeCsvImporter())
 

@@ -40,6 +40,7 @@ from evaltui.importers.base import (
     score_to_criterion,
     validation_error,
 )
+from evaltui.importers.inspect_path import sample_path
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "inspect"
@@ -141,6 +142,8 @@ class _Sample(LooseModel):
     working_time: float | None = None
     model_usage: dict[str, Any] | None = None
     limit: _Limit | None = None
+    messages: list[dict[str, Any]] | None = None
+    events: list[dict[str, Any]] | None = None
 
 
 # -- reading .eval members --------------------------------------------------------------
@@ -310,6 +313,9 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
     seconds = sample.total_time if sample.total_time is not None else sample.working_time
     explanation = chosen.explanation if chosen is not None else None
     return Record(
+        trajectory=sample_path(
+            sample.messages, sample.events, sample.limit.type if sample.limit else None
+        ),
         suite=suite,
         case_key=str(sample.id),
         verdict=verdict,

@@ -30,6 +30,7 @@ from evaltui.importers.base import (
     validation_error,
 )
 from evaltui.models import Criterion, Record, Role, Run, Verdict
+from evaltui.trajectory import Step
 
 NAME = "native"
 DEFAULT_SUITE = "default"
@@ -86,6 +87,11 @@ class NativeLine(BaseModel):
     cost: float | None = Field(default=None, ge=0)
     explanation: str | None = Field(default=None, description="Grader explanation.")
     error: str | None = Field(default=None, description="Error message when verdict is error.")
+    trajectory: list[Step] | None = Field(
+        default=None,
+        description="An agent's path, in order: messages, tool calls, tool results, sources "
+        "(docs/format.md, Trajectories). Stored compressed; shown per case.",
+    )
 
 
 CSV_COLUMNS = [
@@ -111,6 +117,7 @@ def _record(line: NativeLine, suite: str, location: str) -> Record:
         explanation=line.explanation,
         error=line.error,
         location=location,
+        trajectory=line.trajectory,
     )
 
 

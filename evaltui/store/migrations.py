@@ -356,4 +356,27 @@ def m010_limit_and_unscored_outcomes(db: Database) -> None:
     )
 
 
+@migrations()
+def m011_trajectories(db: Database) -> None:
+    """An agent result's trajectory (messages, tool calls, tool results, sources), stored
+    compressed beside it and read per case; a fingerprint of its tool path on the result
+    and per case, so a comparison sees a path change without reading trajectories."""
+    db.executescript(
+        """
+        CREATE TABLE trajectories (
+            run_id INTEGER NOT NULL,
+            case_id INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (run_id, case_id, epoch)
+        ) WITHOUT ROWID;
+        ALTER TABLE results ADD COLUMN tool_crc INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE run_cases ADD COLUMN tp REAL NOT NULL DEFAULT 0;
+        DROP INDEX results_compare;
+        CREATE INDEX results_compare
+            ON results(run_id, case_id, epoch, verdict, score, output_crc, tool_crc);
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

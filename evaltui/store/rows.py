@@ -15,7 +15,8 @@ from evaltui.models import Record
 
 BATCH = 2_000
 # Rows for CASE_UPSERT (without the attr_sets id) and RESULT_INSERT.
-RowBatch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+# (case rows, result rows, trajectory rows)
+RowBatch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 # Builds the row batches of a run: called with the run id and the Tally to fill.
 RowSource = Callable[[int, "Tally"], Generator[RowBatch, None, None]]
 
@@ -79,6 +80,7 @@ def build_rows(
     """
     case_rows: list[tuple[Any, ...]] = []
     result_rows: list[tuple[Any, ...]] = []
+    traj_rows: list[tuple[Any, ...]] = []
     add_case, add_result = case_rows.append, result_rows.append
     counts, criteria, suites = tally.counts, tally.criteria, tally.suites
     sets = tally.attribute_sets
@@ -137,16 +139,33 @@ def build_rows(
         else:
             crit_json = "{}"
         add_case((suite, key, rec.input, rec.expected, attrs_json, run_id))
+        tool_crc = 0
+        if rec.trajectory:
+            tool_crc, blob = _trajectory_row(rec)
+            traj_rows.append((run_id, suite, key, epoch, blob))
         add_result(
             (
                 run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
                 rec.latency_ms, rec.cost, rec.explanation, rec.error, rec.location,
-                crc32(output.encode("utf-8", "surrogatepass")) if output else 0,
+                crc32(output.encode("utf-8", "surrogatepass")) if output else 0, tool_crc,
             )
         )  # fmt: skip
         if len(result_rows) >= BATCH:
-            yield case_rows, result_rows
-            case_rows, result_rows = [], []
+            yield case_rows, result_rows, traj_rows
+            case_rows, result_rows, traj_rows = [], [], []
             add_case, add_result = case_rows.append, result_rows.append
     if result_rows:
-        yield case_rows, result_rows
+        yield case_rows, result_rows, traj_rows
+
+
+def _trajectory_row(rec: Record) -> tuple[int, bytes]:
+    """(tool-path fingerprint, the trajectory compressed) of a record's trajectory."""
+    import zstandard
+
+    from evaltui import trajectory
+
+    steps = [s if isinstance(s, trajectory.Step) else trajectory.Step.model_validate(s)
+             for s in rec.trajectory or []]  # fmt: skip
+    return trajectory.fingerprint(steps), zstandard.ZstdCompressor(level=3).compress(
+        trajectory.dumps(steps)
+    )

@@ -15,7 +15,8 @@ ATTR_SET_ID = "SELECT id FROM attr_sets WHERE attributes = ?"
 RUN_CASES_FILL = """
 INSERT INTO run_cases
 SELECT run_id, case_id, SUM(verdict = 'pass'), SUM(verdict <> 'unscored'),
-       SUM(verdict IN ('error', 'limit')), TOTAL(score), TOTAL(output_crc * (epoch + 1))
+       SUM(verdict IN ('error', 'limit')), TOTAL(score), TOTAL(output_crc * (epoch + 1)),
+       TOTAL(tool_crc * (epoch + 1))
 FROM results WHERE run_id = ? GROUP BY case_id
 """
 
@@ -24,11 +25,16 @@ FROM results WHERE run_id = ? GROUP BY case_id
 RESULT_INSERT = """
 INSERT INTO results (
     run_id, case_id, epoch, verdict, score, output, criteria,
-    latency_ms, cost, explanation, error, source_line, output_crc
+    latency_ms, cost, explanation, error, source_line, output_crc, tool_crc
 ) VALUES (
     ?, (SELECT id FROM cases WHERE suite = ? AND case_key = ?),
-    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 )
+"""
+
+TRAJECTORY_INSERT = """
+INSERT INTO trajectories (run_id, case_id, epoch, data)
+VALUES (?, (SELECT id FROM cases WHERE suite = ? AND case_key = ?), ?, ?)
 """
 
 RUN_INSERT = """

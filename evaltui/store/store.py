@@ -370,7 +370,7 @@ class Store(EventLog):
         on_batch: Callable[[int], None] | None,
     ) -> None:
         conn = self.conn
-        for case_rows, result_rows in source:
+        for case_rows, result_rows, traj_rows in source:
             if len(attr_ids) > ATTR_ID_CACHE:  # high-cardinality attributes: stay bounded
                 attr_ids.clear()
             new = {row[4] for row in case_rows} - attr_ids.keys()
@@ -380,6 +380,8 @@ class Store(EventLog):
                     attr_ids[a] = conn.execute(sql.ATTR_SET_ID, (a,)).fetchone()[0]
             conn.executemany(sql.CASE_UPSERT, [(*row, attr_ids[row[4]]) for row in case_rows])
             conn.executemany(sql.RESULT_INSERT, result_rows)
+            if traj_rows:
+                conn.executemany(sql.TRAJECTORY_INSERT, traj_rows)
             if on_batch:
                 on_batch(len(result_rows))
 

@@ -24,6 +24,7 @@ CHANGE_STYLE = {
     "errored": "yellow",
     "improved": "green",
     "output_changed": "cyan",
+    "tools_changed": "cyan",
     "dropped": "magenta",
     "added": "magenta",
     "unscored": "blue",
@@ -35,6 +36,7 @@ CHANGE_LABEL = {
     "errored": "ERRORED",
     "improved": "improved",
     "output_changed": "output changed",
+    "tools_changed": "tools changed",
     "dropped": "dropped",
     "added": "added",
     "unscored": "no verdict",
@@ -343,10 +345,19 @@ def case_renderable(
     samples = samples_table(detail)
     if samples is not None and not full:
         parts += [_section(f"samples ({n})"), samples, Text("")]
+    from evaltui.tui.path_view import path_renderables
+
+    path = path_renderables(detail, full=full)
+    if path:
+        parts += [*path, Text("")]
     parts += [timing_text(detail)]
     explanations = [
         (name, s.explanation)
-        for name, ss in (("baseline", detail.baseline), ("candidate", detail.candidate))
+        for name, ss in (
+            ("baseline", detail.baseline),
+            ("candidate", detail.candidate),
+            ("fallback", detail.fallback),
+        )
         for s in (ss or [])[: (None if full else 1)]
         if s.explanation
     ]

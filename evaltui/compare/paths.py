@@ -1,0 +1,81 @@
+"""Agent paths in a comparison: per-run tool statistics and one case's aligned tool calls
+and sources (docs/compare.md, "Agent runs"). Trajectories are read one at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from evaltui import trajectory
+from evaltui.compare.rows import CaseDetail, Sample, read_trajectory
+
+
+def _run_trajectories(conn: sqlite3.Connection, run_id: int, table: str,
+                      statuses: list[str]) -> Iterator[list[trajectory.Step]]:  # fmt: skip
+    """The run's first-sample trajectory of each included case, one at a time."""
+    marks = ",".join("?" * len(statuses))
+    rows = conn.execute(
+        f"SELECT t.case_id FROM {table} t WHERE t.status IN ({marks}) AND EXISTS "
+        "(SELECT 1 FROM trajectories j WHERE j.run_id = ? AND j.case_id = t.case_id) ORDER BY t.case_id",
+        [*statuses, run_id],
+    ).fetchall()
+    for (case_id,) in rows:
+        (epoch,) = conn.execute(
+            "SELECT MIN(epoch) FROM trajectories WHERE run_id = ? AND case_id = ?",
+            (run_id, case_id),
+        ).fetchone()
+        steps = read_trajectory(conn, run_id, case_id, epoch)
+        if steps:
+            yield steps
+
+
+def tool_stats(
+    conn: sqlite3.Connection, run_id: int, table: str, statuses: list[str]
+) -> dict[str, Any] | None:
+    """Calls per case, tools used, tool errors and loops over the run's included cases;
+    None when the run recorded no trajectories."""
+    if (
+        conn.execute("SELECT 1 FROM trajectories WHERE run_id = ? LIMIT 1", (run_id,)).fetchone()
+        is None
+    ):
+        return None
+    return trajectory.stats(_run_trajectories(conn, run_id, table, statuses))
+
+
+def tools_by_run(cmp: Any) -> dict[str, dict[str, Any] | None]:
+    """`compare --json`'s `tools`: each run's tool statistics (None: no trajectories)."""
+    st = sorted(cmp.statuses)
+    runs = (("baseline", cmp.baseline), ("candidate", cmp.candidate), ("fallback", cmp.fallback))
+    return {name: tool_stats(cmp.conn, r.id, cmp.table, st) for name, r in runs if r is not None}
+
+
+def _first(samples: list[Sample] | None) -> list[trajectory.Step]:
+    return list(samples[0].trajectory or []) if samples else []
+
+
+def case_paths(detail: CaseDetail) -> dict[str, Any]:
+    """One case's paths: each run's steps, the baseline/candidate tool calls aligned,
+    loops, errors, and the sources retrieved and cited (the JSON of `evaltui case`)."""
+    base, cand = _first(detail.baseline), _first(detail.candidate)
+    runs: dict[str, list[trajectory.Step]] = {"baseline": base, "candidate": cand}
+    if detail.fallback is not None:
+        runs["fallback"] = _first(detail.fallback)
+    out: dict[str, Any] = {"runs": {}}
+    for name, steps in runs.items():
+        retrieved, cited = trajectory.sources(steps)
+        out["runs"][name] = {
+            "steps": [s.model_dump(exclude_defaults=True) for s in steps],
+            "tool_calls": [c.name for c in trajectory.calls(steps)],
+            "tool_errors": trajectory.tool_errors(steps),
+            "loops": [{"tool": t, "times": n} for t, n in trajectory.loops(steps)],
+            "sources": {
+                "retrieved": retrieved,
+                "cited": cited,
+                "cited_not_retrieved": [c for c in cited if c not in retrieved],
+            },
+        }
+    aligned = trajectory.align(base, cand)
+    out["aligned"] = [a.as_dict() for a in aligned]
+    out["tools_changed"] = any(a.op != "same" for a in aligned)
+    return out

@@ -1,0 +1,260 @@
+"""An agent's path through a case: messages, tool calls, tool results, sources.
+
+A result may carry a trajectory, an ordered list of steps (docs/format.md, `trajectory`).
+It is stored compressed beside the result and read per case, never in lists. Here:
+the step model, the tool-call alignment of two runs (longest common subsequence on the
+tool name, then the arguments), per-run tool statistics and the fingerprint a
+comparison uses to see that a tool path changed. No I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StepKind = Literal["message", "tool_call", "tool_result", "source", "limit"]
+STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
+LOOP_MIN = 3  # the same call this many times in a row is a loop
+
+
+class Step(BaseModel):
+    """One step of a trajectory. Which fields are set depends on `kind`:
+
+    - message: role, text (a user, assistant or system turn's text);
+    - tool_call: name, call_id, arguments (the model asked for the call);
+    - tool_result: call_id, name, text (what the tool returned) or error;
+    - source: source_id, title, uri, text (an excerpt); retrieved, cited (either or both);
+    - limit: text (which limit stopped the run).
+    `turn` numbers the model turns (0 = the input); latency_ms and tokens where recorded.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: StepKind
+    turn: int = Field(default=0, ge=0)
+    role: str | None = None
+    text: str | None = None
+    name: str | None = None
+    call_id: str | None = None
+    arguments: Any = None
+    error: str | None = None
+    source_id: str | None = None
+    title: str | None = None
+    uri: str | None = None
+    cited: bool = False
+    retrieved: bool = True  # False: cited in the answer, never retrieved (ungrounded)
+    latency_ms: float | None = None
+    tokens: int | None = None
+
+
+Trajectory = list[Step]
+
+
+def dumps(steps: Sequence[Step]) -> bytes:
+    """A trajectory as compact JSON (what the store compresses)."""
+    return json.dumps(
+        [s.model_dump(exclude_defaults=True) for s in steps], ensure_ascii=False,
+        separators=(",", ":"), allow_nan=False,
+    ).encode()  # fmt: skip
+
+
+def loads(data: bytes | str) -> Trajectory:
+    return [Step.model_validate(s) for s in json.loads(data)]
+
+
+def calls(steps: Iterable[Step]) -> list[Step]:
+    return [s for s in steps if s.kind == "tool_call"]
+
+
+def _args_text(arguments: Any) -> str:
+    return json.dumps(arguments, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def fingerprint(steps: Sequence[Step]) -> int:
+    """The tool path as one number (names and arguments, in order; ids ignored): equal
+    paths give equal fingerprints; 0 is "no tool calls"."""
+    path = [(c.name or "", _args_text(c.arguments)) for c in calls(steps)]
+    return zlib.crc32(json.dumps(path).encode()) if path else 0
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """One row of two aligned tool-call sequences."""
+
+    op: Literal["same", "changed", "removed", "inserted"]
+    baseline: Step | None
+    candidate: Step | None
+
+    def as_dict(self) -> dict[str, Any]:
+        def call(s: Step | None) -> dict[str, Any] | None:
+            if s is None:
+                return None
+            return {"name": s.name, "arguments": s.arguments, "call_id": s.call_id, "turn": s.turn}
+
+        return {"op": self.op, "baseline": call(self.baseline), "candidate": call(self.candidate)}
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int]]:
+    """Index pairs of a longest common subsequence (dynamic programming; paths are short,
+    and are cut at MAX_ALIGN calls each)."""
+    n, m = len(a), len(b)
+    table = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            table[i][j] = (
+                table[i + 1][j + 1] + 1 if a[i] == b[j] else max(table[i + 1][j], table[i][j + 1])
+            )
+    pairs, i, j = [], 0, 0
+    while i < n and j < m:
+        if a[i] == b[j]:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+MAX_ALIGN = 2000  # calls per side aligned; a longer path is cut (and says so)
+
+
+def align(baseline: Sequence[Step], candidate: Sequence[Step]) -> list[Aligned]:
+    """The two runs' tool calls aligned: matched on the tool name (longest common
+    subsequence), a matched pair is `same` when the arguments are equal too, else
+    `changed`; unmatched calls are `removed` (baseline only) or `inserted`."""
+    a, b = calls(baseline)[:MAX_ALIGN], calls(candidate)[:MAX_ALIGN]
+    pairs = _lcs([c.name or "" for c in a], [c.name or "" for c in b])
+    out: list[Aligned] = []
+    i = j = 0
+    for pi, pj in [*pairs, (len(a), len(b))]:
+        while i < pi:
+            out.append(Aligned("removed", a[i], None))
+            i += 1
+        while j < pj:
+            out.append(Aligned("inserted", None, b[j]))
+            j += 1
+        if pi < len(a) and pj < len(b):
+            same = _args_text(a[pi].arguments) == _args_text(b[pj].arguments)
+            out.append(Aligned("same" if same else "changed", a[pi], b[pj]))
+            i, j = pi + 1, pj + 1
+    return out
+
+
+def loops(steps: Sequence[Step]) -> list[tuple[str, int]]:
+    """(tool, times) for each run of the same call (name and arguments) repeated
+    LOOP_MIN times or more in a row."""
+    out: list[tuple[str, int]] = []
+    path = [(c.name or "", _args_text(c.arguments)) for c in calls(steps)]
+    i = 0
+    while i < len(path):
+        j = i
+        while j + 1 < len(path) and path[j + 1] == path[i]:
+            j += 1
+        if j - i + 1 >= LOOP_MIN:
+            out.append((path[i][0], j - i + 1))
+        i = j + 1
+    return out
+
+
+def tool_errors(steps: Sequence[Step]) -> int:
+    return sum(1 for s in steps if s.kind == "tool_result" and s.error)
+
+
+def sources(steps: Sequence[Step]) -> tuple[list[str], list[str]]:
+    """(retrieved source ids, cited source ids), each in first-seen order."""
+    retrieved = list(dict.fromkeys(
+        s.source_id for s in steps if s.kind == "source" and s.source_id and s.retrieved))  # fmt: skip
+    cited = list(dict.fromkeys(
+        s.source_id for s in steps if s.kind == "source" and s.cited and s.source_id))  # fmt: skip
+    return retrieved, cited
+
+
+_CITATION = re.compile(r"\[([^\[\]\s]{2,200})\]")
+
+
+def citations(text: str) -> list[str]:
+    """Source ids cited in an answer as `[id]` (a bracketed token with no spaces that
+    looks like an id: it holds `/`, `#`, `:` or `.`)."""
+    return list(dict.fromkeys(m for m in _CITATION.findall(text or "") if re.search(r"[/#:.]", m)))
+
+
+def retrieved_from(text: str) -> list[dict[str, Any]]:
+    """Passages in a tool's result, when it is a JSON list of objects with an `id`
+    (a search tool's output): [{id, title, text, uri}]."""
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        return []
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("id"), str | int):
+            out.append(item)
+    return out
+
+
+def with_sources(steps: list[Step]) -> list[Step]:
+    """Add `source` steps: passages a tool returned (a JSON list of objects with an id),
+    marked cited when the final answer cites them; cited ids never retrieved are added
+    as cited-only sources (an ungrounded citation)."""
+    final = next(
+        (s.text or "" for s in reversed(steps) if s.kind == "message" and s.role == "assistant"), ""
+    )
+    cited = citations(final)
+    out: list[Step] = []
+    seen: set[str] = set()
+    for s in steps:
+        out.append(s)
+        if s.kind == "tool_result" and s.text and not s.error:
+            for doc in retrieved_from(s.text):
+                sid = str(doc["id"])
+                out.append(Step(
+                    kind="source", turn=s.turn, source_id=sid, name=s.name,
+                    title=str(doc["title"]) if doc.get("title") is not None else None,
+                    uri=str(doc["uri"]) if doc.get("uri") is not None else None,
+                    text=str(doc["text"])[:2000] if doc.get("text") is not None else None,
+                    cited=sid in cited,
+                ))  # fmt: skip
+                seen.add(sid)
+    for sid in cited:
+        if sid not in seen:
+            out.append(
+                Step(
+                    kind="source",
+                    turn=steps[-1].turn if steps else 0,
+                    source_id=sid,
+                    cited=True,
+                    retrieved=False,
+                )
+            )
+    return out
+
+
+def stats(trajectories: Iterable[Sequence[Step]]) -> dict[str, Any]:
+    """Per-run tool statistics over its cases' trajectories."""
+    cases = n_calls = errors = with_loops = 0
+    used: dict[str, int] = {}
+    for steps in trajectories:
+        cases += 1
+        cs = calls(steps)
+        n_calls += len(cs)
+        errors += tool_errors(steps)
+        with_loops += bool(loops(steps))
+        for c in cs:
+            used[c.name or "?"] = used.get(c.name or "?", 0) + 1
+    return {
+        "cases": cases,
+        "tool_calls": n_calls,
+        "calls_per_case": round(n_calls / cases, 3) if cases else None,
+        "tools": dict(sorted(used.items())),
+        "tool_errors": errors,
+        "cases_with_loops": with_loops,
+    }

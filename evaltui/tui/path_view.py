@@ -1,0 +1,131 @@
+"""The case pane's agent path: tool calls of the runs aligned call by call with the
+differences marked, tool errors and loops, the sources each run retrieved and cited,
+and (in the whole-case view) each run's transcript. Everything from data passes the
+untrusted-text door."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from evaltui import trajectory
+from evaltui.compare import CaseDetail
+from evaltui.textsafe import one_line, visible
+
+MARK = {
+    "same": (" ", ""),
+    "changed": ("~", "yellow"),
+    "removed": ("-", "red"),
+    "inserted": ("+", "green"),
+}
+ROWS_SHOWN = 200  # aligned calls drawn in the pane; the whole case view shows them all
+
+
+def _steps(samples: list[Any] | None) -> list[trajectory.Step]:
+    return list(samples[0].trajectory or []) if samples else []
+
+
+def _results(steps: list[trajectory.Step]) -> dict[str, trajectory.Step]:
+    return {s.call_id: s for s in steps if s.kind == "tool_result" and s.call_id}
+
+
+def _call_text(
+    call: trajectory.Step | None, results: dict[str, trajectory.Step], width: int
+) -> Text:
+    if call is None:
+        return Text("")
+    args = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True, default=str)
+    t = Text(visible(call.name, limit=80), style="bold")
+    t.append(f"({one_line(args, width)})")
+    res = results.get(call.call_id or "")
+    if res is not None and res.error:
+        t.append("\n  error: ", style="red")
+        t.append(one_line(res.error, width), style="red")
+    elif res is not None and res.text:
+        t.append("\n  ")
+        t.append(one_line(res.text, width), style="dim")
+    return t
+
+
+def path_renderables(detail: CaseDetail, full: bool = False) -> list[RenderableType]:
+    runs = {"baseline": _steps(detail.baseline), "candidate": _steps(detail.candidate)}
+    if detail.fallback is not None:
+        runs["fallback"] = _steps(detail.fallback)
+    if not any(runs.values()):
+        return []
+    base, cand = runs["baseline"], runs["candidate"]
+    aligned = trajectory.align(base, cand)
+    changed = sum(a.op != "same" for a in aligned)
+    parts: list[RenderableType] = [Text(
+        f"path: tool calls, baseline | candidate ({len(trajectory.calls(base))} | "
+        f"{len(trajectory.calls(cand))} calls, {changed} differ)", style="bold underline")]  # fmt: skip
+    table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
+    table.add_column("", width=1, no_wrap=True)
+    table.add_column("baseline", ratio=1, overflow="fold")
+    table.add_column("candidate", ratio=1, overflow="fold")
+    rb, rc = _results(base), _results(cand)
+    width = 200 if full else 70
+    shown = aligned if full else aligned[:ROWS_SHOWN]
+    for a in shown:
+        mark, style = MARK[a.op]
+        table.add_row(Text(mark, style=f"bold {style}".strip()), _call_text(a.baseline, rb, width),
+                      _call_text(a.candidate, rc, width), style=style or None)  # fmt: skip
+    if not aligned:
+        table.add_row(
+            "", Text("(no tool calls)", style="dim"), Text("(no tool calls)", style="dim")
+        )
+    parts.append(table)
+    if len(shown) < len(aligned):
+        parts.append(
+            Text(f"… {len(aligned) - len(shown):,} more calls (o: the whole case)", style="dim")
+        )
+    legend = Text("  ~ changed arguments   - baseline only   + candidate only", style="dim")
+    parts.append(legend)
+    for name, steps in runs.items():
+        loops = trajectory.loops(steps)
+        errors = trajectory.tool_errors(steps)
+        retrieved, cited = trajectory.sources(steps)
+        t = Text(f"{name}: ", style="bold")
+        t.append("retrieved ")
+        t.append(", ".join(visible(s, limit=80) for s in retrieved) or "-")
+        t.append("; cited ")
+        t.append(", ".join(visible(s, limit=80) for s in cited) or "-")
+        ungrounded = [c for c in cited if c not in retrieved]
+        if ungrounded:
+            t.append(
+                "; cited, never retrieved: " + ", ".join(visible(s, limit=80) for s in ungrounded),
+                style="bold red",
+            )
+        if errors:
+            t.append(f"; {errors} tool error(s)", style="red")
+        for tool, times in loops:
+            t.append(f"; loop: {visible(tool, limit=60)} x{times}", style="bold yellow")
+        parts.append(t)
+    if full:
+        for name, steps in runs.items():
+            parts += [Text(""), Text(f"transcript: {name}", style="bold underline")]
+            for s in steps:
+                if s.kind == "message":
+                    line = Text(f"[{s.turn}] {s.role or '?'}: ", style="bold")
+                    line.append(visible(s.text or "", multiline=True, limit=4000))
+                    parts.append(line)
+                elif s.kind == "tool_call":
+                    parts.append(Text(f"[{s.turn}]   -> ", style="cyan") + _call_text(s, {}, 400))
+                elif s.kind == "tool_result":
+                    body = visible(s.error or s.text or "", multiline=True, limit=2000)
+                    parts.append(
+                        Text(
+                            f"[{s.turn}]   <- {visible(s.name or '', limit=60)}: ",
+                            style="red" if s.error else "dim",
+                        )
+                        + Text(body)
+                    )
+                elif s.kind == "limit":
+                    parts.append(
+                        Text(f"[{s.turn}] {visible(s.text or 'limit')}", style="bold yellow")
+                    )
+    return parts

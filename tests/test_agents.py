@@ -1,0 +1,189 @@
+"""Agent runs: trajectories from Inspect AI and OpenTelemetry GenAI traces (fixtures/agents,
+written by the tools themselves), the aligned tool calls, tools_changed, `evaltui case`.
+
+The expected figures are the scenario's (fixtures/agents/README.md): 26 tool calls in the
+baseline and 36 in the candidate; the tool path differs on 13 of 16 cases; lookup-01 loops.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evaltui import service, trajectory
+from evaltui.cli import cli
+from evaltui.compare import Comparison
+from evaltui.importers.inspect_ai import _read_member
+from evaltui.trajectory import Step
+
+from .conftest import FIXTURES
+
+AGENTS = FIXTURES / "agents"
+INSPECT = [
+    next((AGENTS / "inspect_ai" / side).glob("*.eval")) for side in ("baseline", "candidate")
+]
+OTEL = [AGENTS / "otel_genai" / f"{side}.otlp.jsonl" for side in ("baseline", "candidate")]
+IDENTICAL = {"refund-01", "refund-03", "chargeback-01"}
+
+
+def pair(store, files: list[Path]) -> tuple[int, int]:
+    b, c = (service.import_path(store, f)[0].run_id for f in files)
+    return b, c
+
+
+def call(name: str, **args) -> Step:
+    return Step(kind="tool_call", name=name, arguments=args)
+
+
+# -- the domain: alignment, loops, sources ------------------------------------------------------
+
+
+def test_alignment_of_hand_checked_paths():
+    base = [call("lookup", id=1), call("search", q="a"), call("escalate", r="x")]
+    cand = [call("lookup", id=1), call("refund", amount=600), call("search", q="b")]
+    ops = [(a.op, a.baseline and a.baseline.name, a.candidate and a.candidate.name)
+           for a in trajectory.align(base, cand)]  # fmt: skip
+    assert ops == [("same", "lookup", "lookup"), ("inserted", None, "refund"),
+                   ("changed", "search", "search"), ("removed", "escalate", None)]  # fmt: skip
+    assert trajectory.align([], []) == []
+    assert [a.op for a in trajectory.align(base, [])] == ["removed"] * 3
+
+
+def test_loops_and_fingerprints():
+    looped = [call("lookup", id="A-1007")] * 5
+    assert trajectory.loops(looped) == [("lookup", 5)]
+    assert trajectory.loops(looped[:2]) == []
+    same = [call("a", x=1), call("b")]
+    assert trajectory.fingerprint(same) == trajectory.fingerprint([call("a", x=1), call("b")])
+    assert trajectory.fingerprint(same) != trajectory.fingerprint([call("a", x=2), call("b")])
+    assert trajectory.fingerprint([Step(kind="message", role="user", text="hi")]) == 0
+
+
+def test_sources_retrieved_cited_and_ungrounded():
+    steps = trajectory.with_sources([
+        Step(kind="tool_result", name="search", call_id="c1",
+             text=json.dumps([{"id": "kb/a#1", "title": "A", "text": "..."}, {"id": "kb/b#2"}])),
+        Step(kind="message", role="assistant", text="See [kb/a#1] and [kb/z#9]."),
+    ])  # fmt: skip
+    retrieved, cited = trajectory.sources(steps)
+    assert retrieved == ["kb/a#1", "kb/b#2"] and cited == ["kb/a#1", "kb/z#9"]
+
+
+# -- importers: what the files hold -------------------------------------------------------------
+
+
+def _inspect_calls(path: Path) -> dict[str, list[tuple[str, dict]]]:
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith("samples/"):
+                s = json.loads(bytes(_read_member(path, zf, info)))
+                out[str(s["id"])] = [(c["function"], c["arguments"]) for m in s["messages"]
+                                     for c in m.get("tool_calls") or []]  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("files", [INSPECT, OTEL], ids=["inspect", "otlp"])
+def test_tool_calls_equal_what_the_files_hold(store, db_path, files):
+    b, c = pair(store, files)
+    with Comparison(db_path, b, c) as cmp:
+        tools = cmp.summary()["tools"]
+        assert tools["baseline"]["tool_calls"] == 26 and tools["candidate"]["tool_calls"] == 36
+        assert (
+            tools["candidate"]["cases_with_loops"] == 1
+            and tools["baseline"]["cases_with_loops"] == 0
+        )
+        assert tools["baseline"]["tool_errors"] == 1 and tools["candidate"]["tool_errors"] == 2
+        differ = set()
+        for key in [r[0] for r in store.conn.execute("SELECT case_key FROM cases")]:
+            _, detail, _ = cmp.read_case(cmp.find(None, key))
+            steps = [detail.baseline[0].trajectory or [], detail.candidate[0].trajectory or []]
+            if files is INSPECT:
+                want = _inspect_calls(files[1])[key]
+                assert [(s.name, s.arguments) for s in trajectory.calls(steps[1])] == want
+            if any(a.op != "same" for a in trajectory.align(*steps)):
+                differ.add(key)
+        assert len(differ) == 13 and not (differ & IDENTICAL)
+
+
+@pytest.mark.parametrize("files", [INSPECT, OTEL], ids=["inspect", "otlp"])
+def test_tools_changed_counts_the_held_passes_on_another_path(store, db_path, files):
+    b, c = pair(store, files)
+    with Comparison(db_path, b, c) as cmp:
+        counts = cmp.counts()
+        keys = cmp.changed_keys(["tools_changed"])["tools_changed"]
+        assert counts["tools_changed"] == len(keys) > 0
+        assert not (set(keys) & IDENTICAL)
+        for key in keys:
+            row = cmp.find(None, key)
+            assert row is not None and row.change == "tools_changed"
+
+
+def test_sources_show_wrong_missing_and_ungrounded(store):
+    b, c = pair(store, OTEL)
+    run = CliRunner()
+
+    def case(key: str) -> dict:
+        out = run.invoke(cli, ["--db", str(store.path), "case", str(b), str(c), key, "--json"])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output)
+
+    r6 = case("refund-06")["paths"]["runs"]["baseline"]["sources"]
+    assert r6["retrieved"] == [] and r6["cited_not_retrieved"] == ["policy/refunds#1"]
+    g1 = case("giftcard-01")["paths"]["runs"]
+    assert g1["baseline"]["sources"]["cited"] and not g1["candidate"]["sources"]["retrieved"]
+    r4 = case("refund-04")
+    assert [a["op"] for a in r4["paths"]["aligned"]].count("inserted") == 1
+    assert r4["paths"]["tools_changed"] and r4["change"] == "regressed"
+    assert case("lookup-01")["paths"]["runs"]["candidate"]["loops"] == [
+        {"tool": "lookup_account", "times": 5}
+    ]
+
+
+def test_case_command_text_and_unknown_case(store):
+    b, c = pair(store, INSPECT)
+    out = CliRunner().invoke(cli, ["--db", str(store.path), "case", str(b), str(c), "refund-02"])
+    assert out.exit_code == 0 and "issue_refund" in out.output and "+ " in out.output
+    missing = CliRunner().invoke(cli, ["--db", str(store.path), "case", str(b), str(c), "no-such"])
+    assert missing.exit_code != 0 and "no case 'no-such'" in missing.output
+
+
+def test_native_trajectory_field_round_trips(store, tmp_path):
+    steps = [Step(kind="message", role="user", text="hi"), call("lookup", id=1),
+             Step(kind="tool_result", call_id="x", name="lookup", text="{}")]  # fmt: skip
+    line = {"suite": "s", "case_key": "k", "verdict": "pass",
+            "trajectory": [s.model_dump(exclude_defaults=True) for s in steps]}  # fmt: skip
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    (out,) = service.import_path(store, path)
+    with Comparison(store.path, out.run_id, out.run_id) as cmp:
+        _, detail, _ = cmp.read_case(cmp.find(None, "k"))
+    assert detail.baseline[0].trajectory == steps
+
+
+async def test_the_case_pane_shows_the_aligned_path(store, db_path):
+    from .tui.test_compare_screen import open_compare, pane_text, settle
+
+    b, c = pair(store, INSPECT)
+    service.mark_run(store, "baseline", b)
+    service.mark_run(store, "candidate", c)
+    from evaltui.tui.app import EvaltuiApp
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 60)) as pilot:
+        screen = await open_compare(app, pilot)
+        text = pane_text(screen)
+        if "refund-02" not in text:  # step to it
+            for _ in range(16):
+                await pilot.press("j")
+                await settle(app, pilot)
+                text = pane_text(screen)
+                if "refund-02" in text.splitlines()[0]:
+                    break
+        assert "path: tool calls, baseline | candidate" in text
+        line = next(line for line in text.splitlines() if "issue_refund" in line)
+        assert line.lstrip().startswith("+")  # only the candidate refunds
