@@ -187,3 +187,33 @@ async def test_the_case_pane_shows_the_aligned_path(store, db_path):
         assert "path: tool calls, baseline | candidate" in text
         line = next(line for line in text.splitlines() if "issue_refund" in line)
         assert line.lstrip().startswith("+")  # only the candidate refunds
+
+
+def test_the_readmes_agent_runs_section_holds(tmp_path):
+    """README "Agent runs": the commands run as written and say what the README says."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = (FIXTURES.parent / "README.md").read_text()
+    section = readme.split("## Agent runs", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+    env = {**os.environ, "EVALTUI_DB": str(tmp_path / "agents.db")}
+    evaltui = str(Path(sys.executable).parent / "evaltui")
+    outputs = []
+    for cmd in commands:
+        if cmd.startswith("export") or "| jq" in cmd:
+            continue
+        args = cmd.split()[1:]
+        done = subprocess.run(
+            [evaltui, *args], capture_output=True, text=True, env=env, cwd=FIXTURES.parent
+        )
+        assert done.returncode == 0, (cmd, done.stderr)
+        outputs.append(done.stdout)
+    assert re.search(r"tools changed [1-9]", outputs[1])
+    case = outputs[2]
+    line = next(x for x in case.splitlines() if "issue_refund" in x)
+    assert line.startswith("+") and "regressed" in case.splitlines()[0]
+    assert (FIXTURES.parent / "docs" / "img" / "agents.svg").exists()

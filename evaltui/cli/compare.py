@@ -263,21 +263,22 @@ def case_cmd(
         return
     console.print(Text("\ntool calls, baseline | candidate:", style="bold underline"))
     marks = {"same": " ", "changed": "~", "removed": "-", "inserted": "+"}
+    table = make_table(("", "left"), ("baseline", "left"), ("candidate", "left"))
+    for col in table.columns[1:]:
+        col.no_wrap, col.overflow, col.ratio = False, "fold", 1
+    table.expand = True
+
+    def call(x: dict[str, Any] | None) -> str:
+        if x is None:
+            return ""
+        return f"{x['name']}({one_line(safe_json(x['arguments'], indent=None), 80)})"
+
     for a in aligned:
-
-        def call(x: dict[str, Any] | None) -> str:
-            return (
-                ""
-                if x is None
-                else f"{x['name']}({one_line(safe_json(x['arguments'], indent=None), 60)})"
-            )
-
         style = {"changed": "yellow", "removed": "red", "inserted": "green"}.get(a["op"], "")
-        console.print(
-            Text(
-                f"{marks[a['op']]} {call(a['baseline']):<60} | {call(a['candidate'])}", style=style
-            )
+        table.add_row(
+            marks[a["op"]], call(a["baseline"]), call(a["candidate"]), style=style or None
         )
+    console.print(table)
     for name, r in outcome["paths"]["runs"].items():
         src = r["sources"]
         looped = ", ".join(f"{x['tool']} x{x['times']}" for x in r["loops"])
