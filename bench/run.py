@@ -691,12 +691,96 @@ def bench_memory(workdir: Path, figures: dict[str, Any]) -> None:
     figures["memory"] = {"baseline_json_load_mb": base["peak_rss_mb"], "imports": rows}
 
 
+def _agent_lines(dst: Path, n: int, with_paths: bool, as_text: bool = False) -> None:
+    """`n` native results of an agent run, each with a ~50 KB trajectory (or none; or,
+    `as_text`, the same transcript carried as the output's text)."""
+    import random
+
+    rng = random.Random(7)
+    words = [
+        "account",
+        "refund",
+        "policy",
+        "plan",
+        "annual",
+        "charge",
+        "days",
+        "eligible",
+        "credit",
+    ]
+    with dst.open("w") as fh:
+        for i in range(n):
+            row: dict[str, Any] = {"suite": "agents", "case_key": f"case-{i:06d}", "verdict": "pass" if i % 3 else "fail",
+                                   "input": "help me with my account", "output": "done [kb/refunds#1]"}  # fmt: skip
+            if with_paths:
+                steps: list[dict[str, Any]] = [
+                    {"kind": "message", "role": "user", "text": "help me with my account"}
+                ]
+                for turn in range(1, 13):
+                    steps.append(
+                        {
+                            "kind": "message",
+                            "role": "assistant",
+                            "turn": turn,
+                            "text": "",
+                            "latency_ms": 400.0,
+                            "tokens": 300,
+                        }
+                    )
+                    steps.append({"kind": "tool_call", "turn": turn, "name": rng.choice(["lookup", "search", "refund"]),
+                                  "call_id": f"c{turn}", "arguments": {"account_id": f"A-{i % 1000}"}})  # fmt: skip
+                    text = " ".join(rng.choice(words) for _ in range(600))
+                    steps.append(
+                        {
+                            "kind": "tool_result",
+                            "turn": turn,
+                            "call_id": f"c{turn}",
+                            "name": "lookup",
+                            "text": text,
+                        }
+                    )
+                if as_text:
+                    row["output"] = json.dumps(steps)
+                else:
+                    row["trajectory"] = steps
+            fh.write(json.dumps(row) + "\n")
+
+
+def bench_agents(workdir: Path, figures: dict[str, Any]) -> None:
+    """Import N agent results with ~50 KB trajectories each against the same results
+    without trajectories, measured here (the target: at most 2x the time, under 300 MB)."""
+    n = int(os.environ.get("BENCH_AGENTS_N", "10000"))
+    plain, paths = workdir / f"agents-plain-{n}.jsonl", workdir / f"agents-paths-{n}.jsonl"
+    text = workdir / f"agents-text-{n}.jsonl"
+    if not text.exists():
+        _agent_lines(plain, n, False)
+        _agent_lines(paths, n, True)
+        _agent_lines(text, n, True, as_text=True)
+    a = run_step("memory-import", plain, workdir)
+    t = run_step("memory-import", text, workdir)
+    b = run_step("memory-import", paths, workdir)
+    peak = max(b["peak_rss_mb"], b["children_rss_mb"])
+    ratio_plain = b["seconds"] / a["seconds"] if a["seconds"] else float("nan")
+    ratio = b["seconds"] / t["seconds"] if t["seconds"] else float("nan")
+    size = paths.stat().st_size / n / 1000
+    figures["agents"] = {"n": n, "bytes_per_result": size * 1000, "plain_seconds": a["seconds"],
+                         "same_bytes_as_text_seconds": t["seconds"], "paths_seconds": b["seconds"],
+                         "ratio_vs_text": ratio, "ratio_vs_plain": ratio_plain, "peak_rss_mb": peak}  # fmt: skip
+    print(f"agents: {n:,} results with ~{size:.0f} KB trajectories each: {b['seconds']:.1f} s, peak {peak:.0f} MB "
+          f"({'OK' if peak < 300 else 'OVER'} < 300 MB)")  # fmt: skip
+    print(f"  the same results, the transcript as output text (same bytes, no trajectory): {t['seconds']:.1f} s: "
+          f"ratio {ratio:.2f}x (target <= 2x: {'OK' if ratio <= 2 else 'MISSED'})")  # fmt: skip
+    print(f"  the same results with no transcript at all ({plain.stat().st_size / n:.0f} bytes each): "
+          f"{a['seconds']:.1f} s: ratio {ratio_plain:.1f}x (reading {size:.0f} KB per result is most of it)")  # fmt: skip
+
+
 SECTIONS = {
     "import": bench_import,
     "inspect": bench_inspect,
     "compare": bench_compare,
     "bulk": bench_bulk,
     "memory": bench_memory,
+    "agents": bench_agents,
 }
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 StepKind = Literal["message", "tool_call", "tool_result", "source", "limit"]
 STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
@@ -49,23 +49,24 @@ class Step(BaseModel):
     uri: str | None = None
     cited: bool = False
     retrieved: bool = True  # False: cited in the answer, never retrieved (ungrounded)
-    latency_ms: float | None = None
-    tokens: int | None = None
+    latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    tokens: int | None = Field(default=None, ge=0, le=2**53)
 
 
 Trajectory = list[Step]
 
 
+_STEPS = TypeAdapter(list[Step])
+
+
 def dumps(steps: Sequence[Step]) -> bytes:
-    """A trajectory as compact JSON (what the store compresses)."""
-    return json.dumps(
-        [s.model_dump(exclude_defaults=True) for s in steps], ensure_ascii=False,
-        separators=(",", ":"), allow_nan=False,
-    ).encode()  # fmt: skip
+    """A trajectory as compact JSON (what the store compresses), by pydantic's serializer
+    (in Rust); numbers are finite by the model, so the JSON is strict."""
+    return _STEPS.dump_json(list(steps), exclude_defaults=True)
 
 
 def loads(data: bytes | str) -> Trajectory:
-    return [Step.model_validate(s) for s in json.loads(data)]
+    return _STEPS.validate_json(data)
 
 
 def calls(steps: Iterable[Step]) -> list[Step]:

@@ -217,3 +217,27 @@ def test_the_readmes_agent_runs_section_holds(tmp_path):
     line = next(x for x in case.splitlines() if "issue_refund" in x)
     assert line.startswith("+") and "regressed" in case.splitlines()[0]
     assert (FIXTURES.parent / "docs" / "img" / "agents.svg").exists()
+
+
+@pytest.mark.parametrize("files", [INSPECT, OTEL], ids=["inspect", "otlp"])
+def test_tool_and_source_filters(store, db_path, files):
+    from evaltui.compare.filter import Filter
+    from evaltui.compare.kinds import CHANGES
+
+    b, c = pair(store, files)
+    everything = Filter(changes=frozenset(CHANGES))
+    with Comparison(db_path, b, c) as cmp:
+        refunds = {r.case_key for r in cmp.page(everything.parse("tool:issue_refund"), limit=100)}
+        assert {"refund-01", "refund-02", "refund-04", "refund-07"} <= refunds
+        assert "giftcard-01" not in refunds and "lookup-01" not in refunds
+        cited = {
+            r.case_key for r in cmp.page(everything.parse("source:policy/refunds#4"), limit=100)
+        }
+        assert "refund-04" in cited
+        changed = cmp.page(everything.parse("tools_changed"), limit=100)
+        assert {r.change for r in changed} == {"tools_changed"} and len(changed) == cmp.counts()[
+            "tools_changed"
+        ]
+        assert (
+            everything.parse("tool:escalate untriaged").search_text() == "untriaged tool:escalate"
+        )

@@ -1,11 +1,10 @@
 """The comparison engine: baseline vs candidate (and fallback), case by case. No UI.
 
-A `Comparison` classifies every case once, in SQL, into a temporary table on
-its own connection (the wide result rows are never read: the covering index
-`results_compare` holds verdict, score and an output fingerprint). Everything
-else — change counts, the segment table, pages of changed cases, neighbours of
-a case, the gate's measures — is a query on that table. This module is the
-only one that names the temporary tables. See docs/compare.md.
+A `Comparison` classifies every case once, in SQL, into a temporary table on its own
+connection (the wide result rows are never read: per-case outcomes and fingerprints are
+in `run_cases`). Everything else (counts, the segment table, pages of changed cases,
+neighbours, the gate's measures) is a query on that table. This module is the only one
+that names the temporary tables (docs/compare.md).
 """
 
 from __future__ import annotations
@@ -401,7 +400,8 @@ class Comparison:
         if flt.owner:
             clauses.append("ct.owner = ?")
             params.append(flt.owner)
-        return " AND ".join(clauses), params
+        more, extra = paths.path_clauses(flt.tool, flt.source, self.baseline.id, self.candidate.id)
+        return " AND ".join(clauses + more), params + extra
 
     @property
     def _cols(self) -> str:

@@ -21,6 +21,8 @@ class Filter:
     triage: str | None = None  # "untriaged", "triaged" or "disagreement"
     failure_class: str | None = None
     owner: str | None = None
+    tool: str | None = None  # cases where either run called this tool
+    source: str | None = None  # cases where either run retrieved or cited this source
 
     def with_(self, **changes: Any) -> Filter:
         """A copy with some fields changed."""
@@ -29,7 +31,8 @@ class Filter:
     @property
     def plain(self) -> bool:
         """Only change kinds (and statuses): answerable from the comparison's tally."""
-        return not (self.segment or self.text or self.triage or self.failure_class or self.owner)
+        return not (self.segment or self.text or self.triage or self.failure_class or self.owner
+                    or self.tool or self.source)  # fmt: skip
 
     def describe(self) -> str:
         parts = []
@@ -47,6 +50,10 @@ class Filter:
             parts.append(f"class:{self.failure_class}")
         if self.owner:
             parts.append(f"owner:{self.owner}")
+        if self.tool:
+            parts.append(f"tool:{self.tool}")
+        if self.source:
+            parts.append(f"source:{self.source}")
         if self.text:
             parts.append(f"/{self.text}")
         return " ".join(parts)
@@ -59,6 +66,8 @@ class Filter:
                 self.triage or "",
                 f"class:{self.failure_class}" if self.failure_class else "",
                 f"owner:{self.owner}" if self.owner else "",
+                f"tool:{self.tool}" if self.tool else "",
+                f"source:{self.source}" if self.source else "",
                 self.text,
             )
             if p
@@ -66,9 +75,12 @@ class Filter:
 
     def parse(self, text: str) -> Filter:
         """The search language: free text, plus `untriaged`, `triaged`, `disagreement`,
-        `class:KEY` and `owner:NAME` tokens. The change kinds and segment are kept."""
+        `class:KEY`, `owner:NAME`, `tool:NAME` (either run called it), `source:ID`
+        (either run retrieved or cited it) and `tools_changed` tokens. The change kinds
+        and segment are kept, unless `tools_changed` names the kind."""
         words, rest = text.split(), []
-        triage_state = cls = owner = None
+        triage_state = cls = owner = tool = source = None
+        changes = self.changes
         for w in words:
             lw = w.lower()
             if lw in ("untriaged", "triaged", "disagreement", "disagreements"):
@@ -77,9 +89,16 @@ class Filter:
                 cls = w[6:]
             elif lw.startswith("owner:") and len(w) > 6:
                 owner = w[6:]
+            elif lw.startswith("tool:") and len(w) > 5:
+                tool = w[5:]
+            elif lw.startswith("source:") and len(w) > 7:
+                source = w[7:]
+            elif lw == "tools_changed":
+                changes = frozenset({"tools_changed"})
             else:
                 rest.append(w)
-        return self.with_(text=" ".join(rest), triage=triage_state, failure_class=cls, owner=owner)
+        return self.with_(text=" ".join(rest), triage=triage_state, failure_class=cls, owner=owner,
+                          tool=tool, source=source, changes=changes)  # fmt: skip
 
 
 # What the app's `f` key cycles through.

@@ -11,28 +11,22 @@ from evaltui import trajectory
 from evaltui.compare.rows import CaseDetail, Sample, read_trajectory
 
 
-def _run_trajectories(conn: sqlite3.Connection, run_id: int, table: str,
-                      statuses: list[str]) -> Iterator[list[trajectory.Step]]:  # fmt: skip
-    """The run's first-sample trajectory of each included case, one at a time."""
-    marks = ",".join("?" * len(statuses))
-    rows = conn.execute(
-        f"SELECT t.case_id FROM {table} t WHERE t.status IN ({marks}) AND EXISTS "
-        "(SELECT 1 FROM trajectories j WHERE j.run_id = ? AND j.case_id = t.case_id) ORDER BY t.case_id",
-        [*statuses, run_id],
-    ).fetchall()
-    for (case_id,) in rows:
-        (epoch,) = conn.execute(
+def _run_trajectories(
+    conn: sqlite3.Connection, run_id: int, case_ids: list[int]
+) -> Iterator[list[trajectory.Step]]:
+    """The run's first-sample trajectory of each of `case_ids` that has one, one at a time."""
+    for case_id in case_ids:
+        row = conn.execute(
             "SELECT MIN(epoch) FROM trajectories WHERE run_id = ? AND case_id = ?",
             (run_id, case_id),
         ).fetchone()
-        steps = read_trajectory(conn, run_id, case_id, epoch)
-        if steps:
-            yield steps
+        if row[0] is not None:
+            steps = read_trajectory(conn, run_id, case_id, row[0])
+            if steps:
+                yield steps
 
 
-def tool_stats(
-    conn: sqlite3.Connection, run_id: int, table: str, statuses: list[str]
-) -> dict[str, Any] | None:
+def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> dict[str, Any] | None:
     """Calls per case, tools used, tool errors and loops over the run's included cases;
     None when the run recorded no trajectories."""
     if (
@@ -40,14 +34,32 @@ def tool_stats(
         is None
     ):
         return None
-    return trajectory.stats(_run_trajectories(conn, run_id, table, statuses))
+    return trajectory.stats(_run_trajectories(conn, run_id, case_ids))
+
+
+def path_clauses(
+    tool: str | None, source: str | None, base: int, cand: int
+) -> tuple[list[str], list[Any]]:
+    """The case-list filters `tool:NAME` and `source:ID`: either run's trajectory of the
+    case called that tool / retrieved or cited that source (a clause on the case `t.case_id`
+    for the engine's query)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("tools", tool), ("sources", source)):
+        if value:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM trajectories j, json_each(j.{column}) e WHERE "
+                "j.run_id IN (?, ?) AND j.case_id = t.case_id AND e.value = ?)"
+            )
+            params += [base, cand, value]
+    return clauses, params
 
 
 def tools_by_run(cmp: Any) -> dict[str, dict[str, Any] | None]:
     """`compare --json`'s `tools`: each run's tool statistics (None: no trajectories)."""
-    st = sorted(cmp.statuses)
+    case_ids = [r[0] for r in cmp.rows_where("t.case_id", "1")]  # the included cases
     runs = (("baseline", cmp.baseline), ("candidate", cmp.candidate), ("fallback", cmp.fallback))
-    return {name: tool_stats(cmp.conn, r.id, cmp.table, st) for name, r in runs if r is not None}
+    return {name: tool_stats(cmp.conn, r.id, case_ids) for name, r in runs if r is not None}
 
 
 def _first(samples: list[Sample] | None) -> list[trajectory.Step]:

@@ -359,8 +359,10 @@ def m010_limit_and_unscored_outcomes(db: Database) -> None:
 @migrations()
 def m011_trajectories(db: Database) -> None:
     """An agent result's trajectory (messages, tool calls, tool results, sources), stored
-    compressed beside it and read per case; a fingerprint of its tool path on the result
-    and per case, so a comparison sees a path change without reading trajectories."""
+    compressed beside it and read per case, with the tools it called and the sources it
+    retrieved or cited as JSON lists (for the `tool:` and `source:` filters); a fingerprint
+    of its tool path on the result and per case, so a comparison sees a path change
+    without reading trajectories."""
     db.executescript(
         """
         CREATE TABLE trajectories (
@@ -368,6 +370,8 @@ def m011_trajectories(db: Database) -> None:
             case_id INTEGER NOT NULL,
             epoch INTEGER NOT NULL,
             data BLOB NOT NULL,
+            tools TEXT NOT NULL DEFAULT '[]',
+            sources TEXT NOT NULL DEFAULT '[]',
             PRIMARY KEY (run_id, case_id, epoch)
         ) WITHOUT ROWID;
         ALTER TABLE results ADD COLUMN tool_crc INTEGER NOT NULL DEFAULT 0;

@@ -64,6 +64,7 @@ class Tally:
 
 
 MAX_EPOCH = 2**31 - 1
+TRAJECTORY_BATCH_BYTES = 8 << 20  # compressed trajectories held before a batch is written
 
 
 def _bad(rec: Record, field: str, message: str) -> InputError:
@@ -81,6 +82,7 @@ def build_rows(
     case_rows: list[tuple[Any, ...]] = []
     result_rows: list[tuple[Any, ...]] = []
     traj_rows: list[tuple[Any, ...]] = []
+    traj_bytes = 0
     add_case, add_result = case_rows.append, result_rows.append
     counts, criteria, suites = tally.counts, tally.criteria, tally.suites
     sets = tally.attribute_sets
@@ -141,8 +143,9 @@ def build_rows(
         add_case((suite, key, rec.input, rec.expected, attrs_json, run_id))
         tool_crc = 0
         if rec.trajectory:
-            tool_crc, blob = _trajectory_row(rec)
-            traj_rows.append((run_id, suite, key, epoch, blob))
+            tool_crc, blob, tools, sources = _trajectory_row(rec)
+            traj_rows.append((run_id, suite, key, epoch, blob, tools, sources))
+            traj_bytes += len(blob)
         add_result(
             (
                 run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
@@ -150,22 +153,28 @@ def build_rows(
                 crc32(output.encode("utf-8", "surrogatepass")) if output else 0, tool_crc,
             )
         )  # fmt: skip
-        if len(result_rows) >= BATCH:
+        if len(result_rows) >= BATCH or traj_bytes > TRAJECTORY_BATCH_BYTES:
             yield case_rows, result_rows, traj_rows
-            case_rows, result_rows, traj_rows = [], [], []
+            case_rows, result_rows, traj_rows, traj_bytes = [], [], [], 0
             add_case, add_result = case_rows.append, result_rows.append
     if result_rows:
         yield case_rows, result_rows, traj_rows
 
 
-def _trajectory_row(rec: Record) -> tuple[int, bytes]:
-    """(tool-path fingerprint, the trajectory compressed) of a record's trajectory."""
+def _trajectory_row(rec: Record) -> tuple[int, bytes, str, str]:
+    """(tool-path fingerprint, the trajectory compressed, its tools and its sources as
+    JSON lists) of a record's trajectory."""
     import zstandard
 
     from evaltui import trajectory
 
     steps = [s if isinstance(s, trajectory.Step) else trajectory.Step.model_validate(s)
              for s in rec.trajectory or []]  # fmt: skip
-    return trajectory.fingerprint(steps), zstandard.ZstdCompressor(level=3).compress(
-        trajectory.dumps(steps)
+    tools = sorted({c.name or "" for c in trajectory.calls(steps)})
+    retrieved, cited = trajectory.sources(steps)
+    return (
+        trajectory.fingerprint(steps),
+        zstandard.ZstdCompressor(level=3).compress(trajectory.dumps(steps)),
+        json.dumps(tools, ensure_ascii=False),
+        json.dumps(sorted({*retrieved, *cited}), ensure_ascii=False),
     )

@@ -33,8 +33,8 @@ INSERT INTO results (
 """
 
 TRAJECTORY_INSERT = """
-INSERT INTO trajectories (run_id, case_id, epoch, data)
-VALUES (?, (SELECT id FROM cases WHERE suite = ? AND case_key = ?), ?, ?)
+INSERT INTO trajectories (run_id, case_id, epoch, data, tools, sources)
+VALUES (?, (SELECT id FROM cases WHERE suite = ? AND case_key = ?), ?, ?, ?, ?)
 """
 
 RUN_INSERT = """
