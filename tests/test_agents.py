@@ -241,3 +241,122 @@ def test_tool_and_source_filters(store, db_path, files):
         assert (
             everything.parse("tool:escalate untriaged").search_text() == "untriaged tool:escalate"
         )
+
+
+async def test_the_path_cursor_steps_between_calls_and_unfolds(store, db_path):
+    """`]` highlights the next aligned call (which one is shown, and how it is marked),
+    `[` the previous, `=` shows its results whole; a new case starts with none."""
+    from .tui.test_compare_screen import open_compare, pane_text, settle
+
+    b, c = pair(store, INSPECT)
+    service.mark_run(store, "baseline", b)
+    service.mark_run(store, "candidate", c)
+    from evaltui.tui.app import EvaltuiApp
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 60)) as pilot:
+        screen = await open_compare(app, pilot)
+        for _ in range(16):
+            if screen.current.case_key == "refund-02":
+                break
+            await pilot.press("j")
+            await settle(app, pilot)
+        assert screen.current.case_key == "refund-02"
+
+        def marked() -> list[str]:
+            return [
+                line for line in pane_text(screen).splitlines() if line.lstrip().startswith(">")
+            ]
+
+        assert marked() == []
+        for _ in range(3):
+            await pilot.press("right_square_bracket")
+        await settle(app, pilot)
+        (line,) = marked()
+        assert (
+            line.lstrip().startswith(">+") and "issue_refund" in line
+        )  # the third call: only the candidate's
+        await pilot.press("left_square_bracket")
+        await settle(app, pilot)
+        (line,) = marked()
+        assert "search_policy" in line
+        before = pane_text(screen)
+        await pilot.press("equals_sign")
+        await settle(app, pilot)
+        assert "Refund window" in pane_text(screen) and len(pane_text(screen)) > len(before)
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert marked() == []
+
+
+async def test_a_10000_message_transcript_is_shown_in_part(store, db_path, tmp_path):
+    """The whole-case view of a 10,000-message agent run draws a bounded part of it, and
+    says how much more there is; the case list never reads trajectories."""
+    from evaltui.tui.app import EvaltuiApp
+    from evaltui.tui.path_view import TRANSCRIPT_SHOWN
+    from evaltui.tui.screens.case import CaseScreen
+
+    from .tui.test_compare_screen import open_compare, settle
+
+    steps = []
+    for i in range(5000):
+        steps.append(
+            Step(kind="tool_call", turn=i, name="lookup", call_id=f"c{i}", arguments={"i": i})
+        )
+        steps.append(Step(kind="message", role="assistant", turn=i, text=f"turn {i} " + "x" * 200))
+    rows = []
+    for side, verdict in (("b", "pass"), ("c", "fail")):
+        line = {"suite": "s", "case_key": "long", "verdict": verdict, "output": side,
+                "trajectory": [s.model_dump(exclude_defaults=True) for s in steps]}  # fmt: skip
+        path = tmp_path / f"{side}.jsonl"
+        path.write_text(json.dumps({"run": {"name": side}}) + "\n" + json.dumps(line) + "\n")
+        rows.append(service.import_path(store, path)[0].run_id)
+    service.mark_run(store, "baseline", rows[0])
+    service.mark_run(store, "candidate", rows[1])
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        assert screen.current.case_key == "long"
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CaseScreen)
+        from rich.console import Console
+
+        console = Console(width=170, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        for widget in app.screen.query("Static"):
+            console.print(widget.content)
+        text = console.export_text()
+        assert f"… {10_000 - TRANSCRIPT_SHOWN:,} more steps" in text
+        assert text.count("turn ") < 2 * TRANSCRIPT_SHOWN + 10
+
+
+@pytest.mark.tmux
+@pytest.mark.skipif(__import__("shutil").which("tmux") is None, reason="tmux is not installed")
+def test_the_real_app_steps_through_calls_in_tmux(store, db_path):
+    from .test_tmux import Terminal
+
+    b, c = pair(store, INSPECT)
+    service.mark_run(store, "baseline", b)
+    service.mark_run(store, "candidate", c)
+    store.close()
+    import sys
+
+    evaltui = Path(sys.executable).parent / "evaltui"
+    env = {"EVALTUI_DB": str(db_path), "EVALTUI_REVIEWER": "tmux", "TERM": "xterm-256color"}
+    term = Terminal(str(evaltui), env, width=170, height=60)
+    try:
+        term.wait_for("support_agent")
+        term.keys("Enter")
+        screen = term.wait_for("path: tool calls")
+        for _ in range(16):
+            if "refund-02" in screen.splitlines()[0] or "refund-02   REGRESSED" in screen:
+                break
+            term.keys("j")
+            screen = term.screen()
+        term.keys("]", "]", "]")
+        screen = term.wait_for(">+")
+        line = next(x for x in screen.splitlines() if ">+" in x)
+        assert "issue_refund" in line
+        term.keys("q")
+    finally:
+        term.close()

@@ -22,7 +22,9 @@ MARK = {
     "removed": ("-", "red"),
     "inserted": ("+", "green"),
 }
-ROWS_SHOWN = 200  # aligned calls drawn in the pane; the whole case view shows them all
+ROWS_SHOWN = 200  # aligned calls drawn in the pane (a window around the cursor)
+FULL_ROWS_SHOWN = 2000  # in the whole-case view
+TRANSCRIPT_SHOWN = 400  # steps of each run's transcript in the whole-case view
 
 
 def _steps(samples: list[Any] | None) -> list[trajectory.Step]:
@@ -34,7 +36,10 @@ def _results(steps: list[trajectory.Step]) -> dict[str, trajectory.Step]:
 
 
 def _call_text(
-    call: trajectory.Step | None, results: dict[str, trajectory.Step], width: int
+    call: trajectory.Step | None,
+    results: dict[str, trajectory.Step],
+    width: int,
+    unfold: bool = False,
 ) -> Text:
     if call is None:
         return Text("")
@@ -45,13 +50,24 @@ def _call_text(
     if res is not None and res.error:
         t.append("\n  error: ", style="red")
         t.append(one_line(res.error, width), style="red")
+    elif res is not None and res.text and unfold:  # the whole result, bounded
+        t.append("\n")
+        t.append(visible(res.text, multiline=True, limit=20_000))
     elif res is not None and res.text:
         t.append("\n  ")
         t.append(one_line(res.text, width), style="dim")
     return t
 
 
-def path_renderables(detail: CaseDetail, full: bool = False) -> list[RenderableType]:
+def aligned_calls(detail: CaseDetail) -> list[trajectory.Aligned]:
+    """The rows the path cursor moves over (`]` / `[` in the compare screen)."""
+    return trajectory.align(_steps(detail.baseline), _steps(detail.candidate))
+
+
+def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None = None,
+                     unfolded: bool = False) -> list[RenderableType]:  # fmt: skip
+    """`cursor`: the highlighted aligned call (reverse video, `>` in the margin);
+    `unfolded`: show its results whole."""
     runs = {"baseline": _steps(detail.baseline), "candidate": _steps(detail.candidate)}
     if detail.fallback is not None:
         runs["fallback"] = _steps(detail.fallback)
@@ -64,16 +80,24 @@ def path_renderables(detail: CaseDetail, full: bool = False) -> list[RenderableT
         f"path: tool calls, baseline | candidate ({len(trajectory.calls(base))} | "
         f"{len(trajectory.calls(cand))} calls, {changed} differ)", style="bold underline")]  # fmt: skip
     table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
-    table.add_column("", width=1, no_wrap=True)
+    table.add_column("", width=2, no_wrap=True)
     table.add_column("baseline", ratio=1, overflow="fold")
     table.add_column("candidate", ratio=1, overflow="fold")
     rb, rc = _results(base), _results(cand)
     width = 200 if full else 70
-    shown = aligned if full else aligned[:ROWS_SHOWN]
-    for a in shown:
+    start = (
+        0
+        if full or cursor is None
+        else max(0, min(cursor - ROWS_SHOWN // 2, len(aligned) - ROWS_SHOWN))
+    )
+    shown = aligned[:FULL_ROWS_SHOWN] if full else aligned[start : start + ROWS_SHOWN]
+    for i, a in enumerate(shown, start):
         mark, style = MARK[a.op]
-        table.add_row(Text(mark, style=f"bold {style}".strip()), _call_text(a.baseline, rb, width),
-                      _call_text(a.candidate, rc, width), style=style or None)  # fmt: skip
+        here = i == cursor
+        open_ = here and unfolded
+        table.add_row(Text((">" if here else "") + mark, style=f"bold {style}".strip()),
+                      _call_text(a.baseline, rb, width, open_), _call_text(a.candidate, rc, width, open_),
+                      style=f"{style} reverse".strip() if here else (style or None))  # fmt: skip
     if not aligned:
         table.add_row(
             "", Text("(no tool calls)", style="dim"), Text("(no tool calls)", style="dim")
@@ -83,7 +107,8 @@ def path_renderables(detail: CaseDetail, full: bool = False) -> list[RenderableT
         parts.append(
             Text(f"… {len(aligned) - len(shown):,} more calls (o: the whole case)", style="dim")
         )
-    legend = Text("  ~ changed arguments   - baseline only   + candidate only", style="dim")
+    legend = Text("  ~ changed arguments   - baseline only   + candidate only   "
+                  "] [ step between calls   = unfold the highlighted call", style="dim")  # fmt: skip
     parts.append(legend)
     for name, steps in runs.items():
         loops = trajectory.loops(steps)
@@ -107,8 +132,11 @@ def path_renderables(detail: CaseDetail, full: bool = False) -> list[RenderableT
         parts.append(t)
     if full:
         for name, steps in runs.items():
-            parts += [Text(""), Text(f"transcript: {name}", style="bold underline")]
-            for s in steps:
+            parts += [
+                Text(""),
+                Text(f"transcript: {name} ({len(steps):,} steps)", style="bold underline"),
+            ]
+            for s in steps[:TRANSCRIPT_SHOWN]:
                 if s.kind == "message":
                     line = Text(f"[{s.turn}] {s.role or '?'}: ", style="bold")
                     line.append(visible(s.text or "", multiline=True, limit=4000))
@@ -128,4 +156,8 @@ def path_renderables(detail: CaseDetail, full: bool = False) -> list[RenderableT
                     parts.append(
                         Text(f"[{s.turn}] {visible(s.text or 'limit')}", style="bold yellow")
                     )
+            if len(steps) > TRANSCRIPT_SHOWN:
+                more = len(steps) - TRANSCRIPT_SHOWN
+                parts.append(Text(f"… {more:,} more steps: `evaltui case BASE CAND KEY --json` "
+                                  "has the whole transcript", style="dim"))  # fmt: skip
     return parts

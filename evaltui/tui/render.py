@@ -318,6 +318,8 @@ def case_renderable(
     *,
     full: bool = False,
     history: list[Any] | None = None,
+    path_cursor: int | None = None,
+    path_unfolded: bool = False,
 ) -> Group:
     """The case pane (or, with full=True, the whole case with every sample's output)."""
     limit = (
@@ -327,6 +329,12 @@ def case_renderable(
     if row is not None and (row.triage_state or history):
         parts.append(triage_line(row))
     parts.append(Text(""))
+    from evaltui.tui.path_view import path_renderables
+
+    path = path_renderables(detail, full=full, cursor=path_cursor, unfolded=path_unfolded)
+    if path and path_cursor is not None:  # stepping through calls: the path comes first
+        parts += [*path, Text("")]
+        path = []
     parts += [_section("input"), safe_text(detail.input, multiline=True, limit=limit), Text("")]
     if detail.expected is not None:
         parts += [
@@ -345,9 +353,6 @@ def case_renderable(
     samples = samples_table(detail)
     if samples is not None and not full:
         parts += [_section(f"samples ({n})"), samples, Text("")]
-    from evaltui.tui.path_view import path_renderables
-
-    path = path_renderables(detail, full=full)
     if path:
         parts += [*path, Text("")]
     parts += [timing_text(detail)]

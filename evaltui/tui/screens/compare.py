@@ -45,13 +45,14 @@ from evaltui.tui.messages import (
 from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.case_actions import CaseActions
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS
+from evaltui.tui.screens.path_keys import PathKeys
 from evaltui.tui.widgets import CaseList, CasePane, FilterBar, Scoreboard
 from evaltui.tui.widgets.safe import Input, Static
 
 PAGE = 60
 
 
-class CompareScreen(CaseActions):
+class CompareScreen(CaseActions, PathKeys):
     """Baseline vs candidate (and fallback), stepping through what changed."""
 
     BINDINGS = COMPARE_KEYS
@@ -320,6 +321,7 @@ class CompareScreen(CaseActions):
         self.current_detail = message.detail
         self.current = message.row
         self.history = message.history
+        self._path_reset()
         self.query_one("#case-pane", CasePane).show(
             message.row, message.detail, self.reducer, message.history
         )

@@ -29,12 +29,20 @@ class CasePane(VerticalScroll):
         box.update(Text(text or "", style="bold reverse red"))
 
     def show(
-        self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding]
-    ) -> None:
+        self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding],
+        path_cursor: int | None = None, path_unfolded: bool = False,
+    ) -> None:  # fmt: skip
         self.query_one("#case-view", Static).update(
-            case_renderable(row, detail, reducer, history=history)
+            case_renderable(
+                row,
+                detail,
+                reducer,
+                history=history,
+                path_cursor=path_cursor,
+                path_unfolded=path_unfolded,
+            )
         )
-        self.scroll_to(y=0, animate=False, immediate=True)
+        self.scroll_to(y=0, animate=False, immediate=True)  # a highlighted call is drawn first
 
     def say(self, text: str) -> None:
         """A line instead of a case (no case matches)."""
