@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,6 +33,18 @@ class _FileRun(BaseModel):
     sha256: str
 
 
+class _Step(BaseModel):
+    """The tool call of the agent's path a finding points at."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run: Literal["baseline", "candidate", "fallback"]
+    index: int = Field(ge=0, le=1_000_000)
+    tool: str | None = Field(default=None, max_length=200)
+    call_id: str | None = Field(default=None, max_length=200)
+    turn: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
 class FindingLine(BaseModel):
     """One line of a findings file (docs/triage.md)."""
 
@@ -52,6 +64,7 @@ class FindingLine(BaseModel):
     verdict: FindingVerdict | None = None
     note: str | None = None
     undoes: str | None = None
+    step: _Step | None = None  # the path step it points at (agent runs)
 
 
 def export(
@@ -67,7 +80,7 @@ def export(
     where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
     rows = store.conn.execute(
         "SELECT f.uid, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key, f.kind, f.reviewer, "
-        "f.at, f.class, f.class_name, f.owner, f.verdict, f.note, f.undoes "
+        "f.at, f.class, f.class_name, f.owner, f.verdict, f.note, f.undoes, f.step "
         "FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON c.id = f.candidate_run "
         f"JOIN cases k ON k.id = f.case_id WHERE {where} "
         "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
@@ -81,6 +94,8 @@ def export(
                 "kind": r[7], "reviewer": r[8], "at": r[9], "class": r[10], "class_name": r[11],
                 "owner": r[12], "verdict": r[13], "note": r[14], "undoes": r[15],
             }  # fmt: skip
+            if r[16]:  # written only when set: files without steps stay as they were
+                obj["step"] = json.loads(r[16])
             fh.write(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
     if sign_key is not None:
         signing.sign(path, sign_key, signing.FINDINGS)
@@ -213,6 +228,7 @@ def import_file(
                     {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case[0],
                      "kind": line.kind, "class": line.class_, "class_name": line.class_name,
                      "owner": line.owner, "verdict": line.verdict, "note": line.note,
+                     "step": json.dumps(line.step.model_dump(), sort_keys=True) if line.step else None,
                      "reviewer": line.reviewer, "at": at, "undoes": line.undoes,
                      "source": f"import:{path.name}", "signer": signer},
                 )  # fmt: skip

@@ -27,7 +27,7 @@ _UNSET: Any = object()
 
 COLS = (
     "id, uid, baseline_run, candidate_run, case_id, kind, class, class_name, owner, verdict, "
-    "note, reviewer, at, undoes, source, signer"
+    "note, reviewer, at, undoes, source, signer, step"
 )
 ADJUDICATORS_SETTING = "triage.adjudicators"
 
@@ -50,6 +50,7 @@ class Finding:
     undoes: str | None
     source: str
     signer: str | None = None  # the principal whose signature on the file was verified
+    step: str | None = None  # JSON: the path step it points at ({run, index, tool, call_id, turn})
     case_key: str | None = None  # filled where a caller needs it (undo's confirmation)
 
     @classmethod
@@ -86,6 +87,7 @@ class Finding:
             "owner": self.owner,
             "verdict": self.verdict,
             "note": self.note,
+            "step": self.step,
         }
 
 
@@ -139,6 +141,7 @@ def effective(rows: list[Finding], adjudicators: list[str] | None = None) -> dic
             "state": "adjudicated", "class": last_adj.class_key, "owner": last_adj.owner,
             "verdict": last_adj.verdict, "reviewers": sorted({*current, last_adj.reviewer}),
             "classes": [last_adj.class_key] if last_adj.class_key else [],
+            "steps": _steps([last_adj]),
         }  # fmt: skip
     if not current:
         return None
@@ -154,7 +157,22 @@ def effective(rows: list[Finding], adjudicators: list[str] | None = None) -> dic
     return {
         "state": state, "class": latest.class_key, "owner": latest.owner,
         "verdict": latest.verdict, "reviewers": sorted(current), "classes": sorted(classes),
+        "steps": _steps([*current.values(), *([last_adj] if last_adj else [])]),
     }  # fmt: skip
+
+
+def _steps(findings: list[Finding]) -> list[dict[str, Any]]:
+    """(class, tool) of each opinion that points at a tool call, for gate rules on a tool."""
+    out = []
+    for f in findings:
+        if f.step and f.class_key:
+            try:
+                tool = json.loads(f.step).get("tool")
+            except (ValueError, AttributeError):
+                continue
+            if tool and {"class": f.class_key, "tool": tool} not in out:
+                out.append({"class": f.class_key, "tool": tool})
+    return sorted(out, key=lambda d: (d["class"], d["tool"]))
 
 
 def adjudicators(store: Store) -> list[str]:
@@ -171,9 +189,10 @@ def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, An
     if eff is not None:
         store.conn.execute(
             "INSERT INTO case_triage (baseline_run, candidate_run, case_id, state, class, owner, "
-            "verdict, reviewers, updated_at, classes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "verdict, reviewers, updated_at, classes, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (base, cand, case_id, eff["state"], eff["class"], eff["owner"], eff["verdict"],
-             json.dumps(eff["reviewers"]), now_iso(), json.dumps(eff["classes"])),
+             json.dumps(eff["reviewers"]), now_iso(), json.dumps(eff["classes"]),
+             json.dumps(eff["steps"])),
         )  # fmt: skip
     return eff
 
@@ -181,11 +200,11 @@ def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, An
 def _insert(store: Store, f: dict[str, Any]) -> Finding:
     cur = store.conn.execute(
         "INSERT INTO findings (uid, baseline_run, candidate_run, case_id, kind, class, class_name, "
-        "owner, verdict, note, reviewer, at, undoes, source, signer) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "owner, verdict, note, reviewer, at, undoes, source, signer, step) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (f["uid"], f["baseline_run"], f["candidate_run"], f["case_id"], f["kind"], f["class"],
          f["class_name"], f["owner"], f["verdict"], f["note"], f["reviewer"], f["at"],
-         f.get("undoes"), f.get("source", "local"), f.get("signer")),
+         f.get("undoes"), f.get("source", "local"), f.get("signer"), f.get("step")),
     )  # fmt: skip
     return Finding.from_row(
         store.conn.execute(f"SELECT {COLS} FROM findings WHERE id = ?", (cur.lastrowid,)).fetchone()
@@ -212,10 +231,13 @@ def label(
     note: str | Any | None = _UNSET,
     adjudicate: bool = False,
     reviewer: str | None = None,
+    step: dict[str, Any] | Any | None = _UNSET,
 ) -> Finding:
     """Record one action by a reviewer on a case; fields not given keep the reviewer's value.
 
-    Setting a class resets the owner to the class's owner unless an owner is given.
+    Setting a class resets the owner to the class's owner unless an owner is given, and
+    points the finding at `step` (a tool call of the path: {run, index, tool, call_id,
+    turn}) or at no step when none is given.
     Committed before it returns.
     """
     reviewer = reviewer or current_user()
@@ -236,7 +258,7 @@ def label(
         rows = history(store, base, cand, case_id)
         mine = current_by_reviewer(rows).get(reviewer)
         state: dict[str, Any] = mine.state() if mine else {"class": None, "class_name": None, "owner": None,
-                                           "verdict": None, "note": None}  # fmt: skip
+                                           "verdict": None, "note": None, "step": None}  # fmt: skip
         before = dict(state) if mine and not mine.empty else None
         if failure_class is not _UNSET:
             if failure_class is None:
@@ -245,6 +267,10 @@ def label(
                 state["class"], state["class_name"] = failure_class.key, failure_class.name
                 if owner is _UNSET:
                     state["owner"] = failure_class.owner
+        if failure_class is not _UNSET and step is _UNSET:
+            state["step"] = None
+        if step is not _UNSET:
+            state["step"] = json.dumps(step, sort_keys=True) if step else None
         if owner is not _UNSET:
             state["owner"] = owner or None
         if verdict is not _UNSET:
@@ -286,8 +312,8 @@ def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Fin
             f for f in history(store, base, cand, target.case_id) if f.reviewer == reviewer
         ]
         earlier = [f for f in case_rows if f.id < target.id and f.kind != "adjudication"]
-        prev = earlier[-1].state() if earlier else {"class": None, "class_name": None,
-                                                    "owner": None, "verdict": None, "note": None}  # fmt: skip
+        prev = earlier[-1].state() if earlier else {"class": None, "class_name": None, "owner": None,
+                                                    "verdict": None, "note": None, "step": None}  # fmt: skip
         finding = _insert(
             store,
             {**prev, "uid": uuid.uuid4().hex, "baseline_run": base, "candidate_run": cand,

@@ -347,16 +347,118 @@ def test_the_real_app_steps_through_calls_in_tmux(store, db_path):
     try:
         term.wait_for("support_agent")
         term.keys("Enter")
-        screen = term.wait_for("path: tool calls")
-        for _ in range(16):
-            if "refund-02" in screen.splitlines()[0] or "refund-02   REGRESSED" in screen:
-                break
-            term.keys("j")
-            screen = term.screen()
-        term.keys("]", "]", "]")
-        screen = term.wait_for(">+")
+        term.wait_for("privacy-01   REGRESSED", timeout=60)  # the first case; refund-02 is next
+        term.keys("j")
+        term.wait_for("refund-02   REGRESSED", timeout=60)
+        term.keys("]")
+        term.wait_for("> ", timeout=30)  # the first call is highlighted (the same in both runs)
+        term.keys("]", "]")
+        screen = term.wait_for(">+", timeout=30)
         line = next(x for x in screen.splitlines() if ">+" in x)
         assert "issue_refund" in line
         term.keys("q")
     finally:
         term.close()
+
+
+# -- triage on the path -----------------------------------------------------------------------
+
+
+def test_a_finding_points_at_a_call_and_the_gate_counts_it_by_tool(store, tmp_path):
+    """`label --step N` points the finding at the N-th aligned call; the step travels in
+    findings files; a findings_of_class rule with `tool` counts only those; a tool no run
+    calls is refused, never a silent zero."""
+    from evaltui import gate, triage
+    from evaltui.errors import InputError
+    from evaltui.findings_files import export
+
+    b, c = pair(store, INSPECT)
+    run = CliRunner()
+    base = ["--db", str(store.path)]
+    out = run.invoke(
+        cli,
+        [
+            *base,
+            "label",
+            str(b),
+            str(c),
+            "refund-02",
+            "--class",
+            "unsafe_tool_action",
+            "--step",
+            "3",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    out = run.invoke(
+        cli, [*base, "label", str(b), str(c), "refund-04", "--class", "unsafe_tool_action"]
+    )
+    assert out.exit_code == 0, out.output
+    bad = run.invoke(
+        cli,
+        [
+            *base,
+            "label",
+            str(b),
+            str(c),
+            "refund-02",
+            "--class",
+            "unsafe_tool_action",
+            "--step",
+            "99",
+        ],
+    )
+    assert bad.exit_code == 2 and "there is no call 99" in bad.output
+    (f,) = [
+        x for x in triage.history(store, b, c, triage.resolve_case(store, "refund-02")) if x.step
+    ]
+    step = json.loads(f.step)
+    assert step["tool"] == "issue_refund" and step["run"] == "candidate" and step["index"] == 2
+    # the step travels in a findings file
+    path = tmp_path / "f.jsonl"
+    export(store, path)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [
+        line.get("step", {}).get("tool") for line in lines if line["case_key"] == "refund-02"
+    ] == ["issue_refund"]
+    assert all("step" not in line for line in lines if line["case_key"] == "refund-04")
+
+    def decide(tool: str) -> dict:
+        policy = tmp_path / f"p-{tool}.toml"
+        policy.write_text(
+            'promise = "p"\n[[rule]]\nid = "refunds"\nmetric = "findings_of_class"\nclass = "unsafe_tool_action"\n'
+            f'tool = "{tool}"\nmax = 0\naction = "rollback"\nowner = "safety"\nwhy = "w"\n'
+        )
+        rec = gate.evaluate(store, gate.load_policy(policy), b, c)
+        return next(r for r in rec.rules if r.id == "refunds").model_dump()
+
+    rule = decide("issue_refund")
+    assert rule["value"] == 1 and rule["evidence"]["cases"] == [
+        "refund-02"
+    ]  # refund-04 names no call
+    with pytest.raises(
+        InputError, match=r"no tool 'issue_refunds' is called.*did you mean 'issue_refund'"
+    ):
+        decide("issue_refunds")
+
+
+async def test_a_class_key_on_a_highlighted_call_points_the_finding_at_it(store, db_path):
+    from evaltui import triage
+
+    from .tui.test_compare_screen import open_compare, settle
+
+    b, c = pair(store, INSPECT)
+    service.mark_run(store, "baseline", b)
+    service.mark_run(store, "candidate", c)
+    from evaltui.tui.app import EvaltuiApp
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 60)) as pilot:
+        screen = await open_compare(app, pilot)
+        key = screen.current.case_key
+        await pilot.press("right_square_bracket", "6")
+        await settle(app, pilot)
+        messages = [str(n.message) for n in app._notifications]
+        assert any("(at call 1:" in m for m in messages), messages
+    (f,) = triage.history(store, b, c, triage.resolve_case(store, key))
+    assert json.loads(f.step)["index"] == 0 and f.class_key == "unsafe_tool_action"

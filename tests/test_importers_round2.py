@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from evaltui import service
 from evaltui.cli import cli
 from evaltui.compare import Comparison
+from evaltui.compare.rows import reducer_note
 from evaltui.errors import InputError
 from evaltui.importers.base import ImportOptions
 from evaltui.importers.inspect_ai import _read_member
@@ -138,13 +139,18 @@ def test_the_declared_reducer_flips_what_the_tool_says(store, db_path):
     c = service.import_path(store, cand)[0].run_id
     want_b, want_c = reduced_passing(base), reduced_passing(cand)
     with Comparison(db_path, b, c, reducer="declared") as cmp:
-        assert cmp.reducer.label == "at-least-2" and cmp.reducer_note() is None
+        assert (
+            cmp.reducer.label == "at-least-2"
+            and reducer_note(cmp.reducer, cmp.baseline, cmp.candidate, cmp.fallback) is None
+        )
         keys = cmp.changed_keys(["regressed", "improved"])
         assert set(keys["regressed"]) == want_b - want_c
         assert set(keys["improved"]) == want_c - want_b
     with Comparison(db_path, b, c) as cmp:  # the default says it is not the tool's
         assert cmp.reducer.label == "worst"
-        assert "declare at_least_2" in cmp.reducer_note()
+        assert "declare at_least_2" in reducer_note(
+            cmp.reducer, cmp.baseline, cmp.candidate, cmp.fallback
+        )
         assert cmp.summary()["declared_reducers"] == {
             "baseline": "at_least_2",
             "candidate": "at_least_2",

@@ -28,6 +28,11 @@ from evaltui.textsafe import one_line, safe_json, visible
 @click.option(
     "--adjudicate", is_flag=True, help="This finding settles a disagreement between reviewers."
 )
+@click.option(
+    "--step", "step_no", type=click.IntRange(min=1),
+    help="Agent runs: the N-th tool call of the case's aligned path is where the failure is "
+    "(evaltui case BASE CAND KEY lists them); goes with --class.",
+)  # fmt: skip
 @click.pass_context
 def label_cmd(
     ctx: click.Context,
@@ -39,6 +44,7 @@ def label_cmd(
     verdict: str | None,
     note: str | None,
     adjudicate: bool,
+    step_no: int | None,
 ) -> None:
     """Label a case within a comparison: failure class, owner, verdict, note.
 
@@ -66,6 +72,14 @@ def label_cmd(
             kwargs["verdict"] = verdict
         if note is not None:
             kwargs["note"] = note
+        if step_no is not None:
+            if cls is None:
+                raise click.UsageError(
+                    "--step goes with --class: the class of the failure at that call"
+                )
+            from evaltui.compare.paths import step_in_case
+
+            kwargs["step"] = step_in_case(store.path, base, cand, case_id, step_no - 1)
         finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
         eff = triage.effective(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)

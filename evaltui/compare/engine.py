@@ -711,9 +711,8 @@ class Comparison:
 
     # -- the whole thing as data ----------------------------------------------------------------
 
-    def reducer_note(self) -> str | None:
-        """A line saying the logs declared another reducer than the one used, or None."""
-        return reducer_note(self.reducer, self.baseline, self.candidate, self.fallback)
+    def tools_called(self) -> list[str]:  # every tool either run called (agent runs)
+        return paths.tools_called(self.conn, self.baseline.id, self.candidate.id)
 
     def summary(self, *, with_keys: bool = True, with_criteria: bool = True) -> dict[str, Any]:
         """The stable JSON of `evaltui compare --json` (docs/compare.md)."""
@@ -726,14 +725,15 @@ class Comparison:
             )
 
         counts = self.counts()
+        trio = (self.baseline, self.candidate, self.fallback)
         out: dict[str, Any] = {
             "schema": "evaltui.compare/1",
             "baseline": run(self.baseline),
             "candidate": run(self.candidate),
             "fallback": run(self.fallback),
             "reducer": self.reducer.label,
-            "declared_reducers": declared_reducers(self.baseline, self.candidate, self.fallback),
-            "reducer_note": self.reducer_note(),
+            "declared_reducers": declared_reducers(*trio),
+            "reducer_note": reducer_note(self.reducer, *trio),
             "correction": self.correction,
             "statuses": sorted(self.statuses),
             "excluded": {k: v for k, v in self.status_counts().items() if k not in self.statuses},

@@ -72,6 +72,7 @@ def measure(
     alpha: float,
     failure_class: str | None = None,
     owner: str | None = None,
+    tool: str | None = None,
 ) -> tuple[float | None, dict[str, Any]]:
     """The metric over its scope: (value, or None when there is no data; evidence)."""
     where, params = cmp.scope_clause(scope)
@@ -117,8 +118,17 @@ def measure(
     if m == "findings_of_class":
         # any current opinion naming the class counts: a disagreement never hides one
         has = "EXISTS (SELECT 1 FROM json_each(ct.classes) WHERE value = ?)"
-        (n,) = one("COUNT(*)", has, [failure_class])
-        return float(n), {"class": failure_class, "cases": keys(has, [failure_class])}
+        args: list[Any] = [failure_class]
+        if tool:  # only opinions that point at a call of this tool
+            has = ("EXISTS (SELECT 1 FROM json_each(ct.steps) s WHERE json_extract(s.value, '$.class') = ? "
+                   "AND json_extract(s.value, '$.tool') = ?)")  # fmt: skip
+            args = [failure_class, tool]
+        (n,) = one("COUNT(*)", has, args)
+        return float(n), {
+            "class": failure_class,
+            **({"tool": tool} if tool else {}),
+            "cases": keys(has, args),
+        }
     if m == "open_findings":
         cond = "ct.case_id IS NOT NULL AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
         extra: list[Any] = []

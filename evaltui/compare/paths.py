@@ -55,6 +55,14 @@ def path_clauses(
     return clauses, params
 
 
+def tools_called(conn: sqlite3.Connection, base: int, cand: int) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT e.value FROM trajectories j, json_each(j.tools) e WHERE j.run_id IN (?, ?) "
+        "ORDER BY 1", (base, cand),
+    ).fetchall()  # fmt: skip
+    return [str(r[0]) for r in rows]
+
+
 def tools_by_run(cmp: Any) -> dict[str, dict[str, Any] | None]:
     """`compare --json`'s `tools`: each run's tool statistics (None: no trajectories)."""
     case_ids = [r[0] for r in cmp.rows_where("t.case_id", "1")]  # the included cases
@@ -91,3 +99,41 @@ def case_paths(detail: CaseDetail) -> dict[str, Any]:
     out["aligned"] = [a.as_dict() for a in aligned]
     out["tools_changed"] = any(a.op != "same" for a in aligned)
     return out
+
+
+def step_of(detail: CaseDetail, index: int) -> dict[str, Any]:
+    """The step a finding points at: the `index`-th (0-based) aligned tool call of the
+    case, the candidate's call where both runs made one."""
+    aligned = trajectory.align(_first(detail.baseline), _first(detail.candidate))
+    if not 0 <= index < len(aligned):
+        from evaltui.errors import InputError
+
+        raise InputError(
+            "--step",
+            f"the case's path has {len(aligned)} aligned tool calls; there is no call {index + 1}",
+        )
+    row = aligned[index]
+    run, call = (
+        ("candidate", row.candidate) if row.candidate is not None else ("baseline", row.baseline)
+    )
+    assert call is not None
+    return {
+        "run": run,
+        "index": index,
+        "tool": call.name,
+        "call_id": call.call_id,
+        "turn": call.turn,
+    }
+
+
+def step_in_case(db_path: Any, base: int, cand: int, case_id: int, index: int) -> dict[str, Any]:
+    """`step_of` for a case named by id (evaltui label --step): reads the case's paths."""
+    from evaltui.compare.engine import Comparison
+    from evaltui.errors import InputError
+    from evaltui.models import CASE_STATUSES
+
+    with Comparison(db_path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
+        row = cmp.row(case_id)
+        if row is None:
+            raise InputError("--step", "the case is in neither run")
+        return step_of(cmp.read_case(row)[1], index)

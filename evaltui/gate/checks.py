@@ -52,6 +52,15 @@ def check_policy(loaded: LoadedPolicy, cmp: Comparison, taxonomy: Taxonomy) -> l
                 f"unknown failure class {rule.class_!r} (taxonomy: {taxonomy.source})"
                 + _suggest(rule.class_, classes),
             )  # fmt: skip
+        if rule.tool is not None:
+            tools = cmp.tools_called()
+            if rule.tool not in tools:
+                raise loaded.error(
+                    i, "tool",
+                    f"no tool {rule.tool!r} is called in the compared runs"
+                    + (f" (they call: {', '.join(tools[:20])})" if tools else " (they record no tool calls)")
+                    + _suggest(rule.tool, tools),
+                )  # fmt: skip
         scope = rule.scope if isinstance(rule.scope, dict) else {}
         for attr, wanted in scope.items():
             if attr not in values:

@@ -97,7 +97,7 @@ def evaluate(
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
         summary = cmp.summary(with_keys=False, with_criteria=False)
         measured = [
-            measure(cmp, r.metric, r.scope, alpha=pol.alpha, failure_class=r.class_,
+            measure(cmp, r.metric, r.scope, alpha=pol.alpha, failure_class=r.class_, tool=r.tool,
                     owner=r.owner_filter)
             for r in pol.rule
         ]  # fmt: skip

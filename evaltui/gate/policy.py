@@ -48,6 +48,9 @@ class Rule(BaseModel):
     # metric parameters
     class_: str | None = Field(default=None, alias="class")
     owner_filter: str | None = Field(default=None, alias="for_owner")
+    # findings_of_class only: count the class only where a finding points at a call of this
+    # tool (agent runs: `evaltui label --step`, or the class key on a highlighted call)
+    tool: str | None = Field(default=None, min_length=1, max_length=200)
     missing: Literal["fail", "pass"] = "fail"
     # evidence: fewer cases in scope than min_n (the policy's when not given) is
     # "insufficient evidence", never a pass; an empty scope is an error unless allowed
@@ -60,6 +63,8 @@ class Rule(BaseModel):
             raise ValueError("give exactly one of min or max")
         if self.metric == "findings_of_class" and not self.class_:
             raise ValueError('findings_of_class needs class = "<failure class key>"')
+        if self.tool is not None and self.metric != "findings_of_class":
+            raise ValueError("tool applies to findings_of_class only")
         return self
 
     @property

@@ -383,4 +383,17 @@ def m011_trajectories(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_finding_steps(db: Database) -> None:
+    """A finding may point at a step of the agent's path (the tool call where the failure
+    is: run, aligned index, tool, call id, turn); a case's current opinions keep their
+    (class, tool) pairs, so a gate rule can count a class on calls of a named tool."""
+    db.executescript(
+        """
+        ALTER TABLE findings ADD COLUMN step TEXT;
+        ALTER TABLE case_triage ADD COLUMN steps TEXT NOT NULL DEFAULT '[]';
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, Sample
+from evaltui.compare.rows import reducer_note
 from evaltui.textsafe import one_line, safe_text, visible
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
@@ -70,7 +71,7 @@ def title_text(cmp: Comparison) -> Text:
         t.append("  fallback ", style="dim")
         t.append(one_line(cmp.fallback.name, 24))
     t.append(f"   reducer {cmp.reducer.label}", style="dim")
-    note = cmp.reducer_note()
+    note = reducer_note(cmp.reducer, cmp.baseline, cmp.candidate, cmp.fallback)
     if note:
         t.append(f"  ({note})", style="yellow")
     return t

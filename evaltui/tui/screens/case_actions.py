@@ -7,7 +7,7 @@ lifecycle actions (retire, quarantine, restore), each committed in a worker and 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 
@@ -111,8 +111,20 @@ class CaseActions(AppScreen):
             )
             return
         cls = active[number - 1]
-        self.save(self.current.case_id, {"failure_class": cls}, advance=True,
-                  text=f"{self.current.case_key}: {cls.name} → {cls.owner}")  # fmt: skip
+        fields, at = self._with_step({"failure_class": cls})
+        self.save(self.current.case_id, fields, advance=True,
+                  text=f"{self.current.case_key}: {cls.name} → {cls.owner}{at}")  # fmt: skip
+
+    def _with_step(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Point a class at the highlighted tool call, when the path cursor is on one."""
+        cursor = getattr(self, "path_cursor", None)
+        detail = getattr(self, "current_detail", None)
+        if cursor is None or detail is None:
+            return fields, ""
+        from evaltui.compare.paths import step_of
+
+        step = step_of(detail, cursor)
+        return {**fields, "step": step}, f" (at call {cursor + 1}: {step['tool']})"
 
     def action_pick_class(self) -> None:
         if self.taxonomy is None or self.current is None:
@@ -122,8 +134,9 @@ class CaseActions(AppScreen):
         def chosen(key: str | None) -> None:
             if key and self.taxonomy is not None:
                 cls = self.taxonomy.get(key)
-                self.save(row.case_id, {"failure_class": cls}, advance=True,
-                          text=f"{row.case_key}: {cls.name} → {cls.owner}")  # fmt: skip
+                fields, at = self._with_step({"failure_class": cls})
+                self.save(row.case_id, fields, advance=True,
+                          text=f"{row.case_key}: {cls.name} → {cls.owner}{at}")  # fmt: skip
 
         self.app.push_screen(ClassPicker(self.taxonomy, row.triage_class), chosen)
 
