@@ -462,3 +462,20 @@ async def test_a_class_key_on_a_highlighted_call_points_the_finding_at_it(store,
         assert any("(at call 1:" in m for m in messages), messages
     (f,) = triage.history(store, b, c, triage.resolve_case(store, key))
     assert json.loads(f.step)["index"] == 0 and f.class_key == "unsafe_tool_action"
+
+
+async def test_the_compare_screen_shows_each_runs_tool_line(store, db_path):
+    from evaltui.tui.app import EvaltuiApp
+
+    from .tui.test_compare_screen import open_compare, settle
+
+    b, c = pair(store, OTEL)
+    service.mark_run(store, "baseline", b)
+    service.mark_run(store, "candidate", c)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 60)) as pilot:
+        screen = await open_compare(app, pilot)
+        await settle(app, pilot, rounds=6)
+        counts = str(screen.query_one("#counts").content)
+        assert "baseline tools: 26 calls (1.6/case), 1 errors" in counts
+        assert "candidate tools: 36 calls (2.2/case), 2 errors, 1 case(s) looping" in counts

@@ -83,8 +83,10 @@ def counts_text(
     progress: dict[str, tuple[int, int]],
     *,
     included: bool,
+    tools: dict[str, Any] | None = None,
 ) -> Text:
-    """Cases by change, the statuses left out (or included), and triage progress."""
+    """Cases by change, the statuses left out (or included), triage progress, and for
+    agent runs a line of tool statistics per run."""
     t = Text()
     for change in CHANGES:
         n = counts.get(change, 0)
@@ -97,6 +99,17 @@ def counts_text(
         t.append(label + ", ".join(hidden) + "   ", style="yellow")
     done, total = progress.get("regressed", (0, 0))
     t.append(f"{done} of {total} regressions triaged", style="bold" if done < total else "green")
+    for name, st in (tools or {}).items():
+        if not st:
+            continue
+        t.append(
+            f"\n{name} tools: {st['tool_calls']:,} calls ({st['calls_per_case'] or 0:.1f}/case)",
+            style="dim",
+        )
+        if st["tool_errors"]:
+            t.append(f", {st['tool_errors']} errors", style="red")
+        if st["cases_with_loops"]:
+            t.append(f", {st['cases_with_loops']} case(s) looping", style="bold yellow")
     return t
 
 

@@ -164,6 +164,8 @@ class CompareScreen(CaseActions, PathKeys):
         self.query_one("#scoreboard").display = True
         self.show_title()
         self.show_counts()
+        if not refresh:
+            self.load_tools(message.comparison)
         self.query_one("#scoreboard", Scoreboard).show(
             self.segments, message.comparison.fallback is not None
         )
@@ -185,7 +187,13 @@ class CompareScreen(CaseActions, PathKeys):
 
     def show_counts(self) -> None:
         self.query_one("#counts", Static).update(
-            counts_text(self.counts, self.statuses, self.progress, included=self.include_hidden)
+            counts_text(
+                self.counts,
+                self.statuses,
+                self.progress,
+                included=self.include_hidden,
+                tools=self.tool_stats,
+            )
         )
 
     # -- the case list --------------------------------------------------------------------

@@ -4,10 +4,21 @@ whole. The case itself stays where it is; another case starts with no highlight.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from textual import work
+from textual.message import Message
 
 from evaltui.tui.path_view import aligned_calls
 from evaltui.tui.widgets.case_pane import CasePane
+
+
+@dataclass
+class ToolsLoaded(Message):
+    """Per-run tool statistics of the comparison (None for a run without trajectories)."""
+
+    stats: dict[str, Any]
 
 
 class PathKeys:
@@ -29,6 +40,24 @@ class PathKeys:
             screen.current, screen.current_detail, screen.reducer, screen.history,
             path_cursor=self.path_cursor, path_unfolded=self.path_unfolded,
         )  # fmt: skip
+
+    tool_stats: dict[str, Any] | None = None
+
+    @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
+    def load_tools(self, cmp: Any) -> None:
+        """Read after the figures (trajectories are read one at a time): the scoreboard's
+        tool line for agent runs."""
+        from evaltui.compare.paths import tools_by_run
+
+        stats = tools_by_run(cmp)
+        if any(v is not None for v in stats.values()):
+            screen: Any = self
+            screen.post_message(ToolsLoaded(stats))
+
+    def on_tools_loaded(self, message: ToolsLoaded) -> None:  # by name: @on needs a Widget class
+        self.tool_stats = message.stats
+        screen: Any = self
+        screen.show_counts()
 
     def action_step_call(self, step: int) -> None:
         screen: Any = self
