@@ -479,3 +479,23 @@ async def test_the_compare_screen_shows_each_runs_tool_line(store, db_path):
         counts = str(screen.query_one("#counts").content)
         assert "baseline tools: 26 calls (1.6/case), 1 errors" in counts
         assert "candidate tools: 36 calls (2.2/case), 2 errors, 1 case(s) looping" in counts
+
+
+@pytest.mark.parametrize("variant", ["span", "lean"])
+def test_otlp_written_with_other_options_reads_the_same(store, variant):
+    """The same runs written one span per line (traces spread over lines) or without
+    system instructions: the same cases, verdicts, criteria and tool paths."""
+    from evaltui.importers import ImportOptions
+    from evaltui.importers.otel_genai import OtelGenAIImporter
+
+    def read(path: Path) -> dict[str, tuple]:
+        (run,) = OtelGenAIImporter().read(path, ImportOptions())
+        return {r.case_key: (r.verdict, sorted((k, c.verdict) for k, c in r.criteria.items()),
+                             [(s.name, s.arguments) for s in trajectory.calls(r.trajectory or [])],
+                             trajectory.sources(r.trajectory or []))
+                for r in run.records}  # fmt: skip
+
+    for side in ("baseline", "candidate"):
+        want = read(AGENTS / "otel_genai" / f"{side}.otlp.jsonl")
+        got = read(AGENTS / "otel_variants" / f"{side}.{variant}.otlp.jsonl")
+        assert got == want and len(got) == 16
