@@ -499,3 +499,19 @@ def test_otlp_written_with_other_options_reads_the_same(store, variant):
         want = read(AGENTS / "otel_genai" / f"{side}.otlp.jsonl")
         got = read(AGENTS / "otel_variants" / f"{side}.{variant}.otlp.jsonl")
         assert got == want and len(got) == 16
+
+
+def test_the_inspect_pair_as_json_logs_gives_the_same_paths(store):
+    """The same logs converted to .json by Inspect itself (streamed): the same paths."""
+    from evaltui.importers import ImportOptions
+    from evaltui.importers.inspect_ai import InspectImporter
+
+    def read(path: Path) -> dict[str, tuple]:
+        (run,) = InspectImporter().read(path, ImportOptions())
+        return {r.case_key: (r.verdict, [(s.name, s.arguments) for s in trajectory.calls(r.trajectory or [])],
+                             trajectory.sources(r.trajectory or []), trajectory.tool_errors(r.trajectory or []))
+                for r in run.records}  # fmt: skip
+
+    for side, eval_file in zip(("baseline", "candidate"), INSPECT, strict=True):
+        (json_file,) = (AGENTS / "inspect_json" / side).glob("*.json")
+        assert read(json_file) == read(eval_file)
