@@ -259,3 +259,23 @@ def test_two_real_apps_and_an_import_on_one_store(terminal_env, db_path, tmp_pat
             == 30_000
         )
         assert store.integrity_check() == "ok"
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_importing_several_files_on_a_terminal_keeps_every_line(tmp_path):
+    """On a terminal each run has a live progress bar; every `imported ...` line stays
+    above it (and the live display's own output passes the console's door)."""
+    from .conftest import FIXTURES
+
+    files = [*sorted((FIXTURES / "inspect_ai" / "round2" / "reducer").glob("*.eval")),
+             FIXTURES / "promptfoo" / "candidate.json",
+             *sorted((FIXTURES / "openai_evals").glob("*.jsonl"))]  # fmt: skip
+    env = {"EVALTUI_DB": str(tmp_path / "t.db"), "TERM": "xterm-256color"}
+    term = Terminal(f"{EVALTUI} import {' '.join(map(str, files))}", env, width=220, height=40)
+    try:
+        screen = term.wait_for("EXITED=", timeout=60)
+    finally:
+        term.close()
+    assert "EXITED=0" in screen and "Error" not in screen
+    assert sum(line.startswith("imported ") for line in screen.splitlines()) == len(files)
+    assert f"{len(files)} run(s) imported from {len(files)} file(s)" in screen

@@ -12,13 +12,25 @@ from rich.text import Text
 from evaltui.textsafe import inert, visible
 
 
+def _rich_own() -> tuple[type, ...]:
+    """What Rich itself prints through a console (a live progress bar's cursor moves and
+    its own render): made by Rich, holding no data of ours beyond what we gave it inert."""
+    from rich.control import Control
+    from rich.live_render import LiveRender
+
+    return (Control, LiveRender)
+
+
+_RICH_OWN = _rich_own()
+
+
 class SafeConsole(Console):
     """The CLI's only console: whatever it prints passes `textsafe.inert` (a str is data,
     never markup; no control, escape or bidi character reaches the terminal)."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         kwargs["markup"] = False
-        super().print(*(inert(o) for o in objects), **kwargs)
+        super().print(*(o if isinstance(o, _RICH_OWN) else inert(o) for o in objects), **kwargs)
 
 
 def make_console(err: bool = False) -> Console:
