@@ -64,6 +64,29 @@ def aligned_calls(detail: CaseDetail) -> list[trajectory.Aligned]:
     return trajectory.align(_steps(detail.baseline), _steps(detail.candidate))
 
 
+def sources_table(runs: dict[str, list[trajectory.Step]]) -> Table:
+    """Each run's sources side by side: retrieved, cited, cited but never retrieved
+    (judging wrong and missing sources)."""
+    table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
+    table.add_column("sources", no_wrap=True)
+    for name in runs:
+        table.add_column(name, ratio=1, overflow="fold")
+    found = {name: trajectory.sources(steps) for name, steps in runs.items()}
+
+    def ids(values: list[str], style: str = "") -> Text:
+        return Text(
+            ", ".join(visible(v, limit=80) for v in values) or "-", style=style if values else "dim"
+        )
+
+    table.add_row("retrieved", *(ids(r) for r, _ in found.values()))
+    table.add_row("cited", *(ids(c) for _, c in found.values()))
+    table.add_row(
+        "cited, never retrieved",
+        *(ids([x for x in c if x not in r], "bold red") for r, c in found.values()),
+    )
+    return table
+
+
 def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None = None,
                      unfolded: bool = False) -> list[RenderableType]:  # fmt: skip
     """`cursor`: the highlighted aligned call (reverse video, `>` in the margin);
@@ -110,26 +133,16 @@ def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None 
     legend = Text("  ~ changed arguments   - baseline only   + candidate only   "
                   "] [ step between calls   = unfold the highlighted call", style="dim")  # fmt: skip
     parts.append(legend)
+    parts.append(sources_table(runs))
+    notes = Text()
     for name, steps in runs.items():
-        loops = trajectory.loops(steps)
-        errors = trajectory.tool_errors(steps)
-        retrieved, cited = trajectory.sources(steps)
-        t = Text(f"{name}: ", style="bold")
-        t.append("retrieved ")
-        t.append(", ".join(visible(s, limit=80) for s in retrieved) or "-")
-        t.append("; cited ")
-        t.append(", ".join(visible(s, limit=80) for s in cited) or "-")
-        ungrounded = [c for c in cited if c not in retrieved]
-        if ungrounded:
-            t.append(
-                "; cited, never retrieved: " + ", ".join(visible(s, limit=80) for s in ungrounded),
-                style="bold red",
-            )
+        errors, loops = trajectory.tool_errors(steps), trajectory.loops(steps)
         if errors:
-            t.append(f"; {errors} tool error(s)", style="red")
+            notes.append(f"{name}: {errors} tool error(s)   ", style="red")
         for tool, times in loops:
-            t.append(f"; loop: {visible(tool, limit=60)} x{times}", style="bold yellow")
-        parts.append(t)
+            notes.append(f"{name}: loop {visible(tool, limit=60)} x{times}   ", style="bold yellow")
+    if notes.plain:
+        parts.append(notes)
     if full:
         for name, steps in runs.items():
             parts += [
