@@ -515,3 +515,32 @@ def test_the_inspect_pair_as_json_logs_gives_the_same_paths(store):
     for side, eval_file in zip(("baseline", "candidate"), INSPECT, strict=True):
         (json_file,) = (AGENTS / "inspect_json" / side).glob("*.json")
         assert read(json_file) == read(eval_file)
+
+
+VARIANTS = AGENTS / "inspect_variants"
+
+
+def _variant(name: str) -> Path:
+    return next((VARIANTS / name).glob("*.eval"))
+
+
+def test_inspect_agent_variants_written_by_inspect(store, db_path):
+    """react agents (answer via submit), two epochs, and an approval policy that rejects
+    every issue_refund: paths, errors and samples as the logs hold them."""
+    generate = service.import_path(store, INSPECT[0])[0].run_id
+    react = service.import_path(store, _variant("react-baseline"))[0].run_id
+    with Comparison(db_path, generate, react) as cmp:
+        assert cmp.counts()["tools_changed"] == 0  # the same paths, whatever the agent loop
+        tools = cmp.summary()["tools"]
+        assert (
+            tools["baseline"] == tools["candidate"] and tools["baseline"]["calls_per_case"] == 1.625
+        )
+    approval = service.import_path(store, _variant("approval-candidate"))[0].run_id
+    epochs = service.import_path(store, _variant("epochs2-candidate"))[0].run_id
+    with Comparison(db_path, epochs, approval) as cmp:
+        _, detail, _ = cmp.read_case(cmp.find(None, "refund-02"))
+        steps = detail.candidate[0].trajectory
+        refunds = [s for s in steps if s.kind == "tool_result" and s.name == "issue_refund"]
+        assert refunds and all(s.error for s in refunds)  # rejected by the approval policy
+        assert len(detail.baseline) == 2 and all(s.trajectory for s in detail.baseline)
+        assert cmp.summary()["tools"]["candidate"]["tool_errors"] >= len(refunds)

@@ -14,16 +14,15 @@ from evaltui.compare.rows import CaseDetail, Sample, read_trajectory
 def _run_trajectories(
     conn: sqlite3.Connection, run_id: int, case_ids: list[int]
 ) -> Iterator[list[trajectory.Step]]:
-    """The run's first-sample trajectory of each of `case_ids` that has one, one at a time."""
+    """The run's first-sample trajectory of each of its `case_ids`, one at a time; a case
+    the tool recorded no path for (an answer with no tool call) is an empty path."""
     for case_id in case_ids:
         row = conn.execute(
             "SELECT MIN(epoch) FROM trajectories WHERE run_id = ? AND case_id = ?",
             (run_id, case_id),
         ).fetchone()
-        if row[0] is not None:
-            steps = read_trajectory(conn, run_id, case_id, row[0])
-            if steps:
-                yield steps
+        steps = read_trajectory(conn, run_id, case_id, row[0]) if row[0] is not None else None
+        yield steps or []
 
 
 def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> dict[str, Any] | None:
@@ -65,9 +64,18 @@ def tools_called(conn: sqlite3.Connection, base: int, cand: int) -> list[str]:
 
 def tools_by_run(cmp: Any) -> dict[str, dict[str, Any] | None]:
     """`compare --json`'s `tools`: each run's tool statistics (None: no trajectories)."""
-    case_ids = [r[0] for r in cmp.rows_where("t.case_id", "1")]  # the included cases
-    runs = (("baseline", cmp.baseline), ("candidate", cmp.candidate), ("fallback", cmp.fallback))
-    return {name: tool_stats(cmp.conn, r.id, case_ids) for name, r in runs if r is not None}
+    runs = (
+        ("baseline", cmp.baseline, "b"),
+        ("candidate", cmp.candidate, "c"),
+        ("fallback", cmp.fallback, "f"),
+    )
+    return {
+        name: tool_stats(
+            cmp.conn, r.id, [x[0] for x in cmp.rows_where("t.case_id", f"t.{side}_n IS NOT NULL")]
+        )
+        for name, r, side in runs
+        if r is not None
+    }  # the included cases each run has
 
 
 def _first(samples: list[Sample] | None) -> list[trajectory.Step]:
