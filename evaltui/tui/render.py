@@ -99,6 +99,11 @@ def counts_text(
         t.append(label + ", ".join(hidden) + "   ", style="yellow")
     done, total = progress.get("regressed", (0, 0))
     t.append(f"{done} of {total} regressions triaged", style="bold" if done < total else "green")
+    t.append(
+        "\nrates: cases passing, samples reduced by the reducer (the runs screen's rate is per "
+        "result)   p>f / f>p: cases pass→fail / fail→pass   p: exact McNemar   p adj: Holm   *: p adj < 0.05",
+        style="dim",
+    )
     for name, st in (tools or {}).items():
         if not st:
             continue

@@ -348,8 +348,7 @@ class CompareScreen(CaseActions, PathKeys):
         index = table.cursor_row + step
         if 0 <= index < len(self.rows):
             table.move_cursor(row=index)
-            # Show it now, not after the table's RowHighlighted message comes round
-            # (that handler then sees the same case and does nothing).
+            # show it now, not when the RowHighlighted message comes round (a no-op then)
             self.select_row(self.rows[index])
             return
         # Past the window: fetch the neighbouring page (keyset), cursor at its near end.
@@ -406,9 +405,11 @@ class CompareScreen(CaseActions, PathKeys):
         self.load_page(None, None)
 
     def action_cycle_filter(self) -> None:
-        self.filter_index = (self.filter_index + 1) % len(FILTER_CYCLE)
-        _, changes = FILTER_CYCLE[self.filter_index]
-        self.set_filter(self.flt.with_(changes=changes))
+        for _ in FILTER_CYCLE:  # the next kind that has cases: an empty one is skipped
+            self.filter_index = (self.filter_index + 1) % len(FILTER_CYCLE)
+            if sum(self.counts.get(c, 0) for c in FILTER_CYCLE[self.filter_index][1]):
+                break
+        self.set_filter(self.flt.with_(changes=FILTER_CYCLE[self.filter_index][1]))
 
     def action_segment_filter(self) -> None:
         segment = self.query_one("#scoreboard", Scoreboard).highlighted_segment
