@@ -92,3 +92,31 @@ async def test_hostile_run_name_is_shown_literally(db_path, tmp_path):
         cell = app.screen.query_one(DataTable).get_cell("1", "name")
         assert cell.plain.startswith("[bold red]pwn[/] ␛]0;title␇ ␛[3")
         assert cell.spans == []
+
+
+async def test_the_limit_column_shows_only_when_a_run_has_such_results(store, db_path):
+    """Results stopped at a limit or with no verdict get a column (limit/none); a store
+    without any keeps the width for the rest."""
+    from evaltui import service
+    from evaltui.tui.app import EvaltuiApp
+    from evaltui.tui.widgets.safe import DataTable
+
+    from ..conftest import FIXTURES
+    from .test_compare_screen import settle
+
+    service.load_demo(store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(app, pilot)
+        labels = [str(c.label) for c in app.screen.query_one(DataTable).columns.values()]
+        assert "limit/none" not in labels
+    limits = sorted((FIXTURES / "inspect_ai" / "round2" / "limits").glob("*.eval"))[0]
+    (out,) = service.import_path(store, limits)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "limit/none" in labels
+        row = table.get_row(str(out.run_id))
+        assert str(row[labels.index("limit/none")]) == "10/0"

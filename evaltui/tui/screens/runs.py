@@ -115,14 +115,18 @@ class RunsScreen(AppScreen):
         current = self.highlighted_run()
         marks = {run_id: m for m, run_id in self.selection.items() if run_id is not None}
         rows = [self.row_cells(run, marks.get(run.id)) for run in self.runs]
+        # the limit/no-verdict column only when a run has such results: it costs width
+        keep = [i for i, (key, _) in enumerate(COLUMNS)
+                if key != "other" or any(r.limit or r.unscored for r in self.runs)]  # fmt: skip
         # Widths come from the cells (already cut to a bound), not from
         # DataTable's auto-sizing, so the layout is the same on every start.
         table.clear(columns=True)
-        for i, (key, label) in enumerate(COLUMNS):
+        for i in keep:
+            key, label = COLUMNS[i]
             width = max([len(label), *(row[i].cell_len for row in rows)])
             table.add_column(label, key=key, width=width)
         for run, row in zip(self.runs, rows, strict=True):
-            table.add_row(*row, key=str(run.id))
+            table.add_row(*(row[i] for i in keep), key=str(run.id))
         if current is not None and any(r.id == current.id for r in self.runs):
             table.move_cursor(row=table.get_row_index(str(current.id)))
         self.query_one("#empty", Static).update(self.hint_text())
