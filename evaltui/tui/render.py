@@ -368,7 +368,8 @@ def case_renderable(
         parts += [_section(title), outputs_table(detail, i, limit), Text("")]
     crit = criteria_table(detail, reducer)
     if crit is not None:
-        parts += [_section(f"criteria ({reducer.label} over samples)"), crit, Text("")]
+        legend = Text("k/n pass: samples passing the criterion, then its mean score", style="dim")
+        parts += [_section(f"criteria ({reducer.label} over samples)"), crit, legend, Text("")]
     samples = samples_table(detail)
     if samples is not None and not full:
         parts += [_section(f"samples ({n})"), samples, Text("")]
