@@ -22,7 +22,7 @@ async def settle(app, pilot, rounds: int = 4):
 
 def pane_text(screen) -> str:
     console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(screen.query_one("#case-view", Static).content)
+    console.print(screen.query_one("#case-view").content)
     return console.export_text()
 
 

@@ -444,7 +444,7 @@ class CompareScreen(CaseActions, PathKeys):
         cases = self.query_one("#cases", CaseList)
         cases.display = not cases.display
         if not cases.display:
-            self.query_one("#case-pane").focus()
+            self.query_one("#case-view").focus()
         else:
             cases.focus()
 
@@ -465,7 +465,7 @@ class CompareScreen(CaseActions, PathKeys):
         self.action_rebuild()
 
     def action_cycle_pane(self) -> None:
-        order = ["#scoreboard", "#cases", "#case-pane"]
+        order = ["#scoreboard", "#cases", "#case-view"]
         focused = self.focused
         ids = [self.query_one(sel) for sel in order]
         i = ids.index(focused) if focused in ids else -1

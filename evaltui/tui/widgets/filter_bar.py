@@ -22,4 +22,4 @@ class FilterBar(Static):
             if position is not None and total:
                 t.append(f"   case {position:,} of {total:,}", style="dim")
         t.append("   f filter · s segment · / search · F clear", style="dim")
-        self.update(t)
+        self.update(t, layout=False)  # one line, fixed height: no layout pass per step
