@@ -169,6 +169,17 @@ def decode_utf8(path: Path, raw: bytes, location: str) -> str:
         ) from None
 
 
+def json_line(path: Path, raw: bytes, location: str) -> Any:
+    """One JSONL line parsed: UTF-8 and JSON errors name the file and the line."""
+    import json
+
+    text = decode_utf8(path, raw, location)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(str(path), f"malformed JSON ({exc})", location=location) from None
+
+
 _TYPE_TAGS = {"str", "int", "float", "bool", "none", "list", "dict", "any"}
 
 

@@ -13,7 +13,6 @@ Mapping (docs/formats.md):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -30,9 +29,9 @@ from evaltui.importers.base import (
     as_text,
     chat_text,
     check_text_head,
-    decode_utf8,
     find_criterion,
     iter_lines,
+    json_line,
     score_to_criterion,
     validation_error,
 )
@@ -104,11 +103,7 @@ class OpenAIEvalsImporter:
         validate_event = _Event.model_validate
         for number, raw in iter_lines(path, progress):
             location = f"line {number}"
-            text = decode_utf8(path, raw, location)
-            try:
-                obj = json.loads(text)
-            except (ValueError, RecursionError) as exc:
-                raise InputError(str(path), f"malformed JSON ({exc})", location=location) from None
+            obj = json_line(path, raw, location)
             if not isinstance(obj, dict):
                 raise InputError(str(path), "each line is a JSON object", location=location)
             if "spec" in obj:

@@ -33,9 +33,9 @@ from evaltui.importers.base import (
     ParsedRun,
     Progress,
     as_text,
-    decode_utf8,
     find_criterion,
     iter_lines,
+    json_line,
     score_to_criterion,
 )
 from evaltui.models import Criterion, Record, Run, Verdict
@@ -124,10 +124,7 @@ class OtelGenAIImporter:
 
     def _line(self, path: Path, raw: bytes, number: int) -> dict[str, Any]:
         location = f"line {number}"
-        try:
-            obj = json.loads(decode_utf8(path, raw, location))
-        except (ValueError, RecursionError) as exc:
-            raise InputError(str(path), f"malformed JSON ({exc})", location=location) from None
+        obj = json_line(path, raw, location)
         if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
             raise InputError(str(path), "not an ExportTraceServiceRequest", location=location,
                              field="resourceSpans")  # fmt: skip

@@ -34,7 +34,7 @@ from evaltui.importers.base import (
     as_text,
     bounded_lines,
     check_text_head,
-    decode_utf8,
+    json_line,
     validation_error,
 )
 from evaltui.importers.promptfoo_csv import csv_header, csv_rows, header_starts
@@ -426,14 +426,7 @@ class PromptfooImporter:
                     if not raw.strip():
                         continue
                     location = f"line {number}"
-                    text = decode_utf8(path, raw, location)
-                    try:
-                        obj = json.loads(text)
-                    except (ValueError, RecursionError) as exc:
-                        raise InputError(
-                            str(path), f"malformed JSON ({exc})", location=location
-                        ) from None
-                    yield location, _validate_row(path, obj, location)
+                    yield location, _validate_row(path, json_line(path, raw, location), location)
 
         return _runs(path, source, {}, options, None, {})
 
