@@ -685,7 +685,7 @@ class Comparison:
                         explanation=r[7],
                         error=r[8],
                         output_length=r[9],
-                        trajectory=read_trajectory(self.conn, run.id, case_id, r[0]),
+                        trajectory=read_trajectory(self.conn, run.id, case_id, r[0], run.has_paths),
                     )
                     for r in self.conn.execute(
                         "SELECT epoch, verdict, score, substr(output, 1, ?), criteria, latency_ms, "

@@ -25,14 +25,8 @@ def _run_trajectories(
         yield steps or []
 
 
-def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> dict[str, Any] | None:
-    """Calls per case, tools used, tool errors and loops over the run's included cases;
-    None when the run recorded no trajectories."""
-    if (
-        conn.execute("SELECT 1 FROM trajectories WHERE run_id = ? LIMIT 1", (run_id,)).fetchone()
-        is None
-    ):
-        return None
+def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> dict[str, Any]:
+    """Calls per case, tools used, tool errors and loops over the run's included cases."""
     return trajectory.stats(_run_trajectories(conn, run_id, case_ids))
 
 
@@ -69,13 +63,18 @@ def tools_by_run(cmp: Any) -> dict[str, dict[str, Any] | None]:
         ("candidate", cmp.candidate, "c"),
         ("fallback", cmp.fallback, "f"),
     )
-    return {
-        name: tool_stats(
-            cmp.conn, r.id, [x[0] for x in cmp.rows_where("t.case_id", f"t.{side}_n IS NOT NULL")]
+    out: dict[str, dict[str, Any] | None] = {}
+    for name, r, side in runs:
+        if r is None:
+            continue
+        # over the included cases the run has; nothing read for a run without paths
+        cases = (
+            [x[0] for x in cmp.rows_where("t.case_id", f"t.{side}_n IS NOT NULL")]
+            if r.has_paths
+            else []
         )
-        for name, r, side in runs
-        if r is not None
-    }  # the included cases each run has
+        out[name] = tool_stats(cmp.conn, r.id, cases) if r.has_paths else None
+    return out
 
 
 def _first(samples: list[Sample] | None) -> list[trajectory.Step]:

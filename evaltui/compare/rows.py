@@ -28,6 +28,7 @@ class RunRef:
     suites: list[str] = field(default_factory=list)
     declared_reducer: str | None = None  # what the tool's log declared (Inspect epochs_reducer)
     epochs: int | None = None
+    has_paths: bool = False  # the run recorded trajectories (agent runs)
 
 
 @dataclass
@@ -198,8 +199,8 @@ def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
     """A run as a comparison refers to it (NotFoundError when there is none)."""
     row = conn.execute(
         "SELECT id, name, role, system, sha256, source_path, attribute_values, suites, "
-        "json_extract(metadata, '$.epochs_reducer'), json_extract(metadata, '$.epochs') "
-        "FROM runs WHERE id = ?",
+        "json_extract(metadata, '$.epochs_reducer'), json_extract(metadata, '$.epochs'), "
+        "EXISTS (SELECT 1 FROM trajectories WHERE run_id = runs.id) FROM runs WHERE id = ?",
         (run_id,),
     ).fetchone()
     if row is None:
@@ -212,6 +213,7 @@ def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
     return RunRef(
         row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"),
         json.loads(row[7] or "[]"), declared if isinstance(declared, str) else None, epochs,
+        bool(row[10]),
     )  # fmt: skip
 
 
@@ -389,9 +391,12 @@ def reducer_note(reducer: Reducer, baseline: RunRef, candidate: RunRef,
 
 
 def read_trajectory(
-    conn: sqlite3.Connection, run_id: int, case_id: int, epoch: int
+    conn: sqlite3.Connection, run_id: int, case_id: int, epoch: int, has_paths: bool = True
 ) -> list[Any] | None:
-    """One sample's trajectory (decompressed), or None; read per case, never in lists."""
+    """One sample's trajectory (decompressed), or None; read per case, never in lists.
+    `has_paths` False (the run recorded none): no query at all, on the stepping path."""
+    if not has_paths:
+        return None
     row = conn.execute(
         "SELECT data FROM trajectories WHERE run_id = ? AND case_id = ? AND epoch = ?",
         (run_id, case_id, epoch),
