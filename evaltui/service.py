@@ -45,12 +45,13 @@ BOOKKEEPING = frozenset({
 _LM_EVAL_FILE = ("results_", "samples_")
 
 
-def import_units(folder: Path) -> tuple[list[Path], list[Path]]:
+def import_units(folder: Path) -> tuple[list[tuple[Path, str | None]], list[Path]]:
     """What `evaltui import FOLDER` imports, each on its own: every file under the folder
     that a format recognises, and each lm-eval output folder (the folder holding its
-    results_*.json / samples_*.jsonl files) as one. Returns (units, skipped files): the
-    skipped are bookkeeping files and files no format recognises, in path order."""
-    units: list[Path] = []
+    results_*.json / samples_*.jsonl files) as one. Returns (units with the format found
+    for them, so it is not detected again; skipped files): the skipped are bookkeeping
+    files and files no format recognises, in path order."""
+    units: list[tuple[Path, str | None]] = []
     skipped: list[Path] = []
     lm_dirs: set[Path] = set()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -62,14 +63,12 @@ def import_units(folder: Path) -> tuple[list[Path], list[Path]]:
         elif path.name.startswith(_LM_EVAL_FILE) and path.suffix in (".json", ".jsonl"):
             if path.parent not in lm_dirs:
                 lm_dirs.add(path.parent)
-                units.append(path.parent)
+                units.append((path.parent, None))
         else:
             try:
-                detect(path)
+                units.append((path, detect(path).name))
             except InputError:
                 skipped.append(path)
-            else:
-                units.append(path)
     return units, skipped
 
 

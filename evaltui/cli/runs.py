@@ -127,12 +127,12 @@ def import_cmd(
         else:
             echo(line, err=err)
 
-    units: list[Path] = []
+    units: list[tuple[Path, str | None]] = []  # (path, its format when already detected)
     for path in files:
         if path.is_dir() and not fmt:
             found, skipped = service.import_units(path)
             if not found:
-                units.append(path)  # say why as for any file (a lm-eval folder, or nothing)
+                units.append((path, None))  # say why as for any file (a lm-eval folder, or nothing)
             units += found
             if skipped:
                 names = ", ".join(visible(str(p.relative_to(path)), limit=80) for p in skipped[:5])
@@ -142,15 +142,15 @@ def import_cmd(
                     err=True,
                 )
         else:
-            units.append(path)
+            units.append((path, None))
     with (
         open_store(db, write=True, announce=False) as store,
         bar if bar is not None else nullcontext(),
     ):
-        for path in units:
+        for path, detected in units:
             try:
                 outcomes = service.import_path(
-                    store, path, fmt=fmt, options=options, force=force, progress=hook
+                    store, path, fmt=fmt or detected, options=options, force=force, progress=hook
                 )
             except EvaltuiError as exc:
                 failed += 1
