@@ -30,8 +30,12 @@ OTEL = [AGENTS / "otel_genai" / f"{side}.otlp.jsonl" for side in ("baseline", "c
 IDENTICAL = {"refund-01", "refund-03", "chargeback-01"}
 
 
-def pair(store, files: list[Path]) -> tuple[int, int]:
+def pair(store, files: list[Path], mark: bool = False) -> tuple[int, int]:
+    """Import the baseline and candidate files; `mark` them so the app opens on them."""
     b, c = (service.import_path(store, f)[0].run_id for f in files)
+    if mark:
+        service.mark_run(store, "baseline", b)
+        service.mark_run(store, "candidate", c)
     return b, c
 
 
@@ -168,9 +172,7 @@ def test_native_trajectory_field_round_trips(store, tmp_path):
 async def test_the_case_pane_shows_the_aligned_path(store, db_path):
     from .tui.test_compare_screen import open_compare, pane_text, settle
 
-    b, c = pair(store, INSPECT)
-    service.mark_run(store, "baseline", b)
-    service.mark_run(store, "candidate", c)
+    pair(store, INSPECT, mark=True)
     from evaltui.tui.app import EvaltuiApp
 
     app = EvaltuiApp(db_path)
@@ -248,9 +250,7 @@ async def test_the_path_cursor_steps_between_calls_and_unfolds(store, db_path):
     `[` the previous, `=` shows its results whole; a new case starts with none."""
     from .tui.test_compare_screen import open_compare, pane_text, settle
 
-    b, c = pair(store, INSPECT)
-    service.mark_run(store, "baseline", b)
-    service.mark_run(store, "candidate", c)
+    pair(store, INSPECT, mark=True)
     from evaltui.tui.app import EvaltuiApp
 
     app = EvaltuiApp(db_path)
@@ -335,9 +335,7 @@ async def test_a_10000_message_transcript_is_shown_in_part(store, db_path, tmp_p
 def test_the_real_app_steps_through_calls_in_tmux(store, db_path):
     from .test_tmux import Terminal
 
-    b, c = pair(store, INSPECT)
-    service.mark_run(store, "baseline", b)
-    service.mark_run(store, "candidate", c)
+    pair(store, INSPECT, mark=True)
     store.close()
     import sys
 
@@ -447,9 +445,7 @@ async def test_a_class_key_on_a_highlighted_call_points_the_finding_at_it(store,
 
     from .tui.test_compare_screen import open_compare, settle
 
-    b, c = pair(store, INSPECT)
-    service.mark_run(store, "baseline", b)
-    service.mark_run(store, "candidate", c)
+    b, c = pair(store, INSPECT, mark=True)
     from evaltui.tui.app import EvaltuiApp
 
     app = EvaltuiApp(db_path)
@@ -469,9 +465,7 @@ async def test_the_compare_screen_shows_each_runs_tool_line(store, db_path):
 
     from .tui.test_compare_screen import open_compare, settle
 
-    b, c = pair(store, OTEL)
-    service.mark_run(store, "baseline", b)
-    service.mark_run(store, "candidate", c)
+    pair(store, OTEL, mark=True)
     app = EvaltuiApp(db_path)
     async with app.run_test(size=(170, 60)) as pilot:
         screen = await open_compare(app, pilot)
