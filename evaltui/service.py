@@ -8,16 +8,17 @@ from collections.abc import Callable
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from evaltui import import_process
 from evaltui.errors import InputError, StoreError
-from evaltui.importers import ImportOptions, ParsedRun, detect, get_importer, sha256_file
-from evaltui.importers.base import checked_records
-from evaltui.models import RunSummary
 from evaltui.paths import demo_data_dir
 from evaltui.store import Store
 from evaltui.store.store import AlreadyImported
 from evaltui.textsafe import visible
+
+if TYPE_CHECKING:  # the importers load when a file is imported, not when the app starts
+    from evaltui.importers import ImportOptions, ParsedRun
+    from evaltui.models import RunSummary
 
 MARKS = ("baseline", "candidate", "fallback")
 SELECTION_KEY = "selection"
@@ -35,7 +36,8 @@ class ImportOutcome:
     why: str = ""  # why it was skipped, when not the same file imported before
 
 
-ProgressHook = Callable[[ParsedRun], Callable[[int], None] | None]
+if TYPE_CHECKING:
+    ProgressHook = Callable[[ParsedRun], Callable[[int], None] | None]
 
 # Files tools write beside their logs that hold no results: skipped in a folder import.
 BOOKKEEPING = frozenset({
@@ -51,6 +53,8 @@ def import_units(folder: Path) -> tuple[list[tuple[Path, str | None]], list[Path
     results_*.json / samples_*.jsonl files) as one. Returns (units with the format found
     for them, so it is not detected again; skipped files): the skipped are bookkeeping
     files and files no format recognises, in path order."""
+    from evaltui.importers import detect
+
     units: list[tuple[Path, str | None]] = []
     skipped: list[Path] = []
     lm_dirs: set[Path] = set()
@@ -97,6 +101,10 @@ def import_path(
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no such file or folder")
+    from evaltui import import_process
+    from evaltui.importers import ImportOptions, detect, get_importer, sha256_file
+    from evaltui.importers.base import checked_records
+
     importer = get_importer(fmt) if fmt else detect(path)
     options = options or ImportOptions()
     digest = sha256_file(path) if path.is_file() else ""
@@ -159,6 +167,8 @@ def writes_alone(path: Path) -> bool:
     setting = os.environ.get("EVALTUI_IMPORT_ALONE", "")
     if setting in ("0", "1"):
         return setting == "1"
+    from evaltui import import_process
+
     return path.is_file() and path.stat().st_size >= import_process.MIN_BYTES
 
 
@@ -222,6 +232,8 @@ def check_demo_store_disposable(path: Path) -> None:
     deletes only what `demo` made. Read without writing a byte."""
     if not path.exists():
         return
+    from evaltui.importers import sha256_file
+
     demo = {sha256_file(demo_data_dir() / name) for name in DEMO_FILES}
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:

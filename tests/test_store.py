@@ -167,9 +167,9 @@ def test_settings_changes_are_logged(store):
 
 def test_attribute_sets_are_shared_and_stay_bounded(store, monkeypatch):
     """Cases share attr_sets rows; past the id cache's bound the import still links every case."""
-    from evaltui.store import store as store_module
+    from evaltui.store import rows as rows_module
 
-    monkeypatch.setattr(store_module, "ATTR_ID_CACHE", 3)
+    monkeypatch.setattr(rows_module, "ATTR_ID_CACHE", 3)
 
     def recs():
         for i in range(50):

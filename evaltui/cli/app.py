@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 import sys
@@ -18,9 +19,30 @@ from evaltui.paths import ENV_DB, default_db_path
 from evaltui.store import Store
 from evaltui.textsafe import visible
 
+# Each command and the module that defines it: a module is imported only when its
+# command runs (or --help lists them), so `evaltui` alone starts the app without
+# loading every command (tests/test_cli.py checks this map against the modules).
+COMMAND_MODULES = {
+    "case": "compare", "compare": "compare",
+    "gate": "gate", "decisions": "gate", "verify": "gate",
+    "retire": "lifecycle", "restore": "lifecycle", "quarantine": "lifecycle",
+    "stale": "lifecycle", "cases": "lifecycle",
+    "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
+    "label": "triage", "findings": "triage", "taxonomy": "triage",
+}  # fmt: skip
+
 
 class EvaltuiGroup(click.Group):
-    """Turns EvaltuiError (and raw SQLite errors) into a message and an exit code."""
+    """Turns EvaltuiError (and raw SQLite errors) into a message and an exit code;
+    loads each command's module when the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"evaltui.cli.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -110,12 +132,16 @@ def cli(
 
 
 def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = False) -> None:
-    from evaltui import taxonomy
+    from evaltui.tui import config
     from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
 
     with open_store(path, write=write) as store:  # migrate (or refuse) before the screen takes over
-        taxonomy.load(store, taxonomy_path)  # a bad taxonomy file fails here, not mid-session
-    EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path).run()
+        if taxonomy_path is not None:  # a bad taxonomy file fails here, not mid-session
+            from evaltui import taxonomy
+
+            taxonomy.load(store, taxonomy_path)
+    settings = config.load_checked()  # a bad config file too
+    EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path, config=settings).run()
 
 
 def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:

@@ -442,11 +442,13 @@ class Comparison:
         after: int | None = None,
         before: int | None = None,
         limit: int = 50,
+        offset: int = 0,
     ) -> list[CaseRow]:
-        """Up to `limit` cases in list order after (or before) an order key: a keyset query."""
+        """Up to `limit` cases in list order after (or before) an order key, skipping
+        `offset` first (counted away from the key): a keyset query."""
         flt = flt or Filter()
         where, params = self._where(flt)
-        if not self._indexed and flt.plain and after is None and before is None:
+        if not self._indexed and flt.plain and after is None and before is None and not offset:
             # The very first page: a top-N scan of the temp table alone is quicker than
             # building the order index first (that waits for the next list query).
             inner = where.replace("t.status", "status").replace("t.change", "change")
@@ -468,9 +470,9 @@ class Comparison:
             where += " AND t.ord < ?"
             params.append(before)
             order = "t.ord DESC"
-        q = f"SELECT {self._cols} FROM {self._from} WHERE {where} ORDER BY {order} LIMIT ?"
+        q = f"SELECT {self._cols} FROM {self._from} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
         with self._lock:
-            rows = self.conn.execute(q, [*params, limit]).fetchall()
+            rows = self.conn.execute(q, [*params, limit, max(0, offset)]).fetchall()
         out = [self._row(r) for r in rows]
         return out[::-1] if before is not None else out
 
@@ -507,11 +509,9 @@ class Comparison:
         flt = flt or Filter()
         if changes is not None:
             flt = flt.with_(changes=frozenset(changes))
-        if step > 0:
-            rows = self.page(flt, after=None if row is None else row.ord, limit=1)
-        else:
-            rows = self.page(flt, before=(1 << 62) if row is None else row.ord, limit=1)
-        return rows[0] if rows else None
+        key = None if row is None else row.ord
+        end = {"after": key} if step > 0 else {"before": (1 << 62) if key is None else key}
+        return next(iter(self.page(flt, limit=1, **end)), None)
 
     def find(self, suite: str | None, case_key: str) -> CaseRow | None:
         where = "k.case_key = ?" + (" AND k.suite = ?" if suite else "")

@@ -8,7 +8,9 @@ import zlib
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-MIGRATION_SET = "evaltui"
+from evaltui.store.schema import KNOWN as _KNOWN
+from evaltui.store.schema import MIGRATION_SET
+
 migrations = Migrations(MIGRATION_SET)
 
 
@@ -397,3 +399,5 @@ def m012_finding_steps(db: Database) -> None:
 
 
 KNOWN = [m.name for m in migrations._migrations]
+if KNOWN != _KNOWN:  # a migration added here must be named in schema.KNOWN too
+    raise RuntimeError(f"schema.KNOWN is out of date: {KNOWN}")

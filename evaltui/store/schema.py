@@ -6,7 +6,24 @@ import sqlite3
 from pathlib import Path
 
 from evaltui.errors import StoreError, StoreTooNewError
-from evaltui.store.migrations import KNOWN, MIGRATION_SET
+
+MIGRATION_SET = "evaltui"
+# The migrations this evaltui knows, in order (migrations.py checks it against its own
+# functions on import): read here without loading sqlite-utils, which only applying needs.
+KNOWN = [
+    "m001_initial",
+    "m002_compare_fingerprints",
+    "m003_findings",
+    "m004_cases_are_never_deleted",
+    "m005_decisions",
+    "m006_run_cases_and_attribute_sets",
+    "m007_finding_signers_and_case_classes",
+    "m008_event_hash_chain",
+    "m009_cases_by_key",
+    "m010_limit_and_unscored_outcomes",
+    "m011_trajectories",
+    "m012_finding_steps",
+]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
 # Every trigger and view an evaltui store holds, as its migrations write them (whitespace

@@ -93,3 +93,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 RUN_ID_BY_SHA = "SELECT id FROM runs WHERE sha256 = ? ORDER BY id LIMIT 1"
+
+HAS_MIGRATIONS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
+APPLIED_MIGRATIONS = "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid"

@@ -7,22 +7,18 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from evaltui.errors import InputError, NotFoundError, StoreError
-from evaltui.models import Record, Run, RunSummary
 from evaltui.store import sql
 from evaltui.store.events import EventLog, _dumps, current_user, now_iso
-from evaltui.store.migrations import KNOWN, MIGRATION_SET, migrations
-from evaltui.store.rows import ATTR_ID_CACHE, MANY, RowBatch, RowSource, Tally, build_rows
-from evaltui.store.schema import APPLICATION_ID, check_not_newer, recognise
+from evaltui.store.schema import APPLICATION_ID, KNOWN, MIGRATION_SET, check_not_newer, recognise
 
-__all__ = [
-    "MANY", "MIGRATION_SET", "RowBatch", "RowSource", "Store", "Tally", "build_rows", "current_user",
-    "now_iso", "open_store",
-]  # fmt: skip
+if TYPE_CHECKING:  # loaded where used: opening a store for the app needs neither
+    from evaltui.models import Record, Run, RunSummary
+    from evaltui.store.rows import RowBatch, RowSource
+
+__all__ = ["MIGRATION_SET", "Store", "current_user", "now_iso", "open_store"]
 
 PAGE_SIZE = 65_536
 WAL_CHECKPOINT_BYTES = 16 << 20
@@ -83,7 +79,8 @@ class Store(EventLog):
                 # cut a large import's page writes (and syscalls) 16-fold against the
                 # 4 KiB default (docs/performance.md). Older stores keep their size.
                 self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            self._journal_wal(on_wait)
+            # WAL mode (waiting, and saying so, while another import holds the store)
+            self._waiting_first(lambda: self.conn.execute("PRAGMA journal_mode = WAL"), on_wait)
             # WAL + NORMAL: a committed transaction survives a process crash or
             # kill -9 (the WAL is in the OS cache); only power loss can drop the last ones.
             self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -105,7 +102,6 @@ class Store(EventLog):
             ) from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
-        self.db = Database(self.conn)
         self._migrate()
 
     def _waiting_first(
@@ -124,10 +120,6 @@ class Store(EventLog):
                 on_wait()
         step()
 
-    def _journal_wal(self, on_wait: Callable[[], None] | None) -> None:
-        """WAL mode (waiting, and saying so, while another import holds the store)."""
-        self._waiting_first(lambda: self.conn.execute("PRAGMA journal_mode = WAL"), on_wait)
-
     @contextmanager
     def _busy_timeout(self, ms: int) -> Iterator[None]:
         """Wait at most `ms` for another connection's lock inside; BUSY_TIMEOUT_MS after."""
@@ -141,15 +133,17 @@ class Store(EventLog):
 
     def _migrate(self) -> None:
         try:
-            applied = [m.name for m in migrations.applied(self.db)]
+            applied = self.applied_migrations()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
         check_not_newer(applied, self.path)  # again: another evaltui may have migrated it since
         if len(applied) < len(KNOWN):
+            from evaltui.store.migrations import Database, migrations  # only to apply
+
             # Under a write lock, so two processes opening a new store at once
             # cannot both apply the same migration.
             with self.transaction():
-                migrations.apply(self.db)
+                migrations.apply(Database(self.conn))
                 self.conn.execute(f"PRAGMA user_version = {len(KNOWN)}")
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         elif self.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
@@ -158,7 +152,9 @@ class Store(EventLog):
 
     def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in this store, in order."""
-        return [m.name for m in migrations.applied(self.db)]
+        if not self.conn.execute(sql.HAS_MIGRATIONS).fetchone():
+            return []
+        return [r[0] for r in self.conn.execute(sql.APPLIED_MIGRATIONS, (MIGRATION_SET,))]
 
     def close(self) -> None:
         self.conn.close()
@@ -302,6 +298,8 @@ class Store(EventLog):
                 ),
             )
             run_id = int(cur.lastrowid or 0)
+            from evaltui.store.rows import Tally, build_rows
+
             tally = Tally()
             attr_ids: dict[str, int] = {}  # attributes JSON -> its attr_sets id, for this import
             source = rows(run_id, tally) if rows else build_rows(records, run_id, tally)
@@ -369,9 +367,11 @@ class Store(EventLog):
         attr_ids: dict[str, int],
         on_batch: Callable[[int], None] | None,
     ) -> None:
+        from evaltui.store import rows
+
         conn = self.conn
         for case_rows, result_rows, traj_rows in source:
-            if len(attr_ids) > ATTR_ID_CACHE:  # high-cardinality attributes: stay bounded
+            if len(attr_ids) > rows.ATTR_ID_CACHE:  # high-cardinality attributes: stay bounded
                 attr_ids.clear()
             new = {row[4] for row in case_rows} - attr_ids.keys()
             if new:
@@ -404,6 +404,8 @@ class Store(EventLog):
 
     def list_runs(self) -> list[RunSummary]:
         """Every run with its figures, oldest first."""
+        from evaltui.models import RunSummary
+
         crit: dict[int, dict[str, dict[str, int]]] = {}
         for run_id, name, passed, failed, errored, unscored in self.conn.execute(
             sql.RUN_CRITERIA_ALL

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import Monochrome, NoColor
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from evaltui.errors import EvaltuiError
 from evaltui.store import Store
+from evaltui.tui.commands import screen_commands
+from evaltui.tui.config import Config
 from evaltui.tui.screens.error import ErrorScreen
 from evaltui.tui.screens.help import HelpScreen, keys_of
 from evaltui.tui.screens.runs import RunsScreen
@@ -22,7 +28,7 @@ class EvaltuiApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "evaltui"
-    ENABLE_COMMAND_PALETTE = False
+    COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS = [
         Binding(
             "question_mark", "help", "Help", tooltip="Show every key of this screen", id="app.help"
@@ -30,12 +36,41 @@ class EvaltuiApp(App[None]):
         Binding(
             "q", "quit", "Quit", tooltip="Quit evaltui (everything is already saved)", id="app.quit"
         ),
+        Binding(
+            "ctrl+t",
+            "toggle_theme",
+            "Theme",
+            show=False,
+            tooltip="Switch between the dark and the light theme",
+            id="app.theme",
+        ),
     ]
 
-    def __init__(self, db_path: str | Path, taxonomy_path: Path | None = None) -> None:
+    def __init__(
+        self, db_path: str | Path, taxonomy_path: Path | None = None, config: Config | None = None
+    ) -> None:
         super().__init__()
         self.db_path = Path(db_path)
         self.taxonomy_path = taxonomy_path
+        self.config = config or Config()
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)  # checked against every binding (tui/config.py)
+        if self.config.theme:
+            self.theme = self.config.theme
+        if self.no_color:
+            # NO_COLOR: no colour at all (Textual's greyscale turns red into dark grey on
+            # dark); what colour said, bold, reverse, underline and words say (render.py).
+            self._filters = [NoColor() if isinstance(f, Monochrome) else f for f in self._filters]
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette (ctrl+p): every key of the screen, built from its bindings so it
+        cannot drift from them, then going places, then Textual's own (theme, quit...)."""
+        yield from screen_commands(self, screen)
+        yield from super().get_system_commands(screen)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+        self.notify(f"Theme: {self.theme}", markup=False, timeout=2)
 
     def on_mount(self) -> None:
         # One connection held for the app's life, even while no screen reads: with it

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from evaltui.models import RunSummary
-
 if TYPE_CHECKING:
     from rich.table import Table
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
     from evaltui.gate import DecisionRecord
     from evaltui.lifecycle import Suggestion
+    from evaltui.models import RunSummary
     from evaltui.taxonomy import Taxonomy
     from evaltui.triage import Finding
 
@@ -71,6 +70,7 @@ class PageLoaded(Message):
     select: int | None  # case id to put the cursor on
     generation: int
     start: int  # 1-based position of rows[0] in the filtered list
+    mode: str = "replace"  # or "append" / "prepend": next to the window held
 
 
 @dataclass
@@ -84,6 +84,7 @@ class DetailLoaded(Message):
 @dataclass
 class ReadAhead(Message):
     details: dict[int, CaseView]
+    prepared: list[Any] = field(default_factory=list)  # the cases rendered ahead (case_pane.py)
 
 
 @dataclass

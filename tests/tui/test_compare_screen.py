@@ -8,10 +8,12 @@ from textual.widgets import DataTable, Static
 from evaltui import service
 from evaltui.compare import CHANGES, Comparison, Filter
 from evaltui.tui.app import EvaltuiApp
+from evaltui.tui.screens import case_paging
 from evaltui.tui.screens import compare as compare_screen
 from evaltui.tui.screens.case import CaseScreen
 from evaltui.tui.screens.compare import CompareScreen
 from evaltui.tui.screens.runs import RunsScreen
+from evaltui.tui.widgets import CaseList
 
 
 async def settle(app, pilot, rounds: int = 4):
@@ -82,8 +84,14 @@ async def test_stepping_and_jumping(demo_store, db_path):
         assert screen.current.case_key == order[3]
 
 
+def small_pages(monkeypatch, page: int = 5) -> None:
+    monkeypatch.setattr(compare_screen, "PAGE", page)
+    monkeypatch.setattr(case_paging, "PAGE", page)
+    monkeypatch.setattr(case_paging, "WINDOW", 3 * page)
+
+
 async def test_paging_past_the_window_keeps_the_widget_small(demo_store, db_path, monkeypatch):
-    monkeypatch.setattr(compare_screen, "PAGE", 5)
+    small_pages(monkeypatch)
     order, _ = expected_order(db_path, demo_store)
     app = EvaltuiApp(db_path)
     async with app.run_test(size=(160, 50)) as pilot:
@@ -92,12 +100,53 @@ async def test_paging_past_the_window_keeps_the_widget_small(demo_store, db_path
             await pilot.press("j")
             await settle(app, pilot)
         assert screen.current.case_key == order[12]
-        assert screen.query_one("#cases", DataTable).row_count <= 5
+        listing = screen.query_one("#cases", CaseList)
+        assert len(listing.rows) <= 15 and listing.rows is screen.rows
+        assert order[12] in listing.render_line(listing.cursor - int(listing.scroll_offset.y)).text
         for _ in range(3):
             await pilot.press("k")
             await settle(app, pilot)
         assert screen.current.case_key == order[9]
         assert screen.position == 10
+
+
+async def test_keys_typed_ahead_all_land_across_pages(demo_store, db_path, monkeypatch):
+    """40 presses sent without waiting move exactly 40 cases, through 8 pages of 5."""
+    small_pages(monkeypatch)
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press(*["j"] * 40)
+        await settle(app, pilot)
+        assert screen.position == 41 and screen.current.case_key == order[40]
+        assert order[40] in pane_text(screen)
+        await pilot.press(*["k"] * 23)
+        await settle(app, pilot)
+        assert screen.position == 18 and screen.current.case_key == order[17]
+
+
+async def test_home_and_end_jump_to_the_first_and_last_case(demo_store, db_path, monkeypatch):
+    small_pages(monkeypatch)
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("end")
+        await settle(app, pilot)
+        assert screen.position == len(order) and screen.current.case_key == order[-1]
+        assert f"case {len(order)} of {len(order)}" in str(
+            screen.query_one("#filter-line", Static).content
+        )
+        await pilot.press("k", "k")
+        await settle(app, pilot)
+        assert screen.current.case_key == order[-3]
+        await pilot.press("home")
+        await settle(app, pilot)
+        assert screen.position == 1 and screen.current.case_key == order[0]
+        await pilot.press("pagedown")
+        await settle(app, pilot)
+        assert screen.position > 10 and screen.current.case_key == order[screen.position - 1]
 
 
 async def test_filters_search_and_full_case(demo_store, db_path):
@@ -182,10 +231,10 @@ async def test_zoom_gives_the_case_pane_the_width_and_stepping_still_works(demo_
         screen = await open_compare(app, pilot)
         await pilot.press("z")
         await settle(app, pilot)
-        assert not screen.query_one("#cases", DataTable).display
+        assert not screen.query_one("#cases", CaseList).display
         await pilot.press("j")
         await settle(app, pilot)
         assert screen.current.case_key == order[1]
         assert order[1] in pane_text(screen)
         await pilot.press("z")
-        assert screen.query_one("#cases", DataTable).display
+        assert screen.query_one("#cases", CaseList).display

@@ -19,7 +19,7 @@ from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
 from evaltui.triage import Finding
 from evaltui.tui.messages import Built, NotSaved, Previewed, Progress, Saved, StatusRequest, Written
-from evaltui.tui.screens.base import AppScreen
+from evaltui.tui.screens.case_paging import CasePaging
 from evaltui.tui.screens.prompts import (
     ClassPicker,
     ConfirmEffect,
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-class CaseActions(AppScreen):
+class CaseActions(CasePaging):
     """The writing half of the compare screen (state is the screen's)."""
 
     comparison: Comparison | None
@@ -51,16 +51,6 @@ class CaseActions(AppScreen):
     _details: dict[int, tuple[CaseRow, CaseDetail, list[Finding]]]
 
     if TYPE_CHECKING:  # CompareScreen's, used here
-
-        def load_page(
-            self,
-            after: int | None,
-            before: int | None,
-            *,
-            select_last: bool = False,
-            select: int | None = None,
-            start: int | None = None,
-        ) -> object: ...
 
         def show_counts(self) -> None: ...
 
@@ -304,16 +294,17 @@ class CaseActions(AppScreen):
         self.show_alert()
         if message.case_id < 0:
             return
-        # Refresh the window in place (class and owner columns), then move on if asked.
-        select = message.case_id
-        if message.next_row is not None:
-            select = message.next_row.case_id
-        if self.rows:
-            in_window = any(r.case_id == select for r in self.rows)
-            if in_window:
-                self.load_page(self.rows[0].key - 1, None, select=select, start=self.window_start)
-            elif message.next_row is not None:
-                self.load_page(message.next_row.key - 1, None, select=select)
+        # Move on at once when the next case is held; then read the window again in place
+        # (class and owner columns). A next case further on: its page, counted.
+        select = message.next_row.case_id if message.next_row is not None else None
+        index = next((i for i, r in enumerate(self.rows) if r.case_id == select), None)
+        if index is not None:
+            self.go_to(self.window_start + index)
+            self.reload_window()
+        elif message.next_row is not None:
+            self.load_page(message.next_row.key - 1, None, select=select)
+        else:  # stay: the case shown again with its new history
+            self.reload_window(select=self.current.case_id if self.current else None)
         if message.advance and message.next_row is None:
             self.notify("No untriaged case after this one in the list", markup=False, timeout=3)
 

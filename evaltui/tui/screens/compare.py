@@ -1,8 +1,7 @@
 """Compare screen: the scoreboard by segment, the changed cases (paged), the case pane.
 
-The case list is a window of at most PAGE rows over the comparison's temp
-table; stepping past either end fetches the neighbouring page with a keyset
-query, so the widget never holds a whole run. Every SQLite call runs in a
+The case list is a window of rows over the comparison's temp table; the cursor
+and its paging are in `case_paging.py`, so the widget never holds a whole run. Every SQLite call runs in a
 thread worker; results come back as messages (tui/messages.py). The widgets
 draw what they are given; the triage and lifecycle actions are in
 `case_actions.py`.
@@ -10,14 +9,11 @@ draw what they are given; the triage and lifecycle actions are in
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, LoadingIndicator
-from textual.worker import get_current_worker
 
 from evaltui.compare import (
     FILTER_CYCLE,
@@ -34,22 +30,18 @@ from evaltui.taxonomy import Taxonomy
 from evaltui.triage import Finding
 from evaltui.tui.messages import (
     Built,
-    CaseChosen,
-    DetailLoaded,
     Jump,
     Opened,
     PageLoaded,
-    ReadAhead,
     SegmentChosen,
 )
 from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.case_actions import CaseActions
-from evaltui.tui.screens.compare_keys import COMPARE_KEYS
+from evaltui.tui.screens.case_paging import PAGE
+from evaltui.tui.screens.compare_keys import COMPARE_KEYS, fit_footer, name_class_keys
 from evaltui.tui.screens.path_keys import PathKeys
 from evaltui.tui.widgets import CaseList, CasePane, FilterBar, Scoreboard
 from evaltui.tui.widgets.safe import Input, Static
-
-PAGE = 60
 
 
 class CompareScreen(CaseActions, PathKeys):
@@ -76,6 +68,7 @@ class CompareScreen(CaseActions, PathKeys):
         self.current_detail: CaseDetail | None = None
         self.position = 0
         self.window_start = 1  # position of self.rows[0]
+        self._fetching = False  # a page is on its way
         self.segments: list[SegmentRow] = []
         self.counts: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
@@ -112,6 +105,15 @@ class CompareScreen(CaseActions, PathKeys):
         self.query_one("#scoreboard").display = False
         self.build()
 
+    def on_resize(self, event: events.Resize) -> None:
+        fit_footer(self, event.size.width)
+
+    def name_keys(self) -> None:
+        """Keys 1-9 by the taxonomy's class names, then the footer fitted again."""
+        if self.taxonomy is not None:
+            name_class_keys(self, [(c.name, c.owner) for c in self.taxonomy.active])
+            fit_footer(self, self.size.width)
+
     def on_unmount(self) -> None:
         if self.comparison is not None:
             self.comparison.close()
@@ -137,16 +139,21 @@ class CompareScreen(CaseActions, PathKeys):
     def opened(self, message: Opened) -> None:
         if self.comparison is not None and self.comparison is not message.comparison:
             self.comparison.close()
-        self.comparison, self.taxonomy = message.comparison, message.taxonomy
+        cmp = self.comparison = message.comparison
+        self.taxonomy = message.taxonomy
+        self.name_keys()
         self.flt, self.filter_index = Filter(), 0
         self._details = {message.first[0].case_id: message.first} if message.first else {}
         self.query_one("#loading").display = False
         self.query_one("#compare-body").display = True
         self.show_title()
         self.generation += 1
+        listing = self.query_one("#cases", CaseList)
+        listing.configure(risk=cmp.risk_dimension, fallback=cmp.fallback is not None)
+        self.position, self.total = 0, 0
         first = message.rows[0].case_id if message.rows else None
         self.page_loaded(PageLoaded(message.rows, None, first, self.generation, 1))
-        self.query_one("#cases", CaseList).focus()
+        listing.focus()
 
     @on(Built)
     def built(self, message: Built) -> None:
@@ -169,16 +176,13 @@ class CompareScreen(CaseActions, PathKeys):
         self.query_one("#scoreboard", Scoreboard).show(
             self.segments, message.comparison.fallback is not None
         )
-        if refresh and self.rows:
-            # Figures changed (a retirement): keep the place in the list.
-            self.load_page(self.rows[0].key - 1, None, start=self.window_start,
-                           select=self.current.case_id if self.current else None)  # fmt: skip
+        if refresh or self.flt != Filter():
+            # Figures changed (a retirement) or a filter is on: read the place in the list
+            # again; the cursor keeps its position (the next case, if this one left).
+            self.reload_window(count=True)
             return
-        if self.flt == Filter():
-            self.total = message.comparison.count(self.flt)  # from the tally just made: no scan
-        else:
-            self.load_page(self.rows[0].key - 1 if self.rows else None, None, start=self.window_start,
-                           select=self.current.case_id if self.current else None)  # fmt: skip
+        self.total = message.comparison.count(self.flt)  # from the tally just made: no scan
+        self.query_one("#cases", CaseList).show(self.rows, self.window_start, self.total)
         self.show_filter_line()
 
     def show_title(self) -> None:
@@ -198,164 +202,12 @@ class CompareScreen(CaseActions, PathKeys):
 
     # -- the case list --------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="compare-page", exit_on_error=False)
-    def load_page(
-        self, after: int | None, before: int | None, *,
-        select_last: bool = False, select: int | None = None, start: int | None = None,
-    ) -> None:  # fmt: skip
-        """A window of PAGE rows after/before an order key. `start` is the window's
-        position when the caller knows it (stepping); otherwise it is counted."""
-        cmp = self.comparison
-        if cmp is None:
-            return
-        generation = self.generation
-        rows = cmp.page(self.flt, after=after, before=before, limit=PAGE)
-        total = cmp.count(self.flt)
-        if rows and start is None:
-            start = 1 if after is None and before is None else cmp.position(rows[0], self.flt)
-        elif rows and before is not None and start is not None:
-            start = start - len(rows)
-        if get_current_worker().is_cancelled:
-            return
-        target = select
-        if rows and select is None:
-            target = rows[-1].case_id if select_last else rows[0].case_id
-        self.post_message(PageLoaded(rows, total, target, generation, start or 1))
-
-    @on(PageLoaded)
-    @on(PageLoaded)
-    def page_loaded(self, message: PageLoaded) -> None:
-        if message.generation != self.generation:
-            return
-        if message.total is not None:
-            self.total = message.total
-        table = self.query_one("#cases", CaseList)
-        if not message.rows and self.rows:
-            self.notify("No more cases that way", markup=False, timeout=2)
-            return
-        self.rows = message.rows
-        self.window_start = message.start
-        cmp = self.comparison
-        table.show(
-            self.rows,
-            dimensions=cmp.dimensions if cmp else [],
-            risk=cmp.risk_dimension if cmp else None,
-            fallback=cmp is not None and cmp.fallback is not None,
-        )
-        self.show_filter_line()
-        if not self.rows:
-            self.current = None
-            self.query_one("#case-pane", CasePane).say(
-                "No cases match this filter. F clears the filters."
-            )
-            return
-        index = next((i for i, r in enumerate(self.rows) if r.case_id == message.select), 0)
-        table.move_cursor(row=index)
-        self.select_row(self.rows[index])
-
     def show_filter_line(self) -> None:
         self.query_one("#filter-line", FilterBar).show(
             self.flt,
             total=self.total if self._figures_shown else None,
             position=self.position if self.current is not None else None,
         )
-
-    @on(CaseChosen)
-    def case_chosen(self, message: CaseChosen) -> None:
-        if message.open:
-            self.action_open_case()
-            return
-        row = next((r for r in self.rows if r.case_id == message.case_id), None)
-        if row is not None and (self.current is None or row.case_id != self.current.case_id):
-            self.select_row(row)
-
-    def select_row(self, row: CaseRow) -> None:
-        self.current = row
-        index = next((i for i, r in enumerate(self.rows) if r.case_id == row.case_id), 0)
-        self.position = self.window_start + index
-        cached = self._details.get(row.case_id)
-        if cached is not None:  # read ahead: shown in the same refresh as the cursor move
-            self.detail_loaded(DetailLoaded(cached[0], cached[1], self.generation, cached[2]))
-        self.load_detail(row)  # and read again: another session may have changed it
-
-    def _neighbours_of(self, row: CaseRow) -> list[CaseRow]:
-        index = next((i for i, r in enumerate(self.rows) if r.case_id == row.case_id), None)
-        if index is None:
-            return []
-        return [self.rows[i] for i in (index + 1, index - 1, index + 2) if 0 <= i < len(self.rows)]
-
-    @work(thread=True, exclusive=True, group="compare-readahead", exit_on_error=False)
-    def read_ahead(self, rows: list[CaseRow]) -> None:
-        """Details of the cases next to the current one, so a step needs no round trip."""
-        cmp = self.comparison
-        if cmp is None:
-            return
-        found = {}
-        for row in rows:
-            if row.case_id in self._details:
-                continue
-            if get_current_worker().is_cancelled:
-                return
-            found[row.case_id] = cmp.read_case(row)
-        self.post_message(ReadAhead(found))
-
-    @on(ReadAhead)
-    def read_ahead_done(self, message: ReadAhead) -> None:
-        self._details.update(message.details)
-        while len(self._details) > 12:  # a few cases either side; memory stays flat
-            self._details.pop(next(iter(self._details)))
-
-    @work(thread=True, exclusive=True, group="compare-detail", exit_on_error=False)
-    def load_detail(self, row: CaseRow) -> None:
-        cmp = self.comparison
-        if cmp is None:
-            return
-        generation = self.generation
-        fresh, detail, hist = cmp.read_case(row)
-        if get_current_worker().is_cancelled:
-            return
-        self.post_message(DetailLoaded(fresh, detail, generation, hist))
-
-    @on(DetailLoaded)
-    def detail_loaded(self, message: DetailLoaded) -> None:
-        if self.current is None or message.row.case_id != self.current.case_id:
-            return
-        shown = (message.row, message.detail, message.history)
-        if self.current_detail is message.detail or (
-            self._details.get(message.row.case_id) == shown
-            and self.current_detail == message.detail
-        ):
-            return  # the same as on screen: no repaint
-        self.current_detail = message.detail
-        self.current = message.row
-        self.history = message.history
-        self._path_reset()
-        self.query_one("#case-pane", CasePane).show(
-            message.row, message.detail, self.reducer, message.history
-        )
-        self.shown_at = time.perf_counter()
-        self.show_alert()
-        self.show_filter_line()
-        self._details[message.row.case_id] = (message.row, message.detail, message.history)
-        self.read_ahead(self._neighbours_of(message.row))
-
-    # -- stepping -------------------------------------------------------------------------
-
-    def action_step(self, step: int) -> None:
-        table = self.query_one("#cases", CaseList)
-        if not self.rows:
-            return
-        index = table.cursor_row + step
-        if 0 <= index < len(self.rows):
-            table.move_cursor(row=index)
-            # show it now, not when the RowHighlighted message comes round (a no-op then)
-            self.select_row(self.rows[index])
-            return
-        # Past the window: fetch the neighbouring page (keyset), cursor at its near end.
-        if step > 0:
-            self.load_page(self.rows[-1].key, None, start=self.window_start + len(self.rows))
-        else:
-            self.load_page(None, self.rows[0].key, select_last=True, start=self.window_start)
 
     def action_jump(self, step: int) -> None:
         self.find_regression(step)
@@ -387,13 +239,11 @@ class CompareScreen(CaseActions, PathKeys):
             self.notify(f"No {message.what} that way", markup=False, timeout=2)
             return
         row = message.row
-        if any(r.case_id == row.case_id for r in self.rows):
-            table = self.query_one("#cases", CaseList)
-            table.move_cursor(
-                row=next(i for i, r in enumerate(self.rows) if r.case_id == row.case_id)
-            )
+        index = next((i for i, r in enumerate(self.rows) if r.case_id == row.case_id), None)
+        if index is not None:
+            self.go_to(self.window_start + index)
             return
-        # Not in the window: load the page that starts just before it.
+        # Not in the window: load the page that starts at it (its position counted).
         self.load_page(row.key - 1, None, select=row.case_id)
 
     # -- filters ------------------------------------------------------------------------------
@@ -401,8 +251,8 @@ class CompareScreen(CaseActions, PathKeys):
     def set_filter(self, flt: Filter) -> None:
         self.flt = flt
         self.generation += 1
-        self.current = None
-        self.load_page(None, None)
+        self.current, self.position, self.total, self.rows = None, 0, 0, []
+        self.load_page(None, None, start=1, count=True)
 
     def action_cycle_filter(self) -> None:
         for _ in FILTER_CYCLE:  # the next kind that has cases: an empty one is skipped

@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
 from textual.binding import Binding
+
+from evaltui.textsafe import one_line
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 COMPARE_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
     Binding("j", "step(1)", "Next", tooltip="Next case in the list", id="compare.next"),
     Binding("k", "step(-1)", "Prev", tooltip="Previous case in the list", id="compare.prev"),
+    Binding(
+        "home,ctrl+home", "first", "First", show=False, tooltip="First case", id="compare.first"
+    ),
+    Binding("end,ctrl+end", "last", "Last", show=False, tooltip="Last case", id="compare.last"),
+    Binding(
+        "pagedown,ctrl+d",
+        "page(1)",
+        "Page down",
+        show=False,
+        tooltip="A page of cases down",
+        id="compare.page-down",
+    ),
+    Binding(
+        "pageup,ctrl+u",
+        "page(-1)",
+        "Page up",
+        show=False,
+        tooltip="A page of cases up",
+        id="compare.page-up",
+    ),
     Binding("n", "jump(1)", "Next regr.", tooltip="Next regression", id="compare.next-regression"),
     Binding(
         "N",
@@ -182,3 +210,59 @@ COMPARE_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
         id="compare.prev-untriaged",
     ),
 ]
+
+
+# The footer shows these first, as many as the width holds (`?` lists every key).
+FOOTER_ORDER = [
+    "compare.next", "compare.prev", "compare.class-1", "compare.class-2", "compare.class-3",
+    "compare.class-picker", "compare.owner", "compare.verdict", "compare.note", "compare.undo",
+    "compare.gate", "compare.next-regression", "compare.filter", "compare.search",
+    "compare.case-status", "compare.open", "compare.back", "compare.class-4", "compare.class-5",
+    "compare.class-6", "compare.segment", "compare.clear-filters", "compare.stale",
+    "compare.next-untriaged", "compare.refresh", "compare.cycle-pane",
+]  # fmt: skip
+APP_KEYS_WIDTH = 30  # "? Help", "q Quit" and the palette's "^p palette", drawn by the app
+
+
+def _replace(screen: Screen[Any], changes: dict[str, dict[str, Any]]) -> bool:
+    """Replace fields of the screen's own bindings, by id; True when one changed."""
+    changed = False
+    for key, bindings in screen._bindings.key_to_bindings.items():
+        new = [replace(b, **changes[b.id]) if b.id in changes else b for b in bindings]
+        if new != bindings:
+            screen._bindings.key_to_bindings[key] = new
+            changed = True
+    return changed
+
+
+def name_class_keys(screen: Screen[Any], classes: list[tuple[str, str]]) -> None:
+    """Keys 1-9 named by the taxonomy's active classes (name, owner): footer, help, palette."""
+    changes = {}
+    for i in range(1, 10):
+        if i <= len(classes):
+            name, owner = (one_line(v, 40) for v in classes[i - 1])
+            changes[f"compare.class-{i}"] = {
+                "description": one_line(name, 18),
+                "tooltip": f"Failure class {i}: {name} (owner {owner}), then the next untriaged case",
+            }
+        else:
+            changes[f"compare.class-{i}"] = {"description": f"Class {i}",
+                                             "tooltip": f"No class {i} in the taxonomy"}  # fmt: skip
+    if _replace(screen, changes):
+        screen.refresh_bindings()
+
+
+def fit_footer(screen: Screen[Any], width: int) -> None:
+    """Show in the footer the most useful keys that fit in `width` cells."""
+    found = {b.id: b for bs in screen._bindings.key_to_bindings.values() for b in bs}
+    budget, shown = width - APP_KEYS_WIDTH, set()
+    for bid in FOOTER_ORDER:
+        if bid in found and bid not in shown:
+            binding = found[bid]
+            cells = len(screen.app.get_key_display(binding)) + len(binding.description) + 3
+            if cells <= budget:
+                shown.add(bid)
+                budget -= cells
+    changes = {bid: {"show": bid in shown} for bid in found if bid}
+    if _replace(screen, changes):
+        screen.refresh_bindings()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -10,12 +12,14 @@ from textual.coordinate import Coordinate
 from textual.widgets import Footer
 
 from evaltui import service
-from evaltui.models import RunSummary
 from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Marked, RunsLoaded
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.widgets.safe import DataTable, Static
+
+if TYPE_CHECKING:
+    from evaltui.models import RunSummary
 
 MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
 # The figures come before the long labels, so an 80-column terminal shows them.

@@ -1,8 +1,26 @@
-"""Widgets that draw themselves from the data they are given and post messages; no I/O."""
+"""Widgets that draw themselves from the data they are given and post messages; no I/O.
 
-from evaltui.tui.widgets.case_list import CaseList
-from evaltui.tui.widgets.case_pane import CasePane
-from evaltui.tui.widgets.filter_bar import FilterBar
-from evaltui.tui.widgets.scoreboard import Scoreboard, effect_table
+Each is imported from its module when first asked for (PEP 562), so a screen that
+needs only `safe` does not load the compare widgets (start-up, docs/performance.md).
+"""
 
-__all__ = ["CaseList", "CasePane", "FilterBar", "Scoreboard", "effect_table"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "CaseList": "case_list",
+    "CasePane": "case_pane",
+    "FilterBar": "filter_bar",
+    "Scoreboard": "scoreboard",
+    "effect_table": "scoreboard",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    raise AttributeError(name)

@@ -1,71 +1,222 @@
-"""The case list: one page of a comparison's cases (never a whole run); posts `CaseChosen`."""
+"""The case list: a window of a comparison's cases (never a whole run), drawn line by line.
+
+The list is as tall as the filtered list (`total` lines, so the scrollbar says where the
+cursor is in all of it), but it holds only a window of rows; a line outside the window
+is drawn as a placeholder until the screen fetches its page (keyset, screens/compare.py).
+Each row is rendered once to a strip of fixed-width cells and cached; moving the cursor
+repaints two lines, and nothing asks the screen for a layout (docs/performance.md).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from evaltui.compare import CaseRow
-from evaltui.textsafe import one_line
+from evaltui.textsafe import inert, one_line
 from evaltui.tui.messages import CaseChosen
 from evaltui.tui.render import change_text, verdict_text
-from evaltui.tui.widgets.safe import DataTable
+
+# (name, width): the fixed columns; the case key, class and owner share what is left of
+# the list's width (`fit`), so a new page never changes a width and nothing is cut off.
+COLUMNS = [("change", 13), ("case", 0), ("base", 8), ("cand", 8)]
+FALLBACK_COLUMN = ("fb", 8)
+TAIL_COLUMNS = [("class", 0), ("owner", 0)]
+RISK_WIDTH = 7
+
+
+def fit(columns: list[tuple[str, int]], width: int) -> list[tuple[str, int]]:
+    """Widths for `columns` in `width` cells: the flexible ones (0) share the rest."""
+    rest = width - sum(w for _, w in columns) - len(columns)
+    shares = {"case": 0.5, "class": 0.3, "owner": 0.2}
+    out = []
+    for name, w in columns:
+        if w == 0:
+            w = max(6, int(rest * shares.get(name, 0.2)))
+        out.append((name, w))
+    return out
 
 
 def class_cell(row: CaseRow) -> Text:
     if row.triage_state == "disagreement":
         return Text("disagree!", style="bold yellow")
     return Text(
-        one_line(row.triage_class or "", 18),
+        one_line(row.triage_class or "", 60),
         style="cyan" if row.triage_state == "adjudicated" else "",
     )
 
 
-class CaseList(DataTable[Text]):
-    """Draws the rows it is given; moving the cursor or Enter posts `CaseChosen`."""
+class CaseList(ScrollView, can_focus=True):
+    """Draws the window of rows it is given, with a cursor at an absolute position.
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+    Positions are 1-based over the whole filtered list; `start` is the position of
+    `rows[0]`. A click on a row posts `CaseChosen`.
+    """
 
-    def show(
-        self, rows: list[CaseRow], *, dimensions: list[str], risk: str | None, fallback: bool
-    ) -> None:
-        self.clear(columns=True)
-        cells = []
-        for row in rows:
-            cells.append(
-                [
-                    change_text(row.change),
-                    Text(one_line(row.case_key, 24)),
-                    verdict_text(row.baseline, row.baseline_samples),
-                    verdict_text(row.candidate, row.candidate_samples),
-                    *([verdict_text(row.fallback)] if fallback else []),
-                    Text(
-                        one_line(row.segments.get(risk) or "", 10)
-                        if risk and risk in dimensions
-                        else ""
-                    ),
-                    class_cell(row),
-                    Text(one_line(row.triage_owner or "", 14)),
-                ]
-            )
-        names = [
-            "change", "case", "base", "cand", *(["fb"] if fallback else []), risk or "", "class", "owner",
-        ]  # fmt: skip
-        for i, name in enumerate(names):
-            width = max([len(name), 4, *(c[i].cell_len for c in cells)])
-            self.add_column(name, width=width)
-        for row, c in zip(rows, cells, strict=True):
-            self.add_row(*c, key=str(row.case_id))
+    # The list's keys move the screen's cursor (screens/case_paging.py), not a scroll.
+    BINDINGS = [
+        Binding("down", "screen.step(1)", "Next", show=False, id="cases.down"),
+        Binding("up", "screen.step(-1)", "Prev", show=False, id="cases.up"),
+        Binding("pagedown", "screen.page(1)", "Page down", show=False, id="cases.page-down"),
+        Binding("pageup", "screen.page(-1)", "Page up", show=False, id="cases.page-up"),
+        Binding("home,ctrl+home", "screen.first", "First", show=False, id="cases.first"),
+        Binding("end,ctrl+end", "screen.last", "Last", show=False, id="cases.last"),
+        Binding("enter", "screen.open_case", "Open", show=False, id="cases.open"),
+    ]
+    COMPONENT_CLASSES = {"case-list--cursor", "case-list--header", "case-list--pending"}
+    DEFAULT_CSS = """
+    CaseList { overflow-x: hidden; overflow-y: scroll; }
+    CaseList > .case-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    CaseList:blur > .case-list--cursor { background: $block-cursor-blurred-background; text-style: none; }
+    CaseList > .case-list--header { text-style: bold; color: $text-accent; }
+    CaseList > .case-list--pending { color: $text-muted; }
+    """
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        if event.row_key is not None and event.row_key.value is not None:
-            self.post_message(CaseChosen(int(event.row_key.value), open=False))
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[CaseRow] = []
+        self.start = 1
+        self.total = 0
+        self.cursor = 0  # absolute position, 0: none
+        self._layout: list[tuple[str, int]] = [*COLUMNS, *TAIL_COLUMNS]
+        self.columns = self._layout
+        self.risk: str | None = None
+        self.fallback = False
+        self._strips: dict[int, tuple[CaseRow, Strip]] = {}  # case id -> row drawn, its line
+        self._header: Strip | None = None
 
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        if event.row_key is not None and event.row_key.value is not None:
-            self.post_message(CaseChosen(int(event.row_key.value), open=True))
+    # -- what to draw ---------------------------------------------------------------------
+
+    def configure(self, *, risk: str | None, fallback: bool) -> None:
+        """The columns of a comparison: fixed for its life, so pages never relayout."""
+        self.risk, self.fallback = risk, fallback
+        self._layout = [*COLUMNS, *([FALLBACK_COLUMN] if fallback else []),
+                        *([(risk, RISK_WIDTH)] if risk else []), *TAIL_COLUMNS]  # fmt: skip
+        self.columns = fit(self._layout, self.scrollable_content_region.width)
+        self._strips.clear()
+        self._header = None
+
+    def show(self, rows: list[CaseRow], start: int, total: int) -> None:
+        """A new window (and the list's length); the cursor stays where it is. Nothing is
+        repainted unless a line on screen changed (a page read ahead is off screen)."""
+        top = int(self.scroll_offset.y)
+        on_screen = range(top + 1, top + self.scrollable_content_region.height)
+        before = [self.row_at(p) for p in on_screen]
+        self.rows, self.start, self.total = rows, start, max(total, start + len(rows) - 1)
+        kept = {r.case_id: r for r in rows}
+        self._strips = {k: v for k, v in self._strips.items() if kept.get(k) == v[0]}
+        self._resize()
+        if before != [self.row_at(p) for p in on_screen]:
+            self.refresh()
+
+    def move_to(self, position: int) -> None:
+        """Put the cursor at an absolute position and keep it in view: two lines repainted."""
+        old, self.cursor = self.cursor, position
+        height = self.scrollable_content_region.height - 1  # the header line
+        top = int(self.scroll_offset.y)
+        if height > 0 and not top < position <= top + height:
+            # Off screen: scroll by half a screen past it (a step at the edge), or put it
+            # in the middle (a jump). The whole list repaints, once per half screen.
+            if position in (top, top + height + 1):
+                top = (
+                    position - 1 - height // 2 if position <= top else position - (height + 1) // 2
+                )
+            else:
+                top = position - (height + 1) // 2
+            top = max(0, min(top, self.total - height))
+            self.scroll_to(y=top, animate=False, immediate=True)
+            return
+        for pos in (old, position):
+            if pos:
+                self.refresh(Region(0, pos - top, self.size.width, 1))
+
+    def row_at(self, position: int) -> CaseRow | None:
+        index = position - self.start
+        return self.rows[index] if 0 <= index < len(self.rows) else None
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _resize(self) -> None:
+        size = Size(self.scrollable_content_region.width, self.total + 1)
+        if size != self.virtual_size:
+            # overflow-y is always scroll: a new length changes no region, so no layout
+            self.set_reactive(CaseList.virtual_size, size)
+            self._scroll_update(size)
+
+    def _line(self, cells: list[Text]) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for (_, width), cell in zip(self.columns, cells, strict=True):
+            cell.truncate(width, overflow="ellipsis", pad=True)
+            line.append_text(cell)
+            line.append(" ")
+        return inert(line)  # the door: a row's text is data
+
+    def _strip_of(self, text: Text, base: Style) -> Strip:
+        width = self.scrollable_content_region.width
+        segments = list(text.render(self.app.console))
+        return Strip(Segment.apply_style(segments, base), text.cell_len).crop_extend(0, width, base)
+
+    def _row_strip(self, row: CaseRow) -> Strip:
+        cached = self._strips.get(row.case_id)
+        if cached is not None and cached[0] == row:
+            strip = cached[1]
+        else:
+            segment = row.segments.get(self.risk) if self.risk else None
+            cells = [
+                change_text(row.change),
+                Text(one_line(row.case_key, 200)),
+                verdict_text(row.baseline, row.baseline_samples),
+                verdict_text(row.candidate, row.candidate_samples),
+                *([verdict_text(row.fallback)] if self.fallback else []),
+                *([Text(one_line(segment or "", RISK_WIDTH))] if self.risk else []),
+                class_cell(row),
+                Text(one_line(row.triage_owner or "", 60)),
+            ]
+            strip = self._strip_of(self._line(cells), self.rich_style)
+            self._strips[row.case_id] = (row, strip)
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            if self._header is None or self._header.cell_length != width:
+                style = self.get_component_rich_style("case-list--header")
+                self._header = self._strip_of(
+                    self._line([Text(name) for name, _ in self.columns]), self.rich_style + style
+                )
+            return self._header
+        position = y + int(self.scroll_offset.y)
+        if position > self.total:
+            return Strip.blank(width, self.rich_style)
+        row = self.row_at(position)
+        if row is None:
+            style = self.rich_style + self.get_component_rich_style("case-list--pending")
+            return self._strip_of(Text(f"  … case {position:,}"), style)
+        strip = self._row_strip(row)
+        if position == self.cursor:
+            cursor = self.get_component_rich_style("case-list--cursor")
+            if self.app.no_color:
+                cursor += Style(reverse=True, bold=True)
+            strip = Strip(Segment.apply_style(list(strip), None, cursor), strip.cell_length)
+        return strip
+
+    def on_resize(self) -> None:
+        self.columns = fit(self._layout, self.scrollable_content_region.width)
+        self._strips.clear()
+        self._header = None
+        self._resize()
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            return
+        row = self.row_at(event.y + int(self.scroll_offset.y))
+        if row is not None:
+            self.post_message(CaseChosen(row.case_id, open=event.chain > 1))

@@ -7,6 +7,7 @@ pass that measures a tall widget (docs/performance.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
@@ -33,25 +34,45 @@ class CaseLines(ScrollView, can_focus=True):
         self._lines: list[Strip] = []
         self._width = -1
 
-    def update(self, renderable: Any, *, top: bool = True) -> None:
+    def renderer(self) -> Callable[[Any], tuple[int, list[Strip]]]:
+        """Render content to lines at the pane's width now; callable from a worker
+        thread (it holds the console, options and style, and touches no widget)."""
+        width = max(1, self.scrollable_content_region.width)
+        console = self.app.console
+        options = console.options.update(width=width, height=None, highlight=False)
+        style = self.rich_style  # the widget's own colours (theme, CSS) under the content
+
+        def render(content: Any) -> tuple[int, list[Strip]]:
+            lines = console.render_lines(inert(content), options, style=style, pad=True)
+            return width, [Strip(line, width) for line in lines]
+
+        return render
+
+    def update(self, renderable: Any, *, top: bool = True,
+               lines: tuple[int, list[Strip]] | None = None) -> None:  # fmt: skip
+        """Show content (`lines`: the same content already rendered, read ahead)."""
         self.content = inert(renderable)  # the door: whatever is drawn here is data
         self._width = -1
-        self._relines()
+        if lines is not None and lines[0] == max(1, self.scrollable_content_region.width):
+            self._set_lines(*lines)
+        else:
+            self._relines()
         if top:
             self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
 
     def _relines(self) -> None:
         width = max(1, self.scrollable_content_region.width)
-        if width == self._width:
-            return
-        console = self.app.console
-        options = console.options.update(width=width, height=None, highlight=False)
-        # the widget's own colours (theme, CSS) under the content, as Static draws it
-        lines = console.render_lines(self.content, options, style=self.rich_style, pad=True)
-        self._lines = [Strip(line, width) for line in lines]
-        self._width = width
-        self.virtual_size = Size(width, len(self._lines))
+        if width != self._width:
+            self._set_lines(*self.renderer()(self.content))
+
+    def _set_lines(self, width: int, lines: list[Strip]) -> None:
+        self._lines, self._width = lines, width
+        # The scrollbar is always there (CSS overflow-y: scroll), so a new height
+        # changes no region: the size is set without asking the screen for a layout.
+        size = Size(width, len(lines))
+        self.set_reactive(CaseLines.virtual_size, size)
+        self._scroll_update(size)
 
     def on_resize(self) -> None:
         self._relines()
@@ -64,8 +85,17 @@ class CaseLines(ScrollView, can_focus=True):
         return Strip([Segment(" " * max(width, 0), self.rich_style)], width)
 
 
+# (case id, id of its detail, id of its history, reducer) -> (the objects, kept alive
+# so the ids stay theirs; (width, lines))
+Prepared = tuple[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]]
+
+
 class CasePane(Vertical):
     """Draws one case from the data it is given."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._prepared: dict[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="case-alert")
@@ -86,16 +116,32 @@ class CasePane(Vertical):
         self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding],
         path_cursor: int | None = None, path_unfolded: bool = False,
     ) -> None:  # fmt: skip
-        self.query_one("#case-view", CaseLines).update(
-            case_renderable(
-                row,
-                detail,
-                reducer,
-                history=history,
-                path_cursor=path_cursor,
-                path_unfolded=path_unfolded,
-            )
-        )
+        content = case_renderable(row, detail, reducer, history=history,
+                                  path_cursor=path_cursor, path_unfolded=path_unfolded)  # fmt: skip
+        plain = path_cursor is None and not path_unfolded
+        key = (row.case_id, id(detail), id(history), reducer.label)
+        ready = self._prepared.pop(key, None) if plain else None
+        self.query_one("#case-view", CaseLines).update(content, lines=ready and ready[1])
+
+    def preparer(
+        self, reducer: Reducer
+    ) -> Callable[[CaseRow, CaseDetail, list[Finding]], Prepared]:
+        """What a worker calls to render a neighbouring case ahead (`prepare` keeps it)."""
+        render = self.query_one("#case-view", CaseLines).renderer()
+
+        def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
+            content = case_renderable(row, detail, reducer, history=history)
+            key = (row.case_id, id(detail), id(history), reducer.label)
+            return key, ((detail, history), render(content))
+
+        return prepare
+
+    def prepare(self, prepared: list[Prepared]) -> None:
+        """Keep cases rendered ahead (a few: memory stays flat)."""
+        for key, value in prepared:
+            self._prepared[key] = value
+        while len(self._prepared) > 6:
+            self._prepared.pop(next(iter(self._prepared)))
 
     def say(self, text: str) -> None:
         """A line instead of a case (no case matches)."""

@@ -1,0 +1,144 @@
+"""The app's config file: a keymap and a theme, read and checked before the app starts.
+
+    # ~/.config/evaltui/config.toml (platformdirs' user config dir), or $EVALTUI_CONFIG
+    theme = "evaltui-light"
+    [keymap]
+    "compare.next" = "j,down"
+    "compare.gate" = "ctrl+g"
+
+The file is untrusted input like any other: an unknown binding id, a key that is not a
+key, a key two bindings of one screen would share, an unknown theme or any other field
+is refused with one line naming the file, the line and the field (exit 2), never guessed
+around. A missing file is no config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+from textual.app import _normalize_key_list
+
+from evaltui.errors import InputError
+
+CONFIG_ENV = "EVALTUI_CONFIG"
+MAX_CONFIG_BYTES = 64 * 1024
+_KEY = re.compile(r"^((ctrl|shift|alt|super|meta)\+)*([a-z0-9_]+|[!-~])$")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
+    theme: str | None = None
+
+
+def config_path() -> Path:
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir("evaltui", appauthor=False)) / "config.toml"
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    return 1
+
+
+def load(bindings: dict[str, dict[str, str]], themes: set[str],
+         path: Path | None = None) -> Config:  # fmt: skip
+    """Read and check the config. `bindings`: screen -> {binding id: its keys}."""
+    path = path or config_path()
+    if not path.exists():
+        if os.environ.get(CONFIG_ENV):
+            raise InputError(str(path), f"{CONFIG_ENV} names a file that does not exist")
+        return Config()
+    raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InputError(str(path), f"larger than {MAX_CONFIG_BYTES} bytes; not a config file")
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(str(path), f"not UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(path), f"not valid TOML: {exc}") from None
+
+    def bad(name: str, why: str) -> InputError:
+        return InputError(f"{path}:{_line_of(text, name)}", f"{name}: {why}")
+
+    unknown = sorted(set(data) - {"keymap", "theme"})
+    if unknown:
+        raise bad(unknown[0], "unknown field (known: keymap, theme)")
+    theme = data.get("theme")
+    if theme is not None and (not isinstance(theme, str) or theme not in themes):
+        raise bad("theme", f"unknown theme {theme!r}; use one of {', '.join(sorted(themes))}")
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict):
+        raise bad("keymap", 'must be a table of binding id = "keys"')
+    owner = {bid: screen for screen, ids in bindings.items() for bid in ids}
+    for bid, keys in keymap.items():
+        if bid not in owner:
+            raise bad(bid, "unknown binding id (help, `?`, lists each screen's ids)")
+        if not isinstance(keys, str) or not keys.strip():
+            raise bad(bid, 'keys must be a string such as "j" or "ctrl+n,down"')
+        for key in keys.split(","):
+            if not _KEY.match(key.strip()):
+                raise bad(bid, f"{key.strip()!r} is not a key name (e.g. j, J, ctrl+n, f5, home)")
+    normal = {bid: _normalize_key_list(keys.replace(" ", "")) for bid, keys in keymap.items()}
+    # Two bindings of one screen (or one of the app's, which every screen has) on one key.
+    for screen, ids in bindings.items():
+        if screen == "app":
+            continue
+        taken: dict[str, str] = {}
+        for bid, keys in {**bindings["app"], **ids}.items():
+            for key in _normalize_key_list(normal.get(bid, keys)).split(","):
+                if key in taken and taken[key] != bid:
+                    first, second = sorted((taken[key], bid), key=lambda b: b not in normal)
+                    raise bad(second if second in normal else first,
+                              f"key {key!r} is already {first}'s on the {screen} screen")  # fmt: skip
+                taken[key] = bid
+    return Config(path, normal, theme)
+
+
+def binding_ids() -> dict[str, dict[str, str]]:
+    """Every screen's and widget's bindings, walked from the package (not listed):
+    class name -> {binding id: keys}; "app" for the app's own."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from textual.app import App
+    from textual.binding import Binding
+    from textual.widget import Widget
+
+    import evaltui.tui
+
+    out: dict[str, dict[str, str]] = {}
+    for info in pkgutil.walk_packages(evaltui.tui.__path__, prefix="evaltui.tui."):
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or not issubclass(cls, Widget | App):
+                continue
+            own = {b.id: b.key for b in cls.__dict__.get("BINDINGS", [])
+                   if isinstance(b, Binding) and b.id}  # fmt: skip
+            if own:
+                out["app" if issubclass(cls, App) else cls.__name__] = own
+    return out
+
+
+def load_checked() -> Config:
+    """The config in force, checked against the app's real bindings and themes (walked
+    only when there is a file to check)."""
+    path = config_path()
+    if not path.exists() and not os.environ.get(CONFIG_ENV):
+        return Config()
+    from textual.theme import BUILTIN_THEMES
+
+    return load(binding_ids(), set(BUILTIN_THEMES), path)
