@@ -68,6 +68,15 @@ class EvaltuiApp(App[None]):
         yield from screen_commands(self, screen)
         yield from super().get_system_commands(screen)
 
+    async def action_quit(self) -> None:
+        """Quit, keeping where each open comparison was (compare_view.py)."""
+        from evaltui.tui.screens.compare_view import CompareView
+
+        for screen in self.screen_stack:
+            if isinstance(screen, CompareView):
+                screen.save_view()
+        self.exit()
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
         self.notify(f"Theme: {self.theme}", markup=False, timeout=2)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from evaltui.lifecycle import Suggestion
     from evaltui.models import RunSummary
     from evaltui.taxonomy import Taxonomy
+    from evaltui.trend import Trend
     from evaltui.triage import Finding
 
     CaseView = tuple[CaseRow, CaseDetail, list[Finding]]
@@ -185,3 +186,11 @@ class NeedPolicy(Message):
 class Exported(Message):
     text: str
     history: list[dict[str, Any]]
+
+
+# -- trend screen --------------------------------------------------------------------------------
+
+
+@dataclass
+class TrendLoaded(Message):
+    trend: Trend

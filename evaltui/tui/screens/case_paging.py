@@ -46,6 +46,7 @@ class CasePaging(AppScreen):
     shown_at: float | None
     _details: dict[int, tuple[CaseRow, CaseDetail, list[Finding]]]
     _fetching: bool
+    restoring: bool
 
     if TYPE_CHECKING:  # CompareScreen's, used here
 
@@ -148,7 +149,7 @@ class CasePaging(AppScreen):
     def page_loaded(self, message: PageLoaded) -> None:
         if message.generation != self.generation:
             return
-        self._fetching = False
+        self._fetching = self.restoring = False
         if message.total is not None:
             self.total = message.total
         rows, start = message.rows, message.start
@@ -209,7 +210,11 @@ class CasePaging(AppScreen):
         # frame is out (another session may have changed it): a worker started now would
         # hold the interpreter while the frame is drawn.
         self.detail_loaded(DetailLoaded(cached[0], cached[1], self.generation, cached[2]))
-        self.call_after_refresh(self.load_detail, row)
+        self.call_after_refresh(self._read_again, row)
+
+    def _read_again(self, row: CaseRow) -> None:
+        if self.current is not None and self.current.case_id == row.case_id:
+            self.load_detail(row)  # not once the cursor has moved on: it would cancel that read
 
     def _neighbours_of(self, row: CaseRow) -> list[CaseRow]:
         index = next((i for i, r in enumerate(self.rows) if r.case_id == row.case_id), None)

@@ -39,12 +39,13 @@ from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.case_actions import CaseActions
 from evaltui.tui.screens.case_paging import PAGE
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS, fit_footer, name_class_keys
+from evaltui.tui.screens.compare_view import CompareView
 from evaltui.tui.screens.path_keys import PathKeys
 from evaltui.tui.widgets import CaseList, CasePane, FilterBar, Scoreboard
 from evaltui.tui.widgets.safe import Input, Static
 
 
-class CompareScreen(CaseActions, PathKeys):
+class CompareScreen(CaseActions, CompareView, PathKeys):
     """Baseline vs candidate (and fallback), stepping through what changed."""
 
     BINDINGS = COMPARE_KEYS
@@ -59,6 +60,10 @@ class CompareScreen(CaseActions, PathKeys):
         super().__init__()
         self.run_ids = (baseline, candidate, fallback)
         self.reducer = reducer or Reducer()
+        self.restoring = False  # the saved place is being read (compare_view.py)
+        self.place_to_restore: tuple[int | None, int] = (None, 1)
+        self.reducer_choice: str | None = None  # a reducer chosen in the app ("declared"...)
+        self.dimensions: list[str] | None = None  # segment dimensions chosen; None: the default
         self.comparison: Comparison | None = None
         self.flt = Filter()
         self.filter_index = 0
@@ -103,7 +108,7 @@ class CompareScreen(CaseActions, PathKeys):
         self.query_one("#search", Input).display = False
         self.query_one("#compare-body").display = False
         self.query_one("#scoreboard").display = False
-        self.build()
+        self.read_view()  # the view saved for this comparison, then build
 
     def on_resize(self, event: events.Resize) -> None:
         fit_footer(self, event.size.width)
@@ -126,7 +131,8 @@ class CompareScreen(CaseActions, PathKeys):
         from evaltui import taxonomy
 
         statuses = frozenset(CASE_STATUSES) if self.include_hidden else frozenset({"active"})
-        cmp = Comparison(self.db_path, b, c, f, reducer=self.reducer, statuses=statuses)
+        cmp = Comparison(self.db_path, b, c, f, reducer=self.reducer_arg(), statuses=statuses,
+                         dimensions=self.dimensions)  # fmt: skip
         with Store(self.db_path) as store:
             tax = taxonomy.load(store, getattr(self.app, "taxonomy_path", None))
         # The first page goes out before the segment tally: people read the worst case first.
@@ -142,6 +148,7 @@ class CompareScreen(CaseActions, PathKeys):
         cmp = self.comparison = message.comparison
         self.taxonomy = message.taxonomy
         self.name_keys()
+        self.reducer = cmp.reducer  # "declared" is resolved by the comparison
         self.flt, self.filter_index = Filter(), 0
         self._details = {message.first[0].case_id: message.first} if message.first else {}
         self.query_one("#loading").display = False
@@ -151,9 +158,14 @@ class CompareScreen(CaseActions, PathKeys):
         listing = self.query_one("#cases", CaseList)
         listing.configure(risk=cmp.risk_dimension, fallback=cmp.fallback is not None)
         self.position, self.total = 0, 0
+        listing.focus()
+        flt = self.restore_place()
+        if flt is not None and (flt != Filter() or self.place_to_restore != (None, 1)):
+            self.flt, self.restoring = flt, True
+            self.restore_to(*self.place_to_restore)  # where this reviewer left it
+            return
         first = message.rows[0].case_id if message.rows else None
         self.page_loaded(PageLoaded(message.rows, None, first, self.generation, 1))
-        listing.focus()
 
     @on(Built)
     def built(self, message: Built) -> None:
@@ -176,6 +188,8 @@ class CompareScreen(CaseActions, PathKeys):
         self.query_one("#scoreboard", Scoreboard).show(
             self.segments, message.comparison.fallback is not None
         )
+        if self.restoring:  # the saved place is on its way, counted
+            return
         if refresh or self.flt != Filter():
             # Figures changed (a retirement) or a filter is on: read the place in the list
             # again; the cursor keeps its position (the next case, if this one left).
@@ -328,12 +342,31 @@ class CompareScreen(CaseActions, PathKeys):
 
         self.app.push_screen(CaseScreen(self.current, self.current_detail, self.reducer))
 
+    @work(thread=True, exclusive=True, group="compare-restore", exit_on_error=False)
+    def restore_to(self, case_id: int | None, position: int) -> None:
+        """The page holding the saved case (if it is still in the saved filter's list),
+        else the one at the saved position."""
+        cmp, flt, generation = self.comparison, self.flt, self.generation
+        if cmp is None:
+            return
+        total = cmp.count(flt)
+        row = cmp.row(case_id) if case_id else None
+        if row is not None and [r.case_id for r in cmp.page(flt, after=row.key - 1, limit=1)] == [
+            case_id
+        ]:
+            rows, start = cmp.page(flt, after=row.key - 1, limit=PAGE), cmp.position(row, flt)
+        else:
+            case_id, skip = None, max(0, min(position, total) - 1)
+            rows, start = cmp.page(flt, after=-1, limit=PAGE, offset=skip), skip + 1
+        self.post_message(PageLoaded(rows, total, case_id, generation, start))
+
     def action_back(self) -> None:
         box = self.query_one("#search", Input)
         if box.display:  # Esc in the search box cancels the search, not the screen
             box.display = False
             self.query_one("#cases", CaseList).focus()
             return
+        self.save_view()
         self.app.pop_screen()
 
     def action_rebuild(self) -> None:

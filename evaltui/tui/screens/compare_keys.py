@@ -194,6 +194,38 @@ COMPARE_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
         id="compare.fold-call",
     ),
     Binding(
+        "y",
+        "copy",
+        "Copy…",
+        show=False,
+        tooltip="Copy the case key, an output or a Markdown summary of the case",
+        id="compare.copy",
+    ),
+    Binding(
+        "h",
+        "trend",
+        "Trend",
+        show=False,
+        tooltip="Trend: the suite's last runs, pass rate per segment and each case's history",
+        id="compare.trend",
+    ),
+    Binding(
+        "R",
+        "choose_reducer",
+        "Reducer…",
+        show=False,
+        tooltip="How a case's samples become one pass/fail (worst, majority, ...)",
+        id="compare.reducer",
+    ),
+    Binding(
+        "D",
+        "choose_segments",
+        "Segments…",
+        show=False,
+        tooltip="The attributes the scoreboard is segmented by",
+        id="compare.segments",
+    ),
+    Binding(
         "t",
         "untriaged(1)",
         "Untriaged",
@@ -219,6 +251,7 @@ FOOTER_ORDER = [
     "compare.gate", "compare.next-regression", "compare.filter", "compare.search",
     "compare.case-status", "compare.open", "compare.back", "compare.class-4", "compare.class-5",
     "compare.class-6", "compare.segment", "compare.clear-filters", "compare.stale",
+    "compare.trend", "compare.copy", "compare.reducer", "compare.segments",
     "compare.next-untriaged", "compare.refresh", "compare.cycle-pane",
 ]  # fmt: skip
 APP_KEYS_WIDTH = 30  # "? Help", "q Quit" and the palette's "^p palette", drawn by the app

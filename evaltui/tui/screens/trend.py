@@ -1,0 +1,97 @@
+"""The trend view: pass rate per segment over the suite's last runs (sparklines), and each
+case's history across them, standing failures first (evaltui.trend)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer
+
+from evaltui.compare import Reducer
+from evaltui.exporters.text import pct, segment_label
+from evaltui.textsafe import one_line
+from evaltui.trend import history, spark, trend
+from evaltui.tui.messages import TrendLoaded
+from evaltui.tui.screens.base import AppScreen
+from evaltui.tui.widgets.safe import DataTable, Static
+
+LAST_RUNS = 12
+
+
+class TrendScreen(AppScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Back to the comparison", id="trend.back"),
+        Binding("tab", "focus_next", "Pane", tooltip="Segments / cases", id="trend.pane"),
+    ]
+
+    def __init__(self, run_id: int, reducer: Reducer, dimensions: list[str]) -> None:
+        super().__init__()
+        self.run_id, self.reducer, self.dimensions = run_id, reducer, dimensions
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("evaltui · trend", style="bold"), id="title")
+        yield Static(Text("Reading the suite's last runs…"), id="trend-runs")
+        yield DataTable(id="trend-segments", cursor_type="row", zebra_stripes=True)
+        yield Static(Text(""), id="trend-cases-title")
+        yield DataTable(id="trend-cases", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="trend", exit_on_error=False)
+    def load(self) -> None:
+        found = trend(self.app.db_path, self.run_id, last=LAST_RUNS,  # type: ignore[attr-defined]
+                      reducer=self.reducer, dimensions=self.dimensions)  # fmt: skip
+        self.post_message(TrendLoaded(found))
+
+    @on(TrendLoaded)
+    def loaded(self, message: TrendLoaded) -> None:
+        t = message.trend
+        names = Text(f"{len(t.runs)} runs of this suite, oldest first (reducer {self.reducer.label}): ",
+                     style="dim")  # fmt: skip
+        names.append(one_line("  ·  ".join(r.name for r in t.runs), 200))
+        names.append("\nbars: one character per run, ▁ 0% to █ 100%, · no case of it in that run;"
+                     "  history: ✓ pass  ✗ fail  · absent", style="dim")  # fmt: skip
+        self.query_one("#trend-runs", Static).update(names)
+        table = self.query_one("#trend-segments", DataTable)
+        table.clear(columns=True)
+        for name in ("segment", "trend", "first", "last", "lowest"):
+            table.add_column(name)
+        for dim, value, rates in t.segments:
+            seen = [r for r in rates if r is not None]
+            table.add_row(
+                Text(
+                    one_line(segment_label(dim, value) if dim != "all" else "all", 32),
+                    style="bold" if dim == "all" else "",
+                ),
+                Text(spark(rates)),
+                Text(pct(seen[0] if seen else None), justify="right"),
+                Text(pct(seen[-1] if seen else None), justify="right"),
+                Text(pct(min(seen) if seen else None), justify="right"),
+            )
+        self.query_one("#trend-cases-title", Static).update(
+            Text(
+                f"{t.failing:,} cases failed in at least one run; {t.standing:,} failed in every "
+                f"run they were in (standing failures, first below; at most {len(t.cases)} shown)",
+                style="bold",
+            )
+        )
+        cases = self.query_one("#trend-cases", DataTable)
+        cases.clear(columns=True)
+        for name in ("case", "history", "failed"):
+            cases.add_column(name)
+        for suite, key, marks in t.cases:
+            fails = sum(m == "fail" for m in marks)
+            runs = sum(m is not None for m in marks)
+            cases.add_row(
+                Text(one_line(f"{suite}/{key}", 60)),
+                Text(history(marks)),
+                Text(f"{fails}/{runs}", style="bold" if fails == runs and runs > 1 else ""),
+            )
+        table.focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
