@@ -447,7 +447,7 @@ def step_app(db: Path, _unused: Path) -> dict[str, Any]:
                 steps.append(time.perf_counter() - t)
             for _ in range(40):
                 t = time.perf_counter()
-                await pilot.press("y")  # bound to nothing
+                await pilot.press("x")  # bound to nothing
                 await pilot.pause(0.001)
                 idle.append(time.perf_counter() - t)
             out["step_seconds"] = statistics.median(steps)
@@ -519,6 +519,35 @@ def bench_compare(workdir: Path, figures: dict[str, Any]) -> None:
         f"  app peak RSS {app_big['peak_rss_mb']:.0f} MB at {2 * n:,} results, "
         f"{app_small['peak_rss_mb']:.0f} MB at {2 * small_n:,}"
     )
+
+
+def bench_pty(workdir: Path, figures: dict[str, Any]) -> None:
+    """The real process in a real pseudo-terminal beside a minimal Textual app
+    (bench/pty_harness.py): steps, triage keys, keys typed ahead, start-up, Enter."""
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import pty_harness
+
+    from evaltui.compare import Comparison
+
+    n = int(os.environ.get("BENCH_COMPARE_N", "500000"))
+    evaltui = Path(sys.executable).parent / "evaltui"
+    demo = workdir / "pty-demo-source.db"
+    if not demo.exists():
+        subprocess.run([str(evaltui), "--db", str(demo), "demo", "--no-open"], check=True,
+                       capture_output=True)  # fmt: skip
+    big = compare_store(workdir, n)
+    stores = {}
+    for label, db, fallback in (("demo store", demo, 3), (f"2 x {n:,} cases", big, None)):
+        with Comparison(db, 1, 2, fallback) as cmp:
+            first = cmp.page(limit=1)[0]
+        stores[label] = (db, f"{first.suite} / {first.case_key}".encode())
+    print(f"pty: the real app in a {pty_harness.COLS}x{pty_harness.ROWS} pseudo-terminal "
+          "beside a minimal Textual app, in this run:")  # fmt: skip
+    found = pty_harness.measure(evaltui, sys.executable, workdir, stores)
+    figures["pty"] = found
+    pty_harness.report(found)
 
 
 def bench_bulk(workdir: Path, figures: dict[str, Any]) -> None:
@@ -778,6 +807,7 @@ SECTIONS = {
     "import": bench_import,
     "inspect": bench_inspect,
     "compare": bench_compare,
+    "pty": bench_pty,
     "bulk": bench_bulk,
     "memory": bench_memory,
     "agents": bench_agents,

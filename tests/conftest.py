@@ -18,6 +18,9 @@ def isolated_user_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     monkeypatch.setenv("EVALTUI_DB", str(db))
     monkeypatch.setenv("EVALTUI_REVIEWER", "tester")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))  # no user config read
+    monkeypatch.delenv("EVALTUI_CONFIG", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return db
 

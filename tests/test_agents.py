@@ -454,8 +454,8 @@ async def test_a_class_key_on_a_highlighted_call_points_the_finding_at_it(store,
         key = screen.current.case_key
         await pilot.press("right_square_bracket", "6")
         await settle(app, pilot)
-        messages = [str(n.message) for n in app._notifications]
-        assert any("(at call 1:" in m for m in messages), messages
+        said = str(screen.query_one("#status").content)
+        assert "(at call 1:" in said, said
     (f,) = triage.history(store, b, c, triage.resolve_case(store, key))
     assert json.loads(f.step)["index"] == 0 and f.class_key == "unsafe_tool_action"
 

@@ -110,10 +110,10 @@ def test_commands_that_write_create_the_store_and_say_so(tmp_path):
 def test_the_same_file_twice_in_one_transaction_is_refused(store, tmp_path):
     src = write_jsonl(tmp_path / "r.jsonl", [line("a")], header={"name": "r"})
     (first,) = service.import_path(store, src)
-    from evaltui.importers import detect
+    from evaltui.importers import ImportOptions, detect, sha256_file
 
-    (item,) = detect(src).read(src, service.ImportOptions())
-    item.run.sha256 = service.sha256_file(src)
+    (item,) = detect(src).read(src, ImportOptions())
+    item.run.sha256 = sha256_file(src)
     with pytest.raises(AlreadyImported) as info:
         store.import_run(item.run, item.records, unique=True)
     assert info.value.run_id == first.run_id

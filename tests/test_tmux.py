@@ -142,6 +142,36 @@ def test_real_process_opens_a_comparison_and_steps(terminal_env, db_path):
         term.close()
 
 
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_keys_sent_at_once_all_land(terminal_env, db_path):
+    """100 presses of j in one write move exactly 100 cases (across the 60-row pages), and
+    End then Home jump to the ends of the list."""
+    from evaltui.compare import Comparison
+
+    with Comparison(db_path, 1, 2, 3) as cmp:
+        keys = [r.case_key for r in cmp.page(limit=400)]
+    term = Terminal(str(EVALTUI), terminal_env, width=160, height=45)
+    try:
+        term.wait_for("73.1%")
+        term.keys("Enter")
+        term.wait_for("case 1 of 302")
+        term.tmux("send-keys", "j" * 100)  # one write: typed ahead of every repaint
+        screen = term.wait_for("case 101 of 302")
+        term.wait_for(f"support-assistant / {keys[100]}")
+        term.keys("End")
+        screen = term.wait_for("case 302 of 302")
+        term.wait_for(f"support-assistant / {keys[301]}")
+        term.tmux("send-keys", "k" * 45)
+        term.wait_for("case 257 of 302")
+        term.keys("Home")
+        screen = term.wait_for("case 1 of 302")
+        assert f"support-assistant / {keys[0]}" in screen
+        term.keys("q")
+        term.wait_for("EXITED=0")
+    finally:
+        term.close()
+
+
 def _kill_9(db_path: Path) -> None:
     """SIGKILL the evaltui process working on this store (no cleanup, no atexit)."""
     out = subprocess.run(

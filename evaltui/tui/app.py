@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import Monochrome, NoColor
@@ -94,6 +96,21 @@ class EvaltuiApp(App[None]):
         self.push_screen(RunsScreen())
         if failed is not None:
             self.push_screen(ErrorScreen(failed.title, failed.message))
+        # A full collection takes tens of ms once a comparison is open: done when no key
+        # has come for a second, not in the middle of a step (docs/performance.md).
+        gc.freeze()  # the app's own objects: never garbage, never scanned again
+        gc.set_threshold(700, 10, 1_000_000)
+        self._last_key = time.monotonic()
+        self.set_interval(2.0, self._collect_when_idle)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _collect_when_idle(self) -> None:
+        if time.monotonic() - self._last_key > 1.0:
+            gc.collect()
 
     def on_unmount(self) -> None:
         if self._presence is not None:

@@ -92,18 +92,21 @@ def load(bindings: dict[str, dict[str, str]], themes: set[str],
             if not _KEY.match(key.strip()):
                 raise bad(bid, f"{key.strip()!r} is not a key name (e.g. j, J, ctrl+n, f5, home)")
     normal = {bid: _normalize_key_list(keys.replace(" ", "")) for bid, keys in keymap.items()}
-    # Two bindings of one screen (or one of the app's, which every screen has) on one key.
+    # A remapped binding on a key another binding of the same screen (or the app's,
+    # which every screen has) already answers to: the remapped one is named. Defaults
+    # that overlap on purpose (a dialog's q closes it) are not the keymap's doing.
     for screen, ids in bindings.items():
         if screen == "app":
             continue
-        taken: dict[str, str] = {}
+        holders: dict[str, list[str]] = {}
         for bid, keys in {**bindings["app"], **ids}.items():
             for key in _normalize_key_list(normal.get(bid, keys)).split(","):
-                if key in taken and taken[key] != bid:
-                    first, second = sorted((taken[key], bid), key=lambda b: b not in normal)
-                    raise bad(second if second in normal else first,
-                              f"key {key!r} is already {first}'s on the {screen} screen")  # fmt: skip
-                taken[key] = bid
+                holders.setdefault(key, []).append(bid)
+        for key, bids in holders.items():
+            moved = [b for b in bids if b in normal]
+            if len(bids) > 1 and moved:
+                other = next(b for b in bids if b != moved[-1])
+                raise bad(moved[-1], f"key {key!r} is already {other}'s on the {screen} screen")
     return Config(path, normal, theme)
 
 

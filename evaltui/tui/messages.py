@@ -96,6 +96,8 @@ class Saved(Message):
     text: str
     advance: bool
     next_row: CaseRow | None
+    row: CaseRow | None = None  # the saved case as it is now (its triage columns)
+    progress: dict[str, tuple[int, int]] | None = None  # triage progress after it
 
 
 @dataclass

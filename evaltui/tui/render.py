@@ -101,7 +101,8 @@ def counts_text(
     t.append(f"{done} of {total} regressions triaged", style="bold" if done < total else "green")
     t.append(
         "\nrates: cases passing, samples reduced by the reducer (the runs screen's rate is per "
-        "result)   p>f / f>p: cases pass→fail / fail→pass   p: exact McNemar   p adj: Holm   *: p adj < 0.05",
+        "result)   p>f / f>p: cases pass→fail / fail→pass   p: exact McNemar   p adj: Holm   *: p adj < 0.05"
+        "   bars: ● candidate, ─ its 95% interval, │ baseline, f fallback",
         style="dim",
     )
     for name, st in (tools or {}).items():

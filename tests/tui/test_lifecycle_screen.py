@@ -81,3 +81,25 @@ async def test_stale_screen_bulk_retires_in_one_go(demo_store, db_path):
         retire_events = [e for e in store.events() if e["action"] == "case.retire"]
         assert len(retire_events) == distinct
         assert {e["context"]["cases"] for e in retire_events} == {distinct}  # one bulk action
+
+
+async def test_retiring_keeps_the_place_in_the_list(demo_store, db_path):
+    """Retire case 5: the cursor stays at position 5, now on the case after it."""
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("j", "j", "j", "j")
+        await settle(app, pilot)
+        assert screen.position == 5 and screen.current.case_key == order[4]
+        await pilot.press("X")
+        await settle(app, pilot)
+        await pilot.press("down", "enter")
+        await settle(app, pilot)
+        await pilot.press(*"gone", "enter")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot, rounds=8)
+        assert screen.total == len(order) - 1
+        assert screen.position == 5 and screen.current.case_key == order[5]
+        assert f"case 5 of {len(order) - 1}" in str(screen.query_one("#filter-line").content)

@@ -28,7 +28,7 @@ from evaltui.tui.screens.prompts import (
     VerdictPicker,
     note_prompt,
 )
-from evaltui.tui.widgets import CasePane
+from evaltui.tui.widgets import CaseList, CasePane
 from evaltui.tui.widgets.scoreboard import effect_table
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ class CaseActions(CasePaging):
     if TYPE_CHECKING:  # CompareScreen's, used here
 
         def show_counts(self) -> None: ...
+        def say(self, text: str) -> None: ...
 
     @property
     def db_path(self) -> Path:
@@ -190,12 +191,14 @@ class CaseActions(CasePaging):
             return
         with self.committing([case_id], text), Store(self.db_path) as store:
             triage.label(store, cmp.baseline.id, cmp.candidate.id, case_id, **fields)  # type: ignore[arg-type]
-        next_row = None
-        if advance:
-            here = cmp.row(case_id)
-            next_row = cmp.neighbour(here, self.flt.with_(triage="untriaged"), step=1)
-        self.post_message(Saved(case_id, text + " (saved)", advance, next_row))
-        self.post_message(Progress(cmp.triage_progress()))
+        here = cmp.row(case_id)
+        next_row = (
+            cmp.neighbour(here, self.flt.with_(triage="untriaged"), step=1) if advance else None
+        )
+        # One message, so the confirmation, the row, the progress and the next case are
+        # on screen in one frame.
+        self.post_message(Saved(case_id, text + " (saved)", advance, next_row, here,
+                                cmp.triage_progress()))  # fmt: skip
 
     @work(thread=True, group="compare-save", exit_on_error=False)
     def run_undo(self) -> None:
@@ -207,10 +210,9 @@ class CaseActions(CasePaging):
         if f is None:
             self.post_message(Saved(-1, "Nothing of yours to undo in this comparison", False, None))
             return
-        self.post_message(
-            Saved(f.case_id, f"Undone on {f.case_key} (saved)", False, cmp.row(f.case_id))
-        )
-        self.post_message(Progress(cmp.triage_progress()))
+        here = cmp.row(f.case_id)
+        self.post_message(Saved(f.case_id, f"Undone on {f.case_key} (saved)", False, here, here,
+                                cmp.triage_progress()))  # fmt: skip
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -288,23 +290,26 @@ class CaseActions(CasePaging):
 
     @on(Saved)
     def saved(self, message: Saved) -> None:
-        self.notify(one_line(message.text, 120), markup=False, timeout=3)
-        self._details.clear()  # triage columns and histories changed
+        self.say(message.text)
+        self._details.pop(message.case_id, None)  # its triage columns and history changed
         self.not_saved.pop(message.case_id, None)  # it committed now
         self.show_alert()
+        if message.progress is not None:
+            self.progress = message.progress
+            self.show_counts()
         if message.case_id < 0:
             return
-        # Move on at once when the next case is held; then read the window again in place
-        # (class and owner columns). A next case further on: its page, counted.
-        select = message.next_row.case_id if message.next_row is not None else None
+        listing = self.query_one("#cases", CaseList)
+        fresh = message.row
+        if fresh is not None and any(r.case_id == fresh.case_id for r in self.rows):
+            self.rows = [fresh if r.case_id == fresh.case_id else r for r in self.rows]
+            listing.show(self.rows, self.window_start, self.total)  # the row's class and owner
+        select = message.next_row.case_id if message.next_row is not None else message.case_id
         index = next((i for i, r in enumerate(self.rows) if r.case_id == select), None)
         if index is not None:
-            self.go_to(self.window_start + index)
-            self.reload_window()
-        elif message.next_row is not None:
+            self.go_to(self.window_start + index, reselect=select == message.case_id)
+        elif message.next_row is not None:  # further on: its page, its position counted
             self.load_page(message.next_row.key - 1, None, select=select)
-        else:  # stay: the case shown again with its new history
-            self.reload_window(select=self.current.case_id if self.current else None)
         if message.advance and message.next_row is None:
             self.notify("No untriaged case after this one in the list", markup=False, timeout=3)
 

@@ -78,8 +78,6 @@ class CasePaging(AppScreen):
         """Put the cursor at `target` (clamped to the list) and show the case there."""
         last = max(self.total, self.window_end, 1)
         target = max(1, min(target, last))
-        if target == self.position and not reselect and self.current is not None:
-            return
         self.position = target
         listing = self.query_one("#cases", CaseList)
         listing.move_to(target)

@@ -9,6 +9,8 @@ draw what they are given; the triage and lifecycle actions are in
 
 from __future__ import annotations
 
+import gc
+
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -27,6 +29,7 @@ from evaltui.compare import (
 from evaltui.models import CASE_STATUSES
 from evaltui.store import Store
 from evaltui.taxonomy import Taxonomy
+from evaltui.textsafe import one_line
 from evaltui.triage import Finding
 from evaltui.tui.messages import (
     Built,
@@ -74,6 +77,7 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
         self.position = 0
         self.window_start = 1  # position of self.rows[0]
         self._fetching = False  # a page is on its way
+        self._count_lines = -1
         self.segments: list[SegmentRow] = []
         self.counts: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
@@ -102,6 +106,7 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
             yield CaseList(id="cases")
             yield CasePane(id="case-pane")
         yield LoadingIndicator(id="loading")
+        yield Static(Text(""), id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -159,6 +164,9 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
         listing.configure(risk=cmp.risk_dimension, fallback=cmp.fallback is not None)
         self.position, self.total = 0, 0
         listing.focus()
+        # What is built now lives as long as the screen: out of the collector's way, so a
+        # full collection (tens of ms, every few dozen keys) scans only what is new.
+        gc.freeze()
         flt = self.restore_place()
         if flt is not None and (flt != Filter() or self.place_to_restore != (None, 1)):
             self.flt, self.restoring = flt, True
@@ -204,15 +212,17 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
         self.query_one("#title", Static).update(title_text(self.comparison))
 
     def show_counts(self) -> None:
-        self.query_one("#counts", Static).update(
-            counts_text(
-                self.counts,
-                self.statuses,
-                self.progress,
-                included=self.include_hidden,
-                tools=self.tool_stats,
-            )
-        )
+        text = counts_text(self.counts, self.statuses, self.progress,
+                           included=self.include_hidden, tools=self.tool_stats)  # fmt: skip
+        lines = text.plain.count("\n")
+        # as many lines as before: no layout pass (a triage key updates the progress)
+        self.query_one("#counts", Static).update(text, layout=lines != self._count_lines)
+        self._count_lines = lines
+
+    def say(self, text: str) -> None:
+        """The status line: what the last action did ("... (saved)"). One fixed line,
+        updated without a layout pass, so confirming costs a triage key no time."""
+        self.query_one("#status", Static).update(Text(one_line(text, 200)), layout=False)
 
     # -- the case list --------------------------------------------------------------------
 

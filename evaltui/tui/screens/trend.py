@@ -23,7 +23,7 @@ LAST_RUNS = 12
 class TrendScreen(AppScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to the comparison", id="trend.back"),
-        Binding("tab", "focus_next", "Pane", tooltip="Segments / cases", id="trend.pane"),
+        Binding("tab", "app.focus_next", "Pane", tooltip="Segments / cases", id="trend.pane"),
     ]
 
     def __init__(self, run_id: int, reducer: Reducer, dimensions: list[str]) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -49,9 +50,10 @@ class CaseLines(ScrollView, can_focus=True):
         return render
 
     def update(self, renderable: Any, *, top: bool = True,
-               lines: tuple[int, list[Strip]] | None = None) -> None:  # fmt: skip
-        """Show content (`lines`: the same content already rendered, read ahead)."""
-        self.content = inert(renderable)  # the door: whatever is drawn here is data
+               lines: tuple[int, list[Strip]] | None = None, checked: bool = False) -> None:  # fmt: skip
+        """Show content (`lines`: the same content already rendered, read ahead;
+        `checked`: it has already passed `inert`, in the worker that rendered it)."""
+        self.content = renderable if checked else inert(renderable)  # the door
         self._width = -1
         if lines is not None and lines[0] == max(1, self.scrollable_content_region.width):
             self._set_lines(*lines)
@@ -80,6 +82,18 @@ class CaseLines(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         index = y + int(self.scroll_offset.y)
         width = self.scrollable_content_region.width
+        height = self.scrollable_content_region.height
+        below = len(self._lines) - index - 1
+        if y == height - 1 and below > 0:  # no scrollbar (a step would redraw it whole): this
+            more = f" ▼ {below + 1} more lines: tab to the pane, then ↓ / PgDn; o opens the whole case "
+            return Strip(
+                [
+                    Segment(
+                        more[:width].ljust(width), self.rich_style + Style(reverse=True, dim=True)
+                    )
+                ],
+                width,
+            )
         if 0 <= index < len(self._lines):
             return self._lines[index].crop_extend(0, width, None)
         return Strip([Segment(" " * max(width, 0), self.rich_style)], width)
@@ -116,12 +130,16 @@ class CasePane(Vertical):
         self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding],
         path_cursor: int | None = None, path_unfolded: bool = False,
     ) -> None:  # fmt: skip
-        content = case_renderable(row, detail, reducer, history=history,
-                                  path_cursor=path_cursor, path_unfolded=path_unfolded)  # fmt: skip
         plain = path_cursor is None and not path_unfolded
         key = (row.case_id, id(detail), id(history), reducer.label)
         ready = self._prepared.pop(key, None) if plain else None
-        self.query_one("#case-view", CaseLines).update(content, lines=ready and ready[1])
+        view = self.query_one("#case-view", CaseLines)
+        if ready is not None:  # rendered ahead, through the door, in a worker
+            view.update(ready[0][2], lines=ready[1], checked=True)
+            return
+        content = case_renderable(row, detail, reducer, history=history,
+                                  path_cursor=path_cursor, path_unfolded=path_unfolded)  # fmt: skip
+        view.update(content)
 
     def preparer(
         self, reducer: Reducer
@@ -130,9 +148,9 @@ class CasePane(Vertical):
         render = self.query_one("#case-view", CaseLines).renderer()
 
         def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
-            content = case_renderable(row, detail, reducer, history=history)
+            content = inert(case_renderable(row, detail, reducer, history=history))
             key = (row.case_id, id(detail), id(history), reducer.label)
-            return key, ((detail, history), render(content))
+            return key, ((detail, history, content), render(content))
 
         return prepare
 

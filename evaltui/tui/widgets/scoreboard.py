@@ -8,9 +8,39 @@ from textual import on
 
 from evaltui.compare import SegmentRow
 from evaltui.exporters.text import fmt_delta, fmt_p, pct, segment_label
+from evaltui.stats import wilson
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import SegmentChosen
 from evaltui.tui.widgets.safe import DataTable
+
+BAR_WIDTH = 21  # cells for 0%..100%: one per 5%
+
+
+def rate_bar(seg: SegmentRow, fallback: bool) -> Text:
+    """The segment's rates on one 0..100% line: the candidate ● with its 95% interval
+    ─, the baseline │, the fallback f; read by their symbols, not their colours."""
+    cells = ["·"] * BAR_WIDTH
+    styles = ["dim"] * BAR_WIDTH
+
+    def at(rate: float) -> int:
+        return min(BAR_WIDTH - 1, max(0, round(rate * (BAR_WIDTH - 1))))
+
+    if seg.n:
+        lo, hi = wilson(seg.candidate_passed, seg.n) or (0.0, 0.0)
+        for i in range(at(lo), at(hi) + 1):
+            cells[i], styles[i] = "─", _delta_style(seg.delta)
+    marks = [(seg.fallback_rate, "f", "magenta")] if fallback else []
+    marks += [
+        (seg.baseline_rate, "│", "bold cyan"),
+        (seg.candidate_rate, "●", "bold " + _delta_style(seg.delta)),
+    ]
+    for rate, mark, style in marks:
+        if rate is not None:
+            cells[at(rate)], styles[at(rate)] = mark, style
+    bar = Text()
+    for cell, style in zip(cells, styles, strict=True):
+        bar.append(cell, style=style)
+    return bar
 
 
 def _delta_style(delta: float | None) -> str:
@@ -28,7 +58,7 @@ class Scoreboard(DataTable[Text]):
         self.segments = segments
         self.clear(columns=True)
         cols = ["segment", "n", "baseline", "candidate", "delta", *(["fallback"] if fallback else []),
-                "p>f", "f>p", "p", "p adj", ""]  # fmt: skip
+                "p>f", "f>p", "p", "p adj", "", "0%   candidate ● ─ 95%   100%"]  # fmt: skip
         rows = []
         for seg in segments:
             delta = seg.delta
@@ -45,6 +75,7 @@ class Scoreboard(DataTable[Text]):
                 Text(fmt_p(seg.p_value), justify="right"),
                 Text(fmt_p(seg.p_adjusted), justify="right"),
                 Text("*", style="bold red" if (delta or 0) < 0 else "bold green") if seg.significant else Text(""),
+                rate_bar(seg, fallback),
             ]  # fmt: skip
             rows.append(cells)
         for i, name in enumerate(cols):
