@@ -404,3 +404,26 @@ def test_include_adds_statuses_and_only_replaces_them(demo_store, db_path):
         cli, ["--db", str(db_path), "compare", b, c, "--include", "retired", "--only", "active"]
     )
     assert both.exit_code == 2
+
+
+@pytest.mark.parametrize("regressions", [80, 30])
+@pytest.mark.parametrize("reducer", ["worst", "best"])
+def test_a_preview_is_the_first_page_of_the_whole(store, db_path, tmp_path, regressions, reducer):
+    """`Comparison(first=N)` (the app's first page, read before the whole comparison)
+    gives the whole one's first N rows: from the regressions alone when there are N,
+    from every case when there are fewer."""
+    from .helpers import line
+
+    risks = ["high", "low", "medium"]
+    base = [line(f"k{i:03d}", "pass", attributes={"risk": risks[i % 3]}) for i in range(200)]
+    cand = [line(f"k{i:03d}", "fail" if i < regressions or i % 7 == 0 else "pass",
+                 attributes={"risk": risks[i % 3]}, output=f"o{i % 5}") for i in range(200)]  # fmt: skip
+    for name, rows, role in (("b", base, "production"), ("c", cand, "candidate")):
+        service.import_path(
+            store, write_jsonl(tmp_path / f"{name}.jsonl", rows, {"name": name, "role": role})
+        )
+    with Comparison(db_path, 1, 2, first=60, reducer=Reducer.parse(reducer)) as preview, \
+            Comparison(db_path, 1, 2, reducer=Reducer.parse(reducer)) as whole:  # fmt: skip
+        got = [(r.case_id, r.ord, r.change) for r in preview.page(Filter(), limit=60)]
+        assert got == [(r.case_id, r.ord, r.change) for r in whole.page(Filter(), limit=60)]
+        assert len(got) == 60 and got[0][2] == "regressed"

@@ -408,3 +408,30 @@ def read_trajectory(
     from evaltui import trajectory
 
     return trajectory.loads(zstandard.ZstdDecompressor().decompress(row[0]))
+
+
+def build_sets(
+    conn: sqlite3.Connection, table: str, dims: Sequence[str], risk_dimension: str | None
+) -> dict[int, tuple[str | None, ...]]:
+    """`{table}_sets`: per attributes set, its risk rank and segment values (as text);
+    returns the values by set id."""
+    cols = "".join(f", s{i} TEXT" for i in range(len(dims)))
+    conn.execute(
+        f"CREATE TEMP TABLE {table}_sets (attr_set INTEGER PRIMARY KEY, risk_rank INTEGER{cols})"
+    )
+    rows = []
+    values_of: dict[int, tuple[str | None, ...]] = {}
+    for set_id, text in conn.execute("SELECT id, attributes FROM attr_sets"):
+        try:
+            attrs = json.loads(text)
+        except ValueError:
+            attrs = {}
+        if not isinstance(attrs, dict):
+            attrs = {}
+        values = tuple(segment_value(attrs.get(d)) for d in dims)
+        risk = segment_value(attrs.get(risk_dimension)) if risk_dimension else None
+        rows.append((set_id, RISK_ORDER.get((risk or "").lower(), 9), *values))
+        values_of[set_id] = values
+    marks = ",".join("?" * (2 + len(dims)))
+    conn.executemany(f"INSERT INTO {table}_sets VALUES ({marks})", rows)
+    return values_of

@@ -238,3 +238,46 @@ async def test_zoom_gives_the_case_pane_the_width_and_stepping_still_works(demo_
         assert order[1] in pane_text(screen)
         await pilot.press("z")
         assert screen.query_one("#cases", CaseList).display
+
+
+async def test_keys_pressed_while_only_the_first_page_is_there_all_land(
+    demo_store, db_path, monkeypatch
+):
+    """The first page shows from a preview while the whole comparison is built; 70 keys
+    pressed before it is ready (past the preview's 60 rows) move exactly 70 cases."""
+    import time as _time
+
+    from evaltui.compare import engine
+
+    real = engine.Comparison._build
+
+    def slow_build(self):
+        real(self)
+        if self.first is None:
+            _time.sleep(1.0)  # the whole comparison takes a while
+
+    monkeypatch.setattr(engine.Comparison, "_build", slow_build)
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        for _ in range(100):  # until the preview's first case is on screen
+            await pilot.pause(0.02)
+            screen = app.screen
+            if isinstance(screen, CompareScreen) and screen.current is not None:
+                break
+        assert screen.comparison.first is not None  # still the preview
+        await pilot.press(*["j"] * 70)
+        await settle(app, pilot, rounds=8)
+        assert screen.comparison.first is None and screen.total == len(order)
+        assert screen.position == 71 and screen.current.case_key == order[70]
+
+
+def test_a_preview_holds_the_first_page_of_the_whole_comparison(demo_store, db_path):
+    with Comparison(db_path, 1, 2, 3, first=60) as preview, Comparison(db_path, 1, 2, 3) as whole:
+        first = preview.page(Filter(), limit=60)
+        assert [(r.case_id, r.ord, r.change) for r in first] == [
+            (r.case_id, r.ord, r.change) for r in whole.page(Filter(), limit=60)
+        ]
+        assert preview.read_case(first[0])[1] == whole.read_case(first[0])[1]

@@ -76,7 +76,10 @@ class CasePaging(AppScreen):
 
     def go_to(self, target: int, *, reselect: bool = False) -> None:
         """Put the cursor at `target` (clamped to the list) and show the case there."""
-        last = max(self.total, self.window_end, 1)
+        # While the preview shows (the whole comparison is being built) the list's end is
+        # not known yet: the position may go past the page held; it is clamped after.
+        previewing = self.comparison is not None and self.comparison.first is not None
+        last = target if previewing else max(self.total, self.window_end, 1)
         target = max(1, min(target, last))
         self.position = target
         listing = self.query_one("#cases", CaseList)
@@ -101,6 +104,8 @@ class CasePaging(AppScreen):
 
     def fetch_for(self, target: int) -> None:
         """Fetch the page holding position `target`, from the nearest key held."""
+        if self.comparison is not None and self.comparison.first is not None:
+            return  # the preview holds one page: the whole comparison reads the rest (`built`)
         rows, start, end, total = self.rows, self.window_start, self.window_end, self.total
         self._fetching = True
         if rows and end < target <= end + PAGE:

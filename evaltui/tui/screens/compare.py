@@ -10,12 +10,15 @@ draw what they are given; the triage and lifecycle actions are in
 from __future__ import annotations
 
 import gc
+import threading
+from typing import Any
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Footer, LoadingIndicator
+from textual.worker import get_current_worker
 
 from evaltui.compare import (
     FILTER_CYCLE,
@@ -78,6 +81,7 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
         self.window_start = 1  # position of self.rows[0]
         self._fetching = False  # a page is on its way
         self._count_lines = -1
+        self._previews: list[Comparison] = []  # first pages shown before the whole comparison
         self.segments: list[SegmentRow] = []
         self.counts: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
@@ -125,26 +129,49 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
             fit_footer(self, self.size.width)
 
     def on_unmount(self) -> None:
-        if self.comparison is not None:
-            self.comparison.close()
+        for cmp in [self.comparison, *self._previews]:
+            if cmp is not None:
+                cmp.close()
 
     # -- building ------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="compare-build", exit_on_error=False)
     def build(self) -> None:
+        """The whole comparison in a thread and, meanwhile, a preview of its first page
+        (`Comparison(first=...)`, about half the time at a million results): people read
+        the worst case first. The preview's rows are the whole one's, so the list goes
+        on from them when the figures arrive (`built`)."""
         b, c, f = self.run_ids
         from evaltui import taxonomy
 
         statuses = frozenset(CASE_STATUSES) if self.include_hidden else frozenset({"active"})
-        cmp = Comparison(self.db_path, b, c, f, reducer=self.reducer_arg(), statuses=statuses,
-                         dimensions=self.dimensions)  # fmt: skip
-        with Store(self.db_path) as store:
-            tax = taxonomy.load(store, getattr(self.app, "taxonomy_path", None))
-        # The first page goes out before the segment tally: people read the worst case first.
-        rows = cmp.page(Filter(), limit=PAGE)
-        first = cmp.read_case(rows[0]) if rows else None
-        self.post_message(Opened(cmp, rows, tax, first))
-        self.post_message(self.figures(cmp, tax))
+        args: dict[str, Any] = {"reducer": self.reducer_arg(), "statuses": statuses,
+                                "dimensions": self.dimensions}  # fmt: skip
+        done: dict[str, Any] = {}
+
+        def whole() -> None:
+            try:
+                done["cmp"] = Comparison(self.db_path, b, c, f, **args)
+            except BaseException as exc:
+                done["error"] = exc
+
+        thread = threading.Thread(target=whole, name="compare-whole", daemon=True)
+        thread.start()
+        try:
+            preview = Comparison(self.db_path, b, c, f, first=PAGE, **args)
+            with Store(self.db_path) as store:
+                tax = taxonomy.load(store, getattr(self.app, "taxonomy_path", None))
+            rows = preview.page(Filter(), limit=PAGE)
+            first = preview.read_case(rows[0]) if rows else None
+            self.post_message(Opened(preview, rows, tax, first))
+        finally:
+            thread.join()
+        if "error" in done:
+            raise done["error"]
+        if get_current_worker().is_cancelled:
+            done["cmp"].close()
+            return
+        self.post_message(self.figures(done["cmp"], tax))
 
     @on(Opened)
     def opened(self, message: Opened) -> None:
@@ -169,14 +196,19 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
         gc.freeze()
         flt = self.restore_place()
         if flt is not None and (flt != Filter() or self.place_to_restore != (None, 1)):
-            self.flt, self.restoring = flt, True
-            self.restore_to(*self.place_to_restore)  # where this reviewer left it
+            self.flt, self.restoring = flt, True  # restored when the figures arrive (`built`)
             return
         first = message.rows[0].case_id if message.rows else None
         self.page_loaded(PageLoaded(message.rows, None, first, self.generation, 1))
 
     @on(Built)
     def built(self, message: Built) -> None:
+        previous = self.comparison
+        swapped = previous is not None and previous is not message.comparison
+        if swapped and previous is not None and previous.first is not None:
+            # The preview: the whole comparison takes over. Closed with the screen, as a
+            # read started on it may still be running.
+            self._previews.append(previous)
         refresh = self.comparison is message.comparison and self._figures_shown
         self._figures_shown = True
         self.comparison = message.comparison
@@ -196,9 +228,10 @@ class CompareScreen(CaseActions, CompareView, PathKeys):
         self.query_one("#scoreboard", Scoreboard).show(
             self.segments, message.comparison.fallback is not None
         )
-        if self.restoring:  # the saved place is on its way, counted
+        if self.restoring:  # where this reviewer left it: read from the whole comparison
+            self.restore_to(*self.place_to_restore)
             return
-        if refresh or self.flt != Filter():
+        if refresh or swapped or self.flt != Filter():
             # Figures changed (a retirement) or a filter is on: read the place in the list
             # again; the cursor keeps its position (the next case, if this one left).
             self.reload_window(count=True)

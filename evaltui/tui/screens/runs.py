@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 MARK_LABEL = {"baseline": "BASE", "candidate": "CAND", "fallback": "FALL"}
 # The figures come before the long labels, so an 80-column terminal shows them.
 COLUMNS = [
-    ("mark", "mark"), ("id", "id"), ("name", "name"), ("rate", "pass rate"), ("cases", "cases"),
+    ("mark", "mark"), ("id", "id"), ("name", "name"), ("rate", "pass/result"), ("cases", "cases"),
     ("results", "results"), ("pass", "pass"), ("fail", "fail"), ("error", "error"),
     ("other", "limit/none"), ("role", "role"),
     ("system", "system"), ("format", "format"), ("imported", "imported"),
@@ -110,6 +110,9 @@ class RunsScreen(AppScreen):
             runs = service.list_runs(store)
             selection = service.get_selection(store)
         self.post_message(RunsLoaded(runs, selection))
+        # What Enter needs, loaded now while the runs are read: not after the key.
+        import evaltui.taxonomy
+        import evaltui.tui.screens.compare  # noqa: F401
 
     @on(RunsLoaded)
     def show_runs(self, message: RunsLoaded) -> None:

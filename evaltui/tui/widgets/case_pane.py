@@ -64,8 +64,8 @@ class CaseLines(ScrollView, can_focus=True):
         self.refresh()
 
     def _relines(self) -> None:
-        width = max(1, self.scrollable_content_region.width)
-        if width != self._width:
+        width = self.scrollable_content_region.width
+        if width > 0 and width != self._width:  # (0: not laid out yet; on_resize draws it)
             self._set_lines(*self.renderer()(self.content))
 
     def _set_lines(self, width: int, lines: list[Strip]) -> None:
@@ -77,7 +77,10 @@ class CaseLines(ScrollView, can_focus=True):
         self._scroll_update(size)
 
     def on_resize(self) -> None:
+        width = self._width
         self._relines()
+        if self._width != width:  # drawn at the old width already: draw it again
+            self.refresh()
 
     def render_line(self, y: int) -> Strip:
         index = y + int(self.scroll_offset.y)
