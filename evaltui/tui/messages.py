@@ -110,11 +110,6 @@ class NotSaved(Message):
 
 
 @dataclass
-class Progress(Message):
-    progress: dict[str, tuple[int, int]]
-
-
-@dataclass
 class Jump(Message):
     """The result of a next/previous-regression query."""
 

@@ -18,7 +18,7 @@ from evaltui.store.events import current_user
 from evaltui.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
 from evaltui.triage import Finding
-from evaltui.tui.messages import Built, NotSaved, Previewed, Progress, Saved, StatusRequest, Written
+from evaltui.tui.messages import Built, NotSaved, Previewed, Saved, StatusRequest, Written
 from evaltui.tui.screens.case_paging import CasePaging
 from evaltui.tui.screens.prompts import (
     ClassPicker,
@@ -282,11 +282,6 @@ class CaseActions(CasePaging):
         if self.comparison is not None:
             self.comparison.refresh_status(ids)
         self.post_message(Written(text + " (saved)"))
-
-    @on(Progress)
-    def progress_changed(self, message: Progress) -> None:
-        self.progress = message.progress
-        self.show_counts()
 
     @on(Saved)
     def saved(self, message: Saved) -> None:
