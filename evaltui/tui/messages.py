@@ -72,6 +72,14 @@ class PageLoaded(Message):
     generation: int
     start: int  # 1-based position of rows[0] in the filtered list
     mode: str = "replace"  # or "append" / "prepend": next to the window held
+    follow: int | None = None  # a position scrolled to: rows for it, the cursor stays
+
+
+@dataclass
+class RowsWanted(Message):
+    """The case list shows a position whose row is not held (scrolled onto it)."""
+
+    position: int
 
 
 @dataclass

@@ -101,7 +101,8 @@ async def test_paging_past_the_window_keeps_the_widget_small(demo_store, db_path
             await settle(app, pilot)
         assert screen.current.case_key == order[12]
         listing = screen.query_one("#cases", CaseList)
-        assert len(listing.rows) <= 15 and listing.rows is screen.rows
+        # bounded: three pages, or two screens of rows when that is more
+        assert len(listing.rows) <= max(15, 2 * listing.size.height) and listing.rows is screen.rows
         assert order[12] in listing.render_line(listing.cursor - int(listing.scroll_offset.y)).text
         for _ in range(3):
             await pilot.press("k")
@@ -281,3 +282,23 @@ def test_a_preview_holds_the_first_page_of_the_whole_comparison(demo_store, db_p
             (r.case_id, r.ord, r.change) for r in whole.page(Filter(), limit=60)
         ]
         assert preview.read_case(first[0])[1] == whole.read_case(first[0])[1]
+
+
+async def test_scrolling_the_list_fills_the_rows_it_shows_and_the_cursor_stays(
+    demo_store, db_path, monkeypatch
+):
+    small_pages(monkeypatch)
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        listing = screen.query_one("#cases", CaseList)
+        listing.scroll_to(y=200, animate=False, immediate=True)  # as the mouse wheel does
+        await settle(app, pilot, rounds=8)
+        assert listing.missing_on_screen() is None
+        top = int(listing.scroll_offset.y)
+        assert order[top] in listing.render_line(1).text  # the first line under the header
+        assert screen.position == 1 and screen.current.case_key == order[0]
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert screen.position == 2 and screen.current.case_key == order[1]

@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from evaltui.compare import CaseDetail, CaseRow, Comparison, Filter, Reducer
 from evaltui.triage import Finding
-from evaltui.tui.messages import CaseChosen, DetailLoaded, PageLoaded, ReadAhead
+from evaltui.tui.messages import CaseChosen, DetailLoaded, PageLoaded, ReadAhead, RowsWanted
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.widgets import CaseList, CasePane
 
@@ -46,6 +46,7 @@ class CasePaging(AppScreen):
     shown_at: float | None
     _details: dict[int, tuple[CaseRow, CaseDetail, list[Finding]]]
     _fetching: bool
+    _refills: int = 0  # pages fetched again for one scroll
     restoring: bool
 
     if TYPE_CHECKING:  # CompareScreen's, used here
@@ -102,34 +103,36 @@ class CasePaging(AppScreen):
         elif self.window_start > 1 and self.position - self.window_start < PAGE // 3:
             self.fetch_for(self.window_start - 1)
 
-    def fetch_for(self, target: int) -> None:
-        """Fetch the page holding position `target`, from the nearest key held."""
+    def fetch_for(self, target: int, *, scrolled: bool = False) -> None:
+        """Fetch the page holding position `target`, from the nearest key held
+        (`scrolled`: for the list's view only; the cursor stays where it is)."""
         if self.comparison is not None and self.comparison.first is not None:
             return  # the preview holds one page: the whole comparison reads the rest (`built`)
         rows, start, end, total = self.rows, self.window_start, self.window_end, self.total
         self._fetching = True
+        view = target if scrolled else None
         if rows and end < target <= end + PAGE:
-            self.load_page(rows[-1].key, None, start=end + 1, mode="append")
+            self.load_page(rows[-1].key, None, start=end + 1, mode="append", view=view)
         elif rows and start - PAGE <= target < start:
-            self.load_page(None, rows[0].key, start=start, mode="prepend")
+            self.load_page(None, rows[0].key, start=start, mode="prepend", view=view)
         elif target <= PAGE:
-            self.load_page(None, None, start=1)
+            self.load_page(None, None, start=1, view=view)
         elif total and target > total - PAGE:
-            self.load_page(None, LAST, start=total + 1)
+            self.load_page(None, LAST, start=total + 1, view=view)
         elif rows and target > end:
             skip = target - end - 1 - PAGE // 2
-            self.load_page(rows[-1].key, None, start=end + 1 + skip, offset=skip)
+            self.load_page(rows[-1].key, None, start=end + 1 + skip, offset=skip, view=view)
         elif rows:
             skip = start - target - PAGE // 2
-            self.load_page(None, rows[0].key, start=start - skip, offset=skip)
+            self.load_page(None, rows[0].key, start=start - skip, offset=skip, view=view)
         else:
-            self.load_page(None, None, start=1)
+            self.load_page(None, None, start=1, view=view)
 
     @work(thread=True, exclusive=True, group="compare-page", exit_on_error=False)
     def load_page(
         self, after: int | None, before: int | None, *, select: int | None = None,
         start: int | None = None, offset: int = 0, mode: str = "replace", count: bool = False,
-        limit: int = PAGE,
+        limit: int = PAGE, view: int | None = None,
     ) -> None:  # fmt: skip
         """PAGE rows after/before an order key. `start` is the position of the first row
         (after) or one past the last (before) when the caller knows it; otherwise it is
@@ -146,7 +149,7 @@ class CasePaging(AppScreen):
             start = 1 if after is None and before is None else cmp.position(rows[0], self.flt)
         if get_current_worker().is_cancelled:
             return
-        self.post_message(PageLoaded(rows, total, select, generation, start or 1, mode))
+        self.post_message(PageLoaded(rows, total, select, generation, start or 1, mode, view))
 
     @on(PageLoaded)
     def page_loaded(self, message: PageLoaded) -> None:
@@ -160,9 +163,13 @@ class CasePaging(AppScreen):
             rows, start = self.rows + rows, self.window_start
         elif message.mode == "prepend" and start + len(rows) == self.window_start:
             rows = rows + self.rows
-        if len(rows) > WINDOW:  # keep the rows around the cursor
-            cut = max(0, min(len(rows) - WINDOW, self.position - start - WINDOW // 2))
-            rows, start = rows[cut : cut + WINDOW], start + cut
+        # keep the rows around the cursor (or what was scrolled to), and at least two
+        # screens of them: a window smaller than the list's height could never fill it
+        window = max(WINDOW, 2 * self.query_one("#cases", CaseList).size.height)
+        if len(rows) > window:
+            centre = self.position if message.follow is None else message.follow
+            cut = max(0, min(len(rows) - window, centre - start - window // 2))
+            rows, start = rows[cut : cut + window], start + cut
         if message.mode != "replace" and not message.rows:
             self.total = min(self.total, self.window_end)  # the list ends sooner than counted
             rows, start = self.rows, self.window_start
@@ -174,6 +181,12 @@ class CasePaging(AppScreen):
             self.query_one("#case-pane", CasePane).say(
                 "No cases match this filter. F clears the filters."
             )
+            return
+        if message.follow is not None:  # scrolled to: the rows are shown, the cursor stays
+            missing = self.query_one("#cases", CaseList).missing_on_screen()
+            if missing is not None and missing != message.follow and self._refills < 4:
+                self._refills += 1  # scrolled further meanwhile (bounded: never a loop)
+                self.fetch_for(missing, scrolled=True)
             return
         index = next((i for i, r in enumerate(rows) if r.case_id == message.select), None)
         target = self.position if index is None else start + index
@@ -190,6 +203,12 @@ class CasePaging(AppScreen):
                            count=count, limit=len(self.rows))  # fmt: skip
         else:
             self.load_page(None, None, start=1, count=True)
+
+    @on(RowsWanted)
+    def rows_wanted(self, message: RowsWanted) -> None:
+        if not self._fetching:  # a fetch on its way (a key's) brings the rows it needs
+            self._refills = 0
+            self.fetch_for(message.position, scrolled=True)
 
     @on(CaseChosen)
     def case_chosen(self, message: CaseChosen) -> None:

@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from evaltui.compare import CaseRow
 from evaltui.textsafe import inert, one_line
-from evaltui.tui.messages import CaseChosen
+from evaltui.tui.messages import CaseChosen, RowsWanted
 from evaltui.tui.render import change_text, verdict_text
 
 # (name, width): the fixed columns; the case key, class and owner share what is left of
@@ -207,6 +207,19 @@ class CaseList(ScrollView, can_focus=True):
                 cursor += Style(reverse=True, bold=True)
             strip = Strip(Segment.apply_style(list(strip), None, cursor), strip.cell_length)
         return strip
+
+    def missing_on_screen(self) -> int | None:
+        """The first position on screen whose row is not held."""
+        top = int(self.scroll_offset.y)
+        bottom = min(self.total, top + self.scrollable_content_region.height - 1)
+        return next((p for p in range(top + 1, bottom + 1) if self.row_at(p) is None), None)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Scrolled (the mouse wheel, say) onto rows not held: ask for them."""
+        super().watch_scroll_y(old_value, new_value)
+        missing = self.missing_on_screen()
+        if missing is not None:
+            self.post_message(RowsWanted(missing))
 
     def on_resize(self) -> None:
         self.columns = fit(self._layout, self.scrollable_content_region.width)
