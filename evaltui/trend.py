@@ -8,17 +8,16 @@ the comparison's reducer, active cases only. Bounded: at most `last` runs, and a
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaltui.compare.kinds import Reducer
+from evaltui.compare.rows import check_dimensions
 from evaltui.errors import InputError
 
 SPARKS = "▁▂▃▄▅▆▇█"
-_IDENT = re.compile(r"^[A-Za-z0-9_.\- ]+$")
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,7 @@ def trend(
     """The last `last` runs (by their own date, then import order) sharing a suite with
     run `run_id`, up to and including it."""
     reducer = reducer or Reducer()
-    for d in dimensions or []:
-        if not _IDENT.match(d):
-            raise InputError("--segments", f"not a usable attribute name: {d!r}")
+    check_dimensions(dimensions or [])
     passes = reducer.sql("rc.np", "rc.n")
     uri = f"file:{Path(db_path)}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True)) as conn:

@@ -7,17 +7,15 @@ unknown reducer, a segment name that is not one) is not applied, and the app say
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evaltui.compare.kinds import CHANGES, Reducer
+from evaltui.compare.rows import ATTRIBUTE_NAME
 from evaltui.errors import InputError
 from evaltui.store import Store
 from evaltui.store.events import current_user
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 
 
 class ViewState(BaseModel):
@@ -51,7 +49,7 @@ class ViewState(BaseModel):
     @classmethod
     def _names(cls, v: list[str] | None) -> list[str] | None:
         for name in v or []:
-            if not _IDENT.match(name):
+            if len(name) > 64 or not ATTRIBUTE_NAME.match(name):
                 raise ValueError(f"not a usable attribute name: {name[:40]!r}")
         return v
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -29,6 +28,7 @@ from evaltui.compare.rows import (
     SegmentRow,
     build_sets,
     case_row,
+    check_dimensions,
     declared_reducer,
     declared_reducers,
     default_dimensions,
@@ -44,7 +44,6 @@ from evaltui.models import CASE_STATUSES
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")
 ORD_SHIFT = 1 << 40  # list order: (change rank, risk rank, case id) packed in one integer
-_IDENT = re.compile(r"^[A-Za-z0-9_.\- ]+$")
 _ids = itertools.count(1)
 
 
@@ -94,9 +93,7 @@ class Comparison:
             self.reducer = declared_reducer(self.baseline, self.candidate)
         runs = [self.baseline, self.candidate] + ([self.fallback] if self.fallback else [])
         self.dimensions = list(dimensions) if dimensions is not None else default_dimensions(runs)
-        for d in self.dimensions:
-            if not _IDENT.match(d):
-                raise InputError("--segments", f"not a usable attribute name: {d!r}")
+        check_dimensions(self.dimensions)
         self.risk_dimension = risk_dimension(self.dimensions, runs)
         self.table = f"cmp_{next(_ids)}"
         self._tally_rows: list[tuple[Any, ...]] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,17 @@ from evaltui.errors import InputError, NotFoundError
 from evaltui.stats import ALPHA, holm, mcnemar_exact, wilson
 
 MAX_SEGMENT_VALUES = 12
+# What a segment dimension may be called: it is put in SQL (a JSON path) and shown.
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.\- ]+$")
+
+
+def check_dimensions(dims: Iterable[str]) -> None:
+    """Refuse a segment dimension that is not a usable attribute name."""
+    for d in dims:
+        if not ATTRIBUTE_NAME.match(d):
+            raise InputError("--segments", f"not a usable attribute name: {d!r}")
+
+
 RISK_ORDER = {"critical": 0, "high": 1, "medium": 2, "med": 2, "low": 3, "minimal": 4}
 
 

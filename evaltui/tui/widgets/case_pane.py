@@ -107,6 +107,12 @@ class CaseLines(ScrollView, can_focus=True):
 Prepared = tuple[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]]
 
 
+def _ahead_key(
+    row: CaseRow, detail: CaseDetail, history: list[Finding], reducer: Reducer
+) -> tuple[int, int, int, str]:
+    return row.case_id, id(detail), id(history), reducer.label
+
+
 class CasePane(Vertical):
     """Draws one case from the data it is given."""
 
@@ -134,8 +140,9 @@ class CasePane(Vertical):
         path_cursor: int | None = None, path_unfolded: bool = False,
     ) -> None:  # fmt: skip
         plain = path_cursor is None and not path_unfolded
-        key = (row.case_id, id(detail), id(history), reducer.label)
-        ready = self._prepared.pop(key, None) if plain else None
+        ready = (
+            self._prepared.pop(_ahead_key(row, detail, history, reducer), None) if plain else None
+        )
         view = self.query_one("#case-view", CaseLines)
         if ready is not None:  # rendered ahead, through the door, in a worker
             view.update(ready[0][2], lines=ready[1], checked=True)
@@ -152,8 +159,10 @@ class CasePane(Vertical):
 
         def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
             content = inert(case_renderable(row, detail, reducer, history=history))
-            key = (row.case_id, id(detail), id(history), reducer.label)
-            return key, ((detail, history, content), render(content))
+            return _ahead_key(row, detail, history, reducer), (
+                (detail, history, content),
+                render(content),
+            )
 
         return prepare
 
