@@ -97,10 +97,8 @@ def evaluate(
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
         summary = cmp.summary(with_keys=False, with_criteria=False)
         measured = [
-            measure(cmp, r.metric, r.scope, alpha=pol.alpha, failure_class=r.class_, tool=r.tool,
-                    owner=r.owner_filter)
-            for r in pol.rule
-        ]  # fmt: skip
+            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
+        ]
         _correct_significance(pol, summary["segments"], measured)
         rules_out: list[dict[str, Any]] = []
         for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True):
