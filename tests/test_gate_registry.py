@@ -158,6 +158,16 @@ def test_a_typo_in_for_owner_is_refused_where_the_right_owner_rolls_back(
 # -- numbers the gate cannot compute with (#24) ------------------------------------------------
 
 
+def test_a_non_finite_alpha_is_refused_at_load(tmp_path):
+    path = policy_file(
+        tmp_path, rule("regressions", "max = 0"), head='promise = "p"\nalpha = nan\n'
+    )
+    with pytest.raises(InputError) as info:
+        gate.load_policy(path)
+    assert (info.value.location, info.value.field) == ("line 2", "alpha")
+    assert "finite number" in info.value.message
+
+
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan", "+inf"])
 def test_a_non_finite_threshold_is_refused_at_load(db_path, tmp_path, value):
     path = policy_file(tmp_path, rule("p95_latency_delta", f"max = {value}"))

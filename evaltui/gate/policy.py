@@ -120,7 +120,7 @@ class Policy(BaseModel):
     promise: str = Field(min_length=1)
     dimensions: list[str] = Field(default_factory=list)
     reducer: str = "worst"
-    alpha: float = Field(default=ALPHA, gt=0, lt=1)
+    alpha: float = Field(default=ALPHA, gt=0, lt=1, allow_inf_nan=False)
     actions: list[str] = Field(default_factory=lambda: [str(a) for a in ACTIONS])
     # a rule whose scope holds fewer cases than this lacks evidence (a rule's min_n overrides)
     min_n: int = Field(default=1, ge=0)
