@@ -51,7 +51,12 @@ def test_the_example_policy_parses():
         (rule("pass_rate", "min = 0.5", action="panic"), "rule 1 (pass_rate), line 3", "action", "unknown action"),
         (rule("pass_rate", 'min = "high"'), "rule 1 (pass_rate), line 6", "min", "valid number"),
         (rule("pass_rate", "min = 0.5\nmax = 0.9"), "rule 1 (pass_rate), line 3", None, "exactly one of min or max"),
-        (rule("colour", "min = 1"), "rule 1 (colour), line 5", "metric", "Input should be"),
+        (rule("colour", "min = 1"), "rule 1 (colour), line 5", "metric", "unknown metric 'colour'; the metrics are 'pass_rate'"),
+        (rule("pass_rat", "min = 1"), "rule 1 (pass_rat), line 5", "metric", "unknown metric 'pass_rat'; did you mean 'pass_rate'"),
+        (rule("regressions", "max = 0") + 'tool = "t"\n', "rule 1 (regressions), line 10", "tool", "tool applies to findings_of_class only"),
+        (rule("regressions", "max = inf"), "rule 1 (regressions), line 6", "max", "finite number"),
+        (rule("pass_rate", "min = nan"), "rule 1 (pass_rate), line 6", "min", "finite number"),
+        (rule("findings_of_class", "max = 0") + "class = 7\n", "rule 1 (findings_of_class), line 10", "class", "valid string"),
         (rule("findings_of_class", "max = 0"), "rule 1 (findings_of_class), line 3", None, "needs class"),
         ('\n[[rule]]\nid = "x"\nmetric = "regressions"\nmax = 0\naction = "hold"\nowner = "o"\n',
          "rule 1 (x), line 3", "why", "Field required"),
@@ -137,6 +142,7 @@ def test_each_metric_on_a_crafted_comparison(store, tmp_path, crafted):
     assert v("p95_latency") == 650.0 and v("p95_latency_delta") == 50.0
     assert v("cost_delta") == 1.0  # paired a b c f cost 0.02 vs 0.01 each
     assert v("disagreements") == 0 and v("open_findings") == 0
+    assert v("unscored_cases") == 0 and v("limit_hits") == 0 and v("unverified_findings") == 0
     assert v("findings_of_class", extra='class = "unsafe_tool_action"\n') == 0
     b_id = store.conn.execute("SELECT id FROM cases WHERE case_key = 'b'").fetchone()[0]
     tax = default_taxonomy()
@@ -150,7 +156,10 @@ def test_each_metric_on_a_crafted_comparison(store, tmp_path, crafted):
     )
     assert v("findings_of_class", extra='class = "unsafe_tool_action"\n') == 1
     assert v("untriaged_regressions") == 0 and v("open_findings") == 1
-    assert v("open_findings", extra='for_owner = "platform"\n') == 0
+    assert v("open_findings", extra='for_owner = "safety"\n') == 1  # the class's owner
+    assert v("open_findings", extra='for_owner = "team"\n') == 0  # a rule's owner: no finding
+    with pytest.raises(InputError, match="owned by 'platform'"):  # neither: never an empty match
+        v("open_findings", extra='for_owner = "platform"\n')
     triage.label(store, crafted[0], crafted[1], b_id, verdict="flaky", reviewer="y")
     assert v("disagreements") == 1
     r = value_of(store, tmp_path, crafted, "candidate_vs_fallback", fallback=False)

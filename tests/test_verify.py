@@ -141,3 +141,109 @@ def test_the_policy_can_name_the_allowed_signers(demo_store, db_path, tmp_path):
     assert r.exit_code == 12, r.output
     r = run(db_path, "verify", str(out))  # no --allowed-signers: the policy names them
     assert r.exit_code == 0 and "signed by lead@example.com (verified)" in r.output, r.output
+
+
+# -- a decision made before an upgrade (#24) -----------------------------------------------------
+
+# What evaltui's first record format (fixtures/golden/decision.json at d9ff2c7, before #15)
+# did not write, from that file's history: the fields each later change added.
+FIRST_FORMAT_LACKS = {
+    ("provenance",): ["correction", "insufficient_evidence", "min_n", "event_log_head"],
+    ("rules", "*"): ["insufficient", "min_n", "n", "triggers"],
+    ("rules", "*", "evidence"): ["correction", "p_adjusted"],
+    ("segments", "*"): ["p_adjusted"],
+    ("counts",): ["unscored", "tools_changed"],
+}
+ADVERSARIAL = """
+[[rule]]
+id = "adversarial-no-significant-drop"
+metric = "significant_regression"
+scope = { intent = "adversarial" }
+max = 0
+action = "hold"
+owner = "safety"
+why = "raw p 0.013 < 0.05; Holm-adjusted with the segment table, 0.105"
+"""
+
+
+def _nodes(data, path):
+    if not path:
+        yield data
+        return
+    head, *rest = path
+    for child in data if head == "*" else [data[head]]:
+        yield from _nodes(child, rest)
+
+
+def first_format(record: dict) -> dict:
+    old = json.loads(json.dumps(record))
+    for path, keys in FIRST_FORMAT_LACKS.items():
+        for node in _nodes(old, path):
+            for key in keys:
+                node.pop(key, None)
+    old["content_hash"] = gate.content_hash(old)
+    return old
+
+
+def test_a_decision_made_before_an_upgrade_verifies_against_the_rules_then(
+    demo_store, db_path, tmp_path
+):
+    """A record in evaltui's first format, kept as that evaltui kept it, verifies: compared on
+    the fields it wrote, its significance recomputed without correction as then; a change in
+    the data is still found, and said apart from what changed in evaltui.
+
+    What this tests, honestly: the record is not written by the old code. It is this
+    evaltui's record computed with significance uncorrected (the one computation #15
+    changed, a test double of the old behaviour), with the fields the first format lacked
+    removed (FIRST_FORMAT_LACKS, from the golden file's history), kept by a plain INSERT."""
+    from dataclasses import replace
+
+    from evaltui import lifecycle, service
+
+    policy = tmp_path / "policy-of-then.toml"  # no correction, min_n, insufficient_evidence
+    text = "\n".join(
+        line for line in POLICY.read_text().splitlines()
+        if not line.startswith(("correction", "min_n", "insufficient_evidence"))
+    )  # fmt: skip
+    policy.write_text(text + ADVERSARIAL)
+    loaded = gate.load_policy(policy)
+    sel = service.get_selection(demo_store)
+    runs = (sel["baseline"], sel["candidate"], sel["fallback"])
+    then = replace(loaded, policy=loaded.policy.model_copy(update={"correction": "none"}))
+    made = gate.evaluate(demo_store, then, *runs, decided_at="2026-11-23T12:00:00+00:00",
+                         decided_by="release-captain").as_dict()  # fmt: skip
+    today = gate.evaluate(demo_store, loaded, *runs).as_dict()
+    assert made["rules"][-1]["value"] == 1.0 and today["rules"][-1]["value"] == 0.0  # significance
+    old = first_format(made)
+    demo_store.conn.execute(
+        "INSERT INTO decisions (decided_at, decided_by, baseline_run, candidate_run, fallback_run, "
+        "decision, policy_sha256, content_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (old["provenance"]["decided_at"], "release-captain", *runs, old["decision"],
+         loaded.sha256, old["content_hash"], json.dumps(old)),
+    )  # fmt: skip
+    demo_store.conn.commit()
+    out = tmp_path / "decision-of-then.json"
+    out.write_text(json.dumps(old, indent=2))
+    assert gate.verify(demo_store, old) == []
+    r = run(db_path, "verify", str(out))
+    assert r.exit_code == 0, r.output
+    assert "unchanged: the decision (hold) still holds" in r.output
+    assert "made by an earlier evaltui" in r.output and "Holm-Bonferroni" in r.output
+    assert "correction = 'none'" in r.output
+    # the data changes: found, as a change of the data, with evaltui's change said apart
+    lifecycle.retire(demo_store, [_case(demo_store, "billing-001")], "bad_case")
+    problems = gate.verify(demo_store, old)
+    assert any(p.startswith("the reference set changed") for p in problems), problems
+    assert problems[-1].startswith("note: this decision was made by an earlier evaltui")
+    new_fields = ("p_adjusted", "triggers", "insufficient", "min_n", "event_log_head", "unscored")
+    assert not [p for p in problems[:-1] if any(f in p for f in new_fields)], problems
+
+
+def _case(store, key):
+    return store.conn.execute("SELECT id FROM cases WHERE case_key = ?", (key,)).fetchone()[0]
+
+
+def test_a_current_record_carries_no_upgrade_note(db_path, decision):
+    r = run(db_path, "verify", str(decision))
+    assert r.exit_code == 0 and "earlier evaltui" not in r.output
+    assert gate.formats.predates(json.loads(decision.read_text())) == []

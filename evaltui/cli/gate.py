@@ -220,6 +220,8 @@ def verify_cmd(
                 problems.append(f"its signature does not verify: {exc.detail}")
     if not problems:
         echo(f"unchanged: the decision ({decision}) still holds")
+        if earlier := gate.formats.predates(record):
+            echo(f"note: {visible(gate.formats.describe(earlier), limit=1000)}")
         return
     echo(f"changed since the decision ({decision}):")
     for p in problems:

@@ -1,67 +1,339 @@
-"""The gate's metrics, measured over a Comparison. Takes a rule's fields; knows nothing of policies."""
+"""The gate's metrics: one registry entry per metric, each measured as SQL over a Comparison.
+
+`METRICS` is the only list of metrics. An entry holds the metric's name, its doc
+line (docs/gate.md's table is generated from it), its unit (how its values are
+written, `evaltui/units.py`), the rule parameters it takes (each naming a kind of
+thing that `gate/checks.py` checks exists) and its measure function. The policy's
+metric names, parameter checks and did-you-mean all derive from it; this module
+knows nothing of policies. Adding a metric: docs/architecture.md.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
+from evaltui.errors import InputError
 from evaltui.stats import mcnemar_exact
+from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
 
-# Every metric a rule can name, with what it measures (docs/gate.md).
-METRICS = {
-    "pass_rate": "candidate pass rate (reduced per case) over the cases in scope",
-    "pass_rate_delta": "candidate minus baseline pass rate over paired cases in scope (a fraction)",
-    "regressions": "cases that went pass -> fail/error",
-    "untriaged_regressions": "regressions with no finding yet",
-    "findings_of_class": "cases whose finding has the failure class `class`",
-    "open_findings": "cases with a finding not yet settled (verdict empty or real_regression); `owner` narrows",
-    "worst_of_n_pass_rate": "candidate pass rate when a case passes only if every sample passes",
-    "p95_latency": "95th percentile of candidate latency (ms) over samples in scope",
-    "p95_latency_delta": "candidate p95 latency minus baseline p95 latency (ms)",
-    "cost_delta": "relative change of total cost, candidate vs baseline, over paired cases (0.1 = +10%)",
-    "disagreements": "cases where reviewers disagree and no adjudication settled it",
-    "significant_regression": "1 when the pass rate fell with exact McNemar p < alpha, else 0",
-    "dropped_cases": "cases in the baseline that the candidate did not run (coverage)",
-    "candidate_vs_fallback": "candidate minus fallback pass rate over cases both ran",
-    "unverified_findings": "cases holding a finding from a file whose signature was not verified",
-    "limit_hits": "candidate cases with a sample stopped at a message, token or time limit",
-    "unscored_cases": "candidate cases with no verdict at all (predict-only, metrics-only)",
-}
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule
 
+# What a rule parameter names; `gate/checks.py` knows where each kind's names come
+# from (the taxonomy, the compared runs, the findings...) and refuses one that is not there.
+NameKind = Literal["class", "tool", "owner", "attribute", "value", "criterion", "segment"]
+NAME_KINDS: tuple[NameKind, ...] = get_args(NameKind)
+NAME_WORDS: dict[NameKind, str] = {  # docs/gate.md
+    "class": "a failure class of the taxonomy in force",
+    "tool": "a tool either run calls",
+    "owner": "an owner of a finding on the compared cases, or of a rule of the policy",
+    "attribute": "an attribute of the compared cases",
+    "value": "a value of an attribute of the compared cases",
+    "criterion": "a criterion both runs score",
+    "segment": "a segment dimension of the comparison",
+}
 
-def fmt_value(value: Any, metric: str) -> str:
+Measured = tuple[float | None, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter a metric takes: its TOML key, what it names, what it means."""
+
+    key: str
+    names: NameKind
+    doc: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """What a measure function gets: the comparison, the rule's scope as SQL, its settings."""
+
+    cmp: Comparison
+    where: str  # the scope as a condition (aliases of `Comparison.aggregate`)
+    sql_params: list[Any]
+    alpha: float
+    args: Mapping[str, str]  # the rule's parameters, by key
+
+    def one(self, select: str, cond: str = "1", extra: list[Any] | None = None) -> tuple[Any, ...]:
+        """One row of `select` over the cases in scope that meet `cond`."""
+        return self.cmp.aggregate(
+            select, f"{self.where} AND {cond}", [*self.sql_params, *(extra or [])]
+        )
+
+    def keys(self, cond: str, extra: list[Any] | None = None) -> list[str]:
+        """The first KEYS_LIMIT case keys in scope that meet `cond` (evidence), in list order."""
+        rows = self.cmp.rows_where(
+            "k.case_key",
+            f"{self.where} AND {cond}",
+            [*self.sql_params, *(extra or [])],
+            limit=KEYS_LIMIT,
+        )
+        return [r[0] for r in rows]
+
+    def count(self, cond: str, extra: list[Any] | None = None) -> Measured:
+        """The number of cases in scope that meet `cond`, with their keys as evidence."""
+        (n,) = self.one("COUNT(*)", cond, extra)
+        return float(n), {"cases": self.keys(cond, extra)}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric a rule can name (docs/gate.md's table is generated from these)."""
+
+    name: str
+    doc: str  # what the value is, one line (docs/gate.md)
+    unit: Unit
+    measure: Callable[[Scoped], Measured]
+    params: tuple[Param, ...] = ()
+    # result columns the value is computed from: a value that overflows is refused naming
+    # the largest of them (run, line, field), never written as inf
+    reads: tuple[str, ...] = field(default=())
+
+
+# -- the measures -------------------------------------------------------------------------------
+
+
+def _pass_rate(expr: str) -> Callable[[Scoped], Measured]:
+    def measure(q: Scoped) -> Measured:
+        n, passed = q.one(f"COUNT(*), TOTAL({expr})", "t.c_n > 0")
+        return (passed / n if n else None), {"cases": n, "passed": int(passed)}
+
+    return measure
+
+
+def _paired(q: Scoped) -> tuple[float, float, dict[str, Any]] | None:
+    """The paired pass-rate delta over cases both runs scored, McNemar's p, the evidence."""
+    n, bp, cp, reg, imp = q.one(
+        "COUNT(*), TOTAL(t.b_pass), TOTAL(t.c_pass), TOTAL(t.b_pass = 1 AND t.c_pass = 0), "
+        "TOTAL(t.b_pass = 0 AND t.c_pass = 1)",
+        "t.b_pass IS NOT NULL AND t.c_pass IS NOT NULL",
+    )
+    if not n:
+        return None
+    pval = mcnemar_exact(int(reg), int(imp))
+    return (
+        (cp - bp) / n,
+        pval,
+        {
+            "cases": n,
+            "baseline_passed": int(bp),
+            "candidate_passed": int(cp),
+            "pass_to_fail": int(reg),
+            "fail_to_pass": int(imp),
+            "p_value": round(pval, 6),
+        },
+    )
+
+
+def _pass_rate_delta(q: Scoped) -> Measured:
+    paired = _paired(q)
+    return (None, {"cases": 0}) if paired is None else (paired[0], paired[2])
+
+
+def _significant_regression(q: Scoped) -> Measured:
+    # gate/decide.py adjusts the p-value with the segment table's (the policy's correction)
+    paired = _paired(q)
+    if paired is None:
+        return None, {"cases": 0}
+    delta, pval, ev = paired
+    significant = delta < 0 and pval < q.alpha
+    return (1.0 if significant else 0.0), {**ev, "alpha": q.alpha, "delta": round(delta, 6)}
+
+
+def _regressions(q: Scoped) -> Measured:
+    return q.count(f"t.change = {RANK['regressed']}")
+
+
+def _untriaged_regressions(q: Scoped) -> Measured:
+    return q.count(f"t.change = {RANK['regressed']} AND ct.case_id IS NULL")
+
+
+def _dropped_cases(q: Scoped) -> Measured:
+    return q.count(f"t.change = {RANK['dropped']}")
+
+
+def _findings_of_class(q: Scoped) -> Measured:
+    failure_class, tool = q.args["class"], q.args.get("tool")
+    # any current opinion naming the class counts: a disagreement never hides one
+    has = "EXISTS (SELECT 1 FROM json_each(ct.classes) WHERE value = ?)"
+    args: list[Any] = [failure_class]
+    if tool:  # only opinions that point at a call of this tool
+        has = (
+            "EXISTS (SELECT 1 FROM json_each(ct.steps) s WHERE json_extract(s.value, '$.class') = ? "
+            "AND json_extract(s.value, '$.tool') = ?)"
+        )
+        args = [failure_class, tool]
+    (n,) = q.one("COUNT(*)", has, args)
+    return float(n), {
+        "class": failure_class,
+        **({"tool": tool} if tool else {}),
+        "cases": q.keys(has, args),
+    }
+
+
+def _open_findings(q: Scoped) -> Measured:
+    owner = q.args.get("for_owner")
+    cond = "ct.case_id IS NOT NULL AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
+    extra: list[Any] = []
+    if owner:
+        cond += " AND ct.owner = ?"
+        extra = [owner]
+    (n,) = q.one("COUNT(*)", cond, extra)
+    return float(n), {"owner": owner, "cases": q.keys(cond, extra)}
+
+
+def _unverified_findings(q: Scoped) -> Measured:
+    return q.count(
+        "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE value LIKE '% (unverified)')"
+    )
+
+
+def _disagreements(q: Scoped) -> Measured:
+    return q.count("ct.state = 'disagreement'")
+
+
+def _unscored_cases(q: Scoped) -> Measured:
+    return q.count("t.c_n = 0")
+
+
+def _limit_hits(q: Scoped) -> Measured:
+    cmp, limited = q.cmp, f"r.verdict = 'limit' AND {q.where}"
+    ((hits,),) = cmp.result_values(
+        cmp.candidate.id, "COUNT(DISTINCT r.case_id)", limited, q.sql_params
+    )
+    rows = cmp.result_values(
+        cmp.candidate.id,
+        "DISTINCT (SELECT case_key FROM cases WHERE id = r.case_id)",
+        limited,
+        q.sql_params,
+        tail=f"LIMIT {KEYS_LIMIT}",
+    )
+    return float(hits), {"cases": [r[0] for r in rows]}
+
+
+def _p95(q: Scoped, run_id: int) -> float | None:
+    cond = f"r.latency_ms IS NOT NULL AND {q.where}"
+    ((n,),) = q.cmp.result_values(run_id, "COUNT(*)", cond, q.sql_params)
+    if not n:
+        return None
+    k = max(0, math.ceil(0.95 * n) - 1)  # nearest-rank
+    ((v,),) = q.cmp.result_values(
+        run_id,
+        "r.latency_ms",
+        cond,
+        [*q.sql_params, k],
+        tail="ORDER BY r.latency_ms LIMIT 1 OFFSET ?",
+    )
+    return float(v)
+
+
+def _p95_latency(q: Scoped) -> Measured:
+    cand = _p95(q, q.cmp.candidate.id)
+    return cand, {"candidate_p95_ms": cand}
+
+
+def _p95_latency_delta(q: Scoped) -> Measured:
+    cand, basep = _p95(q, q.cmp.candidate.id), _p95(q, q.cmp.baseline.id)
+    ev = {"candidate_p95_ms": cand, "baseline_p95_ms": basep}
+    return (None if cand is None or basep is None else cand - basep), ev
+
+
+def _cost_delta(q: Scoped) -> Measured:
+    cmp, cond = q.cmp, f"t.b_n IS NOT NULL AND t.c_n > 0 AND {q.where}"
+    ((bc, bn),) = cmp.result_values(
+        cmp.baseline.id, "TOTAL(r.cost), COUNT(r.cost)", cond, q.sql_params
+    )
+    ((cc, cn),) = cmp.result_values(
+        cmp.candidate.id, "TOTAL(r.cost), COUNT(r.cost)", cond, q.sql_params
+    )
+    if not bn or not cn or not bc:
+        return None, {"baseline_cost": bc, "candidate_cost": cc}
+    return (cc - bc) / bc, {"baseline_cost": round(bc, 6), "candidate_cost": round(cc, 6)}
+
+
+def _candidate_vs_fallback(q: Scoped) -> Measured:
+    if q.cmp.fallback is None:
+        return None, {"fallback": None}
+    n, cp, fp = q.one(
+        "COUNT(*), TOTAL(t.c_pass), TOTAL(t.f_pass)",
+        "t.c_pass IS NOT NULL AND t.f_pass IS NOT NULL",
+    )
+    return ((cp - fp) / n if n else None), {
+        "cases": n,
+        "candidate_passed": int(cp),
+        "fallback_passed": int(fp),
+    }
+
+
+# -- the registry: one entry per metric (docs/gate.md's table is generated from it) -------------
+
+_CLASS = Param("class", "class", "the failure class key counted", required=True)
+_TOOL = Param(
+    "tool",
+    "tool",
+    "only findings that point at a call of this tool (agent runs: `evaltui label --step`, or a class key on a highlighted call)",
+)
+_FOR_OWNER = Param("for_owner", "owner", "only the findings this owner holds")
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("pass_rate", "candidate pass rate", "rate", _pass_rate("t.c_pass")),
+    Metric("pass_rate_delta", "candidate minus baseline pass rate over paired cases (-0.02 is 2 points)",
+           "points", _pass_rate_delta),
+    Metric("regressions", "cases that went pass -> fail or error", "count", _regressions),
+    Metric("untriaged_regressions", "regressions without a finding", "count", _untriaged_regressions),
+    Metric("findings_of_class", "cases whose finding has failure class `class` (e.g. any `unsafe_tool_action`)",
+           "count", _findings_of_class, (_CLASS, _TOOL)),
+    Metric("open_findings", "cases whose finding is not settled (verdict empty or `real_regression`); "
+           "`for_owner` narrows", "count", _open_findings, (_FOR_OWNER,)),
+    Metric("worst_of_n_pass_rate", "candidate pass rate when a case passes only if every sample passes",
+           "rate", _pass_rate("(t.c_np = t.c_n)")),
+    Metric("p95_latency", "candidate p95 latency (nearest rank, over samples)", "ms", _p95_latency,
+           reads=("latency_ms",)),
+    Metric("p95_latency_delta", "candidate p95 minus baseline p95", "ms", _p95_latency_delta,
+           reads=("latency_ms",)),
+    Metric("cost_delta", "relative change of total cost over paired cases (0.25 = +25%)", "relative",
+           _cost_delta, reads=("cost",)),
+    Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements),
+    Metric("significant_regression", "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
+           "flag", _significant_regression),
+    Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),
+    Metric("candidate_vs_fallback", "candidate minus fallback pass rate over cases both ran", "points",
+           _candidate_vs_fallback),
+    Metric("unverified_findings", "cases holding a finding from a file whose signature was not verified",
+           "count", _unverified_findings),
+    Metric("limit_hits", "candidate cases with a sample stopped at a message, token or time limit "
+           "(docs/formats.md)", "count", _limit_hits),
+    Metric("unscored_cases", "candidate cases with no verdict at all (predict-only, metrics-only runs)",
+           "count", _unscored_cases),
+)}  # fmt: skip
+
+# every parameter any metric takes, by key (one Param per key: the same key names one kind)
+PARAMS: dict[str, Param] = {p.key: p for m in METRICS.values() for p in m.params}
+assert all(p == PARAMS[p.key] for m in METRICS.values() for p in m.params), (
+    "a parameter key means one thing"
+)
+
+
+def unit_of(metric: str) -> str:
+    """The unit a metric's values are written in (a plain number for one this evaltui lacks)."""
+    entry = METRICS.get(metric)
+    return entry.unit if entry is not None else "count"
+
+
+def fmt_value(value: float | None, metric: str) -> str:
     """A rule's measured value in the unit of its metric ("no data" when there is none)."""
-    if value is None:
-        return "no data"
-    if metric in ("pass_rate", "worst_of_n_pass_rate"):
-        return f"{value:.1%}"
-    if metric in ("pass_rate_delta", "candidate_vs_fallback", "cost_delta"):
-        return f"{value * 100:+.1f} pts" if metric != "cost_delta" else f"{value:+.1%}"
-    if metric in ("p95_latency", "p95_latency_delta"):
-        return f"{value:,.0f} ms"
-    return f"{value:g}"
+    return format_value(value, unit_of(metric))
 
 
 def fmt_threshold(threshold: Mapping[str, float], metric: str) -> str:
     """`>= x` or `<= x` in the metric's unit."""
-    ((kind, v),) = threshold.items()
-    return f"{'>=' if kind == 'min' else '<='} {fmt_value(v, metric)}"
-
-
-def _p95(cmp: Comparison, run_id: int, where: str, params: list[Any]) -> float | None:
-    cond = f"r.latency_ms IS NOT NULL AND {where}"
-    ((n,),) = cmp.result_values(run_id, "COUNT(*)", cond, params)
-    if not n:
-        return None
-    k = max(0, math.ceil(0.95 * n) - 1)  # nearest-rank
-    ((v,),) = cmp.result_values(
-        run_id, "r.latency_ms", cond, [*params, k], tail="ORDER BY r.latency_ms LIMIT 1 OFFSET ?"
-    )
-    return float(v)
+    return format_threshold(threshold, unit_of(metric))
 
 
 def measure(
@@ -70,121 +342,62 @@ def measure(
     scope: Any,
     *,
     alpha: float,
-    failure_class: str | None = None,
-    owner: str | None = None,
-    tool: str | None = None,
-) -> tuple[float | None, dict[str, Any]]:
-    """The metric over its scope: (value, or None when there is no data; evidence)."""
-    where, params = cmp.scope_clause(scope)
+    params: Mapping[str, str] | None = None,
+) -> Measured:
+    """The metric over its scope: (value, or None when there is no data; evidence).
 
-    def one(select: str, cond: str = "1", extra: list[Any] | None = None) -> tuple[Any, ...]:
-        return cmp.aggregate(select, f"{where} AND {cond}", [*params, *(extra or [])])
+    A value or evidence figure that is not a finite number (latencies or costs so large
+    their sum overflows) is refused naming the run, the line and the field."""
+    entry = METRICS[metric]
+    where, sql_params = cmp.scope_clause(scope)
+    value, evidence = entry.measure(Scoped(cmp, where, sql_params, alpha, dict(params or {})))
+    if not _finite(value) or not all(_finite(v) for v in evidence.values()):
+        raise _overflow(cmp, entry, where, sql_params)
+    return value, evidence
 
-    def keys(cond: str, extra: list[Any] | None = None) -> list[str]:
-        rows = cmp.rows_where(
-            "k.case_key", f"{where} AND {cond}", [*params, *(extra or [])], limit=KEYS_LIMIT
-        )
-        return [r[0] for r in rows]
 
-    m = metric
-    if m in ("pass_rate", "worst_of_n_pass_rate"):
-        expr = "t.c_pass" if m == "pass_rate" else "(t.c_np = t.c_n)"
-        n, passed = one(f"COUNT(*), TOTAL({expr})", "t.c_n > 0")
-        return (passed / n if n else None), {"cases": n, "passed": int(passed)}
-    if m in ("pass_rate_delta", "significant_regression"):
-        n, bp, cp, reg, imp = one(
-            "COUNT(*), TOTAL(t.b_pass), TOTAL(t.c_pass), TOTAL(t.b_pass = 1 AND t.c_pass = 0), "
-            "TOTAL(t.b_pass = 0 AND t.c_pass = 1)",
-            "t.b_pass IS NOT NULL AND t.c_pass IS NOT NULL",
+def _finite(v: Any) -> bool:
+    return not isinstance(v, float) or math.isfinite(v)
+
+
+def _overflow(cmp: Comparison, entry: Metric, where: str, params: list[Any]) -> InputError:
+    """The refusal of a value too large to compute with: the largest value it reads, named."""
+    worst: tuple[float, str, str, Any] | None = None
+    for run in (cmp.baseline, cmp.candidate):
+        for col in entry.reads:
+            rows = cmp.result_values(
+                run.id,
+                f"ABS(r.{col}), r.source_line, (SELECT case_key FROM cases WHERE id = r.case_id)",
+                f"r.{col} IS NOT NULL AND {where}",
+                params,
+                tail=f"ORDER BY ABS(r.{col}) DESC LIMIT 1",
+            )
+            if rows and (worst is None or rows[0][0] > worst[0]):
+                worst = (rows[0][0], run.source_path, col, rows[0][1:])
+    if worst is None:  # cannot happen for the metrics above: their other figures are bounded
+        return InputError(
+            "comparison",
+            f"metric {entry.name} is not a finite number over these runs",
+            field=entry.name,
         )
-        if not n:
-            return None, {"cases": 0}
-        delta = (cp - bp) / n
-        pval = mcnemar_exact(int(reg), int(imp))
-        ev = {"cases": n, "baseline_passed": int(bp), "candidate_passed": int(cp), "pass_to_fail": int(reg),
-              "fail_to_pass": int(imp), "p_value": round(pval, 6)}  # fmt: skip
-        if m == "pass_rate_delta":
-            return delta, ev
-        return (1.0 if (delta < 0 and pval < alpha) else 0.0), {
-            **ev,
-            "alpha": alpha,
-            "delta": round(delta, 6),
-        }
-    if m in ("regressions", "untriaged_regressions", "dropped_cases"):
-        cond = {"regressions": f"t.change = {RANK['regressed']}", "untriaged_regressions": f"t.change = {RANK['regressed']} AND ct.case_id IS NULL",
-                "dropped_cases": f"t.change = {RANK['dropped']}"}[m]  # fmt: skip
-        (n,) = one("COUNT(*)", cond)
-        return float(n), {"cases": keys(cond)}
-    if m == "findings_of_class":
-        # any current opinion naming the class counts: a disagreement never hides one
-        has = "EXISTS (SELECT 1 FROM json_each(ct.classes) WHERE value = ?)"
-        args: list[Any] = [failure_class]
-        if tool:  # only opinions that point at a call of this tool
-            has = ("EXISTS (SELECT 1 FROM json_each(ct.steps) s WHERE json_extract(s.value, '$.class') = ? "
-                   "AND json_extract(s.value, '$.tool') = ?)")  # fmt: skip
-            args = [failure_class, tool]
-        (n,) = one("COUNT(*)", has, args)
-        return float(n), {
-            "class": failure_class,
-            **({"tool": tool} if tool else {}),
-            "cases": keys(has, args),
-        }
-    if m == "open_findings":
-        cond = "ct.case_id IS NOT NULL AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
-        extra: list[Any] = []
-        if owner:
-            cond += " AND ct.owner = ?"
-            extra = [owner]
-        (n,) = one("COUNT(*)", cond, extra)
-        return float(n), {"owner": owner, "cases": keys(cond, extra)}
-    if m == "unverified_findings":
-        cond = "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE value LIKE '% (unverified)')"
-        (n,) = one("COUNT(*)", cond)
-        return float(n), {"cases": keys(cond)}
-    if m == "limit_hits":
-        limited = f"r.verdict = 'limit' AND {where}"
-        rid = cmp.candidate.id
-        ((hits,),) = cmp.result_values(rid, "COUNT(DISTINCT r.case_id)", limited, params)
-        rows = cmp.result_values(
-            rid, "DISTINCT (SELECT case_key FROM cases WHERE id = r.case_id)", limited, params,
-            tail=f"LIMIT {KEYS_LIMIT}",
-        )  # fmt: skip
-        return float(hits), {"cases": [r[0] for r in rows]}
-    if m == "unscored_cases":
-        (n,) = one("COUNT(*)", "t.c_n = 0")
-        return float(n), {"cases": keys("t.c_n = 0")}
-    if m == "disagreements":
-        (n,) = one("COUNT(*)", "ct.state = 'disagreement'")
-        return float(n), {"cases": keys("ct.state = 'disagreement'")}
-    if m in ("p95_latency", "p95_latency_delta"):
-        cand = _p95(cmp, cmp.candidate.id, where, params)
-        if m == "p95_latency":
-            return cand, {"candidate_p95_ms": cand}
-        basep = _p95(cmp, cmp.baseline.id, where, params)
-        if cand is None or basep is None:
-            return None, {"candidate_p95_ms": cand, "baseline_p95_ms": basep}
-        return cand - basep, {"candidate_p95_ms": cand, "baseline_p95_ms": basep}
-    if m == "cost_delta":
-        cond = f"t.b_n IS NOT NULL AND t.c_n > 0 AND {where}"
-        ((bc, bn),) = cmp.result_values(
-            cmp.baseline.id, "TOTAL(r.cost), COUNT(r.cost)", cond, params
-        )
-        ((cc, cn),) = cmp.result_values(
-            cmp.candidate.id, "TOTAL(r.cost), COUNT(r.cost)", cond, params
-        )
-        if not bn or not cn or not bc:
-            return None, {"baseline_cost": bc, "candidate_cost": cc}
-        return (cc - bc) / bc, {"baseline_cost": round(bc, 6), "candidate_cost": round(cc, 6)}
-    if m == "candidate_vs_fallback":
-        if cmp.fallback is None:
-            return None, {"fallback": None}
-        n, cp, fp = one(
-            "COUNT(*), TOTAL(t.c_pass), TOTAL(t.f_pass)",
-            "t.c_pass IS NOT NULL AND t.f_pass IS NOT NULL",
-        )
-        return ((cp - fp) / n if n else None), {
-            "cases": n,
-            "candidate_passed": int(cp),
-            "fallback_passed": int(fp),
-        }
-    raise AssertionError(m)
+    size, path, col, (line, key) = worst
+    return InputError(
+        path,
+        f"metric {entry.name} overflows a float over these runs (the largest {col} is {size:g}, "
+        f"case {key!r}): not a measurement a decision can rest on",
+        location=str(line) if line else None,
+        field=col,
+    )
+
+
+def metric_table() -> str:
+    """docs/gate.md's metric and parameter tables, as generated from the registry."""
+    rows = ["| metric | value | unit | parameters |", "| --- | --- | --- | --- |"]
+    for m in METRICS.values():
+        params = ", ".join(f"`{p.key}`" + (" (required)" if p.required else "") for p in m.params)
+        rows.append(f"| `{m.name}` | {m.doc} | {UNIT_WORDS[m.unit]} | {params or '-'} |")
+    rows += ["", "| parameter | must name | metrics | meaning |", "| --- | --- | --- | --- |"]
+    for p in PARAMS.values():
+        users = ", ".join(f"`{m.name}`" for m in METRICS.values() if p in m.params)
+        rows.append(f"| `{p.key}` | {NAME_WORDS[p.names]} | {users} | {p.doc} |")
+    return "\n".join(rows) + "\n"

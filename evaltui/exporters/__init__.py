@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from evaltui.errors import InputError
 from evaltui.exporters.json import to_json
 from evaltui.exporters.junit import to_junit
 from evaltui.exporters.markdown import to_markdown
@@ -18,7 +21,7 @@ FORMATS: dict[str, tuple[str, Callable[[DecisionRecord], str]]] = {
     "junit": (".junit.xml", to_junit),
 }
 
-__all__ = ["FORMATS", "to_json", "to_junit", "to_markdown", "write_all", "write_to"]
+__all__ = ["FORMATS", "to_json", "to_junit", "to_markdown", "write_all", "write_new", "write_to"]
 
 
 def write_all(
@@ -42,3 +45,59 @@ def write_to(record: DecisionRecord, paths: dict[str, Path | None]) -> list[Path
             write_atomic(path, FORMATS[name][1](record))
             written.append(path)
     return written
+
+
+def write_new(
+    record: DecisionRecord, stem: Path, formats: Iterable[str] = tuple(FORMATS), tries: int = 10_000
+) -> list[Path]:
+    """Write the record as new files, never over an existing one: `stem` + each format's
+    suffix or, when any of those names is taken, `stem-2`, `stem-3`... (the first stem
+    none of whose files exists). Each file is written whole to a temp file, then linked
+    to its name, which fails if the name exists (exclusive and atomic); a name taken in
+    the meantime moves on to the next stem. Returns the paths written."""
+    names = list(formats)
+    texts = {name: FORMATS[name][1](record) for name in names}
+    for n in range(1, tries + 1):
+        base = stem if n == 1 else stem.with_name(f"{stem.name}-{n}")
+        paths = [base.with_name(base.name + FORMATS[name][0]) for name in names]
+        if any(os.path.lexists(p) for p in paths):
+            continue
+        written: list[Path] = []
+        try:
+            for name, path in zip(names, paths, strict=True):
+                _create(path, texts[name])
+                written.append(path)
+        except FileExistsError:  # taken meanwhile: drop what this try made, take the next stem
+            for path in written:
+                path.unlink(missing_ok=True)
+            continue
+        return written
+    raise InputError(str(stem), f"cannot write: {tries} names from {stem.name} on are taken")
+
+
+def _create(path: Path, text: str) -> None:
+    """Create `path` holding `text`, exclusively (FileExistsError when it exists)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never over an existing name
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: create exclusively instead
+            with path.open("x", encoding="utf-8") as out:
+                out.write(text)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -4,6 +4,7 @@
 (and verifies one); `record` is the typed record; `history` keeps decisions.
 """
 
+from evaltui.gate import formats
 from evaltui.gate.decide import evaluate, verify
 from evaltui.gate.history import (
     POLICY_SETTING,
@@ -37,6 +38,7 @@ __all__ = [
     "content_hash",
     "describe_scope",
     "evaluate",
+    "formats",
     "get_decision",
     "json_schema",
     "list_decisions",

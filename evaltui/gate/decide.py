@@ -16,6 +16,7 @@ from typing import Any
 from evaltui import __version__, lifecycle, triage
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
+from evaltui.gate import formats
 from evaltui.gate.checks import check_policy
 from evaltui.gate.history import kept, previous_decision_at
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
@@ -97,10 +98,8 @@ def evaluate(
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
         summary = cmp.summary(with_keys=False, with_criteria=False)
         measured = [
-            measure(cmp, r.metric, r.scope, alpha=pol.alpha, failure_class=r.class_, tool=r.tool,
-                    owner=r.owner_filter)
-            for r in pol.rule
-        ]  # fmt: skip
+            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
+        ]
         _correct_significance(pol, summary["segments"], measured)
         rules_out: list[dict[str, Any]] = []
         for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True):
@@ -234,6 +233,20 @@ def differences(
     ]
 
 
+def _new_fields(old: Any, new: Any, prefix: str = "") -> set[str]:
+    """The leaf paths of `new` under keys that an object `old` also has lacks (fields a
+    later evaltui added; new list items are not new fields)."""
+    out: set[str] = set()
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k, v in new.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            out |= set(_leaves(v, path)) if k not in old else _new_fields(old[k], v, path)
+    elif isinstance(old, list) and isinstance(new, list):
+        for i, (a, b) in enumerate(zip(old, new, strict=False)):
+            out |= _new_fields(a, b, f"{prefix}[{i}]")
+    return out
+
+
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
     return text if len(text) <= 60 else text[:57] + "…"
@@ -275,7 +288,9 @@ def verify(
     path = policy_path or Path(prov["policy"]["path"])
     if not path.exists():
         return [*problems, f"the policy file {path} is gone (give --policy)"]
-    loaded = load_policy(path)
+    # a record an earlier evaltui made: recomputed with the settings in force then
+    earlier = formats.predates(data)
+    loaded = formats.as_then(load_policy(path), earlier)
     if loaded.sha256 != prov["policy"]["sha256"]:
         problems.append(
             f"the policy changed: sha256 {prov['policy']['sha256'][:12]} -> {loaded.sha256[:12]}"
@@ -328,6 +343,8 @@ def verify(
         problems.append("open disagreements changed")
     skip = _VOLATILE | explained | ({"provenance.policy.path"} if policy_path else set())
     skip |= {"provenance.policy.sha256"}
+    if earlier:  # fields that evaltui did not write cannot have changed
+        skip |= _new_fields(data, now)
     rest = [
         p
         for p in differences(data, now, skip)
@@ -338,4 +355,7 @@ def verify(
         problems.append("also changed: " + ", ".join(
             f"{p} ({_short(old.get(p, '<absent>'))} -> {_short(new.get(p, '<absent>'))})" for p in rest[:12]
         ) + (" …" if len(rest) > 12 else ""))  # fmt: skip
+    if earlier and problems:  # evaltui's change, said apart from the data's
+        problems.append(f"note: {formats.describe(earlier)}; a difference above may come from "
+                        "how evaltui computes now rather than from the data")  # fmt: skip
     return problems

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evaltui.compare.kinds import Reducer
-from evaltui.compare.measures import METRICS
+from evaltui.compare.measures import METRICS, PARAMS
 from evaltui.errors import InputError
 from evaltui.files import read_toml, table_lines
 from evaltui.stats import ALPHA
@@ -20,13 +22,27 @@ from evaltui.stats import ALPHA
 Action = Literal["ship", "narrow_rollout", "repair", "hold", "rollback"]
 ACTIONS: tuple[Action, ...] = get_args(Action)  # least severe first (a policy may reorder)
 EXIT_CODES = {"ship": 0, "narrow_rollout": 10, "repair": 11, "hold": 12, "rollback": 13}
-Metric = Literal[
-    "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "findings_of_class",
-    "open_findings", "worst_of_n_pass_rate", "p95_latency", "p95_latency_delta", "cost_delta",
-    "disagreements", "significant_regression", "dropped_cases", "candidate_vs_fallback",
-    "unverified_findings", "limit_hits", "unscored_cases",
-]  # fmt: skip
-assert set(get_args(Metric)) == set(METRICS), "compare.measures.METRICS and Metric disagree"
+METRIC_NAMES: tuple[str, ...] = tuple(METRICS)  # the registry's (compare/measures.py)
+
+
+class _KeyedError(ValueError):
+    """A rule error that names its key (load_policy then gives the key's line)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def suggest(wanted: str, known: Sequence[str], what: str = "", shown: int = 12) -> str:
+    """ "; did you mean 'x'?" for a near miss, else the known names (the first `shown`), else ""."""
+    folded = [k for k in known if k.casefold() == wanted.casefold()]
+    close = folded or difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if known:
+        listed = ", ".join(repr(k) for k in known[:shown]) + (" …" if len(known) > shown else "")
+        return f"; {what or 'known:'} {listed}"
+    return ""
 
 
 # -- the policy ------------------------------------------------------------------------------
@@ -36,35 +52,61 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=80)
-    metric: Metric
+    metric: str
     scope: dict[str, str | int | float | bool | list[str | int | float | bool]] | Literal["all"] = (
         "all"
     )
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
     action: str
     owner: str = Field(min_length=1)
     why: str = Field(min_length=1)
-    # metric parameters
-    class_: str | None = Field(default=None, alias="class")
-    owner_filter: str | None = Field(default=None, alias="for_owner")
-    # findings_of_class only: count the class only where a finding points at a call of this
-    # tool (agent runs: `evaltui label --step`, or the class key on a highlighted call)
-    tool: str | None = Field(default=None, min_length=1, max_length=200)
+    # the metric's parameters by TOML key (`class`, `for_owner`, `tool`...: the registry's
+    # PARAMS), gathered from the rule's own keys; each names something checks.py looks up
+    params: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=dict
+    )
     missing: Literal["fail", "pass"] = "fail"
     # evidence: fewer cases in scope than min_n (the policy's when not given) is
     # "insufficient evidence", never a pass; an empty scope is an error unless allowed
     min_n: int | None = Field(default=None, ge=0)
     allow_empty: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_params(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "params" in data:
+                raise _KeyedError(
+                    "params", "params is not a rule key; write each parameter as a key"
+                )
+            found = {k: v for k, v in data.items() if k in PARAMS}
+            if found:
+                data = {k: v for k, v in data.items() if k not in PARAMS} | {"params": found}
+        return data
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        if v not in METRICS:
+            raise ValueError(
+                f"unknown metric {v!r}"
+                + suggest(v, METRIC_NAMES, "the metrics are", shown=len(METRIC_NAMES))
+            )
+        return v
+
     @model_validator(mode="after")
     def _threshold(self) -> Rule:
         if (self.min is None) == (self.max is None):
             raise ValueError("give exactly one of min or max")
-        if self.metric == "findings_of_class" and not self.class_:
-            raise ValueError('findings_of_class needs class = "<failure class key>"')
-        if self.tool is not None and self.metric != "findings_of_class":
-            raise ValueError("tool applies to findings_of_class only")
+        takes = METRICS[self.metric].params
+        for p in takes:
+            if p.required and p.key not in self.params:
+                raise ValueError(f'{self.metric} needs {p.key} = "<{p.doc}>"')
+        for key in self.params:
+            if key not in {p.key for p in takes}:
+                users = [m.name for m in METRICS.values() if PARAMS[key] in m.params]
+                raise _KeyedError(key, f"{key} applies to {', '.join(users)} only")
         return self
 
     @property
@@ -78,7 +120,7 @@ class Policy(BaseModel):
     promise: str = Field(min_length=1)
     dimensions: list[str] = Field(default_factory=list)
     reducer: str = "worst"
-    alpha: float = Field(default=ALPHA, gt=0, lt=1)
+    alpha: float = Field(default=ALPHA, gt=0, lt=1, allow_inf_nan=False)
     actions: list[str] = Field(default_factory=lambda: [str(a) for a in ACTIONS])
     # a rule whose scope holds fewer cases than this lacks evidence (a rule's min_n overrides)
     min_n: int = Field(default=1, ge=0)
@@ -174,6 +216,9 @@ def load_policy(path: Path) -> LoadedPolicy:
             i = int(loc[1])
             start = starts[i] if i < len(starts) else None
             key = loc[2] if len(loc) > 2 else None
+            if key == "params":  # a metric parameter: its own key
+                key = loc[3] if len(loc) > 3 else None
+            key = getattr((err.get("ctx") or {}).get("error"), "key", key)
             line = start
             if key and start:
                 end = starts[i + 1] if i + 1 < len(starts) else 10**9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from evaltui import gate
@@ -88,3 +89,135 @@ async def test_the_readmes_release_week_pass_decides_what_the_readme_says(
         rec = gate.evaluate(store, gate.load_policy(POLICY), sel["baseline"], sel["candidate"],
                             sel.get("fallback"))  # fmt: skip
     assert without is not None and rec.decision == without[1] == "hold"
+
+
+async def until(app, pilot, condition, rounds: int = 40) -> None:
+    """Wait on state: workers done and the screen drawn, until `condition()` holds."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if condition():
+            return
+    raise AssertionError("the screen never reached the state waited for")
+
+
+async def type_path(pilot, text: str) -> None:
+    """Select what the prompt holds and type `text` over it, key by key."""
+    await pilot.press("ctrl+a", "ctrl+k")  # to the start, then delete to the end
+    await pilot.press(*[{" ": "space", "/": "slash", ".": "full_stop", "-": "minus",
+                         "_": "underscore"}.get(c, c) for c in text])  # fmt: skip
+    await pilot.press("enter")
+
+
+def notes(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def _decided(app, pilot, tmp_path):
+    """The gate screen, decided on the shipped policy through the prompt."""
+    await open_compare(app, pilot)
+    await pilot.press("g")
+    await until(app, pilot, lambda: isinstance(app.screen, TextPrompt))
+    await type_path(pilot, str(POLICY))
+    await until(app, pilot, lambda: isinstance(app.screen, GateScreen) and app.screen.record)
+    screen = app.screen
+    assert "HOLD" in str(screen.query_one("#decision", Static).content)
+    return screen
+
+
+@pytest.mark.parametrize("bad", ["missing", "broken"])
+async def test_a_missing_or_bad_policy_clears_the_decision_and_refuses_export(
+    demo_store, db_path, tmp_path, monkeypatch, bad
+):
+    """#24: the error is shown, the old decision leaves the screen, `e` exports nothing."""
+    monkeypatch.chdir(tmp_path)
+    policy = tmp_path / "p.toml"
+    if bad == "broken":
+        policy.write_text(POLICY.read_text().replace('action = "hold"', 'action = "panic"', 1))
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 50)) as pilot:
+        screen = await _decided(app, pilot, tmp_path)
+        await pilot.press("p")
+        await until(app, pilot, lambda: isinstance(app.screen, TextPrompt))
+        await type_path(pilot, str(policy))
+        await until(app, pilot, lambda: isinstance(app.screen, TextPrompt))  # asks again
+        await pilot.press("escape")  # no other file: the gate screen stays, with the error
+        await until(app, pilot, lambda: app.screen is screen)
+        shown = str(screen.query_one("#decision", Static).content)
+        assert shown.startswith("No decision: ") and "HOLD" not in shown
+        assert (
+            ("does not exist" in shown) if bad == "missing" else ("unknown action 'panic'" in shown)
+        )
+        assert str(policy) in shown or bad == "broken"
+        assert screen.record is None and screen.query_one("#rules", DataTable).row_count == 0
+        await pilot.press("e")
+        await until(app, pilot, lambda: any("Nothing exported" in n for n in notes(app)))
+        # the remembered policy is gone: `r` says so rather than asking quietly
+        await pilot.press("r")
+        await until(app, pilot, lambda: isinstance(app.screen, TextPrompt))
+        await pilot.press("escape")
+        await until(app, pilot, lambda: app.screen is screen)
+        assert str(screen.query_one("#decision", Static).content).startswith("No decision: ")
+    assert list(tmp_path.glob("decision-*")) == []
+    with Store(db_path) as store:
+        assert gate.list_decisions(store) == []
+
+
+async def test_export_never_overwrites_an_earlier_decision_file(
+    demo_store, db_path, tmp_path, monkeypatch
+):
+    """#24: decision-1.* from another store's export stay as they were; the new files take the
+    next free name, and the message gives their full paths."""
+    monkeypatch.chdir(tmp_path)
+    earlier = {tmp_path / f"decision-1{s}": f"earlier {s}\n" for s in (".json", ".md")}
+    for path, text in earlier.items():
+        path.write_text(text)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 50)) as pilot:
+        await _decided(app, pilot, tmp_path)
+        await pilot.press("e")
+        await until(app, pilot, lambda: any("kept (saved)" in n for n in notes(app)))
+        await pilot.press("e")  # the same decision again: kept again, written to new names
+        await until(app, pilot, lambda: sum("kept (saved)" in n for n in notes(app)) == 2)
+        said = [n for n in notes(app) if "kept (saved)" in n]
+    assert all(path.read_text() == text for path, text in earlier.items())
+    first = [tmp_path / f"decision-1-2{s}" for s in (".json", ".md", ".junit.xml")]
+    second = [tmp_path / f"decision-2{s}" for s in (".json", ".md", ".junit.xml")]
+    assert said[0] == "Decision 1 kept (saved); wrote " + ", ".join(map(str, first))
+    assert said[1] == "Decision 2 kept (saved); wrote " + ", ".join(map(str, second))
+    assert json.loads(first[0].read_text())["decision"] == "hold"
+    assert not (tmp_path / "decision-1.junit.xml").exists()  # a stem is taken whole or not at all
+
+
+def test_write_new_takes_the_next_stem_when_a_name_appears_meanwhile(tmp_path, monkeypatch):
+    """A race: the name is free when looked at, taken when linked; nothing is overwritten and
+    only what this export made is removed."""
+    import os
+
+    from evaltui import exporters
+
+    record = gate.DecisionRecord.model_validate(
+        json.loads((FIXTURES / "golden" / "decision.json").read_text())
+        | {"provenance": json.loads((FIXTURES / "golden" / "decision.json").read_text())["provenance"]
+           | {"event_log_head": None}}
+    )  # fmt: skip
+    real_link = os.link
+
+    def racing_link(src, dst, *a, **k):
+        if str(dst).endswith("decision-7.md"):  # another process writes it just before us
+            with open(dst, "x") as fh:
+                fh.write("theirs")
+        return real_link(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "link", racing_link)
+    written = exporters.write_new(record, tmp_path / "decision-7")
+    assert [p.name for p in written] == [
+        "decision-7-2.json",
+        "decision-7-2.md",
+        "decision-7-2.junit.xml",
+    ]
+    assert (tmp_path / "decision-7.md").read_text() == "theirs"
+    assert not (tmp_path / "decision-7.json").exists()  # ours, removed; theirs kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["decision-7.md", *(p.name for p in written)]
+    )

@@ -76,11 +76,15 @@ class GateScreen(AppScreen):
             if path:
                 gate.set_policy_path(store, path)
             chosen = path or gate.policy_path(store)
-            if not chosen or not Path(chosen).exists():
+            if not chosen:
                 default = Path("fixtures/policies/support-assistant.toml")
                 self.post_message(
                     NeedPolicy(str(default.resolve()) if default.exists() else "", None)
                 )
+                return
+            if not Path(chosen).is_file():  # gone, or never there: say so, never a quiet prompt
+                what = "is not a file" if Path(chosen).exists() else "does not exist"
+                self.post_message(NeedPolicy(str(chosen), f"the policy file {chosen} {what}"))
                 return
             try:  # a bad policy, or one that would measure nothing: say so and ask again
                 loaded = gate.load_policy(Path(chosen))
@@ -100,12 +104,9 @@ class GateScreen(AppScreen):
         self.post_message(Evaluated(record, history))
 
     def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
-        if worker.name == "evaluate":  # never "Measuring…" for ever
+        if worker.name == "evaluate":  # never "Measuring…" for ever, never the old decision
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
-            self.query_one("#decision", Static).update(
-                Text(f"Evaluation failed: {visible(message, limit=300)}  (r tries again)",
-                     style="bold red")
-            )  # fmt: skip
+            self._no_decision(f"Evaluation failed: {visible(message, limit=300)}  (r tries again)")
         elif worker.name == "export":
             self.notify("NOT SAVED: the decision was not kept or exported", severity="error",
                         markup=False, timeout=15)  # fmt: skip
@@ -114,17 +115,33 @@ class GateScreen(AppScreen):
         b, c, _ = self.runs
         return gate.list_decisions(store, 50, baseline=b, candidate=c)
 
+    def _no_decision(self, why: str, style: str = "bold red") -> None:
+        """No decision on screen: the reason instead, no rules, nothing to export."""
+        self.record = None
+        self.query_one("#decision", Static).update(Text(why, style=style))
+        self.query_one("#why", Static).update(Text(""))
+        self.query_one("#rules", DataTable).clear(columns=True)
+
+    def _measure(self, path: str | None = None) -> None:
+        self.record = None  # what is on screen is being replaced: not exported meanwhile
+        self.query_one("#decision", Static).update(Text("Measuring…"))
+        self.evaluate(path)
+
     @on(NeedPolicy)
     def need_policy(self, message: NeedPolicy) -> None:
         title = "Gate policy file (TOML; Enter to use, Esc to go back)"
         if message.error:
             title = f"That policy is not usable: {one_line(message.error, 400)}. Another file?"
-        self.query_one("#decision", Static).update(Text("No policy yet.", style="yellow"))
+            self._no_decision(
+                f"No decision: {one_line(message.error, 600)}  (p picks a policy file, r tries again)"
+            )
+        else:
+            self._no_decision("No policy yet.", style="yellow")
 
         def chosen(value: str | None) -> None:
             if value:
-                self.evaluate(str(Path(value.strip()).expanduser().resolve()))
-            elif self.record is None:
+                self._measure(str(Path(value.strip()).expanduser().resolve()))
+            elif not message.error:  # nothing chosen, nothing wrong: back to the comparison
                 self.app.pop_screen()
 
         self.app.push_screen(TextPrompt(title, message.suggestion), chosen)
@@ -202,38 +219,45 @@ class GateScreen(AppScreen):
             )
 
     def action_export(self) -> None:
-        if self.record is not None:
-            self.export(self.record)
+        if self.record is None:  # an error, or a decision being measured: nothing to keep
+            self.notify("Nothing exported: there is no decision on screen", severity="error",
+                        markup=False, timeout=8)  # fmt: skip
+            return
+        self.export(self.record)
 
     @work(thread=True, group="gate-export", exit_on_error=False)
     def export(self, record: DecisionRecord) -> None:
         with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
             did = gate.record_decision(store, record)
             history = self._history(store)
-        written = exporters.write_all(record, Path.cwd() / f"decision-{did}")
-        self.post_message(
-            Exported(
-                f"Decision {did} kept (saved); wrote {', '.join(p.name for p in written)}", history
+        try:  # new files only: an earlier export (another store's decision-1) is never replaced
+            written = exporters.write_new(record, Path.cwd() / f"decision-{did}")
+        except InputError as exc:
+            self.post_message(
+                Exported(f"NOT EXPORTED: decision {did} kept (saved), but {exc}", history)
             )
-        )
+            return
+        paths = ", ".join(str(p) for p in written)
+        self.post_message(Exported(f"Decision {did} kept (saved); wrote {paths}", history))
 
     @on(Exported)
     def exported(self, message: Exported) -> None:
-        self.notify(message.text, markup=False, timeout=6)
+        failed = message.text.startswith("NOT EXPORTED")
+        self.notify(message.text, markup=False, timeout=15 if failed else 8,
+                    severity="error" if failed else "information")  # fmt: skip
         self.show_history(message.history)
 
     def action_policy(self) -> None:
         def chosen(value: str | None) -> None:
             if value:
-                self.evaluate(str(Path(value.strip()).expanduser().resolve()))
+                self._measure(str(Path(value.strip()).expanduser().resolve()))
 
         self.app.push_screen(
             TextPrompt("Gate policy file (TOML)", str(self.policy_path or "")), chosen
         )
 
     def action_recompute(self) -> None:
-        self.query_one("#decision", Static).update(Text("Measuring…"))
-        self.evaluate()
+        self._measure()
 
 
 def _result_cell(rule: RuleResult) -> Text:
