@@ -117,7 +117,6 @@ def import_cmd(
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = imported = 0
     db = store_path(ctx)
-    new = not db.exists()
 
     def say(line: str, err: bool = False) -> None:
         # on a terminal the progress bar is live: lines go above it, through its console,
@@ -147,6 +146,7 @@ def import_cmd(
         open_store(db, write=True, announce=False) as store,
         bar if bar is not None else nullcontext(),
     ):
+        created = store.created
         for path, detected in units:
             try:
                 outcomes = service.import_path(
@@ -175,11 +175,11 @@ def import_cmd(
             f"{imported} run(s) imported from {len(units)} file(s); {failed} file(s) failed",
             err=True,
         )
-    if new and not imported:  # nothing went in: leave no empty store behind
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-    elif new:
-        echo(f"created a new store at {db}", err=True)
+    # The store this process made is kept even when nothing went in: another evaltui
+    # may be importing into it now, and no process deletes a file (docs/security.md).
+    if created:
+        empty = "" if imported else "; nothing was imported into it"
+        echo(f"created a new store at {db}{empty}", err=True)
     if failed:
         sys.exit(2)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from evaltui.errors import InputError, NotFoundError, StoreError
 from evaltui.store import sql
 from evaltui.store.events import EventLog, _dumps, current_user, now_iso
+from evaltui.store.guard import create_exclusive, failure
 from evaltui.store.schema import APPLICATION_ID, KNOWN, MIGRATION_SET, check_not_newer, recognise
 
 if TYPE_CHECKING:  # loaded where used: opening a store for the app needs neither
@@ -30,6 +31,12 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc)
 
 
+# sql.RUNS_LIST's columns, as RunSummary names them
+_RUN_COLUMNS = ("id", "name", "role", "system", "format", "source_path", "sha256", "created_at",
+                "imported_at", "suites", "cases", "results", "passed", "failed", "errored",
+                "limit", "unscored")  # fmt: skip
+
+
 class AlreadyImported(Exception):
     """The same file's run is already in the store (found inside the import's transaction)."""
 
@@ -42,7 +49,7 @@ class Store(EventLog):
     """One connection to an evaltui store. Open one per thread.
 
     Args:
-        path: the SQLite file; created (with its directory) if missing.
+        path: the SQLite file; created if missing (its directory must exist).
         create: create the file when it does not exist; when False a missing
             store raises StoreError.
         on_wait: called once if the store is held by another evaltui's import
@@ -57,10 +64,15 @@ class Store(EventLog):
         on_wait: Callable[[], None] | None = None,
     ) -> None:
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise StoreError(f"No store at {self.path}. Import a run first: evaltui import FILE")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
+        # Whether this process made the file (O_EXCL): only the maker says "created".
+        self.created = False
+        if not self.path.exists():
+            if not create:
+                raise StoreError(
+                    f"No store at {self.path}. Import a run first: evaltui import FILE"
+                )
+            self.created = create_exclusive(self.path)
+        new = self.path.stat().st_size == 0
         try:
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE).
             self.conn = sqlite3.connect(
@@ -94,14 +106,14 @@ class Store(EventLog):
             )
         except sqlite3.OperationalError as exc:
             if not _locked(exc):
-                raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
+                raise failure(self.path, exc, opening=True) from exc
             raise StoreError(
                 f"The store {self.path} is busy: another evaltui holds it (a large import "
                 f"has the store to itself until it commits; waited {BUSY_TIMEOUT_MS // 1000} s). "
                 "Try again when it has finished."
             ) from exc
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
+            raise failure(self.path, exc, opening=True) from exc
         self._migrate()
 
     def _waiting_first(
@@ -142,10 +154,13 @@ class Store(EventLog):
 
             # Under a write lock, so two processes opening a new store at once
             # cannot both apply the same migration.
-            with self.transaction():
-                migrations.apply(Database(self.conn))
-                self.conn.execute(f"PRAGMA user_version = {len(KNOWN)}")
-                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            try:
+                with self.transaction():
+                    migrations.apply(Database(self.conn))
+                    self.conn.execute(f"PRAGMA user_version = {len(KNOWN)}")
+                    self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            except sqlite3.DatabaseError as exc:
+                raise failure(self.path, exc) from exc
         elif self.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
             with self.transaction():  # a store made before evaltui marked its files
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -176,12 +191,12 @@ class Store(EventLog):
             ) from exc
         try:
             yield self.conn
+            self.conn.execute("COMMIT")  # may fail too (a full disk): rolled back below
         except BaseException:
             if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # the first error is the one to report
+                    self.conn.execute("ROLLBACK")
             raise
-        else:
-            self.conn.execute("COMMIT")
 
     @contextmanager
     def alone(self) -> Iterator[bool]:
@@ -418,48 +433,14 @@ class Store(EventLog):
             }
         out = []
         for row in self.conn.execute(sql.RUNS_LIST):
-            (
-                rid,
-                name,
-                role,
-                system,
-                fmt,
-                src,
-                sha,
-                created,
-                imported,
-                suites,
-                nc,
-                nr,
-                np_,
-                nf,
-                ne,
-                nl,
-                nu,
-            ) = row
-            out.append(
-                RunSummary(
-                    id=rid,
-                    name=name,
-                    role=role,
-                    system=system,
-                    format=fmt,
-                    source_path=src,
-                    sha256=sha,
-                    created_at=created,
-                    imported_at=imported,
-                    suites=json.loads(suites),
-                    cases=nc,
-                    results=nr,
-                    passed=np_,
-                    failed=nf,
-                    errored=ne,
-                    limit=nl,
-                    unscored=nu,
-                    pass_rate=(np_ / (nr - nu)) if nr > nu else None,
-                    criteria=crit.get(rid, {}),
-                )
+            item = dict(zip(_RUN_COLUMNS, row, strict=True))
+            results, unscored = item["results"], item["unscored"]
+            item.update(
+                suites=json.loads(item["suites"]),
+                pass_rate=(item["passed"] / (results - unscored)) if results > unscored else None,
+                criteria=crit.get(item["id"], {}),
             )
+            out.append(RunSummary(**item))
         return out
 
     def resolve_run(self, ref: str | int) -> int:
