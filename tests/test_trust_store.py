@@ -109,3 +109,126 @@ def test_only_the_process_that_made_the_store_file_says_it_created_it(tmp_path):
     second.close()
     with Store(db) as again:
         assert not again.created
+
+
+# -- the store path ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["import", "GOOD"], ["runs"], ["demo", "--no-open"], []])
+@pytest.mark.parametrize("under", ["file/x.db", "file/deeper/x.db"])
+def test_a_store_under_a_regular_file_is_one_line_exit_2(tmp_path, command, under):
+    (tmp_path / "file").write_text("a regular file\n")
+    good = write_jsonl(tmp_path / "good.jsonl", [line("a")])
+    db = tmp_path / under
+    args = [str(good) if a == "GOOD" else a for a in command]
+    done = run_cli("--db", str(db), *args, check_code=2)
+    assert done.stderr == (
+        f"Error: {db}: cannot be a store: {tmp_path / 'file'} is a file, not a directory\n"
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    assert (tmp_path / "file").read_text() == "a regular file\n"
+
+
+@pytest.mark.parametrize("via", ["option", "env"])
+def test_a_write_command_with_a_mistyped_db_creates_no_directory(tmp_path, via):
+    good = write_jsonl(tmp_path / "good.jsonl", [line("a")])
+    db = tmp_path / "typo" / "sub" / "x.db"
+    env = {**os.environ, "EVALTUI_DB": str(db)}
+    args = ["--db", str(db)] if via == "option" else []
+    for command in (["import", str(good)], ["demo", "--no-open"] if via == "option" else ["runs"]):
+        done = run_cli(*args, *command, check_code=2, env=env)
+        assert done.stderr == (
+            f"Error: {db}: cannot be a store: the directory {db.parent} does not exist "
+            "(evaltui does not create it: check the path, or create the directory first)\n"
+        )
+    assert not (tmp_path / "typo").exists()
+
+
+def test_the_default_store_location_is_still_made_on_first_use(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "EVALTUI_DB"}
+    good = write_jsonl(tmp_path / "good.jsonl", [line("a")], header={"name": "r"})
+    done = run_cli("import", str(good), env=env)
+    default = tmp_path / "xdg-data" / "evaltui" / "evaltui.db"
+    assert f"created a new store at {default}" in done.stderr
+    assert store_runs(default) == ["r"]
+
+
+# -- a full disk ---------------------------------------------------------------
+
+
+def snapshot(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows, read without writing a byte."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {
+            t: sorted(conn.execute(f"SELECT * FROM [{t}]").fetchall(), key=repr) for t in tables
+        }
+
+
+def big_run(path: Path, n: int = 4000) -> Path:
+    return write_jsonl(
+        path, [line(f"c{i}", output="o" * 2000) for i in range(n)], header={"name": "big"}
+    )
+
+
+def limited(max_bytes: int):
+    """preexec_fn: files this process writes stop at `max_bytes` (EFBIG, as on a full
+    disk), with SIGXFSZ ignored so the write fails instead of killing the process."""
+    import resource
+    import signal
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return apply
+
+
+def test_a_full_disk_during_an_import_is_said_so_and_changes_nothing(tmp_path):
+    db = tmp_path / "s.db"
+    run_cli("--db", str(db), "import", str(write_jsonl(tmp_path / "small.jsonl", [line("a")])))
+    before = snapshot(db)
+    budget = max(p.stat().st_size for p in tmp_path.glob("s.db*")) + (1 << 20)
+    done = run_cli("--db", str(db), "import", str(big_run(tmp_path / "big.jsonl")),
+                   check_code=3, preexec_fn=limited(budget))  # fmt: skip
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        f"Error: The store {db} could not be written: the file size limit"
+    )
+    assert "nothing was changed" in done.stderr and "not an evaltui store" not in done.stderr
+    assert snapshot(db) == before
+    run_cli("--db", str(db), "import", str(tmp_path / "big.jsonl"))  # room again: it goes in
+
+
+def test_a_full_disk_while_making_a_new_store_is_not_called_a_foreign_file(tmp_path):
+    db = tmp_path / "new.db"
+    good = write_jsonl(tmp_path / "good.jsonl", [line("a")])
+    done = run_cli("--db", str(db), "import", str(good), check_code=3, preexec_fn=limited(40_000))
+    assert done.stderr.startswith(
+        f"Error: The store {db} could not be written: the file size limit"
+    )
+    assert "not an evaltui store" not in done.stderr and done.stderr.count("\n") == 1
+    run_cli("--db", str(db), "import", str(good))  # the empty file left is made a store later
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_really_full_file_system_is_sqlite_full(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:  # fmt: skip
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        db = mnt / "s.db"
+        run_cli("--db", str(db), "import", str(write_jsonl(tmp_path / "small.jsonl", [line("a")])))
+        before = snapshot(db)
+        done = run_cli("--db", str(db), "import", str(big_run(tmp_path / "big.jsonl", 6000)),
+                       check_code=3)  # fmt: skip
+        assert done.stderr == (
+            f"Error: The store {db} could not be written: the disk is full (SQLITE_FULL); "
+            "nothing was changed. Free some space and try again.\n"
+        )
+        assert snapshot(db) == before
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

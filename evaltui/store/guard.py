@@ -104,10 +104,10 @@ def failure(path: Path, exc: BaseException, *, opening: bool = False) -> StoreEr
     if name in _WRITE_IOERRS:
         space = _space_reason(path)
     if space:
-        why = space
+        again = "Raise the limit" if "limit" in space else "Free some space"
         return StoreFullError(
-            f"The store {path} could not be written: {why} ({name}); nothing was changed. "
-            "Free some space and try again."
+            f"The store {path} could not be written: {space} ({name}); nothing was changed. "
+            f"{again} and try again."
         )
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return StoreError(
