@@ -4,16 +4,24 @@ tampered store is refused, and every user-given file is a bounded regular file."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from evaltui.cli import cli
+from evaltui.errors import StoreTamperedError
 from evaltui.store import Store
+from evaltui.store.events import chain_hash
+from evaltui.store.schema import SCHEMA_OBJECTS
+from tests.conftest import DEMO
 from tests.helpers import line, write_jsonl
 
 EVALTUI = Path(sys.executable).parent / "evaltui"
@@ -232,3 +240,97 @@ def test_a_really_full_file_system_is_sqlite_full(tmp_path):
         assert snapshot(db) == before
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+# -- a tampered store ------------------------------------------------------------
+
+APPEND_ONLY = sorted(n for n in SCHEMA_OBJECTS if n.endswith(("_no_update", "_no_delete")))
+POLICY = Path(__file__).parent.parent / "fixtures" / "policies" / "support-assistant.toml"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("trigger", APPEND_ONLY)
+def test_a_store_whose_append_only_trigger_was_dropped_is_refused(demo_store, db_path, trigger):
+    demo_store.close()
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute(f"DROP TRIGGER {trigger}")
+    before = digest(db_path)
+    with pytest.raises(StoreTamperedError, match=f"append-only trigger {trigger} was dropped"):
+        Store(db_path)
+    for command in (["runs"], ["import", str(DEMO / "production.jsonl"), "--force"], ["log"]):
+        done = CliRunner().invoke(cli, ["--db", str(db_path), *command])
+        assert done.exit_code == 3, (command, done.output)
+        assert done.output.startswith(f"Error: {db_path} was changed outside evaltui: its ")
+        assert "The store is refused (it was not changed)" in done.output
+    assert digest(db_path) == before
+    # the command that looks for tampering examines it, and says what it found
+    done = CliRunner().invoke(cli, ["--db", str(db_path), "log", "--verify"])
+    assert done.exit_code == 5
+    assert f"the append-only trigger {trigger} was dropped outside evaltui" in done.output
+    # and only while it looks: the next command refuses it again
+    assert CliRunner().invoke(cli, ["--db", str(db_path), "runs"]).exit_code == 3
+
+
+def rewrite_event(db: Path, event_id: int, **changes: str) -> None:
+    """A forger holding the file: edits one event, recomputes the chain from there on,
+    and puts the trigger back, so every link agrees and the store opens."""
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute("DROP TRIGGER events_no_update")
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        conn.execute(f"UPDATE events SET {sets} WHERE id = ?", (*changes.values(), event_id))
+        prev = conn.execute("SELECT hash FROM events WHERE id = ?", (event_id - 1,)).fetchone()
+        prev = prev[0] if prev else ""
+        cols = "id, at, actor, action, entity, entity_id, before, after, context"
+        for row in conn.execute(
+            f"SELECT {cols} FROM events WHERE id >= ? ORDER BY id", (event_id,)
+        ).fetchall():
+            prev = chain_hash(prev, tuple(row))
+            conn.execute("UPDATE events SET hash = ? WHERE id = ?", (prev, row[0]))
+        conn.execute(SCHEMA_OBJECTS["events_no_update"])
+
+
+def gate_out(db: Path, out: Path) -> Path:
+    done = CliRunner().invoke(
+        cli, ["--db", str(db), "gate", "1", "2", "--policy", str(POLICY), "--out", str(out)]
+    )
+    assert done.exit_code == 12, done.output
+    return out
+
+
+def decision_events(db: Path) -> list[int]:
+    with closing(sqlite3.connect(db)) as conn:
+        return [
+            r[0]
+            for r in conn.execute("SELECT id FROM events WHERE action = 'decision' ORDER BY id")
+        ]
+
+
+def test_an_event_edited_under_a_recomputed_chain_is_named_not_called_deleted(
+    demo_store, db_path, tmp_path
+):
+    demo_store.close()
+    first = gate_out(db_path, tmp_path / "d1.json")
+    second = gate_out(db_path, tmp_path / "d2.json")  # made right after: its head is d1's event
+    d1_event, d2_event = decision_events(db_path)
+    assert d2_event == d1_event + 1
+    run = lambda *a: CliRunner().invoke(cli, ["--db", str(db_path), *a])  # noqa: E731
+    assert run("log", "--verify").exit_code == 0
+    # the event that logged decision 1 is edited (its content hash made another's)
+    rewrite_event(db_path, d1_event, after='{"content_hash":"forged","decision":"ship"}')
+    named = f"event {d1_event} (decision, "
+    for args in (("log", "--verify"), ("verify", str(second))):
+        done = run(*args)
+        assert done.exit_code == 5, (args, done.output)
+        assert named in done.output and "was edited after decision 2 was made" in done.output
+        assert "chain recomputed" in done.output and "deleted" not in done.output
+    # an import event before decision 1: only the range can be named (no head before it)
+    rewrite_event(db_path, 1, actor="someone-else")
+    done = run("verify", str(first))
+    assert done.exit_code == 5 and "deleted" not in done.output
+    assert f"one of events 1 to {d1_event - 1} was edited after decision 1 was made" in done.output
+    done = run("log", "--verify")
+    assert f"one of events 1 to {d1_event - 1} was edited after decision 1" in done.output
+    assert "the heads 1 other kept decision(s) recorded are gone as well" in done.output

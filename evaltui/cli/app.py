@@ -66,13 +66,17 @@ def store_path(ctx: click.Context) -> Path:
     return Path(obj["db"]) if obj.get("db") else default_db_path()
 
 
-def open_store(path: Path, *, write: bool = False, announce: bool = True) -> Store:
+def open_store(
+    path: Path, *, write: bool = False, announce: bool = True, audit: bool = False
+) -> Store:
     """The store, saying so on stderr if another evaltui's import makes it wait.
 
     A command that only reads refuses a path where there is no store (a mistyped
     --db must not look like an empty store); one that writes creates it, and says so
     (only the process that made the file: `Store.created`). A path whose directory is
     missing or is a file is refused (exit 2): no directory is made for a --db.
+    `audit` (the commands that look for tampering) opens a store whose append-only
+    triggers were dropped, and says so; every other command refuses it.
     """
     from evaltui.store.guard import check_store_path
 
@@ -86,7 +90,14 @@ def open_store(path: Path, *, write: bool = False, announce: bool = True) -> Sto
             "and has the store to itself until that import commits...",
             err=True,
         ),
+        audit=audit,
     )
+    if store.tampered:
+        echo(
+            f"Warning: {path} was changed outside evaltui: its append-only trigger(s) "
+            f"{', '.join(store.tampered)} were dropped; examining it as it is",
+            err=True,
+        )
     if store.created and announce:
         echo(f"created a new store at {path}", err=True)
     return store

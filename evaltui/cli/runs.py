@@ -306,7 +306,7 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     Each event carries the hash of the one before it; --verify recomputes the
     chain and names the first event edited or deleted.
     """
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), audit=check) as store:
         if check:
             problems = store.verify_chain()
             n = store.event_count()

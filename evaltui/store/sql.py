@@ -96,3 +96,12 @@ RUN_ID_BY_SHA = "SELECT id FROM runs WHERE sha256 = ? ORDER BY id LIMIT 1"
 
 HAS_MIGRATIONS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
 APPLIED_MIGRATIONS = "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid"
+
+# Each kept decision, the log's head it recorded, and the event that logged it.
+DECISION_HEADS = """
+SELECT d.id,
+       CASE WHEN json_valid(d.record) THEN json_extract(d.record, '$.provenance.event_log_head') END,
+       (SELECT e.id FROM events e WHERE e.entity = 'decision' AND e.entity_id = CAST(d.id AS TEXT)
+        AND e.action = 'decision' ORDER BY e.id LIMIT 1)
+FROM decisions d ORDER BY d.id
+"""

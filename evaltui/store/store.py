@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
@@ -35,6 +36,7 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
 _RUN_COLUMNS = ("id", "name", "role", "system", "format", "source_path", "sha256", "created_at",
                 "imported_at", "suites", "cases", "results", "passed", "failed", "errored",
                 "limit", "unscored")  # fmt: skip
+_AUDITED: Counter[str] = Counter()  # stores open here to examine for tampering (audit=True)
 
 
 class AlreadyImported(Exception):
@@ -54,6 +56,8 @@ class Store(EventLog):
             store raises StoreError.
         on_wait: called once if the store is held by another evaltui's import
             (Store.alone) and opening it has to wait: the CLI says so.
+        audit: open a store whose append-only triggers were dropped, to examine it
+            (`tampered` lists them; `verify_chain` reports them); otherwise refused.
     """
 
     def __init__(
@@ -62,10 +66,15 @@ class Store(EventLog):
         *,
         create: bool = True,
         on_wait: Callable[[], None] | None = None,
+        audit: bool = False,
     ) -> None:
         self.path = Path(path)
-        # Whether this process made the file (O_EXCL): only the maker says "created".
-        self.created = False
+        self.created = False  # whether this process made the file (O_EXCL)
+        self.tampered: list[str] = []  # append-only triggers found dropped (audit only)
+        # While an audit connection is open, the comparison a `verify` rebuilds may open
+        # the store again in this process (the allowance ends when it closes).
+        self._audit_key = str(self.path.resolve()) if audit else None
+        audit = audit or _AUDITED[str(self.path.resolve())] > 0
         if not self.path.exists():
             if not create:
                 raise StoreError(
@@ -85,7 +94,10 @@ class Store(EventLog):
             # side effects: a crafted store's schema is data, not code we run.
             self.conn.execute("PRAGMA trusted_schema = OFF")
             if not new:  # reads only: a file that is not ours is left untouched
-                self._waiting_first(lambda: recognise(self.conn, self.path), on_wait)
+                self._waiting_first(
+                    lambda: setattr(self, "tampered", recognise(self.conn, self.path, audit=audit)),
+                    on_wait,
+                )
             if new:
                 # Set before the first table: results are ~1 KB rows, and 64 KiB pages
                 # cut a large import's page writes (and syscalls) 16-fold against the
@@ -115,6 +127,8 @@ class Store(EventLog):
         except sqlite3.DatabaseError as exc:
             raise failure(self.path, exc, opening=True) from exc
         self._migrate()
+        if self._audit_key:
+            _AUDITED[self._audit_key] += 1
 
     def _waiting_first(
         self, step: Callable[[], object], on_wait: Callable[[], None] | None
@@ -172,6 +186,9 @@ class Store(EventLog):
         return [r[0] for r in self.conn.execute(sql.APPLIED_MIGRATIONS, (MIGRATION_SET,))]
 
     def close(self) -> None:
+        if self._audit_key and _AUDITED[self._audit_key] > 0:
+            _AUDITED[self._audit_key] -= 1
+            self._audit_key = None
         self.conn.close()
 
     def __enter__(self) -> Store:
