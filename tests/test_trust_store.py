@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from evaltui import files
 from evaltui.cli import cli
-from evaltui.errors import StoreTamperedError
+from evaltui.errors import InputError, StoreTamperedError
 from evaltui.store import Store
 from evaltui.store.events import chain_hash
 from evaltui.store.schema import SCHEMA_OBJECTS
@@ -334,3 +335,95 @@ def test_an_event_edited_under_a_recomputed_chain_is_named_not_called_deleted(
     done = run("log", "--verify")
     assert f"one of events 1 to {d1_event - 1} was edited after decision 1" in done.output
     assert "the heads 1 other kept decision(s) recorded are gone as well" in done.output
+
+
+# -- files a user names: regular, bounded, read once -------------------------------
+
+
+def hostile_file(tmp_path: Path, kind: str) -> Path:
+    """A path that is not a small regular file: a FIFO nobody writes to, a device, a
+    folder, a 3 GB (sparse) file."""
+    path = tmp_path / f"{kind}.input"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        with path.open("wb") as fh:
+            fh.truncate(3 << 30)
+    return path
+
+
+SAYS = {
+    "fifo": "is not a regular file: it is a named pipe (FIFO)",
+    "device": "is not a regular file: it is a device",
+    "folder": "is not a regular file: it is a folder",
+    "huge": "is larger than",
+}
+
+
+@pytest.mark.parametrize("kind", list(SAYS))
+def test_read_regular_refuses_before_reading(tmp_path, kind):
+    path = hostile_file(tmp_path, kind)
+    with pytest.raises(InputError) as info:
+        files.read_regular(path, "thing", 1 << 20)  # returns at once: no block, no read
+    assert info.value.path == str(path) and f"the thing {SAYS[kind]}" in info.value.message
+
+
+def test_read_regular_reads_the_bytes_once_and_bounded(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"x" * 100)
+    assert files.read_regular(path, "thing", 100) == b"x" * 100
+    with pytest.raises(InputError, match="larger than 99 bytes"):
+        files.read_regular(path, "thing", 99)
+    monkeypatch.setenv("EVALTUI_MAX_SMALL_FILE_BYTES", "50")  # the documented override
+    with pytest.raises(InputError, match="larger than 50 bytes"):
+        files.read_regular(path, "thing")
+    link = tmp_path / "link.txt"
+    link.symlink_to(path)
+    with pytest.raises(InputError, match="symbolic link"):
+        files.open_regular(link, "thing", follow=False)
+    done = subprocess.run(
+        [sys.executable, "-c", "from evaltui import files; import sys; "
+         "sys.stdout.write(files.read_regular('-', 'thing', 10, stdin=True).decode())"],
+        input="from stdin", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout == "from stdin"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_device_given_to_import_is_refused_without_hanging(tmp_path, kind):
+    path = hostile_file(tmp_path, kind)
+    done = run_cli("--db", str(tmp_path / "s.db"), "import", str(path), check_code=2)
+    assert done.stderr.startswith(f"Error: {path}: the results file {SAYS[kind]}\n")
+
+
+@pytest.mark.parametrize("kind", list(SAYS))
+def test_a_config_that_is_not_a_small_regular_file_stops_the_app_at_once(
+    demo_store, db_path, tmp_path, kind
+):
+    demo_store.close()
+    path = hostile_file(tmp_path, kind)
+    env = {**os.environ, "EVALTUI_CONFIG": str(path)}
+    done = run_cli("--db", str(db_path), check_code=2, env=env, stdin=subprocess.DEVNULL)
+    assert done.stderr == f"Error: {path}: the config file {SAYS[kind]}" + (
+        " 65,536 bytes (3,221,225,472)\n" if kind == "huge" else "\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("keys", "twice"), [("j,j", "j"), ("down, j ,down", "down"), ("ctrl+n,x,ctrl+n", "ctrl+n")]
+)
+def test_a_keymap_listing_a_key_twice_is_one_line_naming_file_line_and_field(
+    demo_store, db_path, tmp_path, keys, twice
+):
+    demo_store.close()
+    path = tmp_path / "config.toml"
+    path.write_text(f'theme = "textual-dark"\n[keymap]\n"compare.next" = "{keys}"\n')
+    done = CliRunner().invoke(cli, ["--db", str(db_path)], env={"EVALTUI_CONFIG": str(path)})
+    assert done.exit_code == 2
+    assert done.output == (
+        f"Error: {path}:3: compare.next: key '{twice}' is listed twice; list each key once\n"
+    )
