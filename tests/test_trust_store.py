@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaltui import files
+from evaltui import files, taxonomy, view_state
 from evaltui.cli import cli
 from evaltui.errors import InputError, StoreTamperedError
 from evaltui.store import Store
@@ -426,4 +426,66 @@ def test_a_keymap_listing_a_key_twice_is_one_line_naming_file_line_and_field(
     assert done.exit_code == 2
     assert done.output == (
         f"Error: {path}:3: compare.next: key '{twice}' is listed twice; list each key once\n"
+    )
+
+
+# -- a saved view row that is not a view ---------------------------------------------
+
+BAD_VIEWS = {
+    "not-json": ("{position: 4,", "Expecting property name"),
+    "deeply-nested": ("[" * 50_000 + "]" * 50_000, "more than 65,536"),  # 100 KB: over the limit
+    "nested-within-the-limit": (
+        '{"changes": ' + "[" * 5_000 + "]" * 5_000 + "}",
+        "nested too deeply",
+    ),
+    "huge": ('{"search": "' + "x" * (1 << 20) + '"}', "characters long, more than 65,536"),
+    "not-an-object": ('"regressed"', "valid dictionary"),
+}
+
+
+def write_view_row(db: Path, text: str) -> str:
+    name = view_state.key(1, 2, 3, "tester")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (name, text))
+    return name
+
+
+@pytest.mark.parametrize("kind", list(BAD_VIEWS))
+def test_a_saved_view_row_that_is_not_a_view_is_refused_naming_the_setting(
+    demo_store, db_path, kind
+):
+    text, says = BAD_VIEWS[kind]
+    name = write_view_row(db_path, text)
+    with pytest.raises(InputError) as info:
+        view_state.load(demo_store, 1, 2, 3)
+    assert info.value.path == f"setting {name}" and says in info.value.message, info.value.message
+    # and saving a good view over it works (the app does on leaving the comparison)
+    view_state.save(demo_store, 1, 2, 3, view_state.ViewState(position=3))
+    assert view_state.load(demo_store, 1, 2, 3).position == 3
+
+
+@pytest.mark.parametrize("kind", ["not-json", "nested-within-the-limit"])
+async def test_the_app_says_a_broken_saved_view_was_not_applied(demo_store, db_path, kind):
+    from evaltui.tui.app import EvaltuiApp
+    from tests.tui.test_compare_screen import open_compare, settle
+
+    write_view_row(db_path, BAD_VIEWS[kind][0])
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await settle(app, pilot)
+        assert screen.position == 1
+        said = [n.message for n in app._notifications]
+        assert any("saved view was not applied" in m and BAD_VIEWS[kind][1] in m for m in said), (
+            said
+        )
+
+
+def test_an_unreadable_setting_elsewhere_is_a_store_error_naming_it(demo_store, db_path):
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("INSERT OR REPLACE INTO settings VALUES (?, '{not json')", (taxonomy.SETTING,))
+    done = CliRunner().invoke(cli, ["--db", str(db_path), "taxonomy"])
+    assert done.exit_code == 3, done.output
+    assert done.output.startswith(
+        f"Error: the setting {taxonomy.SETTING} in {db_path} is unreadable: "
     )

@@ -105,3 +105,12 @@ SELECT d.id,
         AND e.action = 'decision' ORDER BY e.id LIMIT 1)
 FROM decisions d ORDER BY d.id
 """
+
+# A setting's value (at most the first ? characters) and its full length.
+SETTING_GET = "SELECT substr(value, 1, ?), length(value) FROM settings WHERE key = ?"
+
+# The run the tool itself identifies so (few runs: no index needed); the newest of a name.
+RUN_BY_IDENTITY = (
+    "SELECT id, name FROM runs WHERE json_extract(metadata, '$.identity') = ? ORDER BY id LIMIT 1"
+)
+RUN_ID_BY_NAME = "SELECT id FROM runs WHERE name = ? ORDER BY id DESC"

@@ -217,21 +217,14 @@ class Store(EventLog):
 
     @contextmanager
     def alone(self) -> Iterator[bool]:
-        """For one large write: the store written once, through a rollback journal.
+        """For one large write: the store written once, through a rollback journal
+        (docs/architecture.md, "The store"). In WAL mode every page is written twice (the
+        WAL, then the checkpoint); SQLite's advice past ~100 MB is a rollback journal.
 
-        In WAL mode every page a transaction writes goes to the WAL, then again
-        to the database at the checkpoint; for a transaction of hundreds of MB
-        that second write is about a fifth of the import (docs/performance.md), and
-        SQLite's own advice for transactions past ~100 MB is a rollback journal.
-        With one, pages appended to the file are written once, and the journal
-        only holds the few existing pages the import changes.
-
-        Only when nobody else has the store open: the switch needs the store to
-        itself, so with another connection open (an app, a reviewer) this yields
-        False at once and the write goes through the WAL as usual. While it
-        runs, a store opened elsewhere waits for the commit (BUSY_TIMEOUT_MS).
-        Atomicity is unchanged: a kill leaves a hot journal, and the next open
-        rolls the transaction back. Yields whether the rollback journal is on.
+        Only when nobody else has the store open (otherwise this yields False at once and
+        the write goes through the WAL); while it runs, a store opened elsewhere waits for
+        the commit (BUSY_TIMEOUT_MS). A kill leaves a hot journal, rolled back on the next
+        open. Yields whether the rollback journal is on.
         """
         conn = self.conn
         try:
@@ -256,14 +249,27 @@ class Store(EventLog):
 
     # -- settings --------------------------------------------------------------
 
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+    def get_setting(self, key: str, default: Any = None, *, limit: int = 1 << 30) -> Any:
+        """A setting's value. One longer than `limit` characters, not JSON or nested too
+        deeply (a store edited by hand) is a StoreError naming it: read, never crashed on."""
+        row = self.conn.execute(sql.SETTING_GET, (limit + 1, key)).fetchone()
+        if row is None:
+            return default
+        try:
+            if row[1] > limit:
+                raise ValueError(f"{row[1]:,} characters long, more than {limit:,}")
+            return json.loads(row[0])
+        except (ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
+            raise StoreError(f"the setting {key} in {self.path} is unreadable: {why}") from None
 
     def set_setting(self, key: str, value: Any, *, log: bool = True) -> None:
         """Set one setting and record the change, in one transaction."""
         with self.transaction():
-            before = self.get_setting(key)
+            try:
+                before = self.get_setting(key) if log else None
+            except StoreError:  # replacing an unreadable value
+                before = "(unreadable)"
             self.conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -419,11 +425,7 @@ class Store(EventLog):
 
     def find_run_by_identity(self, identity: str) -> tuple[int, str] | None:
         """The run the tool itself identifies as `identity` (its eval or run id), if any."""
-        row = self.conn.execute(  # few runs: no index needed
-            "SELECT id, name FROM runs WHERE json_extract(metadata, '$.identity') = ? "
-            "ORDER BY id LIMIT 1",
-            (identity,),
-        ).fetchone()
+        row = self.conn.execute(sql.RUN_BY_IDENTITY, (identity,)).fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
     def unique_run_name(self, name: str) -> str:
@@ -467,9 +469,7 @@ class Store(EventLog):
             row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (int(text),)).fetchone()
             if row:
                 return int(row[0])
-        row = self.conn.execute(
-            "SELECT id FROM runs WHERE name = ? ORDER BY id DESC", (text,)
-        ).fetchone()
+        row = self.conn.execute(sql.RUN_ID_BY_NAME, (text,)).fetchone()
         if row is None:
             raise NotFoundError(f"No run '{text}'. `evaltui runs` lists the runs in the store.")
         return int(row[0])
