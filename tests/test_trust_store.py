@@ -489,3 +489,29 @@ def test_an_unreadable_setting_elsewhere_is_a_store_error_naming_it(demo_store, 
     assert done.output.startswith(
         f"Error: the setting {taxonomy.SETTING} in {db_path} is unreadable: "
     )
+
+
+# -- an output that cannot write every character -------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_an_ascii_or_latin1_output_gets_escaped_text_never_a_crash(tmp_path, encoding):
+    name = "caf\u00e9 \u65e5\u672c \U0001f600"
+    src = write_jsonl(tmp_path / "r\u00e9sultats.jsonl", [line(name)], header={"name": name})
+    db = tmp_path / "s.db"
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    utf8 = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    run_cli("--db", str(db), "import", str(src), env=env, encoding=encoding)
+    for command in (["runs"], ["cases"], ["log"], ["runs", "--json"], ["log", "--json"],
+                    ["import", str(tmp_path / "\u00e9-missing.jsonl")]):  # fmt: skip
+        done = run_cli("--db", str(db), *command, check_code=None, env=env, encoding=encoding)
+        assert done.returncode in (0, 2) and "Traceback" not in done.stderr, (command, done)
+        assert "UnicodeEncodeError" not in done.stdout + done.stderr
+        out = done.stdout + done.stderr
+        out.encode(encoding)  # everything written fits the stream
+        if encoding == "ascii":
+            assert "\\u00e9" in out, (command, out)
+        if "--json" in command:  # JSON stays exact: the escapes are JSON's own
+            exact = run_cli("--db", str(db), *command, env=utf8).stdout
+            assert json.loads(done.stdout) == json.loads(exact)
+    assert "\\ud83d\\ude00" in run_cli("--db", str(db), "cases", env=env, encoding=encoding).stdout

@@ -171,6 +171,9 @@ def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:
 
 
 def main() -> None:
+    from evaltui.cli.output import fit_streams
+
+    fit_streams()  # PYTHONIOENCODING=ascii: escaped text, never a crash
     try:
         cli(prog_name="evaltui")
     except Exception as exc:  # the last line of defence: a message, never a raw traceback
