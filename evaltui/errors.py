@@ -60,6 +60,12 @@ class StoreTooNewError(StoreError):
     title = "Store written by a newer evaltui"
 
 
+class StoreTamperedError(StoreError):
+    """The store was changed outside evaltui (its append-only triggers were dropped)."""
+
+    title = "Store changed outside evaltui"
+
+
 class NotFoundError(EvaltuiError):
     """A run, case or other named thing does not exist."""
 

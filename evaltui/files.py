@@ -1,4 +1,6 @@
-"""Reading the TOML files people write (policy, taxonomy, markers) and writing exports."""
+"""Files people name: read bounded from regular files only (one helper, `read_regular`
+/ `open_regular`, for every user-given path), the TOML files people write (policy,
+taxonomy, markers), and atomic writes of exports."""
 
 from __future__ import annotations
 
@@ -16,31 +18,123 @@ from typing import IO, Any
 from evaltui.errors import InputError
 
 MAX_SMALL_FILE = 4 << 20  # policies, taxonomies, markers, decision records: 4 MiB at most
+SMALL_FILE_ENV = "EVALTUI_MAX_SMALL_FILE_BYTES"
+_CHUNK = 1 << 16
 
 
-def read_capped(path: Path, what: str, limit: int = MAX_SMALL_FILE) -> bytes:
-    """A small file people write, read whole: a regular file of at most `limit` bytes.
-    A FIFO, a device (/dev/zero) or a directory is refused before it is opened."""
+def small_file_limit() -> int:
+    """The limit for the small files people write (EVALTUI_MAX_SMALL_FILE_BYTES)."""
+    value = os.environ.get(SMALL_FILE_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_SMALL_FILE
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"  # a door (Solaris), an unknown kind
+
+
+def _refusal(path: Path | str, what: str, exc: OSError) -> InputError:
+    return InputError(str(path), f"cannot read the {what} ({exc.strerror or exc})")
+
+
+def open_regular(path: Path | str, what: str, *, follow: bool = True) -> IO[bytes]:
+    """A user-named file, opened for reading once it is known to be a regular file.
+
+    Opened with O_NONBLOCK (a FIFO with no writer does not block the open; a device is
+    not read) and O_NOCTTY (and O_NOFOLLOW when not `follow`), then checked on the SAME
+    descriptor with fstat, so a file swapped in after a check is never the one read.
+    A FIFO, a device, a folder or a socket is an InputError naming the file. The
+    caller reads from the returned binary file (streaming readers keep their own
+    limits); `read_regular` reads a small file whole, bounded."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    if not follow:
+        flags |= os.O_NOFOLLOW
     try:
-        info = path.stat()
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise InputError(str(path), f"cannot read the {what} ({exc.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(str(path), f"the {what} is not a regular file (a pipe, device or folder)")
+        if exc.errno == errno.ELOOP and not follow:
+            raise InputError(
+                str(path), f"the {what} is a symbolic link; give the file itself"
+            ) from None
+        raise _refusal(path, what, exc) from None
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(limit + 1)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(str(path), f"the {what} is not a regular file: it is {_kind(mode)}")
+        os.set_blocking(fd, True)  # a regular file: ordinary reads from here on
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(
+    path: Path | str, what: str, limit: int | None = None, *, stdin: bool = False
+) -> bytes:
+    """The bytes of a file a user named, read ONCE, to be checked and parsed as the same
+    bytes (never verify one read and import another).
+
+    A regular file only (`open_regular`; with `stdin`, `-` reads standard input), at
+    most `limit` bytes (default: the small-file limit, EVALTUI_MAX_SMALL_FILE_BYTES):
+    refused from its size before a byte is read, and again if more than `limit` bytes
+    come (a file growing while read). At most limit + 1 bytes are ever held."""
+    limit = small_file_limit() if limit is None else limit
+    if stdin and str(path) == "-":
+        import sys
+
+        return _bounded(sys.stdin.buffer, "-", what, limit)
+    with open_regular(path, what) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise InputError(str(path), f"the {what} is larger than {limit:,} bytes ({size:,})")
+        return _bounded(fh, str(path), what, limit)
+
+
+def _bounded(fh: IO[bytes], name: str, what: str, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    held = 0
+    try:
+        while held <= limit:
+            chunk = fh.read(min(_CHUNK, limit + 1 - held))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            held += len(chunk)
     except OSError as exc:
-        raise InputError(str(path), f"cannot read the {what} ({exc.strerror})") from None
-    if len(raw) > limit:
-        raise InputError(str(path), f"the {what} is larger than {limit:,} bytes")
-    return raw
+        raise _refusal(name, what, exc) from None
+    if held > limit:
+        raise InputError(name, f"the {what} is larger than {limit:,} bytes")
+    return b"".join(chunks)
+
+
+def check_regular(path: Path | str, what: str) -> None:
+    """Refuse, without reading a byte or blocking, a user-named path that is not a
+    regular file (a FIFO, a device, a socket): for readers that open the file by path
+    themselves (the importers). A folder is allowed here (a results folder)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise _refusal(path, what, exc) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError(str(path), f"the {what} is not a regular file: it is {_kind(mode)}")
+
+
+def read_capped(path: Path, what: str, limit: int | None = None) -> bytes:
+    """A small file people write, read whole (`read_regular`): kept for its callers."""
+    return read_regular(path, what, limit)
 
 
 def read_toml(path: Path, what: str) -> tuple[dict[str, Any], str, bytes]:
     """The file's data, text and bytes; unreadable, non-UTF-8 or invalid TOML is an
     InputError naming the file (and, for TOML syntax, the line)."""
-    raw = read_capped(path, what)
+    raw = read_regular(path, what)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evaltui.errors import InputError, StoreError
+from evaltui.files import check_regular
 from evaltui.paths import demo_data_dir
 from evaltui.store import Store
 from evaltui.store.store import AlreadyImported
@@ -101,6 +102,8 @@ def import_path(
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no such file or folder")
+    # a FIFO would block the first read forever, a device (/dev/zero) never end
+    check_regular(path, "results file")
     from evaltui import import_process
     from evaltui.importers import ImportOptions, detect, get_importer, sha256_file
     from evaltui.importers.base import checked_records

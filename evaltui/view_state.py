@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaltui.compare.kinds import CHANGES, Reducer
 from evaltui.compare.rows import ATTRIBUTE_NAME
-from evaltui.errors import InputError
+from evaltui.errors import InputError, StoreError
 from evaltui.store import Store
 from evaltui.store.events import current_user
+
+MAX_VIEW_CHARS = 64 * 1024  # a saved view is a few hundred characters
 
 
 class ViewState(BaseModel):
@@ -68,7 +70,10 @@ def load(store: Store, baseline: int, candidate: int, fallback: int | None) -> V
     """The view saved for this comparison by this reviewer; None if there is none.
     Raises InputError (naming the setting and the field) for one that does not check."""
     name = key(baseline, candidate, fallback)
-    raw: Any = store.get_setting(name)
+    try:  # a row that is not JSON, nested too deeply or huge: said, never a crash
+        raw: Any = store.get_setting(name, limit=MAX_VIEW_CHARS)
+    except StoreError as exc:
+        raise InputError(f"setting {name}", exc.message.split(" is unreadable: ", 1)[-1]) from None
     if raw is None:
         return None
     try:

@@ -64,6 +64,10 @@ def test_cli_tables_are_inert_even_from_a_crafted_store(db_path, tmp_path):
         store.conn.execute(
             "UPDATE events SET action = ?, entity = ?, actor = ?", (EVIL, EVIL, EVIL)
         )
+        store.conn.execute(  # and put the trigger back (a store missing it is refused)
+            "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+            "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+        )
     run = CliRunner()
     for args in (["runs"], ["log"]):
         r = run.invoke(cli, ["--db", str(db_path), *args], env={"COLUMNS": "200"})

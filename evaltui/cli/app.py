@@ -50,37 +50,57 @@ class EvaltuiGroup(click.Group):
         except EvaltuiError as exc:
             echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
             sys.exit(exc.exit_code)
-        except sqlite3.Error as exc:
-            echo(f"Error: the store could not be used: {visible(exc, limit=500)}", err=True)
-            sys.exit(3)
+        except sqlite3.Error as exc:  # a write that failed mid-command: a full disk is said so
+            from evaltui.store.guard import failure
+
+            error = failure(store_path(ctx), exc)
+            echo(f"Error: {visible(error.message, limit=2000)}", err=True)
+            sys.exit(error.exit_code)
         except RecursionError:
             echo("Error: the input is nested too deeply to read", err=True)
             sys.exit(2)
 
 
 def store_path(ctx: click.Context) -> Path:
-    return Path(ctx.obj["db"]) if ctx.obj.get("db") else default_db_path()
+    obj = ctx.find_root().obj or {}
+    return Path(obj["db"]) if obj.get("db") else default_db_path()
 
 
-def open_store(path: Path, *, write: bool = False, announce: bool = True) -> Store:
+def open_store(
+    path: Path, *, write: bool = False, announce: bool = True, audit: bool = False
+) -> Store:
     """The store, saying so on stderr if another evaltui's import makes it wait.
 
     A command that only reads refuses a path where there is no store (a mistyped
-    --db must not look like an empty store); one that writes creates it, and says so.
+    --db must not look like an empty store); one that writes creates it, and says so
+    (only the process that made the file: `Store.created`). A path whose directory is
+    missing or is a file is refused (exit 2): no directory is made for a --db.
+    `audit` (the commands that look for tampering) opens a store whose append-only
+    triggers were dropped, and says so; every other command refuses it.
     """
-    if not path.exists():
-        if not write:
-            raise StoreError(f"no store at {path}; `evaltui import` creates one")
-        if announce:
-            echo(f"created a new store at {path}", err=True)
-    return Store(
+    from evaltui.store.guard import check_store_path
+
+    check_store_path(path)
+    if not path.exists() and not write:
+        raise StoreError(f"no store at {path}; `evaltui import` creates one")
+    store = Store(
         path,
         on_wait=lambda: echo(
             f"Waiting for {path}: another evaltui is importing a large file into it "
             "and has the store to itself until that import commits...",
             err=True,
         ),
+        audit=audit,
     )
+    if store.tampered:
+        echo(
+            f"Warning: {path} was changed outside evaltui: its append-only trigger(s) "
+            f"{', '.join(store.tampered)} were dropped; examining it as it is",
+            err=True,
+        )
+    if store.created and announce:
+        echo(f"created a new store at {path}", err=True)
+    return store
 
 
 @click.group(cls=EvaltuiGroup, invoke_without_command=True)
@@ -151,6 +171,9 @@ def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:
 
 
 def main() -> None:
+    from evaltui.cli.output import fit_streams
+
+    fit_streams()  # PYTHONIOENCODING=ascii: escaped text, never a crash
     try:
         cli(prog_name="evaltui")
     except Exception as exc:  # the last line of defence: a message, never a raw traceback

@@ -205,7 +205,7 @@ def verify_cmd(
     if not isinstance(record, dict):
         raise InputError(str(record_path), "not a decision record (a JSON object)")
     decision = visible(str(record.get("decision")), limit=40)
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), audit=True) as store:  # a tampered store is examined
         problems = gate.verify(store, record, policy_path, taxonomy=taxonomy_in_force(ctx, store))
         # the same order as findings import: the option, the policy's, the store's
         signers = signers_file(store, allowed_signers or _policy_signers(record, policy_path))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import io
+import sys
 from typing import Any, cast
 
 import click
@@ -22,6 +25,42 @@ def _rich_own() -> tuple[type, ...]:
 
 
 _RICH_OWN = _rich_own()
+ESCAPE = "evaltui-escape"
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    """A character the output's encoding cannot write, as a \\uXXXX escape (a surrogate
+    pair past U+FFFF): readable as text, and a valid escape inside a JSON string, so
+    `--json` output stays exact JSON on an ASCII stream."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start : exc.end]:
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), exc.end
+
+
+codecs.register_error(ESCAPE, _escape)
+
+
+def _narrow(encoding: str | None) -> bool:
+    """An encoding that cannot write every character (ascii, latin-1: PYTHONIOENCODING,
+    a C locale)."""
+    return not (encoding or "utf-8").lower().replace("-", "").replace("_", "").startswith("utf")
+
+
+def fit_streams() -> None:
+    """Called first by `main`: on stdout/stderr whose encoding cannot write every
+    character, what it cannot write is escaped (`_escape`) instead of crashing the
+    command (Rich and the app write through these streams)."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and _narrow(stream.encoding):
+            stream.reconfigure(errors=ESCAPE)
 
 
 class SafeConsole(Console):
@@ -40,7 +79,11 @@ def make_console(err: bool = False) -> Console:
 def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
     """The CLI's only plain-line writer (click.echo is not called elsewhere): the line
     passes `visible` (newlines kept), so data in it cannot reach the terminal raw."""
-    click.echo(visible(message, multiline=True, limit=None), err=err, nl=nl)
+    text = visible(message, multiline=True, limit=None)
+    encoding = getattr(sys.stderr if err else sys.stdout, "encoding", None)
+    if _narrow(encoding):  # click would write UTF-8 bytes there: escape instead
+        text = text.encode(str(encoding), ESCAPE).decode(str(encoding))
+    click.echo(text, err=err, nl=nl)
 
 
 def make_table(*columns: tuple[str, str]) -> Table:

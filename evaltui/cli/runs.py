@@ -117,7 +117,6 @@ def import_cmd(
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = imported = 0
     db = store_path(ctx)
-    new = not db.exists()
 
     def say(line: str, err: bool = False) -> None:
         # on a terminal the progress bar is live: lines go above it, through its console,
@@ -147,6 +146,7 @@ def import_cmd(
         open_store(db, write=True, announce=False) as store,
         bar if bar is not None else nullcontext(),
     ):
+        created = store.created
         for path, detected in units:
             try:
                 outcomes = service.import_path(
@@ -175,11 +175,11 @@ def import_cmd(
             f"{imported} run(s) imported from {len(units)} file(s); {failed} file(s) failed",
             err=True,
         )
-    if new and not imported:  # nothing went in: leave no empty store behind
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-    elif new:
-        echo(f"created a new store at {db}", err=True)
+    # The store this process made is kept even when nothing went in: another evaltui
+    # may be importing into it now, and no process deletes a file (docs/security.md).
+    if created:
+        empty = "" if imported else "; nothing was imported into it"
+        echo(f"created a new store at {db}{empty}", err=True)
     if failed:
         sys.exit(2)
 
@@ -306,7 +306,7 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     Each event carries the hash of the one before it; --verify recomputes the
     chain and names the first event edited or deleted.
     """
-    with open_store(store_path(ctx)) as store:
+    with open_store(store_path(ctx), audit=check) as store:
         if check:
             problems = store.verify_chain()
             n = store.event_count()

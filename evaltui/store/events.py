@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,7 @@ class EventLog:
     """The event-log half of the Store (mixed in): append inside the change's transaction, read."""
 
     conn: sqlite3.Connection
+    tampered: list[str]
 
     def log_event(
         self,
@@ -82,9 +84,22 @@ class EventLog:
 
     def verify_chain(self, upto: str | None = None) -> list[str]:
         """Walk the event log and recompute every link; the breaks, in words (empty: intact).
-        With `upto`, the chain must also reach that hash (a decision's head)."""
-        problems: list[str] = []
-        prev, expected_id, found = "", 1, upto is None
+
+        Every kept decision recorded the log's head when it was made: each head must
+        still be in the chain, so an event edited under a recomputed chain (whose links
+        agree again) is found and named, as narrowly as the heads allow. With `upto`,
+        the chain must also reach that hash (a decision record's head). Append-only
+        triggers found dropped when the store was opened (`tampered`) are reported too."""
+        problems = [
+            f"the append-only trigger {name} was dropped outside evaltui (rows it guarded "
+            "can be edited or deleted)"
+            for name in self.tampered
+        ]
+        heads = self._decision_heads()
+        if upto is not None and upto not in heads:
+            heads[upto] = (None, None)
+        found: dict[str, int] = {}  # head -> the event that has it
+        prev, expected_id = "", 1
         for row in self.conn.execute(
             "SELECT id, at, actor, action, entity, entity_id, before, after, context, hash "
             "FROM events ORDER BY id"
@@ -97,13 +112,38 @@ class EventLog:
                     f"event {row[0]} ({row[3]}, {row[1][:19]}) was edited, or one before it deleted"
                 )
                 link = row[9] or ""  # go on from what is stored, to report each break once
+            if link in heads:
+                found.setdefault(link, row[0])
             prev, expected_id = link, row[0] + 1
-            found = found or link == upto
-        if not found:
+        gone = sorted(
+            ((did, eid, head) for head, (did, eid) in heads.items() if head not in found),
+            key=lambda g: (g[1] is None, g[1] or 0),
+        )
+        if gone:
+            problems.append(_head_gone(*gone[0], found, self._describe))
+        if len(gone) > 1:
             problems.append(
-                f"the event log no longer reaches {str(upto)[:16]} (events were deleted)"
+                f"the heads {len(gone) - 1} other kept decision(s) recorded are gone as well"
             )
         return problems
+
+    def _describe(self, event_id: int) -> str:
+        row = self.conn.execute(
+            "SELECT action, at FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
+        return f"({row[0]}, {str(row[1])[:19]})" if row else ""
+
+    def _decision_heads(self) -> dict[str, tuple[int | None, int | None]]:
+        """Each kept decision's recorded head -> (decision id, the event that logged it)."""
+        heads: dict[str, tuple[int | None, int | None]] = {}
+        if not self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'decisions'"
+        ).fetchone():
+            return heads
+        for did, head, eid in self.conn.execute(sql.DECISION_HEADS):
+            if isinstance(head, str) and head not in heads:
+                heads[head] = (did, eid)
+        return heads
 
     def events(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The event log, oldest first."""
@@ -120,3 +160,37 @@ class EventLog:
                     item[key] = json.loads(item[key])
             out.append(item)
         return out
+
+
+def _head_gone(
+    decision: int | None,
+    event: int | None,
+    head: str,
+    found: dict[str, int],
+    describe: Callable[[int], str],
+) -> str:
+    """What a head no longer in the chain means, naming the event(s) it can only be."""
+    if decision is None or event is None:
+        return (
+            f"the event log no longer reaches {head[:16]}, the head the decision recorded: "
+            "events up to it were deleted, or one was edited and the chain recomputed over it"
+        )
+    # Heads still found before the decision's own event bound the edit from below.
+    low = max((e for e in found.values() if e < event), default=0) + 1
+    high = event - 1
+    if low > high:
+        return (
+            f"the log's head decision {decision} recorded ({head[:16]}) is gone though the "
+            f"heads before it are intact: the log was rewritten before event {event}"
+        )
+    if low == high:
+        return (
+            f"event {low} {describe(low)} was edited after decision {decision} was "
+            f"made, and the chain recomputed over it to hide the edit (the log's head that "
+            f"decision recorded, {head[:16]}, is gone)"
+        )
+    return (
+        f"one of events {low} to {high} was edited after decision {decision} was made, and "
+        f"the chain recomputed over it to hide the edit (the log's head that decision "
+        f"recorded, {head[:16]}, is gone; decision {decision} is event {event})"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from evaltui.errors import StoreError, StoreTooNewError
+from evaltui.errors import StoreError, StoreTamperedError, StoreTooNewError
 
 MIGRATION_SET = "evaltui"
 # The migrations this evaltui knows, in order (migrations.py checks it against its own
@@ -38,16 +38,29 @@ SCHEMA_OBJECTS = {
     "findings_no_update": "CREATE TRIGGER findings_no_update BEFORE UPDATE ON findings BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END",
 }  # fmt: skip
 
+# The append-only triggers each migration makes: a store that recorded the migration
+# and lacks one had it dropped by someone holding the file.
+TRIGGERS_BY_MIGRATION = {
+    "m001_initial": ("events_no_update", "events_no_delete"),
+    "m003_findings": ("findings_no_update", "findings_no_delete"),
+    "m004_cases_are_never_deleted": ("cases_no_delete",),
+    "m005_decisions": ("decisions_no_update", "decisions_no_delete"),
+}
 
-def recognise(conn: sqlite3.Connection, path: Path) -> None:
+
+def recognise(conn: sqlite3.Connection, path: Path, *, audit: bool = False) -> list[str]:
     """Refuse, before writing a byte (not even the journal mode), a file that is not
     an evaltui store, one written by a newer evaltui, or one whose triggers or views
-    are not evaltui's. An evaltui store made before the application id is known by
-    its migration table."""
+    are not evaltui's, or lack one of its append-only triggers (dropped: tampered). An
+    evaltui store made before the application id is known by its migration table.
+
+    With `audit` (the commands that look for tampering: `log --verify`, `verify`), a
+    store whose append-only triggers were dropped is opened to be examined, and the
+    dropped triggers are returned (otherwise: [])."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     objects = conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
     if not objects:
-        return  # an empty SQLite file: made into a store like a new one
+        return []  # an empty SQLite file: made into a store like a new one
     names = {name for _, name, _ in objects}
     ours = app_id == APPLICATION_ID or (app_id == 0 and "_sqlite_migrations" in names and
            conn.execute("SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1",
@@ -70,6 +83,17 @@ def recognise(conn: sqlite3.Connection, path: Path) -> None:
                 f"{path} holds a {kind} evaltui did not make ({name}): it would run on "
                 "evaltui's own writes, so the store is refused; it was not changed."
             )
+    dropped = [t for m in applied for t in TRIGGERS_BY_MIGRATION.get(m, ()) if t not in names]
+    if dropped and not audit:
+        raise StoreTamperedError(
+            f"{path} was changed outside evaltui: its append-only trigger"
+            f"{'s' if len(dropped) > 1 else ''} {', '.join(dropped)} "
+            f"{'were' if len(dropped) > 1 else 'was'} dropped, so its event log, findings or "
+            "decisions may have been edited or deleted. The store is refused (it was not "
+            "changed); `evaltui log --verify` and `evaltui verify` still examine it, and "
+            "docs/security.md says how to restore the triggers if you accept it as it is."
+        )
+    return dropped
 
 
 def check_not_newer(applied: list[str], path: Path) -> None:

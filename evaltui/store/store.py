@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from evaltui.errors import InputError, NotFoundError, StoreError
 from evaltui.store import sql
 from evaltui.store.events import EventLog, _dumps, current_user, now_iso
+from evaltui.store.guard import create_exclusive, failure
 from evaltui.store.schema import APPLICATION_ID, KNOWN, MIGRATION_SET, check_not_newer, recognise
 
 if TYPE_CHECKING:  # loaded where used: opening a store for the app needs neither
@@ -30,6 +32,13 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc)
 
 
+# sql.RUNS_LIST's columns, as RunSummary names them
+_RUN_COLUMNS = ("id", "name", "role", "system", "format", "source_path", "sha256", "created_at",
+                "imported_at", "suites", "cases", "results", "passed", "failed", "errored",
+                "limit", "unscored")  # fmt: skip
+_AUDITED: Counter[str] = Counter()  # stores open here to examine for tampering (audit=True)
+
+
 class AlreadyImported(Exception):
     """The same file's run is already in the store (found inside the import's transaction)."""
 
@@ -42,11 +51,13 @@ class Store(EventLog):
     """One connection to an evaltui store. Open one per thread.
 
     Args:
-        path: the SQLite file; created (with its directory) if missing.
+        path: the SQLite file; created if missing (its directory must exist).
         create: create the file when it does not exist; when False a missing
             store raises StoreError.
         on_wait: called once if the store is held by another evaltui's import
             (Store.alone) and opening it has to wait: the CLI says so.
+        audit: open a store whose append-only triggers were dropped, to examine it
+            (`tampered` lists them; `verify_chain` reports them); otherwise refused.
     """
 
     def __init__(
@@ -55,12 +66,22 @@ class Store(EventLog):
         *,
         create: bool = True,
         on_wait: Callable[[], None] | None = None,
+        audit: bool = False,
     ) -> None:
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise StoreError(f"No store at {self.path}. Import a run first: evaltui import FILE")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
+        self.created = False  # whether this process made the file (O_EXCL)
+        self.tampered: list[str] = []  # append-only triggers found dropped (audit only)
+        # While an audit connection is open, the comparison a `verify` rebuilds may open
+        # the store again in this process (the allowance ends when it closes).
+        self._audit_key = str(self.path.resolve()) if audit else None
+        audit = audit or _AUDITED[str(self.path.resolve())] > 0
+        if not self.path.exists():
+            if not create:
+                raise StoreError(
+                    f"No store at {self.path}. Import a run first: evaltui import FILE"
+                )
+            self.created = create_exclusive(self.path)
+        new = self.path.stat().st_size == 0
         try:
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE).
             self.conn = sqlite3.connect(
@@ -73,7 +94,10 @@ class Store(EventLog):
             # side effects: a crafted store's schema is data, not code we run.
             self.conn.execute("PRAGMA trusted_schema = OFF")
             if not new:  # reads only: a file that is not ours is left untouched
-                self._waiting_first(lambda: recognise(self.conn, self.path), on_wait)
+                self._waiting_first(
+                    lambda: setattr(self, "tampered", recognise(self.conn, self.path, audit=audit)),
+                    on_wait,
+                )
             if new:
                 # Set before the first table: results are ~1 KB rows, and 64 KiB pages
                 # cut a large import's page writes (and syscalls) 16-fold against the
@@ -94,15 +118,17 @@ class Store(EventLog):
             )
         except sqlite3.OperationalError as exc:
             if not _locked(exc):
-                raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
+                raise failure(self.path, exc, opening=True) from exc
             raise StoreError(
                 f"The store {self.path} is busy: another evaltui holds it (a large import "
                 f"has the store to itself until it commits; waited {BUSY_TIMEOUT_MS // 1000} s). "
                 "Try again when it has finished."
             ) from exc
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
+            raise failure(self.path, exc, opening=True) from exc
         self._migrate()
+        if self._audit_key:
+            _AUDITED[self._audit_key] += 1
 
     def _waiting_first(
         self, step: Callable[[], object], on_wait: Callable[[], None] | None
@@ -142,10 +168,13 @@ class Store(EventLog):
 
             # Under a write lock, so two processes opening a new store at once
             # cannot both apply the same migration.
-            with self.transaction():
-                migrations.apply(Database(self.conn))
-                self.conn.execute(f"PRAGMA user_version = {len(KNOWN)}")
-                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            try:
+                with self.transaction():
+                    migrations.apply(Database(self.conn))
+                    self.conn.execute(f"PRAGMA user_version = {len(KNOWN)}")
+                    self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            except sqlite3.DatabaseError as exc:
+                raise failure(self.path, exc) from exc
         elif self.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
             with self.transaction():  # a store made before evaltui marked its files
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -157,6 +186,9 @@ class Store(EventLog):
         return [r[0] for r in self.conn.execute(sql.APPLIED_MIGRATIONS, (MIGRATION_SET,))]
 
     def close(self) -> None:
+        if self._audit_key and _AUDITED[self._audit_key] > 0:
+            _AUDITED[self._audit_key] -= 1
+            self._audit_key = None
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -176,30 +208,23 @@ class Store(EventLog):
             ) from exc
         try:
             yield self.conn
+            self.conn.execute("COMMIT")  # may fail too (a full disk): rolled back below
         except BaseException:
             if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):  # the first error is the one to report
+                    self.conn.execute("ROLLBACK")
             raise
-        else:
-            self.conn.execute("COMMIT")
 
     @contextmanager
     def alone(self) -> Iterator[bool]:
-        """For one large write: the store written once, through a rollback journal.
+        """For one large write: the store written once, through a rollback journal
+        (docs/architecture.md, "The store"). In WAL mode every page is written twice (the
+        WAL, then the checkpoint); SQLite's advice past ~100 MB is a rollback journal.
 
-        In WAL mode every page a transaction writes goes to the WAL, then again
-        to the database at the checkpoint; for a transaction of hundreds of MB
-        that second write is about a fifth of the import (docs/performance.md), and
-        SQLite's own advice for transactions past ~100 MB is a rollback journal.
-        With one, pages appended to the file are written once, and the journal
-        only holds the few existing pages the import changes.
-
-        Only when nobody else has the store open: the switch needs the store to
-        itself, so with another connection open (an app, a reviewer) this yields
-        False at once and the write goes through the WAL as usual. While it
-        runs, a store opened elsewhere waits for the commit (BUSY_TIMEOUT_MS).
-        Atomicity is unchanged: a kill leaves a hot journal, and the next open
-        rolls the transaction back. Yields whether the rollback journal is on.
+        Only when nobody else has the store open (otherwise this yields False at once and
+        the write goes through the WAL); while it runs, a store opened elsewhere waits for
+        the commit (BUSY_TIMEOUT_MS). A kill leaves a hot journal, rolled back on the next
+        open. Yields whether the rollback journal is on.
         """
         conn = self.conn
         try:
@@ -224,14 +249,27 @@ class Store(EventLog):
 
     # -- settings --------------------------------------------------------------
 
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+    def get_setting(self, key: str, default: Any = None, *, limit: int = 1 << 30) -> Any:
+        """A setting's value. One longer than `limit` characters, not JSON or nested too
+        deeply (a store edited by hand) is a StoreError naming it: read, never crashed on."""
+        row = self.conn.execute(sql.SETTING_GET, (limit + 1, key)).fetchone()
+        if row is None:
+            return default
+        try:
+            if row[1] > limit:
+                raise ValueError(f"{row[1]:,} characters long, more than {limit:,}")
+            return json.loads(row[0])
+        except (ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
+            raise StoreError(f"the setting {key} in {self.path} is unreadable: {why}") from None
 
     def set_setting(self, key: str, value: Any, *, log: bool = True) -> None:
         """Set one setting and record the change, in one transaction."""
         with self.transaction():
-            before = self.get_setting(key)
+            try:
+                before = self.get_setting(key) if log else None
+            except StoreError:  # replacing an unreadable value
+                before = "(unreadable)"
             self.conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -387,11 +425,7 @@ class Store(EventLog):
 
     def find_run_by_identity(self, identity: str) -> tuple[int, str] | None:
         """The run the tool itself identifies as `identity` (its eval or run id), if any."""
-        row = self.conn.execute(  # few runs: no index needed
-            "SELECT id, name FROM runs WHERE json_extract(metadata, '$.identity') = ? "
-            "ORDER BY id LIMIT 1",
-            (identity,),
-        ).fetchone()
+        row = self.conn.execute(sql.RUN_BY_IDENTITY, (identity,)).fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
     def unique_run_name(self, name: str) -> str:
@@ -418,48 +452,14 @@ class Store(EventLog):
             }
         out = []
         for row in self.conn.execute(sql.RUNS_LIST):
-            (
-                rid,
-                name,
-                role,
-                system,
-                fmt,
-                src,
-                sha,
-                created,
-                imported,
-                suites,
-                nc,
-                nr,
-                np_,
-                nf,
-                ne,
-                nl,
-                nu,
-            ) = row
-            out.append(
-                RunSummary(
-                    id=rid,
-                    name=name,
-                    role=role,
-                    system=system,
-                    format=fmt,
-                    source_path=src,
-                    sha256=sha,
-                    created_at=created,
-                    imported_at=imported,
-                    suites=json.loads(suites),
-                    cases=nc,
-                    results=nr,
-                    passed=np_,
-                    failed=nf,
-                    errored=ne,
-                    limit=nl,
-                    unscored=nu,
-                    pass_rate=(np_ / (nr - nu)) if nr > nu else None,
-                    criteria=crit.get(rid, {}),
-                )
+            item = dict(zip(_RUN_COLUMNS, row, strict=True))
+            results, unscored = item["results"], item["unscored"]
+            item.update(
+                suites=json.loads(item["suites"]),
+                pass_rate=(item["passed"] / (results - unscored)) if results > unscored else None,
+                criteria=crit.get(item["id"], {}),
             )
+            out.append(RunSummary(**item))
         return out
 
     def resolve_run(self, ref: str | int) -> int:
@@ -469,9 +469,7 @@ class Store(EventLog):
             row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (int(text),)).fetchone()
             if row:
                 return int(row[0])
-        row = self.conn.execute(
-            "SELECT id FROM runs WHERE name = ? ORDER BY id DESC", (text,)
-        ).fetchone()
+        row = self.conn.execute(sql.RUN_ID_BY_NAME, (text,)).fetchone()
         if row is None:
             raise NotFoundError(f"No run '{text}'. `evaltui runs` lists the runs in the store.")
         return int(row[0])

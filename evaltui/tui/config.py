@@ -24,9 +24,11 @@ import platformdirs
 from textual.app import _normalize_key_list
 
 from evaltui.errors import InputError
+from evaltui.files import read_regular
 
 CONFIG_ENV = "EVALTUI_CONFIG"
-MAX_CONFIG_BYTES = 64 * 1024
+MAX_CONFIG_BYTES = 64 * 1024  # EVALTUI_MAX_CONFIG_BYTES overrides
+CONFIG_LIMIT_ENV = "EVALTUI_MAX_CONFIG_BYTES"
 _KEY = re.compile(r"^((ctrl|shift|alt|super|meta)\+)*([a-z0-9_]+|[!-~])$")
 
 
@@ -35,6 +37,11 @@ class Config:
     path: Path | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str | None = None
+
+
+def config_limit() -> int:
+    value = os.environ.get(CONFIG_LIMIT_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_CONFIG_BYTES
 
 
 def config_path() -> Path:
@@ -59,16 +66,19 @@ def load(bindings: dict[str, dict[str, str]], themes: set[str],
         if os.environ.get(CONFIG_ENV):
             raise InputError(str(path), f"{CONFIG_ENV} names a file that does not exist")
         return Config()
-    raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise InputError(str(path), f"larger than {MAX_CONFIG_BYTES} bytes; not a config file")
+    # a regular file, bounded, read once: a FIFO, /dev/zero or a 3 GB file is refused
+    # before a byte is read (it used to hang the app at start or run out of memory)
+    raw = read_regular(path, "config file", config_limit())
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise InputError(str(path), f"not UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), f"not valid TOML: {exc}") from None
+        where = re.search(r"\(at line (\d+)", str(exc))  # "... (at line L, column C)"
+        raise InputError(
+            f"{path}:{where[1]}" if where else str(path), f"not valid TOML: {exc}"
+        ) from None
 
     def bad(name: str, why: str) -> InputError:
         return InputError(f"{path}:{_line_of(text, name)}", f"{name}: {why}")
@@ -92,6 +102,11 @@ def load(bindings: dict[str, dict[str, str]], themes: set[str],
             if not _KEY.match(key.strip()):
                 raise bad(bid, f"{key.strip()!r} is not a key name (e.g. j, J, ctrl+n, f5, home)")
     normal = {bid: _normalize_key_list(keys.replace(" ", "")) for bid, keys in keymap.items()}
+    for bid, keys in normal.items():
+        listed = keys.split(",")
+        twice = next((k for i, k in enumerate(listed) if k in listed[:i]), None)
+        if twice is not None:
+            raise bad(bid, f"key {twice!r} is listed twice; list each key once")
     # A remapped binding on a key another binding of the same screen (or the app's,
     # which every screen has) already answers to: the remapped one is named. Defaults
     # that overlap on purpose (a dialog's q closes it) are not the keymap's doing.
@@ -105,7 +120,7 @@ def load(bindings: dict[str, dict[str, str]], themes: set[str],
         for key, bids in holders.items():
             moved = [b for b in bids if b in normal]
             if len(bids) > 1 and moved:
-                other = next(b for b in bids if b != moved[-1])
+                other = next((b for b in bids if b != moved[-1]), moved[-1])
                 raise bad(moved[-1], f"key {key!r} is already {other}'s on the {screen} screen")
     return Config(path, normal, theme)
 
