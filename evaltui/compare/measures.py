@@ -9,6 +9,7 @@ from typing import Any
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.stats import mcnemar_exact
+from evaltui.store.sql import LIMIT_HIT
 
 # Every metric a rule can name, with what it measures (docs/gate.md).
 METRICS = {
@@ -142,7 +143,7 @@ def measure(
         (n,) = one("COUNT(*)", cond)
         return float(n), {"cases": keys(cond)}
     if m == "limit_hits":
-        limited = f"r.verdict = 'limit' AND {where}"
+        limited = f"r.{LIMIT_HIT} AND {where}"  # the one rule (store/sql.py)
         rid = cmp.candidate.id
         ((hits,),) = cmp.result_values(rid, "COUNT(DISTINCT r.case_id)", limited, params)
         rows = cmp.result_values(
