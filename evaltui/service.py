@@ -123,7 +123,9 @@ def import_path(
             outcomes.append(ImportOutcome(str(path), existing[1], existing[0], 0, skipped=True))
             continue
         identity = item.run.metadata.get("identity")
-        same, rescored = _same_run(store, identity, item.run.metadata) if not force else (None, None)
+        same, rescored = (
+            _same_run(store, identity, item.run.metadata) if not force else (None, None)
+        )
         if same is not None:  # the same run in another serialisation (.eval and .json, say)
             outcomes.append(ImportOutcome(
                 str(path), same[1], same[0], 0, skipped=True,

@@ -374,7 +374,8 @@ def declared_reducer(baseline: RunRef, candidate: RunRef, pick: str | None = Non
         if not runs or missing:
             said = "; ".join(f"run {r.id} declares {', '.join(r.declared_all)}" for r in runs)
             raise InputError(
-                "--reducer", f"declared:{pick}: not a reducer the logs declare ({said or 'none do'})"
+                "--reducer",
+                f"declared:{pick}: not a reducer the logs declare ({said or 'none do'})",
             )
         red = Reducer.declared(pick, candidate.epochs or baseline.epochs)
         if red is None:

@@ -26,12 +26,14 @@ from pydantic import Field, ValidationError
 from evaltui.errors import InputError
 from evaltui.importers import jsonstream
 from evaltui.importers.base import (
+    MAX_FIELD_BYTES,
     ImportOptions,
     LooseModel,
     ParsedRun,
     Progress,
     chat_text,
     criterion_name,
+    env_limit,
     find_criterion,
     score_to_criterion,
     validation_error,
@@ -153,7 +155,9 @@ def _criterion(value: Any, explanation: str | None, threshold: float) -> Criteri
     """A score value as a criterion; Inspect's NaN (no valid grade: a grader's reply with
     no grade, a panel with no majority) is the criterion unscored (docs/formats.md)."""
     if isinstance(value, float) and value != value:
-        return Criterion(verdict=None, score=None, explanation=explanation or "no valid grade (NaN)")
+        return Criterion(
+            verdict=None, score=None, explanation=explanation or "no valid grade (NaN)"
+        )
     return score_to_criterion(value, explanation, threshold)
 
 
@@ -216,6 +220,19 @@ def _pass_criterion(header: _Header, options: ImportOptions, path: Path) -> str 
     return names[0] if names else None
 
 
+def _check_sizes(location: str, **texts: str) -> None:
+    """One stored text at most EVALTUI_MAX_FIELD_BYTES characters, as in every other format
+    (a JSONL line, a streamed JSON value): a member under the member limit holding one
+    60 MB output would take four copies of it through the store (docs/security.md)."""
+    limit = env_limit("EVALTUI_MAX_FIELD_BYTES", MAX_FIELD_BYTES)
+    for name, text in texts.items():
+        if len(text) > limit:
+            raise InputError(
+                "", f"{name} holds {len(text):,} characters, over the limit of {limit:,} "
+                "(EVALTUI_MAX_FIELD_BYTES)", location=location, field=name,
+            )  # fmt: skip
+
+
 def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
             threshold: float) -> Record:  # fmt: skip
     criteria = _criteria(sample.scores or {}, threshold)
@@ -233,7 +250,9 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
         verdict = chosen.verdict  # scored after a limit too: the tool's verdict stands
     elif limit is not None:  # stopped at a limit and given no verdict
         verdict = "limit"
-    elif chosen is not None and _unscored(sample.scores or {}, pass_name or next(iter(criteria), None)):
+    elif chosen is not None and _unscored(
+        sample.scores or {}, pass_name or next(iter(criteria), None)
+    ):
         verdict = "unscored"  # Inspect's NaN: no valid grade, left out of its metrics
     else:
         verdict = "error"
@@ -248,6 +267,9 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
             cost = (cost or 0.0) + float(usage["total_cost"])
     seconds = sample.total_time if sample.total_time is not None else sample.working_time
     explanation = chosen.explanation if chosen is not None else None
+    output = sample.output.completion if sample.output else ""
+    text = chat_text(sample.input)
+    _check_sizes(location, output=output, input=text, explanation=explanation or "")
     return Record(
         trajectory=sample_path(
             sample.messages, sample.events, sample.limit.type if sample.limit else None
@@ -255,11 +277,11 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
         suite=suite,
         case_key=str(sample.id),
         verdict=verdict,
-        input=chat_text(sample.input),
+        input=text,
         expected=expected,
         attributes={k: v for k, v in (sample.metadata or {}).items() if v is not None},
         epoch=sample.epoch - 1,
-        output=sample.output.completion if sample.output else "",
+        output=output,
         score=chosen.score if chosen else None,
         criteria=criteria,
         latency_ms=None if seconds is None else max(seconds, 0.0) * 1000.0,
@@ -276,8 +298,9 @@ def _scores_digest(obj: Any) -> str | None:
     `inspect score` keeps its ids, and differs here (docs/formats.md)."""
     if not isinstance(obj, dict):
         return None
-    spec = obj.get("eval") if isinstance(obj.get("eval"), dict) else {}
-    scoring = {"scorers": spec.get("scorers"), "results": obj.get("results")}
+    spec = obj.get("eval")
+    scorers = spec.get("scorers") if isinstance(spec, dict) else None
+    scoring = {"scorers": scorers, "results": obj.get("results")}
     text = json.dumps(scoring, sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -394,11 +417,13 @@ class InspectImporter:
         suite = options.suite or header.eval.task
 
         def records() -> Iterator[Record]:
-            with zf:  # one member in memory at a time; each record goes on as it is made
-                for info in members:
-                    sample = _sample(path, member_json(path, zf, info.filename), info.filename)
+            with zf:  # one member in memory at a time; each record goes on as it is made,
+                for info in members:  # and the parsed sample is gone before the next is read
+                    name = info.filename
+                    record = _record(_sample(path, member_json(path, zf, name), name), suite,
+                                     pass_name, name, options.threshold)  # fmt: skip
                     progress.done += 1
-                    yield _record(sample, suite, pass_name, info.filename, options.threshold)
+                    yield record
 
         return _parsed(path, obj, header, options, records(), progress)
 
@@ -415,16 +440,15 @@ class InspectImporter:
         suite = options.suite or header.eval.task
 
         def records() -> Iterator[Record]:
-            for i, item in enumerate(jsonstream.items(path, "samples", scan, wrap=ConstantReader)):
+            items = jsonstream.items(path, "samples", scan, wrap=ConstantReader)
+            for i, item in enumerate(items):
                 location = f"samples[{i}]"
                 sample = _sample(path, item, location)
+                del item
+                record = _record(sample, suite, pass_name,
+                                 f"{location} (id {sample.id}, epoch {sample.epoch})", options.threshold)  # fmt: skip
+                del sample  # not held while the record is written
                 progress.done += 1
-                yield _record(
-                    sample,
-                    suite,
-                    pass_name,
-                    f"{location} (id {sample.id}, epoch {sample.epoch})",
-                    options.threshold,
-                )
+                yield record
 
         return _parsed(path, scan.head, header, options, records(), progress)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from evaltui.errors import InputError
-from evaltui.importers.base import check_values, env_limit
-from evaltui.importers.inspect_nan import loads
+from evaltui.importers.base import MAX_RECORD_VALUES, env_limit
+from evaltui.importers.inspect_nan import ConstantReader
 
 ZSTD_METHOD = 93
 MAX_MEMBER_BYTES = 64 << 20  # one member of an .eval, decompressed (EVALTUI_MAX_MEMBER_BYTES)
@@ -86,9 +86,78 @@ def read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytea
     return data
 
 
+class _Member:
+    """A member's decompressed bytes as a stream, bounded as `bounded` bounds them (the
+    per-member limit, the size the zip header declares), its JSON values counted as they
+    pass (EVALTUI_MAX_RECORD_VALUES) and, for Zstandard, its CRC checked at the end: the
+    parser reads from here, so a member is never in memory as text beside its values."""
+
+    def __init__(self, path: Path, info: zipfile.ZipInfo, stream: Any, crc: bool) -> None:
+        self.path, self.info, self.stream, self.crc = path, info, stream, 0 if crc else None
+        self.size = self.values = 0
+        self.count = info.file_size >= 1 << 20
+        self.max_values = env_limit("EVALTUI_MAX_RECORD_VALUES", MAX_RECORD_VALUES)
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.stream.read(1 << 16 if n < 0 else min(n, 1 << 20))
+        self.size += len(chunk)
+        info = self.info
+        if self.size > info.file_size:
+            raise InputError(
+                str(self.path), f"member expands past the {info.file_size:,} bytes its zip header "
+                "declares (a decompression bomb?)", location=info.filename,
+            )  # fmt: skip
+        if self.count:
+            self.values += chunk.count(b",") + chunk.count(b"{") + chunk.count(b"[")
+            if self.values > self.max_values:
+                raise InputError(
+                    str(self.path), f"the record holds up to {self.values:,} JSON values, over the "
+                    f"limit of {self.max_values:,} (EVALTUI_MAX_RECORD_VALUES)", location=info.filename,
+                )  # fmt: skip
+        if self.crc is not None:
+            self.crc = zlib.crc32(chunk, self.crc)
+            if not chunk and (self.size != info.file_size or self.crc != info.CRC):
+                raise InputError(
+                    str(self.path), "member is truncated or corrupt (size or CRC mismatch)",
+                    location=info.filename,
+                )  # fmt: skip
+        return chunk
+
+
+def _stream(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
+    limit = env_limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
+    if info.file_size > limit:
+        raise InputError(
+            str(path), f"member declares {info.file_size:,} bytes, over the limit of {limit:,} "
+            "(EVALTUI_MAX_MEMBER_BYTES)", location=info.filename,
+        )  # fmt: skip
+    ratio = env_limit("EVALTUI_MAX_RATIO", MAX_RATIO)
+    if info.file_size > 1 << 20 and info.file_size > ratio * max(info.compress_size, 1):
+        raise InputError(
+            str(path), f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
+            f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?", location=info.filename,
+        )  # fmt: skip
+    if info.compress_type != ZSTD_METHOD:
+        return _Member(path, info, zf.open(info), crc=False)  # zipfile checks the CRC itself
+    import zstandard
+
+    fp = zf.fp
+    assert fp is not None
+    fp.seek(info.header_offset)
+    local = fp.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise InputError(str(path), "corrupt zip member header", location=info.filename)
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    raw = io.BytesIO(fp.read(info.compress_size))  # compressed: bounded by the file itself
+    return _Member(path, info, zstandard.ZstdDecompressor().stream_reader(raw), crc=True)
+
+
 def member_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
-    """A member parsed (Inspect's NaN read as inspect_nan says); only the parsed value is
-    kept once this returns."""
+    """A member parsed as it is decompressed (Inspect's NaN read as inspect_nan says)."""
+    import ijson
+    import zstandard
+
     try:
         info = zf.getinfo(name)
     except KeyError:
@@ -96,11 +165,19 @@ def member_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
             str(path), f"member '{name}' is missing from the .eval archive", location=name
         ) from None
     try:
-        raw = read_member(path, zf, info)
+        stream = _stream(path, zf, info)
+        values = ijson.items(ConstantReader(stream), "", use_float=True, buf_size=1 << 16)
+        value = next(values, None)
+        if stream.read(1 << 16) or next(values, None) is not None:  # the rest: checked too
+            raise InputError(str(path), "malformed JSON (more after the value)", location=name)
+        return value
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+        raise InputError(str(path), f"malformed JSON ({detail[:200]})", location=name) from None
+    except zstandard.ZstdError as exc:
+        raise InputError(str(path), f"corrupt Zstandard data ({exc})", location=name) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise InputError(str(path), f"cannot read member ({exc})", location=name) from None
-    check_values(path, raw, name)
-    return loads(path, raw, name)
 
 
 def open_zip(path: Path) -> zipfile.ZipFile:

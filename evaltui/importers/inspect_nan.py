@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 from evaltui.errors import InputError
 
@@ -35,12 +35,16 @@ def _constant(name: str) -> str:
     return _CONSTANTS[name]
 
 
-def loads(path: Path, raw: bytes | bytearray, location: str) -> Any:
+def loads(path: Path, raw: str | bytes | bytearray, location: str) -> Any:
     """An `.eval` member parsed, its constants read as markers."""
     try:
         return json.loads(raw, parse_constant=_constant)
     except (ValueError, RecursionError) as exc:
         raise InputError(str(path), f"malformed JSON ({exc})", location=location) from None
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class ConstantReader:
@@ -49,7 +53,7 @@ class ConstantReader:
     knows only standard JSON, reads them. Strings are followed exactly (escapes across
     chunk ends too): a `NaN` inside a string is text and stays as it is."""
 
-    def __init__(self, fh: IO[bytes]) -> None:
+    def __init__(self, fh: Readable) -> None:
         self.fh = fh
         self.held = b""
         self.in_string = False
