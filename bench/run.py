@@ -811,6 +811,9 @@ SECTIONS = {
     "bulk": bench_bulk,
     "memory": bench_memory,
     "agents": bench_agents,
+    "mem_inspect": lambda w, f: __import__("runpy").run_path(
+        str(ROOT / "bench" / "mem_inspect.py")
+    )["bench_mem_inspect"](w, f),
 }
 
 

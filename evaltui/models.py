@@ -108,6 +108,9 @@ class Record:
     error: str | None = None
     location: str = ""
     trajectory: list[Any] | None = None  # evaltui.trajectory.Step items (agent runs)
+    # the limit the sample hit ("message limit (4)"), a flag beside its verdict: the tool's
+    # verdict when it still scored the sample, `limit` when it gave none (docs/formats.md)
+    limit: str | None = None
 
     @classmethod
     def from_models(cls, case: Case, result: Result, location: str = "") -> Record:

@@ -35,6 +35,7 @@ class ImportOutcome:
     results: int
     skipped: bool = False
     why: str = ""  # why it was skipped, when not the same file imported before
+    note: str = ""  # what the import line adds (a re-scored log, the reducer used)
 
 
 if TYPE_CHECKING:
@@ -125,7 +126,9 @@ def import_path(
             outcomes.append(ImportOutcome(str(path), existing[1], existing[0], 0, skipped=True))
             continue
         identity = item.run.metadata.get("identity")
-        same = store.find_run_by_identity(identity) if identity and not force else None
+        same, rescored = (
+            _same_run(store, identity, item.run.metadata) if not force else (None, None)
+        )
         if same is not None:  # the same run in another serialisation (.eval and .json, say)
             outcomes.append(ImportOutcome(
                 str(path), same[1], same[0], 0, skipped=True,
@@ -133,6 +136,11 @@ def import_path(
                 f"file (the tool's id {visible(identity, limit=120)})",
             ))  # fmt: skip
             continue
+        notes = list(item.notes)
+        if rescored is not None:  # the tool's id, other scores: another run, related
+            item.run.metadata["rescored_from"] = rescored[0]
+            notes.insert(0, f"re-scored from run {rescored[0]} ({visible(rescored[1], limit=120)}): "
+                         "the same eval with other scores")  # fmt: skip
         item.run.name = store.unique_run_name(item.run.name)
         on_batch = progress(item) if progress else None
         rows = None
@@ -158,8 +166,29 @@ def import_path(
             outcomes.append(ImportOutcome(str(path), dup.name, dup.run_id, 0, skipped=True))
             continue
         n = store.conn.execute("SELECT n_results FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
-        outcomes.append(ImportOutcome(str(path), item.run.name, run_id, n))
+        outcomes.append(ImportOutcome(str(path), item.run.name, run_id, n, note="; ".join(notes)))
     return outcomes
+
+
+def _same_run(
+    store: Store, identity: str | None, metadata: dict[str, object]
+) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
+    """(the run this one already is, the run it re-scores). A run the tool identifies as
+    `identity` is the same run when its scores are the same (or either run's are unknown);
+    with other scores (Inspect's `inspect score` keeps the ids) it is a re-scoring of the
+    first such run (docs/formats.md)."""
+    if not identity:
+        return None, None
+    rows = store.conn.execute(
+        "SELECT id, name, json_extract(metadata, '$.scores_digest') FROM runs "
+        "WHERE json_extract(metadata, '$.identity') = ? ORDER BY id",
+        (identity,),
+    ).fetchall()
+    digest = metadata.get("scores_digest")
+    for rid, name, theirs in rows:
+        if digest is None or theirs is None or theirs == digest:
+            return (int(rid), str(name)), None
+    return None, ((int(rows[0][0]), str(rows[0][1])) if rows else None)
 
 
 def writes_alone(path: Path) -> bool:

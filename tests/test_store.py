@@ -39,7 +39,16 @@ def test_new_store_has_full_schema_and_records_migrations(store):
     }
     assert "results_compare" in indexes
     cols = [r[2] for r in store.conn.execute("PRAGMA index_info(results_compare)")]
-    assert cols == ["run_id", "case_id", "epoch", "verdict", "score", "output_crc", "tool_crc"]
+    assert cols == [
+        "run_id",
+        "case_id",
+        "epoch",
+        "verdict",
+        "score",
+        "output_crc",
+        "tool_crc",
+        "limit_hit",
+    ]
     assert store.applied_migrations() == KNOWN
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == len(KNOWN)

@@ -24,7 +24,8 @@ from evaltui.textsafe import one_line, safe_json, visible
     default="worst",
     show_default=True,
     help="How samples of a case combine: worst, mean, majority, best, at-least-K, or "
-    "declared (what the logs declare, e.g. Inspect's at_least_2).",
+    "declared (what the logs declare, e.g. Inspect's at_least_2; the first when they declare "
+    "several) or declared:NAME (one of several, e.g. declared:max).",
 )
 @click.option(
     "--segments", help="Segment dimensions, comma-separated (default: attributes with few values)."
@@ -78,9 +79,7 @@ def compare_cmd(
     """
     from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer
 
-    red: Reducer | str = (
-        "declared" if reducer.strip().lower() == "declared" else Reducer.parse(reducer)
-    )
+    red: Reducer | str = Reducer.choice(reducer)
     path = store_path(ctx)
     with open_store(path) as store:
         b = store.resolve_run(baseline)

@@ -167,8 +167,9 @@ def import_cmd(
                     )
                 else:
                     imported += 1
+                    note = f"; {visible(out.note, limit=400)}" if out.note else ""
                     say(
-                        f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results"
+                        f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results{note}"
                     )
     if len(units) > 1:
         say(

@@ -89,8 +89,8 @@ class Comparison:
         self.baseline = run_ref(self.conn, baseline)
         self.candidate = run_ref(self.conn, candidate)
         self.fallback = run_ref(self.conn, fallback) if fallback is not None else None
-        if reducer == "declared":
-            self.reducer = declared_reducer(self.baseline, self.candidate)
+        if isinstance(reducer, str) and reducer.startswith("declared"):  # declared[:NAME]
+            self.reducer = declared_reducer(self.baseline, self.candidate, reducer[9:] or None)
         runs = [self.baseline, self.candidate] + ([self.fallback] if self.fallback else [])
         self.dimensions = list(dimensions) if dimensions is not None else default_dimensions(runs)
         check_dimensions(self.dimensions)
@@ -125,6 +125,7 @@ class Comparison:
                 f"WHEN b.n = 0 OR c.n = 0 THEN {R['unscored']} "
                 f"WHEN ({b_pass}) = 1 AND ({c_pass}) = 0 THEN {R['regressed']} "
                 f"WHEN ({b_pass}) = 0 AND ({c_pass}) = 1 THEN {R['improved']} "
+                f"WHEN c.nl > 0 AND b.nl = 0 THEN {R['limit_hit']} "  # a flag, never a regression
                 f"WHEN ({c_pass}) = 0 AND c.ne > 0 THEN {R['errored']} "
                 f"WHEN ({c_pass}) = 0 THEN {R['still_failing']} "
                 f"WHEN b.tp <> c.tp THEN {R['tools_changed']} "
@@ -148,7 +149,7 @@ class Comparison:
                     change INTEGER NOT NULL, ord INTEGER NOT NULL,
                     b_np INTEGER, b_n INTEGER, b_ne INTEGER, b_pass INTEGER,
                     c_np INTEGER, c_n INTEGER, c_ne INTEGER, c_pass INTEGER,
-                    f_np INTEGER, f_n INTEGER, f_pass INTEGER
+                    f_np INTEGER, f_n INTEGER, f_pass INTEGER, b_nl INTEGER, c_nl INTEGER
                 )"""
             )
             regressed = f" AND b.n > 0 AND c.n > 0 AND ({b_pass}) = 1 AND ({c_pass}) = 0"
@@ -159,13 +160,13 @@ class Comparison:
                     f"""INSERT INTO {t}
                 SELECT case_id, status, attr_set, change,
                        (change * 16 + COALESCE(rr, 9)) * {ORD_SHIFT} + case_id,
-                       b_np, b_n, b_ne, b_pass, c_np, c_n, c_ne, c_pass, f_np, f_n, f_pass
+                       b_np, b_n, b_ne, b_pass, c_np, c_n, c_ne, c_pass, f_np, f_n, f_pass, b_nl, c_nl
                 FROM (
                     SELECT b.case_id AS case_id, k.status AS status, k.attr_set AS attr_set,
                            {change} AS change, g.risk_rank AS rr,
                            b.np AS b_np, b.n AS b_n, b.ne AS b_ne, {b_pass} AS b_pass,
                            c.np AS c_np, c.n AS c_n, c.ne AS c_ne, {c_pass} AS c_pass,
-                           {fb_sel}
+                           {fb_sel}, b.nl AS b_nl, c.nl AS c_nl
                     FROM run_cases b
                     LEFT JOIN run_cases c ON c.run_id = ? AND c.case_id = b.case_id
                     JOIN cases k ON k.id = b.case_id
@@ -194,7 +195,7 @@ class Comparison:
                     f"""INSERT INTO {t}
                     SELECT c.case_id, k.status, k.attr_set, {RANK["added"]},
                            ({RANK["added"]} * 16 + COALESCE(g.risk_rank, 9)) * {ORD_SHIFT} + c.case_id,
-                           NULL, NULL, NULL, NULL, c.np, c.n, c.ne, {c_pass}, {fb_cols}
+                           NULL, NULL, NULL, NULL, c.np, c.n, c.ne, {c_pass}, {fb_cols}, NULL, c.nl
                     FROM run_cases c JOIN cases k ON k.id = c.case_id
                     LEFT JOIN {t}_sets g ON g.attr_set = k.attr_set
                     {fb_join_c}
@@ -403,7 +404,7 @@ class Comparison:
         return (
             "t.case_id, k.suite, k.case_key, t.change, t.ord, t.status, "
             "t.b_pass, t.b_ne, t.b_np, t.b_n, t.c_pass, t.c_ne, t.c_np, t.c_n, t.f_pass, "
-            "ct.state, ct.class, ct.owner, ct.verdict"
+            "ct.state, ct.class, ct.owner, ct.verdict, t.b_nl, t.c_nl"
             + "".join(f", g.s{i}" for i in range(len(self.dimensions)))
         )
 
@@ -680,11 +681,12 @@ class Comparison:
                         explanation=r[7],
                         error=r[8],
                         output_length=r[9],
+                        limit=r[10],
                         trajectory=read_trajectory(self.conn, run.id, case_id, r[0], run.has_paths),
                     )
                     for r in self.conn.execute(
                         "SELECT epoch, verdict, score, substr(output, 1, ?), criteria, latency_ms, "
-                        "cost, explanation, error, length(output) FROM results "
+                        "cost, explanation, error, length(output), limit_hit FROM results "
                         "WHERE run_id = ? AND case_id = ? ORDER BY epoch",
                         (OUTPUT_READ_CHARS, run.id, case_id),
                     )
@@ -741,5 +743,7 @@ class Comparison:
             out["criteria"] = self.criterion_changes()
         if with_keys:
             out["changed"] = self.changed_keys(CHANGED)
+        out["limit_hits"] = {side: [r[0] for r in self.rows_where("k.case_key", f"t.{side[0]}_nl > 0")]
+                             for side in ("baseline", "candidate")}  # flags beside verdicts  # fmt: skip
         out["tools"] = paths.tools_by_run(self)  # None for a run without trajectories
         return out

@@ -11,6 +11,7 @@ from evaltui.errors import InputError
 Change = Literal[
     "regressed",
     "errored",
+    "limit_hit",
     "improved",
     "output_changed",
     "tools_changed",
@@ -26,7 +27,10 @@ CHANGES: tuple[Change, ...] = get_args(Change)
 # `unscored`: one side has no verdict for the case (predict-only, metrics-only): shown,
 # never counted as a pass or a failure.
 # `tools_changed`: passes in both, and the agent's tool path (calls and arguments) differs.
-CHANGED: frozenset[str] = frozenset(CHANGES[:8])
+# `limit_hit`: the candidate hit a message, token or time limit the baseline did not, and
+# the tool's verdict did not flip (a flip is `regressed` or `improved`, flagged): a limit
+# is never a regression by itself (docs/compare.md).
+CHANGED: frozenset[str] = frozenset(CHANGES) - {"still_failing", "still_passing"}
 RANK: dict[str, int] = {c: i for i, c in enumerate(CHANGES)}
 assert len(CHANGES) <= 16, "the engine packs a change into 4 bits (Comparison._KIND)"
 
@@ -55,6 +59,18 @@ class Reducer:
             "--reducer",
             f"unknown reducer {text!r}; use worst, mean, majority, best or at-least-K (e.g. at-least-2)",
         )
+
+    @classmethod
+    def choice(cls, text: str) -> Reducer | str:
+        """A reducer as the user names it: `declared` (the first the logs declare),
+        `declared:NAME` (one of several they declare, e.g. `declared:max`), or one of ours."""
+        t = text.strip()
+        head, sep, name = t.partition(":")
+        if head.lower() == "declared":
+            if sep and not name.strip():
+                raise InputError("--reducer", "declared: names no reducer (e.g. declared:max)")
+            return f"declared:{name.strip()}" if sep else "declared"
+        return cls.parse(t)
 
     @classmethod
     def declared(cls, name: str, epochs: int | None = None) -> Reducer | None:

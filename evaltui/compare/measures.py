@@ -19,6 +19,7 @@ from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
 from evaltui.stats import mcnemar_exact
+from evaltui.store.sql import LIMIT_HIT
 from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
 
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule
@@ -203,7 +204,7 @@ def _unscored_cases(q: Scoped) -> Measured:
 
 
 def _limit_hits(q: Scoped) -> Measured:
-    cmp, limited = q.cmp, f"r.verdict = 'limit' AND {q.where}"
+    cmp, limited = q.cmp, f"r.{LIMIT_HIT} AND {q.where}"  # the one rule (store/sql.py)
     ((hits,),) = cmp.result_values(
         cmp.candidate.id, "COUNT(DISTINCT r.case_id)", limited, q.sql_params
     )
@@ -307,8 +308,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            _candidate_vs_fallback),
     Metric("unverified_findings", "cases holding a finding from a file whose signature was not verified",
            "count", _unverified_findings),
-    Metric("limit_hits", "candidate cases with a sample stopped at a message, token or time limit "
-           "(docs/formats.md)", "count", _limit_hits),
+    Metric("limit_hits", "candidate cases with a sample that hit a message, token or time limit, "
+           "whatever its verdict (docs/formats.md, Limits: the one rule)", "count", _limit_hits),
     Metric("unscored_cases", "candidate cases with no verdict at all (predict-only, metrics-only runs)",
            "count", _unscored_cases),
 )}  # fmt: skip

@@ -41,6 +41,7 @@ class RunRef:
     declared_reducer: str | None = None  # what the tool's log declared (Inspect epochs_reducer)
     epochs: int | None = None
     has_paths: bool = False  # the run recorded trajectories (agent runs)
+    declared_all: tuple[str, ...] = ()  # every reducer it declared (the first is the above)
 
 
 @dataclass
@@ -152,6 +153,9 @@ class CaseRow:
     triage_class: str | None = None
     triage_owner: str | None = None
     triage_verdict: str | None = None
+    # samples that hit a message, token or time limit (a flag beside the verdict)
+    baseline_limits: int = 0
+    candidate_limits: int = 0
 
     @property
     def key(self) -> int:
@@ -170,6 +174,7 @@ class Sample:
     explanation: str | None
     error: str | None
     output_length: int | None = None  # the whole output's length, when `output` is its start
+    limit: str | None = None  # the limit the sample hit ("message limit (4)"), beside its verdict
     trajectory: list[Any] | None = None  # evaltui.trajectory.Step items, when recorded
 
 
@@ -218,14 +223,15 @@ def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
     if row is None:
         raise NotFoundError(f"no run with id {run_id}")
     declared = row[8]
+    listed: tuple[str, ...] = (declared,) if isinstance(declared, str) else ()
     if isinstance(declared, str) and declared.startswith("["):  # a list: the first is headline
-        listed = json.loads(declared)
-        declared = str(listed[0]) if listed else None
+        listed = tuple(str(x) for x in json.loads(declared))
+        declared = listed[0] if listed else None
     epochs = row[9] if isinstance(row[9], int) else None
     return RunRef(
         row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"),
         json.loads(row[7] or "[]"), declared if isinstance(declared, str) else None, epochs,
-        bool(row[10]),
+        bool(row[10]), listed,
     )  # fmt: skip
 
 
@@ -299,8 +305,9 @@ def case_row(r: Sequence[Any], dimensions: Sequence[str]) -> CaseRow:
         fallback=None if r[14] is None else ("pass" if r[14] else "fail"),
         baseline_samples=(int(r[8] or 0), int(r[9] or 0)),
         candidate_samples=(int(r[12] or 0), int(r[13] or 0)),
-        segments={d: (None if v is None else str(v)) for d, v in zip(dimensions, r[19:], strict=True)},
+        segments={d: (None if v is None else str(v)) for d, v in zip(dimensions, r[21:], strict=True)},
         triage_state=r[15], triage_class=r[16], triage_owner=r[17], triage_verdict=r[18],
+        baseline_limits=int(r[19] or 0), candidate_limits=int(r[20] or 0),
     )  # fmt: skip
 
 
@@ -357,8 +364,23 @@ def segment_table(
     return out
 
 
-def declared_reducer(baseline: RunRef, candidate: RunRef) -> Reducer:
-    """`--reducer declared`: the reducer both logs declared (or the one that did)."""
+def declared_reducer(baseline: RunRef, candidate: RunRef, pick: str | None = None) -> Reducer:
+    """`--reducer declared`: the reducer both logs declared (or the one that did), the
+    first of several; `declared:NAME` (`pick`): NAME, which every log that declares
+    reducers must list."""
+    if pick is not None:
+        runs = [r for r in (baseline, candidate) if r.declared_all]
+        missing = [r for r in runs if pick not in r.declared_all]
+        if not runs or missing:
+            said = "; ".join(f"run {r.id} declares {', '.join(r.declared_all)}" for r in runs)
+            raise InputError(
+                "--reducer",
+                f"declared:{pick}: not a reducer the logs declare ({said or 'none do'})",
+            )
+        red = Reducer.declared(pick, candidate.epochs or baseline.epochs)
+        if red is None:
+            raise InputError("--reducer", f"{pick!r} has no pass rule here; name one")
+        return red
     names = {r.declared_reducer for r in (baseline, candidate) if r.declared_reducer}
     if not names:
         raise InputError(
@@ -392,13 +414,16 @@ def reducer_note(reducer: Reducer, baseline: RunRef, candidate: RunRef,
                  fallback: RunRef | None) -> str | None:  # fmt: skip
     """A line saying the logs declared another reducer than `reducer`, or None."""
     epochs = candidate.epochs or baseline.epochs
-    declared = [d for d in declared_reducers(baseline, candidate, fallback).values() if d]
+    runs = [r for r in (baseline, candidate, fallback) if r is not None]
+    firsts = {r.declared_reducer for r in runs if r.declared_reducer}
+    declared = [d for r in runs for d in r.declared_all]
     others = sorted({d for d in declared if Reducer.declared(d, epochs) != reducer})
     if not others:
         return None
+    hint = " or ".join(f"declared:{d}" if d not in firsts else "declared" for d in others)
     return (
         f"the logs declare {', '.join(others)}; this comparison uses {reducer.label} "
-        "(--reducer declared to use theirs)"
+        f"(--reducer {hint} to use theirs)"
     )
 
 

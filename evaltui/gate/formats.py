@@ -41,6 +41,12 @@ CHANGES: tuple[Change, ...] = (
     Change("#15, 2026-12-01", "provenance.event_log_head", "the record names the event log's head"),
     Change("#17, 2026-12-01", "counts.unscored", "cases with no verdict are counted as unscored"),
     Change("#18, 2026-12-01", "counts.tools_changed", "agent runs' tool-call changes are counted"),
+    Change(
+        "#24, 2026-12-06",
+        "counts.limit_hit",
+        "a sample stopped at a limit but still scored keeps the tool's verdict (the limit is a "
+        "flag, and the change kind limit_hit where it is new in the candidate), no longer an error",
+    ),
 )
 
 

@@ -46,6 +46,7 @@ class ParsedRun:
     run: Run
     records: Iterable[Record]
     progress: Progress = field(default_factory=Progress)
+    notes: list[str] = field(default_factory=list)  # said in the import line
 
 
 class Importer(Protocol):

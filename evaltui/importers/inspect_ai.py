@@ -13,11 +13,9 @@ Mapping (docs/formats.md):
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
-import struct
 import zipfile
-import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -28,29 +26,33 @@ from pydantic import Field, ValidationError
 from evaltui.errors import InputError
 from evaltui.importers import jsonstream
 from evaltui.importers.base import (
+    MAX_FIELD_BYTES,
     ImportOptions,
     LooseModel,
     ParsedRun,
     Progress,
     chat_text,
-    check_values,
     criterion_name,
     env_limit,
     find_criterion,
     score_to_criterion,
     validation_error,
 )
+from evaltui.importers.inspect_archive import (
+    JOURNAL_START,
+    member_json,
+    open_zip,
+    read_member,
+    sample_members,
+    unfinished,
+)
+from evaltui.importers.inspect_nan import ConstantReader, restore
 from evaltui.importers.inspect_path import sample_path
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "inspect"
-ZSTD_METHOD = 93
-MAX_MEMBER_BYTES = 64 << 20  # one member of an .eval, decompressed (EVALTUI_MAX_MEMBER_BYTES)
-MAX_RATIO = 1_000  # decompressed / compressed size of a member over 1 MiB (EVALTUI_MAX_RATIO)
-MAX_MEMBERS = 2_000_000  # samples in one .eval archive (EVALTUI_MAX_MEMBERS)
-MAX_ARCHIVE_BYTES = (
-    64 << 30
-)  # what all its samples may declare, decompressed (EVALTUI_MAX_ARCHIVE_BYTES)
+# kept under their old names for the tests and the bench that read members directly
+_read_member, _member_json, _open_zip = read_member, member_json, open_zip
 
 
 # -- a private model of the parts of the log evaltui reads ----------------------------
@@ -146,94 +148,17 @@ class _Sample(LooseModel):
     events: list[dict[str, Any]] | None = None
 
 
-# -- reading .eval members --------------------------------------------------------------
-
-
-def _bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytearray:
-    """Decompress a member in 1 MiB steps, stopping as soon as it passes the per-member
-    limit or the size its zip header declares: a bomb never reaches memory."""
-    limit = env_limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
-    if info.file_size > limit:
-        raise InputError(
-            str(path), f"member declares {info.file_size:,} bytes, over the limit of {limit:,} "
-            "(EVALTUI_MAX_MEMBER_BYTES)", location=info.filename,
-        )  # fmt: skip
-    ratio = env_limit("EVALTUI_MAX_RATIO", MAX_RATIO)
-    if info.file_size > 1 << 20 and info.file_size > ratio * max(info.compress_size, 1):
-        raise InputError(
-            str(path), f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
-            f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?", location=info.filename,
-        )  # fmt: skip
-    data = bytearray()  # grown in place: no second copy when the last chunk arrives
-    while chunk := stream.read(1 << 20):
-        data += chunk
-        if len(data) > info.file_size:
-            raise InputError(
-                str(path), f"member expands past the {info.file_size:,} bytes its zip header "
-                "declares (a decompression bomb?)", location=info.filename,
-            )  # fmt: skip
-    return data
-
-
-def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytearray:
-    """A member's bytes, bounded: stdlib for deflate/stored, Zstandard (method 93) by hand."""
-    if info.compress_type != ZSTD_METHOD:
-        with zf.open(info) as stream:
-            return _bounded(path, info, stream)
-    import zstandard  # deferred: only .eval files written by recent Inspect need it
-
-    fp = zf.fp
-    assert fp is not None
-    fp.seek(info.header_offset)
-    local = fp.read(30)
-    if len(local) != 30 or local[:4] != b"PK\x03\x04":
-        raise InputError(str(path), "corrupt zip member header", location=info.filename)
-    name_len, extra_len = struct.unpack("<HH", local[26:30])
-    fp.seek(info.header_offset + 30 + name_len + extra_len)
-    raw = io.BytesIO(fp.read(info.compress_size))  # compressed: bounded by the file itself
-    try:
-        data = _bounded(path, info, zstandard.ZstdDecompressor().stream_reader(raw))
-    except zstandard.ZstdError as exc:
-        raise InputError(
-            str(path), f"corrupt Zstandard data ({exc})", location=info.filename
-        ) from None
-    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
-        raise InputError(
-            str(path),
-            "member is truncated or corrupt (size or CRC mismatch)",
-            location=info.filename,
-        )
-    return data
-
-
-def _member_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise InputError(
-            str(path), f"member '{name}' is missing from the .eval archive", location=name
-        ) from None
-    try:
-        raw = _read_member(path, zf, info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise InputError(str(path), f"cannot read member ({exc})", location=name) from None
-    check_values(path, raw, name)
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise InputError(str(path), f"malformed JSON ({exc})", location=name) from None
-
-
-def _open_zip(path: Path) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(
-            str(path), f"not a readable .eval archive (truncated or corrupt zip: {exc})"
-        ) from None
-
-
 # -- mapping -------------------------------------------------------------------------------
+
+
+def _criterion(value: Any, explanation: str | None, threshold: float) -> Criterion:
+    """A score value as a criterion; Inspect's NaN (no valid grade: a grader's reply with
+    no grade, a panel with no majority) is the criterion unscored (docs/formats.md)."""
+    if isinstance(value, float) and value != value:
+        return Criterion(
+            verdict=None, score=None, explanation=explanation or "no valid grade (NaN)"
+        )
+    return score_to_criterion(value, explanation, threshold)
 
 
 def _criteria(scores: dict[str, _Score], threshold: float) -> dict[str, Criterion]:
@@ -243,10 +168,22 @@ def _criteria(scores: dict[str, _Score], threshold: float) -> dict[str, Criterio
     for name, sc in scores.items():
         if isinstance(sc.value, dict):
             for key, val in sc.value.items():
-                out[f"{name}/{key}"] = score_to_criterion(val, sc.explanation, threshold)
+                out[f"{name}/{key}"] = _criterion(val, sc.explanation, threshold)
         else:
-            out[name] = score_to_criterion(sc.value, sc.explanation, threshold)
+            out[name] = _criterion(sc.value, sc.explanation, threshold)
     return out
+
+
+def _unscored(scores: dict[str, _Score], name: str | None) -> bool:
+    """Whether the pass criterion's value is Inspect's NaN (the sample is unscored)."""
+    if name is None:
+        return False
+    scorer, _, key = name.partition("/")
+    sc = scores.get(scorer) if scorer in scores else scores.get(name)
+    value = sc.value if sc is not None else None
+    if isinstance(value, dict) and key:
+        value = value.get(key)
+    return isinstance(value, float) and value != value
 
 
 def _criterion_names(header: _Header) -> list[str]:
@@ -283,6 +220,19 @@ def _pass_criterion(header: _Header, options: ImportOptions, path: Path) -> str 
     return names[0] if names else None
 
 
+def _check_sizes(location: str, **texts: str) -> None:
+    """One stored text at most EVALTUI_MAX_FIELD_BYTES characters, as in every other format
+    (a JSONL line, a streamed JSON value): a member under the member limit holding one
+    60 MB output would take four copies of it through the store (docs/security.md)."""
+    limit = env_limit("EVALTUI_MAX_FIELD_BYTES", MAX_FIELD_BYTES)
+    for name, text in texts.items():
+        if len(text) > limit:
+            raise InputError(
+                "", f"{name} holds {len(text):,} characters, over the limit of {limit:,} "
+                "(EVALTUI_MAX_FIELD_BYTES)", location=location, field=name,
+            )  # fmt: skip
+
+
 def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
             threshold: float) -> Record:  # fmt: skip
     criteria = _criteria(sample.scores or {}, threshold)
@@ -290,15 +240,20 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
     chosen = (
         find_criterion(criteria, pass_name) if pass_name else next(iter(criteria.values()), None)
     )
+    limit = None
+    if sample.limit is not None:  # a flag beside the tool's verdict (docs/formats.md)
+        amount = sample.limit.limit
+        limit = f"{sample.limit.type} limit" + ("" if amount is None else f" ({amount:g})")
     if error:
         verdict: Verdict = "error"
-    elif sample.limit is not None:  # stopped by the tool: not an ordinary fail (scores kept)
-        verdict = "limit"
-        amount = sample.limit.limit
-        shown = "" if amount is None else f" ({amount:g})"
-        error = f"{sample.limit.type} limit{shown} hit"
     elif chosen is not None and chosen.verdict is not None:
-        verdict = chosen.verdict
+        verdict = chosen.verdict  # scored after a limit too: the tool's verdict stands
+    elif limit is not None:  # stopped at a limit and given no verdict
+        verdict = "limit"
+    elif chosen is not None and _unscored(
+        sample.scores or {}, pass_name or next(iter(criteria), None)
+    ):
+        verdict = "unscored"  # Inspect's NaN: no valid grade, left out of its metrics
     else:
         verdict = "error"
         error = error or "no score for the pass criterion"
@@ -312,6 +267,9 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
             cost = (cost or 0.0) + float(usage["total_cost"])
     seconds = sample.total_time if sample.total_time is not None else sample.working_time
     explanation = chosen.explanation if chosen is not None else None
+    output = sample.output.completion if sample.output else ""
+    text = chat_text(sample.input)
+    _check_sizes(location, output=output, input=text, explanation=explanation or "")
     return Record(
         trajectory=sample_path(
             sample.messages, sample.events, sample.limit.type if sample.limit else None
@@ -319,19 +277,53 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
         suite=suite,
         case_key=str(sample.id),
         verdict=verdict,
-        input=chat_text(sample.input),
+        input=text,
         expected=expected,
         attributes={k: v for k, v in (sample.metadata or {}).items() if v is not None},
         epoch=sample.epoch - 1,
-        output=sample.output.completion if sample.output else "",
+        output=output,
         score=chosen.score if chosen else None,
         criteria=criteria,
         latency_ms=None if seconds is None else max(seconds, 0.0) * 1000.0,
         cost=cost,
         explanation=explanation,
         error=error or None,
+        limit=limit,
         location=location,
     )
+
+
+def _scores_digest(obj: Any) -> str | None:
+    """What the log's scoring gave (its scorers and `results`): a log re-scored with
+    `inspect score` keeps its ids, and differs here (docs/formats.md)."""
+    if not isinstance(obj, dict):
+        return None
+    spec = obj.get("eval")
+    scorers = spec.get("scorers") if isinstance(spec, dict) else None
+    scoring = {"scorers": scorers, "results": obj.get("results")}
+    text = json.dumps(scoring, sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _notes(header: _Header) -> list[str]:
+    """What the import line says about the log: which of several declared reducers a
+    comparison's `--reducer declared` uses."""
+    declared = header.eval.config.epochs_reducer if header.eval.config else None
+    if isinstance(declared, list) and len(declared) > 1:
+        names = [str(d) for d in declared]
+        others = " or ".join(f"declared:{n}" for n in names[1:])
+        return [f"its epochs declare reducers {', '.join(names)}: `--reducer declared` uses "
+                f"{names[0]}, the first (Inspect's headline); --reducer {others} picks another"]  # fmt: skip
+    return []
+
+
+def _parsed(path: Path, obj: Any, header: _Header, options: ImportOptions,
+            records: Iterator[Record], progress: Progress) -> list[ParsedRun]:  # fmt: skip
+    run = _run(path, header, options)
+    digest = _scores_digest(obj)
+    if digest:
+        run.metadata["scores_digest"] = digest
+    return [ParsedRun(run, records, progress, notes=_notes(header))]
 
 
 def _run(path: Path, header: _Header, options: ImportOptions) -> Run:
@@ -374,7 +366,7 @@ def _header(path: Path, obj: Any, location: str) -> _Header:
 
 def _sample(path: Path, obj: Any, location: str) -> _Sample:
     try:
-        return _Sample.model_validate(obj)
+        return _Sample.model_validate(restore(path, obj, location))
     except ValidationError as exc:
         raise validation_error(path, exc, location) from None
 
@@ -387,7 +379,9 @@ class InspectImporter:
         if head.startswith(b"PK\x03\x04"):
             try:
                 with zipfile.ZipFile(path) as zf:
-                    return "header.json" in zf.namelist()
+                    names = zf.namelist()
+                # an unfinished log (only its journal) is Inspect's too: read, it says so
+                return "header.json" in names or JOURNAL_START in names
             except (zipfile.BadZipFile, OSError):
                 return path.suffix == ".eval"
         start = head.lstrip()[:4096]
@@ -408,47 +402,36 @@ class InspectImporter:
     # .eval ---------------------------------------------------------------------------
 
     def _read_eval(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
-        zf = _open_zip(path)
-        header = _header(path, _member_json(path, zf, "header.json"), "header.json")
-        pass_name = _pass_criterion(header, options, path)
-        members = sorted(
-            (
-                i
-                for i in zf.infolist()
-                if i.filename.startswith("samples/") and i.filename.endswith(".json")
-            ),
-            key=lambda i: i.filename,
-        )
-        if not members:
+        zf = open_zip(path)
+        try:
+            if "header.json" not in zf.namelist():
+                raise unfinished(path, zf)
+            obj = member_json(path, zf, "header.json")
+            header = _header(path, obj, "header.json")
+            pass_name = _pass_criterion(header, options, path)
+            members = sample_members(path, zf)
+        except BaseException:
             zf.close()
-            raise InputError(str(path), "the log holds no samples (samples/ is empty)")
-        max_members = env_limit("EVALTUI_MAX_MEMBERS", MAX_MEMBERS)
-        declared = sum(i.file_size for i in members)
-        max_total = env_limit("EVALTUI_MAX_ARCHIVE_BYTES", MAX_ARCHIVE_BYTES)
-        if len(members) > max_members or declared > max_total:
-            zf.close()
-            raise InputError(
-                str(path), f"the archive holds {len(members):,} samples declaring {declared:,} bytes; the "
-                f"limits are {max_members:,} (EVALTUI_MAX_MEMBERS) and {max_total:,} bytes "
-                "(EVALTUI_MAX_ARCHIVE_BYTES)",
-            )  # fmt: skip
+            raise
         progress = Progress(total=len(members))
         suite = options.suite or header.eval.task
 
         def records() -> Iterator[Record]:
-            with zf:
-                for info in members:
-                    obj = _member_json(path, zf, info.filename)
-                    sample = _sample(path, obj, info.filename)
+            with zf:  # one member in memory at a time; each record goes on as it is made,
+                for info in members:  # and the parsed sample is gone before the next is read
+                    name = info.filename
+                    record = _record(_sample(path, member_json(path, zf, name), name), suite,
+                                     pass_name, name, options.threshold)  # fmt: skip
                     progress.done += 1
-                    yield _record(sample, suite, pass_name, info.filename, options.threshold)
+                    yield record
 
-        return [ParsedRun(_run(path, header, options), records(), progress)]
+        return _parsed(path, obj, header, options, records(), progress)
 
     # .json ---------------------------------------------------------------------------
 
     def _read_json(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
-        scan = jsonstream.scan(path, "samples")  # streamed: one sample in memory at a time
+        # streamed, one sample in memory at a time; NaN read where Inspect writes it
+        scan = jsonstream.scan(path, "samples", wrap=ConstantReader)
         header = _header(path, scan.head, "log")
         pass_name = _pass_criterion(header, options, path)
         if not scan.count:
@@ -457,16 +440,15 @@ class InspectImporter:
         suite = options.suite or header.eval.task
 
         def records() -> Iterator[Record]:
-            for i, item in enumerate(jsonstream.items(path, "samples", scan)):
+            items = jsonstream.items(path, "samples", scan, wrap=ConstantReader)
+            for i, item in enumerate(items):
                 location = f"samples[{i}]"
                 sample = _sample(path, item, location)
+                del item
+                record = _record(sample, suite, pass_name,
+                                 f"{location} (id {sample.id}, epoch {sample.epoch})", options.threshold)  # fmt: skip
+                del sample  # not held while the record is written
                 progress.done += 1
-                yield _record(
-                    sample,
-                    suite,
-                    pass_name,
-                    f"{location} (id {sample.id}, epoch {sample.epoch})",
-                    options.threshold,
-                )
+                yield record
 
-        return [ParsedRun(_run(path, header, options), records(), progress)]
+        return _parsed(path, scan.head, header, options, records(), progress)

@@ -15,7 +15,7 @@ A file that changes between the two passes is refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -109,7 +109,11 @@ def _item_location(records: str, index: int) -> str:
     return f"{records}[{index}]"
 
 
-def scan(path: Path, records: str, label: str | None = None) -> Scan:
+# A format's own reading of the bytes before the parser (Inspect's NaN, inspect_nan.py).
+Wrap = Callable[[IO[bytes]], Any]
+
+
+def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None = None) -> Scan:
     """First pass. `records` is the ijson prefix of the record array ("samples"); the
     records are counted and checked, everything else at top level is built into `head`.
     `label` names the array in messages (default: the prefix)."""
@@ -126,7 +130,7 @@ def scan(path: Path, records: str, label: str | None = None) -> Scan:
     where = "top level"
 
     with path.open("rb") as fh:
-        reader = _Reader(fh, path, limits, lambda: where)
+        reader = _Reader(wrap(fh) if wrap else fh, path, limits, lambda: where)
         # basic_parse: events without ijson's prefixes, which cost O(depth) each and so
         # O(depth^2) memory on a file nested 100,000 deep; the path is kept here instead
         try:
@@ -186,7 +190,9 @@ def scan(path: Path, records: str, label: str | None = None) -> Scan:
     return out
 
 
-def items(path: Path, records: str, expected: Scan, label: str | None = None) -> Iterator[Any]:
+def items(
+    path: Path, records: str, expected: Scan, label: str | None = None, wrap: Wrap | None = None
+) -> Iterator[Any]:
     """Second pass: each record under `records`, built by ijson's C parser, in file order.
     The first pass has checked every limit; a file changed since is refused."""
     label = label or records
@@ -195,7 +201,8 @@ def items(path: Path, records: str, expected: Scan, label: str | None = None) ->
         raise InputError(str(path), "the file changed while it was being read")
     index = 0
     with path.open("rb") as fh:
-        parsed = ijson.items(fh, records + ".item", buf_size=ITEM_CHUNK, use_float=True)
+        source = wrap(fh) if wrap else fh
+        parsed = ijson.items(source, records + ".item", buf_size=ITEM_CHUNK, use_float=True)
         while True:
             try:
                 item = next(parsed)

@@ -398,6 +398,28 @@ def m012_finding_steps(db: Database) -> None:
     )
 
 
+@migrations()
+def m013_limit_flags(db: Database) -> None:
+    """A limit the sample hit is a flag beside its verdict (`results.limit_hit`, e.g.
+    "message limit (4)"), counted per case (`run_cases.nl`): a sample the tool still scored
+    keeps the tool's verdict. Results stored as `limit` before (no verdict kept) get the
+    flag from their error text; the comparison index covers the flag."""
+    db.executescript(
+        """
+        ALTER TABLE results ADD COLUMN limit_hit TEXT;
+        ALTER TABLE run_cases ADD COLUMN nl INTEGER NOT NULL DEFAULT 0;
+        UPDATE results SET limit_hit = COALESCE(error, 'limit') WHERE verdict = 'limit';
+        UPDATE run_cases SET nl = (
+            SELECT COUNT(*) FROM results r WHERE r.run_id = run_cases.run_id
+                AND r.case_id = run_cases.case_id AND r.verdict = 'limit')
+        WHERE run_id IN (SELECT id FROM runs WHERE n_limit > 0);
+        DROP INDEX results_compare;
+        CREATE INDEX results_compare
+            ON results(run_id, case_id, epoch, verdict, score, output_crc, tool_crc, limit_hit);
+        """
+    )
+
+
 KNOWN = [m.name for m in migrations._migrations]
 if KNOWN != _KNOWN:  # a migration added here must be named in schema.KNOWN too
     raise RuntimeError(f"schema.KNOWN is out of date: {KNOWN}")

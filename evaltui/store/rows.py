@@ -33,6 +33,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.counts = {"pass": 0, "fail": 0, "error": 0, "limit": 0, "unscored": 0}
+        self.limit_hits = 0  # samples that hit a limit, whatever their verdict (runs.n_limit)
         self.criteria: dict[str, list[float]] = {}
         self.suites: set[str] = set()
         # attributes JSON -> cases (epoch 0), for up to MAX_ATTRIBUTE_SETS distinct objects;
@@ -65,6 +66,9 @@ class Tally:
 
 MAX_EPOCH = 2**31 - 1
 TRAJECTORY_BATCH_BYTES = 8 << 20  # compressed trajectories held before a batch is written
+# text held before a batch is written: a run of huge outputs goes to the store as it is
+# read, never held whole (an Inspect .eval of 40 members of 61 MB each)
+BATCH_BYTES = 16 << 20
 
 
 def _bad(rec: Record, field: str, message: str) -> InputError:
@@ -82,7 +86,7 @@ def build_rows(
     case_rows: list[tuple[Any, ...]] = []
     result_rows: list[tuple[Any, ...]] = []
     traj_rows: list[tuple[Any, ...]] = []
-    traj_bytes = 0
+    traj_bytes = held = 0
     add_case, add_result = case_rows.append, result_rows.append
     counts, criteria, suites = tally.counts, tally.criteria, tally.suites
     sets = tally.attribute_sets
@@ -108,6 +112,13 @@ def build_rows(
             raise _bad(rec, name, f"{value!r} is not a finite number")
         suites.add(suite)
         counts[verdict] += 1
+        # a limit hit is a flag beside the verdict; a `limit` verdict (stopped with none)
+        # is one too, named by its error when the format gives no other (sql.LIMIT_HIT)
+        limit = rec.limit
+        if limit is None and verdict == "limit":
+            limit = rec.error or "limit"
+        if limit is not None:
+            tally.limit_hits += 1
         attributes = rec.attributes
         if attributes:
             attrs_json = dumps(attributes).decode()
@@ -150,15 +161,29 @@ def build_rows(
             (
                 run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
                 rec.latency_ms, rec.cost, rec.explanation, rec.error, rec.location,
-                crc32(output.encode("utf-8", "surrogatepass")) if output else 0, tool_crc,
+                (crc32(output.encode("utf-8", "surrogatepass")) if len(output) < CRC_STEP
+                 else _crc(output)) if output else 0, tool_crc, limit,
             )
         )  # fmt: skip
-        if len(result_rows) >= BATCH or traj_bytes > TRAJECTORY_BATCH_BYTES:
+        held += len(output) + len(rec.input) + len(crit_json)
+        if len(result_rows) >= BATCH or traj_bytes > TRAJECTORY_BATCH_BYTES or held > BATCH_BYTES:
             yield case_rows, result_rows, traj_rows
-            case_rows, result_rows, traj_rows, traj_bytes = [], [], [], 0
+            case_rows, result_rows, traj_rows, traj_bytes, held = [], [], [], 0, 0
             add_case, add_result = case_rows.append, result_rows.append
     if result_rows:
         yield case_rows, result_rows, traj_rows
+
+
+CRC_STEP = 1 << 20
+
+
+def _crc(text: str) -> int:
+    """The CRC-32 of a big text's UTF-8, encoded a step at a time (the same bytes: each
+    code point encodes alone), never a second whole copy of a 60 MB output."""
+    crc = 0
+    for i in range(0, len(text), CRC_STEP):
+        crc = zlib.crc32(text[i : i + CRC_STEP].encode("utf-8", "surrogatepass"), crc)
+    return crc
 
 
 def _trajectory_row(rec: Record) -> tuple[int, bytes, str, str]:

@@ -23,6 +23,7 @@ KNOWN = [
     "m010_limit_and_unscored_outcomes",
     "m011_trajectories",
     "m012_finding_steps",
+    "m013_limit_flags",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store

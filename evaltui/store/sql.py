@@ -11,24 +11,28 @@ ATTR_SET_ID = "SELECT id FROM attr_sets WHERE attributes = ?"
 
 # Each run's outcome per case, read by comparisons (one primary-key join): samples
 # passed, samples with a verdict (unscored ones are not counted: a case with none has
-# no verdict, n = 0), samples that errored or hit a limit.
+# no verdict, n = 0), samples that errored or stopped at a limit with no verdict, and
+# (nl) samples that hit a limit, whatever their verdict (LIMIT_HIT).
 RUN_CASES_FILL = """
 INSERT INTO run_cases
 SELECT run_id, case_id, SUM(verdict = 'pass'), SUM(verdict <> 'unscored'),
        SUM(verdict IN ('error', 'limit')), TOTAL(score), TOTAL(output_crc * (epoch + 1)),
-       TOTAL(tool_crc * (epoch + 1))
+       TOTAL(tool_crc * (epoch + 1)), SUM(limit_hit IS NOT NULL)
 FROM results WHERE run_id = ? GROUP BY case_id
 """
+# The one rule for "this result hit a limit" (docs/formats.md): the runs' `limit` count,
+# the comparison's `limit_hit` change and the gate's `limit_hits` all read it.
+LIMIT_HIT = "limit_hit IS NOT NULL"
 
 # The case id is looked up by SQLite itself through the (suite, case_key)
 # unique index, so the importer never holds a key-to-id map in memory.
 RESULT_INSERT = """
 INSERT INTO results (
     run_id, case_id, epoch, verdict, score, output, criteria,
-    latency_ms, cost, explanation, error, source_line, output_crc, tool_crc
+    latency_ms, cost, explanation, error, source_line, output_crc, tool_crc, limit_hit
 ) VALUES (
     ?, (SELECT id FROM cases WHERE suite = ? AND case_key = ?),
-    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 )
 """
 

@@ -371,7 +371,7 @@ class Store(EventLog):
                     counts["pass"],
                     counts["fail"],
                     counts["error"],
-                    counts["limit"],
+                    tally.limit_hits,  # every sample that hit a limit, whatever its verdict
                     counts["unscored"],
                     _dumps(tally.attribute_summary()),
                     run_id,

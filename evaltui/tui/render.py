@@ -23,6 +23,7 @@ VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "ye
 CHANGE_STYLE = {
     "regressed": "bold red",
     "errored": "yellow",
+    "limit_hit": "yellow",
     "improved": "green",
     "output_changed": "cyan",
     "tools_changed": "cyan",
@@ -35,6 +36,7 @@ CHANGE_STYLE = {
 CHANGE_LABEL = {
     "regressed": "REGRESSED",
     "errored": "ERRORED",
+    "limit_hit": "LIMIT HIT",
     "improved": "improved",
     "output_changed": "output changed",
     "tools_changed": "tools changed",
@@ -195,6 +197,8 @@ def outputs_table(detail: CaseDetail, sample: int = 0, limit: int | None = 20_00
         if s is not None:
             head.append(" ")
             head.append_text(verdict_text(s.verdict))
+            if s.limit:  # a flag beside the tool's verdict (docs/formats.md)
+                head.append(f" [{visible(s.limit, limit=80)} hit]", style="yellow")
         table.add_column(head, ratio=1, overflow="fold")
     base = picked[0].output if picked[0] else ""
     cand = picked[1].output if picked[1] else ""
@@ -324,6 +328,8 @@ def samples_table(detail: CaseDetail) -> Table | None:
                 row.append(Text("-", style="dim"))
             else:
                 t = verdict_text(s.verdict)
+                if s.limit:
+                    t.append(f" [{visible(s.limit, limit=80)} hit]", style="yellow")
                 t.append(" ")
                 t.append(one_line(s.output or s.error or "", 200))
                 row.append(t)
