@@ -9,15 +9,16 @@ from typing import Any
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.stats import mcnemar_exact
+from evaltui.triage_state import TRIAGED, TRUSTED
 
 # Every metric a rule can name, with what it measures (docs/gate.md).
 METRICS = {
     "pass_rate": "candidate pass rate (reduced per case) over the cases in scope",
     "pass_rate_delta": "candidate minus baseline pass rate over paired cases in scope (a fraction)",
     "regressions": "cases that went pass -> fail/error",
-    "untriaged_regressions": "regressions with no finding yet",
+    "untriaged_regressions": "regressions without a failure class or verdict from a verified finding",
     "findings_of_class": "cases whose finding has the failure class `class`",
-    "open_findings": "cases with a finding not yet settled (verdict empty or real_regression); `owner` narrows",
+    "open_findings": "cases with a verified finding not yet settled (verdict empty or real_regression); `owner` narrows",
     "worst_of_n_pass_rate": "candidate pass rate when a case passes only if every sample passes",
     "p95_latency": "95th percentile of candidate latency (ms) over samples in scope",
     "p95_latency_delta": "candidate p95 latency minus baseline p95 latency (ms)",
@@ -111,7 +112,7 @@ def measure(
             "delta": round(delta, 6),
         }
     if m in ("regressions", "untriaged_regressions", "dropped_cases"):
-        cond = {"regressions": f"t.change = {RANK['regressed']}", "untriaged_regressions": f"t.change = {RANK['regressed']} AND ct.case_id IS NULL",
+        cond = {"regressions": f"t.change = {RANK['regressed']}", "untriaged_regressions": f"t.change = {RANK['regressed']} AND NOT {TRIAGED}",
                 "dropped_cases": f"t.change = {RANK['dropped']}"}[m]  # fmt: skip
         (n,) = one("COUNT(*)", cond)
         return float(n), {"cases": keys(cond)}
@@ -130,7 +131,7 @@ def measure(
             "cases": keys(has, args),
         }
     if m == "open_findings":
-        cond = "ct.case_id IS NOT NULL AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
+        cond = f"ct.case_id IS NOT NULL AND {TRUSTED} AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
         extra: list[Any] = []
         if owner:
             cond += " AND ct.owner = ?"
@@ -138,7 +139,7 @@ def measure(
         (n,) = one("COUNT(*)", cond, extra)
         return float(n), {"owner": owner, "cases": keys(cond, extra)}
     if m == "unverified_findings":
-        cond = "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE value LIKE '% (unverified)')"
+        cond = "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE substr(value, -13) = ' (unverified)')"
         (n,) = one("COUNT(*)", cond)
         return float(n), {"cases": keys(cond)}
     if m == "limit_hits":

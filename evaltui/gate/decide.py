@@ -92,6 +92,7 @@ def evaluate(
         dims = list(dict.fromkeys([*default_dimensions(refs), *scope_attrs]))
     severity = {a: i for i, a in enumerate(pol.actions)}
     tax = taxonomy if taxonomy is not None else load_taxonomy(store)
+    triage.refold(store)  # states written by an earlier evaltui are recomputed first
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
@@ -176,7 +177,7 @@ def evaluate(
             "by_class": dict(sorted(by_class.items())),
             "by_owner": dict(sorted(by_owner.items())),
             "open_by_owner": dict(sorted(open_by_owner.items())),
-            "triaged_cases": len(triage_rows),
+            "triaged_cases": sum(1 for r in triage_rows if r[6]),  # a class or a verdict
         },
         "untriaged_regressions": untriaged,
         "retired_since_previous_decision": lifecycle.retired_since(store, previous),
