@@ -254,7 +254,7 @@ def _merge(
         try:
             triage.check_name(line.reviewer, "reviewer")
         except InputError as exc:
-            raise InputError(str(path), exc.message, location=location, field="reviewer") from None
+            raise InputError(str(path), exc.detail, location=location, field="reviewer") from None
         if line.class_ is not None and line.class_ not in tax.by_key:
             raise InputError(
                 str(path), f"unknown failure class {line.class_!r} (taxonomy: {tax.source})",

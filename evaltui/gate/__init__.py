@@ -4,7 +4,7 @@
 (and verifies one); `record` is the typed record; `history` keeps decisions.
 """
 
-from evaltui.gate.decide import evaluate, verify
+from evaltui.gate.decide import check_signature, evaluate, note_signed, verify
 from evaltui.gate.history import (
     POLICY_SETTING,
     get_decision,
@@ -34,6 +34,7 @@ __all__ = [
     "Policy",
     "Rule",
     "canonical",
+    "check_signature",
     "content_hash",
     "describe_scope",
     "evaluate",
@@ -41,6 +42,7 @@ __all__ = [
     "json_schema",
     "list_decisions",
     "load_policy",
+    "note_signed",
     "policy_path",
     "record_decision",
     "set_policy_path",
