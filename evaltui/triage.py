@@ -363,14 +363,15 @@ def list_findings(
         noted += [f for f in hist if f.kind == "adjudication" and f.note]
         trusted = [f for f in noted if f.verified]
         latest = max(trusted or noted, key=lambda f: f.key) if noted else None
-        state = r[4]
-        if state == "triaged" and r[5] is None and r[7] is None:
-            state = "untriaged" if any(f.verified for f in hist) else "unverified"
+        state, names = r[4], json.loads(r[8])
+        if state == "triaged" and r[5] is None and r[7] is None:  # as SHOWN_STATE says it
+            trusted = any(not n.endswith(UNVERIFIED_SUFFIX) for n in names)
+            state = "untriaged" if trusted else "unverified"
         out.append(
             {
                 "baseline": r[0], "candidate": r[1], "suite": r[2], "case_key": r[3],
                 "state": state, "class": r[5], "owner": r[6], "verdict": r[7],
-                "reviewers": json.loads(r[8]), "updated_at": r[9],
+                "reviewers": names, "updated_at": r[9],
                 "note": latest.note if latest else None,
                 "note_by": latest.identity if latest else None,
                 "unverified": unverified_identities(hist),
