@@ -85,6 +85,8 @@ def label_cmd(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)
         )
     state = eff["state"] if eff else "untriaged"
+    if eff and state == "triaged" and eff["class"] is None and eff["verdict"] is None:
+        state = "untriaged: an owner or a note alone; a class or a verdict triages it"
     echo(
         f"saved: {visible(case, limit=200)} class={finding.class_key or '-'} owner={visible(finding.owner or '-', limit=80)} "
         f"verdict={finding.verdict or '-'} ({state})"
