@@ -360,13 +360,13 @@ def list_findings(
     for r in rows:
         hist = history(store, r[10], r[11], r[12])
         noted = [f for f in current_by_reviewer(hist).values() if f.note]
-        noted += [f for f in hist if f.kind == "adjudication" and f.note]
-        trusted = [f for f in noted if f.verified]
-        latest = max(trusted or noted, key=lambda f: f.key) if noted else None
+        noted += [f for f in hist if f.note and counts_as_adjudication(f, listed)]
+        verified = [f for f in noted if f.verified]
+        latest = max(verified or noted, key=lambda f: f.key) if noted else None
         state, names = r[4], json.loads(r[8])
         if state == "triaged" and r[5] is None and r[7] is None:  # as SHOWN_STATE says it
-            trusted = any(not n.endswith(UNVERIFIED_SUFFIX) for n in names)
-            state = "untriaged" if trusted else "unverified"
+            spoken = any(not n.endswith(UNVERIFIED_SUFFIX) for n in names)
+            state = "untriaged" if spoken else "unverified"
         out.append(
             {
                 "baseline": r[0], "candidate": r[1], "suite": r[2], "case_key": r[3],
