@@ -139,7 +139,13 @@ def effective(rows: list[Finding], adjudicators: list[str] | None = None) -> dic
     all, so a gate rule on a class never misses one.
     """
     trusted = [f for f in rows if f.verified]
-    loose = unverified_identities(rows)
+    # who spoke without deciding: unverified identities, and verified adjudicators whose
+    # adjudication does not count in this store (listed, so the case says it differs)
+    loose = sorted({
+        *unverified_identities(rows),
+        *(f.reviewer for f in trusted if f.kind == "adjudication"
+          and not counts_as_adjudication(f, adjudicators)),
+    })  # fmt: skip
     current = {r: f for r, f in current_by_reviewer(trusted).items() if not f.empty}
     sides = [f for f in current.values() if says_something(f)]
     adjudications = sorted(

@@ -630,3 +630,26 @@ def test_two_stores_importing_the_same_findings_in_any_order_agree(
     files = _files(found, cut)
     order = data.draw(st.permutations(files))
     assert _merge(world, tmp, files, "one") == _merge(world, tmp, list(order), "two")
+
+
+def test_the_merge_the_property_uses_counts_signed_adjudications(world, tmp_path):
+    """The property above is not vacuous: signed labels disagree, a signed adjudication by the
+    listed adjudicator settles, an unsigned one and a non-adjudicator's do not."""
+    found = [
+        {"reviewer": "ana", "signed": True, "kind": "label", "case": "x",
+         "class": "unsafe_tool_action", "verdict": None, "minute": 0, "skew": "+00:00"},
+        {"reviewer": "bo", "signed": True, "kind": "label", "case": "x",
+         "class": "format_violation", "verdict": None, "minute": 1, "skew": "+00:00"},
+        {"reviewer": "lead", "signed": True, "kind": "adjudication", "case": "x",
+         "class": "format_violation", "verdict": "accepted", "minute": 2, "skew": "+00:00"},
+        {"reviewer": "bo", "signed": True, "kind": "adjudication", "case": "y",
+         "class": "format_violation", "verdict": None, "minute": 2, "skew": "+00:00"},
+        {"reviewer": "lead", "signed": False, "kind": "adjudication", "case": "z",
+         "class": "format_violation", "verdict": None, "minute": 2, "skew": "+00:00"},
+    ]  # fmt: skip
+    _state, listed, code = _merge(world, tmp_path, _files(found, 1), "fixed")
+    assert [(r["case_key"], r["state"], r["uncounted_adjudications"]) for r in listed] == [
+        ("x", "adjudicated", 0), ("y", "untriaged", 1), ("z", "unverified", 1)]  # fmt: skip
+    # y: bo's verified word, unsettled (no verdict), is an open finding whether it counts as
+    # an adjudication or not (repair); z: an unverified one opens nothing
+    assert code == 11
