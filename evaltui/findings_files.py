@@ -7,21 +7,23 @@ another reviewer's file in one transaction, skipping findings already here.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui import signing, triage
 from evaltui.errors import InputError
 from evaltui.files import atomic_writer
-from evaltui.importers.base import bounded_lines, sha256_file
+from evaltui.importers.base import bounded_lines, env_limit, validation_error
 from evaltui.models import FindingVerdict
 from evaltui.store.store import Store
 from evaltui.taxonomy import Taxonomy
 from evaltui.taxonomy import load as load_taxonomy
+from evaltui.textsafe import safe_json
 from evaltui.triage import COLS, Kind, _insert, _recompute, _where
 
 SIGNERS_SETTING = "findings.allowed_signers"
@@ -96,7 +98,9 @@ def export(
             }  # fmt: skip
             if r[16]:  # written only when set: files without steps stay as they were
                 obj["step"] = json.loads(r[16])
-            fh.write(json.dumps(obj, sort_keys=True, ensure_ascii=False) + "\n")
+            # C1 controls, bidi and zero-width characters as \uXXXX (C0 too, as JSON does):
+            # the file is exact once parsed and inert when printed (docs/security.md)
+            fh.write(safe_json(obj, indent=None, sort_keys=True) + "\n")
     if sign_key is not None:
         signing.sign(path, sign_key, signing.FINDINGS)
     return len(rows)
@@ -127,8 +131,16 @@ def signers_file(store: Store, given: Path | None) -> Path | None:
     return Path(saved) if saved else None
 
 
-def _when(at: str, path: Path, location: str) -> str:
-    """A reviewer's clock reading as UTC ISO 8601 (findings are ordered by it)."""
+MAX_FINDINGS_BYTES = 256 << 20  # a findings file (EVALTUI_MAX_FINDINGS_BYTES)
+MAX_CLOCK_SKEW_S = (
+    600  # how far a finding's time may be ahead of this clock (EVALTUI_MAX_CLOCK_SKEW)
+)
+
+
+def _when(at: str, path: Path, location: str, now: datetime) -> str:
+    """A reviewer's clock reading as UTC ISO 8601 (findings are ordered by it). A time
+    further in the future than the allowed clock skew is refused: it would outrank
+    every finding made before it for years."""
     try:
         t = datetime.fromisoformat(at)
     except ValueError:
@@ -139,7 +151,41 @@ def _when(at: str, path: Path, location: str) -> str:
         raise InputError(
             str(path), f"the time {at!r} has no time zone", location=location, field="at"
         )
-    return t.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        utc = t.astimezone(UTC)
+    except OverflowError:
+        raise InputError(
+            str(path), f"the time {at!r} is outside the dates evaltui can order",
+            location=location, field="at",
+        ) from None  # fmt: skip
+    skew = env_limit("EVALTUI_MAX_CLOCK_SKEW", MAX_CLOCK_SKEW_S)
+    ahead = (utc - now).total_seconds()
+    if ahead > skew:
+        raise InputError(
+            str(path), f"the time {at!r} is {_span(ahead)} ahead of this clock (more than the "
+            f"{_span(skew)} skew allowed, EVALTUI_MAX_CLOCK_SKEW): a finding cannot be dated "
+            "in the future", location=location, field="at",
+        )  # fmt: skip
+    return utc.isoformat(timespec="microseconds")
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 86400:,.0f} days"
+
+
+def _signature_state(path: Path, signers: Path | None, principal: str | None) -> str:
+    """What the import says about the file's signature (and records in the event log)."""
+    if principal:
+        return "verified"
+    if signers is None and os.path.lexists(signing.signature_path(path)):
+        return "signed, but not verified here: no allowed-signers file (findings kept unverified)"
+    return "none (findings kept unverified)"
 
 
 def import_file(
@@ -151,99 +197,113 @@ def import_file(
 ) -> dict[str, Any]:
     """Merge another reviewer's findings file: one transaction; known uids are skipped.
 
-    Without a signature verified against `allowed_signers`, every finding is kept
-    as unverified: it is its own opinion ("NAME (unverified)"), never NAME's, so it
-    cannot replace, retract or adjudicate anyone's finding. A signed file speaks only
-    for its signer: lines naming another reviewer stay unverified. Refused, with the
-    line and field, and nothing written: a class outside the taxonomy, a time with
-    no zone, a retraction of another reviewer's finding, an unverified adjudication,
-    or an adjudication by someone the store does not list.
+    The file is read once (a regular file, bounded): the signature is verified over
+    those bytes and those same bytes are imported. Without a signature verified
+    against `allowed_signers`, every finding is kept as unverified: it is its own
+    opinion ("NAME (unverified)"), never NAME's, and never decides a case's state
+    (triage_state.effective). A signed file speaks only for its signer: lines naming
+    another reviewer stay unverified. An adjudication that does not count here
+    (unverified, or by someone this store does not list) is kept and counted in
+    `uncounted_adjudications`: this store's state then differs from a store that
+    counts it. Refused, with the line and field, and nothing written: a class outside
+    the taxonomy, a time with no zone or ahead of this clock, a blank reviewer, a
+    retraction of another reviewer's finding.
     """
-    if not path.exists():
-        raise InputError(str(path), "no such file")
     tax = taxonomy if taxonomy is not None else load_taxonomy(store)
     signers = signers_file(store, allowed_signers)
-    principal = signing.verify(path, signers, signing.FINDINGS) if signers else None
-    listed = triage.adjudicators(store)
-    added = skipped = 0
-    touched: set[tuple[int, int, int]] = set()
-    with store.transaction():
-        with path.open("rb") as fh:
-            for number, raw in bounded_lines(fh, path):
-                if not raw.strip():
-                    continue
-                location = f"line {number}"
-                try:
-                    line = FindingLine.model_validate_json(raw)
-                except ValidationError as exc:
-                    from evaltui.importers.base import validation_error
+    limit = env_limit("EVALTUI_MAX_FINDINGS_BYTES", MAX_FINDINGS_BYTES)
+    data, digest = signing.snapshot(path, "findings file", limit, "EVALTUI_MAX_FINDINGS_BYTES")
+    with data:
+        principal = signing.verify(path, signers, signing.FINDINGS, data=data) if signers else None
+        signature = _signature_state(path, signers, principal)
+        data.seek(0)
+        with store.transaction():  # the findings and the event commit together, or nothing
+            triage.refold(store, in_transaction=True)
+            out = _merge(store, path, data, tax, principal)
+            store.log_event(
+                "findings.import", "file", str(path.resolve()),
+                after={"added": out["added"], "skipped": out["skipped"], "cases": out["cases"]},
+                context={"states": out.pop("states"), "sha256": digest, "signer": principal,
+                         "signature": signature,
+                         "uncounted_adjudications": out["uncounted_adjudications"]},
+            )  # fmt: skip
+    return {**out, "signer": principal, "signature": signature, "sha256": digest}
 
-                    raise validation_error(path, exc, location) from None
-                if store.conn.execute(
-                    "SELECT 1 FROM findings WHERE uid = ?", (line.uid,)
-                ).fetchone():
-                    skipped += 1
-                    continue
-                if line.class_ is not None and line.class_ not in tax.by_key:
-                    raise InputError(
-                        str(path), f"unknown failure class {line.class_!r} (taxonomy: {tax.source})",
-                        location=location, field="class",
-                    )  # fmt: skip
-                at = _when(line.at, path, location)
-                signer = principal if principal == line.reviewer else None
-                who = line.reviewer if signer else f"{line.reviewer} (unverified)"
-                if line.kind == "undo" and line.undoes:
-                    target = store.conn.execute(
-                        f"SELECT {COLS} FROM findings WHERE uid = ?", (line.undoes,)
-                    ).fetchone()
-                    if target is not None and triage.Finding.from_row(target).identity != who:
-                        raise InputError(
-                            str(path),
-                            "a finding can be retracted only by the reviewer who made it "
-                            f"({triage.Finding.from_row(target).identity} made it; this line is {who})",
-                            location=location, field="undoes",
-                        )  # fmt: skip
-                if line.kind == "adjudication" and (
-                    signer is None or (listed and signer not in listed)
-                ):
-                    raise InputError(
-                        str(path),
-                        f"an adjudication from a file counts only when signed by a listed adjudicator "
-                        f"(this line is {who}; adjudicators: {', '.join(listed) or 'any signed reviewer'})",
-                        location=location, field="kind",
-                    )  # fmt: skip
-                base = _run_id(store, line.baseline, path, location, "baseline")
-                cand = _run_id(store, line.candidate, path, location, "candidate")
-                case = store.conn.execute(
-                    "SELECT id FROM cases WHERE suite = ? AND case_key = ?",
-                    (line.suite, line.case_key),
-                ).fetchone()
-                if case is None:
-                    raise InputError(
-                        str(path), f"case {line.suite}/{line.case_key} is not in this store",
-                        location=location, field="case_key",
-                    )  # fmt: skip
-                _insert(
-                    store,
-                    {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case[0],
-                     "kind": line.kind, "class": line.class_, "class_name": line.class_name,
-                     "owner": line.owner, "verdict": line.verdict, "note": line.note,
-                     "step": json.dumps(line.step.model_dump(), sort_keys=True) if line.step else None,
-                     "reviewer": line.reviewer, "at": at, "undoes": line.undoes,
-                     "source": f"import:{path.name}", "signer": signer},
+
+def _merge(
+    store: Store, path: Path, data: IO[bytes], tax: Taxonomy, principal: str | None
+) -> dict[str, Any]:
+    """Insert every new line of `data` and recompute the touched cases (in the caller's
+    transaction)."""
+    listed = triage.adjudicators(store)
+    now = datetime.now(UTC)
+    added = skipped = 0
+    uncounted: list[str] = []
+    touched: set[tuple[int, int, int]] = set()
+    for number, raw in bounded_lines(data, path):
+        if not raw.strip():
+            continue
+        location = f"line {number}"
+        try:
+            line = FindingLine.model_validate_json(raw)
+        except ValidationError as exc:
+            raise validation_error(path, exc, location) from None
+        if store.conn.execute("SELECT 1 FROM findings WHERE uid = ?", (line.uid,)).fetchone():
+            skipped += 1
+            continue
+        try:
+            triage.check_name(line.reviewer, "reviewer")
+        except InputError as exc:
+            raise InputError(str(path), exc.detail, location=location, field="reviewer") from None
+        if line.class_ is not None and line.class_ not in tax.by_key:
+            raise InputError(
+                str(path), f"unknown failure class {line.class_!r} (taxonomy: {tax.source})",
+                location=location, field="class",
+            )  # fmt: skip
+        at = _when(line.at, path, location, now)
+        signer = principal if principal == line.reviewer else None
+        who = line.reviewer if signer else f"{line.reviewer}{triage.UNVERIFIED_SUFFIX}"
+        if line.kind == "undo" and line.undoes:
+            target = store.conn.execute(
+                f"SELECT {COLS} FROM findings WHERE uid = ?", (line.undoes,)
+            ).fetchone()
+            if target is not None and triage.Finding.from_row(target).identity != who:
+                raise InputError(
+                    str(path),
+                    "a finding can be retracted only by the reviewer who made it "
+                    f"({triage.Finding.from_row(target).identity} made it; this line is {who})",
+                    location=location, field="undoes",
                 )  # fmt: skip
-                touched.add((base, cand, case[0]))
-                added += 1
-        states: Counter[str] = Counter()
-        for base, cand, case_id in sorted(touched):
-            eff = _recompute(store, base, cand, case_id)
-            if eff:
-                states[eff["state"]] += 1
-        store.log_event(
-            "findings.import", "file", str(path.resolve()),
-            after={"added": added, "skipped": skipped, "cases": len(touched)},
-            context={"states": dict(states), "sha256": sha256_file(path), "signer": principal,
-                     "signature": "verified" if principal else "none (findings kept unverified)"},
+        if line.kind == "adjudication" and (signer is None or (listed and signer not in listed)):
+            why = "unverified" if signer is None else "not a listed adjudicator here"
+            uncounted.append(f"{location}: {who} ({why})")
+        base = _run_id(store, line.baseline, path, location, "baseline")
+        cand = _run_id(store, line.candidate, path, location, "candidate")
+        case = store.conn.execute(
+            "SELECT id FROM cases WHERE suite = ? AND case_key = ?",
+            (line.suite, line.case_key),
+        ).fetchone()
+        if case is None:
+            raise InputError(
+                str(path), f"case {line.suite}/{line.case_key} is not in this store",
+                location=location, field="case_key",
+            )  # fmt: skip
+        _insert(
+            store,
+            {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case[0],
+             "kind": line.kind, "class": line.class_, "class_name": line.class_name,
+             "owner": line.owner, "verdict": line.verdict, "note": line.note,
+             "step": json.dumps(line.step.model_dump(), sort_keys=True) if line.step else None,
+             "reviewer": line.reviewer, "at": at, "undoes": line.undoes,
+             "source": f"import:{path.name}", "signer": signer},
         )  # fmt: skip
+        touched.add((base, cand, case[0]))
+        added += 1
+    states: Counter[str] = Counter()
+    for base, cand, case_id in sorted(touched):
+        eff = _recompute(store, base, cand, case_id)
+        if eff:
+            states[eff["state"]] += 1
     return {"added": added, "skipped": skipped, "cases": len(touched),
-            "disagreements": states.get("disagreement", 0), "signer": principal}  # fmt: skip
+            "disagreements": states.get("disagreement", 0), "states": dict(states),
+            "uncounted_adjudications": len(uncounted), "uncounted": uncounted[:10]}  # fmt: skip

@@ -7,19 +7,40 @@ gpg.ssh.allowedSignersFile). We call the OpenSSH binary rather than a Python
 library: it is what teams already use for git, it reads their keys (agents,
 hardware keys) as git does, and it needs no new dependency. OpenSSH 8.2 or
 newer is needed; without it, signing and verifying say so and stop.
+
+What is verified is what is read: a file is read once, from a regular file and
+bounded (`snapshot`), and those bytes are both given to ssh-keygen (on its
+stdin) and imported, so a file swapped or renamed between two reads cannot
+pass one check and deliver other bytes. ssh-keygen reads only copies evaltui
+made in a private temporary folder: no user-given name reaches it as an
+argument (a name starting with `-` is never taken for an option).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import re
 import shutil
+import stat
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import IO
 
 from evaltui.errors import InputError
 
 FINDINGS = "evaltui-findings"
 DECISION = "evaltui-decision"
 TIMEOUT = 30
+MAX_SIG_BYTES = 64 << 10  # a detached SSH signature is about 300 bytes (EVALTUI_MAX_SIG_BYTES)
+MAX_SIGNERS_BYTES = 1 << 20  # an allowed-signers file (EVALTUI_MAX_SIGNERS_BYTES)
+
+
+def _limit(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def _keygen() -> str:
@@ -33,14 +54,72 @@ def signature_path(path: Path) -> Path:
     return path.with_name(path.name + ".sig")
 
 
+def open_regular(path: Path, what: str, field: str | None = None) -> IO[bytes]:
+    """`path` opened for reading, refused (naming it) unless it is a regular file.
+
+    Opened without blocking, then checked on the open descriptor: a FIFO never
+    hangs, and a file swapped after the check is not the one read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise InputError(str(path), f"no such {what}", field=field) from None
+    except OSError as exc:
+        raise InputError(
+            str(path), f"cannot read the {what} ({exc.strerror})", field=field
+        ) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(
+            str(path), f"the {what} is not a regular file (a pipe, device or folder)", field=field
+        )
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def read_small(path: Path, what: str, limit: int, field: str | None = None) -> bytes:
+    """A small regular file read whole, at most `limit` bytes (refused past it, unread)."""
+    with open_regular(path, what, field) as fh:
+        if os.fstat(fh.fileno()).st_size > limit:
+            raise InputError(str(path), f"the {what} is larger than {limit:,} bytes", field=field)
+        raw = fh.read(limit + 1)
+    if len(raw) > limit:
+        raise InputError(str(path), f"the {what} is larger than {limit:,} bytes", field=field)
+    return raw
+
+
+def snapshot(path: Path, what: str, limit: int, env: str) -> tuple[IO[bytes], str]:
+    """The bytes of `path`, read once (a regular file, at most `limit` bytes) into an
+    anonymous temporary file, and their sha256. Everything after reads the copy."""
+    copy = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the caller, who closes it)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open_regular(path, what) as fh:
+            while block := fh.read(1 << 20):
+                size += len(block)
+                if size > limit:
+                    raise InputError(
+                        str(path), f"the {what} is larger than {limit:,} bytes ({env})"
+                    )
+                digest.update(block)
+                copy.write(block)
+    except BaseException:
+        copy.close()
+        raise
+    copy.seek(0)
+    return copy, digest.hexdigest()
+
+
 def sign(path: Path, key: Path, namespace: str) -> Path:
     """Sign `path` with the private key `key`; returns the detached signature's path."""
     if not key.is_file():
         raise InputError(str(key), "no such key file", field="--sign")
     sig = signature_path(path)
     sig.unlink(missing_ok=True)  # ssh-keygen refuses to overwrite
-    done = subprocess.run(
-        [_keygen(), "-Y", "sign", "-f", str(key), "-n", namespace, str(path)],
+    done = subprocess.run(  # absolute paths: a name starting with "-" is never an option
+        [_keygen(), "-Y", "sign", "-f", os.path.abspath(key), "-n", namespace,
+         os.path.abspath(path)],
         capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     if done.returncode != 0 or not sig.exists():
@@ -48,40 +127,88 @@ def sign(path: Path, key: Path, namespace: str) -> Path:
     return sig
 
 
-def verify(path: Path, allowed_signers: Path, namespace: str) -> str:
+_SIGNERS_LINE = re.compile(r"^(?:.*/)?allowed_signers:(\d+): (.*)$")
+
+
+def _cause(stderr: str, sig_name: str, namespace: str, allowed_signers: Path) -> str:
+    """The reason ssh-keygen gives, in words naming the real files (never its temp copies)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for ln in lines:
+        if "namespace does not match" in ln:
+            return (f"{sig_name} was made for another purpose than {namespace!r} (ssh-keygen: "
+                    "namespace does not match; a findings file's signature on a decision record, "
+                    "or the reverse?)")  # fmt: skip
+        if "incorrect signature" in ln:
+            return f"{sig_name} does not match the file (edited after it was signed?)"
+    for ln in lines:
+        m = _SIGNERS_LINE.match(ln)
+        if m:
+            hint = (
+                " (a principal holding a space must be in double quotes)"
+                if "bad options" in m.group(2)
+                else ""
+            )
+            return f"{allowed_signers}, line {m.group(1)}: {m.group(2)}{hint}"
+    for ln in lines:
+        if "invalid" in ln.lower() or "couldn't" in ln.lower() or "error" in ln.lower():
+            return f"ssh-keygen could not verify {sig_name}: {ln}"
+    return ""
+
+
+def verify(
+    path: Path, allowed_signers: Path, namespace: str, *, data: bytes | IO[bytes] | None = None
+) -> str:
     """The principal whose valid signature `path`'s .sig carries, per `allowed_signers`.
 
-    Raises InputError naming the file when there is no signature, no principal of
-    the allowed-signers file signed it, or the signature does not match the bytes.
+    `data`: the bytes to check (what the caller read and will use); without it,
+    `path` is read once here. Raises InputError naming the file when there is no
+    signature, no principal of the allowed-signers file signed it, or the
+    signature does not check, with ssh-keygen's reason.
     """
     sig = signature_path(path)
-    if not sig.is_file():
+    if not os.path.lexists(sig):
         raise InputError(str(path), f"no signature {sig.name} next to it", field="signature")
-    if not allowed_signers.is_file():
-        raise InputError(
-            str(allowed_signers), "no such allowed-signers file", field="--allowed-signers"
-        )
-    keygen = _keygen()
-    found = subprocess.run(
-        [keygen, "-Y", "find-principals", "-s", str(sig), "-f", str(allowed_signers)],
-        capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    principals = [p for p in found.stdout.split() if p]
-    if found.returncode != 0 or not principals:
-        raise InputError(
-            str(path), f"{sig.name} is not from anyone in {allowed_signers}", field="signature"
-        )
-    for principal in principals:
-        with path.open("rb") as data:
-            ok = subprocess.run(
-                [keygen, "-Y", "verify", "-f", str(allowed_signers), "-I", principal, "-n", namespace,
-                 "-s", str(sig)],
-                stdin=data, capture_output=True, text=True, timeout=TIMEOUT,
-            )  # fmt: skip
-        if ok.returncode == 0:
-            return principal
-    raise InputError(
-        str(path),
-        f"{sig.name} does not match the file (edited after it was signed?)",
-        field="signature",
+    sig_bytes = read_small(
+        sig, "signature", _limit("EVALTUI_MAX_SIG_BYTES", MAX_SIG_BYTES), field="signature"
     )
+    signers = read_small(
+        allowed_signers, "allowed-signers file",
+        _limit("EVALTUI_MAX_SIGNERS_BYTES", MAX_SIGNERS_BYTES), field="--allowed-signers",
+    )  # fmt: skip
+    keygen = _keygen()
+    with contextlib.ExitStack() as stack:
+        if data is None:
+            data = stack.enter_context(snapshot(path, "file", 1 << 30, "")[0])
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="evaltui-verify-"))
+        sig_copy, signers_copy = Path(tmp, "signature"), Path(tmp, "allowed_signers")
+        sig_copy.write_bytes(sig_bytes)
+        signers_copy.write_bytes(signers)
+        found = subprocess.run(
+            [keygen, "-Y", "find-principals", "-s", str(sig_copy), "-f", str(signers_copy)],
+            capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        # one principal a line: a principal may hold a space ("ana smith", quoted in the file)
+        principals = [p.strip() for p in found.stdout.splitlines() if p.strip()]
+        if found.returncode != 0 or not principals:
+            cause = _cause(found.stderr, sig.name, namespace, allowed_signers)
+            raise InputError(
+                str(path), cause or f"{sig.name} is not from anyone in {allowed_signers}",
+                field="signature",
+            )  # fmt: skip
+        errors = []
+        for principal in principals:
+            argv = [keygen, "-Y", "verify", "-f", str(signers_copy), "-I", principal,
+                    "-n", namespace, "-s", str(sig_copy)]  # fmt: skip
+            if isinstance(data, bytes):
+                ok = subprocess.run(argv, input=data, capture_output=True, timeout=TIMEOUT)
+            else:
+                data.seek(0)
+                ok = subprocess.run(argv, stdin=data, capture_output=True, timeout=TIMEOUT)
+            if ok.returncode == 0:
+                return principal
+            errors.append(ok.stderr.decode("utf-8", "replace"))
+    cause = _cause("\n".join(errors), sig.name, namespace, allowed_signers)
+    raise InputError(
+        str(path), cause or f"{sig.name} does not check against {allowed_signers}",
+        field="signature",
+    )  # fmt: skip

@@ -12,7 +12,6 @@ import json
 import sqlite3
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
 
@@ -21,6 +20,23 @@ from evaltui.models import FINDING_VERDICTS
 from evaltui.stats import cohen_kappa
 from evaltui.store.store import Store, current_user, now_iso
 from evaltui.taxonomy import FailureClass
+from evaltui.triage_state import (
+    UNVERIFIED_SUFFIX,
+    Finding,
+    check_name,
+    counts_as_adjudication,
+    current_by_reviewer,
+    effective,
+    says_something,
+    stamp,
+    unverified_identities,
+)
+
+# the pure fold lives in triage_state; these names are part of this module's interface too
+__all__ = [
+    "UNVERIFIED_SUFFIX", "Finding", "check_name", "counts_as_adjudication", "current_by_reviewer",
+    "effective", "says_something", "stamp", "unverified_identities",
+]  # fmt: skip
 
 Kind = Literal["label", "undo", "adjudication"]
 _UNSET: Any = object()
@@ -30,65 +46,6 @@ COLS = (
     "note, reviewer, at, undoes, source, signer, step"
 )
 ADJUDICATORS_SETTING = "triage.adjudicators"
-
-
-@dataclass
-class Finding:
-    id: int
-    uid: str
-    baseline_run: int
-    candidate_run: int
-    case_id: int
-    kind: str
-    class_key: str | None
-    class_name: str | None
-    owner: str | None
-    verdict: str | None
-    note: str | None
-    reviewer: str
-    at: str
-    undoes: str | None
-    source: str
-    signer: str | None = None  # the principal whose signature on the file was verified
-    step: str | None = None  # JSON: the path step it points at ({run, index, tool, call_id, turn})
-    case_key: str | None = None  # filled where a caller needs it (undo's confirmation)
-
-    @classmethod
-    def from_row(cls, r: tuple[Any, ...]) -> Finding:
-        return cls(*r)
-
-    @property
-    def verified(self) -> bool:
-        """Made in this store, or imported from a file whose verified signer is its reviewer."""
-        return self.source == "local" or (self.signer is not None and self.signer == self.reviewer)
-
-    @property
-    def identity(self) -> str:
-        """Whose word this is: an unverified finding never speaks for the reviewer it names."""
-        return self.reviewer if self.verified else f"{self.reviewer} (unverified)"
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """The order of findings: the reviewer's clock, then the uid. Never arrival order,
-        so the same set of findings gives the same state in any store."""
-        return (self.at, self.uid)
-
-    @property
-    def empty(self) -> bool:
-        """A cleared state (an undo back to nothing): not a finding."""
-        return (
-            self.class_key is None and self.verdict is None and not self.note and self.owner is None
-        )
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "class": self.class_key,
-            "class_name": self.class_name,
-            "owner": self.owner,
-            "verdict": self.verdict,
-            "note": self.note,
-            "step": self.step,
-        }
 
 
 def _rows(db: Store | sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[Finding]:
@@ -104,75 +61,6 @@ def history(db: Store | sqlite3.Connection, base: int, cand: int, case_id: int) 
     return _rows(
         db, "baseline_run = ? AND candidate_run = ? AND case_id = ?", (base, cand, case_id)
     )
-
-
-def current_by_reviewer(rows: list[Finding]) -> dict[str, Finding]:
-    """Each identity's latest row by key (labels and undos; adjudications are separate)."""
-    out: dict[str, Finding] = {}
-    for f in sorted(rows, key=lambda f: f.key):
-        if f.kind != "adjudication":
-            out[f.identity] = f
-    return out
-
-
-def counts_as_adjudication(f: Finding, adjudicators: list[str] | None) -> bool:
-    """A verified adjudication by a listed adjudicator (any verified reviewer while the
-    store lists none)."""
-    return (
-        f.kind == "adjudication" and f.verified and (not adjudicators or f.reviewer in adjudicators)
-    )
-
-
-def effective(rows: list[Finding], adjudicators: list[str] | None = None) -> dict[str, Any] | None:
-    """The case's state from its findings: triaged, disagreement or adjudicated (or None).
-
-    A pure function of the set of findings: they are ordered by (reviewer clock,
-    uid), never by arrival, so stores that hold the same findings agree.
-    `classes` holds every class the current opinions name: a disagreement keeps them
-    all, so a gate rule on a class never misses one.
-    """
-    current = {r: f for r, f in current_by_reviewer(rows).items() if not f.empty}
-    adjudications = sorted(
-        (f for f in rows if counts_as_adjudication(f, adjudicators)), key=lambda f: f.key
-    )
-    last_adj = adjudications[-1] if adjudications else None
-    if last_adj is not None and all(f.key < last_adj.key for f in current.values()):
-        return {
-            "state": "adjudicated", "class": last_adj.class_key, "owner": last_adj.owner,
-            "verdict": last_adj.verdict, "reviewers": sorted({*current, last_adj.reviewer}),
-            "classes": [last_adj.class_key] if last_adj.class_key else [],
-            "steps": _steps([last_adj]),
-        }  # fmt: skip
-    if not current:
-        return None
-    opinions = {(f.class_key, f.verdict) for f in current.values()}
-    latest = max(current.values(), key=lambda f: f.key)
-    classes = {f.class_key for f in current.values() if f.class_key}
-    if last_adj is not None:
-        # reviewers who spoke after the adjudication and differ from it reopen the case
-        opinions.add((last_adj.class_key, last_adj.verdict))
-        if last_adj.class_key:
-            classes.add(last_adj.class_key)
-    state = "triaged" if len(opinions) == 1 else "disagreement"
-    return {
-        "state": state, "class": latest.class_key, "owner": latest.owner,
-        "verdict": latest.verdict, "reviewers": sorted(current), "classes": sorted(classes),
-        "steps": _steps([*current.values(), *([last_adj] if last_adj else [])]),
-    }  # fmt: skip
-
-
-def _steps(findings: list[Finding]) -> list[dict[str, Any]]:
-    """(class, tool) of each opinion that points at a tool call, for gate rules on a tool."""
-    out = []
-    for f in findings:
-        if f.step and f.class_key:
-            try:
-                tool = json.loads(f.step).get("tool")
-            except (ValueError, AttributeError):
-                continue
-            if tool and {"class": f.class_key, "tool": tool} not in out:
-                out.append({"class": f.class_key, "tool": tool})
-    return sorted(out, key=lambda d: (d["class"], d["tool"]))
 
 
 def adjudicators(store: Store) -> list[str]:
@@ -195,6 +83,78 @@ def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, An
              json.dumps(eff["steps"])),
         )  # fmt: skip
     return eff
+
+
+FOLD_VERSION = 2  # 2: unverified findings never decide a state; a note or owner alone is not triage
+FOLD_SETTING = "triage.fold_version"
+_CT_COLS = "state, class, owner, verdict, reviewers, classes, steps"
+
+
+def _refold_cases(store: Store, cases: list[tuple[int, int, int]]) -> int:
+    """Recompute these cases' states (inside a transaction); how many changed."""
+    changed = 0
+    for base, cand, case_id in cases:
+        where = "baseline_run = ? AND candidate_run = ? AND case_id = ?"
+        before = store.conn.execute(
+            f"SELECT {_CT_COLS} FROM case_triage WHERE {where}", (base, cand, case_id)
+        ).fetchone()
+        _recompute(store, base, cand, case_id)
+        after = store.conn.execute(
+            f"SELECT {_CT_COLS} FROM case_triage WHERE {where}", (base, cand, case_id)
+        ).fetchone()
+        changed += before != after
+    return changed
+
+
+def refold(store: Store, *, in_transaction: bool = False) -> int:
+    """Recompute every case's state once after the fold's rules changed (a store written
+    by an earlier evaltui may hold states an unverified finding decided); how many
+    changed. Recorded in the event log when any did. `in_transaction`: inside the
+    caller's write (which then commits or rolls it back with its own work)."""
+    if store.get_setting(FOLD_SETTING) == FOLD_VERSION:
+        return 0
+    if not in_transaction:
+        if store.conn.execute("SELECT 1 FROM findings LIMIT 1").fetchone() is None:
+            return 0  # nothing to fold: a reader writes nothing
+        with store.transaction():
+            return refold(store, in_transaction=True)
+    cases = [tuple(r) for r in store.conn.execute(
+        "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings ORDER BY 1, 2, 3"
+    )]  # fmt: skip
+    changed = _refold_cases(store, cases)
+    _put_setting(store, FOLD_SETTING, FOLD_VERSION)
+    if changed:
+        store.log_event("triage.refold", "store", "case_triage",
+                        after={"cases": len(cases), "changed": changed},
+                        context={"fold": FOLD_VERSION})  # fmt: skip
+    return changed
+
+
+def _put_setting(store: Store, key: str, value: Any) -> None:
+    store.conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, json.dumps(value)),
+    )
+
+
+def set_adjudicators(store: Store, names: list[str]) -> int:
+    """List who may adjudicate, and recompute every case holding an adjudication (whether
+    it counts depends on the list); how many cases changed state. One transaction."""
+    for n in names:
+        check_name(n, "--add", "adjudicator")
+    with store.transaction():
+        refold(store, in_transaction=True)
+        before = adjudicators(store)
+        _put_setting(store, ADJUDICATORS_SETTING, sorted(names))
+        cases = [tuple(r) for r in store.conn.execute(
+            "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings "
+            "WHERE kind = 'adjudication' ORDER BY 1, 2, 3"
+        )]  # fmt: skip
+        changed = _refold_cases(store, cases)
+        store.log_event("set", "setting", ADJUDICATORS_SETTING, before=before,
+                        after=sorted(names), context={"cases_changed": changed})  # fmt: skip
+    return changed
 
 
 def _insert(store: Store, f: dict[str, Any]) -> Finding:
@@ -240,7 +200,7 @@ def label(
     turn}) or at no step when none is given.
     Committed before it returns.
     """
-    reviewer = reviewer or current_user()
+    reviewer = check_name(reviewer or current_user(), "--reviewer")
     if adjudicate:
         listed = adjudicators(store)
         if listed and reviewer not in listed:
@@ -254,6 +214,7 @@ def label(
             "--verdict", f"unknown verdict {verdict!r}; use one of {', '.join(FINDING_VERDICTS)}"
         )
     with store.transaction():
+        refold(store, in_transaction=True)
         _check(store, base, cand, case_id)
         rows = history(store, base, cand, case_id)
         mine = current_by_reviewer(rows).get(reviewer)
@@ -281,7 +242,7 @@ def label(
             store,
             {**state, "uid": uuid.uuid4().hex, "baseline_run": base, "candidate_run": cand,
              "case_id": case_id, "kind": "adjudication" if adjudicate else "label",
-             "reviewer": reviewer, "at": now_iso()},
+             "reviewer": reviewer, "at": stamp(rows)},
         )  # fmt: skip
         eff = _recompute(store, base, cand, case_id)
         store.log_event(
@@ -298,8 +259,9 @@ def label(
 
 def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Finding | None:
     """Undo the reviewer's latest action in this comparison not yet undone; recorded as a row."""
-    reviewer = reviewer or current_user()
+    reviewer = check_name(reviewer or current_user(), "--reviewer")
     with store.transaction():
+        refold(store, in_transaction=True)
         rows = _rows(
             store, "baseline_run = ? AND candidate_run = ? AND reviewer = ?", (base, cand, reviewer)
         )
@@ -308,16 +270,15 @@ def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Fin
         target = next((f for f in reversed(rows) if f.kind != "undo" and f.uid not in undone), None)
         if target is None:
             return None
-        case_rows = [
-            f for f in history(store, base, cand, target.case_id) if f.reviewer == reviewer
-        ]
-        earlier = [f for f in case_rows if f.id < target.id and f.kind != "adjudication"]
+        case_all = history(store, base, cand, target.case_id)
+        case_rows = [f for f in case_all if f.reviewer == reviewer and f.verified]
+        earlier = [f for f in case_rows if f.key < target.key and f.kind != "adjudication"]
         prev = earlier[-1].state() if earlier else {"class": None, "class_name": None, "owner": None,
                                                     "verdict": None, "note": None, "step": None}  # fmt: skip
         finding = _insert(
             store,
             {**prev, "uid": uuid.uuid4().hex, "baseline_run": base, "candidate_run": cand,
-             "case_id": target.case_id, "kind": "undo", "reviewer": reviewer, "at": now_iso(),
+             "case_id": target.case_id, "kind": "undo", "reviewer": reviewer, "at": stamp(case_all),
              "undoes": target.uid},
         )  # fmt: skip
         _recompute(store, base, cand, target.case_id)
@@ -365,7 +326,18 @@ def list_findings(
     failure_class: str | None = None,
     disagreements: bool = False,
 ) -> list[dict[str, Any]]:
-    """Each triaged case's effective finding, with its runs and case key."""
+    """Each case with a finding: its state, with its runs and case key.
+
+    `state` as shown: `triaged` (a class or a verdict), `disagreement`, `adjudicated`,
+    `untriaged` (only an owner or a note), `unverified` (only unverified findings).
+    `note` is the latest verified note (an unverified one only where nothing verified
+    speaks), `note_by` who wrote it; `unverified` lists the unverified identities;
+    `uncounted_adjudications` counts adjudications this store keeps but does not
+    count (unverified, or by someone it does not list): there this store's state
+    differs from a store that counts them.
+    """
+    refold(store)
+    listed = adjudicators(store)
     where, params = _where(
         {
             "ct.baseline_run": base,
@@ -387,15 +359,25 @@ def list_findings(
     out = []
     for r in rows:
         hist = history(store, r[10], r[11], r[12])
-        speaking = [f for f in current_by_reviewer(hist).values() if not f.empty]
-        speaking += [f for f in hist if f.kind == "adjudication"]
-        latest = max(speaking, key=lambda f: f.id) if speaking else None
+        noted = [f for f in current_by_reviewer(hist).values() if f.note]
+        noted += [f for f in hist if f.note and counts_as_adjudication(f, listed)]
+        verified = [f for f in noted if f.verified]
+        latest = max(verified or noted, key=lambda f: f.key) if noted else None
+        state, names = r[4], json.loads(r[8])
+        if state == "triaged" and r[5] is None and r[7] is None:  # as SHOWN_STATE says it
+            spoken = any(not n.endswith(UNVERIFIED_SUFFIX) for n in names)
+            state = "untriaged" if spoken else "unverified"
         out.append(
             {
                 "baseline": r[0], "candidate": r[1], "suite": r[2], "case_key": r[3],
-                "state": r[4], "class": r[5], "owner": r[6], "verdict": r[7],
-                "reviewers": json.loads(r[8]), "updated_at": r[9],
+                "state": state, "class": r[5], "owner": r[6], "verdict": r[7],
+                "reviewers": names, "updated_at": r[9],
                 "note": latest.note if latest else None,
+                "note_by": latest.identity if latest else None,
+                "unverified": unverified_identities(hist),
+                "uncounted_adjudications": sum(
+                    1 for f in hist if f.kind == "adjudication" and not counts_as_adjudication(f, listed)
+                ),
             }
         )  # fmt: skip
     return out

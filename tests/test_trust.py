@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,9 @@ def forged(demo_store, tmp_path, ana_unsafe, **change) -> Path:
     src = tmp_path / "mine.jsonl"
     findings_files.export(demo_store, src)
     (obj,) = [json.loads(x) for x in src.read_text().splitlines()]
-    obj.update({"uid": "f" * 32, "at": "2099-01-01T00:00:00+00:00", **change})
+    # dated after ana's, inside the clock skew a file may have
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    obj.update({"uid": "f" * 32, "at": soon, **change})
     out = tmp_path / "forged.jsonl"
     out.write_text(json.dumps(obj) + "\n")
     return out
@@ -64,8 +67,10 @@ def test_a_file_claiming_another_reviewers_name_does_not_replace_their_finding(
     out = findings_files.import_file(demo_store, path)
     assert out["added"] == 1 and out["signer"] is None
     (row,) = triage.list_findings(demo_store)
-    assert row["state"] == "disagreement"  # loud, never silent
+    # shown beside ana's, never in its place: ana's word decides the state
+    assert (row["state"], row["class"]) == ("triaged", "unsafe_tool_action")
     assert row["reviewers"] == ["ana", "ana (unverified)"]
+    assert row["unverified"] == ["ana (unverified)"]
     assert gate_code(db_path) == 13  # still ROLLBACK: the unsafe action is not hidden
     event = demo_store.events()[-1]
     assert event["action"] == "findings.import" and event["context"]["signature"].startswith("none")
@@ -89,16 +94,20 @@ def test_a_file_cannot_retract_another_reviewers_finding(demo_store, db_path, tm
     ("change", "field", "message"),
     [
         ({"kind": "adjudication", "class": "made_up_class"}, "class", "unknown failure class 'made_up_class'"),
-        ({"kind": "adjudication", "class": "format_violation"}, "kind", "only when signed by a listed adjudicator"),
         ({"at": "2099-01-01T00:00:00"}, "at", "has no time zone"),
+        ({"at": "2999-01-01T00:00:00+00:00"}, "at", "ahead of this clock"),
+        ({"at": "9999-12-31T23:59:59-05:00"}, "at", "outside the dates"),
+        ({"reviewer": " \t "}, "reviewer", "name is empty"),
+        ({"reviewer": "lead (unverified)"}, "reviewer", "marks an unverified finding"),
     ],
-    ids=["unknown-class", "unsigned-adjudication", "naive-time"],
+    ids=["unknown-class", "naive-time", "year-2999", "past-the-calendar", "blank-reviewer",
+         "unverified-suffix"],
 )  # fmt: skip
 def test_bad_lines_are_refused_with_line_and_field(
     demo_store, db_path, tmp_path, ana_unsafe, change, field, message
 ):
     before = demo_store.dump()
-    path = forged(demo_store, tmp_path, ana_unsafe, reviewer="lead", **change)
+    path = forged(demo_store, tmp_path, ana_unsafe, **{"reviewer": "lead", **change})
     with pytest.raises(InputError) as info:
         findings_files.import_file(demo_store, path)
     assert (info.value.location, info.value.field) == ("line 1", field)

@@ -90,7 +90,10 @@ def gate_cmd(
     if sign_key is not None and out is not None:
         from evaltui import signing
 
-        signing.sign(out, sign_key, signing.DECISION)
+        sig = signing.sign(out, sign_key, signing.DECISION)
+        if not no_record:  # verify then knows a copy without its signature was stripped
+            with open_store(store_path(ctx)) as store:
+                gate.note_signed(store, record, sig)
     if as_json:
         echo(exporters.to_json(record), nl=False)
     else:
@@ -193,13 +196,14 @@ def verify_cmd(
 
     Exit 0 when it holds, 5 when anything differs (each difference is listed).
     """
-    from evaltui import gate, signing
+    from evaltui import gate
     from evaltui.errors import InputError
     from evaltui.files import read_capped
     from evaltui.findings_files import signers_file
 
     try:
-        record = json.loads(read_capped(record_path, "decision record").decode("utf-8"))
+        raw = read_capped(record_path, "decision record")  # read once: verified as read
+        record = json.loads(raw.decode("utf-8"))
     except ValueError as exc:  # malformed JSON, or not UTF-8
         raise InputError(str(record_path), f"malformed JSON ({visible(exc, limit=200)})") from None
     if not isinstance(record, dict):
@@ -209,15 +213,12 @@ def verify_cmd(
         problems = gate.verify(store, record, policy_path, taxonomy=taxonomy_in_force(ctx, store))
         # the same order as findings import: the option, the policy's, the store's
         signers = signers_file(store, allowed_signers or _policy_signers(record, policy_path))
-    if signing.signature_path(record_path).exists():
-        if not signers:
-            problems.append("it is signed, but no allowed-signers file was given to check it")
-        else:
-            try:
-                who = signing.verify(record_path, Path(signers), signing.DECISION)
-                echo(f"signed by {visible(who, limit=80)} (verified)")
-            except InputError as exc:
-                problems.append(f"its signature does not verify: {exc.detail}")
+        who, sig_problems = gate.check_signature(
+            store, record, record_path, raw, Path(signers) if signers else None
+        )
+    problems += sig_problems
+    if who:
+        echo(f"signed by {visible(who, limit=80)} (verified)")
     if not problems:
         echo(f"unchanged: the decision ({decision}) still holds")
         if earlier := gate.formats.predates(record):

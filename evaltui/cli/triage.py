@@ -85,6 +85,8 @@ def label_cmd(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)
         )
     state = eff["state"] if eff else "untriaged"
+    if eff and state == "triaged" and eff["class"] is None and eff["verdict"] is None:
+        state = "untriaged: an owner or a note alone; a class or a verdict triages it"
     echo(
         f"saved: {visible(case, limit=200)} class={finding.class_key or '-'} owner={visible(finding.owner or '-', limit=80)} "
         f"verdict={finding.verdict or '-'} ({state})"
@@ -113,7 +115,12 @@ def findings_list(
     disagreements: bool,
     as_json: bool,
 ) -> None:
-    """Each triaged case's current finding (or disagreement)."""
+    """Each case's current finding (or disagreement).
+
+    A case is triaged once a verified finding gives it a failure class or a verdict;
+    an owner or a note alone leaves it `untriaged`, and a case only unverified
+    findings speak on is `unverified` (shown, never counted by the gate).
+    """
     from evaltui import triage
 
     with open_store(store_path(ctx)) as store:
@@ -152,6 +159,14 @@ def findings_list(
         ],
         optional={"baseline", "candidate", "reviewers"},
     )
+    uncounted = [r for r in rows if r["uncounted_adjudications"]]
+    if uncounted:
+        echo(
+            f"{len(uncounted):,} cases hold an adjudication this store keeps but does not count "
+            "(unverified, or by a reviewer it does not list): their states here differ from a "
+            "store that counts it: "
+            + ", ".join(one_line(f"{r['suite']}/{r['case_key']}", 40) for r in uncounted[:10])
+        )
 
 
 @findings_group.command("export")
@@ -228,15 +243,24 @@ def findings_import(
         out = findings_files.import_file(
             store, file, taxonomy=taxonomy_in_force(ctx, store), allowed_signers=allowed_signers
         )
-    who = (
-        f"signed by {visible(out['signer'], limit=80)} (verified)"
-        if out["signer"]
-        else "unsigned: kept as unverified"
-    )
+    if out["signer"]:
+        who = f"signed by {visible(out['signer'], limit=80)} (verified)"
+    elif out["signature"].startswith("signed"):
+        who = ("signed, but not verified here (no allowed-signers file: `evaltui findings signers "
+               "FILE` or --allowed-signers): kept as unverified")  # fmt: skip
+    else:
+        who = "unsigned: kept as unverified"
     echo(
         f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases, "
         f"{who}; {out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"
     )
+    if out["uncounted_adjudications"]:
+        echo(
+            f"{out['uncounted_adjudications']:,} adjudications kept but not counted in this store "
+            "(unverified, or by a reviewer not listed by `evaltui findings adjudicators`): the "
+            "states of their cases here differ from a store that counts them: "
+            + "; ".join(visible(u, limit=120) for u in out["uncounted"])
+        )
 
 
 @findings_group.command("adjudicators")
@@ -254,12 +278,17 @@ def findings_adjudicators(
     """
     from evaltui import triage
 
+    for name in add:
+        triage.check_name(name, "--add", "adjudicator")  # refused before the store is opened
     with open_store(store_path(ctx), write=bool(add or remove)) as store:
         names = triage.adjudicators(store)
+        changed = 0
         if add or remove:
             names = sorted({*names, *add} - set(remove))
-            store.set_setting(triage.ADJUDICATORS_SETTING, names)
+            changed = triage.set_adjudicators(store, names)
     echo(", ".join(visible(n, limit=80) for n in names) or "none listed: any local reviewer")
+    if changed:
+        echo(f"{changed:,} cases changed state (which adjudications count depends on the list)")
 
 
 @findings_group.command("signers")

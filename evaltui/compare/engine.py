@@ -40,6 +40,7 @@ from evaltui.compare.rows import (
 )
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import CASE_STATUSES
+from evaltui.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
 
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")
@@ -385,9 +386,9 @@ class Comparison:
             )
             params += [like, like, like, self.baseline.id, self.candidate.id, like]
         if flt.triage == "untriaged":
-            clauses.append("ct.case_id IS NULL")
+            clauses.append(f"NOT {TRIAGED}")
         elif flt.triage == "triaged":
-            clauses.append("ct.case_id IS NOT NULL")
+            clauses.append(TRIAGED)
         elif flt.triage == "disagreement":
             clauses.append("ct.state = 'disagreement'")
         if flt.failure_class:
@@ -404,7 +405,7 @@ class Comparison:
         return (
             "t.case_id, k.suite, k.case_key, t.change, t.ord, t.status, "
             "t.b_pass, t.b_ne, t.b_np, t.b_n, t.c_pass, t.c_ne, t.c_np, t.c_n, t.f_pass, "
-            "ct.state, ct.class, ct.owner, ct.verdict, t.b_nl, t.c_nl"
+            f"{SHOWN_STATE}, ct.class, ct.owner, ct.verdict, t.b_nl, t.c_nl"
             + "".join(f", g.s{i}" for i in range(len(self.dimensions)))
         )
 
@@ -535,7 +536,8 @@ class Comparison:
         with self._lock:
             rows = self.conn.execute(
                 f"SELECT t.change, COUNT(*) FROM case_triage ct JOIN {self.table} t ON t.case_id = ct.case_id "
-                f"WHERE ct.baseline_run = ? AND ct.candidate_run = ? AND t.{where} GROUP BY t.change",
+                f"WHERE ct.baseline_run = ? AND ct.candidate_run = ? AND t.{where} AND {TRIAGED} "
+                "GROUP BY t.change",
                 [self.baseline.id, self.candidate.id, *params],
             ).fetchall()
         triaged = {CHANGES[r[0]]: int(r[1]) for r in rows}
@@ -616,20 +618,23 @@ class Comparison:
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [run_id, *sp, *params])]
 
-    def triaged(self) -> list[tuple[str | None, str | None, str | None, str, str, list[str]]]:
-        """(class, owner, verdict, state, case key, every class named) of each included case
-        with a finding, in list order."""
+    def triaged(
+        self,
+    ) -> list[tuple[str | None, str | None, str | None, str, str, list[str], bool]]:
+        """(class, owner, verdict, state, case key, every class named, triaged) of each
+        included case with a verified finding, in list order; `triaged`: it has a failure
+        class or a verdict (an owner or a note alone is a finding, not triage)."""
         return [
-            (*r[:5], json.loads(r[5] or "[]"))
+            (*r[:5], json.loads(r[5] or "[]"), bool(r[6]))
             for r in self.rows_where(
-                "ct.class, ct.owner, ct.verdict, ct.state, k.case_key, ct.classes",
-                "ct.case_id IS NOT NULL",
+                f"ct.class, ct.owner, ct.verdict, ct.state, k.case_key, ct.classes, {TRIAGED}",
+                f"ct.case_id IS NOT NULL AND {TRUSTED}",
             )
         ]
 
     def untriaged_regressions(self) -> list[str]:
-        """Keys of the included regressed cases with no finding, in list order."""
-        cond = f"t.change = {RANK['regressed']} AND ct.case_id IS NULL"
+        """Keys of the included regressed cases not triaged (no class, no verdict), in list order."""
+        cond = f"t.change = {RANK['regressed']} AND NOT {TRIAGED}"
         return [r[0] for r in self.rows_where("k.case_key", cond)]
 
     def reference_set(self) -> list[tuple[str, str, str]]:

@@ -20,6 +20,7 @@ from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
 from evaltui.stats import mcnemar_exact
 from evaltui.store.sql import LIMIT_HIT
+from evaltui.triage_state import TRIAGED, TRUSTED
 from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
 
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule
@@ -152,7 +153,7 @@ def _regressions(q: Scoped) -> Measured:
 
 
 def _untriaged_regressions(q: Scoped) -> Measured:
-    return q.count(f"t.change = {RANK['regressed']} AND ct.case_id IS NULL")
+    return q.count(f"t.change = {RANK['regressed']} AND NOT {TRIAGED}")
 
 
 def _dropped_cases(q: Scoped) -> Measured:
@@ -180,7 +181,10 @@ def _findings_of_class(q: Scoped) -> Measured:
 
 def _open_findings(q: Scoped) -> Measured:
     owner = q.args.get("for_owner")
-    cond = "ct.case_id IS NOT NULL AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
+    cond = (
+        f"ct.case_id IS NOT NULL AND {TRUSTED} "
+        "AND (ct.verdict IS NULL OR ct.verdict = 'real_regression')"
+    )
     extra: list[Any] = []
     if owner:
         cond += " AND ct.owner = ?"
@@ -191,7 +195,7 @@ def _open_findings(q: Scoped) -> Measured:
 
 def _unverified_findings(q: Scoped) -> Measured:
     return q.count(
-        "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE value LIKE '% (unverified)')"
+        "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE substr(value, -13) = ' (unverified)')"
     )
 
 
@@ -287,10 +291,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("pass_rate_delta", "candidate minus baseline pass rate over paired cases (-0.02 is 2 points)",
            "points", _pass_rate_delta),
     Metric("regressions", "cases that went pass -> fail or error", "count", _regressions),
-    Metric("untriaged_regressions", "regressions without a finding", "count", _untriaged_regressions),
+    Metric("untriaged_regressions", "regressions not triaged: no verified finding gives them a failure class or a verdict (an owner or a note alone does not triage)", "count", _untriaged_regressions),
     Metric("findings_of_class", "cases whose finding has failure class `class` (e.g. any `unsafe_tool_action`)",
            "count", _findings_of_class, (_CLASS, _TOOL)),
-    Metric("open_findings", "cases whose finding is not settled (verdict empty or `real_regression`); "
+    Metric("open_findings", "cases whose verified finding is not settled (verdict empty or `real_regression`); "
            "`for_owner` narrows", "count", _open_findings, (_FOR_OWNER,)),
     Metric("worst_of_n_pass_rate", "candidate pass rate when a case passes only if every sample passes",
            "rate", _pass_rate("(t.c_np = t.c_n)")),
@@ -306,7 +310,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),
     Metric("candidate_vs_fallback", "candidate minus fallback pass rate over cases both ran", "points",
            _candidate_vs_fallback),
-    Metric("unverified_findings", "cases holding a finding from a file whose signature was not verified",
+    Metric("unverified_findings", "cases holding a finding from a file whose signature was not verified (the only metric such a finding moves)",
            "count", _unverified_findings),
     Metric("limit_hits", "candidate cases with a sample that hit a message, token or time limit, "
            "whatever its verdict (docs/formats.md, Limits: the one rule)", "count", _limit_hits),

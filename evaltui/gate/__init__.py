@@ -5,7 +5,7 @@
 """
 
 from evaltui.gate import formats
-from evaltui.gate.decide import evaluate, verify
+from evaltui.gate.decide import check_signature, evaluate, note_signed, verify
 from evaltui.gate.history import (
     POLICY_SETTING,
     get_decision,
@@ -35,6 +35,7 @@ __all__ = [
     "Policy",
     "Rule",
     "canonical",
+    "check_signature",
     "content_hash",
     "describe_scope",
     "evaluate",
@@ -43,6 +44,7 @@ __all__ = [
     "json_schema",
     "list_decisions",
     "load_policy",
+    "note_signed",
     "policy_path",
     "record_decision",
     "set_policy_path",

@@ -1,21 +1,24 @@
 """The decision: measure every rule of a policy over a comparison, build the record; verify one.
 
-No SQL here: the measures are `compare.measures`, the reads are the
-Comparison's, and kept decisions are `gate.history`.
+No SQL here (but one read of the event log: was a kept decision exported signed?):
+the measures are `compare.measures`, the reads are the Comparison's, and kept
+decisions are `gate.history`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from evaltui import __version__, lifecycle, triage
+from evaltui import __version__, lifecycle, signing, triage
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
+from evaltui.errors import InputError
 from evaltui.gate import formats
 from evaltui.gate.checks import check_policy
 from evaltui.gate.history import kept, previous_decision_at
@@ -93,6 +96,7 @@ def evaluate(
         dims = list(dict.fromkeys([*default_dimensions(refs), *scope_attrs]))
     severity = {a: i for i, a in enumerate(pol.actions)}
     tax = taxonomy if taxonomy is not None else load_taxonomy(store)
+    triage.refold(store)  # states written by an earlier evaltui are recomputed first
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
@@ -175,7 +179,7 @@ def evaluate(
             "by_class": dict(sorted(by_class.items())),
             "by_owner": dict(sorted(by_owner.items())),
             "open_by_owner": dict(sorted(open_by_owner.items())),
-            "triaged_cases": len(triage_rows),
+            "triaged_cases": sum(1 for r in triage_rows if r[6]),  # a class or a verdict
         },
         "untriaged_regressions": untriaged,
         "retired_since_previous_decision": lifecycle.retired_since(store, previous),
@@ -359,3 +363,51 @@ def verify(
         problems.append(f"note: {formats.describe(earlier)}; a difference above may come from "
                         "how evaltui computes now rather than from the data")  # fmt: skip
     return problems
+
+
+# -- the record's signature (verify) ---------------------------------------------------------
+
+
+def note_signed(store: Store, record: DecisionRecord, signature: Path) -> None:
+    """Record that the kept decision `record` was exported signed, so that `verify` of a
+    copy whose signature was removed says "not signed" (the event log keeps it)."""
+    found = kept(store, record.as_dict())
+    if found is None:  # a dry run (--no-record): nothing kept to remember it by
+        return
+    digest = hashlib.sha256(signing.read_small(signature, "signature", 1 << 20)).hexdigest()
+    with store.transaction():
+        store.log_event(
+            "decision.sign", "decision", found[0],
+            after={"content_hash": record.content_hash, "signature_sha256": digest},
+        )  # fmt: skip
+
+
+def _signed_when_kept(store: Store, decision_id: int) -> bool:
+    # the one read of the event log here (verify's signature bookkeeping): was this kept
+    # decision exported signed?
+    row = store.conn.execute(
+        "SELECT 1 FROM events WHERE entity = 'decision' AND entity_id = ? AND action = 'decision.sign'",
+        (str(decision_id),),
+    ).fetchone()
+    return row is not None
+
+
+def check_signature(
+    store: Store, record: dict[str, Any], path: Path, raw: bytes, signers: Path | None
+) -> tuple[str | None, list[str]]:
+    """(the verified signer, or None; problems) for the record file `path` whose bytes
+    are `raw` (the very bytes verified). A record whose kept decision was exported
+    signed must carry its signature: a removed one is "not signed", never "unchanged"."""
+    sig = signing.signature_path(path)
+    if not os.path.lexists(sig):
+        found = kept(store, record)
+        if found is not None and _signed_when_kept(store, found[0]):
+            return None, [f"not signed: decision {found[0]} was exported signed, and {sig.name} "
+                          "is not next to the record (removed?)"]  # fmt: skip
+        return None, []
+    if signers is None:
+        return None, ["it is signed, but no allowed-signers file was given to check it"]
+    try:
+        return signing.verify(path, signers, signing.DECISION, data=raw), []
+    except InputError as exc:
+        return None, [f"its signature does not verify: {exc.detail}"]

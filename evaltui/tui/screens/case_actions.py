@@ -21,12 +21,14 @@ from evaltui.triage import Finding
 from evaltui.tui.messages import Built, NotSaved, Previewed, Saved, StatusRequest, Written
 from evaltui.tui.screens.case_paging import CasePaging
 from evaltui.tui.screens.prompts import (
+    TRIAGED_HINT,
     ClassPicker,
     ConfirmEffect,
     ReasonPicker,
     TextPrompt,
     VerdictPicker,
     note_prompt,
+    tidy,
 )
 from evaltui.tui.widgets import CaseList, CasePane
 from evaltui.tui.widgets.scoreboard import effect_table
@@ -137,13 +139,13 @@ class CaseActions(CasePaging):
         row = self.current
 
         def chosen(value: str | None) -> None:
-            if value is not None:
-                self.save(row.case_id, {"owner": value.strip() or None}, advance=False,
-                          text=f"{row.case_key}: owner {value.strip() or '(none)'}")  # fmt: skip
+            if value is not None:  # the original owner unless the reviewer changed it
+                self.save(row.case_id, {"owner": tidy(value)}, advance=False,
+                          text=f"{row.case_key}: owner {tidy(value) or '(none)'}")  # fmt: skip
 
         self.app.push_screen(
             TextPrompt(f"Owner of {one_line(row.case_key, 40)} (Enter saves, Esc cancels)",
-                       row.triage_owner or ""), chosen,
+                       row.triage_owner or "", hint=TRIAGED_HINT), chosen,
         )  # fmt: skip
 
     def action_verdict(self) -> None:
@@ -167,17 +169,18 @@ class CaseActions(CasePaging):
         if self.current is None:
             return
         row = self.current
-        mine = [f for f in self.history if f.reviewer == current_user()]
+        mine = [f for f in self.history if f.reviewer == current_user() and f.verified
+                and f.kind != "adjudication"]  # fmt: skip
         current_note = mine[-1].note if mine else ""
 
         def chosen(value: str | None) -> None:
-            if value is not None:
-                self.save(row.case_id, {"note": value.strip() or None}, advance=False,
+            if value is not None:  # the original note unless the reviewer changed it
+                self.save(row.case_id, {"note": tidy(value)}, advance=False,
                           text=f"{row.case_key}: note")  # fmt: skip
 
         self.app.push_screen(
             TextPrompt(f"Note on {one_line(row.case_key, 40)} (Enter saves, Esc cancels)",
-                       current_note or ""), chosen,
+                       current_note or "", hint=TRIAGED_HINT), chosen,
         )  # fmt: skip
 
     def action_undo(self) -> None:

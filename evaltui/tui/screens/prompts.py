@@ -104,34 +104,99 @@ class ReasonPicker(OptionPicker):
         super().__init__(title, options, f"retire:{default}" if default else None)
 
 
+SHOWN_CHARS = 4000  # of a pre-filled value; the rest is kept whole unless edited away
+
+
+def _tokens(value: str) -> list[tuple[str, str]]:
+    """(shown, original) for each character of `value` as the prompt shows it (a control,
+    bidi or zero-width character by its visible form), then one token for a cut tail."""
+    head, tail = value[:SHOWN_CHARS], value[SHOWN_CHARS:]
+    out = [(visible(ch, limit=None), ch) for ch in head]
+    if tail:
+        out.append((f"… [{len(tail):,} more characters]", tail))
+    return out
+
+
+def restore(value: str, edited: str) -> str:
+    """What a reviewer meant by `edited`, the prompt's text for `value` after editing:
+    `value` itself where they changed nothing, and every character they left alone as it
+    was (a newline, a control, the part past the cut), never its visible stand-in. Only
+    what they typed, or the visible forms they edited into, is taken literally."""
+    tokens = _tokens(value)
+    shown = "".join(t for t, _ in tokens)
+    if edited == shown:
+        return value
+    room = min(len(shown), len(edited))
+    p = 0
+    while p < room and shown[p] == edited[p]:
+        p += 1
+    q = 0
+    while q < room - p and shown[-1 - q] == edited[-1 - q]:
+        q += 1
+    head, at = [], 0  # whole tokens inside the common prefix
+    for t, orig in tokens:
+        if at + len(t) > p:
+            break
+        head.append(orig)
+        at += len(t)
+    tail, end = [], len(shown)  # whole tokens inside the common suffix
+    for t, orig in reversed(tokens):
+        if end - len(t) < len(shown) - q or end - len(t) < at:
+            break
+        tail.append(orig)
+        end -= len(t)
+    middle = edited[at : len(edited) - (len(shown) - end)]
+    return "".join(head) + middle + "".join(reversed(tail))
+
+
 class TextPrompt(ModalScreen[str | None]):
-    """One line of text. Enter saves (an empty line clears), Esc cancels. Keys type, never act."""
+    """One line of text. Enter saves (an empty line clears), Esc cancels. Keys type, never act.
+
+    A pre-filled value (an owner, a note) is shown in its visible form and handed
+    back as it was, except where the reviewer changed it (`restore`): saving an
+    untouched note keeps its newline, an owner keeps its control character."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", tooltip="Close without saving", id="prompt.cancel")
     ]
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, value: str = "", placeholder: str = "", hint: str = "") -> None:
         super().__init__()
         # The title and the pre-filled value may hold data: shown in their visible forms.
         self.title_text = visible(title, limit=600)
-        self.value = one_line(value, 2000) if value else ""
+        self.original = value or ""
+        self.value = "".join(t for t, _ in _tokens(self.original))
         self.placeholder = placeholder
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt"):
             yield Static(Text(self.title_text, style="bold"))
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            if self.hint:
+                yield Static(Text(self.hint, style="dim"))
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        self.dismiss(restore(self.original, event.value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+TRIAGED_HINT = (
+    "An owner or a note alone does not triage a case: it counts as triaged once a "
+    "failure class (1-9, 0) or a verdict (v, a) is set."
+)
+
+
+def tidy(value: str) -> str | None:
+    """A prompt's answer as stored: spaces typed at either end dropped (never a control
+    or newline kept from the original), None when nothing is left."""
+    return value.strip(" ") or None
 
 
 def note_prompt(title: str) -> TextPrompt:
