@@ -40,11 +40,15 @@ def _kind(mode: int) -> str:
     return "not a file"  # a door (Solaris), an unknown kind
 
 
-def _refusal(path: Path | str, what: str, exc: OSError) -> InputError:
-    return InputError(str(path), f"cannot read the {what} ({exc.strerror or exc})")
+def _refusal(path: Path | str, what: str, exc: OSError, field: str | None = None) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError(str(path), f"no such {what}", field=field)
+    return InputError(str(path), f"cannot read the {what} ({exc.strerror or exc})", field=field)
 
 
-def open_regular(path: Path | str, what: str, *, follow: bool = True) -> IO[bytes]:
+def open_regular(
+    path: Path | str, what: str, *, follow: bool = True, field: str | None = None
+) -> IO[bytes]:
     """A user-named file, opened for reading once it is known to be a regular file.
 
     Opened with O_NONBLOCK (a FIFO with no writer does not block the open; a device is
@@ -61,13 +65,15 @@ def open_regular(path: Path | str, what: str, *, follow: bool = True) -> IO[byte
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow:
             raise InputError(
-                str(path), f"the {what} is a symbolic link; give the file itself"
+                str(path), f"the {what} is a symbolic link; give the file itself", field=field
             ) from None
-        raise _refusal(path, what, exc) from None
+        raise _refusal(path, what, exc, field) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise InputError(str(path), f"the {what} is not a regular file: it is {_kind(mode)}")
+            raise InputError(
+                str(path), f"the {what} is not a regular file: it is {_kind(mode)}", field=field
+            )
         os.set_blocking(fd, True)  # a regular file: ordinary reads from here on
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -76,7 +82,12 @@ def open_regular(path: Path | str, what: str, *, follow: bool = True) -> IO[byte
 
 
 def read_regular(
-    path: Path | str, what: str, limit: int | None = None, *, stdin: bool = False
+    path: Path | str,
+    what: str,
+    limit: int | None = None,
+    *,
+    stdin: bool = False,
+    field: str | None = None,
 ) -> bytes:
     """The bytes of a file a user named, read ONCE, to be checked and parsed as the same
     bytes (never verify one read and import another).
@@ -89,15 +100,17 @@ def read_regular(
     if stdin and str(path) == "-":
         import sys
 
-        return _bounded(sys.stdin.buffer, "-", what, limit)
-    with open_regular(path, what) as fh:
+        return _bounded(sys.stdin.buffer, "-", what, limit, field)
+    with open_regular(path, what, field=field) as fh:
         size = os.fstat(fh.fileno()).st_size
         if size > limit:
-            raise InputError(str(path), f"the {what} is larger than {limit:,} bytes ({size:,})")
-        return _bounded(fh, str(path), what, limit)
+            raise InputError(
+                str(path), f"the {what} is larger than {limit:,} bytes ({size:,})", field=field
+            )
+        return _bounded(fh, str(path), what, limit, field)
 
 
-def _bounded(fh: IO[bytes], name: str, what: str, limit: int) -> bytes:
+def _bounded(fh: IO[bytes], name: str, what: str, limit: int, field: str | None = None) -> bytes:
     chunks: list[bytes] = []
     held = 0
     try:
@@ -108,9 +121,9 @@ def _bounded(fh: IO[bytes], name: str, what: str, limit: int) -> bytes:
             chunks.append(chunk)
             held += len(chunk)
     except OSError as exc:
-        raise _refusal(name, what, exc) from None
+        raise _refusal(name, what, exc, field) from None
     if held > limit:
-        raise InputError(name, f"the {what} is larger than {limit:,} bytes")
+        raise InputError(name, f"the {what} is larger than {limit:,} bytes", field=field)
     return b"".join(chunks)
 
 

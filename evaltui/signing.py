@@ -23,12 +23,12 @@ import hashlib
 import os
 import re
 import shutil
-import stat
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import IO
 
+from evaltui import files
 from evaltui.errors import InputError
 
 FINDINGS = "evaltui-findings"
@@ -54,38 +54,9 @@ def signature_path(path: Path) -> Path:
     return path.with_name(path.name + ".sig")
 
 
-def open_regular(path: Path, what: str, field: str | None = None) -> IO[bytes]:
-    """`path` opened for reading, refused (naming it) unless it is a regular file.
-
-    Opened without blocking, then checked on the open descriptor: a FIFO never
-    hangs, and a file swapped after the check is not the one read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except FileNotFoundError:
-        raise InputError(str(path), f"no such {what}", field=field) from None
-    except OSError as exc:
-        raise InputError(
-            str(path), f"cannot read the {what} ({exc.strerror})", field=field
-        ) from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise InputError(
-            str(path), f"the {what} is not a regular file (a pipe, device or folder)", field=field
-        )
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
-
-
 def read_small(path: Path, what: str, limit: int, field: str | None = None) -> bytes:
     """A small regular file read whole, at most `limit` bytes (refused past it, unread)."""
-    with open_regular(path, what, field) as fh:
-        if os.fstat(fh.fileno()).st_size > limit:
-            raise InputError(str(path), f"the {what} is larger than {limit:,} bytes", field=field)
-        raw = fh.read(limit + 1)
-    if len(raw) > limit:
-        raise InputError(str(path), f"the {what} is larger than {limit:,} bytes", field=field)
-    return raw
+    return files.read_regular(path, what, limit, field=field)
 
 
 def snapshot(path: Path, what: str, limit: int, env: str) -> tuple[IO[bytes], str]:
@@ -95,7 +66,7 @@ def snapshot(path: Path, what: str, limit: int, env: str) -> tuple[IO[bytes], st
     digest = hashlib.sha256()
     size = 0
     try:
-        with open_regular(path, what) as fh:
+        with files.open_regular(path, what) as fh:
             while block := fh.read(1 << 20):
                 size += len(block)
                 if size > limit:

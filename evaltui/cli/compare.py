@@ -9,6 +9,7 @@ from rich.text import Text
 
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo, make_console, make_table
+from evaltui.compare.summary import summarize
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.stats import pct
@@ -92,7 +93,7 @@ def compare_cmd(
     with Comparison(
         path, b, c, f, reducer=red, dimensions=dims, statuses=statuses, correction=correction
     ) as cmp:
-        summary = cmp.summary()
+        summary = summarize(cmp)
     if as_json:
         echo(safe_json(summary))
         return

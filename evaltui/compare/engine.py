@@ -30,10 +30,8 @@ from evaltui.compare.rows import (
     case_row,
     check_dimensions,
     declared_reducer,
-    declared_reducers,
     default_dimensions,
     read_trajectory,
-    reducer_note,
     risk_dimension,
     run_ref,
     segment_table,
@@ -715,40 +713,3 @@ class Comparison:
 
     def tools_called(self) -> list[str]:  # every tool either run called (agent runs)
         return paths.tools_called(self.conn, self.baseline.id, self.candidate.id)
-
-    def summary(self, *, with_keys: bool = True, with_criteria: bool = True) -> dict[str, Any]:
-        """The stable JSON of `evaltui compare --json` (docs/compare.md)."""
-
-        def run(r: RunRef | None) -> dict[str, Any] | None:
-            return (
-                None
-                if r is None
-                else {k: getattr(r, k) for k in ("id", "name", "role", "system", "sha256")}
-            )
-
-        counts = self.counts()
-        trio = (self.baseline, self.candidate, self.fallback)
-        out: dict[str, Any] = {
-            "schema": "evaltui.compare/1",
-            "baseline": run(self.baseline),
-            "candidate": run(self.candidate),
-            "fallback": run(self.fallback),
-            "reducer": self.reducer.label,
-            "declared_reducers": declared_reducers(*trio),
-            "reducer_note": reducer_note(self.reducer, *trio),
-            "correction": self.correction,
-            "statuses": sorted(self.statuses),
-            "excluded": {k: v for k, v in self.status_counts().items() if k not in self.statuses},
-            "dimensions": self.dimensions,
-            "counts": counts,
-            "coverage": {"added": counts["added"], "dropped": counts["dropped"]},
-            "segments": [s.as_dict() for s in self.segments()],
-        }
-        if with_criteria:
-            out["criteria"] = self.criterion_changes()
-        if with_keys:
-            out["changed"] = self.changed_keys(CHANGED)
-        out["limit_hits"] = {side: [r[0] for r in self.rows_where("k.case_key", f"t.{side[0]}_nl > 0")]
-                             for side in ("baseline", "candidate")}  # flags beside verdicts  # fmt: skip
-        out["tools"] = paths.tools_by_run(self)  # None for a run without trajectories
-        return out

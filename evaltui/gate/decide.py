@@ -18,10 +18,11 @@ from typing import Any
 from evaltui import __version__, lifecycle, signing, triage
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
+from evaltui.compare.summary import summarize
 from evaltui.errors import InputError
 from evaltui.gate import formats
 from evaltui.gate.checks import check_policy
-from evaltui.gate.history import kept, previous_decision_at
+from evaltui.gate.history import kept, previous_decision_at, signed_when_kept
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
 from evaltui.gate.record import SCHEMA, DecisionRecord, content_hash
 from evaltui.stats import holm
@@ -100,7 +101,7 @@ def evaluate(
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
-        summary = cmp.summary(with_keys=False, with_criteria=False)
+        summary = summarize(cmp, with_keys=False, with_criteria=False)
         measured = [
             measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
         ]
@@ -382,16 +383,6 @@ def note_signed(store: Store, record: DecisionRecord, signature: Path) -> None:
         )  # fmt: skip
 
 
-def _signed_when_kept(store: Store, decision_id: int) -> bool:
-    # the one read of the event log here (verify's signature bookkeeping): was this kept
-    # decision exported signed?
-    row = store.conn.execute(
-        "SELECT 1 FROM events WHERE entity = 'decision' AND entity_id = ? AND action = 'decision.sign'",
-        (str(decision_id),),
-    ).fetchone()
-    return row is not None
-
-
 def check_signature(
     store: Store, record: dict[str, Any], path: Path, raw: bytes, signers: Path | None
 ) -> tuple[str | None, list[str]]:
@@ -401,7 +392,7 @@ def check_signature(
     sig = signing.signature_path(path)
     if not os.path.lexists(sig):
         found = kept(store, record)
-        if found is not None and _signed_when_kept(store, found[0]):
+        if found is not None and signed_when_kept(store, found[0]):
             return None, [f"not signed: decision {found[0]} was exported signed, and {sig.name} "
                           "is not next to the record (removed?)"]  # fmt: skip
         return None, []

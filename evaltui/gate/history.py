@@ -103,3 +103,13 @@ def policy_path(store: Store) -> str | None:
 
 def set_policy_path(store: Store, path: str) -> None:
     store.set_setting(POLICY_SETTING, path)
+
+
+def signed_when_kept(store: Store, decision_id: int) -> bool:
+    """Was kept decision `decision_id` exported signed (`gate --out --sign` logs it)?"""
+    row = store.conn.execute(
+        "SELECT 1 FROM events WHERE entity = 'decision' AND entity_id = ? "
+        "AND action = 'decision.sign'",
+        (str(decision_id),),
+    ).fetchone()
+    return row is not None
