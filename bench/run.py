@@ -811,6 +811,7 @@ SECTIONS = {
     "bulk": bench_bulk,
     "memory": bench_memory,
     "agents": bench_agents,
+    "mem_traces": lambda w, f: __import__("runpy").run_path(str(ROOT / "bench" / "mem_traces.py"))["bench_mem_traces"](w, f),
 }
 
 

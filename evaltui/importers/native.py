@@ -192,7 +192,11 @@ class NativeJsonlImporter:
             except ValidationError as exc:
                 decode_utf8(path, raw, location)  # a clearer message for bad bytes
                 raise validation_error(path, exc, location) from None
-            yield _record(line, line.suite or default_suite, location)
+            del raw  # neither the bytes nor the parsed line is held while the next is read
+            record = _record(line, line.suite or default_suite, location)
+            del line
+            yield record
+            del record
 
 
 class NativeCsvImporter:

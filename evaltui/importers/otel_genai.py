@@ -53,7 +53,7 @@ _SKIP_NS = ("gen_ai.", "test.", "server.", "error.", "telemetry.", "otel.")
 MAX_PENDING_SPANS = (
     50_000  # spans held while their trace's root has not come (EVALTUI_MAX_PENDING_SPANS)
 )
-MAX_PENDING_BYTES = 64 << 20  # their text (EVALTUI_MAX_PENDING_BYTES)
+MAX_PENDING_BYTES = 32 << 20  # their text (EVALTUI_MAX_PENDING_BYTES)
 _DONE_KEPT = 100_000  # completed traces remembered, to name a late span (a forgotten one is
 # refused anyway, at the end, as a trace without its root)
 _KEYS = ("test.case.name", "evaltui.case_key")
@@ -183,7 +183,7 @@ class OtelGenAIImporter:
                         if held > max_spans else \
                         (f"{held_bytes:,} bytes of spans", f"{max_bytes:,} (EVALTUI_MAX_PENDING_BYTES)")  # fmt: skip
                     raise InputError(
-                        str(path), f"{which[0]} of {len(pending):,} traces wait for their "
+                        str(path), f"{which[0]} of {len(pending):,} trace(s) wait for their "
                         f"trace's root span, over the limit of {which[1]}: a trace is complete "
                         "when its root (the span without a parent) arrives", location=location,
                     )  # fmt: skip

@@ -65,6 +65,7 @@ class Tally:
 
 MAX_EPOCH = 2**31 - 1
 TRAJECTORY_BATCH_BYTES = 8 << 20  # compressed trajectories held before a batch is written
+BATCH_TEXT_BYTES = 8 << 20  # text (input, output, criteria...) held before a batch is written
 
 
 def _bad(rec: Record, field: str, message: str) -> InputError:
@@ -82,7 +83,7 @@ def build_rows(
     case_rows: list[tuple[Any, ...]] = []
     result_rows: list[tuple[Any, ...]] = []
     traj_rows: list[tuple[Any, ...]] = []
-    traj_bytes = 0
+    traj_bytes = text_bytes = 0
     add_case, add_result = case_rows.append, result_rows.append
     counts, criteria, suites = tally.counts, tally.criteria, tally.suites
     sets = tally.attribute_sets
@@ -141,6 +142,8 @@ def build_rows(
         else:
             crit_json = "{}"
         add_case((suite, key, rec.input, rec.expected, attrs_json, run_id))
+        # batches are bounded in bytes as well as rows: 20 results of 30 MiB are 20 batches
+        text_bytes += len(output) + len(rec.input) + len(rec.expected or "") + len(crit_json)
         tool_crc = 0
         if rec.trajectory:
             tool_crc, blob, tools, sources = _trajectory_row(rec)
@@ -150,15 +153,32 @@ def build_rows(
             (
                 run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
                 rec.latency_ms, rec.cost, rec.explanation, rec.error, rec.location,
-                crc32(output.encode("utf-8", "surrogatepass")) if output else 0, tool_crc,
+                (crc32(output.encode("utf-8", "surrogatepass")) if len(output) < _BIG else _crc(output))
+                if output else 0, tool_crc,
             )
         )  # fmt: skip
-        if len(result_rows) >= BATCH or traj_bytes > TRAJECTORY_BATCH_BYTES:
+        if (
+            len(result_rows) >= BATCH
+            or traj_bytes > TRAJECTORY_BATCH_BYTES
+            or (text_bytes > BATCH_TEXT_BYTES)
+        ):
             yield case_rows, result_rows, traj_rows
-            case_rows, result_rows, traj_rows, traj_bytes = [], [], [], 0
+            case_rows, result_rows, traj_rows, traj_bytes, text_bytes = [], [], [], 0, 0
             add_case, add_result = case_rows.append, result_rows.append
+            del rec, output, crits, attributes  # not held while the next record is read
     if result_rows:
         yield case_rows, result_rows, traj_rows
+
+
+_BIG = 1 << 20
+
+
+def _crc(text: str) -> int:
+    """The CRC-32 of a long text's UTF-8, a slice at a time (no copy of the whole text)."""
+    crc = 0
+    for i in range(0, len(text), _BIG):
+        crc = zlib.crc32(text[i : i + _BIG].encode("utf-8", "surrogatepass"), crc)
+    return crc
 
 
 def _trajectory_row(rec: Record) -> tuple[int, bytes, str, str]:
