@@ -112,7 +112,7 @@ def _path_store(db: Path, steps: int, arg_mib: int) -> None:
         else:
             traj += [{"kind": "tool_call", "turn": 1 + i // 10, "name": f"t{i % 7}", "call_id": f"c{i}",
                       "arguments": {"i": i}} for i in range(steps)]  # fmt: skip
-        src.write_text(json.dumps({"suite": "s", "case_key": "k", "verdict": "pass",
+        src.write_text(json.dumps({"suite": "s", "case_key": "k", "verdict": "pass", "output": name,
                                    "trajectory": traj}) + "\n")  # fmt: skip
         with Store(db) as store:
             service.import_path(store, src)

@@ -197,6 +197,8 @@ def test_any_shape_change_of_a_real_line_is_imported_or_refused_never_a_crash(da
     obj = copy.deepcopy(SMALL)
     for _ in range(data.draw(st.integers(1, 3))):
         nodes = _nodes(obj)[1:]
+        if not nodes:
+            break
         where = data.draw(st.sampled_from(nodes))
         parent = obj
         for p in where[:-1]:
@@ -228,3 +230,176 @@ def test_non_finite_doubles_in_otlp_are_refused_naming_the_field(db_path, tmp_pa
         path.write_text(text)
         out = refused(db_path, path)
         assert ", line 2: " in out and "events[0].attributes" in out and "not a finite" in out, out
+
+
+# -- 3. memory bounds -----------------------------------------------------------------
+
+
+def _rootless(path: Path, traces: int, per_line: int) -> Path:
+    """Children of `traces` traces whose roots never come, `per_line` spans a line."""
+    obj = json.loads(OTEL_LINES[0])
+    child = _child(obj)
+    lines = []
+    for start in range(0, traces, per_line):
+        o = copy.deepcopy(obj)
+        o["resourceSpans"][0]["scopeSpans"][0]["spans"] = [
+            {**child, "traceId": f"{i + 1:032x}", "spanId": f"{i + 1:016x}"}
+            for i in range(start, min(start + per_line, traces))
+        ]
+        lines.append(o)
+    return write_lines(path, lines)
+
+
+def test_spans_waiting_for_their_root_are_bounded_and_refused_early_naming_the_line(
+    db_path, tmp_path, monkeypatch
+):
+    path = _rootless(tmp_path / "rootless.jsonl", 100, 10)
+    monkeypatch.setenv("EVALTUI_MAX_PENDING_SPANS", "35")
+    out = refused(db_path, path)
+    assert ", line 4: " in out and "EVALTUI_MAX_PENDING_SPANS" in out and "36 spans" in out, out
+    monkeypatch.delenv("EVALTUI_MAX_PENDING_SPANS")
+    size = sum(len(json.dumps(a)) for a in _child(json.loads(OTEL_LINES[0]))["attributes"])
+    monkeypatch.setenv("EVALTUI_MAX_PENDING_BYTES", str(size * 25))
+    out = refused(db_path, path)
+    line = int(out.split(", line ", 1)[1].split(":", 1)[0])
+    assert 2 <= line <= 5 and "EVALTUI_MAX_PENDING_BYTES" in out, out  # early, not at the end
+
+
+def test_one_trace_of_many_spans_is_refused_before_its_root_comes(db_path, tmp_path, monkeypatch):
+    obj = json.loads(OTEL_LINES[0])
+    r, child = root(obj), _child(obj)
+    lines = []
+    for start in range(0, 60, 10):
+        o = copy.deepcopy(obj)
+        o["resourceSpans"][0]["scopeSpans"][0]["spans"] = [
+            {**child, "spanId": f"{i + 1:016x}", "parentSpanId": r["spanId"]}
+            for i in range(start, start + 10)
+        ]
+        lines.append(o)
+    o = copy.deepcopy(obj)
+    o["resourceSpans"][0]["scopeSpans"][0]["spans"] = [r]
+    path = write_lines(tmp_path / "wide.jsonl", [*lines, o])
+    monkeypatch.setenv("EVALTUI_MAX_PENDING_SPANS", "25")
+    out = refused(db_path, path)
+    assert ", line 3: " in out and "1 trace(s)" in out, out
+    monkeypatch.setenv("EVALTUI_MAX_PENDING_SPANS", "100")
+    assert run_import(db_path, path).exit_code == 0  # within the bound, the same trace imports
+
+
+def test_row_batches_are_bounded_in_bytes_not_only_in_rows():
+    from evaltui.models import Record
+    from evaltui.store.rows import BATCH_TEXT_BYTES, Tally, build_rows
+
+    big = "x" * (3 << 20)
+    records = (Record(suite="s", case_key=f"c{i}", verdict="pass", output=big) for i in range(20))
+    batches = [len(rows) for _, rows, _ in build_rows(records, 1, Tally())]
+    per = BATCH_TEXT_BYTES // len(big) + 1
+    assert sum(batches) == 20 and max(batches) <= per, batches
+
+
+def _promptfoo_copy(tmp_path: Path, name: str, rows: int) -> Path:
+    obj = json.loads((FIXTURES / "promptfoo" / "candidate.json").read_text())
+    obj["results"]["results"] = obj["results"]["results"][:rows]
+    path = tmp_path / name
+    path.write_text(json.dumps(obj))
+    return path
+
+
+@pytest.mark.parametrize("how", ["renamed-over", "rewritten-in-place"])
+def test_a_json_file_swapped_between_the_passes_is_refused_before_a_record_is_built(
+    db_path, tmp_path, monkeypatch, how
+):
+    import os
+
+    from evaltui.importers import jsonstream
+
+    path = _promptfoo_copy(tmp_path, "pf.json", 6)
+    other = _promptfoo_copy(tmp_path, "other.json", 6)
+    text = other.read_text().replace('"case_id": "', '"case_id": "X', 1)
+    other.write_text(text[: len(path.read_text())].ljust(len(path.read_text())))
+    scan, built = jsonstream.scan, []
+
+    def swapped(*args: Any, **kw: Any) -> Any:
+        out = scan(*args, **kw)
+        if how == "renamed-over":
+            os.replace(other, path)
+        else:  # same inode, same size, the mtime put back: only the ctime tells
+            st = os.stat(path)
+            path.write_bytes(other.read_bytes())
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+            while os.stat(path).st_ctime_ns == st.st_ctime_ns:  # wait on state: a new tick
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        return out
+
+    real_items = jsonstream.items
+
+    def items(*args: Any, **kw: Any) -> Any:
+        for item in real_items(*args, **kw):
+            built.append(item)
+            yield item
+
+    monkeypatch.setattr(jsonstream, "scan", swapped)
+    monkeypatch.setattr(jsonstream, "items", items)
+    out = refused(db_path, path)
+    assert "the file changed while it was being read" in out and not built, out
+
+
+def test_the_second_pass_is_bounded_on_its_own(tmp_path, monkeypatch):
+    """Even were a change not seen, a record past the limits costs no more than the limit."""
+    from evaltui.errors import InputError
+    from evaltui.importers import jsonstream
+
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps({"rows": [{"a": 1}, {"b": "x" * 300_000}, {"c": 2}]}))
+    monkeypatch.setenv("EVALTUI_MAX_LINE_BYTES", "1000")
+    with pytest.raises(InputError):  # the first pass refuses the record...
+        jsonstream.scan(path, "rows")
+    bare = jsonstream.Scan(count=3)  # ...and the second, given no identity, on its own
+    monkeypatch.setattr(jsonstream, "ITEM_CHUNK", 4096)
+    with pytest.raises(InputError, match="changed while it was being read"):
+        list(jsonstream.items(path, "rows", bare))
+    path.write_text(json.dumps({"rows": [{"a": [[[[{}]]]] * 2000}]}))
+    monkeypatch.setenv("EVALTUI_MAX_LINE_BYTES", str(1 << 20))
+    monkeypatch.setenv("EVALTUI_MAX_RECORD_VALUES", "1000")
+    with pytest.raises(InputError, match="changed while it was being read"):
+        list(jsonstream.items(path, "rows", jsonstream.Scan(count=1)))
+
+
+def _path_runs(db: Path, tmp_path: Path, steps: int, arg_chars: int) -> None:
+    for name in ("base", "cand"):
+        traj: list[dict[str, Any]] = [{"kind": "message", "role": "user", "text": "help"}]
+        traj += [{"kind": "tool_call", "turn": 1, "name": f"t{i % 3}", "call_id": f"{name}{i}",
+                  "arguments": {"q": "a" * arg_chars, "i": i}} for i in range(steps)]  # fmt: skip
+        src = tmp_path / f"{name}.jsonl"
+        src.write_text(json.dumps({"suite": "s", "case_key": "k", "verdict": "pass", "output": name,
+                                   "trajectory": traj}) + "\n")  # fmt: skip
+        assert run_import(db, src).exit_code == 0
+
+
+def test_case_pages_a_long_path_and_cuts_long_fields_saying_what_was_left_out(
+    db_path, tmp_path, monkeypatch
+):
+    _path_runs(db_path, tmp_path, 30, 500)
+    monkeypatch.setenv("EVALTUI_MAX_CASE_STEPS", "10")
+    monkeypatch.setenv("EVALTUI_MAX_CASE_FIELD_CHARS", "100")
+    run = CliRunner()
+    r = run.invoke(cli, ["--db", str(db_path), "case", "1", "2", "k", "--json"])
+    assert r.exit_code == 0, r.output
+    base = json.loads(r.output)["paths"]["runs"]["baseline"]
+    assert base["page"] == {"from": 0, "shown": 10, "total": 31, "left_out": 21}
+    args = base["steps"][1]["arguments"]
+    assert isinstance(args, str) and args.startswith('{"i": 0, "q": "aaa')
+    assert "[truncated: 517 characters in all, 417 left out]" in args  # {"i": 0, "q": "a"*500}
+    assert base["chars_left_out"] == 9 * 417
+    r = run.invoke(
+        cli, ["--db", str(db_path), "case", "1", "2", "k", "--json", "--steps-from", "25"]
+    )
+    cand = json.loads(r.output)["paths"]["runs"]["candidate"]
+    assert cand["page"] == {"from": 25, "shown": 6, "total": 31, "left_out": 25}
+    assert [s["call_id"] for s in cand["steps"]] == [f"cand{i}" for i in range(24, 30)]
+    r = run.invoke(cli, ["--db", str(db_path), "case", "1", "2", "k"])
+    text = " ".join(r.output.split())
+    assert "baseline: steps 0 to 9 of 31 shown (21 left out; EVALTUI_MAX_CASE_STEPS" in text
+    assert "cut at 100 characters" in text
+    r = run.invoke(cli, ["--db", str(db_path), "compare", "1", "2", "--json"])
+    assert json.loads(r.output)["tools"]["baseline"]["tool_calls"] == 30  # counted past the page
