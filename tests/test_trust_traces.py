@@ -403,3 +403,178 @@ def test_case_pages_a_long_path_and_cuts_long_fields_saying_what_was_left_out(
     assert "cut at 100 characters" in text
     r = run.invoke(cli, ["--db", str(db_path), "compare", "1", "2", "--json"])
     assert json.loads(r.output)["tools"]["baseline"]["tool_calls"] == 30  # counted past the page
+
+
+# -- 4. non-finite numbers, read the way each tool means them ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"attributes": {"risk": float("nan")}}, "attributes.risk"),
+        ({"input": {"messages": [{"t": float("inf")}]}}, "input.messages[0].t"),
+        ({"output": [1.0, float("-inf")]}, "output[1]"),
+        ({"trajectory": [{"kind": "tool_call", "name": "f", "arguments": {"x": float("nan")}}]},
+         "trajectory[0].arguments.x"),
+    ],
+    ids=["attribute", "input", "output", "tool-arguments"],
+)  # fmt: skip
+def test_native_refuses_a_non_finite_number_in_any_field(db_path, tmp_path, row, field):
+    path = tmp_path / "n.jsonl"
+    path.write_text(json.dumps({"suite": "s", "case_key": "a", "verdict": "pass"}) + "\n"
+                    + json.dumps({"suite": "s", "case_key": "b", "verdict": "pass", **row}) + "\n")  # fmt: skip
+    out = refused(db_path, path)
+    assert ", line 2: " in out and f"field '{field}'" in out and "finite" in out, out
+
+
+PF = FIXTURES / "promptfoo"
+
+
+def test_promptfoo_json_lines_with_a_non_finite_number_were_not_written_by_promptfoo(
+    db_path, tmp_path
+):
+    """JSON.stringify writes NaN and the infinities as null: promptfoo never writes one."""
+    rows = [json.loads(x) for x in (PF / "candidate.jsonl").read_text().splitlines()[:3]]
+    for mutate, field in (
+        (lambda r: r.update(score=float("nan")), "score"),
+        (lambda r: r.update(latencyMs=float("inf")), "latencyMs"),
+        (lambda r: r["namedScores"].update(correctness=float("nan")), "namedScores.correctness"),
+        (lambda r: r["testCase"].setdefault("metadata", {}).update(w=float("nan")),
+         "testCase.metadata.w"),
+    ):  # fmt: skip
+        bad = copy.deepcopy(rows)
+        mutate(bad[1])
+        out = refused(db_path, write_lines(tmp_path / "pf.jsonl", bad))
+        assert ", line 2" in out and f"field '{field}'" in out, out
+    # and null, what promptfoo writes for a NaN score, is no score
+    ok = copy.deepcopy(rows)
+    ok[1]["score"] = None
+    assert run_import(db_path, write_lines(tmp_path / "pf-null.jsonl", ok)).exit_code == 0
+
+
+def test_promptfoo_csv_nan_score_is_no_score_other_non_finite_cells_are_refused(db_path, tmp_path):
+    """promptfoo's CSV writes a NaN Score as "NaN" (score?.toFixed(2)) and a NaN metric as
+    an empty cell: the first reads as no score, as the same result's null in the JSON."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO((PF / "candidate.csv").read_text())))
+    head = rows[0]
+    score, metric = (
+        head.index("Score"),
+        next(i for i, h in enumerate(head) if h.startswith("Metric: ")),
+    )
+
+    def with_cell(col: int, value: str, name: str) -> Path:
+        out = [list(r) for r in rows]
+        out[2][col] = value
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(out)
+        path = tmp_path / name
+        path.write_text(buf.getvalue())
+        return path
+
+    r = run_import(db_path, with_cell(score, "NaN", "nan-score.csv"))
+    assert r.exit_code == 0, r.output
+    with Store(db_path) as store:
+        scores = [s for (s,) in store.conn.execute("SELECT score FROM results ORDER BY id")]
+    assert scores.count(None) == 1 and len(scores) == len(rows) - 1
+    out = refused(tmp_path / "other.db", with_cell(score, "Infinity", "inf-score.csv"))
+    assert ", record 3: field 'Score'" in out, out
+    out = refused(tmp_path / "third.db", with_cell(metric, "NaN", "nan-metric.csv"))
+    assert f"field '{head[metric]}'" in out, out
+
+
+LM = FIXTURES / "lm_eval" / "fixture-lm" / "fixture-org__candidate-7b"
+
+
+def _lm_copy(tmp_path: Path, mutate: Any) -> Path:
+    out = tmp_path / "lm" / LM.name
+    out.mkdir(parents=True)
+    for f in LM.iterdir():
+        text = f.read_text()
+        if f.name.startswith("samples_fixture_gen"):
+            lines = [json.loads(x) for x in text.splitlines()]
+            mutate(lines)
+            text = "".join(
+                json.dumps(x, ensure_ascii=False) + "\n" for x in lines
+            )  # as lm-eval does
+        out.joinpath(f.name).write_text(text)
+    return out
+
+
+def test_lm_eval_nan_metric_is_no_value_for_the_document_an_infinity_is_refused(db_path, tmp_path):
+    def nan(lines: list[dict[str, Any]]) -> None:
+        metric = lines[1]["metrics"][0]
+        lines[1][metric] = float("nan")
+        lines[2]["doc"]["segment"] = float("nan")  # a dataset's missing value
+
+    folder = _lm_copy(tmp_path / "a", nan)
+    r = run_import(db_path, folder)
+    assert r.exit_code == 0, r.output
+    with Store(db_path) as store:
+        rows = dict(store.conn.execute(
+            "SELECT c.case_key, json_array(r.verdict, r.criteria, c.attributes) FROM results r "
+            "JOIN cases c ON c.id = r.case_id WHERE c.suite = 'fixture_gen'"
+        ).fetchall())  # fmt: skip
+    verdict, criteria, _ = json.loads(rows["geo-002"])
+    assert verdict == "unscored" and "lm-eval recorded NaN" in criteria
+    assert "segment" not in json.loads(json.loads(rows["geo-003"])[2])
+    assert json.loads(json.loads(rows["geo-001"])[2])["segment"] == "geography"
+
+    def inf(lines: list[dict[str, Any]]) -> None:
+        lines[1][lines[1]["metrics"][0]] = float("-inf")
+
+    out = refused(tmp_path / "b.db", _lm_copy(tmp_path / "b", inf))
+    assert "samples_fixture_gen" in out and ", line 2: field '" in out and "-inf" in out, out
+
+
+def _metadata(db: Path) -> dict[str, Any]:
+    """The run's metadata as stored: strict JSON (no NaN token), and `runs --json` works."""
+    assert CliRunner().invoke(cli, ["--db", str(db), "runs", "--json"]).exit_code == 0
+    with Store(db) as store:
+        (text,) = store.conn.execute("SELECT metadata FROM runs").fetchone()
+
+    def strict(token: str) -> Any:
+        raise AssertionError(f"{token} in the stored metadata")
+
+    return json.loads(text, parse_constant=strict)
+
+
+def test_lm_eval_results_nan_figure_is_kept_as_its_word_and_json_stays_strict(db_path, tmp_path):
+    folder = _lm_copy(tmp_path, lambda lines: None)
+    results = next(folder.glob("results_*.json"))
+    data = json.loads(results.read_text())
+    task = next(t for t in data["results"] if t == "fixture_gen")
+    key = next(k for k in data["results"][task] if "," in k and "stderr" not in k)
+    data["results"][task][key] = float("nan")
+    results.write_text(json.dumps(data))
+    assert run_import(db_path, folder).exit_code == 0
+    assert _metadata(db_path)["results"][task][key] == "NaN"
+
+
+OE = FIXTURES / "openai_evals" / "round2" / "fixture-metrics_baseline.jsonl"
+
+
+def test_openai_evals_nan_metric_is_undefined_for_the_sample_an_infinity_is_refused(
+    db_path, tmp_path
+):
+    lines = [json.loads(x) for x in OE.read_text().splitlines()]
+    first = next(i for i, x in enumerate(lines) if x.get("type") == "metrics")
+    lines[first]["data"]["accuracy"] = float("nan")
+    for x in lines:
+        if "final_report" in x:
+            x["final_report"]["score"] = float("nan")
+    r = run_import(db_path, write_lines(tmp_path / "oe.jsonl", lines))
+    assert r.exit_code == 0, r.output
+    sample = lines[first]["sample_id"]
+    with Store(db_path) as store:
+        verdict, crit = store.conn.execute(
+            "SELECT r.verdict, r.criteria FROM results r JOIN cases c ON c.id = r.case_id "
+            "WHERE c.case_key = ?", (sample,),
+        ).fetchone()  # fmt: skip
+    assert verdict == "unscored" and "undefined for this sample" in crit, (sample, verdict, crit)
+    assert _metadata(db_path)["final_report"]["score"] == "NaN"
+    lines[first]["data"]["accuracy"] = float("inf")
+    out = refused(tmp_path / "b.db", write_lines(tmp_path / "oe-inf.jsonl", lines))
+    assert f", line {first + 1}: field 'data.accuracy'" in out, out
