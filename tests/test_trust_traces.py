@@ -578,3 +578,12 @@ def test_openai_evals_nan_metric_is_undefined_for_the_sample_an_infinity_is_refu
     lines[first]["data"]["accuracy"] = float("inf")
     out = refused(tmp_path / "b.db", write_lines(tmp_path / "oe-inf.jsonl", lines))
     assert f", line {first + 1}: field 'data.accuracy'" in out, out
+
+
+def test_an_openai_evals_log_with_no_verdict_anywhere_is_refused_naming_what_is_missing(
+    db_path, tmp_path
+):
+    lines = [json.loads(x) for x in OE.read_text().splitlines()]
+    kept = [x for x in lines if x.get("type") not in ("metrics", "match")]
+    out = refused(db_path, write_lines(tmp_path / "sampling-only.jsonl", kept))
+    assert "no sample carries a verdict" in out and "field 'match'" in out, out

@@ -165,6 +165,10 @@ class OpenAIEvalsImporter:
             )
         if not samples:
             raise InputError(str(path), "the log holds no sample events")
+        if not any(s.matches or s.metrics or s.errors for s in samples.values()):
+            raise InputError(str(path), "no sample carries a verdict: the log has no match, "
+                             "metrics or error events (every result would be unscored)",
+                             field="match")  # fmt: skip
         suite = options.suite or spec.base_eval or spec.eval_name.split(".")[0]
         run = Run(
             name=options.name or f"{spec.eval_name} {','.join(spec.completion_fns) or '?'}",
