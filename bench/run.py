@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import runpy
 import shutil
 import sqlite3
 import subprocess
@@ -803,6 +804,15 @@ def bench_agents(workdir: Path, figures: dict[str, Any]) -> None:
           f"{a['seconds']:.1f} s: ratio {ratio_plain:.1f}x (reading {size:.0f} KB per result is most of it)")  # fmt: skip
 
 
+def _section(name: str) -> Any:
+    """A section kept in its own file, bench/NAME.py, as its function bench_NAME."""
+
+    def run(workdir: Path, figures: dict[str, Any]) -> None:
+        runpy.run_path(str(ROOT / "bench" / f"{name}.py"))[f"bench_{name}"](workdir, figures)
+
+    return run
+
+
 SECTIONS = {
     "import": bench_import,
     "inspect": bench_inspect,
@@ -811,9 +821,8 @@ SECTIONS = {
     "bulk": bench_bulk,
     "memory": bench_memory,
     "agents": bench_agents,
-    "mem_inspect": lambda w, f: __import__("runpy").run_path(
-        str(ROOT / "bench" / "mem_inspect.py")
-    )["bench_mem_inspect"](w, f),
+    "mem_inspect": _section("mem_inspect"),
+    "mem_traces": _section("mem_traces"),
 }
 
 

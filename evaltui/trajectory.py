@@ -10,9 +10,12 @@ comparison uses to see that a tool path changed. No I/O.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -65,8 +68,68 @@ def dumps(steps: Sequence[Step]) -> bytes:
     return _STEPS.dump_json(list(steps), exclude_defaults=True)
 
 
+MAX_STEPS = 10_000  # steps of one path read per case (EVALTUI_MAX_CASE_STEPS)
+_SMALL = 1 << 20  # a path this short is read whole, at once
+_WINDOW: ContextVar[tuple[int, int] | None] = ContextVar("trajectory_window", default=None)
+
+
+def max_steps() -> int:
+    value = os.environ.get("EVALTUI_MAX_CASE_STEPS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_STEPS
+
+
+class Paged(list[Step]):
+    """A page of a path too long to read whole: the steps `start` to `start + len - 1` of
+    `total`; `calls_elsewhere` tool calls are in the steps left out."""
+
+    start: int = 0
+    total: int = 0
+    calls_elsewhere: int = 0
+
+
+def page_of(steps: Sequence[Step]) -> tuple[int, int]:
+    """(first step shown, steps in the whole path) of what `loads` returned."""
+    if isinstance(steps, Paged):
+        return steps.start, steps.total
+    return 0, len(steps)
+
+
+@contextmanager
+def window(start: int, count: int | None = None) -> Iterator[None]:
+    """Within this block, `loads` keeps the steps `start` .. `start + count - 1` (default:
+    the first EVALTUI_MAX_CASE_STEPS): how `evaltui case --steps-from` pages a long path."""
+    token = _WINDOW.set((max(start, 0), count or max_steps()))
+    try:
+        yield
+    finally:
+        _WINDOW.reset(token)
+
+
 def loads(data: bytes | str) -> Trajectory:
-    return _STEPS.validate_json(data)
+    """A stored path. One longer than EVALTUI_MAX_CASE_STEPS is read a page at a time (a
+    `Paged`, saying how many steps it has in all): 100,000 steps as models would take
+    hundreds of MB, so the steps outside the page are streamed past and only counted."""
+    start, count = _WINDOW.get() or (0, max_steps())
+    if start == 0 and len(data) < _SMALL:
+        steps = _STEPS.validate_json(data)
+        if len(steps) <= count:
+            return steps
+    import io
+
+    import ijson
+
+    raw = data.encode() if isinstance(data, str) else data
+    out = Paged()
+    out.start = start
+    total = elsewhere = 0
+    for item in ijson.items(io.BytesIO(raw), "item", use_float=True):
+        if start <= total < start + count:
+            out.append(Step.model_validate(item))
+        elif isinstance(item, dict) and item.get("kind") == "tool_call":
+            elsewhere += 1
+        total += 1
+    out.total, out.calls_elsewhere = total, elsewhere
+    return out
 
 
 def calls(steps: Iterable[Step]) -> list[Step]:
@@ -246,7 +309,7 @@ def stats(trajectories: Iterable[Sequence[Step]]) -> dict[str, Any]:
     for steps in trajectories:
         cases += 1
         cs = calls(steps)
-        n_calls += len(cs)
+        n_calls += len(cs) + (steps.calls_elsewhere if isinstance(steps, Paged) else 0)
         errors += tool_errors(steps)
         with_loops += bool(loops(steps))
         for c in cs:
@@ -259,3 +322,38 @@ def stats(trajectories: Iterable[Sequence[Step]]) -> dict[str, Any]:
         "tool_errors": errors,
         "cases_with_loops": with_loops,
     }
+
+
+MAX_FIELD_CHARS = 65_536  # one step field shown by `evaltui case` (EVALTUI_MAX_CASE_FIELD_CHARS)
+
+
+def max_field_chars() -> int:
+    value = os.environ.get("EVALTUI_MAX_CASE_FIELD_CHARS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_FIELD_CHARS
+
+
+def clip(value: Any, limit: int) -> tuple[Any, int]:
+    """A step field for display: text (or arguments as JSON text) longer than `limit`
+    characters cut there, saying how much was left out; (value, characters left out)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value, 0
+    text = value if isinstance(value, str) else _args_text(value)
+    if len(text) <= limit:
+        return value, 0
+    left = len(text) - limit
+    return f"{text[:limit]}… [truncated: {len(text):,} characters in all, {left:,} left out]", left
+
+
+def clip_steps(steps: list[dict[str, Any]], limit: int) -> int:
+    """`clip` every long field of dumped steps (or aligned calls) in place; the characters
+    left out in all."""
+    left = 0
+    for step in steps:
+        if step is None:
+            continue
+        for key in ("text", "arguments", "error", "title", "uri", "name", "role", "call_id",
+                    "source_id"):  # fmt: skip
+            if key in step:
+                step[key], n = clip(step[key], limit)
+                left += n
+    return left

@@ -5,6 +5,8 @@ Each variant is a mix of the payloads in fixtures/hostile/generate.py (escape se
 that set the title, write the clipboard, link, clear; C0/C1 controls; bidi; Rich markup),
 cut at random points, placed in every field of every input kind: result files (run
 name, case key, input, expected, outputs, grader explanation, error, segment attribute),
+trajectories (transcript turns, tool names, call ids, arguments, results, errors,
+sources: from native files, and from a real OTLP trace whose every string is poisoned),
 a taxonomy, findings (owner, note, reviewer), a gate policy, a stale marker's reason.
 
 Default size fits CI (EVALTUI_HOSTILE_VARIANTS=24 cases, each shown on screen);
@@ -61,6 +63,66 @@ def variant(i: int) -> str:
     return f"V{i}:" + rng.choice(["", " ", "x"]).join(parts)
 
 
+def hostile_path(i: int, side: int) -> list[dict[str, object]]:
+    """A trajectory whose every text field carries a variant: transcript turns, tool names,
+    call ids, arguments (keys and values), results, errors, sources (id, title, uri,
+    excerpt) and a cited id."""
+    v = variant(50_000 + i * 7 + side)
+    return [
+        {"kind": "message", "role": "user", "text": f"ask {v}"},
+        {"kind": "message", "role": f"assistant {v}"[:40], "turn": 1, "text": f"thinking {v}"},
+        {"kind": "tool_call", "turn": 1, "name": f"tool {v}", "call_id": f"c {v}",
+         "arguments": {f"key {v}": f"arg {v}", "n": [v, {"deep": v}]}},
+        {"kind": "tool_result", "turn": 1, "name": f"tool {v}", "call_id": f"c {v}",
+         "text": f"result {v}"},
+        {"kind": "tool_call", "turn": 1, "name": f"other {v}", "call_id": "c2", "arguments": v},
+        {"kind": "tool_result", "turn": 1, "call_id": "c2", "error": f"failed {v}"},
+        {"kind": "source", "turn": 1, "source_id": f"kb/{v}", "title": f"title {v}",
+         "uri": f"https://x/{v}", "text": f"excerpt {v}", "cited": True},
+        {"kind": "message", "role": "assistant", "turn": 2, "text": f"answer [kb/{v}] {v}"},
+        {"kind": "limit", "turn": 2, "text": f"limit {v}"},
+    ]  # fmt: skip
+
+
+def hostile_trace(tmp: Path, n: int) -> Path:
+    """The real GenAI trace file (fixtures/agents/otel_genai), every string attribute value
+    and event attribute carrying a variant, JSON-array attributes kept JSON."""
+    src = FIXTURES / "agents" / "otel_genai" / "baseline.otlp.jsonl"
+    out = tmp / "hostile.otlp.jsonl"
+    lines = []
+    for k, raw in enumerate(src.read_text().splitlines()[: max(n // 4, 2)]):
+        obj = json.loads(raw)
+
+        def poison(value: object, depth: int = 0, k: int = k) -> object:
+            if isinstance(value, str):
+                return value + " " + variant(60_000 + k * 31 + depth)
+            if isinstance(value, list):
+                return [poison(x, depth + 1) for x in value]
+            if isinstance(value, dict):
+                return {key: poison(x, depth + 1) for key, x in value.items()}
+            return value
+
+        for rs in obj["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for span in ss["spans"]:
+                    for a in [*span.get("attributes", []),
+                              *(x for e in span.get("events", []) for x in e.get("attributes", []))]:  # fmt: skip
+                        text = a["value"].get("stringValue")
+                        if text is None or a["key"] in ("test.case.result.status", "gen_ai.operation.name",
+                                                        "gen_ai.evaluation.score.label"):  # fmt: skip
+                            continue
+                        try:
+                            inner = json.loads(text)
+                        except ValueError:
+                            inner = None
+                        a["value"]["stringValue"] = (
+                            json.dumps(poison(inner)) if isinstance(inner, list | dict) else poison(text)
+                        )  # fmt: skip
+        lines.append(json.dumps(obj))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
 def build_store(db: Path, tmp: Path, n: int) -> None:
     """A baseline and a candidate whose every text field carries a variant; a taxonomy,
     findings and the marks, all hostile."""
@@ -77,6 +139,7 @@ def build_store(db: Path, tmp: Path, n: int) -> None:
                     "output": f"{name} said {variant(i + side * 7)}",
                     "explanation": f"grader {v}", "error": f"err {v}" if i % 5 == 0 else None,
                     "attributes": {"segment": variant(i % 4)},
+                    "trajectory": hostile_path(i, side),
                 }) + "\n")  # fmt: skip
         return path
 
@@ -85,6 +148,7 @@ def build_store(db: Path, tmp: Path, n: int) -> None:
         (c,) = service.import_path(store, run_file("cand", "fail", 2))
         service.mark_run(store, "baseline", b.run_id)
         service.mark_run(store, "candidate", c.run_id)
+        service.import_path(store, hostile_trace(tmp, n))  # run 3: a hostile OTLP trace
         evil = variant(20_000)
         taxonomy.save(store, Taxonomy([
             FailureClass(key="evil_class", name=evil[:80], owner=variant(20_001)[:80],
@@ -220,6 +284,7 @@ CLI_COMMANDS = [
     ["taxonomy", "export"], ["findings", "list"], ["findings", "list", "--json"],
     ["findings", "agreement"], ["stale", "--runs", "2"], ["compare", "1", "2", "--keys"],
     ["compare", "1", "2", "--json"], ["compare", "1", "2", "--criteria"],
+    ["runs", "3"], ["compare", "1", "3", "--json"],
 ]  # fmt: skip
 
 
@@ -241,6 +306,15 @@ def test_every_cli_command_prints_the_hostile_store_inertly(hostile_store, tmp_p
         f"{EVALTUI} findings export {tmp_path / 'f.jsonl'}",
         f"cat {tmp_path / 'd.md'}",
     ]
+    with Store(hostile_store) as store:  # every path, in both forms: native and OTLP
+        keys = [(r, k) for r, k in store.conn.execute(
+            "SELECT r.run_id, c.case_key FROM results r JOIN cases c ON c.id = r.case_id "
+            "WHERE r.epoch = 0 ORDER BY r.run_id, c.case_key")]  # fmt: skip
+    picked = [x for x in keys if x[0] == 1][:N] + [x for x in keys if x[0] == 3]
+    for run, key in picked:
+        quoted = "'" + key.replace("'", "'\\''") + "'"
+        pair = "3 3" if run == 3 else "1 2"  # the trace's run against itself: its path shown
+        lines += [f"{EVALTUI} case {pair} {quoted}", f"{EVALTUI} case {pair} {quoted} --json"]
     script.write_text("\n".join(lines) + "\n")
     env = {"EVALTUI_DB": str(hostile_store), "EVALTUI_REVIEWER": "tester", "TERM": "xterm-256color",
            "COLUMNS": "200"}  # fmt: skip
@@ -252,3 +326,6 @@ def test_every_cli_command_prints_the_hostile_store_inertly(hostile_store, tmp_p
         term.close()
     assert "Traceback" not in out
     assert "␛" in out or "\\u001b" in out  # shown as data
+    passable = [k for _, k in picked if "\x00" not in k]  # a shell argument cannot hold NUL
+    assert out.count("tool calls, baseline | candidate") >= len(passable)  # every path shown
+    assert "refund" in out or "lookup_account" in out  # the trace's tools among them

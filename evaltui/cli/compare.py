@@ -205,10 +205,13 @@ def compare_cmd(
 @click.option("--fallback", help="A third run: the fallback path (id or name).")
 @click.option("--suite", help="The case's suite, when its key is in several.")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
+@click.option("--steps-from", "steps_from", type=click.IntRange(min=0), default=0,
+              help="A long path is shown a page at a time (EVALTUI_MAX_CASE_STEPS steps): "
+              "the first step of the page.")  # fmt: skip
 @click.pass_context
 def case_cmd(
     ctx: click.Context, baseline: str, candidate: str, case_key: str, fallback: str | None,
-    suite: str | None, as_json: bool,
+    suite: str | None, as_json: bool, steps_from: int,
 ) -> None:  # fmt: skip
     """One case of a comparison: its change, outputs, and each run's path (agent runs:
     messages, tool calls aligned baseline | candidate, tool errors, loops, sources).
@@ -218,6 +221,7 @@ def case_cmd(
       evaltui case 1 2 refund-02
       evaltui case base cand refund-02 --json | jq '.paths.aligned'
     """
+    from evaltui import trajectory
     from evaltui.compare import Comparison
     from evaltui.compare.paths import case_paths
     from evaltui.errors import NotFoundError
@@ -230,7 +234,8 @@ def case_cmd(
         row = cmp.find(suite, case_key)
         if row is None:
             raise NotFoundError(f"no case {case_key!r} in these runs")
-        row, detail, _ = cmp.read_case(row)
+        with trajectory.window(steps_from):  # a long path: one page of it
+            row, detail, _ = cmp.read_case(row)
     outcome: dict[str, Any] = {
         "schema": "evaltui.case/1",
         "suite": detail.suite, "case_key": detail.case_key, "change": row.change,
@@ -243,6 +248,7 @@ def case_cmd(
         },
         "paths": case_paths(detail),
     }  # fmt: skip
+    pages = _page(outcome["paths"], detail)
     if as_json:
         echo(safe_json(outcome))
         return
@@ -279,6 +285,8 @@ def case_cmd(
             marks[a["op"]], call(a["baseline"]), call(a["candidate"]), style=style or None
         )
     console.print(table)
+    for note in pages:
+        console.print(Text(note, style="dim"))
     for name, r in outcome["paths"]["runs"].items():
         src = r["sources"]
         looped = ", ".join(f"{x['tool']} x{x['times']}" for x in r["loops"])
@@ -290,3 +298,37 @@ def case_cmd(
             + (f"; cited but never retrieved: {', '.join(src['cited_not_retrieved'])}" if src["cited_not_retrieved"] else "")
             + ("; " + "; ".join(extra) if extra else "")
         ))  # fmt: skip
+
+
+def _page(paths: dict[str, Any], detail: Any) -> list[str]:
+    """Bound what `case` prints (docs/compare.md): each run's page of a long path (`page`:
+    first step, steps shown, steps in all, steps left out) and every long step field cut
+    at EVALTUI_MAX_CASE_FIELD_CHARS, saying how much was left out. Notes for the text form."""
+    from evaltui import trajectory
+
+    limit = trajectory.max_field_chars()
+    notes = []
+    sides = {
+        "baseline": detail.baseline,
+        "candidate": detail.candidate,
+        "fallback": detail.fallback,
+    }
+    for name, run in paths["runs"].items():
+        samples = sides.get(name)
+        steps = samples[0].trajectory if samples and samples[0].trajectory is not None else []
+        start, total = trajectory.page_of(steps)
+        shown = len(run["steps"])
+        run["page"] = {"from": start, "shown": shown, "total": total,
+                       "left_out": total - shown}  # fmt: skip
+        run["chars_left_out"] = trajectory.clip_steps(run["steps"], limit)
+        if total > shown:
+            notes.append(
+                f"{name}: steps {start:,} to {start + shown - 1:,} of {total:,} shown "
+                f"({total - shown:,} left out; EVALTUI_MAX_CASE_STEPS; --steps-from N for others)"
+            )
+        if run["chars_left_out"]:
+            notes.append(f"{name}: long step fields cut at {limit:,} characters "
+                         f"({run['chars_left_out']:,} left out; EVALTUI_MAX_CASE_FIELD_CHARS)")  # fmt: skip
+    for a in paths["aligned"]:
+        trajectory.clip_steps([a["baseline"], a["candidate"]], limit)
+    return notes

@@ -137,6 +137,7 @@ def bounded_lines(fh: IO[bytes], path: Path, start: int = 1) -> Iterator[tuple[i
             )  # fmt: skip
         check_values(path, raw, f"line {number}")
         yield number, raw
+        del raw  # not held while the next line is read (a 30 MiB line would be twice)
         number += 1
 
 
@@ -156,6 +157,7 @@ def iter_lines(path: Path, progress: Progress) -> Iterator[tuple[int, bytes]]:
             progress.done = done
             if not raw.isspace():  # isspace stops at the first other byte; strip would copy
                 yield number, raw
+            del raw
 
 
 def decode_utf8(path: Path, raw: bytes, location: str) -> str:
@@ -267,6 +269,36 @@ def score_to_criterion(
     if verdict is None and score is not None and score == score and abs(score) != float("inf"):
         verdict = "pass" if score >= threshold else "fail"
     return Criterion(verdict=verdict, score=score, explanation=explanation)
+
+
+def non_finite(value: Any, where: str = "") -> str | None:
+    """The dotted path of the first NaN or infinity in a parsed JSON value, else None
+    (Python's json and pydantic read `NaN`, `Infinity` and `1e999` as floats)."""
+    if isinstance(value, float):
+        return None if value - value == 0 else where or "value"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, float | dict | list) and (
+                hit := non_finite(v, f"{where}.{k}" if where else str(k))
+            ):
+                return hit
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if isinstance(v, float | dict | list) and (hit := non_finite(v, f"{where}[{i}]")):
+                return hit
+    return None
+
+
+def finite_json(value: Any) -> Any:
+    """A tool's figures kept as run metadata, with each NaN or infinity as the tool's own
+    word ("NaN", "Infinity"), so the store and every JSON evaltui prints stay strict."""
+    if isinstance(value, float) and value - value != 0:
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def find_criterion(criteria: dict[str, Criterion], name: str) -> Criterion | None:

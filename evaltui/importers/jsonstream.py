@@ -10,11 +10,16 @@ Reading is two passes over the file:
   most EVALTUI_MAX_LINE_BYTES and EVALTUI_MAX_RECORD_VALUES), counts the records under a
   prefix and builds everything else (the small header around them);
 - `items` then builds the records one at a time with ijson's C builder.
-A file that changes between the two passes is refused.
+A file that changes between the two passes is refused: before the second pass starts, the
+file opened must be the one scanned (device, inode, size, mtime and ctime: a file renamed
+over it, or rewritten in place with its mtime put back, differs), and the second pass is
+bounded on its own (a record that runs past the record or values limit is refused), so a
+file changed while it is read costs no more memory than a good one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +67,11 @@ class Scan:
     count: int = 0
     size: int = 0
     mtime_ns: int = 0
+    identity: tuple[int, ...] = ()  # (device, inode, size, mtime_ns, ctime_ns) of the file read
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class _Reader:
@@ -110,7 +120,7 @@ def _item_location(records: str, index: int) -> str:
 
 
 # A format's own reading of the bytes before the parser (Inspect's NaN, inspect_nan.py).
-Wrap = Callable[[IO[bytes]], Any]
+Wrap = Callable[[Any], Any]  # a readable (the file, or the bounded second pass) to a readable
 
 
 def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None = None) -> Scan:
@@ -121,8 +131,7 @@ def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None =
     label = label or records
     parts = records.split(".") if records else []
     array_depth = len(parts) + 1  # containers open inside the record array (document = 1)
-    stat = path.stat()
-    out = Scan(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    out = Scan()
     builder = ijson.ObjectBuilder()  # the document, with the record array left empty
     keys: list[str] = []  # per open container: its current key ("item" in an array)
     in_array = in_record = False
@@ -130,6 +139,8 @@ def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None =
     where = "top level"
 
     with path.open("rb") as fh:
+        stat = os.fstat(fh.fileno())  # the file read, not whatever the name points at later
+        out.size, out.mtime_ns, out.identity = stat.st_size, stat.st_mtime_ns, _identity(stat)
         reader = _Reader(wrap(fh) if wrap else fh, path, limits, lambda: where)
         # basic_parse: events without ijson's prefixes, which cost O(depth) each and so
         # O(depth^2) memory on a file nested 100,000 deep; the path is kept here instead
@@ -190,18 +201,45 @@ def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None =
     return out
 
 
+class _Bounded:
+    """The second pass's reads, bounded on their own: the bytes and the JSON containers
+    (`{` and `[`, the costly values; a record's count is at most its values) read since the
+    last record was handed out, with a chunk of slack for ijson's read-ahead."""
+
+    def __init__(self, fh: IO[bytes], path: Path, limits: Limits) -> None:
+        self.fh, self.path = fh, path
+        self.max_bytes = limits.record + 2 * ITEM_CHUNK
+        self.max_values = limits.values + ITEM_CHUNK // 4
+        self.bytes = self.values = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.fh.read(ITEM_CHUNK if n < 0 else min(n, ITEM_CHUNK))
+        self.bytes += len(chunk)
+        self.values += chunk.count(b"{") + chunk.count(b"[")
+        if self.bytes > self.max_bytes or self.values > self.max_values:
+            raise _changed(self.path)
+        return chunk
+
+
+def _changed(path: Path) -> InputError:
+    return InputError(str(path), "the file changed while it was being read (it is not the file "
+                      "the first pass checked)")  # fmt: skip
+
+
 def items(
     path: Path, records: str, expected: Scan, label: str | None = None, wrap: Wrap | None = None
 ) -> Iterator[Any]:
     """Second pass: each record under `records`, built by ijson's C parser, in file order.
-    The first pass has checked every limit; a file changed since is refused."""
+    The first pass has checked every limit; a file changed since is refused before a
+    record is built, and a change during this pass cannot make a record bigger than the
+    limits."""
     label = label or records
-    stat = path.stat()
-    if (stat.st_size, stat.st_mtime_ns) != (expected.size, expected.mtime_ns):
-        raise InputError(str(path), "the file changed while it was being read")
     index = 0
     with path.open("rb") as fh:
-        source = wrap(fh) if wrap else fh
+        if expected.identity and _identity(os.fstat(fh.fileno())) != expected.identity:
+            raise _changed(path)
+        reader = _Bounded(fh, path, Limits.current())
+        source = wrap(reader) if wrap else reader
         parsed = ijson.items(source, records + ".item", buf_size=ITEM_CHUNK, use_float=True)
         while True:
             try:
@@ -210,7 +248,8 @@ def items(
                 break
             except (ijson.JSONError, UnicodeDecodeError) as exc:
                 raise _malformed(path, exc, _item_location(label, index)) from None
+            reader.bytes = reader.values = 0
             yield item
             index += 1
-    if index != expected.count:
-        raise InputError(str(path), "the file changed while it was being read")
+        if index != expected.count or _identity(os.fstat(fh.fileno())) != expected.identity:
+            raise _changed(path)

@@ -40,6 +40,7 @@ from evaltui.importers.base import (
     check_text_head,
     criterion_name,
     decode_utf8,
+    finite_json,
     max_line_bytes,
     score_to_criterion,
     validation_error,
@@ -66,6 +67,8 @@ class _SampleLine(BaseModel):
 
 
 class _Results(LooseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)  # `date` is a timestamp
+
     results: dict[str, dict[str, Any]] = Field(default_factory=dict)
     model_name: str | None = None
     date: float | None = None
@@ -124,6 +127,8 @@ def _expected(line: _SampleLine, conts: list[str] | None) -> str | None:
 
 
 def _attributes(doc: Any) -> dict[str, Any]:
+    """The doc's short scalar fields; a NaN (a dataset's missing value, as pandas and
+    Hugging Face datasets write it) is a missing attribute."""
     if not isinstance(doc, dict):
         return {}
     return {
@@ -132,7 +137,19 @@ def _attributes(doc: Any) -> dict[str, Any]:
         if k != "id"
         and isinstance(v, str | int | float | bool)
         and not (isinstance(v, str) and (len(v) > 40 or "\n" in v))
+        and not (isinstance(v, float) and v - v != 0)
     }
+
+
+def _non_finite(path: Path, value: float, location: str, metric: str) -> Criterion:
+    """A per-sample metric value lm-eval wrote as NaN: no value for this document (lm-eval's
+    `nanmean` aggregation leaves such documents out; under `mean` the run's figure is NaN
+    too): no verdict, counted as unscored. An infinity has no such meaning: refused."""
+    if value != value:
+        return Criterion(explanation="lm-eval recorded NaN for this document: no value (its "
+                         "nanmean aggregation leaves it out of the run's figure)")  # fmt: skip
+    raise InputError(str(path), f"{value} is not a finite number", location=location,
+                     field=metric)  # fmt: skip
 
 
 def _task_records(
@@ -183,7 +200,11 @@ def _task_records(
                     )
                 name = _criterion_name(metric, line.filter)
                 value = line.model_extra[metric]  # type: ignore[index]
-                if isinstance(value, int | float | bool):
+                if isinstance(value, float) and value - value != 0:
+                    entry["criteria"][name] = _non_finite(path, value, location, metric)
+                    if primary is None:
+                        primary = name
+                elif isinstance(value, int | float | bool):
                     entry["criteria"][name] = score_to_criterion(value, threshold=options.threshold)
                     if primary is None:
                         primary = name
@@ -317,8 +338,8 @@ class LmEvalImporter:
                 yield from _task_records(p, task, suite, options, progress)
 
         model_args = (results.config or {}).get("model_args") if results else None
-        summary = {
-            task: {k: v for k, v in (results.results.get(task) or {}).items() if "," in k}
+        summary = {  # a figure lm-eval could not compute is NaN: kept as its word "NaN"
+            task: {k: finite_json(v) for k, v in (results.results.get(task) or {}).items() if "," in k}
             for task, _ in tasks
         } if results else {}  # fmt: skip
         run = Run(

@@ -27,6 +27,7 @@ from evaltui.importers.base import (
     decode_utf8,
     iter_lines,
     limit_csv_fields,
+    non_finite,
     validation_error,
 )
 from evaltui.models import Criterion, Record, Role, Run, Verdict
@@ -98,6 +99,24 @@ CSV_COLUMNS = [
     "suite", "case_key", "epoch", "input", "expected", "attributes", "output",
     "verdict", "score", "criteria", "latency_ms", "cost", "explanation", "error",
 ]  # fmt: skip
+
+
+def _check_finite(path: Path, line: NativeLine, location: str) -> None:
+    """The native format is strict JSON: a NaN or an infinity (which Python's readers let
+    through) has no meaning in it and is refused, naming the field (an unscored result
+    says `"verdict": "unscored"`). Scores, latency and cost are checked where every
+    record passes (store.rows); here the free-form fields."""
+    for name in ("input", "expected", "output", "attributes"):
+        value = getattr(line, name)
+        if isinstance(value, str) or value is None:
+            continue
+        if hit := non_finite(value, name):
+            raise InputError(str(path), "not a finite number: the native format is strict JSON",
+                             location=location, field=hit)  # fmt: skip
+    for i, step in enumerate(line.trajectory or ()):
+        if step.arguments is not None and (hit := non_finite(step.arguments, "arguments")):
+            raise InputError(str(path), "not a finite number: the native format is strict JSON",
+                             location=location, field=f"trajectory[{i}].{hit}")  # fmt: skip
 
 
 def _record(line: NativeLine, suite: str, location: str) -> Record:
@@ -192,7 +211,12 @@ class NativeJsonlImporter:
             except ValidationError as exc:
                 decode_utf8(path, raw, location)  # a clearer message for bad bytes
                 raise validation_error(path, exc, location) from None
-            yield _record(line, line.suite or default_suite, location)
+            del raw  # neither the bytes nor the parsed line is held while the next is read
+            _check_finite(path, line, location)
+            record = _record(line, line.suite or default_suite, location)
+            del line
+            yield record
+            del record
 
 
 class NativeCsvImporter:
@@ -286,4 +310,5 @@ class NativeCsvImporter:
                     line = NativeLine.model_validate(data)
                 except ValidationError as exc:
                     raise validation_error(path, exc, location) from None
+                _check_finite(path, line, location)
                 yield _record(line, line.suite or default_suite, location)

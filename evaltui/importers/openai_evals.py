@@ -30,6 +30,7 @@ from evaltui.importers.base import (
     chat_text,
     check_text_head,
     find_criterion,
+    finite_json,
     iter_lines,
     json_line,
     score_to_criterion,
@@ -63,13 +64,14 @@ class _Event(LooseModel):
 
 
 class _Sample:
-    __slots__ = ("errors", "first_line", "matches", "metrics", "samplings")
+    __slots__ = ("errors", "first_line", "matches", "metric_lines", "metrics", "samplings")
 
     def __init__(self, first_line: int) -> None:
         self.first_line = first_line
         self.samplings: list[tuple[int, dict[str, Any]]] = []
         self.matches: list[tuple[int, dict[str, Any], int]] = []
         self.metrics: dict[str, Any] = {}
+        self.metric_lines: dict[str, int] = {}
         self.errors: list[str] = []
 
 
@@ -80,6 +82,25 @@ def _created(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except (ValueError, RecursionError):
         return None
+
+
+_UNDEFINED = (
+    "OpenAI Evals recorded NaN: the metric is undefined for this sample (its evals leave "
+    "such samples out of the run's figure, with nanmean)"
+)
+
+
+def _metric(path: Path, sample: _Sample, name: str, value: Any, threshold: float) -> Criterion:
+    """A `metrics` event's value as a criterion. OpenAI Evals records NaN where a metric is
+    undefined for the sample (recall with no relevant item, say) and aggregates with
+    nanmean, which leaves it out: read as no verdict (unscored). An infinity has no such
+    meaning and is refused, naming the line and the field."""
+    if isinstance(value, float) and value != value:
+        return Criterion(explanation=_UNDEFINED)
+    if isinstance(value, float) and value - value != 0:
+        raise InputError(str(path), f"{value} is not a finite number", location=f"line "
+                         f"{sample.metric_lines.get(name, sample.first_line)}", field=f"data.{name}")  # fmt: skip
+    return score_to_criterion(value, threshold=threshold)
 
 
 class OpenAIEvalsImporter:
@@ -135,6 +156,7 @@ class OpenAIEvalsImporter:
                 sample.matches.append((order, event.data, number))
             elif event.type == "metrics":
                 sample.metrics.update(event.data)
+                sample.metric_lines.update(dict.fromkeys(event.data, number))
             elif event.type == "error":
                 sample.errors.append(as_text(event.data.get("message", event.data)))
         if spec is None:
@@ -143,6 +165,10 @@ class OpenAIEvalsImporter:
             )
         if not samples:
             raise InputError(str(path), "the log holds no sample events")
+        if not any(s.matches or s.metrics or s.errors for s in samples.values()):
+            raise InputError(str(path), "no sample carries a verdict: the log has no match, "
+                             "metrics or error events (every result would be unscored)",
+                             field="match")  # fmt: skip
         suite = options.suite or spec.base_eval or spec.eval_name.split(".")[0]
         run = Run(
             name=options.name or f"{spec.eval_name} {','.join(spec.completion_fns) or '?'}",
@@ -159,7 +185,7 @@ class OpenAIEvalsImporter:
                     "eval_name": spec.eval_name,
                     "split": spec.split,
                     "eval_class": ((spec.run_config or {}).get("eval_spec") or {}).get("cls"),
-                    "final_report": final_report,
+                    "final_report": finite_json(final_report),
                 }.items()
                 if v is not None
             },
@@ -179,7 +205,7 @@ class OpenAIEvalsImporter:
             samplings = [d for _, d in sorted(sample.samplings, key=lambda x: x[0])]
             matches = sorted(sample.matches, key=lambda x: x[0])
             metric_criteria = {
-                str(k): score_to_criterion(v, threshold=options.threshold)
+                str(k): _metric(path, sample, str(k), v, options.threshold)
                 for k, v in sample.metrics.items()
             }
             n = max(len(matches), 1)

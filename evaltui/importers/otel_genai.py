@@ -17,12 +17,17 @@
   its system is `gen_ai.request.model`; other root attributes outside the gen_ai./test.
   namespaces become case attributes, by their last dotted part (`acme.case.risk` -> risk).
 Spans of a trace may come on several lines; a trace is complete when its root arrives
-(the SDK ends children first); a trace left without a root is refused, naming it.
+(the SDK ends children first); a trace left without a root is refused, naming it, and the
+spans waiting for their root are bounded (EVALTUI_MAX_PENDING_SPANS, _BYTES).
+A file whose traces name no case or carry no verdict is refused, naming the trace dialect
+when it is one evaltui does not read (OpenInference, the Vercel AI SDK...): never imported
+as if its cases and verdicts were absent. The OTLP shape is checked in `otlp`.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,47 +38,48 @@ from evaltui.importers.base import (
     ParsedRun,
     Progress,
     as_text,
+    env_limit,
     find_criterion,
     iter_lines,
     json_line,
     score_to_criterion,
 )
+from evaltui.importers.otlp import Span, dialect, request, resource_of, spans_of
 from evaltui.models import Criterion, Record, Run, Verdict
 from evaltui.trajectory import Step, with_sources
 
 NAME = "otel-genai"
 _SKIP_NS = ("gen_ai.", "test.", "server.", "error.", "telemetry.", "otel.")
+MAX_PENDING_SPANS = (
+    50_000  # spans held while their trace's root has not come (EVALTUI_MAX_PENDING_SPANS)
+)
+MAX_PENDING_BYTES = 32 << 20  # their text (EVALTUI_MAX_PENDING_BYTES)
+_DONE_KEPT = 100_000  # completed traces remembered, to name a late span (a forgotten one is
+# refused anyway, at the end, as a trace without its root)
+_KEYS = ("test.case.name", "evaltui.case_key")
+_EVAL = "gen_ai.evaluation.result"
+_MESSAGE_ATTRS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+                  "gen_ai.retrieval.documents")  # fmt: skip
 
 
-def _value(v: dict[str, Any]) -> Any:
-    """An OTLP AnyValue as Python."""
-    if "stringValue" in v:
-        return v["stringValue"]
-    if "boolValue" in v:
-        return bool(v["boolValue"])
-    if "intValue" in v:
-        return int(v["intValue"])
-    if "doubleValue" in v:
-        return float(v["doubleValue"])
-    if "arrayValue" in v:
-        return [_value(x) for x in (v["arrayValue"].get("values") or [])]
-    if "kvlistValue" in v:
-        return _attrs(v["kvlistValue"].get("values") or [])
-    return None
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
-def _attrs(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {str(a.get("key")): _value(a.get("value") or {}) for a in items if isinstance(a, dict)}
-
-
-def _messages(text: Any) -> list[dict[str, Any]]:
-    if not isinstance(text, str):
+def _messages(span: Span, key: str, path: Path, location: str) -> list[dict[str, Any]]:
+    """A JSON-array attribute (messages, documents): its objects. Present but not a JSON
+    array is refused: read as empty, the input or output would be silently lost."""
+    text = span.attrs.get(key)
+    if text is None:
         return []
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant) if isinstance(text, str) else None
     except (ValueError, RecursionError):
-        return []
-    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+        value = None
+    if not isinstance(value, list):
+        raise InputError(str(path), "a JSON array (as a string) is expected", location=location,
+                         field=f"{span.where}.attributes[{key}]")  # fmt: skip
+    return [m for m in value if isinstance(m, dict)]
 
 
 def _text_of(message: dict[str, Any]) -> str:
@@ -83,11 +89,25 @@ def _text_of(message: dict[str, Any]) -> str:
     )  # fmt: skip
 
 
-def _ns(span: dict[str, Any], key: str) -> int:
-    try:
-        return int(span.get(key) or 0)
-    except (TypeError, ValueError):
-        return 0
+def _tokens(span: Span, path: Path, location: str) -> int | None:
+    total = 0
+    for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"):
+        value = span.attrs.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**52:
+            raise InputError(str(path), f"a token count is expected, got {value!r:.40}",
+                             location=location, field=f"{span.where}.attributes[{key}]")  # fmt: skip
+        total += value
+    return total or None
+
+
+def _has_verdict(root: Span) -> bool:
+    return (
+        root.status_code == 2
+        or root.attrs.get("test.case.result.status") in ("pass", "fail", "error")
+        or any(name == _EVAL for name, _, _ in root.events)
+    )
 
 
 class OtelGenAIImporter:
@@ -116,83 +136,126 @@ class OtelGenAIImporter:
         return [ParsedRun(run, self._records(path, options, progress), progress)]
 
     def _first_resource(self, path: Path) -> dict[str, Any]:
-        for number, raw in iter_lines(path, Progress()):
-            obj = self._line(path, raw, number)
-            for rs in obj.get("resourceSpans") or []:
-                return _attrs(((rs or {}).get("resource") or {}).get("attributes") or [])
-        raise InputError(str(path), "no resourceSpans in this file")
+        from evaltui.importers.otlp import Bad
 
-    def _line(self, path: Path, raw: bytes, number: int) -> dict[str, Any]:
-        location = f"line {number}"
-        obj = json_line(path, raw, location)
-        if not isinstance(obj, dict) or not isinstance(obj.get("resourceSpans"), list):
-            raise InputError(str(path), "not an ExportTraceServiceRequest", location=location,
-                             field="resourceSpans")  # fmt: skip
-        return obj
+        for number, raw in iter_lines(path, Progress()):
+            location = f"line {number}"
+            for r, rs in enumerate(request(path, json_line(path, raw, location), location)):
+                try:
+                    return resource_of(rs, f"resourceSpans[{r}]")
+                except Bad as bad:
+                    raise InputError(str(path), bad.why, location=location,
+                                     field=bad.where) from None  # fmt: skip
+        raise InputError(str(path), "no resourceSpans in this file", field="resourceSpans")
 
     def _records(self, path: Path, options: ImportOptions, progress: Progress) -> Iterator[Record]:
-        pending: dict[str, list[dict[str, Any]]] = {}
-        resources: dict[str, dict[str, Any]] = {}
-        done: set[str] = set()
+        max_spans = env_limit("EVALTUI_MAX_PENDING_SPANS", MAX_PENDING_SPANS)
+        max_bytes = env_limit("EVALTUI_MAX_PENDING_BYTES", MAX_PENDING_BYTES)
+        pending: dict[str, list[Span]] = {}
+        done: OrderedDict[str, None] = OrderedDict()
+        held = held_bytes = 0
+        keyed = scored = False
+        seen: tuple[str, str] | None = None  # a foreign dialect, once seen
         for number, raw in iter_lines(path, progress):
-            obj = self._line(path, raw, number)
-            ready = []
-            for rs in obj["resourceSpans"]:
-                resource = _attrs(((rs or {}).get("resource") or {}).get("attributes") or [])
-                for ss in (rs or {}).get("scopeSpans") or []:
-                    for span in (ss or {}).get("spans") or []:
-                        trace = str(span.get("traceId") or "")
-                        if not trace or not span.get("spanId"):
-                            raise InputError(str(path), "a span without traceId or spanId",
-                                             location=f"line {number}", field="traceId")  # fmt: skip
-                        if trace in done:
-                            raise InputError(
-                                str(path), f"a span of trace {trace} after its root span: the "
-                                "trace was already complete", location=f"line {number}",
-                            )  # fmt: skip
-                        pending.setdefault(trace, []).append(span)
-                        resources.setdefault(trace, resource)
-                        if not span.get("parentSpanId"):
-                            ready.append(trace)
-            for trace in ready:
+            location = f"line {number}"
+            roots: dict[str, Span] = {}
+            for span in spans_of(path, json_line(path, raw, location), location):
+                trace = span.trace
+                if trace in done:
+                    what = "a second root span" if not span.parent else "a span"
+                    raise InputError(
+                        str(path), f"{what} of trace {trace} after its root span: the trace was "
+                        "already complete", location=location, field=span.where,
+                    )  # fmt: skip
+                if not span.parent:
+                    if trace in roots:
+                        raise InputError(
+                            str(path), f"trace {trace} has two root spans ({roots[trace].span_id} "
+                            f"and {span.span_id} have no parent)", location=location,
+                            field=f"{span.where}.parentSpanId",
+                        )  # fmt: skip
+                    roots[trace] = span
+                pending.setdefault(trace, []).append(span)
+                held += 1
+                held_bytes += span.size
+                if held > max_spans or held_bytes > max_bytes:
+                    which = (f"{held:,} spans", f"{max_spans:,} (EVALTUI_MAX_PENDING_SPANS)") \
+                        if held > max_spans else \
+                        (f"{held_bytes:,} bytes of spans", f"{max_bytes:,} (EVALTUI_MAX_PENDING_BYTES)")  # fmt: skip
+                    raise InputError(
+                        str(path), f"{which[0]} of {len(pending):,} trace(s) wait for their "
+                        f"trace's root span, over the limit of {which[1]}: a trace is complete "
+                        "when its root (the span without a parent) arrives", location=location,
+                    )  # fmt: skip
+            for trace, root in roots.items():
                 spans = pending.pop(trace)
-                done.add(trace)
-                yield self._record(path, number, trace, spans, resources.pop(trace), options)
+                held -= len(spans)
+                held_bytes -= sum(s.size for s in spans)
+                done[trace] = None
+                if len(done) > _DONE_KEPT:
+                    done.popitem(last=False)
+                has_key = any(root.attrs.get(k) is not None for k in _KEYS)
+                has_verdict = _has_verdict(root)
+                if not has_key and not has_verdict and seen is None:
+                    seen = dialect(spans)
+                    if seen is not None:
+                        raise InputError(
+                            str(path), f"trace {trace} is in the {seen[0]} convention ({seen[1]}), "
+                            "which evaltui does not read: its cases and verdicts would be read as "
+                            "absent (evaltui reads OpenTelemetry GenAI traces: test.case.name and "
+                            "gen_ai.evaluation.result on the root span)", location=location,
+                            field=seen[1],
+                        )  # fmt: skip
+                keyed, scored = keyed or has_key, scored or has_verdict
+                yield self._record(path, number, trace, spans, root, options)
         if pending:
             trace = next(iter(pending))
             raise InputError(str(path), f"trace {trace} has no root span (no span without a parent)",
                              field="parentSpanId")  # fmt: skip
+        if not keyed or not scored:
+            missing = (
+                "names its case (no root span has test.case.name or evaltui.case_key; trace "
+                "ids would be case keys, which line up with no other run)"
+                if not keyed else "carries a verdict (no root span has test.case.result.status, "
+                "a gen_ai.evaluation.result event or an error status)"
+            )  # fmt: skip
+            raise InputError(str(path), f"no trace in this file {missing}",
+                             field="test.case.name" if not keyed else _EVAL)  # fmt: skip
 
-    def _record(self, path: Path, number: int, trace: str, spans: list[dict[str, Any]],
-                resource: dict[str, Any], options: ImportOptions) -> Record:  # fmt: skip
-        spans.sort(key=lambda s: (_ns(s, "startTimeUnixNano"), _ns(s, "endTimeUnixNano")))
-        root = next(s for s in spans if not s.get("parentSpanId"))
-        attrs = _attrs(root.get("attributes") or [])
-        key = attrs.get("test.case.name") or attrs.get("evaltui.case_key") or trace
+    def _record(self, path: Path, number: int, trace: str, spans: list[Span], root: Span,
+                options: ImportOptions) -> Record:  # fmt: skip
+        location = f"line {number}"
+        spans.sort(key=lambda s: (s.start, s.end))
+        attrs = root.attrs
+        key = next((attrs[k] for k in _KEYS if attrs.get(k) is not None), trace)
+        if not isinstance(key, str | int) or isinstance(key, bool) or key == "":
+            name = next(k for k in _KEYS if attrs.get(k) is not None)
+            raise InputError(str(path), f"a case name (a string) is expected, got {key!r:.40}",
+                             location=location, field=f"{root.where}.attributes[{name}]")  # fmt: skip
         suite = options.suite or str(
-            attrs.get("test.suite.name") or resource.get("service.name") or "otel"
+            attrs.get("test.suite.name") or root.resource.get("service.name") or "otel"
         )
         criteria: dict[str, Criterion] = {}
-        for event in root.get("events") or []:
-            if event.get("name") != "gen_ai.evaluation.result":
+        for event, ev, _ in root.events:
+            if event != _EVAL:
                 continue
-            ev = _attrs(event.get("attributes") or [])
             name = str(ev.get("gen_ai.evaluation.name") or "evaluation")
             label = ev.get("gen_ai.evaluation.score.label")
+            explanation = ev.get("gen_ai.evaluation.explanation")
             crit = score_to_criterion(ev.get("gen_ai.evaluation.score.value"),
-                                      ev.get("gen_ai.evaluation.explanation"), options.threshold)  # fmt: skip
+                                      None if explanation is None else as_text(explanation),
+                                      options.threshold)  # fmt: skip
             if label in ("pass", "fail"):
                 crit.verdict = label
             if label not in (None, "pass", "fail"):
                 crit.explanation = (
-                    f"{label}: {crit.explanation}" if crit.explanation else str(label)
+                    f"{as_text(label)}: {crit.explanation}" if crit.explanation else as_text(label)
                 )
             criteria[name] = crit
-        status = root.get("status") or {}
         error = None
         verdict: Verdict
-        if status.get("code") == 2:
-            verdict, error = "error", str(status.get("message") or "the agent's root span failed")
+        if root.status_code == 2:
+            verdict, error = "error", root.status_message or "the agent's root span failed"
         elif options.pass_criterion:
             chosen = find_criterion(criteria, options.pass_criterion)
             verdict = (chosen.verdict if chosen else None) or "unscored"
@@ -207,15 +270,15 @@ class OtelGenAIImporter:
             )
         else:
             verdict = "unscored"
-        input_msgs = _messages(attrs.get("gen_ai.input.messages"))
-        output_msgs = _messages(attrs.get("gen_ai.output.messages"))
+        input_msgs = _messages(root, "gen_ai.input.messages", path, location)
+        output_msgs = _messages(root, "gen_ai.output.messages", path, location)
         case_attrs: dict[str, Any] = {}
         for k, v in attrs.items():
             if k.startswith(_SKIP_NS) or not isinstance(v, str | int | float | bool):
                 continue
             short = k.rsplit(".", 1)[-1]
             case_attrs[short if short not in case_attrs else k] = v
-        start, end = _ns(root, "startTimeUnixNano"), _ns(root, "endTimeUnixNano")
+        start, end = root.start, root.end
         return Record(
             suite=suite,
             case_key=str(key),
@@ -228,55 +291,49 @@ class OtelGenAIImporter:
             latency_ms=(end - start) / 1e6 if end >= start > 0 else None,
             error=error,
             location=f"line {number} (trace {trace})",
-            trajectory=self._trajectory(spans, attrs, input_msgs),
+            trajectory=self._trajectory(path, location, spans, root, input_msgs),
         )
 
-    def _trajectory(self, spans: list[dict[str, Any]], root_attrs: dict[str, Any],
+    def _trajectory(self, path: Path, location: str, spans: list[Span], root: Span,
                     input_msgs: list[dict[str, Any]]) -> list[Step]:  # fmt: skip
         steps: list[Step] = []
-        system = _messages(root_attrs.get("gen_ai.system_instructions"))
-        sys_text = "\n".join(str(p.get("content", "")) for p in system if isinstance(p, dict))
+        system = _messages(root, "gen_ai.system_instructions", path, location)
+        sys_text = "\n".join(str(p.get("content", "")) for p in system)
         if sys_text:
             steps.append(Step(kind="message", role="system", text=sys_text))
         for m in input_msgs:
             steps.append(Step(kind="message", role=str(m.get("role") or "user"), text=_text_of(m)))
         turn = 0
         for span in spans:
-            if not span.get("parentSpanId"):
+            if not span.parent:
                 continue
-            a = _attrs(span.get("attributes") or [])
+            a = span.attrs
             op = a.get("gen_ai.operation.name")
-            ms = (_ns(span, "endTimeUnixNano") - _ns(span, "startTimeUnixNano")) / 1e6
+            ms = max((span.end - span.start) / 1e6, 0.0)
             if op == "chat":
                 turn += 1
-                tokens = sum(
-                    int(a.get(k) or 0)
-                    for k in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
-                )
-                for m in _messages(a.get("gen_ai.output.messages")):
-                    text = _text_of(m)
-                    steps.append(Step(kind="message", role="assistant", text=text, turn=turn,
-                                      latency_ms=max(ms, 0.0), tokens=tokens or None))  # fmt: skip
+                tokens = _tokens(span, path, location)
+                for m in _messages(span, "gen_ai.output.messages", path, location):
+                    steps.append(Step(kind="message", role="assistant", text=_text_of(m), turn=turn,
+                                      latency_ms=ms, tokens=tokens))  # fmt: skip
                     for p in m.get("parts") or []:
                         if isinstance(p, dict) and p.get("type") == "tool_call":
-                            steps.append(Step(kind="tool_call", turn=turn, name=str(p.get("name") or ""),
-                                              call_id=str(p.get("id") or ""), arguments=p.get("arguments")))  # fmt: skip
+                            steps.append(Step(kind="tool_call", turn=turn, name=as_text(p.get("name")),
+                                              call_id=as_text(p.get("id")), arguments=p.get("arguments")))  # fmt: skip
             elif op == "execute_tool":
-                status = span.get("status") or {}
-                failed = status.get("code") == 2
+                failed = span.status_code == 2
                 steps.append(Step(
-                    kind="tool_result", turn=turn, name=str(a.get("gen_ai.tool.name") or ""),
-                    call_id=str(a.get("gen_ai.tool.call.id") or ""),
+                    kind="tool_result", turn=turn, name=as_text(a.get("gen_ai.tool.name")),
+                    call_id=as_text(a.get("gen_ai.tool.call.id")),
                     text=None if failed else as_text(a.get("gen_ai.tool.call.result")),
-                    error=str(status.get("message") or a.get("error.type") or "error") if failed else None,
-                    latency_ms=max(ms, 0.0),
+                    error=(span.status_message or as_text(a.get("error.type")) or "error") if failed else None,
+                    latency_ms=ms,
                 ))  # fmt: skip
             elif op == "retrieval":
-                docs = _messages(a.get("gen_ai.retrieval.documents"))
-                for d in docs:
+                for d in _messages(span, "gen_ai.retrieval.documents", path, location):
                     if d.get("id") is not None:
-                        steps.append(Step(kind="source", turn=turn, source_id=str(d["id"]),
-                                          name=str(a.get("gen_ai.data_source.id") or "retrieval")))  # fmt: skip
+                        steps.append(Step(kind="source", turn=turn, source_id=as_text(d["id"]),
+                                          name=as_text(a.get("gen_ai.data_source.id") or "retrieval")))  # fmt: skip
         return _dedupe_sources(with_sources(steps))
 
 

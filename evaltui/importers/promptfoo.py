@@ -35,6 +35,7 @@ from evaltui.importers.base import (
     bounded_lines,
     check_text_head,
     json_line,
+    non_finite,
     validation_error,
 )
 from evaltui.importers.promptfoo_csv import csv_header, csv_rows, header_starts
@@ -267,7 +268,7 @@ class _KeyIndex:
         )
 
 
-def _record(row: Row, key: str, epoch: int, suite: str, location: str,
+def _record(path: Path, row: Row, key: str, epoch: int, suite: str, location: str,
             options: ImportOptions) -> Record:  # fmt: skip
     tc = row.testCase or TestCase()
     variables = _variables(row)
@@ -277,6 +278,9 @@ def _record(row: Row, key: str, epoch: int, suite: str, location: str,
     if verdict == "error":
         error = row.error or (row.response.error if row.response else None) or "error"
     attributes = {k: v for k, v in (tc.metadata or {}).items() if not k.startswith("_")}
+    if hit := non_finite(attributes, "testCase.metadata"):  # JSON.stringify writes null
+        raise InputError(str(path), "not a finite number; promptfoo writes none",
+                         location=location, field=hit)  # fmt: skip
     return Record(
         suite=suite,
         case_key=key,
@@ -352,7 +356,7 @@ def _column_records(path: Path, index: _KeyIndex, col: int, source: RowSource, s
             break
         if pos != want[0]:
             continue
-        yield _record(row, want[1], want[2], suite, location, options)
+        yield _record(path, row, want[1], want[2], suite, location, options)
         progress.done += 1
         want = next(keys, None)
     if want is not None:

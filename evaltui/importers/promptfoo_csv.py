@@ -107,7 +107,7 @@ def _csv_row(path: Path, cells: list[str], cols: dict[str, int], start: int, loc
             location=location,
             field="Status",
         )
-    named: dict[str, float | None] = {}
+    named: dict[str, float | None] = {}  # promptfoo writes a NaN metric as an empty cell
     for h, i in cols.items():
         if h.startswith("Metric: ") and cells[i] != "":
             metric = h[len("Metric: ") :]
@@ -131,10 +131,20 @@ def _csv_row(path: Path, cells: list[str], cols: dict[str, int], start: int, loc
     )  # fmt: skip
 
 
-def _float(path: Path, cell: str, location: str, field: str) -> float:
+def _float(path: Path, cell: str, location: str, field: str) -> float | None:
+    """A number cell. promptfoo writes `Score` with JavaScript's toFixed, so a NaN score
+    is "NaN" (its JSON output holds null for the same result): no score, as from the
+    JSON. It writes a NaN metric as an empty cell; any other non-finite cell was not
+    written by promptfoo and is refused."""
     try:
-        return float(cell)
+        value = float(cell)
     except (ValueError, RecursionError):
         raise InputError(
             str(path), f"not a number (got {cell!r})", location=location, field=field
         ) from None
+    if value - value == 0:
+        return value
+    if field == "Score" and cell.strip() == "NaN":
+        return None
+    raise InputError(str(path), f"not a finite number (got {cell!r}); promptfoo writes none "
+                     "here", location=location, field=field)  # fmt: skip

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from evaltui.importers.base import LooseModel
+from evaltui.importers.base import LooseModel as _Loose
+
+
+class LooseModel(_Loose):
+    """promptfoo writes JSON with JavaScript's JSON.stringify, which writes NaN and the
+    infinities as null: a non-finite number in one of its files was not written by
+    promptfoo, and is refused, naming the field."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class Assertion(LooseModel):

@@ -68,7 +68,7 @@ MAX_EPOCH = 2**31 - 1
 TRAJECTORY_BATCH_BYTES = 8 << 20  # compressed trajectories held before a batch is written
 # text held before a batch is written: a run of huge outputs goes to the store as it is
 # read, never held whole (an Inspect .eval of 40 members of 61 MB each)
-BATCH_BYTES = 16 << 20
+BATCH_BYTES = 8 << 20
 
 
 def _bad(rec: Record, field: str, message: str) -> InputError:
@@ -152,6 +152,7 @@ def build_rows(
         else:
             crit_json = "{}"
         add_case((suite, key, rec.input, rec.expected, attrs_json, run_id))
+        # batches are bounded in bytes as well as rows: 20 results of 30 MiB are 20 batches
         tool_crc = 0
         if rec.trajectory:
             tool_crc, blob, tools, sources = _trajectory_row(rec)
@@ -165,11 +166,12 @@ def build_rows(
                  else _crc(output)) if output else 0, tool_crc, limit,
             )
         )  # fmt: skip
-        held += len(output) + len(rec.input) + len(crit_json)
+        held += len(output) + len(rec.input) + len(rec.expected or "") + len(crit_json)
         if len(result_rows) >= BATCH or traj_bytes > TRAJECTORY_BATCH_BYTES or held > BATCH_BYTES:
             yield case_rows, result_rows, traj_rows
             case_rows, result_rows, traj_rows, traj_bytes, held = [], [], [], 0, 0
             add_case, add_result = case_rows.append, result_rows.append
+            del rec, output, crits, attributes  # not held while the next record is read
     if result_rows:
         yield case_rows, result_rows, traj_rows
 
