@@ -44,9 +44,10 @@ def check_project_name(project: str) -> None:
 
 def _existing(conn: Any, schema: str) -> tuple[bool, dict[str, str]]:
     """Whether the schema exists, and its tables, views and other relations by name."""
-    exists = conn.execute(
-        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
-    ).fetchone() is not None
+    exists = (
+        conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+        is not None
+    )
     rels = dict(
         conn.execute(
             "SELECT c.relname, c.relkind::text FROM pg_class c "
@@ -65,7 +66,9 @@ def _check_target(conn: Any, schema: str) -> bool:
         return False
     foreign = sorted(set(rels) - set(TABLES) - set(VIEWS))
     if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
         raise TeamError(
             f"the schema {schema!r} holds tables evaltui did not make ({shown}); nothing was "
             "changed. Name a fresh schema with --schema NAME"
@@ -74,9 +77,7 @@ def _check_target(conn: Any, schema: str) -> bool:
         return False  # an empty schema (made by the admin for evaltui): fill it
     fmt = None
     if "meta" in rels:
-        row = conn.execute(
-            f"SELECT value FROM {_q(schema)}.meta WHERE key = 'format'"  # noqa: S608
-        ).fetchone()
+        row = conn.execute(f"SELECT value FROM {_q(schema)}.meta WHERE key = 'format'").fetchone()
         fmt = row[0] if row else None
     if fmt != FORMAT:
         raise TeamError(
@@ -206,9 +207,12 @@ def add_member(
     if not 0 < len(login.encode("utf-8")) <= 63:
         raise TeamError(f"--login {login!r}: a PostgreSQL role name is 1 to 63 bytes")
     with conn.transaction():
-        if conn.execute(
-            f"SELECT 1 FROM {_q(schema)}.projects WHERE project = %s", (project,)
-        ).fetchone() is None:
+        if (
+            conn.execute(
+                f"SELECT 1 FROM {_q(schema)}.projects WHERE project = %s", (project,)
+            ).fetchone()
+            is None
+        ):
             raise TeamError(
                 f"no project {project!r} in schema {schema!r}: "
                 f"`evaltui team init URL --project {project}` adds it"

@@ -182,7 +182,9 @@ class TeamClient:
         else:
             out.refused.append(refusal)
 
-    def _rows(self, where: str, params: tuple[Any, ...], limit: int | None = None) -> list[TeamEvent]:
+    def _rows(
+        self, where: str, params: tuple[Any, ...], limit: int | None = None
+    ) -> list[TeamEvent]:
         query = (
             f"SELECT {_COLS} FROM {self._s}.events WHERE project = %s AND {where} "
             "ORDER BY server_seq" + (f" LIMIT {int(limit)}" if limit else "")

@@ -20,9 +20,7 @@ def _psycopg() -> Any:
     try:
         import psycopg
     except ImportError:
-        raise TeamError(
-            "the team store needs psycopg 3: pip install 'evaltui[team]'"
-        ) from None
+        raise TeamError("the team store needs psycopg 3: pip install 'evaltui[team]'") from None
     return psycopg
 
 
@@ -46,7 +44,7 @@ def connect(url: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
     psycopg = _psycopg()
     check_url(url)
     try:
-        return psycopg.connect(url, **kwargs)  # type: ignore[no-any-return]
+        return psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as exc:
         raise TeamError(f"could not connect to the team store: {str(exc).strip()}") from None
 

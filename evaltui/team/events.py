@@ -41,7 +41,7 @@ def canonical_json(payload: Any) -> str:
 def check_payload(payload: Any, where: str = "payload", depth: int = 0) -> None:
     """Refuse what would not come back from PostgreSQL's jsonb exactly as it went in
     (so its hash would no longer match): NUL characters, lone surrogates, numbers that
-    jsonb rewrites (exponent form, NaN, infinities), non-string keys, deep nesting."""
+    jsonb rewrites (exponent form, -0.0, NaN, infinities), non-string keys, deep nesting."""
     if depth > _MAX_DEPTH:
         raise ValueError(f"{where}: nested more than {_MAX_DEPTH} deep")
     if isinstance(payload, dict):
@@ -61,7 +61,8 @@ def check_payload(payload: Any, where: str = "payload", depth: int = 0) -> None:
         except UnicodeEncodeError:
             raise ValueError(f"{where}: holds a lone surrogate (not UTF-8)") from None
     elif isinstance(payload, float):
-        if not math.isfinite(payload) or "e" in repr(payload):
+        negative_zero = payload == 0 and math.copysign(1.0, payload) < 0
+        if not math.isfinite(payload) or "e" in repr(payload) or negative_zero:
             raise ValueError(f"{where}: {payload!r} would not come back from jsonb as written")
     elif payload is not None and not isinstance(payload, (bool, int)):
         raise ValueError(f"{where}: a {type(payload).__name__} is not JSON")
@@ -138,7 +139,9 @@ class TeamEvent:
     def named(self) -> str:
         """The event in words, for a refusal: hash, server position, kind, author, subject."""
         seq = f"seq {self.server_seq}, " if self.server_seq is not None else ""
-        return f"event {self.hash[:16]} ({seq}{self.kind} by {self.author!r} on {self.subject[:80]})"
+        return (
+            f"event {self.hash[:16]} ({seq}{self.kind} by {self.author!r} on {self.subject[:80]})"
+        )
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,15 @@ KIND_SUBJECT = {
 }
 BLIND_KINDS = ("label", "undo", "adjudication")  # hidden in blind mode until you label
 
+POLICIES = (
+    ("projects", "projects_select"),
+    ("members", "members_select"),
+    ("spoken", "spoken_select"),
+    ("events", "events_select"),
+    ("events", "events_insert"),
+    ("run_digests", "run_digests_select"),
+    ("run_digests", "run_digests_insert"),
+)
 TABLES = ("meta", "projects", "members", "events", "spoken", "run_digests")
 VIEWS = ("project_members",)
 
@@ -184,15 +193,7 @@ def statements(schema: str) -> list[str]:
         # -- row-level security
         *[f"ALTER TABLE {s}.{t} ENABLE ROW LEVEL SECURITY" for t in TABLES if t != "meta"],
         *[f"ALTER TABLE {s}.{t} FORCE ROW LEVEL SECURITY" for t in ("events", "run_digests")],
-        *[
-            f"DROP POLICY IF EXISTS {name} ON {s}.{table}"
-            for table, name in (
-                ("projects", "projects_select"), ("members", "members_select"),
-                ("spoken", "spoken_select"), ("events", "events_select"),
-                ("events", "events_insert"), ("run_digests", "run_digests_select"),
-                ("run_digests", "run_digests_insert"),
-            )
-        ],  # fmt: skip
+        *[f"DROP POLICY IF EXISTS {name} ON {s}.{table}" for table, name in POLICIES],
         f"CREATE POLICY projects_select ON {s}.projects FOR SELECT "
         f"USING (EXISTS ({member.format(t='projects')}))",
         # your own memberships only (the view project_members lists your projects' members)
@@ -201,10 +202,10 @@ def statements(schema: str) -> list[str]:
         f"CREATE POLICY spoken_select ON {s}.spoken FOR SELECT "
         f"USING (EXISTS ({member.format(t='spoken')} AND m.reviewer = spoken.reviewer))",
         f"""CREATE POLICY events_insert ON {s}.events FOR INSERT WITH CHECK (EXISTS (
-              {member.format(t='events')} AND m.reviewer = events.author
+              {member.format(t="events")} AND m.reviewer = events.author
               AND (m.role, events.kind) IN (VALUES {_role_kind_pairs()})))""",
         f"""CREATE POLICY events_select ON {s}.events FOR SELECT USING (EXISTS (
-              {member.format(t='events')} AND (
+              {member.format(t="events")} AND (
                 events.author = m.reviewer
                 OR m.role = 'adjudicator'
                 OR (events.kind <> 'gold' AND (
@@ -217,11 +218,16 @@ def statements(schema: str) -> list[str]:
         f"CREATE POLICY run_digests_select ON {s}.run_digests FOR SELECT "
         f"USING (EXISTS ({member.format(t='run_digests')}))",
         f"""CREATE POLICY run_digests_insert ON {s}.run_digests FOR INSERT WITH CHECK (EXISTS (
-              {member.format(t='run_digests')} AND m.reviewer = run_digests.reviewer
+              {member.format(t="run_digests")} AND m.reviewer = run_digests.reviewer
               AND m.role <> 'viewer'))""",
         # -- privileges: nobody updates or deletes, the owner included
         f"REVOKE UPDATE, DELETE, TRUNCATE ON {s}.events, {s}.spoken, {s}.run_digests "
         "FROM CURRENT_USER",
+        # The chain's foreign key locks the event it links to (FOR KEY SHARE), which
+        # PostgreSQL allows only to a role with an UPDATE privilege on some column: the
+        # owner keeps it on received_at alone. Its UPDATE still meets the trigger, and the
+        # forced policies, which allow no UPDATE at all.
+        f"GRANT UPDATE (received_at) ON {s}.events TO CURRENT_USER",
         f"GRANT USAGE ON SCHEMA {s} TO {', '.join(everyone)}",
         f"GRANT SELECT ON {', '.join(f'{s}.{t}' for t in (*TABLES, *VIEWS))} "
         f"TO {', '.join(everyone)}",

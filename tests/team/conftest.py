@@ -90,7 +90,11 @@ class Team:
         return TeamClient(self.connect(name), project, self.schema)
 
     def count(self, where: str = "true") -> int:
-        return int(self.su.execute(f"SELECT count(*) FROM {self.schema}.events WHERE {where}").fetchone()[0])
+        return int(
+            self.su.execute(f"SELECT count(*) FROM {self.schema}.events WHERE {where}").fetchone()[
+                0
+            ]
+        )
 
 
 @pytest.fixture
