@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from uuid import uuid4
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evaltui.store.events import chain_hash
 from evaltui.team import TeamError
@@ -270,3 +273,31 @@ def test_run_digests_are_recorded_once_per_reviewer(team: Team):
             "INSERT INTO evaltui.run_digests (project, run_sha256, reviewer) VALUES ('p', %s, 'bo')",
             ("d" * 64,),
         )
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(alphabet=st.characters(blacklist_characters="\x00")),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(alphabet=st.characters(blacklist_characters="\x00")), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(payload=JSON)
+def test_any_payload_the_client_accepts_keeps_its_hash_through_the_server(team: Team, payload):
+    """Whatever TeamEvent.make takes comes back from jsonb hashing the same (what it
+    cannot promise, it refuses up front)."""
+    if not team.conns:
+        team.init()
+        team.clients = (team.member("ana"), team.member("cy", "viewer"))  # type: ignore[attr-defined]
+    ana, cy = team.clients  # type: ignore[attr-defined]
+    try:
+        event = TeamEvent.make("p", "ana", "label", case(uuid4().int), {"v": payload})
+    except ValueError:
+        return  # refused before it is hashed: never pushed
+    ana.push([event])
+    pulled = cy.pull(0)
+    assert pulled.refused == [] and pulled.events[-1].payload == {"v": payload}
