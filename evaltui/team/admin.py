@@ -8,6 +8,7 @@ role gets no password, and the admin is told how to give it one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +156,9 @@ def set_project(
 ) -> dict[str, Any]:
     """Change a project's blind mode or its taxonomy and policy hashes (the admin's)."""
     check_schema_name(schema)
+    for what, value in (("taxonomy", taxonomy_sha256), ("policy", policy_sha256)):
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise TeamError(f"the {what} hash is not a sha256 in lower-case hex: {value[:80]!r}")
     with conn.transaction():
         row = conn.execute(
             f"UPDATE {_q(schema)}.projects SET blind = coalesce(%s, blind), "

@@ -210,6 +210,6 @@ class ChainCheck:
                 f"it forks {event.author!r}'s chain on {event.subject[:80]}: {other.named()} "
                 f"already follows {'its start' if prev is None else prev[:16]}. The server "
                 "refuses a fork, so one of the two was written past its checks (by a "
-                "database superuser); neither can be taken as the author's word"
+                "database superuser), and the one taken first is in doubt too"
             )
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -141,3 +142,29 @@ def test_the_cli_sets_up_a_team_and_says_how_to_give_a_password(team: Team):
 def test_connect_says_what_failed(tmp_path):
     with pytest.raises(TeamError, match="could not connect to the team store"):
         connect(f"host={tmp_path} dbname=none connect_timeout=5")
+
+
+def test_a_projects_blind_mode_and_its_taxonomy_and_policy_hashes(team: Team):
+    team.init("p")
+    ana = team.member("ana")
+    got = admin.set_project(team.admin, "evaltui", "p", blind=True, taxonomy_sha256="1" * 64)
+    assert got == {
+        "project": "p",
+        "blind": True,
+        "taxonomy_sha256": "1" * 64,
+        "policy_sha256": None,
+    }
+    got = admin.set_project(team.admin, "evaltui", "p", policy_sha256="2" * 64)
+    assert (got["blind"], got["taxonomy_sha256"], got["policy_sha256"]) == (
+        True,
+        "1" * 64,
+        "2" * 64,
+    )
+    row = ana.conn.execute("SELECT blind, taxonomy_sha256, policy_sha256 FROM evaltui.projects")
+    assert row.fetchall() == [(True, "1" * 64, "2" * 64)]  # members read them
+    with pytest.raises(TeamError, match="not a sha256"):
+        admin.set_project(team.admin, "evaltui", "p", policy_sha256="ABC")
+    with pytest.raises(TeamError, match="no project 'q'"):
+        admin.set_project(team.admin, "evaltui", "q", blind=False)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):  # a member changes nothing
+        ana.conn.execute("UPDATE evaltui.projects SET blind = false")
