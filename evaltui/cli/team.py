@@ -26,7 +26,9 @@ def team_group() -> None:
 @click.option("--blind", is_flag=True, help="New project: reviewers see others' labels on a "
               "case only after labelling it themselves.")  # fmt: skip
 def init_cmd(url: str, schema: str, project: str, blind: bool) -> None:
-    """Create the shared schema, its group roles and policies (idempotent). URL: see --help."""
+    """Create the shared schema, its group roles and policies (idempotent; run as the admin,
+    who owns it). URL: a PostgreSQL connection string or URL without a password (libpq
+    reads it from PGPASSWORD, ~/.pgpass or a service file); none: libpq's environment."""
     from evaltui.team import admin, db
 
     with db.translated(), db.connect(url) as conn:
