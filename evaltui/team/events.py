@@ -1,0 +1,215 @@
+"""A team event: its content hash, its chain link, and the client-side check of both.
+
+An event's hash is the local event log's own link hash (`store.events.chain_hash`) over
+the previous event of its stream and its content: project, author, kind, subject, the
+payload as canonical JSON, and the client's time. The signature signs the hash and is
+not part of it. Each (project, author, subject) is one stream, chained by `prev`.
+
+The server is a transport and an authorizer, never a trusted author: `ChainCheck`
+recomputes every pulled event's hash and follows its link, and refuses, by name, an
+event whose content does not match its hash, whose link leads to no event this client
+holds or to another stream's, or that forks a stream.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from evaltui.store.events import chain_hash, now_iso
+from evaltui.team.schema import (
+    KIND_SUBJECT,
+    KINDS,
+    MAX_NAME,
+    MAX_PAYLOAD_BYTES,
+    MAX_SUBJECT,
+)
+
+_MAX_DEPTH = 32
+
+
+def canonical_json(payload: Any) -> str:
+    """The payload as the hash sees it: sorted keys, no spaces, UTF-8 (as the local log)."""
+    return json.dumps(
+        payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
+
+
+def check_payload(payload: Any, where: str = "payload", depth: int = 0) -> None:
+    """Refuse what would not come back from PostgreSQL's jsonb exactly as it went in
+    (so its hash would no longer match): NUL characters, lone surrogates, numbers that
+    jsonb rewrites (exponent form, -0.0, NaN, infinities), non-string keys, deep nesting."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"{where}: nested more than {_MAX_DEPTH} deep")
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: a key is not a string ({key!r})")
+            check_payload(key, f"{where} key", depth + 1)
+            check_payload(value, f"{where}.{key}", depth + 1)
+    elif isinstance(payload, list):
+        for i, value in enumerate(payload):
+            check_payload(value, f"{where}[{i}]", depth + 1)
+    elif isinstance(payload, str):
+        if "\x00" in payload:
+            raise ValueError(f"{where}: holds a NUL character (jsonb cannot store it)")
+        try:
+            payload.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where}: holds a lone surrogate (not UTF-8)") from None
+    elif isinstance(payload, float):
+        negative_zero = payload == 0 and math.copysign(1.0, payload) < 0
+        if not math.isfinite(payload) or "e" in repr(payload) or negative_zero:
+            raise ValueError(f"{where}: {payload!r} would not come back from jsonb as written")
+    elif payload is not None and not isinstance(payload, (bool, int)):
+        raise ValueError(f"{where}: a {type(payload).__name__} is not JSON")
+
+
+def case_subject(baseline_sha256: str, candidate_sha256: str, suite: str, case_key: str) -> str:
+    """The subject of labels, undos and adjudications on one case of one comparison."""
+    return "case:" + canonical_json([baseline_sha256, candidate_sha256, suite, case_key])
+
+
+def gold_subject(suite: str, case_key: str) -> str:
+    """The subject of a case's hidden gold answer (read by adjudicators only)."""
+    return "gold:" + canonical_json([suite, case_key])
+
+
+def comparison_subject(baseline_sha256: str, candidate_sha256: str) -> str:
+    """The subject of a release decision on a comparison."""
+    return "comparison:" + canonical_json([baseline_sha256, candidate_sha256])
+
+
+@dataclass(frozen=True)
+class TeamEvent:
+    """One event as written by its author; `server_seq` and `received_at` are the server's."""
+
+    hash: str
+    project: str
+    author: str
+    kind: str
+    subject: str
+    payload: Any
+    prev: str | None
+    client_at: str
+    signature: str | None = None
+    server_seq: int | None = None
+    received_at: datetime | None = None
+
+    @classmethod
+    def make(
+        cls,
+        project: str,
+        author: str,
+        kind: str,
+        subject: str,
+        payload: Any,
+        prev: str | None = None,
+        client_at: str | None = None,
+    ) -> TeamEvent:
+        """A new event, hashed. Refuses what the shared store would refuse or alter."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown event kind {kind!r}; one of {', '.join(KINDS)}")
+        if not subject.startswith(KIND_SUBJECT[kind] + ":"):
+            raise ValueError(f"a {kind} event's subject starts with '{KIND_SUBJECT[kind]}:'")
+        if not 0 < len(author) <= MAX_NAME or len(subject) > MAX_SUBJECT:
+            raise ValueError("author or subject too long (or the author empty)")
+        check_payload(payload)
+        if len(canonical_json(payload).encode("utf-8")) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload over {MAX_PAYLOAD_BYTES} bytes")
+        at = client_at or now_iso()
+        event = cls("", project, author, kind, subject, payload, prev, at)
+        return replace(event, hash=event.content_hash())
+
+    def content_hash(self) -> str:
+        """The hash recomputed from the content (the local event log's link hash)."""
+        row = (
+            self.project,
+            self.author,
+            self.kind,
+            self.subject,
+            canonical_json(self.payload),
+            self.client_at,
+        )
+        return chain_hash(self.prev or "", row)
+
+    def named(self) -> str:
+        """The event in words, for a refusal: hash, server position, kind, author, subject."""
+        seq = f"seq {self.server_seq}, " if self.server_seq is not None else ""
+        return (
+            f"event {self.hash[:16]} ({seq}{self.kind} by {self.author!r} on {self.subject[:80]})"
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A pulled event the client will not take, and why."""
+
+    event: TeamEvent
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.event.named()} refused: {self.reason}"
+
+
+@dataclass
+class ChainCheck:
+    """What this client holds: every verified event's stream and each link's successor.
+    Seed it with the events already held (`add`), then `check` each pulled event in
+    server order."""
+
+    streams: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # hash -> stream
+    successor: dict[tuple[str, str, str, str], TeamEvent] = field(default_factory=dict)
+    refused: dict[str, Refusal] = field(default_factory=dict)
+
+    def add(self, event: TeamEvent) -> None:
+        self.streams[event.hash] = (event.project, event.author, event.subject)
+        self.successor[(event.project, event.author, event.subject, event.prev or "")] = event
+
+    def holds(self, hash_: str) -> bool:
+        return hash_ in self.streams
+
+    def check(self, event: TeamEvent) -> Refusal | None:
+        """None when the event is sound (then it is held); else the refusal, recorded."""
+        refusal = self._reason(event)
+        if refusal is None:
+            self.add(event)
+            return None
+        self.refused[event.hash] = Refusal(event, refusal)
+        return self.refused[event.hash]
+
+    def _reason(self, event: TeamEvent) -> str | None:
+        recomputed = event.content_hash()
+        if recomputed != event.hash:
+            return (
+                f"its content does not match its hash (the content hashes to "
+                f"{recomputed[:16]}): it was changed on the server after its author wrote it"
+            )
+        prev = event.prev
+        if prev is not None:
+            if prev in self.refused:
+                return f"it follows {self.refused[prev].event.named()}, which was refused"
+            if prev not in self.streams:
+                return (
+                    f"its chain link {prev[:16]} is no event this client holds or could "
+                    "read: deleted on the server, or never written"
+                )
+            project, author, subject = self.streams[prev]
+            if (project, author, subject) != (event.project, event.author, event.subject):
+                return (
+                    f"its chain link {prev[:16]} is {author!r}'s event on {subject[:80]} in "
+                    f"project {project!r}: an event follows only its own author's on its own "
+                    "subject, so its author, subject or project was changed"
+                )
+        other = self.successor.get((event.project, event.author, event.subject, prev or ""))
+        if other is not None and other.hash != event.hash:
+            return (
+                f"it forks {event.author!r}'s chain on {event.subject[:80]}: {other.named()} "
+                f"already follows {'its start' if prev is None else prev[:16]}. The server "
+                "refuses a fork, so one of the two was written past its checks (by a "
+                "database superuser), and the one taken first is in doubt too"
+            )
+        return None
