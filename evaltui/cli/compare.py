@@ -7,6 +7,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from evaltui import triage
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo, make_console, make_table
 from evaltui.compare.summary import summarize
@@ -86,6 +87,7 @@ def compare_cmd(
         b = store.resolve_run(baseline)
         c = store.resolve_run(candidate)
         f = store.resolve_run(fallback) if fallback else None
+        triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
     if include and only:
         raise click.UsageError("--include adds to the active cases, --only replaces them: give one")
@@ -230,6 +232,7 @@ def case_cmd(
     with open_store(path) as store:
         b, c = store.resolve_run(baseline), store.resolve_run(candidate)
         f = store.resolve_run(fallback) if fallback else None
+        triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     with Comparison(path, b, c, f, statuses=frozenset(CASE_STATUSES)) as cmp:
         row = cmp.find(suite, case_key)
         if row is None:
