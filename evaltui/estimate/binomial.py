@@ -100,24 +100,38 @@ def betainc(a: float, b: float, x: float) -> float:
     return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
 
 
-def beta_ppf(q: float, a: float, b: float) -> float:
-    """The q-quantile of Beta(a, b), by bisection on `betainc` (monotone, so it cannot fail)."""
+def beta_ppf(q: float, a: float, b: float, start: float | None = None) -> float:
+    """The q-quantile of Beta(a, b): Newton steps on `betainc` from `start` (the mean by
+    default) kept inside a shrinking bracket (a step that would leave it bisects instead),
+    so it always converges."""
     if not 0.0 <= q <= 1.0:
         raise ValueError("a quantile's probability is between 0 and 1")
     if q == 0.0:
         return 0.0
     if q == 1.0:
         return 1.0
+    log_norm = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
     lo, hi = 0.0, 1.0
+    x = start if start is not None and 0.0 < start < 1.0 else a / (a + b)
     for _ in range(400):
-        mid = (lo + hi) / 2.0
-        if mid in (lo, hi) or hi - lo <= 1e-15 * hi:
-            break
-        if betainc(a, b, mid) < q:
-            lo = mid
+        f = betainc(a, b, x) - q
+        if f == 0.0:
+            return x
+        if f < 0:
+            lo = x
         else:
-            hi = mid
-    return (lo + hi) / 2.0
+            hi = x
+        pdf = math.exp(log_norm + (a - 1) * math.log(x) + (b - 1) * math.log1p(-x))
+        step = f / pdf if pdf > 0 else math.inf
+        nxt = x - step
+        if abs(nxt - x) <= 4e-16 * x:  # converged to the float's resolution
+            return nxt if lo <= nxt <= hi else x
+        if not lo < nxt < hi:
+            nxt = (lo + hi) / 2
+        if hi - lo <= 4e-16 * hi:
+            return nxt
+        x = nxt
+    return x
 
 
 def clopper_pearson(successes: int, n: int, alpha: float = 0.05) -> Interval | None:
@@ -169,7 +183,9 @@ def t_ppf(q: float, df: float) -> float:
     if q == 0.5:
         return 0.0
     tail = min(q, 1 - q)  # P(T < -t) = I_{df/(df+t^2)}(df/2, 1/2) / 2
-    x = beta_ppf(2 * tail, df / 2, 0.5)
+    z = NormalDist().inv_cdf(1 - tail)
+    guess = z + (z**3 + z) / (4 * df)  # Cornish-Fisher: a start a few Newton steps away
+    x = beta_ppf(2 * tail, df / 2, 0.5, start=df / (df + guess * guess))
     t = math.sqrt(df * (1 - x) / x)
     return t if q > 0.5 else -t
 

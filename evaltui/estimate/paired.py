@@ -78,13 +78,19 @@ class PairedCounts:
 class CorrectedDelta:
     """Candidate minus baseline, corrected for the grader's errors. `value` is None exactly
     when `refused` says why. `raw_interval` is the uncorrected paired Wald interval, for
-    comparison. `shared_calibration`: one TPR/TNR for both runs (correlated corrections)."""
+    comparison. `shared_calibration`: one TPR/TNR for both runs (correlated corrections).
+
+    The delta is the difference of the *unclipped* corrected rates (then kept in [-1, 1]):
+    clipping each rate first biases the delta toward 0 whenever TPR (or a draw of it) is
+    below a run's reported rate, so `baseline` and `candidate` (clipped, for display) differ
+    by `value` only when `clipped` is False."""
 
     counts: PairedCounts
     raw_delta: float | None
     raw_interval: Interval | None
-    baseline: float | None  # corrected pass rates, clipped
+    baseline: float | None  # corrected pass rates, clipped to [0, 1]
     candidate: float | None
+    clipped: bool  # a run's corrected rate fell outside [0, 1] (value is then not their difference)
     value: float | None
     interval: Interval | None
     shared_calibration: bool
@@ -162,7 +168,7 @@ def _bootstrap(
         if ja <= 0 or jb <= 0:
             degenerate += 1
             continue
-        kept.append(clip01((pb + sb - 1) / jb) - clip01((pa + sa - 1) / ja))
+        kept.append((pb + sb - 1) / jb - (pa + sa - 1) / ja)  # unclipped: see corrected_delta
     return kept, degenerate
 
 
@@ -183,8 +189,9 @@ def corrected_delta(
 
     "bootstrap" (the default): `draws` joint draws from random.Random(seed): the paired table
     from Dirichlet(counts + 1/2), TPR and TNR from Jeffreys Beta posteriors (drawn once for
-    both runs when shared), each run's rate corrected and clipped, then differenced.
+    both runs when shared), each run's rate corrected, then differenced.
     "delta": the delta-method Wald interval with the same covariances. O(draws).
+    Unlike the single rate, no draw is clipped (see `CorrectedDelta`).
     """
     if method not in DELTA_METHODS:
         raise ValueError(f"method must be one of {', '.join(DELTA_METHODS)}, not {method!r}")
@@ -210,8 +217,9 @@ def corrected_delta(
             counts=counts,
             raw_delta=None if raw is None else raw[0],
             raw_interval=None if raw is None else raw[1],
-            baseline=None if rates is None else rates[0],
-            candidate=None if rates is None else rates[1],
+            baseline=None if rates is None else clip01(rates[0]),
+            candidate=None if rates is None else clip01(rates[1]),
+            clipped=rates is not None and not all(0.0 <= x <= 1.0 for x in rates),
             value=value,
             interval=interval,
             shared_calibration=shared,
@@ -231,9 +239,9 @@ def corrected_delta(
             return out(refused=Refusal(why.code, f"{label}{why.reason}"))
     ra, sa, rb, sb = base.tpr.value, base.tnr.value, cand.tpr.value, cand.tnr.value
     assert ra is not None and sa is not None and rb is not None and sb is not None
-    ta = clip01(rogan_gladen(counts.baseline_rate, ra, sa))
-    tb = clip01(rogan_gladen(counts.candidate_rate, rb, sb))
-    point = tb - ta
+    ta = rogan_gladen(counts.baseline_rate, ra, sa)
+    tb = rogan_gladen(counts.candidate_rate, rb, sb)
+    point = max(-1.0, min(1.0, tb - ta))
     degenerate = 0
     if method == "delta":
         lo, hi = _delta_interval(counts, base, cand, shared, z)
