@@ -361,7 +361,18 @@ def test_the_beta_binomial_draws_follow_scipys_pmf():
     running = 0.0
     for k, p in enumerate(pmf):
         running += p
-        assert close(bb._cdf[k], running, 1e-12)
+        assert close(bb.cdf(k), running, 1e-12)
+    assert BetaBinomial(0, 0.5, 0.5).draw(random.Random(1)) == 0
+    # 10k unaudited, a real share of about 0.6 +- 0.022: mean 5,995, sd about 220
+    mid = BetaBinomial(10_000, 300.5, 200.5)
+    assert mid.cdf(4_000) < 1e-12 and mid.cdf(8_000) > 1 - 1e-12
+    assert 0.45 < mid.cdf(5_995) < 0.55 and len(mid._cdf) < 5_000  # kept near its mode
+    big = BetaBinomial(200_000, 300.5, 200.5)  # above 10k: a Beta share, a normal count
+    rng = random.Random(3)
+    draws = [big.draw(rng) for _ in range(4000)]
+    mean = sum(draws) / len(draws)
+    sd = (sum((x - mean) ** 2 for x in draws) / len(draws)) ** 0.5
+    assert abs(mean - 119_900) < 300 and 4_000 < sd < 4_800
 
 
 def test_reviewer_accuracy_on_gold_exposes_the_wilson_lower_bound():

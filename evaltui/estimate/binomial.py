@@ -247,30 +247,63 @@ def dirichlet_draw(rng: random.Random, counts: tuple[int, ...]) -> tuple[float, 
 
 class BetaBinomial:
     """The number of successes among `n` further cases when the success share has the
-    posterior Beta(a, b): an exact CDF built once (O(n)), then each draw is one bisection."""
+    posterior Beta(a, b). Up to EXACT_UP_TO cases: the exact pmf, from its mode outward by
+    the ratio of neighbours, kept where it is above 1e-17 of the peak, and each draw one
+    bisection of its CDF. Above: the share drawn from Beta(a, b), then the count from the
+    normal approximation of Binomial(n, share) (O(1) a draw)."""
+
+    EXACT_UP_TO = 10_000  # above: the share from Beta(a, b), the count from a normal
 
     def __init__(self, n: int, a: float, b: float) -> None:
-        self.n = n
-        log_norm = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
-        logs = [
-            math.lgamma(n + 1)
-            - math.lgamma(k + 1)
-            - math.lgamma(n - k + 1)
-            + math.lgamma(k + a)
-            + math.lgamma(n - k + b)
-            - math.lgamma(n + a + b)
-            - log_norm
-            for k in range(n + 1)
-        ]
-        top = max(logs)
-        weights = [math.exp(v - top) for v in logs]
-        total = sum(weights)
+        check_count("n", n)
+        if a <= 0 or b <= 0:
+            raise ValueError("beta parameters must be positive")
+        self.n, self.a, self.b = n, a, b
+        self.first = 0
+        self._cdf: list[float] = []
+        if n > self.EXACT_UP_TO:
+            return
+        mode = min(n, max(0, round((n + 1) * (a - 1) / (a + b - 2)) if a + b > 2 else 0))
+        # pmf(k + 1) / pmf(k) = (n - k) (k + a) / ((k + 1) (n - k - 1 + b))
+        up = [1.0]
+        w, k = 1.0, mode
+        while k < n:
+            w *= (n - k) * (k + a) / ((k + 1) * (n - k - 1 + b))
+            k += 1
+            if w < 1e-17:
+                break
+            up.append(w)
+        down: list[float] = []
+        w, k = 1.0, mode
+        while k > 0:
+            w *= k * (n - k + b) / ((n - k + 1) * (k - 1 + a))
+            k -= 1
+            if w < 1e-17:
+                break
+            down.append(w)
+        weights = down[::-1] + up
+        self.first = mode - len(down)
+        peak = max(weights)  # the rounded mode may sit one off the true peak
+        total = sum(weights) / peak
         running, cdf = 0.0, []
-        for w in weights:
-            running += w / total
+        for x in weights:
+            running += x / peak / total
             cdf.append(running)
         cdf[-1] = 1.0
         self._cdf = cdf
 
+    def cdf(self, k: int) -> float:
+        """P(K <= k), exact (n up to EXACT_UP_TO)."""
+        if not self._cdf:
+            raise ValueError(f"no exact CDF above n = {self.EXACT_UP_TO}")
+        if k < self.first:
+            return 0.0
+        return self._cdf[min(k - self.first, len(self._cdf) - 1)]
+
     def draw(self, rng: random.Random) -> int:
-        return bisect.bisect_left(self._cdf, rng.random())
+        if self._cdf:
+            return self.first + bisect.bisect_left(self._cdf, rng.random())
+        # large n: the binomial given the share is normal to well within the share's spread
+        q = rng.betavariate(self.a, self.b)
+        x = round(rng.gauss(self.n * q, math.sqrt(self.n * q * (1 - q))))
+        return min(self.n, max(0, x))

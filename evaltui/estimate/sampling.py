@@ -110,6 +110,16 @@ def _equal(n: int, sizes: list[int]) -> list[int]:
     return alloc
 
 
+def _first_duplicate(strata: dict[tuple[str, str], list[ResultId]]) -> ResultId:
+    seen: set[ResultId] = set()
+    for key in sorted(strata):
+        for i in strata[key]:
+            if i in seen:
+                return i
+            seen.add(i)
+    raise AssertionError("no duplicate")
+
+
 def draw_sample(
     frame: Iterable[FrameItem],
     n: int,
@@ -125,23 +135,32 @@ def draw_sample(
         raise ValueError(f"seed must be an integer, not {seed!r}")
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {', '.join(ALLOCATIONS)}")
-    items = list(frame)
-    kinds = {type(it.result_id) for it in items}
+    strata: dict[tuple[str, str], list[ResultId]] = {}
+    kinds: set[type] = set()
+    size = 0
+    for it in frame:
+        if type(it.segment) is not str or type(it.verdict) is not str:
+            raise ValueError(f"result {it.result_id!r}: segment and verdict must be strings")
+        kinds.add(type(it.result_id))
+        strata.setdefault((it.segment, it.verdict), []).append(it.result_id)
+        size += 1
     if len(kinds) > 1 or not kinds <= {int, str}:
         raise ValueError("result ids must be all int or all str")
-    items.sort(key=lambda it: (it.segment, it.verdict, it.result_id))
-    ids_seen: set[ResultId] = set()
-    strata: dict[tuple[str, str], list[ResultId]] = {}
     digest = hashlib.sha256()
-    for it in items:
-        if it.result_id in ids_seen:
-            raise ValueError(f"result id {it.result_id!r} is in the frame twice")
-        ids_seen.add(it.result_id)
-        strata.setdefault((it.segment, it.verdict), []).append(it.result_id)
-        digest.update(json.dumps([it.segment, it.verdict, it.result_id]).encode() + b"\n")
+    seen: set[ResultId] = set()
+    for key in sorted(strata):
+        ids = strata[key]
+        ids.sort()  # type: ignore[type-var]  # all int or all str, checked above
+        seen.update(ids)
+        # one JSON line [segment, verdict, id] per result, strata and ids in sorted order
+        prefix = json.dumps(list(key))[:-1] + ", "
+        digest.update("".join(f"{prefix}{json.dumps(i)}]\n" for i in ids).encode())
+    if len(seen) != size:
+        dup = _first_duplicate(strata)
+        raise ValueError(f"result id {dup!r} is in the frame twice")
     keys = sorted(strata)
     sizes = [len(strata[k]) for k in keys]
-    take = min(n, len(items))
+    take = min(n, size)
     if not keys:
         alloc: list[int] = []
     elif allocation == "proportional":
@@ -158,7 +177,7 @@ def draw_sample(
     self_weighting = allocation == "proportional" or len(fractions) <= 1
     described = SampleFrame(
         hash=digest.hexdigest(),
-        size=len(items),
+        size=size,
         strata=tuple(
             Stratum(segment=s, verdict=v, size=size, drawn=k)
             for (s, v), size, k in zip(keys, sizes, alloc, strict=True)
