@@ -12,6 +12,8 @@ assertion messages.
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import random
 import sys
 
@@ -253,7 +255,8 @@ def test_tiny_calibrations_are_refused_explicitly(confusion, passes, n, code):
     assert r.value is None and r.refused is not None and r.refused.code == code
 
 
-def test_three_correct_judgments_each_way_are_enough_to_be_informative_but_wide():
+def test_two_correct_judgments_each_way_are_enough_to_be_informative_but_wide():
+    assert calibrate(Confusion(tp=2, fn=0, tn=2, fp=0)).informative
     cal = calibrate(Confusion(tp=3, fn=0, tn=3, fp=0))
     assert cal.informative and cal.youden_interval is not None
     assert close(cal.youden_interval.low, 0.2059232824597782)
@@ -639,6 +642,16 @@ def test_the_sample_depends_on_the_seed_and_frame_not_the_order(perm, seed):
     base = draw_sample(FRAME[::10], 17, seed=seed)
     again = draw_sample(perm, 17, seed=seed)
     assert again == base
+
+
+@pytest.mark.parametrize("ids", [range(300), [f'r"{i}' for i in range(300)]])
+def test_the_frame_hash_is_the_sha256_of_its_sorted_json_lines(ids):
+    frame = [FrameItem(i, f"seg{k % 3}", "pass" if k % 4 else "fail") for k, i in enumerate(ids)]
+    lines = "".join(
+        json.dumps([it.segment, it.verdict, it.result_id]) + "\n"
+        for it in sorted(frame, key=lambda it: (it.segment, it.verdict, it.result_id))
+    )
+    assert draw_sample(frame, 10, seed=3).frame.hash == hashlib.sha256(lines.encode()).hexdigest()
 
 
 def test_a_frame_with_a_duplicate_or_mixed_ids_is_refused_and_another_seed_draws_otherwise():

@@ -150,11 +150,12 @@ def draw_sample(
     seen: set[ResultId] = set()
     for key in sorted(strata):
         ids = strata[key]
-        ids.sort()  # type: ignore[type-var]  # all int or all str, checked above
+        ids.sort()  # all int or all str, checked above
         seen.update(ids)
         # one JSON line [segment, verdict, id] per result, strata and ids in sorted order
         prefix = json.dumps(list(key))[:-1] + ", "
-        digest.update("".join(f"{prefix}{json.dumps(i)}]\n" for i in ids).encode())
+        enc = str if kinds == {int} else json.dumps  # JSON of an int is its decimal form
+        digest.update("".join(f"{prefix}{enc(i)}]\n" for i in ids).encode())
     if len(seen) != size:
         dup = _first_duplicate(strata)
         raise ValueError(f"result id {dup!r} is in the frame twice")
