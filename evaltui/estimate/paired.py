@@ -233,9 +233,12 @@ def corrected_delta(
 
     if counts.n == 0:
         return out(refused=Refusal("no_results", "no case was scored in both runs"))
-    for who, cal in (("", base), ("the candidate's ", cand)):
+    for who, cal in (
+        ("the baseline's calibration: ", base),
+        ("the candidate's calibration: ", cand),
+    ):
         if (why := cal.refusal()) is not None:
-            label = who if not shared else ""
+            label = "" if shared else who
             return out(refused=Refusal(why.code, f"{label}{why.reason}"))
     ra, sa, rb, sb = base.tpr.value, base.tnr.value, cand.tpr.value, cand.tnr.value
     assert ra is not None and sa is not None and rb is not None and sb is not None
