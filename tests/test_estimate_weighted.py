@@ -322,6 +322,35 @@ def test_delta_flips_make_regressions_first_and_open_regressions_only_clear():
     assert not passes.locked and passes.if_all_down == pytest.approx(m.value - 20 / 200 * 0.2 / 0.9)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 80), st.floats(0, 1), st.integers(1, 9)), min_size=1, max_size=4
+    ),
+    st.floats(0.05, 0.95),
+    st.sampled_from(["min", "max"]),
+    st.sampled_from(["lower", "point", "upper"]),
+    st.sampled_from(["covered", "worst", "best"]),
+)
+def test_the_margin_search_finds_the_smallest_flip_count(data, threshold, side, bound, basis):
+    """Against a scan of every k with the closed form (monotone in each count)."""
+    keys = [(f"s{i}",) for i in range(len(data))]
+    segs = [SegmentCounts(k, n, round(n * p)) for k, (n, p, _) in zip(keys, data, strict=True)]
+    weights = Weights.of_shares(ATTRS, [(k, w) for k, (*_, w) in zip(keys, data, strict=True)]
+                                + [(("none",), 1)])  # fmt: skip
+    th = Threshold(threshold, side, bound, basis)
+    m = rate_margin(segs, weights, th, MOVER)
+    for f in m.flips:
+        seg = next(s for s in segs if s.key == f.key)
+        step = -1 if f.direction == "down" else 1
+        scan = [
+            k for k in range(1, f.available + 1)
+            if th.passes(estimate_rate(_rate_with(segs, seg.key, seg.passed + step * k), weights,
+                                       MOVER).figure(basis).at(bound)) != m.passes
+        ]  # fmt: skip
+        assert f.cases == (scan[0] if scan else None)
+
+
 # -- properties -----------------------------------------------------------------------------
 
 segments_st = st.lists(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -184,40 +185,46 @@ def _check_open(item: Item | None, opened: OpenCounts | OpenPaired) -> int:
 # -- the search -----------------------------------------------------------------------------
 
 
-def _first_true(pred: Callable[[int], bool], hi: int, guess: int) -> int | None:
-    """The k in 1..hi with pred(k) and not pred(k - 1) (pred(0) is False by definition),
-    searched outward from `guess`; None when pred(hi) is False. For a monotone pred that
-    is the smallest such k; for Monte Carlo limits (monotone up to their noise) the
-    stated k still changes the outcome and k - 1 still does not."""
-    if hi <= 0 or not pred(hi):
+def _search(
+    value: Callable[[int], float], crossed: Callable[[float], bool], target: float,
+    now: float, hi: int, guess: int,
+) -> int | None:  # fmt: skip
+    """The k in 1..hi with crossed(value(k)) and not crossed(value(k - 1)) (k = 0 is now,
+    not crossed); None when value(hi) has not crossed. Brackets the crossing from `guess`
+    by extrapolating the line through (0, now) and the last probe, then narrows it by
+    interpolation, bisecting whenever a step fails to halve the bracket (the value is close
+    to linear in k, so a few evaluations suffice). For a monotone value the k found is the
+    smallest; for Monte Carlo limits (monotone up to their noise) k flips still cross and
+    k - 1 still do not."""
+    if hi <= 0:
         return None
-    g = min(max(guess, 1), hi)
-    if pred(g):
-        yes, step = g, 1
-        while True:
-            cand = g - step
-            if cand <= 0:
-                no = 0
-                break
-            if not pred(cand):
-                no = cand
-                break
-            yes, step = cand, step * 2
-    else:
-        no, step = g, 1
-        while True:
-            cand = min(g + step, hi)
-            if pred(cand):
-                yes = cand
-                break
-            no, step = cand, step * 2
-    while yes - no > 1:
-        mid = (yes + no) // 2
-        if pred(mid):
-            yes = mid
+    lo, v_lo = 0, now
+    k = min(max(guess, 1), hi)
+    while True:
+        v = value(k)
+        if crossed(v):
+            top, v_top = k, v
+            break
+        if k == hi:
+            return None
+        lo, v_lo = k, v
+        slope = (v - now) / k
+        ahead = (target - v) / slope if slope and (target - v) / slope > 0 else k
+        k = min(hi, k + max(1, math.ceil(1.1 * ahead)))
+    halved = True
+    while top - lo > 1:
+        width = top - lo
+        m = (lo + top) // 2
+        if halved and v_top != v_lo:
+            m = lo + math.ceil((target - v_lo) * width / (v_top - v_lo))
+        m = min(max(m, lo + 1), top - 1)
+        v = value(m)
+        if crossed(v):
+            top, v_top = m, v
         else:
-            no = mid
-    return yes
+            lo, v_lo = m, v
+        halved = top - lo <= width // 2
+    return top
 
 
 def _margin(
@@ -228,18 +235,16 @@ def _margin(
     settings: Settings,
     opened: Sequence[OpenCounts] | Sequence[OpenPaired],
 ) -> Margin:
-    closed = dataclasses.replace(settings, method="mover_wilson")
-    # a point does not depend on the interval's method: the closed form answers it exactly
-    exact = closed if threshold.bound == "point" else settings
-    plan = Plan(kind, items, weights, exact, remember=True)
-    fast = plan if exact.method == "mover_wilson" else Plan(kind, items, weights, closed)
+    if threshold.bound == "point":  # a point does not depend on the interval's method
+        settings = dataclasses.replace(settings, method="mover_wilson")
+    plan = Plan(kind, items, weights, settings, remember=True)
     by_key = {it.key: it for it in items}
 
-    def value(p: Plan, variant: Sequence[Item]) -> float | None:
-        fig = p.run(variant).figure(threshold.basis)
+    def value(variant: Sequence[Item]) -> float | None:
+        fig = plan.run(variant).figure(threshold.basis)
         return None if fig is None else fig.at(threshold.bound)
 
-    now = value(plan, items)
+    now = value(items)
     open_by_key = {o.key: o for o in opened}
     n_open = sum(_check_open(by_key.get(k), o) for k, o in open_by_key.items())
     if now is None:
@@ -248,26 +253,30 @@ def _margin(
     slack = (now - threshold.value) if threshold.side == "min" else (threshold.value - now)
     direction: Direction = "down" if passes == (threshold.side == "min") else "up"
 
-    def changes(p: Plan, key: Key, k: int) -> bool:
-        variant = [(_flip(it, k, direction) if it.key == key else it) for it in items]
-        v = value(p, variant)
+    def crossed(v: float | None) -> bool:
         return v is not None and threshold.passes(v) != passes
 
+    def flipped(key: Key, k: int) -> float:
+        v = value([(_flip(it, k, direction) if it.key == key else it) for it in items])
+        return now if v is None else v
+
+    # the first guess: the bound moves about as the point does, share / n per flip (over
+    # the covered share on that basis)
+    w_cov = sum(plan.share[k] for k in plan.covered) if threshold.basis == "covered" else 1.0
     flips = []
     for key in plan.covered:
         avail = _available(by_key[key], direction)
-        # the closed form (monotone, microseconds) finds it, or guesses it for Monte Carlo
-        cases = _first_true(functools.partial(changes, fast, key), avail, 1)
-        if fast is not plan:
-            guess = avail if cases is None else cases
-            cases = _first_true(functools.partial(changes, plan, key), avail, guess)
+        per_flip = plan.share[key] / by_key[key].n / (w_cov or 1.0)
+        guess = int(abs(slack) / per_flip) + 1 if per_flip > 0 else avail
+        find = functools.partial(flipped, key)
+        cases = _search(find, crossed, threshold.value, now, avail, guess)
         flips.append(SegmentFlips(key, direction, avail, cases))
 
     reachable = [f for f in flips if f.cases is not None]
     closest = min(reachable, key=lambda f: (f.cases, f.key)) if reachable else None
 
-    down = value(plan, [_open_extreme(it, open_by_key.get(it.key), "down") for it in items])
-    up = value(plan, [_open_extreme(it, open_by_key.get(it.key), "up") for it in items])
+    down = value([_open_extreme(it, open_by_key.get(it.key), "down") for it in items])
+    up = value([_open_extreme(it, open_by_key.get(it.key), "up") for it in items])
     locked = all(v is not None and threshold.passes(v) == passes for v in (down, up))
     return Margin(now, passes, slack, direction, tuple(flips), closest, n_open, locked, down, up)
 
