@@ -246,6 +246,11 @@ def test_bad_inputs_are_refused():
         Settings(draws=10)
     with pytest.raises(ValueError, match="does not match"):
         estimate_rate([SegmentCounts(("a", "b"), 3, 1)], SHARES)
+    many = [(f"s{i}",) for i in range(1300)]
+    with pytest.raises(ValueError, match="pass fewer draws"):  # memory stays bounded
+        estimate_rate(
+            [SegmentCounts(k, 1, 1) for k in many], Weights.of_counts(ATTRS, [(k, 1) for k in many])
+        )
 
 
 # -- the margin -----------------------------------------------------------------------------

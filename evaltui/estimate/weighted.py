@@ -58,6 +58,8 @@ BASES: tuple[Basis, ...] = get_args(Basis)
 
 DEFAULT_DRAWS = 4000  # ~0.2 s per 10 segments; limits move by ~4% of a standard error
 MIN_DRAWS = 100
+# covered segments x draws held at once (8 bytes each: 40 MB; a margin holds two such sets)
+MAX_DRAW_VALUES = 5_000_000
 RANGE: dict[str, tuple[float, float]] = {"rate": (0.0, 1.0), "delta": (-1.0, 1.0)}
 
 
@@ -254,6 +256,11 @@ class Plan:
         uncovered = [k for k in share if k not in set(self.covered)]
         self.uncovered_point = math.fsum(self.share[k] for k in uncovered)
         self.weights_uncertain = weights.from_counts and settings.method == "monte_carlo"
+        if settings.method == "monte_carlo" and len(self.covered) * self.n_draws > MAX_DRAW_VALUES:
+            raise ValueError(
+                f"{len(self.covered)} covered segments x {self.n_draws} draws is more than "
+                f"{MAX_DRAW_VALUES:,} values held at once: pass fewer draws"
+            )
         # per covered cell, its weight in each draw (a Dirichlet when the weights are counts)
         self.w: dict[Key, array[float]] = {}
         self.uncovered_draws: array[float] | None = None
