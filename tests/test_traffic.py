@@ -241,13 +241,14 @@ def test_names_the_runs_do_not_have_get_a_did_you_mean(tmp_path):
     )
 
 
-HOSTILE = "a\x1b]52;c;cHduZWQ=\x07b\x9b31m\u202ec[bold]d[/]"
+HOSTILE = "a\x1b]52;c;cHduZWQ=\x07b\x9b31m\u202ec[bold]d[/]\u2028e\x1ef\x0cg"
 
 
 def test_hostile_segment_names_stay_literal_data(tmp_path):
     text = HEAD + f'topic,count\n"{HOSTILE}",3\nbilling,4\n'
     t = read_traffic(write(tmp_path, text))
     assert t.cells[0].values == (HOSTILE,)  # kept exactly: it is data
+    assert [c.line for c in t.cells] == [4, 5]  # U+2028, \x1e, \x0c end no line
     (u, _) = t.check_names([KnownValues("topic", ("billing", HOSTILE + "x"))]).unknown[:1] * 2
     assert u.value == HOSTILE
     dup = HEAD + f'topic,count\n"{HOSTILE}",3\n"{HOSTILE}",4\n'

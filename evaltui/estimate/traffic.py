@@ -324,7 +324,9 @@ def read_traffic(path: Path) -> TrafficWeights:
 
 
 def _read_csv(text: str, rows: _Rows) -> tuple[tuple[str, ...], str, int]:
-    lines = text.splitlines(keepends=True)
+    # lines end at "\n" only: str.splitlines would also cut at U+2028, \x1e... inside a
+    # value, and every line number after it would be wrong
+    lines = [line for line in re.split(r"(?<=\n)", text) if line]
     i = 0
     while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
         m = _META.match(lines[i].strip())

@@ -127,7 +127,8 @@ class Settings:
     seed: int = 0
     level: float = 0.95
     prior: Prior = "jeffreys"  # of each segment's rate or paired table
-    weight_prior: float = 0.5  # Dirichlet pseudo-count per traffic cell (count weights)
+    # Dirichlet pseudo-count per traffic cell (count weights); None: 1 / cells (Perks)
+    weight_prior: float | None = None
     min_n: int = 1  # a segment with fewer eval cases is uncovered traffic
 
     def __post_init__(self) -> None:
@@ -139,7 +140,8 @@ class Settings:
             raise ValueError(f"draws must be a whole number of at least {MIN_DRAWS}")
         if not 0.5 <= self.level < 1:
             raise ValueError(f"level must be in [0.5, 1), not {self.level!r}")
-        if not (math.isfinite(self.weight_prior) and self.weight_prior > 0):
+        wp = self.weight_prior
+        if wp is not None and not (isinstance(wp, int | float) and math.isfinite(wp) and wp > 0):
             raise ValueError("weight_prior must be a positive number")
         if not (isinstance(self.min_n, int) and self.min_n >= 1):
             raise ValueError("min_n must be a whole number of at least 1")
@@ -253,7 +255,8 @@ class Plan:
             raise ValueError(f"every segment needs the same number of draws, >= {MIN_DRAWS}")
         if supplied and settings.method != "monte_carlo":
             raise ValueError("supplied draws are combined by monte_carlo only")
-        uncovered = [k for k in share if k not in set(self.covered)]
+        covered = set(self.covered)
+        uncovered = [k for k in share if k not in covered]
         self.uncovered_point = math.fsum(self.share[k] for k in uncovered)
         self.weights_uncertain = weights.from_counts and settings.method == "monte_carlo"
         if settings.method == "monte_carlo" and len(self.covered) * self.n_draws > MAX_DRAW_VALUES:
@@ -273,6 +276,8 @@ class Plan:
 
     def _draw_weights(self, share: dict[Key, SegmentWeight], uncovered: list[Key]) -> None:
         D, a0 = self.n_draws, self.settings.weight_prior
+        if a0 is None:  # Perks: one pseudo-request in all, however finely the file splits
+            a0 = 1 / len(share)
         total = array("d", bytes(8 * D))
         for k in self.covered:
             rng = seg.stream(self.settings.seed, "weight", list(k))

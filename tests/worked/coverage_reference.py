@@ -29,7 +29,7 @@ def coverage(kind: str, prior: float, seed: int) -> float:
     hits = 0
     for _ in range(REPS):
         counts = rng.multinomial(REQUESTS, SHARES)
-        w = rng.dirichlet(counts + 0.5, DRAWS)
+        w = rng.dirichlet(counts + 1 / len(NS), DRAWS)  # Perks: 1 / cells each
         if kind == "rate":
             x = rng.binomial(NS, RATES)
             p = rng.beta(x + prior, NS - x + prior, (DRAWS, len(NS)))

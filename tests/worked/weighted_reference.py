@@ -103,9 +103,10 @@ out["rate_mc_fixed_covered"] = q(s / float(w_cov))
 out["rate_mc_fixed_worst"] = q(s)
 out["rate_mc_fixed_best"] = q(s + float(1 - w_cov))
 
-# Monte Carlo, count weights: Dirichlet(counts + 1/2) over all four cells, jointly
+# Monte Carlo, count weights: Dirichlet(counts + 1/4) over all four cells, jointly (Perks'
+# prior: 1 / cells each, one pseudo-request in all)
 cells = list(COUNTS)
-wd = rng.dirichlet([COUNTS[k] + 0.5 for k in cells], DRAWS)
+wd = rng.dirichlet([COUNTS[k] + 1 / len(cells) for k in cells], DRAWS)
 s = sum(wd[:, cells.index(k)] * p[k] for k in covered)
 u = wd[:, cells.index("policy")]
 total = sum(COUNTS.values())
