@@ -686,6 +686,7 @@ def test_estimate_imports_only_the_standard_library_pydantic_and_base_modules():
                     top in sys.stdlib_module_names
                     or top == "pydantic"
                     or name in ALLOWED_EVALTUI
+                    or name == "evaltui.estimate"
                     or name.startswith("evaltui.estimate.")
                     or (name == "__future__")
                 )
