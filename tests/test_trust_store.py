@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -83,9 +84,9 @@ def private_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob(".*.new-*"))
 
 
-def held(db: Path, where: str, *files: Path, nth: int = 1, during=None, kill: bool = False):
+def held(db: Path, where: str, *files: Path, nth: int = 1, during=None, send: int = 0):
     """`evaltui --db DB import FILES` held at `where` (BARRIER_IMPORT); `during(db)` is
-    called while it is held; then it is released (or killed with SIGKILL). Returns (its
+    called while it is held; then it is released, or sent the signal `send`. Returns (its
     exit code, stdout, stderr, what `during` returned)."""
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
@@ -99,8 +100,8 @@ def held(db: Path, where: str, *files: Path, nth: int = 1, during=None, kill: bo
     try:
         assert os.read(ready_r, 1) == b"r", proc.communicate()  # it is held
         seen = during(db) if during else None
-        if kill:
-            proc.kill()
+        if send:
+            proc.send_signal(send)
         else:
             os.write(go_w, b"g")
         out, err = proc.communicate(timeout=120)
@@ -212,7 +213,7 @@ def test_a_kill_mid_import_into_a_new_path_leaves_nothing_at_the_path(tmp_path, 
     db = tmp_path / "new.db"
     files = (runs_files["good"], runs_files["other"])
     for where, nth in (("before", 2), ("link", 1)):
-        code, *_ = held(db, where, *files, nth=nth, kill=True)
+        code, *_ = held(db, where, *files, nth=nth, send=signal.SIGKILL)
         assert code == -9 and not os.path.lexists(db)
     left = [n for n in private_files(tmp_path) if n.endswith(tuple("0123456789abcdef"))]
     assert len(left) == 2, private_files(tmp_path)
@@ -223,6 +224,16 @@ def test_a_kill_mid_import_into_a_new_path_leaves_nothing_at_the_path(tmp_path, 
     assert f"created a new store at {db}\n" in done.stderr
     assert all(n in done.stderr for n in left) and "may be deleted" in done.stderr
     assert set(left) <= set(private_files(tmp_path))  # not deleted: evaltui did not make them here
+
+
+@pytest.mark.parametrize(("where", "nth"), [("before", 2), ("after", 2), ("link", 1)])
+def test_ctrl_c_mid_import_into_a_new_path_leaves_no_file_at_all(tmp_path, runs_files, where, nth):
+    db = tmp_path / "new.db"
+    code, out, err, _ = held(
+        db, where, runs_files["good"], runs_files["other"], nth=nth, send=signal.SIGINT
+    )
+    assert code == 1 and "Aborted" in err and "created" not in err and out == "", (out, err)
+    assert sorted(os.listdir(tmp_path)) == ["bad.jsonl", "good.jsonl", "other.jsonl"]
 
 
 def test_a_private_file_of_an_import_under_way_is_not_called_left_over(tmp_path, runs_files):
