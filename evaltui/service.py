@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from evaltui.errors import InputError, StoreError
 from evaltui.files import check_regular
 from evaltui.paths import demo_data_dir
-from evaltui.store import Store
+from evaltui.store import Store, guard
 from evaltui.store.store import AlreadyImported
 from evaltui.textsafe import visible
 
@@ -202,6 +202,48 @@ def writes_alone(path: Path) -> bool:
     from evaltui import import_process
 
     return path.is_file() and path.stat().st_size >= import_process.MIN_BYTES
+
+
+class NewStore:
+    """A store that does not exist yet, built in a private file beside its path and
+    published whole (docs/security.md, "A new store"): an import that brings nothing in
+    leaves no file at the path, and no process removes a file another may be using.
+
+    `NewStore.begin(path)`, then write into `.store` inside `with`; `publish()` makes it
+    the store at `path`, or says another evaltui made one there meanwhile (import into
+    that one then). Leaving the `with` removes the private file, published or not.
+    """
+
+    def __init__(self, path: Path, private: Path) -> None:
+        self.path, self.private = path, private
+        try:
+            self.store = Store(path, file=private)  # messages name `path`
+        except BaseException:
+            guard.discard_private(private)
+            raise
+
+    @classmethod
+    def begin(cls, path: Path) -> NewStore | None:
+        """None when a store is at `path` already, or where the file system has no hard
+        links (then the store is made at `path` itself with O_EXCL and kept: Store)."""
+        if os.path.lexists(path):
+            return None
+        private = guard.make_private(path)
+        return None if private is None else cls(path, private)
+
+    def publish(self) -> bool:
+        """Close the store cleanly and link it to `path` in one step: True when it is the
+        store there now; False when another evaltui made a store there first (untouched)."""
+        guard.seal(self.store.conn, self.path)
+        self.store.close()
+        return guard.publish(self.private, self.path)
+
+    def __enter__(self) -> NewStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+        guard.discard_private(self.private)  # only this process's names
 
 
 def list_runs(store: Store) -> list[RunSummary]:

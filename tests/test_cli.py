@@ -55,9 +55,8 @@ def test_bad_file_exits_nonzero_without_traceback(tmp_path):
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert f"{bad}, line 2: field 'verdict'" in result.output
-    # nothing was written; the new store is kept (another import may be using it) and said so
-    assert "nothing was imported into it" in result.output
-    assert json.loads(run("runs", "--json").output) == []
+    # nothing was written: not even an empty store is left behind
+    assert run("runs", "--json", code=3).output.startswith("Error: no store at")
 
 
 def test_name_and_role_options(tmp_path):

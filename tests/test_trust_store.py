@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -27,27 +28,40 @@ from tests.helpers import line, write_jsonl
 
 EVALTUI = Path(sys.executable).parent / "evaltui"
 
-# `evaltui import` with a barrier around service.import_path: the process writes one
-# byte to fd READY, then waits for one byte on fd GO (EOF if the test died: no hang).
+# `evaltui import` held at one point by a pipe barrier: the process writes one byte to fd
+# READY, then waits for one byte on fd GO (EOF if the test died: no hang). WHERE: before or
+# after its NTH call of service.import_path, or just before or after the os.link that
+# publishes a new store (guard.publish; the probe link of guard.make_private is not held).
 BARRIER_IMPORT = """
 import os, sys
 from evaltui import service
 from evaltui.cli.app import main
-real = service.import_path
-where, ready, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+where, nth, ready, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+real_import, real_link, calls = service.import_path, os.link, [0]
 def barrier():
     os.write(ready, b"r")
     os.read(go, 1)
 def hooked(*args, **kwargs):
-    if where == "before":
+    calls[0] += 1
+    if where == "before" and calls[0] == nth:
         barrier()
     try:
-        return real(*args, **kwargs)
+        return real_import(*args, **kwargs)
     finally:
-        if where == "after":
+        if where == "after" and calls[0] == nth:
+            barrier()
+def link(src, dst, **kwargs):
+    publishing = not str(dst).endswith(".link")
+    if where == "link" and publishing:
+        barrier()
+    try:
+        return real_link(src, dst, **kwargs)
+    finally:
+        if where == "linked" and publishing:
             barrier()
 service.import_path = hooked
-sys.argv = ["evaltui", *sys.argv[4:]]
+os.link = link
+sys.argv = ["evaltui", *sys.argv[5:]]
 main()
 """
 
@@ -66,48 +80,189 @@ def store_runs(db: Path) -> list[str]:
         return [r[0] for r in conn.execute("SELECT name FROM runs ORDER BY id")]
 
 
-@pytest.mark.parametrize(
-    ("where", "loser"),
-    [("after", "bad"), ("before", "duplicate")],
-    ids=["bad-file-fails-after-the-other-commits", "duplicate-of-the-other"],
-)
-def test_two_imports_into_a_new_store_never_lose_the_good_run(tmp_path, where, loser):
-    """Process A makes the store and imports nothing (a bad file, or the file B imports:
-    a duplicate); B imports a good run in between, held there by a pipe barrier. The
-    good run is always in the store afterwards, however often it is tried."""
+def private_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob(".*.new-*"))
+
+
+def held(db: Path, where: str, *files: Path, nth: int = 1, during=None, send: int = 0):
+    """`evaltui --db DB import FILES` held at `where` (BARRIER_IMPORT); `during(db)` is
+    called while it is held; then it is released, or sent the signal `send`. Returns (its
+    exit code, stdout, stderr, what `during` returned)."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARRIER_IMPORT, where, str(nth), str(ready_w), str(go_r),
+         "--db", str(db), "import", *map(str, files)],
+        pass_fds=(ready_w, go_r), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        assert os.read(ready_r, 1) == b"r", proc.communicate()  # it is held
+        seen = during(db) if during else None
+        if send:
+            proc.send_signal(send)
+        else:
+            os.write(go_w, b"g")
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err, seen
+
+
+@pytest.fixture
+def runs_files(tmp_path):
     good = write_jsonl(
         tmp_path / "good.jsonl", [line("a"), line("b", "fail")], header={"name": "good"}
     )
+    other = write_jsonl(tmp_path / "other.jsonl", [line("a", "fail")], header={"name": "other"})
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(line("a")) + "\n" + '{"case_key": "b", "verdict": "meh"}\n')
-    a_file = bad if loser == "bad" else good
-    for attempt in range(4):
-        db = tmp_path / f"new-{attempt}.db"
-        ready_r, ready_w = os.pipe()
-        go_r, go_w = os.pipe()
-        proc_a = subprocess.Popen(
-            [sys.executable, "-c", BARRIER_IMPORT, where, str(ready_w), str(go_r),
-             "--db", str(db), "import", str(a_file)],
-            pass_fds=(ready_w, go_r), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        os.close(ready_w)
-        os.close(go_r)
-        try:
-            assert os.read(ready_r, 1) == b"r", proc_a.communicate()  # A holds the new store
-            assert db.exists()
-            done_b = run_cli("--db", str(db), "import", str(good))
-            assert "imported" in done_b.stdout and "created a new store" not in done_b.stderr
-            os.write(go_w, b"g")
-            out_a, err_a = proc_a.communicate(timeout=120)
-        finally:
-            os.close(ready_r)
-            os.close(go_w)
-            if proc_a.poll() is None:
-                proc_a.kill()
-        assert db.exists() and store_runs(db) == ["good"], (attempt, err_a)
-        assert proc_a.returncode == (2 if loser == "bad" else 0), (out_a, err_a)
-        # A made the file and says so, truthfully; it deleted nothing
-        assert f"created a new store at {db}; nothing was imported into it" in err_a
+    return {"good": good, "other": other, "bad": bad, "duplicate": good}
+
+
+# (A's file, where A is held while B imports good.jsonl into the same fresh path)
+RACES = [
+    ("bad", "before"), ("bad", "after"),
+    ("duplicate", "before"), ("duplicate", "after"), ("duplicate", "link"),
+    ("other", "before"), ("other", "after"), ("other", "link"), ("other", "linked"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("a_file", "where"), RACES, ids=[f"{a}-{w}" for a, w in RACES])
+def test_two_imports_into_a_new_store_keep_every_good_run(tmp_path, runs_files, a_file, where):
+    """Process A imports into a path where no store is, held by a pipe barrier at a point
+    of the race (its private store made and empty, imported, about to publish, just
+    published) while B imports good.jsonl into the same path. Every good run is in the
+    store afterwards, a bad file leaves one line and nothing else, each process says it
+    created the store only when it published it, and no private file is left."""
+    db = tmp_path / "new.db"
+
+    def b_imports(db: Path) -> subprocess.CompletedProcess[str]:
+        # A's store appears at the path only once A published it
+        assert db.exists() == (where == "linked") and private_files(tmp_path), where
+        return run_cli("--db", str(db), "import", str(runs_files["good"]))
+
+    code, out, err, done_b = held(db, where, runs_files[a_file], during=b_imports)
+    assert "imported" in done_b.stdout and done_b.stderr.count("\n") == (where != "linked")
+    b_made_it = f"created a new store at {db}\n" in done_b.stderr
+    assert b_made_it == (where != "linked")
+    expected = {"bad": ["good"], "duplicate": ["good"], "other": ["good", "other"]}[a_file]
+    if where == "linked":
+        expected = ["other", "good"]
+    assert store_runs(db) == expected, (out, err)
+    assert private_files(tmp_path) == []
+    if a_file == "bad":
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and err.startswith(f"Error: {runs_files['bad']}, line 2: ")
+    else:
+        assert code == 0, err
+        assert ("created a new store" in err) == (where == "linked"), err
+        said = "skipped" if a_file == "duplicate" else "imported"
+        assert out.startswith(f"{said} {runs_files[a_file]}") and out.count("\n") == 1, out
+
+
+def test_a_failed_import_into_a_new_path_leaves_no_file_and_one_line(tmp_path, runs_files):
+    db = tmp_path / "new.db"
+    for args in ([runs_files["bad"]], [runs_files["bad"], tmp_path / "missing.jsonl"]):
+        done = run_cli("--db", str(db), "import", *map(str, args), check_code=2)
+        lines = done.stderr.splitlines()
+        assert all(x.startswith("Error: ") for x in lines[: len(args)]), done.stderr
+        assert len(lines) == (1 if len(args) == 1 else 3)  # + "0 run(s) imported from 2..."
+        assert "created" not in done.stderr and done.stdout == ""
+        assert sorted(os.listdir(tmp_path)) == ["bad.jsonl", "good.jsonl", "other.jsonl"]
+    # a run that went in makes the store, even when another file failed
+    done = run_cli("--db", str(db), "import", str(runs_files["bad"]), str(runs_files["good"]),
+                   check_code=2)  # fmt: skip
+    assert done.stderr.endswith(f"created a new store at {db}\n") and store_runs(db) == ["good"]
+    assert private_files(tmp_path) == []
+
+
+def test_a_new_store_is_published_whole_as_a_store_made_in_place(tmp_path, runs_files):
+    """The published file is what a store opened at its path is: WAL recorded in its
+    header, 64 KiB pages, no -wal/-shm/-journal beside it, and no name of the private file
+    anywhere in it. A large import (Store.alone, the reader process) goes the same way."""
+    made_in_place = tmp_path / "in-place.db"
+    Store(made_in_place).close()
+    env = {**os.environ, "EVALTUI_IMPORT_ALONE": "1", "EVALTUI_IMPORT_PROCESS": "1"}
+    for name, extra in (("plain.db", {}), ("large.db", env)):
+        db = tmp_path / name
+        done = run_cli(
+            "--db", str(db), "import", str(runs_files["good"]), **({"env": extra} if extra else {})
+        )
+        assert done.stderr == f"created a new store at {db}\n"
+        assert sorted(p.name for p in tmp_path.glob(f"{name}*")) == [name]
+        assert private_files(tmp_path) == []
+        header = db.read_bytes()[16:20]
+        assert header == made_in_place.read_bytes()[16:20] == b"\x00\x01\x02\x02"  # 64 KiB, WAL
+        assert b".new-" not in db.read_bytes() and f".{name}".encode() not in db.read_bytes()
+        with Store(db) as store:
+            assert store.integrity_check() == "ok" and not store.created
+            assert [r.name for r in store.list_runs()] == ["good"]
+            assert store.verify_chain() == []
+
+
+def test_a_kill_mid_import_into_a_new_path_leaves_nothing_at_the_path(tmp_path, runs_files):
+    """SIGKILL while the new store is being built (one run committed in it, the next being
+    imported; or all in, about to publish): nothing at the path. The private file left is
+    never read as the store, is named by the next import, and is not deleted by it."""
+    db = tmp_path / "new.db"
+    files = (runs_files["good"], runs_files["other"])
+    for where, nth in (("before", 2), ("link", 1)):
+        code, *_ = held(db, where, *files, nth=nth, send=signal.SIGKILL)
+        assert code == -9 and not os.path.lexists(db)
+    left = [n for n in private_files(tmp_path) if n.endswith(tuple("0123456789abcdef"))]
+    assert len(left) == 2, private_files(tmp_path)
+    done = run_cli("--db", str(db), "import", str(runs_files["bad"]), check_code=2)
+    assert done.stderr.count("\n") == 1 and not os.path.lexists(db)  # a refusal stays one line
+    done = run_cli("--db", str(db), "import", str(runs_files["other"]))
+    assert store_runs(db) == ["other"]  # a new store: nothing of the killed imports in it
+    assert f"created a new store at {db}\n" in done.stderr
+    assert all(n in done.stderr for n in left) and "may be deleted" in done.stderr
+    assert set(left) <= set(private_files(tmp_path))  # not deleted: evaltui did not make them here
+
+
+@pytest.mark.parametrize(("where", "nth"), [("before", 2), ("after", 2), ("link", 1)])
+def test_ctrl_c_mid_import_into_a_new_path_leaves_no_file_at_all(tmp_path, runs_files, where, nth):
+    db = tmp_path / "new.db"
+    code, out, err, _ = held(
+        db, where, runs_files["good"], runs_files["other"], nth=nth, send=signal.SIGINT
+    )
+    assert code == 1 and "Aborted" in err and "created" not in err and out == "", (out, err)
+    assert sorted(os.listdir(tmp_path)) == ["bad.jsonl", "good.jsonl", "other.jsonl"]
+
+
+def test_a_private_file_of_an_import_under_way_is_not_called_left_over(tmp_path, runs_files):
+    db = tmp_path / "new.db"
+
+    def other_import(db: Path) -> str:
+        return run_cli("--db", str(db), "import", str(runs_files["other"])).stderr
+
+    code, _, _, said = held(db, "before", runs_files["good"], during=other_import)
+    # the held process is alive: its private file is its own, not a leftover to name
+    assert said == f"created a new store at {db}\n" and code == 0
+    assert store_runs(db) == ["other", "good"] and private_files(tmp_path) == []
+
+
+def test_where_hard_links_fail_a_new_store_is_made_in_place_and_kept(tmp_path, runs_files):
+    """A file system without hard links (vfat, some network shares): the old way, the
+    store made at its path with O_EXCL and never deleted, even when nothing went in."""
+    db = tmp_path / "new.db"
+    no_links = "import os, sys\ndef link(*a, **k):\n    raise PermissionError(1, 'Operation not permitted')\nos.link = link\nfrom evaltui.cli.app import main\nsys.argv = ['evaltui', *sys.argv[1:]]\nmain()\n"
+    done = subprocess.run([sys.executable, "-c", no_links, "--db", str(db), "import",
+                           str(runs_files["bad"])], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.splitlines()[1:] == [
+        f"created a new store at {db}; nothing was imported into it"
+    ]
+    assert store_runs(db) == [] and private_files(tmp_path) == []
+    done = subprocess.run([sys.executable, "-c", no_links, "--db", str(tmp_path / "b.db"),
+                           "import", str(runs_files["good"])], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and store_runs(tmp_path / "b.db") == ["good"]
+    assert private_files(tmp_path) == []
 
 
 def test_only_the_process_that_made_the_store_file_says_it_created_it(tmp_path):
@@ -218,7 +373,8 @@ def test_a_full_disk_while_making_a_new_store_is_not_called_a_foreign_file(tmp_p
         f"Error: The store {db} could not be written: the file size limit"
     )
     assert "not an evaltui store" not in done.stderr and done.stderr.count("\n") == 1
-    run_cli("--db", str(db), "import", str(good))  # the empty file left is made a store later
+    assert sorted(os.listdir(tmp_path)) == ["good.jsonl"]  # nothing left: not even its name
+    run_cli("--db", str(db), "import", str(good))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")

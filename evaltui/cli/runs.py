@@ -7,8 +7,9 @@ import math
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from rich.console import Console
@@ -21,6 +22,9 @@ from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.models import ROLES, Role
 from evaltui.paths import demo_db_path
 from evaltui.textsafe import one_line, safe_json, visible
+
+if TYPE_CHECKING:
+    from evaltui.store import Store
 
 
 def _finite(value: float | None) -> float | None:
@@ -114,14 +118,12 @@ def import_cmd(
         pass_criterion=pass_criterion,
         pass_threshold=pass_threshold,
     )
-    bar, hook = _progress_hook(console, console.is_terminal)
-    failed = imported = 0
     db = store_path(ctx)
 
     def say(line: str, err: bool = False) -> None:
         # on a terminal the progress bar is live: lines go above it, through its console,
         # so every "imported ..." line stays on screen; otherwise plain lines (scripts)
-        if bar is not None:
+        if console.is_terminal:
             console.print(line, soft_wrap=True)
         else:
             echo(line, err=err)
@@ -142,11 +144,56 @@ def import_cmd(
                 )
         else:
             units.append((path, None))
-    with (
-        open_store(db, write=True, announce=False) as store,
-        bar if bar is not None else nullcontext(),
-    ):
-        created = store.created
+    into = partial(
+        _import_into, units=units, fmt=fmt, options=options, force=force, console=console
+    )
+    # A new store is built in a private file and appears at its path only with a run in
+    # it: a failed import leaves no file there (docs/security.md, "A new store").
+    new, created, done = service.NewStore.begin(db), False, False
+    if new is not None:
+        held: list[tuple[str, bool]] = []  # its lines are true only once it is published
+        with new:
+            imported, failed = into(new.store, lambda t, e: held.append((t, e)))
+            created = bool(imported) and new.publish()
+        done = created or not imported
+        if done:
+            for text, err in held:
+                say(text, err)
+        # else another evaltui made the store meanwhile: the runs go into that one
+    if not done:
+        with open_store(db, write=True, announce=False) as store:
+            created = store.created  # made at its path: a file system without hard links
+            imported, failed = into(store, say)
+    if len(units) > 1:
+        say(
+            f"{imported} run(s) imported from {len(units)} file(s); {failed} file(s) failed",
+            err=True,
+        )
+    if created:  # this process made it; one made in place is kept even when empty
+        empty = "" if imported else "; nothing was imported into it"
+        echo(f"created a new store at {db}{empty}", err=True)
+    if failed:
+        sys.exit(2)
+    _mention_leftovers(db)
+
+
+def _import_into(
+    store: Store,
+    say: Callable[[str, bool], None],
+    *,
+    units: list[tuple[Path, str | None]],
+    fmt: str | None,
+    options: ImportOptions,
+    force: bool,
+    console: Console,
+) -> tuple[int, int]:
+    """Import each unit into `store`, one transaction per run, saying what became of it.
+    Returns (runs imported, files failed)."""
+    from evaltui import service
+
+    bar, hook = _progress_hook(console, console.is_terminal)
+    failed = imported = 0
+    with bar if bar is not None else nullcontext():
         for path, detected in units:
             try:
                 outcomes = service.import_path(
@@ -154,7 +201,7 @@ def import_cmd(
                 )
             except EvaltuiError as exc:
                 failed += 1
-                say(f"Error: {visible(exc.message, limit=2000)}", err=True)
+                say(f"Error: {visible(exc.message, limit=2000)}", True)
                 continue
             finally:
                 for task in list(bar.task_ids) if bar is not None else []:
@@ -163,26 +210,33 @@ def import_cmd(
                 label = visible(out.name, limit=200)
                 if out.skipped:
                     say(
-                        f"skipped {visible(out.path)}: {out.why or f'already imported as run {out.run_id} ({label})'}; --force to import again"
+                        f"skipped {visible(out.path)}: {out.why or f'already imported as run {out.run_id} ({label})'}; --force to import again",
+                        False,
                     )
                 else:
                     imported += 1
                     note = f"; {visible(out.note, limit=400)}" if out.note else ""
                     say(
-                        f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results{note}"
+                        f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results{note}",
+                        False,
                     )
-    if len(units) > 1:
-        say(
-            f"{imported} run(s) imported from {len(units)} file(s); {failed} file(s) failed",
+    return imported, failed
+
+
+def _mention_leftovers(db: Path) -> None:
+    """Private files of a new store whose import was killed (kill -9, a crash): never read
+    as a store; named so they can be deleted (evaltui deletes no file it did not make here)."""
+    from evaltui.store.guard import leftovers
+
+    stale = leftovers(db)
+    if stale:
+        names = ", ".join(visible(p.name, limit=120) for p in stale[:3])
+        more = f" and {len(stale) - 3} more" if len(stale) > 3 else ""
+        echo(
+            f"note: {names}{more} beside {db}: left by an import into a new store that was "
+            "stopped; not a store, never read, and may be deleted",
             err=True,
         )
-    # The store this process made is kept even when nothing went in: another evaltui
-    # may be importing into it now, and no process deletes a file (docs/security.md).
-    if created:
-        empty = "" if imported else "; nothing was imported into it"
-        echo(f"created a new store at {db}{empty}", err=True)
-    if failed:
-        sys.exit(2)
 
 
 @cli.command()
@@ -253,8 +307,17 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
         service.check_demo_store_disposable(path)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    with open_store(path, write=True) as store:
-        outcomes = service.load_demo(store)
+    new, outcomes = service.NewStore.begin(path), None  # as import: no file until loaded
+    if new is not None:
+        with new:
+            outcomes = service.load_demo(new.store)
+            if new.publish():
+                echo(f"created a new store at {path}", err=True)
+            else:  # another evaltui made it meanwhile: load into that one
+                outcomes = None
+    if outcomes is None:
+        with open_store(path, write=True) as store:
+            outcomes = service.load_demo(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)

@@ -1,13 +1,16 @@
 """Before a store is opened and after a write failed: where a store may be made, made
-exclusively (so a process knows whether the file is its own), and SQLite's failures in
-words (a full disk is a full disk, never "not an evaltui store")."""
+exclusively (so a process knows whether the file is its own), a new store built in a
+private file and published whole, and SQLite's failures in words (a full disk is a full
+disk, never "not an evaltui store")."""
 
 from __future__ import annotations
 
 import errno
 import os
 import resource
+import secrets
 import sqlite3
+from contextlib import suppress
 from pathlib import Path
 
 from evaltui.errors import InputError, StoreError
@@ -60,6 +63,107 @@ def create_exclusive(path: Path) -> bool:
         raise failure(path, exc) from None
     os.close(fd)
     return True
+
+
+# A new store is built in a private file beside it (named by this process alone, made with
+# O_EXCL) and published with os.link, which fails when the store appeared meanwhile: a
+# failed import leaves nothing, and no process ever removes a file another one may use.
+PRIVATE_MARK = ".new-"
+SIBLINGS = ("-wal", "-shm", "-journal")
+
+
+def private_name(path: Path) -> str:
+    """The prefix of every private file a new store at `path` is built in."""
+    return f".{path.name}{PRIVATE_MARK}"
+
+
+def make_private(path: Path) -> Path | None:
+    """A new empty private file beside `path` (`.NAME.new-PID-RANDOM`), made with O_EXCL,
+    in which this process alone builds the store; None where the file system has no hard
+    links to publish it with (then the store is made at `path` itself, create_exclusive)."""
+    check_store_path(path)
+    while True:
+        private = path.with_name(f"{private_name(path)}{os.getpid()}-{secrets.token_hex(8)}")
+        try:
+            fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:  # another name: 64 random bits make this all but never
+            continue
+        except OSError as exc:
+            raise failure(path, exc) from None
+        os.close(fd)
+        break
+    probe = Path(f"{private}.link")  # a hard link made and removed here: links work here
+    try:
+        os.link(private, probe)
+    except OSError:
+        discard_private(private)
+        return None
+    probe.unlink()
+    return private
+
+
+def seal(conn: sqlite3.Connection, path: Path) -> None:
+    """Before a private store is published: what a store made in place has on disk (WAL
+    mode recorded in the file), with every page in the main file (the WAL checkpointed,
+    so closing the last connection leaves no -wal or -shm beside it)."""
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise failure(path, exc) from None
+    if busy:  # nobody else knows the file: this would be a bug, never published
+        raise StoreError(f"The new store {path} could not be checkpointed; nothing was created.")
+
+
+def publish(private: Path, path: Path) -> bool:
+    """Make the closed private store the store at `path` in one step: True when it now is,
+    False when a store appeared there meanwhile (another evaltui's: left as it is)."""
+    for suffix in SIBLINGS:  # a page outside the main file would be lost by the link
+        if os.path.lexists(f"{private}{suffix}"):
+            raise StoreError(f"The new store {path} was not closed cleanly; nothing was created.")
+    try:
+        os.link(private, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise failure(path, exc) from None
+    with suppress(OSError):  # the new name survives a crash of the machine
+        fd = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return True
+
+
+def discard_private(private: Path) -> None:
+    """Remove this process's private file and SQLite's files beside it: names nobody else
+    knows (after a publish the store keeps its own name, `path`)."""
+    for suffix in ("", *SIBLINGS, ".link"):
+        with suppress(FileNotFoundError):
+            os.unlink(f"{private}{suffix}")
+
+
+def leftovers(path: Path) -> list[Path]:
+    """Private files beside `path` left by an import that was killed (the process named in
+    the file is gone): never read as a store, and safe to delete. Files of a process still
+    running (an import under way) are not listed."""
+    out = []
+    try:
+        found = list(path.parent.glob(f"{private_name(path)}*"))
+    except OSError:
+        return []
+    for file in sorted(found):
+        pid = file.name[len(private_name(path)) :].split("-", 1)[0]
+        if not pid.isdigit() or file.name.endswith((*SIBLINGS, ".link")):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            out.append(file)
+        except (PermissionError, OverflowError, ValueError):  # alive (another user's)
+            pass
+    return out
 
 
 _SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}

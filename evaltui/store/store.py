@@ -27,11 +27,6 @@ WAL_CHECKPOINT_BYTES = 16 << 20
 BUSY_TIMEOUT_MS = 30_000  # a triage write waits for an import in another session to commit
 
 
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    """Another connection holds the lock ("database is locked")."""
-    return "locked" in str(exc)
-
-
 # sql.RUNS_LIST's columns, as RunSummary names them
 _RUN_COLUMNS = ("id", "name", "role", "system", "format", "source_path", "sha256", "created_at",
                 "imported_at", "suites", "cases", "results", "passed", "failed", "errored",
@@ -58,6 +53,9 @@ class Store(EventLog):
             (Store.alone) and opening it has to wait: the CLI says so.
         audit: open a store whose append-only triggers were dropped, to examine it
             (`tampered` lists them; `verify_chain` reports them); otherwise refused.
+        file: where the SQLite file is, when not at `path`: a new store being built in
+            a private file (service.NewStore); `path`, where it will be, names it in
+            every message. Nothing in the store records either name.
     """
 
     def __init__(
@@ -67,25 +65,27 @@ class Store(EventLog):
         create: bool = True,
         on_wait: Callable[[], None] | None = None,
         audit: bool = False,
+        file: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
+        self.file = Path(file) if file else self.path
         self.created = False  # whether this process made the file (O_EXCL)
         self.tampered: list[str] = []  # append-only triggers found dropped (audit only)
         # While an audit connection is open, the comparison a `verify` rebuilds may open
         # the store again in this process (the allowance ends when it closes).
         self._audit_key = str(self.path.resolve()) if audit else None
         audit = audit or _AUDITED[str(self.path.resolve())] > 0
-        if not self.path.exists():
+        if not self.file.exists():
             if not create:
                 raise StoreError(
                     f"No store at {self.path}. Import a run first: evaltui import FILE"
                 )
-            self.created = create_exclusive(self.path)
-        new = self.path.stat().st_size == 0
+            self.created = create_exclusive(self.file)
+        new = self.file.stat().st_size == 0
         try:
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE).
             self.conn = sqlite3.connect(
-                self.path,
+                self.file,
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
@@ -117,7 +117,7 @@ class Store(EventLog):
                 f"PRAGMA wal_autocheckpoint = {max(WAL_CHECKPOINT_BYTES // page_size, 16)}"
             )
         except sqlite3.OperationalError as exc:
-            if not _locked(exc):
+            if "locked" not in str(exc):  # another connection holds the lock: waited
                 raise failure(self.path, exc, opening=True) from exc
             raise StoreError(
                 f"The store {self.path} is busy: another evaltui holds it (a large import "
@@ -141,7 +141,7 @@ class Store(EventLog):
                     step()
                 return
             except sqlite3.OperationalError as exc:
-                if not _locked(exc):
+                if "locked" not in str(exc):
                     raise
                 on_wait()
         step()
