@@ -673,3 +673,23 @@ def test_an_ascii_or_latin1_output_gets_escaped_text_never_a_crash(tmp_path, enc
             exact = run_cli("--db", str(db), *command, env=utf8).stdout
             assert json.loads(done.stdout) == json.loads(exact)
     assert "\\ud83d\\ude00" in run_cli("--db", str(db), "cases", env=env, encoding=encoding).stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["label", "1", "2", "qa/x", "--class", "format_violation"],
+        ["retire", "qa/x", "--reason", "bad_case"],
+        ["quarantine", "qa/x"],
+        ["restore", "qa/x"],
+        ["findings", "undo", "1", "2"],
+    ],
+)
+def test_a_write_command_that_needs_runs_never_makes_a_store(tmp_path, command):
+    """Only import, demo and taxonomy import can succeed on a path with no store; the
+    commands that act on runs and cases refuse it in one line and make no file."""
+    db = tmp_path / "none.db"
+    done = run_cli("--db", str(db), *command, check_code=None)
+    assert done.returncode != 0
+    assert done.stderr.splitlines() == [f"Error: no store at {db}; `evaltui import` creates one"]
+    assert list(tmp_path.iterdir()) == []

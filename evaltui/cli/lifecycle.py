@@ -31,7 +31,7 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
     """
     from evaltui import lifecycle
 
-    with open_store(store_path(ctx), write=True) as store:
+    with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.retire(store, ids, reason, note)
     echo(f"retired {n} case(s) ({reason}); {len(ids) - n} already were")
@@ -45,7 +45,7 @@ def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) ->
     """Make retired or quarantined cases active again."""
     from evaltui import lifecycle
 
-    with open_store(store_path(ctx), write=True) as store:
+    with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.restore(store, ids, note)
     echo(f"restored {n} case(s)")
@@ -59,7 +59,7 @@ def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None)
     """Quarantine cases: still visible, left out of the gate, awaiting a decision."""
     from evaltui import lifecycle
 
-    with open_store(store_path(ctx), write=True) as store:
+    with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.quarantine(store, ids, note)
     echo(f"quarantined {n} case(s)")

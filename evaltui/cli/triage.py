@@ -60,7 +60,7 @@ def label_cmd(
 
     if not any(v is not None for v in (cls, owner, verdict, note)):
         raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
-    with open_store(store_path(ctx), write=True) as store:
+    with open_store(store_path(ctx)) as store:
         base, cand = store.resolve_run(baseline), store.resolve_run(candidate)
         case_id = triage.resolve_case(store, case)
         kwargs: dict[str, Any] = {}
@@ -239,7 +239,7 @@ def findings_import(
         from evaltui.gate import load_policy
 
         allowed_signers = load_policy(policy_path).allowed_signers
-    with open_store(store_path(ctx), write=True) as store:
+    with open_store(store_path(ctx)) as store:
         out = findings_files.import_file(
             store, file, taxonomy=taxonomy_in_force(ctx, store), allowed_signers=allowed_signers
         )
@@ -315,7 +315,7 @@ def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
     """Undo your latest finding in a comparison (the undo is recorded too)."""
     from evaltui import triage
 
-    with open_store(store_path(ctx), write=True) as store:
+    with open_store(store_path(ctx)) as store:
         f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
     echo("nothing to undo" if f is None else f"undone on {visible(f.case_key, limit=200)}")
 
