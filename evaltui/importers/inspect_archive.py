@@ -29,9 +29,9 @@ ARCHIVE_RATIO_FROM = 256 << 20
 JOURNAL_START = "_journal/start.json"
 
 
-def bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytearray:
-    """Decompress a member in 1 MiB steps, stopping as soon as it passes the per-member
-    limit or the size its zip header declares: a bomb never reaches memory."""
+def _check_declared(path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse a member from what its zip header declares, before a byte is inflated:
+    over the per-member limit, or expanding past the ratio (a decompression bomb)."""
     limit = env_limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
     if info.file_size > limit:
         raise InputError(
@@ -44,6 +44,12 @@ def bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytearray:
             str(path), f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
             f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?", location=info.filename,
         )  # fmt: skip
+
+
+def bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytearray:
+    """Decompress a member in 1 MiB steps, stopping as soon as it passes the per-member
+    limit or the size its zip header declares: a bomb never reaches memory."""
+    _check_declared(path, info)
     data = bytearray()  # grown in place: no second copy when the last chunk arrives
     while chunk := stream.read(1 << 20):
         data += chunk
@@ -125,18 +131,7 @@ class _Member:
 
 
 def _stream(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
-    limit = env_limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
-    if info.file_size > limit:
-        raise InputError(
-            str(path), f"member declares {info.file_size:,} bytes, over the limit of {limit:,} "
-            "(EVALTUI_MAX_MEMBER_BYTES)", location=info.filename,
-        )  # fmt: skip
-    ratio = env_limit("EVALTUI_MAX_RATIO", MAX_RATIO)
-    if info.file_size > 1 << 20 and info.file_size > ratio * max(info.compress_size, 1):
-        raise InputError(
-            str(path), f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
-            f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?", location=info.filename,
-        )  # fmt: skip
+    _check_declared(path, info)
     if info.compress_type != ZSTD_METHOD:
         return _Member(path, info, zf.open(info), crc=False)  # zipfile checks the CRC itself
     import zstandard
