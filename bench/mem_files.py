@@ -91,13 +91,13 @@ def bench_mem_files(workdir: Path, figures: dict[str, Any]) -> None:
             "config is /dev/zero": (base, {"EVALTUI_CONFIG": "/dev/zero"}),
             "config is a FIFO": (base, {"EVALTUI_CONFIG": str(fifo)}),
             "config is a sparse 3 GB file": (base, {"EVALTUI_CONFIG": str(big)}),
-            "findings file is a FIFO": (base + ["findings", "import", str(fifo)], None),
-            "findings file is a sparse 3 GB file": (base + ["findings", "import", str(big)], None),
+            "findings file is a FIFO": ([*base, "findings", "import", str(fifo)], None),
+            "findings file is a sparse 3 GB file": ([*base, "findings", "import", str(big)], None),
             "a 300 MB .sig": (
-                base + ["findings", "import", str(signed), "--allowed-signers", str(signers)],
+                [*base, "findings", "import", str(signed), "--allowed-signers", str(signers)],
                 None,
             ),
-            "policy is /dev/zero": (base + ["gate", "1", "2", "--policy", "/dev/zero"], None),
+            "policy is /dev/zero": ([*base, "gate", "1", "2", "--policy", "/dev/zero"], None),
         }
         results = {}
         for name, (args, env) in cases.items():
@@ -106,7 +106,9 @@ def bench_mem_files(workdir: Path, figures: dict[str, Any]) -> None:
             peak = r["peak_mb"]
             state = "HANGS" if r.get("hang") else f"exit {r['code']}"
             ok = peak is not None and peak < LIMIT_MB
-            print(f"  {name}: {state}, peak {peak} MB ({'OK' if ok else 'MISSED'}): {r.get('error', '')}")
+            print(
+                f"  {name}: {state}, peak {peak} MB ({'OK' if ok else 'MISSED'}): {r.get('error', '')}"
+            )
         figures["mem_files"] = results
 
 
