@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLD = 0.92  # average cosine distance within which notes group (tuned: docs)
 DEFAULT_MIN_SIZE = 3
-DEFAULT_NEW_BELOW = 0.2  # a proposal less similar than this to every class is "new"
+DEFAULT_NEW_BELOW = 0.3  # a proposal less similar than this to every class is "new" (tuned: docs)
 DEFAULT_WINDOW = 20
 TERMS = 5
 REPRESENTATIVES = 3
@@ -115,7 +115,9 @@ def propose(
     coded = [n for n in ordered if n.class_key is not None]
     space, x, xw = vectors.fit([n.text for n in open_notes])
     ids = [n.id for n in open_notes]
-    found = clustering.cluster(x, ids, threshold=threshold, seed=seed)
+    found = clustering.cluster(
+        x, ids, threshold=threshold, seed=seed, sample_size=clustering.SAMPLE_SIZE
+    )
     # a group is proposed when it is large enough and its notes share a word: a group
     # held together by character n-grams alone cannot be named, and is left unclustered
     kept = []
@@ -187,8 +189,8 @@ def _terms(members: Sequence[Note], space: Any, n: int) -> list[str]:
         df_in = inside[term]
         score = (df_in / size - max(0, df - df_in) / others) * idf
         if score > 0.0:
-            scored.append((-round(score, 9), term))
-    return [t for _, t in sorted(scored)[:TERMS]]
+            scored.append((-round(score, 9), -term.count(" "), term))  # a bigram first on a tie
+    return [t for *_, t in sorted(scored)[:TERMS]]
 
 
 def _representatives(
