@@ -84,7 +84,10 @@ def bench_codebook(workdir: Path, figures: dict[str, Any]) -> None:
                        (f"{n:,} long notes sharing one word pool", worst)):  # fmt: skip
         out = subprocess.run(
             [sys.executable, str(Path(__file__)), "--child", str(src)],
-            capture_output=True, text=True, check=True, env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
         )
         got = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append({"case": label, **got})
