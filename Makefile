@@ -33,7 +33,7 @@ BENCHVENV := .venv-bench
 $(BENCHVENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCHVENV)
 	$(BENCHVENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCHVENV)/bin/python -m pip install --quiet -e . inspect-ai
+	$(BENCHVENV)/bin/python -m pip install --quiet -e '.[codebook]' inspect-ai
 	touch $@
 
 bench: $(BENCHVENV)/.installed

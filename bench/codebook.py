@@ -1,0 +1,106 @@
+"""Proposals over reviewers' notes (issue #29; goal: 10,000 notes under 5 s and 300 MB):
+
+- 10,000 notes written like the test fixture's (three modes and noise, seeded);
+- 10,000 long notes (500 characters each) drawn from one pool of 2,000 words, so that
+  every note shares words with every other: the worst case for the clustering.
+
+    BENCH_ONLY=codebook make bench
+    BENCH_CODEBOOK_N=20000 BENCH_ONLY=codebook make bench
+
+Each case runs in its own process (`python bench/codebook.py --child CASE FILE`), whose
+peak RSS (VmHWM) includes Python, numpy and scipy and the notes themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import runpy
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT_MB = 300
+GOAL_S = 5.0
+
+
+def _long_notes(dst: Path, n: int) -> None:
+    rng = random.Random(3)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    pool = ["".join(rng.choice(letters) for _ in range(rng.randint(4, 9))) for _ in range(2000)]
+    with dst.open("w") as fh:
+        for i in range(n):
+            text = " ".join(rng.choice(pool) for _ in range(80))[:500]
+            fh.write(json.dumps({"id": f"{i:07d}", "text": text, "case_key": f"s/c{i % 997}",
+                                 "at": f"2025-01-01T00:00:{i % 60:02d}+00:00", "class_key": None,
+                                 "mode": None}) + "\n")  # fmt: skip
+
+
+def child(src: str) -> None:
+    t0 = time.perf_counter()
+    from evaltui.codebook import Note, propose
+    from evaltui.taxonomy import DEFAULT_CLASSES
+
+    t_import = time.perf_counter() - t0
+    notes = []
+    with open(src) as fh:
+        for line in fh:
+            row = json.loads(line)
+            row.pop("mode", None)
+            notes.append(Note(**row))
+    t1 = time.perf_counter()
+    result = propose(notes, DEFAULT_CLASSES)
+    seconds = time.perf_counter() - t1
+    peak = 0.0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    print(json.dumps({
+        "notes": result.notes, "seconds": seconds, "import_seconds": t_import,
+        "peak_rss_mb": peak, "proposals": len(result.proposals),
+        "unclustered": len(result.unclustered), "rounds": result.settings.rounds,
+    }))  # fmt: skip
+
+
+def bench_codebook(workdir: Path, figures: dict[str, Any]) -> None:
+    n = int(os.environ.get("BENCH_CODEBOOK_N", "10000"))
+    work = workdir / "codebook"
+    work.mkdir(parents=True, exist_ok=True)
+    typical = work / f"notes-{n}.jsonl"
+    if not typical.exists():
+        gen = runpy.run_path(str(ROOT / "fixtures" / "codebook" / "generate_notes.py"))
+        gen["write"](typical, gen["generate"](n, 1))
+    worst = work / f"long-notes-{n}.jsonl"
+    if not worst.exists():
+        _long_notes(worst, n)
+    env = {**os.environ, "EVALTUI_CODEBOOK_MAX_NOTES": str(max(n + 100, 10_000))}
+    rows = []
+    print(f"codebook: proposals (goal {GOAL_S:.0f} s and {LIMIT_MB} MB peak)")
+    for label, src in ((f"{n:,} notes like the fixture's", typical),
+                       (f"{n:,} long notes sharing one word pool", worst)):  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__)), "--child", str(src)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        got = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append({"case": label, **got})
+        ok = got["seconds"] < GOAL_S and got["peak_rss_mb"] < LIMIT_MB
+        print(f"  {label}: {got['seconds']:.2f} s (+{got['import_seconds']:.2f} s imports), "
+              f"{got['peak_rss_mb']:.0f} MB, {got['proposals']} proposals, "
+              f"{got['unclustered']} unclustered, {got['rounds']} rounds; "
+              f"{'OK' if ok else 'OVER'}")  # fmt: skip
+    figures["codebook"] = rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        child(sys.argv[2])
+    else:
+        bench_codebook(ROOT / "bench" / "out", {})
