@@ -103,6 +103,8 @@ CREATE TABLE r (pos INTEGER PRIMARY KEY, id TEXT UNIQUE, trace TEXT, root INTEGE
                 sort TEXT, data BLOB);
 CREATE INDEX r_trace ON r (trace, sort, pos);
 CREATE TABLE f (pos INTEGER PRIMARY KEY, line INTEGER, run TEXT, trace TEXT, data BLOB);
+CREATE INDEX f_trace ON f (trace);
+CREATE INDEX f_run ON f (run);
 """
 
 
@@ -349,9 +351,9 @@ class LangSmithImporter:
 
     def _criteria(self, index: _Index, trace: str, options: ImportOptions) -> dict[str, Criterion]:
         found: dict[str, list[LsFeedback]] = {}
-        for (blob,) in index.db.execute(
-            "SELECT data FROM f WHERE trace = ? OR (trace IS NULL AND run IN "
-            "(SELECT id FROM r WHERE r.trace = ?)) ORDER BY pos", (trace, trace)
+        for _, blob in index.db.execute(
+            "SELECT pos, data FROM f WHERE trace = ? UNION SELECT f.pos, f.data FROM r JOIN f "
+            "ON f.run = r.id WHERE r.trace = ? AND f.trace IS NULL ORDER BY 1", (trace, trace)
         ):  # fmt: skip
             fb = LsFeedback.model_validate_json(zlib.decompress(blob))
             found.setdefault(fb.key, []).append(fb)
