@@ -28,6 +28,8 @@ INSPECT = [
     next((AGENTS / "inspect_ai" / side).glob("*.eval")) for side in ("baseline", "candidate")
 ]
 OTEL = [AGENTS / "otel_genai" / f"{side}.otlp.jsonl" for side in ("baseline", "candidate")]
+PROMPTFOO = [AGENTS / "promptfoo" / f"{side}.json" for side in ("baseline", "candidate")]
+LANGSMITH = [AGENTS / "langsmith" / f"{side}.jsonl" for side in ("baseline", "candidate")]
 IDENTICAL = {"refund-01", "refund-03", "chargeback-01"}
 
 
@@ -92,7 +94,8 @@ def _inspect_calls(path: Path) -> dict[str, list[tuple[str, dict]]]:
     return out
 
 
-@pytest.mark.parametrize("files", [INSPECT, OTEL], ids=["inspect", "otlp"])
+@pytest.mark.parametrize("files", [INSPECT, OTEL, PROMPTFOO, LANGSMITH],
+                         ids=["inspect", "otlp", "promptfoo", "langsmith"])  # fmt: skip
 def test_tool_calls_equal_what_the_files_hold(store, db_path, files):
     b, c = pair(store, files)
     with Comparison(db_path, b, c) as cmp:
@@ -115,7 +118,8 @@ def test_tool_calls_equal_what_the_files_hold(store, db_path, files):
         assert len(differ) == 13 and not (differ & IDENTICAL)
 
 
-@pytest.mark.parametrize("files", [INSPECT, OTEL], ids=["inspect", "otlp"])
+@pytest.mark.parametrize("files", [INSPECT, OTEL, PROMPTFOO, LANGSMITH],
+                         ids=["inspect", "otlp", "promptfoo", "langsmith"])  # fmt: skip
 def test_tools_changed_counts_the_held_passes_on_another_path(store, db_path, files):
     b, c = pair(store, files)
     with Comparison(db_path, b, c) as cmp:
@@ -126,6 +130,39 @@ def test_tools_changed_counts_the_held_passes_on_another_path(store, db_path, fi
         for key in keys:
             row = cmp.find(None, key)
             assert row is not None and row.change == "tools_changed"
+
+
+def _paths(store, db_path, files: list[Path]) -> tuple[dict[str, tuple], set[str]]:
+    """Each case's tool calls (baseline, candidate: names and arguments) and the
+    tools_changed set, from a pair imported in any format."""
+    b, c = pair(store, files)
+    with Comparison(db_path, b, c) as cmp:
+        out = {}
+        for key in [r[0] for r in store.conn.execute("SELECT case_key FROM cases")]:
+            _, detail, _ = cmp.read_case(cmp.find(None, key))
+            out[key] = tuple(
+                [(s.name, s.arguments) for s in trajectory.calls(side[0].trajectory or [])]
+                for side in (detail.baseline, detail.candidate)
+            )
+        return out, set(cmp.changed_keys(["tools_changed"])["tools_changed"])
+
+
+@pytest.mark.parametrize("files", [PROMPTFOO, LANGSMITH], ids=["promptfoo", "langsmith"])
+def test_every_format_gives_the_same_calls_and_tools_changed(tmp_path, files):
+    """promptfoo with tracing on and LangSmith run exports of the same scenario: the same
+    tool calls per case as the Inspect logs and the OTel traces, and the same tools_changed
+    set as the OTel pair (whose verdict is every check passing, as promptfoo's assertions
+    and the LangSmith feedback give it; Inspect's verdict is its headline scorer alone, so
+    its set differs by the verdicts, not by the paths)."""
+    from evaltui.store import Store
+
+    got = {}
+    for name, fs in (("inspect", INSPECT), ("otlp", OTEL), ("new", files)):
+        db = tmp_path / f"{name}.db"
+        with Store(db) as store:
+            got[name] = _paths(store, db, fs)
+    assert got["new"][0] == got["otlp"][0] == got["inspect"][0] and len(got["new"][0]) == 16
+    assert got["new"][1] == got["otlp"][1] == {"cancel-01", "notfound-01"}
 
 
 def test_sources_show_wrong_missing_and_ungrounded(store):
@@ -222,7 +259,8 @@ def test_the_readmes_agent_runs_section_holds(tmp_path):
     assert (FIXTURES.parent / "docs" / "img" / "agents.svg").exists()
 
 
-@pytest.mark.parametrize("files", [INSPECT, OTEL], ids=["inspect", "otlp"])
+@pytest.mark.parametrize("files", [INSPECT, OTEL, PROMPTFOO, LANGSMITH],
+                         ids=["inspect", "otlp", "promptfoo", "langsmith"])  # fmt: skip
 def test_tool_and_source_filters(store, db_path, files):
     from evaltui.compare.filter import Filter
     from evaltui.compare.kinds import CHANGES

@@ -14,6 +14,7 @@ from evaltui.importers.base import (
     sha256_file,
 )
 from evaltui.importers.inspect_ai import InspectImporter
+from evaltui.importers.langsmith import LangSmithImporter
 from evaltui.importers.lm_eval import LmEvalImporter
 from evaltui.importers.native import NativeCsvImporter, NativeJsonlImporter
 from evaltui.importers.openai_evals import OpenAIEvalsImporter
@@ -34,6 +35,7 @@ register(PromptfooImporter())
 register(OpenAIEvalsImporter())
 register(LmEvalImporter())
 register(OtelGenAIImporter())
+register(LangSmithImporter())
 register(NativeJsonlImporter())
 register(NativeCsvImporter())
 

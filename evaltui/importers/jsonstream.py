@@ -10,6 +10,8 @@ Reading is two passes over the file:
   most EVALTUI_MAX_LINE_BYTES and EVALTUI_MAX_RECORD_VALUES), counts the records under a
   prefix and builds everything else (the small header around them);
 - `items` then builds the records one at a time with ijson's C builder.
+Another array of records (promptfoo's `traces`) can be handed out during the first pass, one
+item at a time under the same limits (`collect`), and is left out of the head.
 A file that changes between the two passes is refused: before the second pass starts, the
 file opened must be the one scanned (device, inode, size, mtime and ctime: a file renamed
 over it, or rewritten in place with its mtime put back, differs), and the second pass is
@@ -65,6 +67,8 @@ class Scan:
 
     head: dict[str, Any] = field(default_factory=dict)
     count: int = 0
+    gap_bytes: int = 0  # the most bytes, and JSON containers, read between two records (or
+    gap_values: int = 0  # before the first): what the second pass may skip without a record
     size: int = 0
     mtime_ns: int = 0
     identity: tuple[int, ...] = ()  # (device, inode, size, mtime_ns, ctime_ns) of the file read
@@ -82,6 +86,7 @@ class _Reader:
         self.fh, self.path, self.limits, self.where = fh, path, limits, where
         self.offset = self.mark = 0
         self.record_start = -1
+        self.containers = 0  # `{` and `[` bytes read, as the second pass counts them
 
     def read(self, n: int = -1) -> bytes:
         if self.offset - self.mark > self.limits.field:
@@ -96,6 +101,7 @@ class _Reader:
             )  # fmt: skip
         chunk = self.fh.read(CHUNK if n < 0 else min(n, CHUNK))
         self.offset += len(chunk)
+        self.containers += chunk.count(b"{") + chunk.count(b"[")
         return chunk
 
 
@@ -123,19 +129,35 @@ def _item_location(records: str, index: int) -> str:
 Wrap = Callable[[Any], Any]  # a readable (the file, or the bounded second pass) to a readable
 
 
-def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None = None) -> Scan:
+Collect = Callable[[Any, int], None]  # an item of a collected array, and its index
+
+
+def scan(
+    path: Path,
+    records: str,
+    label: str | None = None,
+    wrap: Wrap | None = None,
+    collect: dict[str, Collect] | None = None,
+) -> Scan:
     """First pass. `records` is the ijson prefix of the record array ("samples"); the
     records are counted and checked, everything else at top level is built into `head`.
-    `label` names the array in messages (default: the prefix)."""
+    `label` names the array in messages (default: the prefix). Each array named in
+    `collect` (a prefix: its callback) is read the same way, each item checked against the
+    record limits, built and handed to the callback, and left out of `head` (empty)."""
     limits = Limits.current()
     label = label or records
-    parts = records.split(".") if records else []
-    array_depth = len(parts) + 1  # containers open inside the record array (document = 1)
+    arrays = {records: None, **(collect or {})}
+    split = {p: (p.split(".") if p else []) for p in arrays}
     out = Scan()
+    counts = dict.fromkeys(arrays, 0)
     builder = ijson.ObjectBuilder()  # the document, with the record array left empty
+    item: Any = None  # the ObjectBuilder of a collected array's current item
     keys: list[str] = []  # per open container: its current key ("item" in an array)
-    in_array = in_record = False
+    active: str | None = None  # the array being read
+    array_depth = 0  # containers open inside it (document = 1)
+    in_record = False
     record_start = values = 0
+    gap_from = gap_containers = 0
     where = "top level"
 
     with path.open("rb") as fh:
@@ -151,23 +173,33 @@ def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None =
                     keys[-1] = value
                     if len(keys) == 1 and not in_record:
                         where = str(value)
-                    if not in_array:
+                    if item is not None:
+                        item.event(event, value)
+                    elif active is None:
                         builder.event(event, value)
                     continue
                 opening = event in _OPEN
-                if in_array and (
+                if active is not None and (
                     len(keys) > array_depth or (len(keys) == array_depth and event != "end_array")
                 ):
                     if not in_record:
                         in_record, record_start, values = True, reader.offset, 0
-                        where = _item_location(label, out.count)
+                        where = _item_location(label if active == records else active,
+                                               counts[active])  # fmt: skip
                         reader.record_start = record_start
+                        if active == records:
+                            out.gap_bytes = max(out.gap_bytes, record_start - gap_from)
+                            out.gap_values = max(out.gap_values, reader.containers - gap_containers)
+                        else:
+                            item = ijson.ObjectBuilder()
                     values += 1
                     if values > limits.values:
                         raise InputError(
                             str(path), f"the record holds more than {limits.values:,} JSON values "
                             "(EVALTUI_MAX_RECORD_VALUES)", location=where,
                         )  # fmt: skip
+                    if item is not None:
+                        item.event(event, value)
                     if opening:
                         keys.append("item" if event == "start_array" else "")
                         if len(keys) > limits.depth:
@@ -177,17 +209,24 @@ def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None =
                     if len(keys) == array_depth:  # back in the array: the record is whole
                         in_record = False
                         reader.record_start = -1
-                        out.count += 1
+                        if item is not None:
+                            done, item = item, None
+                            arrays[active](done.value, counts[active])  # type: ignore[misc]
+                        else:
+                            gap_from, gap_containers = reader.offset, reader.containers
+                        counts[active] += 1
                     continue
                 if opening:
-                    if event == "start_array" and len(keys) == array_depth - 1 and keys == parts:
-                        in_array = True
+                    if event == "start_array" and active is None:
+                        active = next((p for p, ps in split.items()
+                                       if len(keys) == len(ps) and keys == ps), None)  # fmt: skip
+                        array_depth = len(keys) + 1
                     keys.append("item" if event == "start_array" else "")
                     if len(keys) > limits.depth:
                         raise _too_deep(path, limits, where, keys)
                 elif event in _CLOSE:
-                    if in_array and len(keys) == array_depth:
-                        in_array = False
+                    if active is not None and len(keys) == array_depth:
+                        active = None
                     keys.pop()
                 builder.event(event, value)
         except ijson.JSONError as exc:
@@ -198,6 +237,7 @@ def scan(path: Path, records: str, label: str | None = None, wrap: Wrap | None =
     if not isinstance(head, dict):
         raise InputError(str(path), "the file is not a JSON object")
     out.head = head
+    out.count = counts[records]
     return out
 
 
@@ -206,10 +246,12 @@ class _Bounded:
     (`{` and `[`, the costly values; a record's count is at most its values) read since the
     last record was handed out, with a chunk of slack for ijson's read-ahead."""
 
-    def __init__(self, fh: IO[bytes], path: Path, limits: Limits) -> None:
+    def __init__(self, fh: IO[bytes], path: Path, limits: Limits, scan: Scan) -> None:
         self.fh, self.path = fh, path
-        self.max_bytes = limits.record + 2 * ITEM_CHUNK
-        self.max_values = limits.values + ITEM_CHUNK // 4
+        # a record, after the most the first pass read between two records (other JSON,
+        # skipped and never built: promptfoo's traces before its results), and slack
+        self.max_bytes = limits.record + scan.gap_bytes + 2 * ITEM_CHUNK + 2 * CHUNK
+        self.max_values = limits.values + scan.gap_values + ITEM_CHUNK // 4 + 2 * CHUNK
         self.bytes = self.values = 0
 
     def read(self, n: int = -1) -> bytes:
@@ -238,7 +280,7 @@ def items(
     with path.open("rb") as fh:
         if expected.identity and _identity(os.fstat(fh.fileno())) != expected.identity:
             raise _changed(path)
-        reader = _Bounded(fh, path, Limits.current())
+        reader = _Bounded(fh, path, Limits.current(), expected)
         source = wrap(reader) if wrap else reader
         parsed = ijson.items(source, records + ".item", buf_size=ITEM_CHUNK, use_float=True)
         while True:
@@ -251,5 +293,7 @@ def items(
             reader.bytes = reader.values = 0
             yield item
             index += 1
+            if index == expected.count:  # the rest was checked by the first pass: not parsed
+                break
         if index != expected.count or _identity(os.fstat(fh.fileno())) != expected.identity:
             raise _changed(path)

@@ -9,7 +9,9 @@ Mapping (docs/formats.md):
 - `--repeat N` output (testIdx = i*N + r) gives N samples of one case, in testIdx order;
 - `success` decides pass/fail, `failureReason` 2 is an error; every assertion
   metric (or assertion type, when it has no metric) is a criterion;
-- latency, cost and `testCase.metadata` are carried over (the CSV has neither).
+- latency, cost and `testCase.metadata` are carried over (the CSV has neither);
+- a JSON file written with tracing on has a top-level `traces` array: each row's trace (its
+  `traceId`) gives the row's trajectory (promptfoo_traces).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from evaltui.importers.base import (
 )
 from evaltui.importers.promptfoo_csv import csv_header, csv_rows, header_starts
 from evaltui.importers.promptfoo_model import Assertion, Provider, Row, TestCase, Top
+from evaltui.importers.promptfoo_traces import TraceIndex
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "promptfoo"
@@ -269,7 +272,7 @@ class _KeyIndex:
 
 
 def _record(path: Path, row: Row, key: str, epoch: int, suite: str, location: str,
-            options: ImportOptions) -> Record:  # fmt: skip
+            options: ImportOptions, traces: TraceIndex | None = None) -> Record:  # fmt: skip
     tc = row.testCase or TestCase()
     variables = _variables(row)
     criteria = _criteria(row)
@@ -281,6 +284,10 @@ def _record(path: Path, row: Row, key: str, epoch: int, suite: str, location: st
     if hit := non_finite(attributes, "testCase.metadata"):  # JSON.stringify writes null
         raise InputError(str(path), "not a finite number; promptfoo writes none",
                          location=location, field=hit)  # fmt: skip
+    output = as_text(row.response.output) if row.response else ""
+    trajectory = None
+    if traces is not None and row.traceId:
+        trajectory = traces.path_of(row.traceId, row.testIdx, row.promptIdx, output, location)
     return Record(
         suite=suite,
         case_key=key,
@@ -289,7 +296,7 @@ def _record(path: Path, row: Row, key: str, epoch: int, suite: str, location: st
         expected=_expected(variables, tc.assert_),
         attributes=attributes,
         epoch=epoch,
-        output=as_text(row.response.output) if row.response else "",
+        output=output,
         score=row.score,
         criteria=criteria,
         latency_ms=row.latencyMs if row.latencyMs is None or row.latencyMs >= 0 else None,
@@ -297,6 +304,7 @@ def _record(path: Path, row: Row, key: str, epoch: int, suite: str, location: st
         explanation=row.gradingResult.reason if row.gradingResult else None,
         error=error,
         location=f"{location} (testIdx {row.testIdx})",
+        trajectory=trajectory,
     )
 
 
@@ -310,12 +318,17 @@ def _runs(
     options: ImportOptions,
     created: datetime | None,
     metadata: dict[str, Any],
+    traces: TraceIndex | None = None,
 ) -> list[ParsedRun]:
     """One run per prompt x provider column. The rows are read twice: once for the case
     keys, then once per column for its records, streaming both times."""
     index = _KeyIndex()
+    traced = missing = 0
     for pos, (_, row) in enumerate(source()):
         index.add(pos, row)
+        if row.traceId:
+            traced += 1
+            missing += traces is None or not traces.holds(row.traceId)
     if not index.columns:
         raise InputError(str(path), "no results in this file")
     index.finish()
@@ -339,16 +352,33 @@ def _runs(
             metadata={**metadata, "provider": provider, "prompt": label, **identity},
         )
         progress = Progress(total=index.counts[col])
-        parsed.append(
-            ParsedRun(
-                run, _column_records(path, index, col, source, suite, options, progress), progress
-            )
-        )
+        records = _column_records(path, index, col, source, suite, options, progress, traces)
+        parsed.append(ParsedRun(run, records, progress, _trace_notes(traced, missing, traces)))
     return parsed
 
 
+def _trace_notes(traced: int, missing: int, traces: TraceIndex | None) -> list[str]:
+    """What the import line says of the traces: joined, cut, or named but not in the file."""
+    notes = []
+    if traces is not None and traces.count:
+        notes.append(f"{traced - missing:,} of the file's rows joined to their traces "
+                     f"({traces.count:,} traces, {traces.spans:,} spans)")  # fmt: skip
+        if traces.cut:
+            notes.append(f"{traces.cut:,} span attributes were cut at 400 characters by promptfoo's "
+                         "export: kept as written, not parsed")  # fmt: skip
+    if missing and (traces is None or not traces.count):
+        notes.append(f"{missing:,} rows name a trace (traceId) this file does not hold: promptfoo "
+                     "writes traces only into -o results.json; import that file for their paths")  # fmt: skip
+    elif missing:
+        notes.append(
+            f"{missing:,} rows name a trace the file's traces array does not hold: no path"
+        )
+    return notes
+
+
 def _column_records(path: Path, index: _KeyIndex, col: int, source: RowSource, suite: str,
-                    options: ImportOptions, progress: Progress) -> Iterator[Record]:  # fmt: skip
+                    options: ImportOptions, progress: Progress,
+                    traces: TraceIndex | None = None) -> Iterator[Record]:  # fmt: skip
     keys = index.keys(col)
     want = next(keys, None)
     for pos, (location, row) in enumerate(source()):
@@ -356,7 +386,7 @@ def _column_records(path: Path, index: _KeyIndex, col: int, source: RowSource, s
             break
         if pos != want[0]:
             continue
-        yield _record(path, row, want[1], want[2], suite, location, options)
+        yield _record(path, row, want[1], want[2], suite, location, options, traces)
         progress.done += 1
         want = next(keys, None)
     if want is not None:
@@ -395,7 +425,8 @@ class PromptfooImporter:
         return self._read_json(path, options)
 
     def _read_json(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
-        scan = jsonstream.scan(path, "results.results")
+        traces = TraceIndex(path)
+        scan = jsonstream.scan(path, "results.results", collect={"traces": traces.add})
         try:
             top = Top.model_validate(scan.head)
         except ValidationError as exc:
@@ -420,7 +451,7 @@ class PromptfooImporter:
         created = top.results.timestamp
         return _runs(
             path, source, labels, options, created,
-            {k: v for k, v in metadata.items() if v is not None},
+            {k: v for k, v in metadata.items() if v is not None}, traces,
         )  # fmt: skip
 
     def _read_jsonl(self, path: Path, options: ImportOptions) -> list[ParsedRun]:

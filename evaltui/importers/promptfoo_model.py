@@ -85,6 +85,29 @@ class Row(LooseModel):
     prompt: Prompt | None = None
     provider: Provider | str | None = None
     metadata: dict[str, Any] | None = None
+    traceId: str | None = None  # the test's trace in the file's `traces` (tracing on)
+
+
+class TraceSpan(LooseModel):
+    """A span as promptfoo's trace store exports it (times in ms, attributes flattened)."""
+
+    spanId: str
+    parentSpanId: str | None = None
+    name: str = ""
+    startTime: float
+    endTime: float | None = None
+    attributes: dict[str, Any] | None = None
+    statusCode: int | None = None
+    statusMessage: str | None = None
+
+
+class Trace(LooseModel):
+    """One item of the top-level `traces` array: a test's trace and its spans."""
+
+    traceId: str = Field(min_length=1)
+    testCaseId: str | None = None
+    metadata: dict[str, Any] | None = None
+    spans: list[TraceSpan] = Field(default_factory=list)
 
 
 class PromptColumn(LooseModel):

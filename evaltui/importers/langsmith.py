@@ -1,0 +1,426 @@
+"""LangSmith run exports: JSON lines, each a run (the client's `langsmith.schemas.Run`, as
+`Client.list_runs` returns it and pydantic's `model_dump_json` writes it) or a feedback
+(`langsmith.schemas.Feedback`), in any order (docs/formats.md).
+
+- one trace is one case: its root run (no `parent_run_id`) is the case; the case key is the
+  root's `extra.metadata.case_id`, else its `reference_example_id` (the dataset example the
+  run evaluated, which lines up two experiments on one dataset); a root with neither is
+  refused, naming the line: a trace id would line up with nothing;
+- the verdict comes from feedback (LangSmith runs carry none of their own): each feedback key
+  on the trace is a criterion (its `score`: a boolean as it says, a number passing at
+  --pass-threshold, default 1.0; its `value` and `comment` in the explanation); the case
+  passes when every criterion with a verdict passes (--pass-criterion picks one); a root with
+  `error` is an error. A file where no feedback has a verdict is refused, naming the field;
+- the trajectory, runs in `dotted_order` (execution order): the root's input messages, an
+  assistant turn per `llm` run (`outputs.choices[0].message.content`, latency, tokens), a call
+  and a result per `tool` run (name, `inputs` as arguments, `outputs.output` or `error`),
+  sources from `retriever` runs (`outputs.documents[].metadata.id`), then the root's output as
+  the final answer; chain, prompt, parser and embedding runs give no step.
+Runs may come nested (`child_runs`, a tree read with its children) or flat (`parent_run_id`).
+The file is read once: runs and feedback go to a private temporary SQLite file (compressed),
+then each trace is built from it in turn, its runs bounded (EVALTUI_MAX_PENDING_SPANS, _BYTES).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from pydantic import ConfigDict, ValidationError
+
+from evaltui.errors import InputError
+from evaltui.importers.base import (
+    ImportOptions,
+    LooseModel,
+    ParsedRun,
+    Progress,
+    as_text,
+    chat_text,
+    env_limit,
+    find_criterion,
+    iter_lines,
+    json_line,
+    non_finite,
+    score_to_criterion,
+    validation_error,
+)
+from evaltui.importers.promptfoo_traces import _dedupe_sources
+from evaltui.models import Criterion, Record, Run, Verdict
+from evaltui.trajectory import Step, with_sources
+
+NAME = "langsmith"
+MAX_TRACE_RUNS = 50_000  # runs of one trace built at once (EVALTUI_MAX_PENDING_SPANS)
+MAX_TRACE_BYTES = 32 << 20  # their JSON (EVALTUI_MAX_PENDING_BYTES)
+
+
+class _Strict(LooseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class LsRun(_Strict):
+    id: UUID
+    name: str = ""
+    run_type: str
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    extra: dict[str, Any] | None = None
+    error: str | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    reference_example_id: UUID | None = None
+    parent_run_id: UUID | None = None
+    trace_id: UUID | None = None
+    dotted_order: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    total_cost: float | None = None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        meta = (self.extra or {}).get("metadata")
+        return meta if isinstance(meta, dict) else {}
+
+
+class LsFeedback(_Strict):
+    key: str
+    run_id: UUID | None = None
+    trace_id: UUID | None = None
+    score: bool | float | None = None
+    value: Any = None
+    comment: str | None = None
+
+
+_TABLES = """
+CREATE TABLE r (pos INTEGER PRIMARY KEY, id TEXT UNIQUE, trace TEXT, root INTEGER, line INTEGER,
+                sort TEXT, data BLOB);
+CREATE INDEX r_trace ON r (trace, sort, pos);
+CREATE TABLE f (pos INTEGER PRIMARY KEY, line INTEGER, run TEXT, trace TEXT, data BLOB);
+CREATE INDEX f_trace ON f (trace);
+CREATE INDEX f_run ON f (run);
+"""
+
+
+class _Index:
+    """The file's runs and feedback, by trace, in a private temporary SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect("")  # "" = a temporary file, deleted on close
+        self.db.executescript(_TABLES)
+        self.first_root: LsRun | None = None
+        self.model: str | None = None
+        self.feedback = 0
+
+    def read(self, progress: Progress) -> None:
+        for number, raw in iter_lines(self.path, progress):
+            location = f"line {number}"
+            obj = json_line(self.path, raw, location)
+            if not isinstance(obj, dict):
+                raise InputError(str(self.path), "a run or a feedback (a JSON object) is expected",
+                                 location=location)  # fmt: skip
+            if hit := non_finite(obj):  # pydantic and orjson write NaN as null: not LangSmith's
+                raise InputError(str(self.path), "not a finite number; LangSmith writes none",
+                                 location=location, field=hit)  # fmt: skip
+            if "run_type" in obj:
+                self._run(obj, number, None, "")
+            elif "key" in obj and ("run_id" in obj or "trace_id" in obj):
+                fb = self._validate(LsFeedback, obj, location, "")
+                self.db.execute("INSERT INTO f (line, run, trace, data) VALUES (?, ?, ?, ?)", (
+                    number, str(fb.run_id) if fb.run_id else None,
+                    str(fb.trace_id) if fb.trace_id else None,
+                    zlib.compress(fb.model_dump_json().encode()),
+                ))  # fmt: skip
+                self.feedback += 1
+            else:
+                raise InputError(str(self.path), "neither a run (run_type) nor a feedback (key, "
+                                 "run_id): not a LangSmith export line", location=location)  # fmt: skip
+
+    def _validate(self, model: Any, obj: Any, location: str, prefix: str) -> Any:
+        try:
+            return model.model_validate(obj)
+        except ValidationError as exc:
+            raise validation_error(self.path, exc, location, prefix) from None
+
+    def _run(self, obj: dict[str, Any], number: int, parent: LsRun | None, prefix: str) -> None:
+        location = f"line {number}"
+        children = obj.pop("child_runs", None) or []
+        if parent is not None:  # a child read with its parent (a run tree)
+            obj.setdefault("parent_run_id", str(parent.id))
+            obj.setdefault("trace_id", str(parent.trace_id or parent.id))
+        run = self._validate(LsRun, obj, location, prefix)
+        is_root = run.parent_run_id is None
+        if run.trace_id is None and not is_root:
+            raise InputError(str(self.path), "a child run without its trace_id", location=location,
+                             field=f"{prefix}trace_id")  # fmt: skip
+        trace = str(run.trace_id or run.id)
+        sort = run.dotted_order or (run.start_time.isoformat() if run.start_time else "")
+        try:
+            self.db.execute("INSERT INTO r (id, trace, root, line, sort, data) VALUES (?, ?, ?, ?, ?, ?)",
+                            (str(run.id), trace, is_root, number, sort,
+                             zlib.compress(json.dumps(obj).encode())))  # fmt: skip
+        except sqlite3.IntegrityError:
+            line = self.db.execute("SELECT line FROM r WHERE id = ?", (str(run.id),)).fetchone()[0]
+            raise InputError(str(self.path), f"run {run.id} is in the file twice (first on line "
+                             f"{line})", location=location, field=f"{prefix}id") from None  # fmt: skip
+        if is_root and self.first_root is None:
+            self.first_root = run
+        if run.run_type == "llm" and self.model is None:
+            self.model = run.metadata.get("ls_model_name") or run.name
+        if not isinstance(children, list):
+            raise InputError(str(self.path), "an array is expected", location=location,
+                             field=f"{prefix}child_runs")  # fmt: skip
+        for i, child in enumerate(children):
+            if not isinstance(child, dict):
+                raise InputError(str(self.path), "a run (a JSON object) is expected",
+                                 location=location, field=f"{prefix}child_runs[{i}]")  # fmt: skip
+            self._run(child, number, run, f"{prefix}child_runs[{i}].")
+
+    def check(self) -> None:
+        """Every trace has one root; a trace whose root is not in the file is refused."""
+        bad = self.db.execute(
+            "SELECT trace, sum(root), min(line) FROM r GROUP BY trace HAVING sum(root) != 1 LIMIT 1"
+        ).fetchone()
+        if bad is not None:
+            trace, roots, line = bad
+            why = "has no root run (none without parent_run_id) in this file" if not roots else \
+                f"has {roots} root runs (runs without parent_run_id)"  # fmt: skip
+            raise InputError(str(self.path), f"trace {trace} {why}", location=f"line {line}",
+                             field="parent_run_id")  # fmt: skip
+        if self.first_root is None:
+            raise InputError(str(self.path), "no runs in this file", field="run_type")
+
+
+def _text(outputs: dict[str, Any] | None) -> str:
+    """A run's answer: outputs.choices[0].message.content, else `output`/`answer`/`content`
+    when it is text."""
+    out = outputs or {}
+    choices = out.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message")
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            return message["content"]
+    for key in ("output", "answer", "content"):
+        if isinstance(out.get(key), str):
+            return str(out[key])
+    return ""
+
+
+def _steps(runs: list[LsRun], root: LsRun) -> list[Step]:
+    steps: list[Step] = []
+    for m in (root.inputs or {}).get("messages") or []:
+        if isinstance(m, dict) and isinstance(m.get("content"), str):
+            steps.append(
+                Step(kind="message", role=as_text(m.get("role") or "user"), text=m["content"])
+            )
+    turn = 0
+    for run in runs:
+        ms = (run.end_time - run.start_time).total_seconds() * 1000 \
+            if run.end_time and run.start_time and run.end_time >= run.start_time else None  # fmt: skip
+        if run.run_type == "llm":
+            turn += 1
+            tokens = run.total_tokens or ((run.prompt_tokens or 0) + (run.completion_tokens or 0))
+            text = _text(run.outputs)
+            if text:
+                steps.append(Step(kind="message", role="assistant", text=text, turn=turn,
+                                  latency_ms=ms, tokens=tokens if 0 < tokens <= 2**53 else None))  # fmt: skip
+        elif run.run_type == "tool":
+            inputs = run.inputs or {}
+            arguments: Any = inputs
+            if set(inputs) == {"input"}:  # a LangChain tool's one input, maybe JSON text
+                arguments = inputs["input"]
+                if isinstance(arguments, str):
+                    with contextlib.suppress(ValueError, RecursionError):
+                        arguments = json.loads(arguments)
+            call_id = run.metadata.get("tool_call_id")
+            call_id = as_text(call_id) if call_id is not None else None
+            outputs = run.outputs or {}
+            result = outputs.get("output", outputs or None)
+            steps.append(Step(kind="tool_call", turn=turn, name=run.name, call_id=call_id,
+                              arguments=arguments))  # fmt: skip
+            steps.append(Step(kind="tool_result", turn=turn, name=run.name, call_id=call_id,
+                              latency_ms=ms, error=run.error,
+                              text=None if run.error or result is None else as_text(result)))  # fmt: skip
+        elif run.run_type == "retriever":
+            for doc in (run.outputs or {}).get("documents") or []:
+                meta = doc.get("metadata") if isinstance(doc, dict) else None
+                if (
+                    not isinstance(meta, dict)
+                    or (sid := meta.get("id") or meta.get("source")) is None
+                ):
+                    continue
+                content = doc.get("page_content")
+                steps.append(Step(
+                    kind="source", turn=turn, source_id=as_text(sid), name=run.name,
+                    title=as_text(meta["title"]) if meta.get("title") is not None else None,
+                    text=content[:2000] if isinstance(content, str) else None,
+                ))  # fmt: skip
+    final = _text(root.outputs)
+    last = next((s for s in reversed(steps) if s.kind == "message" and s.role == "assistant"), None)
+    if final and (last is None or last.text != final):
+        steps.append(Step(kind="message", role="assistant", text=final, turn=turn))
+    return _dedupe_sources(with_sources(steps))
+
+
+class LangSmithImporter:
+    name = NAME
+    description = "LangSmith run exports (JSON lines of runs and feedback)"
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+        return (
+            text.startswith(b"{")
+            and b'"run_type"' in head
+            and (b'"dotted_order"' in head or b'"parent_run_id"' in head)
+        )
+
+    def read(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
+        index = _Index(path)
+        index.read(Progress())
+        index.check()
+        root = index.first_root
+        assert root is not None
+        model = index.model or root.metadata.get("ls_model_name")
+        name = " ".join(str(x) for x in (root.name, model) if x) or path.stem
+        n = index.db.execute("SELECT count(*) FROM r WHERE root").fetchone()[0]
+        progress = Progress(total=n)
+        run = Run(
+            name=options.name or name,
+            system=options.system or str(model or ""),
+            role=options.role or "none",
+            source_path=str(path.resolve()),
+            format=NAME,
+            created_at=root.start_time,
+            metadata={
+                "runs": index.db.execute("SELECT count(*) FROM r").fetchone()[0],
+                "feedback": index.feedback,
+            },
+        )
+        notes = []
+        orphans = self._orphan_feedback(index)
+        if orphans:
+            notes.append(
+                f"{orphans:,} feedback rows are for runs this file does not hold: left out"
+            )
+        return [ParsedRun(run, self._records(index, options, progress), progress, notes)]
+
+    def _orphan_feedback(self, index: _Index) -> int:
+        return int(index.db.execute(
+            "SELECT count(*) FROM f WHERE coalesce(trace, (SELECT trace FROM r WHERE r.id = f.run)) "
+            "NOT IN (SELECT trace FROM r) OR coalesce(trace, (SELECT trace FROM r WHERE r.id = f.run)) IS NULL"
+        ).fetchone()[0])  # fmt: skip
+
+    def _records(
+        self, index: _Index, options: ImportOptions, progress: Progress
+    ) -> Iterator[Record]:
+        path, db = index.path, index.db
+        max_runs = env_limit("EVALTUI_MAX_PENDING_SPANS", MAX_TRACE_RUNS)
+        max_bytes = env_limit("EVALTUI_MAX_PENDING_BYTES", MAX_TRACE_BYTES)
+        scored = False
+        roots = db.execute("SELECT trace, line, data FROM r WHERE root ORDER BY pos").fetchall()
+        for trace, line, data in roots:
+            root = LsRun.model_validate_json(zlib.decompress(data))
+            runs: list[LsRun] = []
+            held = 0
+            for (blob,) in db.execute("SELECT data FROM r WHERE trace = ? AND NOT root "
+                                      "ORDER BY sort, pos", (trace,)):  # fmt: skip
+                raw = zlib.decompress(blob)
+                held += len(raw)
+                if len(runs) >= max_runs or held > max_bytes:
+                    which = f"{max_runs:,} runs (EVALTUI_MAX_PENDING_SPANS)" if len(runs) >= max_runs \
+                        else f"{max_bytes:,} bytes (EVALTUI_MAX_PENDING_BYTES)"  # fmt: skip
+                    raise InputError(str(path), f"trace {trace} holds more than {which}",
+                                     location=f"line {line}")  # fmt: skip
+                runs.append(LsRun.model_validate_json(raw))
+            record = self._record(index, trace, line, root, runs, options)
+            scored = scored or any(c.verdict is not None for c in record.criteria.values())
+            yield record
+            progress.done += 1
+        if not scored:
+            what = "no feedback" if not index.feedback else "no feedback with a verdict"
+            raise InputError(str(path), f"{what} in this file: LangSmith runs carry no pass or fail "
+                             "of their own; export the feedback (key, score: a boolean or a number) "
+                             "with the runs", field="feedback.score")  # fmt: skip
+
+    def _criteria(self, index: _Index, trace: str, options: ImportOptions) -> dict[str, Criterion]:
+        found: dict[str, list[LsFeedback]] = {}
+        for _, blob in index.db.execute(
+            "SELECT pos, data FROM f WHERE trace = ? UNION SELECT f.pos, f.data FROM r JOIN f "
+            "ON f.run = r.id WHERE r.trace = ? AND f.trace IS NULL ORDER BY 1", (trace, trace)
+        ):  # fmt: skip
+            fb = LsFeedback.model_validate_json(zlib.decompress(blob))
+            found.setdefault(fb.key, []).append(fb)
+        out: dict[str, Criterion] = {}
+        for key, rows in found.items():
+            crits = []
+            for fb in rows:
+                said = " ".join(as_text(x) for x in (fb.value if isinstance(fb.value, str) else None,
+                                                       fb.comment) if x)  # fmt: skip
+                value = fb.score if fb.score is not None else fb.value
+                crits.append(score_to_criterion(value, said or None, options.threshold))
+            verdicts = [c.verdict for c in crits if c.verdict is not None]
+            scores = [c.score for c in crits if c.score is not None]
+            out[key] = Criterion(
+                verdict=("fail" if "fail" in verdicts else "pass") if verdicts else None,
+                score=sum(scores) / len(scores) if scores else None,
+                explanation="; ".join(c.explanation for c in crits if c.explanation) or None,
+            )
+        return out
+
+    def _record(self, index: _Index, trace: str, line: int, root: LsRun, runs: list[LsRun],
+                options: ImportOptions) -> Record:  # fmt: skip
+        path = index.path
+        meta = root.metadata
+        key = meta.get("case_id")
+        if key in (None, ""):
+            key = str(root.reference_example_id) if root.reference_example_id else None
+        if key is None:
+            raise InputError(str(path), f"the root run {root.id} names no case: neither "
+                             "extra.metadata.case_id nor reference_example_id (its trace id would "
+                             "line up with no other run)", location=f"line {line}",
+                             field="extra.metadata.case_id")  # fmt: skip
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise InputError(str(path), f"a case name (a string) is expected, got {key!r:.40}",
+                             location=f"line {line}", field="extra.metadata.case_id")  # fmt: skip
+        criteria = self._criteria(index, trace, options)
+        verdict: Verdict
+        if root.error:
+            verdict = "error"
+        elif options.pass_criterion:
+            chosen = find_criterion(criteria, options.pass_criterion)
+            verdict = (chosen.verdict if chosen else None) or "unscored"
+        else:
+            verdicts = [c.verdict for c in criteria.values() if c.verdict is not None]
+            verdict = ("fail" if "fail" in verdicts else "pass") if verdicts else "unscored"
+        inputs = root.inputs or {}
+        messages = inputs.get("messages")
+        text_in = chat_text(messages) if isinstance(messages, list) else (
+            next(iter(inputs.values())) if len(inputs) == 1 and isinstance(next(iter(inputs.values())), str)
+            else as_text(inputs))  # fmt: skip
+        attributes = {k: v for k, v in meta.items() if k != "case_id" and not k.startswith("ls_")
+                      and isinstance(v, str | int | float | bool)}  # fmt: skip
+        latency = None
+        if root.end_time and root.start_time and root.end_time >= root.start_time:
+            latency = (root.end_time - root.start_time).total_seconds() * 1000
+        return Record(
+            suite=options.suite or str(meta.get("suite") or "langsmith"),
+            case_key=str(key),
+            verdict=verdict,
+            input=text_in,
+            expected=None,
+            attributes=attributes,
+            output=_text(root.outputs) or as_text(root.outputs or ""),
+            criteria=criteria,
+            latency_ms=latency,
+            cost=root.total_cost if root.total_cost is not None and root.total_cost >= 0 else None,
+            error=root.error,
+            location=f"line {line} (trace {trace})",
+            trajectory=_steps(runs, root),
+        )
