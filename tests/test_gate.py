@@ -157,9 +157,11 @@ def test_each_metric_on_a_crafted_comparison(store, tmp_path, crafted):
     assert v("findings_of_class", extra='class = "unsafe_tool_action"\n') == 1
     assert v("untriaged_regressions") == 0 and v("open_findings") == 1
     assert v("open_findings", extra='for_owner = "safety"\n') == 1  # the class's owner
-    assert v("open_findings", extra='for_owner = "team"\n') == 0  # a rule's owner: no finding
-    with pytest.raises(InputError, match="owned by 'platform'"):  # neither: never an empty match
-        v("open_findings", extra='for_owner = "platform"\n')
+    assert v("open_findings", extra='for_owner = "retrieval"\n') == 0  # a class's owner: no finding
+    with pytest.raises(InputError, match="owned by 'team'"):  # a rule's own owner label: not a name
+        v("open_findings", extra='for_owner = "team"\n')
+    with pytest.raises(InputError, match="owned by 'legal-ops'"):  # neither: never an empty match
+        v("open_findings", extra='for_owner = "legal-ops"\n')
     triage.label(store, crafted[0], crafted[1], b_id, verdict="flaky", reviewer="y")
     assert v("disagreements") == 1
     r = value_of(store, tmp_path, crafted, "candidate_vs_fallback", fallback=False)

@@ -118,7 +118,7 @@ def test_every_naming_parameter_refuses_a_name_that_does_not_exist(
     """Generic over the registry: each parameter, given a name that exists nowhere, is a
     refusal naming the file, the rule, the key and its line, never an empty match."""
     metric = next(m for m in METRICS.values() if PARAMS[key] in m.params)
-    valid = {"class": "unsafe_tool_action", "for_owner": "team", "tool": None}
+    valid = {"class": "unsafe_tool_action", "for_owner": "safety", "tool": None}
     extra = (
         "".join(
             f'{p.key} = "{valid[p.key]}"\n'

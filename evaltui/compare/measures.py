@@ -32,7 +32,7 @@ NAME_KINDS: tuple[NameKind, ...] = get_args(NameKind)
 NAME_WORDS: dict[NameKind, str] = {  # docs/gate.md
     "class": "a failure class of the taxonomy in force",
     "tool": "a tool either run calls",
-    "owner": "an owner of a finding on the compared cases, or of a rule of the policy",
+    "owner": "an owner of a finding on the compared cases, or of a failure class of the taxonomy",
     "attribute": "an attribute of the compared cases",
     "value": "a value of an attribute of the compared cases",
     "criterion": "a criterion both runs score",

@@ -45,9 +45,11 @@ class _Names:
         return self._cache[kind]
 
     def _owners(self) -> list[str]:
-        # an owner of a finding on the compared cases, or one the policy's rules name
+        # an owner of a finding on the compared cases, or a failure class's owner in the
+        # taxonomy (an owner no finding has yet). Not the rules' own `owner` labels: the
+        # same typo in a rule's owner and its for_owner would then pass as a name.
         (found,) = self.cmp.aggregate("json_group_array(DISTINCT ct.owner)", "ct.owner IS NOT NULL")
-        return [*json.loads(found or "[]"), *(r.owner for r in self.loaded.policy.rule)]
+        return [*json.loads(found or "[]"), *(c.owner for c in self.taxonomy.classes)]
 
 
 # where each kind of name comes from, and how "not there" reads
@@ -67,8 +69,8 @@ _UNKNOWN: dict[str, Callable[[_Names, str], str]] = {
         + (" (they record no tool calls)" if not n.known("tool") else "")
     ),
     "owner": lambda n, v: (
-        f"no finding on the compared cases is owned by {v!r}, and no rule of "
-        "the policy names it as owner"
+        f"no finding on the compared cases is owned by {v!r}, and no failure class of "
+        f"the taxonomy ({n.taxonomy.source}) has it as owner"
     ),
     "attribute": lambda n, v: f"{v!r} is not an attribute of the compared cases",
     "value": lambda n, v: f"no compared case has an attribute value {v!r}",
