@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -142,6 +143,9 @@ def import_cmd(
                 )
         else:
             units.append((path, None))
+    from evaltui.importers.otlp_logs import pair
+
+    units, logs = pair(units)  # OTLP logs files join the OTLP traces files given with them
     with (
         open_store(db, write=True, announce=False) as store,
         bar if bar is not None else nullcontext(),
@@ -150,8 +154,9 @@ def import_cmd(
         for path, detected in units:
             try:
                 outcomes = service.import_path(
-                    store, path, fmt=fmt or detected, options=options, force=force, progress=hook
-                )
+                    store, path, fmt=fmt or detected, force=force, progress=hook,
+                    options=replace(options, logs=logs) if logs and detected == "otel-genai" else options,
+                )  # fmt: skip
             except EvaltuiError as exc:
                 failed += 1
                 say(f"Error: {visible(exc.message, limit=2000)}", err=True)

@@ -18,6 +18,7 @@ from evaltui.importers.lm_eval import LmEvalImporter
 from evaltui.importers.native import NativeCsvImporter, NativeJsonlImporter
 from evaltui.importers.openai_evals import OpenAIEvalsImporter
 from evaltui.importers.otel_genai import OtelGenAIImporter
+from evaltui.importers.otlp_logs import OtlpLogsImporter
 from evaltui.importers.promptfoo import PromptfooImporter
 
 # Order matters: the first importer whose sniff() accepts the file wins, so
@@ -34,6 +35,7 @@ register(PromptfooImporter())
 register(OpenAIEvalsImporter())
 register(LmEvalImporter())
 register(OtelGenAIImporter())
+register(OtlpLogsImporter())  # refused alone; joined to the traces given with it (otlp_logs.pair)
 register(NativeJsonlImporter())
 register(NativeCsvImporter())
 
