@@ -97,7 +97,9 @@ class Census:
     def notes(self, joined: Joined | None) -> list[str]:
         out = []
         if self.skipped:
-            shown = ", ".join(f"{n:,} {label}" for label, n in self.skipped.most_common())
+            shown = ", ".join(
+                f"{n:,} {k}" for k, n in sorted(self.skipped.items(), key=lambda x: (-x[1], x[0]))
+            )
             out.append(f"{sum(self.skipped.values()):,} span(s) in no dialect evaltui reads "
                        f"skipped ({shown})")  # fmt: skip
         if self.content_missing:
