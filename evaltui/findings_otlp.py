@@ -156,10 +156,14 @@ def post(endpoint: str, body: str, what: str) -> None:
             reply = answer.read(65536)
     except urllib.error.HTTPError as exc:
         text = exc.read(300).decode("utf-8", "replace")
-        raise InputError(endpoint, f"the OTLP endpoint answered {exc.code} to {what}: {text}") from None
+        raise InputError(
+            endpoint, f"the OTLP endpoint answered {exc.code} to {what}: {text}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise InputError(endpoint, f"could not send {what} to the OTLP endpoint: {reason}") from None
+        raise InputError(
+            endpoint, f"could not send {what} to the OTLP endpoint: {reason}"
+        ) from None
     try:
         partial = json.loads(reply or b"{}").get("partialSuccess") or {}
     except (ValueError, AttributeError):

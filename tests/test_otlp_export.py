@@ -39,7 +39,14 @@ def _findings(db: Path) -> dict[str, Any]:
         cases = dict(store.conn.execute("SELECT case_key, id FROM cases"))
         triage.label(store, b, c, cases["refund-02"], failure_class=default_taxonomy().get("unsafe_tool_action"), owner="agents",
                      verdict="real_regression", note=HOSTILE, reviewer="ana")  # fmt: skip
-        triage.label(store, b, c, cases["lookup-01"], failure_class=default_taxonomy().get("latency_timeout"), reviewer="ben")
+        triage.label(
+            store,
+            b,
+            c,
+            cases["lookup-01"],
+            failure_class=default_taxonomy().get("latency_timeout"),
+            reviewer="ben",
+        )
         triage.label(store, b, c, cases["privacy-01"], verdict="accepted", reviewer="ana")
         triage.undo(store, b, c, reviewer="ana")
         ids = {}
@@ -83,7 +90,9 @@ def _attrs(record: Any) -> dict[str, Any]:
     return out
 
 
-def test_findings_round_trip_through_the_otlp_json_parser_parented_to_their_traces(db_path, tmp_path):
+def test_findings_round_trip_through_the_otlp_json_parser_parented_to_their_traces(
+    db_path, tmp_path
+):
     lines = _findings(db_path)
     out = tmp_path / "triage.otlp.jsonl"
     r = run(db_path, "findings", "export", "--otlp", str(out))
@@ -120,7 +129,7 @@ def test_hostile_text_in_a_note_is_escaped_exactly_and_inert(db_path, tmp_path):
     assert run(db_path, "findings", "export", "--otlp", str(out)).exit_code == 0
     raw = out.read_bytes()
     assert raw.isascii() and b"\x1b" not in raw and b"\x00" not in raw
-    assert b"\\u001b[31m\\u202e\\\"}]\\n<script>" in raw  # JSON escapes, nothing interpreted
+    assert b'\\u001b[31m\\u202e\\"}]\\n<script>' in raw  # JSON escapes, nothing interpreted
     assert len(raw.splitlines()) == 1
 
 
@@ -129,7 +138,14 @@ def test_a_run_not_from_traces_exports_findings_without_ids(db_path, tmp_path):
         b, c = (service.import_path(store, next((AGENTS / "inspect_ai" / s).glob("*.eval")))[0].run_id
                 for s in ("baseline", "candidate"))  # fmt: skip
         case = store.conn.execute("SELECT id FROM cases WHERE case_key = 'refund-02'").fetchone()[0]
-        triage.label(store, b, c, case, failure_class=default_taxonomy().get("unsafe_tool_action"), reviewer="ana")
+        triage.label(
+            store,
+            b,
+            c,
+            case,
+            failure_class=default_taxonomy().get("unsafe_tool_action"),
+            reviewer="ana",
+        )
     out = tmp_path / "t.jsonl"
     assert run(db_path, "findings", "export", "--otlp", str(out)).exit_code == 0
     [request] = _parse(out.read_text())
@@ -142,7 +158,7 @@ class _Collector(BaseHTTPRequestHandler):
     status = 200
     reply = b"{}"
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((self.path, self.headers["Content-Type"], body))
         self.send_response(type(self).status)
@@ -196,8 +212,13 @@ def test_an_endpoint_that_refuses_or_rejects_is_an_error(db_path, collector):
 
 def test_usage_errors(db_path, tmp_path):
     _findings(db_path)
-    assert run(db_path, "findings", "export", "--endpoint", "http://127.0.0.1:9/v1/logs").exit_code == 2
+    assert (
+        run(db_path, "findings", "export", "--endpoint", "http://127.0.0.1:9/v1/logs").exit_code
+        == 2
+    )
     assert run(db_path, "findings", "export", "--otlp").exit_code == 2
-    r = run(db_path, "findings", "export", "--otlp", str(tmp_path / "x"), "--sign", str(tmp_path / "k"))
+    r = run(
+        db_path, "findings", "export", "--otlp", str(tmp_path / "x"), "--sign", str(tmp_path / "k")
+    )
     assert r.exit_code == 2
     assert run(db_path, "findings", "export").exit_code == 2

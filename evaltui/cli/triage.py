@@ -179,7 +179,11 @@ def findings_list(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Sign with this SSH private key (as git does): writes FILE.sig next to FILE.",
 )
-@click.option("--otlp", is_flag=True, help="As OpenTelemetry gen_ai.evaluation.result events (OTLP/JSON logs).")
+@click.option(
+    "--otlp",
+    is_flag=True,
+    help="As OpenTelemetry gen_ai.evaluation.result events (OTLP/JSON logs).",
+)
 @click.option("--endpoint", help="With --otlp: also POST them to this OTLP/HTTP logs URL.")
 @click.pass_context
 def findings_export(
