@@ -823,6 +823,7 @@ SECTIONS = {
     "agents": bench_agents,
     "mem_inspect": _section("mem_inspect"),
     "mem_traces": _section("mem_traces"),
+    "otlp_proto": _section("otlp_proto"),
 }
 
 
