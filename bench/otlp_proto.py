@@ -72,7 +72,10 @@ def generate(proto: Path, lines: Path, spans: int) -> int:
             for src in sources:
                 req = ExportTraceServiceRequest()
                 req.CopyFrom(src)
-                trace_id = copy.to_bytes(8, "big") + src.resource_spans[0].scope_spans[0].spans[0].trace_id[8:]
+                trace_id = (
+                    copy.to_bytes(8, "big")
+                    + src.resource_spans[0].scope_spans[0].spans[0].trace_id[8:]
+                )
                 for rs in req.resource_spans:
                     for ss in rs.scope_spans:
                         for span in ss.spans:
