@@ -825,6 +825,7 @@ SECTIONS = {
     "mem_traces": _section("mem_traces"),
     "mem_files": _section("mem_files"),
     "codebook": _section("codebook"),
+    "otlp_proto": _section("otlp_proto"),
 }
 
 

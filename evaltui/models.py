@@ -156,3 +156,5 @@ class RunSummary(BaseModel):
     unscored: int  # results the tool gave no verdict
     pass_rate: float | None  # per result with a verdict (unscored ones left out)
     criteria: dict[str, dict[str, int]]
+    # OTLP traces: spans read and skipped by dialect, log records joined (docs/formats.md)
+    otlp: dict[str, Any] | None = None

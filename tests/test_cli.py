@@ -13,7 +13,7 @@ from tests.helpers import line, write_jsonl
 RUNS_JSON_KEYS = {
     "id", "name", "role", "system", "format", "source_path", "sha256", "created_at", "imported_at",
     "suites", "cases", "results", "passed", "failed", "errored", "limit", "unscored", "pass_rate",
-    "criteria",
+    "criteria", "otlp",
 }  # fmt: skip
 
 

@@ -61,13 +61,28 @@ def root(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("run", ["baseline", "candidate"])
-def test_a_real_openinference_trace_is_refused_naming_the_dialect_and_the_line(db_path, run):
-    """Written by openinference-instrumentation's OITracer (fixtures/agents/how-produced):
-    before, it imported as 16 unscored results keyed by trace id."""
-    path = OPENINFERENCE / f"{run}.otlp.jsonl"
-    out = refused(db_path, path)
-    assert ", line 1: " in out and "OpenInference" in out, out
-    assert "openinference.span.kind" in out and "does not read" in out
+def test_a_real_openinference_trace_is_read_now_not_refused(db_path, run):
+    """Written by openinference-instrumentation's OITracer (fixtures/agents/how-produced): refused
+    while evaltui did not read the dialect (#24), read since #31 (tests/test_otlp_dialects.py
+    checks every case's path); before #24 it imported as 16 unscored results keyed by trace id."""
+    r = run_import(db_path, OPENINFERENCE / f"{run}.otlp.jsonl")
+    assert r.exit_code == 0, r.output
+    with Store(db_path) as store:
+        keys = {k for (k,) in store.conn.execute("SELECT case_key FROM cases")}
+        verdicts = dict(store.conn.execute("SELECT verdict, COUNT(*) FROM results GROUP BY 1"))
+    assert "refund-02" in keys and len(keys) == 16 and "unscored" not in verdicts
+
+
+def test_a_dialect_evaltui_does_not_read_is_still_refused_naming_it_and_the_line(db_path, tmp_path):
+    """Spans in a convention evaltui does not read (OpenLLMetry's traceloop.*), with nothing
+    that names the case or gives a verdict: refused naming the convention, never read as empty."""
+    objs = [json.loads(x) for x in OTEL_LINES[:3]]
+    for obj in objs:
+        _foreign(obj, {"gen_ai.operation.name": "traceloop.span.kind", "gen_ai.request.model":
+                       "traceloop.entity.name"})  # fmt: skip
+    out = refused(db_path, write_lines(tmp_path / "traceloop.jsonl", objs))
+    assert "OpenLLMetry (Traceloop)" in out and "traceloop.span.kind" in out, out
+    assert ", line 1: " in out and "does not read" in out, out
 
 
 def _foreign(obj: dict[str, Any], rename: dict[str, str], drop_events: bool = True) -> None:
@@ -84,13 +99,17 @@ def _foreign(obj: dict[str, Any], rename: dict[str, str], drop_events: bool = Tr
             span["events"] = []
 
 
-def test_the_vercel_ai_sdk_convention_is_named(db_path, tmp_path):
+def test_vercel_ai_sdk_spans_that_name_no_case_are_refused_naming_the_dialects_seen(
+    db_path, tmp_path
+):
+    """Read since #31, but these traces name no case and carry no verdict: refused, saying
+    which dialects the spans were in (never imported keyed by trace id)."""
     objs = [json.loads(x) for x in OTEL_LINES[:3]]
     for obj in objs:
         _foreign(obj, {"gen_ai.request.model": "ai.model.id", "gen_ai.operation.name": "ai.operationId",
                        "gen_ai.usage.": "ai.usage.", "gen_ai.input.messages": "ai.prompt.messages"})  # fmt: skip
     out = refused(db_path, write_lines(tmp_path / "vercel.jsonl", objs))
-    assert "Vercel AI SDK" in out and "ai.operationId" in out and ", line 1: " in out, out
+    assert "no trace in this file names its case" in out and "Vercel AI SDK" in out, out
 
 
 def test_traces_without_the_attributes_evaltui_reads_are_refused_naming_what_is_missing(

@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -144,8 +145,11 @@ def import_cmd(
                 )
         else:
             units.append((path, None))
+    from evaltui.importers.otlp_logs import pair
+
+    units, logs = pair(units)  # OTLP logs files join the OTLP traces files given with them
     into = partial(
-        _import_into, units=units, fmt=fmt, options=options, force=force, console=console
+        _import_into, units=units, fmt=fmt, options=options, logs=logs, force=force, console=console
     )
     # A new store is built in a private file and appears at its path only with a run in
     # it: a failed import leaves no file there (docs/security.md, "A new store").
@@ -184,6 +188,7 @@ def _import_into(
     units: list[tuple[Path, str | None]],
     fmt: str | None,
     options: ImportOptions,
+    logs: tuple[str, ...],
     force: bool,
     console: Console,
 ) -> tuple[int, int]:
@@ -197,8 +202,9 @@ def _import_into(
         for path, detected in units:
             try:
                 outcomes = service.import_path(
-                    store, path, fmt=fmt or detected, options=options, force=force, progress=hook
-                )
+                    store, path, fmt=fmt or detected, force=force, progress=hook,
+                    options=replace(options, logs=logs) if logs and detected == "otel-genai" else options,
+                )  # fmt: skip
             except EvaltuiError as exc:
                 failed += 1
                 say(f"Error: {visible(exc.message, limit=2000)}", True)

@@ -170,7 +170,7 @@ def findings_list(
 
 
 @findings_group.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 @click.option("--baseline", help="Only this baseline run.")
 @click.option("--candidate", help="Only this candidate run.")
 @click.option(
@@ -179,13 +179,21 @@ def findings_list(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Sign with this SSH private key (as git does): writes FILE.sig next to FILE.",
 )
+@click.option(
+    "--otlp",
+    is_flag=True,
+    help="As OpenTelemetry gen_ai.evaluation.result events (OTLP/JSON logs).",
+)
+@click.option("--endpoint", help="With --otlp: also POST them to this OTLP/HTTP logs URL.")
 @click.pass_context
 def findings_export(
     ctx: click.Context,
-    file: Path,
+    file: Path | None,
     baseline: str | None,
     candidate: str | None,
     sign_key: Path | None,
+    otlp: bool,
+    endpoint: str | None,
 ) -> None:
     """Write every finding to FILE: one per line, stable order, diff-friendly.
 
@@ -196,6 +204,11 @@ def findings_export(
     from evaltui import findings_files
     from evaltui.files import check_writable
 
+    if otlp or endpoint:  # docs/triage.md: triage out as OpenTelemetry
+        _export_otlp(ctx, file, baseline, candidate, sign_key, otlp, endpoint)
+        return
+    if file is None:
+        raise click.UsageError("FILE is required (or --otlp --endpoint URL)")
     check_writable(file)
     with open_store(store_path(ctx)) as store:
         n = findings_files.export(
@@ -207,6 +220,28 @@ def findings_export(
         )
     signed = f" and its signature {visible(file.name)}.sig" if sign_key else ""
     echo(f"wrote {n:,} findings to {visible(str(file))}{signed}")
+
+
+def _export_otlp(ctx: click.Context, file: Path | None, baseline: str | None,
+                 candidate: str | None, sign_key: Path | None, otlp: bool,
+                 endpoint: str | None) -> None:  # fmt: skip
+    from evaltui import findings_otlp
+    from evaltui.files import check_writable
+
+    if not otlp or sign_key or (file is None and not endpoint):
+        raise click.UsageError("--endpoint goes with --otlp; --otlp takes FILE or --endpoint "
+                               "URL (or both), and no --sign")  # fmt: skip
+    if file is not None:
+        check_writable(file)
+    with open_store(store_path(ctx)) as store:
+        n, sent = findings_otlp.export(
+            store, file, endpoint,
+            base=store.resolve_run(baseline) if baseline else None,
+            cand=store.resolve_run(candidate) if candidate else None,
+        )  # fmt: skip
+    where = [f"to {visible(str(file))}"] if file else []
+    where += [f"to {visible(endpoint)} ({sent} request(s))"] if endpoint else []
+    echo(f"wrote {n:,} findings as gen_ai.evaluation.result events {' and '.join(where)}")
 
 
 @findings_group.command("import")

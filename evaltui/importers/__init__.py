@@ -19,6 +19,7 @@ from evaltui.importers.lm_eval import LmEvalImporter
 from evaltui.importers.native import NativeCsvImporter, NativeJsonlImporter
 from evaltui.importers.openai_evals import OpenAIEvalsImporter
 from evaltui.importers.otel_genai import OtelGenAIImporter
+from evaltui.importers.otlp_logs import OtlpLogsImporter
 from evaltui.importers.promptfoo import PromptfooImporter
 
 # Order matters: the first importer whose sniff() accepts the file wins, so
@@ -36,6 +37,7 @@ register(OpenAIEvalsImporter())
 register(LmEvalImporter())
 register(OtelGenAIImporter())
 register(LangSmithImporter())
+register(OtlpLogsImporter())  # refused alone; joined to the traces given with it (otlp_logs.pair)
 register(NativeJsonlImporter())
 register(NativeCsvImporter())
 

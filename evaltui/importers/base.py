@@ -25,6 +25,7 @@ class ImportOptions:
     suite: str | None = None
     pass_criterion: str | None = None
     pass_threshold: float | None = None  # a numeric value passes at >= this (default 1.0)
+    logs: tuple[str, ...] = ()  # OTLP logs files given with OTLP traces (joined by trace, span)
 
     @property
     def threshold(self) -> float:

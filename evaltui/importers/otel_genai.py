@@ -1,34 +1,36 @@
-"""OpenTelemetry GenAI traces as OTLP/JSON lines (a Collector file exporter's output: one
-`ExportTraceServiceRequest` per line). One trace is one case (docs/formats.md).
+"""OpenTelemetry traces: OTLP/JSON lines (a Collector file exporter's output: one
+`ExportTraceServiceRequest` per line) or OTLP protobuf (`otlp_proto`), with OTLP logs
+files joined to their spans (`otlp_logs`). One trace is one case (docs/formats.md).
 
-- the trace's root span (no parent; usually `invoke_agent`) is the case: its key is the
-  root attribute `test.case.name` (else `evaltui.case_key`, else the trace id), its suite
-  `test.suite.name` (else the resource's `service.name`); input and output are the root's
-  `gen_ai.input.messages` / `gen_ai.output.messages`;
-- criteria are the root's `gen_ai.evaluation.result` span events (name, score value,
-  label, explanation); the verdict is `test.case.result.status` when set, else every
-  criterion passing (or --pass-criterion); a root with error status is an error;
-- the trajectory: the system instructions and input turns, then every span in start
-  order: `chat` spans give the assistant turns and the tool calls they emit (`tool_call`
-  parts), `execute_tool` spans the results (or the error status), `retrieval` spans the
-  retrieved document ids; passages in a tool's JSON result and `[id]` citations in the
-  answer become sources;
-- the run is named by the resource's `evaltui.run` (else `service.name service.version`),
-  its system is `gen_ai.request.model`; other root attributes outside the gen_ai./test.
-  namespaces become case attributes, by their last dotted part (`acme.case.risk` -> risk).
-Spans of a trace may come on several lines; a trace is complete when its root arrives
-(the SDK ends children first); a trace left without a root is refused, naming it, and the
-spans waiting for their root are bounded (EVALTUI_MAX_PENDING_SPANS, _BYTES).
-A file whose traces name no case or carry no verdict is refused, naming the trace dialect
-when it is one evaltui does not read (OpenInference, the Vercel AI SDK...): never imported
-as if its cases and verdicts were absent. The OTLP shape is checked in `otlp`.
+Each span is read in its own dialect, decided per span (`otlp_dialects`): OpenTelemetry
+GenAI (attributes or events), OpenInference, the Vercel AI SDK; a span in no dialect
+evaltui reads is skipped and counted, and the count is in the import line and in the run's
+metadata (`otlp`). `otlp_steps` maps the spans onto the case: key, suite, attributes,
+input, output, criteria and the trajectory.
+
+- the trace's root span (no parent) is the case: its key is `test.case.name` (else
+  `evaltui.case_key`, else the same keys in a dialect's metadata, else the trace id), its
+  suite `test.suite.name` (else the resource's `service.name`);
+- the verdict is `test.case.result.status` when set, else every criterion passing (or
+  --pass-criterion); a root with error status is an error;
+- the run is named by the resource's `evaltui.run` (else `service.name service.version`).
+Spans of a trace may come on several lines; a trace is complete when its root arrives (the
+SDK ends children first); a trace left without a root is refused, naming it, and the spans
+waiting for their root are bounded (EVALTUI_MAX_PENDING_SPANS, _BYTES).
+
+The file is read twice: first to count the spans by dialect and check that the traces name
+their cases and carry verdicts (the counts go in the run's metadata before a row is
+written), then to build the records. A file none of whose traces names its case or carries
+a verdict is refused, naming the dialects seen: never imported as if its cases and verdicts
+were absent. The OTLP shape is checked in `otlp` (JSON) and `otlp_proto`.
 """
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
+import hashlib
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,129 +39,199 @@ from evaltui.importers.base import (
     ImportOptions,
     ParsedRun,
     Progress,
-    as_text,
     env_limit,
     find_criterion,
     iter_lines,
     json_line,
-    score_to_criterion,
-)
-from evaltui.importers.otlp import Span, dialect, request, resource_of, spans_of
-from evaltui.models import Criterion, Record, Run, Verdict
-from evaltui.trajectory import Step, with_sources
+    sha256_file,
+)  # fmt: skip
+from evaltui.importers.otlp import Span, spans_of
+from evaltui.importers.otlp_dialects import (
+    FOREIGN,
+    NAMES,
+    READ,
+    UNKNOWN,
+    Ctx,
+    View,
+    dialect_of,
+    span_dialect,
+    view_of,
+)  # fmt: skip
+from evaltui.importers.otlp_logs import Joined
+from evaltui.models import Record, Run, Verdict
 
 NAME = "otel-genai"
-_SKIP_NS = ("gen_ai.", "test.", "server.", "error.", "telemetry.", "otel.")
 MAX_PENDING_SPANS = (
     50_000  # spans held while their trace's root has not come (EVALTUI_MAX_PENDING_SPANS)
 )
 MAX_PENDING_BYTES = 32 << 20  # their text (EVALTUI_MAX_PENDING_BYTES)
 _DONE_KEPT = 100_000  # completed traces remembered, to name a late span (a forgotten one is
 # refused anyway, at the end, as a trace without its root)
-_KEYS = ("test.case.name", "evaltui.case_key")
 _EVAL = "gen_ai.evaluation.result"
-_MESSAGE_ATTRS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
-                  "gen_ai.retrieval.documents")  # fmt: skip
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+@dataclass
+class Census:
+    """What the first pass found: the first resource, spans read and skipped by dialect."""
+
+    resource: dict[str, Any] | None = None
+    traces: int = 0
+    read: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    content_missing: int = 0  # model turns whose messages are in no span, event or log record
+    keyed: bool = False
+    scored: bool = False
+
+    def meta(self, joined: Joined | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "traces": self.traces, "spans_read": dict(sorted(self.read.items())),
+            "spans_skipped": sum(self.skipped.values()),
+            "skipped_by_dialect": dict(sorted(self.skipped.items())),
+        }  # fmt: skip
+        if self.content_missing:
+            out["model_turns_without_content"] = self.content_missing
+        if joined is not None:
+            out["logs"] = {"files": joined.files, "records": joined.total, "joined": joined.joined}
+        return out
+
+    def notes(self, joined: Joined | None) -> list[str]:
+        out = []
+        if self.skipped:
+            shown = ", ".join(
+                f"{n:,} {k}" for k, n in sorted(self.skipped.items(), key=lambda x: (-x[1], x[0]))
+            )
+            out.append(f"{sum(self.skipped.values()):,} span(s) in no dialect evaltui reads "
+                       f"skipped ({shown})")  # fmt: skip
+        if self.content_missing:
+            out.append(f"{self.content_missing:,} model turn(s) carry no messages (the "
+                       "instrumentation wrote them as log records: import the OTLP logs file "
+                       "with the traces)" if joined is None else
+                       f"{self.content_missing:,} model turn(s) carry no messages, in the spans "
+                       "or in the logs given")  # fmt: skip
+        if joined is not None:
+            out.append(joined.note())
+        return out
 
 
-def _messages(span: Span, key: str, path: Path, location: str) -> list[dict[str, Any]]:
-    """A JSON-array attribute (messages, documents): its objects. Present but not a JSON
-    array is refused: read as empty, the input or output would be silently lost."""
-    text = span.attrs.get(key)
-    if text is None:
-        return []
-    try:
-        value = json.loads(text, parse_constant=_no_constant) if isinstance(text, str) else None
-    except (ValueError, RecursionError):
-        value = None
-    if not isinstance(value, list):
-        raise InputError(str(path), "a JSON array (as a string) is expected", location=location,
-                         field=f"{span.where}.attributes[{key}]")  # fmt: skip
-    return [m for m in value if isinstance(m, dict)]
-
-
-def _text_of(message: dict[str, Any]) -> str:
-    return "\n".join(
-        str(p.get("content", "")) for p in message.get("parts") or []
-        if isinstance(p, dict) and p.get("type") == "text"
-    )  # fmt: skip
-
-
-def _tokens(span: Span, path: Path, location: str) -> int | None:
-    total = 0
-    for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"):
-        value = span.attrs.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**52:
-            raise InputError(str(path), f"a token count is expected, got {value!r:.40}",
-                             location=location, field=f"{span.where}.attributes[{key}]")  # fmt: skip
-        total += value
-    return total or None
-
-
-def _has_verdict(root: Span) -> bool:
-    return (
-        root.status_code == 2
-        or root.attrs.get("test.case.result.status") in ("pass", "fail", "error")
-        or any(name == _EVAL for name, _, _ in root.events)
-    )
+@dataclass
+class Trace:
+    number: int  # the line (message) where its root came
+    location: str
+    trace: str
+    spans: list[Span]
+    root: Span
 
 
 class OtelGenAIImporter:
     name = NAME
     description = (
-        "OpenTelemetry GenAI traces, OTLP/JSON lines (one ExportTraceServiceRequest per line)"
+        "OpenTelemetry traces (OTel GenAI, OpenInference, Vercel AI SDK), OTLP/JSON lines or "
+        "protobuf, with OTLP logs joined"
     )
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        return head.lstrip(b"\xef\xbb\xbf").lstrip().startswith(b'{"resourceSpans"')
+        if head.lstrip(b"\xef\xbb\xbf").lstrip().startswith(b'{"resourceSpans"'):
+            return True
+        from evaltui.importers import otlp_proto
+
+        return bool(head) and otlp_proto.sniff(path, head, "traces")
 
     def read(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
         progress = Progress()
-        first = self._first_resource(path)
+        joined = _load_logs(options)
+        census = self._census(path, options, joined)
+        first = census.resource or {}
         run_name = first.get("evaltui.run") or " ".join(
             str(x) for x in (first.get("service.name"), first.get("service.version")) if x
         ) or path.stem  # fmt: skip
+        metadata = {k: v for k, v in first.items() if not k.startswith("telemetry.")}
+        metadata["otlp"] = census.meta(joined)
         run = Run(
             name=options.name or str(run_name),
             system=options.system or str(first.get("service.version") or ""),
             role=options.role or "none",
             source_path=str(path.resolve()),
             format=NAME,
-            metadata={k: v for k, v in first.items() if not k.startswith("telemetry.")},
+            metadata=metadata,
         )
-        return [ParsedRun(run, self._records(path, options, progress), progress)]
+        if joined is not None:  # the same traces with other logs are another import
+            digest = hashlib.sha256(sha256_file(path).encode())
+            for name in options.logs:
+                digest.update(sha256_file(Path(name)).encode())
+            run.sha256 = digest.hexdigest()
+        records = self._records(path, options, progress, census, joined)
+        return [ParsedRun(run, records, progress, notes=census.notes(joined))]
 
-    def _first_resource(self, path: Path) -> dict[str, Any]:
-        from evaltui.importers.otlp import Bad
+    # -- the two passes ----------------------------------------------------------------
 
-        for number, raw in iter_lines(path, Progress()):
-            location = f"line {number}"
-            for r, rs in enumerate(request(path, json_line(path, raw, location), location)):
-                try:
-                    return resource_of(rs, f"resourceSpans[{r}]")
-                except Bad as bad:
-                    raise InputError(str(path), bad.why, location=location,
-                                     field=bad.where) from None  # fmt: skip
-        raise InputError(str(path), "no resourceSpans in this file", field="resourceSpans")
+    def _census(self, path: Path, options: ImportOptions, joined: Joined | None) -> Census:
+        census = Census()
+        seen_foreign: str | None = None
+        for t in self._traces(path, Progress(), joined, keep_logs=True):
+            census.traces += 1
+            if census.resource is None:
+                census.resource = t.root.resource
+            views, root_view, counts = _views(path, t)
+            for label, n in counts.items():
+                (census.read if label in READ or label == "case" else census.skipped)[label] += n
+            census.content_missing += sum(1 for v in views.values() if v.content_missing)
+            ordered = [root_view, *views.values()]
+            from evaltui.importers import otlp_steps
 
-    def _records(self, path: Path, options: ImportOptions, progress: Progress) -> Iterator[Record]:
+            has_key = otlp_steps.case_key(t.root, ordered) is not None
+            has_verdict = _has_verdict(t.root, ordered)
+            if not has_key and not has_verdict and not views and seen_foreign is None:
+                seen_foreign = next((k for k in counts if k not in READ and k not in ("case", UNKNOWN)), None)  # fmt: skip
+                if seen_foreign is not None:
+                    name, key = seen_foreign.split(": ", 1)
+                    raise InputError(
+                        str(path), f"trace {t.trace} is in the {name} convention ({key}), which "
+                        "evaltui does not read: its cases and verdicts would be read as absent "
+                        "(evaltui reads OpenTelemetry GenAI, OpenInference and Vercel AI SDK "
+                        "traces)", location=t.location, field=key,
+                    )  # fmt: skip
+            census.keyed |= has_key
+            census.scored |= has_verdict
+        if census.resource is None:
+            raise InputError(str(path), "no spans in this file", field="resourceSpans")
+        if not census.keyed or not census.scored:
+            missing = (
+                "names its case (no root span has test.case.name or evaltui.case_key, and no "
+                "metadata names it; trace ids would be case keys, which line up with no other run)"
+                if not census.keyed else "carries a verdict (no root span has "
+                "test.case.result.status, no trace has a gen_ai.evaluation.result event, an "
+                "OpenInference evaluation or an error status)"
+            )  # fmt: skip
+            seen = ", ".join(f"{n:,} {NAMES.get(k, k)}" for k, n in
+                             (census.read + census.skipped).most_common() if k != "case")  # fmt: skip
+            raise InputError(str(path), f"no trace in this file {missing}; its spans: {seen or 'none'}",
+                             field="test.case.name" if not census.keyed else _EVAL)  # fmt: skip
+        return census
+
+    def _records(self, path: Path, options: ImportOptions, progress: Progress, census: Census,
+                 joined: Joined | None) -> Iterator[Record]:  # fmt: skip
+        from evaltui.importers import otlp_steps
+
+        read: Counter[str] = Counter()
+        for t in self._traces(path, progress, joined):
+            views, root_view, counts = _views(path, t)
+            read.update(counts)
+            yield _record(path, t, views, root_view, options, otlp_steps)
+        if read != census.read + census.skipped:
+            raise InputError(str(path), "the file changed while it was read (its spans were "
+                             "counted, then read again, and differ)")  # fmt: skip
+
+    def _traces(self, path: Path, progress: Progress, joined: Joined | None,
+                keep_logs: bool = False) -> Iterator[Trace]:  # fmt: skip
+        """Every complete trace (its root arrived), in file order, bounded."""
         max_spans = env_limit("EVALTUI_MAX_PENDING_SPANS", MAX_PENDING_SPANS)
         max_bytes = env_limit("EVALTUI_MAX_PENDING_BYTES", MAX_PENDING_BYTES)
         pending: dict[str, list[Span]] = {}
         done: OrderedDict[str, None] = OrderedDict()
         held = held_bytes = 0
-        keyed = scored = False
-        seen: tuple[str, str] | None = None  # a foreign dialect, once seen
-        for number, raw in iter_lines(path, progress):
-            location = f"line {number}"
+        for number, location, spans in _batches(path, progress):
             roots: dict[str, Span] = {}
-            for span in spans_of(path, json_line(path, raw, location), location):
+            for span in spans:
                 trace = span.trace
                 if trace in done:
                     what = "a second root span" if not span.parent else "a span"
@@ -188,175 +260,124 @@ class OtelGenAIImporter:
                         "when its root (the span without a parent) arrives", location=location,
                     )  # fmt: skip
             for trace, root in roots.items():
-                spans = pending.pop(trace)
-                held -= len(spans)
-                held_bytes -= sum(s.size for s in spans)
+                group = pending.pop(trace)
+                held -= len(group)
+                held_bytes -= sum(s.size for s in group)
                 done[trace] = None
                 if len(done) > _DONE_KEPT:
                     done.popitem(last=False)
-                has_key = any(root.attrs.get(k) is not None for k in _KEYS)
-                has_verdict = _has_verdict(root)
-                if not has_key and not has_verdict and seen is None:
-                    seen = dialect(spans)
-                    if seen is not None:
-                        raise InputError(
-                            str(path), f"trace {trace} is in the {seen[0]} convention ({seen[1]}), "
-                            "which evaltui does not read: its cases and verdicts would be read as "
-                            "absent (evaltui reads OpenTelemetry GenAI traces: test.case.name and "
-                            "gen_ai.evaluation.result on the root span)", location=location,
-                            field=seen[1],
-                        )  # fmt: skip
-                keyed, scored = keyed or has_key, scored or has_verdict
-                yield self._record(path, number, trace, spans, root, options)
+                if joined is not None:
+                    joined.attach(group, root, keep=keep_logs)
+                group.sort(key=lambda s: (s.start, s.end))
+                yield Trace(number, location, trace, group, root)
         if pending:
             trace = next(iter(pending))
             raise InputError(str(path), f"trace {trace} has no root span (no span without a parent)",
                              field="parentSpanId")  # fmt: skip
-        if not keyed or not scored:
-            missing = (
-                "names its case (no root span has test.case.name or evaltui.case_key; trace "
-                "ids would be case keys, which line up with no other run)"
-                if not keyed else "carries a verdict (no root span has test.case.result.status, "
-                "a gen_ai.evaluation.result event or an error status)"
-            )  # fmt: skip
-            raise InputError(str(path), f"no trace in this file {missing}",
-                             field="test.case.name" if not keyed else _EVAL)  # fmt: skip
 
-    def _record(self, path: Path, number: int, trace: str, spans: list[Span], root: Span,
-                options: ImportOptions) -> Record:  # fmt: skip
-        location = f"line {number}"
-        spans.sort(key=lambda s: (s.start, s.end))
-        attrs = root.attrs
-        key = next((attrs[k] for k in _KEYS if attrs.get(k) is not None), trace)
-        if not isinstance(key, str | int) or isinstance(key, bool) or key == "":
-            name = next(k for k in _KEYS if attrs.get(k) is not None)
-            raise InputError(str(path), f"a case name (a string) is expected, got {key!r:.40}",
-                             location=location, field=f"{root.where}.attributes[{name}]")  # fmt: skip
-        suite = options.suite or str(
-            attrs.get("test.suite.name") or root.resource.get("service.name") or "otel"
-        )
-        criteria: dict[str, Criterion] = {}
-        for event, ev, _ in root.events:
-            if event != _EVAL:
-                continue
-            name = str(ev.get("gen_ai.evaluation.name") or "evaluation")
-            label = ev.get("gen_ai.evaluation.score.label")
-            explanation = ev.get("gen_ai.evaluation.explanation")
-            crit = score_to_criterion(ev.get("gen_ai.evaluation.score.value"),
-                                      None if explanation is None else as_text(explanation),
-                                      options.threshold)  # fmt: skip
-            if label in ("pass", "fail"):
-                crit.verdict = label
-            if label not in (None, "pass", "fail"):
-                crit.explanation = (
-                    f"{as_text(label)}: {crit.explanation}" if crit.explanation else as_text(label)
-                )
-            criteria[name] = crit
-        error = None
-        verdict: Verdict
-        if root.status_code == 2:
-            verdict, error = "error", root.status_message or "the agent's root span failed"
-        elif options.pass_criterion:
-            chosen = find_criterion(criteria, options.pass_criterion)
-            verdict = (chosen.verdict if chosen else None) or "unscored"
-        elif attrs.get("test.case.result.status") in ("pass", "fail", "error"):
-            verdict = attrs["test.case.result.status"]
-        elif criteria:
-            verdicts = [c.verdict for c in criteria.values()]
-            verdict = (
-                "unscored"
-                if None in verdicts
-                else ("pass" if all(v == "pass" for v in verdicts) else "fail")
-            )
+
+def _load_logs(options: ImportOptions) -> Joined | None:
+    if not options.logs:
+        return None
+    from evaltui.importers import otlp_logs
+
+    return otlp_logs.load(options.logs)
+
+
+def _batches(path: Path, progress: Progress) -> Iterator[tuple[int, str, Iterator[Span]]]:
+    """(record number, its location, its spans): JSON lines, or protobuf messages."""
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    if head.lstrip(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
+        for number, raw in iter_lines(path, progress):
+            location = f"line {number}"
+            yield number, location, spans_of(path, json_line(path, raw, location), location)
+        return
+    from evaltui.importers import otlp_proto
+
+    progress.total = path.stat().st_size
+    yield from otlp_proto.spans(path, progress)
+
+
+def _views(path: Path, t: Trace) -> tuple[dict[str, View], View, Counter[str]]:
+    """Each span of the trace read in its dialect (the root always, as the case), and the
+    spans counted by dialect (READ, "case", or the convention that was skipped)."""
+    counts: Counter[str] = Counter()
+    views: dict[str, View] = {}
+    root_view: View | None = None
+    ctx = Ctx(path, t.location)
+    for span in t.spans:
+        dialect = span_dialect(span)
+        if span is t.root:
+            counts[dialect if dialect in READ else "case"] += 1
+            root_view = view_of(ctx, span, dialect) if dialect in READ else View("agent", "case")
+            root_view.kind = "agent"
+        elif dialect in READ:
+            counts[dialect] += 1
+            views[span.span_id] = view_of(ctx, span, dialect)
         else:
-            verdict = "unscored"
-        input_msgs = _messages(root, "gen_ai.input.messages", path, location)
-        output_msgs = _messages(root, "gen_ai.output.messages", path, location)
-        case_attrs: dict[str, Any] = {}
-        for k, v in attrs.items():
-            if k.startswith(_SKIP_NS) or not isinstance(v, str | int | float | bool):
-                continue
-            short = k.rsplit(".", 1)[-1]
-            case_attrs[short if short not in case_attrs else k] = v
-        start, end = root.start, root.end
-        return Record(
-            suite=suite,
-            case_key=str(key),
-            verdict=verdict,
-            input="\n".join(f"{m.get('role', '?')}: {_text_of(m)}" for m in input_msgs),
-            expected=None,
-            attributes=case_attrs,
-            output="\n".join(_text_of(m) for m in output_msgs),
-            criteria=criteria,
-            latency_ms=(end - start) / 1e6 if end >= start > 0 else None,
-            error=error,
-            location=f"line {number} (trace {trace})",
-            trajectory=self._trajectory(path, location, spans, root, input_msgs),
-        )
-
-    def _trajectory(self, path: Path, location: str, spans: list[Span], root: Span,
-                    input_msgs: list[dict[str, Any]]) -> list[Step]:  # fmt: skip
-        steps: list[Step] = []
-        system = _messages(root, "gen_ai.system_instructions", path, location)
-        sys_text = "\n".join(str(p.get("content", "")) for p in system)
-        if sys_text:
-            steps.append(Step(kind="message", role="system", text=sys_text))
-        for m in input_msgs:
-            steps.append(Step(kind="message", role=str(m.get("role") or "user"), text=_text_of(m)))
-        turn = 0
-        for span in spans:
-            if not span.parent:
-                continue
-            a = span.attrs
-            op = a.get("gen_ai.operation.name")
-            ms = max((span.end - span.start) / 1e6, 0.0)
-            if op == "chat":
-                turn += 1
-                tokens = _tokens(span, path, location)
-                for m in _messages(span, "gen_ai.output.messages", path, location):
-                    steps.append(Step(kind="message", role="assistant", text=_text_of(m), turn=turn,
-                                      latency_ms=ms, tokens=tokens))  # fmt: skip
-                    for p in m.get("parts") or []:
-                        if isinstance(p, dict) and p.get("type") == "tool_call":
-                            steps.append(Step(kind="tool_call", turn=turn, name=as_text(p.get("name")),
-                                              call_id=as_text(p.get("id")), arguments=p.get("arguments")))  # fmt: skip
-            elif op == "execute_tool":
-                failed = span.status_code == 2
-                steps.append(Step(
-                    kind="tool_result", turn=turn, name=as_text(a.get("gen_ai.tool.name")),
-                    call_id=as_text(a.get("gen_ai.tool.call.id")),
-                    text=None if failed else as_text(a.get("gen_ai.tool.call.result")),
-                    error=(span.status_message or as_text(a.get("error.type")) or "error") if failed else None,
-                    latency_ms=ms,
-                ))  # fmt: skip
-            elif op == "retrieval":
-                for d in _messages(span, "gen_ai.retrieval.documents", path, location):
-                    if d.get("id") is not None:
-                        steps.append(Step(kind="source", turn=turn, source_id=as_text(d["id"]),
-                                          name=as_text(a.get("gen_ai.data_source.id") or "retrieval")))  # fmt: skip
-        return _dedupe_sources(with_sources(steps))
+            counts[dialect] += 1
+    assert root_view is not None
+    return views, root_view, counts
 
 
-def _dedupe_sources(steps: list[Step]) -> list[Step]:
-    """One source step per id and turn (a retrieval span and the tool's JSON result name the
-    same passages): the one with the most detail is kept, cited if either is."""
-    best: dict[tuple[int, str], Step] = {}
-    for s in steps:
-        if s.kind == "source" and s.source_id:
-            k = (s.turn, s.source_id)
-            old = best.get(k)
-            if old is None or (s.text and not old.text):
-                best[k] = s.model_copy(update={"cited": s.cited or (old.cited if old else False)})
-            elif s.cited and not old.cited:
-                best[k] = old.model_copy(update={"cited": True})
-    out, seen = [], set()
-    for s in steps:
-        if s.kind == "source" and s.source_id:
-            k = (s.turn, s.source_id)
-            if k in seen:
-                continue
-            seen.add(k)
-            out.append(best[k])
-        else:
-            out.append(s)
-    return out
+def _has_verdict(root: Span, views: list[View]) -> bool:
+    return (
+        root.status_code == 2
+        or root.attrs.get("test.case.result.status") in ("pass", "fail", "error")
+        or any(v.evaluations for v in views)
+    )
+
+
+def _record(path: Path, t: Trace, views: dict[str, View], root_view: View,
+            options: ImportOptions, steps: Any) -> Record:  # fmt: skip
+    root = t.root
+    ordered = [root_view, *views.values()]
+    found = steps.case_key(root, ordered)
+    key = found[0] if found else t.trace
+    if not isinstance(key, str | int) or isinstance(key, bool) or key == "":
+        raise InputError(str(path), f"a case name (a string) is expected, got {key!r:.40}",
+                         location=t.location, field=found[1] if found else "traceId")  # fmt: skip
+    suite = (
+        options.suite
+        or steps.suite_of(root, ordered)
+        or str(root.resource.get("service.name") or "otel")
+    )
+    criteria = steps.criteria(ordered, options.threshold)
+    error = None
+    verdict: Verdict
+    if root.status_code == 2:
+        verdict, error = "error", root.status_message or "the agent's root span failed"
+    elif options.pass_criterion:
+        chosen = find_criterion(criteria, options.pass_criterion)
+        verdict = (chosen.verdict if chosen else None) or "unscored"
+    elif root.attrs.get("test.case.result.status") in ("pass", "fail", "error"):
+        verdict = root.attrs["test.case.result.status"]
+    elif criteria:
+        verdicts = [c.verdict for c in criteria.values()]
+        verdict = (
+            "unscored" if None in verdicts
+            else "error" if "error" in verdicts
+            else ("pass" if all(v == "pass" for v in verdicts) else "fail")
+        )  # fmt: skip
+    else:
+        verdict = "unscored"
+    inputs, input_text, output, system = steps.case_io(root_view, list(views.values()))
+    children = [s for s in t.spans if s is not root]
+    return Record(
+        suite=suite,
+        case_key=str(key),
+        verdict=verdict,
+        input=input_text,
+        expected=None,
+        attributes=steps.attributes(root, ordered),
+        output=output,
+        criteria=criteria,
+        latency_ms=(root.end - root.start) / 1e6 if root.end >= root.start > 0 else None,
+        error=error,
+        location=f"{t.location} (trace {t.trace}, span {root.span_id})",
+        trajectory=steps.trajectory(children, views, inputs, system),
+    )
+
+
+__all__ = ["FOREIGN", "NAME", "UNKNOWN", "OtelGenAIImporter", "dialect_of"]

@@ -1,8 +1,9 @@
-"""OTLP/JSON trace lines (one `ExportTraceServiceRequest` per line), read with their shape
-checked: every span a compact `Span`, every malformed shape an InputError naming the line
-and the field (`resourceSpans[0].scopeSpans[0].spans[3].attributes[2].value`), never a
-crash. The GenAI mapping (otel_genai) reads these spans; the trace dialects it does not
-read are named here (`dialect`).
+"""OTLP/JSON lines (one `ExportTraceServiceRequest`, or `ExportLogsServiceRequest`, per line),
+read with their shape checked: every span a compact `Span`, every log record a `LogRecord`,
+every malformed shape an InputError naming the line and the field
+(`resourceSpans[0].scopeSpans[0].spans[3].attributes[2].value`), never a crash. The
+mapping (otel_genai, otlp_dialects/) reads these spans; `otlp_proto` makes the same
+objects from protobuf files.
 
 The OTLP/JSON rules followed (opentelemetry-proto, docs/specification.md "JSON Protobuf
 Encoding"): ids are hex strings (traceId 32 digits, spanId 16), 64-bit integers
@@ -60,6 +61,21 @@ class Span:
     where: str  # the span's field path within its line
     resource: dict[str, Any] = field(repr=False, default_factory=dict)
     size: int = 0  # about how many bytes of text it holds (the pending-span bound)
+    logs: list[LogRecord] = field(repr=False, default_factory=list)  # joined from a logs file
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """One OTLP log record: an event when it has a name (`gen_ai.choice`), its attributes and
+    its body, and the trace and span it belongs to (empty when it names none)."""
+
+    name: str
+    attrs: dict[str, Any]
+    body: Any
+    trace: str
+    span_id: str
+    where: str  # "FILE line N: resourceLogs[0]...logRecords[2]"
+    size: int = 0
 
 
 def _type(value: Any) -> str:
@@ -204,6 +220,47 @@ def _span(raw: Any, where: str, resource: dict[str, Any]) -> Span:
     return out
 
 
+def _log_record(raw: Any, where: str, place: str) -> LogRecord:
+    record = _want(raw, dict, where, "a log record object")
+    read = _Reader()
+    name = _want(record.get("eventName", ""), str, f"{where}.eventName", "a string")
+    trace, span = record.get("traceId") or "", record.get("spanId") or ""
+    out = LogRecord(
+        name=name,
+        attrs=read.attrs(record.get("attributes"), f"{where}.attributes"),
+        body=read.any(record["body"], f"{where}.body") if record.get("body") is not None else None,
+        trace=_id(trace, f"{where}.traceId", _HEX32, 32) if trace else "",
+        span_id=_id(span, f"{where}.spanId", _HEX16, 16) if span else "",
+        where=f"{place}: {where}",
+    )
+    out.size = read.size + 100
+    return out
+
+
+def log_records_of(path: Path, obj: Any, location: str) -> Iterator[LogRecord]:
+    """Every log record of one parsed line of an OTLP/JSON logs file, checked and decoded."""
+    items = logs_request(path, obj, location)
+    try:
+        for r, rl in enumerate(items):
+            where = f"resourceLogs[{r}]"
+            _want(rl, dict, where, "a ResourceLogs object")
+            for s, sl in enumerate(_list(rl.get("scopeLogs"), f"{where}.scopeLogs")):
+                at = f"{where}.scopeLogs[{s}]"
+                _want(sl, dict, at, "a ScopeLogs object")
+                for k, raw in enumerate(_list(sl.get("logRecords"), f"{at}.logRecords")):
+                    yield _log_record(raw, f"{at}.logRecords[{k}]", f"{path.name} {location}")
+    except Bad as bad:
+        raise InputError(str(path), bad.why, location=location, field=bad.where) from None
+
+
+def logs_request(path: Path, obj: Any, location: str) -> list[Any]:
+    """The line's `resourceLogs` array, or an InputError naming what is wrong."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("resourceLogs"), list):
+        raise InputError(str(path), "an ExportLogsServiceRequest object with a resourceLogs array "
+                         "is expected", location=location, field="resourceLogs")  # fmt: skip
+    return obj["resourceLogs"]
+
+
 def resource_of(rs: Any, where: str) -> dict[str, Any]:
     _want(rs, dict, where, "a ResourceSpans object")
     resource = rs.get("resource")
@@ -241,33 +298,3 @@ def spans_of(path: Path, obj: Any, location: str) -> Iterator[Span]:
                     yield _span(raw, f"{at}.spans[{k}]", resource)
     except Bad as bad:
         raise InputError(str(path), bad.why, location=location, field=bad.where) from None
-
-
-# -- dialects ----------------------------------------------------------------------
-
-# Trace conventions evaltui does not read (yet), by the attribute that gives them away.
-DIALECTS: tuple[tuple[str, str], ...] = (
-    ("openinference.span.kind", "OpenInference (Arize Phoenix)"),
-    ("ai.operationId", "the Vercel AI SDK (ai.*)"),
-    ("traceloop.span.kind", "OpenLLMetry (Traceloop)"),
-    ("langsmith.span.kind", "LangSmith"),
-    ("logfire.span_type", "Pydantic Logfire"),
-    ("mlflow.spanType", "MLflow"),
-    ("langfuse.observation.type", "Langfuse"),
-)
-_PREFIXES = (("llm.", "OpenInference-style llm.*"), ("ai.", "the Vercel AI SDK (ai.*)"))
-
-
-def dialect(spans: list[Span]) -> tuple[str, str] | None:
-    """(the convention, the attribute that shows it) when the spans carry a known foreign
-    dialect's attributes, else None."""
-    for span in spans:
-        for key, name in DIALECTS:
-            if key in span.attrs:
-                return name, key
-    for span in spans:
-        for key in span.attrs:
-            for prefix, name in _PREFIXES:
-                if key.startswith(prefix):
-                    return name, key
-    return None

@@ -81,7 +81,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 RUNS_LIST = """
 SELECT id, name, role, system, format, source_path, sha256, created_at,
        imported_at, suites, n_cases, n_results, n_passed, n_failed, n_errored,
-       n_limit, n_unscored
+       n_limit, n_unscored, json_extract(metadata, '$.otlp')
 FROM runs ORDER BY id
 """
 

@@ -30,7 +30,7 @@ BUSY_TIMEOUT_MS = 30_000  # a triage write waits for an import in another sessio
 # sql.RUNS_LIST's columns, as RunSummary names them
 _RUN_COLUMNS = ("id", "name", "role", "system", "format", "source_path", "sha256", "created_at",
                 "imported_at", "suites", "cases", "results", "passed", "failed", "errored",
-                "limit", "unscored")  # fmt: skip
+                "limit", "unscored", "otlp")  # fmt: skip
 _AUDITED: Counter[str] = Counter()  # stores open here to examine for tampering (audit=True)
 
 
@@ -456,6 +456,7 @@ class Store(EventLog):
             results, unscored = item["results"], item["unscored"]
             item.update(
                 suites=json.loads(item["suites"]),
+                otlp=json.loads(item["otlp"]) if item["otlp"] else None,
                 pass_rate=(item["passed"] / (results - unscored)) if results > unscored else None,
                 criteria=crit.get(item["id"], {}),
             )
