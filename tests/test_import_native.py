@@ -182,7 +182,7 @@ def test_unknown_format_lists_supported_formats(tmp_path):
     path = _bad(tmp_path, "notes.txt", b"just some text\n")
     with pytest.raises(
         InputError,
-        match="unrecognised file format; supported formats: inspect, promptfoo, openai-evals, lm-eval, otel-genai, otlp-logs, langsmith, native, native-csv",
+        match="unrecognised file format; supported formats: inspect, promptfoo, openai-evals, lm-eval, otel-genai, langsmith, otlp-logs, native, native-csv",
     ):
         detect(path)
 
