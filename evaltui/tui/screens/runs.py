@@ -106,7 +106,7 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
     def load_runs(self) -> None:
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             runs = service.list_runs(store)
             selection = service.get_selection(store)
         self.post_message(RunsLoaded(runs, selection))
@@ -244,7 +244,7 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, group="runs-mark", exit_on_error=False)
     def save_mark(self, mark: str, run_id: int | None, run_name: str | None) -> None:
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             selection = service.mark_run(store, mark, run_id)
         self.post_message(Marked(mark, run_name, selection))
 
