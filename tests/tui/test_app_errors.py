@@ -15,8 +15,8 @@ from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.error import ErrorScreen
 
 from ..conftest import FIXTURES
-from .test_compare_screen import open_compare
-from .test_compare_screen import settle as _settle
+from .conftest import open_compare
+from .conftest import settle as _settle
 
 
 async def settle(app, pilot, rounds: int = 4):

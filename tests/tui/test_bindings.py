@@ -23,7 +23,7 @@ from evaltui.tui.screens.runs import RunsScreen
 from evaltui.tui.screens.stale import StaleScreen
 
 from ..conftest import FIXTURES
-from .test_compare_screen import settle
+from .conftest import settle
 
 
 def our_classes() -> list[type]:
@@ -63,6 +63,17 @@ def test_every_binding_resolves_to_an_action_with_its_parameters(cls):
         method = getattr(owner, f"action_{name}", None)
         assert method is not None, f"{cls.__name__}: {b.key} -> {b.action}: no action_{name}"
         inspect.signature(method).bind(None, *params)  # raises TypeError when they do not fit
+
+
+def test_what_the_compare_keys_wait_for_is_data_next_to_the_bindings():
+    """`check_action` reads ENABLED_WHEN: each action named there is bound, and each
+    predicate named is a method of the screen (a typo fails here, not as a live key)."""
+    from evaltui.tui.screens.compare_keys import ENABLED_WHEN
+
+    bound = {parse(b.action)[1] for b in bindings(CompareScreen)}
+    assert set(ENABLED_WHEN) <= bound, set(ENABLED_WHEN) - bound
+    for action, predicate in ENABLED_WHEN.items():
+        assert callable(getattr(CompareScreen, predicate, None)), (action, predicate)
 
 
 def test_binding_ids_are_unique():

@@ -9,7 +9,7 @@ from evaltui.tui.screens.compare import CompareScreen
 from evaltui.tui.screens.prompts import ConfirmEffect
 from evaltui.tui.screens.stale import StaleScreen
 
-from .test_compare_screen import expected_order, open_compare, settle
+from .conftest import expected_order, open_compare, settle
 
 
 async def test_retire_a_case_with_reason_note_and_preview(demo_store, db_path):
