@@ -306,7 +306,7 @@ class CaseBrowser(Vertical):
         else:  # not in the window: the page that starts at it (its position counted)
             self.fetch(self.cursor.page_from(message.row))
 
-    def saved(self, message: Saved) -> None:
+    def after_save(self, message: Saved) -> None:
         """A triage action committed: its row as it is now, then the next case (or the
         same one again, its findings changed)."""
         self.forget(message.case_id)  # its triage columns and history changed

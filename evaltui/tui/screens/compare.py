@@ -471,7 +471,7 @@ class CompareScreen(AppScreen):
             self.progress = message.progress
             self.show_counts()
         if message.case_id >= 0:
-            self.browser.saved(message)
+            self.browser.after_save(message)
         else:
             self.browser.show_alert()
         if message.advance and message.next_row is None:
