@@ -51,29 +51,25 @@ class CaseBrowser(Vertical):
         self.not_saved = not_saved  # the screen's: the NOT SAVED line of the case shown
         # When a case was last put on screen (time.perf_counter()): what `make bench` times.
         self.shown_at: float | None = None
+        # The parts a step touches, held (a query per key would cost the step its time).
+        self.filter_bar = FilterBar(Text(""), id="filter-line")
+        self.listing = CaseList(id="cases")
+        self.pane = CasePane(id="case-pane")
 
     def compose(self) -> ComposeResult:
-        yield FilterBar(Text(""), id="filter-line")
+        yield self.filter_bar
         yield Input(
             placeholder="search case key, input, expected or output; Enter to apply, Esc to cancel",
             id="search",
         )
         with Horizontal(id="compare-body"):
-            yield CaseList(id="cases")
-            yield CasePane(id="case-pane")
+            yield self.listing
+            yield self.pane
         yield LoadingIndicator(id="loading")
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
         self.query_one("#compare-body").display = False
-
-    @property
-    def listing(self) -> CaseList:
-        return self.query_one("#cases", CaseList)
-
-    @property
-    def pane(self) -> CasePane:
-        return self.query_one("#case-pane", CasePane)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -128,7 +124,7 @@ class CaseBrowser(Vertical):
 
     def show_filter_line(self) -> None:
         cursor = self.cursor
-        self.query_one("#filter-line", FilterBar).show(
+        self.filter_bar.show(
             cursor.flt,
             total=cursor.total if self.counted else None,
             position=cursor.position if cursor.current is not None else None,

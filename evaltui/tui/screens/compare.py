@@ -48,7 +48,7 @@ from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
 from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.view_choices import ViewChoices, keep_view, read_view
-from evaltui.tui.widgets import FilterBar, Scoreboard
+from evaltui.tui.widgets import Scoreboard
 from evaltui.tui.widgets.safe import Static
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class CompareScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.query_one("#scoreboard").display = False
-        self.query_one("#filter-line", FilterBar).name_keys(keys_by_id(self))
+        self.browser.filter_bar.name_keys(keys_by_id(self))
         self.read_view()  # the view saved for this comparison, then build
 
     def on_resize(self, event: events.Resize) -> None:
