@@ -71,11 +71,11 @@ class EvaltuiApp(App[None]):
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
-        """Quit, keeping where each open comparison was (compare_view.py)."""
-        from evaltui.tui.screens.compare_view import CompareView
+        """Quit, keeping where each open comparison was (view_choices.py)."""
+        from evaltui.tui.screens.compare import CompareScreen
 
         for screen in self.screen_stack:
-            if isinstance(screen, CompareView):
+            if isinstance(screen, CompareScreen):
                 screen.save_view()
         self.exit()
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from evaltui.taxonomy import Taxonomy
     from evaltui.trend import Trend
     from evaltui.triage import Finding
+    from evaltui.tui.case_cursor import Page
 
     CaseView = tuple[CaseRow, CaseDetail, list[Finding]]
 
@@ -66,13 +67,16 @@ class Built(Message):
 
 @dataclass
 class PageLoaded(Message):
-    rows: list[CaseRow]
-    total: int | None  # None: not counted yet
-    select: int | None  # case id to put the cursor on
-    generation: int
-    start: int  # 1-based position of rows[0] in the filtered list
-    mode: str = "replace"  # or "append" / "prepend": next to the window held
-    follow: int | None = None  # a position scrolled to: rows for it, the cursor stays
+    """A page of the case list, read for a request of the cursor (tui/case_cursor.py)."""
+
+    page: Page
+
+
+@dataclass
+class ToolsLoaded(Message):
+    """Per-run tool statistics of the comparison (None for a run without trajectories)."""
+
+    stats: dict[str, Any]
 
 
 @dataclass

@@ -15,8 +15,8 @@ from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.error import ErrorScreen
 
 from ..conftest import FIXTURES
-from .test_compare_screen import open_compare
-from .test_compare_screen import settle as _settle
+from .conftest import open_compare
+from .conftest import settle as _settle
 
 
 async def settle(app, pilot, rounds: int = 4):
@@ -71,7 +71,7 @@ async def test_a_label_made_while_the_store_is_busy_says_not_saved(
         assert "0 of 37 regressions triaged" in str(screen.query_one("#counts").content)
         await pilot.press("6")  # the store is free again: it saves, and the mark goes
         await settle(app, pilot)
-        assert n_findings(db_path) == 1 and not screen.not_saved
+        assert n_findings(db_path) == 1 and not screen.not_saved.texts
 
 
 async def test_a_read_only_store_says_not_saved(demo_store, db_path, monkeypatch):
@@ -89,7 +89,7 @@ async def test_a_read_only_store_says_not_saved(demo_store, db_path, monkeypatch
         assert any("NOT SAVED" in n and "readonly" in n for n in notifications(app))
         await pilot.press("escape")
         await settle(app, pilot)
-        assert screen.current.case_id in screen.not_saved
+        assert screen.current.case_id in screen.not_saved.texts
     assert n_findings(db_path) == 0
 
 

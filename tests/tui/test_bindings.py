@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import pytest
 from textual.actions import parse
@@ -23,7 +24,7 @@ from evaltui.tui.screens.runs import RunsScreen
 from evaltui.tui.screens.stale import StaleScreen
 
 from ..conftest import FIXTURES
-from .test_compare_screen import settle
+from .conftest import settle
 
 
 def our_classes() -> list[type]:
@@ -63,6 +64,41 @@ def test_every_binding_resolves_to_an_action_with_its_parameters(cls):
         method = getattr(owner, f"action_{name}", None)
         assert method is not None, f"{cls.__name__}: {b.key} -> {b.action}: no action_{name}"
         inspect.signature(method).bind(None, *params)  # raises TypeError when they do not fit
+
+
+def test_what_the_compare_keys_wait_for_is_data_next_to_the_bindings():
+    """`check_action` reads ENABLED_WHEN: each action named there is bound, and each
+    predicate named is a method of the screen (a typo fails here, not as a live key)."""
+    from evaltui.tui.screens.compare_keys import ENABLED_WHEN
+
+    bound = {parse(b.action)[1] for b in bindings(CompareScreen)}
+    assert set(ENABLED_WHEN) <= bound, set(ENABLED_WHEN) - bound
+    for action, predicate in ENABLED_WHEN.items():
+        assert callable(getattr(CompareScreen, predicate, None)), (action, predicate)
+
+
+def test_message_handlers_are_never_called_as_methods():
+    """A handler runs when its message is handled; code that needs the same work calls
+    a plain method both use (a handler called directly skips the message's checks)."""
+    import ast
+
+    for info in pkgutil.walk_packages(evaltui.tui.__path__, prefix="evaltui.tui."):
+        module = importlib.import_module(info.name)
+        tree = ast.parse(Path(module.__file__).read_text())
+        handlers = {
+            f.name
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef)
+            and (f.name.startswith("on_") or any(
+                isinstance(d, ast.Call) and getattr(d.func, "id", "") == "on"
+                for d in f.decorator_list))
+        }  # fmt: skip
+        called = {
+            c.func.attr
+            for c in ast.walk(tree)
+            if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+        }
+        assert not handlers & called, (info.name, handlers & called)
 
 
 def test_binding_ids_are_unique():

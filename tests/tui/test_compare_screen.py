@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+import threading
+
 from textual.widgets import DataTable, Static
 
 from evaltui import service
-from evaltui.compare import CHANGES, Comparison, Filter
+from evaltui.compare import CHANGES, FILTER_CYCLE, Comparison, Filter
+from evaltui.tui import case_cursor
 from evaltui.tui.app import EvaltuiApp
-from evaltui.tui.screens import case_paging
-from evaltui.tui.screens import compare as compare_screen
 from evaltui.tui.screens.case import CaseScreen
 from evaltui.tui.screens.compare import CompareScreen
 from evaltui.tui.screens.runs import RunsScreen
 from evaltui.tui.widgets import CaseList
 
+# (other test modules import the shared helpers from here too)
+from .conftest import expected_order, open_compare, pane_text, settle, wait_until
 
-async def settle(app, pilot, rounds: int = 4):
-    for _ in range(rounds):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-
-
-def pane_text(screen) -> str:
-    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(screen.query_one("#case-view").content)
-    return console.export_text()
-
-
-def expected_order(db_path, store, flt=None):
-    sel = service.get_selection(store)
-    with Comparison(db_path, sel["baseline"], sel["candidate"], sel["fallback"]) as cmp:
-        return [r.case_key for r in cmp.page(flt or Filter(), limit=1000)], cmp
-
-
-async def open_compare(app, pilot):
-    await settle(app, pilot)
-    assert isinstance(app.screen, RunsScreen)
-    await pilot.press("enter")
-    await settle(app, pilot)
-    assert isinstance(app.screen, CompareScreen)
-    return app.screen
+__all__ = ["expected_order", "open_compare", "pane_text", "settle"]
 
 
 async def test_enter_opens_the_comparison_on_the_worst_case(demo_store, db_path):
@@ -85,9 +63,7 @@ async def test_stepping_and_jumping(demo_store, db_path):
 
 
 def small_pages(monkeypatch, page: int = 5) -> None:
-    monkeypatch.setattr(compare_screen, "PAGE", page)
-    monkeypatch.setattr(case_paging, "PAGE", page)
-    monkeypatch.setattr(case_paging, "WINDOW", 3 * page)
+    monkeypatch.setattr(case_cursor, "PAGE", page)  # the cursor's page (and preview) size
 
 
 async def test_paging_past_the_window_keeps_the_widget_small(demo_store, db_path, monkeypatch):
@@ -102,7 +78,10 @@ async def test_paging_past_the_window_keeps_the_widget_small(demo_store, db_path
         assert screen.current.case_key == order[12]
         listing = screen.query_one("#cases", CaseList)
         # bounded: three pages, or two screens of rows when that is more
-        assert len(listing.rows) <= max(15, 2 * listing.size.height) and listing.rows is screen.rows
+        assert (
+            len(listing.rows) <= max(15, 2 * listing.size.height)
+            and listing.rows is screen.browser.cursor.rows
+        )
         assert order[12] in listing.render_line(listing.cursor - int(listing.scroll_offset.y)).text
         for _ in range(3):
             await pilot.press("k")
@@ -173,7 +152,7 @@ async def test_filters_search_and_full_case(demo_store, db_path):
         await pilot.press("s")
         await settle(app, pilot)
         assert screen.flt.segment == ("task", "policy")
-        assert all(r.segments["task"] == "policy" for r in screen.rows)
+        assert all(r.segments["task"] == "policy" for r in screen.browser.cursor.rows)
         await pilot.press("F")
         await settle(app, pilot)
         # search: typed keys go to the box, not to the screen's bindings
@@ -200,7 +179,7 @@ async def test_all_changes_listed_with_filter_cycle(demo_store, db_path):
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_compare(app, pilot)
         kinds_seen = []
-        for _ in range(len(compare_screen.FILTER_CYCLE)):
+        for _ in range(len(FILTER_CYCLE)):
             await pilot.press("f")
             await settle(app, pilot)
             kinds_seen.append(screen.flt.changes)
@@ -245,34 +224,50 @@ async def test_keys_pressed_while_only_the_first_page_is_there_all_land(
     demo_store, db_path, monkeypatch
 ):
     """The first page shows from a preview while the whole comparison is built; 70 keys
-    pressed before it is ready (past the preview's 60 rows) move exactly 70 cases."""
-    import time as _time
-
+    pressed before it is ready (past the preview's 60 rows) move exactly 70 cases, and
+    the case there shows once the whole comparison is in. The whole comparison is held
+    until every key has landed: the order of events is fixed, whatever the machine's load."""
     from evaltui.compare import engine
 
-    real = engine.Comparison._build
+    order, _ = expected_order(db_path, demo_store)
+    real, release = engine.Comparison._build, threading.Event()
 
-    def slow_build(self):
+    def held_build(self):
         real(self)
         if self.first is None:
-            _time.sleep(1.0)  # the whole comparison takes a while
+            release.wait(timeout=120)  # (the timeout only keeps a failed test from hanging)
 
-    monkeypatch.setattr(engine.Comparison, "_build", slow_build)
-    order, _ = expected_order(db_path, demo_store)
+    monkeypatch.setattr(engine.Comparison, "_build", held_build)
     app = EvaltuiApp(db_path)
-    async with app.run_test(size=(160, 50)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("enter")
-        for _ in range(100):  # until the preview's first case is on screen
-            await pilot.pause(0.02)
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("enter")
+
+            def preview_shown() -> bool:
+                return isinstance(app.screen, CompareScreen) and app.screen.current is not None
+
+            await wait_until(app, pilot, preview_shown, "the preview's first case on screen")
             screen = app.screen
-            if isinstance(screen, CompareScreen) and screen.current is not None:
-                break
-        assert screen.comparison.first is not None  # still the preview
-        await pilot.press(*["j"] * 70)
-        await settle(app, pilot, rounds=8)
-        assert screen.comparison.first is None and screen.total == len(order)
-        assert screen.position == 71 and screen.current.case_key == order[70]
+            assert screen.comparison.first is not None and screen.position == 1
+            await pilot.press(*["j"] * 70)
+            await wait_until(app, pilot, lambda: screen.position == 71, "70 keys handled")
+            assert screen.comparison.first is not None  # every key landed on the preview
+            assert screen.current is None  # past the preview's page: no case to show yet
+            release.set()
+
+            def whole_shown() -> bool:
+                cursor = screen.browser.cursor
+                return (screen.comparison.first is None and screen.browser.counted
+                        and not cursor.fetching and cursor.detail is not None)  # fmt: skip
+
+            await wait_until(app, pilot, whole_shown, "the whole comparison, a case shown")
+            await settle(app, pilot)
+            assert screen.total == len(order)
+            assert screen.position == 71 and screen.current.case_key == order[70]
+            assert screen.current_detail.case_key == order[70]
+    finally:
+        release.set()
 
 
 def test_a_preview_holds_the_first_page_of_the_whole_comparison(demo_store, db_path):

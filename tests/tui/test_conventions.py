@@ -22,7 +22,7 @@ from evaltui.tui.screens.prompts import OptionPicker, TextPrompt
 from evaltui.tui.screens.runs import RunsScreen
 from evaltui.tui.screens.trend import TrendScreen
 
-from .test_compare_screen import expected_order, open_compare, pane_text, settle
+from .conftest import expected_order, open_compare, pane_text, settle
 
 
 def footer_text(app) -> str:
@@ -102,6 +102,34 @@ async def test_a_keymap_remaps_a_key_and_help_shows_it(demo_store, db_path, tmp_
         assert isinstance(app.screen, HelpScreen)
         shown = {k.binding_id: k.key for k in app.screen.keys}
         assert shown["compare.next"] == "^n" and shown["compare.gate"] == "G"
+
+
+async def test_key_hints_in_words_follow_the_keymap(demo_store, db_path, tmp_path, monkeypatch):
+    """The runs screen's hint and the filter line name the keys as the app shows them:
+    remapped in the config, they say the new key."""
+    keymap = (
+        '"compare.filter" = "ctrl+f"\n"compare.search" = "ctrl+s"\n"runs.mark-baseline" = "B"\n'
+    )
+    write_config(tmp_path, monkeypatch, "[keymap]\n" + keymap)
+    app = EvaltuiApp(db_path, config=config.load_checked())
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        hint = str(app.screen.query_one("#empty").content)
+        assert "B / c / f mark another run" in hint and "Enter compares" in hint
+        screen = await open_compare(app, pilot)
+        line = str(screen.query_one("#filter-line").content)
+        assert "^f filter · s segment · ^s search · F clear" in line
+        await pilot.press("ctrl+f")  # and the key it names does what it says
+        await settle(app, pilot)
+        assert screen.flt.changes == frozenset({"regressed"})
+    app = EvaltuiApp(db_path)  # no keymap: the default keys, as before
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        assert "b / c / f mark another run" in str(app.screen.query_one("#empty").content)
+        screen = await open_compare(app, pilot)
+        assert "f filter · s segment · / search · F clear" in str(
+            screen.query_one("#filter-line").content
+        )
 
 
 @pytest.mark.parametrize(

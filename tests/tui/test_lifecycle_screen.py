@@ -9,7 +9,7 @@ from evaltui.tui.screens.compare import CompareScreen
 from evaltui.tui.screens.prompts import ConfirmEffect
 from evaltui.tui.screens.stale import StaleScreen
 
-from .test_compare_screen import expected_order, open_compare, settle
+from .conftest import expected_order, open_compare, settle
 
 
 async def test_retire_a_case_with_reason_note_and_preview(demo_store, db_path):
@@ -47,7 +47,7 @@ async def test_retire_a_case_with_reason_note_and_preview(demo_store, db_path):
             assert store.events()[-1]["action"] == "case.retire"
         assert screen.counts["regressed"] == 36  # left out of the figures
         assert "excluded: 1 retired" in str(screen.query_one("#counts").content)
-        assert order[0] not in [r.case_key for r in screen.rows]
+        assert order[0] not in [r.case_key for r in screen.browser.cursor.rows]
         await pilot.press("H")  # count them again
         await settle(app, pilot, rounds=6)
         assert screen.counts["regressed"] == 37

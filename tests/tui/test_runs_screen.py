@@ -102,7 +102,7 @@ async def test_the_limit_column_shows_only_when_a_run_has_such_results(store, db
     from evaltui.tui.widgets.safe import DataTable
 
     from ..conftest import FIXTURES
-    from .test_compare_screen import settle
+    from .conftest import settle
 
     service.load_demo(store)
     app = EvaltuiApp(db_path)

@@ -7,7 +7,7 @@ from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.prompts import ClassPicker, TextPrompt, VerdictPicker
 
-from .test_compare_screen import expected_order, open_compare, settle
+from .conftest import expected_order, open_compare, settle
 
 
 def findings(db_path):

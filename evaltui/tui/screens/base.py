@@ -9,12 +9,19 @@ app shows one dialog naming what failed.
 
 from __future__ import annotations
 
-from textual import on
+from typing import TYPE_CHECKING, Any, cast
+
+from textual import getters, on
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from evaltui.textsafe import one_line
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from evaltui.tui.app import EvaltuiApp
 
 # A worker's method name -> what the user was doing, for the error dialog's title.
 WHAT = {
@@ -38,9 +45,23 @@ WHAT = {
 }
 
 
+def report_worker_failure(app: App[Any], event: Worker.StateChanged) -> BaseException | None:
+    """A worker that failed: one dialog naming what was being done (for a widget that
+    holds workers; a screen's go through `AppScreen`). Returns the error, if it failed."""
+    if event.state != WorkerState.ERROR or event.worker.error is None:
+        return None
+    what = WHAT.get(event.worker.name, f"{event.worker.name or 'A background task'}")
+    cast("EvaltuiApp", app).show_error(what, event.worker.error)
+    return event.worker.error
+
+
 class AppScreen(Screen[None]):
-    """A screen whose workers' failures always reach the user, and whose notifications
-    are always inert text."""
+    """A screen of evaltui's app: its workers' failures always reach the user, its
+    notifications are always inert text."""
+
+    if TYPE_CHECKING:  # the app, typed: its store (`db_path`), taxonomy path, config,
+        # error dialog; at run time Textual's own `app` (as Textual types it: MessagePump)
+        app = getters.app(EvaltuiApp)
 
     def notify(
         self,
@@ -64,9 +85,6 @@ class AppScreen(Screen[None]):
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        self.worker_failed(event.worker, error)
-        what = WHAT.get(event.worker.name, f"{event.worker.name or 'A background task'}")
-        self.app.show_error(what, error)  # type: ignore[attr-defined]
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker, event.worker.error)
+            report_worker_failure(self.app, event)

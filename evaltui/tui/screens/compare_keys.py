@@ -12,236 +12,60 @@ from evaltui.textsafe import one_line
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+# One binding per line, in footer order: keys, action, footer label, what it does, its id.
+# fmt: off
 COMPARE_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
     Binding("j", "step(1)", "Next", tooltip="Next case in the list", id="compare.next"),
     Binding("k", "step(-1)", "Prev", tooltip="Previous case in the list", id="compare.prev"),
-    Binding(
-        "home,ctrl+home", "first", "First", show=False, tooltip="First case", id="compare.first"
-    ),
+    Binding("home,ctrl+home", "first", "First", show=False, tooltip="First case", id="compare.first"),
     Binding("end,ctrl+end", "last", "Last", show=False, tooltip="Last case", id="compare.last"),
-    Binding(
-        "pagedown,ctrl+d",
-        "page(1)",
-        "Page down",
-        show=False,
-        tooltip="A page of cases down",
-        id="compare.page-down",
-    ),
-    Binding(
-        "pageup,ctrl+u",
-        "page(-1)",
-        "Page up",
-        show=False,
-        tooltip="A page of cases up",
-        id="compare.page-up",
-    ),
+    Binding("pagedown,ctrl+d", "page(1)", "Page down", show=False, tooltip="A page of cases down", id="compare.page-down"),
+    Binding("pageup,ctrl+u", "page(-1)", "Page up", show=False, tooltip="A page of cases up", id="compare.page-up"),
     Binding("n", "jump(1)", "Next regr.", tooltip="Next regression", id="compare.next-regression"),
-    Binding(
-        "N",
-        "jump(-1)",
-        "Prev regr.",
-        tooltip="Previous regression",
-        id="compare.prev-regression",
-    ),
-    Binding(
-        "tab",
-        "cycle_pane",
-        "Pane",
-        tooltip="Cycle focus: scoreboard, cases, case pane",
-        id="compare.cycle-pane",
-    ),
-    Binding(
-        "slash",
-        "search",
-        "Search",
-        tooltip="Search case keys, inputs and outputs",
-        id="compare.search",
-    ),
-    Binding(
-        "f",
-        "cycle_filter",
-        "Filter",
-        tooltip="Cycle the change kinds shown",
-        id="compare.filter",
-    ),
-    Binding(
-        "s",
-        "segment_filter",
-        "Segment",
-        tooltip="Show only the scoreboard's highlighted segment",
-        id="compare.segment",
-    ),
-    Binding(
-        "F", "clear_filters", "Clear", tooltip="Clear every filter", id="compare.clear-filters"
-    ),
-    Binding(
-        "o",
-        "open_case",
-        "Open",
-        tooltip="Open the full case (every sample, scrollable)",
-        id="compare.open",
-    ),
-    Binding(
-        "r",
-        "rebuild",
-        "Refresh",
-        tooltip="Recompute the comparison from the store",
-        id="compare.refresh",
-    ),
+    Binding("N", "jump(-1)", "Prev regr.", tooltip="Previous regression", id="compare.prev-regression"),
+    Binding("tab", "cycle_pane", "Pane", tooltip="Cycle focus: scoreboard, cases, case pane", id="compare.cycle-pane"),
+    Binding("slash", "search", "Search", tooltip="Search case keys, inputs and outputs", id="compare.search"),
+    Binding("f", "cycle_filter", "Filter", tooltip="Cycle the change kinds shown", id="compare.filter"),
+    Binding("s", "segment_filter", "Segment", tooltip="Show only the scoreboard's highlighted segment", id="compare.segment"),
+    Binding("F", "clear_filters", "Clear", tooltip="Clear every filter", id="compare.clear-filters"),
+    Binding("o", "open_case", "Open", tooltip="Open the full case (every sample, scrollable)", id="compare.open"),
+    Binding("r", "rebuild", "Refresh", tooltip="Recompute the comparison from the store", id="compare.refresh"),
     Binding("escape", "back", "Back", tooltip="Back to the runs", id="compare.back"),
-    *[
-        Binding(
-            str(i),
-            f"assign({i})",
-            f"Class {i}",
-            show=False,
-            tooltip=f"Failure class {i} of the taxonomy, then the next untriaged case",
-            id=f"compare.class-{i}",
-        )
-        for i in range(1, 10)
-    ],
-    Binding(
-        "0",
-        "pick_class",
-        "Class…",
-        tooltip="Pick any failure class from the list",
-        id="compare.class-picker",
-    ),
+    *[Binding(str(i), f"assign({i})", f"Class {i}", show=False, tooltip=f"Failure class {i} of the taxonomy, then the next untriaged case", id=f"compare.class-{i}") for i in range(1, 10)],
+    Binding("0", "pick_class", "Class…", tooltip="Pick any failure class from the list", id="compare.class-picker"),
     Binding("w", "owner", "Owner", tooltip="Set the owner of the repair", id="compare.owner"),
-    Binding(
-        "v",
-        "verdict",
-        "Verdict",
-        tooltip="Set the verdict: real regression, accepted, ...",
-        id="compare.verdict",
-    ),
-    Binding(
-        "a",
-        "accept",
-        "Accept",
-        show=False,
-        tooltip="Verdict 'accepted' (a known, accepted change)",
-        id="compare.accept",
-    ),
+    Binding("v", "verdict", "Verdict", tooltip="Set the verdict: real regression, accepted, ...", id="compare.verdict"),
+    Binding("a", "accept", "Accept", show=False, tooltip="Verdict 'accepted' (a known, accepted change)", id="compare.accept"),
     Binding("e", "note", "Note", tooltip="Write a one-line note on the case", id="compare.note"),
-    Binding(
-        "u",
-        "undo",
-        "Undo",
-        tooltip="Undo your last triage action (recorded)",
-        id="compare.undo",
-    ),
-    Binding(
-        "z",
-        "zoom",
-        "Zoom",
-        show=False,
-        tooltip="Give the case pane the whole width (toggle); for narrow terminals",
-        id="compare.zoom",
-    ),
-    Binding(
-        "g",
-        "gate",
-        "Gate",
-        tooltip="The release gate: rules, decision, export",
-        id="compare.gate",
-    ),
-    Binding(
-        "X",
-        "case_status",
-        "Retire…",
-        tooltip="Retire, quarantine or restore this case (shows the effect first)",
-        id="compare.case-status",
-    ),
-    Binding(
-        "S",
-        "stale",
-        "Stale",
-        show=False,
-        tooltip="Stale-case suggestions with evidence; bulk retire",
-        id="compare.stale",
-    ),
-    Binding(
-        "H",
-        "toggle_hidden",
-        "Show retired",
-        show=False,
-        tooltip="Count retired and quarantined cases in the figures (toggle)",
-        id="compare.toggle-hidden",
-    ),
-    Binding(
-        "right_square_bracket",
-        "step_call(1)",
-        "Next call",
-        show=False,
-        tooltip="Agent runs: highlight the next tool call of the path",
-        id="compare.next-call",
-    ),
-    Binding(
-        "left_square_bracket",
-        "step_call(-1)",
-        "Prev call",
-        show=False,
-        tooltip="Agent runs: highlight the previous tool call of the path",
-        id="compare.prev-call",
-    ),
-    Binding(
-        "equals_sign",
-        "fold_call",
-        "Unfold call",
-        show=False,
-        tooltip="Agent runs: show the highlighted call's results whole (toggle)",
-        id="compare.fold-call",
-    ),
-    Binding(
-        "y",
-        "copy",
-        "Copy…",
-        show=False,
-        tooltip="Copy the case key, an output or a Markdown summary of the case",
-        id="compare.copy",
-    ),
-    Binding(
-        "h",
-        "trend",
-        "Trend",
-        show=False,
-        tooltip="Trend: the suite's last runs, pass rate per segment and each case's history",
-        id="compare.trend",
-    ),
-    Binding(
-        "R",
-        "choose_reducer",
-        "Reducer…",
-        show=False,
-        tooltip="How a case's samples become one pass/fail (worst, majority, ...)",
-        id="compare.reducer",
-    ),
-    Binding(
-        "D",
-        "choose_segments",
-        "Segments…",
-        show=False,
-        tooltip="The attributes the scoreboard is segmented by",
-        id="compare.segments",
-    ),
-    Binding(
-        "t",
-        "untriaged(1)",
-        "Untriaged",
-        show=False,
-        tooltip="Next untriaged case",
-        id="compare.next-untriaged",
-    ),
-    Binding(
-        "T",
-        "untriaged(-1)",
-        "Prev untriaged",
-        show=False,
-        tooltip="Previous untriaged case",
-        id="compare.prev-untriaged",
-    ),
+    Binding("u", "undo", "Undo", tooltip="Undo your last triage action (recorded)", id="compare.undo"),
+    Binding("z", "zoom", "Zoom", show=False, tooltip="Give the case pane the whole width (toggle); for narrow terminals", id="compare.zoom"),
+    Binding("g", "gate", "Gate", tooltip="The release gate: rules, decision, export", id="compare.gate"),
+    Binding("X", "case_status", "Retire…", tooltip="Retire, quarantine or restore this case (shows the effect first)", id="compare.case-status"),
+    Binding("S", "stale", "Stale", show=False, tooltip="Stale-case suggestions with evidence; bulk retire", id="compare.stale"),
+    Binding("H", "toggle_hidden", "Show retired", show=False, tooltip="Count retired and quarantined cases in the figures (toggle)", id="compare.toggle-hidden"),
+    Binding("right_square_bracket", "step_call(1)", "Next call", show=False, tooltip="Agent runs: highlight the next tool call of the path", id="compare.next-call"),
+    Binding("left_square_bracket", "step_call(-1)", "Prev call", show=False, tooltip="Agent runs: highlight the previous tool call of the path", id="compare.prev-call"),
+    Binding("equals_sign", "fold_call", "Unfold call", show=False, tooltip="Agent runs: show the highlighted call's results whole (toggle)", id="compare.fold-call"),
+    Binding("y", "copy", "Copy…", show=False, tooltip="Copy the case key, an output or a Markdown summary of the case", id="compare.copy"),
+    Binding("h", "trend", "Trend", show=False, tooltip="Trend: the suite's last runs, pass rate per segment and each case's history", id="compare.trend"),
+    Binding("R", "choose_reducer", "Reducer…", show=False, tooltip="How a case's samples become one pass/fail (worst, majority, ...)", id="compare.reducer"),
+    Binding("D", "choose_segments", "Segments…", show=False, tooltip="The attributes the scoreboard is segmented by", id="compare.segments"),
+    Binding("t", "untriaged(1)", "Untriaged", show=False, tooltip="Next untriaged case", id="compare.next-untriaged"),
+    Binding("T", "untriaged(-1)", "Prev untriaged", show=False, tooltip="Previous untriaged case", id="compare.prev-untriaged"),
 ]
+# fmt: on
+
+# What an action needs before it can act (`CompareScreen.check_action` asks the named
+# predicate of the screen): until then its key shows dim in the footer, help and palette.
+# An action not named here can always act.
+ENABLED_WHEN: dict[str, str] = {
+    action: "is_open"  # the comparison is there (its preview, at least)
+    for action in (
+        "step", "jump", "untriaged", "open_case", "cycle_filter", "segment_filter", "search",
+        "clear_filters", "cycle_pane", "assign", "pick_class", "owner", "verdict", "accept",
+        "note", "undo", "case_status", "stale", "toggle_hidden",
+    )
+}  # fmt: skip
 
 
 # The footer shows these first, as many as the width holds (`?` lists every key).

@@ -72,7 +72,7 @@ class GateScreen(AppScreen):
     @work(thread=True, exclusive=True, group="gate-eval", exit_on_error=False)
     def evaluate(self, path: str | None = None) -> None:
         b, c, f = self.runs
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             if path:
                 gate.set_policy_path(store, path)
             chosen = path or gate.policy_path(store)
@@ -95,7 +95,7 @@ class GateScreen(AppScreen):
                     b,
                     c,
                     f,
-                    taxonomy=taxonomy.load(store, self.app.taxonomy_path),  # type: ignore[attr-defined]
+                    taxonomy=taxonomy.load(store, self.app.taxonomy_path),
                 )
             except InputError as exc:
                 self.post_message(NeedPolicy(str(chosen), str(exc)))
@@ -227,7 +227,7 @@ class GateScreen(AppScreen):
 
     @work(thread=True, group="gate-export", exit_on_error=False)
     def export(self, record: DecisionRecord) -> None:
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             did = gate.record_decision(store, record)
             history = self._history(store)
         try:  # new files only: an earlier export (another store's decision-1) is never replaced

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 
 from evaltui.textsafe import visible
 from evaltui.tui.widgets.safe import Static
@@ -50,6 +51,18 @@ def keys_of(screen: object) -> list[KeyHelp]:
             )
         )
     out.sort(key=lambda k: k.group != "this screen")  # stable: keeps each group's order
+    return out
+
+
+def keys_by_id(screen: Screen[Any]) -> dict[str, str]:
+    """The key shown for each binding in force on `screen`, by binding id: as the app
+    displays it, after the config's keymap (so a hint in words never goes stale)."""
+    out: dict[str, str] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if binding.id and binding.id not in out:
+            shown = binding.key_display or screen.app.get_key_display(binding) or key
+            out[binding.id] = "Enter" if shown == "⏎" else shown
     return out
 
 

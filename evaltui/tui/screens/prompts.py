@@ -193,12 +193,6 @@ TRIAGED_HINT = (
 )
 
 
-def tidy(value: str) -> str | None:
-    """A prompt's answer as stored: spaces typed at either end dropped (never a control
-    or newline kept from the original), None when nothing is left."""
-    return value.strip(" ") or None
-
-
 def note_prompt(title: str) -> TextPrompt:
     """The one-line note asked before a status change (may be empty)."""
     return TextPrompt(title, placeholder="one line (Enter to continue, may be empty)")

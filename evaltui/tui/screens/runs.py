@@ -16,6 +16,7 @@ from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Marked, RunsLoaded
 from evaltui.tui.screens.base import AppScreen
+from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.widgets.safe import DataTable, Static
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
     def load_runs(self) -> None:
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             runs = service.list_runs(store)
             selection = service.get_selection(store)
         self.post_message(RunsLoaded(runs, selection))
@@ -170,18 +171,23 @@ class RunsScreen(AppScreen):
             )
         names = {r.id: r.name for r in self.runs}
         base, cand = self.selection.get("baseline"), self.selection.get("candidate")
+        keys = keys_by_id(self)  # as the app shows them, after the config's keymap
+        b, c, f = (keys.get(f"runs.mark-{m}", "?") for m in ("baseline", "candidate", "fallback"))
+        enter, help_key = keys.get("runs.compare", "Enter"), keys.get("app.help", "?")
         if base in names and cand in names and base != cand:
-            t = Text("\nEnter compares ")
+            t = Text(f"\n{enter} compares ")
             t.append(one_line(names[cand], 32), style="bold")
             t.append(" (candidate) with ")
             t.append(one_line(names[base], 32), style="bold")
             t.append(" (baseline): what changed, worst first, by segment.\n")
             t.append(
-                "b / c / f mark another run as baseline, candidate or fallback; ? lists every key."
+                f"{b} / {c} / {f} mark another run as baseline, candidate or fallback; "
+                f"{help_key} lists every key."
             )
             return t
         return Text(
-            "\nMark a baseline (b) and a candidate (c), then press Enter to compare them. ? lists every key."
+            f"\nMark a baseline ({b}) and a candidate ({c}), then press {enter} to compare "
+            f"them. {help_key} lists every key."
         )
 
     def selection_text(self) -> Text:
@@ -209,9 +215,9 @@ class RunsScreen(AppScreen):
     def action_compare(self) -> None:
         base, cand = self.selection.get("baseline"), self.selection.get("candidate")
         if base is None or cand is None:
-            self.notify(
-                "Mark a baseline (b) and a candidate (c) first", severity="warning", markup=False
-            )
+            keys = keys_by_id(self)
+            b, c = keys.get("runs.mark-baseline", "?"), keys.get("runs.mark-candidate", "?")
+            self.notify(f"Mark a baseline ({b}) and a candidate ({c}) first", severity="warning")
             return
         if base == cand:
             self.notify(
@@ -244,7 +250,7 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, group="runs-mark", exit_on_error=False)
     def save_mark(self, mark: str, run_id: int | None, run_name: str | None) -> None:
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             selection = service.mark_run(store, mark, run_id)
         self.post_message(Marked(mark, run_name, selection))
 

@@ -71,7 +71,7 @@ class StaleScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="stale-load", exit_on_error=False)
     def load(self) -> None:
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             found = lifecycle.stale(store, runs=self.runs, markers=lifecycle.load_markers(store))
             counts = lifecycle.status_counts(store)
         self.post_message(SuggestionsLoaded(found, counts))
@@ -197,7 +197,7 @@ class StaleScreen(AppScreen):
 
     @work(thread=True, group="stale-write", exit_on_error=False)
     def write(self, ids: list[int], request: StatusRequest) -> None:
-        with Store(self.app.db_path) as store:  # type: ignore[attr-defined]
+        with Store(self.app.db_path) as store:
             n = lifecycle.retire(store, ids, request.reason or "bad_case", request.note)
         if self.comparison is not None:
             self.comparison.refresh_status(ids)

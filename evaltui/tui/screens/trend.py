@@ -43,7 +43,7 @@ class TrendScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="trend", exit_on_error=False)
     def load(self) -> None:
-        found = trend(self.app.db_path, self.run_id, last=LAST_RUNS,  # type: ignore[attr-defined]
+        found = trend(self.app.db_path, self.run_id, last=LAST_RUNS,
                       reducer=self.reducer, dimensions=self.dimensions)  # fmt: skip
         self.post_message(TrendLoaded(found))
 

@@ -2,7 +2,7 @@
 
 The list is as tall as the filtered list (`total` lines, so the scrollbar says where the
 cursor is in all of it), but it holds only a window of rows; a line outside the window
-is drawn as a placeholder until the screen fetches its page (keyset, screens/compare.py).
+is drawn as a placeholder until its page is read (keyset, tui/case_cursor.py).
 Each row is rendered once to a strip of fixed-width cells and cached; moving the cursor
 repaints two lines, and nothing asks the screen for a layout (docs/performance.md).
 """
@@ -61,7 +61,7 @@ class CaseList(ScrollView, can_focus=True):
     `rows[0]`. A click on a row posts `CaseChosen`.
     """
 
-    # The list's keys move the screen's cursor (screens/case_paging.py), not a scroll.
+    # The list's keys move the screen's cursor (tui/case_cursor.py), not a scroll.
     BINDINGS = [
         Binding("down", "screen.step(1)", "Next", show=False, id="cases.down"),
         Binding("up", "screen.step(-1)", "Prev", show=False, id="cases.up"),

@@ -22,6 +22,7 @@ from textual.strip import Strip
 from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.textsafe import inert
 from evaltui.triage import Finding
+from evaltui.tui.path_view import aligned_calls
 from evaltui.tui.render import case_renderable
 from evaltui.tui.widgets.safe import Static
 
@@ -114,11 +115,16 @@ def _ahead_key(
 
 
 class CasePane(Vertical):
-    """Draws one case from the data it is given."""
+    """Draws one case from the data it is given; keeps the cases rendered ahead, and the
+    path cursor of an agent run (`]` / `[` highlight a tool call of the two aligned
+    paths, `=` shows its results whole; a case starts with none highlighted)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._prepared: dict[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]] = {}
+        self._shown: tuple[CaseRow, CaseDetail, Reducer, list[Finding]] | None = None
+        self.path_cursor: int | None = None  # the highlighted aligned call
+        self.path_unfolded = False  # its results shown whole
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="case-alert")
@@ -136,20 +142,55 @@ class CasePane(Vertical):
         box.update(Text(text or "", style="bold reverse red"))
 
     def show(
-        self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding],
-        path_cursor: int | None = None, path_unfolded: bool = False,
-    ) -> None:  # fmt: skip
-        plain = path_cursor is None and not path_unfolded
-        ready = (
-            self._prepared.pop(_ahead_key(row, detail, history, reducer), None) if plain else None
-        )
+        self, row: CaseRow, detail: CaseDetail, reducer: Reducer, history: list[Finding]
+    ) -> None:
+        """A case (or the same case read again): from the top, no call highlighted."""
+        self._shown = (row, detail, reducer, history)
+        self.path_cursor, self.path_unfolded = None, False
+        ready = self._prepared.pop(_ahead_key(row, detail, history, reducer), None)
         view = self.query_one("#case-view", CaseLines)
         if ready is not None:  # rendered ahead, through the door, in a worker
             view.update(ready[0][2], lines=ready[1], checked=True)
             return
+        view.update(case_renderable(row, detail, reducer, history=history))
+
+    def _draw_path(self) -> None:
+        if self._shown is None:
+            return
+        row, detail, reducer, history = self._shown
         content = case_renderable(row, detail, reducer, history=history,
-                                  path_cursor=path_cursor, path_unfolded=path_unfolded)  # fmt: skip
-        view.update(content)
+                                  path_cursor=self.path_cursor, path_unfolded=self.path_unfolded)  # fmt: skip
+        self.query_one("#case-view", CaseLines).update(content)
+
+    def step_call(self, step: int) -> bool:
+        """Highlight the next (`step` 1) or previous (-1) tool call; False: the case
+        shown has none."""
+        calls = aligned_calls(self._shown[1]) if self._shown is not None else []
+        if not calls:
+            return False
+        start = -1 if step > 0 else len(calls)  # none highlighted: from either end
+        here = start if self.path_cursor is None else self.path_cursor
+        self.path_cursor = max(0, min(len(calls) - 1, here + step))
+        self.path_unfolded = False
+        self._draw_path()
+        return True
+
+    def fold_call(self) -> bool:
+        """Show the highlighted call's results whole, or folded again (the first call is
+        highlighted when none is); False: the case shown has no tool calls."""
+        found = self.path_cursor is not None or self.step_call(1)
+        self.path_unfolded = not self.path_unfolded
+        self._draw_path()
+        return found
+
+    def highlighted_call(self) -> tuple[int, dict[str, Any]] | None:
+        """The highlighted call (its index in the aligned path, and where it is in the
+        case's transcript: what a failure class can point at), or None."""
+        if self.path_cursor is None or self._shown is None:
+            return None
+        from evaltui.compare.paths import step_of
+
+        return self.path_cursor, step_of(self._shown[1], self.path_cursor)
 
     def preparer(
         self, reducer: Reducer
@@ -175,4 +216,6 @@ class CasePane(Vertical):
 
     def say(self, text: str) -> None:
         """A line instead of a case (no case matches)."""
+        self._shown = None
+        self.path_cursor, self.path_unfolded = None, False
         self.query_one("#case-view", CaseLines).update(Text(text, style="dim"))

@@ -7,8 +7,22 @@ from rich.text import Text
 from evaltui.compare import Filter
 from evaltui.tui.widgets.safe import Static
 
+# The filter keys named in the line, by binding id (the compare screen's), and the words.
+HINTS = [
+    ("compare.filter", "filter"),
+    ("compare.segment", "segment"),
+    ("compare.search", "search"),
+    ("compare.clear-filters", "clear"),
+]
+
 
 class FilterBar(Static):
+    hints = "f filter · s segment · / search · F clear"
+
+    def name_keys(self, keys: dict[str, str]) -> None:
+        """The filter keys as the app shows them (`keys`: binding id -> key), keymap included."""
+        self.hints = " · ".join(f"{keys[i]} {word}" for i, word in HINTS if i in keys)
+
     def show(self, flt: Filter, *, total: int | None, position: int | None) -> None:
         """`total` None: still counting; `position` None: no case on screen."""
         t = Text("showing ", style="dim")
@@ -21,5 +35,5 @@ class FilterBar(Static):
             t.append(f"  ({total:,} cases)", style="dim")
             if position is not None and total:
                 t.append(f"   case {position:,} of {total:,}", style="dim")
-        t.append("   f filter · s segment · / search · F clear", style="dim")
+        t.append(f"   {self.hints}", style="dim")
         self.update(t, layout=False)  # one line, fixed height: no layout pass per step

@@ -1,0 +1,62 @@
+"""Opening a comparison for the compare screen, off the UI thread: the first page from a
+preview (`Comparison(first=...)`, about half the time at a million results: people read
+the worst case first) while the whole comparison is built beside it; then its figures.
+The preview's rows are the whole one's, so the list goes on from them when the figures
+arrive.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evaltui.compare import Comparison, Filter
+from evaltui.store import Store
+from evaltui.taxonomy import Taxonomy
+from evaltui.tui.messages import Built, Opened
+
+
+def open_comparison(
+    db_path: Path, run_ids: tuple[int, int, int | None], args: dict[str, Any], first: int,
+    taxonomy_path: Path | None, opened: Callable[[Opened], object],
+    cancelled: Callable[[], bool],
+) -> Built | None:  # fmt: skip
+    """`opened` gets the preview (its first `first` rows and case) as soon as it is
+    there; returns the whole comparison's figures (None: cancelled meanwhile)."""
+    from evaltui import taxonomy, triage
+
+    b, c, f = run_ids
+    done: dict[str, Any] = {}
+    with Store(db_path) as store:  # states an earlier evaltui folded, recomputed first (#24)
+        triage.refold(store)
+
+    def whole() -> None:
+        try:
+            done["cmp"] = Comparison(db_path, b, c, f, **args)
+        except BaseException as exc:
+            done["error"] = exc
+
+    thread = threading.Thread(target=whole, name="compare-whole", daemon=True)
+    thread.start()
+    try:
+        preview = Comparison(db_path, b, c, f, first=first, **args)
+        with Store(db_path) as store:
+            tax = taxonomy.load(store, taxonomy_path)
+        rows = preview.page(Filter(), limit=first)
+        opened(Opened(preview, rows, tax, preview.read_case(rows[0]) if rows else None))
+    finally:
+        thread.join()
+    if "error" in done:
+        raise done["error"]
+    if cancelled():
+        done["cmp"].close()
+        return None
+    return figures(done["cmp"], tax)
+
+
+def figures(cmp: Comparison, taxonomy: Taxonomy) -> Built:
+    """The comparison's figures as a message."""
+    progress = cmp.triage_progress()
+    return Built(cmp, cmp.segments(), cmp.counts(), cmp.status_counts(), taxonomy, progress)
