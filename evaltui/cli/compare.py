@@ -235,8 +235,16 @@ def case_cmd(
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     with Comparison(path, b, c, f, statuses=frozenset(CASE_STATUSES)) as cmp:
         row = cmp.find(suite, case_key)
+        if row is None and suite is None and "/" in case_key:  # SUITE/KEY, as label takes
+            row = cmp.find(*case_key.split("/", 1))
         if row is None:
-            raise NotFoundError(f"no case {case_key!r} in these runs")
+            with open_store(path) as store:
+                close = [
+                    c for c in triage.close_cases(store.conn, case_key)
+                    if cmp.find(*c.split("/", 1)) is not None
+                ]  # fmt: skip
+            hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+            raise NotFoundError(f"no case {case_key!r} in these runs{hint}")
         with trajectory.window(steps_from):  # a long path: one page of it
             row, detail, _ = cmp.read_case(row)
     outcome: dict[str, Any] = {

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from evaltui.cli.app import cli, open_app, open_store, store_path
-from evaltui.cli.output import echo, make_console, make_table, print_rows
+from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.models import ROLES, Role
@@ -239,6 +239,15 @@ def _mention_leftovers(db: Path) -> None:
         )
 
 
+# What gives way in `runs` on a narrow terminal, in order: never a figure (a number is
+# whole or absent), and the name last: it tells runs apart, cut in the middle (where two
+# names alike are alike) to keep its end (where they differ: a date, a variant, #2).
+RUNS_GIVE_WAY = [
+    "sha256", "imported", Shorten("system"), "format", "system", Shorten("name"),
+    "unscored", "limit", "role", "cases", "results", "error",
+]  # fmt: skip
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/cli.md).")
 @click.pass_context
@@ -267,7 +276,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     rows = [
         [
             str(s.id),
-            one_line(s.name, 32),
+            one_line(s.name, 200),
             "-" if s.pass_rate is None else f"{s.pass_rate:.1%}",
             f"{s.cases:,}",
             f"{s.results:,}",
@@ -277,7 +286,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
             f"{s.limit:,}",
             f"{s.unscored:,}",
             s.role,
-            one_line(s.system, 36),
+            one_line(s.system, 200),
             s.format,
             s.sha256[:12],
             s.imported_at[:19].replace("T", " "),
@@ -285,7 +294,12 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         for s in summaries
     ]
     print_rows(
-        table, rows, optional={"system", "format", "sha256", "imported", "limit", "unscored"}
+        table,
+        rows,
+        optional=RUNS_GIVE_WAY,
+        whole={"role", "format", "sha256", "imported"},
+        middle={"name", "system"},
+        min_widths={"name": 24, "system": 16},
     )
 
 
@@ -385,6 +399,10 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     if as_json:
         echo(safe_json(events))
         return
+    from evaltui import service
+
+    with open_store(store_path(ctx)) as store:
+        subjects = service.event_subjects(store, events)
     table = make_table(
         ("id", "right"), ("at", "left"), ("actor", "left"), ("action", "left"),
         ("entity", "left"), ("key", "left"), ("after", "left"),
@@ -393,14 +411,23 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
         [
             str(e["id"]),
             e["at"][:16].replace("T", " "),
-            one_line(e["actor"], 20),
+            one_line(e["actor"], 40),
             e["action"],
             e["entity"],
-            one_line(e["entity_id"], 30),
+            one_line(subject, 200),
             one_line(
-                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 40
+                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 200
             ),
         ]
-        for e in events
+        for e, subject in zip(events, subjects, strict=True)
     ]
-    print_rows(table, rows, optional={"actor"})
+    # the time and the action are never cut; the key (a run's name, a case) is cut in
+    # its middle, last; what the event recorded gives way first
+    print_rows(
+        table,
+        rows,
+        optional=[Shorten("after"), Shorten("key"), "entity", Shorten("actor"), "after", "actor"],
+        whole={"at", "action"},
+        middle={"key"},
+        min_widths={"key": 20, "after": 20},
+    )

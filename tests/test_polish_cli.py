@@ -1,0 +1,156 @@
+"""The first hour, polished (#26): the command line's tables, messages and exit codes as a
+new user meets them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from evaltui.cli import cli
+from tests.conftest import DEMO
+
+
+def run(*args: str, code: int = 0, env: dict[str, str] | None = None):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False, env=env)
+    assert result.exit_code == code, result.output
+    return result
+
+
+# -- tables: a number is never cut -----------------------------------------------------------
+
+BIG = {"cases": 200_000, "results": 1_399_912, "passed": 1_200_004, "failed": 139_908,
+       "errored": 60_000, "limit": 12_345, "unscored": 7}  # fmt: skip
+
+
+@pytest.fixture
+def big_runs(monkeypatch):
+    """The demo's runs with figures of a large eval (six- and seven-digit counts), and
+    long names that differ only at their end."""
+    from evaltui import service
+
+    run("import", str(DEMO / "production.jsonl"), str(DEMO / "candidate.jsonl"))
+    real = service.list_runs
+
+    def big(store):
+        return [
+            s.model_copy(
+                update={
+                    **BIG,
+                    "name": f"support_agent mockllm/support-bot-v2 2026-12-01 21:19 #{s.id}",
+                }
+            )
+            for s in real(store)
+        ]
+
+    monkeypatch.setattr(service, "list_runs", big)
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 160, 220])
+def test_runs_never_cuts_a_number_at_any_width(big_runs, width):
+    out = run("runs", env={"COLUMNS": str(width)}).output
+    lines = out.splitlines()
+    header = lines[0].split()
+    assert lines[0].startswith("id name")
+    shown = [h for h in ("cases", "results", "pass", "fail", "error", "limit", "unscored")
+             if h in header]  # fmt: skip
+    want = {"cases": "200,000", "results": "1,399,912", "pass": "1,200,004", "fail": "139,908",
+            "error": "60,000", "limit": "12,345", "unscored": "7"}  # fmt: skip
+    for row in lines[1:]:
+        for h in shown:
+            assert re.search(rf"(?<![\d,]){re.escape(want[h])}(?![\d,])", row), (h, row)
+        assert "%" in row and "…%" not in row  # the pass rate, whole
+        assert len(row) <= width
+    assert {"pass", "fail"} <= set(header)  # the figures that matter stay at 60 columns
+    if width >= 160:  # room for every figure, and the whole name
+        assert set(shown) == set(want) and "#2" in out and "support-bot-v2" in out
+
+
+def test_runs_gives_the_name_room_before_the_hash_and_the_time(big_runs):
+    out = run("runs", env={"COLUMNS": "160"}).output
+    assert "support_agent mockllm/support-bot-v2 2026-12-01 21:19 #1" in out
+    # at 80 columns the name is cut in its middle: its end, where the runs differ, stays
+    out = run("runs", env={"COLUMNS": "80"}).output
+    names = [re.split(r"\s{2,}", line.strip())[0] for line in out.splitlines()[1:]]
+    assert [n.split()[1] for n in names] == ["support_agen…01", "support_agen…01"]
+    assert [n.split()[-1] for n in names] == ["#1", "#2"]
+
+
+def test_print_rows_keeps_numbers_whole_when_nothing_fits(monkeypatch):
+    """Even where the columns that cannot go do not fit, a figure is printed whole (the
+    line is longer than the terminal), never cut to a wrong one."""
+    from evaltui.cli.output import make_table, print_rows
+
+    monkeypatch.setenv("COLUMNS", "20")
+    table = make_table(("name", "left"), ("results", "right"), ("failed", "right"))
+    runner = CliRunner()
+
+    import click
+
+    @click.command()
+    def show():
+        print_rows(table, [["a very long run name indeed", "1,234,567", "765,432"]])
+
+    out = runner.invoke(show).output
+    assert "1,234,567" in out and "765,432" in out
+    assert "a very long run name indeed" not in out  # the text gave way
+
+
+# -- log, cases, case ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_pair():
+    run("import", str(DEMO / "production.jsonl"), str(DEMO / "candidate.jsonl"))
+    return "1", "2"
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_log_names_runs_and_cases_and_never_cuts_the_time(demo_pair, width):
+    run("label", "1", "2", "refunds-001", "--verdict", "real_regression")
+    run("retire", "refunds-002", "--reason", "duplicate", "--note", "same as 001")
+    events = json.loads(run("log", "--json").output)
+    out = run("log", env={"COLUMNS": str(width)}).output
+    lines = out.splitlines()
+    assert len(lines) == 1 + len(events)
+    for e, line in zip(events, lines[1:], strict=True):
+        assert e["at"][:16].replace("T", " ") in line  # the time whole
+        assert e["action"] in line
+    imports, label, retire = lines[1:3], lines[3], lines[4]
+    if width >= 80:
+        assert "prod-2026-11-02" in imports[0] and "cand-2026-11-20" in imports[1]
+    if width >= 80:
+        assert "support-assistant/refunds-001 (1 vs 2)" in label
+        assert "support-assistant/refunds-002" in retire
+    else:  # cut in its middle: the end, where cases differ, stays
+        assert label.endswith("001 (1 vs 2)") and retire.rstrip().endswith("refunds-002")
+    assert not re.search(r"\b\d+:\d+:\d+\b", out)  # no internal `base:cand:case_id`
+
+
+def test_cases_retired_shows_who_when_and_the_note(demo_pair):
+    run("retire", "refunds-002", "--reason", "duplicate", "--note", "same as 001")
+    (row,) = json.loads(run("cases", "--status", "retired", "--json").output)
+    for width in (60, 80, 120):
+        out = run("cases", "--status", "retired", env={"COLUMNS": str(width)}).output
+        header, line = out.splitlines()[:2]
+        assert header.split() == ["case", "status", "reason", "by", "at", "note"]
+        assert "tester" in line and row["at"][:16].replace("T", " ") in line
+        assert "same as" in line
+
+
+def test_case_takes_suite_slash_key_and_suggests_close_keys(demo_pair):
+    whole = run("case", "1", "2", "support-assistant/refunds-001").output
+    assert whole.splitlines()[0].startswith("support-assistant / refunds-001")
+    assert whole == run("case", "1", "2", "refunds-001").output
+    miss = run("case", "1", "2", "refnds-001", code=4).output
+    assert (
+        "no case 'refnds-001' in these runs; did you mean 'support-assistant/refunds-001'" in miss
+    )
+    far = run("case", "1", "2", "zzzzzz", code=4).output
+    assert "did you mean" not in far
+    assert (
+        "did you mean 'support-assistant/refunds-001'"
+        in run("label", "1", "2", "refunds-01", "--verdict", "real_regression", code=4).output
+    )
