@@ -154,3 +154,41 @@ def test_case_takes_suite_slash_key_and_suggests_close_keys(demo_pair):
         "did you mean 'support-assistant/refunds-001'"
         in run("label", "1", "2", "refunds-01", "--verdict", "real_regression", code=4).output
     )
+
+
+# -- one p-value format ----------------------------------------------------------------------
+
+
+def test_fmt_p_writes_what_the_record_keeps_the_same_as_the_full_figure():
+    from evaltui.units import fmt_p
+
+    assert fmt_p(None) == "-"
+    assert fmt_p(1.16e-10) == fmt_p(round(1.16e-10, 6)) == fmt_p(0.0) == "<0.001"
+    assert fmt_p(4.23e-05) == fmt_p(4e-05) == "<0.001"
+    assert fmt_p(0.0784123) == fmt_p(round(0.0784123, 6)) == "0.0784"
+    assert fmt_p(0.001) == "0.001" and fmt_p(0.00154) == "0.00154" and fmt_p(1.0) == "1"
+
+
+def test_p_values_read_the_same_in_the_app_the_cli_and_markdown(demo_pair, tmp_path, db_path):
+    """The app's scoreboard writes the comparison's own p-values; `compare` and the
+    Markdown of a decision the six-decimal ones they keep: the same text on every surface."""
+    from evaltui.compare import Comparison
+    from evaltui.units import fmt_p, segment_label
+
+    with Comparison(db_path, 1, 2) as cmp:
+        app = {segment_label(s.dimension, s.value): (fmt_p(s.p_value), fmt_p(s.p_adjusted))
+               for s in cmp.segments()}  # fmt: skip
+    assert any(p == "<0.001" for p, _ in app.values())  # the demo has a p far below 0.001
+    md = tmp_path / "d.md"
+    policy = str(DEMO.parent / "policies" / "support-assistant.toml")
+    CliRunner().invoke(cli, ["gate", "1", "2", "--policy", policy, "--md", str(md), "--no-record"])
+    table = md.read_text().split("### Segments", 1)[1].split("\n\n")[1].splitlines()[2:]
+    seen = {}
+    for row in table:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        seen[cells[0].replace("\\", "")] = (cells[-2], cells[-1])
+    assert seen == app
+    out = run("compare", "1", "2", env={"COLUMNS": "200"}).output
+    for label, (p, p_adj) in app.items():
+        line = next(x for x in out.splitlines() if x.startswith(label + " "))
+        assert line.split()[-3:-1] == [p, p_adj] or line.split()[-2:] == [p, p_adj], line
