@@ -192,3 +192,50 @@ def test_p_values_read_the_same_in_the_app_the_cli_and_markdown(demo_pair, tmp_p
     for label, (p, p_adj) in app.items():
         line = next(x for x in out.splitlines() if x.startswith(label + " "))
         assert line.split()[-3:-1] == [p, p_adj] or line.split()[-2:] == [p, p_adj], line
+
+
+# -- the demo keeps its triage ---------------------------------------------------------------
+
+
+def test_make_demo_keeps_the_triage_and_demo_fresh_resets_it_and_says_so(tmp_path):
+    from tests.conftest import ROOT
+
+    targets = dict(
+        re.findall(r"^([\w-]+):[^\n]*\n\t\$\(BIN\)/(.+)$", (ROOT / "Makefile").read_text(), re.M)
+    )
+    assert targets["demo"] == "evaltui demo" and targets["demo-fresh"] == "evaltui demo --fresh"
+    db = str(tmp_path / "demo.db")
+    first = run("--db", db, "demo", "--no-open").output
+    assert "loaded 3 demo runs" in first and "reusing" not in first
+    run("--db", db, "label", "1", "2", "billing-001", "--class", "unsupported_claim")
+    again = run("--db", db, "demo", "--no-open").output
+    assert f"reusing the demo store at {db}: its runs and your triage are kept" in again
+    assert "make demo-fresh" in again and "loaded" not in again
+    assert again.splitlines()[-1] == db
+    assert json.loads(run("--db", db, "findings", "list", "--json").output)[0]["class"] == (
+        "unsupported_claim"
+    )
+    fresh = run("--db", db, "demo", "--no-open", "--fresh").output
+    assert f"deleted the demo store at {db}, and the triage in it" in fresh
+    assert "loaded 3 demo runs" in fresh
+    assert json.loads(run("--db", db, "findings", "list", "--json").output) == []
+
+
+def test_the_readme_first_five_minutes_says_what_make_does():
+    from evaltui.paths import demo_db_path
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The first five minutes", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    targets = [line.split()[1] for line in block.strip().splitlines()]
+    makefile = (ROOT / "Makefile").read_text()
+    for target in targets:
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.M), target
+    assert "make demo-fresh" in section and "reusing the demo store" in section
+    assert "360 cases, 576 results each" in section
+    run("demo", "--no-open")
+    rows = json.loads(run("--db", str(demo_db_path()), "runs", "--json").output)
+    assert [(r["role"], r["cases"], r["results"]) for r in rows] == [
+        ("production", 360, 576), ("candidate", 360, 576), ("fallback", 360, 576)
+    ]  # fmt: skip

@@ -304,23 +304,33 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--fresh", is_flag=True, help="Start from an empty demo store.")
+@click.option(
+    "--fresh", is_flag=True, help="Delete the demo store (its triage too) and load it again."
+)
 @click.option("--no-open", is_flag=True, help="Load the demo runs but do not open the app.")
 @click.pass_context
 def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     """Load the bundled demo runs (customer-support assistant) and open the app.
 
     Uses its own demo store whatever $EVALTUI_DB says, so a real store is
-    never mixed with demo data (an explicit --db is honoured). --fresh deletes
-    that store first, and refuses when it holds any run that is not the demo's.
+    never mixed with demo data (an explicit --db is honoured). The runs are
+    loaded once: later, the same store is opened again, with your triage in it.
+    --fresh deletes that store first (and says so), and refuses when it holds
+    any run that is not the demo's.
     """
     from evaltui import service
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
         service.check_demo_store_disposable(path)
+        existed = path.exists()
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if existed:
+            echo(
+                f"deleted the demo store at {path}, and the triage in it; loading it again",
+                err=True,
+            )
     new, outcomes = service.NewStore.begin(path), None  # as import: no file until loaded
     if new is not None:
         with new:
@@ -335,6 +345,12 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
+    if len(loaded) < len(outcomes):  # a demo store made before: opened as it was left
+        echo(
+            f"reusing the demo store at {path}: its runs and your triage are kept; "
+            "`evaltui demo --fresh` (or `make demo-fresh`) starts it again",
+            err=True,
+        )
     if not no_open:
         open_app(path, ctx.obj.get("taxonomy"), write=True)
     else:
