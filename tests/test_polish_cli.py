@@ -239,3 +239,107 @@ def test_the_readme_first_five_minutes_says_what_make_does():
     assert [(r["role"], r["cases"], r["results"]) for r in rows] == [
         ("production", 360, 576), ("candidate", 360, 576), ("fallback", 360, 576)
     ]  # fmt: skip
+
+
+# -- Ctrl+C in an import ----------------------------------------------------------------------
+
+# `evaltui import` held inside the NTH file's import, after HALF its records were read into
+# the run's open transaction: the process writes one byte to fd READY, then waits for one on
+# fd GO (EOF if the test died: no hang). The test then sends SIGINT (Ctrl+C).
+HOLD_INSIDE_IMPORT = """
+import os, sys
+from evaltui.importers import base
+from evaltui.cli.app import main
+nth, half, ready, go = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+real, calls = base.checked_records, [0]
+def held(path, records, options):
+    calls[0] += 1
+    for i, record in enumerate(real(path, records, options)):
+        if calls[0] == nth and i == half:
+            os.write(ready, b"r")
+            os.read(go, 1)
+        yield record
+base.checked_records = held
+sys.argv = ["evaltui", *sys.argv[5:]]
+main()
+"""
+
+
+def interrupted_import(db, *files, nth: int, half: int):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_INSIDE_IMPORT, str(nth), str(half), str(ready_w), str(go_r),
+         "--db", str(db), "import", *map(str, files)],
+        pass_fds=(ready_w, go_r), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        assert os.read(ready_r, 1) == b"r", proc.communicate()  # held mid-import
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err
+
+
+@pytest.fixture
+def three_files(tmp_path):
+    from tests.helpers import line, write_jsonl
+
+    def rows(n, verdict="pass"):
+        return [line(f"c{i:05d}", verdict) for i in range(n)]
+
+    return [
+        write_jsonl(tmp_path / "first.jsonl", rows(10), header={"name": "first"}),
+        write_jsonl(tmp_path / "big.jsonl", rows(4000, "fail"), header={"name": "big"}),
+        write_jsonl(tmp_path / "last.jsonl", rows(10), header={"name": "last"}),
+    ]
+
+
+def test_ctrl_c_in_an_import_exits_130_saying_what_was_kept(tmp_path, three_files):
+    from evaltui.store import Store
+
+    db = tmp_path / "s.db"
+    run("--db", str(db), "import", str(DEMO / "fallback.jsonl"))
+    first, big, last = three_files
+    code, out, err = interrupted_import(db, first, big, last, nth=2, half=2000)
+    assert code == 130, (out, err)
+    assert err.splitlines()[-1] == (
+        f"Interrupted while importing {big}: nothing of that file was kept (its import is one "
+        "transaction, rolled back); kept: the 1 run(s) imported before it (run 2: first); "
+        "1 file(s) not started"
+    )
+    assert "Traceback" not in err and "Aborted" not in err
+    with Store(db) as store:
+        assert [(r.name, r.results) for r in store.list_runs()] == [
+            ("fallback-2026-11-20", 576), ("first", 10)
+        ]  # fmt: skip
+        assert store.integrity_check() == "ok" and store.verify_chain() == []
+        assert store.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 586
+        cases = store.conn.execute("SELECT COUNT(*) FROM cases WHERE suite = 's'").fetchone()
+        assert cases == (10,)  # none of the interrupted file's 4,000 cases
+    # the file interrupted imports whole afterwards
+    again = run("--db", str(db), "import", str(big)).output
+    assert "as run 3 (big): 4,000 results" in again
+
+
+def test_ctrl_c_in_an_import_into_a_new_path_says_no_store_was_made(tmp_path, three_files):
+    db = tmp_path / "new.db"
+    code, out, err = interrupted_import(db, *three_files, nth=2, half=10)
+    assert code == 130 and out == ""
+    assert err.splitlines() == [
+        f"Interrupted while importing {three_files[1]}: nothing was imported, and no store was "
+        f"made at {db} (a new store appears only when its import finishes)"
+    ]
+    assert not db.exists()

@@ -60,6 +60,13 @@ class EvaltuiGroup(click.Group):
         except RecursionError:
             echo("Error: the input is nested too deeply to read", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:  # Ctrl+C: 130, as shells say (128 + SIGINT)
+            echo(
+                "Interrupted: what this command had committed is kept; a write under way was "
+                "rolled back (each is one transaction)",
+                err=True,
+            )
+            sys.exit(130)
 
 
 def store_path(ctx: click.Context) -> Path:

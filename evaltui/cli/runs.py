@@ -152,9 +152,15 @@ def import_cmd(
     new, created, done = service.NewStore.begin(db), False, False
     if new is not None:
         held: list[tuple[str, bool]] = []  # its lines are true only once it is published
-        with new:
-            imported, failed = into(new.store, lambda t, e: held.append((t, e)))
-            created = bool(imported) and new.publish()
+        try:
+            with new:
+                imported, failed = into(new.store, lambda t, e: held.append((t, e)))
+                created = bool(imported) and new.publish()
+        except (Interrupted, KeyboardInterrupt) as exc:  # Ctrl+C: the new store is not made
+            doing = f" while {exc.doing}" if isinstance(exc, Interrupted) else ""
+            echo(f"Interrupted{doing}: nothing was imported, and no store was made at {db} "
+                 "(a new store appears only when its import finishes)", err=True)  # fmt: skip
+            sys.exit(130)
         done = created or not imported
         if done:
             for text, err in held:
@@ -163,7 +169,11 @@ def import_cmd(
     if not done:
         with open_store(db, write=True, announce=False) as store:
             created = store.created  # made at its path: a file system without hard links
-            imported, failed = into(store, say)
+            try:
+                imported, failed = into(store, say)
+            except Interrupted as exc:
+                echo(exc.line(), err=True)
+                sys.exit(130)
     if len(units) > 1:
         say(
             f"{imported} run(s) imported from {len(units)} file(s); {failed} file(s) failed",
@@ -175,6 +185,28 @@ def import_cmd(
     if failed:
         sys.exit(2)
     _mention_leftovers(db)
+
+
+class Interrupted(Exception):
+    """Ctrl+C during `import`: which file was under way (rolled back, its run one
+    transaction), which runs were kept before it, how many files were never started."""
+
+    def __init__(self, path: Path, kept: list[str], left: int) -> None:
+        super().__init__(str(path))
+        self.doing = f"importing {visible(str(path))}"
+        self.path, self.kept, self.left = path, kept, left
+
+    def line(self) -> str:
+        kept = (
+            f"kept: the {len(self.kept)} run(s) imported before it ({', '.join(self.kept)})"
+            if self.kept
+            else "no run of this command was imported"
+        )
+        left = f"; {self.left} file(s) not started" if self.left else ""
+        return (
+            f"Interrupted while {self.doing}: nothing of that file was kept (its import is one "
+            f"transaction, rolled back); {kept}{left}"
+        )
 
 
 def _import_into(
@@ -193,12 +225,15 @@ def _import_into(
 
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = imported = 0
+    kept: list[str] = []
     with bar if bar is not None else nullcontext():
-        for path, detected in units:
+        for n, (path, detected) in enumerate(units):
             try:
                 outcomes = service.import_path(
                     store, path, fmt=fmt or detected, options=options, force=force, progress=hook
                 )
+            except KeyboardInterrupt:
+                raise Interrupted(path, kept, len(units) - n - 1) from None
             except EvaltuiError as exc:
                 failed += 1
                 say(f"Error: {visible(exc.message, limit=2000)}", True)
@@ -215,6 +250,7 @@ def _import_into(
                     )
                 else:
                     imported += 1
+                    kept.append(f"run {out.run_id}: {visible(out.name, limit=80)}")
                     note = f"; {visible(out.note, limit=400)}" if out.note else ""
                     say(
                         f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results{note}",
