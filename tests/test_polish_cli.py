@@ -343,3 +343,26 @@ def test_ctrl_c_in_an_import_into_a_new_path_says_no_store_was_made(tmp_path, th
         f"made at {db} (a new store appears only when its import finishes)"
     ]
     assert not db.exists()
+
+
+# -- --help names the store --------------------------------------------------------------------
+
+
+def test_help_shows_the_store_in_use_as_the_readme_says(tmp_path, monkeypatch):
+    from tests.conftest import ROOT
+
+    assert "(`evaltui --help` shows it)" in (ROOT / "README.md").read_text()
+    monkeypatch.delenv("EVALTUI_DB")
+    out = run("--help", env={"COLUMNS": "300"}).output
+    default = tmp_path / "xdg-data" / "evaltui" / "evaltui.db"
+    assert out.endswith(
+        f"Store:\n  {default}\n"
+        "  (the per-user default; --db or $EVALTUI_DB for another; no store there yet)\n"
+    )
+    assert not default.parent.exists()  # saying where it would be makes no directory
+    db = tmp_path / "mine.db"
+    run("--db", str(db), "import", str(DEMO / "fallback.jsonl"))
+    out = run("--help", env={"COLUMNS": "300", "EVALTUI_DB": str(db)}).output
+    assert out.endswith(f"Store:\n  {db}\n  ($EVALTUI_DB)\n")
+    out = run("--db", str(tmp_path / "other.db"), "--help", env={"COLUMNS": "300"}).output
+    assert out.endswith(f"Store:\n  {tmp_path / 'other.db'}\n  (--db; no store there yet)\n")
