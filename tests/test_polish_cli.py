@@ -366,3 +366,37 @@ def test_help_shows_the_store_in_use_as_the_readme_says(tmp_path, monkeypatch):
     assert out.endswith(f"Store:\n  {db}\n  ($EVALTUI_DB)\n")
     out = run("--db", str(tmp_path / "other.db"), "--help", env={"COLUMNS": "300"}).output
     assert out.endswith(f"Store:\n  {tmp_path / 'other.db'}\n  (--db; no store there yet)\n")
+
+
+# -- docs that agree with the code --------------------------------------------------------------
+
+
+def test_docs_cli_has_one_true_log_section():
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    assert len(re.findall(r"^## `evaltui log", doc, re.M)) == 1
+    section = doc.split("## `evaltui log", 1)[1].split("\n## ", 1)[0]
+    assert "later release" not in section and "--verify" in section
+    source = "\n".join(  # the app's binding ids (`case.down`) are not actions
+        p.read_text() for p in (ROOT / "evaltui").rglob("*.py") if "tui" not in p.parts
+    )
+    firsts = re.findall(r"log_event\(\s*([^,]+),", source)  # a literal, or `a if x else b`
+    actions = {a for first in firsts for a in re.findall(r"\"([\w.]+)\"", first)}
+    actions |= set(re.findall(r"action=\"([\w.]+)\"", source))  # lifecycle's, passed down
+    assert {"import", "set", "finding.label", "case.retire", "decision"} <= actions
+    for action in actions:
+        assert f"`{action}`" in section, action
+
+
+def test_the_long_tests_switch_has_one_name():
+    from tests.conftest import ROOT
+
+    texts = [ROOT / "pyproject.toml", ROOT / "README.md", *(ROOT / "docs").glob("*.md"),
+             *(ROOT / "tests").glob("*.py")]  # fmt: skip
+    names = set()
+    for path in texts:
+        if path.name != "test_polish_cli.py":
+            names |= set(re.findall(r"EVALTUI_LONG\w*", path.read_text()))
+    assert names == {"EVALTUI_LONG"}
+    assert "EVALTUI_LONG=1" in (ROOT / "pyproject.toml").read_text()
