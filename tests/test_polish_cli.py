@@ -400,3 +400,81 @@ def test_the_long_tests_switch_has_one_name():
             names |= set(re.findall(r"EVALTUI_LONG\w*", path.read_text()))
     assert names == {"EVALTUI_LONG"}
     assert "EVALTUI_LONG=1" in (ROOT / "pyproject.toml").read_text()
+
+
+# -- the README's tour --------------------------------------------------------------------------
+
+
+def git_status(root) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def test_the_readmes_tour_runs_in_a_temp_dir_and_leaves_the_checkout_as_it_was(tmp_path):
+    """README "A short tour of the command line", run as written by bash from the checkout
+    (the venv's evaltui on PATH; the last line, which opens the app, left out): every
+    command succeeds (the gate with a decision's code), what it writes lands in the temp
+    dir it makes, `git status` is what it was, and the case it retires is one `stale`
+    proposes to retire, for the reason `stale` gives."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## A short tour of the command line", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    lines = [x.strip() for x in block.strip().splitlines()]
+    assert lines[0] == ". .venv/bin/activate" and lines[-1].split("#")[0].strip() == "evaltui"
+    assert "/tmp" not in block
+    commands = [re.sub(r"\s+#\s.*$", "", x) for x in lines[1:-1]]  # comments out
+    outs = tmp_path / "outs"
+    outs.mkdir()
+    script = "\n".join(
+        f'{cmd} > "$OUTS/{i}.out" 2> "$OUTS/{i}.err"; echo $? > "$OUTS/{i}.rc"'
+        for i, cmd in enumerate(commands)
+    )
+    work = tmp_path / "tmp"
+    work.mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "TMPDIR": str(work),  # mktemp -d makes the tour's folder here
+        "OUTS": str(outs),
+        "COLUMNS": "200",
+    }
+    env.pop("EVALTUI_DB")
+    before = git_status(ROOT)
+    subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, check=True, timeout=600)
+    assert git_status(ROOT) == before
+    rc = {}
+    for i, cmd in enumerate(commands):
+        rc[cmd] = int((outs / f"{i}.rc").read_text())
+        err = (outs / f"{i}.err").read_text()
+        if cmd.startswith("evaltui gate"):
+            assert rc[cmd] in (0, 10, 11, 12, 13), (cmd, err)
+        else:
+            assert rc[cmd] == 0, (cmd, err)
+    (folder,) = work.iterdir()
+    written = {p.name for p in folder.iterdir()}
+    assert {"tour.db", "findings.jsonl", "decision.json", "decision.md", "gate.xml"} <= written
+    out = {
+        cmd.split("#")[0].strip(): (outs / f"{i}.out").read_text() for i, cmd in enumerate(commands)
+    }
+    assert "prod-2026-11-02" not in out["evaltui runs"] and "qa mockllm/baseline" in out["evaltui runs"]
+    # the retired case: one `stale` proposes to retire, for the reason it gives
+    retire = next(c for c in out if c.startswith("evaltui retire"))
+    case, reason = retire.split()[2], retire.split("--reason ")[1].split()[0]
+    stale = next(v for c, v in out.items() if c.startswith("evaltui stale"))
+    row = next(x for x in stale.splitlines() if x.startswith(case + " "))
+    assert row.split()[1:3] == [reason, reason], row  # rule, and retire? = that reason
+    assert f"retired 1 case(s) ({reason})" in out[retire]
