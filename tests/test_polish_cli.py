@@ -470,7 +470,10 @@ def test_the_readmes_tour_runs_in_a_temp_dir_and_leaves_the_checkout_as_it_was(t
     out = {
         cmd.split("#")[0].strip(): (outs / f"{i}.out").read_text() for i, cmd in enumerate(commands)
     }
-    assert "prod-2026-11-02" not in out["evaltui runs"] and "qa mockllm/baseline" in out["evaltui runs"]
+    assert (
+        "prod-2026-11-02" not in out["evaltui runs"]
+        and "qa mockllm/baseline" in out["evaltui runs"]
+    )
     # the retired case: one `stale` proposes to retire, for the reason it gives
     retire = next(c for c in out if c.startswith("evaltui retire"))
     case, reason = retire.split()[2], retire.split("--reason ")[1].split()[0]
