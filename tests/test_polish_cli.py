@@ -481,3 +481,40 @@ def test_the_readmes_tour_runs_in_a_temp_dir_and_leaves_the_checkout_as_it_was(t
     row = next(x for x in stale.splitlines() if x.startswith(case + " "))
     assert row.split()[1:3] == [reason, reason], row  # rule, and retire? = that reason
     assert f"retired 1 case(s) ({reason})" in out[retire]
+
+
+# -- runs told apart ---------------------------------------------------------------------------
+
+
+def test_lm_evals_system_label_is_one_line_that_tells_the_runs_apart():
+    from tests.conftest import FIXTURES
+
+    run("import", str(FIXTURES / "lm_eval" / "fixture-lm"))
+    systems = [r["system"] for r in json.loads(run("runs", "--json").output)]
+    assert systems == [
+        "fixture-org/baseline-7b variant=baseline", "fixture-org/candidate-7b variant=candidate"
+    ]  # fmt: skip
+    out = run("runs", env={"COLUMNS": "200"}).output
+    assert "␊" not in out and all(s in out for s in systems)
+
+
+@pytest.mark.parametrize("width", [80, 120, 160])
+def test_runs_of_one_agent_eval_are_told_apart_in_the_runs_table(width):
+    """Six Inspect runs of one task and model family (two at the same minute, so `#2` and
+    `#3`): at 120 columns and more every name is whole; at 80 each is cut in its middle,
+    its end kept, beside its id."""
+    from tests.conftest import FIXTURES
+
+    for folder in ("inspect_ai", "inspect_variants"):
+        run("import", str(FIXTURES / "agents" / folder))
+    names = [r["name"] for r in json.loads(run("runs", "--json").output)]
+    assert len(set(names)) == len(names) == 6
+    rows = run("runs", env={"COLUMNS": str(width)}).output.splitlines()[1:]
+    cells = [re.split(r"\s{2,}", row.strip(), maxsplit=1)[0] for row in rows]
+    if width >= 120:
+        assert cells == [f"{i} {n}" for i, n in enumerate(names, 1)]
+    else:
+        for cell, name in zip(cells, names, strict=True):
+            head, tail = cell.split(" ", 1)[1].split("…")
+            assert name.startswith(head) and name.endswith(tail) and len(tail) >= 8
+        assert len(set(cells)) == 6
