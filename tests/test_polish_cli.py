@@ -518,3 +518,35 @@ def test_runs_of_one_agent_eval_are_told_apart_in_the_runs_table(width):
             head, tail = cell.split(" ", 1)[1].split("…")
             assert name.startswith(head) and name.endswith(tail) and len(tail) >= 8
         assert len(set(cells)) == 6
+
+
+def test_the_import_progress_bar_on_a_terminal_shows_the_run_name_not_a_style_name(tmp_path):
+    """On a terminal (a pty) the bar's label is the run's name: the CLI's console parses
+    no markup, so a str column showed `[progress.description]NAME`."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "evaltui"), "--db", str(tmp_path / "s.db"), "import",
+         str(DEMO / "production.jsonl")],
+        stdin=child, stdout=child, stderr=child, env={**os.environ, "COLUMNS": "100"},
+    )  # fmt: skip
+    os.close(child)
+    out = b""
+    while True:  # until the process closes the terminal: no timing
+        try:
+            data = os.read(main, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    text = out.decode()
+    assert "\x1b[2Kprod-2026-11-02 " in text  # the bar, labelled with the run's name
+    assert "[progress." not in text and "imported" in text

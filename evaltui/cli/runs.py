@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
 from evaltui.cli.app import cli, open_app, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
@@ -37,10 +36,18 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
     """A rich progress bar per run on a terminal; nothing otherwise."""
     if not show:
         return None, None
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     bar = Progress(
-        "[progress.description]{task.description}",
+        # data, never markup: the run's name is shown as it is (a str column here was
+        # shown as "[progress.description]NAME" by the CLI's console, which parses no markup)
+        TextColumn("{task.description}", markup=False, style="progress.description"),
         BarColumn(),
         TaskProgressColumn(),
         TimeRemainingColumn(),
@@ -49,10 +56,7 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
     )
 
     def hook(item: ParsedRun) -> Callable[[int], None]:
-        # the description is Rich markup: data is escaped, so "[/]" or a link is text
-        task = bar.add_task(
-            escape(visible(item.run.name, limit=40)), total=item.progress.total or None
-        )
+        task = bar.add_task(visible(item.run.name, limit=40), total=item.progress.total or None)
 
         def on_batch(_n: int) -> None:
             bar.update(task, completed=item.progress.done, total=item.progress.total or None)
