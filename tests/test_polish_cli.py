@@ -550,3 +550,49 @@ def test_the_import_progress_bar_on_a_terminal_shows_the_run_name_not_a_style_na
     text = out.decode()
     assert "\x1b[2Kprod-2026-11-02 " in text  # the bar, labelled with the run's name
     assert "[progress." not in text and "imported" in text
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120, 160])
+def test_compare_never_cuts_a_figure_and_says_what_it_left_out(width):
+    from evaltui.units import fmt_ci, fmt_delta, fmt_p, pct, segment_label
+
+    run(
+        "import",
+        *(str(DEMO / f) for f in ("production.jsonl", "candidate.jsonl", "fallback.jsonl")),
+    )
+    summary = json.loads(run("compare", "1", "2", "--fallback", "3", "--json").output)
+    out = run("compare", "1", "2", "--fallback", "3", env={"COLUMNS": str(width)}).output
+    lines = out.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith("segment "))
+    header = lines[at].replace("95% CI", "CI").replace("p adj", "padj").split()
+    shown = set(header)
+    for seg in summary["segments"]:
+        label = segment_label(seg["dimension"], seg["value"])
+        row = next(x for x in lines[at + 1 :] if x.startswith(label + " ")).split()
+        want = {
+            "n": f"{seg['n']:,}", "baseline": pct(seg["baseline"]["rate"]),
+            "candidate": pct(seg["candidate"]["rate"]), "delta": fmt_delta(seg["delta"]),
+            "fallback": pct(seg["fallback"]["rate"]),
+            "p>f": str(seg["flips"]["pass_to_fail"]), "f>p": str(seg["flips"]["fail_to_pass"]),
+            "p": fmt_p(seg["p_value"]), "padj": fmt_p(seg["p_adjusted"]),
+        }  # fmt: skip
+        cis = [
+            fmt_ci(seg["baseline"]["passed"], seg["n"]),
+            fmt_ci(seg["candidate"]["passed"], seg["n"]),
+        ]
+        got = dict(zip(header, row, strict=False))
+        for name, value in want.items():
+            if name in shown:
+                assert got[name] == value, (width, label, name, row)
+        if "CI" in shown:
+            assert [row[header.index("baseline") + 1], row[header.index("candidate") + 1]] == cis
+        assert "…" not in " ".join(row[1:])
+    assert {"segment", "n", "baseline", "candidate", "delta", "padj"} <= shown
+    note = " ".join(lines[lines.index(next(x for x in lines if x.startswith("p>f / f>p"))) :])
+    missing = [h for h in ("fallback", "p>f", "f>p", "p") if h not in shown]
+    if missing or "CI" not in shown:
+        assert "not shown at this width:" in note
+    else:
+        assert "not shown" not in note
+    if width >= 120:
+        assert shown >= {"CI", "fallback", "p>f", "f>p", "p"}

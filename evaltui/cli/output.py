@@ -179,8 +179,9 @@ def print_rows(
     whole: Iterable[str] = (),
     middle: Iterable[str] = (),
     min_widths: dict[str, int] | None = None,
-) -> None:
-    """Print `rows` in the terminal's width: never a number cut.
+) -> list[str]:
+    """Print `rows` in the terminal's width: never a number cut. Returns the headers of
+    the columns left out.
 
     A right-aligned column (a figure), and each column named in `whole` (a time, an
     id), is never cut: it is printed whole or, when the terminal is narrow, left out.
@@ -210,7 +211,9 @@ def print_rows(
         steps = [(True, i) for i in range(len(headers))]
         steps += [(False, i) for i in reversed(range(len(headers))) if headers[i] in optional]
     else:
-        steps = [(isinstance(h, Shorten), headers.index(h)) for h in optional if h in headers]
+        steps = [  # a header twice (`95% CI` of each run): both give way at its step
+            (isinstance(h, Shorten), i) for h in optional for i, x in enumerate(headers) if x == h
+        ]
     keep, widths = fit_columns(natural, minimum, steps, console.width)
     out = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     cutters = {h: cut_middle if h in set(middle) else cut_end for h in headers}
@@ -228,6 +231,7 @@ def print_rows(
     if total > console.width:  # even the columns that stay do not fit: whole, not cropped
         console.width = total
     console.print(out)
+    return [h for i, h in enumerate(headers) if i not in keep]
 
 
 def _width(cell: Any) -> int:
