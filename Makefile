@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 RUNSTAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo demo-fresh test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(RUNSTAMP)
 
-## make demo: install, load the bundled demo runs into a fresh demo store, open the app
+## make demo: install, load the bundled demo runs into the demo store (the first time
+## only: your triage there is kept from one run to the next), open the app
 demo: $(RUNSTAMP)
+	$(BIN)/evaltui demo
+
+## make demo-fresh: delete the demo store (and the triage in it), load it again, open the app
+demo-fresh: $(RUNSTAMP)
 	$(BIN)/evaltui demo --fresh
 
 ## make test: install with the dev extra and run the whole suite

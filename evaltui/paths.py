@@ -11,19 +11,20 @@ ENV_DB = "EVALTUI_DB"
 APP_NAME = "evaltui"
 
 
-def data_dir() -> Path:
-    """The per-user data directory (created on demand)."""
+def data_dir(*, make: bool = True) -> Path:
+    """The per-user data directory (created on demand, unless `make` is false: `--help`)."""
     path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    if make:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def default_db_path() -> Path:
-    """The store path when neither --db nor EVALTUI_DB is given."""
+def default_db_path(*, make: bool = True) -> Path:
+    """The store path when --db is not given: $EVALTUI_DB, else the per-user one."""
     env = os.environ.get(ENV_DB)
     if env:
         return Path(env).expanduser()
-    return data_dir() / "evaltui.db"
+    return data_dir(make=make) / "evaltui.db"
 
 
 def demo_db_path() -> Path:

@@ -324,3 +324,39 @@ def check_demo_store_disposable(path: Path) -> None:
             f"demo --fresh would delete {path}, which holds {len(others)} run(s) that are not "
             f"the demo's ({shown}); nothing was deleted. Give the demo its own --db."
         )
+
+
+def event_subjects(store: Store, events: list[dict[str, object]]) -> list[str]:
+    """What each event is about, in words (`evaltui log`'s key column): a run's name,
+    a case's `suite/key` (a finding's with its two runs), a decision's number; a setting
+    or a file as the event names it. The log itself keeps the ids."""
+    runs = dict(store.conn.execute("SELECT id, name FROM runs").fetchall())
+    ids: dict[str, list[int]] = {}
+    for e in events:
+        if e["entity"] == "case":
+            ids[str(e["entity_id"])] = [
+                int(x) for x in str(e["entity_id"]).split(":") if x.isdigit()
+            ]
+    wanted = sorted({parts[-1] for parts in ids.values() if parts})
+    cases: dict[int, str] = {}
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for cid, suite, key in store.conn.execute(
+            f"SELECT id, suite, case_key FROM cases WHERE id IN ({marks})", chunk
+        ):
+            cases[int(cid)] = f"{suite}/{key}"
+    out = []
+    for e in events:
+        entity, eid = e["entity"], str(e["entity_id"])
+        if entity == "run" and eid.isdigit():
+            out.append(str(runs.get(int(eid), f"run {eid}")))
+        elif entity == "case" and ids.get(eid):
+            parts = ids[eid]
+            case = cases.get(parts[-1], f"case {parts[-1]}")
+            out.append(f"{case} ({parts[0]} vs {parts[1]})" if len(parts) == 3 else case)
+        elif entity == "decision":
+            out.append(f"decision {eid}")
+        else:
+            out.append(eid)
+    return out

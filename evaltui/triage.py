@@ -443,4 +443,32 @@ def resolve_case(store: Store, ref: str) -> int:
         ).fetchone()
         if row:
             return int(row[0])
-    raise NotFoundError(f"No case {ref!r}. `evaltui compare BASE CAND --keys` lists changed cases.")
+    close = close_cases(store.conn, ref)
+    hint = (
+        "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+        if close
+        else ". `evaltui compare BASE CAND --keys` lists changed cases."
+    )
+    raise NotFoundError(f"No case {ref!r}{hint}")
+
+
+def close_cases(conn: sqlite3.Connection, ref: str, n: int = 3) -> list[str]:
+    """The store's cases whose key (or `suite/key`) is close to `ref`, best first, as
+    `suite/key` (difflib's ratio, cutoff 0.6, as the policy's did-you-mean); read
+    streaming, holding `n` at a time."""
+    import bisect
+    import difflib
+
+    best: list[tuple[float, str]] = []  # (-ratio, suite/key): best first, ties by name
+    matcher = difflib.SequenceMatcher(b=ref.casefold(), autojunk=False)
+    whole = "/" in ref
+    for suite, key in conn.execute("SELECT suite, case_key FROM cases"):
+        name = f"{suite}/{key}"
+        matcher.set_seq1((name if whole else key).casefold())
+        if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= 0.6:
+            bisect.insort(best, (-ratio, name))
+            del best[n:]
+    return [name for _, name in best]

@@ -72,8 +72,19 @@ def fmt_delta(delta: float | None) -> str:
     return "-" if delta is None else f"{delta * 100:+.1f}"
 
 
+P_FLOOR = 0.001  # below it a p-value is written "<0.001"
+
+
 def fmt_p(p: float | None) -> str:
-    return "-" if p is None else f"{p:.3g}"
+    """A p-value as every surface writes it (the CLI, the app, Markdown): three
+    significant figures, or `<0.001` below that. The JSON and the decision record keep
+    it to six decimals, so a figure is first taken to that precision: what the app
+    computes and what a record kept print the same (never `0`, never `4e-05` beside
+    `4.23e-05`)."""
+    if p is None:
+        return "-"
+    kept = round(p, 6)
+    return f"<{P_FLOOR:g}" if kept < P_FLOOR else f"{kept:.3g}"
 
 
 def fmt_ci(k: int | None, n: int) -> str:

@@ -232,7 +232,10 @@ def test_ctrl_c_mid_import_into_a_new_path_leaves_no_file_at_all(tmp_path, runs_
     code, out, err, _ = held(
         db, where, runs_files["good"], runs_files["other"], nth=nth, send=signal.SIGINT
     )
-    assert code == 1 and "Aborted" in err and "created" not in err and out == "", (out, err)
+    assert code == 130 and "no store was made" in err and "created" not in err and out == "", (
+        out,
+        err,
+    )
     assert sorted(os.listdir(tmp_path)) == ["bad.jsonl", "good.jsonl", "other.jsonl"]
 
 

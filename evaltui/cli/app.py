@@ -45,6 +45,13 @@ class EvaltuiGroup(click.Group):
             importlib.import_module(f"evaltui.cli.{COMMAND_MODULES[cmd_name]}")
         return super().get_command(ctx, cmd_name)
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_help(ctx, formatter)
+        path, why = store_in_use(ctx)
+        with formatter.section("Store"):
+            formatter.write(f"{'':>{formatter.current_indent}}{path}\n")  # never wrapped
+            formatter.write_text(f"({why})")
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -60,6 +67,30 @@ class EvaltuiGroup(click.Group):
         except RecursionError:
             echo("Error: the input is nested too deeply to read", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:  # Ctrl+C: 130, as shells say (128 + SIGINT)
+            echo(
+                "Interrupted: what this command had committed is kept; a write under way was "
+                "rolled back (each is one transaction)",
+                err=True,
+            )
+            sys.exit(130)
+
+
+def store_in_use(ctx: click.Context) -> tuple[str, str]:
+    """The store the commands would use, and why (for `evaltui --help`): made by nothing,
+    read from nothing (no directory is created to say where it would be)."""
+    given = ctx.params.get("db")  # --db is eager: read before --help when it comes first
+    if given and ctx.get_parameter_source("db") == ParameterSource.COMMANDLINE:
+        path, why = Path(given), "--db"
+    elif os.environ.get(ENV_DB):
+        path, why = default_db_path(make=False), f"${ENV_DB}"
+    else:
+        path, why = (
+            default_db_path(make=False),
+            f"the per-user default; --db or ${ENV_DB} for another",
+        )
+    there = "" if path.exists() else "; no store there yet"
+    return visible(str(path), limit=500), why + there
 
 
 def store_path(ctx: click.Context) -> Path:
@@ -109,7 +140,8 @@ def open_store(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar=ENV_DB,
-    help=f"Store file. Default: ${ENV_DB}, else the per-user data dir.",
+    is_eager=True,  # read before --help, which names the store in use
+    help=f"Store file. Default: ${ENV_DB}, else the per-user data dir (below: Store).",
 )
 @click.option(
     "--reviewer",

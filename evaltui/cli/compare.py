@@ -9,7 +9,7 @@ from rich.text import Text
 
 from evaltui import triage
 from evaltui.cli.app import cli, open_store, store_path
-from evaltui.cli.output import echo, make_console, make_table
+from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.compare.summary import summarize
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
@@ -142,12 +142,13 @@ def compare_cmd(
         *([("fallback", "right")] if run[2] else []),
         ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("p adj", "right"), ("", "left"),
     )  # fmt: skip
+    rows = []
     for seg in summary["segments"]:
         label = segment_label(seg["dimension"], seg["value"])
         n = seg["n"]
         bp, cp = seg["baseline"]["passed"], seg["candidate"]["passed"]
-        row = [
-            Text(one_line(label, 30), style="bold" if seg["dimension"] == "all" else ""),
+        rows.append([
+            Text(visible(label, limit=200), style="bold" if seg["dimension"] == "all" else ""),
             f"{n:,}",
             pct(seg["baseline"]["rate"]),
             *([fmt_ci(bp, n)] if wide else []),
@@ -162,10 +163,19 @@ def compare_cmd(
             Text("*", style="bold red" if (seg["delta"] or 0) < 0 else "bold green")
             if seg["significant"]
             else "",
-        ]
-        table.add_row(*[Text(x) if isinstance(x, str) else x for x in row])
+        ])  # fmt: skip
     console.print()
-    console.print(table)
+    # a figure is whole or left out: the intervals, the raw p (the adjusted one decides
+    # `*`) and the flips before the fallback the user asked for
+    left_out = print_rows(
+        table,
+        rows,
+        optional=["95% CI", "p", "f>p", "p>f", "fallback", Shorten("segment")],
+        middle={"segment"},
+        min_widths={"segment": 16},
+    )
+    if not wide:
+        left_out.insert(0, "95% intervals")
     console.print(
         Text(
             "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; p adj: "
@@ -175,7 +185,11 @@ def compare_cmd(
                 else "not adjusted"
             )
             + "; * significant (p adj < 0.05)"
-            + ("" if wide else "; 95% intervals: widen the terminal or use --json"),
+            + (
+                f"; not shown at this width: {', '.join(left_out)} (widen the terminal or use --json)"
+                if left_out
+                else ""
+            ),
             style="dim",
         )
     )
@@ -235,8 +249,16 @@ def case_cmd(
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     with Comparison(path, b, c, f, statuses=frozenset(CASE_STATUSES)) as cmp:
         row = cmp.find(suite, case_key)
+        if row is None and suite is None and "/" in case_key:  # SUITE/KEY, as label takes
+            row = cmp.find(*case_key.split("/", 1))
         if row is None:
-            raise NotFoundError(f"no case {case_key!r} in these runs")
+            with open_store(path) as store:
+                close = [
+                    c for c in triage.close_cases(store.conn, case_key)
+                    if cmp.find(*c.split("/", 1)) is not None
+                ]  # fmt: skip
+            hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+            raise NotFoundError(f"no case {case_key!r} in these runs{hint}")
         with trajectory.window(steps_from):  # a long path: one page of it
             row, detail, _ = cmp.read_case(row)
     outcome: dict[str, Any] = {

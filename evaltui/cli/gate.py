@@ -10,7 +10,7 @@ import click
 from rich.text import Text
 
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
-from evaltui.cli.output import echo, make_console, make_table, print_rows
+from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -163,13 +163,17 @@ def decisions_cmd(
                 r["decided_at"][:16].replace("T", " "),
                 one_line(r["decided_by"], 16),
                 r["decision"],
-                one_line(r["candidate"], 28),
-                one_line(r["baseline"], 28),
+                one_line(r["candidate"], 200),
+                one_line(r["baseline"], 200),
                 r["content_hash"][:12],
             ]
             for r in rows
         ],
-        optional={"by", "record"},
+        # run names are cut in their middle (their end tells runs of one eval apart)
+        optional=["record", Shorten("by"), Shorten("baseline"), Shorten("candidate"), "by"],
+        whole={"decided", "decision", "record"},
+        middle={"candidate", "baseline"},
+        min_widths={"candidate": 20, "baseline": 20},
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from evaltui.cli.app import cli, open_store, store_path
-from evaltui.cli.output import echo, make_table, print_rows
+from evaltui.cli.output import Shorten, echo, make_table, print_rows
 from evaltui.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.models import CASE_STATUSES
 from evaltui.textsafe import one_line, safe_json
@@ -152,12 +152,15 @@ def cases_cmd(
                 one_line(f"{r['suite']}/{r['case_key']}", 40),
                 r["status"],
                 r["reason"] or "",
-                one_line(r["by"] or "", 16),
+                one_line(r["by"] or "", 40),
                 (r["at"] or "")[:16].replace("T", " "),
-                one_line(r["note"] or "", 50),
+                one_line(r["note"] or "", 200),
             ]
             for r in rows
         ],
-        optional={"by", "at"},
+        # who and when are never left out (a retirement is someone's word); the note
+        # and the case key are shortened first
+        optional=[Shorten("note"), Shorten("case"), Shorten("by")],
+        whole={"status", "reason", "at"},
     )
     echo(", ".join(f"{n:,} {k}" for k, n in counts.items()))

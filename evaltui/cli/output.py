@@ -5,9 +5,11 @@ from __future__ import annotations
 import codecs
 import io
 import sys
+from collections.abc import Iterable
 from typing import Any, cast
 
 import click
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -100,30 +102,143 @@ def make_table(*columns: tuple[str, str]) -> Table:
     return table
 
 
-def print_rows(table: Table, rows: list[list[Any]], optional: set[str]) -> None:
-    """Print `rows`, leaving out the `optional` columns when the terminal is narrow."""
+TEXT_MIN = 12  # a text column is shortened to no fewer characters than this (or its header)
+
+
+def cut_middle(text: str, width: int) -> str:
+    """`text` in `width` cells, cut from the middle: the start and the end stay (two runs
+    named alike differ at the end: a date, a variant, `#2`)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    end = text[::-1]
+    back = set_cell_size(end, tail)[::-1] if tail else ""
+    return set_cell_size(text, head) + "…" + back
+
+
+def cut_end(text: str, width: int) -> str:
+    """`text` in `width` cells, cut at the end with an ellipsis."""
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)) + "…"[: max(0, width)]
+
+
+class Shorten(str):
+    """A step of `print_rows`' `optional` list: shorten this column (to its minimum) here,
+    rather than leave it out."""
+
+
+def fit_columns(
+    natural: list[int],
+    minimum: list[int],
+    steps: list[tuple[bool, int]],
+    width: int,
+) -> tuple[list[int], dict[int, int]]:
+    """Which columns to keep and how wide each is, for a terminal `width` wide.
+
+    `natural` is each column's widest cell (or header), `minimum` the narrowest it may be
+    (a number column's minimum is its natural width: a number is never cut). `steps` are
+    taken in order while the columns do not fit: (True, i) shortens column i to its
+    minimum, (False, i) leaves it out; after them every column is shortened. The room
+    left is then given back to the shortened columns, the first column first. When even
+    so the columns do not fit, they are kept all the same (the line is longer than the
+    terminal; nothing is cut to a wrong figure)."""
+    keep = list(range(len(natural)))
+    widths = dict(enumerate(natural))
+
+    def need() -> int:
+        return sum(widths[i] for i in keep) + max(0, len(keep) - 1)
+
+    for shorten, i in [*steps, *((True, i) for i in range(len(natural)))]:
+        if need() <= width:
+            break
+        if i not in keep:
+            continue
+        if shorten:
+            widths[i] = minimum[i]
+        else:
+            keep.remove(i)
+    room = width - need()
+    for i in keep:  # left to right: the first text column is the one that matters most
+        if room <= 0:
+            break
+        more = min(room, natural[i] - widths[i])
+        widths[i] += more
+        room -= more
+    return keep, {i: widths[i] for i in keep}
+
+
+def print_rows(
+    table: Table,
+    rows: list[list[Any]],
+    optional: Iterable[str] = (),
+    *,
+    whole: Iterable[str] = (),
+    middle: Iterable[str] = (),
+    min_widths: dict[str, int] | None = None,
+) -> list[str]:
+    """Print `rows` in the terminal's width: never a number cut. Returns the headers of
+    the columns left out.
+
+    A right-aligned column (a figure), and each column named in `whole` (a time, an
+    id), is never cut: it is printed whole or, when the terminal is narrow, left out.
+    `optional` says what gives way, in order: a header leaves the table, a
+    `Shorten(header)` is shortened to its minimum (`min_widths`, else `TEXT_MIN` or its
+    header's width), cut at the end, or in the middle for the columns in `middle` (names
+    that differ at the end). A set of headers: every text column is shortened first,
+    then the set's columns leave, the rightmost first."""
     console = make_console()
-    keep = list(range(len(table.columns)))
-    if console.width < 150:
-        keep = [i for i, c in enumerate(table.columns) if c.header not in optional]
-        narrow = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
-        for i in keep:
-            col = table.columns[i]
-            narrow.add_column(
-                str(col.header),
-                justify=col.justify,
-                no_wrap=True,
-                overflow="ellipsis",
-                min_width=col.min_width,
-            )
-        table = narrow
-    for row in rows:
-        # Text, never str: a str cell would be parsed as Rich markup ("[bold]" in a run name).
+    headers = [str(c.header) for c in table.columns]
+    keep_whole = set(whole) | {
+        h for h, c in zip(headers, table.columns, strict=True) if c.justify == "right"
+    }
+    cells = [
+        # Text, never str: a str cell would be parsed as Rich markup ("[bold]" in a run name),
         # and through the untrusted-text door: a cell a caller forgot is still inert
-        table.add_row(
-            *[
-                Text(visible(row[i], limit=None)) if isinstance(row[i], str) else row[i]
-                for i in keep
-            ]
+        [Text(visible(c, limit=None)) if isinstance(c, str) else c for c in row]
+        for row in rows
+    ]
+    natural = [max([cell_len(h), *(_width(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    floors = min_widths or {}
+    minimum = [
+        n if h in keep_whole else min(n, max(cell_len(h), floors.get(h, TEXT_MIN)))
+        for h, n in zip(headers, natural, strict=True)
+    ]
+    if isinstance(optional, set | frozenset):
+        steps = [(True, i) for i in range(len(headers))]
+        steps += [(False, i) for i in reversed(range(len(headers))) if headers[i] in optional]
+    else:
+        steps = [  # a header twice (`95% CI` of each run): both give way at its step
+            (isinstance(h, Shorten), i) for h in optional for i, x in enumerate(headers) if x == h
+        ]
+    keep, widths = fit_columns(natural, minimum, steps, console.width)
+    out = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    cutters = {h: cut_middle if h in set(middle) else cut_end for h in headers}
+    for i in keep:
+        out.add_column(
+            headers[i],
+            justify=table.columns[i].justify,
+            no_wrap=True,
+            overflow="ellipsis",  # never used: every cell is cut to its width here
+            width=widths[i],
         )
-    console.print(table)
+    for row in cells:
+        out.add_row(*[_cut(row[i], widths[i], cutters[headers[i]]) for i in keep])
+    total = sum(widths.values()) + max(0, len(keep) - 1)
+    if total > console.width:  # even the columns that stay do not fit: whole, not cropped
+        console.width = total
+    console.print(out)
+    return [h for i, h in enumerate(headers) if i not in keep]
+
+
+def _width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
+def _cut(cell: Any, width: int, cutter: Any) -> Any:
+    if not isinstance(cell, Text) or cell.cell_len <= width:
+        return cell
+    return Text(cutter(cell.plain, width), style=cell.style)

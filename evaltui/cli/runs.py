@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
 from evaltui.cli.app import cli, open_app, open_store, store_path
-from evaltui.cli.output import echo, make_console, make_table, print_rows
+from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.models import ROLES, Role
@@ -38,10 +37,18 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
     """A rich progress bar per run on a terminal; nothing otherwise."""
     if not show:
         return None, None
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     bar = Progress(
-        "[progress.description]{task.description}",
+        # data, never markup: the run's name is shown as it is (a str column here was
+        # shown as "[progress.description]NAME" by the CLI's console, which parses no markup)
+        TextColumn("{task.description}", markup=False, style="progress.description"),
         BarColumn(),
         TaskProgressColumn(),
         TimeRemainingColumn(),
@@ -50,10 +57,7 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
     )
 
     def hook(item: ParsedRun) -> Callable[[int], None]:
-        # the description is Rich markup: data is escaped, so "[/]" or a link is text
-        task = bar.add_task(
-            escape(visible(item.run.name, limit=40)), total=item.progress.total or None
-        )
+        task = bar.add_task(visible(item.run.name, limit=40), total=item.progress.total or None)
 
         def on_batch(_n: int) -> None:
             bar.update(task, completed=item.progress.done, total=item.progress.total or None)
@@ -156,9 +160,15 @@ def import_cmd(
     new, created, done = service.NewStore.begin(db), False, False
     if new is not None:
         held: list[tuple[str, bool]] = []  # its lines are true only once it is published
-        with new:
-            imported, failed = into(new.store, lambda t, e: held.append((t, e)))
-            created = bool(imported) and new.publish()
+        try:
+            with new:
+                imported, failed = into(new.store, lambda t, e: held.append((t, e)))
+                created = bool(imported) and new.publish()
+        except (Interrupted, KeyboardInterrupt) as exc:  # Ctrl+C: the new store is not made
+            doing = f" while {exc.doing}" if isinstance(exc, Interrupted) else ""
+            echo(f"Interrupted{doing}: nothing was imported, and no store was made at {db} "
+                 "(a new store appears only when its import finishes)", err=True)  # fmt: skip
+            sys.exit(130)
         done = created or not imported
         if done:
             for text, err in held:
@@ -167,7 +177,11 @@ def import_cmd(
     if not done:
         with open_store(db, write=True, announce=False) as store:
             created = store.created  # made at its path: a file system without hard links
-            imported, failed = into(store, say)
+            try:
+                imported, failed = into(store, say)
+            except Interrupted as exc:
+                echo(exc.line(), err=True)
+                sys.exit(130)
     if len(units) > 1:
         say(
             f"{imported} run(s) imported from {len(units)} file(s); {failed} file(s) failed",
@@ -179,6 +193,28 @@ def import_cmd(
     if failed:
         sys.exit(2)
     _mention_leftovers(db)
+
+
+class Interrupted(Exception):
+    """Ctrl+C during `import`: which file was under way (rolled back, its run one
+    transaction), which runs were kept before it, how many files were never started."""
+
+    def __init__(self, path: Path, kept: list[str], left: int) -> None:
+        super().__init__(str(path))
+        self.doing = f"importing {visible(str(path))}"
+        self.path, self.kept, self.left = path, kept, left
+
+    def line(self) -> str:
+        kept = (
+            f"kept: the {len(self.kept)} run(s) imported before it ({', '.join(self.kept)})"
+            if self.kept
+            else "no run of this command was imported"
+        )
+        left = f"; {self.left} file(s) not started" if self.left else ""
+        return (
+            f"Interrupted while {self.doing}: nothing of that file was kept (its import is one "
+            f"transaction, rolled back); {kept}{left}"
+        )
 
 
 def _import_into(
@@ -198,13 +234,16 @@ def _import_into(
 
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = imported = 0
+    kept: list[str] = []
     with bar if bar is not None else nullcontext():
-        for path, detected in units:
+        for n, (path, detected) in enumerate(units):
             try:
                 outcomes = service.import_path(
                     store, path, fmt=fmt or detected, force=force, progress=hook,
                     options=replace(options, logs=logs) if logs and detected == "otel-genai" else options,
                 )  # fmt: skip
+            except KeyboardInterrupt:
+                raise Interrupted(path, kept, len(units) - n - 1) from None
             except EvaltuiError as exc:
                 failed += 1
                 say(f"Error: {visible(exc.message, limit=2000)}", True)
@@ -221,6 +260,7 @@ def _import_into(
                     )
                 else:
                     imported += 1
+                    kept.append(f"run {out.run_id}: {visible(out.name, limit=80)}")
                     note = f"; {visible(out.note, limit=400)}" if out.note else ""
                     say(
                         f"imported {visible(out.path)} as run {out.run_id} ({label}): {out.results:,} results{note}",
@@ -243,6 +283,15 @@ def _mention_leftovers(db: Path) -> None:
             "stopped; not a store, never read, and may be deleted",
             err=True,
         )
+
+
+# What gives way in `runs` on a narrow terminal, in order: never a figure (a number is
+# whole or absent), and the name last: it tells runs apart, cut in the middle (where two
+# names alike are alike) to keep its end (where they differ: a date, a variant, #2).
+RUNS_GIVE_WAY = [
+    "sha256", "imported", Shorten("system"), "format", "system", Shorten("name"),
+    "unscored", "limit", "role", "cases", "results", "error",
+]  # fmt: skip
 
 
 @cli.command()
@@ -273,7 +322,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     rows = [
         [
             str(s.id),
-            one_line(s.name, 32),
+            one_line(s.name, 200),
             "-" if s.pass_rate is None else f"{s.pass_rate:.1%}",
             f"{s.cases:,}",
             f"{s.results:,}",
@@ -283,7 +332,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
             f"{s.limit:,}",
             f"{s.unscored:,}",
             s.role,
-            one_line(s.system, 36),
+            one_line(s.system, 200),
             s.format,
             s.sha256[:12],
             s.imported_at[:19].replace("T", " "),
@@ -291,28 +340,43 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         for s in summaries
     ]
     print_rows(
-        table, rows, optional={"system", "format", "sha256", "imported", "limit", "unscored"}
+        table,
+        rows,
+        optional=RUNS_GIVE_WAY,
+        whole={"role", "format", "sha256", "imported"},
+        middle={"name", "system"},
+        min_widths={"name": 24, "system": 16},
     )
 
 
 @cli.command()
-@click.option("--fresh", is_flag=True, help="Start from an empty demo store.")
+@click.option(
+    "--fresh", is_flag=True, help="Delete the demo store (its triage too) and load it again."
+)
 @click.option("--no-open", is_flag=True, help="Load the demo runs but do not open the app.")
 @click.pass_context
 def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     """Load the bundled demo runs (customer-support assistant) and open the app.
 
     Uses its own demo store whatever $EVALTUI_DB says, so a real store is
-    never mixed with demo data (an explicit --db is honoured). --fresh deletes
-    that store first, and refuses when it holds any run that is not the demo's.
+    never mixed with demo data (an explicit --db is honoured). The runs are
+    loaded once: later, the same store is opened again, with your triage in it.
+    --fresh deletes that store first (and says so), and refuses when it holds
+    any run that is not the demo's.
     """
     from evaltui import service
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
         service.check_demo_store_disposable(path)
+        existed = path.exists()
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if existed:
+            echo(
+                f"deleted the demo store at {path}, and the triage in it; loading it again",
+                err=True,
+            )
     new, outcomes = service.NewStore.begin(path), None  # as import: no file until loaded
     if new is not None:
         with new:
@@ -327,6 +391,12 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
+    if len(loaded) < len(outcomes):  # a demo store made before: opened as it was left
+        echo(
+            f"reusing the demo store at {path}: its runs and your triage are kept; "
+            "`evaltui demo --fresh` (or `make demo-fresh`) starts it again",
+            err=True,
+        )
     if not no_open:
         open_app(path, ctx.obj.get("taxonomy"), write=True)
     else:
@@ -391,6 +461,10 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     if as_json:
         echo(safe_json(events))
         return
+    from evaltui import service
+
+    with open_store(store_path(ctx)) as store:
+        subjects = service.event_subjects(store, events)
     table = make_table(
         ("id", "right"), ("at", "left"), ("actor", "left"), ("action", "left"),
         ("entity", "left"), ("key", "left"), ("after", "left"),
@@ -399,14 +473,23 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
         [
             str(e["id"]),
             e["at"][:16].replace("T", " "),
-            one_line(e["actor"], 20),
+            one_line(e["actor"], 40),
             e["action"],
             e["entity"],
-            one_line(e["entity_id"], 30),
+            one_line(subject, 200),
             one_line(
-                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 40
+                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 200
             ),
         ]
-        for e in events
+        for e, subject in zip(events, subjects, strict=True)
     ]
-    print_rows(table, rows, optional={"actor"})
+    # the time and the action are never cut; the key (a run's name, a case) is cut in
+    # its middle, last; what the event recorded gives way first
+    print_rows(
+        table,
+        rows,
+        optional=[Shorten("after"), Shorten("key"), "entity", Shorten("actor"), "after", "actor"],
+        whole={"at", "action"},
+        middle={"key"},
+        min_widths={"key": 20, "after": 20},
+    )

@@ -20,6 +20,7 @@ Mapping (docs/formats.md):
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -344,7 +345,7 @@ class LmEvalImporter:
         } if results else {}  # fmt: skip
         run = Run(
             name=options.name or (f"{model} {created:%Y-%m-%d %H:%M}" if created else model),
-            system=options.system or (f"{model} {as_text(model_args)}" if model_args else model),
+            system=options.system or _system_label(model, model_args),
             role=options.role or "none",
             source_path=str((folder if not single or results else tasks[0][1]).resolve()),
             source_part=ts,
@@ -368,3 +369,22 @@ class LmEvalImporter:
             },
         )
         return ParsedRun(run, records(), progress)
+
+
+def _system_label(model: str, model_args: Any) -> str:
+    """The model and its arguments on one line, as lm-eval's own `--model_args` reads:
+    `k=v,k=v` (a dict's `pretrained` left out when it is the model already named). Was
+    the dict as indented JSON (a line break in every runs table); runs imported before
+    keep the label they have."""
+    if not model_args:
+        return model
+    if isinstance(model_args, dict):
+        pairs = [
+            f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}"
+            for k, v in model_args.items()
+            if not (k == "pretrained" and v == model)
+        ]
+        args = ",".join(pairs)
+    else:
+        args = " ".join(as_text(model_args).split())
+    return f"{model} {args}" if args else model
