@@ -824,6 +824,7 @@ SECTIONS = {
     "mem_inspect": _section("mem_inspect"),
     "mem_traces": _section("mem_traces"),
     "mem_files": _section("mem_files"),
+    "mem_app": _section("mem_app"),
     "codebook": _section("codebook"),
     "otlp_proto": _section("otlp_proto"),
 }

@@ -25,10 +25,12 @@ MARK = {
 ROWS_SHOWN = 200  # aligned calls drawn in the pane (a window around the cursor)
 FULL_ROWS_SHOWN = 2000  # in the whole-case view
 TRANSCRIPT_SHOWN = 400  # steps of each run's transcript in the whole-case view
+ARGS_SHOWN = 4_000  # characters of one call's arguments drawn (the rest: size said)
 
 
 def _steps(samples: list[Any] | None) -> list[trajectory.Step]:
-    return list(samples[0].trajectory or []) if samples else []
+    # the stored list itself: a `Paged` one says which page of how many steps it is
+    return (samples[0].trajectory or []) if samples else []
 
 
 def _results(steps: list[trajectory.Step]) -> dict[str, trajectory.Step]:
@@ -43,9 +45,17 @@ def _call_text(
 ) -> Text:
     if call is None:
         return Text("")
-    args = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True, default=str)
+    # arguments of megabytes are cut with their size said before any text is built of them
+    clipped, left = trajectory.clip(call.arguments, ARGS_SHOWN)
+    args = (
+        clipped
+        if isinstance(clipped, str)
+        else json.dumps(clipped, ensure_ascii=False, sort_keys=True, default=str)
+    )
     t = Text(visible(call.name, limit=80), style="bold")
     t.append(f"({one_line(args, width)})")
+    if left:  # said, so a cut argument never reads as the whole of it
+        t.append(f" [arguments: {left + ARGS_SHOWN:,} characters]", style="dim")
     res = results.get(call.call_id or "")
     if res is not None and res.error:
         t.append("\n  error: ", style="red")
@@ -126,6 +136,12 @@ def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None 
             "", Text("(no tool calls)", style="dim"), Text("(no tool calls)", style="dim")
         )
     parts.append(table)
+    for name, steps in runs.items():  # a path too long to read whole: its first page only
+        first, total = trajectory.page_of(steps)
+        if total > len(steps):
+            parts.append(Text(
+                f"{name}: steps {first + 1:,}-{first + len(steps):,} of {total:,} read (a page; "
+                "`evaltui case BASE CAND KEY --steps-from N` reads the others)", style="yellow"))  # fmt: skip
     if len(shown) < len(aligned):
         parts.append(
             Text(f"… {len(aligned) - len(shown):,} more calls (o: the whole case)", style="dim")
@@ -147,7 +163,10 @@ def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None 
         for name, steps in runs.items():
             parts += [
                 Text(""),
-                Text(f"transcript: {name} ({len(steps):,} steps)", style="bold underline"),
+                Text(
+                    f"transcript: {name} ({trajectory.page_of(steps)[1]:,} steps)",
+                    style="bold underline",
+                ),
             ]
             for s in steps[:TRANSCRIPT_SHOWN]:
                 if s.kind == "message":
@@ -169,8 +188,9 @@ def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None 
                     parts.append(
                         Text(f"[{s.turn}] {visible(s.text or 'limit')}", style="bold yellow")
                     )
-            if len(steps) > TRANSCRIPT_SHOWN:
-                more = len(steps) - TRANSCRIPT_SHOWN
+            total = trajectory.page_of(steps)[1]
+            if total > TRANSCRIPT_SHOWN:
+                more = total - min(len(steps), TRANSCRIPT_SHOWN)
                 parts.append(Text(f"… {more:,} more steps: `evaltui case BASE CAND KEY --json` "
                                   "has the whole transcript", style="dim"))  # fmt: skip
     return parts
