@@ -357,3 +357,28 @@ def clip_steps(steps: list[dict[str, Any]], limit: int) -> int:
                 step[key], n = clip(step[key], limit)
                 left += n
     return left
+
+
+def dedupe_sources(steps: list[Step]) -> list[Step]:
+    """One source step per id and turn (a retrieval span and the tool's JSON result name the
+    same passages): the one with the most detail is kept, cited if either is."""
+    best: dict[tuple[int, str], Step] = {}
+    for s in steps:
+        if s.kind == "source" and s.source_id:
+            k = (s.turn, s.source_id)
+            old = best.get(k)
+            if old is None or (s.text and not old.text):
+                best[k] = s.model_copy(update={"cited": s.cited or (old.cited if old else False)})
+            elif s.cited and not old.cited:
+                best[k] = old.model_copy(update={"cited": True})
+    out, seen = [], set()
+    for s in steps:
+        if s.kind == "source" and s.source_id:
+            k = (s.turn, s.source_id)
+            if k in seen:
+                continue
+            seen.add(k)
+            out.append(best[k])
+        else:
+            out.append(s)
+    return out

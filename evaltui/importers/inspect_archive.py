@@ -29,6 +29,21 @@ ARCHIVE_RATIO_FROM = 256 << 20
 JOURNAL_START = "_journal/start.json"
 
 
+def _compressed(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.BytesIO:
+    """A member's compressed bytes, read past its local header (zipfile cannot inflate
+    method 93 itself): bounded by the file's own size."""
+    fp = zf.fp
+    assert fp is not None
+    fp.seek(info.header_offset)
+    local = fp.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise InputError(str(path), "corrupt zip member header", location=info.filename)
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    raw = io.BytesIO(fp.read(info.compress_size))  # compressed: bounded by the file itself
+    return raw
+
+
 def _check_declared(path: Path, info: zipfile.ZipInfo) -> None:
     """Refuse a member from what its zip header declares, before a byte is inflated:
     over the per-member limit, or expanding past the ratio (a decompression bomb)."""
@@ -68,15 +83,7 @@ def read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytea
             return bounded(path, info, stream)
     import zstandard  # deferred: only .eval files written by recent Inspect need it
 
-    fp = zf.fp
-    assert fp is not None
-    fp.seek(info.header_offset)
-    local = fp.read(30)
-    if len(local) != 30 or local[:4] != b"PK\x03\x04":
-        raise InputError(str(path), "corrupt zip member header", location=info.filename)
-    name_len, extra_len = struct.unpack("<HH", local[26:30])
-    fp.seek(info.header_offset + 30 + name_len + extra_len)
-    raw = io.BytesIO(fp.read(info.compress_size))  # compressed: bounded by the file itself
+    raw = _compressed(path, zf, info)
     try:
         data = bounded(path, info, zstandard.ZstdDecompressor().stream_reader(raw))
     except zstandard.ZstdError as exc:
@@ -136,15 +143,7 @@ def _stream(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
         return _Member(path, info, zf.open(info), crc=False)  # zipfile checks the CRC itself
     import zstandard
 
-    fp = zf.fp
-    assert fp is not None
-    fp.seek(info.header_offset)
-    local = fp.read(30)
-    if len(local) != 30 or local[:4] != b"PK\x03\x04":
-        raise InputError(str(path), "corrupt zip member header", location=info.filename)
-    name_len, extra_len = struct.unpack("<HH", local[26:30])
-    fp.seek(info.header_offset + 30 + name_len + extra_len)
-    raw = io.BytesIO(fp.read(info.compress_size))  # compressed: bounded by the file itself
+    raw = _compressed(path, zf, info)
     return _Member(path, info, zstandard.ZstdDecompressor().stream_reader(raw), crc=True)
 
 

@@ -35,6 +35,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, ValidationError
 
+from evaltui import trajectory
 from evaltui.errors import InputError
 from evaltui.importers.base import (
     ImportOptions,
@@ -51,7 +52,6 @@ from evaltui.importers.base import (
     score_to_criterion,
     validation_error,
 )
-from evaltui.importers.promptfoo_traces import _dedupe_sources
 from evaltui.models import Criterion, Record, Run, Verdict
 from evaltui.trajectory import Step, with_sources
 
@@ -266,7 +266,7 @@ def _steps(runs: list[LsRun], root: LsRun) -> list[Step]:
     last = next((s for s in reversed(steps) if s.kind == "message" and s.role == "assistant"), None)
     if final and (last is None or last.text != final):
         steps.append(Step(kind="message", role="assistant", text=final, turn=turn))
-    return _dedupe_sources(with_sources(steps))
+    return trajectory.dedupe_sources(with_sources(steps))
 
 
 class LangSmithImporter:

@@ -19,7 +19,7 @@ from evaltui.importers.base import as_text, score_to_criterion
 from evaltui.importers.otlp import Span
 from evaltui.importers.otlp_dialects import Evaluation, View, parts, text_of
 from evaltui.models import Criterion
-from evaltui.trajectory import Step, with_sources
+from evaltui.trajectory import Step, dedupe_sources, with_sources
 
 KEYS = ("test.case.name", "evaltui.case_key", "case_id")  # metadata keys naming the case
 SKIP_NS = ("gen_ai.", "test.", "server.", "error.", "telemetry.", "otel.", "llm.", "input.",
@@ -168,7 +168,7 @@ def trajectory(spans: list[Span], views: dict[str, View], inputs: list[dict[str,
                     title=as_text(d["title"]) if d.get("title") is not None else None,
                     text=as_text(d["text"])[:2000] if d.get("text") is not None else None,
                 ))  # fmt: skip
-    return _dedupe_sources(with_sources(steps))
+    return dedupe_sources(with_sources(steps))
 
 
 def _responses(steps: list[Step], view: View, called: dict[str, Step],
@@ -188,28 +188,3 @@ def _responses(steps: list[Step], view: View, called: dict[str, Step],
             results[call_id] = step
         elif have.text is None and have.error is None:
             have.text = text
-
-
-def _dedupe_sources(steps: list[Step]) -> list[Step]:
-    """One source step per id and turn (a retrieval span and the tool's JSON result name the
-    same passages): the one with the most detail is kept, cited if either is."""
-    best: dict[tuple[int, str], Step] = {}
-    for s in steps:
-        if s.kind == "source" and s.source_id:
-            k = (s.turn, s.source_id)
-            old = best.get(k)
-            if old is None or (s.text and not old.text):
-                best[k] = s.model_copy(update={"cited": s.cited or (old.cited if old else False)})
-            elif s.cited and not old.cited:
-                best[k] = old.model_copy(update={"cited": True})
-    out, seen = [], set()
-    for s in steps:
-        if s.kind == "source" and s.source_id:
-            k = (s.turn, s.source_id)
-            if k in seen:
-                continue
-            seen.add(k)
-            out.append(best[k])
-        else:
-            out.append(s)
-    return out

@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evaltui import trajectory
 from evaltui.errors import InputError
 from evaltui.importers.base import as_text, validation_error
 from evaltui.importers.promptfoo_model import Trace, TraceSpan
@@ -127,7 +128,7 @@ class TraceIndex:
         if output and (last is None or last.text != output):
             turn = max((s.turn for s in steps), default=0)
             steps.append(Step(kind="message", role="assistant", text=output, turn=turn))
-        return _dedupe_sources(with_sources(steps))
+        return trajectory.dedupe_sources(with_sources(steps))
 
     def _json(self, span: TraceSpan, key: str, where: str) -> Any:
         """A JSON-in-a-string attribute, parsed; None when absent or cut by promptfoo."""
@@ -204,27 +205,3 @@ class TraceIndex:
             Step(kind="tool_result", turn=turn, name=name, call_id=call_id, latency_ms=ms,
                  text=None if failed or result is None else as_text(result), error=error),
         ]  # fmt: skip
-
-
-def _dedupe_sources(steps: list[Step]) -> list[Step]:
-    """One source step per id and turn (a retrieval span and the tool's JSON result name the
-    same passages): the one with the most detail, cited if either is."""
-    best: dict[tuple[int, str], Step] = {}
-    for s in steps:
-        if s.kind == "source" and s.source_id:
-            k = (s.turn, s.source_id)
-            old = best.get(k)
-            if old is None or (s.text and not old.text):
-                best[k] = s.model_copy(update={"cited": s.cited or (old.cited if old else False)})
-            elif s.cited and not old.cited:
-                best[k] = old.model_copy(update={"cited": True})
-    out, seen = [], set()
-    for s in steps:
-        if s.kind == "source" and s.source_id:
-            k = (s.turn, s.source_id)
-            if k not in seen:
-                seen.add(k)
-                out.append(best[k])
-        else:
-            out.append(s)
-    return out
