@@ -22,10 +22,16 @@ SMALL_FILE_ENV = "EVALTUI_MAX_SMALL_FILE_BYTES"
 _CHUNK = 1 << 16
 
 
+def env_limit(name: str, default: int) -> int:
+    """A reading limit, overridable by an environment variable (docs/security.md): a
+    positive whole number, else the default."""
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
 def small_file_limit() -> int:
     """The limit for the small files people write (EVALTUI_MAX_SMALL_FILE_BYTES)."""
-    value = os.environ.get(SMALL_FILE_ENV, "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_SMALL_FILE
+    return env_limit(SMALL_FILE_ENV, MAX_SMALL_FILE)
 
 
 def _kind(mode: int) -> str:

@@ -38,11 +38,6 @@ MAX_SIG_BYTES = 64 << 10  # a detached SSH signature is about 300 bytes (EVALTUI
 MAX_SIGNERS_BYTES = 1 << 20  # an allowed-signers file (EVALTUI_MAX_SIGNERS_BYTES)
 
 
-def _limit(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
-
-
 def _keygen() -> str:
     found = shutil.which("ssh-keygen")
     if found is None:
@@ -140,11 +135,11 @@ def verify(
     if not os.path.lexists(sig):
         raise InputError(str(path), f"no signature {sig.name} next to it", field="signature")
     sig_bytes = read_small(
-        sig, "signature", _limit("EVALTUI_MAX_SIG_BYTES", MAX_SIG_BYTES), field="signature"
+        sig, "signature", files.env_limit("EVALTUI_MAX_SIG_BYTES", MAX_SIG_BYTES), field="signature"
     )
     signers = read_small(
         allowed_signers, "allowed-signers file",
-        _limit("EVALTUI_MAX_SIGNERS_BYTES", MAX_SIGNERS_BYTES), field="--allowed-signers",
+        files.env_limit("EVALTUI_MAX_SIGNERS_BYTES", MAX_SIGNERS_BYTES), field="--allowed-signers",
     )  # fmt: skip
     keygen = _keygen()
     with contextlib.ExitStack() as stack:

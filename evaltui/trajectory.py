@@ -10,7 +10,6 @@ comparison uses to see that a tool path changed. No I/O.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from evaltui.files import env_limit
 
 StepKind = Literal["message", "tool_call", "tool_result", "source", "limit"]
 STEP_KINDS: tuple[StepKind, ...] = get_args(StepKind)
@@ -74,8 +75,7 @@ _WINDOW: ContextVar[tuple[int, int] | None] = ContextVar("trajectory_window", de
 
 
 def max_steps() -> int:
-    value = os.environ.get("EVALTUI_MAX_CASE_STEPS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_STEPS
+    return env_limit("EVALTUI_MAX_CASE_STEPS", MAX_STEPS)
 
 
 class Paged(list[Step]):
@@ -328,8 +328,7 @@ MAX_FIELD_CHARS = 65_536  # one step field shown by `evaltui case` (EVALTUI_MAX_
 
 
 def max_field_chars() -> int:
-    value = os.environ.get("EVALTUI_MAX_CASE_FIELD_CHARS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_FIELD_CHARS
+    return env_limit("EVALTUI_MAX_CASE_FIELD_CHARS", MAX_FIELD_CHARS)
 
 
 def clip(value: Any, limit: int) -> tuple[Any, int]:

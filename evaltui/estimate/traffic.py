@@ -15,7 +15,6 @@ import difflib
 import hashlib
 import json
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any, Literal
 
 from evaltui.errors import InputError
 from evaltui.estimate.weighted import Weights
-from evaltui.files import read_capped
+from evaltui.files import env_limit, read_capped
 
 MAX_TRAFFIC_BYTES = 4 << 20  # EVALTUI_MAX_TRAFFIC_BYTES
 MAX_TRAFFIC_CELLS = 10_000  # EVALTUI_MAX_TRAFFIC_CELLS
@@ -38,11 +37,6 @@ ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.\- ]+$")
 _META = re.compile(r"^#\s*([A-Za-z_]+)\s*:\s*(.*)$")
 _PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*/\s*(\d{4}-\d{2}-\d{2})$")
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-def _limit(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 @dataclass(frozen=True)
@@ -215,7 +209,7 @@ class _Rows:
                 raise self.error(line, a, "empty: every row names its segment")
         if values in self.seen:
             raise self.error(line, attrs[0], f"the same segment as line {self.seen[values]}")
-        if len(self.cells) >= _limit("EVALTUI_MAX_TRAFFIC_CELLS", MAX_TRAFFIC_CELLS):
+        if len(self.cells) >= env_limit("EVALTUI_MAX_TRAFFIC_CELLS", MAX_TRAFFIC_CELLS):
             raise self.error(line, None, "more segments than the limit (EVALTUI_MAX_TRAFFIC_CELLS)")
         self.seen[values] = line
         self.cells.append(TrafficCell(values, amount, 0.0, line))
@@ -304,7 +298,7 @@ class _Rows:
 
 def read_traffic(path: Path) -> TrafficWeights:
     """A traffic weights file, CSV or JSON (told apart by the first character: `{`)."""
-    limit = _limit("EVALTUI_MAX_TRAFFIC_BYTES", MAX_TRAFFIC_BYTES)
+    limit = env_limit("EVALTUI_MAX_TRAFFIC_BYTES", MAX_TRAFFIC_BYTES)
     raw = read_capped(path, "traffic weights file", limit)
     try:
         text = raw.decode("utf-8-sig")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import IO, Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evaltui.errors import InputError
+from evaltui.files import env_limit
 from evaltui.models import Criterion, Record, Role, Run, Verdict
 
 
@@ -88,12 +88,6 @@ MAX_RECORD_VALUES = 1_000_000  # JSON values in one record (EVALTUI_MAX_RECORD_V
 MAX_FIELD_BYTES = 32 << 20  # one string or number in a streamed JSON file (EVALTUI_MAX_FIELD_BYTES)
 MAX_DEPTH = 64  # nesting of a record read from a streamed JSON file (EVALTUI_MAX_DEPTH)
 _COUNT_VALUES_FROM = 1 << 20  # lines shorter than this cannot hold the values limit's worth
-
-
-def env_limit(name: str, default: int) -> int:
-    """A reading limit, overridable by an environment variable (docs/security.md)."""
-    value = os.environ.get(name, "")
-    return int(value) if value.isdigit() and int(value) > 0 else default
 
 
 def limit_csv_fields() -> None:

@@ -24,7 +24,7 @@ import platformdirs
 from textual.app import _normalize_key_list
 
 from evaltui.errors import InputError
-from evaltui.files import read_regular
+from evaltui.files import env_limit, read_regular
 
 CONFIG_ENV = "EVALTUI_CONFIG"
 MAX_CONFIG_BYTES = 64 * 1024  # EVALTUI_MAX_CONFIG_BYTES overrides
@@ -40,8 +40,7 @@ class Config:
 
 
 def config_limit() -> int:
-    value = os.environ.get(CONFIG_LIMIT_ENV, "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_CONFIG_BYTES
+    return env_limit(CONFIG_LIMIT_ENV, MAX_CONFIG_BYTES)
 
 
 def config_path() -> Path:
