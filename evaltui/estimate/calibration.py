@@ -383,12 +383,7 @@ def corrected_pass_rate(
         lo, hi = lang_reiczigel(passes, n, c, z)
         return out(point, theta, _containing(lo, hi, point))
     kept, degenerate = bootstrap_rates(passes, n, c, draws, random.Random(seed))
-    if degenerate > draws * a / 2:
-        why = Refusal(
-            "unstable",
-            f"in {degenerate} of {draws} bootstrap draws TPR + TNR - 1 was not above 0: "
-            "the calibration is too small to correct this grader",
-        )
+    if (why := unstable(degenerate, draws, a)) is not None:
         return out(refused=why, degenerate=degenerate)
     iv = percentile_interval(kept, a)
     return out(point, theta, _containing(iv.low, iv.high, point), degenerate)
@@ -427,3 +422,15 @@ def bootstrap_rates(
             continue
         kept.append(clip01((p + s - 1) / j))
     return kept, degenerate
+
+
+def unstable(degenerate: int, draws: int, alpha: float) -> Refusal | None:
+    """The refusal of a bootstrap in which too many draws had TPR + TNR - 1 not above 0
+    (more than half the interval's tail mass): the calibration cannot carry the correction."""
+    if degenerate <= draws * alpha / 2:
+        return None
+    return Refusal(
+        "unstable",
+        f"in {degenerate} of {draws} bootstrap draws TPR + TNR - 1 was not above 0: "
+        "the calibration is too small to correct this grader",
+    )

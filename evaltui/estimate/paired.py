@@ -38,6 +38,7 @@ from .calibration import (
     check_draws,
     clip01,
     rogan_gladen,
+    unstable,
 )
 
 DeltaMethod = Literal["bootstrap", "delta"]
@@ -252,12 +253,7 @@ def corrected_delta(
         kept, degenerate = _bootstrap(
             counts, base.confusion, cand.confusion, shared, draws, random.Random(seed)
         )
-        if degenerate > draws * a / 2:
-            why = Refusal(
-                "unstable",
-                f"in {degenerate} of {draws} bootstrap draws TPR + TNR - 1 was not above 0: "
-                "the calibration is too small to correct this grader",
-            )
+        if (why := unstable(degenerate, draws, a)) is not None:
             return out(refused=why, degenerate=degenerate)
         iv = percentile_interval(kept, a)
         lo, hi = iv.low, iv.high
