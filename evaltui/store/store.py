@@ -179,6 +179,46 @@ class Store(EventLog):
             with self.transaction():  # a store made before evaltui marked its files
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
+    @classmethod
+    def reader(
+        cls,
+        path: str | Path,
+        *,
+        migrate: bool = True,
+        check_same_thread: bool = True,
+        busy_timeout_ms: int = 5_000,
+    ) -> sqlite3.Connection:
+        """The one door for reading a store: a read-only connection (TEMP tables allowed)
+        to a file recognised as an evaltui store, with `trusted_schema = OFF`.
+
+        With `migrate`, an older store is first brought up to date (and a newer one
+        refused) by opening it as a Store; without, nothing is written, not even the
+        journal mode (`demo --fresh`'s check of a file it may delete). A missing file
+        raises StoreError and makes no file."""
+        path = Path(path)
+        if migrate:
+            cls(path, create=False).close()
+        elif not path.exists():
+            raise StoreError(f"No store at {path}. Import a run first: evaltui import FILE")
+        try:
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                check_same_thread=check_same_thread,
+            )  # fmt: skip
+        except sqlite3.Error as exc:
+            raise failure(path, exc, opening=True) from exc
+        try:
+            conn.execute("PRAGMA trusted_schema = OFF")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            recognise(conn, path, audit=_AUDITED[str(path.resolve())] > 0)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise failure(path, exc, opening=True) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in this store, in order."""
         if not self.conn.execute(sql.HAS_MIGRATIONS).fetchone():
