@@ -158,3 +158,18 @@ class RunSummary(BaseModel):
     criteria: dict[str, dict[str, int]]
     # OTLP traces: spans read and skipped by dialect, log records joined (docs/formats.md)
     otlp: dict[str, Any] | None = None
+
+
+class StepRef(BaseModel):
+    """The tool call of an agent's path a finding points at: one shape for the
+    comparison's paths (`compare.paths.step_of`), triage (`findings.step`) and the
+    findings file's `step` field (docs/triage.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run: Literal["baseline", "candidate", "fallback"]
+    index: int = Field(ge=0, le=1_000_000)
+    tool: str | None = Field(default=None, max_length=200)
+    call_id: str | None = Field(default=None, max_length=200)
+    turn: int | None = Field(default=None, ge=0, le=1_000_000)
+
