@@ -143,12 +143,11 @@ def decisions_cmd(
 
     with open_store(store_path(ctx)) as store:
         if show_id is not None:
-            shown = gate.get_decision(store, show_id)
-            echo(safe_json(shown))
+            echo(safe_json(gate.get_decision(store, show_id).data))
             return
         rows = gate.list_decisions(store, limit)
     if as_json:
-        echo(safe_json(rows))
+        echo(safe_json([r.as_dict() for r in rows]))
         return
     if not rows:
         echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
@@ -159,13 +158,13 @@ def decisions_cmd(
         table,
         [
             [
-                str(r["id"]),
-                r["decided_at"][:16].replace("T", " "),
-                one_line(r["decided_by"], 16),
-                r["decision"],
-                one_line(r["candidate"], 200),
-                one_line(r["baseline"], 200),
-                r["content_hash"][:12],
+                str(r.id),
+                r.decided_at[:16].replace("T", " "),
+                one_line(r.decided_by, 16),
+                r.decision,
+                one_line(r.candidate, 200),
+                one_line(r.baseline, 200),
+                r.content_hash[:12],
             ]
             for r in rows
         ],

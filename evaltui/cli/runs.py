@@ -459,7 +459,7 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
             sys.exit(5)
         events = store.events(limit)
     if as_json:
-        echo(safe_json(events))
+        echo(safe_json([e.as_dict() for e in events]))
         return
     from evaltui import service
 
@@ -471,15 +471,13 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     )  # fmt: skip
     rows = [
         [
-            str(e["id"]),
-            e["at"][:16].replace("T", " "),
-            one_line(e["actor"], 40),
-            e["action"],
-            e["entity"],
+            str(e.id),
+            e.at[:16].replace("T", " "),
+            one_line(e.actor, 40),
+            e.action,
+            e.entity,
             one_line(subject, 200),
-            one_line(
-                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 200
-            ),
+            one_line(json.dumps(e.after, ensure_ascii=False) if e.after is not None else "", 200),
         ]
         for e, subject in zip(events, subjects, strict=True)
     ]

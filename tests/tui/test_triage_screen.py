@@ -44,10 +44,10 @@ async def test_number_keys_assign_and_move_to_the_next_untriaged(demo_store, db_
         assert [(r["case_key"], r["class"], r["owner"]) for r in rows] == [
             (order[0], "refusal_failure", "safety")
         ]
-        labels = [e for e in events if e["action"] == "finding.label"]
-        assert [e["after"]["class"] for e in labels] == ["unsafe_tool_action", "refusal_failure"]
+        labels = [e for e in events if e.action == "finding.label"]
+        assert [e.after["class"] for e in labels] == ["unsafe_tool_action", "refusal_failure"]
         assert (
-            labels[1]["before"]["class"] == "unsafe_tool_action" and labels[1]["actor"] == "tester"
+            labels[1].before["class"] == "unsafe_tool_action" and labels[1].actor == "tester"
         )
 
 
@@ -82,8 +82,8 @@ async def test_owner_verdict_note_and_undo(demo_store, db_path):
         rows, events = findings(db_path)
         assert rows[0]["note"] is None and rows[0]["verdict"] == "real_regression"
         assert (
-            events[-1]["action"] == "finding.undo"
-            and events[-1]["before"]["note"] == "q j 6 u stay text"
+            events[-1].action == "finding.undo"
+            and events[-1].before["note"] == "q j 6 u stay text"
         )
 
 
