@@ -18,7 +18,7 @@ from typing import Any, Literal
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import FINDING_VERDICTS
 from evaltui.stats import cohen_kappa
-from evaltui.store.store import Store, current_user, now_iso
+from evaltui.store.store import Store, now_iso
 from evaltui.taxonomy import FailureClass
 from evaltui.triage_state import (
     UNVERIFIED_SUFFIX,
@@ -200,7 +200,7 @@ def label(
     turn}) or at no step when none is given.
     Committed before it returns.
     """
-    reviewer = check_name(reviewer or current_user(), "--reviewer")
+    reviewer = check_name(reviewer or store.actor, "--reviewer")
     if adjudicate:
         listed = adjudicators(store)
         if listed and reviewer not in listed:
@@ -259,7 +259,7 @@ def label(
 
 def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Finding | None:
     """Undo the reviewer's latest action in this comparison not yet undone; recorded as a row."""
-    reviewer = check_name(reviewer or current_user(), "--reviewer")
+    reviewer = check_name(reviewer or store.actor, "--reviewer")
     with store.transaction():
         refold(store, in_transaction=True)
         rows = _rows(

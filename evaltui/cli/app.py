@@ -17,6 +17,7 @@ from evaltui.cli.output import echo
 from evaltui.errors import EvaltuiError, StoreError
 from evaltui.paths import ENV_DB, default_db_path
 from evaltui.store import Store
+from evaltui.store.events import REVIEWER_ENV, os_user
 from evaltui.textsafe import visible
 
 # Each command and the module that defines it: a module is imported only when its
@@ -98,10 +99,20 @@ def store_path(ctx: click.Context) -> Path:
     return Path(obj["db"]) if obj.get("db") else default_db_path()
 
 
+def reviewer(ctx: click.Context | None = None) -> str:
+    """Who acts in this command: --reviewer (click reads $EVALTUI_REVIEWER for it, once),
+    else the OS user. Kept in the root context's `obj`; given to every store the command
+    opens (`Store.actor`) and to the app."""
+    ctx = ctx or click.get_current_context(silent=True)
+    obj = (ctx.find_root().obj if ctx is not None else None) or {}
+    return str(obj.get("reviewer") or os_user())
+
+
 def open_store(
     path: Path, *, write: bool = False, announce: bool = True, audit: bool = False
 ) -> Store:
-    """The store, saying so on stderr if another evaltui's import makes it wait.
+    """The store, opened as this command's reviewer, saying so on stderr if another
+    evaltui's import makes it wait.
 
     A command that only reads refuses a path where there is no store (a mistyped
     --db must not look like an empty store); one that writes creates it, and says so
@@ -123,6 +134,7 @@ def open_store(
             err=True,
         ),
         audit=audit,
+        actor=reviewer(),
     )
     if store.tampered:
         echo(
@@ -145,7 +157,8 @@ def open_store(
 )
 @click.option(
     "--reviewer",
-    envvar="EVALTUI_REVIEWER",
+    "reviewer_name",
+    envvar=REVIEWER_ENV,
     help="Who you are in the event log and on findings. Default: $EVALTUI_REVIEWER, else the OS user.",
 )
 @click.option(
@@ -158,7 +171,7 @@ def open_store(
 @click.version_option(__version__, prog_name="evaltui")
 @click.pass_context
 def cli(
-    ctx: click.Context, db: Path | None, reviewer: str | None, taxonomy_path: Path | None
+    ctx: click.Context, db: Path | None, reviewer_name: str | None, taxonomy_path: Path | None
 ) -> None:
     """Triage LLM evaluation results before a release.
 
@@ -176,8 +189,7 @@ def cli(
     ctx.obj["db_explicit"] = source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     ctx.obj["db_on_command_line"] = source == ParameterSource.COMMANDLINE
     ctx.obj["taxonomy"] = taxonomy_path
-    if reviewer:
-        os.environ["EVALTUI_REVIEWER"] = reviewer  # read by store.current_user()
+    ctx.obj["reviewer"] = reviewer_name or os_user()  # read once, passed on (`reviewer`)
     if ctx.invoked_subcommand is None:
         # the per-user default store is made on first use; a store named by --db or
         # $EVALTUI_DB must exist (a typo must not open an empty store)
@@ -194,7 +206,7 @@ def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = Fal
 
             taxonomy.load(store, taxonomy_path)
     settings = config.load_checked()  # a bad config file too
-    EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path, config=settings).run()
+    EvaltuiApp(path, taxonomy_path, settings, reviewer=reviewer()).run()
 
 
 def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:

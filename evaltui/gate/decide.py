@@ -36,7 +36,7 @@ from evaltui.gate.policy import (
 )
 from evaltui.gate.record import SCHEMA, DecisionRecord, RuleResult, content_hash
 from evaltui.stats import holm
-from evaltui.store.store import Store, current_user, now_iso
+from evaltui.store.store import Store, now_iso
 from evaltui.taxonomy import Taxonomy
 from evaltui.taxonomy import load as load_taxonomy
 
@@ -226,7 +226,7 @@ def evaluate(
             "reference_set_cases": len(ref_rows),
             "evaltui_version": __version__,
             "decided_at": decided_at or now_iso(),
-            "decided_by": decided_by or current_user(),
+            "decided_by": decided_by or store.actor,
             "event_log_head": store.chain_head(),
         },
     })  # fmt: skip

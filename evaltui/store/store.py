@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # loaded where used: opening a store for the app needs neithe
     from evaltui.models import Record, Run, RunSummary
     from evaltui.store.rows import RowBatch, RowSource
 
-__all__ = ["MIGRATION_SET", "Store", "current_user", "now_iso", "open_store"]
+__all__ = ["MIGRATION_SET", "Store", "now_iso", "open_store"]
 
 PAGE_SIZE = 65_536
 WAL_CHECKPOINT_BYTES = 16 << 20

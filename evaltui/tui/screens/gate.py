@@ -71,7 +71,7 @@ class GateScreen(AppScreen):
     @work(thread=True, exclusive=True, group="gate-eval", exit_on_error=False)
     def evaluate(self, path: str | None = None) -> None:
         b, c, f = self.runs
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             if path:
                 gate.set_policy_path(store, path)
             chosen = path or gate.policy_path(store)
@@ -226,7 +226,7 @@ class GateScreen(AppScreen):
 
     @work(thread=True, group="gate-export", exit_on_error=False)
     def export(self, record: DecisionRecord) -> None:
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             did = gate.record_decision(store, record)
             history = self._history(store)
         try:  # new files only: an earlier export (another store's decision-1) is never replaced
