@@ -7,14 +7,14 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from click.core import ParameterSource
 
 from evaltui import __version__
 from evaltui.cli.output import echo
-from evaltui.errors import EvaltuiError, StoreError
+from evaltui.errors import EvaltuiError, InputError, StoreError
 from evaltui.paths import ENV_DB, default_db_path
 from evaltui.store import Store
 from evaltui.store.events import REVIEWER_ENV, os_user
@@ -75,6 +75,38 @@ class EvaltuiGroup(click.Group):
                 err=True,
             )
             sys.exit(130)
+
+
+class NotAFile(click.UsageError):
+    """A path given for a file the command reads that names no regular file: said in one
+    line, `Error: ...`, exit 2 (no usage block: the command line's shape is right)."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        echo(f"Error: {visible(self.format_message(), limit=2000)}", err=True)
+
+
+class InputFile(click.ParamType):
+    """A file the command reads (a policy, a record, a key, a findings file): a folder,
+    a FIFO, a device or a missing path is refused as the command line is read, naming the
+    file and the option (NotAFile). The file is opened and checked again when it is read
+    (files.open_regular): this check only says it early and plainly."""
+
+    name = "file"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        from evaltui.files import check_regular  # load time: files loads tomllib
+
+        path = Path(value)
+        # an option is named (an argument is the file itself)
+        field = max(param.opts, key=len) if isinstance(param, click.Option) else None
+        try:
+            check_regular(path, self.what, folder=False, field=field)
+        except InputError as exc:
+            raise NotAFile(exc.message, ctx) from None
+        return path
 
 
 def store_in_use(ctx: click.Context) -> tuple[str, str]:
@@ -164,7 +196,7 @@ def open_store(
 @click.option(
     "--taxonomy",
     "taxonomy_path",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("taxonomy"),
     envvar="EVALTUI_TAXONOMY",
     help="A failure-class taxonomy TOML to use instead of the store's (docs/triage.md).",
 )

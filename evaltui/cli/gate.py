@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
+from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.textsafe import one_line, safe_json, visible
@@ -23,7 +23,7 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--policy",
     "policy_path",
     required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("policy"),
     help="The gate policy (TOML, docs/gate.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision record (JSON).")
@@ -42,7 +42,7 @@ from evaltui.textsafe import one_line, safe_json, visible
 @click.option(
     "--sign",
     "sign_key",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("key file"),
     help="Sign the --out record with this SSH private key (writes OUT.sig).",
 )
 @click.pass_context
@@ -177,12 +177,12 @@ def decisions_cmd(
 
 
 @cli.command("verify")
-@click.argument("record_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@click.argument("record_path", type=InputFile("decision record"))
+@click.option("--policy", "policy_path", type=InputFile("policy"),
               help="The policy file, if it moved since the decision.")  # fmt: skip
 @click.option(
     "--allowed-signers",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("allowed-signers file"),
     help="Check RECORD.sig against this allowed-signers file (default: the record's "
     "policy's, else the store's).",
 )
