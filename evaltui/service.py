@@ -310,13 +310,13 @@ def check_demo_store_disposable(path: Path) -> None:
     from evaltui.importers import sha256_file
 
     demo = {sha256_file(demo_data_dir() / name) for name in DEMO_FILES}
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+    try:  # the store's own door, read-only, not migrated (nothing written, not even the WAL)
+        with closing(Store.reader(path, migrate=False)) as conn:
             rows = conn.execute("SELECT name, sha256 FROM runs ORDER BY id").fetchall()
-    except sqlite3.Error as exc:
+    except (StoreError, sqlite3.Error) as exc:
         raise StoreError(
-            f"demo --fresh would delete {path}, which is not an evaltui demo store ({exc}); "
-            "nothing was deleted"
+            f"demo --fresh would delete {path}, which is not an evaltui demo store "
+            f"({str(exc).rstrip('.')}); nothing was deleted"
         ) from None
     others = [name for name, sha in rows if sha not in demo]
     if others:
