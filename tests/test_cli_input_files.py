@@ -69,8 +69,10 @@ def test_an_input_that_is_not_a_file_is_one_line_and_exit_2(
 def test_import_reads_a_folder_of_results_and_refuses_a_fifo(demo_store, db_path, not_files):
     """`import` takes folders (each results file in it): an empty one says so, in one line."""
     before = digest(db_path)
-    for kind, said in (("folder", "no supported results found in this folder"),
-                       ("fifo", "the results file is not a regular file: it is a named pipe")):  # fmt: skip
+    for kind, said in (
+        ("folder", "no supported results found in this folder"),
+        ("fifo", "the results file is not a regular file: it is a named pipe"),
+    ):
         path = not_files[kind][0]
         r = CliRunner().invoke(cli, ["--db", str(db_path), "import", str(path)])
         assert r.exit_code == 2, r.output

@@ -121,9 +121,7 @@ def test_retire_restore_quarantine_are_recorded_and_reversible(three_runs):
         "case.quarantine",
         "case.restore",
     ]
-    assert (
-        events[2].before["status"] == "retired" and events[2].after["status"] == "quarantined"
-    )
+    assert events[2].before["status"] == "retired" and events[2].after["status"] == "quarantined"
 
 
 def test_bulk_retire_is_one_transaction(three_runs):

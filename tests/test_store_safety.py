@@ -86,8 +86,8 @@ def test_demo_fresh_refuses_a_file_it_cannot_read_as_a_store_and_writes_nothing(
     other.write_bytes(content)
     r = invoke("--db", str(other), "demo", "--no-open", "--fresh")
     assert r.exit_code == 3, r.output
-    assert r.output.startswith(f"Error: demo --fresh would delete {other}, which is not an "
-                               "evaltui demo store (") and r.output.endswith("; nothing was deleted\n")  # fmt: skip
+    said = f"Error: demo --fresh would delete {other}, which is not an evaltui demo store ("
+    assert r.output.startswith(said) and r.output.endswith("; nothing was deleted\n")
     assert other.read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
 

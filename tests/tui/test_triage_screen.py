@@ -46,9 +46,7 @@ async def test_number_keys_assign_and_move_to_the_next_untriaged(demo_store, db_
         ]
         labels = [e for e in events if e.action == "finding.label"]
         assert [e.after["class"] for e in labels] == ["unsafe_tool_action", "refusal_failure"]
-        assert (
-            labels[1].before["class"] == "unsafe_tool_action" and labels[1].actor == "tester"
-        )
+        assert labels[1].before["class"] == "unsafe_tool_action" and labels[1].actor == "tester"
 
 
 async def test_owner_verdict_note_and_undo(demo_store, db_path):
@@ -82,8 +80,7 @@ async def test_owner_verdict_note_and_undo(demo_store, db_path):
         rows, events = findings(db_path)
         assert rows[0]["note"] is None and rows[0]["verdict"] == "real_regression"
         assert (
-            events[-1].action == "finding.undo"
-            and events[-1].before["note"] == "q j 6 u stay text"
+            events[-1].action == "finding.undo" and events[-1].before["note"] == "q j 6 u stay text"
         )
 
 

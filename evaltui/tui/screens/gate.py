@@ -201,10 +201,13 @@ class GateScreen(AppScreen):
             table.add_column(name, width=width)
         for h in history:
             table.add_row(
-                Text(str(h.id)), Text(h.decided_at[:16].replace("T", " ")), Text(one_line(h.decided_by, 14)),
-                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")), Text(h.policy_sha256[:12]),
+                Text(str(h.id)),
+                Text(h.decided_at[:16].replace("T", " ")),
+                Text(one_line(h.decided_by, 14)),
+                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")),
+                Text(h.policy_sha256[:12]),
                 Text(h.content_hash[:12]),
-            )  # fmt: skip
+            )
         if not history:
             self.query_one("#history-title", Static).update(
                 Text(
