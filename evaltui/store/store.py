@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # loaded where used: opening a store for the app needs neithe
     from evaltui.models import Record, Run, RunSummary
     from evaltui.store.rows import RowBatch, RowSource
 
-__all__ = ["MIGRATION_SET", "Store", "current_user", "now_iso", "open_store"]
+__all__ = ["MIGRATION_SET", "Store", "now_iso", "open_store"]
 
 PAGE_SIZE = 65_536
 WAL_CHECKPOINT_BYTES = 16 << 20
@@ -56,6 +56,9 @@ class Store(EventLog):
         file: where the SQLite file is, when not at `path`: a new store being built in
             a private file (service.NewStore); `path`, where it will be, names it in
             every message. Nothing in the store records either name.
+        actor: who acts through this connection: the actor of the events it logs, the
+            reviewer of its findings, unless a call names another. Default:
+            EVALTUI_REVIEWER, else the OS user (the CLI passes its --reviewer).
     """
 
     def __init__(
@@ -66,8 +69,10 @@ class Store(EventLog):
         on_wait: Callable[[], None] | None = None,
         audit: bool = False,
         file: str | Path | None = None,
+        actor: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.actor = actor or current_user()
         self.file = Path(file) if file else self.path
         self.created = False  # whether this process made the file (O_EXCL)
         self.tampered: list[str] = []  # append-only triggers found dropped (audit only)
@@ -352,7 +357,7 @@ class Store(EventLog):
         with the new run id and the Tally to fill (the import reader process,
         evaltui/import_process.py, does the reading and row building there).
         """
-        actor = actor or current_user()
+        actor = actor or self.actor
         conn = self.conn
         with self.transaction():
             if unique and run.sha256:
