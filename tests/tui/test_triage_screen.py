@@ -124,5 +124,5 @@ async def test_the_apps_reviewer_acts_and_finds_their_own_note(demo_store, db_pa
         await settle(app, pilot)
         assert screen.current.case_key == order[0]
     rows, events = findings(db_path)
-    assert [(r["case_key"], r["reviewers"]) for r in rows] == [(order[0], ["zoe"])]
+    assert [(r.case_key, r.reviewers) for r in rows] == [(order[0], ["zoe"])]
     assert [e.actor for e in events if e.action == "finding.label"] == ["zoe"]
