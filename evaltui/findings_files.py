@@ -20,6 +20,7 @@ from evaltui.errors import InputError
 from evaltui.files import atomic_writer
 from evaltui.importers.base import bounded_lines, env_limit, validation_error
 from evaltui.models import FindingVerdict
+from evaltui.store.runs import case_by_key, run_by_name, run_by_sha256
 from evaltui.store.store import Store
 from evaltui.taxonomy import Taxonomy
 from evaltui.taxonomy import load as load_taxonomy
@@ -107,19 +108,14 @@ def export(
 
 
 def _run_id(store: Store, ref: _FileRun, path: Path, location: str, field: str) -> int:
-    row = store.conn.execute(
-        "SELECT id FROM runs WHERE sha256 = ? ORDER BY id LIMIT 1", (ref.sha256,)
-    ).fetchone() if ref.sha256 else None  # fmt: skip
-    if row is None:
-        row = store.conn.execute(
-            "SELECT id FROM runs WHERE name = ? ORDER BY id DESC", (ref.name,)
-        ).fetchone()
-    if row is None:
+    found = run_by_sha256(store, ref.sha256) if ref.sha256 else None
+    run_id = found.id if found else run_by_name(store, ref.name)
+    if run_id is None:
         raise InputError(
             str(path), f"run {ref.name!r} (sha256 {ref.sha256[:12]}) is not in this store; import it first",
             location=location, field=field,
         )  # fmt: skip
-    return int(row[0])
+    return run_id
 
 
 def signers_file(store: Store, given: Path | None) -> Path | None:
@@ -279,25 +275,22 @@ def _merge(
             uncounted.append(f"{location}: {who} ({why})")
         base = _run_id(store, line.baseline, path, location, "baseline")
         cand = _run_id(store, line.candidate, path, location, "candidate")
-        case = store.conn.execute(
-            "SELECT id FROM cases WHERE suite = ? AND case_key = ?",
-            (line.suite, line.case_key),
-        ).fetchone()
-        if case is None:
+        case_id = case_by_key(store, line.suite, line.case_key)
+        if case_id is None:
             raise InputError(
                 str(path), f"case {line.suite}/{line.case_key} is not in this store",
                 location=location, field="case_key",
             )  # fmt: skip
         _insert(
             store,
-            {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case[0],
+            {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case_id,
              "kind": line.kind, "class": line.class_, "class_name": line.class_name,
              "owner": line.owner, "verdict": line.verdict, "note": line.note,
              "step": json.dumps(line.step.model_dump(), sort_keys=True) if line.step else None,
              "reviewer": line.reviewer, "at": at, "undoes": line.undoes,
              "source": f"import:{path.name}", "signer": signer},
         )  # fmt: skip
-        touched.add((base, cand, case[0]))
+        touched.add((base, cand, case_id))
         added += 1
     states: Counter[str] = Counter()
     for base, cand, case_id in sorted(touched):

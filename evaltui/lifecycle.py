@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evaltui.errors import InputError, NotFoundError
 from evaltui.files import read_toml
 from evaltui.models import CASE_STATUSES, CaseStatus
+from evaltui.store.runs import resolve_case
 from evaltui.store.store import Store, current_user, now_iso
 
 RetireReason = Literal[
@@ -147,8 +148,6 @@ def restore(
 
 
 def resolve_cases(store: Store, refs: list[str]) -> list[int]:
-    from evaltui.triage import resolve_case
-
     return [resolve_case(store, r) for r in refs]
 
 

@@ -26,6 +26,7 @@ from evaltui.gate.history import kept, previous_decision_at, signed_when_kept
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
 from evaltui.gate.record import SCHEMA, DecisionRecord, content_hash
 from evaltui.stats import holm
+from evaltui.store.runs import run_by_sha256
 from evaltui.store.store import Store, current_user, now_iso
 from evaltui.taxonomy import Taxonomy
 from evaltui.taxonomy import load as load_taxonomy
@@ -306,13 +307,13 @@ def verify(
         if ref is None:
             ids[role] = None
             continue
-        run_id = store.run_by_sha256(ref["sha256"])
-        if run_id is None:
+        known = run_by_sha256(store, ref["sha256"])
+        if known is None:
             return [
                 *problems,
                 f"the {role} run {ref['name']} (sha256 {ref['sha256'][:12]}) is not in this store",
             ]
-        ids[role] = run_id
+        ids[role] = known.id
     base_id, cand_id = ids["baseline"], ids["candidate"]
     assert base_id is not None and cand_id is not None
     now = evaluate(
