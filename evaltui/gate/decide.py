@@ -184,7 +184,9 @@ def evaluate(
             "triaged_cases": sum(1 for r in triage_rows if r[6]),  # a class or a verdict
         },
         "untriaged_regressions": untriaged,
-        "retired_since_previous_decision": lifecycle.retired_since(store, previous),
+        "retired_since_previous_decision": [
+            c.as_dict() for c in lifecycle.retired_since(store, previous)
+        ],
         "previous_decision_at": previous,
         "reviewers": triage.reviewers(store, baseline, candidate),
         "open_disagreements": [r[4] for r in triage_rows if r[3] == "disagreement"],
