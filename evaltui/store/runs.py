@@ -424,6 +424,25 @@ def close_cases(conn: sqlite3.Connection, ref: str, n: int = 3) -> list[str]:
     return [name for _, name in best]
 
 
+def run_exists(store: Store, run_id: int) -> bool:
+    return store.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+
+def case_key_of(store: Store, case_id: int) -> str | None:
+    """The key of the case with this id, if the store has it."""
+    row = store.conn.execute("SELECT case_key FROM cases WHERE id = ?", (case_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def source_line(store: Store, run_id: int, case_id: int) -> str | None:
+    """Where the run's first sample of the case came from (`results.source_line`)."""
+    row = store.conn.execute(
+        "SELECT source_line FROM results WHERE run_id = ? AND case_id = ? ORDER BY epoch LIMIT 1",
+        (run_id, case_id),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
 def case_names(store: Store, case_ids: Iterable[int]) -> dict[int, str]:
     """`suite/key` of each of these cases the store has, by id (read 500 at a time)."""
     wanted, out = sorted(set(case_ids)), {}
