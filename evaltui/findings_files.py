@@ -6,12 +6,12 @@ another reviewer's file in one transaction, skipping findings already here.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,43 +19,26 @@ from evaltui import signing, triage
 from evaltui.errors import InputError
 from evaltui.files import atomic_writer
 from evaltui.importers.base import bounded_lines, env_limit, validation_error
-from evaltui.models import FindingVerdict
+from evaltui.models import FindingVerdict, StepRef
 from evaltui.store.runs import case_by_key, run_by_name, run_by_sha256
 from evaltui.store.store import Store
 from evaltui.taxonomy import Taxonomy
 from evaltui.taxonomy import load as load_taxonomy
 from evaltui.textsafe import safe_json
-from evaltui.triage import COLS, Kind, _insert, _recompute, _where
+from evaltui.triage import Draft, Kind, NamedFinding, Opinion, RunName
 
 SIGNERS_SETTING = "findings.allowed_signers"
 
 
-class _FileRun(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    sha256: str
-
-
-class _Step(BaseModel):
-    """The tool call of the agent's path a finding points at."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    run: Literal["baseline", "candidate", "fallback"]
-    index: int = Field(ge=0, le=1_000_000)
-    tool: str | None = Field(default=None, max_length=200)
-    call_id: str | None = Field(default=None, max_length=200)
-    turn: int | None = Field(default=None, ge=0, le=1_000_000)
-
-
 class FindingLine(BaseModel):
-    """One line of a findings file (docs/triage.md)."""
+    """One line of a findings file (docs/triage.md): what `import_file` reads and what
+    `export` writes."""
 
     model_config = ConfigDict(extra="forbid")
 
     uid: str = Field(min_length=8, max_length=64)
-    baseline: _FileRun
-    candidate: _FileRun
+    baseline: RunName
+    candidate: RunName
     suite: str
     case_key: str
     kind: Kind
@@ -67,7 +50,42 @@ class FindingLine(BaseModel):
     verdict: FindingVerdict | None = None
     note: str | None = None
     undoes: str | None = None
-    step: _Step | None = None  # the path step it points at (agent runs)
+    step: StepRef | None = None  # the path step it points at (agent runs)
+
+    @classmethod
+    def of(cls, named: NamedFinding) -> FindingLine:
+        """The line of a finding this store holds, as the store holds it (not checked
+        again: what the store took is what the file says)."""
+        f = named.finding
+        return cls.model_construct(
+            uid=f.uid,
+            baseline=named.baseline,
+            candidate=named.candidate,
+            suite=named.suite,
+            case_key=named.case_key,
+            kind=f.kind,
+            reviewer=f.reviewer,
+            at=f.at,
+            class_=f.class_key,
+            class_name=f.class_name,
+            owner=f.owner,
+            verdict=f.verdict,
+            note=f.note,
+            undoes=f.undoes,
+            step=f.step,
+        )
+
+    def text(self) -> str:
+        """The line as written: keys sorted, `step` only when set (files without steps
+        stay as they were), and C1 controls, bidi and zero-width characters as \\uXXXX
+        (C0 too, as JSON does): exact once parsed and inert when printed (docs/security.md)."""
+        obj = self.model_dump(
+            by_alias=True, exclude={"step"} if self.step is None else None, warnings=False
+        )
+        return safe_json(obj, indent=None, sort_keys=True)
+
+    def opinion(self) -> Opinion:
+        return Opinion(self.class_, self.class_name, self.owner, self.verdict, self.note, self.step)
 
 
 def export(
@@ -80,42 +98,26 @@ def export(
 ) -> int:
     """Write every finding, one JSON object per line, in a stable order; returns the count.
     With `sign_key`, also a detached SSH signature (FILE.sig, namespace evaltui-findings)."""
-    where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
-    rows = store.conn.execute(
-        "SELECT f.uid, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key, f.kind, f.reviewer, "
-        "f.at, f.class, f.class_name, f.owner, f.verdict, f.note, f.undoes, f.step "
-        "FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON c.id = f.candidate_run "
-        f"JOIN cases k ON k.id = f.case_id WHERE {where} "
-        "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
-        params,
-    ).fetchall()
+    n = 0
     with atomic_writer(path) as fh:  # never a half-written file, no planted link followed
-        for r in rows:
-            obj = {
-                "uid": r[0], "baseline": {"name": r[1], "sha256": r[2]},
-                "candidate": {"name": r[3], "sha256": r[4]}, "suite": r[5], "case_key": r[6],
-                "kind": r[7], "reviewer": r[8], "at": r[9], "class": r[10], "class_name": r[11],
-                "owner": r[12], "verdict": r[13], "note": r[14], "undoes": r[15],
-            }  # fmt: skip
-            if r[16]:  # written only when set: files without steps stay as they were
-                obj["step"] = json.loads(r[16])
-            # C1 controls, bidi and zero-width characters as \uXXXX (C0 too, as JSON does):
-            # the file is exact once parsed and inert when printed (docs/security.md)
-            fh.write(safe_json(obj, indent=None, sort_keys=True) + "\n")
+        for named in triage.in_file_order(store, base=base, cand=cand):
+            fh.write(FindingLine.of(named).text() + "\n")
+            n += 1
     if sign_key is not None:
         signing.sign(path, sign_key, signing.FINDINGS)
-    return len(rows)
+    return n
 
 
-def _run_id(store: Store, ref: _FileRun, path: Path, location: str, field: str) -> int:
+def _run_id(store: Store, ref: RunName, path: Path, location: str, field: str) -> int:
+    """The run a line names: the first import of its sha256, else the newest of its name."""
     found = run_by_sha256(store, ref.sha256) if ref.sha256 else None
-    run_id = found.id if found else run_by_name(store, ref.name)
-    if run_id is None:
+    run = found.id if found else run_by_name(store, ref.name)
+    if run is None:
         raise InputError(
             str(path), f"run {ref.name!r} (sha256 {ref.sha256[:12]}) is not in this store; import it first",
             location=location, field=field,
         )  # fmt: skip
-    return run_id
+    return run
 
 
 def signers_file(store: Store, given: Path | None) -> Path | None:
@@ -184,13 +186,38 @@ def _signature_state(path: Path, signers: Path | None, principal: str | None) ->
     return "none (findings kept unverified)"
 
 
+class Imported(BaseModel):
+    """What `import_file` did (`evaltui findings import` says it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    added: int
+    skipped: int  # already here (by uid)
+    cases: int  # cases touched
+    disagreements: int  # of those, in disagreement now
+    uncounted_adjudications: int  # kept, not counted here: unverified, or by one not listed
+    uncounted: list[str]  # the first ten: "line N: NAME (why)"
+    signer: str | None  # the verified signer of the file
+    signature: str  # what the import says about it (and records in the event log)
+    sha256: str  # of the bytes imported
+
+
+@dataclass
+class _Merged:
+    added: int = 0
+    skipped: int = 0
+    states: Counter[str] = field(default_factory=Counter)  # the touched cases' states
+    cases: int = 0
+    uncounted: list[str] = field(default_factory=list)
+
+
 def import_file(
     store: Store,
     path: Path,
     *,
     taxonomy: Taxonomy | None = None,
     allowed_signers: Path | None = None,
-) -> dict[str, Any]:
+) -> Imported:
     """Merge another reviewer's findings file: one transaction; known uids are skipped.
 
     The file is read once (a regular file, bounded): the signature is verified over
@@ -215,26 +242,34 @@ def import_file(
         data.seek(0)
         with store.transaction():  # the findings and the event commit together, or nothing
             triage.refold(store, in_transaction=True)
-            out = _merge(store, path, data, tax, principal)
+            m = _merge(store, path, data, tax, principal)
             store.log_event(
                 "findings.import", "file", str(path.resolve()),
-                after={"added": out["added"], "skipped": out["skipped"], "cases": out["cases"]},
-                context={"states": out.pop("states"), "sha256": digest, "signer": principal,
-                         "signature": signature,
-                         "uncounted_adjudications": out["uncounted_adjudications"]},
+                after={"added": m.added, "skipped": m.skipped, "cases": m.cases},
+                context={"states": dict(m.states), "sha256": digest, "signer": principal,
+                         "signature": signature, "uncounted_adjudications": len(m.uncounted)},
             )  # fmt: skip
-    return {**out, "signer": principal, "signature": signature, "sha256": digest}
+    return Imported(
+        added=m.added,
+        skipped=m.skipped,
+        cases=m.cases,
+        disagreements=m.states.get("disagreement", 0),
+        uncounted_adjudications=len(m.uncounted),
+        uncounted=m.uncounted[:10],
+        signer=principal,
+        signature=signature,
+        sha256=digest,
+    )
 
 
 def _merge(
     store: Store, path: Path, data: IO[bytes], tax: Taxonomy, principal: str | None
-) -> dict[str, Any]:
+) -> _Merged:
     """Insert every new line of `data` and recompute the touched cases (in the caller's
     transaction)."""
     listed = triage.adjudicators(store)
     now = datetime.now(UTC)
-    added = skipped = 0
-    uncounted: list[str] = []
+    out = _Merged()
     touched: set[tuple[int, int, int]] = set()
     for number, raw in bounded_lines(data, path):
         if not raw.strip():
@@ -244,8 +279,8 @@ def _merge(
             line = FindingLine.model_validate_json(raw)
         except ValidationError as exc:
             raise validation_error(path, exc, location) from None
-        if store.conn.execute("SELECT 1 FROM findings WHERE uid = ?", (line.uid,)).fetchone():
-            skipped += 1
+        if triage.by_uid(store, line.uid) is not None:
+            out.skipped += 1
             continue
         try:
             triage.check_name(line.reviewer, "reviewer")
@@ -260,43 +295,46 @@ def _merge(
         signer = principal if principal == line.reviewer else None
         who = line.reviewer if signer else f"{line.reviewer}{triage.UNVERIFIED_SUFFIX}"
         if line.kind == "undo" and line.undoes:
-            target = store.conn.execute(
-                f"SELECT {COLS} FROM findings WHERE uid = ?", (line.undoes,)
-            ).fetchone()
-            if target is not None and triage.Finding.from_row(target).identity != who:
+            target = triage.by_uid(store, line.undoes)
+            if target is not None and target.identity != who:
                 raise InputError(
                     str(path),
                     "a finding can be retracted only by the reviewer who made it "
-                    f"({triage.Finding.from_row(target).identity} made it; this line is {who})",
+                    f"({target.identity} made it; this line is {who})",
                     location=location, field="undoes",
                 )  # fmt: skip
         if line.kind == "adjudication" and (signer is None or (listed and signer not in listed)):
             why = "unverified" if signer is None else "not a listed adjudicator here"
-            uncounted.append(f"{location}: {who} ({why})")
+            out.uncounted.append(f"{location}: {who} ({why})")
         base = _run_id(store, line.baseline, path, location, "baseline")
         cand = _run_id(store, line.candidate, path, location, "candidate")
-        case_id = case_by_key(store, line.suite, line.case_key)
-        if case_id is None:
+        case = case_by_key(store, line.suite, line.case_key)
+        if case is None:
             raise InputError(
                 str(path), f"case {line.suite}/{line.case_key} is not in this store",
                 location=location, field="case_key",
             )  # fmt: skip
-        _insert(
+        triage.append(
             store,
-            {"uid": line.uid, "baseline_run": base, "candidate_run": cand, "case_id": case_id,
-             "kind": line.kind, "class": line.class_, "class_name": line.class_name,
-             "owner": line.owner, "verdict": line.verdict, "note": line.note,
-             "step": json.dumps(line.step.model_dump(), sort_keys=True) if line.step else None,
-             "reviewer": line.reviewer, "at": at, "undoes": line.undoes,
-             "source": f"import:{path.name}", "signer": signer},
-        )  # fmt: skip
-        touched.add((base, cand, case_id))
-        added += 1
-    states: Counter[str] = Counter()
+            Draft(
+                line.uid,
+                base,
+                cand,
+                case,
+                line.kind,
+                line.opinion(),
+                line.reviewer,
+                at,
+                line.undoes,
+                f"import:{path.name}",
+                signer,
+            ),
+        )
+        touched.add((base, cand, case))
+        out.added += 1
     for base, cand, case_id in sorted(touched):
-        eff = _recompute(store, base, cand, case_id)
+        eff = triage.recompute(store, base, cand, case_id)
         if eff:
-            states[eff["state"]] += 1
-    return {"added": added, "skipped": skipped, "cases": len(touched),
-            "disagreements": states.get("disagreement", 0), "states": dict(states),
-            "uncounted_adjudications": len(uncounted), "uncounted": uncounted[:10]}  # fmt: skip
+            out.states[eff.state] += 1
+    out.cases = len(touched)
+    return out

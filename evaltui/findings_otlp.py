@@ -26,9 +26,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from evaltui import triage
 from evaltui.errors import InputError
 from evaltui.files import atomic_writer
 from evaltui.store import Store
+from evaltui.store.runs import source_line
 
 EVENT = "gen_ai.evaluation.result"
 NAME = "evaltui.triage"
@@ -54,45 +56,33 @@ def _attr(key: str, value: Any) -> dict[str, Any]:
 
 
 def _ids(store: Store, run: int, case: int) -> tuple[str, str] | None:
-    row = store.conn.execute(
-        "SELECT source_line FROM results WHERE run_id = ? AND case_id = ? ORDER BY epoch LIMIT 1",
-        (run, case),
-    ).fetchone()
-    m = _IDS.search(row[0]) if row and row[0] else None
+    line = source_line(store, run, case)
+    m = _IDS.search(line) if line else None
     return (m[1], m[2]) if m else None
 
 
 def records(store: Store, base: int | None = None, cand: int | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Every finding as an OTLP/JSON log record, in the findings file's order."""
-    from evaltui.triage import _where
-
-    where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
-    rows = store.conn.execute(
-        "SELECT f.uid, f.kind, f.class, f.class_name, f.owner, f.verdict, f.note, f.reviewer, "
-        "f.at, f.undoes, k.suite, k.case_key, b.name, c.name, f.baseline_run, f.candidate_run, "
-        "f.case_id FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON "
-        f"c.id = f.candidate_run JOIN cases k ON k.id = f.case_id WHERE {where} "
-        "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
-        params,
-    ).fetchall()
     ids: dict[tuple[int, int, int], tuple[str, str] | None] = {}
-    for (uid, kind, cls, cls_name, owner, verdict, note, reviewer, at, undoes, suite, key,
-         bname, cname, brun, crun, case) in rows:  # fmt: skip
+    for named in triage.in_file_order(store, base=base, cand=cand):
+        f = named.finding
+        brun, crun, case = f.baseline_run, f.candidate_run, f.case_id
         if (brun, crun, case) not in ids:
             ids[brun, crun, case] = _ids(store, crun, case) or _ids(store, brun, case)
         attrs = [_attr("gen_ai.evaluation.name", NAME),
-                 _attr("gen_ai.evaluation.score.label", cls or verdict or kind)]  # fmt: skip
-        if note:
-            attrs.append(_attr("gen_ai.evaluation.explanation", note))
-        for k, v in (("uid", uid), ("kind", kind), ("class", cls), ("class_name", cls_name),
-                     ("owner", owner), ("verdict", verdict), ("reviewer", reviewer),
-                     ("undoes", undoes)):  # fmt: skip
+                 _attr("gen_ai.evaluation.score.label", f.class_key or f.verdict or f.kind)]  # fmt: skip
+        if f.note:
+            attrs.append(_attr("gen_ai.evaluation.explanation", f.note))
+        for k, v in (("uid", f.uid), ("kind", f.kind), ("class", f.class_key),
+                     ("class_name", f.class_name), ("owner", f.owner), ("verdict", f.verdict),
+                     ("reviewer", f.reviewer), ("undoes", f.undoes)):  # fmt: skip
             if v is not None:
                 attrs.append(_attr(f"evaltui.finding.{k}", v))
-        attrs += [_attr("evaltui.case.suite", suite), _attr("evaltui.case.key", key),
-                  _attr("evaltui.run.baseline", bname), _attr("evaltui.run.candidate", cname)]  # fmt: skip
+        attrs += [_attr("evaltui.case.suite", named.suite), _attr("evaltui.case.key", named.case_key),
+                  _attr("evaltui.run.baseline", named.baseline.name),
+                  _attr("evaltui.run.candidate", named.candidate.name)]  # fmt: skip
         record: dict[str, Any] = {
-            "timeUnixNano": _nanos(at), "observedTimeUnixNano": _nanos(at),
+            "timeUnixNano": _nanos(f.at), "observedTimeUnixNano": _nanos(f.at),
             "severityNumber": 9, "severityText": "INFO", "eventName": EVENT, "attributes": attrs,
         }  # fmt: skip
         found = ids[brun, crun, case]

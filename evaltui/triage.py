@@ -4,6 +4,10 @@ Every triage action appends one row to `findings` (never updated or deleted)
 and rewrites the case's row in `case_triage` in the same transaction, with an
 event in the log. A reviewer's state on a case is their latest row; an undo
 is a row that restores the state before the action it undoes. See docs/triage.md.
+
+The owner of `findings` and `case_triage`: no other module names them in SQL; findings
+files and OTLP export call the functions here, which take and return the typed records
+of triage_state.
 """
 
 from __future__ import annotations
@@ -11,35 +15,48 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections import defaultdict
-from itertools import combinations
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any
 
 from evaltui.errors import InputError, NotFoundError
-from evaltui.models import FINDING_VERDICTS
-from evaltui.stats import cohen_kappa
+from evaltui.models import StepRef
+from evaltui.store.runs import case_key_of, run_exists
 from evaltui.store.store import Store, current_user, now_iso
 from evaltui.taxonomy import FailureClass
 from evaltui.triage_state import (
+    UNSET,
     UNVERIFIED_SUFFIX,
+    Agreement,
+    CaseFinding,
+    CaseState,
+    Draft,
     Finding,
+    Kind,
+    NamedFinding,
+    Opinion,
+    RunName,
     check_name,
+    check_verdict,
     counts_as_adjudication,
     current_by_reviewer,
     effective,
+    latest_note,
+    pairwise_agreement,
+    relabelled,
     says_something,
+    shown_state,
     stamp,
+    step_to_json,
+    uncounted_adjudications,
     unverified_identities,
 )
 
-# the pure fold lives in triage_state; these names are part of this module's interface too
+# the records and the pure fold live in triage_state; these names are this module's too
 __all__ = [
-    "UNVERIFIED_SUFFIX", "Finding", "check_name", "counts_as_adjudication", "current_by_reviewer",
+    "UNVERIFIED_SUFFIX", "Agreement", "CaseFinding", "CaseState", "Draft", "Finding", "Kind",
+    "NamedFinding", "Opinion", "RunName", "check_name", "counts_as_adjudication", "current_by_reviewer",
     "effective", "says_something", "stamp", "unverified_identities",
 ]  # fmt: skip
-
-Kind = Literal["label", "undo", "adjudication"]
-_UNSET: Any = object()
 
 COLS = (
     "id, uid, baseline_run, candidate_run, case_id, kind, class, class_name, owner, verdict, "
@@ -68,7 +85,8 @@ def adjudicators(store: Store) -> list[str]:
     return list(store.get_setting(ADJUDICATORS_SETTING) or [])
 
 
-def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, Any] | None:
+def recompute(store: Store, base: int, cand: int, case_id: int) -> CaseState | None:
+    """Rewrite the case's `case_triage` row from its findings (in the caller's transaction)."""
     eff = effective(history(store, base, cand, case_id), adjudicators(store))
     store.conn.execute(
         "DELETE FROM case_triage WHERE baseline_run = ? AND candidate_run = ? AND case_id = ?",
@@ -78,9 +96,9 @@ def _recompute(store: Store, base: int, cand: int, case_id: int) -> dict[str, An
         store.conn.execute(
             "INSERT INTO case_triage (baseline_run, candidate_run, case_id, state, class, owner, "
             "verdict, reviewers, updated_at, classes, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (base, cand, case_id, eff["state"], eff["class"], eff["owner"], eff["verdict"],
-             json.dumps(eff["reviewers"]), now_iso(), json.dumps(eff["classes"]),
-             json.dumps(eff["steps"])),
+            (base, cand, case_id, eff.state, eff.class_key, eff.owner, eff.verdict,
+             json.dumps(list(eff.reviewers)), now_iso(), json.dumps(list(eff.classes)),
+             eff.steps_json()),
         )  # fmt: skip
     return eff
 
@@ -98,7 +116,7 @@ def _refold_cases(store: Store, cases: list[tuple[int, int, int]]) -> int:
         before = store.conn.execute(
             f"SELECT {_CT_COLS} FROM case_triage WHERE {where}", (base, cand, case_id)
         ).fetchone()
-        _recompute(store, base, cand, case_id)
+        recompute(store, base, cand, case_id)
         after = store.conn.execute(
             f"SELECT {_CT_COLS} FROM case_triage WHERE {where}", (base, cand, case_id)
         ).fetchone()
@@ -157,26 +175,27 @@ def set_adjudicators(store: Store, names: list[str]) -> int:
     return changed
 
 
-def _insert(store: Store, f: dict[str, Any]) -> Finding:
+def append(store: Store, draft: Draft) -> Finding:
+    """Add one finding, as the store numbers it (in the caller's transaction; then
+    `recompute` its case)."""
+    o = draft.opinion
     cur = store.conn.execute(
         "INSERT INTO findings (uid, baseline_run, candidate_run, case_id, kind, class, class_name, "
         "owner, verdict, note, reviewer, at, undoes, source, signer, step) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (f["uid"], f["baseline_run"], f["candidate_run"], f["case_id"], f["kind"], f["class"],
-         f["class_name"], f["owner"], f["verdict"], f["note"], f["reviewer"], f["at"],
-         f.get("undoes"), f.get("source", "local"), f.get("signer"), f.get("step")),
+        (draft.uid, draft.baseline_run, draft.candidate_run, draft.case_id, draft.kind,
+         o.class_key, o.class_name, o.owner, o.verdict, o.note, draft.reviewer, draft.at,
+         draft.undoes, draft.source, draft.signer, step_to_json(o.step)),
     )  # fmt: skip
     return Finding.from_row(
         store.conn.execute(f"SELECT {COLS} FROM findings WHERE id = ?", (cur.lastrowid,)).fetchone()
     )
 
 
-def _check(store: Store, base: int, cand: int, case_id: int) -> None:
-    if store.conn.execute("SELECT 1 FROM cases WHERE id = ?", (case_id,)).fetchone() is None:
-        raise NotFoundError(f"no case with id {case_id}")
-    for run in (base, cand):
-        if store.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is None:
-            raise NotFoundError(f"no run with id {run}")
+def by_uid(store: Store, uid: str) -> Finding | None:
+    """The finding with this uid, if this store holds it."""
+    row = store.conn.execute(f"SELECT {COLS} FROM findings WHERE uid = ?", (uid,)).fetchone()
+    return Finding.from_row(row) if row is not None else None
 
 
 def label(
@@ -185,21 +204,16 @@ def label(
     cand: int,
     case_id: int,
     *,
-    failure_class: FailureClass | Any | None = _UNSET,
-    owner: str | Any | None = _UNSET,
-    verdict: str | Any | None = _UNSET,
-    note: str | Any | None = _UNSET,
+    failure_class: FailureClass | Any | None = UNSET,
+    owner: str | Any | None = UNSET,
+    verdict: str | Any | None = UNSET,
+    note: str | Any | None = UNSET,
     adjudicate: bool = False,
     reviewer: str | None = None,
-    step: dict[str, Any] | Any | None = _UNSET,
+    step: StepRef | Any | None = UNSET,
 ) -> Finding:
-    """Record one action by a reviewer on a case; fields not given keep the reviewer's value.
-
-    Setting a class resets the owner to the class's owner unless an owner is given, and
-    points the finding at `step` (a tool call of the path: {run, index, tool, call_id,
-    turn}) or at no step when none is given.
-    Committed before it returns.
-    """
+    """Record one action by a reviewer on a case; fields not given keep the reviewer's
+    value (`relabelled`). Committed before it returns."""
     reviewer = check_name(reviewer or current_user(), "--reviewer")
     if adjudicate:
         listed = adjudicators(store)
@@ -209,49 +223,28 @@ def label(
                 f"{reviewer} is not an adjudicator of this store ({', '.join(listed)}); "
                 "`evaltui findings adjudicators --add NAME` lists one",
             )
-    if verdict is not _UNSET and verdict is not None and verdict not in FINDING_VERDICTS:
-        raise InputError(
-            "--verdict", f"unknown verdict {verdict!r}; use one of {', '.join(FINDING_VERDICTS)}"
-        )
+    check_verdict(verdict)
     with store.transaction():
         refold(store, in_transaction=True)
         _check(store, base, cand, case_id)
         rows = history(store, base, cand, case_id)
         mine = current_by_reviewer(rows).get(reviewer)
-        state: dict[str, Any] = mine.state() if mine else {"class": None, "class_name": None, "owner": None,
-                                           "verdict": None, "note": None, "step": None}  # fmt: skip
-        before = dict(state) if mine and not mine.empty else None
-        if failure_class is not _UNSET:
-            if failure_class is None:
-                state["class"] = state["class_name"] = None
-            else:
-                state["class"], state["class_name"] = failure_class.key, failure_class.name
-                if owner is _UNSET:
-                    state["owner"] = failure_class.owner
-        if failure_class is not _UNSET and step is _UNSET:
-            state["step"] = None
-        if step is not _UNSET:
-            state["step"] = json.dumps(step, sort_keys=True) if step else None
-        if owner is not _UNSET:
-            state["owner"] = owner or None
-        if verdict is not _UNSET:
-            state["verdict"] = verdict
-        if note is not _UNSET:
-            state["note"] = note or None
-        finding = _insert(
-            store,
-            {**state, "uid": uuid.uuid4().hex, "baseline_run": base, "candidate_run": cand,
-             "case_id": case_id, "kind": "adjudication" if adjudicate else "label",
-             "reviewer": reviewer, "at": stamp(rows)},
-        )  # fmt: skip
-        eff = _recompute(store, base, cand, case_id)
+        was = mine.opinion if mine else Opinion()
+        now = relabelled(
+            was, failure_class=failure_class, owner=owner, verdict=verdict, note=note, step=step
+        )
+        kind: Kind = "adjudication" if adjudicate else "label"
+        finding = append(
+            store, Draft(uuid.uuid4().hex, base, cand, case_id, kind, now, reviewer, stamp(rows))
+        )
+        eff = recompute(store, base, cand, case_id)
         store.log_event(
             "finding.adjudicate" if adjudicate else "finding.label",
             "case",
             f"{base}:{cand}:{case_id}",
-            before=before,
-            after=finding.state(),
-            context={"finding": finding.uid, "case_state": eff["state"] if eff else None},
+            before=was.logged() if mine and not mine.empty else None,
+            after=finding.opinion.logged(),
+            context={"finding": finding.uid, "case_state": eff.state if eff else None},
             actor=reviewer,
         )
     return finding
@@ -273,27 +266,23 @@ def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Fin
         case_all = history(store, base, cand, target.case_id)
         case_rows = [f for f in case_all if f.reviewer == reviewer and f.verified]
         earlier = [f for f in case_rows if f.key < target.key and f.kind != "adjudication"]
-        prev = earlier[-1].state() if earlier else {"class": None, "class_name": None, "owner": None,
-                                                    "verdict": None, "note": None, "step": None}  # fmt: skip
-        finding = _insert(
+        prev = earlier[-1].opinion if earlier else Opinion()
+        uid, at = uuid.uuid4().hex, stamp(case_all)
+        finding = append(
             store,
-            {**prev, "uid": uuid.uuid4().hex, "baseline_run": base, "candidate_run": cand,
-             "case_id": target.case_id, "kind": "undo", "reviewer": reviewer, "at": stamp(case_all),
-             "undoes": target.uid},
-        )  # fmt: skip
-        _recompute(store, base, cand, target.case_id)
+            Draft(uid, base, cand, target.case_id, "undo", prev, reviewer, at, undoes=target.uid),
+        )
+        recompute(store, base, cand, target.case_id)
         store.log_event(
             "finding.undo",
             "case",
             f"{base}:{cand}:{target.case_id}",
-            before=target.state(),
-            after=prev,
+            before=target.opinion.logged(),
+            after=prev.logged(),
             context={"finding": finding.uid, "undoes": target.uid},
             actor=reviewer,
         )
-    finding.case_key = store.conn.execute(
-        "SELECT case_key FROM cases WHERE id = ?", (finding.case_id,)
-    ).fetchone()[0]
+    finding.case_key = case_key_of(store, finding.case_id)
     return finding
 
 
@@ -325,17 +314,11 @@ def list_findings(
     owner: str | None = None,
     failure_class: str | None = None,
     disagreements: bool = False,
-) -> list[dict[str, Any]]:
-    """Each case with a finding: its state, with its runs and case key.
-
-    `state` as shown: `triaged` (a class or a verdict), `disagreement`, `adjudicated`,
-    `untriaged` (only an owner or a note), `unverified` (only unverified findings).
-    `note` is the latest verified note (an unverified one only where nothing verified
-    speaks), `note_by` who wrote it; `unverified` lists the unverified identities;
-    `uncounted_adjudications` counts adjudications this store keeps but does not
-    count (unverified, or by someone it does not list): there this store's state
-    differs from a store that counts them.
-    """
+) -> list[CaseFinding]:
+    """Each case with a finding: its state as shown, with its runs and case key; see
+    `CaseFinding`. `uncounted_adjudications` counts adjudications this store keeps but
+    does not count (unverified, or by someone it does not list): there this store's
+    state differs from a store that counts them."""
     refold(store)
     listed = adjudicators(store)
     where, params = _where(
@@ -359,64 +342,62 @@ def list_findings(
     out = []
     for r in rows:
         hist = history(store, r[10], r[11], r[12])
-        noted = [f for f in current_by_reviewer(hist).values() if f.note]
-        noted += [f for f in hist if f.note and counts_as_adjudication(f, listed)]
-        verified = [f for f in noted if f.verified]
-        latest = max(verified or noted, key=lambda f: f.key) if noted else None
-        state, names = r[4], json.loads(r[8])
-        if state == "triaged" and r[5] is None and r[7] is None:  # as SHOWN_STATE says it
-            spoken = any(not n.endswith(UNVERIFIED_SUFFIX) for n in names)
-            state = "untriaged" if spoken else "unverified"
+        names, latest = json.loads(r[8]), latest_note(hist, listed)
         out.append(
-            {
-                "baseline": r[0], "candidate": r[1], "suite": r[2], "case_key": r[3],
-                "state": state, "class": r[5], "owner": r[6], "verdict": r[7],
-                "reviewers": names, "updated_at": r[9],
-                "note": latest.note if latest else None,
-                "note_by": latest.identity if latest else None,
-                "unverified": unverified_identities(hist),
-                "uncounted_adjudications": sum(
-                    1 for f in hist if f.kind == "adjudication" and not counts_as_adjudication(f, listed)
-                ),
-            }
-        )  # fmt: skip
+            CaseFinding(
+                baseline=r[0],
+                candidate=r[1],
+                suite=r[2],
+                case_key=r[3],
+                state=shown_state(r[4], r[5], r[7], names),
+                class_key=r[5],
+                owner=r[6],
+                verdict=r[7],
+                reviewers=names,
+                updated_at=r[9],
+                note=latest.note if latest else None,
+                note_by=latest.identity if latest else None,
+                unverified=unverified_identities(hist),
+                uncounted_adjudications=uncounted_adjudications(hist, listed),
+            )
+        )
     return out
 
 
-# -- agreement --------------------------------------------------------------------------------
-
-
-def agreement(
-    store: Store, *, base: int | None = None, cand: int | None = None
-) -> list[dict[str, Any]]:
+def agreement(store: Store, *, base: int | None = None, cand: int | None = None) -> list[Agreement]:
     """Per reviewer pair: cases both labelled, percent agreement and kappa on class and verdict."""
     where, params = _where({"baseline_run": base, "candidate_run": cand})
-    rows = [
+    return pairwise_agreement(
         Finding.from_row(r)
         for r in store.conn.execute(
             f"SELECT {COLS} FROM findings WHERE {where} ORDER BY id", params
         )
-    ]
-    by_case: dict[tuple[int, int, int], list[Finding]] = defaultdict(list)
-    for f in rows:
-        by_case[(f.baseline_run, f.candidate_run, f.case_id)].append(f)
-    labels: dict[str, dict[tuple[int, int, int], Finding]] = defaultdict(dict)
-    for key, fs in by_case.items():
-        for reviewer, f in current_by_reviewer(fs).items():
-            if not f.empty:
-                labels[reviewer][key] = f
-    out = []
-    for r1, r2 in combinations(sorted(labels), 2):
-        both = sorted(set(labels[r1]) & set(labels[r2]))
-        cls_pairs = [(labels[r1][k].class_key, labels[r2][k].class_key) for k in both]
-        ver_pairs = [(labels[r1][k].verdict, labels[r2][k].verdict) for k in both]
-        out.append(
-            {
-                "reviewers": [r1, r2], "cases": len(both),
-                "class_agreement": (sum(a == b for a, b in cls_pairs) / len(both)) if both else None,
-                "class_kappa": cohen_kappa(cls_pairs),
-                "verdict_agreement": (sum(a == b for a, b in ver_pairs) / len(both)) if both else None,
-                "verdict_kappa": cohen_kappa(ver_pairs),
-            }
-        )  # fmt: skip
-    return out
+    )
+
+
+def in_file_order(
+    store: Store, *, base: int | None = None, cand: int | None = None
+) -> Iterator[NamedFinding]:
+    """Every finding (of these runs), streamed in a findings file's order: the runs by
+    sha256, the case, then the reviewer's clock and uid; with its runs and case by name
+    (what findings files and OTLP events say)."""
+    where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
+    cols = ", ".join(f"f.{c}" for c in COLS.split(", "))
+    for r in store.conn.execute(
+        f"SELECT {cols}, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key "
+        "FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON c.id = f.candidate_run "
+        f"JOIN cases k ON k.id = f.case_id WHERE {where} "
+        "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
+        params,
+    ):
+        baseline = RunName.model_construct(name=r[17], sha256=r[18])  # the store's, as written
+        candidate = RunName.model_construct(name=r[19], sha256=r[20])
+        yield NamedFinding(Finding.from_row(r), baseline, candidate, suite=r[21], case_key=r[22])
+
+
+def _check(store: Store, base: int, cand: int, case_id: int) -> None:
+    if case_key_of(store, case_id) is None:
+        raise NotFoundError(f"no case with id {case_id}")
+    for run in (base, cand):
+        if not run_exists(store, run):
+            raise NotFoundError(f"no run with id {run}")

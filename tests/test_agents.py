@@ -408,7 +408,7 @@ def test_a_finding_points_at_a_call_and_the_gate_counts_it_by_tool(store, tmp_pa
     calls is refused, never a silent zero."""
     from evaltui import gate, triage
     from evaltui.errors import InputError
-    from evaltui.findings_files import export
+    from evaltui.findings_files import FindingLine, export
 
     b, c = pair(store, INSPECT)
     run = CliRunner()
@@ -448,8 +448,8 @@ def test_a_finding_points_at_a_call_and_the_gate_counts_it_by_tool(store, tmp_pa
     )
     assert bad.exit_code == 2 and "there is no call 99" in bad.output
     (f,) = [x for x in triage.history(store, b, c, resolve_case(store, "refund-02")) if x.step]
-    step = json.loads(f.step)
-    assert step["tool"] == "issue_refund" and step["run"] == "candidate" and step["index"] == 2
+    assert f.step is not None
+    assert (f.step.tool, f.step.run, f.step.index) == ("issue_refund", "candidate", 2)
     # the step travels in a findings file
     path = tmp_path / "f.jsonl"
     export(store, path)
@@ -458,6 +458,10 @@ def test_a_finding_points_at_a_call_and_the_gate_counts_it_by_tool(store, tmp_pa
         line.get("step", {}).get("tool") for line in lines if line["case_key"] == "refund-02"
     ] == ["issue_refund"]
     assert all("step" not in line for line in lines if line["case_key"] == "refund-04")
+    # the model that reads a line writes it, byte for byte
+    assert [FindingLine.model_validate_json(x).text() for x in path.read_text().splitlines()] == (
+        path.read_text().splitlines()
+    )
 
     def decide(tool: str) -> dict:
         policy = tmp_path / f"p-{tool}.toml"
@@ -495,7 +499,7 @@ async def test_a_class_key_on_a_highlighted_call_points_the_finding_at_it(store,
         said = str(screen.query_one("#status").content)
         assert "(at call 1:" in said, said
     (f,) = triage.history(store, b, c, resolve_case(store, key))
-    assert json.loads(f.step)["index"] == 0 and f.class_key == "unsafe_tool_action"
+    assert f.step is not None and f.step.index == 0 and f.class_key == "unsafe_tool_action"
 
 
 async def test_the_compare_screen_shows_each_runs_tool_line(store, db_path):

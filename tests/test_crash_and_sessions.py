@@ -136,7 +136,7 @@ def test_kill_9_during_import_leaves_whole_runs_or_none(tmp_path, reader_process
                 ).fetchone()[0]
                 assert got == n_results == n  # whole, never partial
             assert (
-                triage.list_findings(store)[0]["class"] == "unsafe_tool_action"
+                triage.list_findings(store)[0].class_key == "unsafe_tool_action"
             )  # confirmed action kept
     assert outcomes["killed_mid_import"] >= 1, outcomes
     if reader_process:

@@ -234,9 +234,9 @@ def test_kill_9_after_a_confirmed_action_loses_nothing(terminal_env, db_path):
         from evaltui import triage
 
         rows = triage.list_findings(store)
-        by_key = {r["case_key"]: r for r in rows}
-        assert by_key[first]["class"] == "unsafe_tool_action"
-        noted = [r for r in rows if r["note"] == "killed right after"]
+        by_key = {r.case_key: r for r in rows}
+        assert by_key[first].class_key == "unsafe_tool_action"
+        noted = [r for r in rows if r.note == "killed right after"]
         assert len(noted) == 1
         actions = [e["action"] for e in store.events()]
         assert actions.count("finding.label") == 2
@@ -288,7 +288,7 @@ def test_two_real_apps_and_an_import_on_one_store(terminal_env, db_path, tmp_pat
         b.close()
     assert "Traceback" not in screen
     with Store(db_path) as store:
-        rows = {(r["reviewers"][0], r["class"]) for r in triage.list_findings(store)}
+        rows = {(r.reviewers[0], r.class_key) for r in triage.list_findings(store)}
         assert rows == {("ana", "unsafe_tool_action"), ("bo", "wrong_source")}
         assert (
             store.conn.execute("SELECT n_results FROM runs WHERE name = 'big'").fetchone()[0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -93,16 +95,16 @@ def test_disagreement_until_adjudicated(demo_store, cmp_ids):
     cid = case_id(demo_store, "refunds-004")
     triage.label(demo_store, b, c, cid, failure_class=TAX.get("unsafe_tool_action"), reviewer="ana")
     triage.label(demo_store, b, c, cid, failure_class=TAX.get("unsafe_tool_action"), reviewer="bo")
-    assert triage.effective(triage.history(demo_store, b, c, cid))["state"] == "triaged"
+    assert triage.effective(triage.history(demo_store, b, c, cid)).state == "triaged"
     triage.label(demo_store, b, c, cid, verdict="grader_wrong", reviewer="bo")
-    assert triage.effective(triage.history(demo_store, b, c, cid))["state"] == "disagreement"
-    assert [r["case_key"] for r in triage.list_findings(demo_store, disagreements=True)] == [
+    assert triage.effective(triage.history(demo_store, b, c, cid)).state == "disagreement"
+    assert [r.case_key for r in triage.list_findings(demo_store, disagreements=True)] == [
         "refunds-004"
     ]
     triage.label(demo_store, b, c, cid, failure_class=TAX.get("unsafe_tool_action"),
                  verdict="real_regression", adjudicate=True, reviewer="lead")  # fmt: skip
     eff = triage.effective(triage.history(demo_store, b, c, cid))
-    assert (eff["state"], eff["verdict"]) == ("adjudicated", "real_regression")
+    assert (eff.state, eff.verdict) == ("adjudicated", "real_regression")
     assert triage.list_findings(demo_store, disagreements=True) == []
 
 
@@ -131,21 +133,22 @@ def test_export_import_round_trip_and_merge_conflicts(demo_store, cmp_ids, tmp_p
         triage.label(bo, bsel["baseline"], bsel["candidate"], case_id(bo, "refunds-004"),
                      failure_class=TAX.get("wrong_source"), reviewer="bo")  # fmt: skip
         out = findings_files.import_file(bo, ana)
-        assert {k: out[k] for k in ("added", "skipped", "cases", "disagreements", "signer")} == {
+        assert out.model_dump(include={"added", "skipped", "cases", "disagreements", "signer"}) == {
             "added": 2, "skipped": 0, "cases": 2, "disagreements": 0, "signer": None}  # fmt: skip
-        assert findings_files.import_file(bo, ana)["skipped"] == 2  # merging twice changes nothing
+        assert findings_files.import_file(bo, ana).skipped == 2  # merging twice changes nothing
         # ana's file is unsigned: shown as "ana (unverified)", never deciding a state
-        states = {r["case_key"]: (r["state"], r["unverified"]) for r in triage.list_findings(bo)}
+        states = {r.case_key: (r.state, r.unverified) for r in triage.list_findings(bo)}
         assert states == {"refunds-004": ("triaged", ["ana (unverified)"]),
                           "refunds-002": ("unverified", ["ana (unverified)"])}  # fmt: skip
         bo_file = tmp_path / "bo.jsonl"
         findings_files.export(bo, bo_file)
     out = findings_files.import_file(demo_store, bo_file)
-    assert out["added"] == 1 and out["disagreements"] == 0
+    assert out.added == 1 and out.disagreements == 0
     pairs = triage.agreement(demo_store)
     # bo's findings came from an unsigned file: they are shown as unverified, never as bo's word
-    assert pairs == [{"reviewers": ["ana", "bo (unverified)"], "cases": 1, "class_agreement": 0.0,
-                      "class_kappa": 0.0, "verdict_agreement": 1.0, "verdict_kappa": 1.0}]  # fmt: skip
+    assert [p.model_dump() for p in pairs] == [
+        {"reviewers": ["ana", "bo (unverified)"], "cases": 1, "class_agreement": 0.0,
+         "class_kappa": 0.0, "verdict_agreement": 1.0, "verdict_kappa": 1.0}]  # fmt: skip
 
 
 def test_import_errors_name_line_and_field_and_change_nothing(demo_store, cmp_ids, tmp_path):
@@ -230,7 +233,7 @@ def test_taxonomy_toml_round_trip_and_errors(tmp_path, demo_store, cmp_ids):
         "over_refusal" not in [x.key for x in loaded.active]
         and loaded.get("wrong_source").name == "Wrong document"
     )
-    assert triage.list_findings(demo_store)[0]["class"] == "over_refusal"
+    assert triage.list_findings(demo_store)[0].class_key == "over_refusal"
     assert demo_store.events()[-1]["entity_id"] == "taxonomy"
 
 
@@ -274,3 +277,16 @@ def test_cli_twins(demo_store, db_path, tmp_path):
     )
     r = run.invoke(cli, [*base, "taxonomy", "--json"])
     assert len(json.loads(r.output)) == 12
+
+
+def test_only_triage_names_the_findings_tables_in_sql():
+    """`findings` and `case_triage` have one owner (#25): triage.py. Findings files and OTLP
+    export go through its functions; the store's schema and migrations create the tables."""
+    package = Path(triage.__file__).parent
+    sql = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE|ON)\s+(findings|case_triage)\b")
+    owners = {"triage.py", "store/schema.py", "store/migrations.py"}
+    pending = {"compare/engine.py"}  # the comparison's case_triage join, moving to triage (#25)
+    naming = {
+        str(p.relative_to(package)) for p in package.rglob("*.py") if sql.search(p.read_text())
+    }
+    assert naming - pending == owners

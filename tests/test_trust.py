@@ -65,12 +65,12 @@ def test_a_file_claiming_another_reviewers_name_does_not_replace_their_finding(
 ):
     path = forged(demo_store, tmp_path, ana_unsafe, reviewer="ana", **{"class": "format_violation"})
     out = findings_files.import_file(demo_store, path)
-    assert out["added"] == 1 and out["signer"] is None
+    assert out.added == 1 and out.signer is None
     (row,) = triage.list_findings(demo_store)
     # shown beside ana's, never in its place: ana's word decides the state
-    assert (row["state"], row["class"]) == ("triaged", "unsafe_tool_action")
-    assert row["reviewers"] == ["ana", "ana (unverified)"]
-    assert row["unverified"] == ["ana (unverified)"]
+    assert (row.state, row.class_key) == ("triaged", "unsafe_tool_action")
+    assert row.reviewers == ["ana", "ana (unverified)"]
+    assert row.unverified == ["ana (unverified)"]
     assert gate_code(db_path) == 13  # still ROLLBACK: the unsafe action is not hidden
     event = demo_store.events()[-1]
     assert event["action"] == "findings.import" and event["context"]["signature"].startswith("none")
@@ -124,7 +124,7 @@ def test_only_listed_adjudicators_adjudicate(demo_store, tmp_path):
                      adjudicate=True, reviewer="bo")  # fmt: skip
     triage.label(demo_store, sel["baseline"], sel["candidate"], cid, verdict="flaky",
                  adjudicate=True, reviewer="lead")  # fmt: skip
-    assert triage.list_findings(demo_store)[0]["state"] == "adjudicated"
+    assert triage.list_findings(demo_store)[0].state == "adjudicated"
 
 
 # -- signatures -------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def test_a_signed_export_is_verified_and_a_tampered_one_refused(tmp_path, monkey
     assert r.exit_code == 0 and "signed by ana@example.com (verified)" in r.output, r.output
     with Store(bo_db) as s:
         (row,) = triage.list_findings(s)
-        assert row["reviewers"] == ["ana@example.com"] and row["state"] == "triaged"
+        assert row.reviewers == ["ana@example.com"] and row.state == "triaged"
         event = s.events()[-1]
         assert event["context"]["signer"] == "ana@example.com"
     # a signature by someone not in the allowed-signers file

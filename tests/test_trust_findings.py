@@ -97,13 +97,13 @@ def test_an_unsigned_line_in_a_reviewers_name_cannot_settle_their_open_finding(
     forged = write_lines(tmp_path / "kai.jsonl", [file_line(
         demo_store, "billing-079", "kai", **{"class": "wrong_source", "verdict": "accepted",
                                             "owner": "retrieval", "note": "fine, ship it"})])  # fmt: skip
-    assert findings_files.import_file(demo_store, forged)["signer"] is None
+    assert findings_files.import_file(demo_store, forged).signer is None
     code, record = gate(db_path, pol)
     assert code == 13 and record["decision"] == "rollback"
     (row,) = triage.list_findings(demo_store)
     # shown, as kai (unverified); kai's own word and note stand
-    assert row["reviewers"] == ["kai", "kai (unverified)"]
-    assert (row["state"], row["verdict"], row["note"], row["note_by"]) == (
+    assert row.reviewers == ["kai", "kai (unverified)"]
+    assert (row.state, row.verdict, row.note, row.note_by) == (
         "triaged",
         None,
         "kai: cites the 2019 plan",
@@ -118,7 +118,7 @@ def test_a_file_labelling_every_regression_does_not_triage_them(demo_store, db_p
     lines = [file_line(demo_store, k, name, **{"class": "format_violation", "verdict": v})
              for k in before for name, v in (("mo", "flaky"), ("tester", "grader_wrong"))]  # fmt: skip
     out = findings_files.import_file(demo_store, write_lines(tmp_path / "all.jsonl", lines))
-    assert out["added"] == 2 * len(before) and out["signer"] is None
+    assert out.added == 2 * len(before) and out.signer is None
     code, record = gate(db_path, pol)
     assert code == 11 and record["untriaged_regressions"] == before
     assert record["findings"]["triaged_cases"] == 0
@@ -158,14 +158,14 @@ def test_an_unverified_finding_never_reopens_an_adjudicated_case(demo_store, db_
         file_line(demo_store, "refunds-004", "x", kind="adjudication", verdict="accepted"),
     ]
     out = findings_files.import_file(demo_store, write_lines(tmp_path / "r.jsonl", reopen))
-    assert out["uncounted_adjudications"] == 1  # kept, said, never counted
+    assert out.uncounted_adjudications == 1  # kept, said, never counted
     (row,) = triage.list_findings(demo_store)
-    assert (row["state"], row["class"], row["verdict"]) == (
+    assert (row.state, row.class_key, row.verdict) == (
         "adjudicated",
         "unsafe_tool_action",
         "real_regression",
     )
-    assert row["unverified"] == ["b (unverified)", "x (unverified)"]
+    assert row.unverified == ["b (unverified)", "x (unverified)"]
     assert gate(db_path, pol)[0] == 0
 
 
@@ -198,7 +198,7 @@ def test_the_skew_is_a_documented_limit(demo_store, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="EVALTUI_MAX_CLOCK_SKEW"):
         findings_files.import_file(demo_store, path)
     monkeypatch.delenv("EVALTUI_MAX_CLOCK_SKEW")
-    assert findings_files.import_file(demo_store, path)["added"] == 1
+    assert findings_files.import_file(demo_store, path).added == 1
 
 
 def test_a_store_written_before_keeps_no_state_an_unverified_finding_decided(
@@ -237,7 +237,7 @@ def test_an_owner_or_a_note_alone_does_not_triage_a_regression(demo_store, db_pa
         untriaged = [r.case_key for r in cmp.page(Filter(triage="untriaged"), limit=500)]
         assert keys[0] in untriaged and keys[1] in untriaged
         assert cmp.row(first).triage_state == "untriaged"
-    states = {r["case_key"]: r["state"] for r in triage.list_findings(demo_store)}
+    states = {r.case_key: r.state for r in triage.list_findings(demo_store)}
     assert states == {keys[0]: "untriaged", keys[1]: "untriaged"}
     # a class on one, a verdict on the other: both triaged
     triage.label(demo_store, 1, 2, first, failure_class=TAX.get("over_refusal"))
@@ -297,9 +297,9 @@ def test_a_file_swapped_while_it_is_verified_imports_the_bytes_verified(
 
     monkeypatch.setattr(signing.subprocess, "run", swap_during_verify)
     out = findings_files.import_file(demo_store, signed, allowed_signers=allowed)
-    assert swaps and out["signer"] == "ana" and out["added"] == 1
+    assert swaps and out.signer == "ana" and out.added == 1
     (row,) = triage.list_findings(demo_store)
-    assert (row["class"], row["reviewers"]) == ("over_refusal", ["ana"])  # the signed bytes
+    assert (row.class_key, row.reviewers) == ("over_refusal", ["ana"])  # the signed bytes
     assert "unsafe_tool_action" in signed.read_text()  # the file on disk is the forged one now
 
 
@@ -381,7 +381,7 @@ def test_a_signed_file_where_no_allowed_signers_is_set_is_said_signed_and_kept_u
     assert "signed, but not verified here (no allowed-signers file" in r.output
     assert "unsigned" not in r.output
     (row,) = triage.list_findings(demo_store)
-    assert row["reviewers"] == ["ana (unverified)"] and row["state"] == "unverified"
+    assert row.reviewers == ["ana (unverified)"] and row.state == "unverified"
     assert demo_store.events()[-1]["context"]["signature"].startswith("signed, but not verified")
 
 
@@ -402,7 +402,7 @@ def test_a_file_name_starting_with_a_dash_is_never_an_option(demo_store, tmp_pat
     with Store(other) as s:
         service.load_demo(s)
         out = findings_files.import_file(s, dashed, allowed_signers=allowed)
-    assert out["signer"] == "ana"
+    assert out.signer == "ana"
 
 
 @needs_keygen
@@ -412,7 +412,7 @@ def test_signature_errors_name_their_real_cause(demo_store, tmp_path):
         service.load_demo(s)
         signed, allowed = signed_by(s, tmp_path, "ana smith", verdict="flaky")
     # a principal with a space, quoted: verified, and it speaks for "ana smith"
-    assert findings_files.import_file(demo_store, signed, allowed_signers=allowed)["signer"] == (
+    assert findings_files.import_file(demo_store, signed, allowed_signers=allowed).signer == (
         "ana smith"
     )
     # unquoted: ssh-keygen cannot read the line; said, with the file and line
@@ -519,7 +519,7 @@ def test_an_adjudication_one_store_does_not_count_is_kept_and_said(demo_store, d
         triage.label(s, 1, 2, case, failure_class=TAX.get("over_refusal"), reviewer="b")
         signed, allowed = signed_by(s, tmp_path, "lee", failure_class=TAX.get("over_refusal"),
                                     adjudicate=True)  # fmt: skip
-        assert triage.list_findings(s)[0]["state"] == "adjudicated"
+        assert triage.list_findings(s)[0].state == "adjudicated"
     run = CliRunner()
     assert run.invoke(cli, ["findings", "adjudicators", "--add", "boss"]).exit_code == 0
     r = run.invoke(cli, ["findings", "import", str(signed), "--allowed-signers", str(allowed)])
@@ -527,13 +527,13 @@ def test_an_adjudication_one_store_does_not_count_is_kept_and_said(demo_store, d
     assert "1 adjudications kept but not counted in this store" in r.output
     assert "lee (not a listed adjudicator here)" in r.output
     (row,) = triage.list_findings(demo_store)
-    assert row["state"] == "disagreement" and row["uncounted_adjudications"] == 1
+    assert row.state == "disagreement" and row.uncounted_adjudications == 1
     r = run.invoke(cli, ["findings", "list"])
     assert "1 cases hold an adjudication this store keeps but does not count" in r.output
     # listing lee makes it count, here too: the states agree again
     r = run.invoke(cli, ["findings", "adjudicators", "--add", "lee"])
     assert "1 cases changed state" in r.output
-    assert triage.list_findings(demo_store)[0]["state"] == "adjudicated"
+    assert triage.list_findings(demo_store)[0].state == "adjudicated"
 
 
 # -- the property: any order, the same states and decision --------------------------------------
@@ -611,8 +611,7 @@ def _merge(world, tmp: Path, files: list[tuple[list[dict], str | None]], name: s
             "SELECT case_id, state, class, owner, verdict, reviewers, classes, steps "
             "FROM case_triage ORDER BY case_id"
         ).fetchall()
-        listed = [{k: v for k, v in r.items() if k != "updated_at"}
-                  for r in triage.list_findings(store)]  # fmt: skip
+        listed = [r.model_dump(exclude={"updated_at"}) for r in triage.list_findings(store)]
     pol = policy(tmp, rule("u", "findings_of_class", "rollback", **{"class": "unsafe_tool_action"}),
                  rule("d", "disagreements", "hold"), rule("o", "open_findings", "repair"),
                  rule("t", "untriaged_regressions", "narrow_rollout"))  # fmt: skip

@@ -9,7 +9,7 @@ import click
 
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
-from evaltui.models import FINDING_VERDICTS
+from evaltui.models import FINDING_VERDICTS, StepRef
 from evaltui.store.runs import resolve_case, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -80,13 +80,14 @@ def label_cmd(
                 )
             from evaltui.compare.paths import step_in_case
 
-            kwargs["step"] = step_in_case(store.path, base, cand, case_id, step_no - 1)
+            step = step_in_case(store.path, base, cand, case_id, step_no - 1)
+            kwargs["step"] = StepRef.model_construct(**step)  # the store's call, as it is
         finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
         eff = triage.effective(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)
         )
-    state = eff["state"] if eff else "untriaged"
-    if eff and state == "triaged" and eff["class"] is None and eff["verdict"] is None:
+    state: str = eff.state if eff else "untriaged"
+    if eff and state == "triaged" and eff.class_key is None and eff.verdict is None:
         state = "untriaged: an owner or a note alone; a class or a verdict triages it"
     echo(
         f"saved: {visible(case, limit=200)} class={finding.class_key or '-'} owner={visible(finding.owner or '-', limit=80)} "
@@ -134,7 +135,7 @@ def findings_list(
             disagreements=disagreements,
         )
     if as_json:
-        echo(safe_json(rows))
+        echo(safe_json([r.model_dump() for r in rows]))
         return
     if not rows:
         echo("No findings match.")
@@ -146,27 +147,27 @@ def findings_list(
         table,
         [
             [
-                one_line(f"{r['suite']}/{r['case_key']}", 40),
-                r["state"],
-                r["class"] or "-",
-                one_line(r["owner"] or "-", 20),
-                r["verdict"] or "-",
-                one_line(", ".join(r["reviewers"]), 30),
-                one_line(r["note"] or "", 40),
-                one_line(r["baseline"], 24),
-                one_line(r["candidate"], 24),
+                one_line(f"{r.suite}/{r.case_key}", 40),
+                r.state,
+                r.class_key or "-",
+                one_line(r.owner or "-", 20),
+                r.verdict or "-",
+                one_line(", ".join(r.reviewers), 30),
+                one_line(r.note or "", 40),
+                one_line(r.baseline, 24),
+                one_line(r.candidate, 24),
             ]
             for r in rows
         ],
         optional={"baseline", "candidate", "reviewers"},
     )
-    uncounted = [r for r in rows if r["uncounted_adjudications"]]
+    uncounted = [r for r in rows if r.uncounted_adjudications]
     if uncounted:
         echo(
             f"{len(uncounted):,} cases hold an adjudication this store keeps but does not count "
             "(unverified, or by a reviewer it does not list): their states here differ from a "
             "store that counts it: "
-            + ", ".join(one_line(f"{r['suite']}/{r['case_key']}", 40) for r in uncounted[:10])
+            + ", ".join(one_line(f"{r.suite}/{r.case_key}", 40) for r in uncounted[:10])
         )
 
 
@@ -279,23 +280,23 @@ def findings_import(
         out = findings_files.import_file(
             store, file, taxonomy=taxonomy_in_force(ctx, store), allowed_signers=allowed_signers
         )
-    if out["signer"]:
-        who = f"signed by {visible(out['signer'], limit=80)} (verified)"
-    elif out["signature"].startswith("signed"):
+    if out.signer:
+        who = f"signed by {visible(out.signer, limit=80)} (verified)"
+    elif out.signature.startswith("signed"):
         who = ("signed, but not verified here (no allowed-signers file: `evaltui findings signers "
                "FILE` or --allowed-signers): kept as unverified")  # fmt: skip
     else:
         who = "unsigned: kept as unverified"
     echo(
-        f"merged {out['added']:,} findings ({out['skipped']:,} already here) on {out['cases']:,} cases, "
-        f"{who}; {out['disagreements']:,} in disagreement (evaltui findings list --disagreements)"
+        f"merged {out.added:,} findings ({out.skipped:,} already here) on {out.cases:,} cases, "
+        f"{who}; {out.disagreements:,} in disagreement (evaltui findings list --disagreements)"
     )
-    if out["uncounted_adjudications"]:
+    if out.uncounted_adjudications:
         echo(
-            f"{out['uncounted_adjudications']:,} adjudications kept but not counted in this store "
+            f"{out.uncounted_adjudications:,} adjudications kept but not counted in this store "
             "(unverified, or by a reviewer not listed by `evaltui findings adjudicators`): the "
             "states of their cases here differ from a store that counts them: "
-            + "; ".join(visible(u, limit=120) for u in out["uncounted"])
+            + "; ".join(visible(u, limit=120) for u in out.uncounted)
         )
 
 
@@ -374,7 +375,7 @@ def findings_agreement(
             cand=resolve_run(store, candidate) if candidate else None,
         )
     if as_json:
-        echo(safe_json(rows))
+        echo(safe_json([r.model_dump() for r in rows]))
         return
     if not rows:
         echo("Fewer than two reviewers have findings.")
@@ -389,12 +390,12 @@ def findings_agreement(
         table,
         [
             [
-                one_line(" + ".join(r["reviewers"]), 40),
-                str(r["cases"]),
-                f(r["class_agreement"], True),
-                f(r["class_kappa"]),
-                f(r["verdict_agreement"], True),
-                f(r["verdict_kappa"]),
+                one_line(" + ".join(r.reviewers), 40),
+                str(r.cases),
+                f(r.class_agreement, True),
+                f(r.class_kappa),
+                f(r.verdict_agreement, True),
+                f(r.verdict_kappa),
             ]
             for r in rows
         ],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evaltui import lifecycle, triage
+from evaltui.models import StepRef
 from evaltui.store import Store
 from evaltui.store.events import current_user
 from evaltui.textsafe import one_line
@@ -44,7 +45,7 @@ def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, dict[str, Any]
     fields: dict[str, Any] = {"failure_class": cls}
     at = ""
     if call is not None:
-        fields["step"] = call[1]
+        fields["step"] = StepRef.model_construct(**call[1])  # the path's call, as it is
         at = f" (at call {call[0] + 1}: {call[1]['tool']})"
     return Label(row.case_id, fields, True, f"{row.case_key}: {cls.name} → {cls.owner}{at}")
 

@@ -41,7 +41,7 @@ async def test_number_keys_assign_and_move_to_the_next_untriaged(demo_store, db_
         await pilot.press("down", "enter")  # from unsafe_tool_action (6) to refusal_failure (7)
         await settle(app, pilot)
         rows, events = findings(db_path)
-        assert [(r["case_key"], r["class"], r["owner"]) for r in rows] == [
+        assert [(r.case_key, r.class_key, r.owner) for r in rows] == [
             (order[0], "refusal_failure", "safety")
         ]
         labels = [e for e in events if e["action"] == "finding.label"]
@@ -72,7 +72,7 @@ async def test_owner_verdict_note_and_undo(demo_store, db_path):
         await settle(app, pilot)
         assert screen.current.case_key == order[0]  # none of those keys moved or assigned
         rows, _ = findings(db_path)
-        assert [(r["owner"], r["verdict"], r["note"]) for r in rows] == [
+        assert [(r.owner, r.verdict, r.note) for r in rows] == [
             ("payments", "real_regression", "q j 6 u stay text")
         ]
         pane = str(screen.query_one("#case-view").content.renderables[-1].columns[6]._cells)
@@ -80,7 +80,7 @@ async def test_owner_verdict_note_and_undo(demo_store, db_path):
         await pilot.press("u")  # undo the note
         await settle(app, pilot)
         rows, events = findings(db_path)
-        assert rows[0]["note"] is None and rows[0]["verdict"] == "real_regression"
+        assert rows[0].note is None and rows[0].verdict == "real_regression"
         assert (
             events[-1]["action"] == "finding.undo"
             and events[-1]["before"]["note"] == "q j 6 u stay text"
