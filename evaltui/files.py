@@ -133,16 +133,21 @@ def _bounded(fh: IO[bytes], name: str, what: str, limit: int, field: str | None 
     return b"".join(chunks)
 
 
-def check_regular(path: Path | str, what: str) -> None:
+def check_regular(
+    path: Path | str, what: str, *, folder: bool = True, field: str | None = None
+) -> None:
     """Refuse, without reading a byte or blocking, a user-named path that is not a
     regular file (a FIFO, a device, a socket): for readers that open the file by path
-    themselves (the importers). A folder is allowed here (a results folder)."""
+    themselves (the importers), and for the CLI's input files when the command line is
+    read. A folder is allowed unless `folder` is False (a results folder is one)."""
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
-        raise _refusal(path, what, exc) from None
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise InputError(str(path), f"the {what} is not a regular file: it is {_kind(mode)}")
+        raise _refusal(path, what, exc, field) from None
+    if not (stat.S_ISREG(mode) or (folder and stat.S_ISDIR(mode))):
+        raise InputError(
+            str(path), f"the {what} is not a regular file: it is {_kind(mode)}", field=field
+        )
 
 
 def read_capped(path: Path, what: str, limit: int | None = None) -> bytes:

@@ -21,7 +21,7 @@ from evaltui.files import read_toml
 from evaltui.models import CASE_STATUSES, CaseStatus
 from evaltui.store import runs as tables
 from evaltui.store.runs import CaseEntry, RetiredCase
-from evaltui.store.store import Store, current_user, now_iso
+from evaltui.store.store import Store, now_iso
 
 RetireReason = Literal[
     "obsolete_policy",
@@ -55,7 +55,7 @@ def _set_status(
     actor: str | None = None,
 ) -> int:
     """Change the status of several cases in one transaction; returns how many changed."""
-    actor = actor or current_user()
+    actor = actor or store.actor
     changed = 0
     at = now_iso()
     with store.transaction():

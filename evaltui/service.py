@@ -21,6 +21,7 @@ from evaltui.textsafe import visible
 if TYPE_CHECKING:  # the importers load when a file is imported, not when the app starts
     from evaltui.importers import ImportOptions, ParsedRun
     from evaltui.models import RunSummary
+    from evaltui.store.events import Event
 
 MARKS = ("baseline", "candidate", "fallback")
 SELECTION_KEY = "selection"
@@ -307,13 +308,13 @@ def check_demo_store_disposable(path: Path) -> None:
     from evaltui.importers import sha256_file
 
     demo = {sha256_file(demo_data_dir() / name) for name in DEMO_FILES}
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            rows = conn.execute("SELECT name, sha256 FROM runs ORDER BY id").fetchall()
-    except sqlite3.Error as exc:
+    try:  # the store's own door, read-only, not migrated (nothing written, not even the WAL)
+        with closing(Store.reader(path, migrate=False)) as conn:
+            rows = tables.run_files(conn)
+    except (StoreError, sqlite3.Error) as exc:
         raise StoreError(
-            f"demo --fresh would delete {path}, which is not an evaltui demo store ({exc}); "
-            "nothing was deleted"
+            f"demo --fresh would delete {path}, which is not an evaltui demo store "
+            f"({str(exc).rstrip('.')}); nothing was deleted"
         ) from None
     others = [name for name, sha in rows if sha not in demo]
     if others:
@@ -324,21 +325,19 @@ def check_demo_store_disposable(path: Path) -> None:
         )
 
 
-def event_subjects(store: Store, events: list[dict[str, object]]) -> list[str]:
+def event_subjects(store: Store, events: list[Event]) -> list[str]:
     """What each event is about, in words (`evaltui log`'s key column): a run's name,
     a case's `suite/key` (a finding's with its two runs), a decision's number; a setting
     or a file as the event names it. The log itself keeps the ids."""
     runs = tables.run_names(store)
     ids: dict[str, list[int]] = {}
     for e in events:
-        if e["entity"] == "case":
-            ids[str(e["entity_id"])] = [
-                int(x) for x in str(e["entity_id"]).split(":") if x.isdigit()
-            ]
+        if e.entity == "case":  # str(): a crafted store's column may hold any type
+            ids[str(e.entity_id)] = [int(x) for x in str(e.entity_id).split(":") if x.isdigit()]
     cases = tables.case_names(store, (parts[-1] for parts in ids.values() if parts))
     out = []
     for e in events:
-        entity, eid = e["entity"], str(e["entity_id"])
+        entity, eid = e.entity, str(e.entity_id)
         if entity == "run" and eid.isdigit():
             out.append(str(runs.get(int(eid), f"run {eid}")))
         elif entity == "case" and ids.get(eid):

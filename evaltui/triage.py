@@ -21,7 +21,7 @@ from typing import Any
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import StepRef
 from evaltui.store.runs import case_key_of, run_exists
-from evaltui.store.store import Store, current_user, now_iso
+from evaltui.store.store import Store, now_iso
 from evaltui.taxonomy import FailureClass
 from evaltui.triage_state import (
     UNSET,
@@ -214,7 +214,7 @@ def label(
 ) -> Finding:
     """Record one action by a reviewer on a case; fields not given keep the reviewer's
     value (`relabelled`). Committed before it returns."""
-    reviewer = check_name(reviewer or current_user(), "--reviewer")
+    reviewer = check_name(reviewer or store.actor, "--reviewer")
     if adjudicate:
         listed = adjudicators(store)
         if listed and reviewer not in listed:
@@ -252,7 +252,7 @@ def label(
 
 def undo(store: Store, base: int, cand: int, reviewer: str | None = None) -> Finding | None:
     """Undo the reviewer's latest action in this comparison not yet undone; recorded as a row."""
-    reviewer = check_name(reviewer or current_user(), "--reviewer")
+    reviewer = check_name(reviewer or store.actor, "--reviewer")
     with store.transaction():
         refold(store, in_transaction=True)
         rows = _rows(

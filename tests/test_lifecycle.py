@@ -114,16 +114,14 @@ def test_retire_restore_quarantine_are_recorded_and_reversible(three_runs):
     assert lifecycle.quarantine(s, [b], "awaiting policy call") == 1
     assert lifecycle.restore(s, [a]) == 1
     assert lifecycle.status_counts(s) == {"active": 6, "quarantined": 1, "retired": 0}
-    events = [e for e in s.events() if e["action"].startswith("case.")]
-    assert [e["action"] for e in events] == [
+    events = [e for e in s.events() if e.action.startswith("case.")]
+    assert [e.action for e in events] == [
         "case.retire",
         "case.retire",
         "case.quarantine",
         "case.restore",
     ]
-    assert (
-        events[2]["before"]["status"] == "retired" and events[2]["after"]["status"] == "quarantined"
-    )
+    assert events[2].before["status"] == "retired" and events[2].after["status"] == "quarantined"
 
 
 def test_bulk_retire_is_one_transaction(three_runs):

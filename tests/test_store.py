@@ -72,9 +72,9 @@ def test_import_run_writes_run_cases_results_and_event(store):
     assert summary.pass_rate == 1.0
     assert summary.suites == ["s"]
     (event,) = store.events()
-    assert event["action"] == "import" and event["entity_id"] == str(run_id)
-    assert event["actor"] == "tester"
-    assert event["after"]["results"] == 10
+    assert event.action == "import" and event.entity_id == str(run_id)
+    assert event.actor == "tester"
+    assert event.after["results"] == 10
 
 
 def test_cases_are_shared_across_runs(store):
@@ -172,7 +172,7 @@ def test_settings_changes_are_logged(store):
     store.set_setting("selection", {"baseline": 2})
     assert store.get_setting("selection") == {"baseline": 2}
     last = store.events()[-1]
-    assert (last["before"], last["after"]) == ({"baseline": 1}, {"baseline": 2})
+    assert (last.before, last.after) == ({"baseline": 1}, {"baseline": 2})
 
 
 def test_attribute_sets_are_shared_and_stay_bounded(store, monkeypatch):

@@ -78,6 +78,20 @@ def test_demo_fresh_refuses_a_file_that_is_not_an_evaltui_store(tmp_path):
     assert digest(other) == before
 
 
+@pytest.mark.parametrize("content", [b"not sqlite at all\n" * 64, b""], ids=["text", "empty"])
+def test_demo_fresh_refuses_a_file_it_cannot_read_as_a_store_and_writes_nothing(tmp_path, content):
+    """Read through the store's own door (Store.reader, not migrated): nothing is written
+    beside it either (no journal, no WAL), and the file is kept as it was."""
+    other = tmp_path / "notes.db"
+    other.write_bytes(content)
+    r = invoke("--db", str(other), "demo", "--no-open", "--fresh")
+    assert r.exit_code == 3, r.output
+    said = f"Error: demo --fresh would delete {other}, which is not an evaltui demo store ("
+    assert r.output.startswith(said) and r.output.endswith("; nothing was deleted\n")
+    assert other.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
 def test_demo_fresh_replaces_its_own_store(tmp_path):
     path = tmp_path / "demo.db"
     assert invoke("--db", str(path), "demo", "--no-open").exit_code == 0

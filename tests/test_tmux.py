@@ -97,7 +97,7 @@ def test_real_process_shows_runs_marks_and_quits(terminal_env, db_path):
         term.close()
     with Store(db_path) as store:
         assert service.get_selection(store)["candidate"] == 3
-        assert store.events()[-1]["actor"] == "tmux-tester"
+        assert store.events()[-1].actor == "tmux-tester"
 
 
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
@@ -238,7 +238,7 @@ def test_kill_9_after_a_confirmed_action_loses_nothing(terminal_env, db_path):
         assert by_key[first].class_key == "unsafe_tool_action"
         noted = [r for r in rows if r.note == "killed right after"]
         assert len(noted) == 1
-        actions = [e["action"] for e in store.events()]
+        actions = [e.action for e in store.events()]
         assert actions.count("finding.label") == 2
 
 

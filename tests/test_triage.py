@@ -50,11 +50,11 @@ def test_label_sets_class_owner_and_keeps_other_fields(demo_store, cmp_ids):
         "SELECT state, class, owner, verdict FROM case_triage WHERE case_id = ?", (cid,)
     ).fetchone()
     assert row == ("triaged", "unsafe_tool_action", "payments", "real_regression")
-    events = [e for e in demo_store.events() if e["action"].startswith("finding.")]
-    assert [e["action"] for e in events] == ["finding.label"] * 3
-    assert events[0]["before"] is None and events[0]["after"]["class"] == "unsafe_tool_action"
-    assert events[2]["before"]["owner"] == "safety" and events[2]["after"]["owner"] == "payments"
-    assert events[0]["entity_id"] == f"{b}:{c}:{cid}"
+    events = [e for e in demo_store.events() if e.action.startswith("finding.")]
+    assert [e.action for e in events] == ["finding.label"] * 3
+    assert events[0].before is None and events[0].after["class"] == "unsafe_tool_action"
+    assert events[2].before["owner"] == "safety" and events[2].after["owner"] == "payments"
+    assert events[0].entity_id == f"{b}:{c}:{cid}"
 
 
 def test_findings_are_append_only(demo_store, cmp_ids):
@@ -87,7 +87,7 @@ def test_undo_restores_the_previous_state_and_is_recorded(demo_store, cmp_ids):
     assert triage.undo(demo_store, b, c) is None
     kinds = [f.kind for f in triage.history(demo_store, b, c, a)]
     assert kinds == ["label", "label", "undo", "undo"]
-    assert [e["action"] for e in demo_store.events()][-3:] == ["finding.undo"] * 3
+    assert [e.action for e in demo_store.events()][-3:] == ["finding.undo"] * 3
 
 
 def test_disagreement_until_adjudicated(demo_store, cmp_ids):
@@ -234,7 +234,7 @@ def test_taxonomy_toml_round_trip_and_errors(tmp_path, demo_store, cmp_ids):
         and loaded.get("wrong_source").name == "Wrong document"
     )
     assert triage.list_findings(demo_store)[0].class_key == "over_refusal"
-    assert demo_store.events()[-1]["entity_id"] == "taxonomy"
+    assert demo_store.events()[-1].entity_id == "taxonomy"
 
 
 # -- CLI twins --------------------------------------------------------------------------------

@@ -73,8 +73,8 @@ def test_a_file_claiming_another_reviewers_name_does_not_replace_their_finding(
     assert row.unverified == ["ana (unverified)"]
     assert gate_code(db_path) == 13  # still ROLLBACK: the unsafe action is not hidden
     event = demo_store.events()[-1]
-    assert event["action"] == "findings.import" and event["context"]["signature"].startswith("none")
-    assert len(event["context"]["sha256"]) == 64
+    assert event.action == "findings.import" and event.context["signature"].startswith("none")
+    assert len(event.context["sha256"]) == 64
 
 
 def test_a_file_cannot_retract_another_reviewers_finding(demo_store, db_path, tmp_path, ana_unsafe):
@@ -172,7 +172,7 @@ def test_a_signed_export_is_verified_and_a_tampered_one_refused(tmp_path, monkey
         (row,) = triage.list_findings(s)
         assert row.reviewers == ["ana@example.com"] and row.state == "triaged"
         event = s.events()[-1]
-        assert event["context"]["signer"] == "ana@example.com"
+        assert event.context["signer"] == "ana@example.com"
     # a signature by someone not in the allowed-signers file
     other_key, _ = keypair(tmp_path, "eve")
     run.invoke(cli, ["--db", str(ana_db), "findings", "export", str(out), "--sign", str(other_key)])

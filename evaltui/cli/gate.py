@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
+from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.store.runs import resolve_run
@@ -24,7 +24,7 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--policy",
     "policy_path",
     required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("policy"),
     help="The gate policy (TOML, docs/gate.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision record (JSON).")
@@ -43,7 +43,7 @@ from evaltui.textsafe import one_line, safe_json, visible
 @click.option(
     "--sign",
     "sign_key",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("key file"),
     help="Sign the --out record with this SSH private key (writes OUT.sig).",
 )
 @click.pass_context
@@ -144,12 +144,11 @@ def decisions_cmd(
 
     with open_store(store_path(ctx)) as store:
         if show_id is not None:
-            shown = gate.get_decision(store, show_id)
-            echo(safe_json(shown))
+            echo(safe_json(gate.get_decision(store, show_id).data))
             return
         rows = gate.list_decisions(store, limit)
     if as_json:
-        echo(safe_json(rows))
+        echo(safe_json([r.as_dict() for r in rows]))
         return
     if not rows:
         echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
@@ -160,13 +159,13 @@ def decisions_cmd(
         table,
         [
             [
-                str(r["id"]),
-                r["decided_at"][:16].replace("T", " "),
-                one_line(r["decided_by"], 16),
-                r["decision"],
-                one_line(r["candidate"], 200),
-                one_line(r["baseline"], 200),
-                r["content_hash"][:12],
+                str(r.id),
+                r.decided_at[:16].replace("T", " "),
+                one_line(r.decided_by, 16),
+                r.decision,
+                one_line(r.candidate, 200),
+                one_line(r.baseline, 200),
+                r.content_hash[:12],
             ]
             for r in rows
         ],
@@ -179,12 +178,12 @@ def decisions_cmd(
 
 
 @cli.command("verify")
-@click.argument("record_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@click.argument("record_path", type=InputFile("decision record"))
+@click.option("--policy", "policy_path", type=InputFile("policy"),
               help="The policy file, if it moved since the decision.")  # fmt: skip
 @click.option(
     "--allowed-signers",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("allowed-signers file"),
     help="Check RECORD.sig against this allowed-signers file (default: the record's "
     "policy's, else the store's).",
 )

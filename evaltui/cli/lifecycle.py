@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from evaltui.cli.app import cli, open_store, store_path
+from evaltui.cli.app import InputFile, cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_table, print_rows
 from evaltui.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.models import CASE_STATUSES
@@ -71,7 +71,7 @@ def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None)
 )
 @click.option(
     "--markers",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("markers file"),
     help="Markers of obsolescence (TOML, docs/lifecycle.md); default: the store's.",
 )
 @click.option("--save-markers", is_flag=True, help="Store --markers in the store for later runs.")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from rich.console import Console
 
-from evaltui.cli.app import cli, open_app, open_store, store_path
+from evaltui.cli.app import cli, open_app, open_store, reviewer, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
@@ -159,6 +159,7 @@ def import_cmd(
     # it: a failed import leaves no file there (docs/security.md, "A new store").
     new, created, done = service.NewStore.begin(db), False, False
     if new is not None:
+        new.store.actor = reviewer(ctx)  # as open_store does
         held: list[tuple[str, bool]] = []  # its lines are true only once it is published
         try:
             with new:
@@ -379,6 +380,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
             )
     new, outcomes = service.NewStore.begin(path), None  # as import: no file until loaded
     if new is not None:
+        new.store.actor = reviewer(ctx)  # as open_store does
         with new:
             outcomes = service.load_demo(new.store)
             if new.publish():
@@ -459,7 +461,7 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
             sys.exit(5)
         events = store.events(limit)
     if as_json:
-        echo(safe_json(events))
+        echo(safe_json([e.as_dict() for e in events]))
         return
     from evaltui import service
 
@@ -471,15 +473,13 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     )  # fmt: skip
     rows = [
         [
-            str(e["id"]),
-            e["at"][:16].replace("T", " "),
-            one_line(e["actor"], 40),
-            e["action"],
-            e["entity"],
+            str(e.id),
+            e.at[:16].replace("T", " "),
+            one_line(e.actor, 40),
+            e.action,
+            e.entity,
             one_line(subject, 200),
-            one_line(
-                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 200
-            ),
+            one_line(json.dumps(e.after, ensure_ascii=False) if e.after is not None else "", 200),
         ]
         for e, subject in zip(events, subjects, strict=True)
     ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
+from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.models import FINDING_VERDICTS, StepRef
 from evaltui.store.runs import resolve_case, resolve_run
@@ -247,17 +247,17 @@ def _export_otlp(ctx: click.Context, file: Path | None, baseline: str | None,
 
 
 @findings_group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=InputFile("findings file"))
 @click.option(
     "--allowed-signers",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=InputFile("allowed-signers file"),
     help="Verify FILE.sig against this allowed-signers file (default: --policy's, else "
     "the store's, `evaltui findings signers`).",
 )
 @click.option(
     "--policy",
     "policy_path",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("policy"),
     help="Take the allowed-signers file from this gate policy (its allowed_signers key).",
 )
 @click.pass_context
@@ -329,9 +329,7 @@ def findings_adjudicators(
 
 
 @findings_group.command("signers")
-@click.argument(
-    "file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path)
-)
+@click.argument("file", required=False, type=InputFile("allowed-signers file"))
 @click.pass_context
 def findings_signers(ctx: click.Context, file: Path | None) -> None:
     """Show, or set, the allowed-signers file findings imports are verified against."""
@@ -436,7 +434,7 @@ def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
 
 
 @taxonomy_group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("file", type=InputFile("taxonomy"))
 @click.pass_context
 def taxonomy_import(ctx: click.Context, file: Path) -> None:
     """Store FILE as this store's taxonomy (recorded; old findings keep their class)."""

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from evaltui.errors import InputError, NotFoundError
-from evaltui.store.events import current_user, now_iso
+from evaltui.store.events import now_iso
 from evaltui.store.store import Store
 
 if TYPE_CHECKING:  # loaded where used: opening a store for the app needs neither
@@ -187,7 +187,7 @@ def import_run(
     """
     from evaltui.store.rows import Tally, build_rows  # only to import: not when the app opens
 
-    actor = actor or current_user()
+    actor = actor or store.actor
     conn = store.conn
     with store.transaction():
         if unique and run.sha256:

@@ -16,7 +16,7 @@ from evaltui.store.events import EventLog, _dumps, current_user, now_iso
 from evaltui.store.guard import create_exclusive, failure
 from evaltui.store.schema import APPLICATION_ID, KNOWN, MIGRATION_SET, check_not_newer, recognise
 
-__all__ = ["MIGRATION_SET", "Store", "current_user", "now_iso", "open_store"]
+__all__ = ["MIGRATION_SET", "Store", "now_iso", "open_store"]
 
 PAGE_SIZE = 65_536
 WAL_CHECKPOINT_BYTES = 16 << 20
@@ -40,6 +40,9 @@ class Store(EventLog):
         file: where the SQLite file is, when not at `path`: a new store being built in
             a private file (service.NewStore); `path`, where it will be, names it in
             every message. Nothing in the store records either name.
+        actor: who acts through this connection: the actor of the events it logs, the
+            reviewer of its findings, unless a call names another. Default:
+            EVALTUI_REVIEWER, else the OS user (the CLI passes its --reviewer).
     """
 
     def __init__(
@@ -50,8 +53,10 @@ class Store(EventLog):
         on_wait: Callable[[], None] | None = None,
         audit: bool = False,
         file: str | Path | None = None,
+        actor: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.actor = actor or current_user()
         self.file = Path(file) if file else self.path
         self.created = False  # whether this process made the file (O_EXCL)
         self.tampered: list[str] = []  # append-only triggers found dropped (audit only)

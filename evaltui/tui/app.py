@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from evaltui.errors import EvaltuiError
 from evaltui.store import Store
+from evaltui.store.events import current_user
 from evaltui.tui.commands import screen_commands
 from evaltui.tui.config import Config
 from evaltui.tui.screens.error import ErrorScreen
@@ -49,10 +50,17 @@ class EvaltuiApp(App[None]):
     ]
 
     def __init__(
-        self, db_path: str | Path, taxonomy_path: Path | None = None, config: Config | None = None
+        self,
+        db_path: str | Path,
+        taxonomy_path: Path | None = None,
+        config: Config | None = None,
+        *,
+        reviewer: str | None = None,
     ) -> None:
         super().__init__()
         self.db_path = Path(db_path)
+        # who acts in this app: its events, findings and saved views (the CLI's --reviewer)
+        self.reviewer = reviewer or current_user()
         self.taxonomy_path = taxonomy_path
         self.config = config or Config()
         if self.config.keymap:
@@ -82,6 +90,10 @@ class EvaltuiApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
         self.notify(f"Theme: {self.theme}", markup=False, timeout=2)
+
+    def open_store(self) -> Store:
+        """The store, opened for this app's reviewer (one per thread: a worker opens its own)."""
+        return Store(self.db_path, actor=self.reviewer)
 
     def on_mount(self) -> None:
         # One connection held for the app's life, even while no screen reads: with it

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
-    from evaltui.gate import DecisionRecord
+    from evaltui.gate import DecisionRecord, DecisionRow
     from evaltui.lifecycle import Suggestion
     from evaltui.models import RunSummary
     from evaltui.taxonomy import Taxonomy
@@ -182,7 +182,7 @@ class Written(Message):
 @dataclass
 class Evaluated(Message):
     record: DecisionRecord
-    history: list[dict[str, Any]]
+    history: list[DecisionRow]
 
 
 @dataclass
@@ -194,7 +194,7 @@ class NeedPolicy(Message):
 @dataclass
 class Exported(Message):
     text: str
-    history: list[dict[str, Any]]
+    history: list[DecisionRow]
 
 
 # -- trend screen --------------------------------------------------------------------------------

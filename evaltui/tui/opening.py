@@ -21,15 +21,16 @@ from evaltui.tui.messages import Built, Opened
 def open_comparison(
     db_path: Path, run_ids: tuple[int, int, int | None], args: dict[str, Any], first: int,
     taxonomy_path: Path | None, opened: Callable[[Opened], object],
-    cancelled: Callable[[], bool],
+    cancelled: Callable[[], bool], *, open_store: Callable[[], Store],
 ) -> Built | None:  # fmt: skip
     """`opened` gets the preview (its first `first` rows and case) as soon as it is
-    there; returns the whole comparison's figures (None: cancelled meanwhile)."""
+    there; returns the whole comparison's figures (None: cancelled meanwhile).
+    `open_store` opens the store as the app's reviewer (the refold below logs events)."""
     from evaltui import taxonomy, triage
 
     b, c, f = run_ids
     done: dict[str, Any] = {}
-    with Store(db_path) as store:  # states an earlier evaltui folded, recomputed first (#24)
+    with open_store() as store:  # states an earlier evaltui folded, recomputed first (#24)
         triage.refold(store)
 
     def whole() -> None:
@@ -42,7 +43,7 @@ def open_comparison(
     thread.start()
     try:
         preview = Comparison(db_path, b, c, f, first=first, **args)
-        with Store(db_path) as store:
+        with open_store() as store:
             tax = taxonomy.load(store, taxonomy_path)
         rows = preview.page(Filter(), limit=first)
         opened(Opened(preview, rows, tax, preview.read_case(rows[0]) if rows else None))

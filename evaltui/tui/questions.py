@@ -73,13 +73,13 @@ class Questions:
 
         self.ask(VerdictPicker(row.triage_verdict), chosen)
 
-    def note(self, row: CaseRow, history: list[Finding]) -> None:
+    def note(self, row: CaseRow, history: list[Finding], reviewer: str) -> None:
         def chosen(value: str | None) -> None:
             if value is not None:
                 self.save(desk.note_label(row, value))
 
         title = f"Note on {one_line(row.case_key, 40)} (Enter saves, Esc cancels)"
-        self.ask(TextPrompt(title, desk.my_note(history), hint=TRIAGED_HINT), chosen)
+        self.ask(TextPrompt(title, desk.my_note(history, reviewer), hint=TRIAGED_HINT), chosen)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -14,13 +14,10 @@ from typing import TYPE_CHECKING, Any
 from evaltui import lifecycle, triage
 from evaltui.models import StepRef
 from evaltui.store import Store
-from evaltui.store.events import current_user
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import NotSaved, Previewed, Saved, StatusRequest
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from evaltui.compare import CaseRow, Comparison, Filter
     from evaltui.taxonomy import FailureClass, Taxonomy
     from evaltui.triage import Finding
@@ -84,13 +81,11 @@ def note_label(row: CaseRow, value: str) -> Label:
     return Label(row.case_id, {"note": tidy(value)}, False, f"{row.case_key}: note")
 
 
-def my_note(history: list[Finding]) -> str:
-    """This reviewer's own note on the case, to edit (verified findings only: an imported
+def my_note(history: list[Finding], reviewer: str) -> str:
+    """The reviewer's own note on the case, to edit (verified findings only: an imported
     unverified line in their name never fills it; an adjudication is not their note)."""
     mine = [
-        f
-        for f in history
-        if f.reviewer == current_user() and f.verified and f.kind != "adjudication"
+        f for f in history if f.reviewer == reviewer and f.verified and f.kind != "adjudication"
     ]
     return (mine[-1].note if mine else "") or ""
 
@@ -142,8 +137,8 @@ def committing(
         raise
 
 
-def commit_label(db_path: Path, cmp: Comparison, label: Label) -> None:
-    with Store(db_path) as store:
+def commit_label(open_store: Callable[[], Store], cmp: Comparison, label: Label) -> None:
+    with open_store() as store:  # as the app's reviewer
         triage.label(store, cmp.baseline.id, cmp.candidate.id, label.case_id, **label.fields)
 
 
@@ -157,8 +152,8 @@ def saved_label(cmp: Comparison, flt: Filter, label: Label) -> Saved:
     return Saved(label.case_id, label.text + " (saved)", label.advance, next_row, here, progress)
 
 
-def undo_last(db_path: Path, cmp: Comparison) -> Saved:
-    with Store(db_path) as store:
+def undo_last(open_store: Callable[[], Store], cmp: Comparison) -> Saved:
+    with open_store() as store:  # the app's reviewer's last action
         f = triage.undo(store, cmp.baseline.id, cmp.candidate.id)
     if f is None:
         return Saved(-1, "Nothing of yours to undo in this comparison", False, None)
@@ -181,6 +176,6 @@ def status_effect(cmp: Comparison, ids: list[int], request: StatusRequest, key: 
     return Previewed(ids, request, table, title)
 
 
-def commit_status(db_path: Path, ids: list[int], request: StatusRequest) -> None:
-    with Store(db_path) as store:
+def commit_status(open_store: Callable[[], Store], ids: list[int], request: StatusRequest) -> None:
+    with open_store() as store:
         lifecycle.set_status(store, ids, request.status, request.reason, request.note)

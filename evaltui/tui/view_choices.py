@@ -14,8 +14,9 @@ from evaltui.compare.kinds import CHANGED
 from evaltui.textsafe import one_line, visible
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Callable
 
+    from evaltui.store import Store
     from evaltui.triage import Finding
     from evaltui.view_state import ViewState
 
@@ -105,26 +106,27 @@ class ViewChoices:
         )
 
 
-def read_view(db_path: Path, run_ids: RunIds) -> tuple[ViewState | None, str | None]:
-    """The view saved for a comparison, and why it was not applied (it does not check)."""
+def read_view(
+    open_store: Callable[[], Store], run_ids: RunIds
+) -> tuple[ViewState | None, str | None]:
+    """The view the app's reviewer saved for a comparison (`open_store` opens the store
+    as them), and why it was not applied (it does not check)."""
     from evaltui import view_state
     from evaltui.errors import InputError
-    from evaltui.store import Store
 
-    with Store(db_path) as store:
+    with open_store() as store:
         try:
             return view_state.load(store, *run_ids), None
         except InputError as exc:
             return None, f"The saved view was not applied: {one_line(exc.message, 160)}"
 
 
-def keep_view(db_path: Path, run_ids: RunIds, state: ViewState) -> str | None:
-    """Keep the view for a comparison; what went wrong, if it was not kept."""
+def keep_view(open_store: Callable[[], Store], run_ids: RunIds, state: ViewState) -> str | None:
+    """Keep the view for a comparison, the app's reviewer's; what went wrong, if it was not kept."""
     from evaltui import view_state
-    from evaltui.store import Store
 
     try:
-        with Store(db_path) as store:
+        with open_store() as store:
             view_state.save(store, *run_ids, state)
     except Exception as exc:
         return f"Where you were was not saved: {one_line(exc, 120)}"

@@ -153,6 +153,7 @@ class CompareScreen(AppScreen):
             self.app.taxonomy_path,
             self.post_message,
             lambda: worker.is_cancelled,
+            open_store=self.app.open_store,
         )
         if built is not None:
             self.post_message(built)
@@ -373,14 +374,14 @@ class CompareScreen(AppScreen):
         if self.comparison is not None:
             case_id = self.current.case_id if self.current else None
             state = self.view.state(self.flt, self.position, case_id)
-            problem = keep_view(self.app.db_path, self.run_ids, state)
+            problem = keep_view(self.app.open_store, self.run_ids, state)
             if problem:
                 self.notify(problem, severity="warning")
 
     @work(thread=True, exclusive=True, group="compare-view", exit_on_error=False)
     def read_view(self) -> None:
         """Before the comparison is built: the view saved for it, if it checks."""
-        state, problem = read_view(self.app.db_path, self.run_ids)
+        state, problem = read_view(self.app.open_store, self.run_ids)
         if problem:
             self.app.call_from_thread(self.notify, problem, severity="warning")
         self.app.call_from_thread(self.view_read, state)
@@ -419,7 +420,7 @@ class CompareScreen(AppScreen):
 
     def action_note(self) -> None:
         if self.current is not None:
-            self.questions.note(self.current, self.browser.cursor.history)
+            self.questions.note(self.current, self.browser.cursor.history, self.app.reviewer)
 
     def action_undo(self) -> None:
         self.run_undo()
@@ -435,7 +436,7 @@ class CompareScreen(AppScreen):
         if cmp is None:
             return
         with desk.committing(self.post_message, [label.case_id], label.text):
-            desk.commit_label(self.app.db_path, cmp, label)
+            desk.commit_label(self.app.open_store, cmp, label)
         self.post_message(desk.saved_label(cmp, self.flt, label))
 
     @work(thread=True, group="compare-save", exit_on_error=False)
@@ -443,7 +444,7 @@ class CompareScreen(AppScreen):
         cmp = self.comparison
         if cmp is not None:
             with desk.committing(self.post_message, [], "undo"):
-                saved = desk.undo_last(self.app.db_path, cmp)
+                saved = desk.undo_last(self.app.open_store, cmp)
             self.post_message(saved)
 
     @work(thread=True, exclusive=True, group="compare-preview", exit_on_error=False)
@@ -458,7 +459,7 @@ class CompareScreen(AppScreen):
     @work(thread=True, group="compare-save", exit_on_error=False)
     def write_status(self, ids: list[int], request: StatusRequest, text: str) -> None:
         with desk.committing(self.post_message, ids, text):
-            desk.commit_status(self.app.db_path, ids, request)
+            desk.commit_status(self.app.open_store, ids, request)
         if self.comparison is not None:
             self.comparison.refresh_status(ids)
         self.post_message(Written(text + " (saved)"))

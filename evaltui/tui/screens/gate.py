@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -15,7 +14,7 @@ from textual.worker import Worker
 from evaltui import exporters, gate, taxonomy
 from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
-from evaltui.gate import POLICY_SETTING, DecisionRecord
+from evaltui.gate import POLICY_SETTING, DecisionRecord, DecisionRow
 from evaltui.gate.record import RuleResult
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
@@ -72,7 +71,7 @@ class GateScreen(AppScreen):
     @work(thread=True, exclusive=True, group="gate-eval", exit_on_error=False)
     def evaluate(self, path: str | None = None) -> None:
         b, c, f = self.runs
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             if path:
                 gate.set_policy_path(store, path)
             chosen = path or gate.policy_path(store)
@@ -111,7 +110,7 @@ class GateScreen(AppScreen):
             self.notify("NOT SAVED: the decision was not kept or exported", severity="error",
                         markup=False, timeout=15)  # fmt: skip
 
-    def _history(self, store: Store) -> list[dict[str, Any]]:
+    def _history(self, store: Store) -> list[DecisionRow]:
         b, c, _ = self.runs
         return gate.list_decisions(store, 50, baseline=b, candidate=c)
 
@@ -188,7 +187,7 @@ class GateScreen(AppScreen):
             table.add_row(*row)
         self.show_history(message.history)
 
-    def show_history(self, history: list[dict[str, Any]]) -> None:
+    def show_history(self, history: list[DecisionRow]) -> None:
         table = self.query_one("#history", DataTable)
         table.clear(columns=True)
         for name, width in (
@@ -202,10 +201,13 @@ class GateScreen(AppScreen):
             table.add_column(name, width=width)
         for h in history:
             table.add_row(
-                Text(str(h["id"])), Text(h["decided_at"][:16].replace("T", " ")), Text(one_line(h["decided_by"], 14)),
-                Text(h["decision"], style=DECISION_STYLE.get(h["decision"], "red")), Text(h["policy_sha256"][:12]),
-                Text(h["content_hash"][:12]),
-            )  # fmt: skip
+                Text(str(h.id)),
+                Text(h.decided_at[:16].replace("T", " ")),
+                Text(one_line(h.decided_by, 14)),
+                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")),
+                Text(h.policy_sha256[:12]),
+                Text(h.content_hash[:12]),
+            )
         if not history:
             self.query_one("#history-title", Static).update(
                 Text(
@@ -227,7 +229,7 @@ class GateScreen(AppScreen):
 
     @work(thread=True, group="gate-export", exit_on_error=False)
     def export(self, record: DecisionRecord) -> None:
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             did = gate.record_decision(store, record)
             history = self._history(store)
         try:  # new files only: an earlier export (another store's decision-1) is never replaced

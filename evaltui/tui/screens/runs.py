@@ -12,7 +12,6 @@ from textual.coordinate import Coordinate
 from textual.widgets import Footer
 
 from evaltui import service
-from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Marked, RunsLoaded
 from evaltui.tui.screens.base import AppScreen
@@ -107,7 +106,7 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
     def load_runs(self) -> None:
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             runs = service.list_runs(store)
             selection = service.get_selection(store)
         self.post_message(RunsLoaded(runs, selection))
@@ -250,7 +249,7 @@ class RunsScreen(AppScreen):
 
     @work(thread=True, group="runs-mark", exit_on_error=False)
     def save_mark(self, mark: str, run_id: int | None, run_name: str | None) -> None:
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             selection = service.mark_run(store, mark, run_id)
         self.post_message(Marked(mark, run_name, selection))
 

@@ -13,7 +13,6 @@ from textual.widgets import Footer
 from evaltui import lifecycle
 from evaltui.compare import Comparison
 from evaltui.lifecycle import Suggestion
-from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Previewed, StatusRequest, SuggestionsLoaded, Written
 from evaltui.tui.screens.base import AppScreen
@@ -71,7 +70,7 @@ class StaleScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="stale-load", exit_on_error=False)
     def load(self) -> None:
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             found = lifecycle.stale(store, runs=self.runs, markers=lifecycle.load_markers(store))
             counts = lifecycle.status_counts(store)
         self.post_message(SuggestionsLoaded(found, counts))
@@ -197,7 +196,7 @@ class StaleScreen(AppScreen):
 
     @work(thread=True, group="stale-write", exit_on_error=False)
     def write(self, ids: list[int], request: StatusRequest) -> None:
-        with Store(self.app.db_path) as store:
+        with self.app.open_store() as store:
             n = lifecycle.retire(store, ids, request.reason or "bad_case", request.note)
         if self.comparison is not None:
             self.comparison.refresh_status(ids)
