@@ -29,17 +29,23 @@ def suite_runs(store, tmp_path):
     ids = []
     for n, day in enumerate(("2026-01-01", "2026-01-02", "2026-01-03")):
         rows = [
-            {"suite": "s", "case_key": key, "input": f"in {key}",
-             "verdict": {"p": "pass", "f": "fail"}[marks[n]], "attributes": {"region": REGION[key]}}
+            {
+                "suite": "s",
+                "case_key": key,
+                "input": f"in {key}",
+                "verdict": {"p": "pass", "f": "fail"}[marks[n]],
+                "attributes": {"region": REGION[key]},
+            }
             for key, marks in PLAN.items()
             if marks[n] != "-"
-        ]  # fmt: skip
-        path = write_jsonl(tmp_path / f"r{n}.jsonl", rows,
-                           header={"name": f"r{n}", "created_at": f"{day}T00:00:00+00:00"})  # fmt: skip
+        ]
+        header = {"name": f"r{n}", "created_at": f"{day}T00:00:00+00:00"}
+        path = write_jsonl(tmp_path / f"r{n}.jsonl", rows, header=header)
         (out,) = service.import_path(store, path)
         ids.append(out.run_id)
-    other = write_jsonl(tmp_path / "other.jsonl", [{"suite": "t", "case_key": "x", "verdict": "pass"}],
-                        header={"name": "other", "created_at": "2026-01-02T12:00:00+00:00"})  # fmt: skip
+    header = {"name": "other", "created_at": "2026-01-02T12:00:00+00:00"}
+    row = {"suite": "t", "case_key": "x", "verdict": "pass"}
+    other = write_jsonl(tmp_path / "other.jsonl", [row], header=header)
     service.import_path(store, other)
     return ids
 
