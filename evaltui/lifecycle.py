@@ -7,7 +7,6 @@ never touches an existing case's status. See docs/lifecycle.md.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evaltui.errors import InputError, NotFoundError
 from evaltui.files import read_toml
 from evaltui.models import CASE_STATUSES, CaseStatus
+from evaltui.store import runs as tables
+from evaltui.store.runs import CaseEntry, RetiredCase
 from evaltui.store.store import Store, now_iso
 
 RetireReason = Literal[
@@ -59,26 +60,19 @@ def _set_status(
     at = now_iso()
     with store.transaction():
         for cid in case_ids:
-            row = store.conn.execute(
-                "SELECT suite, case_key, status, status_reason, status_note FROM cases WHERE id = ?",
-                (cid,),
-            ).fetchone()
-            if row is None:
+            was = tables.case_state(store, cid)
+            if was is None:
                 raise NotFoundError(f"no case with id {cid}")
-            if row[2] == status and row[3] == reason and row[4] == note:
+            if (was.status, was.reason, was.note) == (status, reason, note):
                 continue
-            store.conn.execute(
-                "UPDATE cases SET status = ?, status_reason = ?, status_note = ?, status_by = ?, "
-                "status_at = ? WHERE id = ?",
-                (status, reason, note, actor, at, cid),
-            )
+            tables.write_case_status(store, cid, status, reason, note, actor, at)
             store.log_event(
                 action,
                 "case",
                 cid,
-                before={"status": row[2], "reason": row[3], "note": row[4]},
+                before={"status": was.status, "reason": was.reason, "note": was.note},
                 after={"status": status, "reason": reason, "note": note},
-                context={"suite": row[0], "case_key": row[1], "cases": len(case_ids)},
+                context={"suite": was.suite, "case_key": was.case_key, "cases": len(case_ids)},
                 actor=actor,
             )
             changed += 1
@@ -147,62 +141,24 @@ def restore(
 
 
 def resolve_cases(store: Store, refs: list[str]) -> list[int]:
-    from evaltui.triage import resolve_case
-
-    return [resolve_case(store, r) for r in refs]
+    return [tables.resolve_case(store, r) for r in refs]
 
 
 def list_cases(
     store: Store, *, status: str | None = None, suite: str | None = None, limit: int | None = None
-) -> list[dict[str, Any]]:
-    clauses, params = ["1"], []
-    if status:
-        clauses.append("status = ?")
-        params.append(status)
-    if suite:
-        clauses.append("suite = ?")
-        params.append(suite)
-    q = (
-        "SELECT id, suite, case_key, status, status_reason, status_note, status_by, status_at, "
-        f"attributes FROM cases WHERE {' AND '.join(clauses)} ORDER BY suite, case_key"
-    )
-    if limit:
-        q += f" LIMIT {int(limit)}"
-    return [
-        {
-            "id": r[0],
-            "suite": r[1],
-            "case_key": r[2],
-            "status": r[3],
-            "reason": r[4],
-            "note": r[5],
-            "by": r[6],
-            "at": r[7],
-            "attributes": json.loads(r[8] or "{}"),
-        }
-        for r in store.conn.execute(q, params)
-    ]
+) -> list[CaseEntry]:
+    """Cases with their status (who set it, when, why), by suite and key."""
+    return tables.list_cases(store, status=status, suite=suite, limit=limit)
 
 
-def retired_since(store: Store, at: str | None) -> list[dict[str, Any]]:
+def retired_since(store: Store, at: str | None) -> list[RetiredCase]:
     """Cases retired after `at` (every retired case when None), oldest first."""
-    q = (
-        "SELECT suite, case_key, status_reason, status_by, status_at, status_note FROM cases "
-        "WHERE status = 'retired'"
-        + (" AND status_at > ?" if at else "")
-        + " ORDER BY status_at, suite, case_key"
-    )
-    return [
-        {"suite": r[0], "case_key": r[1], "reason": r[2], "by": r[3], "at": r[4], "note": r[5]}
-        for r in store.conn.execute(q, (at,) if at else ())
-    ]
+    return tables.retired_since(store, at)
 
 
 def status_counts(store: Store) -> dict[str, int]:
-    out: dict[str, int] = dict.fromkeys(CASE_STATUSES, 0)
-    for status, n in store.conn.execute("SELECT status, COUNT(*) FROM cases GROUP BY status"):
-        out[status] = n
-    return out
+    """How many cases have each status, every status named."""
+    return dict.fromkeys(CASE_STATUSES, 0) | tables.status_counts(store)
 
 
 # -- markers of obsolescence (config) ----------------------------------------------------------
@@ -296,27 +252,9 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
     if runs < 2:
         raise InputError("--runs", "at least 2 runs are needed to say an outcome never changed")
     out: list[Suggestion] = []
-    run_names = dict(store.conn.execute("SELECT id, name FROM runs"))
-    # Per case, its last N runs (newest first) with a worst-of-N outcome per run.
-    q = """
-        WITH per_run AS (
-            SELECT r.case_id, r.run_id, MIN(r.verdict = 'pass') AS passed
-            FROM results r JOIN cases k ON k.id = r.case_id AND k.status = 'active'
-            GROUP BY r.case_id, r.run_id
-        ), ranked AS (
-            SELECT case_id, run_id, passed,
-                   ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY run_id DESC) AS rn
-            FROM per_run
-        )
-        SELECT x.case_id, k.suite, k.case_key, COUNT(*), SUM(x.passed), GROUP_CONCAT(x.run_id)
-        FROM ranked x JOIN cases k ON k.id = x.case_id
-        WHERE x.rn <= ?
-        GROUP BY x.case_id
-        HAVING COUNT(*) >= ? AND (SUM(x.passed) = COUNT(*) OR SUM(x.passed) = 0)
-        ORDER BY k.suite, k.case_key
-    """
-    for cid, suite, key, n, passed, run_ids in store.conn.execute(q, (runs, runs)):
-        ids = [int(i) for i in str(run_ids).split(",")]
+    run_names = tables.run_names(store)
+    # Per case, its last N runs with a worst-of-N outcome per run: the same in each.
+    for (cid, suite, key), n, passed, ids in tables.steady_cases(store, runs):
         names = ", ".join(run_names.get(i, str(i)) for i in sorted(ids))
         if passed == n:
             out.append(Suggestion(
@@ -333,9 +271,7 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
             ))  # fmt: skip
     # Duplicates: the same normalised input within a suite; the oldest case is kept.
     groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for cid, suite, key, text in store.conn.execute(
-        "SELECT id, suite, case_key, input FROM cases WHERE status = 'active' AND input <> '' ORDER BY id"
-    ):
+    for (cid, suite, key), text in tables.active_inputs(store):
         norm = _normalise(text)
         if norm:
             groups.setdefault((suite, norm), []).append((cid, key))
@@ -353,12 +289,7 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
     for m in markers or []:
         if m.attribute is not None:
             wanted = {str(v).lower() if isinstance(v, bool) else str(v) for v in m.values or []}
-            path = '$."' + m.attribute.replace('"', '""') + '"'
-            for cid, suite, key, value in store.conn.execute(
-                "SELECT id, suite, case_key, json_extract(attributes, ?) FROM cases "
-                "WHERE status = 'active' AND json_extract(attributes, ?) IS NOT NULL ORDER BY suite, case_key",
-                (path, path),
-            ):
+            for (cid, suite, key), value in tables.active_attribute(store, m.attribute):
                 sval = str(value)
                 if sval in wanted:
                     out.append(Suggestion(
@@ -367,13 +298,8 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
                         True, {"attribute": m.attribute, "value": sval},
                     ))  # fmt: skip
         elif m.created_before is not None:
-            for cid, suite, key, first, created in store.conn.execute(
-                "SELECT k.id, k.suite, k.case_key, r.name, COALESCE(r.created_at, r.imported_at) "
-                "FROM cases k JOIN runs r ON r.id = k.first_seen_run "
-                "WHERE k.status = 'active' AND substr(COALESCE(r.created_at, r.imported_at), 1, 10) < ? "
-                "ORDER BY k.suite, k.case_key",
-                (m.created_before.isoformat(),),
-            ):
+            day = m.created_before.isoformat()
+            for (cid, suite, key), first, created in tables.active_first_seen_before(store, day):
                 out.append(Suggestion(
                     "marker", cid, suite, key, m.reason,
                     f"first seen in {first} ({created[:10]}), before {m.created_before.isoformat()}"

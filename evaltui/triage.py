@@ -20,6 +20,7 @@ from typing import Any
 
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import StepRef
+from evaltui.store.runs import case_key_of, run_exists
 from evaltui.store.store import Store, now_iso
 from evaltui.taxonomy import FailureClass
 from evaltui.triage_state import (
@@ -394,93 +395,9 @@ def in_file_order(
         yield NamedFinding(Finding.from_row(r), baseline, candidate, suite=r[21], case_key=r[22])
 
 
-# -- runs and cases: lookups the review layer needs, for store/runs.py (their owner) to take --
-
-
 def _check(store: Store, base: int, cand: int, case_id: int) -> None:
     if case_key_of(store, case_id) is None:
         raise NotFoundError(f"no case with id {case_id}")
     for run in (base, cand):
-        if store.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is None:
+        if not run_exists(store, run):
             raise NotFoundError(f"no run with id {run}")
-
-
-def case_key_of(store: Store, case_id: int) -> str | None:
-    row = store.conn.execute("SELECT case_key FROM cases WHERE id = ?", (case_id,)).fetchone()
-    return row[0] if row else None
-
-
-def run_by_name(store: Store, name: str) -> int | None:
-    """The newest run of this name."""
-    row = store.conn.execute(
-        "SELECT id FROM runs WHERE name = ? ORDER BY id DESC", (name,)
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def case_by_key(store: Store, suite: str, key: str) -> int | None:
-    row = store.conn.execute(
-        "SELECT id FROM cases WHERE suite = ? AND case_key = ?", (suite, key)
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def source_line(store: Store, run: int, case_id: int) -> str | None:
-    """Where the run's first sample of the case came from (`results.source_line`)."""
-    row = store.conn.execute(
-        "SELECT source_line FROM results WHERE run_id = ? AND case_id = ? ORDER BY epoch LIMIT 1",
-        (run, case_id),
-    ).fetchone()
-    return row[0] if row else None
-
-
-def resolve_case(store: Store, ref: str) -> int:
-    """A case id from `suite/key`, a unique key, or `#id`."""
-    if ref.startswith("#") and ref[1:].isdigit():
-        row = store.conn.execute("SELECT id FROM cases WHERE id = ?", (int(ref[1:]),)).fetchone()
-        if row:
-            return int(row[0])
-    rows = store.conn.execute("SELECT id, suite FROM cases WHERE case_key = ?", (ref,)).fetchall()
-    if len(rows) == 1:
-        return int(rows[0][0])
-    if len(rows) > 1:
-        raise InputError(
-            "CASE",
-            f"{ref!r} is in several suites ({', '.join(r[1] for r in rows)}); write SUITE/KEY",
-        )
-    if "/" in ref:
-        suite, key = ref.split("/", 1)
-        row = store.conn.execute(
-            "SELECT id FROM cases WHERE suite = ? AND case_key = ?", (suite, key)
-        ).fetchone()
-        if row:
-            return int(row[0])
-    close = close_cases(store.conn, ref)
-    hint = (
-        "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-        if close
-        else ". `evaltui compare BASE CAND --keys` lists changed cases."
-    )
-    raise NotFoundError(f"No case {ref!r}{hint}")
-
-
-def close_cases(conn: sqlite3.Connection, ref: str, n: int = 3) -> list[str]:
-    """The store's cases whose key (or `suite/key`) is close to `ref`, best first, as
-    `suite/key` (difflib's ratio, cutoff 0.6, as the policy's did-you-mean); read
-    streaming, holding `n` at a time."""
-    import bisect
-    import difflib
-
-    best: list[tuple[float, str]] = []  # (-ratio, suite/key): best first, ties by name
-    matcher = difflib.SequenceMatcher(b=ref.casefold(), autojunk=False)
-    whole = "/" in ref
-    for suite, key in conn.execute("SELECT suite, case_key FROM cases"):
-        name = f"{suite}/{key}"
-        matcher.set_seq1((name if whole else key).casefold())
-        if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
-            continue
-        ratio = matcher.ratio()
-        if ratio >= 0.6:
-            bisect.insort(best, (-ratio, name))
-            del best[n:]
-    return [name for _, name in best]

@@ -19,6 +19,7 @@ from evaltui.cli import cli
 from evaltui.compare import Comparison
 from evaltui.compare.summary import summarize
 from evaltui.importers.inspect_ai import _read_member
+from evaltui.store.runs import resolve_case
 from evaltui.trajectory import Step
 
 from .conftest import FIXTURES
@@ -446,9 +447,7 @@ def test_a_finding_points_at_a_call_and_the_gate_counts_it_by_tool(store, tmp_pa
         ],
     )
     assert bad.exit_code == 2 and "there is no call 99" in bad.output
-    (f,) = [
-        x for x in triage.history(store, b, c, triage.resolve_case(store, "refund-02")) if x.step
-    ]
+    (f,) = [x for x in triage.history(store, b, c, resolve_case(store, "refund-02")) if x.step]
     assert f.step is not None
     assert (f.step.tool, f.step.run, f.step.index) == ("issue_refund", "candidate", 2)
     # the step travels in a findings file
@@ -499,7 +498,7 @@ async def test_a_class_key_on_a_highlighted_call_points_the_finding_at_it(store,
         await settle(app, pilot)
         said = str(screen.query_one("#status").content)
         assert "(at call 1:" in said, said
-    (f,) = triage.history(store, b, c, triage.resolve_case(store, key))
+    (f,) = triage.history(store, b, c, resolve_case(store, key))
     assert f.step is not None and f.step.index == 0 and f.class_key == "unsafe_tool_action"
 
 

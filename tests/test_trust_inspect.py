@@ -25,6 +25,7 @@ from evaltui.importers.inspect_ai import _read_member
 from evaltui.importers.inspect_nan import NAN, ConstantReader
 from evaltui.models import Record
 from evaltui.store import Store
+from evaltui.store.runs import list_runs
 
 from .conftest import FIXTURES
 
@@ -37,7 +38,7 @@ def member(path: Path, name: str) -> dict:
 
 
 def run_of(store, run_id: int):
-    return next(r for r in store.list_runs() if r.id == run_id)
+    return next(r for r in list_runs(store) if r.id == run_id)
 
 
 def nan_logs() -> tuple[Path, Path]:

@@ -14,6 +14,7 @@ from evaltui.compare.summary import summarize
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.stats import pct
+from evaltui.store.runs import close_cases, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -84,9 +85,9 @@ def compare_cmd(
     red: Reducer | str = Reducer.choice(reducer)
     path = store_path(ctx)
     with open_store(path) as store:
-        b = store.resolve_run(baseline)
-        c = store.resolve_run(candidate)
-        f = store.resolve_run(fallback) if fallback else None
+        b = resolve_run(store, baseline)
+        c = resolve_run(store, candidate)
+        f = resolve_run(store, fallback) if fallback else None
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
     if include and only:
@@ -244,8 +245,8 @@ def case_cmd(
 
     path = store_path(ctx)
     with open_store(path) as store:
-        b, c = store.resolve_run(baseline), store.resolve_run(candidate)
-        f = store.resolve_run(fallback) if fallback else None
+        b, c = resolve_run(store, baseline), resolve_run(store, candidate)
+        f = resolve_run(store, fallback) if fallback else None
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     with Comparison(path, b, c, f, statuses=frozenset(CASE_STATUSES)) as cmp:
         row = cmp.find(suite, case_key)
@@ -254,7 +255,7 @@ def case_cmd(
         if row is None:
             with open_store(path) as store:
                 close = [
-                    c for c in triage.close_cases(store.conn, case_key)
+                    c for c in close_cases(store.conn, case_key)
                     if cmp.find(*c.split("/", 1)) is not None
                 ]  # fmt: skip
             hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""

@@ -19,7 +19,7 @@ from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
 from evaltui.stats import mcnemar_exact
-from evaltui.store.sql import LIMIT_HIT
+from evaltui.store.runs import LIMIT_HIT
 from evaltui.triage_state import TRIAGED, TRUSTED
 from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
 
@@ -208,7 +208,7 @@ def _unscored_cases(q: Scoped) -> Measured:
 
 
 def _limit_hits(q: Scoped) -> Measured:
-    cmp, limited = q.cmp, f"r.{LIMIT_HIT} AND {q.where}"  # the one rule (store/sql.py)
+    cmp, limited = q.cmp, f"r.{LIMIT_HIT} AND {q.where}"  # the one rule (store/runs.py)
     ((hits,),) = cmp.result_values(
         cmp.candidate.id, "COUNT(DISTINCT r.case_id)", limited, q.sql_params
     )

@@ -36,6 +36,7 @@ from evaltui.gate.policy import (
 )
 from evaltui.gate.record import SCHEMA, DecisionRecord, RuleResult, content_hash
 from evaltui.stats import holm
+from evaltui.store.runs import run_by_sha256
 from evaltui.store.store import Store, now_iso
 from evaltui.taxonomy import Taxonomy
 from evaltui.taxonomy import load as load_taxonomy
@@ -209,7 +210,9 @@ def evaluate(
             "triaged_cases": sum(1 for r in triage_rows if r[6]),  # a class or a verdict
         },
         "untriaged_regressions": untriaged,
-        "retired_since_previous_decision": lifecycle.retired_since(store, previous),
+        "retired_since_previous_decision": [
+            c.as_dict() for c in lifecycle.retired_since(store, previous)
+        ],
         "previous_decision_at": previous,
         "reviewers": triage.reviewers(store, baseline, candidate),
         "open_disagreements": [r[4] for r in triage_rows if r[3] == "disagreement"],
@@ -296,13 +299,13 @@ def verify(
         if ref is None:
             ids[role] = None
             continue
-        run_id = store.run_by_sha256(ref["sha256"])
-        if run_id is None:
+        known = run_by_sha256(store, ref["sha256"])
+        if known is None:
             return [
                 *problems,
                 f"the {role} run {ref['name']} (sha256 {ref['sha256'][:12]}) is not in this store",
             ]
-        ids[role] = run_id
+        ids[role] = known.id
     base_id, cand_id = ids["baseline"], ids["candidate"]
     assert base_id is not None and cand_id is not None
     now = evaluate(
