@@ -20,7 +20,7 @@ from typing import Any
 
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import StepRef
-from evaltui.store.runs import case_key_of, run_exists
+from evaltui.store.runs import case_key_of, join_names, run_exists
 from evaltui.store.store import Store, now_iso
 from evaltui.taxonomy import FailureClass
 from evaltui.triage_state import (
@@ -63,6 +63,10 @@ COLS = (
     "note, reviewer, at, undoes, source, signer, step"
 )
 ADJUDICATORS_SETTING = "triage.adjudicators"
+
+# the runs and case a row names, for the listings (the run tables' owner writes the joins)
+_NAMES_CT = join_names({"b": "ct.baseline_run", "c": "ct.candidate_run"}, ("k", "ct.case_id"))
+_NAMES_F = join_names({"b": "f.baseline_run", "c": "f.candidate_run"}, ("k", "f.case_id"))
 
 
 def _rows(db: Store | sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[Finding]:
@@ -149,11 +153,7 @@ def refold(store: Store, *, in_transaction: bool = False) -> int:
 
 
 def _put_setting(store: Store, key: str, value: Any) -> None:
-    store.conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, json.dumps(value)),
-    )
+    store.put_setting(key, value)
 
 
 def set_adjudicators(store: Store, names: list[str]) -> int:
@@ -334,8 +334,7 @@ def list_findings(
     rows = store.conn.execute(
         "SELECT b.name, c.name, k.suite, k.case_key, ct.state, ct.class, ct.owner, ct.verdict, "
         "ct.reviewers, ct.updated_at, ct.baseline_run, ct.candidate_run, ct.case_id "
-        "FROM case_triage ct JOIN runs b ON b.id = ct.baseline_run JOIN runs c ON c.id = ct.candidate_run "
-        f"JOIN cases k ON k.id = ct.case_id WHERE {where} "
+        f"FROM case_triage ct {_NAMES_CT} WHERE {where} "
         "ORDER BY b.name, c.name, k.suite, k.case_key",
         params,
     ).fetchall()
@@ -385,8 +384,7 @@ def in_file_order(
     cols = ", ".join(f"f.{c}" for c in COLS.split(", "))
     for r in store.conn.execute(
         f"SELECT {cols}, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key "
-        "FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON c.id = f.candidate_run "
-        f"JOIN cases k ON k.id = f.case_id WHERE {where} "
+        f"FROM findings f {_NAMES_F} WHERE {where} "
         "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
         params,
     ):

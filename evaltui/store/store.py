@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from evaltui.errors import StoreError
-from evaltui.store import sql
 from evaltui.store.events import EventLog, _dumps, current_user, now_iso
 from evaltui.store.guard import create_exclusive, failure
 from evaltui.store.schema import APPLICATION_ID, KNOWN, MIGRATION_SET, check_not_newer, recognise
@@ -24,6 +23,12 @@ BUSY_TIMEOUT_MS = 30_000  # a triage write waits for an import in another sessio
 
 
 _AUDITED: Counter[str] = Counter()  # stores open here to examine for tampering (audit=True)
+
+
+_HAS_MIGRATIONS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
+_APPLIED_MIGRATIONS = "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid"
+# A setting's value (at most the first ? characters) and its full length.
+_SETTING_GET = "SELECT substr(value, 1, ?), length(value) FROM settings WHERE key = ?"
 
 
 class Store(EventLog):
@@ -210,9 +215,9 @@ class Store(EventLog):
 
     def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in this store, in order."""
-        if not self.conn.execute(sql.HAS_MIGRATIONS).fetchone():
+        if not self.conn.execute(_HAS_MIGRATIONS).fetchone():
             return []
-        return [r[0] for r in self.conn.execute(sql.APPLIED_MIGRATIONS, (MIGRATION_SET,))]
+        return [r[0] for r in self.conn.execute(_APPLIED_MIGRATIONS, (MIGRATION_SET,))]
 
     def close(self) -> None:
         if self._audit_key and _AUDITED[self._audit_key] > 0:
@@ -281,7 +286,7 @@ class Store(EventLog):
     def get_setting(self, key: str, default: Any = None, *, limit: int = 1 << 30) -> Any:
         """A setting's value. One longer than `limit` characters, not JSON or nested too
         deeply (a store edited by hand) is a StoreError naming it: read, never crashed on."""
-        row = self.conn.execute(sql.SETTING_GET, (limit + 1, key)).fetchone()
+        row = self.conn.execute(_SETTING_GET, (limit + 1, key)).fetchone()
         if row is None:
             return default
         try:
@@ -299,13 +304,18 @@ class Store(EventLog):
                 before = self.get_setting(key) if log else None
             except StoreError:  # replacing an unreadable value
                 before = "(unreadable)"
-            self.conn.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, _dumps(value)),
-            )
+            self.put_setting(key, value)
             if log:
                 self.log_event("set", "setting", key, before=before, after=value)
+
+    def put_setting(self, key: str, value: Any) -> None:
+        """Write one setting inside the caller's transaction, with no event (a store's own
+        bookkeeping: the fold version triage applied)."""
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, _dumps(value)),
+        )
 
     # -- inspection (tests, diagnostics) -----------------------------------------
 
