@@ -60,9 +60,12 @@ def _strings(tree: ast.AST) -> list[tuple[int, str]]:
                 if isinstance(v, ast.Constant) and isinstance(v.value, str)
             )
             out.append((node.lineno, text))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in docstrings:
-                out.append((node.lineno, node.value))
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            out.append((node.lineno, node.value))
     return out
 
 
