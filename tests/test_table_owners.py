@@ -29,8 +29,8 @@ OWNERS: dict[str, str] = {
     "run_criteria": "store/runs/",
     "trajectories": "store/runs/",
     # triage
-    "findings": "triage.py",
-    "case_triage": "triage.py",
+    "findings": "review/triage.py",
+    "case_triage": "review/triage.py",
     # the event log and the decisions it heads
     "events": "store/events.py",
     "decisions": "store/decisions.py",

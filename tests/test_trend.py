@@ -1,15 +1,16 @@
 """The trend over a suite's last runs: pass rates per segment, case histories, read through
-the store's reader (evaltui.trend)."""
+the store's reader (evaltui.views.trend)."""
 
 from __future__ import annotations
 
 import pytest
 
-from evaltui import lifecycle, service
+from evaltui import service
 from evaltui.compare.kinds import Reducer
 from evaltui.errors import InputError, StoreError
+from evaltui.review import lifecycle
 from evaltui.store.runs import resolve_case
-from evaltui.trend import history, spark, trend
+from evaltui.views.trend import history, spark, trend
 
 from .helpers import write_jsonl
 

@@ -176,7 +176,7 @@ def import_run(
 
     `rows`, when given, builds the row batches instead of `records`: called
     with the new run id and the Tally to fill (the import reader process,
-    evaltui/import_process.py, does the reading and row building there).
+    evaltui/service/import_process.py, does the reading and row building there).
     """
     from evaltui.store.rows import Tally, build_rows  # only to import: not when the app opens
 
