@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from evaltui.calibration import gold, judgments, samples
 from evaltui.store import grader
-from evaltui.store.grader import VERDICT
+from evaltui.store.grader import VERDICT, Graded
 from evaltui.store.store import Store
 
 CRITERION = "grounded"
@@ -65,6 +65,7 @@ def load(store: Store) -> int:
             continue
         gold.set_answer(store, ref, CRITERION, answer, by=ADJUDICATOR)
         for who in REVIEWERS:  # ana misses one
-            said = answer if (k, who) != (3, "ana") else ("fail" if answer == "pass" else "pass")
+            flipped: Graded = "fail" if answer == "pass" else "pass"
+            said = answer if (k, who) != (3, "ana") else flipped
             judgments.record(store, ref, CRITERION, said, reviewer=who, purpose="gold")
     return added

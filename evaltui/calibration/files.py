@@ -140,7 +140,7 @@ class _Row:
 def _read(path: Path) -> tuple[str, list[_Row]]:
     raw = read_regular(path, "labels file")
     sha = hashlib.sha256(raw).hexdigest()
-    rows = []
+    rows: list[_Row] = []
     for line, data in _rows(path, raw):
         if len(rows) >= MAX_ROWS:
             raise InputError(str(path), f"more than {MAX_ROWS:,} rows", location=f"line {line}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from evaltui.calibration.judgments import criterion_word
 from evaltui.errors import InputError, NotFoundError
-from evaltui.estimate import CalibrationSample, FrameItem, SampleFrame, draw_sample
+from evaltui.estimate import CalibrationSample, FrameItem, SampleFrame, Stratum, draw_sample
 from evaltui.store import grader
 from evaltui.store.events import current_user, now_iso
 from evaltui.store.grader import ResultRef
@@ -204,7 +204,7 @@ def _per_segment(items: list[FrameItem], n: int, seed: int) -> CalibrationSample
     segs = sorted(by_seg)
     shares = _equal_shares(min(n, len(items)), [len(by_seg[s]) for s in segs])
     drawn: list[Any] = []
-    strata = []
+    strata: list[Stratum] = []
     for seg, k in zip(segs, shares, strict=True):
         part = draw_sample(by_seg[seg], k, seed=seed)
         drawn.extend(part.ids)

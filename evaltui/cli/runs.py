@@ -365,6 +365,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     any run that is not the demo's.
     """
     from evaltui import service
+    from evaltui.calibration import demo as demo_calibration
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
@@ -381,6 +382,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     if new is not None:
         with new:
             outcomes = service.load_demo(new.store)
+            demo_calibration.load(new.store)  # 60 blind judgments, gold (README.md)
             if new.publish():
                 echo(f"created a new store at {path}", err=True)
             else:  # another evaltui made it meanwhile: load into that one
@@ -388,6 +390,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     if outcomes is None:
         with open_store(path, write=True) as store:
             outcomes = service.load_demo(store)
+            demo_calibration.load(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)

@@ -22,7 +22,8 @@ def _pts(x: float | None) -> str:
     return "-" if x is None else f"{x * 100:+.1f} pts"
 
 
-def _num(x: float | None) -> str:
+def fmt_num(x: float | None) -> str:
+    """A figure such as kappa to three places ("-" when there is none)."""
     return "-" if x is None else f"{x:.3f}"
 
 
@@ -46,13 +47,13 @@ def grader_lines(f: dict[str, Any]) -> list[str]:
         f"confusion: TP {c['tp']}  FP {c['fp']}  TN {c['tn']}  FN {c['fn']}",
         f"TPR {pct(tpr['value'])} (exact {_iv(tpr['exact'])}; Wilson {_iv(tpr['wilson'])})",
         f"TNR {pct(tnr['value'])} (exact {_iv(tnr['exact'])}; Wilson {_iv(tnr['wilson'])})",
-        f"TPR + TNR - 1 = {_num(f['youden']['value'])} "
+        f"TPR + TNR - 1 = {fmt_num(f['youden']['value'])} "
         + (
-            f"({_num(f['youden']['interval'][0])} to {_num(f['youden']['interval'][1])})"
+            f"({fmt_num(f['youden']['interval'][0])} to {fmt_num(f['youden']['interval'][1])})"
             if f["youden"]["interval"]
             else ""
         )
-        + f"; kappa {_num(ag['kappa'])}; AC1 {_num(ag['ac1'])}",
+        + f"; kappa {fmt_num(ag['kappa'])}; AC1 {fmt_num(ag['ac1'])}",
     ]
 
 

@@ -20,7 +20,7 @@ from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
 from evaltui.compare.summary import summarize
 from evaltui.errors import InputError
-from evaltui.gate import formats
+from evaltui.gate import calibration, formats
 from evaltui.gate.checks import check_policy
 from evaltui.gate.history import kept, previous_decision_at, signed_when_kept
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
@@ -106,11 +106,15 @@ def evaluate(
             measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
         ]
         _correct_significance(pol, summary["segments"], measured)
+        cal = calibration.section(store, loaded, baseline, candidate, pol.alpha)
         rules_out: list[dict[str, Any]] = []
         for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True):
             min_n = r.min_n if r.min_n is not None else pol.min_n
-            insufficient = n == 0 or n < min_n  # never a pass on too few cases (or none)
-            if insufficient:
+            uncalibrated = None if cal is None else cal.lacking(r)  # [calibration]'s standard
+            insufficient = n == 0 or n < min_n or uncalibrated is not None  # never a pass
+            if uncalibrated is not None:
+                passed, result = False, f"insufficient evidence: {uncalibrated}"
+            elif insufficient:
                 passed = False
                 result = f"insufficient evidence: {n} cases in scope, min_n {min_n}"
             elif value is None:
@@ -125,6 +129,7 @@ def evaluate(
                 "action": r.action, "owner": r.owner, "why": r.why, "evidence": evidence,
                 "n": n, "min_n": min_n, "insufficient": insufficient,
                 "triggers": pol.insufficient_evidence if insufficient else r.action,
+                "uncalibrated": uncalibrated,
             })  # fmt: skip
         violated = [x for x in rules_out if not x["passed"]]
         decision = (
@@ -157,7 +162,9 @@ def evaluate(
         else "; ".join(
             f"{x['id']} ({x['triggers']}, owner {x['owner']}): "
             + (
-                f"insufficient evidence: {x['n']} cases over {x['scope_text']}, needs {x['min_n']}"
+                f"insufficient evidence: {x['uncalibrated']}"  # gate/calibration.py
+                if x["uncalibrated"]
+                else f"insufficient evidence: {x['n']} cases over {x['scope_text']}, needs {x['min_n']}"
                 if x["insufficient"]
                 else f"{x['metric']} over {x['scope_text']} is {fmt_value(x['value'], x['metric'])}, "
                 f"must be {fmt_threshold(x['threshold'], x['metric'])}"
@@ -203,6 +210,7 @@ def evaluate(
             "decided_by": decided_by or current_user(),
             "event_log_head": store.chain_head(),
         },
+        "calibration": cal,
     })  # fmt: skip
     return record.sealed()
 
@@ -346,6 +354,7 @@ def verify(
         )
     if now["open_disagreements"] != data["open_disagreements"]:
         problems.append("open disagreements changed")
+    problems += calibration.changes(data, now)  # the judgment set a decision used
     skip = _VOLATILE | explained | ({"provenance.policy.path"} if policy_path else set())
     skip |= {"provenance.policy.sha256"}
     if earlier:  # fields that evaltui did not write cannot have changed
@@ -353,7 +362,7 @@ def verify(
     rest = [
         p
         for p in differences(data, now, skip)
-        if not p.startswith(("rules[", "findings.", "open_disagreements"))
+        if not p.startswith(("rules[", "findings.", "open_disagreements", "calibration"))
     ]
     if rest:
         old, new = _leaves(data), _leaves(now)

@@ -13,13 +13,14 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from evaltui.errors import InputError
 
 VERDICT = ""  # the criterion name that means the result's own verdict
 VERDICT_WORD = "verdict"  # how people write it (CLI, policy, record)
 GRADED = ("pass", "fail")  # the only verdicts a calibration counts
+Graded = Literal["pass", "fail"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -156,10 +157,10 @@ def _chunks(refs: Sequence[ResultRef], size: int = 400) -> Iterator[Sequence[Res
 
 def verdicts(
     conn: sqlite3.Connection, refs: Sequence[ResultRef], criterion: str
-) -> dict[ResultRef, str | None]:
+) -> dict[ResultRef, Graded | None]:
     """The grader's verdict on `criterion` of each result (None: not pass or fail, or no
     such result). Indexed lookups, a few hundred per statement."""
-    out: dict[ResultRef, str | None] = dict.fromkeys(refs)
+    out: dict[ResultRef, Graded | None] = dict.fromkeys(refs)
     v = verdict_sql(criterion)
     for chunk in _chunks(refs):
         wanted = json.dumps([[r.run_id, r.case_id, r.epoch] for r in chunk])
@@ -170,7 +171,8 @@ def verdicts(
             "AND r.epoch = json_extract(w.value, '$[2]') ORDER BY r.id DESC",
             (wanted,),
         ):  # the first result of a repeated sample is read last, so it stands
-            out[ResultRef(run_id, case_id, epoch)] = verdict if verdict in GRADED else None
+            graded: Graded | None = verdict if verdict in GRADED else None
+            out[ResultRef(run_id, case_id, epoch)] = graded
     return out
 
 
