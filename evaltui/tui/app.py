@@ -49,9 +49,14 @@ class EvaltuiApp(App[None]):
     ]
 
     def __init__(
-        self, db_path: str | Path, taxonomy_path: Path | None = None, config: Config | None = None
+        self,
+        db_path: str | Path,
+        taxonomy_path: Path | None = None,
+        config: Config | None = None,
+        judge: int | None = None,  # open on the judging screen of this calibration sample
     ) -> None:
         super().__init__()
+        self.judge_sample = judge
         self.db_path = Path(db_path)
         self.taxonomy_path = taxonomy_path
         self.config = config or Config()
@@ -94,6 +99,12 @@ class EvaltuiApp(App[None]):
         except EvaltuiError as exc:
             failed = exc
         self.push_screen(RunsScreen())
+        if self.judge_sample is not None and failed is None:
+            from evaltui.tui.screens.judge import (
+                JudgeScreen,
+            )  # load time: calibration only when asked
+
+            self.push_screen(JudgeScreen(self.judge_sample))
         if failed is not None:
             self.push_screen(ErrorScreen(failed.title, failed.message))
         # A full collection takes tens of ms once a comparison is open: done when no key
