@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from evaltui import triage
 from evaltui.calibration import demo, gold, judgments, queue, report, samples
 from evaltui.calibration.export import report_json
 from evaltui.errors import InputError, StoreTamperedError
@@ -195,8 +196,6 @@ def test_reviewer_accuracy_on_gold_by_class_and_the_session_feedback(demo_store)
 
 
 def test_only_an_adjudicator_sets_gold_and_the_log_does_not_give_it_away(demo_store):
-    from evaltui import triage
-
     triage.set_adjudicators(demo_store, ["lead"])
     ref = _ref(demo_store, CAND, "billing-001")
     with pytest.raises(InputError, match="not an adjudicator"):
@@ -227,6 +226,12 @@ def test_the_demo_story_raw_up_corrected_down(demo_store):
     assert p["calibration"] == "per-run" and p["baseline_judgments"]["judged"] == 30
     assert p["raw_delta"] == pytest.approx(0.118794, abs=1e-6)  # the grader: +11.9 points
     assert p["delta"] == pytest.approx(-0.115544, abs=1e-6)  # people: -11.6 points
+    assert (p["baseline_corrected"], p["candidate_corrected"]) == (
+        pytest.approx(0.772459, abs=1e-6),
+        pytest.approx(0.656915, abs=1e-6),
+    )
+    assert p["grader_differs"]["differs"] is False
+    assert p["grader_differs"]["p_tnr_adjusted"] == pytest.approx(0.081119, abs=1e-6)
     assert p["grader_differs"]["tnr"] == [
         pytest.approx(6 / 7, abs=1e-6),
         pytest.approx(2 / 9, abs=1e-6),

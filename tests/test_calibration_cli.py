@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from evaltui.calibration import demo
+from evaltui.calibration import demo, judgments
 from evaltui.cli import cli
 from evaltui.store import Store
 
@@ -245,6 +245,4 @@ def test_the_demo_command_ships_the_story(tmp_path, monkeypatch):
     res = CliRunner().invoke(cli, ["--db", str(db), "demo", "--no-open"], catch_exceptions=False)
     assert res.exit_code == 0
     with Store(db) as store:
-        from evaltui.calibration import judgments
-
         assert judgments.judged_counts(store.conn) == {(1, "grounded"): 30, (2, "grounded"): 30}

@@ -312,7 +312,7 @@ def report_cmd(
     from evaltui.calibration.export import report_json
     from evaltui.calibration.judgments import criterion_name
     from evaltui.calibration.report import report
-    from evaltui.exporters.calibration import report_lines
+    from evaltui.calibration.text import report_lines
 
     with open_store(store_path(ctx)) as store:
         run_id = _run_or_mark(store, run, "candidate")

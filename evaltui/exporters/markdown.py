@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from evaltui.exporters.calibration import fmt_num
+from evaltui.calibration.text import fmt_num
 from evaltui.exporters.text import fmt_delta, fmt_p, fmt_threshold, fmt_value, pct
 from evaltui.gate.record import DecisionRecord, RunProvenance
 from evaltui.textsafe import visible

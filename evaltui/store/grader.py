@@ -37,9 +37,15 @@ class FrameRow:
     """One result a calibration sample may draw: its id, where it is, its stratum."""
 
     result_id: int
-    ref: ResultRef
+    run_id: int
+    case_id: int
+    epoch: int
     segment: str
     verdict: str
+
+    @property
+    def ref(self) -> ResultRef:
+        return ResultRef(self.run_id, self.case_id, self.epoch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +75,10 @@ def verdict_sql(criterion: str, alias: str = "r") -> str:
     """The grader's verdict of result `alias` on `criterion`, as an SQL expression."""
     if criterion == VERDICT:
         return f"{alias}.verdict"
-    return (
+    if '"' not in criterion and "\\" not in criterion:  # a quoted JSON path label: direct
+        path = '$."' + criterion + '".verdict'
+        return f"json_extract({alias}.criteria, {sql_text(path)})"
+    return (  # a name a path cannot quote: looked up among the criteria
         f"(SELECT json_extract(j.value, '$.verdict') FROM json_each({alias}.criteria) j "
         f"WHERE j.key = {sql_text(criterion)})"
     )
@@ -138,16 +147,25 @@ def frame(
     conn: sqlite3.Connection, run_id: int, criterion: str, dimension: str | None = None
 ) -> Iterator[FrameRow]:
     """Every result of the run the grader passed or failed on `criterion`, with its segment
-    on `dimension` ('' without one; '' too for a case without the attribute). Streamed."""
-    seg, params = _segment_sql(dimension)
+    on `dimension` ('' without one; '' too for a case without the attribute). Streamed; the
+    run's own verdict is read from the covering index alone."""
     v = verdict_sql(criterion)
-    rows = conn.execute(
-        f"SELECT r.id, r.case_id, r.epoch, {seg}, {v} FROM results r "
-        f"JOIN cases k ON k.id = r.case_id WHERE r.run_id = ? AND {v} IN ('pass', 'fail')",
-        [*params, run_id],
-    )
+    if dimension is None:
+        rows = conn.execute(
+            f"SELECT r.id, r.case_id, r.epoch, '', v FROM (SELECT r.id, r.case_id, r.epoch, "
+            f"{v} AS v FROM results r WHERE r.run_id = ?) r WHERE v IN ('pass', 'fail')",
+            (run_id,),
+        )
+    else:
+        seg, params = _segment_sql(dimension)
+        rows = conn.execute(
+            f"SELECT r.id, r.case_id, r.epoch, {seg}, v FROM (SELECT r.id, r.case_id, r.epoch, "
+            f"{v} AS v FROM results r WHERE r.run_id = ?) r JOIN cases k ON k.id = r.case_id "
+            "WHERE v IN ('pass', 'fail')",
+            [*params, run_id],
+        )
     for rid, case_id, epoch, segment, verdict in rows:
-        yield FrameRow(int(rid), ResultRef(run_id, int(case_id), int(epoch)), str(segment), verdict)
+        yield FrameRow(rid, run_id, case_id, epoch, str(segment), verdict)
 
 
 def _chunks(refs: Sequence[ResultRef], size: int = 400) -> Iterator[Sequence[ResultRef]]:

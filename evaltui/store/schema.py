@@ -54,8 +54,12 @@ TRIGGERS_BY_MIGRATION = {
     "m004_cases_are_never_deleted": ("cases_no_delete",),
     "m005_decisions": ("decisions_no_update", "decisions_no_delete"),
     "m014_judgments": (
-        "judgments_no_update", "judgments_no_delete", "gold_no_update", "gold_no_delete",
-        "calibration_samples_no_update", "calibration_samples_no_delete",
+        "judgments_no_update",
+        "judgments_no_delete",
+        "gold_no_update",
+        "gold_no_delete",
+        "calibration_samples_no_update",
+        "calibration_samples_no_delete",
     ),
 }
 

@@ -252,6 +252,6 @@ class SessionEnded(Message):
 
 @dataclass
 class CalibrationLoaded(Message):
-    """The calibration panel's report, as lines of text (exporters/calibration.py)."""
+    """The calibration panel's report, as lines of text (calibration/text.py)."""
 
     lines: list[str]

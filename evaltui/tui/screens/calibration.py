@@ -13,7 +13,7 @@ from textual.widgets import Footer
 
 from evaltui.calibration.export import report_json
 from evaltui.calibration.report import report
-from evaltui.exporters.calibration import report_lines
+from evaltui.calibration.text import report_lines
 from evaltui.store import Store
 from evaltui.tui.messages import CalibrationLoaded
 from evaltui.tui.screens.base import AppScreen
