@@ -4,6 +4,7 @@ scripted judgment, files of labels, gold, and bad input: one line, exit 2, store
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 
 import pytest
@@ -12,6 +13,8 @@ from click.testing import CliRunner
 from evaltui.calibration import demo, judgments
 from evaltui.cli import cli
 from evaltui.store import Store
+
+from .conftest import ROOT
 
 
 def run(*args: str, reviewer: str = "tester"):
@@ -246,3 +249,18 @@ def test_the_demo_command_ships_the_story(tmp_path, monkeypatch):
     assert res.exit_code == 0
     with Store(db) as store:
         assert judgments.judged_counts(store.conn) == {(1, "grounded"): 30, (2, "grounded"): 30}
+
+
+def test_the_bench_section_runs_small(tmp_path, monkeypatch, capsys):
+    """`make bench`'s calibrate section at 3,000 results: the figures it writes (no timing)."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setenv("BENCH_ONLY", "calibrate")
+    monkeypatch.setenv("BENCH_CALIBRATE_N", "3000")
+    monkeypatch.setenv("BENCH_DIR", str(tmp_path))
+    figures = bench.main()["calibrate"]
+    assert (figures["results"], figures["judged"]) == (3000, 1000)
+    assert 0 <= figures["corrected"] <= 1 and figures["report_s"] > 0
+    assert "calibrate report (one run)" in capsys.readouterr().out
