@@ -10,6 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from evaltui import service
 from evaltui.calibration import demo, judgments
 from evaltui.cli import cli
 from evaltui.store import Store
@@ -100,7 +101,7 @@ def test_a_filled_labels_file_imports_once(demo_store, tmp_path):
         ({"reviewer": ""}, "line 3: field 'reviewer'", "reviewer is missing"),
         ({"sample": "999"}, "line 3: field 'sample'", "no calibration sample"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_labels_file_is_one_line_exit_2_and_changes_nothing(
     demo_store, tmp_path, row, where, message
 ):
@@ -264,3 +265,45 @@ def test_the_bench_section_runs_small(tmp_path, monkeypatch, capsys):
     assert (figures["results"], figures["judged"]) == (3000, 1000)
     assert 0 <= figures["corrected"] <= 1 and figures["report_s"] > 0
     assert "calibrate report (one run)" in capsys.readouterr().out
+
+
+def test_exchanging_judgment_files_converges(story, tmp_path):
+    """Store A's judgments exported and imported into store B (the same runs, one judgment
+    of its own), B's exported back into A: each judgment once in each store, and both
+    compute the same judgment set."""
+    a_file, b_file, other = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "other.db"
+    assert "exported 60 judgments" in run("calibrate", "export", str(a_file)).output
+    with Store(other) as b:
+        service.load_demo(b)
+    b_db = ["--db", str(other)]
+    run(
+        *b_db,
+        "calibrate",
+        "label",
+        "cand-2026-11-20",
+        "billing-001",
+        "--criterion",
+        "grounded",
+        "--verdict",
+        "fail",
+        reviewer="dan",
+    )
+    assert json.loads(run(*b_db, "calibrate", "import", str(a_file), "--json").output) == {
+        "added": 60,
+        "already_there": 0,
+    }
+    assert json.loads(run(*b_db, "calibrate", "import", str(a_file), "--json").output) == {
+        "added": 0,
+        "already_there": 60,
+    }
+    assert "exported 61 judgments" in run(*b_db, "calibrate", "export", str(b_file)).output
+    back = json.loads(run("calibrate", "import", str(b_file), "--json").output)
+    assert back == {"added": 1, "already_there": 60}
+    a, b = (
+        json.loads(run(*db, "calibrate", "report", "cand-2026-11-20", "--json").output)["criteria"][
+            0
+        ]
+        for db in ([], b_db)
+    )
+    assert a["judgment_set_sha256"] == b["judgment_set_sha256"] and a["judged"] == b["judged"] == 31
+    assert run("calibrate", "export", str(a_file)).exit_code == 2  # never over a file

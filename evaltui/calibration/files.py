@@ -4,7 +4,9 @@ writes (the same columns, the verdict left empty).
 
 Columns: run (name or id), case (key or suite/key), epoch (when the case has several
 samples), criterion (default: the result's verdict), verdict (pass, fail or unsure; `answer`
-for gold: pass or fail), reviewer, sample (a sample's number or uid, optional), note.
+for gold: pass or fail), reviewer, sample (a sample's number or uid, optional), note; and,
+in a file `calibrate export` wrote, uid and at (a judgment keeps its uid from store to
+store, so exchanging files converges: the same judgment is never added twice).
 Every row is checked before anything is written; a bad one is refused naming the file, the
 line and the column, and the store is unchanged. Importing the same file again adds
 nothing (each row's uid comes from the file's SHA-256 and its line).
@@ -17,6 +19,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from evaltui.textsafe import one_line
 from evaltui.triage_state import check_name
 
 COLUMNS = ("run", "case", "epoch", "criterion", "verdict", "reviewer", "sample", "note")
+HEX = frozenset("0123456789abcdef")
 MAX_ROWS = 100_000
 
 
@@ -126,6 +130,23 @@ class _Row:
             raise self.error(field, exc.detail) from None
         return ref, criterion
 
+    def uid(self) -> str | None:
+        """A judgment's uid as another store wrote it (32 hex digits), or None."""
+        uid = self.text("uid")
+        if uid is not None and not (len(uid) == 32 and all(c in HEX for c in uid)):
+            raise self.error("uid", "a uid is 32 lowercase hex digits")
+        return uid
+
+    def at(self) -> str | None:
+        """When the judgment was made, as the store that made it wrote it (ISO 8601)."""
+        at = self.text("at")
+        if at is not None:
+            try:
+                datetime.fromisoformat(at)
+            except ValueError:
+                raise self.error("at", f"not an ISO 8601 time: {one_line(at, 40)!r}") from None
+        return at
+
     def choice(self, field: str, allowed: tuple[str, ...], *aliases: str) -> str:
         value = next((v for v in (self.text(f) for f in (field, *aliases)) if v), None)
         if value is None:
@@ -178,16 +199,17 @@ def import_judgments(store: Store, path: Path) -> tuple[int, int]:
             if ref not in kept.items or kept.criterion != criterion:
                 raise row.error("sample", f"this result is not an item of {kept.label}")
             sample = kept.uid
+        uid, at = row.uid(), row.at()
         out.append(
             Judgment(
-                uid=_uid(sha, row.line),
+                uid=uid or _uid(sha, row.line),
                 ref=ref,
                 criterion=criterion,
                 kind="judgment",
                 verdict=verdict,
                 note=row.text("note"),
                 reviewer=reviewer,
-                at=now_iso(),
+                at=at or now_iso(),
                 undoes=None,
                 sample=sample,
                 purpose="calibration",
@@ -239,3 +261,29 @@ def sample_csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def export_rows(store: Store) -> list[dict[str, Any]]:
+    """Every calibration judgment in force, as rows `calibrate import` reads back (with
+    their uids): for another store, or a team that keeps labels elsewhere. Gold answers,
+    the judgments made on gold items and the samples (a store's own queues) are not."""
+    out = []
+    for run_id, crit in sorted(judgments.judged_counts(store.conn)):
+        name = grader.run_identity(store.conn, run_id)[0]
+        state = judgments.in_force(store.conn, [run_id], crit)
+        keys = grader.case_keys(store.conn, (ref.case_id for ref, _ in state))
+        for (ref, who), j in sorted(state.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            out.append(
+                {
+                    "uid": j.uid,
+                    "run": name,
+                    "case": "/".join(keys[ref.case_id]),
+                    "epoch": ref.epoch,
+                    "criterion": judgments.criterion_word(crit),
+                    "verdict": j.verdict,
+                    "reviewer": who,
+                    "at": j.at,
+                    "note": j.note or "",
+                }
+            )
+    return out

@@ -1,6 +1,6 @@
 """Measuring the judges: calibration samples, blind judgments, the calibration report, gold.
 
-`calibrate sample|samples|judge|label|import|report` (docs/calibration.md, docs/cli.md);
+`calibrate sample|samples|judge|label|import|export|report` (docs/calibration.md, docs/cli.md);
 the gold commands are cli/gold.py. Each writes at once (one transaction) and records an
 event; bad input is one line naming the file, line and field, exit 2.
 """
@@ -284,6 +284,24 @@ def import_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
         echo(safe_json({"added": added, "already_there": there}))
     else:
         echo(f"imported {added:,} judgments ({there:,} already there)")
+
+
+@calibrate_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export_cmd(ctx: click.Context, file: Path) -> None:
+    """Write every judgment in force (not gold) as JSON lines, with their uids: another
+    store's `calibrate import FILE` adds them once, however often files are exchanged.
+    Never over an existing file."""
+    from evaltui.calibration import files
+    from evaltui.files import write_atomic
+
+    if file.exists():
+        raise click.UsageError(f"{file} exists: give a new file")
+    with open_store(store_path(ctx)) as store:
+        rows = files.export_rows(store)
+    write_atomic(file, "".join(safe_json(r, indent=None, sort_keys=True) + "\n" for r in rows))
+    echo(f"exported {len(rows):,} judgments to {visible(str(file), limit=300)}")
 
 
 @calibrate_group.command("report")
