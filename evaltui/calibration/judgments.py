@@ -299,7 +299,7 @@ def _log(store: Store, j: Judgment) -> None:
     # the event says what was judged and how, never why (`purpose` stays in the row: a
     # reader of `evaltui log` cannot tell a gold item from a sample item)
     store.log_event(
-        "judgment.undo" if j.kind == "undo" else "judgment.record",
+        "judgment.undo" if j.undoes else "judgment.record",
         "result",
         f"{j.ref.run_id}:{j.ref.case_id}:{j.ref.epoch}",
         after={
