@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from evaltui.compare import calibrated
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
@@ -329,29 +328,35 @@ _CRITERION = Param(
 )
 
 
-def _calibration(
-    fn: Callable[[Comparison, str, list[Any], Mapping[str, str], float], Measured],
-) -> Callable[[Scoped], Measured]:
-    return lambda q: fn(q.cmp, q.where, q.sql_params, q.args, q.alpha)
+def _calibration(name: str) -> Callable[[Scoped], Measured]:
+    """The measure `name` of compare/calibrated.py, loaded when a rule first measures one."""
+
+    def measure(q: Scoped) -> Measured:
+        from evaltui.compare import calibrated  # load time: judgments and estimators when used
+
+        fn: Callable[..., Measured] = getattr(calibrated, name)
+        return fn(q.cmp, q.where, q.sql_params, q.args, q.alpha)
+
+    return measure
 
 
 _CALIBRATION = (
     Metric("calibrated_pass_rate", "candidate pass rate on `criterion` corrected for the grader's errors (Rogan-Gladen, from the candidate's judged results); no data when refused",
-           "rate", _calibration(calibrated.calibrated_pass_rate), (_CRITERION,)),
+           "rate", _calibration("calibrated_pass_rate"), (_CRITERION,)),
     Metric("calibrated_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, each corrected for the grader's errors; no data when refused",
-           "points", _calibration(calibrated.calibrated_pass_rate_delta), (_CRITERION,)),
+           "points", _calibration("calibrated_pass_rate_delta"), (_CRITERION,)),
     Metric("grader_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, as the grader scored it (the raw twin of calibrated_pass_rate_delta)",
-           "points", _calibration(calibrated.grader_pass_rate_delta), (_CRITERION,)),
+           "points", _calibration("grader_pass_rate_delta"), (_CRITERION,)),
     Metric("verified_pass_rate_delta", "net change the triage audits support: confirmed regressions and improvements, the unaudited ones estimated from the audited share",
-           "points", _calibration(calibrated.verified_pass_rate_delta)),
+           "points", _calibration("verified_pass_rate_delta")),
     Metric("grader_tpr_lower", "Clopper-Pearson lower bound of the grader's TPR on `criterion`, from the judgments of both runs",
-           "rate", _calibration(calibrated.grader_tpr_lower), (_CRITERION,)),
+           "rate", _calibration("grader_tpr_lower"), (_CRITERION,)),
     Metric("grader_tnr_lower", "Clopper-Pearson lower bound of the grader's TNR on `criterion`, from the judgments of both runs",
-           "rate", _calibration(calibrated.grader_tnr_lower), (_CRITERION,)),
+           "rate", _calibration("grader_tnr_lower"), (_CRITERION,)),
     Metric("judged_results", "results in scope with an agreed blind judgment on `criterion` (both runs)",
-           "count", _calibration(calibrated.judged_results), (_CRITERION,)),
+           "count", _calibration("judged_results"), (_CRITERION,)),
     Metric("reviewer_accuracy_lower", "lowest Wilson lower bound of accuracy on hidden gold among the reviewers whose judgments calibrate `criterion` (0 for one who answered no gold)",
-           "rate", _calibration(calibrated.reviewer_accuracy_lower), (_CRITERION,)),
+           "rate", _calibration("reviewer_accuracy_lower"), (_CRITERION,)),
 )  # fmt: skip
 METRICS.update({m.name: m for m in _CALIBRATION})
 # the metrics that measure calibration: a policy that uses one records the calibration

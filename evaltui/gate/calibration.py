@@ -12,18 +12,19 @@ standard, lacks evidence (docs/gate.md, docs/calibration.md).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evaltui.calibration import samples
 from evaltui.calibration.judgments import criterion_name, criterion_word
-from evaltui.calibration.report import check_criterion, figures, grader_identity
 from evaltui.compare.measures import CALIBRATION_METRICS, METRICS, READS_GRADER
 from evaltui.errors import InputError
 from evaltui.gate.policy import LoadedPolicy, Rule
 from evaltui.store.grader import run_identity
 from evaltui.store.store import Store
+
+if TYPE_CHECKING:  # a type only: the samples module loads with the section
+    from evaltui.calibration.samples import SampleRecord
 
 
 class _Model(BaseModel):
@@ -115,6 +116,10 @@ def section(
     crits, required = _criteria(loaded)
     if not crits:
         return None
+    # load time: the judgments and the estimators only for a policy that uses them
+    from evaltui.calibration.report import check_criterion, figures, grader_identity
+    from evaltui.calibration.samples import samples_for
+
     std = loaded.policy.calibration
     conn = store.conn
     for i, crit in enumerate(c for c in crits if c in required):
@@ -134,7 +139,7 @@ def section(
         tpr_lo = None if cal.tpr.exact is None else cal.tpr.exact.low
         tnr_lo = None if cal.tnr.exact is None else cal.tnr.exact.low
         why = _why_not(fig.judged, cal.refusal(), tpr_lo, tnr_lo, std)
-        used = samples.samples_for(conn, [baseline, candidate], crit)
+        used = samples_for(conn, [baseline, candidate], crit)
         agreed = fig.labels.agreed
         judgments += sum(len(x.said) for x in fig.labels.labels)
         out.append(
@@ -175,7 +180,7 @@ def section(
     )
 
 
-def _sample(store: Store, s: samples.SampleRecord) -> SampleUsed:
+def _sample(store: Store, s: SampleRecord) -> SampleUsed:
     return SampleUsed(
         id=s.id,
         uid=s.uid,
