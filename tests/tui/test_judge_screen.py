@@ -167,3 +167,24 @@ async def test_pressing_every_key_on_the_judging_screens_keeps_the_app_running(d
             await open_screen()
             pressed = await press_all(app, pilot, screen_type, open_screen)
             assert app.is_running and len(pressed) == len(keys_of(screen_type)) >= 2
+
+
+async def test_an_answer_the_store_did_not_take_says_not_saved(demo_store, db_path, monkeypatch):
+    from evaltui.errors import StoreError
+    from evaltui.tui.screens.error import ErrorScreen
+
+    kept = samples.draw(demo_store, CAND, "grounded", n=2, seed=15)
+
+    def refuse(*args, **kwargs):
+        raise StoreError("the disk is full")
+
+    monkeypatch.setattr(judgments, "record", refuse)
+    app = EvaltuiApp(db_path=db_path, judge=kept.id)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        judge = app.screen
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ErrorScreen)  # the dialog names it
+        assert "NOT SAVED" in shown(judge) and judge.saved == 0
+    assert rows(db_path) == []

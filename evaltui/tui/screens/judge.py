@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from evaltui.calibration import judgments, queue, samples
 from evaltui.calibration.judgments import HumanVerdict, criterion_word
@@ -373,6 +374,18 @@ class JudgeScreen(AppScreen):
         self.leaving = True
         if not self.end_session():
             self.app.pop_screen()
+
+    def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
+        """A judgment or an undo the store did not take: said where the answers are shown
+        (the dialog follows), and the result is to be judged again."""
+        if worker.name in ("save_judgment", "undo_judgment"):
+            self.query_one("#judge-last", Static).update(
+                Text(
+                    "NOT SAVED: the store did not take your last answer; undo (u) and answer "
+                    "again, or leave and judge the rest later",
+                    style="bold red",
+                )
+            )
 
     # -- the end of a session: how the reviewer did on gold --------------------------------------
 
