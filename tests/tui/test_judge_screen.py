@@ -8,9 +8,11 @@ from __future__ import annotations
 from rich.console import Console
 
 from evaltui.calibration import demo, gold, judgments, samples
+from evaltui.errors import StoreError
 from evaltui.store import Store, grader
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.calibration import CalibrationScreen
+from evaltui.tui.screens.error import ErrorScreen
 from evaltui.tui.screens.judge import JudgeScreen
 from evaltui.tui.screens.runs import RunsScreen
 
@@ -170,9 +172,6 @@ async def test_pressing_every_key_on_the_judging_screens_keeps_the_app_running(d
 
 
 async def test_an_answer_the_store_did_not_take_says_not_saved(demo_store, db_path, monkeypatch):
-    from evaltui.errors import StoreError
-    from evaltui.tui.screens.error import ErrorScreen
-
     kept = samples.draw(demo_store, CAND, "grounded", n=2, seed=15)
 
     def refuse(*args, **kwargs):
