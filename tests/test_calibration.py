@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 
-from evaltui import triage
 from evaltui.calibration import demo, gold, judgments, queue, report, samples
 from evaltui.calibration.export import report_json
 from evaltui.errors import InputError, StoreTamperedError
+from evaltui.review import triage
 from evaltui.store import Store, grader
 from evaltui.store.grader import VERDICT, ResultRef
 

@@ -11,10 +11,11 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from evaltui import exporters, gate, triage
+from evaltui import exporters, gate
 from evaltui.calibration import demo, judgments
 from evaltui.compare import Comparison
 from evaltui.errors import InputError
+from evaltui.review import triage
 from evaltui.store import grader
 
 from .conftest import FIXTURES, ROOT

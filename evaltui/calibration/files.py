@@ -28,12 +28,12 @@ from evaltui.calibration.judgments import HUMAN_VERDICTS, Judgment, criterion_na
 from evaltui.calibration.report import check_criterion
 from evaltui.errors import EvaltuiError, InputError
 from evaltui.files import read_regular
+from evaltui.review.triage_state import check_name
 from evaltui.store import grader
 from evaltui.store.events import current_user, now_iso
 from evaltui.store.grader import ResultRef
 from evaltui.store.store import Store
 from evaltui.textsafe import one_line
-from evaltui.triage_state import check_name
 
 COLUMNS = ("run", "case", "epoch", "criterion", "verdict", "reviewer", "sample", "note")
 HEX = frozenset("0123456789abcdef")

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from evaltui.errors import InputError
+from evaltui.review.triage_state import check_name
 from evaltui.store import grader
 from evaltui.store.events import current_user, now_iso
 from evaltui.store.grader import VERDICT, VERDICT_WORD, ResultRef
 from evaltui.store.store import Store
-from evaltui.triage_state import check_name
 
 HumanVerdict = Literal["pass", "fail", "unsure"]
 HUMAN_VERDICTS: tuple[HumanVerdict, ...] = get_args(HumanVerdict)

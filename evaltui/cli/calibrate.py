@@ -39,7 +39,7 @@ def _run_or_mark(store: Store, ref: str | None, mark: str) -> int:
 
 
 def result_of(store: Store, run: str, case: str, epoch: int | None) -> Any:
-    from evaltui import triage
+    from evaltui.review import triage
     from evaltui.store import grader
 
     run_id = store.resolve_run(run)

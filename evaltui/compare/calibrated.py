@@ -28,9 +28,9 @@ from evaltui.estimate import (
     corrected_pass_rate,
     verified_delta,
 )
+from evaltui.review.triage_state import TRUSTED
 from evaltui.store import Store, grader
 from evaltui.store.grader import ResultRef
-from evaltui.triage_state import TRUSTED
 
 Measured = tuple[float | None, dict[str, Any]]
 
