@@ -31,7 +31,7 @@ JUDGED = 1_000
 
 
 def _judge(db: Path, run: str) -> dict[str, Any]:
-    from evaltui.calibration import judgments, samples
+    from evaltui.review.calibration import judgments, samples
     from evaltui.store import Store, grader
 
     with Store(db) as store:

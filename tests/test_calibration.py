@@ -8,12 +8,12 @@ import sqlite3
 
 import pytest
 
-from evaltui.calibration import demo, gold, judgments, queue, report, samples
-from evaltui.calibration.export import report_json
 from evaltui.errors import InputError, StoreTamperedError
 from evaltui.review import triage
+from evaltui.review.calibration import demo, gold, judgments, queue, report, samples
+from evaltui.review.calibration.export import report_json
 from evaltui.store import Store, grader
-from evaltui.store.grader import VERDICT, ResultRef
+from evaltui.store.runs.grader import VERDICT, ResultRef
 
 PROD, CAND, FALLBACK = 1, 2, 3
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from evaltui import service
-from evaltui.calibration import demo, judgments
 from evaltui.cli import cli
+from evaltui.review.calibration import demo, judgments
 from evaltui.store import Store
 
 from .conftest import ROOT

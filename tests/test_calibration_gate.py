@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 
 from evaltui import exporters, gate
-from evaltui.calibration import demo, judgments
 from evaltui.compare import Comparison
 from evaltui.errors import InputError
 from evaltui.review import triage
+from evaltui.review.calibration import demo, judgments
 from evaltui.store import grader
 
 from .conftest import FIXTURES, ROOT

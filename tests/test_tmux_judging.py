@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaltui.calibration import judgments, samples
+from evaltui.review.calibration import judgments, samples
 from evaltui.store import Store
 
 from .test_tmux import EVALTUI, TMUX, Terminal, terminal_env  # noqa: F401  (a fixture)

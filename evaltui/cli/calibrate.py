@@ -98,11 +98,11 @@ def sample_cmd(
     Example:
       evaltui calibrate sample cand-2026-11-20 --criterion grounded --n 60 --seed 7
     """
-    from evaltui.calibration import files, samples
-    from evaltui.calibration.export import sample_json
-    from evaltui.calibration.judgments import criterion_name
-    from evaltui.calibration.report import check_criterion
     from evaltui.files import write_atomic
+    from evaltui.review.calibration import files, samples
+    from evaltui.review.calibration.export import sample_json
+    from evaltui.review.calibration.judgments import criterion_name
+    from evaltui.review.calibration.report import check_criterion
 
     with open_store(store_path(ctx)) as store:
         run_id = _run_or_mark(store, run, "candidate")
@@ -144,8 +144,8 @@ def sample_cmd(
 @click.pass_context
 def samples_cmd(ctx: click.Context, run: str | None, as_json: bool) -> None:
     """The calibration samples kept (of RUN, when given) and how many of each you judged."""
-    from evaltui.calibration import judgments, samples
-    from evaltui.calibration.export import sample_json
+    from evaltui.review.calibration import judgments, samples
+    from evaltui.review.calibration.export import sample_json
     from evaltui.store.events import current_user
 
     me = current_user()
@@ -196,7 +196,7 @@ def samples_cmd(ctx: click.Context, run: str | None, as_json: bool) -> None:
 def judge_cmd(ctx: click.Context, sample: str) -> None:
     """Open the app's judging screen on SAMPLE: each result blind (the grader's verdict
     hidden until you answer): p pass, f fail, s unsure, e note, u undo."""
-    from evaltui.calibration import samples
+    from evaltui.review.calibration import samples
 
     path = store_path(ctx)
     with open_store(path) as store:
@@ -228,9 +228,9 @@ def label_cmd(
     """Record your judgment of RUN's result on CASE (the judging screen's keys, scripted).
 
     The judgment counts in the grader's calibration like one made on the screen."""
-    from evaltui.calibration import judgments
-    from evaltui.calibration.judgments import criterion_name, criterion_word
-    from evaltui.calibration.report import check_criterion
+    from evaltui.review.calibration import judgments
+    from evaltui.review.calibration.judgments import criterion_name, criterion_word
+    from evaltui.review.calibration.report import check_criterion
 
     if undo == (verdict is not None):
         raise click.UsageError("give --verdict, or --undo")
@@ -276,7 +276,7 @@ def import_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Add judgments made elsewhere: a CSV (with a header) or JSON-lines FILE with
     run, case, epoch, criterion, verdict (pass/fail/unsure), reviewer, sample, note.
     Every row is checked first; importing the same file again adds nothing."""
-    from evaltui.calibration import files
+    from evaltui.review.calibration import files
 
     with open_store(store_path(ctx)) as store:
         added, there = files.import_judgments(store, file)
@@ -293,8 +293,8 @@ def export_cmd(ctx: click.Context, file: Path) -> None:
     """Write every judgment in force (not gold) as JSON lines, with their uids: another
     store's `calibrate import FILE` adds them once, however often files are exchanged.
     Never over an existing file."""
-    from evaltui.calibration import files
     from evaltui.files import write_atomic
+    from evaltui.review.calibration import files
 
     if file.exists():
         raise click.UsageError(f"{file} exists: give a new file")
@@ -327,10 +327,10 @@ def report_cmd(
     Example:
       evaltui calibrate report cand-2026-11-20 --baseline prod-2026-11-02 --criterion grounded
     """
-    from evaltui.calibration.export import report_json
-    from evaltui.calibration.judgments import criterion_name
-    from evaltui.calibration.report import report
-    from evaltui.calibration.text import report_lines
+    from evaltui.review.calibration.export import report_json
+    from evaltui.review.calibration.judgments import criterion_name
+    from evaltui.review.calibration.report import report
+    from evaltui.review.calibration.text import report_lines
 
     with open_store(store_path(ctx)) as store:
         run_id = _run_or_mark(store, run, "candidate")

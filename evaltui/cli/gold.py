@@ -36,9 +36,9 @@ def gold_add(
     note: str | None,
 ) -> None:
     """Set RUN's result on CASE as a gold item with ANSWER (adjudicators only)."""
-    from evaltui.calibration import gold
-    from evaltui.calibration.judgments import criterion_name
-    from evaltui.calibration.report import check_criterion
+    from evaltui.review.calibration import gold
+    from evaltui.review.calibration.judgments import criterion_name
+    from evaltui.review.calibration.report import check_criterion
 
     with open_store(store_path(ctx)) as store:
         ref = result_of(store, run, case, epoch)
@@ -59,8 +59,8 @@ def gold_withdraw(
     ctx: click.Context, run: str, case: str, criterion: str | None, epoch: int | None
 ) -> None:
     """Withdraw a gold item (adjudicators only); answers already given stay recorded."""
-    from evaltui.calibration import gold
-    from evaltui.calibration.judgments import criterion_name
+    from evaltui.review.calibration import gold
+    from evaltui.review.calibration.judgments import criterion_name
 
     with open_store(store_path(ctx)) as store:
         ref = result_of(store, run, case, epoch)
@@ -75,7 +75,7 @@ def gold_withdraw(
 def gold_import(ctx: click.Context, file: Path) -> None:
     """Gold answers from a CSV or JSON-lines FILE: run, case, epoch, criterion, answer,
     note (adjudicators only; importing the same file again adds nothing)."""
-    from evaltui.calibration import files
+    from evaltui.review.calibration import files
 
     with open_store(store_path(ctx)) as store:
         added, there = files.import_gold(store, file)
@@ -88,9 +88,9 @@ def gold_import(ctx: click.Context, file: Path) -> None:
 def gold_list(ctx: click.Context, as_json: bool) -> None:
     """The gold items in force. Their answers are shown only to an adjudicator (anyone,
     when the store lists none); others see how many there are per criterion."""
-    from evaltui.calibration import gold
-    from evaltui.calibration.judgments import criterion_word
     from evaltui.errors import InputError
+    from evaltui.review.calibration import gold
+    from evaltui.review.calibration.judgments import criterion_word
     from evaltui.store import grader
     from evaltui.store.events import current_user
 

@@ -365,7 +365,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     any run that is not the demo's.
     """
     from evaltui import service
-    from evaltui.calibration import demo as demo_calibration
+    from evaltui.review.calibration import demo as demo_calibration
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:

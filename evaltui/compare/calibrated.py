@@ -2,7 +2,7 @@
 figures corrected for the grader's errors, from blind human judgments, over a rule's scope.
 
 The grader's verdicts in scope are read through the Comparison (its scope and cases); the
-judgments and gold answers through their owners (`evaltui.calibration`), on a read-only
+judgments and gold answers through their owners (`evaltui.review.calibration`), on a read-only
 connection of the store. The calibration of a run is the agreed judgments of that run on
 the criterion, over the whole run (a sample is drawn from the whole run: its TPR and TNR
 are assumed to hold in every segment, docs/calibration.md). Each returns (value, evidence).
@@ -16,9 +16,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from typing import Any
 
-from evaltui.calibration import gold
-from evaltui.calibration.judgments import criterion_name, criterion_word
-from evaltui.calibration.report import Figures, figures, paired
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.estimate import (
@@ -28,9 +25,12 @@ from evaltui.estimate import (
     corrected_pass_rate,
     verified_delta,
 )
+from evaltui.review.calibration import gold
+from evaltui.review.calibration.judgments import criterion_name, criterion_word
+from evaltui.review.calibration.report import Figures, figures, paired
 from evaltui.review.triage_state import TRUSTED
 from evaltui.store import Store, grader
-from evaltui.store.grader import ResultRef
+from evaltui.store.runs.grader import ResultRef
 
 Measured = tuple[float | None, dict[str, Any]]
 

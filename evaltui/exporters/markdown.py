@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from evaltui.calibration.text import fmt_num
 from evaltui.exporters.text import fmt_delta, fmt_p, fmt_threshold, fmt_value, pct
 from evaltui.gate.record import DecisionRecord, RunProvenance
+from evaltui.review.calibration.text import fmt_num
 from evaltui.textsafe import visible
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")  # & too: no entity (&#64;) in data

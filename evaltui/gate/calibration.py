@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evaltui.calibration.judgments import criterion_name, criterion_word
 from evaltui.compare.measures import CALIBRATION_METRICS, METRICS, READS_GRADER
 from evaltui.errors import InputError
 from evaltui.gate.policy import LoadedPolicy, Rule
-from evaltui.store.grader import run_identity
+from evaltui.review.calibration.judgments import criterion_name, criterion_word
+from evaltui.store.runs.grader import run_identity
 from evaltui.store.store import Store
 
 if TYPE_CHECKING:  # a type only: the samples module loads with the section
-    from evaltui.calibration.samples import SampleRecord
+    from evaltui.review.calibration.samples import SampleRecord
 
 
 class _Model(BaseModel):
@@ -117,8 +117,8 @@ def section(
     if not crits:
         return None
     # load time: the judgments and the estimators only for a policy that uses them
-    from evaltui.calibration.report import check_criterion, figures, grader_identity
-    from evaltui.calibration.samples import samples_for
+    from evaltui.review.calibration.report import check_criterion, figures, grader_identity
+    from evaltui.review.calibration.samples import samples_for
 
     std = loaded.policy.calibration
     conn = store.conn

@@ -432,7 +432,7 @@ def _append_only(table: str, what: str) -> str:
 @migrations()
 def m014_judgments(db: Database) -> None:
     """Measuring the judges (docs/calibration.md): blind judgments (one row per action), gold
-    answers, calibration samples; append-only, owned by evaltui/calibration/ (each module
+    answers, calibration samples; append-only, owned by evaltui/review/calibration/ (each module
     says what its rows mean)."""
     db.executescript(
         """

@@ -10,15 +10,15 @@ from textual.message import Message
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from evaltui.calibration.queue import GoldFeedback, QueueItem
-    from evaltui.calibration.samples import SampleRecord
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
     from evaltui.gate import DecisionRecord
     from evaltui.models import RunSummary
+    from evaltui.review.calibration.queue import GoldFeedback, QueueItem
+    from evaltui.review.calibration.samples import SampleRecord
     from evaltui.review.lifecycle import Suggestion
     from evaltui.review.taxonomy import Taxonomy
     from evaltui.review.triage import Finding
-    from evaltui.store.grader import ResultView
+    from evaltui.store.runs.grader import ResultView
     from evaltui.tui.case_cursor import Page
     from evaltui.views.trend import Trend
 

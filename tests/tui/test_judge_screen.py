@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from evaltui.calibration import demo, gold, judgments, samples
 from evaltui.errors import StoreError
+from evaltui.review.calibration import demo, gold, judgments, samples
 from evaltui.store import Store, grader
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.calibration import CalibrationScreen

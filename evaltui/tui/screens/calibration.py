@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer
 
-from evaltui.calibration.export import report_json
-from evaltui.calibration.report import report
-from evaltui.calibration.text import report_lines
+from evaltui.review.calibration.export import report_json
+from evaltui.review.calibration.report import report
+from evaltui.review.calibration.text import report_lines
 from evaltui.store import Store
 from evaltui.tui.messages import CalibrationLoaded
 from evaltui.tui.screens.base import AppScreen

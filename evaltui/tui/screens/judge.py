@@ -24,13 +24,13 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer
 from textual.worker import Worker
 
-from evaltui.calibration import judgments, queue, samples
-from evaltui.calibration.judgments import HumanVerdict, criterion_word
-from evaltui.calibration.queue import QueueItem
-from evaltui.calibration.samples import SampleRecord
+from evaltui.review.calibration import judgments, queue, samples
+from evaltui.review.calibration.judgments import HumanVerdict, criterion_word
+from evaltui.review.calibration.queue import QueueItem
+from evaltui.review.calibration.samples import SampleRecord
 from evaltui.store import Store, grader
 from evaltui.store.events import current_user
-from evaltui.store.grader import ResultView
+from evaltui.store.runs.grader import ResultView
 from evaltui.textsafe import one_line, safe_text
 from evaltui.tui.messages import (
     JudgeQueueLoaded,

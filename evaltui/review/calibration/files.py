@@ -23,15 +23,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evaltui.calibration import gold, judgments, samples
-from evaltui.calibration.judgments import HUMAN_VERDICTS, Judgment, criterion_name
-from evaltui.calibration.report import check_criterion
 from evaltui.errors import EvaltuiError, InputError
 from evaltui.files import read_regular
+from evaltui.review.calibration import gold, judgments, samples
+from evaltui.review.calibration.judgments import HUMAN_VERDICTS, Judgment, criterion_name
+from evaltui.review.calibration.report import check_criterion
 from evaltui.review.triage_state import check_name
 from evaltui.store import grader
 from evaltui.store.events import current_user, now_iso
-from evaltui.store.grader import ResultRef
+from evaltui.store.runs.grader import ResultRef
 from evaltui.store.store import Store
 from evaltui.textsafe import one_line
 

@@ -27,7 +27,7 @@ from evaltui.errors import InputError
 from evaltui.review.triage_state import check_name
 from evaltui.store import grader
 from evaltui.store.events import current_user, now_iso
-from evaltui.store.grader import VERDICT, VERDICT_WORD, ResultRef
+from evaltui.store.runs.grader import VERDICT, VERDICT_WORD, ResultRef
 from evaltui.store.store import Store
 
 HumanVerdict = Literal["pass", "fail", "unsure"]

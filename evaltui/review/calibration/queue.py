@@ -13,10 +13,10 @@ import random
 import sqlite3
 from dataclasses import dataclass
 
-from evaltui.calibration import gold, judgments
-from evaltui.calibration.judgments import Purpose
-from evaltui.calibration.samples import SampleRecord
-from evaltui.store.grader import ResultRef
+from evaltui.review.calibration import gold, judgments
+from evaltui.review.calibration.judgments import Purpose
+from evaltui.review.calibration.samples import SampleRecord
+from evaltui.store.runs.grader import ResultRef
 
 # When a reviewer learns how they did on gold: at the end of the session, or never (the
 # adjudicator reads `calibrate report`). A store setting; docs/calibration.md.

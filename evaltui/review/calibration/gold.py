@@ -17,15 +17,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from evaltui.calibration import judgments
 from evaltui.errors import InputError
 from evaltui.estimate import ReviewerAccuracy, reviewer_accuracy
 from evaltui.review import triage
+from evaltui.review.calibration import judgments
 from evaltui.review.triage_state import check_name
 from evaltui.stats import ALPHA
 from evaltui.store import grader
 from evaltui.store.events import current_user, now_iso
-from evaltui.store.grader import ResultRef
+from evaltui.store.runs.grader import ResultRef
 from evaltui.store.store import Store
 
 Answer = Literal["pass", "fail"]

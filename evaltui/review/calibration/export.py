@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaltui.calibration.gold import ReviewerGold
-from evaltui.calibration.judgments import criterion_word
-from evaltui.calibration.report import (
+from evaltui.estimate import CorrectedRate, Interval, Proportion, Refusal, ReviewerAccuracy
+from evaltui.review.calibration.gold import ReviewerGold
+from evaltui.review.calibration.judgments import criterion_word
+from evaltui.review.calibration.report import (
     CalibrationReport,
     CriterionReport,
     Figures,
     PairedFigures,
     SegmentFigures,
 )
-from evaltui.calibration.samples import SampleRecord
-from evaltui.estimate import CorrectedRate, Interval, Proportion, Refusal, ReviewerAccuracy
+from evaltui.review.calibration.samples import SampleRecord
 
 
 def r6(x: float | None) -> float | None:

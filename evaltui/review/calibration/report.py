@@ -17,9 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from evaltui.calibration import gold, judgments, samples
-from evaltui.calibration.judgments import Labels, criterion_word
-from evaltui.calibration.samples import SampleRecord
 from evaltui.errors import InputError
 from evaltui.estimate import (
     Confusion,
@@ -33,9 +30,12 @@ from evaltui.estimate import (
     corrected_pass_rate,
     grader_differs,
 )
+from evaltui.review.calibration import gold, judgments, samples
+from evaltui.review.calibration.judgments import Labels, criterion_word
+from evaltui.review.calibration.samples import SampleRecord
 from evaltui.stats import ALPHA
 from evaltui.store import grader
-from evaltui.store.grader import VERDICT, ResultRef
+from evaltui.store.runs.grader import VERDICT, ResultRef
 
 
 @dataclass(frozen=True, slots=True)

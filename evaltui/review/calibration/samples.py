@@ -16,12 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evaltui.calibration.judgments import criterion_word
 from evaltui.errors import InputError, NotFoundError
 from evaltui.estimate import CalibrationSample, FrameItem, SampleFrame, Stratum, draw_sample
+from evaltui.review.calibration.judgments import criterion_word
 from evaltui.store import grader
 from evaltui.store.events import current_user, now_iso
-from evaltui.store.grader import ResultRef
+from evaltui.store.runs.grader import ResultRef
 from evaltui.store.store import Store
 
 

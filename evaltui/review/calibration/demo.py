@@ -12,9 +12,9 @@ pass), and eight gold items on the fallback run, answered by both (one wrong). R
 
 from __future__ import annotations
 
-from evaltui.calibration import gold, judgments, samples
+from evaltui.review.calibration import gold, judgments, samples
 from evaltui.store import grader
-from evaltui.store.grader import VERDICT, Graded
+from evaltui.store.runs.grader import VERDICT, Graded
 from evaltui.store.store import Store
 
 CRITERION = "grounded"
