@@ -34,6 +34,10 @@ OWNERS: dict[str, str] = {
     # the event log and the decisions it heads
     "events": "store/events.py",
     "decisions": "store/decisions.py",
+    # measuring the judges
+    "judgments": "review/calibration/judgments.py",
+    "calibration_samples": "review/calibration/samples.py",
+    "gold": "review/calibration/gold.py",
 }
 SCHEMA = {"store/migrations.py", "store/schema.py"}
 # the comparison's reads, moving into store/runs/comparison.py (removed when they have)

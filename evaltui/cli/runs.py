@@ -366,6 +366,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     any run that is not the demo's.
     """
     from evaltui import service
+    from evaltui.review.calibration import demo as demo_calibration
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
@@ -383,6 +384,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
         new.store.actor = reviewer(ctx)  # as open_store does
         with new:
             outcomes = service.load_demo(new.store)
+            demo_calibration.load(new.store)  # 60 blind judgments, gold (README.md)
             if new.publish():
                 echo(f"created a new store at {path}", err=True)
             else:  # another evaltui made it meanwhile: load into that one
@@ -390,6 +392,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     if outcomes is None:
         with open_store(path, write=True) as store:
             outcomes = service.load_demo(store)
+            demo_calibration.load(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)

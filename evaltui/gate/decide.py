@@ -20,7 +20,7 @@ from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
 from evaltui.compare.summary import summarize
 from evaltui.errors import InputError
-from evaltui.gate import formats
+from evaltui.gate import calibration, formats
 from evaltui.gate.checks import check_policy
 from evaltui.gate.diff import Difference, FieldPath, differences, dotted
 from evaltui.gate.formats import Change
@@ -96,12 +96,16 @@ def _rule_result(
     n: int,
     policy_min_n: int,
     insufficient_action: Action,
+    uncalibrated: str | None = None,
 ) -> RuleResult:
     """One rule as measured: pass or fail against its threshold, never a pass on fewer
-    than min_n cases (or none), a fail when there is no value unless `missing = pass`."""
+    than min_n cases (or none), nor on a criterion [calibration] finds lacking
+    (`uncalibrated` says why), a fail when there is no value unless `missing = pass`."""
     min_n = r.min_n if r.min_n is not None else policy_min_n
-    insufficient = n == 0 or n < min_n
-    if insufficient:
+    insufficient = n == 0 or n < min_n or uncalibrated is not None
+    if uncalibrated is not None:
+        passed, result = False, f"insufficient evidence: {uncalibrated}"
+    elif insufficient:
         passed = False
         result = f"insufficient evidence: {n} cases in scope, min_n {min_n}"
     elif value is None:
@@ -116,6 +120,7 @@ def _rule_result(
         action=_ACTION[r.action], owner=r.owner, why=r.why, evidence=evidence, n=n,
         min_n=min_n, insufficient=insufficient,
         triggers=insufficient_action if insufficient else _ACTION[r.action],
+        uncalibrated=uncalibrated,
     )  # fmt: skip
 
 
@@ -152,8 +157,17 @@ def evaluate(
             measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
         ]
         _correct_significance(pol, summary["segments"], measured)
+        cal = calibration.section(store, loaded, baseline, candidate, pol.alpha)
         rules_out = [
-            _rule_result(r, value, evidence, n, pol.min_n, pol.insufficient_evidence)
+            _rule_result(
+                r,
+                value,
+                evidence,
+                n,
+                pol.min_n,
+                pol.insufficient_evidence,
+                None if cal is None else cal.lacking(r),  # [calibration]'s standard
+            )
             for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True)
         ]
         violated = [x for x in rules_out if not x.passed]
@@ -185,7 +199,9 @@ def evaluate(
         else "; ".join(
             f"{x.id} ({x.triggers}, owner {x.owner}): "
             + (
-                f"insufficient evidence: {x.n} cases over {x.scope_text}, needs {x.min_n}"
+                f"insufficient evidence: {x.uncalibrated}"  # gate/calibration.py
+                if x.uncalibrated
+                else f"insufficient evidence: {x.n} cases over {x.scope_text}, needs {x.min_n}"
                 if x.insufficient
                 else f"{x.metric} over {x.scope_text} is {fmt_value(x.value, x.metric)}, "
                 f"must be {fmt_threshold(x.threshold, x.metric)}"
@@ -233,6 +249,7 @@ def evaluate(
             "decided_by": decided_by or store.actor,
             "event_log_head": store.chain_head(),
         },
+        "calibration": cal,
     })  # fmt: skip
     return record.sealed()
 
@@ -242,7 +259,7 @@ _VOLATILE: frozenset[FieldPath] = frozenset(
     {("content_hash",), ("provenance", "event_log_head"), ("provenance", "evaltui_version")}
 )
 # Said field by field before the rest (`verify`).
-_SAID_APART = ("rules", "findings", "open_disagreements")
+_SAID_APART = ("rules", "findings", "open_disagreements", "calibration")
 
 
 def _listed(differences: list[Difference], limit: int = 12) -> str:
@@ -364,6 +381,8 @@ def _changes(
         )
     if now.open_disagreements != was.open_disagreements:
         problems.append("open disagreements changed")
+    # the judgment set a decision used
+    problems += calibration.changes(was.model_dump(mode="json"), now.model_dump(mode="json"))
     skip = _VOLATILE | explained | {("provenance", "policy", "sha256")}
     if policy_moved:
         skip |= {("provenance", "policy", "path")}

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaltui.gate.calibration import CalibrationRecord
 from evaltui.gate.policy import Action
 
 SCHEMA = "evaltui.decision/1"
@@ -45,6 +46,9 @@ class RuleResult(_Model):
     min_n: int
     insufficient: bool  # fewer than min_n cases (or none): never a pass
     triggers: Action  # what the rule contributes when it does not pass
+    # why it lacks evidence for want of calibration (the policy's [calibration]); written
+    # only then
+    uncalibrated: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def threshold_kind(self) -> tuple[str, Number]:
@@ -166,6 +170,9 @@ class DecisionRecord(_Model):
     reviewers: list[str]
     open_disagreements: list[str]
     provenance: Provenance
+    # the calibration used (gate/calibration.py): only when the policy asks for it, so a
+    # record that uses none is written as before
+    calibration: CalibrationRecord | None = Field(default=None, exclude_if=lambda v: v is None)
     content_hash: str = ""
 
     def as_dict(self) -> dict[str, Any]:

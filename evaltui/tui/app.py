@@ -56,8 +56,10 @@ class EvaltuiApp(App[None]):
         config: Config | None = None,
         *,
         reviewer: str | None = None,
+        judge: int | None = None,  # open on the judging screen of this calibration sample
     ) -> None:
         super().__init__()
+        self.judge_sample = judge
         self.db_path = Path(db_path)
         # who acts in this app: its events, findings and saved views (the CLI's --reviewer)
         self.reviewer = reviewer or current_user()
@@ -106,6 +108,12 @@ class EvaltuiApp(App[None]):
         except EvaltuiError as exc:
             failed = exc
         self.push_screen(RunsScreen())
+        if self.judge_sample is not None and failed is None:
+            from evaltui.tui.screens.judge import (
+                JudgeScreen,
+            )  # load time: calibration only when asked
+
+            self.push_screen(JudgeScreen(self.judge_sample))
         if failed is not None:
             self.push_screen(ErrorScreen(failed.title, failed.message))
         # A full collection takes tens of ms once a comparison is open: done when no key

@@ -13,9 +13,12 @@ if TYPE_CHECKING:
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
     from evaltui.gate import DecisionRecord, DecisionRow
     from evaltui.models import RunSummary
+    from evaltui.review.calibration.queue import GoldFeedback, QueueItem
+    from evaltui.review.calibration.samples import SampleRecord
     from evaltui.review.lifecycle import Suggestion
     from evaltui.review.taxonomy import Taxonomy
     from evaltui.review.triage import Finding
+    from evaltui.store.runs.grader import ResultView
     from evaltui.tui.case_cursor import Page
     from evaltui.views.trend import Trend
 
@@ -203,3 +206,52 @@ class Exported(Message):
 @dataclass
 class TrendLoaded(Message):
     trend: Trend
+
+
+# -- judging screen ------------------------------------------------------------------------------
+
+
+@dataclass
+class JudgeQueueLoaded(Message):
+    """A reviewer's judging queue (gold items in it are not marked for the screen to show)."""
+
+    sample: SampleRecord | None  # None: the run has no calibration sample
+    queue: list[QueueItem]
+    reviewer: str
+    feedback: str  # when gold answers are told: "end" or "never"
+
+
+@dataclass
+class JudgeViewsLoaded(Message):
+    """The results of queue items `start`.. as the screen shows them."""
+
+    start: int
+    views: list[ResultView | None]
+
+
+@dataclass
+class JudgmentSaved(Message):
+    index: int
+    verdict: str
+    view: ResultView | None  # the grader's verdict, shown once the reviewer has answered
+
+
+@dataclass
+class JudgmentUndone(Message):
+    index: int
+    found: bool
+
+
+@dataclass
+class SessionEnded(Message):
+    """How the reviewer did on the session's gold items (told at its end, when so set)."""
+
+    feedback: GoldFeedback
+    keys: dict[int, str]  # case id -> key, for the wrong ones
+
+
+@dataclass
+class CalibrationLoaded(Message):
+    """The calibration panel's report, as lines of text (calibration/text.py)."""
+
+    lines: list[str]

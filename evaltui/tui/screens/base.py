@@ -42,6 +42,12 @@ WHAT = {
     "write": "Retiring cases",
     "load_runs": "Reading the runs",
     "save_mark": "Marking a run",
+    "save_judgment": "Saving a judgment",
+    "undo_judgment": "Undoing a judgment",
+    "load_queue": "Reading the judging queue",
+    "load_views": "Reading the results to judge",
+    "tell_gold": "Reading how the session did on gold",
+    "load_report": "Reading the calibration",
 }
 
 

@@ -81,6 +81,20 @@ class RunsScreen(AppScreen):
             id="runs.compare",
             priority=True,  # over the table's own Enter, so help and the footer show it
         ),
+        Binding(
+            "j",
+            "judge",
+            "Judge",
+            tooltip="Judge the highlighted run's newest calibration sample, blind",
+            id="runs.judge",
+        ),
+        Binding(
+            "C",
+            "calibration",
+            "Calibration",
+            tooltip="The grader's calibration on the highlighted run (vs the baseline mark)",
+            id="runs.calibration",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -227,10 +241,27 @@ class RunsScreen(AppScreen):
 
         self.app.push_screen(CompareScreen(base, cand, self.selection.get("fallback")))
 
+    # -- measuring the judges (docs/calibration.md) -----------------------------
+
+    def action_judge(self) -> None:
+        run = self.highlighted_run()
+        if run is not None:
+            from evaltui.tui.screens.judge import JudgeScreen  # load time: only when asked
+
+            self.app.push_screen(JudgeScreen(run_id=run.id))
+
+    def action_calibration(self) -> None:
+        run = self.highlighted_run()
+        if run is not None:
+            from evaltui.tui.screens.calibration import CalibrationScreen  # load time
+
+            base = self.selection.get("baseline")
+            self.app.push_screen(CalibrationScreen(run.id, base if base != run.id else None))
+
     # -- marking ---------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("mark", "unmark") and not self.runs:
+        if action in ("mark", "unmark", "judge", "calibration") and not self.runs:
             return None  # shown dim: nothing to mark yet
         return True
 
