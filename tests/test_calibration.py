@@ -12,7 +12,8 @@ from evaltui.errors import InputError, StoreTamperedError
 from evaltui.review import triage
 from evaltui.review.calibration import demo, gold, judgments, queue, report, samples
 from evaltui.review.calibration.export import report_json
-from evaltui.store import Store, grader
+from evaltui.store import Store
+from evaltui.store.runs import grader
 from evaltui.store.runs.grader import VERDICT, ResultRef
 
 PROD, CAND, FALLBACK = 1, 2, 3
@@ -50,8 +51,8 @@ def test_each_judgment_is_an_event_in_the_chain(demo_store):
     judgments.record(demo_store, ref, "grounded", "fail", note="claims an action", reviewer="ana")
     judgments.undo(demo_store, ref, "grounded", reviewer="ana")
     events = demo_store.events()[before:]
-    assert [e["action"] for e in events] == ["judgment.record", "judgment.undo"]
-    assert events[0]["actor"] == "ana" and events[0]["after"] == {
+    assert [e.action for e in events] == ["judgment.record", "judgment.undo"]
+    assert events[0].actor == "ana" and events[0].after == {
         "criterion": "grounded",
         "verdict": "fail",
         "note": "claims an action",
@@ -201,8 +202,8 @@ def test_only_an_adjudicator_sets_gold_and_the_log_does_not_give_it_away(demo_st
     with pytest.raises(InputError, match="not an adjudicator"):
         gold.set_answer(demo_store, ref, "grounded", "fail", by="ana")
     item = gold.set_answer(demo_store, ref, "grounded", "fail", by="lead")
-    (event,) = [e for e in demo_store.events() if e["action"] == "gold.set"]
-    assert (event["entity"], event["entity_id"], event["after"]) == (
+    (event,) = [e for e in demo_store.events() if e.action == "gold.set"]
+    assert (event.entity, event.entity_id, event.after) == (
         "gold",
         item.uid,
         {"criterion": "grounded"},

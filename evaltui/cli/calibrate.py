@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from evaltui.cli.app import cli, open_app, open_store, store_path
+from evaltui.cli.app import cli, open_app, open_store, reviewer, store_path
 from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.store import Store, runs
 from evaltui.textsafe import one_line, safe_json, visible
@@ -145,9 +145,8 @@ def samples_cmd(ctx: click.Context, run: str | None, as_json: bool) -> None:
     """The calibration samples kept (of RUN, when given) and how many of each you judged."""
     from evaltui.review.calibration import judgments, samples
     from evaltui.review.calibration.export import sample_json
-    from evaltui.store.events import current_user
 
-    me = current_user()
+    me = reviewer(ctx)
     with open_store(store_path(ctx)) as store:
         run_id = runs.resolve_run(store, run) if run else None
         kept = samples.samples(store.conn, run_id)

@@ -91,13 +91,12 @@ def gold_list(ctx: click.Context, as_json: bool) -> None:
     from evaltui.errors import InputError
     from evaltui.review.calibration import gold
     from evaltui.review.calibration.judgments import criterion_word
-    from evaltui.store.events import current_user
     from evaltui.store.runs import grader
 
     with open_store(store_path(ctx)) as store:
         items = gold.in_force(store.conn)
         try:
-            gold.check_adjudicator(store, current_user())
+            gold.check_adjudicator(store, store.actor)
             shown = True
         except InputError:
             shown = False

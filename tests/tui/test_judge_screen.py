@@ -9,7 +9,8 @@ from rich.console import Console
 
 from evaltui.errors import StoreError
 from evaltui.review.calibration import demo, gold, judgments, samples
-from evaltui.store import Store, grader
+from evaltui.store import Store
+from evaltui.store.runs import grader
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.calibration import CalibrationScreen
 from evaltui.tui.screens.error import ErrorScreen
