@@ -29,6 +29,11 @@ _COLS = (
 )
 
 
+class Conflict(TeamError):
+    """The server refused a push because of what it holds (a fork, or a link to an event
+    it lacks): pull, chain again and push again."""
+
+
 @dataclass
 class Pushed:
     inserted: list[str] = field(default_factory=list)  # hashes the server did not hold
@@ -87,6 +92,26 @@ class TeamClient:
             )
         return str(row[0]), str(row[1])
 
+    def project_info(self) -> dict[str, Any]:
+        """The project's settings: blind review, taxonomy and policy hashes."""
+        row = self.conn.execute(
+            f"SELECT blind, taxonomy_sha256, policy_sha256 FROM {self._s}.projects "
+            "WHERE project = %s",
+            (self.project,),
+        ).fetchone()
+        if row is None:
+            raise TeamError(f"no project {self.project!r} this login can read in {self.schema!r}")
+        return {"blind": bool(row[0]), "taxonomy_sha256": row[1], "policy_sha256": row[2]}
+
+    def members(self) -> list[dict[str, Any]]:
+        """The project's members: reviewer name, role, when added."""
+        rows = self.conn.execute(
+            f"SELECT reviewer, role, added_at FROM {self._s}.project_members WHERE project = %s "
+            "ORDER BY reviewer",
+            (self.project,),
+        ).fetchall()
+        return [dict(zip(("reviewer", "role", "added_at"), r, strict=True)) for r in rows]
+
     # -- push -----------------------------------------------------------------------------
 
     def _refuse_early(self, events: list[TeamEvent]) -> None:
@@ -136,13 +161,13 @@ class TeamClient:
                 with self.conn.transaction():
                     inserted = {r[0] for r in self.conn.execute(query, columns)}
             except psycopg.errors.ForeignKeyViolation:
-                raise TeamError(
+                raise Conflict(
                     "the team store refused the push: an event follows one the server does "
                     "not hold (push a stream from its first event); nothing of this batch "
                     "was written"
                 ) from None
             except psycopg.errors.UniqueViolation:
-                raise TeamError(
+                raise Conflict(
                     "the team store refused the push: an event follows a link another event "
                     "of the same author and subject already follows (a fork); nothing of "
                     "this batch was written"
@@ -164,14 +189,14 @@ class TeamClient:
         if self.check.holds(event.hash):
             return
         if event.prev is not None and not (
-            self.check.holds(event.prev) or event.prev in self.check.refused
+            self.check.holds(event.prev) or self.check.is_refused(event.prev)
         ):
             # a stream this client could not read before (blind mode): its earlier events
             for earlier in self._rows(
                 "author = %s AND subject = %s AND server_seq < %s",
                 (event.author, event.subject, event.server_seq),
             ):
-                if not self.check.holds(earlier.hash) and earlier.hash not in self.check.refused:
+                if not self.check.holds(earlier.hash) and not self.check.is_refused(earlier.hash):
                     self._take(earlier, out)
         self._take(event, out)
 
@@ -203,8 +228,12 @@ class TeamClient:
         """Every readable event on one subject (after labelling a case in blind mode, the
         others' labels on it become readable though their sequence numbers are behind the
         cursor). The cursor is not moved."""
+        return self.pull_subjects([subject])
+
+    def pull_subjects(self, subjects: list[str]) -> Pulled:
+        """Every readable event on these subjects, in server order (pull_subject)."""
         out = Pulled()
-        for event in self._rows("subject = %s", (subject,)):
+        for event in self._rows("subject = ANY(%s)", (list(subjects),)):
             self._verify(event, out)
         return out
 

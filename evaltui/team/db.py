@@ -8,6 +8,7 @@ files; evaltui stores none of it, and never writes a connection string anywhere.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -41,14 +42,28 @@ def check_url(url: str) -> None:
         )
 
 
+CONNECT_TIMEOUT_S = 10  # when neither the URL nor PGCONNECT_TIMEOUT says
+
+
 def connect(url: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
-    """A connection (not autocommit) to the team store; `url` empty uses libpq's environment."""
+    """A connection (not autocommit unless asked) to the team store; `url` empty uses
+    libpq's environment. An unreachable server is given up after 10 seconds unless the URL
+    or PGCONNECT_TIMEOUT says otherwise (libpq alone would wait for the network's)."""
     psycopg = _psycopg()
     check_url(url)
+    if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(url) and not os.environ.get(
+        "PGCONNECT_TIMEOUT"
+    ):
+        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as exc:
-        raise TeamError(f"could not connect to the team store: {str(exc).strip()}") from None
+        raise Offline(f"could not connect to the team store: {str(exc).strip()}") from None
+
+
+class Offline(TeamError):
+    """The team store cannot be reached (or the connection was lost): work goes on locally,
+    and what is not shared stays in the outbox."""
 
 
 def ident(name: str) -> Any:
@@ -64,5 +79,7 @@ def translated() -> Iterator[None]:
     psycopg = _psycopg()
     try:
         yield
+    except psycopg.OperationalError as exc:
+        raise Offline(f"lost the team store: {str(exc).strip()}") from None
     except psycopg.Error as exc:
         raise TeamError(f"the team store refused: {str(exc).strip()}") from None
