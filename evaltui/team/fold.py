@@ -128,6 +128,7 @@ class Outcome:
     changed: int = 0
     rejected: list[str] = field(default_factory=list)  # named, the first 20
     waiting: list[str] = field(default_factory=list)  # named, the first 20
+    latest: str | None = None  # the last other member's finding folded: who, what, when
 
 
 class _Wait(Exception):
@@ -243,6 +244,9 @@ class Folder:
         triage._insert(self.store, finding)
         self.touched.add((base, cand, case_id))
         self.outcome.added += 1
+        if author != self.link.reviewer:
+            what = {"label": "labelled", "undo": "undid", "adjudication": "adjudicated"}
+            self.outcome.latest = f"{author} {what[event.kind]} {parts[3]} at {at[11:19]}"
         return "folded", None, p.uid
 
     def _same(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from evaltui.lifecycle import Suggestion
     from evaltui.models import RunSummary
     from evaltui.taxonomy import Taxonomy
+    from evaltui.team.live import LinkState
     from evaltui.trend import Trend
     from evaltui.triage import Finding
     from evaltui.tui.case_cursor import Page
@@ -203,3 +204,13 @@ class Exported(Message):
 @dataclass
 class TrendLoaded(Message):
     trend: Trend
+
+
+# -- the team store ------------------------------------------------------------------------------
+
+
+@dataclass
+class TeamChanged(Message):
+    """The team link's state after a sync or a lost connection (team/live.py)."""
+
+    state: LinkState
