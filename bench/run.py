@@ -827,6 +827,7 @@ SECTIONS = {
     "mem_app": _section("mem_app"),
     "codebook": _section("codebook"),
     "otlp_proto": _section("otlp_proto"),
+    "team": _section("team"),
 }
 
 
