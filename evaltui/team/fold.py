@@ -246,7 +246,8 @@ class Folder:
         self.outcome.added += 1
         if author != self.link.reviewer:
             what = {"label": "labelled", "undo": "undid", "adjudication": "adjudicated"}
-            self.outcome.latest = f"{author} {what[event.kind]} {parts[3]} at {at[11:19]}"
+            when = datetime.fromisoformat(at).astimezone(UTC).strftime("%H:%M:%S UTC")
+            self.outcome.latest = f"{author} {what[event.kind]} {parts[3]} at {when}"
         return "folded", None, p.uid
 
     def _same(
