@@ -177,6 +177,9 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     if out["not_allowed"]:
         echo(f"kept local: {out['not_allowed']} finding(s) of a kind a {out['role']} may not "
              "write in the team (adjudications: adjudicators only)")  # fmt: skip
+    if out["not_shareable"]:
+        echo(f"kept local: {out['not_shareable']} finding(s) a team store cannot hold "
+             "(named below)")  # fmt: skip
     for line in out["problems"]:
         echo(f"refused: {line}", err=True)
     for line in out["waiting_for"]:

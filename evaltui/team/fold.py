@@ -299,8 +299,8 @@ class Folder:
             ) from None
         if ahead > self.skew:
             raise _Wait(
-                f"it is dated {ahead:,.0f} seconds ahead of this clock (more than the "
-                f"{self.skew} allowed, EVALTUI_MAX_CLOCK_SKEW)"
+                f"it is dated {client_at[:40]}, ahead of this clock by more than the "
+                f"{self.skew} seconds allowed (EVALTUI_MAX_CLOCK_SKEW)"
             )
         return client_at
 

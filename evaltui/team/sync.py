@@ -57,6 +57,7 @@ class SyncResult:
     outcome: Outcome = field(default_factory=Outcome)
     refused: list[str] = field(default_factory=list)  # named, the first 20
     unshareable: list[str] = field(default_factory=list)  # local findings that cannot go
+    not_shareable: int = 0  # how many (`unshareable` names the first 20)
     not_allowed: int = 0  # local findings of a kind this member's role may not write
     not_shared: dict[str, int] = field(default_factory=dict)  # local findings by other names
     outbox: int = 0  # still to share after this sync
@@ -72,7 +73,8 @@ class SyncResult:
             "kept": o.statuses["kept"], "rejected": o.statuses["rejected"],
             "refused": o.statuses["refused"], "findings_added": o.added,
             "cases_changed": o.changed, "outbox": self.outbox, "cursor": self.cursor,
-            "not_allowed": self.not_allowed, "not_shared": dict(sorted(self.not_shared.items())),
+            "not_allowed": self.not_allowed, "not_shareable": self.not_shareable,
+            "not_shared": dict(sorted(self.not_shared.items())),
             "conflicts": self.conflicts,
             "problems": [*self.refused, *o.rejected, *self.unshareable][:20],
             "waiting_for": o.waiting[:20],
@@ -114,7 +116,7 @@ class Syncer:
             self.reveal(sorted(pushed_subjects))
         self.pull()
         self.result.outbox, self.result.not_shared = ledger.outbox_size(self.store, reviewer)
-        self.result.outbox -= self.result.not_allowed + len(self.result.unshareable)
+        self.result.outbox -= self.result.not_allowed + self.result.not_shareable
         return self.result
 
     # -- in ---------------------------------------------------------------------------------
@@ -169,7 +171,6 @@ class Syncer:
             with self.folding() as folder:
                 for event in waiting:
                     folder.place(event)
-            self.result.outcome.statuses["waiting"] = ledger.counts(self.store)["waiting"]
 
     def reveal(self, subjects: list[str]) -> None:
         """Blind review: the cases this sync labelled, read again."""
@@ -185,6 +186,7 @@ class Syncer:
         subjects: set[str] = set()
         self.result.not_allowed = 0
         self.result.unshareable.clear()
+        self.result.not_shareable = 0
         batch: list[tuple[TeamEvent, str]] = []
         after = 0
         while page := ledger.outbox(self.store, self.link.reviewer, after, PUSH):
@@ -202,6 +204,7 @@ class Syncer:
                 try:
                     event = event_of(item, self.link.project, heads[subject])
                 except ValueError as exc:
+                    self.result.not_shareable += 1
                     if len(self.result.unshareable) < 20:
                         self.result.unshareable.append(f"finding {f.uid[:16]} ({f.kind}): {exc}")
                     continue

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from evaltui import triage
-from evaltui.team import TeamError, ledger
+from evaltui.team import TeamError, ledger, member
 from evaltui.team.client import TeamClient
 from evaltui.team.db import Offline
 from evaltui.team.events import TeamEvent, canonical_json
 from evaltui.team.fold import payload_of
-from evaltui.team.sync import Syncer
+from evaltui.team.sync import Syncer, last_sync
 
 from .conftest import Team
 from .stores import Local, import_runs, make_locals, write_runs
@@ -120,9 +120,8 @@ def test_a_retraction_of_another_reviewers_finding_and_a_reused_uid_are_rejected
     # cy, a real member, writes an undo of ana's finding, and a label reusing its uid
     undo = {**payload_of(f), "uid": "c" * 32, "undoes": f.uid}
     _crafted(team, "cy", "undo", subject, undo)
-    reuse = _crafted(team, "cy", "label", subject.replace("k0001", "k0002"),
-                     {**payload_of(f), "note": "mine now"})  # fmt: skip
-    del reuse
+    _crafted(team, "cy", "label", subject.replace("k0001", "k0002"),
+             {**payload_of(f), "note": "mine now"})  # fmt: skip
     result = bo.sync()
     problems = result.to_json()["problems"]
     assert result.outcome.statuses == {"folded": 1, "rejected": 2}
@@ -131,7 +130,7 @@ def test_a_retraction_of_another_reviewers_finding_and_a_reused_uid_are_rejected
     case1 = next(r for r in bo.state()["cases"] if r["case_key"] == "k0001")
     assert case1["reviewers"] == ["ana"] and case1["class"] == "unsupported_claim"
     assert "k0002" not in {r["case_key"] for r in bo.state()["cases"]}
-    del cy
+    assert cy.sync().outcome.statuses["rejected"] == 2  # cy's own store takes neither either
 
 
 def _ledger_events(store):
@@ -162,8 +161,6 @@ def test_an_event_waits_for_a_run_this_store_lacks_then_folds(team: Team, tmp_pa
         and "import the same file" in (status["waiting_for"][0]["reason"])
     )
     import_runs(bo.db, runs[1:])  # imported as a second run in bo's store
-    with bo.store() as store:
-        store.conn.execute("SELECT 1")
     second = bo.sync()
     assert second.outcome.added == 2 and second.pulled == 0
     assert bo.state()["findings"] == ana.state()["findings"]
@@ -196,7 +193,7 @@ def test_an_event_edited_on_the_server_is_refused_named_and_not_folded(team: Tea
         uids = {r[0] for r in store.conn.execute("SELECT uid FROM findings")}
         assert chain[1].payload["uid"] not in uids and chain[2].payload["uid"] not in uids
         assert ledger.counts(store)["refused"] == 2
-        status = __import__("evaltui.team.member", fromlist=["status"]).status(store)
+        status = member.status(store)
     assert status["refused"][0].startswith(f"event {chain[1].hash[:16]}")
     # not read again: the next sync pulls nothing and the refusal stays
     assert bo.sync().pulled == 0
@@ -310,10 +307,8 @@ def test_offline_the_sync_fails_in_one_line_and_the_outbox_waits(team: Team, tmp
     with pytest.raises(Offline, match="could not connect to the team store"):
         ana.sync()
     with ana.store() as store:
-        from evaltui.team import member, sync
-
         assert ledger.outbox_size(store, "ana")[0] == 1
-        last = sync.last_sync(store)
+        last = last_sync(store)
         assert "could not connect" in last["error"] and "ok_at" not in last
         assert member.status(store)["outbox"] == 1
 
@@ -332,3 +327,34 @@ def test_two_projects_in_one_database_do_not_see_each_other(team: Team, tmp_path
     assert (ana.sync().pulled, bo.sync().pulled) == (0, 0)
     assert {r["case_key"] for r in ana.state()["cases"]} == {"k0001"}
     assert {r["case_key"] for r in bo.state()["cases"]} == {"k0002"}
+
+
+def test_a_finding_jsonb_would_alter_stays_local_and_is_named(team: Team, tmp_path):
+    team.init()
+    ana, bo = make_locals(team, tmp_path, [("ana", "reviewer"), ("bo", "reviewer")])
+    ana.label(1, 0, note="a NUL \x00 in a note")
+    ana.label(2, 0)
+    result = ana.sync()
+    assert (result.pushed, result.not_shareable, result.outbox) == (1, 1, 0)
+    (problem,) = result.to_json()["problems"]
+    assert "(label): payload.note: holds a NUL character" in problem
+    assert bo.sync().outcome.added == 1
+
+
+def test_an_event_dated_ahead_of_this_clock_waits_and_says_so(team: Team, tmp_path):
+    team.init()
+    ana, bo = make_locals(team, tmp_path, [("ana", "reviewer"), ("bo", "reviewer")])
+    f = ana.label(1, 0)
+    ana.sync()
+    with ana.store() as store:
+        (event,) = _ledger_events(store)
+    ahead = TeamEvent.make("p", "cy", "label", event.subject, {**payload_of(f), "uid": "d" * 32},
+                           client_at="2999-01-01T00:00:00.000000+00:00")  # fmt: skip
+    team.member("cy")
+    TeamClient(team.connect("cy"), "p").push([ahead])
+    first = bo.sync()
+    assert first.outcome.statuses == {"folded": 1, "waiting": 1}
+    assert "dated 2999-01-01T00:00:00.000000+00:00, ahead of this clock" in first.outcome.waiting[0]
+    before = bo.snapshot()
+    again = bo.sync()
+    assert again.outcome.statuses == {"waiting": 1} and bo.snapshot() == before
