@@ -24,6 +24,7 @@ from evaltui.tui.messages import Saved, TeamChanged
 from evaltui.tui.screens.error import ErrorScreen
 from evaltui.tui.screens.help import HelpScreen, keys_of
 from evaltui.tui.screens.runs import RunsScreen
+from evaltui.tui.widgets.team_line import TeamLine
 
 
 class EvaltuiApp(App[None]):
@@ -127,7 +128,11 @@ class EvaltuiApp(App[None]):
 
     def start_team(self) -> None:
         """On a store that joined a team: keep it in step in a background thread."""
-        if self._presence is None or self._presence.get_setting("team.link") is None:
+        try:
+            joined = self._presence is not None and self._presence.get_setting("team.link")
+        except EvaltuiError:  # unreadable: `evaltui team status` says why
+            joined = False
+        if not joined:
             return
         from evaltui.team.live import Live  # only for a joined store (psycopg: in its thread)
 
@@ -136,8 +141,7 @@ class EvaltuiApp(App[None]):
 
     @on(TeamChanged)
     def team_changed(self, message: TeamChanged) -> None:
-        from evaltui.tui.screens.compare import CompareScreen
-        from evaltui.tui.widgets.team_line import TeamLine
+        from evaltui.tui.screens.compare import CompareScreen  # not at start-up (its widgets)
 
         self.team_state = message.state
         for screen in self.screen_stack:
