@@ -76,6 +76,8 @@ def join(store: Store, conn: Any, url: str, project: str, schema: str) -> Joined
                        current.joined_at if current and status != "joined" else now_iso())  # fmt: skip
     if status != "already joined":
         store.set_setting(ledger.LINK_SETTING, link.to_setting())
+    if current is not None and (current.project, current.schema) != (project, schema):
+        store.set_setting(ledger.CURSOR_SETTING, 0, log=False)  # another project's sequence
     outbox, _ = ledger.outbox_size(store, reviewer)
     return Joined(link, status, blind, outbox, name_hint(current_user(), reviewer))
 

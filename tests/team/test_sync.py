@@ -358,3 +358,18 @@ def test_an_event_dated_ahead_of_this_clock_waits_and_says_so(team: Team, tmp_pa
     before = bo.snapshot()
     again = bo.sync()
     assert again.outcome.statuses == {"waiting": 1} and bo.snapshot() == before
+
+
+def test_a_store_shares_with_one_project(team: Team, tmp_path):
+    team.init("p", "q")
+    (ana,) = make_locals(team, tmp_path, [("ana", "reviewer")])
+    team.member("ana", "reviewer", "q")
+    with ana.store() as store:
+        store.set_setting(ledger.CURSOR_SETTING, 7, log=False)  # as a blind pull leaves it
+        joined = member.join(store, team.connect("ana"), team.dsn("ana"), "q", "evaltui")
+        assert joined.status == "joined" and ledger.cursor(store) == 0  # q's sequence
+    ana.project = "q"
+    ana.label(1, 0)
+    assert ana.sync().pushed == 1
+    with ana.store() as store, pytest.raises(TeamError, match="shares with project 'q'"):
+        member.join(store, team.connect("ana"), team.dsn("ana"), "p", "evaltui")
