@@ -24,6 +24,7 @@ def section() -> str:
 
 def test_the_readmes_team_commands_run_as_written(pg_server, tmp_path, monkeypatch):
     with psycopg.connect(pg_server.dsn(), autocommit=True) as su:
+        su.execute("DROP ROLE IF EXISTS ana")  # an earlier test's: the README makes a new one
         su.execute("CREATE ROLE evaltui_admin LOGIN CREATEROLE")
         su.execute("CREATE DATABASE triage OWNER evaltui_admin")
     try:
