@@ -3,7 +3,8 @@
 evaltui takes a connection string or URL with no password in it, or none at all (then
 libpq's environment: PGHOST, PGDATABASE, PGSERVICE, ...). Passwords come from where libpq
 looks for them (PGPASSWORD, ~/.pgpass, a service file), TLS from sslmode and its
-files; evaltui stores none of it, and never writes a connection string anywhere.
+files; evaltui stores none of it. The one connection string it keeps is the one
+`team join` was given (in the store's settings), which holds no password.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def check_url(url: str) -> None:
         )
 
 
+class Offline(TeamError):
+    """The team store cannot be reached (or the connection was lost): work goes on locally,
+    and what is not shared stays in the outbox."""
+
+
 CONNECT_TIMEOUT_S = 10  # when neither the URL nor PGCONNECT_TIMEOUT says
 
 
@@ -59,11 +65,6 @@ def connect(url: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as exc:
         raise Offline(f"could not connect to the team store: {str(exc).strip()}") from None
-
-
-class Offline(TeamError):
-    """The team store cannot be reached (or the connection was lost): work goes on locally,
-    and what is not shared stays in the outbox."""
 
 
 def ident(name: str) -> Any:
