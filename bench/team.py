@@ -60,7 +60,7 @@ def _store(db: Path, runs: list[Path]) -> None:
 
 def _findings(db: Path, n: int) -> None:
     """n local findings by ana, written in one transaction (the labelling is not measured)."""
-    from evaltui import taxonomy, triage
+    from evaltui.review import taxonomy, triage
     from evaltui.store import Store
     from evaltui.store.store import now_iso
 

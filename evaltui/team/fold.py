@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evaltui import taxonomy, triage
 from evaltui.errors import InputError
 from evaltui.files import env_limit
 from evaltui.models import FindingVerdict
+from evaltui.review import taxonomy, triage
 from evaltui.store.store import Store
 from evaltui.team import ledger
 from evaltui.team.events import TeamEvent, case_subject

@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evaltui.errors import StoreError
+from evaltui.review.triage import COLS, Finding
 from evaltui.store.store import Store
 from evaltui.team.events import ChainCheck, Refusal, TeamEvent, canonical_json
-from evaltui.triage import COLS, Finding
 
 LINK_SETTING = "team.link"  # the team this store shares with (no secret: see Link)
 CURSOR_SETTING = "team.cursor"  # the last server sequence number pulled

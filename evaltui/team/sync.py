@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaltui import triage
+from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
 from evaltui.team import TeamError, ledger
 from evaltui.team.client import Conflict, Pulled, TeamClient

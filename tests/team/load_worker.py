@@ -14,8 +14,8 @@ from __future__ import annotations
 import random
 import sys
 
-from evaltui import taxonomy, triage
 from evaltui.errors import EvaltuiError
+from evaltui.review import taxonomy, triage
 from evaltui.store import Store
 from evaltui.team import sync
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaltui import service, taxonomy, triage
+from evaltui import service
 from evaltui.importers import ImportOptions
+from evaltui.review import taxonomy, triage
 from evaltui.store import Store
 from evaltui.team import ledger, member, sync
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaltui import triage
+from evaltui.review import triage
 from evaltui.team import ledger
 from evaltui.team.db import Offline
 

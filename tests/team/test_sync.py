@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaltui import triage
+from evaltui.review import triage
 from evaltui.team import TeamError, ledger, member
 from evaltui.team.client import TeamClient
 from evaltui.team.db import Offline
