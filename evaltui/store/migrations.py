@@ -421,7 +421,7 @@ def m013_limit_flags(db: Database) -> None:
 
 
 @migrations()
-def m014_team_events(db: Database) -> None:
+def m015_team_events(db: Database) -> None:
     """The live team store's local ledger (evaltui/team/ledger.py alone reads and writes
     it): every team event this store pushed or pulled, by hash, with what became of it
     (folded into a finding, waiting for a run, kept, rejected, refused by the chain
