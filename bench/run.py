@@ -829,6 +829,7 @@ SECTIONS = {
     "codebook": _section("codebook"),
     "otlp_proto": _section("otlp_proto"),
     "calibrate": _section("calibrate"),
+    "team": _section("team"),
 }
 
 

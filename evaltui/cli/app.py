@@ -30,7 +30,7 @@ COMMAND_MODULES = {
     "stale": "lifecycle", "cases": "lifecycle",
     "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
     "label": "triage", "findings": "triage", "taxonomy": "triage",
-    "team": "team",
+    "team": "team", "sync": "team",
     "calibrate": "calibrate", "gold": "gold",
 }  # fmt: skip
 

@@ -25,6 +25,7 @@ KNOWN = [
     "m012_finding_steps",
     "m013_limit_flags",
     "m014_judgments",
+    "m015_team_events",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store

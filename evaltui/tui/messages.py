@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from evaltui.review.taxonomy import Taxonomy
     from evaltui.review.triage import Finding
     from evaltui.store.runs.grader import ResultView
+    from evaltui.team.live import LinkState
     from evaltui.tui.case_cursor import Page
     from evaltui.views.trend import Trend
 
@@ -255,3 +256,13 @@ class CalibrationLoaded(Message):
     """The calibration panel's report, as lines of text (calibration/text.py)."""
 
     lines: list[str]
+
+
+# -- the team store ------------------------------------------------------------------------------
+
+
+@dataclass
+class TeamChanged(Message):
+    """The team link's state after a sync or a lost connection (team/live.py)."""
+
+    state: LinkState

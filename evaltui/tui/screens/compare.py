@@ -48,7 +48,7 @@ from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
 from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.view_choices import ViewChoices, keep_view, read_view
-from evaltui.tui.widgets import Scoreboard
+from evaltui.tui.widgets import Scoreboard, TeamLine
 from evaltui.tui.widgets.safe import Static
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class CompareScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · compare", style="bold"), id="title")
+        yield TeamLine()
         yield Static(Text("Comparing…"), id="counts")
         yield Scoreboard(id="scoreboard")
         yield self.browser

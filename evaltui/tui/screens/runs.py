@@ -17,6 +17,7 @@ from evaltui.tui.messages import Marked, RunsLoaded
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.widgets.safe import DataTable, Static
+from evaltui.tui.widgets.team_line import TeamLine
 
 if TYPE_CHECKING:
     from evaltui.models import RunSummary
@@ -104,6 +105,7 @@ class RunsScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · runs", style="bold"), id="title")
+        yield TeamLine()
         yield Static(Text("Loading runs…"), id="selection")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static(Text(""), id="empty")
