@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from evaltui.compare.rows import (
 )
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import CASE_STATUSES
+from evaltui.store.store import Store
 from evaltui.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
 
 ACTIVE = frozenset({"active"})
@@ -79,11 +79,9 @@ class Comparison:
             raise InputError("correction", f"unknown correction {correction!r}; use holm or none")
         self.correction = correction  # of the segment table's p-values
         self._lock = threading.RLock()
-        from evaltui.store import Store
-
-        Store(db_path, create=False).close()  # refuses a newer store, migrates an older one
-        self.conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA busy_timeout = 5000")
+        # read-only, recognised (a newer store refused, an older one migrated first); the
+        # classification's temporary tables live on it
+        self.conn = Store.reader(db_path, check_same_thread=False)
         self.conn.execute("PRAGMA temp_store = FILE")
         self.baseline = run_ref(self.conn, baseline)
         self.candidate = run_ref(self.conn, candidate)
