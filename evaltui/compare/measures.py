@@ -19,6 +19,7 @@ from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
 from evaltui.stats import mcnemar_exact
+from evaltui.store.runs import case_key_of
 from evaltui.store.sql import LIMIT_HIT
 from evaltui.triage_state import TRIAGED, TRUSTED
 from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
@@ -214,7 +215,7 @@ def _limit_hits(q: Scoped) -> Measured:
     )
     rows = cmp.result_values(
         cmp.candidate.id,
-        "DISTINCT (SELECT case_key FROM cases WHERE id = r.case_id)",
+        f"DISTINCT {case_key_of('r')}",
         limited,
         q.sql_params,
         tail=f"LIMIT {KEYS_LIMIT}",
@@ -372,7 +373,7 @@ def _overflow(cmp: Comparison, entry: Metric, where: str, params: list[Any]) -> 
         for col in entry.reads:
             rows = cmp.result_values(
                 run.id,
-                f"ABS(r.{col}), r.source_line, (SELECT case_key FROM cases WHERE id = r.case_id)",
+                f"ABS(r.{col}), r.source_line, {case_key_of('r')}",
                 f"r.{col} IS NOT NULL AND {where}",
                 params,
                 tail=f"ORDER BY ABS(r.{col}) DESC LIMIT 1",

@@ -9,6 +9,7 @@ from typing import Any
 
 from evaltui import trajectory
 from evaltui.compare.rows import CaseDetail, Sample, read_trajectory
+from evaltui.store import runs
 
 
 def _run_trajectories(
@@ -17,10 +18,7 @@ def _run_trajectories(
     """The run's first-sample trajectory of each of its `case_ids`, one at a time; a case
     the tool recorded no path for (an answer with no tool call) is an empty path."""
     for case_id in case_ids:
-        row = conn.execute(
-            "SELECT MIN(epoch) FROM trajectories WHERE run_id = ? AND case_id = ?",
-            (run_id, case_id),
-        ).fetchone()
+        row = conn.execute(runs.FIRST_TRAJECTORY_EPOCH, (run_id, case_id)).fetchone()
         steps = read_trajectory(conn, run_id, case_id, row[0]) if row[0] is not None else None
         yield steps or []
 
@@ -28,32 +26,6 @@ def _run_trajectories(
 def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> dict[str, Any]:
     """Calls per case, tools used, tool errors and loops over the run's included cases."""
     return trajectory.stats(_run_trajectories(conn, run_id, case_ids))
-
-
-def path_clauses(
-    tool: str | None, source: str | None, base: int, cand: int
-) -> tuple[list[str], list[Any]]:
-    """The case-list filters `tool:NAME` and `source:ID`: either run's trajectory of the
-    case called that tool / retrieved or cited that source (a clause on the case `t.case_id`
-    for the engine's query)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (("tools", tool), ("sources", source)):
-        if value:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM trajectories j, json_each(j.{column}) e WHERE "
-                "j.run_id IN (?, ?) AND j.case_id = t.case_id AND e.value = ?)"
-            )
-            params += [base, cand, value]
-    return clauses, params
-
-
-def tools_called(conn: sqlite3.Connection, base: int, cand: int) -> list[str]:
-    rows = conn.execute(
-        "SELECT DISTINCT e.value FROM trajectories j, json_each(j.tools) e WHERE j.run_id IN (?, ?) "
-        "ORDER BY 1", (base, cand),
-    ).fetchall()  # fmt: skip
-    return [str(r[0]) for r in rows]
 
 
 def tools_by_run(cmp: Any) -> dict[str, dict[str, Any] | None]:

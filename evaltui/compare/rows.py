@@ -12,6 +12,7 @@ from typing import Any
 from evaltui.compare.kinds import CHANGES, Change, Reducer
 from evaltui.errors import InputError, NotFoundError
 from evaltui.stats import ALPHA, holm, mcnemar_exact, wilson
+from evaltui.store import runs
 
 MAX_SEGMENT_VALUES = 12
 # What a segment dimension may be called: it is put in SQL (a JSON path) and shown.
@@ -214,12 +215,7 @@ class CaseDetail:
 
 def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
     """A run as a comparison refers to it (NotFoundError when there is none)."""
-    row = conn.execute(
-        "SELECT id, name, role, system, sha256, source_path, attribute_values, suites, "
-        "json_extract(metadata, '$.epochs_reducer'), json_extract(metadata, '$.epochs'), "
-        "EXISTS (SELECT 1 FROM trajectories WHERE run_id = runs.id) FROM runs WHERE id = ?",
-        (run_id,),
-    ).fetchone()
+    row = conn.execute(runs.COMPARED_RUN, (run_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"no run with id {run_id}")
     declared = row[8]
@@ -434,10 +430,7 @@ def read_trajectory(
     `has_paths` False (the run recorded none): no query at all, on the stepping path."""
     if not has_paths:
         return None
-    row = conn.execute(
-        "SELECT data FROM trajectories WHERE run_id = ? AND case_id = ? AND epoch = ?",
-        (run_id, case_id, epoch),
-    ).fetchone()
+    row = conn.execute(runs.SAMPLE_TRAJECTORY, (run_id, case_id, epoch)).fetchone()
     if row is None:
         return None
     import zstandard
@@ -458,7 +451,7 @@ def build_sets(
     )
     rows = []
     values_of: dict[int, tuple[str | None, ...]] = {}
-    for set_id, text in conn.execute("SELECT id, attributes FROM attr_sets"):
+    for set_id, text in conn.execute(runs.ATTRIBUTE_SETS):
         try:
             attrs = json.loads(text)
         except ValueError:
