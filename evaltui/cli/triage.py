@@ -9,7 +9,7 @@ import click
 
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
-from evaltui.models import FINDING_VERDICTS
+from evaltui.models import CASE_STATUSES, FINDING_VERDICTS
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -77,9 +77,10 @@ def label_cmd(
                 raise click.UsageError(
                     "--step goes with --class: the class of the failure at that call"
                 )
-            from evaltui.compare.paths import step_in_case
+            from evaltui.compare import Comparison  # only for --step: the other commands start fast
 
-            kwargs["step"] = step_in_case(store.path, base, cand, case_id, step_no - 1)
+            with Comparison(store.path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
+                kwargs["step"] = cmp.step_in_case(case_id, step_no - 1).model_dump()
         finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
         eff = triage.effective(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)

@@ -19,37 +19,44 @@ from pathlib import Path
 from typing import Any
 
 from evaltui import triage
+from evaltui.compare import paths
 from evaltui.compare.filter import Filter
 from evaltui.compare.kinds import CHANGED, CHANGES, RANK, Reducer
 from evaltui.compare.rows import (
     CaseDetail,
     CaseRow,
-    RunRef,
-    Sample,
-    SegmentRow,
+    TriagedCase,
     build_sets,
     case_row,
     check_dimensions,
     declared_reducer,
+    declared_reducers,
     default_dimensions,
-    read_trajectory,
+    read_detail,
+    reducer_note,
     risk_dimension,
     run_ref,
+)
+from evaltui.compare.summary import (
+    CompareSummary,
+    Coverage,
+    CriterionFlips,
+    LimitHits,
+    RunInfo,
+    SegmentRecord,
     segment_table,
 )
-from evaltui.errors import InputError, NotFoundError
-from evaltui.models import CASE_STATUSES
+from evaltui.errors import InputError
+from evaltui.models import CASE_STATUSES, StepRef
 from evaltui.store import runs
 from evaltui.store.store import Store
+from evaltui.trajectory import ToolStats
 from evaltui.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
 
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")
 ORD_SHIFT = 1 << 40  # list order: (change rank, risk rank, case id) packed in one integer
 _ids = itertools.count(1)
-
-
-OUTPUT_READ_CHARS = 200_000  # of one output, for a case on screen: never a whole 32 MiB one
 
 
 class Comparison:
@@ -265,7 +272,7 @@ class Comparison:
             out[row[0]] = out.get(row[0], 0) + row[-1]
         return out
 
-    def segments(self, without: Iterable[int] | None = None) -> list[SegmentRow]:
+    def segments(self, without: Iterable[int] | None = None) -> list[SegmentRecord]:
         """The "all" row, then one row per value of each segment dimension.
 
         `without`: case ids to leave out, as if retired (to preview a retirement).
@@ -295,7 +302,7 @@ class Comparison:
                     self.conn.execute(runs.status_again(self.table), (cid, cid))
             self._tally_rows = None
 
-    def criterion_changes(self) -> dict[str, dict[str, int]]:
+    def criterion_changes(self) -> dict[str, CriterionFlips]:
         """Per criterion (reduced like the verdict): flips each way, over paired active cases,
         and how many regressed while the case's own verdict held. Reads the wide rows:
         slower than the rest, so callers run it in a worker."""
@@ -316,11 +323,9 @@ class Comparison:
         with self._lock:
             rows = self.conn.execute(q, [self.baseline.id, self.candidate.id, *params]).fetchall()
         return {
-            name: {
-                "pass_to_fail": int(a or 0),
-                "fail_to_pass": int(b or 0),
-                "hidden_regressions": int(h or 0),
-            }
+            name: CriterionFlips(
+                pass_to_fail=int(a or 0), fail_to_pass=int(b or 0), hidden_regressions=int(h or 0)
+            )
             for name, a, b, h in rows
         }
 
@@ -586,14 +591,10 @@ class Comparison:
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [run_id, *sp, *params])]
 
-    def triaged(
-        self,
-    ) -> list[tuple[str | None, str | None, str | None, str, str, list[str], bool]]:
-        """(class, owner, verdict, state, case key, every class named, triaged) of each
-        included case with a verified finding, in list order; `triaged`: it has a failure
-        class or a verdict (an owner or a note alone is a finding, not triage)."""
+    def triaged(self) -> list[TriagedCase]:
+        """Each included case with a verified finding, in list order."""
         return [
-            (*r[:5], json.loads(r[5] or "[]"), bool(r[6]))
+            TriagedCase(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "[]"), bool(r[6]))
             for r in self.rows_where(
                 f"ct.class, ct.owner, ct.verdict, ct.state, k.case_key, ct.classes, {TRIAGED}",
                 f"ct.case_id IS NOT NULL AND {TRUSTED}",
@@ -629,46 +630,13 @@ class Comparison:
 
     def detail(self, case_id: int) -> CaseDetail:
         with self._lock:
-            c = self.conn.execute(runs.CASE_SHOWN, (case_id,)).fetchone()
-            if c is None:
-                raise NotFoundError(f"no case with id {case_id}")
+            return read_detail(self.conn, case_id, self.baseline, self.candidate, self.fallback)
 
-            def samples(run: RunRef | None) -> list[Sample]:
-                if run is None:
-                    return []
-                return [
-                    Sample(
-                        epoch=r[0],
-                        verdict=r[1],
-                        score=r[2],
-                        output=r[3],
-                        criteria=json.loads(r[4] or "{}"),
-                        latency_ms=r[5],
-                        cost=r[6],
-                        explanation=r[7],
-                        error=r[8],
-                        output_length=r[9],
-                        limit=r[10],
-                        trajectory=read_trajectory(self.conn, run.id, case_id, r[0], run.has_paths),
-                    )
-                    for r in self.conn.execute(
-                        runs.SAMPLES_SHOWN, (OUTPUT_READ_CHARS, run.id, case_id)
-                    )
-                ]
-
-            return CaseDetail(
-                case_id=case_id,
-                suite=c[0],
-                case_key=c[1],
-                input=c[2],
-                expected=c[3],
-                attributes=json.loads(c[4] or "{}"),
-                status=c[5],
-                status_reason=c[6],
-                baseline=samples(self.baseline),
-                candidate=samples(self.candidate),
-                fallback=samples(self.fallback) if self.fallback else None,
-            )
+    def step_in_case(self, case_id: int, index: int) -> StepRef:
+        """`paths.step_of` for a case named by id (evaltui label --step)."""
+        if self.row(case_id) is None:
+            raise InputError("--step", "the case is in neither run")
+        return paths.step_of(self.detail(case_id), index)
 
     # -- the whole thing as data ----------------------------------------------------------------
 
@@ -678,3 +646,47 @@ class Comparison:
                 runs.TOOLS_CALLED, (self.baseline.id, self.candidate.id)
             ).fetchall()
         return [str(r[0]) for r in rows]
+
+    def tool_stats(self) -> dict[str, ToolStats | None]:
+        """Each run's tool statistics over the included cases it has (None: the run
+        recorded no trajectories, and nothing is read for it)."""
+        out: dict[str, ToolStats | None] = {}
+        trio = (self.baseline, self.candidate, self.fallback)
+        for name, run in zip(("baseline", "candidate", "fallback"), trio, strict=True):
+            if run is None:
+                continue
+            out[name] = None
+            if run.has_paths:
+                cases = self.rows_where("t.case_id", f"t.{name[0]}_n IS NOT NULL")
+                out[name] = paths.tool_stats(self.conn, run.id, [c[0] for c in cases])
+        return out
+
+    def summary(self, *, with_keys: bool = True, with_criteria: bool = True) -> CompareSummary:
+        """The comparison summarised: `evaltui compare --json` prints its dump (docs/compare.md).
+        `with_keys`: the changed cases' keys; `with_criteria`: the criteria's flips (reads
+        the wide rows)."""
+        counts = self.counts()
+        trio = (self.baseline, self.candidate, self.fallback)
+        # flags beside verdicts: the cases with a sample that hit a limit
+        hits = {
+            s: self.rows_where("k.case_key", f"t.{s[0]}_nl > 0") for s in ("baseline", "candidate")
+        }
+        return CompareSummary(
+            baseline=RunInfo.of(self.baseline),
+            candidate=RunInfo.of(self.candidate),
+            fallback=RunInfo.of(self.fallback) if self.fallback else None,
+            reducer=self.reducer.label,
+            declared_reducers=declared_reducers(*trio),
+            reducer_note=reducer_note(self.reducer, *trio),
+            correction=self.correction,
+            statuses=sorted(self.statuses),
+            excluded={k: v for k, v in self.status_counts().items() if k not in self.statuses},
+            dimensions=self.dimensions,
+            counts=counts,
+            coverage=Coverage(added=counts["added"], dropped=counts["dropped"]),
+            segments=self.segments(),
+            criteria=self.criterion_changes() if with_criteria else None,
+            changed=self.changed_keys(CHANGED) if with_keys else None,
+            limit_hits=LimitHits(**{s: [r[0] for r in rows] for s, rows in hits.items()}),
+            tools=self.tool_stats(),
+        )

@@ -10,11 +10,12 @@ from textual.message import Message
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
+    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRecord
     from evaltui.gate import DecisionRecord
     from evaltui.lifecycle import Suggestion
     from evaltui.models import RunSummary
     from evaltui.taxonomy import Taxonomy
+    from evaltui.trajectory import ToolStats
     from evaltui.trend import Trend
     from evaltui.triage import Finding
     from evaltui.tui.case_cursor import Page
@@ -58,7 +59,7 @@ class Built(Message):
     """The comparison's figures: segment table, counts, statuses, triage progress."""
 
     comparison: Comparison
-    segments: list[SegmentRow]
+    segments: list[SegmentRecord]
     counts: dict[str, int]
     statuses: dict[str, int]
     taxonomy: Taxonomy
@@ -76,7 +77,7 @@ class PageLoaded(Message):
 class ToolsLoaded(Message):
     """Per-run tool statistics of the comparison (None for a run without trajectories)."""
 
-    stats: dict[str, Any]
+    stats: dict[str, ToolStats | None]
 
 
 @dataclass

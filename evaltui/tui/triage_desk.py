@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from evaltui.compare import CaseRow, Comparison, Filter
+    from evaltui.models import StepRef
     from evaltui.taxonomy import FailureClass, Taxonomy
     from evaltui.triage import Finding
 
@@ -39,18 +40,18 @@ class Label:
     text: str
 
 
-def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, dict[str, Any]] | None) -> Label:
+def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, StepRef] | None) -> Label:
     """A failure class (and the highlighted tool call it points at, if any)."""
     fields: dict[str, Any] = {"failure_class": cls}
     at = ""
     if call is not None:
-        fields["step"] = call[1]
-        at = f" (at call {call[0] + 1}: {call[1]['tool']})"
+        fields["step"] = call[1].model_dump()  # as triage.label takes it
+        at = f" (at call {call[0] + 1}: {call[1].tool})"
     return Label(row.case_id, fields, True, f"{row.case_key}: {cls.name} → {cls.owner}{at}")
 
 
 def numbered_label(
-    row: CaseRow, taxonomy: Taxonomy, number: int, call: tuple[int, dict[str, Any]] | None
+    row: CaseRow, taxonomy: Taxonomy, number: int, call: tuple[int, StepRef] | None
 ) -> Label | str:
     """Keys 1-9: the taxonomy's active class of that number (or why there is none)."""
     active = taxonomy.active

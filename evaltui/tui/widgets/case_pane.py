@@ -20,6 +20,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
+from evaltui.compare.paths import step_of
+from evaltui.models import StepRef
 from evaltui.textsafe import inert
 from evaltui.triage import Finding
 from evaltui.tui.path_view import aligned_calls
@@ -183,13 +185,11 @@ class CasePane(Vertical):
         self._draw_path()
         return found
 
-    def highlighted_call(self) -> tuple[int, dict[str, Any]] | None:
+    def highlighted_call(self) -> tuple[int, StepRef] | None:
         """The highlighted call (its index in the aligned path, and where it is in the
         case's transcript: what a failure class can point at), or None."""
         if self.path_cursor is None or self._shown is None:
             return None
-        from evaltui.compare.paths import step_of
-
         return self.path_cursor, step_of(self._shown[1], self.path_cursor)
 
     def preparer(
