@@ -108,9 +108,14 @@ class SegmentRecord(_Model):
 
     @classmethod
     def of(
-        cls, dimension: str, value: str, cell: Sequence[int], fallback: bool,
-        p: float, p_adjusted: float | None,
-    ) -> SegmentRecord:  # fmt: skip
+        cls,
+        dimension: str,
+        value: str,
+        cell: Sequence[int],
+        fallback: bool,
+        p: float,
+        p_adjusted: float | None,
+    ) -> SegmentRecord:
         """A row from its counts: paired n, baseline / candidate / fallback passed, fallback
         n, pass -> fail, fail -> pass, added, dropped; p: McNemar's, `p_adjusted`: after the
         table's correction (None: not adjusted)."""
