@@ -21,6 +21,7 @@ from textual.strip import Strip
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.compare.paths import step_of
+from evaltui.errors import InputError
 from evaltui.models import StepRef
 from evaltui.textsafe import inert
 from evaltui.triage import Finding
@@ -187,10 +188,17 @@ class CasePane(Vertical):
 
     def highlighted_call(self) -> tuple[int, StepRef] | None:
         """The highlighted call (its index in the aligned path, and where it is in the
-        case's transcript: what a failure class can point at), or None."""
+        case's transcript: what a failure class can point at), or None (also for a call
+        a finding cannot point at, which is said)."""
         if self.path_cursor is None or self._shown is None:
             return None
-        return self.path_cursor, step_of(self._shown[1], self.path_cursor)
+        try:
+            return self.path_cursor, step_of(self._shown[1], self.path_cursor)
+        except InputError as exc:
+            self.notify(
+                f"{exc.message}: labelled without the call", severity="warning", markup=False
+            )
+            return None
 
     def preparer(
         self, reducer: Reducer
