@@ -10,14 +10,15 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from evaltui import gate, service, triage
+from evaltui import gate, service
 from evaltui.cli import cli
 from evaltui.compare import CompareSummary, Comparison, SegmentRecord, TriagedCase
 from evaltui.compare.paths import step_of
 from evaltui.compare.rows import CaseDetail, Sample
 from evaltui.errors import InputError
 from evaltui.models import StepRef
-from evaltui.taxonomy import default_taxonomy
+from evaltui.review import triage
+from evaltui.review.taxonomy import default_taxonomy
 from evaltui.textsafe import safe_json
 from evaltui.trajectory import Step, ToolStats
 

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaltui import triage
 from evaltui.compare import paths
 from evaltui.compare.filter import Filter
 from evaltui.compare.kinds import CHANGED, CHANGES, RANK, Reducer
@@ -48,10 +47,11 @@ from evaltui.compare.summary import (
 )
 from evaltui.errors import InputError
 from evaltui.models import CASE_STATUSES, StepRef
+from evaltui.review import triage
+from evaltui.review.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
 from evaltui.store import runs
 from evaltui.store.store import Store
 from evaltui.trajectory import ToolStats
-from evaltui.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
 
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")

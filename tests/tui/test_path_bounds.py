@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from evaltui import service, triage
+from evaltui import service
+from evaltui.review import triage
 from evaltui.tui.app import EvaltuiApp
 
 from .conftest import open_compare, pane_text, settle

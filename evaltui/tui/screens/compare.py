@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from evaltui.compare import Comparison, Filter, Reducer, SegmentRecord
 from evaltui.models import CASE_STATUSES
-from evaltui.taxonomy import Taxonomy
+from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
 from evaltui.trajectory import ToolStats
 from evaltui.tui import triage_desk as desk
@@ -55,7 +55,7 @@ from evaltui.tui.widgets.safe import Static
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from evaltui.view_state import ViewState
+    from evaltui.views.view_state import ViewState
 
 __all__ = ["PAGE", "CompareScreen"]
 

@@ -23,8 +23,8 @@ from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.compare.paths import step_of
 from evaltui.errors import InputError
 from evaltui.models import StepRef
+from evaltui.review.triage import Finding
 from evaltui.textsafe import inert
-from evaltui.triage import Finding
 from evaltui.tui.path_view import aligned_calls
 from evaltui.tui.render import case_renderable
 from evaltui.tui.widgets.safe import Static
