@@ -9,7 +9,6 @@ from rich.text import Text
 
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
-from evaltui.compare.summary import summarize
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.review import triage
@@ -96,29 +95,27 @@ def compare_cmd(
     with Comparison(
         path, b, c, f, reducer=red, dimensions=dims, statuses=statuses, correction=correction
     ) as cmp:
-        summary = summarize(cmp)
+        summary = cmp.summary()
     if as_json:
-        echo(safe_json(summary))
+        echo(safe_json(summary.dump()))
         return
     console = make_console()
-    run = summary["baseline"], summary["candidate"], summary["fallback"]
     head = Text()
-    head.append("baseline  ", style="bold")
-    head.append(f"{run[0]['id']} {visible(run[0]['name'], limit=80)}\n")
-    head.append("candidate ", style="bold")
-    head.append(f"{run[1]['id']} {visible(run[1]['name'], limit=80)}\n")
-    if run[2]:
-        head.append("fallback  ", style="bold")
-        head.append(f"{run[2]['id']} {visible(run[2]['name'], limit=80)}\n")
-    excluded = ", ".join(f"{n} {k}" for k, n in summary["excluded"].items() if n)
+    trio = (summary.baseline, summary.candidate, summary.fallback)
+    for label, r in zip(("baseline  ", "candidate ", "fallback  "), trio, strict=True):
+        if r is not None:
+            head.append(label, style="bold")
+            head.append(f"{r.id} {visible(r.name, limit=80)}\n")
+    excluded = ", ".join(f"{n} {k}" for k, n in summary.excluded.items() if n)
     head.append(
-        f"reducer {summary['reducer']}; statuses {', '.join(summary['statuses'])}"
+        f"reducer {summary.reducer}; statuses {', '.join(summary.statuses)}"
         + (f"; excluded: {excluded}" if excluded else "")
     )
-    if summary["reducer_note"]:
-        head.append(f"\nnote: {summary['reducer_note']}", style="yellow")
+    if summary.reducer_note:
+        head.append(f"\nnote: {summary.reducer_note}", style="yellow")
     console.print(head)
-    counts = summary["counts"]
+    counts = summary.counts
+    has_fallback = summary.fallback is not None
     line = Text("\n")
     for i, change in enumerate(CHANGES):
         style = {"regressed": "bold red", "improved": "green", "errored": "red"}.get(change, "")
@@ -140,29 +137,29 @@ def compare_cmd(
         ("candidate", "right"),
         *([("95% CI", "right")] if wide else []),
         ("delta", "right"),
-        *([("fallback", "right")] if run[2] else []),
+        *([("fallback", "right")] if has_fallback else []),
         ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("p adj", "right"), ("", "left"),
     )  # fmt: skip
     rows = []
-    for seg in summary["segments"]:
-        label = segment_label(seg["dimension"], seg["value"])
-        n = seg["n"]
-        bp, cp = seg["baseline"]["passed"], seg["candidate"]["passed"]
+    for seg in summary.segments:
+        label = segment_label(seg.dimension, seg.value)
+        n = seg.n
+        bp, cp = seg.baseline.passed, seg.candidate.passed
         rows.append([
-            Text(visible(label, limit=200), style="bold" if seg["dimension"] == "all" else ""),
+            Text(visible(label, limit=200), style="bold" if seg.dimension == "all" else ""),
             f"{n:,}",
-            pct(seg["baseline"]["rate"]),
+            pct(seg.baseline.rate),
             *([fmt_ci(bp, n)] if wide else []),
-            pct(seg["candidate"]["rate"]),
+            pct(seg.candidate.rate),
             *([fmt_ci(cp, n)] if wide else []),
-            fmt_delta(seg["delta"]),
-            *([pct(seg["fallback"]["rate"]) if seg["fallback"] else "-"] if run[2] else []),
-            str(seg["flips"]["pass_to_fail"]),
-            str(seg["flips"]["fail_to_pass"]),
-            fmt_p(seg["p_value"]),
-            fmt_p(seg["p_adjusted"]),
-            Text("*", style="bold red" if (seg["delta"] or 0) < 0 else "bold green")
-            if seg["significant"]
+            fmt_delta(seg.delta),
+            *([pct(seg.fallback.rate) if seg.fallback else "-"] if has_fallback else []),
+            str(seg.flips.pass_to_fail),
+            str(seg.flips.fail_to_pass),
+            fmt_p(seg.p_value),
+            fmt_p(seg.p_adjusted),
+            Text("*", style="bold red" if (seg.delta or 0) < 0 else "bold green")
+            if seg.significant
             else "",
         ])  # fmt: skip
     console.print()
@@ -180,11 +177,7 @@ def compare_cmd(
     console.print(
         Text(
             "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; p adj: "
-            + (
-                "Holm-adjusted across the table"
-                if summary["correction"] == "holm"
-                else "not adjusted"
-            )
+            + ("Holm-adjusted across the table" if summary.correction == "holm" else "not adjusted")
             + "; * significant (p adj < 0.05)"
             + (
                 f"; not shown at this width: {', '.join(left_out)} (widen the terminal or use --json)"
@@ -194,14 +187,14 @@ def compare_cmd(
             style="dim",
         )
     )
-    if summary.get("criteria"):
+    if summary.criteria:
         console.print()
         crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
                       ("hidden", "right"))  # fmt: skip
-        for name, v in summary["criteria"].items():
+        for name, v in summary.criteria.items():
             crit.add_row(
-                Text(one_line(name, 40)), str(v["pass_to_fail"]), str(v["fail_to_pass"]),
-                str(v["hidden_regressions"]),
+                Text(one_line(name, 40)), str(v.pass_to_fail), str(v.fail_to_pass),
+                str(v.hidden_regressions),
             )  # fmt: skip
         console.print(crit)
         console.print(
@@ -209,7 +202,7 @@ def compare_cmd(
         )
     if show_keys:
         for change in CHANGES:
-            keys = summary["changed"].get(change) if change in CHANGED else None
+            keys = (summary.changed or {}).get(change) if change in CHANGED else None
             if keys:
                 console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
                 console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))

@@ -9,7 +9,7 @@ import click
 
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
-from evaltui.models import FINDING_VERDICTS, StepRef
+from evaltui.models import CASE_STATUSES, FINDING_VERDICTS
 from evaltui.store.runs import resolve_case, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -78,10 +78,10 @@ def label_cmd(
                 raise click.UsageError(
                     "--step goes with --class: the class of the failure at that call"
                 )
-            from evaltui.compare.paths import step_in_case
+            from evaltui.compare import Comparison  # only for --step: the other commands start fast
 
-            step = step_in_case(store.path, base, cand, case_id, step_no - 1)
-            kwargs["step"] = StepRef.model_construct(**step)  # the store's call, as it is
+            with Comparison(store.path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
+                kwargs["step"] = cmp.step_in_case(case_id, step_no - 1)
         finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
         eff = triage.effective(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)

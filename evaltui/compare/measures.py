@@ -20,7 +20,7 @@ from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
 from evaltui.review.triage_state import TRIAGED, TRUSTED
 from evaltui.stats import mcnemar_exact
-from evaltui.store.runs import LIMIT_HIT
+from evaltui.store.runs import LIMIT_HIT, case_key_sql
 from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
 
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule
@@ -214,7 +214,7 @@ def _limit_hits(q: Scoped) -> Measured:
     )
     rows = cmp.result_values(
         cmp.candidate.id,
-        "DISTINCT (SELECT case_key FROM cases WHERE id = r.case_id)",
+        f"DISTINCT {case_key_sql('r')}",
         limited,
         q.sql_params,
         tail=f"LIMIT {KEYS_LIMIT}",
@@ -425,7 +425,7 @@ def _overflow(cmp: Comparison, entry: Metric, where: str, params: list[Any]) -> 
         for col in entry.reads:
             rows = cmp.result_values(
                 run.id,
-                f"ABS(r.{col}), r.source_line, (SELECT case_key FROM cases WHERE id = r.case_id)",
+                f"ABS(r.{col}), r.source_line, {case_key_sql('r')}",
                 f"r.{col} IS NOT NULL AND {where}",
                 params,
                 tail=f"ORDER BY ABS(r.{col}) DESC LIMIT 1",

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from evaltui import __version__, signing
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
-from evaltui.compare.summary import summarize
+from evaltui.compare.summary import SegmentRecord
 from evaltui.errors import InputError
 from evaltui.gate import calibration, formats
 from evaltui.gate.checks import check_policy
@@ -48,12 +48,12 @@ def _round(x: float | None) -> float | None:
 
 
 def _correct_significance(
-    pol: Any, segments: list[dict[str, Any]], measured: list[tuple[float | None, dict[str, Any]]]
+    pol: Any, segments: list[SegmentRecord], measured: list[tuple[float | None, dict[str, Any]]]
 ) -> None:
     """`significant_regression` with the policy's correction: its p-value is adjusted in one
     family with the segment table's (a scope that is a segment row takes that row's p)."""
-    rows = {(s["dimension"], s["value"]): s for s in segments}
-    family = [s["p_value"] for s in segments]
+    rows = {(s.dimension, s.value): s for s in segments}
+    family: list[Any] = [s.p_value for s in segments]
     extra: dict[int, int] = {}  # rule index -> its place in the family
     for i, (r, (value, ev)) in enumerate(zip(pol.rule, measured, strict=True)):
         if r.metric != "significant_regression" or value is None:
@@ -152,11 +152,11 @@ def evaluate(
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
-        summary = summarize(cmp, with_keys=False, with_criteria=False)
+        summary = cmp.summary(with_keys=False, with_criteria=False)
         measured = [
             measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
         ]
-        _correct_significance(pol, summary["segments"], measured)
+        _correct_significance(pol, summary.segments, measured)
         cal = calibration.section(store, loaded, baseline, candidate, pol.alpha)
         rules_out = [
             _rule_result(
@@ -188,10 +188,10 @@ def evaluate(
         "\n".join(f"{s}\t{k}\t{st}" for s, k, st in ref_rows).encode()
     ).hexdigest()
     previous = previous_decision_at(store, before=as_of)
-    by_class = Counter(c for r in triage_rows for c in r[5])  # a disagreement counts each class
-    by_owner = Counter(r[1] for r in triage_rows if r[1])
+    by_class = Counter(c for r in triage_rows for c in r.classes)  # a disagreement: each class
+    by_owner = Counter(r.owner for r in triage_rows if r.owner)
     open_by_owner = Counter(
-        r[1] or "(none)" for r in triage_rows if r[2] in (None, "real_regression")
+        r.owner or "(none)" for r in triage_rows if r.verdict in (None, "real_regression")
     )
     why = (
         "no rule is violated"
@@ -217,14 +217,14 @@ def evaluate(
         "promise": pol.promise,
         "actions": pol.actions,
         "rules": rules_out,
-        "counts": summary["counts"],
-        "excluded": summary["excluded"],
-        "segments": summary["segments"],
+        "counts": summary.counts,
+        "excluded": summary.excluded,
+        "segments": summary.segments,
         "findings": {
             "by_class": dict(sorted(by_class.items())),
             "by_owner": dict(sorted(by_owner.items())),
             "open_by_owner": dict(sorted(open_by_owner.items())),
-            "triaged_cases": sum(1 for r in triage_rows if r[6]),  # a class or a verdict
+            "triaged_cases": sum(1 for r in triage_rows if r.triaged),  # a class or a verdict
         },
         "untriaged_regressions": untriaged,
         "retired_since_previous_decision": [
@@ -232,7 +232,7 @@ def evaluate(
         ],
         "previous_decision_at": previous,
         "reviewers": triage.reviewers(store, baseline, candidate),
-        "open_disagreements": [r[4] for r in triage_rows if r[3] == "disagreement"],
+        "open_disagreements": [r.case_key for r in triage_rows if r.state == "disagreement"],
         "provenance": {
             **prov_runs,
             "reducer": pol.reducer,

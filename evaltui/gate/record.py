@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaltui.compare.summary import SegmentRecord  # the one segment type (compare --json's too)
 from evaltui.gate.calibration import CalibrationRecord
 from evaltui.gate.policy import Action
 
@@ -54,50 +55,6 @@ class RuleResult(_Model):
     def threshold_kind(self) -> tuple[str, Number]:
         ((kind, v),) = self.threshold.items()
         return kind, v
-
-
-class Rate(_Model):
-    passed: int
-    rate: float | None
-    ci95: list[float] | None
-
-
-class FallbackRate(_Model):
-    n: int
-    passed: int
-    rate: float | None
-    ci95: list[float] | None
-
-
-class Flips(_Model):
-    pass_to_fail: int
-    fail_to_pass: int
-
-
-class Coverage(_Model):
-    added: int
-    dropped: int
-
-
-class SegmentRecord(_Model):
-    """One row of the segment table (dimension "all" is every case)."""
-
-    dimension: str
-    value: str
-    n: int
-    baseline: Rate
-    candidate: Rate
-    fallback: FallbackRate | None
-    delta: float | None
-    flips: Flips
-    p_value: float | None
-    p_adjusted: float | None
-    significant: bool
-    coverage: Coverage
-
-    @property
-    def label(self) -> str:
-        return "all" if self.dimension == "all" else f"{self.dimension}={self.value}"
 
 
 class FindingsSummary(_Model):

@@ -440,3 +440,25 @@ def local_reviewers(store: Store) -> set[str]:
     """Every reviewer name this store's own findings were written under."""
     query = "SELECT DISTINCT reviewer FROM findings WHERE source = 'local'"
     return {str(r[0]) for r in store.conn.execute(query)}
+
+
+# -- the comparison's reads ----------------------------------------------------------------
+# SQL fragments over `case_triage` (alias ct) that compare/engine.py composes with its
+# temporary classification table (alias t); the conditions on ct are triage_state's.
+
+
+def triage_join(baseline: int, candidate: int) -> str:
+    """The case's triage row in this comparison (ct; NULL columns when it has none)."""
+    return (
+        f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(baseline)} "
+        f"AND ct.candidate_run = {int(candidate)} AND ct.case_id = t.case_id"
+    )
+
+
+def triaged_in(table: str) -> str:
+    """FROM and WHERE over the comparison's triage rows (ct) joined to the classification
+    `table` (t); params: the baseline and candidate run ids."""
+    return (
+        f"FROM case_triage ct JOIN {table} t ON t.case_id = ct.case_id "
+        "WHERE ct.baseline_run = ? AND ct.candidate_run = ?"
+    )

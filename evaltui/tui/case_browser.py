@@ -23,6 +23,7 @@ from textual.widgets import LoadingIndicator
 from textual.worker import Worker, get_current_worker
 
 from evaltui.compare import CaseRow, Comparison, Filter, Reducer
+from evaltui.models import StepRef
 from evaltui.tui.case_cursor import CaseCursor, CaseView, Move, Page, PageRequest, read_page
 from evaltui.tui.messages import (
     CaseChosen,
@@ -375,7 +376,7 @@ class CaseBrowser(Vertical):
 
     # -- the path cursor (agent runs) ----------------------------------------------------------
 
-    def highlighted_call(self) -> tuple[int, dict[str, Any]] | None:
+    def highlighted_call(self) -> tuple[int, StepRef] | None:
         """The tool call highlighted in the case at the cursor (none while it is read)."""
         return self.pane.highlighted_call() if self.cursor.detail is not None else None
 

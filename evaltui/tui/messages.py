@@ -10,7 +10,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
+    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRecord
     from evaltui.gate import DecisionRecord, DecisionRow
     from evaltui.models import RunSummary
     from evaltui.review.calibration.queue import GoldFeedback, QueueItem
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from evaltui.review.triage import Finding
     from evaltui.store.runs.grader import ResultView
     from evaltui.team.live import LinkState
+    from evaltui.trajectory import ToolStats
     from evaltui.tui.case_cursor import Page
     from evaltui.views.trend import Trend
 
@@ -62,7 +63,7 @@ class Built(Message):
     """The comparison's figures: segment table, counts, statuses, triage progress."""
 
     comparison: Comparison
-    segments: list[SegmentRow]
+    segments: list[SegmentRecord]
     counts: dict[str, int]
     statuses: dict[str, int]
     taxonomy: Taxonomy
@@ -80,7 +81,7 @@ class PageLoaded(Message):
 class ToolsLoaded(Message):
     """Per-run tool statistics of the comparison (None for a run without trajectories)."""
 
-    stats: dict[str, Any]
+    stats: dict[str, ToolStats | None]
 
 
 @dataclass

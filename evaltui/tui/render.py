@@ -17,6 +17,7 @@ from rich.text import Text
 from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, Sample
 from evaltui.compare.rows import reducer_note
 from evaltui.textsafe import one_line, safe_text, visible
+from evaltui.trajectory import ToolStats
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
                  "unscored": "blue"}  # fmt: skip
@@ -85,7 +86,7 @@ def counts_text(
     progress: dict[str, tuple[int, int]],
     *,
     included: bool,
-    tools: dict[str, Any] | None = None,
+    tools: dict[str, ToolStats | None] | None = None,
 ) -> Text:
     """Cases by change, the statuses left out (or included), triage progress, and for
     agent runs a line of tool statistics per run."""
@@ -111,13 +112,13 @@ def counts_text(
         if not st:
             continue
         t.append(
-            f"\n{name} tools: {st['tool_calls']:,} calls ({st['calls_per_case'] or 0:.1f}/case)",
+            f"\n{name} tools: {st.tool_calls:,} calls ({st.calls_per_case or 0:.1f}/case)",
             style="dim",
         )
-        if st["tool_errors"]:
-            t.append(f", {st['tool_errors']} errors", style="red")
-        if st["cases_with_loops"]:
-            t.append(f", {st['cases_with_loops']} case(s) looping", style="bold yellow")
+        if st.tool_errors:
+            t.append(f", {st.tool_errors} errors", style="red")
+        if st.cases_with_loops:
+            t.append(f", {st.cases_with_loops} case(s) looping", style="bold yellow")
     return t
 
 

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from evaltui.models import StepRef
 from evaltui.review import lifecycle, triage
 from evaltui.store import Store
 from evaltui.textsafe import one_line
@@ -19,6 +18,7 @@ from evaltui.tui.messages import NotSaved, Previewed, Saved, StatusRequest
 
 if TYPE_CHECKING:
     from evaltui.compare import CaseRow, Comparison, Filter
+    from evaltui.models import StepRef
     from evaltui.review.taxonomy import FailureClass, Taxonomy
     from evaltui.review.triage import Finding
 
@@ -37,18 +37,18 @@ class Label:
     text: str
 
 
-def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, dict[str, Any]] | None) -> Label:
+def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, StepRef] | None) -> Label:
     """A failure class (and the highlighted tool call it points at, if any)."""
     fields: dict[str, Any] = {"failure_class": cls}
     at = ""
     if call is not None:
-        fields["step"] = StepRef.model_construct(**call[1])  # the path's call, as it is
-        at = f" (at call {call[0] + 1}: {call[1]['tool']})"
+        fields["step"] = call[1]  # the path's call (a StepRef)
+        at = f" (at call {call[0] + 1}: {call[1].tool})"
     return Label(row.case_id, fields, True, f"{row.case_key}: {cls.name} → {cls.owner}{at}")
 
 
 def numbered_label(
-    row: CaseRow, taxonomy: Taxonomy, number: int, call: tuple[int, dict[str, Any]] | None
+    row: CaseRow, taxonomy: Taxonomy, number: int, call: tuple[int, StepRef] | None
 ) -> Label | str:
     """Keys 1-9: the taxonomy's active class of that number (or why there is none)."""
     active = taxonomy.active

@@ -23,10 +23,11 @@ from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from evaltui.compare import Comparison, Filter, Reducer, SegmentRow
+from evaltui.compare import Comparison, Filter, Reducer, SegmentRecord
 from evaltui.models import CASE_STATUSES
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
+from evaltui.trajectory import ToolStats
 from evaltui.tui import triage_desk as desk
 from evaltui.tui.case_browser import CaseBrowser
 from evaltui.tui.case_cursor import PAGE
@@ -79,11 +80,11 @@ class CompareScreen(AppScreen):
         self.comparison: Comparison | None = None
         self._previews: list[Comparison] = []  # first pages shown before the whole comparison
         self.taxonomy: Taxonomy | None = None
-        self.segments: list[SegmentRow] = []
+        self.segments: list[SegmentRecord] = []
         self.counts: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.progress: dict[str, tuple[int, int]] = {}
-        self.tool_stats: dict[str, Any] | None = None
+        self.tool_stats: dict[str, ToolStats | None] | None = None
         self._count_lines = -1
         tell = partial(self.notify, timeout=2)
         writes = (self.save, self.preview_status, self.write_status)
@@ -210,9 +211,7 @@ class CompareScreen(AppScreen):
     def load_tools(self, cmp: Comparison) -> None:
         """Read after the figures (trajectories are read one at a time): the scoreboard's
         tool line for agent runs."""
-        from evaltui.compare.paths import tools_by_run
-
-        stats = tools_by_run(cmp)
+        stats = cmp.tool_stats()
         if any(v is not None for v in stats.values()):
             self.post_message(ToolsLoaded(stats))
 

@@ -20,6 +20,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
+from evaltui.compare.paths import step_of
+from evaltui.errors import InputError
+from evaltui.models import StepRef
 from evaltui.review.triage import Finding
 from evaltui.textsafe import inert
 from evaltui.tui.path_view import aligned_calls
@@ -183,14 +186,19 @@ class CasePane(Vertical):
         self._draw_path()
         return found
 
-    def highlighted_call(self) -> tuple[int, dict[str, Any]] | None:
+    def highlighted_call(self) -> tuple[int, StepRef] | None:
         """The highlighted call (its index in the aligned path, and where it is in the
-        case's transcript: what a failure class can point at), or None."""
+        case's transcript: what a failure class can point at), or None (also for a call
+        a finding cannot point at, which is said)."""
         if self.path_cursor is None or self._shown is None:
             return None
-        from evaltui.compare.paths import step_of
-
-        return self.path_cursor, step_of(self._shown[1], self.path_cursor)
+        try:
+            return self.path_cursor, step_of(self._shown[1], self.path_cursor)
+        except InputError as exc:
+            self.notify(
+                f"{exc.message}: labelled without the call", severity="warning", markup=False
+            )
+            return None
 
     def preparer(
         self, reducer: Reducer
