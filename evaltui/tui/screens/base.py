@@ -41,7 +41,7 @@ WHAT = {
     "load": "Reading the stale-case suggestions",
     "write": "Retiring cases",
     "load_runs": "Reading the runs",
-    "save_mark": "Marking a run",
+    "save_next_mark": "Marking a run",
 }
 
 

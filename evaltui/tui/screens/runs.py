@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -43,6 +45,10 @@ class RunsScreen(AppScreen):
     """Lists runs (loaded by a worker) and marks baseline, candidate and fallback."""
 
     BINDINGS = [
+        # j/k as on the compare screen (the table's own ↓/↑ keep working): `b`, `j`, `c`
+        # marks two runs, not the same one twice
+        Binding("j", "step(1)", "Next", show=False, tooltip="Next run", id="runs.next"),
+        Binding("k", "step(-1)", "Prev", show=False, tooltip="Previous run", id="runs.prev"),
         Binding(
             "b",
             "mark('baseline')",
@@ -88,6 +94,8 @@ class RunsScreen(AppScreen):
         super().__init__()
         self.runs: list[RunSummary] = []
         self.selection: dict[str, int | None] = {m: None for m in service.MARKS}
+        self._pending_marks: deque[tuple[str, int | None, str | None]] = deque()
+        self._mark_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · runs", style="bold"), id="title")
@@ -185,9 +193,10 @@ class RunsScreen(AppScreen):
                 f"{help_key} lists every key."
             )
             return t
+        j, k = keys.get("runs.next", "j"), keys.get("runs.prev", "k")
         return Text(
             f"\nMark a baseline ({b}) and a candidate ({c}), then press {enter} to compare "
-            f"them. {help_key} lists every key."
+            f"them ({j} / {k} move). {help_key} lists every key."
         )
 
     def selection_text(self) -> Text:
@@ -209,6 +218,12 @@ class RunsScreen(AppScreen):
             return None
         key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         return next((r for r in self.runs if str(r.id) == key), None)
+
+    def action_step(self, delta: int) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            row = min(max(table.cursor_row + delta, 0), table.row_count - 1)
+            table.move_cursor(row=row)
 
     # -- comparing -------------------------------------------------------------
 
@@ -248,10 +263,19 @@ class RunsScreen(AppScreen):
             if run_id == run.id:
                 self.save_mark(mark, None, None)
 
-    @work(thread=True, group="runs-mark", exit_on_error=False)
     def save_mark(self, mark: str, run_id: int | None, run_name: str | None) -> None:
-        with Store(self.app.db_path) as store:
-            selection = service.mark_run(store, mark, run_id)
+        """Marks typed ahead (`b`, `j`, `c`) are saved in the order pressed: each worker
+        saves the oldest mark not yet saved, one at a time (two at once could each read
+        the selection before the other wrote it, and one mark be lost)."""
+        self._pending_marks.append((mark, run_id, run_name))
+        self.save_next_mark()
+
+    @work(thread=True, group="runs-mark", exit_on_error=False)
+    def save_next_mark(self) -> None:
+        with self._mark_lock:
+            mark, run_id, run_name = self._pending_marks.popleft()
+            with Store(self.app.db_path) as store:
+                selection = service.mark_run(store, mark, run_id)
         self.post_message(Marked(mark, run_name, selection))
 
     @on(Marked)
