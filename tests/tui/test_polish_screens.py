@@ -35,3 +35,65 @@ async def test_j_and_k_move_on_the_runs_screen_so_marks_land_on_different_runs(d
         assert table.cursor_row == 2
     with Store(db_path) as store:
         assert service.get_selection(store) == {"baseline": 3, "candidate": 2, "fallback": 1}
+
+
+# -- 2. y says what it did: sent through the terminal, which may not honour it; f: a file ---
+
+
+def said(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_copy_says_it_was_sent_by_osc52_and_f_writes_a_new_file(
+    demo_store, db_path, tmp_path, monkeypatch
+):
+    import base64
+
+    from evaltui.tui.screens.prompts import CopyPicker
+
+    from .conftest import expected_order, open_compare
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    order, _ = expected_order(db_path, demo_store)
+    key = f"support-assistant/{order[0]}"
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_compare(app, pilot)
+        sent: list[str] = []  # what the terminal was sent (the OSC 52 sequence)
+        write = app._driver.write
+        monkeypatch.setattr(app._driver, "write", lambda data: (sent.append(data), write(data)))
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CopyPicker)
+        await pilot.press("enter")  # the case key, to the clipboard
+        await settle(app, pilot)
+        osc = f"\x1b]52;c;{base64.b64encode(key.encode()).decode()}\a"
+        assert osc in sent
+        (notice,) = [n for n in said(app) if "clipboard" in n]
+        assert not notice.startswith("Copied")  # nothing says it arrived
+        assert f"Sent the key ({len(key)} characters)" in notice and "(OSC 52)" in notice
+        assert "may ignore it" in notice and "set -g set-clipboard on" in notice
+        assert "y then f writes it to a file" in notice
+        # y then f: the highlighted text (the key) to a new file, its full path said
+        sent.clear()
+        for n in (1, 2):
+            await pilot.press("y")
+            await settle(app, pilot)
+            await pilot.press("f")
+            await settle(app, pilot)
+            written = sorted(folder.iterdir())
+            assert len(written) == n  # a new file each time, never over the first
+            path = folder / ("evaltui-key-support-assistant_" + order[0].replace("/", "_")
+                             + ("" if n == 1 else "-2") + ".txt")  # fmt: skip
+            assert path.read_text() == key
+            assert said(app)[-1] == f"Wrote the key ({len(key)} characters) to {path}"
+        assert not any(s.startswith("\x1b]52") for s in sent)  # f sent nothing to the terminal
+        # the Markdown summary, chosen in the dialog, to a .md file
+        await pilot.press("y")
+        await settle(app, pilot)
+        await pilot.press("down", "down", "down", "f")
+        await settle(app, pilot)
+        (md,) = folder.glob("*.md")
+        assert md.read_text().startswith(f"### support-assistant / {order[0]}: regressed")

@@ -80,6 +80,33 @@ class ClassPicker(OptionPicker):
         self.taxonomy = taxonomy
 
 
+class CopyPicker(OptionPicker):
+    """What `y` copies: Enter sends the highlighted text to the terminal's clipboard
+    (dismissed with its id), `f` writes it to a file instead (`file:` + its id)."""
+
+    BINDINGS = [
+        Binding(
+            "f",
+            "to_file",
+            "To a file",
+            tooltip="Write the highlighted text to a new file (when the clipboard does not work)",
+            id="copy.to-file",
+        )
+    ]
+
+    def __init__(self, options: Sequence[tuple[str, Text]], to_file_key: str = "f") -> None:
+        title = (
+            "Copy: Enter sends it to the terminal's clipboard (OSC 52), "
+            f"{to_file_key} writes it to a file, Esc cancels"
+        )
+        super().__init__(title, options)
+
+    def action_to_file(self) -> None:
+        highlighted = self.query_one(OptionList).highlighted
+        if highlighted is not None:
+            self.dismiss(f"file:{self.options[highlighted][0]}")
+
+
 class VerdictPicker(OptionPicker):
     def __init__(self, current: str | None = None) -> None:
         options = []
