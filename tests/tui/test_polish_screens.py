@@ -3,10 +3,13 @@ new user meets them, real keys pressed (Pilot)."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable
 
 from evaltui import service
+from evaltui.errors import InputError
 from evaltui.store import Store
+from evaltui.tui import config
 from evaltui.tui.app import EvaltuiApp
 
 from .conftest import settle
@@ -97,3 +100,54 @@ async def test_copy_says_it_was_sent_by_osc52_and_f_writes_a_new_file(
         await settle(app, pilot)
         (md,) = folder.glob("*.md")
         assert md.read_text().startswith(f"### support-assistant / {order[0]}: regressed")
+
+
+# -- 3. the keymap refuses names that are not keys ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("banana", "'banana' is no key"),
+        ("ctrl+banana", "'banana' is no key"),
+        ("f99", "'f99' is no key"),
+        ("F5", "did you mean 'f5'?"),
+        ("esc", "did you mean 'escape'?"),
+        ("hyper+j", "'hyper' is not a modifier"),
+        ("ctrl+", "it ends in '+'"),
+    ],
+)
+def test_the_keymap_refuses_a_name_that_is_not_a_key(tmp_path, key, why):
+    path = tmp_path / "config.toml"
+    path.write_text(f'theme = "textual-dark"\n[keymap]\n"runs.next" = "down,{key}"\n')
+    with pytest.raises(InputError) as refused:
+        config.load(config.binding_ids(), {"textual-dark"}, path)
+    said = str(refused.value)
+    assert said.startswith(f"{path}:3: runs.next: '{key}' is not a key name: ")
+    assert why in said and "\n" not in said
+
+
+def test_the_keymap_takes_every_kind_of_real_key(tmp_path):
+    keys = "J,ctrl+n,f24,pagedown,left_square_bracket,shift+tab,ctrl+shift+up,space,slash"
+    path = tmp_path / "config.toml"
+    path.write_text(f'[keymap]\n"runs.next" = "{keys}"\n')
+    loaded = config.load(config.binding_ids(), set(), path)
+    assert loaded.keymap["runs.next"].split(",")[:4] == ["J", "ctrl+n", "f24", "pagedown"]
+
+
+def test_a_key_that_is_not_a_key_stops_the_app_with_one_line(
+    demo_store, tmp_path, monkeypatch, db_path
+):
+    from click.testing import CliRunner
+
+    from evaltui.cli import cli
+
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\n"compare.gate" = "ctrl+banana"\n')
+    monkeypatch.setenv("EVALTUI_CONFIG", str(path))
+    result = CliRunner().invoke(cli, ["--db", str(db_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        f"Error: {path}:2: compare.gate: 'ctrl+banana' is not a key name: 'banana' is no key"
+    )
+    assert len(result.output.strip().splitlines()) == 1
