@@ -431,7 +431,8 @@ def history_renderable(rows: list[Any]) -> RenderableType | None:
         what = {"label": "label", "undo": "undo", "adjudication": "adjudicate"}.get(f.kind, f.kind)
         table.add_row(
             Text(one_line(f.at[:16].replace("T", " "), 16)),
-            # who it speaks for: a finding from an unsigned file shows "(unverified)"
+            # who it speaks for: a finding whose signature was not verified (an unsigned
+            # file, or a signed one no allowed-signers file checked) shows "(unverified)"
             Text(one_line(f.identity, 32), style="" if f.verified else "yellow"),
             Text(what, style="yellow" if f.kind != "label" else ""),
             Text(one_line(f.class_name or f.class_key or "-", 28)),
