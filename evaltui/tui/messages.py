@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from rich.table import Table
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
     from evaltui.gate import DecisionRecord
-    from evaltui.lifecycle import Suggestion
+    from evaltui.lifecycle import RetirePlan, Suggestion
     from evaltui.models import RunSummary
     from evaltui.taxonomy import Taxonomy
     from evaltui.trend import Trend
@@ -168,6 +169,16 @@ class Previewed(Message):
     ids: list[int]
     request: StatusRequest
     table: Table
+    title: str
+
+
+@dataclass
+class RetirePlanned(Message):
+    """A bulk retirement of stale cases, planned (a reason per case) and its effect read."""
+
+    plan: RetirePlan
+    note: str | None
+    body: RenderableType  # what it writes, what it leaves out, the effect on the figures
     title: str
 
 

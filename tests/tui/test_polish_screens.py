@@ -3,7 +3,10 @@ new user meets them, real keys pressed (Pilot)."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 from textual.widgets import DataTable
 
 from evaltui import service
@@ -151,3 +154,100 @@ def test_a_key_that_is_not_a_key_stops_the_app_with_one_line(
         f"Error: {path}:2: compare.gate: 'ctrl+banana' is not a key name: 'banana' is no key"
     )
     assert len(result.output.strip().splitlines()) == 1
+
+
+# -- 5. bulk retire: a reason per kind, and the preview says why rows are not cases --------
+
+
+def rendered(renderable, width: int = 160) -> str:
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+async def test_bulk_retire_proposes_a_reason_per_kind_and_says_what_it_leaves_out(
+    demo_store, db_path
+):
+    from evaltui import lifecycle
+    from evaltui.tui.screens.prompts import ConfirmEffect, ReasonPicker
+    from evaltui.tui.screens.stale import StaleScreen
+
+    from .conftest import open_compare
+
+    found = lifecycle.stale(demo_store)
+    suggested = [s for s in found if s.preselect]
+    standing = next(i for i, s in enumerate(found) if s.rule == "always_fails")
+    twice = {s.case_id for s in suggested if s.rule == "duplicate"} & {
+        s.case_id for s in suggested if s.rule == "never_changes_decision"
+    }
+    assert len(suggested) == 202 and len(twice) == 3  # the demo: 202 rows, 199 cases
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_compare(app, pilot)
+        await pilot.press("S")
+        await settle(app, pilot)
+        stale = app.screen
+        assert isinstance(stale, StaleScreen)
+        await pilot.press("A", *["down"] * standing, "space")  # and one standing failure
+        assert "203 selected (200 cases)" in str(stale.query_one("#stale-detail").content)
+        await pilot.press("X")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReasonPicker)
+        options = app.screen.query_one("#picker-list")
+        first = options.get_option_at_index(options.highlighted).prompt.plain
+        assert first == (
+            "as proposed, a reason per kind: 4 duplicate, 195 never_changes_decision, 1 bad_case"
+        )
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press(*"cleanup", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmEffect)
+        said = rendered(app.screen.table)
+        assert "203 rows selected, 200 cases." in said
+        assert "195  retired as never_changes_decision" in said
+        assert "4  retired as duplicate" in said and "1  retired as bad_case" in said
+        keys = sorted(f"{s.suite}/{s.case_key}" for s in suggested if s.case_id in twice)
+        assert "3 case(s) are listed under two rules and are retired once, as duplicate: " in said
+        assert all(k in said for k in keys)
+        assert (
+            "1 standing failure(s) selected (report only: they fail in each run); retired as "
+            "bad_case, which says the case itself is wrong" in " ".join(said.split())
+        )
+        assert f"{found[standing].suite}/{found[standing].case_key}" in said
+        await pilot.press("y")
+        await settle(app, pilot, rounds=6)
+        assert "Retired 200 case(s): 4 duplicate, 195 never_changes_decision, 1 bad_case" in (
+            said_notices(app)
+        )
+    with Store(db_path) as store:
+        retired = {
+            r["case_key"]: r["reason"] for r in lifecycle.list_cases(store, status="retired")
+        }
+        assert len(retired) == 200
+        assert retired[found[standing].case_key] == "bad_case"
+        assert {retired[k.split("/", 1)[1]] for k in keys} == {"duplicate"}
+        events = [e for e in store.events() if e["action"] == "case.retire"]
+        assert len(events) == 200 and {e["context"]["cases"] for e in events} == {200}
+
+
+def said_notices(app) -> str:
+    return "\n".join(said(app))
+
+
+def test_a_bulk_retirement_by_reason_is_one_transaction(demo_store):
+    from evaltui import lifecycle
+    from evaltui.errors import NotFoundError
+
+    ids = [s.case_id for s in lifecycle.stale(demo_store) if s.rule == "never_changes_decision"]
+    with pytest.raises(NotFoundError):
+        lifecycle.retire_by_reason(
+            demo_store, {"never_changes_decision": ids[:5], "bad_case": [10**9]}, "x"
+        )
+    assert lifecycle.status_counts(demo_store)["retired"] == 0  # nothing half-written
+    with pytest.raises(InputError, match="unknown reason 'stale'"):
+        lifecycle.retire_by_reason(demo_store, {"stale": ids[:1]})
+    n = lifecycle.retire_by_reason(demo_store, {"duplicate": ids[:2], "bad_case": ids[2:3]}, "x")
+    assert n == 3
+    reasons = {r["reason"] for r in lifecycle.list_cases(demo_store, status="retired")}
+    assert reasons == {"duplicate", "bad_case"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.table import Table
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -234,7 +234,7 @@ class ConfirmEffect(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", tooltip="Cancel", id="confirm.cancel"),
     ]
 
-    def __init__(self, title: str, table: Table) -> None:
+    def __init__(self, title: str, table: RenderableType) -> None:
         super().__init__()
         self.title_text = title
         self.table = table

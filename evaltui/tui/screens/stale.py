@@ -3,7 +3,7 @@ after the effect on the figures has been shown and confirmed."""
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,10 +12,10 @@ from textual.widgets import Footer
 
 from evaltui import lifecycle
 from evaltui.compare import Comparison
-from evaltui.lifecycle import Suggestion
+from evaltui.lifecycle import RetirePlan, Suggestion
 from evaltui.store import Store
 from evaltui.textsafe import one_line
-from evaltui.tui.messages import Previewed, StatusRequest, SuggestionsLoaded, Written
+from evaltui.tui.messages import RetirePlanned, SuggestionsLoaded, Written
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import ConfirmEffect, ReasonPicker, note_prompt
 from evaltui.tui.widgets.safe import DataTable, Static
@@ -118,11 +118,12 @@ class StaleScreen(AppScreen):
             )
         if self.suggestions:
             table.move_cursor(row=max(0, min(cursor, len(self.suggestions) - 1)))
+        cases = len({self.suggestions[i].case_id for i in self.selected})
+        shown = f"{len(self.selected):,} selected" + (
+            f" ({cases:,} cases)" if cases != len(self.selected) else ""
+        )
         self.query_one("#stale-detail", Static).update(
-            Text(
-                f"{len(self.selected)} selected   space select · A select suggested · X retire selected",
-                style="dim",
-            )
+            Text(f"{shown}   space select · A select suggested · X retire selected", style="dim")
         )
 
     def action_toggle_case(self) -> None:
@@ -145,66 +146,93 @@ class StaleScreen(AppScreen):
             self.notify("Select cases first (space, or A for the suggested ones)", markup=False)
             return
         picked = [self.suggestions[i] for i in sorted(self.selected)]
-        default = picked[0].reason
+        proposed = lifecycle.plan_retirement(picked)
+        kinds = ", ".join(f"{len(ids):,} {r}" for r, ids in proposed.by_reason.items())
 
         def reason_chosen(choice: str | None) -> None:
             if not choice:
                 return
-            reason = choice.split(":", 1)[1]
+            reason = None if choice == "per-kind" else choice.split(":", 1)[1]
+            plan = lifecycle.plan_retirement(picked, reason)
 
             def note_given(note: str | None) -> None:
-                if note is None:
-                    return
-                unique = list(
-                    dict.fromkeys(s.case_id for s in picked)
-                )  # a case may match two rules
-                self.preview(unique, StatusRequest("retired", reason, note.strip() or None))
+                if note is not None:
+                    self.preview(plan, reason, note.strip() or None)
 
+            how = reason or "a reason per kind"
             self.app.push_screen(
-                note_prompt(f"Note for retiring {len(picked)} case(s) ({reason})"), note_given
+                note_prompt(f"Note for retiring {plan.cases:,} case(s) ({how})"), note_given
             )
 
-        self.app.push_screen(
-            ReasonPicker(f"Retire {len(picked)} case(s): one reason for all", default),
-            reason_chosen,
-        )
+        title = f"Retire {proposed.cases:,} case(s): the reason each kind proposes, or one for all"
+        extra = [("per-kind", f"as proposed, a reason per kind: {kinds}")]
+        self.app.push_screen(ReasonPicker(title, None, extra), reason_chosen)
 
     @work(thread=True, exclusive=True, group="stale-preview", exit_on_error=False)
-    def preview(self, ids: list[int], request: StatusRequest) -> None:
+    def preview(self, plan: RetirePlan, reason: str | None, note: str | None) -> None:
         cmp = self.comparison
+        ids = [cid for group in plan.by_reason.values() for cid in group]
+        title = f"Retire {plan.cases:,} case(s)?"
         if cmp is not None:
-            table = effect_table(cmp.segments(), cmp.segments(without=ids))
-            title = (f"Retire {len(ids)} case(s) as {request.reason}? Effect on "
-                     f"{one_line(cmp.baseline.name, 24)} → {one_line(cmp.candidate.name, 24)}:")  # fmt: skip
+            effect: RenderableType = effect_table(cmp.segments(), cmp.segments(without=ids))
+            title += (f" Effect on {one_line(cmp.baseline.name, 24)} → "
+                      f"{one_line(cmp.candidate.name, 24)}:")  # fmt: skip
         else:
-            table = Table(box=None)
-            table.add_column("")
-            table.add_row(
-                Text(
-                    "Mark a baseline and a candidate to see the effect on the figures.", style="dim"
-                )
-            )
-            title = f"Retire {len(ids)} case(s) as {request.reason}?"
-        self.post_message(Previewed(ids, request, table, title))
+            effect = Text("Mark a baseline and a candidate to see the effect on the figures.",
+                          style="dim")  # fmt: skip
+        body = Group(plan_text(plan, reason), Text(""), effect)
+        self.post_message(RetirePlanned(plan, note, body, title))
 
-    @on(Previewed)
-    def previewed(self, message: Previewed) -> None:
+    @on(RetirePlanned)
+    def previewed(self, message: RetirePlanned) -> None:
         def confirmed(ok: bool | None) -> None:
             if ok:
-                self.write(message.ids, message.request)
+                self.write(message.plan, message.note)
 
-        self.app.push_screen(ConfirmEffect(message.title, message.table), confirmed)
+        self.app.push_screen(ConfirmEffect(message.title, message.body), confirmed)
 
     @work(thread=True, group="stale-write", exit_on_error=False)
-    def write(self, ids: list[int], request: StatusRequest) -> None:
+    def write(self, plan: RetirePlan, note: str | None) -> None:
         with Store(self.app.db_path) as store:
-            n = lifecycle.retire(store, ids, request.reason or "bad_case", request.note)
+            n = lifecycle.retire_by_reason(store, plan.by_reason, note)
         if self.comparison is not None:
-            self.comparison.refresh_status(ids)
-        self.post_message(Written(f"Retired {n} case(s) as {request.reason} (saved)"))
+            self.comparison.refresh_status([c for ids in plan.by_reason.values() for c in ids])
+        kinds = ", ".join(f"{len(ids):,} {r}" for r, ids in plan.by_reason.items())
+        self.post_message(Written(f"Retired {n:,} case(s): {kinds} (saved)"))
 
     @on(Written)
     def written(self, message: Written) -> None:
         self.notify(message.text, markup=False)
         self.selected = set()
         self.load()
+
+
+def plan_text(plan: RetirePlan, reason: str | None) -> Text:
+    """What a bulk retirement writes, and why any selected row is not a case retired on
+    its own or not with the reason its kind proposes: said before it is confirmed."""
+    t = Text()
+    if plan.rows != plan.cases:
+        t.append(f"{plan.rows:,} rows selected, {plan.cases:,} cases.", style="bold")
+    else:
+        t.append(f"{plan.cases:,} cases selected.", style="bold")
+    for r, ids in plan.by_reason.items():
+        t.append(f"\n  {len(ids):>5,}  retired as {r}")
+        t.append("" if reason else "  (the reason their kind proposes)", style="dim")
+    if plan.twice:
+        keys = ", ".join(one_line(k, 40) for k, _, _ in plan.twice[:5])
+        more = f" and {len(plan.twice) - 5:,} more" if len(plan.twice) > 5 else ""
+        kept = sorted({r for _, _, r in plan.twice})
+        t.append(f"\n{len(plan.twice):,} case(s) are listed under two rules and are retired "
+                 f"once, as {' or '.join(kept)}: {keys}{more}.")  # fmt: skip
+    if plan.report_only:
+        keys = ", ".join(one_line(k, 40) for k in plan.report_only[:5])
+        more = f" and {len(plan.report_only) - 5:,} more" if len(plan.report_only) > 5 else ""
+        said = ("; retired as bad_case, which says the case itself is wrong"
+                if reason in (None, "bad_case") else "")  # fmt: skip
+        t.append(f"\n{len(plan.report_only):,} standing failure(s) selected (report only: "
+                 f"they fail in each run){said}; unselect them to keep reporting them: "
+                 f"{keys}{more}.", style="yellow")  # fmt: skip
+    for rule, n in plan.overridden.items():
+        t.append(f"\n{n:,} case(s) found by {rule} are retired as {reason}, not the reason "
+                 f"{rule} proposes.", style="yellow")  # fmt: skip
+    return t
