@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.table import Table
 
-    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
+    from evaltui.compare import CaseDetail, CaseRow, Comparison, Reducer, SegmentRow
     from evaltui.gate import DecisionRecord
     from evaltui.lifecycle import RetirePlan, Suggestion
     from evaltui.models import RunSummary
@@ -170,6 +170,16 @@ class Previewed(Message):
     request: StatusRequest
     table: Table
     title: str
+
+
+@dataclass
+class StaleCaseRead(Message):
+    """A stale suggestion's case, read to be opened (Enter on the stale screen)."""
+
+    row: CaseRow | None
+    detail: CaseDetail
+    reducer: Reducer
+    suggestion: Suggestion
 
 
 @dataclass

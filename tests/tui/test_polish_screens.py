@@ -251,3 +251,67 @@ def test_a_bulk_retirement_by_reason_is_one_transaction(demo_store):
     assert n == 3
     reasons = {r["reason"] for r in lifecycle.list_cases(demo_store, status="retired")}
     assert reasons == {"duplicate", "bad_case"}
+
+
+# -- 6. the stale screen at 80 and 100 columns: keys, evidence whole, Enter opens the case --
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as text (the screen and any dialog over it)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True,
+                      force_terminal=True, color_system="truecolor", legacy_windows=False,
+                      safe_box=False)  # fmt: skip
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
+def squeezed(text: str) -> str:
+    """The screen's words in order, line ends and runs of spaces as one space."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_stale_screen_at_80_and_100_columns(demo_store, db_path, size):
+    from evaltui import lifecycle
+    from evaltui.tui.screens.case import CaseScreen
+    from evaltui.tui.screens.stale import StaleScreen
+
+    from .conftest import open_compare
+
+    found = lifecycle.stale(demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=size) as pilot:
+        await open_compare(app, pilot)
+        await pilot.press("S")
+        await settle(app, pilot)
+        stale = app.screen
+        assert isinstance(stale, StaleScreen)
+        shown = screen_text(app)
+        lines = shown.splitlines()
+        assert found[0].case_key in lines[4] and "always_fails (report only)" in lines[4]
+        # the highlighted suggestion's evidence whole, under the table
+        assert found[0].evidence in squeezed(shown)
+        footer = lines[-1]
+        for key in ("⏎ Open", "space Select", "A Suggested", "X Retire", "? Help"):
+            assert key in footer, (key, footer)
+        assert "space selects and moves down" in squeezed(shown)
+        # space selects the highlighted case and moves to the next
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert stale.selected == {0}
+        assert stale.query_one("#stale-table").cursor_row == 1
+        assert found[1].evidence in squeezed(screen_text(app))
+        # Enter opens the case: why it is suggested, then the case itself
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert app.screen.detail.case_key == found[1].case_key
+        opened = squeezed(screen_text(app))
+        assert f"Suggested: {found[1].rule}" in opened and found[1].evidence in opened
+        assert app.screen.detail.input.split("\n")[0][:30] in opened
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is stale and stale.selected == {0}

@@ -40,6 +40,7 @@ WHAT = {
     "export": "Keeping and exporting the decision",
     "load": "Reading the stale-case suggestions",
     "write": "Retiring cases",
+    "read_case": "Reading the case",
     "load_runs": "Reading the runs",
     "save_next_mark": "Marking a run",
 }
