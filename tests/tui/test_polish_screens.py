@@ -4,6 +4,7 @@ new user meets them, real keys pressed (Pilot)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -15,7 +16,10 @@ from evaltui.store import Store
 from evaltui.tui import config
 from evaltui.tui.app import EvaltuiApp
 
+from ..conftest import FIXTURES
 from .conftest import settle
+
+POLICY = FIXTURES / "policies" / "support-assistant.toml"
 
 
 def marks(table: DataTable) -> list[str]:
@@ -315,3 +319,62 @@ async def test_the_stale_screen_at_80_and_100_columns(demo_store, db_path, size)
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is stale and stale.selected == {0}
+
+
+# -- 7. the gate at 80x24: every rule reachable, the highlighted rule's why whole ----------
+
+
+def many_rules_policy(tmp_path, copies: int) -> Path:
+    """The demo's policy with its rules `copies` times over (ids made distinct)."""
+    text = POLICY.read_text()
+    head, rules = text.split("[[rule]]", 1)
+    body = "[[rule]]" + rules
+    extra = [body.replace('id = "', f'id = "copy{n}-') for n in range(2, copies + 1)]
+    path = tmp_path / "many.toml"
+    path.write_text(head + body + "".join(extra))
+    return path
+
+
+async def open_gate(app, pilot, db_path, policy: Path):
+    from evaltui import gate
+    from evaltui.tui.screens.gate import GateScreen
+
+    from .conftest import open_compare
+
+    with Store(db_path) as store:
+        gate.set_policy_path(store, str(policy))
+    await open_compare(app, pilot)
+    await pilot.press("g")
+    await settle(app, pilot, rounds=6)
+    assert isinstance(app.screen, GateScreen)
+    return app.screen
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+async def test_every_gate_rule_is_reachable_at_80x24_with_its_why_whole(
+    demo_store, db_path, tmp_path, copies
+):
+    policy = POLICY if copies == 1 else many_rules_policy(tmp_path, copies)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        gate_screen = await open_gate(app, pilot, db_path, policy)
+        rules = gate_screen.record.rules
+        assert len(rules) == 10 * copies
+        shown = screen_text(app)
+        if copies == 1:  # ten rules fit: every one on screen at once
+            assert all(r.id in shown for r in rules)
+        for i, rule in enumerate(rules):
+            if i:
+                await pilot.press("down")
+                await settle(app, pilot)
+            shown = screen_text(app)
+            # its row in the table, then the same words starting the detail under it
+            found = [w for w in map(str.split, shown.splitlines())
+                      if w[1:2] == [rule.id] and w[0] in ("ok", "FAIL", "n<min")]  # fmt: skip
+            assert len(found) == 2, shown
+            row = found[0]
+            detail = squeezed(str(gate_screen.query_one("#rule-detail").content))
+            assert detail.startswith(f"{row[0]} {rule.id} ")
+            assert f"why: {' '.join(rule.why.split())}" in detail
+            assert f"why: {' '.join(rule.why.split())}" in squeezed(shown)  # all of it shown
+            assert shown.splitlines()[-1].lstrip().startswith("e Export")
