@@ -662,8 +662,8 @@ class Comparison:
     def detail(self, case_id: int) -> CaseDetail:
         with self._lock:
             c = self.conn.execute(
-                "SELECT suite, case_key, input, expected, attributes, status, status_reason "
-                "FROM cases WHERE id = ?",
+                "SELECT suite, case_key, input, expected, attributes, status, status_reason, "
+                "status_note, status_by, status_at FROM cases WHERE id = ?",
                 (case_id,),
             ).fetchone()
             if c is None:
@@ -704,6 +704,9 @@ class Comparison:
                 attributes=json.loads(c[4] or "{}"),
                 status=c[5],
                 status_reason=c[6],
+                status_note=c[7],
+                status_by=c[8],
+                status_at=c[9],
                 baseline=samples(self.baseline),
                 candidate=samples(self.candidate),
                 fallback=samples(self.fallback) if self.fallback else None,

@@ -191,6 +191,10 @@ class CaseDetail:
     baseline: list[Sample]
     candidate: list[Sample]
     fallback: list[Sample] | None
+    # who retired or quarantined the case, when, and their note (None while active)
+    status_note: str | None = None
+    status_by: str | None = None
+    status_at: str | None = None
 
     def criteria_changes(self, reducer: Reducer) -> dict[str, tuple[str | None, str | None]]:
         """Per criterion, the reduced verdict in baseline and candidate."""

@@ -166,10 +166,9 @@ def case_header(row: CaseRow | None, detail: CaseDetail) -> Text:
         text.append("   ")
         text.append_text(change_text(row.change))
     if detail.status != "active":
-        text.append(f"   [{detail.status}", style="yellow")
-        if detail.status_reason:
-            text.append(visible(f": {detail.status_reason}", limit=80), style="yellow")
-        text.append("]", style="yellow")
+        text.append(f"   [{detail.status}]", style="yellow")
+        text.append("\n")
+        text.append_text(status_text(detail))
     if detail.attributes:
         text.append("\n")
         text.append(
@@ -180,6 +179,23 @@ def case_header(row: CaseRow | None, detail: CaseDetail) -> Text:
             style="dim",
         )
     return text
+
+
+def status_text(detail: CaseDetail) -> Text:
+    """A retired or quarantined case: the reason, who and when, and their note."""
+    t = Text(detail.status, style="bold yellow")
+    if detail.status_reason:
+        t.append(visible(f" as {detail.status_reason}", limit=80), style="yellow")
+    if detail.status_by:
+        t.append(visible(f" by {detail.status_by}", limit=80), style="yellow")
+    if detail.status_at:
+        t.append(f" on {detail.status_at[:16].replace('T', ' ')}", style="yellow")
+    t.append(": ", style="yellow")
+    if detail.status_note:
+        t.append(visible(detail.status_note, limit=600))
+    else:
+        t.append("no note", style="dim")
+    return t
 
 
 def outputs_table(detail: CaseDetail, sample: int = 0, limit: int | None = 20_000) -> Table:

@@ -378,3 +378,37 @@ async def test_every_gate_rule_is_reachable_at_80x24_with_its_why_whole(
             assert f"why: {' '.join(rule.why.split())}" in detail
             assert f"why: {' '.join(rule.why.split())}" in squeezed(shown)  # all of it shown
             assert shown.splitlines()[-1].lstrip().startswith("e Export")
+
+
+# -- 8. a retired case says why, who, when and the note ------------------------------------
+
+
+async def test_a_retired_case_shows_its_reason_note_who_and_when(demo_store, db_path):
+    from evaltui import lifecycle
+
+    from .conftest import expected_order, open_compare, pane_text
+
+    order, _ = expected_order(db_path, demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("X")
+        await settle(app, pilot)
+        await pilot.press("down", "enter")  # retire: obsolete_policy
+        await settle(app, pilot)
+        await pilot.press(*"policy v2 replaced it", "enter")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot, rounds=6)
+        await pilot.press("H")  # count the retired cases again: it is back in the list
+        await settle(app, pilot, rounds=6)
+        await pilot.press("home")
+        await settle(app, pilot)
+        assert screen.current.case_key == order[0]
+        (row,) = lifecycle.list_cases(demo_store, status="retired")
+        when = row["at"][:16].replace("T", " ")
+        shown = " ".join(pane_text(screen).split())
+        assert (
+            f"[retired] retired as obsolete_policy by tester on {when}: policy v2 replaced it"
+            in shown
+        )
