@@ -412,3 +412,40 @@ async def test_a_retired_case_shows_its_reason_note_who_and_when(demo_store, db_
             f"[retired] retired as obsolete_policy by tester on {when}: policy v2 replaced it"
             in shown
         )
+
+
+# -- 9. dialogs in the middle; the class picker's descriptions wrap under themselves -------
+
+
+async def test_the_copy_and_reducer_dialogs_are_centred_and_class_descriptions_indented(
+    demo_store, db_path
+):
+    from evaltui.taxonomy import load as load_taxonomy
+    from evaltui.tui.screens.prompts import ClassPicker, OptionPicker
+
+    from .conftest import open_compare
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_compare(app, pilot)
+        for key in ("y", "R"):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert isinstance(app.screen, OptionPicker)
+            box = app.screen.query_one("#picker").region
+            left, right = box.x, 100 - box.right
+            top, bottom = box.y, 30 - box.bottom
+            assert abs(left - right) <= 1 and abs(top - bottom) <= 1, (key, box)
+            await pilot.press("escape")
+            await settle(app, pilot)
+        await pilot.press("0")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ClassPicker)
+        first = load_taxonomy(demo_store).active[0]
+        lines = screen_text(app).splitlines()
+        words = first.description.split()
+        at = next(i for i, line in enumerate(lines) if " ".join(words[:3]) in line)
+        start = lines[at].index(words[0])
+        following = lines[at + 1][start:]
+        assert following.split()[0] in words[3:], lines[at : at + 2]  # the wrap, not a class
+        assert lines[at + 1][:start].rstrip(" ").endswith("▊")  # indented as the first line

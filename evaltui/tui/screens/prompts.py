@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -36,7 +37,7 @@ class OptionPicker(ModalScreen[str | None]):
     ]
 
     def __init__(
-        self, title: str, options: Sequence[tuple[str, Text]], current: str | None = None
+        self, title: str, options: Sequence[tuple[str, RenderableType]], current: str | None = None
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -69,13 +70,14 @@ class ClassPicker(OptionPicker):
     """Every active class, numbered as its hotkey."""
 
     def __init__(self, taxonomy: Taxonomy, current: str | None = None) -> None:
-        options = []
+        options: list[tuple[str, RenderableType]] = []
         for i, c in enumerate(taxonomy.active, start=1):
             label = Text(f"{i:>2}  " if i <= 9 else "    ", style="bold")
             label.append(one_line(c.name, 30), style="bold" if c.key == current else "")
             label.append(f"  → {one_line(c.owner, 24)}", style="cyan")
-            label.append(f"\n      {visible(c.description, limit=160)}", style="dim")
-            options.append((c.key, label))
+            # the description under the name, its wrapped lines indented as its first
+            about = Padding(Text(visible(c.description, limit=160), style="dim"), (0, 0, 0, 6))
+            options.append((c.key, Group(label, about)))
         super().__init__("Failure class (Enter picks, Esc cancels)", options, current)
         self.taxonomy = taxonomy
 
