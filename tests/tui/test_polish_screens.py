@@ -18,6 +18,7 @@ from evaltui.tui.app import EvaltuiApp
 
 from ..conftest import FIXTURES
 from .conftest import settle
+from .screen_text import screen_text, squeezed
 
 POLICY = FIXTURES / "policies" / "support-assistant.toml"
 
@@ -258,23 +259,6 @@ def test_a_bulk_retirement_by_reason_is_one_transaction(demo_store):
 
 
 # -- 6. the stale screen at 80 and 100 columns: keys, evidence whole, Enter opens the case --
-
-
-def screen_text(app) -> str:
-    """What the terminal shows, as text (the screen and any dialog over it)."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True,
-                      force_terminal=True, color_system="truecolor", legacy_windows=False,
-                      safe_box=False)  # fmt: skip
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text()
-
-
-def squeezed(text: str) -> str:
-    """The screen's words in order, line ends and runs of spaces as one space."""
-    return " ".join(text.split())
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
