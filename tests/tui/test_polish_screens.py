@@ -173,7 +173,7 @@ def rendered(renderable, width: int = 160) -> str:
 async def test_bulk_retire_proposes_a_reason_per_kind_and_says_what_it_leaves_out(
     demo_store, db_path
 ):
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
     from evaltui.tui.screens.prompts import ConfirmEffect, ReasonPicker
     from evaltui.tui.screens.stale import StaleScreen
 
@@ -241,8 +241,8 @@ def said_notices(app) -> str:
 
 
 def test_a_bulk_retirement_by_reason_is_one_transaction(demo_store):
-    from evaltui import lifecycle
     from evaltui.errors import NotFoundError
+    from evaltui.review import lifecycle
 
     ids = [s.case_id for s in lifecycle.stale(demo_store) if s.rule == "never_changes_decision"]
     with pytest.raises(NotFoundError):
@@ -263,7 +263,7 @@ def test_a_bulk_retirement_by_reason_is_one_transaction(demo_store):
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_the_stale_screen_at_80_and_100_columns(demo_store, db_path, size):
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
     from evaltui.tui.screens.case import CaseScreen
     from evaltui.tui.screens.stale import StaleScreen
 
@@ -368,7 +368,7 @@ async def test_every_gate_rule_is_reachable_at_80x24_with_its_why_whole(
 
 
 async def test_a_retired_case_shows_its_reason_note_who_and_when(demo_store, db_path):
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
 
     from .conftest import expected_order, open_compare, pane_text
 
@@ -404,7 +404,7 @@ async def test_a_retired_case_shows_its_reason_note_who_and_when(demo_store, db_
 async def test_the_copy_and_reducer_dialogs_are_centred_and_class_descriptions_indented(
     demo_store, db_path
 ):
-    from evaltui.taxonomy import load as load_taxonomy
+    from evaltui.review.taxonomy import load as load_taxonomy
     from evaltui.tui.screens.prompts import ClassPicker, OptionPicker
 
     from .conftest import open_compare

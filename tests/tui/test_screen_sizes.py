@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from evaltui import gate, lifecycle, service
+from evaltui import gate, service
 from evaltui.exporters.text import fmt_value
+from evaltui.review import lifecycle
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.gate import GateScreen
 from evaltui.tui.screens.help import HelpScreen

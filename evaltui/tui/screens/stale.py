@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer
 
-from evaltui import lifecycle
 from evaltui.compare import Comparison
-from evaltui.lifecycle import RetirePlan, Suggestion
+from evaltui.review import lifecycle
+from evaltui.review.lifecycle import RetirePlan, Suggestion
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.footer import fit_footer
