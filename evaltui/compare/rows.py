@@ -118,6 +118,10 @@ class CaseDetail:
     baseline: list[Sample]
     candidate: list[Sample]
     fallback: list[Sample] | None
+    # who retired or quarantined the case, when, and their note (None while active)
+    status_note: str | None = None
+    status_by: str | None = None
+    status_at: str | None = None
 
     def criteria_changes(self, reducer: Reducer) -> dict[str, tuple[str | None, str | None]]:
         """Per criterion, the reduced verdict in baseline and candidate."""
@@ -355,6 +359,9 @@ def read_detail(
         attributes=json.loads(c[4] or "{}"),
         status=c[5],
         status_reason=c[6],
+        status_note=c[7],
+        status_by=c[8],
+        status_at=c[9],
         baseline=samples(baseline),
         candidate=samples(candidate),
         fallback=samples(fallback) if fallback else None,

@@ -158,7 +158,9 @@ class Policy(BaseModel):
             self.rule.append(Rule.model_validate({
                 "id": "signed-findings", "metric": "unverified_findings", "max": 0, "action": "hold",
                 "owner": "eval-team",
-                "why": "require_signed_findings: a finding from an unsigned file may not decide a release",
+                "why": "require_signed_findings: a finding whose signature was not verified here "
+                       "(an unsigned file, or a signed one with no allowed-signers file to check "
+                       "it) may not decide a release",
             }))  # fmt: skip
         return self
 

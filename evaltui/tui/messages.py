@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from rich.table import Table
 
-    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRecord
+    from evaltui.compare import CaseDetail, CaseRow, Comparison, Reducer, SegmentRecord
     from evaltui.gate import DecisionRecord, DecisionRow
     from evaltui.models import RunSummary
     from evaltui.review.calibration.queue import GoldFeedback, QueueItem
     from evaltui.review.calibration.samples import SampleRecord
-    from evaltui.review.lifecycle import Suggestion
+    from evaltui.review.lifecycle import RetirePlan, Suggestion
     from evaltui.review.taxonomy import Taxonomy
     from evaltui.review.triage import Finding
     from evaltui.store.runs.grader import ResultView
@@ -173,6 +174,26 @@ class Previewed(Message):
     ids: list[int]
     request: StatusRequest
     table: Table
+    title: str
+
+
+@dataclass
+class StaleCaseRead(Message):
+    """A stale suggestion's case, read to be opened (Enter on the stale screen)."""
+
+    row: CaseRow | None
+    detail: CaseDetail
+    reducer: Reducer
+    suggestion: Suggestion
+
+
+@dataclass
+class RetirePlanned(Message):
+    """A bulk retirement of stale cases, planned (a reason per case) and its effect read."""
+
+    plan: RetirePlan
+    note: str | None
+    body: RenderableType  # what it writes, what it leaves out, the effect on the figures
     title: str
 
 

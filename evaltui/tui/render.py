@@ -167,10 +167,9 @@ def case_header(row: CaseRow | None, detail: CaseDetail) -> Text:
         text.append("   ")
         text.append_text(change_text(row.change))
     if detail.status != "active":
-        text.append(f"   [{detail.status}", style="yellow")
-        if detail.status_reason:
-            text.append(visible(f": {detail.status_reason}", limit=80), style="yellow")
-        text.append("]", style="yellow")
+        text.append(f"   [{detail.status}]", style="yellow")
+        text.append("\n")
+        text.append_text(status_text(detail))
     if detail.attributes:
         text.append("\n")
         text.append(
@@ -181,6 +180,23 @@ def case_header(row: CaseRow | None, detail: CaseDetail) -> Text:
             style="dim",
         )
     return text
+
+
+def status_text(detail: CaseDetail) -> Text:
+    """A retired or quarantined case: the reason, who and when, and their note."""
+    t = Text(detail.status, style="bold yellow")
+    if detail.status_reason:
+        t.append(visible(f" as {detail.status_reason}", limit=80), style="yellow")
+    if detail.status_by:
+        t.append(visible(f" by {detail.status_by}", limit=80), style="yellow")
+    if detail.status_at:
+        t.append(f" on {detail.status_at[:16].replace('T', ' ')}", style="yellow")
+    t.append(": ", style="yellow")
+    if detail.status_note:
+        t.append(visible(detail.status_note, limit=600))
+    else:
+        t.append("no note", style="dim")
+    return t
 
 
 def outputs_table(detail: CaseDetail, sample: int = 0, limit: int | None = 20_000) -> Table:
@@ -432,7 +448,8 @@ def history_renderable(rows: list[Any]) -> RenderableType | None:
         what = {"label": "label", "undo": "undo", "adjudication": "adjudicate"}.get(f.kind, f.kind)
         table.add_row(
             Text(one_line(f.at[:16].replace("T", " "), 16)),
-            # who it speaks for: a finding from an unsigned file shows "(unverified)"
+            # who it speaks for: a finding whose signature was not verified (an unsigned
+            # file, or a signed one no allowed-signers file checked) shows "(unverified)"
             Text(one_line(f.identity, 32), style="" if f.verified else "yellow"),
             Text(what, style="yellow" if f.kind != "label" else ""),
             Text(one_line(f.class_name or f.class_key or "-", 28)),

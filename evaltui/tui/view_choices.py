@@ -7,14 +7,17 @@ Textual here: the compare screen asks and shows.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from evaltui.compare import FILTER_CYCLE, CaseDetail, CaseRow, Filter, Reducer
 from evaltui.compare.kinds import CHANGED
+from evaltui.files import write_new_file
 from evaltui.textsafe import one_line, visible
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from evaltui.review.triage import Finding
     from evaltui.store import Store
@@ -131,6 +134,14 @@ def keep_view(open_store: Callable[[], Store], run_ids: RunIds, state: ViewState
     except Exception as exc:
         return f"Where you were was not saved: {one_line(exc, 120)}"
     return None
+
+
+def copy_file(what: str, detail: CaseDetail, text: str, folder: Path) -> Path:
+    """`y` then `f`: the text written to a new file in `folder` (never over one), named
+    for what it is and the case (`evaltui-markdown-qa_math-001.md`); its path."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{detail.suite}/{detail.case_key}")
+    stem = folder / f"evaltui-{what}-{slug.strip('._')[:60] or 'case'}"
+    return write_new_file(stem, ".md" if what == "markdown" else ".txt", text).resolve()
 
 
 def copy_text(

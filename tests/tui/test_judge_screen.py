@@ -136,7 +136,7 @@ async def test_the_runs_screen_opens_judging_and_the_calibration_panel(demo_stor
         await settle(app, pilot)
         assert isinstance(app.screen, RunsScreen)
         await pilot.press("down")  # the candidate (run 2)
-        await pilot.press("j")
+        await pilot.press("J")
         await settle(app, pilot)
         assert isinstance(app.screen, JudgeScreen)
         assert "judging sample 2 · grounded · tester" in shown(app.screen)
@@ -157,7 +157,7 @@ async def test_pressing_every_key_on_the_judging_screens_keeps_the_app_running(d
     app = EvaltuiApp(db_path=db_path)
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
-        for screen_type, key in ((JudgeScreen, "j"), (CalibrationScreen, "C")):
+        for screen_type, key in ((JudgeScreen, "J"), (CalibrationScreen, "C")):
 
             async def open_screen(screen_type=screen_type, key=key) -> None:
                 while not isinstance(app.screen, RunsScreen):

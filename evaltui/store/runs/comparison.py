@@ -97,8 +97,8 @@ def case_key_sql(alias: str) -> str:
 
 
 CASE_SHOWN = (
-    "SELECT suite, case_key, input, expected, attributes, status, status_reason "
-    "FROM cases WHERE id = ?"
+    "SELECT suite, case_key, input, expected, attributes, status, status_reason, "
+    "status_note, status_by, status_at FROM cases WHERE id = ?"
 )
 # A run's samples of one case (params: characters of output read, run, case)
 SAMPLES_SHOWN = (

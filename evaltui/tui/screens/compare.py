@@ -43,7 +43,7 @@ from evaltui.tui.messages import (
     Written,
 )
 from evaltui.tui.opening import figures, open_comparison
-from evaltui.tui.questions import Questions
+from evaltui.tui.questions import Questions, copy_to
 from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
@@ -366,7 +366,7 @@ class CompareScreen(AppScreen):
     def action_copy(self) -> None:
         row, detail, history = self.current, self.current_detail, self.browser.cursor.history
         if row is not None and detail is not None:
-            self.questions.copy(row, detail, self.view, history, self.app.copy_to_clipboard)
+            self.questions.copy(row, detail, self.view, history, copy_to(self))
 
     def save_view(self) -> None:
         """Where the reviewer is, kept for this comparison: when the screen is left and
