@@ -172,4 +172,3 @@ class StepRef(BaseModel):
     tool: str | None = Field(default=None, max_length=200)
     call_id: str | None = Field(default=None, max_length=200)
     turn: int | None = Field(default=None, ge=0, le=1_000_000)
-

@@ -26,6 +26,7 @@ from evaltui.compare import CaseRow, Comparison, Filter, Reducer
 from evaltui.tui.case_cursor import CaseCursor, CaseView, Move, Page, PageRequest, read_page
 from evaltui.tui.messages import (
     CaseChosen,
+    ColumnsNeeded,
     DetailLoaded,
     Jump,
     PageLoaded,
@@ -36,7 +37,11 @@ from evaltui.tui.messages import (
 from evaltui.tui.screens.base import report_worker_failure
 from evaltui.tui.triage_desk import NotSavedCases
 from evaltui.tui.widgets import CaseList, CasePane, FilterBar
+from evaltui.tui.widgets.case_columns import core_width
 from evaltui.tui.widgets.safe import Input
+
+PANE_MIN = 36  # the narrowest the case pane is shown beside the list (else one at a time)
+LIST_MAX = 110  # the widest the list gets beside the pane
 
 
 class CaseBrowser(Vertical):
@@ -55,6 +60,11 @@ class CaseBrowser(Vertical):
         self.filter_bar = FilterBar(Text(""), id="filter-line")
         self.listing = CaseList(id="cases")
         self.pane = CasePane(id="case-pane")
+        # The list and the pane side by side (`narrow` False) or one at a time; `zoomed`:
+        # the pane has the whole width (`z`).
+        self.narrow = False
+        self.zoomed = False
+        self._arranged: tuple[int, bool, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield self.filter_bar
@@ -83,13 +93,21 @@ class CaseBrowser(Vertical):
             self.query_one("#compare-body").display = True
 
     def open(
-        self, cmp: Comparison, first: CaseView | None, rows: list[CaseRow] | None, flt: Filter
+        self,
+        cmp: Comparison,
+        first: CaseView | None,
+        rows: list[CaseRow] | None,
+        flt: Filter,
+        preview: list[CaseRow],
     ) -> None:
-        """A comparison opened with its first rows (None: a saved place is on its way)."""
+        """A comparison opened with its first rows (None: a saved place is on its way);
+        `preview`: the first page read, which the columns are sized from either way."""
         self.comparison, self.reducer = cmp, cmp.reducer
-        self.show_loading(False)
         page = self.cursor.open(flt, first, previewing=cmp.first is not None)
         self.listing.configure(risk=cmp.risk_dimension, fallback=cmp.fallback is not None)
+        self.listing.measure(preview)  # the columns' widths, before the first line is drawn
+        self.share_width()
+        self.show_loading(False)
         self.listing.focus()
         if rows is not None:
             self.land(Page(page.request, rows, None, 1))
@@ -136,9 +154,36 @@ class CaseBrowser(Vertical):
 
     def zoom(self) -> None:
         """The case pane gets the whole width, or gives it back (toggle)."""
-        cases = self.listing
-        cases.display = not cases.display
-        (cases if cases.display else self.query_one("#case-view")).focus()
+        self.zoomed = not self.zoomed
+        self.share_width()
+        (self.query_one("#case-view") if self.zoomed else self.listing).focus()
+
+    def on_resize(self) -> None:
+        self.share_width()
+
+    @on(ColumnsNeeded)
+    def columns_needed(self) -> None:
+        self.share_width()
+
+    def share_width(self) -> None:
+        """Share the width between the list and the case pane: the list as wide as what
+        it must show whole needs (case_columns.core_width), at least half; side by side
+        when the pane keeps `PANE_MIN` cells, else one at a time (`z` switches)."""
+        width = self.size.width
+        if width <= 0:
+            return
+        wanted = max(core_width(self.listing.needs), min(width // 2, LIST_MAX))
+        narrow = width - wanted - 3 < PANE_MIN  # (the pane's border and padding)
+        if (wanted, narrow, self.zoomed) == self._arranged:
+            return
+        self._arranged = (wanted, narrow, self.zoomed)
+        self.narrow = narrow
+        self.listing.styles.width = "1fr" if narrow else wanted
+        self.listing.display = not self.zoomed
+        self.pane.display = self.zoomed or not narrow
+        self.filter_bar.zoom_hint = "list" if self.zoomed else "case" if narrow else None
+        if self.comparison is not None:
+            self.show_filter_line()
 
     def search(self) -> None:
         box = self.query_one("#search", Input)
@@ -348,11 +393,12 @@ class CaseBrowser(Vertical):
         self.shown_at = time.perf_counter()
         self.show_alert()
         self.show_filter_line()
-        prepare = self.pane.preparer(self.reducer)
+        # (a pane not shown renders nothing ahead: it would be at no width)
+        prepare = self.pane.preparer(self.reducer) if self.pane.display else None
         self.call_after_refresh(self.read_ahead, self.cursor.neighbours(row), prepare)
 
     @work(thread=True, exclusive=True, group="compare-readahead", exit_on_error=False)
-    def read_ahead(self, rows: list[CaseRow], prepare: Callable[..., Any]) -> None:
+    def read_ahead(self, rows: list[CaseRow], prepare: Callable[..., Any] | None) -> None:
         """Details of the cases next to the current one, read and rendered ahead, so a
         step needs no round trip and no render."""
         cmp = self.comparison
@@ -365,7 +411,8 @@ class CaseBrowser(Vertical):
                 return
             view = self.cursor.details.get(row.case_id) or cmp.read_case(row)
             found[row.case_id] = view
-            prepared.append(prepare(*view))
+            if prepare is not None:
+                prepared.append(prepare(*view))
         self.post_message(ReadAhead(found, prepared))
 
     @on(ReadAhead)

@@ -169,7 +169,7 @@ class CompareScreen(AppScreen):
         # Where this reviewer left it is read from the whole comparison (`built`).
         saved = self.view.restore()
         rows = message.rows if saved is None else None
-        self.browser.open(cmp, message.first, rows, saved or Filter())
+        self.browser.open(cmp, message.first, rows, saved or Filter(), message.rows)
         # What is built now lives as long as the screen: out of the collector's way, so a
         # full collection (tens of ms, every few dozen keys) scans only what is new.
         gc.freeze()

@@ -18,10 +18,15 @@ HINTS = [
 
 class FilterBar(Static):
     hints = "f filter · s segment · / search · F clear"
+    zoom_key = "z"
+    # What the zoom key shows, when the list and the case pane are shown one at a time
+    # ("case", "list"), else None (side by side: nothing to say).
+    zoom_hint: str | None = None
 
     def name_keys(self, keys: dict[str, str]) -> None:
         """The filter keys as the app shows them (`keys`: binding id -> key), keymap included."""
         self.hints = " · ".join(f"{keys[i]} {word}" for i, word in HINTS if i in keys)
+        self.zoom_key = keys.get("compare.zoom", "")
 
     def show(self, flt: Filter, *, total: int | None, position: int | None) -> None:
         """`total` None: still counting; `position` None: no case on screen."""
@@ -35,5 +40,7 @@ class FilterBar(Static):
             t.append(f"  ({total:,} cases)", style="dim")
             if position is not None and total:
                 t.append(f"   case {position:,} of {total:,}", style="dim")
+        if self.zoom_hint and self.zoom_key:  # first: on a narrow screen, the one way to the case
+            t.append(f"   {self.zoom_key} {self.zoom_hint}", style="bold")
         t.append(f"   {self.hints}", style="dim")
         self.update(t, layout=False)  # one line, fixed height: no layout pass per step

@@ -1,0 +1,167 @@
+"""The compare screen's layout at 80x24, 100x30 and 160x45 (#26): the screen captured as
+text (what a terminal shows) right after the comparison opens, before any key, and
+what must be readable on it: case keys whole up to 24 characters, every verdict and
+sample count whole, the candidate column, a way to the case when the pane is not beside
+the list. The column rules themselves are unit-tested on `case_columns.fit`."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from evaltui import service
+from evaltui.compare import CaseRow, Comparison
+from evaltui.store import Store
+from evaltui.tui.app import EvaltuiApp
+from evaltui.tui.render import verdict_text
+from evaltui.tui.widgets.case_columns import KEY_FULL, Needs, core_width, fit, layout
+
+from .conftest import open_compare
+
+SIZES = [(80, 24), (100, 30), (160, 45)]
+
+
+def screen_text(app) -> list[str]:
+    """The screen as a terminal shows it, one string per line (what `save_screenshot`
+    draws, as text)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True,
+                      force_terminal=True, color_system="truecolor", legacy_windows=False)  # fmt: skip
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False).splitlines()
+
+
+def list_lines(lines: list[str]) -> tuple[str, list[str]]:
+    """The case list's header and its rows as drawn (the part left of the pane's border)."""
+    at = next(i for i, line in enumerate(lines) if line.startswith("change "))
+    rows = []
+    for line in lines[at + 1 :]:
+        cells = line.split("│")[0]
+        if not cells.strip():
+            break
+        rows.append(cells)
+    return lines[at].split("│")[0], rows
+
+
+def row(key: str, **kw) -> CaseRow:
+    defaults = dict(case_id=1, suite="s", case_key=key, change="regressed", ord=1,
+                    baseline="pass", candidate="fail", fallback=None,
+                    baseline_samples=(3, 3), candidate_samples=(0, 3), status="active")  # fmt: skip
+    return CaseRow(**{**defaults, **kw})
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+
+def test_numbers_are_never_cut_text_columns_give_way_first():
+    needs = Needs()
+    needs.take([row("k" * 30, triage_class="unsupported_claim", triage_owner="grounding",
+                    candidate_samples=(10, 12), baseline_samples=(12, 12))], risk=None)  # fmt: skip
+    names = layout(risk=False, fallback=True)
+    wide = dict(fit(names, needs, 200))
+    assert wide["case"] == 30 and wide["class"] >= 17 and wide["owner"] >= 9  # all whole
+    assert wide["base"] == len("pass 12/12") and wide["cand"] == len("fail 10/12")
+    for width in range(30, 140):
+        cols = dict(fit(names, needs, width))
+        assert sum(w + 1 for w in cols.values()) <= width or width < core_width(needs) - 14
+        assert cols["change"] == needs.change and cols["cand"] == needs.cand  # always there
+        for number in ("base", "fb"):  # whole, or left out: never cut
+            assert cols.get(number, needs.of(number)) == needs.of(number)
+        if width >= core_width(needs):
+            assert cols["case"] >= KEY_FULL and "base" in cols  # the key whole up to 24
+    # the order things give way: owner, class (shortened, then left out), then fallback
+    narrow = fit(names, needs, core_width(needs) + 4)
+    assert [n for n, _ in narrow] == ["change", "case", "base", "cand", "fb"]
+
+
+def test_a_wider_row_widens_its_column_and_a_narrower_one_never_narrows_it():
+    needs = Needs()
+    assert needs.take([row("short")], risk="risk")
+    assert dict(fit(layout(True, False), needs, 120))["case"] == len("short")
+    assert needs.take([row("a-much-longer-case-key")], risk="risk")
+    assert not needs.take([row("tiny")], risk="risk")
+    assert dict(fit(layout(True, False), needs, 120))["case"] == len("a-much-longer-case-key")
+
+
+# -- the screen, before any key ---------------------------------------------------------------
+
+
+@pytest.fixture
+def long_keys_store(store, tmp_path):
+    """Two runs whose case keys are 9 to 30 characters long (one of each length), every
+    one a regression so all are in the first page."""
+    from tests.helpers import line, write_jsonl
+
+    keys = [f"case-{'x' * (n - 8)}-{n:02d}" for n in range(9, 31)]
+    for name, role, verdict in (("base", "production", "pass"), ("cand", "candidate", "fail")):
+        path = write_jsonl(tmp_path / f"{name}.jsonl", [line(k, verdict) for k in keys],
+                           header={"name": name, "role": role})  # fmt: skip
+        service.import_path(store, path)
+    return keys
+
+
+def assert_readable(lines: list[str], rows: list[CaseRow], where: str) -> None:
+    header, shown = list_lines(lines)
+    assert "cand" in header.split(), f"{where}: no candidate column: {header!r}"
+    assert len(shown) >= 5, where
+    has_base = "base" in header.split()
+    for r, drawn in zip(rows, shown, strict=False):
+        key = r.case_key if len(r.case_key) <= KEY_FULL else r.case_key[: KEY_FULL - 1]
+        assert key in drawn, f"{where}: {r.case_key!r} not whole in {drawn!r}"
+        cand = verdict_text(r.candidate, r.candidate_samples).plain
+        assert re.search(rf"(^| ){re.escape(cand)}( |$)", drawn), f"{where}: {cand!r} in {drawn!r}"
+        if has_base:
+            base = verdict_text(r.baseline, r.baseline_samples).plain
+            assert re.search(rf"(^| ){re.escape(base)}( |$)", drawn), where
+    # every figure whole: nothing cut right after a digit, a % or a sample count
+    assert not [line for line in lines if re.search(r"[\d%]…", line)], where
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_first_draw_of_the_demo_shows_keys_and_numbers_whole(demo_store, db_path, size):
+    sel = service.get_selection(demo_store)
+    with Comparison(db_path, sel["baseline"], sel["candidate"], sel["fallback"]) as cmp:
+        rows = cmp.page(limit=40)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_compare(app, pilot)
+        assert screen.position == 1  # no key pressed since the comparison opened
+        lines = screen_text(app)
+        assert_readable(lines, rows, f"{size}")
+        if size[0] < 100:  # the pane is not beside the list: the way to it is said
+            assert "z case" in next(line for line in lines if "showing " in line)
+        else:
+            assert "│" in lines[lines.index(next(x for x in lines if x.startswith("change ")))]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_case_keys_up_to_24_characters_are_shown_whole(long_keys_store, db_path, size):
+    with Store(db_path) as store:
+        sel = service.get_selection(store)
+    with Comparison(db_path, sel["baseline"], sel["candidate"]) as cmp:
+        rows = cmp.page(limit=40)
+    assert max(len(r.case_key) for r in rows) == 30
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=size) as pilot:
+        await open_compare(app, pilot)
+        assert_readable(screen_text(app), rows, f"{size}")
+
+
+async def test_zoom_on_a_narrow_screen_switches_between_the_list_and_the_case(demo_store, db_path):
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(60, 24)) as pilot:
+        screen = await open_compare(app, pilot)
+        listing, pane = screen.query_one("#cases"), screen.query_one("#case-pane")
+        assert listing.display and not pane.display
+        header, _ = list_lines(screen_text(app))
+        assert "cand" in header.split()
+        await pilot.press("z")
+        assert pane.display and not listing.display and screen.focused.id == "case-view"
+        filter_line = next(line for line in screen_text(app) if "showing " in line)
+        assert "z list" in filter_line
+        await pilot.press("j")  # stepping still works with the case alone on screen
+        await pilot.press("z")
+        assert listing.display and not pane.display and screen.position == 2
