@@ -88,7 +88,8 @@ def counts_text(
     tools: dict[str, Any] | None = None,
 ) -> Text:
     """Cases by change, the statuses left out (or included), triage progress, and for
-    agent runs a line of tool statistics per run."""
+    agent runs a line of tool statistics per run (the scoreboard's legend is
+    `legend_text`'s)."""
     t = Text()
     for change in CHANGES:
         n = counts.get(change, 0)
@@ -101,12 +102,6 @@ def counts_text(
         t.append(label + ", ".join(hidden) + "   ", style="yellow")
     done, total = progress.get("regressed", (0, 0))
     t.append(f"{done} of {total} regressions triaged", style="bold" if done < total else "green")
-    t.append(
-        "\nrates: cases passing, samples reduced by the reducer (the runs screen's rate is per "
-        "result)   p>f / f>p: cases pass→fail / fail→pass   p: exact McNemar   p adj: Holm   *: p adj < 0.05"
-        "   bars: ● candidate, ─ its 95% interval, │ baseline, f fallback",
-        style="dim",
-    )
     for name, st in (tools or {}).items():
         if not st:
             continue
@@ -119,6 +114,45 @@ def counts_text(
         if st["cases_with_loops"]:
             t.append(f", {st['cases_with_loops']} case(s) looping", style="bold yellow")
     return t
+
+
+# What the scoreboard's columns mean, part by part: (long, short); `legend_text` takes
+# the longest wording that fits the lines it has.
+LEGEND = [
+    ("rates: cases passing, samples reduced by the reducer (the runs screen's rate is per "
+     "result)", "rates: cases passing (reducer)"),
+    ("p>f / f>p: cases pass→fail / fail→pass", "p>f/f>p: pass→fail/fail→pass"),
+    ("p: exact McNemar   p adj: Holm   *: p adj < 0.05", "p: McNemar, adj: Holm, *: adj < 0.05"),
+    ("bars: ● candidate, ─ its 95% interval, │ baseline", "bars: ● cand ─ 95% │ base"),
+]  # fmt: skip
+
+
+def legend_text(width: int, lines: int, *, fallback: bool) -> Text:
+    """The scoreboard's legend in at most `lines` lines of `width` cells (a part never
+    broken across lines): every part in its long wording if that fits, else the first
+    parts shortened, else the first parts that fit (the bars are read by their header)."""
+    parts = [(long + (", f fallback" if fallback and long.startswith("bars") else ""),
+              short + (" f fb" if fallback and short.startswith("bars") else ""))
+             for long, short in LEGEND]  # fmt: skip
+    longs, shorts = [long for long, _ in parts], [short for _, short in parts]
+    choices = [shorts[:i] + longs[i:] for i in range(len(parts) + 1)]
+    choices += [shorts[:n] for n in range(len(parts) - 1, 0, -1)]
+    for choice in choices:
+        packed = _pack(choice, width)
+        if len(packed) <= lines and all(len(line) <= width for line in packed):
+            return Text("\n".join(packed), style="dim")
+    return Text("")
+
+
+def _pack(parts: list[str], width: int) -> list[str]:
+    """`parts` on lines of `width` cells, three spaces apart, each part whole."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += "   " + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def diff_texts(

@@ -165,3 +165,42 @@ async def test_zoom_on_a_narrow_screen_switches_between_the_list_and_the_case(de
         await pilot.press("j")  # stepping still works with the case alone on screen
         await pilot.press("z")
         assert listing.display and not pane.display and screen.position == 2
+
+
+# -- the header: counts, tool lines, the legend ------------------------------------------------
+
+
+def test_the_legend_fits_the_lines_it_has_in_its_longest_wording():
+    from evaltui.tui.render import LEGEND, legend_text
+
+    for width in range(30, 240):
+        for lines in (1, 2):
+            text = legend_text(width, lines, fallback=True).plain
+            assert len(text.splitlines()) <= lines and all(
+                len(x) <= width for x in text.split("\n")
+            )
+            assert text.startswith("rates: cases passing")
+    assert legend_text(240, 2, fallback=False).plain.split("   ")[0] == LEGEND[0][0]
+    assert "f fallback" in legend_text(240, 2, fallback=True).plain
+    assert "fallback" not in legend_text(240, 2, fallback=False).plain
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_agent_runs_show_both_tool_lines_above_the_scoreboard(store, db_path, size):
+    """#26: the candidate's tool line (its errors and looping cases) was cut off the header."""
+    from tests.test_agents import OTEL, pair
+
+    from .conftest import settle
+
+    pair(store, OTEL, mark=True)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=size) as pilot:
+        await open_compare(app, pilot)
+        await settle(app, pilot, rounds=6)  # the tool lines are read after the figures
+        lines = screen_text(app)
+        board = next(i for i, line in enumerate(lines) if line.lstrip().startswith("segment "))
+        header = "\n".join(lines[:board])
+        assert "baseline tools: 26 calls (1.6/case), 1 errors" in header
+        assert "candidate tools: 36 calls (2.2/case), 2 errors, 1 case(s) looping" in header
+        assert "regressions triaged" in header and "rates: cases passing" in header
+        assert "all " in lines[board + 1]  # the scoreboard's first row is there too

@@ -43,7 +43,7 @@ from evaltui.tui.messages import (
 )
 from evaltui.tui.opening import figures, open_comparison
 from evaltui.tui.questions import Questions
-from evaltui.tui.render import counts_text, title_text
+from evaltui.tui.render import counts_text, legend_text, title_text
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
 from evaltui.tui.screens.help import keys_by_id
@@ -106,6 +106,7 @@ class CompareScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · compare", style="bold"), id="title")
         yield Static(Text("Comparing…"), id="counts")
+        yield Static(Text(""), id="legend")
         yield Scoreboard(id="scoreboard")
         yield self.browser
         yield Static(Text(""), id="status")
@@ -113,11 +114,13 @@ class CompareScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.query_one("#scoreboard").display = False
+        self.query_one("#legend").display = False
         self.browser.filter_bar.name_keys(keys_by_id(self))
         self.read_view()  # the view saved for this comparison, then build
 
     def on_resize(self, event: events.Resize) -> None:
         fit_footer(self, event.size.width)
+        self.show_legend()
 
     def on_unmount(self) -> None:
         for cmp in [self.comparison, *self._previews]:
@@ -189,8 +192,10 @@ class CompareScreen(AppScreen):
         self.taxonomy = message.taxonomy
         self.browser.take_whole(cmp)
         self.query_one("#scoreboard", Scoreboard).display = True
+        self.query_one("#legend").display = True
         self.show_title()
         self.show_counts()
+        self.show_legend()
         if not refresh:
             self.load_tools(cmp)
         self.query_one("#scoreboard", Scoreboard).show(self.segments, cmp.fallback is not None)
@@ -251,10 +256,18 @@ class CompareScreen(AppScreen):
             included=self.view.include_hidden,
             tools=self.tool_stats,
         )
-        lines = text.plain.count("\n")
         # as many lines as before: no layout pass (a triage key updates the progress)
+        lines = len(text.wrap(self.app.console, max(1, self.size.width - 2)))
         self.query_one("#counts", Static).update(text, layout=lines != self._count_lines)
         self._count_lines = lines
+
+    def show_legend(self) -> None:
+        """What the scoreboard's columns mean, in the lines the screen can spare for it
+        (two from 30 rows, else one): the counts and tool lines above it stay whole."""
+        width, height = self.size
+        fallback = self.comparison is not None and self.comparison.fallback is not None
+        text = legend_text(width - 2, 2 if height >= 30 else 1, fallback=fallback)
+        self.query_one("#legend", Static).update(text)
 
     def say(self, text: str) -> None:
         """The status line: what the last action did ("... (saved)"). One fixed line,
