@@ -204,3 +204,56 @@ async def test_agent_runs_show_both_tool_lines_above_the_scoreboard(store, db_pa
         assert "candidate tools: 36 calls (2.2/case), 2 errors, 1 case(s) looping" in header
         assert "regressions triaged" in header and "rates: cases passing" in header
         assert "all " in lines[board + 1]  # the scoreboard's first row is there too
+
+
+# -- a theme switch -------------------------------------------------------------------------------
+
+
+def drawn_background(widget, lines: int = 12):
+    """The background colour of most cells of the first `lines` lines the widget draws."""
+    from collections import Counter
+
+    cells = Counter()
+    for y in range(lines):
+        for segment in widget.render_line(y):
+            if segment.style:
+                cells[segment.style.bgcolor] += len(segment.text)
+    return cells.most_common(1)[0][0]
+
+
+async def test_a_theme_switch_repaints_the_case_list_and_the_case_pane(demo_store, db_path):
+    """#26: ctrl+t, the palette's theme picker, and a switch made on the full case view
+    all leave no line of the list or the pane in the old theme's colours."""
+    from .conftest import settle
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("j")
+        await settle(app, pilot)  # the next cases rendered ahead, in this theme
+        listing, pane = screen.query_one("#cases"), screen.query_one("#case-view")
+
+        def in_theme() -> bool:
+            return all(drawn_background(w) == w.rich_style.bgcolor for w in (listing, pane))
+
+        dark = listing.rich_style.bgcolor
+        assert in_theme()
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        assert app.theme == "textual-light" and listing.rich_style.bgcolor != dark
+        assert in_theme()
+        await pilot.press("j")  # a case rendered ahead in the old theme is not shown
+        await settle(app, pilot)
+        assert screen.position == 3 and in_theme()
+        await pilot.press("ctrl+p", *"theme", "enter")
+        await settle(app, pilot)
+        await pilot.press(*"solarized-light", "enter")
+        await settle(app, pilot)
+        assert app.theme == "solarized-light" and app.screen is screen and in_theme()
+        await pilot.press("o")  # switched on the full case: the screen below follows
+        await settle(app, pilot)
+        await pilot.press("ctrl+t")
+        await settle(app, pilot)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen and app.current_theme.dark and in_theme()

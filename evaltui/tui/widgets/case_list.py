@@ -157,6 +157,15 @@ class CaseList(ScrollView, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._restyled)
+
+    def _restyled(self, _theme: object) -> None:
+        """A new theme: the lines drawn in the old colours are drawn again."""
+        self._strips.clear()
+        self._header = None
+        self.refresh()
+
     def _resize(self) -> None:
         size = Size(self.scrollable_content_region.width, self.total + 1)
         if size != self.virtual_size:

@@ -77,6 +77,12 @@ class CaseLines(ScrollView, can_focus=True):
         self.set_reactive(CaseLines.virtual_size, size)
         self._scroll_update(size)
 
+    def restyle(self) -> None:
+        """Rendered again in the widget's colours now (a new theme)."""
+        self._width = -1
+        self._relines()
+        self.refresh()
+
     def on_resize(self) -> None:
         width = self._width
         self._relines()
@@ -103,15 +109,16 @@ class CaseLines(ScrollView, can_focus=True):
         return Strip([Segment(" " * max(width, 0), self.rich_style)], width)
 
 
-# (case id, id of its detail, id of its history, reducer) -> (the objects, kept alive
-# so the ids stay theirs; (width, lines))
-Prepared = tuple[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]]
+# (case id, id of its detail, id of its history, reducer, theme) -> (the objects, kept
+# alive so the ids stay theirs; (width, lines))
+AheadKey = tuple[int, int, int, str, str]
+Prepared = tuple[AheadKey, tuple[Any, tuple[int, list[Strip]]]]
 
 
 def _ahead_key(
-    row: CaseRow, detail: CaseDetail, history: list[Finding], reducer: Reducer
-) -> tuple[int, int, int, str]:
-    return row.case_id, id(detail), id(history), reducer.label
+    row: CaseRow, detail: CaseDetail, history: list[Finding], reducer: Reducer, theme: str
+) -> AheadKey:
+    return row.case_id, id(detail), id(history), reducer.label, theme
 
 
 class CasePane(Vertical):
@@ -121,7 +128,7 @@ class CasePane(Vertical):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._prepared: dict[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]] = {}
+        self._prepared: dict[AheadKey, tuple[Any, tuple[int, list[Strip]]]] = {}
         self._shown: tuple[CaseRow, CaseDetail, Reducer, list[Finding]] | None = None
         self.path_cursor: int | None = None  # the highlighted aligned call
         self.path_unfolded = False  # its results shown whole
@@ -132,6 +139,13 @@ class CasePane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#case-alert").display = False
+        self.app.theme_changed_signal.subscribe(self, self._restyled)
+
+    def _restyled(self, _theme: object) -> None:
+        """A new theme: the case is rendered again in its colours, and the cases rendered
+        ahead in the old ones are dropped."""
+        self._prepared.clear()
+        self.query_one("#case-view", CaseLines).restyle()
 
     def alert(self, text: str | None) -> None:
         """A line above the case in reverse red (NOT SAVED), or none."""
@@ -147,7 +161,8 @@ class CasePane(Vertical):
         """A case (or the same case read again): from the top, no call highlighted."""
         self._shown = (row, detail, reducer, history)
         self.path_cursor, self.path_unfolded = None, False
-        ready = self._prepared.pop(_ahead_key(row, detail, history, reducer), None)
+        key = _ahead_key(row, detail, history, reducer, self.app.theme)
+        ready = self._prepared.pop(key, None)
         view = self.query_one("#case-view", CaseLines)
         if ready is not None:  # rendered ahead, through the door, in a worker
             view.update(ready[0][2], lines=ready[1], checked=True)
@@ -197,10 +212,11 @@ class CasePane(Vertical):
     ) -> Callable[[CaseRow, CaseDetail, list[Finding]], Prepared]:
         """What a worker calls to render a neighbouring case ahead (`prepare` keeps it)."""
         render = self.query_one("#case-view", CaseLines).renderer()
+        theme = self.app.theme  # (lines rendered in one theme's colours are not another's)
 
         def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
             content = inert(case_renderable(row, detail, reducer, history=history))
-            return _ahead_key(row, detail, history, reducer), (
+            return _ahead_key(row, detail, history, reducer, theme), (
                 (detail, history, content),
                 render(content),
             )
