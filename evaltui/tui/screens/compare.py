@@ -171,6 +171,8 @@ class CompareScreen(AppScreen):
         self.show_title()
         # Where this reviewer left it is read from the whole comparison (`built`).
         saved = self.view.restore()
+        if saved is not None and saved.segment and saved.segment[0] not in cmp.dimensions:
+            saved = saved.with_(segment=None)  # (segmented by other attributes now)
         rows = message.rows if saved is None else None
         self.browser.open(cmp, message.first, rows, saved or Filter(), message.rows)
         # What is built now lives as long as the screen: out of the collector's way, so a
@@ -232,6 +234,13 @@ class CompareScreen(AppScreen):
             self.post_message(figures(cmp, self.taxonomy))
 
     def action_rebuild(self) -> None:
+        """Build the comparison again (`r`, the reducer, the segments, retired cases
+        counted): the filter and the place are kept as when the screen is left, so the
+        cursor comes back to the same case (or, when it left the list, the one now at
+        its position)."""
+        if self.comparison is not None and self.view.saved is None:
+            case_id = self.current.case_id if self.current else None
+            self.view.saved = self.view.state(self.flt, self.position, case_id)
         self.browser.show_loading(True)
         self.browser.counted = False
         self.build()
