@@ -78,3 +78,39 @@ async def test_choosing_a_reducer_keeps_the_case_and_the_filter(demo_store, db_p
         best = keys_of(db_path, regressed, reducer=Reducer.parse("best"))
         # the case now at its position (or the last, when the list got shorter)
         assert screen.current.case_key == best[min(gone, len(best) - 1)]
+
+
+# -- 5. undo says what it undid ------------------------------------------------------------------
+
+
+async def test_undo_says_what_it_undid_and_where(demo_store, db_path):
+    from textual.widgets import Static
+
+    order = keys_of(db_path)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+
+        def status() -> str:
+            return str(screen.query_one("#status", Static).content)
+
+        await pilot.press("1")  # unsupported_claim, then the next untriaged case
+        await settle(app, pilot)
+        await pilot.press("v", "enter")  # a verdict on the second case (real_regression)
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert status() == f"Undid: verdict real_regression on support-assistant/{order[1]} (saved)"
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert status() == f"Undid: class unsupported_claim on support-assistant/{order[0]} (saved)"
+        assert screen.current.case_key == order[0]  # the cursor goes to the case undone
+        assert screen.current.triage_class is None
+        await pilot.press("e", *"see [red]x[/]", "enter")
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert status() == f"Undid: note “see [red]x[/]” on support-assistant/{order[0]} (saved)"
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert status() == "Nothing of yours to undo in this comparison"
