@@ -11,6 +11,7 @@ read ahead, read again once the frame is out, and its neighbours read and render
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from textual.widgets import LoadingIndicator
 from textual.worker import Worker, get_current_worker
 
 from evaltui.compare import CaseRow, Comparison, Filter, Reducer
+from evaltui.textsafe import one_line
 from evaltui.tui.case_cursor import CaseCursor, CaseView, Move, Page, PageRequest, read_page
 from evaltui.tui.messages import (
     CaseChosen,
@@ -42,6 +44,21 @@ from evaltui.tui.widgets.safe import Input
 
 PANE_MIN = 36  # the narrowest the case pane is shown beside the list (else one at a time)
 LIST_MAX = 110  # the widest the list gets beside the pane
+
+
+def class_hint(wanted: str, classes: list[tuple[str, str]]) -> str | None:
+    """What to say when `class:WANTED` names no class of the taxonomy (`classes`: key,
+    name): the closest key or name, else the keys there are. None: it is one."""
+    keys = [key for key, _ in classes]
+    if not classes or wanted in keys:
+        return None
+    said = one_line(wanted, 40)
+    by_word = {key.lower(): key for key in keys} | {name.lower(): key for key, name in classes}
+    close = difflib.get_close_matches(wanted.lower(), list(by_word), n=1, cutoff=0.6)
+    if close:
+        return f"No class {said} in the taxonomy: did you mean class:{by_word[close[0]]}?"
+    listed = ", ".join(one_line(k, 40) for k in keys[:12]) + (", …" if len(keys) > 12 else "")
+    return f"No class {said} in the taxonomy; its classes: {listed}"
 
 
 class CaseBrowser(Vertical):
@@ -65,6 +82,7 @@ class CaseBrowser(Vertical):
         self.narrow = False
         self.zoomed = False
         self._arranged: tuple[int, bool, bool] | None = None
+        self.failure_classes: list[tuple[str, str]] = []  # the taxonomy's (key, name): hints
 
     def compose(self) -> ComposeResult:
         yield self.filter_bar
@@ -125,6 +143,7 @@ class CaseBrowser(Vertical):
         self.show_filter_line()
 
     def set_filter(self, flt: Filter) -> None:
+        self.pane.mark(flt.text)
         self.fetch(self.cursor.new_list(flt))
 
     def reload(self, *, count: bool = False) -> None:
@@ -203,7 +222,11 @@ class CaseBrowser(Vertical):
     @on(Input.Submitted, "#search")
     def search_submitted(self, event: Input.Submitted) -> None:
         self.query_one("#search", Input).display = False
-        self.set_filter(self.cursor.flt.parse(event.value))
+        flt = self.cursor.flt.parse(event.value)
+        hint = class_hint(flt.failure_class, self.failure_classes) if flt.failure_class else None
+        if hint is not None:  # (still applied: a finding may name a class from elsewhere)
+            self.screen.notify(hint, severity="warning", timeout=8, markup=False)
+        self.set_filter(flt)
         self.listing.focus()
 
     # -- moving: keys move the cursor, pages land -----------------------------------------------
@@ -389,6 +412,7 @@ class CaseBrowser(Vertical):
         if not self.cursor.take(view):
             return
         row, detail, history = view
+        self.pane.search = self.cursor.flt.text  # its matches marked
         self.pane.show(row, detail, self.reducer, history)
         self.shown_at = time.perf_counter()
         self.show_alert()

@@ -114,3 +114,82 @@ async def test_undo_says_what_it_undid_and_where(demo_store, db_path):
         await pilot.press("u")
         await settle(app, pilot)
         assert status() == "Nothing of yours to undo in this comparison"
+
+
+# -- 6. search: matches marked, a hint for an unknown class ----------------------------------------
+
+
+def marked(screen) -> list[str]:
+    """The pieces of the case pane's text drawn as a search match."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from evaltui.tui.widgets.case_pane import MATCH_STYLE
+
+    found: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, Text):
+            found.extend(
+                value.plain[s.start : s.end] for s in value.spans if s.style == MATCH_STYLE
+            )
+        elif isinstance(value, Group):
+            for part in value.renderables:
+                walk(part)
+        elif isinstance(value, Table):
+            for column in value.columns:
+                for cell in column._cells:
+                    walk(cell)
+
+    walk(screen.query_one("#case-view").content)
+    return found
+
+
+async def test_search_matches_are_marked_in_the_case_pane(demo_store, db_path):
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        assert marked(screen) == []
+        await pilot.press("slash", *"SECURE LINK", "enter")  # any case, as the search finds
+        await settle(app, pilot)
+        assert screen.total > 2 and screen.flt.text == "SECURE LINK"
+        first = marked(screen)
+        assert first and all(m.lower() == "secure link" for m in first)
+        await pilot.press("j")  # a case read (and rendered) ahead is marked too
+        await settle(app, pilot)
+        assert screen.position == 2 and marked(screen)
+        assert all(m.lower() == "secure link" for m in marked(screen))
+        await pilot.press("F")  # the search cleared: the marks go, on the case shown too
+        await settle(app, pilot)
+        assert marked(screen) == []
+
+
+async def test_an_unknown_class_in_the_search_gets_a_hint(demo_store, db_path):
+    from evaltui.tui.case_browser import class_hint
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        await pilot.press("slash", *"class:unsuported_claim", "enter")
+        await settle(app, pilot)
+        said = [n.message for n in app._notifications]
+        assert (
+            "No class unsuported_claim in the taxonomy: did you mean class:unsupported_claim?"
+            in said
+        )
+        await pilot.press("slash", "ctrl+u", *"class:nonsense", "enter")
+        await settle(app, pilot)
+        said = [n.message for n in app._notifications]
+        hint = next(m for m in said if "nonsense" in m)
+        assert hint.startswith("No class nonsense in the taxonomy; its classes: unsupported_claim,")
+        assert screen.flt.failure_class == "nonsense" and screen.total == 0
+        before = len(app._notifications)
+        await pilot.press("slash", "ctrl+u", *"class:wrong_source", "enter")  # a class: no hint
+        await settle(app, pilot)
+        assert len(app._notifications) == before and screen.flt.failure_class == "wrong_source"
+    classes = [("unsupported_claim", "Unsupported claim"), ("over_refusal", "Over-refusal")]
+    assert class_hint("Over-Refusal", classes) == (
+        "No class Over-Refusal in the taxonomy: did you mean class:over_refusal?"
+    )
+    assert class_hint("over_refusal", classes) is None

@@ -43,12 +43,13 @@ from evaltui.tui.messages import (
 )
 from evaltui.tui.opening import figures, open_comparison
 from evaltui.tui.questions import Questions
-from evaltui.tui.render import counts_text, legend_text, title_text
+from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
 from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.view_choices import ViewChoices, keep_view, read_view
 from evaltui.tui.widgets import Scoreboard
+from evaltui.tui.widgets.header import Counts, Legend
 from evaltui.tui.widgets.safe import Static
 
 if TYPE_CHECKING:
@@ -84,7 +85,6 @@ class CompareScreen(AppScreen):
         self.statuses: dict[str, int] = {}
         self.progress: dict[str, tuple[int, int]] = {}
         self.tool_stats: dict[str, Any] | None = None
-        self._count_lines = -1
         tell = partial(self.notify, timeout=2)
         writes = (self.save, self.preview_status, self.write_status)
         self.questions = Questions(self.ask, *writes, tell, self.action_rebuild)
@@ -105,8 +105,8 @@ class CompareScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · compare", style="bold"), id="title")
-        yield Static(Text("Comparing…"), id="counts")
-        yield Static(Text(""), id="legend")
+        yield Counts(Text("Comparing…"), id="counts")
+        yield Legend(Text(""), id="legend")
         yield Scoreboard(id="scoreboard")
         yield self.browser
         yield Static(Text(""), id="status")
@@ -120,7 +120,7 @@ class CompareScreen(AppScreen):
 
     def on_resize(self, event: events.Resize) -> None:
         fit_footer(self, event.size.width)
-        self.show_legend()
+        self.query_one(Legend).refit()  # (a new height alone does not resize it)
 
     def on_unmount(self) -> None:
         for cmp in [self.comparison, *self._previews]:
@@ -166,6 +166,7 @@ class CompareScreen(AppScreen):
             self.comparison.close()
         cmp = self.comparison = message.comparison
         self.taxonomy = message.taxonomy
+        self.browser.failure_classes = [(c.key, c.name) for c in message.taxonomy.classes]
         self.name_keys()
         self.view.reducer = cmp.reducer  # "declared" is resolved by the comparison
         self.show_title()
@@ -194,10 +195,9 @@ class CompareScreen(AppScreen):
         self.taxonomy = message.taxonomy
         self.browser.take_whole(cmp)
         self.query_one("#scoreboard", Scoreboard).display = True
-        self.query_one("#legend").display = True
+        self.query_one(Legend).show(fallback=cmp.fallback is not None)
         self.show_title()
         self.show_counts()
-        self.show_legend()
         if not refresh:
             self.load_tools(cmp)
         self.query_one("#scoreboard", Scoreboard).show(self.segments, cmp.fallback is not None)
@@ -234,10 +234,8 @@ class CompareScreen(AppScreen):
             self.post_message(figures(cmp, self.taxonomy))
 
     def action_rebuild(self) -> None:
-        """Build the comparison again (`r`, the reducer, the segments, retired cases
-        counted): the filter and the place are kept as when the screen is left, so the
-        cursor comes back to the same case (or, when it left the list, the one now at
-        its position)."""
+        """Build it again (r, R, D, H), keeping the filter and the place as leaving does:
+        the same case, or the one now at its position when it left the list."""
         if self.comparison is not None and self.view.saved is None:
             case_id = self.current.case_id if self.current else None
             self.view.saved = self.view.state(self.flt, self.position, case_id)
@@ -258,25 +256,9 @@ class CompareScreen(AppScreen):
             self.query_one("#title", Static).update(title_text(self.comparison))
 
     def show_counts(self) -> None:
-        text = counts_text(
-            self.counts,
-            self.statuses,
-            self.progress,
-            included=self.view.include_hidden,
-            tools=self.tool_stats,
-        )
-        # as many lines as before: no layout pass (a triage key updates the progress)
-        lines = len(text.wrap(self.app.console, max(1, self.size.width - 2)))
-        self.query_one("#counts", Static).update(text, layout=lines != self._count_lines)
-        self._count_lines = lines
-
-    def show_legend(self) -> None:
-        """What the scoreboard's columns mean, in the lines the screen can spare for it
-        (two from 30 rows, else one): the counts and tool lines above it stay whole."""
-        width, height = self.size
-        fallback = self.comparison is not None and self.comparison.fallback is not None
-        text = legend_text(width - 2, 2 if height >= 30 else 1, fallback=fallback)
-        self.query_one("#legend", Static).update(text)
+        hidden, tools = self.view.include_hidden, self.tool_stats
+        text = counts_text(self.counts, self.statuses, self.progress, included=hidden, tools=tools)
+        self.query_one(Counts).show(text)
 
     def say(self, text: str) -> None:
         """The status line: what the last action did ("... (saved)"). One fixed line,

@@ -7,6 +7,7 @@ pass that measures a tall widget (docs/performance.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -109,16 +110,39 @@ class CaseLines(ScrollView, can_focus=True):
         return Strip([Segment(" " * max(width, 0), self.rich_style)], width)
 
 
-# (case id, id of its detail, id of its history, reducer, theme) -> (the objects, kept
-# alive so the ids stay theirs; (width, lines))
+# (case id, id of its detail, id of its history, reducer, theme and search marked) ->
+# (the objects, kept alive so the ids stay theirs; (width, lines))
 AheadKey = tuple[int, int, int, str, str]
 Prepared = tuple[AheadKey, tuple[Any, tuple[int, list[Strip]]]]
 
 
 def _ahead_key(
-    row: CaseRow, detail: CaseDetail, history: list[Finding], reducer: Reducer, theme: str
+    row: CaseRow, detail: CaseDetail, history: list[Finding], reducer: Reducer, look: str
 ) -> AheadKey:
-    return row.case_id, id(detail), id(history), reducer.label, theme
+    return row.case_id, id(detail), id(history), reducer.label, look
+
+
+MATCH_STYLE = Style(reverse=True, bold=True)  # a search match (reads the same under NO_COLOR)
+
+
+def mark_matches(value: Any, needle: str) -> Any:
+    """Every occurrence of `needle` (any case, as the search found it) marked in the
+    texts of a renderable already through the door (`inert`): groups and tables walked."""
+    from rich.console import Group
+    from rich.table import Table
+
+    if not needle:
+        return value
+    if isinstance(value, Text):
+        value.highlight_regex(re.compile(re.escape(needle), re.IGNORECASE), MATCH_STYLE)
+    elif isinstance(value, Group):
+        for part in value.renderables:
+            mark_matches(part, needle)
+    elif isinstance(value, Table):
+        for column in value.columns:
+            for cell in column._cells:
+                mark_matches(cell, needle)
+    return value
 
 
 class CasePane(Vertical):
@@ -132,6 +156,7 @@ class CasePane(Vertical):
         self._shown: tuple[CaseRow, CaseDetail, Reducer, list[Finding]] | None = None
         self.path_cursor: int | None = None  # the highlighted aligned call
         self.path_unfolded = False  # its results shown whole
+        self.search = ""  # the search text, its matches marked in the case shown
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="case-alert")
@@ -161,21 +186,33 @@ class CasePane(Vertical):
         """A case (or the same case read again): from the top, no call highlighted."""
         self._shown = (row, detail, reducer, history)
         self.path_cursor, self.path_unfolded = None, False
-        key = _ahead_key(row, detail, history, reducer, self.app.theme)
-        ready = self._prepared.pop(key, None)
+        ready = self._prepared.pop(_ahead_key(row, detail, history, reducer, self._look()), None)
         view = self.query_one("#case-view", CaseLines)
         if ready is not None:  # rendered ahead, through the door, in a worker
             view.update(ready[0][2], lines=ready[1], checked=True)
             return
-        view.update(case_renderable(row, detail, reducer, history=history))
+        content = inert(case_renderable(row, detail, reducer, history=history))
+        view.update(mark_matches(content, self.search), checked=True)
+
+    def mark(self, search: str) -> None:
+        """Mark `search`'s matches in the cases shown from now on, and in the one shown."""
+        if search != self.search:
+            self.search = search
+            self._draw_path()
+
+    def _look(self) -> str:
+        """What a case's lines depend on beyond its data: the theme, the search marked."""
+        return f"{self.app.theme}\n{self.search}"
 
     def _draw_path(self) -> None:
         if self._shown is None:
             return
         row, detail, reducer, history = self._shown
-        content = case_renderable(row, detail, reducer, history=history,
-                                  path_cursor=self.path_cursor, path_unfolded=self.path_unfolded)  # fmt: skip
-        self.query_one("#case-view", CaseLines).update(content)
+        content = inert(case_renderable(row, detail, reducer, history=history,
+                        path_cursor=self.path_cursor, path_unfolded=self.path_unfolded))  # fmt: skip
+        self.query_one("#case-view", CaseLines).update(
+            mark_matches(content, self.search), checked=True
+        )
 
     def step_call(self, step: int) -> bool:
         """Highlight the next (`step` 1) or previous (-1) tool call; False: the case
@@ -212,11 +249,12 @@ class CasePane(Vertical):
     ) -> Callable[[CaseRow, CaseDetail, list[Finding]], Prepared]:
         """What a worker calls to render a neighbouring case ahead (`prepare` keeps it)."""
         render = self.query_one("#case-view", CaseLines).renderer()
-        theme = self.app.theme  # (lines rendered in one theme's colours are not another's)
+        look, search = self._look(), self.search  # (lines of one theme are not another's)
 
         def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
             content = inert(case_renderable(row, detail, reducer, history=history))
-            return _ahead_key(row, detail, history, reducer, theme), (
+            mark_matches(content, search)
+            return _ahead_key(row, detail, history, reducer, look), (
                 (detail, history, content),
                 render(content),
             )
