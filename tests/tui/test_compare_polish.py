@@ -193,3 +193,30 @@ async def test_an_unknown_class_in_the_search_gets_a_hint(demo_store, db_path):
         "No class Over-Refusal in the taxonomy: did you mean class:over_refusal?"
     )
     assert class_hint("over_refusal", classes) is None
+
+
+# -- 7. one wording of each change kind ------------------------------------------------------------
+
+
+async def test_the_filter_line_names_change_kinds_as_the_list_does(demo_store, db_path):
+    from textual.widgets import Static
+
+    from evaltui.tui.widgets.filter_bar import describe
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        seen = []
+        for _ in range(6):
+            await pilot.press("f")
+            await settle(app, pilot)
+            line = str(screen.query_one("#filter-line", Static).content)
+            seen.append(line.split("  (")[0].removeprefix("showing "))
+            assert "_" not in line, line
+        assert "output changed" in seen and "still failing" in seen and "regressed" in seen
+        counts = str(screen.query_one("#counts", Static).content)
+        assert "output changed 224" in counts  # the same words as the counts
+    flt = Filter(frozenset({"output_changed", "tools_changed"}), segment=("task", "refunds"))
+    assert describe(flt.parse("untriaged class:wrong_source refund")) == (
+        "output changed, tools changed task=refunds untriaged class:wrong_source /refund"
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from evaltui.compare import Filter
+from evaltui.compare import CHANGES, Filter
+from evaltui.compare.kinds import CHANGED
+from evaltui.tui.render import CHANGE_LABEL
 from evaltui.tui.widgets.safe import Static
 
 # The filter keys named in the line, by binding id (the compare screen's), and the words.
@@ -14,6 +16,19 @@ HINTS = [
     ("compare.search", "search"),
     ("compare.clear-filters", "clear"),
 ]
+
+
+def describe(flt: Filter) -> str:
+    """What the list shows, in the words the app uses elsewhere: a change kind as the
+    list and the counts name it ("output changed", never "output_changed")."""
+    if flt.changes == CHANGED:
+        kinds = "changed"
+    elif flt.changes == frozenset(CHANGES):
+        kinds = "all cases"
+    else:  # (the labels' case is the list's: REGRESSED and ERRORED stand out there)
+        kinds = ", ".join(CHANGE_LABEL.get(c, c).lower() for c in CHANGES if c in flt.changes)
+    rest = flt.with_(changes=CHANGED).describe().removeprefix("changed")
+    return kinds + rest
 
 
 class FilterBar(Static):
@@ -31,7 +46,7 @@ class FilterBar(Static):
     def show(self, flt: Filter, *, total: int | None, position: int | None) -> None:
         """`total` None: still counting; `position` None: no case on screen."""
         t = Text("showing ", style="dim")
-        t.append(flt.describe(), style="bold")
+        t.append(describe(flt), style="bold")
         if total is None:  # the first page is up; the counts are on their way
             t.append("  (counting…)", style="dim")
             if position is not None:
