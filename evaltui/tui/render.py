@@ -417,21 +417,24 @@ def case_renderable(
     if path:
         parts += [*path, Text("")]
     parts += [timing_text(detail)]
-    explanations = [
-        (name, s.explanation)
-        for name, ss in (
-            ("baseline", detail.baseline),
-            ("candidate", detail.candidate),
-            ("fallback", detail.fallback),
-        )
-        for s in (ss or [])[: (None if full else 1)]
-        if s.explanation
-    ]
+    explanations = []  # per run, each explanation once, with the samples that gave it
+    for name, ss in (("baseline", detail.baseline), ("candidate", detail.candidate),
+                     ("fallback", detail.fallback)):  # fmt: skip
+        said: dict[str, list[int]] = {}
+        for i, s in enumerate((ss or [])[: (None if full else 1)]):
+            if s.explanation:  # (i: as the outputs' "sample i" headings count)
+                said.setdefault(s.explanation, []).append(i)
+        explanations += [(name, expl, at, len(ss or [])) for expl, at in said.items()]
     if explanations:
         parts += [Text(""), _section("grader")]
-        for name, expl in explanations:
+        for name, expl, at, n in explanations:
             t = Text(f"{name}: ", style="bold")
             t.append(visible(expl, multiline=True, limit=limit))
+            if full and n > 1:  # which samples said it: all of them, or which
+                listed = ", ".join(map(str, at[:10])) + (", …" if len(at) > 10 else "")
+                which = "" if len(at) == n else f" ({listed})"
+                t.append(f"  × {len(at)} samples{which}" if len(at) > 1 else f"  sample {at[0]}",
+                         style="dim")  # fmt: skip
             parts.append(t)
     hist = history_renderable(history or [])
     if hist is not None:

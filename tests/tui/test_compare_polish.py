@@ -220,3 +220,32 @@ async def test_the_filter_line_names_change_kinds_as_the_list_does(demo_store, d
     assert describe(flt.parse("untriaged class:wrong_source refund")) == (
         "output changed, tools changed task=refunds untriaged class:wrong_source /refund"
     )
+
+
+# -- 8. the whole case: one grader line per explanation --------------------------------------------
+
+
+async def test_the_whole_case_says_each_grader_explanation_once(demo_store, db_path):
+    from rich.console import Console
+
+    from evaltui.tui.screens.case import CaseScreen
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_compare(app, pilot)
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CaseScreen)
+        console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(app.screen.query_one("#case-full-view").content)
+        text = console.export_text()
+    grader = text[text.index("grader") :].splitlines()[1:]
+    grader = [line.rstrip() for line in grader[: next(
+        (i for i, line in enumerate(grader) if not line.strip()), len(grader))]]  # fmt: skip
+    # the demo's first case: 3 samples per run, the same explanation on each but one
+    assert grader == [
+        "baseline: Matches the reference answer and cites the right policy.  × 3 samples",
+        "candidate: Claims to have taken an account action that requires verification.  × 3 samples",
+        "fallback: Response is not valid JSON as the channel requires.  × 2 samples (0, 1)",
+        "fallback: Makes a claim the knowledge base does not support.  sample 2",
+    ]
