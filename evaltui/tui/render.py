@@ -17,6 +17,7 @@ from rich.text import Text
 from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, Sample
 from evaltui.compare.rows import reducer_note
 from evaltui.textsafe import one_line, safe_text, visible
+from evaltui.tui.findings_view import history_renderable, triage_line
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
                  "unscored": "blue"}  # fmt: skip
@@ -380,8 +381,10 @@ def case_renderable(
     history: list[Any] | None = None,
     path_cursor: int | None = None,
     path_unfolded: bool = False,
+    width: int | None = None,
 ) -> Group:
-    """The case pane (or, with full=True, the whole case with every sample's output)."""
+    """The case pane (or, with full=True, the whole case with every sample's output);
+    `width`: the cells it is drawn in, where known (the findings are laid out for it)."""
     limit = (
         200_000 if full else 4000
     )  # the full case too is bounded: a 1 MB line is cut with a marker
@@ -436,44 +439,7 @@ def case_renderable(
                 t.append(f"  × {len(at)} samples{which}" if len(at) > 1 else f"  sample {at[0]}",
                          style="dim")  # fmt: skip
             parts.append(t)
-    hist = history_renderable(history or [])
+    hist = history_renderable(history or [], width)
     if hist is not None:
         parts += [Text(""), _section(f"findings ({len(history or [])})"), hist]
     return Group(*parts)
-
-
-def triage_line(row: CaseRow) -> Text:
-    t = Text()
-    if row.triage_state is None:
-        t.append("untriaged", style="dim")
-        return t
-    style = {"disagreement": "bold yellow", "adjudicated": "bold cyan"}.get(
-        row.triage_state, "bold"
-    )
-    t.append(row.triage_state, style=style)
-    t.append(f"  class {row.triage_class or '-'}  owner ")
-    t.append(visible(row.triage_owner or "-", limit=60))
-    t.append(f"  verdict {row.triage_verdict or '-'}")
-    return t
-
-
-def history_renderable(rows: list[Any]) -> RenderableType | None:
-    """The findings on a case, oldest first: who said what, when."""
-    if not rows:
-        return None
-    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
-    for name in ("when", "who", "what", "class", "owner", "verdict", "note"):
-        table.add_column(name, overflow="fold")
-    for f in rows:
-        what = {"label": "label", "undo": "undo", "adjudication": "adjudicate"}.get(f.kind, f.kind)
-        table.add_row(
-            Text(one_line(f.at[:16].replace("T", " "), 16)),
-            # who it speaks for: a finding from an unsigned file shows "(unverified)"
-            Text(one_line(f.identity, 32), style="" if f.verified else "yellow"),
-            Text(what, style="yellow" if f.kind != "label" else ""),
-            Text(one_line(f.class_name or f.class_key or "-", 28)),
-            Text(one_line(f.owner or "-", 20)),
-            Text(f.verdict or "-"),
-            Text(visible(f.note or "", limit=300)),
-        )
-    return table

@@ -249,3 +249,34 @@ async def test_the_whole_case_says_each_grader_explanation_once(demo_store, db_p
         "fallback: Response is not valid JSON as the channel requires.  × 2 samples (0, 1)",
         "fallback: Makes a claim the knowledge base does not support.  sample 2",
     ]
+
+
+# -- 9. the findings in the case pane: no stamp wrapped ---------------------------------------------
+
+
+async def test_the_findings_never_wrap_a_stamp_at_any_width(demo_store, db_path):
+    import re
+
+    from .test_compare_layout import screen_text
+
+    for size in ((100, 30), (160, 45), (220, 50)):
+        app = EvaltuiApp(db_path)
+        async with app.run_test(size=size) as pilot:
+            screen = await open_compare(app, pilot)
+            await pilot.press("1", "k")  # a class on the first case, then back to it
+            await settle(app, pilot)
+            await pilot.press("e", *"a note long enough to wrap in a narrow pane", "enter")
+            await settle(app, pilot)
+            await pilot.press("tab", "end")  # to the pane's end: its findings
+            await settle(app, pilot)
+            assert screen.focused.id == "case-view"
+            pane = [line.split("│", 1)[1] for line in screen_text(app) if "│" in line]
+            stamps = [line for line in pane if re.search(r"\d{4}-\d\d-\d\d", line)]
+            assert len(stamps) >= 2, (size, pane)
+            for line in stamps:  # the whole stamp on its line
+                assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", line), (size, line)
+            shown = " ".join(pane)
+            assert "Unsupported claim" in shown and "narrow pane" in shown
+            if size[0] >= 220:  # where a table fits, it is a table
+                assert any(line.split()[:3] == ["when", "who", "what"] for line in pane)
+        await app.workers.wait_for_complete()

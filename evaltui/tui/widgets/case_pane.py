@@ -157,10 +157,12 @@ class CasePane(Vertical):
         self.path_cursor: int | None = None  # the highlighted aligned call
         self.path_unfolded = False  # its results shown whole
         self.search = ""  # the search text, its matches marked in the case shown
+        self._drawn_width: int | None = None  # the width the case shown was laid out for
+        self.view = CaseLines(id="case-view")
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="case-alert")
-        yield CaseLines(id="case-view")
+        yield self.view
 
     def on_mount(self) -> None:
         self.query_one("#case-alert").display = False
@@ -170,7 +172,7 @@ class CasePane(Vertical):
         """A new theme: the case is rendered again in its colours, and the cases rendered
         ahead in the old ones are dropped."""
         self._prepared.clear()
-        self.query_one("#case-view", CaseLines).restyle()
+        self.view.restyle()
 
     def alert(self, text: str | None) -> None:
         """A line above the case in reverse red (NOT SAVED), or none."""
@@ -186,13 +188,14 @@ class CasePane(Vertical):
         """A case (or the same case read again): from the top, no call highlighted."""
         self._shown = (row, detail, reducer, history)
         self.path_cursor, self.path_unfolded = None, False
+        self._drawn_width = self._width()
         ready = self._prepared.pop(_ahead_key(row, detail, history, reducer, self._look()), None)
-        view = self.query_one("#case-view", CaseLines)
         if ready is not None:  # rendered ahead, through the door, in a worker
-            view.update(ready[0][2], lines=ready[1], checked=True)
+            self.view.update(ready[0][2], lines=ready[1], checked=True)
             return
-        content = inert(case_renderable(row, detail, reducer, history=history))
-        view.update(mark_matches(content, self.search), checked=True)
+        width = self._drawn_width
+        content = inert(case_renderable(row, detail, reducer, history=history, width=width))
+        self.view.update(mark_matches(content, self.search), checked=True)
 
     def mark(self, search: str) -> None:
         """Mark `search`'s matches in the cases shown from now on, and in the one shown."""
@@ -200,19 +203,26 @@ class CasePane(Vertical):
             self.search = search
             self._draw_path()
 
-    def _look(self) -> str:
-        """What a case's lines depend on beyond its data: the theme, the search marked."""
-        return f"{self.app.theme}\n{self.search}"
+    def _width(self) -> int | None:
+        """The cells a case is drawn in (None: not laid out yet)."""
+        return self.view.scrollable_content_region.width or None
 
-    def _draw_path(self) -> None:
+    def _look(self) -> str:
+        """What a case's lines depend on beyond its data: theme, width, the search marked."""
+        return f"{self.app.theme}\n{self._width()}\n{self.search}"
+
+    def on_resize(self) -> None:
+        if self._shown is not None and self._width() != self._drawn_width:
+            self._draw_path(top=False)  # (the findings are laid out for the width)
+
+    def _draw_path(self, *, top: bool = True) -> None:
         if self._shown is None:
             return
         row, detail, reducer, history = self._shown
-        content = inert(case_renderable(row, detail, reducer, history=history,
+        self._drawn_width = width = self._width()
+        content = inert(case_renderable(row, detail, reducer, history=history, width=width,
                         path_cursor=self.path_cursor, path_unfolded=self.path_unfolded))  # fmt: skip
-        self.query_one("#case-view", CaseLines).update(
-            mark_matches(content, self.search), checked=True
-        )
+        self.view.update(mark_matches(content, self.search), checked=True, top=top)
 
     def step_call(self, step: int) -> bool:
         """Highlight the next (`step` 1) or previous (-1) tool call; False: the case
@@ -248,11 +258,12 @@ class CasePane(Vertical):
         self, reducer: Reducer
     ) -> Callable[[CaseRow, CaseDetail, list[Finding]], Prepared]:
         """What a worker calls to render a neighbouring case ahead (`prepare` keeps it)."""
-        render = self.query_one("#case-view", CaseLines).renderer()
+        render = self.view.renderer()
         look, search = self._look(), self.search  # (lines of one theme are not another's)
+        width = self._width()
 
         def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
-            content = inert(case_renderable(row, detail, reducer, history=history))
+            content = inert(case_renderable(row, detail, reducer, history=history, width=width))
             mark_matches(content, search)
             return _ahead_key(row, detail, history, reducer, look), (
                 (detail, history, content),
@@ -272,4 +283,4 @@ class CasePane(Vertical):
         """A line instead of a case (no case matches)."""
         self._shown = None
         self.path_cursor, self.path_unfolded = None, False
-        self.query_one("#case-view", CaseLines).update(Text(text, style="dim"))
+        self.view.update(Text(text, style="dim"))
