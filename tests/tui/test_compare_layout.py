@@ -19,7 +19,7 @@ from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.render import verdict_text
 from evaltui.tui.widgets.case_columns import KEY_FULL, Needs, core_width, fit, layout
 
-from .conftest import open_compare
+from .conftest import open_compare, settle
 
 SIZES = [(80, 24), (100, 30), (160, 45)]
 
@@ -190,8 +190,6 @@ async def test_agent_runs_show_both_tool_lines_above_the_scoreboard(store, db_pa
     """#26: the candidate's tool line (its errors and looping cases) was cut off the header."""
     from tests.test_agents import OTEL, pair
 
-    from .conftest import settle
-
     pair(store, OTEL, mark=True)
     app = EvaltuiApp(db_path)
     async with app.run_test(size=size) as pilot:
@@ -224,8 +222,6 @@ def drawn_background(widget, lines: int = 12):
 async def test_a_theme_switch_repaints_the_case_list_and_the_case_pane(demo_store, db_path):
     """#26: ctrl+t, the palette's theme picker, and a switch made on the full case view
     all leave no line of the list or the pane in the old theme's colours."""
-    from .conftest import settle
-
     app = EvaltuiApp(db_path)
     async with app.run_test(size=(160, 45)) as pilot:
         screen = await open_compare(app, pilot)
@@ -257,3 +253,42 @@ async def test_a_theme_switch_repaints_the_case_list_and_the_case_pane(demo_stor
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is screen and app.current_theme.dark and in_theme()
+
+
+# -- the footer -----------------------------------------------------------------------------------
+
+TRIAGE_KEYS = ["j Next", "k Prev", "0 Class…", "w Owner", "v Verdict", "e Note", "u Undo"]
+
+
+def in_order(line: str, words: list[str]) -> bool:
+    at = [line.find(w) for w in words]
+    return -1 not in at and at == sorted(at)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_footer_shows_the_triage_keys_j_before_k(demo_store, db_path, size):
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=size) as pilot:
+        await open_compare(app, pilot)
+        footer = screen_text(app)[-1]
+        assert in_order(footer, [*TRIAGE_KEYS, "? Help", "q Quit"]), footer
+        if size[0] >= 100:
+            assert "1 Unsupported claim" in footer  # the first class by name
+        assert ("^p palette" in footer) == (size[0] >= 120)  # (ctrl+p works at any width)
+
+
+async def test_a_keymap_keeps_the_footer_order(demo_store, db_path, tmp_path, monkeypatch):
+    """The README's keymap remaps j: it stays first in the footer (it was shown after k)."""
+    from evaltui.tui import config
+
+    path = tmp_path / "evaltui.toml"
+    path.write_text('[keymap]\n"compare.next" = "j,ctrl+n"\n"compare.gate" = "G"\n')
+    monkeypatch.setenv("EVALTUI_CONFIG", str(path))
+    app = EvaltuiApp(db_path, config=config.load_checked())
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_compare(app, pilot)
+        footer = screen_text(app)[-1]
+        assert in_order(footer, TRIAGE_KEYS), footer
+        await pilot.press("ctrl+n")
+        await settle(app, pilot)
+        assert screen.position == 2

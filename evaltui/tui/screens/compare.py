@@ -44,8 +44,8 @@ from evaltui.tui.messages import (
 from evaltui.tui.opening import figures, open_comparison
 from evaltui.tui.questions import Questions
 from evaltui.tui.render import counts_text, title_text
+from evaltui.tui.screens import compare_keys as keys
 from evaltui.tui.screens.base import AppScreen
-from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
 from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.view_choices import ViewChoices, keep_view, read_view
 from evaltui.tui.widgets import Scoreboard
@@ -53,6 +53,7 @@ from evaltui.tui.widgets.header import Counts, Legend
 from evaltui.tui.widgets.safe import Static
 
 if TYPE_CHECKING:
+    from textual.binding import ActiveBinding
     from textual.screen import Screen
 
     from evaltui.view_state import ViewState
@@ -63,7 +64,7 @@ __all__ = ["PAGE", "CompareScreen"]
 class CompareScreen(AppScreen):
     """Baseline vs candidate (and fallback), stepping through what changed."""
 
-    BINDINGS = COMPARE_KEYS
+    BINDINGS = keys.COMPARE_KEYS
 
     def __init__(
         self,
@@ -114,12 +115,11 @@ class CompareScreen(AppScreen):
 
     def on_mount(self) -> None:
         self.query_one("#scoreboard").display = False
-        self.query_one("#legend").display = False
         self.browser.filter_bar.name_keys(keys_by_id(self))
         self.read_view()  # the view saved for this comparison, then build
 
     def on_resize(self, event: events.Resize) -> None:
-        fit_footer(self, event.size.width)
+        keys.fit_footer(self, event.size.width)
         self.query_one(Legend).refit()  # (a new height alone does not resize it)
 
     def on_unmount(self) -> None:
@@ -131,9 +131,14 @@ class CompareScreen(AppScreen):
         """The comparison is there (a preview or the whole): its keys can act."""
         return self.comparison is not None
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """In the footer's order (a keymap would put the keys it remaps last: `k` before `j`)."""
+        return keys.in_footer_order(super().active_bindings)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key that needs something first (compare_keys.ENABLED_WHEN) shows dim until then."""
-        predicate = ENABLED_WHEN.get(action)
+        predicate = keys.ENABLED_WHEN.get(action)
         return None if predicate is not None and not getattr(self, predicate)() else True
 
     # -- building ----------------------------------------------------------------------------
@@ -171,9 +176,7 @@ class CompareScreen(AppScreen):
         self.view.reducer = cmp.reducer  # "declared" is resolved by the comparison
         self.show_title()
         # Where this reviewer left it is read from the whole comparison (`built`).
-        saved = self.view.restore()
-        if saved is not None and saved.segment and saved.segment[0] not in cmp.dimensions:
-            saved = saved.with_(segment=None)  # (segmented by other attributes now)
+        saved = self.view.restore(cmp.dimensions)
         rows = message.rows if saved is None else None
         self.browser.open(cmp, message.first, rows, saved or Filter(), message.rows)
         # What is built now lives as long as the screen: out of the collector's way, so a
@@ -234,11 +237,8 @@ class CompareScreen(AppScreen):
             self.post_message(figures(cmp, self.taxonomy))
 
     def action_rebuild(self) -> None:
-        """Build it again (r, R, D, H), keeping the filter and the place as leaving does:
-        the same case, or the one now at its position when it left the list."""
-        if self.comparison is not None and self.view.saved is None:
-            case_id = self.current.case_id if self.current else None
-            self.view.saved = self.view.state(self.flt, self.position, case_id)
+        if self.comparison is not None:  # r, R, D, H: the filter and the place kept
+            self.view.hold(self.flt, self.position, self.current)
         self.browser.show_loading(True)
         self.browser.counted = False
         self.build()
@@ -248,8 +248,8 @@ class CompareScreen(AppScreen):
     def name_keys(self) -> None:
         """Keys 1-9 by the taxonomy's class names, then the footer fitted again."""
         if self.taxonomy is not None:
-            name_class_keys(self, [(c.name, c.owner) for c in self.taxonomy.active])
-            fit_footer(self, self.size.width)
+            keys.name_class_keys(self, [(c.name, c.owner) for c in self.taxonomy.active])
+            keys.fit_footer(self, self.size.width)
 
     def show_title(self) -> None:
         if self.comparison is not None:

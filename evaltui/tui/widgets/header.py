@@ -26,6 +26,7 @@ class Legend(Static):
     """What the scoreboard's columns mean, in the lines the screen can spare (two from
     30 rows, else one), in the longest wording that fits its width (render.legend_text)."""
 
+    DEFAULT_CSS = "Legend { display: none; }"  # (shown with the scoreboard: `show`)
     fallback = False  # the comparison has a fallback run (its bar mark is explained)
 
     def show(self, *, fallback: bool) -> None:
