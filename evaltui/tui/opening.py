@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from evaltui.compare import Comparison, Filter
+from evaltui.review.taxonomy import Taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import Taxonomy
 from evaltui.tui.messages import Built, Opened
 
 
@@ -25,7 +25,7 @@ def open_comparison(
 ) -> Built | None:  # fmt: skip
     """`opened` gets the preview (its first `first` rows and case) as soon as it is
     there; returns the whole comparison's figures (None: cancelled meanwhile)."""
-    from evaltui import taxonomy, triage
+    from evaltui.review import taxonomy, triage
 
     b, c, f = run_ids
     done: dict[str, Any] = {}

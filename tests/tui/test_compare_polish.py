@@ -5,8 +5,9 @@ grader lines collapsed, the findings table unwrapped."""
 
 from __future__ import annotations
 
-from evaltui import lifecycle, service
+from evaltui import service
 from evaltui.compare import Comparison, Filter, Reducer
+from evaltui.review import lifecycle
 from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.prompts import OptionPicker

@@ -3,7 +3,7 @@ that watches its agents in a tracing backend (Phoenix, Langfuse, Datadog, Grafan
 evaltui's failure classes and verdicts beside the traces they judge.
 
 An event is a log record (OTLP logs signal): `eventName` gen_ai.evaluation.result, the
-GenAI semantic conventions' attributes `gen_ai.evaluation.name` = `evaltui.triage`,
+GenAI semantic conventions' attributes `gen_ai.evaluation.name` = `evaltui.review.triage`,
 `gen_ai.evaluation.score.label` = the failure class (else the verdict, else the kind:
 an undo), `gen_ai.evaluation.explanation` = the note, and `evaltui.finding.*` for the rest
 (uid, kind, class, class name, owner, verdict, reviewer, what it undoes) and the case and
@@ -31,7 +31,7 @@ from evaltui.files import atomic_writer
 from evaltui.store import Store
 
 EVENT = "gen_ai.evaluation.result"
-NAME = "evaltui.triage"
+NAME = "evaltui.review.triage"
 BATCH = 1000  # log records per ExportLogsServiceRequest
 _IDS = re.compile(r"\(trace ([0-9a-f]{32}), span ([0-9a-f]{16})\)")
 TIMEOUT = 10.0  # seconds per POST
@@ -64,7 +64,7 @@ def _ids(store: Store, run: int, case: int) -> tuple[str, str] | None:
 
 def records(store: Store, base: int | None = None, cand: int | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
     """Every finding as an OTLP/JSON log record, in the findings file's order."""
-    from evaltui.triage import _where
+    from evaltui.review.triage import _where
 
     where, params = _where({"f.baseline_run": base, "f.candidate_run": cand})
     rows = store.conn.execute(

@@ -17,10 +17,8 @@ from typing import Any, Literal
 
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import FINDING_VERDICTS
-from evaltui.stats import cohen_kappa
-from evaltui.store.store import Store, current_user, now_iso
-from evaltui.taxonomy import FailureClass
-from evaltui.triage_state import (
+from evaltui.review.taxonomy import FailureClass
+from evaltui.review.triage_state import (
     UNVERIFIED_SUFFIX,
     Finding,
     check_name,
@@ -31,6 +29,8 @@ from evaltui.triage_state import (
     stamp,
     unverified_identities,
 )
+from evaltui.stats import cohen_kappa
+from evaltui.store.store import Store, current_user, now_iso
 
 # the pure fold lives in triage_state; these names are part of this module's interface too
 __all__ = [
