@@ -85,6 +85,11 @@ class ToolsLoaded(Message):
     stats: dict[str, ToolStats | None]
 
 
+class ColumnsNeeded(Message):
+    """The case list's rows need wider columns than before (the list and the case pane
+    may share the width anew)."""
+
+
 @dataclass
 class RowsWanted(Message):
     """The case list shows a position whose row is not held (scrolled onto it)."""
