@@ -176,3 +176,40 @@ async def test_help_reaches_every_key_of_the_screen(demo_store, db_path, size, w
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is screen
+
+
+# -- the full case (o) and the trend (h): the case and its figures whole at every size ------
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_case_screen_names_the_case_whole_and_keeps_its_keys(demo_store, db_path, size):
+    from evaltui.tui.screens.case import CaseScreen
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_compare(app, pilot)
+        key = screen.current.case_key
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CaseScreen)
+        text = screen_text(app)
+        assert key in text  # the case's key whole, at the top
+        assert "q" in footer(app) or "esc" in footer(app).lower()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_trend_screen_shows_its_rates_whole(demo_store, db_path, size):
+    from evaltui.tui.screens.trend import TrendScreen
+
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=size) as pilot:
+        await open_compare(app, pilot)
+        await pilot.press("h")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TrendScreen)
+        text = screen_text(app)
+        rates = re.findall(r"\d+\.\d%", text)
+        assert rates, text  # at least one pass rate is drawn
+        for rate in rates:  # every rate whole: digits, a point, one digit, a percent sign
+            assert re.fullmatch(r"\d{1,3}\.\d%", rate)
+        assert not re.search(r"\d…", text), text  # no figure cut with an ellipsis
