@@ -29,7 +29,7 @@ COMMAND_MODULES = {
     "stale": "lifecycle", "cases": "lifecycle",
     "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
     "label": "triage", "findings": "triage", "taxonomy": "triage",
-    "team": "team",
+    "team": "team", "traffic": "traffic",
 }  # fmt: skip
 
 

@@ -24,6 +24,7 @@ KNOWN = [
     "m011_trajectories",
     "m012_finding_steps",
     "m013_limit_flags",
+    "m015_traffic_weights",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
@@ -37,6 +38,8 @@ SCHEMA_OBJECTS = {
     "events_no_update": "CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
     "findings_no_delete": "CREATE TRIGGER findings_no_delete BEFORE DELETE ON findings BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END",
     "findings_no_update": "CREATE TRIGGER findings_no_update BEFORE UPDATE ON findings BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END",
+    "traffic_weights_no_delete": "CREATE TRIGGER traffic_weights_no_delete BEFORE DELETE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
+    "traffic_weights_no_update": "CREATE TRIGGER traffic_weights_no_update BEFORE UPDATE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
 }  # fmt: skip
 
 # The append-only triggers each migration makes: a store that recorded the migration
@@ -46,6 +49,7 @@ TRIGGERS_BY_MIGRATION = {
     "m003_findings": ("findings_no_update", "findings_no_delete"),
     "m004_cases_are_never_deleted": ("cases_no_delete",),
     "m005_decisions": ("decisions_no_update", "decisions_no_delete"),
+    "m015_traffic_weights": ("traffic_weights_no_update", "traffic_weights_no_delete"),
 }
 
 
