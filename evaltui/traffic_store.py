@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evaltui.compare.production import Production
 from evaltui.errors import InputError, NotFoundError, StoreError
 from evaltui.estimate.traffic import MAX_TRAFFIC_BYTES, TrafficWeights, parse_traffic
+from evaltui.estimate.weighted import Settings
 from evaltui.files import env_limit, read_capped
+from evaltui.paths import demo_data_dir
 from evaltui.store.store import Store, current_user, now_iso
 
 SETTING = "traffic.in_force"  # the id of the weights in force; null: none
@@ -238,3 +241,27 @@ def weights(store: Store, kept: KeptTraffic) -> TrafficWeights:
             "(the store was edited outside evaltui)"
         )
     return parse_traffic(raw, kept.source_path)
+
+
+def production(
+    store: Store, ref: str | None = None, settings: Settings | None = None
+) -> Production | None:
+    """The weights `ref` names (default: those in force; `none`: none), ready to estimate a
+    comparison with (compare/production.py); None when there are none."""
+    if ref is not None and ref.strip().lower() == "none":
+        return None
+    kept = resolve(store, ref) if ref is not None else in_force(store)
+    if kept is None:
+        return None
+    return Production(weights(store, kept), kept.provenance(), settings or Settings())
+
+
+DEMO_FILE, DEMO_NAME = "traffic.csv", "demo-traffic"
+
+
+def keep_demo(store: Store) -> KeptTraffic | None:
+    """The demo's traffic weights (fixtures/demo/traffic.csv) kept and put in force the
+    first time only: a store that keeps any weights is left as its user set it."""
+    if store.conn.execute("SELECT 1 FROM traffic_weights LIMIT 1").fetchone() is not None:
+        return None
+    return keep(store, read_file(demo_data_dir() / DEMO_FILE), DEMO_NAME)[0]

@@ -388,6 +388,10 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     if outcomes is None:
         with open_store(path, write=True) as store:
             outcomes = service.load_demo(store)
+    from evaltui import traffic_store  # loads the comparison's modules: for the demo only
+
+    with open_store(path, write=True, announce=False) as store:  # #28: the estimate in the app
+        traffic_store.keep_demo(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)

@@ -18,9 +18,10 @@ from typing import Any
 from evaltui import __version__, lifecycle, signing, triage
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
+from evaltui.compare.production import dimensions_with
 from evaltui.compare.summary import summarize
 from evaltui.errors import InputError
-from evaltui.gate import formats
+from evaltui.gate import formats, production
 from evaltui.gate.checks import check_policy
 from evaltui.gate.history import kept, previous_decision_at, signed_when_kept
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
@@ -95,15 +96,20 @@ def evaluate(
     else:
         refs = [run_ref(store.conn, r) for r in (baseline, candidate, fallback) if r is not None]
         dims = list(dict.fromkeys([*default_dimensions(refs), *scope_attrs]))
+    prod = production.prepare(store, loaded)  # #28: the traffic weights it reads, if any
+    if prod is not None:
+        dims = dimensions_with(dims, prod.traffic)
     severity = {a: i for i, a in enumerate(pol.actions)}
     tax = taxonomy if taxonomy is not None else load_taxonomy(store)
     triage.refold(store)  # states written by an earlier evaltui are recomputed first
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
+        production.check(loaded, prod, cmp)
         summary = summarize(cmp, with_keys=False, with_criteria=False)
         measured = [
-            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
+            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params, production=prod)
+            for r in pol.rule
         ]
         _correct_significance(pol, summary["segments"], measured)
         rules_out: list[dict[str, Any]] = []
@@ -135,6 +141,7 @@ def evaluate(
         triage_rows = cmp.triaged()
         untriaged = cmp.untriaged_regressions()
         ref_rows = cmp.reference_set()
+        prod_section = production.section(prod, cmp, loaded)
         prov_runs = {
             role: None if r is None else {
                 "id": r.id, "name": r.name, "role": r.role, "system": r.system, "source_path": r.source_path,
@@ -203,6 +210,7 @@ def evaluate(
             "decided_by": decided_by or current_user(),
             "event_log_head": store.chain_head(),
         },
+        "production": prod_section,
     })  # fmt: skip
     return record.sealed()
 
@@ -346,6 +354,7 @@ def verify(
         )
     if now["open_disagreements"] != data["open_disagreements"]:
         problems.append("open disagreements changed")
+    problems += production.changes(data, now)  # the weights, estimates and margins (#28)
     skip = _VOLATILE | explained | ({"provenance.policy.path"} if policy_path else set())
     skip |= {"provenance.policy.sha256"}
     if earlier:  # fields that evaltui did not write cannot have changed
@@ -353,7 +362,7 @@ def verify(
     rest = [
         p
         for p in differences(data, now, skip)
-        if not p.startswith(("rules[", "findings.", "open_disagreements"))
+        if not p.startswith(("rules[", "findings.", "open_disagreements", "production"))
     ]
     if rest:
         old, new = _leaves(data), _leaves(now)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaltui.gate.policy import Action
+from evaltui.gate.production import ProductionRecord
 
 SCHEMA = "evaltui.decision/1"
 Number = int | float
@@ -166,6 +167,9 @@ class DecisionRecord(_Model):
     reviewers: list[str]
     open_disagreements: list[str]
     provenance: Provenance
+    # the production estimate (#28, gate/production.py): only when the policy reads traffic
+    # weights, so a record that reads none is written as before
+    production: ProductionRecord | None = Field(default=None, exclude_if=lambda v: v is None)
     content_hash: str = ""
 
     def as_dict(self) -> dict[str, Any]:
