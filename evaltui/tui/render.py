@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -86,9 +87,11 @@ def counts_text(
     *,
     included: bool,
     tools: dict[str, Any] | None = None,
+    production: Sequence[str] = (),
 ) -> Text:
-    """Cases by change, the statuses left out (or included), triage progress, and for
-    agent runs a line of tool statistics per run."""
+    """Cases by change, the statuses left out (or included), triage progress, for agent
+    runs a line of tool statistics per run, and the production estimate's first two lines
+    (#28: what users will see, with the traffic weights in force)."""
     t = Text()
     for change in CHANGES:
         n = counts.get(change, 0)
@@ -118,6 +121,8 @@ def counts_text(
             t.append(f", {st['tool_errors']} errors", style="red")
         if st["cases_with_loops"]:
             t.append(f", {st['cases_with_loops']} case(s) looping", style="bold yellow")
+    for line in production[:2]:
+        t.append("\n" + visible(line, limit=400), style="bold" if "estimate" in line else "")
     return t
 
 

@@ -41,7 +41,7 @@ from evaltui.tui.messages import (
     ToolsLoaded,
     Written,
 )
-from evaltui.tui.opening import figures, open_comparison
+from evaltui.tui.opening import figures, open_comparison, production_lines
 from evaltui.tui.questions import Questions
 from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.base import AppScreen
@@ -84,6 +84,7 @@ class CompareScreen(AppScreen):
         self.statuses: dict[str, int] = {}
         self.progress: dict[str, tuple[int, int]] = {}
         self.tool_stats: dict[str, Any] | None = None
+        self.production: list[str] = []  # the production estimate's lines (#28)
         self._count_lines = -1
         tell = partial(self.notify, timeout=2)
         writes = (self.save, self.preview_status, self.write_status)
@@ -207,16 +208,16 @@ class CompareScreen(AppScreen):
     @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
     def load_tools(self, cmp: Comparison) -> None:
         """Read after the figures (trajectories are read one at a time): the scoreboard's
-        tool line for agent runs."""
+        tool line for agent runs, and the production estimate with the traffic in force."""
         from evaltui.compare.paths import tools_by_run
 
-        stats = tools_by_run(cmp)
-        if any(v is not None for v in stats.values()):
-            self.post_message(ToolsLoaded(stats))
+        stats, production = tools_by_run(cmp), production_lines(self.app.db_path, cmp)
+        if production or any(v is not None for v in stats.values()):
+            self.post_message(ToolsLoaded(stats, production))
 
     @on(ToolsLoaded)
     def tools_loaded(self, message: ToolsLoaded) -> None:
-        self.tool_stats = message.stats
+        self.tool_stats, self.production = message.stats, message.production
         self.show_counts()
 
     @work(thread=True, exclusive=True, group="compare-figures", exit_on_error=False)
@@ -250,6 +251,7 @@ class CompareScreen(AppScreen):
             self.progress,
             included=self.view.include_hidden,
             tools=self.tool_stats,
+            production=self.production,
         )
         lines = text.plain.count("\n")
         # as many lines as before: no layout pass (a triage key updates the progress)
