@@ -75,6 +75,8 @@ def test_import_keeps_the_file_whole_with_its_hash_and_puts_it_in_force(db_path,
             "SELECT action, entity, entity_id FROM events ORDER BY id"
         ).fetchall()
     assert events == [("traffic.import", "traffic", "1"), ("traffic.use", "traffic", "1")]
+    code, out = run(db_path, "log")
+    assert code == 0 and out.count("traffic weights #1") == 2
 
 
 def test_the_same_bytes_are_kept_once_and_a_new_version_takes_over(db_path, traffic_file):
