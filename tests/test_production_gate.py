@@ -330,3 +330,18 @@ def test_a_policy_settings_are_the_estimators(traffic_demo, tmp_path):
             tmp_path, wrule("u", "uncovered_traffic", "max = 1"),
             'traffic = "demo-traffic"\ntraffic_file = "x.csv"\n')), 1, 2, **FIXED)  # fmt: skip
     assert dataclasses.is_dataclass(Settings())
+
+
+def test_untrusted_cell_values_are_shown_literally(demo_store, db_path, tmp_path):
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text(
+        "# period: 2026-11-01/2026-11-30\n# source: [bold red]boom[/] \x1b[31mred\n"
+        'task,count\nbilling,90\n"[b]x\x1b[2J\u202e",10\n'
+    )
+    traffic_store.keep(demo_store, traffic_store.read_file(hostile))
+    for args in (["compare", "1", "2"], ["traffic", "show"], ["traffic"]):
+        r = CliRunner().invoke(cli, ["--db", str(db_path), *args])
+        assert r.exit_code == 0, r.output
+        assert "\x1b" not in r.output and "\u202e" not in r.output
+    r = CliRunner().invoke(cli, ["--db", str(db_path), "compare", "1", "2"])
+    assert "uncovered traffic 10.0% (task=[b]x" in r.output

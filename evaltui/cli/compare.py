@@ -207,7 +207,8 @@ def compare_cmd(
     )
     if "production_estimate" in summary:
         console.print()
-        console.print(Text("\n".join(headline(summary["production_estimate"]))))
+        lines = headline(summary["production_estimate"])  # cell values are data: made visible
+        console.print(Text(visible("\n".join(lines), multiline=True, limit=4000)))
     if summary.get("criteria"):
         console.print()
         crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
