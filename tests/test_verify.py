@@ -198,7 +198,8 @@ def test_a_decision_made_before_an_upgrade_verifies_against_the_rules_then(
     removed (FIRST_FORMAT_LACKS, from the golden file's history), kept by a plain INSERT."""
     from dataclasses import replace
 
-    from evaltui import lifecycle, service
+    from evaltui import service
+    from evaltui.review import lifecycle
 
     policy = tmp_path / "policy-of-then.toml"  # no correction, min_n, insufficient_evidence
     text = "\n".join(

@@ -31,7 +31,7 @@ from evaltui.estimate.weighted import (
     estimate_delta,
     estimate_rate,
 )
-from evaltui.triage_state import TRIAGED
+from evaltui.review.triage_state import TRIAGED
 
 ROLES = ("candidate", "baseline", "fallback")
 Which = Literal["rate", "delta", "uncovered"]

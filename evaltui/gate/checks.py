@@ -20,8 +20,8 @@ from evaltui.compare import Comparison
 from evaltui.compare.measures import METRICS, NAME_KINDS, NameKind
 from evaltui.estimate.weighted import BASES, BOUNDS
 from evaltui.gate.policy import LoadedPolicy, suggest
+from evaltui.review.taxonomy import Taxonomy
 from evaltui.store.rows import MANY
-from evaltui.taxonomy import Taxonomy
 
 
 def _text(value: Any) -> str:

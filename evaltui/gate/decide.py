@@ -15,7 +15,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from evaltui import __version__, lifecycle, signing, triage
+from evaltui import __version__, signing
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
 from evaltui.compare.production import dimensions_with
@@ -26,10 +26,11 @@ from evaltui.gate.checks import check_policy
 from evaltui.gate.history import kept, previous_decision_at, signed_when_kept
 from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
 from evaltui.gate.record import SCHEMA, DecisionRecord, content_hash
+from evaltui.review import lifecycle, triage
+from evaltui.review.taxonomy import Taxonomy
+from evaltui.review.taxonomy import load as load_taxonomy
 from evaltui.stats import holm
 from evaltui.store.store import Store, current_user, now_iso
-from evaltui.taxonomy import Taxonomy
-from evaltui.taxonomy import load as load_taxonomy
 
 
 def _round(x: float | None) -> float | None:

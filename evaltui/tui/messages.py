@@ -12,12 +12,12 @@ if TYPE_CHECKING:
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
     from evaltui.gate import DecisionRecord
-    from evaltui.lifecycle import Suggestion
     from evaltui.models import RunSummary
-    from evaltui.taxonomy import Taxonomy
-    from evaltui.trend import Trend
-    from evaltui.triage import Finding
+    from evaltui.review.lifecycle import Suggestion
+    from evaltui.review.taxonomy import Taxonomy
+    from evaltui.review.triage import Finding
     from evaltui.tui.case_cursor import Page
+    from evaltui.views.trend import Trend
 
     CaseView = tuple[CaseRow, CaseDetail, list[Finding]]
 

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from evaltui import lifecycle, triage
 from evaltui.models import StepRef
+from evaltui.review import lifecycle, triage
 from evaltui.store import Store
 from evaltui.store.events import current_user
 from evaltui.textsafe import one_line
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from evaltui.compare import CaseRow, Comparison, Filter
-    from evaltui.taxonomy import FailureClass, Taxonomy
-    from evaltui.triage import Finding
+    from evaltui.review.taxonomy import FailureClass, Taxonomy
+    from evaltui.review.triage import Finding
 
 # the lifecycle picker's choices beside the retire reasons
 QUARANTINE = ("quarantine", "quarantine: keep visible, leave out of the gate, decide later")

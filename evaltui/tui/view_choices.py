@@ -1,6 +1,6 @@
 """What a reviewer chose about a comparison's view, and where they left it: the reducer and
 segment dimensions chosen in the app, retired cases counted or not, the change kinds
-shown, and the place kept per comparison and reviewer (`evaltui.view_state`: saved when
+shown, and the place kept per comparison and reviewer (`evaltui.views.view_state`: saved when
 the compare screen is left or the app quits, restored when it is opened again). No
 Textual here: the compare screen asks and shows.
 """
@@ -16,8 +16,8 @@ from evaltui.textsafe import one_line, visible
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from evaltui.triage import Finding
-    from evaltui.view_state import ViewState
+    from evaltui.review.triage import Finding
+    from evaltui.views.view_state import ViewState
 
 RunIds = tuple[int, int, int | None]  # baseline, candidate, fallback
 REDUCERS = [
@@ -91,7 +91,7 @@ class ViewChoices:
         return flt if self.restoring else None
 
     def state(self, flt: Filter, position: int, case_id: int | None) -> ViewState:
-        from evaltui.view_state import ViewState
+        from evaltui.views.view_state import ViewState
 
         return ViewState(
             changes=sorted(flt.changes) if flt.changes != CHANGED else [],
@@ -107,9 +107,9 @@ class ViewChoices:
 
 def read_view(db_path: Path, run_ids: RunIds) -> tuple[ViewState | None, str | None]:
     """The view saved for a comparison, and why it was not applied (it does not check)."""
-    from evaltui import view_state
     from evaltui.errors import InputError
     from evaltui.store import Store
+    from evaltui.views import view_state
 
     with Store(db_path) as store:
         try:
@@ -120,8 +120,8 @@ def read_view(db_path: Path, run_ids: RunIds) -> tuple[ViewState | None, str | N
 
 def keep_view(db_path: Path, run_ids: RunIds, state: ViewState) -> str | None:
     """Keep the view for a comparison; what went wrong, if it was not kept."""
-    from evaltui import view_state
     from evaltui.store import Store
+    from evaltui.views import view_state
 
     try:
         with Store(db_path) as store:
