@@ -421,7 +421,7 @@ def m013_limit_flags(db: Database) -> None:
 
 
 @migrations()
-def m015_traffic_weights(db: Database) -> None:
+def m016_traffic_weights(db: Database) -> None:
     """Traffic weights files (docs/production.md), kept whole with their provenance: the
     bytes read (at most 4 MiB), their SHA-256, the file's source and period, who imported
     them and when. Append-only, so the weights a decision used can always be found again

@@ -24,7 +24,7 @@ KNOWN = [
     "m011_trajectories",
     "m012_finding_steps",
     "m013_limit_flags",
-    "m015_traffic_weights",
+    "m016_traffic_weights",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
@@ -49,7 +49,7 @@ TRIGGERS_BY_MIGRATION = {
     "m003_findings": ("findings_no_update", "findings_no_delete"),
     "m004_cases_are_never_deleted": ("cases_no_delete",),
     "m005_decisions": ("decisions_no_update", "decisions_no_delete"),
-    "m015_traffic_weights": ("traffic_weights_no_update", "traffic_weights_no_delete"),
+    "m016_traffic_weights": ("traffic_weights_no_update", "traffic_weights_no_delete"),
 }
 
 
