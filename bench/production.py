@@ -121,8 +121,9 @@ def bench_production(workdir: Path, figures: dict[str, Any]) -> None:
 def _demo_gate(workdir: Path, repeat: int) -> dict[str, Any]:
     """The demo's whole decision on production traffic (fixtures/policies/production.toml:
     4 estimates, 2 margins on Monte Carlo lower limits, 12 cells), as `gate` makes it."""
-    from evaltui import gate, service, traffic_store
+    from evaltui import gate, service
     from evaltui.store import Store
+    from evaltui.store import traffic as traffic_store
 
     db = workdir / "production-demo.db"
     for suffix in ("", "-wal", "-shm"):

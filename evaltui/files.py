@@ -133,16 +133,21 @@ def _bounded(fh: IO[bytes], name: str, what: str, limit: int, field: str | None 
     return b"".join(chunks)
 
 
-def check_regular(path: Path | str, what: str) -> None:
+def check_regular(
+    path: Path | str, what: str, *, folder: bool = True, field: str | None = None
+) -> None:
     """Refuse, without reading a byte or blocking, a user-named path that is not a
     regular file (a FIFO, a device, a socket): for readers that open the file by path
-    themselves (the importers). A folder is allowed here (a results folder)."""
+    themselves (the importers), and for the CLI's input files when the command line is
+    read. A folder is allowed unless `folder` is False (a results folder is one)."""
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
-        raise _refusal(path, what, exc) from None
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise InputError(str(path), f"the {what} is not a regular file: it is {_kind(mode)}")
+        raise _refusal(path, what, exc, field) from None
+    if not (stat.S_ISREG(mode) or (folder and stat.S_ISDIR(mode))):
+        raise InputError(
+            str(path), f"the {what} is not a regular file: it is {_kind(mode)}", field=field
+        )
 
 
 def read_capped(path: Path, what: str, limit: int | None = None) -> bytes:
@@ -221,6 +226,51 @@ def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` atomically (see `atomic_writer`)."""
     with atomic_writer(path) as fh:
         fh.write(text)
+
+
+def create_new(path: Path, text: str) -> None:
+    """Create `path` holding `text`, exclusively (FileExistsError when it exists): written
+    whole to a temp file beside it, then linked to its name, which fails if the name
+    exists (atomic, and never over an existing file)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never over an existing name
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: create exclusively instead
+            with path.open("x", encoding="utf-8") as out:
+                out.write(text)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_new_file(stem: Path, suffix: str, text: str, tries: int = 10_000) -> Path:
+    """Write `text` to a new file, never over an existing one: `stem` + `suffix` or, when
+    that name is taken, `stem-2`, `stem-3`... + `suffix`. Returns the path written."""
+    for n in range(1, tries + 1):
+        path = stem.with_name(f"{stem.name}{'' if n == 1 else f'-{n}'}{suffix}")
+        if os.path.lexists(path):
+            continue
+        try:
+            create_new(path, text)
+        except FileExistsError:  # taken in the meantime: the next name
+            continue
+        return path
+    raise InputError(str(stem), f"cannot write: {tries} names from {stem.name} on are taken")
 
 
 def check_writable(path: Path) -> None:

@@ -237,8 +237,8 @@ def test_record_is_valid_against_its_schema_and_hash(demo_store, db_path, tmp_pa
     root = ET.parse(junit).getroot()
     assert root.get("failures") == "4" and len(root.findall(".//testcase")) == 10
     assert "## Release gate: **HOLD**" in md.read_text()
-    assert gate.list_decisions(demo_store)[0]["content_hash"] == record["content_hash"]
-    assert demo_store.events()[-1]["action"] == "decision"
+    assert gate.list_decisions(demo_store)[0].content_hash == record["content_hash"]
+    assert demo_store.events()[-1].action == "decision"
 
 
 def _normalise(text: str, tmp: Path) -> str:

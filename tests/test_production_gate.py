@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaltui import gate, traffic_store
+from evaltui import gate
 from evaltui.cli import cli
 from evaltui.errors import InputError
 from evaltui.estimate.margin import _flip
@@ -28,6 +28,7 @@ from evaltui.estimate.weighted import (
     estimate_delta,
     estimate_rate,
 )
+from evaltui.store import traffic as traffic_store
 
 from .conftest import DEMO, FIXTURES
 from .test_gate import FIXED, policy_file

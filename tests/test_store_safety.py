@@ -17,7 +17,7 @@ from evaltui import service
 from evaltui.cli import cli
 from evaltui.paths import demo_db_path
 from evaltui.store import Store
-from evaltui.store.store import AlreadyImported
+from evaltui.store.runs import AlreadyImported, import_run
 
 from .conftest import DEMO, FIXTURES
 from .helpers import line, write_jsonl
@@ -78,6 +78,20 @@ def test_demo_fresh_refuses_a_file_that_is_not_an_evaltui_store(tmp_path):
     assert digest(other) == before
 
 
+@pytest.mark.parametrize("content", [b"not sqlite at all\n" * 64, b""], ids=["text", "empty"])
+def test_demo_fresh_refuses_a_file_it_cannot_read_as_a_store_and_writes_nothing(tmp_path, content):
+    """Read through the store's own door (Store.reader, not migrated): nothing is written
+    beside it either (no journal, no WAL), and the file is kept as it was."""
+    other = tmp_path / "notes.db"
+    other.write_bytes(content)
+    r = invoke("--db", str(other), "demo", "--no-open", "--fresh")
+    assert r.exit_code == 3, r.output
+    said = f"Error: demo --fresh would delete {other}, which is not an evaltui demo store ("
+    assert r.output.startswith(said) and r.output.endswith("; nothing was deleted\n")
+    assert other.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
 def test_demo_fresh_replaces_its_own_store(tmp_path):
     path = tmp_path / "demo.db"
     assert invoke("--db", str(path), "demo", "--no-open").exit_code == 0
@@ -115,7 +129,7 @@ def test_the_same_file_twice_in_one_transaction_is_refused(store, tmp_path):
     (item,) = detect(src).read(src, ImportOptions())
     item.run.sha256 = sha256_file(src)
     with pytest.raises(AlreadyImported) as info:
-        store.import_run(item.run, item.records, unique=True)
+        import_run(store, item.run, item.records, unique=True)
     assert info.value.run_id == first.run_id
     assert store.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaltui import traffic_store
 from evaltui.cli import cli
 from evaltui.errors import InputError, StoreError
 from evaltui.estimate.traffic import read_traffic
 from evaltui.store import Store
+from evaltui.store import traffic as traffic_store
 
 GOOD = (
     "# Traffic for the December release\n"

@@ -74,8 +74,8 @@ def test_a_file_claiming_another_reviewers_name_does_not_replace_their_finding(
     assert row.unverified == ["ana (unverified)"]
     assert gate_code(db_path) == 13  # still ROLLBACK: the unsafe action is not hidden
     event = demo_store.events()[-1]
-    assert event["action"] == "findings.import" and event["context"]["signature"].startswith("none")
-    assert len(event["context"]["sha256"]) == 64
+    assert event.action == "findings.import" and event.context["signature"].startswith("none")
+    assert len(event.context["sha256"]) == 64
 
 
 def test_a_file_cannot_retract_another_reviewers_finding(demo_store, db_path, tmp_path, ana_unsafe):
@@ -173,7 +173,7 @@ def test_a_signed_export_is_verified_and_a_tampered_one_refused(tmp_path, monkey
         (row,) = triage.list_findings(s)
         assert row.reviewers == ["ana@example.com"] and row.state == "triaged"
         event = s.events()[-1]
-        assert event["context"]["signer"] == "ana@example.com"
+        assert event.context["signer"] == "ana@example.com"
     # a signature by someone not in the allowed-signers file
     other_key, _ = keypair(tmp_path, "eve")
     run.invoke(cli, ["--db", str(ana_db), "findings", "export", str(out), "--sign", str(other_key)])
@@ -281,6 +281,10 @@ def test_a_policy_can_require_signed_findings(demo_store, db_path, tmp_path, ana
     (signed,) = [r for r in rec.rules if r.id == "signed-findings"]
     assert (signed.value, signed.passed, rec.decision) == (1.0, False, "hold")
     assert signed.evidence["cases"] == ["refunds-004"]
+    # a signed file no allowed-signers file checked is called what it is, not "unsigned" (#26)
+    assert "(an unsigned file, or a signed one with no allowed-signers file to check it)" in (
+        signed.why
+    )
 
 
 async def test_the_case_pane_shows_an_imported_finding_as_unverified(

@@ -216,7 +216,7 @@ def test_a_store_written_before_keeps_no_state_an_unverified_finding_decided(
         demo_store.conn.execute("DELETE FROM settings WHERE key = ?", (triage.FOLD_SETTING,))
     pol = policy(tmp_path, rule("open", "open_findings", "rollback"))
     assert gate(db_path, pol)[0] == 13
-    assert demo_store.events()[-1]["action"] == "triage.refold"
+    assert demo_store.events()[-1].action == "triage.refold"
 
 
 # -- 2. triaged needs a failure class or a verdict ---------------------------------------------
@@ -383,7 +383,7 @@ def test_a_signed_file_where_no_allowed_signers_is_set_is_said_signed_and_kept_u
     assert "unsigned" not in r.output
     (row,) = triage.list_findings(demo_store)
     assert row.reviewers == ["ana (unverified)"] and row.state == "unverified"
-    assert demo_store.events()[-1]["context"]["signature"].startswith("signed, but not verified")
+    assert demo_store.events()[-1].context["signature"].startswith("signed, but not verified")
 
 
 # -- 5. smaller ---------------------------------------------------------------------------------

@@ -248,3 +248,75 @@ def test_a_current_record_carries_no_upgrade_note(db_path, decision):
     r = run(db_path, "verify", str(decision))
     assert r.exit_code == 0 and "earlier evaltui" not in r.output
     assert gate.formats.predates(json.loads(decision.read_text())) == []
+
+
+# -- leaf differences: models compared field by field ----------------------------------------
+
+
+def _rule(**change):
+    from evaltui.gate.record import RuleResult
+
+    base = dict(id="r", metric="pass_rate", scope="all", scope_text="all cases",
+                threshold={"min": 0.6}, value=0.7, passed=True, result="pass", action="hold",
+                owner="o", why="w", evidence={"n": 3, "ci": [0.1, 0.9]}, n=3, min_n=1,
+                insufficient=False, triggers="hold")  # fmt: skip
+    return RuleResult(**{**base, **change})
+
+
+def test_differences_are_leaves_with_their_path_and_both_values():
+    from evaltui.gate.diff import ABSENT, Difference, differences
+
+    was = _rule()
+    now = _rule(value=0.5, passed=False, evidence={"n": 3, "ci": [0.1, 0.8, 0.95]})
+    assert list(differences(was, now)) == [
+        Difference(("value",), 0.7, 0.5),
+        Difference(("passed",), True, False),
+        Difference(("evidence", "ci", 1), 0.9, 0.8),
+        Difference(("evidence", "ci", 2), ABSENT, 0.95),
+    ]
+    assert [str(d) for d in differences(was, now)][2:] == [
+        "evidence.ci[1] (0.9 -> 0.8)", "evidence.ci[2] (<absent> -> 0.95)",
+    ]  # fmt: skip
+    assert list(differences(was, _rule())) == []
+    # a field that is a container on one side and a leaf on the other differs leaf by leaf
+    assert [str(d) for d in differences({"a": {"b": 1}}, {"a": None})] == [
+        "a.b (1 -> <absent>)", "a (<absent> -> null)",
+    ]  # fmt: skip
+
+
+def test_verify_names_the_leaves_a_recomputation_changed(demo_store, db_path, decision):
+    from evaltui.gate.diff import ABSENT, differences
+    from evaltui.review import lifecycle
+
+    record = json.loads(decision.read_text())
+    lifecycle.retire(demo_store, [_case(demo_store, "billing-001")], "bad_case")
+    problems = gate.verify(demo_store, record)
+    (also,) = [p for p in problems if p.startswith("also changed: ")]
+    assert "excluded.retired (0 -> 1)" in also and also.endswith(" …")  # the first 12
+    # the same walk over the two models, whole: each leaf, never a list or a record whole
+    was = gate.DecisionRecord.model_validate(record)
+    loaded = gate.load_policy(POLICY)
+    prov = was.provenance
+    now = gate.evaluate(demo_store, loaded, 1, 2, 3, decided_at=prov.decided_at,
+                        decided_by=prov.decided_by, as_of=1)  # fmt: skip
+    changed = {d.where: (d.was, d.now) for d in differences(was, now)}
+    assert changed["excluded.retired"] == (0, 1)
+    assert changed["retired_since_previous_decision[0].case_key"] == (ABSENT, "billing-001")
+    assert "retired_since_previous_decision" not in changed
+    assert changed["provenance.reference_set_sha256"][0] == prov.reference_set_sha256
+
+
+def test_a_kept_record_that_no_model_reads_is_said_so(demo_store, db_path, decision):
+    """A record equal to the kept copy but not a decision record this evaltui reads (a
+    hand-made row): named by its field, never a crash."""
+    record = json.loads(decision.read_text())
+    record["rules"][0]["passed"] = "yes"
+    record["content_hash"] = gate.content_hash(record)
+    demo_store.conn.execute(
+        "INSERT INTO decisions (decided_at, decided_by, baseline_run, candidate_run, fallback_run, "
+        "decision, policy_sha256, content_hash, record) VALUES (?, ?, 1, 2, 3, ?, ?, ?, ?)",
+        ("2030-01-01T00:00:00+00:00", "x", record["decision"],
+         record["provenance"]["policy"]["sha256"], record["content_hash"], json.dumps(record)),
+    )  # fmt: skip
+    problems = gate.verify(demo_store, record)
+    assert problems[-1].startswith("the record does not read as a decision record: rules[0].passed")

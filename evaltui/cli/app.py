@@ -7,16 +7,17 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from click.core import ParameterSource
 
 from evaltui import __version__
 from evaltui.cli.output import echo
-from evaltui.errors import EvaltuiError, StoreError
+from evaltui.errors import EvaltuiError, InputError, StoreError
 from evaltui.paths import ENV_DB, default_db_path
 from evaltui.store import Store
+from evaltui.store.events import REVIEWER_ENV, os_user
 from evaltui.textsafe import visible
 
 # Each command and the module that defines it: a module is imported only when its
@@ -29,7 +30,8 @@ COMMAND_MODULES = {
     "stale": "lifecycle", "cases": "lifecycle",
     "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
     "label": "triage", "findings": "triage", "taxonomy": "triage",
-    "team": "team", "traffic": "traffic",
+    "team": "team", "sync": "team", "traffic": "traffic",
+    "calibrate": "calibrate", "gold": "gold",
 }  # fmt: skip
 
 
@@ -76,6 +78,38 @@ class EvaltuiGroup(click.Group):
             sys.exit(130)
 
 
+class NotAFile(click.UsageError):
+    """A path given for a file the command reads that names no regular file: said in one
+    line, `Error: ...`, exit 2 (no usage block: the command line's shape is right)."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        echo(f"Error: {visible(self.format_message(), limit=2000)}", err=True)
+
+
+class InputFile(click.ParamType):
+    """A file the command reads (a policy, a record, a key, a findings file): a folder,
+    a FIFO, a device or a missing path is refused as the command line is read, naming the
+    file and the option (NotAFile). The file is opened and checked again when it is read
+    (files.open_regular): this check only says it early and plainly."""
+
+    name = "file"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        from evaltui.files import check_regular  # load time: files loads tomllib
+
+        path = Path(value)
+        # an option is named (an argument is the file itself)
+        field = max(param.opts, key=len) if isinstance(param, click.Option) else None
+        try:
+            check_regular(path, self.what, folder=False, field=field)
+        except InputError as exc:
+            raise NotAFile(exc.message, ctx) from None
+        return path
+
+
 def store_in_use(ctx: click.Context) -> tuple[str, str]:
     """The store the commands would use, and why (for `evaltui --help`): made by nothing,
     read from nothing (no directory is created to say where it would be)."""
@@ -98,10 +132,20 @@ def store_path(ctx: click.Context) -> Path:
     return Path(obj["db"]) if obj.get("db") else default_db_path()
 
 
+def reviewer(ctx: click.Context | None = None) -> str:
+    """Who acts in this command: --reviewer (click reads $EVALTUI_REVIEWER for it, once),
+    else the OS user. Kept in the root context's `obj`; given to every store the command
+    opens (`Store.actor`) and to the app."""
+    ctx = ctx or click.get_current_context(silent=True)
+    obj = (ctx.find_root().obj if ctx is not None else None) or {}
+    return str(obj.get("reviewer") or os_user())
+
+
 def open_store(
     path: Path, *, write: bool = False, announce: bool = True, audit: bool = False
 ) -> Store:
-    """The store, saying so on stderr if another evaltui's import makes it wait.
+    """The store, opened as this command's reviewer, saying so on stderr if another
+    evaltui's import makes it wait.
 
     A command that only reads refuses a path where there is no store (a mistyped
     --db must not look like an empty store); one that writes creates it, and says so
@@ -123,6 +167,7 @@ def open_store(
             err=True,
         ),
         audit=audit,
+        actor=reviewer(),
     )
     if store.tampered:
         echo(
@@ -145,20 +190,21 @@ def open_store(
 )
 @click.option(
     "--reviewer",
-    envvar="EVALTUI_REVIEWER",
+    "reviewer_name",
+    envvar=REVIEWER_ENV,
     help="Who you are in the event log and on findings. Default: $EVALTUI_REVIEWER, else the OS user.",
 )
 @click.option(
     "--taxonomy",
     "taxonomy_path",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("taxonomy"),
     envvar="EVALTUI_TAXONOMY",
     help="A failure-class taxonomy TOML to use instead of the store's (docs/triage.md).",
 )
 @click.version_option(__version__, prog_name="evaltui")
 @click.pass_context
 def cli(
-    ctx: click.Context, db: Path | None, reviewer: str | None, taxonomy_path: Path | None
+    ctx: click.Context, db: Path | None, reviewer_name: str | None, taxonomy_path: Path | None
 ) -> None:
     """Triage LLM evaluation results before a release.
 
@@ -176,15 +222,17 @@ def cli(
     ctx.obj["db_explicit"] = source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     ctx.obj["db_on_command_line"] = source == ParameterSource.COMMANDLINE
     ctx.obj["taxonomy"] = taxonomy_path
-    if reviewer:
-        os.environ["EVALTUI_REVIEWER"] = reviewer  # read by store.current_user()
+    ctx.obj["reviewer"] = reviewer_name or os_user()  # read once, passed on (`reviewer`)
     if ctx.invoked_subcommand is None:
         # the per-user default store is made on first use; a store named by --db or
         # $EVALTUI_DB must exist (a typo must not open an empty store)
         open_app(store_path(ctx), taxonomy_path, write=not ctx.obj["db_explicit"])
 
 
-def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = False) -> None:
+def open_app(
+    path: Path, taxonomy_path: Path | None = None, *, write: bool = False, judge: int | None = None
+) -> None:
+    """The app on the store (on the judging screen of sample `judge`, when given)."""
     from evaltui.tui import config
     from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
 
@@ -194,7 +242,7 @@ def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = Fal
 
             taxonomy.load(store, taxonomy_path)
     settings = config.load_checked()  # a bad config file too
-    EvaltuiApp(db_path=path, taxonomy_path=taxonomy_path, config=settings).run()
+    EvaltuiApp(path, taxonomy_path, settings, reviewer=reviewer(), judge=judge).run()
 
 
 def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:

@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 from rich.text import Text
 
-from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
+from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.gate import production
+from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -24,7 +25,7 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--policy",
     "policy_path",
     required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("policy"),
     help="The gate policy (TOML, docs/gate.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision record (JSON).")
@@ -43,7 +44,7 @@ from evaltui.textsafe import one_line, safe_json, visible
 @click.option(
     "--sign",
     "sign_key",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("key file"),
     help="Sign the --out record with this SSH private key (writes OUT.sig).",
 )
 @click.pass_context
@@ -82,8 +83,8 @@ def gate_cmd(
             check_writable(target)
     loaded = gate.load_policy(policy_path)
     with open_store(store_path(ctx)) as store:
-        b, c = store.resolve_run(baseline), store.resolve_run(candidate)
-        f = store.resolve_run(fallback) if fallback else None
+        b, c = resolve_run(store, baseline), resolve_run(store, candidate)
+        f = resolve_run(store, fallback) if fallback else None
         record = gate.evaluate(store, loaded, b, c, f, taxonomy=taxonomy_in_force(ctx, store))
         if not no_record:
             gate.record_decision(store, record)
@@ -146,12 +147,11 @@ def decisions_cmd(
 
     with open_store(store_path(ctx)) as store:
         if show_id is not None:
-            shown = gate.get_decision(store, show_id)
-            echo(safe_json(shown))
+            echo(safe_json(gate.get_decision(store, show_id).data))
             return
         rows = gate.list_decisions(store, limit)
     if as_json:
-        echo(safe_json(rows))
+        echo(safe_json([r.as_dict() for r in rows]))
         return
     if not rows:
         echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
@@ -162,13 +162,13 @@ def decisions_cmd(
         table,
         [
             [
-                str(r["id"]),
-                r["decided_at"][:16].replace("T", " "),
-                one_line(r["decided_by"], 16),
-                r["decision"],
-                one_line(r["candidate"], 200),
-                one_line(r["baseline"], 200),
-                r["content_hash"][:12],
+                str(r.id),
+                r.decided_at[:16].replace("T", " "),
+                one_line(r.decided_by, 16),
+                r.decision,
+                one_line(r.candidate, 200),
+                one_line(r.baseline, 200),
+                r.content_hash[:12],
             ]
             for r in rows
         ],
@@ -181,12 +181,12 @@ def decisions_cmd(
 
 
 @cli.command("verify")
-@click.argument("record_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+@click.argument("record_path", type=InputFile("decision record"))
+@click.option("--policy", "policy_path", type=InputFile("policy"),
               help="The policy file, if it moved since the decision.")  # fmt: skip
 @click.option(
     "--allowed-signers",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("allowed-signers file"),
     help="Check RECORD.sig against this allowed-signers file (default: the record's "
     "policy's, else the store's).",
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from evaltui.cli.app import cli, open_store, store_path
+from evaltui.cli.app import InputFile, cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_table, print_rows
 from evaltui.models import CASE_STATUSES
 from evaltui.review.lifecycle import REASONS as RETIRE_REASONS
@@ -71,7 +71,7 @@ def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None)
 )
 @click.option(
     "--markers",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=InputFile("markers file"),
     help="Markers of obsolescence (TOML, docs/lifecycle.md); default: the store's.",
 )
 @click.option("--save-markers", is_flag=True, help="Store --markers in the store for later runs.")
@@ -141,7 +141,7 @@ def cases_cmd(
         rows = lifecycle.list_cases(store, status=status, suite=suite, limit=limit)
         counts = lifecycle.status_counts(store)
     if as_json:
-        echo(safe_json(rows))
+        echo(safe_json([r.as_dict() for r in rows]))
         return
     table = make_table(("case", "left"), ("status", "left"), ("reason", "left"), ("by", "left"),
                    ("at", "left"), ("note", "left"))  # fmt: skip
@@ -149,12 +149,12 @@ def cases_cmd(
         table,
         [
             [
-                one_line(f"{r['suite']}/{r['case_key']}", 40),
-                r["status"],
-                r["reason"] or "",
-                one_line(r["by"] or "", 40),
-                (r["at"] or "")[:16].replace("T", " "),
-                one_line(r["note"] or "", 200),
+                one_line(f"{r.suite}/{r.case_key}", 40),
+                r.status,
+                r.reason or "",
+                one_line(r.by or "", 40),
+                (r.at or "")[:16].replace("T", " "),
+                one_line(r.note or "", 200),
             ]
             for r in rows
         ],

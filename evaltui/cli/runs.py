@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from rich.console import Console
 
-from evaltui.cli.app import cli, open_app, open_store, store_path
+from evaltui.cli.app import cli, open_app, open_store, reviewer, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
@@ -159,6 +159,7 @@ def import_cmd(
     # it: a failed import leaves no file there (docs/security.md, "A new store").
     new, created, done = service.NewStore.begin(db), False, False
     if new is not None:
+        new.store.actor = reviewer(ctx)  # as open_store does
         held: list[tuple[str, bool]] = []  # its lines are true only once it is published
         try:
             with new:
@@ -358,13 +359,14 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     """Load the bundled demo runs (customer-support assistant) and open the app.
 
-    Uses its own demo store whatever $EVALTUI_DB says, so a real store is
-    never mixed with demo data (an explicit --db is honoured). The runs are
-    loaded once: later, the same store is opened again, with your triage in it.
-    --fresh deletes that store first (and says so), and refuses when it holds
-    any run that is not the demo's.
+    Uses its own demo store whatever $EVALTUI_DB says, so a real store is never mixed
+    with demo data (an explicit --db is honoured). The runs are loaded once: later, the
+    same store is opened again, with your triage in it. --fresh deletes that store first
+    (and says so), and refuses when it holds any run that is not the demo's.
     """
     from evaltui import service
+    from evaltui.review.calibration import demo as demo_calibration
+    from evaltui.store import traffic
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
@@ -379,8 +381,11 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
             )
     new, outcomes = service.NewStore.begin(path), None  # as import: no file until loaded
     if new is not None:
+        new.store.actor = reviewer(ctx)  # as open_store does
         with new:
             outcomes = service.load_demo(new.store)
+            demo_calibration.load(new.store)  # 60 blind judgments, gold (README.md)
+            traffic.keep_demo(new.store)  # #28: the production estimate in the app
             if new.publish():
                 echo(f"created a new store at {path}", err=True)
             else:  # another evaltui made it meanwhile: load into that one
@@ -388,10 +393,8 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     if outcomes is None:
         with open_store(path, write=True) as store:
             outcomes = service.load_demo(store)
-    from evaltui import traffic_store  # loads the comparison's modules: for the demo only
-
-    with open_store(path, write=True, announce=False) as store:  # #28: the estimate in the app
-        traffic_store.keep_demo(store)
+            demo_calibration.load(store)
+            traffic.keep_demo(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
@@ -463,7 +466,7 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
             sys.exit(5)
         events = store.events(limit)
     if as_json:
-        echo(safe_json(events))
+        echo(safe_json([e.as_dict() for e in events]))
         return
     from evaltui import service
 
@@ -475,15 +478,13 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     )  # fmt: skip
     rows = [
         [
-            str(e["id"]),
-            e["at"][:16].replace("T", " "),
-            one_line(e["actor"], 40),
-            e["action"],
-            e["entity"],
+            str(e.id),
+            e.at[:16].replace("T", " "),
+            one_line(e.actor, 40),
+            e.action,
+            e.entity,
             one_line(subject, 200),
-            one_line(
-                json.dumps(e["after"], ensure_ascii=False) if e["after"] is not None else "", 200
-            ),
+            one_line(json.dumps(e.after, ensure_ascii=False) if e.after is not None else "", 200),
         ]
         for e, subject in zip(events, subjects, strict=True)
     ]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from evaltui import traffic_store
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.errors import NotFoundError
+from evaltui.store import traffic as traffic_store
 from evaltui.textsafe import safe_json
 
 

@@ -32,6 +32,8 @@ from evaltui.estimate.weighted import (
     estimate_rate,
 )
 from evaltui.review.triage_state import TRIAGED
+from evaltui.store import traffic
+from evaltui.store.store import Store
 
 ROLES = ("candidate", "baseline", "fallback")
 Which = Literal["rate", "delta", "uncovered"]
@@ -116,7 +118,7 @@ class Production:
     """The weights a comparison is estimated with, where they came from, and how."""
 
     traffic: TrafficWeights
-    provenance: dict[str, Any]  # traffic_store.KeptTraffic.provenance(), or the file's
+    provenance: dict[str, Any]  # store.traffic.KeptTraffic.provenance(), or the file's
     settings: Settings = field(default_factory=Settings)
     _done: dict[int, Estimates] = field(default_factory=dict, repr=False)
 
@@ -216,6 +218,19 @@ class Production:
                 if s.key in rows:
                     rows[s.key]["delta"] = None if s.point is None else round(s.point, 6)
         return [rows[k] for k in sorted(rows)]
+
+
+def from_store(
+    store: Store, ref: str | None = None, settings: Settings | None = None
+) -> Production | None:
+    """The weights `ref` names in the store (default: those in force; `none`: none), ready
+    to estimate a comparison with; None when there are none (store/traffic.py keeps them)."""
+    if ref is not None and ref.strip().lower() == "none":
+        return None
+    kept = traffic.resolve(store, ref) if ref is not None else traffic.in_force(store)
+    if kept is None:
+        return None
+    return Production(traffic.weights(store, kept), kept.provenance(), settings or Settings())
 
 
 def _cell(attributes: Sequence[str], key: Key) -> dict[str, str]:

@@ -304,7 +304,7 @@ def read_traffic(path: Path) -> TrafficWeights:
 
 def parse_traffic(raw: bytes, path: str) -> TrafficWeights:
     """Weights from a file's bytes (`path` names it in errors and provenance): what
-    `read_traffic` read, or the bytes the store kept (evaltui/traffic_store.py)."""
+    `read_traffic` read, or the bytes the store kept (evaltui/store/traffic.py)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

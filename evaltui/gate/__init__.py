@@ -8,6 +8,8 @@ from evaltui.gate import formats
 from evaltui.gate.decide import check_signature, evaluate, note_signed, verify
 from evaltui.gate.history import (
     POLICY_SETTING,
+    DecisionRow,
+    KeptDecision,
     get_decision,
     list_decisions,
     policy_path,
@@ -31,6 +33,8 @@ __all__ = [
     "POLICY_SETTING",
     "SCHEMA",
     "DecisionRecord",
+    "DecisionRow",
+    "KeptDecision",
     "LoadedPolicy",
     "Policy",
     "Rule",

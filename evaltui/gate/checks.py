@@ -22,6 +22,7 @@ from evaltui.estimate.weighted import BASES, BOUNDS
 from evaltui.gate.policy import LoadedPolicy, suggest
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store.rows import MANY
+from evaltui.store.runs.grader import VERDICT_WORD
 
 
 def _text(value: Any) -> str:
@@ -60,7 +61,7 @@ _READERS: dict[str, Callable[[_Names], list[str]]] = {
     "owner": _Names._owners,
     "attribute": lambda n: list(n.values),
     "value": lambda n: [v for vs in n.values.values() for v in vs],
-    "criterion": lambda n: list(n.cmp.criterion_changes()),
+    "criterion": lambda n: [VERDICT_WORD, *n.cmp.criterion_changes()],
     "segment": lambda n: list(n.cmp.dimensions),
     "bound": lambda n: list(BOUNDS),
     "basis": lambda n: list(BASES),

@@ -8,29 +8,40 @@ decisions are `gate.history`.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import Counter
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from evaltui import __version__, signing
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
 from evaltui.compare.production import dimensions_with
-from evaltui.compare.summary import summarize
+from evaltui.compare.summary import SegmentRecord
 from evaltui.errors import InputError
-from evaltui.gate import formats, production
+from evaltui.gate import calibration, formats, production
 from evaltui.gate.checks import check_policy
+from evaltui.gate.diff import Difference, FieldPath, differences, dotted
+from evaltui.gate.formats import Change
 from evaltui.gate.history import kept, previous_decision_at, signed_when_kept
-from evaltui.gate.policy import EXIT_CODES, LoadedPolicy, describe_scope, load_policy
-from evaltui.gate.record import SCHEMA, DecisionRecord, content_hash
+from evaltui.gate.policy import (
+    ACTIONS,
+    EXIT_CODES,
+    Action,
+    LoadedPolicy,
+    Rule,
+    describe_scope,
+    load_policy,
+)
+from evaltui.gate.record import SCHEMA, DecisionRecord, RuleResult, content_hash
 from evaltui.review import lifecycle, triage
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.review.taxonomy import load as load_taxonomy
 from evaltui.stats import holm
-from evaltui.store.store import Store, current_user, now_iso
+from evaltui.store.runs import run_by_sha256
+from evaltui.store.store import Store, now_iso
 
 
 def _round(x: float | None) -> float | None:
@@ -38,12 +49,12 @@ def _round(x: float | None) -> float | None:
 
 
 def _correct_significance(
-    pol: Any, segments: list[dict[str, Any]], measured: list[tuple[float | None, dict[str, Any]]]
+    pol: Any, segments: list[SegmentRecord], measured: list[tuple[float | None, dict[str, Any]]]
 ) -> None:
     """`significant_regression` with the policy's correction: its p-value is adjusted in one
     family with the segment table's (a scope that is a segment row takes that row's p)."""
-    rows = {(s["dimension"], s["value"]): s for s in segments}
-    family = [s["p_value"] for s in segments]
+    rows = {(s.dimension, s.value): s for s in segments}
+    family: list[Any] = [s.p_value for s in segments]
     extra: dict[int, int] = {}  # rule index -> its place in the family
     for i, (r, (value, ev)) in enumerate(zip(pol.rule, measured, strict=True)):
         if r.metric != "significant_regression" or value is None:
@@ -73,6 +84,45 @@ def _segment_key(scope: Any) -> tuple[str, str] | None:
         if not isinstance(value, list):
             return (attr, str(value).lower() if isinstance(value, bool) else str(value))
     return None
+
+
+# A policy's action by name, as the record types it (load_policy checked every name).
+_ACTION: dict[str, Action] = {a: a for a in ACTIONS}
+
+
+def _rule_result(
+    r: Rule,
+    value: float | None,
+    evidence: dict[str, Any],
+    n: int,
+    policy_min_n: int,
+    insufficient_action: Action,
+    uncalibrated: str | None = None,
+) -> RuleResult:
+    """One rule as measured: pass or fail against its threshold, never a pass on fewer
+    than min_n cases (or none), nor on a criterion [calibration] finds lacking
+    (`uncalibrated` says why), a fail when there is no value unless `missing = pass`."""
+    min_n = r.min_n if r.min_n is not None else policy_min_n
+    insufficient = n == 0 or n < min_n or uncalibrated is not None
+    if uncalibrated is not None:
+        passed, result = False, f"insufficient evidence: {uncalibrated}"
+    elif insufficient:
+        passed = False
+        result = f"insufficient evidence: {n} cases in scope, min_n {min_n}"
+    elif value is None:
+        passed = r.missing == "pass"
+        result = "no data: " + ("passes (missing = pass)" if passed else "fails closed")
+    else:
+        passed = value >= r.min if r.min is not None else value <= r.max  # type: ignore[operator]
+        result = "pass" if passed else "fail"
+    return RuleResult(
+        id=r.id, metric=r.metric, scope=r.scope, scope_text=describe_scope(r.scope),
+        threshold=r.threshold, value=_round(value), passed=passed, result=result,
+        action=_ACTION[r.action], owner=r.owner, why=r.why, evidence=evidence, n=n,
+        min_n=min_n, insufficient=insufficient,
+        triggers=insufficient_action if insufficient else _ACTION[r.action],
+        uncalibrated=uncalibrated,
+    )  # fmt: skip
 
 
 def evaluate(
@@ -107,37 +157,28 @@ def evaluate(
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
         production.check(loaded, prod, cmp)
-        summary = summarize(cmp, with_keys=False, with_criteria=False)
+        summary = cmp.summary(with_keys=False, with_criteria=False)
         measured = [
             measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params, production=prod)
             for r in pol.rule
         ]
-        _correct_significance(pol, summary["segments"], measured)
-        rules_out: list[dict[str, Any]] = []
-        for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True):
-            min_n = r.min_n if r.min_n is not None else pol.min_n
-            insufficient = n == 0 or n < min_n  # never a pass on too few cases (or none)
-            if insufficient:
-                passed = False
-                result = f"insufficient evidence: {n} cases in scope, min_n {min_n}"
-            elif value is None:
-                passed = r.missing == "pass"
-                result = "no data: " + ("passes (missing = pass)" if passed else "fails closed")
-            else:
-                passed = (value >= r.min) if r.min is not None else (value <= r.max)  # type: ignore[operator]
-                result = "pass" if passed else "fail"
-            rules_out.append({
-                "id": r.id, "metric": r.metric, "scope": r.scope, "scope_text": describe_scope(r.scope),
-                "threshold": r.threshold, "value": _round(value), "passed": passed, "result": result,
-                "action": r.action, "owner": r.owner, "why": r.why, "evidence": evidence,
-                "n": n, "min_n": min_n, "insufficient": insufficient,
-                "triggers": pol.insufficient_evidence if insufficient else r.action,
-            })  # fmt: skip
-        violated = [x for x in rules_out if not x["passed"]]
-        decision = (
-            max((x["triggers"] for x in violated), key=lambda a: severity[a])
-            if violated
-            else "ship"
+        _correct_significance(pol, summary.segments, measured)
+        cal = calibration.section(store, loaded, baseline, candidate, pol.alpha)
+        rules_out = [
+            _rule_result(
+                r,
+                value,
+                evidence,
+                n,
+                pol.min_n,
+                pol.insufficient_evidence,
+                None if cal is None else cal.lacking(r),  # [calibration]'s standard
+            )
+            for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True)
+        ]
+        violated = [x for x in rules_out if not x.passed]
+        decision: Action = (
+            max((x.triggers for x in violated), key=lambda a: severity[a]) if violated else "ship"
         )
         triage_rows = cmp.triaged()
         untriaged = cmp.untriaged_regressions()
@@ -154,23 +195,25 @@ def evaluate(
         "\n".join(f"{s}\t{k}\t{st}" for s, k, st in ref_rows).encode()
     ).hexdigest()
     previous = previous_decision_at(store, before=as_of)
-    by_class = Counter(c for r in triage_rows for c in r[5])  # a disagreement counts each class
-    by_owner = Counter(r[1] for r in triage_rows if r[1])
+    by_class = Counter(c for r in triage_rows for c in r.classes)  # a disagreement: each class
+    by_owner = Counter(r.owner for r in triage_rows if r.owner)
     open_by_owner = Counter(
-        r[1] or "(none)" for r in triage_rows if r[2] in (None, "real_regression")
+        r.owner or "(none)" for r in triage_rows if r.verdict in (None, "real_regression")
     )
     why = (
         "no rule is violated"
         if not violated
         else "; ".join(
-            f"{x['id']} ({x['triggers']}, owner {x['owner']}): "
+            f"{x.id} ({x.triggers}, owner {x.owner}): "
             + (
-                f"insufficient evidence: {x['n']} cases over {x['scope_text']}, needs {x['min_n']}"
-                if x["insufficient"]
-                else f"{x['metric']} over {x['scope_text']} is {fmt_value(x['value'], x['metric'])}, "
-                f"must be {fmt_threshold(x['threshold'], x['metric'])}"
+                f"insufficient evidence: {x.uncalibrated}"  # gate/calibration.py
+                if x.uncalibrated
+                else f"insufficient evidence: {x.n} cases over {x.scope_text}, needs {x.min_n}"
+                if x.insufficient
+                else f"{x.metric} over {x.scope_text} is {fmt_value(x.value, x.metric)}, "
+                f"must be {fmt_threshold(x.threshold, x.metric)}"
             )
-            for x in sorted(violated, key=lambda x: -severity[x["triggers"]])
+            for x in sorted(violated, key=lambda x: -severity[x.triggers])
         )
     )
     record = DecisionRecord.model_validate({
@@ -181,20 +224,22 @@ def evaluate(
         "promise": pol.promise,
         "actions": pol.actions,
         "rules": rules_out,
-        "counts": summary["counts"],
-        "excluded": summary["excluded"],
-        "segments": summary["segments"],
+        "counts": summary.counts,
+        "excluded": summary.excluded,
+        "segments": summary.segments,
         "findings": {
             "by_class": dict(sorted(by_class.items())),
             "by_owner": dict(sorted(by_owner.items())),
             "open_by_owner": dict(sorted(open_by_owner.items())),
-            "triaged_cases": sum(1 for r in triage_rows if r[6]),  # a class or a verdict
+            "triaged_cases": sum(1 for r in triage_rows if r.triaged),  # a class or a verdict
         },
         "untriaged_regressions": untriaged,
-        "retired_since_previous_decision": lifecycle.retired_since(store, previous),
+        "retired_since_previous_decision": [
+            c.as_dict() for c in lifecycle.retired_since(store, previous)
+        ],
         "previous_decision_at": previous,
         "reviewers": triage.reviewers(store, baseline, candidate),
-        "open_disagreements": [r[4] for r in triage_rows if r[3] == "disagreement"],
+        "open_disagreements": [r.case_key for r in triage_rows if r.state == "disagreement"],
         "provenance": {
             **prov_runs,
             "reducer": pol.reducer,
@@ -208,62 +253,27 @@ def evaluate(
             "reference_set_cases": len(ref_rows),
             "evaltui_version": __version__,
             "decided_at": decided_at or now_iso(),
-            "decided_by": decided_by or current_user(),
+            "decided_by": decided_by or store.actor,
             "event_log_head": store.chain_head(),
         },
+        "calibration": cal,
         "production": prod_section,
     })  # fmt: skip
     return record.sealed()
 
 
 # Fields a recomputation may differ in without the decision having changed.
-_VOLATILE = {"content_hash", "provenance.event_log_head", "provenance.evaltui_version"}
+_VOLATILE: frozenset[FieldPath] = frozenset(
+    {("content_hash",), ("provenance", "event_log_head"), ("provenance", "evaltui_version")}
+)
+# Said field by field before the rest (`verify`).
+_SAID_APART = ("rules", "findings", "open_disagreements", "calibration", "production")
 
 
-def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """Every leaf of a JSON value by its dotted path (list items by index)."""
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            out.update(_leaves(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(obj, list):
-        out = {}
-        for i, v in enumerate(obj):
-            out.update(_leaves(v, f"{prefix}[{i}]"))
-        return out or {prefix: []}
-    return {prefix: obj}
-
-
-def differences(
-    old: dict[str, Any], new: dict[str, Any], skip: AbstractSet[str] = frozenset()
-) -> list[str]:
-    """The dotted paths whose values differ between two records."""
-    a, b = _leaves(old), _leaves(new)
-    return [
-        p
-        for p in sorted(set(a) | set(b))
-        if p not in skip and a.get(p, "<absent>") != b.get(p, "<absent>")
-    ]
-
-
-def _new_fields(old: Any, new: Any, prefix: str = "") -> set[str]:
-    """The leaf paths of `new` under keys that an object `old` also has lacks (fields a
-    later evaltui added; new list items are not new fields)."""
-    out: set[str] = set()
-    if isinstance(old, dict) and isinstance(new, dict):
-        for k, v in new.items():
-            path = f"{prefix}.{k}" if prefix else str(k)
-            out |= set(_leaves(v, path)) if k not in old else _new_fields(old[k], v, path)
-    elif isinstance(old, list) and isinstance(new, list):
-        for i, (a, b) in enumerate(zip(old, new, strict=False)):
-            out |= _new_fields(a, b, f"{prefix}[{i}]")
-    return out
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "…"
+def _listed(differences: list[Difference], limit: int = 12) -> str:
+    return ", ".join(str(d) for d in differences[:limit]) + (
+        " …" if len(differences) > limit else ""
+    )
 
 
 def verify(
@@ -290,12 +300,12 @@ def verify(
     if found is None:
         return [*problems, "this record is not kept in this store (a --no-record dry run, another "
                 "store, or a forgery): there is nothing to verify it against"]  # fmt: skip
-    kept_id, kept_record = found
-    edited = differences(kept_record, data)
+    # The file against the copy kept: JSON data as each holds it (an earlier evaltui's
+    # format, or a forgery that no model reads, is compared all the same).
+    edited = list(differences(found.data, data))
     if edited:
-        return [*problems, f"the record differs from decision {kept_id} kept in the store, in "
-                + ", ".join(f"{p} ({_short(_leaves(kept_record).get(p))} -> {_short(_leaves(data).get(p))})"
-                            for p in edited[:12]) + (" …" if len(edited) > 12 else "")]  # fmt: skip
+        return [*problems, f"the record differs from decision {found.id} kept in the store, "
+                f"in {_listed(edited)}"]  # fmt: skip
     prov = data["provenance"]
     for p in store.verify_chain(prov.get("event_log_head")):
         problems.append(f"the event log was tampered with: {p}")
@@ -315,61 +325,80 @@ def verify(
         if ref is None:
             ids[role] = None
             continue
-        run_id = store.run_by_sha256(ref["sha256"])
-        if run_id is None:
+        known = run_by_sha256(store, ref["sha256"])
+        if known is None:
             return [
                 *problems,
                 f"the {role} run {ref['name']} (sha256 {ref['sha256'][:12]}) is not in this store",
             ]
-        ids[role] = run_id
+        ids[role] = known.id
     base_id, cand_id = ids["baseline"], ids["candidate"]
     assert base_id is not None and cand_id is not None
     now = evaluate(
         store, loaded, base_id, cand_id, ids["fallback"], decided_at=prov["decided_at"],
-        decided_by=prov["decided_by"], taxonomy=taxonomy, as_of=kept_id,
-    ).as_dict()  # fmt: skip
-    explained: set[str] = set()
-    if now["decision"] != data["decision"]:
-        problems.append(f"the decision changed: {data['decision']} -> {now['decision']}")
-        explained |= {"decision", "exit_code", "why"}
-    if now["provenance"]["reference_set_sha256"] != prov["reference_set_sha256"]:
-        old_n, new_n = prov.get("reference_set_cases"), now["provenance"]["reference_set_cases"]
+        decided_by=prov["decided_by"], taxonomy=taxonomy, as_of=found.id,
+    )  # fmt: skip
+    try:  # the fields evaltui did not write then cannot have changed: taken from now
+        was = DecisionRecord.model_validate(
+            formats.completed(data, now.as_dict()) if earlier else data, strict=True
+        )
+    except ValidationError as exc:
+        return [*problems, f"the record does not read as a decision record: {_first(exc)}"]
+    return problems + _changes(was, now, policy_moved=policy_path is not None, earlier=earlier)
+
+
+def _first(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    return f"{dotted(tuple(err['loc']))}: {err['msg']}"
+
+
+def _changes(
+    was: DecisionRecord, now: DecisionRecord, *, policy_moved: bool, earlier: list[Change]
+) -> list[str]:
+    """What differs between the recorded decision and the recomputed one, in words: the
+    decision, the reference set, each rule, the findings, then every other leaf."""
+    problems: list[str] = []
+    explained: set[FieldPath] = set()
+    if now.decision != was.decision:
+        problems.append(f"the decision changed: {was.decision} -> {now.decision}")
+        explained |= {("decision",), ("exit_code",), ("why",)}
+    old_ref, new_ref = was.provenance, now.provenance
+    if new_ref.reference_set_sha256 != old_ref.reference_set_sha256:
+        old_n, new_n = old_ref.reference_set_cases, new_ref.reference_set_cases
         size = f"; {old_n} -> {new_n} cases" if old_n != new_n else ""
         problems.append(
             "the reference set changed: cases were retired, quarantined, restored or added "
-            f"(sha256 {prov['reference_set_sha256'][:12]} -> {now['provenance']['reference_set_sha256'][:12]}{size})"
+            f"(sha256 {old_ref.reference_set_sha256[:12]} -> "
+            f"{new_ref.reference_set_sha256[:12]}{size})"
         )
-        explained |= {"provenance.reference_set_sha256", "provenance.reference_set_cases"}
-    old_rules = {r["id"]: r for r in data["rules"]}
-    for r in now["rules"]:
-        o = old_rules.get(r["id"])
+        explained |= {
+            ("provenance", "reference_set_sha256"),
+            ("provenance", "reference_set_cases"),
+        }
+    old_rules = {r.id: r for r in was.rules}
+    for r in now.rules:
+        o = old_rules.get(r.id)
         if o is None:
-            problems.append(f"rule {r['id']} is new")
-        elif o["value"] != r["value"] or o["passed"] != r["passed"]:
-            problems.append(
-                f"rule {r['id']}: {o['value']} -> {r['value']} ({o['result']} -> {r['result']})"
-            )
-    if now["findings"] != data["findings"]:
+            problems.append(f"rule {r.id} is new")
+        elif o.value != r.value or o.passed != r.passed:
+            problems.append(f"rule {r.id}: {o.value} -> {r.value} ({o.result} -> {r.result})")
+    if now.findings != was.findings:
         problems.append(
-            f"findings changed: {data['findings']['triaged_cases']} -> {now['findings']['triaged_cases']} triaged cases"
+            f"findings changed: {was.findings.triaged_cases} -> {now.findings.triaged_cases} "
+            "triaged cases"
         )
-    if now["open_disagreements"] != data["open_disagreements"]:
+    if now.open_disagreements != was.open_disagreements:
         problems.append("open disagreements changed")
-    problems += production.changes(data, now)  # the weights, estimates and margins (#28)
-    skip = _VOLATILE | explained | ({"provenance.policy.path"} if policy_path else set())
-    skip |= {"provenance.policy.sha256"}
-    if earlier:  # fields that evaltui did not write cannot have changed
-        skip |= _new_fields(data, now)
-    rest = [
-        p
-        for p in differences(data, now, skip)
-        if not p.startswith(("rules[", "findings.", "open_disagreements", "production"))
-    ]
+    # the judgment set a decision used
+    was_json, now_json = was.model_dump(mode="json"), now.model_dump(mode="json")
+    problems += calibration.changes(was_json, now_json)
+    problems += production.changes(was_json, now_json)  # the weights, estimates and margins (#28)
+    skip = _VOLATILE | explained | {("provenance", "policy", "sha256")}
+    if policy_moved:
+        skip |= {("provenance", "policy", "path")}
+    rest = [d for d in differences(was, now) if d.path not in skip and d.path[0] not in _SAID_APART]
     if rest:
-        old, new = _leaves(data), _leaves(now)
-        problems.append("also changed: " + ", ".join(
-            f"{p} ({_short(old.get(p, '<absent>'))} -> {_short(new.get(p, '<absent>'))})" for p in rest[:12]
-        ) + (" …" if len(rest) > 12 else ""))  # fmt: skip
+        problems.append(f"also changed: {_listed(rest)}")
     if earlier and problems:  # evaltui's change, said apart from the data's
         problems.append(f"note: {formats.describe(earlier)}; a difference above may come from "
                         "how evaltui computes now rather than from the data")  # fmt: skip
@@ -388,7 +417,7 @@ def note_signed(store: Store, record: DecisionRecord, signature: Path) -> None:
     digest = hashlib.sha256(signing.read_small(signature, "signature", 1 << 20)).hexdigest()
     with store.transaction():
         store.log_event(
-            "decision.sign", "decision", found[0],
+            "decision.sign", "decision", found.id,
             after={"content_hash": record.content_hash, "signature_sha256": digest},
         )  # fmt: skip
 
@@ -402,8 +431,8 @@ def check_signature(
     sig = signing.signature_path(path)
     if not os.path.lexists(sig):
         found = kept(store, record)
-        if found is not None and signed_when_kept(store, found[0]):
-            return None, [f"not signed: decision {found[0]} was exported signed, and {sig.name} "
+        if found is not None and signed_when_kept(store, found.id):
+            return None, [f"not signed: decision {found.id} was exported signed, and {sig.name} "
                           "is not next to the record (removed?)"]  # fmt: skip
         return None, []
     if signers is None:

@@ -64,6 +64,25 @@ def predates(record: dict[str, Any]) -> list[Change]:
     return [c for c in CHANGES if not _has(record, c.marker)]
 
 
+def completed(record: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """An earlier evaltui's record with the fields it predates taken from `now` (this
+    evaltui's recomputation of it): fields evaltui did not write then cannot have changed.
+    Lists are completed item by item; an item only one side has is left as it is."""
+    done = _completed(record, now)
+    assert isinstance(done, dict)
+    return done
+
+
+def _completed(old: Any, new: Any) -> Any:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {k: _completed(v, new[k]) if k in new else v for k, v in old.items()} | {
+            k: v for k, v in new.items() if k not in old
+        }
+    if isinstance(old, list) and isinstance(new, list):
+        return [_completed(a, b) for a, b in zip(old, new, strict=False)] + old[len(new) :]
+    return old
+
+
 def as_then(loaded: LoadedPolicy, changes: list[Change]) -> LoadedPolicy:
     """The policy with the settings evaltui used before `changes` (what the policy file
     could not say then, because the setting did not exist)."""

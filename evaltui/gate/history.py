@@ -1,34 +1,83 @@
-"""Decisions kept in the store (append-only), their history, and the policy the app last used."""
+"""Decisions kept in the store (append-only), their history, and the policy the app last used.
+
+The `decisions` table is `store.decisions`'s: this module keeps and reads decisions
+through it, and logs each one kept in the event log (one transaction)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from evaltui.errors import NotFoundError
+from evaltui.errors import NotFoundError, StoreError
 from evaltui.gate.record import DecisionRecord, canonical
+from evaltui.store import decisions, runs
+from evaltui.store.decisions import DecisionRow
 from evaltui.store.store import Store
+
+__all__ = [
+    "POLICY_SETTING",
+    "DecisionRow",
+    "KeptDecision",
+    "get_decision",
+    "kept",
+    "list_decisions",
+    "policy_path",
+    "previous_decision_at",
+    "record_decision",
+    "set_policy_path",
+    "signed_when_kept",
+]
 
 POLICY_SETTING = "gate.policy_path"
 
-_LIST = (
-    "SELECT d.id, d.decided_at, d.decided_by, b.name, c.name, d.decision, d.policy_sha256, d.content_hash "
-    "FROM decisions d JOIN runs b ON b.id = d.baseline_run JOIN runs c ON c.id = d.candidate_run"
-)
+
+@dataclass(frozen=True, slots=True)
+class KeptDecision:
+    """A decision kept in the store: its id and its record as kept.
+
+    `data` is the record's JSON data in the format of the evaltui that made it: a record
+    kept before an upgrade lacks fields this evaltui's `DecisionRecord` requires
+    (gate/formats.py), so it is shown and compared as kept, never re-read through the
+    model (`model()` reads one in this evaltui's format)."""
+
+    id: int
+    data: dict[str, Any]
+
+    def model(self) -> DecisionRecord:
+        """The record as this evaltui's model (a ValidationError for an earlier format)."""
+        return DecisionRecord.model_validate(self.data)
+
+
+def _kept(stored: decisions.StoredRecord) -> KeptDecision:
+    try:
+        data = json.loads(stored.text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):  # evaltui keeps only objects: the store was edited
+        raise StoreError(
+            f"decision {stored.id}'s kept record is not a JSON object: the store was changed "
+            "outside evaltui (`evaltui log --verify`)"
+        )
+    return KeptDecision(stored.id, data)
 
 
 def record_decision(store: Store, record: DecisionRecord) -> int:
     """Keep a decision in the store (append-only) and log it; returns its id."""
     prov = record.provenance
+    new = decisions.NewDecision(
+        decided_at=prov.decided_at,
+        decided_by=prov.decided_by,
+        baseline_run=prov.baseline.id,
+        candidate_run=prov.candidate.id,
+        fallback_run=prov.fallback.id if prov.fallback else None,
+        decision=record.decision,
+        policy_sha256=prov.policy.sha256,
+        content_hash=record.content_hash,
+        record=canonical(record.as_dict()).decode("utf-8"),
+    )
     with store.transaction():
-        cur = store.conn.execute(
-            "INSERT INTO decisions (decided_at, decided_by, baseline_run, candidate_run, fallback_run, decision, "
-            "policy_sha256, content_hash, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (prov.decided_at, prov.decided_by, prov.baseline.id, prov.candidate.id,
-             prov.fallback.id if prov.fallback else None, record.decision, prov.policy.sha256,
-             record.content_hash, canonical(record.as_dict()).decode("utf-8")),
-        )  # fmt: skip
-        did = int(cur.lastrowid or 0)
+        did = decisions.insert(store.conn, new)
         store.log_event(
             "decision", "decision", did,
             after={"decision": record.decision, "content_hash": record.content_hash},
@@ -45,53 +94,37 @@ def list_decisions(
     *,
     baseline: int | None = None,
     candidate: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[DecisionRow]:
     """Kept decisions, newest first; optionally only those of one baseline/candidate pair."""
-    q, params = _LIST, []
-    if baseline is not None and candidate is not None:
-        q += " WHERE d.baseline_run = ? AND d.candidate_run = ?"
-        params = [baseline, candidate]
-    q += " ORDER BY d.id DESC"
-    if limit:
-        q += f" LIMIT {int(limit)}"
-    return [
-        {"id": r[0], "decided_at": r[1], "decided_by": r[2], "baseline": r[3], "candidate": r[4],
-         "decision": r[5], "policy_sha256": r[6], "content_hash": r[7]}
-        for r in store.conn.execute(q, params)
-    ]  # fmt: skip
+    pair = (baseline, candidate) if baseline is not None and candidate is not None else None
+    return decisions.rows(store.conn, limit, pair=pair, run_names=runs.run_names(store))
 
 
-def get_decision(store: Store, decision_id: int) -> dict[str, Any]:
-    """One kept decision's full record, as JSON data."""
-    row = store.conn.execute("SELECT record FROM decisions WHERE id = ?", (decision_id,)).fetchone()
-    if row is None:
+def get_decision(store: Store, decision_id: int) -> KeptDecision:
+    """One kept decision, its record as kept."""
+    text = decisions.record_text(store.conn, decision_id)
+    if text is None:
         raise NotFoundError(f"No decision {decision_id}. `evaltui decisions` lists them.")
-    data: dict[str, Any] = json.loads(row[0])
-    return data
+    return _kept(decisions.StoredRecord(decision_id, text))
 
 
 def previous_decision_at(store: Store, before: int | None = None) -> str | None:
     """When the latest kept decision was made (None before the first); with `before`,
     the latest one kept before decision `before` (to recompute that decision)."""
-    row = store.conn.execute(
-        "SELECT decided_at FROM decisions WHERE id < ? ORDER BY id DESC LIMIT 1",
-        (before if before is not None else 1 << 62,),
-    ).fetchone()
-    return None if row is None else str(row[0])
+    return decisions.decided_at_before(store.conn, before)
 
 
-def kept(store: Store, record: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+def kept(store: Store, record: dict[str, Any]) -> KeptDecision | None:
     """The decision kept in the store that `record` claims to be: by its content hash,
     else by its decision time (so an edited, re-hashed copy is still found)."""
+    prov = record.get("provenance")
     for column, value in (
         ("content_hash", record.get("content_hash")),
-        ("decided_at", (record.get("provenance") or {}).get("decided_at")),
+        ("decided_at", prov.get("decided_at") if isinstance(prov, dict) else None),
     ):
-        row = store.conn.execute(
-            f"SELECT id, record FROM decisions WHERE {column} = ? ORDER BY id LIMIT 1", (value,)
-        ).fetchone()
-        if row is not None:
-            return int(row[0]), json.loads(row[1])
+        stored = decisions.find(store.conn, column, value) if isinstance(value, str) else None
+        if stored is not None:
+            return _kept(stored)
     return None
 
 
@@ -107,9 +140,4 @@ def set_policy_path(store: Store, path: str) -> None:
 
 def signed_when_kept(store: Store, decision_id: int) -> bool:
     """Was kept decision `decision_id` exported signed (`gate --out --sign` logs it)?"""
-    row = store.conn.execute(
-        "SELECT 1 FROM events WHERE entity = 'decision' AND entity_id = ? "
-        "AND action = 'decision.sign'",
-        (str(decision_id),),
-    ).fetchone()
-    return row is not None
+    return store.logged("decision.sign", "decision", decision_id)

@@ -13,10 +13,15 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaltui import traffic_store
 from evaltui.compare.engine import Comparison
 from evaltui.compare.measures import PRODUCTION_METRICS, fmt_threshold, fmt_value
-from evaltui.compare.production import Production, estimate_json, headline, open_regressions
+from evaltui.compare.production import (
+    Production,
+    estimate_json,
+    from_store,
+    headline,
+    open_regressions,
+)
 from evaltui.errors import InputError
 from evaltui.estimate.margin import (
     Margin,
@@ -79,7 +84,7 @@ def prepare(store: Store, loaded: LoadedPolicy) -> Production | None:
         prov = {"sha256": w.sha256, "source_path": str(path), "source": w.source,
                 "period": str(w.period), "kind": w.kind, "attributes": list(w.attributes)}  # fmt: skip
         return Production(w, prov, conf.settings())
-    return traffic_store.production(store, conf.traffic, conf.settings())
+    return from_store(store, conf.traffic, conf.settings())
 
 
 def check(loaded: LoadedPolicy, production: Production | None, cmp: Comparison) -> None:

@@ -1,4 +1,6 @@
-"""The store's append-only event log (every import and human action), and who and when."""
+"""The owner of the `events` table: the store's append-only, hash-chained event log
+(every import and human action), and who and when. No other module names the table in
+SQL; the others log through `EventLog.log_event` and read through `events`, `logged`."""
 
 from __future__ import annotations
 
@@ -8,10 +10,17 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from evaltui.store import sql
+from evaltui.store import decisions
+
+EVENT_INSERT = """
+INSERT INTO events (id, at, actor, action, entity, entity_id, before, after, context, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_COLUMNS = "id, at, actor, action, entity, entity_id, before, after, context, hash"
 
 
 def now_iso() -> str:
@@ -19,15 +28,42 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def current_user() -> str:
-    """Who is acting: EVALTUI_REVIEWER, else the OS user."""
-    env = os.environ.get("EVALTUI_REVIEWER")
-    if env:
-        return env
+REVIEWER_ENV = "EVALTUI_REVIEWER"
+
+
+def os_user() -> str:
+    """The operating system's name for the user running evaltui."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers)
         return "unknown"
+
+
+def current_user() -> str:
+    """Who is acting when nobody said: EVALTUI_REVIEWER, else the OS user. Read once where
+    a store is opened (`Store.actor`); the CLI reads its --reviewer instead (cli/app.py)."""
+    return os.environ.get(REVIEWER_ENV) or os_user()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of the log as stored: `before`, `after` and `context` are the JSON
+    values it recorded; `hash` its link in the chain."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any
+    after: Any
+    context: Any
+    hash: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as JSON data (`evaltui log --json`), in the table's column order."""
+        return asdict(self)
 
 
 def chain_hash(prev: str, row: tuple[Any, ...]) -> str:
@@ -46,6 +82,7 @@ class EventLog:
 
     conn: sqlite3.Connection
     tampered: list[str]
+    actor: str  # who acts through this connection, unless an event names another (Store)
 
     def log_event(
         self,
@@ -58,13 +95,14 @@ class EventLog:
         context: dict[str, Any] | None = None,
         actor: str | None = None,
     ) -> None:
-        """Append one event, chained to the one before. Call inside the (write)
-        transaction of the change it records: that serialises the chain."""
+        """Append one event, chained to the one before, by `actor` (default: the store's).
+        Call inside the (write) transaction of the change it records: that serialises
+        the chain."""
         last = self.conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
         row = (
             (last[0] + 1) if last else 1,
             now_iso(),
-            actor or current_user(),
+            actor or self.actor,
             action,
             entity,
             str(entity_id),
@@ -72,7 +110,7 @@ class EventLog:
             None if after is None else _dumps(after),
             _dumps(context or {}),
         )
-        self.conn.execute(sql.EVENT_INSERT, (*row, chain_hash(last[1] or "" if last else "", row)))
+        self.conn.execute(EVENT_INSERT, (*row, chain_hash(last[1] or "" if last else "", row)))
 
     def event_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
@@ -100,10 +138,7 @@ class EventLog:
             heads[upto] = (None, None)
         found: dict[str, int] = {}  # head -> the event that has it
         prev, expected_id = "", 1
-        for row in self.conn.execute(
-            "SELECT id, at, actor, action, entity, entity_id, before, after, context, hash "
-            "FROM events ORDER BY id"
-        ):
+        for row in self.conn.execute(f"SELECT {_COLUMNS} FROM events ORDER BY id"):
             if row[0] != expected_id:
                 problems.append(f"events {expected_id} to {row[0] - 1} are missing (deleted)")
             link = chain_hash(prev, tuple(row[:9]))
@@ -135,31 +170,49 @@ class EventLog:
 
     def _decision_heads(self) -> dict[str, tuple[int | None, int | None]]:
         """Each kept decision's recorded head -> (decision id, the event that logged it)."""
+        kept = decisions.heads(self.conn)
+        if not kept:
+            return {}
+        logged = dict(
+            self.conn.execute(
+                "SELECT entity_id, MIN(id) FROM events WHERE entity = 'decision' "
+                "AND action = 'decision' GROUP BY entity_id"
+            ).fetchall()
+        )
         heads: dict[str, tuple[int | None, int | None]] = {}
-        if not self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'decisions'"
-        ).fetchone():
-            return heads
-        for did, head, eid in self.conn.execute(sql.DECISION_HEADS):
+        for did, head in kept:
             if isinstance(head, str) and head not in heads:
-                heads[head] = (did, eid)
+                heads[head] = (did, logged.get(str(did)))
         return heads
 
-    def events(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def events(self, limit: int | None = None) -> list[Event]:
         """The event log, oldest first."""
-        query = "SELECT * FROM events ORDER BY id"
+        query = f"SELECT {_COLUMNS} FROM events ORDER BY id"
         if limit:
             query += f" LIMIT {int(limit)}"
-        rows = self.conn.execute(query)
-        cols = [d[0] for d in rows.description]
-        out = []
-        for row in rows:
-            item = dict(zip(cols, row, strict=True))
-            for key in ("before", "after", "context"):
-                if item[key] is not None:
-                    item[key] = json.loads(item[key])
-            out.append(item)
-        return out
+        return [_event(row) for row in self.conn.execute(query)]
+
+    def logged(self, action: str, entity: str, entity_id: str | int) -> bool:
+        """Whether the log holds an event `action` on `entity` `entity_id` (e.g. that kept
+        decision 3 was exported signed: `decision.sign`, `decision`, 3)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM events WHERE entity = ? AND entity_id = ? AND action = ? LIMIT 1",
+            (entity, str(entity_id), action),
+        ).fetchone()
+        return row is not None
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    """An event from its stored columns (_COLUMNS), its JSON values parsed."""
+    ident, at, actor, action, entity, entity_id, before, after, context, link = row
+    return Event(
+        ident, at, actor, action, entity, entity_id, _loads(before), _loads(after),
+        _loads(context), link,
+    )  # fmt: skip
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
 def _head_gone(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evaltui.compare import Comparison, Filter
-from evaltui.compare.production import dimensions_with, headline
+from evaltui.compare.production import dimensions_with, from_store, headline
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store import Store
 from evaltui.tui.messages import Built, Opened
@@ -22,15 +22,16 @@ from evaltui.tui.messages import Built, Opened
 def open_comparison(
     db_path: Path, run_ids: tuple[int, int, int | None], args: dict[str, Any], first: int,
     taxonomy_path: Path | None, opened: Callable[[Opened], object],
-    cancelled: Callable[[], bool],
+    cancelled: Callable[[], bool], *, open_store: Callable[[], Store],
 ) -> Built | None:  # fmt: skip
     """`opened` gets the preview (its first `first` rows and case) as soon as it is
-    there; returns the whole comparison's figures (None: cancelled meanwhile)."""
+    there; returns the whole comparison's figures (None: cancelled meanwhile).
+    `open_store` opens the store as the app's reviewer (the refold below logs events)."""
     from evaltui.review import taxonomy, triage
 
     b, c, f = run_ids
     done: dict[str, Any] = {}
-    with Store(db_path) as store:  # states an earlier evaltui folded, recomputed first (#24)
+    with open_store() as store:  # states an earlier evaltui folded, recomputed first (#24)
         triage.refold(store)
 
     def whole() -> None:
@@ -43,7 +44,7 @@ def open_comparison(
     thread.start()
     try:
         preview = Comparison(db_path, b, c, f, first=first, **args)
-        with Store(db_path) as store:
+        with open_store() as store:
             tax = taxonomy.load(store, taxonomy_path)
         rows = preview.page(Filter(), limit=first)
         opened(Opened(preview, rows, tax, preview.read_case(rows[0]) if rows else None))
@@ -63,20 +64,18 @@ def figures(cmp: Comparison, taxonomy: Taxonomy) -> Built:
     return Built(cmp, cmp.segments(), cmp.counts(), cmp.status_counts(), taxonomy, progress)
 
 
-def production_lines(db_path: Path, cmp: Comparison) -> list[str]:
+def production_lines(open_store: Callable[[], Store], cmp: Comparison) -> list[str]:
     """The production estimate's lines for the screen's header (#28), with the weights in
     force ([] when none are): on this comparison when the weights' attributes are among
     its segments, else on one built with them added."""
-    from evaltui import traffic_store  # the estimate's modules load when a screen asks
-
-    with Store(db_path) as store:
-        production = traffic_store.production(store)
+    with open_store() as store:
+        production = from_store(store)
     if production is None:
         return []
     if set(production.attributes) <= set(cmp.dimensions):
         return headline(production.as_json(cmp))
     dims = dimensions_with(cmp.dimensions, production.traffic)
-    with Comparison(db_path, cmp.baseline.id, cmp.candidate.id,
+    with Comparison(cmp.db_path, cmp.baseline.id, cmp.candidate.id,
                     cmp.fallback.id if cmp.fallback else None, reducer=cmp.reducer,
                     dimensions=dims, statuses=cmp.statuses) as other:  # fmt: skip
         return headline(production.as_json(other))

@@ -15,7 +15,6 @@ from evaltui.compare.kinds import CHANGES, Reducer
 from evaltui.compare.rows import ATTRIBUTE_NAME
 from evaltui.errors import InputError, StoreError
 from evaltui.store import Store
-from evaltui.store.events import current_user
 
 MAX_VIEW_CHARS = 64 * 1024  # a saved view is a few hundred characters
 
@@ -56,20 +55,21 @@ class ViewState(BaseModel):
         return v
 
 
-def key(baseline: int, candidate: int, fallback: int | None, reviewer: str | None = None) -> str:
-    return f"view:{baseline}:{candidate}:{fallback or 0}:{reviewer or current_user()}"
+def key(baseline: int, candidate: int, fallback: int | None, reviewer: str) -> str:
+    return f"view:{baseline}:{candidate}:{fallback or 0}:{reviewer}"
 
 
 def save(
     store: Store, baseline: int, candidate: int, fallback: int | None, state: ViewState
 ) -> None:
-    store.set_setting(key(baseline, candidate, fallback), state.model_dump(mode="json"), log=False)
+    name = key(baseline, candidate, fallback, store.actor)  # each reviewer's own place
+    store.set_setting(name, state.model_dump(mode="json"), log=False)
 
 
 def load(store: Store, baseline: int, candidate: int, fallback: int | None) -> ViewState | None:
     """The view saved for this comparison by this reviewer; None if there is none.
     Raises InputError (naming the setting and the field) for one that does not check."""
-    name = key(baseline, candidate, fallback)
+    name = key(baseline, candidate, fallback, store.actor)
     try:  # a row that is not JSON, nested too deeply or huge: said, never a crash
         raw: Any = store.get_setting(name, limit=MAX_VIEW_CHARS)
     except StoreError as exc:

@@ -261,7 +261,8 @@ async def test_where_you_were_is_kept_per_comparison(demo_store, db_path):
 
 
 async def test_a_saved_view_that_does_not_check_is_said_and_not_applied(demo_store, db_path):
-    demo_store.set_setting(view_state.key(1, 2, 3), {"position": -5, "reducer": "worst"}, log=False)
+    bad = {"position": -5, "reducer": "worst"}
+    demo_store.set_setting(view_state.key(1, 2, 3, demo_store.actor), bad, log=False)
     app = EvaltuiApp(db_path)
     async with app.run_test(size=(160, 50)) as pilot:
         screen = await open_compare(app, pilot)

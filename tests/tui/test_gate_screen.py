@@ -48,7 +48,7 @@ async def test_gate_screen_asks_for_a_policy_then_decides_and_exports(
     record = json.loads((tmp_path / "decision-1.json").read_text())
     assert record["decision"] == "hold" and (tmp_path / "decision-1.md").exists()
     with Store(db_path) as store:
-        assert gate.list_decisions(store)[0]["content_hash"] == record["content_hash"]
+        assert gate.list_decisions(store)[0].content_hash == record["content_hash"]
         assert store.get_setting(POLICY_SETTING) == str(POLICY.resolve())
 
 

@@ -39,12 +39,12 @@ async def test_retire_a_case_with_reason_note_and_preview(demo_store, db_path):
         assert isinstance(app.screen, CompareScreen)
         with Store(db_path) as store:
             (row,) = lifecycle.list_cases(store, status="retired")
-            assert (row["case_key"], row["reason"], row["note"]) == (
+            assert (row.case_key, row.reason, row.note) == (
                 order[0],
                 "obsolete_policy",
                 "policy v2 replaced",
             )
-            assert store.events()[-1]["action"] == "case.retire"
+            assert store.events()[-1].action == "case.retire"
         assert screen.counts["regressed"] == 36  # left out of the figures
         assert "excluded: 1 retired" in str(screen.query_one("#counts").content)
         assert order[0] not in [r.case_key for r in screen.browser.cursor.rows]
@@ -78,9 +78,9 @@ async def test_stale_screen_bulk_retires_in_one_go(demo_store, db_path):
     with Store(db_path) as store:
         distinct = len({s.case_id for s in suggested})  # a case may match two rules
         assert lifecycle.status_counts(store)["retired"] == distinct
-        retire_events = [e for e in store.events() if e["action"] == "case.retire"]
+        retire_events = [e for e in store.events() if e.action == "case.retire"]
         assert len(retire_events) == distinct
-        assert {e["context"]["cases"] for e in retire_events} == {distinct}  # one bulk action
+        assert {e.context["cases"] for e in retire_events} == {distinct}  # one bulk action
 
 
 async def test_retiring_keeps_the_place_in_the_list(demo_store, db_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from evaltui import traffic_store
+from evaltui.store import traffic as traffic_store
 from evaltui.tui.app import EvaltuiApp
 
 from .conftest import open_compare, settle

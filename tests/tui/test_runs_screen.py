@@ -48,8 +48,8 @@ async def test_marking_keys_save_the_selection_and_log_it(demo_store, db_path):
         assert _cells(table, "mark") == ["", "", "CAND"]
     with Store(db_path) as store:
         assert service.get_selection(store) == {"baseline": None, "candidate": 3, "fallback": None}
-        events = [e for e in store.events() if e["action"] == "set"]
-        assert [e["after"] for e in events] == [
+        events = [e for e in store.events() if e.action == "set"]
+        assert [e.after for e in events] == [
             {"baseline": 1, "candidate": 3, "fallback": None},
             {"baseline": None, "candidate": 3, "fallback": None},
         ]

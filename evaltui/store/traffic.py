@@ -1,5 +1,6 @@
 """Traffic weights kept in the store (#28): the one module that names `traffic_weights` in
-SQL; everything else calls the functions here, which take and return typed records.
+SQL; everything else calls the functions here, which take and return typed records
+(compare/production.py's `from_store` makes the estimate's input of the weights kept).
 
 `evaltui traffic import FILE` reads and checks the file (estimate/traffic.py) before a byte
 is written, then keeps its bytes whole with their SHA-256 and provenance, in one
@@ -20,13 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaltui.compare.production import Production
 from evaltui.errors import InputError, NotFoundError, StoreError
 from evaltui.estimate.traffic import MAX_TRAFFIC_BYTES, TrafficWeights, parse_traffic
-from evaltui.estimate.weighted import Settings
 from evaltui.files import env_limit, read_capped
 from evaltui.paths import demo_data_dir
-from evaltui.store.store import Store, current_user, now_iso
+from evaltui.store.store import Store, now_iso
 
 SETTING = "traffic.in_force"  # the id of the weights in force; null: none
 MAX_NAME = 80
@@ -127,7 +126,7 @@ def keep(store: Store, read: ReadTraffic, name: str | None = None) -> tuple[Kept
 
 
 def _insert(store: Store, read: ReadTraffic, name: str) -> KeptTraffic:
-    w, at, by = read.weights, now_iso(), current_user()
+    w, at, by = read.weights, now_iso(), store.actor
     cur = store.conn.execute(
         "INSERT INTO traffic_weights (name, source_path, sha256, data, format, kind, source, "
         "period, attributes, cells, imported_at, imported_by) "
@@ -149,11 +148,7 @@ def _put_in_force(store: Store, traffic_id: int | None, why: str) -> None:
     before = in_force_id(store)
     if before == traffic_id:
         return
-    store.conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (SETTING, json.dumps(traffic_id)),
-    )
+    store.put_setting(SETTING, traffic_id)
     store.log_event(
         "traffic.use", "traffic", traffic_id if traffic_id is not None else "none",
         before={"in_force": before}, after={"in_force": traffic_id}, context={"by": why},
@@ -241,19 +236,6 @@ def weights(store: Store, kept: KeptTraffic) -> TrafficWeights:
             "(the store was edited outside evaltui)"
         )
     return parse_traffic(raw, kept.source_path)
-
-
-def production(
-    store: Store, ref: str | None = None, settings: Settings | None = None
-) -> Production | None:
-    """The weights `ref` names (default: those in force; `none`: none), ready to estimate a
-    comparison with (compare/production.py); None when there are none."""
-    if ref is not None and ref.strip().lower() == "none":
-        return None
-    kept = resolve(store, ref) if ref is not None else in_force(store)
-    if kept is None:
-        return None
-    return Production(weights(store, kept), kept.provenance(), settings or Settings())
 
 
 DEMO_FILE, DEMO_NAME = "traffic.csv", "demo-traffic"

@@ -1,4 +1,5 @@
-"""Schema migrations, applied on open. Never edit a landed migration: add one."""
+"""The store's migrations m001 to m013: runs, cases, results, findings, decisions, the
+event log's chain, trajectories. Never edit a landed migration: add one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import zlib
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from evaltui.store.schema import KNOWN as _KNOWN
 from evaltui.store.schema import MIGRATION_SET
 
 migrations = Migrations(MIGRATION_SET)
@@ -418,40 +418,3 @@ def m013_limit_flags(db: Database) -> None:
             ON results(run_id, case_id, epoch, verdict, score, output_crc, tool_crc, limit_hit);
         """
     )
-
-
-@migrations()
-def m016_traffic_weights(db: Database) -> None:
-    """Traffic weights files (docs/production.md), kept whole with their provenance: the
-    bytes read (at most 4 MiB), their SHA-256, the file's source and period, who imported
-    them and when. Append-only, so the weights a decision used can always be found again
-    by their hash; owned by evaltui/traffic_store.py."""
-    db.executescript(
-        """
-        CREATE TABLE traffic_weights (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            source_path TEXT NOT NULL,
-            sha256 TEXT NOT NULL,
-            data BLOB NOT NULL,
-            format TEXT NOT NULL CHECK (format IN ('csv', 'json')),
-            kind TEXT NOT NULL CHECK (kind IN ('count', 'share')),
-            source TEXT NOT NULL,
-            period TEXT NOT NULL,
-            attributes TEXT NOT NULL,
-            cells INTEGER NOT NULL,
-            imported_at TEXT NOT NULL,
-            imported_by TEXT NOT NULL
-        );
-        CREATE INDEX traffic_weights_name ON traffic_weights(name, id);
-        CREATE TRIGGER traffic_weights_no_update BEFORE UPDATE ON traffic_weights
-            BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END;
-        CREATE TRIGGER traffic_weights_no_delete BEFORE DELETE ON traffic_weights
-            BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END;
-        """
-    )
-
-
-KNOWN = [m.name for m in migrations._migrations]
-if KNOWN != _KNOWN:  # a migration added here must be named in schema.KNOWN too
-    raise RuntimeError(f"schema.KNOWN is out of date: {KNOWN}")
