@@ -40,6 +40,8 @@ OWNERS: dict[str, str] = {
     "gold": "review/calibration/gold.py",
     # the team store's local ledger
     "team_events": "team/ledger.py",
+    # the production estimate's traffic weights
+    "traffic_weights": "store/traffic.py",
 }
 SCHEMA = ("store/migrations/", "store/schema.py")
 _SQL = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE(?: IF NOT EXISTS)?)\s+\"?([a-z_][a-z0-9_]*)\b")

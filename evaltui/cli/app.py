@@ -30,7 +30,7 @@ COMMAND_MODULES = {
     "stale": "lifecycle", "cases": "lifecycle",
     "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
     "label": "triage", "findings": "triage", "taxonomy": "triage",
-    "team": "team", "sync": "team",
+    "team": "team", "sync": "team", "traffic": "traffic",
     "calibrate": "calibrate", "gold": "gold",
 }  # fmt: skip
 

@@ -9,6 +9,8 @@ from rich.text import Text
 
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
+from evaltui.compare import default_dimensions, run_ref
+from evaltui.compare.production import Production, dimensions_with, from_store, headline
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.review import triage
@@ -53,6 +55,12 @@ from evaltui.textsafe import one_line, safe_json, visible
 )
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
 @click.option("--keys", "show_keys", is_flag=True, help="Also list the changed case keys.")
+@click.option(
+    "--traffic",
+    "traffic_ref",
+    help="Traffic weights kept in the store (a name or #ID; `none`: no production estimate); "
+    "default: the weights in force (evaltui traffic).",
+)
 @click.pass_context
 def compare_cmd(
     ctx: click.Context,
@@ -66,6 +74,7 @@ def compare_cmd(
     as_json: bool,
     show_keys: bool,
     correction: str,
+    traffic_ref: str | None,
 ) -> None:
     """Compare a candidate run with a baseline, case by case and per segment.
 
@@ -88,7 +97,8 @@ def compare_cmd(
         c = resolve_run(store, candidate)
         f = resolve_run(store, fallback) if fallback else None
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
-    dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
+        dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
+        production, dims = with_production(store, traffic_ref, dims, (b, c, f))
     if include and only:
         raise click.UsageError("--include adds to the active cases, --only replaces them: give one")
     statuses = frozenset(only) if only else frozenset({"active", *include})
@@ -96,8 +106,11 @@ def compare_cmd(
         path, b, c, f, reducer=red, dimensions=dims, statuses=statuses, correction=correction
     ) as cmp:
         summary = cmp.summary()
+        data = summary.dump()
+        if production is not None:  # #28: a key of its own, only when traffic is set
+            data["production_estimate"] = production.as_json(cmp)
     if as_json:
-        echo(safe_json(summary.dump()))
+        echo(safe_json(data))
         return
     console = make_console()
     head = Text()
@@ -187,6 +200,10 @@ def compare_cmd(
             style="dim",
         )
     )
+    if "production_estimate" in data:
+        console.print()
+        lines = headline(data["production_estimate"])  # cell values are data: made visible
+        console.print(Text(visible("\n".join(lines), multiline=True, limit=4000)))
     if summary.criteria:
         console.print()
         crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
@@ -206,6 +223,22 @@ def compare_cmd(
             if keys:
                 console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
                 console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))
+
+
+# -- the production estimate (#28): the weights, and their attributes as segments -------------
+
+
+def with_production(
+    store: Any, ref: str | None, dims: list[str] | None, runs: tuple[int, int, int | None]
+) -> tuple[Production | None, list[str] | None]:
+    """The traffic weights to estimate with (None: none in force, or `--traffic none`) and
+    the segment dimensions with the weights' attributes among them."""
+    production = from_store(store, ref)
+    if production is None:
+        return None, dims
+    if dims is None:
+        dims = default_dimensions([run_ref(store.conn, r) for r in runs if r is not None])
+    return production, dimensions_with(dims, production.traffic)
 
 
 @cli.command("case")

@@ -12,6 +12,7 @@ from rich.text import Text
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
+from evaltui.gate import production
 from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -122,6 +123,8 @@ def gate_cmd(
             optional={"scope", "owner"},
         )  # fmt: skip
         console.print(Text("why: " + visible(record.why, limit=3000)))
+        for line in production.lines(record.production):  # #28: the estimate, the margins
+            console.print(Text(visible(line, limit=1000), style="dim"))
         console.print(
             Text(
                 f"record {record.content_hash[:16]}" + ("" if no_record else " kept in the store"),

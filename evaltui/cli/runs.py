@@ -359,14 +359,14 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     """Load the bundled demo runs (customer-support assistant) and open the app.
 
-    Uses its own demo store whatever $EVALTUI_DB says, so a real store is
-    never mixed with demo data (an explicit --db is honoured). The runs are
-    loaded once: later, the same store is opened again, with your triage in it.
-    --fresh deletes that store first (and says so), and refuses when it holds
-    any run that is not the demo's.
+    Uses its own demo store whatever $EVALTUI_DB says, so a real store is never mixed
+    with demo data (an explicit --db is honoured). The runs are loaded once: later, the
+    same store is opened again, with your triage in it. --fresh deletes that store first
+    (and says so), and refuses when it holds any run that is not the demo's.
     """
     from evaltui import service
     from evaltui.review.calibration import demo as demo_calibration
+    from evaltui.store import traffic
 
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
@@ -385,6 +385,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
         with new:
             outcomes = service.load_demo(new.store)
             demo_calibration.load(new.store)  # 60 blind judgments, gold (README.md)
+            traffic.keep_demo(new.store)  # #28: the production estimate in the app
             if new.publish():
                 echo(f"created a new store at {path}", err=True)
             else:  # another evaltui made it meanwhile: load into that one
@@ -393,6 +394,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
         with open_store(path, write=True) as store:
             outcomes = service.load_demo(store)
             demo_calibration.load(store)
+            traffic.keep_demo(store)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)

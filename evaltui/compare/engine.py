@@ -282,6 +282,18 @@ class Comparison:
             tally, self.dimensions, self.statuses, self.fallback is not None, self.correction
         )
 
+    def cells(self, attributes: Sequence[str]) -> dict[tuple[Any, ...], int]:
+        """Included cases counted by (values of `attributes`, baseline, candidate and
+        fallback pass: 1, 0 or None): what the production estimate weights (#28,
+        compare/production.py). Each attribute must be a segment dimension."""
+        at = [5 + self.dimensions.index(a) for a in attributes]
+        out: dict[tuple[Any, ...], int] = {}
+        for row in self._tally():
+            if row[0] in self.statuses:
+                key = (tuple(row[i] for i in at), *row[2:5])
+                out[key] = out.get(key, 0) + row[-1]
+        return out
+
     def _tally_without(self, case_ids: Iterable[int]) -> list[tuple[Any, ...]]:
         ids = sorted(set(case_ids))
         with self._lock:

@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
+from evaltui.compare.production import Production, Which
 from evaltui.errors import InputError
 from evaltui.review.triage_state import TRIAGED, TRUSTED
 from evaltui.stats import mcnemar_exact
@@ -27,7 +28,9 @@ KEYS_LIMIT = 25  # case keys quoted as evidence per rule
 
 # What a rule parameter names; `gate/checks.py` knows where each kind's names come
 # from (the taxonomy, the compared runs, the findings...) and refuses one that is not there.
-NameKind = Literal["class", "tool", "owner", "attribute", "value", "criterion", "segment"]
+NameKind = Literal[
+    "class", "tool", "owner", "attribute", "value", "criterion", "segment", "bound", "basis"
+]
 NAME_KINDS: tuple[NameKind, ...] = get_args(NameKind)
 NAME_WORDS: dict[NameKind, str] = {  # docs/gate.md
     "class": "a failure class of the taxonomy in force",
@@ -37,6 +40,8 @@ NAME_WORDS: dict[NameKind, str] = {  # docs/gate.md
     "value": "a value of an attribute of the compared cases",
     "criterion": "a criterion both runs score",
     "segment": "a segment dimension of the comparison",
+    "bound": "`lower`, `point` (the default) or `upper`: which end of the 95% interval is read",
+    "basis": "`covered` (the default), `worst` or `best`: which traffic (docs/production.md)",
 }
 
 Measured = tuple[float | None, dict[str, Any]]
@@ -61,6 +66,8 @@ class Scoped:
     sql_params: list[Any]
     alpha: float
     args: Mapping[str, str]  # the rule's parameters, by key
+    # the traffic weights and the estimator (#28): what the weighted metrics read
+    production: Production | None = None
 
     def one(self, select: str, cond: str = "1", extra: list[Any] | None = None) -> tuple[Any, ...]:
         """One row of `select` over the cases in scope that meet `cond`."""
@@ -371,6 +378,35 @@ READS_GRADER = frozenset({
     "calibrated_pass_rate_delta", "grader_pass_rate_delta",
 })  # fmt: skip
 
+# -- production: figures weighted by traffic (#28, compare/production.py, docs/production.md) --
+
+_BOUND = Param("bound", "bound", "which end of the estimate's 95% interval the rule reads")
+_BASIS = Param("basis", "basis", "`covered`: traffic the eval cases cover, renormalised; "
+               "`worst` / `best`: all traffic, the uncovered share counted at its worst / best")  # fmt: skip
+
+
+def _production(which: Which) -> Callable[[Scoped], Measured]:
+    def measure(q: Scoped) -> Measured:
+        if q.production is None:  # gate/production.py refuses such a rule first
+            raise InputError("policy", "a weighted metric needs traffic weights")
+        return q.production.measure(q.cmp, which, q.args)
+
+    return measure
+
+
+_PRODUCTION = (
+    Metric("weighted_pass_rate", "candidate pass rate weighted by production traffic: each segment's rate times its share of the traffic weights (Monte Carlo 95% interval)",
+           "rate", _production("rate"), (_BOUND, _BASIS)),
+    Metric("weighted_pass_rate_delta", "paired candidate minus baseline pass rate weighted by production traffic",
+           "points", _production("delta"), (_BOUND, _BASIS)),
+    Metric("uncovered_traffic", "share of production traffic in segments with no eval case (or fewer than [production] min_n)",
+           "rate", _production("uncovered"), (_BOUND,)),
+)  # fmt: skip
+METRICS.update({m.name: m for m in _PRODUCTION})
+# the metrics that read the traffic weights, and the figure each reads (gate/production.py)
+_WHICH: tuple[Which, ...] = ("rate", "delta", "uncovered")
+PRODUCTION_METRICS: dict[str, Which] = {m.name: w for m, w in zip(_PRODUCTION, _WHICH, strict=True)}
+
 # every parameter any metric takes, by key (one Param per key: the same key names one kind)
 PARAMS: dict[str, Param] = {p.key: p for m in METRICS.values() for p in m.params}
 assert all(p == PARAMS[p.key] for m in METRICS.values() for p in m.params), (
@@ -401,6 +437,7 @@ def measure(
     *,
     alpha: float,
     params: Mapping[str, str] | None = None,
+    production: Production | None = None,
 ) -> Measured:
     """The metric over its scope: (value, or None when there is no data; evidence).
 
@@ -408,7 +445,8 @@ def measure(
     their sum overflows) is refused naming the run, the line and the field."""
     entry = METRICS[metric]
     where, sql_params = cmp.scope_clause(scope)
-    value, evidence = entry.measure(Scoped(cmp, where, sql_params, alpha, dict(params or {})))
+    scoped = Scoped(cmp, where, sql_params, alpha, dict(params or {}), production)
+    value, evidence = entry.measure(scoped)
     if not _finite(value) or not all(_finite(v) for v in evidence.values()):
         raise _overflow(cmp, entry, where, sql_params)
     return value, evidence

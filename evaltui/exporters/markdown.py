@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from evaltui.exporters.text import fmt_delta, fmt_p, fmt_threshold, fmt_value, pct
+from evaltui.gate import production
 from evaltui.gate.record import DecisionRecord, RunProvenance
 from evaltui.review.calibration.text import fmt_num
 from evaltui.textsafe import visible
@@ -84,6 +85,9 @@ def to_markdown(record: DecisionRecord) -> str:
         )
     corrected = "Holm-adjusted exact McNemar" if prov.correction == "holm" else "exact McNemar"
     out += ["", f"\\* {corrected} p < 0.05 (p: raw; p adj: adjusted across this table).", ""]
+    if record.production is not None:  # #28: what users will see, and each rule's margin
+        out += ["### Production estimate", "", *(f"- {md(line, 1000)}" for line in
+                                                 production.lines(record.production)), ""]  # fmt: skip
     f = record.findings
     out += ["### Findings", "", f"{f.triaged_cases} triaged cases."]
     if f.by_class:

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 from evaltui import __version__, signing
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
+from evaltui.compare.production import dimensions_with
 from evaltui.compare.summary import SegmentRecord
 from evaltui.errors import InputError
-from evaltui.gate import calibration, formats
+from evaltui.gate import calibration, formats, production
 from evaltui.gate.checks import check_policy
 from evaltui.gate.diff import Difference, FieldPath, differences, dotted
 from evaltui.gate.formats import Change
@@ -146,15 +147,20 @@ def evaluate(
     else:
         refs = [run_ref(store.conn, r) for r in (baseline, candidate, fallback) if r is not None]
         dims = list(dict.fromkeys([*default_dimensions(refs), *scope_attrs]))
+    prod = production.prepare(store, loaded)  # #28: the traffic weights it reads, if any
+    if prod is not None:
+        dims = dimensions_with(dims, prod.traffic)
     severity = {a: i for i, a in enumerate(pol.actions)}
     tax = taxonomy if taxonomy is not None else load_taxonomy(store)
     triage.refold(store)  # states written by an earlier evaltui are recomputed first
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
+        production.check(loaded, prod, cmp)
         summary = cmp.summary(with_keys=False, with_criteria=False)
         measured = [
-            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
+            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params, production=prod)
+            for r in pol.rule
         ]
         _correct_significance(pol, summary.segments, measured)
         cal = calibration.section(store, loaded, baseline, candidate, pol.alpha)
@@ -177,6 +183,7 @@ def evaluate(
         triage_rows = cmp.triaged()
         untriaged = cmp.untriaged_regressions()
         ref_rows = cmp.reference_set()
+        prod_section = production.section(prod, cmp, loaded)
         prov_runs = {
             role: None if r is None else {
                 "id": r.id, "name": r.name, "role": r.role, "system": r.system, "source_path": r.source_path,
@@ -250,6 +257,7 @@ def evaluate(
             "event_log_head": store.chain_head(),
         },
         "calibration": cal,
+        "production": prod_section,
     })  # fmt: skip
     return record.sealed()
 
@@ -259,7 +267,7 @@ _VOLATILE: frozenset[FieldPath] = frozenset(
     {("content_hash",), ("provenance", "event_log_head"), ("provenance", "evaltui_version")}
 )
 # Said field by field before the rest (`verify`).
-_SAID_APART = ("rules", "findings", "open_disagreements", "calibration")
+_SAID_APART = ("rules", "findings", "open_disagreements", "calibration", "production")
 
 
 def _listed(differences: list[Difference], limit: int = 12) -> str:
@@ -382,7 +390,9 @@ def _changes(
     if now.open_disagreements != was.open_disagreements:
         problems.append("open disagreements changed")
     # the judgment set a decision used
-    problems += calibration.changes(was.model_dump(mode="json"), now.model_dump(mode="json"))
+    was_json, now_json = was.model_dump(mode="json"), now.model_dump(mode="json")
+    problems += calibration.changes(was_json, now_json)
+    problems += production.changes(was_json, now_json)  # the weights, estimates and margins (#28)
     skip = _VOLATILE | explained | {("provenance", "policy", "sha256")}
     if policy_moved:
         skip |= {("provenance", "policy", "path")}

@@ -17,6 +17,7 @@ from evaltui.compare.kinds import Reducer
 from evaltui.compare.measures import METRICS, PARAMS
 from evaltui.errors import InputError
 from evaltui.files import read_toml, table_lines
+from evaltui.gate.production import ProductionPolicy
 from evaltui.stats import ALPHA
 
 Action = Literal["ship", "narrow_rollout", "repair", "hold", "rollback"]
@@ -149,6 +150,8 @@ class Policy(BaseModel):
     allowed_signers: str | None = None
     rule: list[Rule] = Field(min_length=1)
     calibration: CalibrationPolicy | None = None
+    # the traffic weights and estimator the weighted metrics read (#28, gate/production.py)
+    production: ProductionPolicy | None = None
 
     @model_validator(mode="after")
     def _signed(self) -> Policy:
@@ -211,9 +214,9 @@ class LoadedPolicy:
         return InputError(str(self.path), message, location=self.where(index, key), field=key)
 
 
-def _line_of(text: str, pattern: str) -> int | None:
+def _line_of(text: str, pattern: str, after: int = 0) -> int | None:
     for n, line in enumerate(text.splitlines(), start=1):
-        if re.match(pattern, line.strip()):
+        if n > after and re.match(pattern, line.strip()):
             return n
     return None
 
@@ -261,6 +264,11 @@ def load_policy(path: Path) -> LoadedPolicy:
                 else _line_of(text, r"\[calibration\]")
             )
             key = f"calibration.{inner}" if inner else key
+        if key == "production":  # a key of [production]: named with its table (#28)
+            inner = loc[1] if len(loc) > 1 else None
+            start = _line_of(text, r"\[production\]") or 0
+            line = _line_of(text, rf"{re.escape(inner)}\s*=", after=start) if inner else start
+            key = f"production.{inner}" if inner else key
         raise InputError(
             str(path), msg, location=f"line {line}" if line else None, field=key
         ) from None

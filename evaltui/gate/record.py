@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evaltui.compare.summary import SegmentRecord  # the one segment type (compare --json's too)
 from evaltui.gate.calibration import CalibrationRecord
 from evaltui.gate.policy import Action
+from evaltui.gate.production import ProductionRecord
 
 SCHEMA = "evaltui.decision/1"
 Number = int | float
@@ -130,6 +131,9 @@ class DecisionRecord(_Model):
     # the calibration used (gate/calibration.py): only when the policy asks for it, so a
     # record that uses none is written as before
     calibration: CalibrationRecord | None = Field(default=None, exclude_if=lambda v: v is None)
+    # the production estimate (#28, gate/production.py): only when the policy reads traffic
+    # weights, so a record that reads none is written as before
+    production: ProductionRecord | None = Field(default=None, exclude_if=lambda v: v is None)
     content_hash: str = ""
 
     def as_dict(self) -> dict[str, Any]:

@@ -346,6 +346,8 @@ def event_subjects(store: Store, events: list[Event]) -> list[str]:
             out.append(f"{case} ({parts[0]} vs {parts[1]})" if len(parts) == 3 else case)
         elif entity == "decision":
             out.append(f"decision {eid}")
+        elif entity == "traffic":  # #28: kept traffic weights (`none`: none in force)
+            out.append("no traffic weights" if eid == "none" else f"traffic weights #{eid}")
         else:
             out.append(eid)
     return out

@@ -26,6 +26,7 @@ KNOWN = [
     "m013_limit_flags",
     "m014_judgments",
     "m015_team_events",
+    "m016_traffic_weights",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
@@ -45,6 +46,8 @@ SCHEMA_OBJECTS = {
     "gold_no_update": "CREATE TRIGGER gold_no_update BEFORE UPDATE ON gold BEGIN SELECT RAISE(ABORT, 'gold answers are append-only'); END",
     "calibration_samples_no_delete": "CREATE TRIGGER calibration_samples_no_delete BEFORE DELETE ON calibration_samples BEGIN SELECT RAISE(ABORT, 'calibration samples are append-only'); END",
     "calibration_samples_no_update": "CREATE TRIGGER calibration_samples_no_update BEFORE UPDATE ON calibration_samples BEGIN SELECT RAISE(ABORT, 'calibration samples are append-only'); END",
+    "traffic_weights_no_delete": "CREATE TRIGGER traffic_weights_no_delete BEFORE DELETE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
+    "traffic_weights_no_update": "CREATE TRIGGER traffic_weights_no_update BEFORE UPDATE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
 }  # fmt: skip
 
 # The append-only triggers each migration makes: a store that recorded the migration
@@ -62,6 +65,7 @@ TRIGGERS_BY_MIGRATION = {
         "calibration_samples_no_update",
         "calibration_samples_no_delete",
     ),
+    "m016_traffic_weights": ("traffic_weights_no_update", "traffic_weights_no_delete"),
 }
 
 

@@ -80,9 +80,11 @@ class PageLoaded(Message):
 
 @dataclass
 class ToolsLoaded(Message):
-    """Per-run tool statistics of the comparison (None for a run without trajectories)."""
+    """Per-run tool statistics of the comparison (None for a run without trajectories),
+    and the production estimate's lines with the traffic weights in force (#28)."""
 
     stats: dict[str, ToolStats | None]
+    production: list[str] = field(default_factory=list)
 
 
 class ColumnsNeeded(Message):

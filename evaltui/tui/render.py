@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -63,6 +64,14 @@ def verdict_text(verdict: str | None, samples: tuple[int, int] | None = None) ->
 
 def change_text(change: str) -> Text:
     return Text(CHANGE_LABEL.get(change, change), style=CHANGE_STYLE.get(change, ""))
+
+
+def with_production(text: Text, production: Sequence[str]) -> Text:
+    """The header's counts and, with the traffic weights in force, the production
+    estimate's first two lines (#28: what users will see), shown literally."""
+    for line in production[:2]:
+        text.append("\n" + visible(line, limit=400), style="bold" if "estimate" in line else "")
+    return text
 
 
 def title_text(cmp: Comparison) -> Text:

@@ -42,9 +42,9 @@ from evaltui.tui.messages import (
     ToolsLoaded,
     Written,
 )
-from evaltui.tui.opening import figures, open_comparison
+from evaltui.tui.opening import figures, open_comparison, production_lines
 from evaltui.tui.questions import Questions, copy_to
-from evaltui.tui.render import counts_text, title_text
+from evaltui.tui.render import counts_text, title_text, with_production
 from evaltui.tui.screens import compare_keys as keys
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.help import keys_by_id
@@ -87,6 +87,7 @@ class CompareScreen(AppScreen):
         self.statuses: dict[str, int] = {}
         self.progress: dict[str, tuple[int, int]] = {}
         self.tool_stats: dict[str, ToolStats | None] | None = None
+        self.production: list[str] = []  # the production estimate's lines (#28)
         tell = partial(self.notify, timeout=2)
         writes = (self.save, self.preview_status, self.write_status)
         self.questions = Questions(self.ask, *writes, tell, self.action_rebuild)
@@ -220,14 +221,14 @@ class CompareScreen(AppScreen):
     @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
     def load_tools(self, cmp: Comparison) -> None:
         """Read after the figures (trajectories are read one at a time): the scoreboard's
-        tool line for agent runs."""
-        stats = cmp.tool_stats()
-        if any(v is not None for v in stats.values()):
-            self.post_message(ToolsLoaded(stats))
+        tool line for agent runs, and the production estimate with the traffic in force."""
+        stats, production = cmp.tool_stats(), production_lines(self.app.open_store, cmp)
+        if production or any(v is not None for v in stats.values()):
+            self.post_message(ToolsLoaded(stats, production))
 
     @on(ToolsLoaded)
     def tools_loaded(self, message: ToolsLoaded) -> None:
-        self.tool_stats = message.stats
+        self.tool_stats, self.production = message.stats, message.production
         self.show_counts()
 
     @work(thread=True, exclusive=True, group="compare-figures", exit_on_error=False)
@@ -257,9 +258,9 @@ class CompareScreen(AppScreen):
             self.query_one("#title", Static).update(title_text(self.comparison))
 
     def show_counts(self) -> None:
-        hidden, tools = self.view.include_hidden, self.tool_stats
+        hidden, tools, prod = self.view.include_hidden, self.tool_stats, self.production
         text = counts_text(self.counts, self.statuses, self.progress, included=hidden, tools=tools)
-        self.query_one(Counts).show(text)
+        self.query_one(Counts).show(with_production(text, prod))
 
     def say(self, text: str) -> None:
         """The status line: what the last action did ("... (saved)"). One fixed line,
