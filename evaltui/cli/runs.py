@@ -393,6 +393,11 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
+    if loaded and len(loaded) == len(outcomes):  # a new demo store: its reviewers' notes too
+        from evaltui.labelguide.demo import add_demo_notes
+
+        with open_store(path, write=True) as store:
+            echo(f"added {add_demo_notes(store)} reviewers' notes without a class", err=True)
     if len(loaded) < len(outcomes):  # a demo store made before: opened as it was left
         echo(
             f"reusing the demo store at {path}: its runs and your triage are kept; "
