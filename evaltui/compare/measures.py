@@ -10,6 +10,7 @@ knows nothing of policies. Adding a metric: docs/architecture.md.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -199,6 +200,23 @@ def _unverified_findings(q: Scoped) -> Measured:
     )
 
 
+def _new_failure_modes(q: Scoped) -> Measured:
+    """Failure classes on candidate-failing cases in scope that no baseline-failing case of
+    the comparison has: failure modes the baseline never had (issue #29)."""
+    named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
+    baseline = q.cmp.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")  # whole comparison
+    had = {c for (cls,) in baseline for c in json.loads(cls)}
+    new: dict[str, list[str]] = {}
+    for cls, key in q.cmp.rows_where(
+        "ct.classes, k.case_key", f"{q.where} AND t.c_pass = 0 AND {named}", q.sql_params
+    ):
+        for c in json.loads(cls):
+            if c not in had:
+                new.setdefault(c, []).append(key)
+    keys = list(dict.fromkeys(k for c in sorted(new) for k in new[c]))[:KEYS_LIMIT]
+    return float(len(new)), {"classes": sorted(new), "cases": keys}
+
+
 def _disagreements(q: Scoped) -> Measured:
     return q.count("ct.state = 'disagreement'")
 
@@ -305,6 +323,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("cost_delta", "relative change of total cost over paired cases (0.25 = +25%)", "relative",
            _cost_delta, reads=("cost",)),
     Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements),
+    Metric("new_failure_modes", "failure classes on candidate-failing cases that no baseline-failing case has "
+           "(a failure mode the baseline never had; the classes are the evidence)", "count", _new_failure_modes),
     Metric("significant_regression", "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
            "flag", _significant_regression),
     Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),
