@@ -33,7 +33,7 @@ from . import rulings
 from .proposals import Offered, Proposed
 from .rulings import CoveredNote, Ruling
 
-EXAMPLES_PER_PROPOSAL = 3  # the representatives' cases
+EXAMPLES_PER_PROPOSAL = 3  # cases a new class carries as its examples
 RUBRIC_MAX = 500
 
 
@@ -72,9 +72,10 @@ def _cases(covered: list[CoveredNote]) -> int:
 
 
 def _examples(offered: Offered) -> list[str]:
-    return list(dict.fromkeys(r.case_key for r in offered.proposal.representatives))[
-        :EXAMPLES_PER_PROPOSAL
-    ]
+    """The representatives' cases first (nearest the centroid), then the proposal's others."""
+    p = offered.proposal
+    cases = dict.fromkeys([*(r.case_key for r in p.representatives), *p.cases])
+    return list(cases)[:EXAMPLES_PER_PROPOSAL]
 
 
 def _text(value: str | None, field: str, limit: int, *, required: bool = True) -> str:
