@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
     from evaltui.gate import DecisionRecord, DecisionRow
+    from evaltui.labelguide.proposals import Proposed
+    from evaltui.labelguide.ratify import Suggestion as RatifySuggestion
     from evaltui.lifecycle import Suggestion
     from evaltui.models import RunSummary
     from evaltui.taxonomy import Taxonomy
@@ -203,3 +205,24 @@ class Exported(Message):
 @dataclass
 class TrendLoaded(Message):
     trend: Trend
+
+
+# -- codebook screen -----------------------------------------------------------------------------
+
+
+@dataclass
+class ProposalsLoaded(Message):
+    """Proposals from the notes (None with `problem`: why there are none, e.g. the codebook
+    extra is missing), the suggested labels waiting, the store's taxonomy."""
+
+    proposed: Proposed | None
+    suggestions: list[RatifySuggestion]
+    taxonomy: Taxonomy
+    problem: str | None
+
+
+@dataclass
+class Ruled(Message):
+    """A ruling or confirmed labels were committed."""
+
+    text: str

@@ -42,6 +42,9 @@ WHAT = {
     "write": "Retiring cases",
     "load_runs": "Reading the runs",
     "save_mark": "Marking a run",
+    "propose_notes": "Proposing classes from the notes",
+    "write_ruling": "Ratifying a proposal",
+    "confirm_labels": "Labelling the suggested cases",
 }
 
 
