@@ -63,13 +63,18 @@ def test_open_notes_are_current_verified_opinions_without_a_class(noted):
         "prod-2026-11-02", "cand-2026-11-20", "support-assistant")  # fmt: skip
     # a reviewer who classifies their note codes it; a case whose state names a class codes
     # every note on it; a later note replaces the earlier one (the current opinion)
-    b, c = triage.run_by_name(noted, "prod-2026-11-02"), triage.run_by_name(noted, "cand-2026-11-20")
+    b, c = (
+        triage.run_by_name(noted, "prod-2026-11-02"),
+        triage.run_by_name(noted, "cand-2026-11-20"),
+    )
     triage.label(noted, b, c, case(noted, "refunds-061"), reviewer="ana",
                  failure_class=taxonomy.default_taxonomy().get("policy_ambiguity"))  # fmt: skip
     triage.label(noted, b, c, case(noted, "account-access-020"), reviewer="bo", note="blank reply")
     read = notes.read(noted)
     coded = {n.text: n.class_key for n in read.notes if n.class_key}
-    assert coded == {"says 24 hours; the refund window for annual plans is 14 days": "policy_ambiguity"}
+    assert coded == {
+        "says 24 hours; the refund window for annual plans is 14 days": "policy_ambiguity"
+    }
     texts = {n.text for n in read.notes}
     assert "blank reply" in texts and "empty answer, the devices page exists" not in texts
     assert len(read.sources) == 8  # one coded, one replaced by its author's newer note
@@ -115,7 +120,10 @@ def test_proposals_are_the_same_every_time_byte_for_byte(noted, db_path):
 
 
 def test_hostile_note_text_is_inert_in_the_table_and_the_json(noted, db_path):
-    b, c = triage.run_by_name(noted, "prod-2026-11-02"), triage.run_by_name(noted, "cand-2026-11-20")
+    b, c = (
+        triage.run_by_name(noted, "prod-2026-11-02"),
+        triage.run_by_name(noted, "cand-2026-11-20"),
+    )
     for key in ("account-access-054", "account-access-064"):
         triage.label(noted, b, c, case(noted, key), note=HOSTILE, reviewer="eve")
     code, out = run(db_path, "codebook", "propose", "1", "2")
@@ -165,7 +173,9 @@ def test_confirming_labels_case_by_case_or_all_with_an_explicit_yes(noted, db_pa
     code, out = run(db_path, "codebook", "confirm", "backup_codes_manager", "--all")
     assert (code, out.count("\n")) == (2, 1) and out.startswith("Error: --all: would label 4")
     assert findings(noted) == before
-    code, out = run(db_path, "codebook", "confirm", "backup_codes_manager", BACKUP[0], reviewer="lead")
+    code, out = run(
+        db_path, "codebook", "confirm", "backup_codes_manager", BACKUP[0], reviewer="lead"
+    )
     assert code == 0 and "labelled 1 cases" in out
     mine = [f for f in triage.history(noted, 1, 2, case(noted, BACKUP[0])) if f.reviewer == "lead"]
     assert [(f.kind, f.class_key, f.owner, f.verified) for f in mine] == [
@@ -179,7 +189,9 @@ def test_confirming_labels_case_by_case_or_all_with_an_explicit_yes(noted, db_pa
 
 
 def test_rejecting_sets_the_notes_aside(noted, db_path):
-    code, out = run(db_path, "codebook", "ratify", "backup_codes_manager", "--reject", "--why", "noise")
+    code, out = run(
+        db_path, "codebook", "ratify", "backup_codes_manager", "--reject", "--why", "noise"
+    )
     assert code == 0 and "its 5 notes are set aside" in out
     assert len(taxonomy.versions(noted)) == 1 and taxonomy.versions(noted)[0].at is None
     found = propose_in_store(noted)
@@ -246,7 +258,10 @@ def test_taxonomy_import_records_versions_and_diff_says_what_changed(store, db_p
     assert code == 0 and out.rstrip().endswith("; version 2")
     code, out = run(db_path, "taxonomy", "versions", "--json")
     rows = json.loads(out)
-    assert [(r["version"], r["classes"], r["actor"]) for r in rows] == [(1, 12, "tester"), (2, 11, "tester")]
+    assert [(r["version"], r["classes"], r["actor"]) for r in rows] == [
+        (1, 12, "tester"),
+        (2, 11, "tester"),
+    ]
     assert rows[1]["reason"] == "imported t.toml" and rows[1]["sha256"] == edited.sha256
     code, out = run(db_path, "taxonomy", "diff", "1", "2")
     assert code == 0
@@ -318,7 +333,10 @@ def test_new_failure_modes_names_the_classes_the_baseline_never_had(noted, tmp_p
     # another class on a regression only
     triage.label(noted, b, c, case(noted, "refunds-002"), failure_class=tax.get("refusal_failure"))
     r = decide()
-    assert (r.value, r.evidence) == (1.0, {"classes": ["refusal_failure"], "cases": ["refunds-002"]})
+    assert (r.value, r.evidence) == (
+        1.0,
+        {"classes": ["refusal_failure"], "cases": ["refunds-002"]},
+    )
 
 
 def _still_failing(store: Store) -> str:

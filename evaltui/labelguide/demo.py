@@ -22,8 +22,9 @@ def add_demo_notes(store: Store) -> int:
     n = 0
     for line in (demo_data_dir() / NOTES_FILE).read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        base, cand = triage.run_by_name(store, row["baseline"]), triage.run_by_name(
-            store, row["candidate"]
+        base, cand = (
+            triage.run_by_name(store, row["baseline"]),
+            triage.run_by_name(store, row["candidate"]),
         )
         case = triage.case_by_key(store, row["suite"], row["case_key"])
         if base is None or cand is None or case is None:

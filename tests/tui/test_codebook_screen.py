@@ -76,7 +76,7 @@ async def test_accepting_a_proposal_then_confirming_its_labels(demo_store, db_pa
         await pilot.press("y")
         await settle(app, pilot, rounds=6)
         assert app.screen is screen
-        v1, v2 = taxonomy.versions(demo_store)
+        _, v2 = taxonomy.versions(demo_store)
         new = taxonomy.load(demo_store).get("backup_codes_manager")
         assert (v2.version, v2.actor, new.owner) == (2, "tester", "safety")
         assert new.description == "Gives backup codes to a claimed manager"
