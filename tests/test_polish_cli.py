@@ -481,6 +481,14 @@ def test_the_readmes_tour_runs_in_a_temp_dir_and_leaves_the_checkout_as_it_was(t
     row = next(x for x in stale.splitlines() if x.startswith(case + " "))
     assert row.split()[1:3] == [reason, reason], row  # rule, and retire? = that reason
     assert f"retired 1 case(s) ({reason})" in out[retire]
+    # the notes without a class propose the class the tour ratifies; its cases get labelled
+    assert "hedges_sure" in out["evaltui codebook propose 1 2"]
+    said = {
+        c.split()[2]: v for c, v in out.items() if c.startswith(("evaltui codebook", "evaltui tax"))
+    }
+    assert "taxonomy version 2; no finding changed: 3 suggested labels" in said["ratify"]
+    assert "labelled 3 cases as hedged_answer" in said["confirm"]
+    assert "+ hedged_answer: Hedged answer -> prompting" in said["diff"]
 
 
 # -- runs told apart ---------------------------------------------------------------------------
