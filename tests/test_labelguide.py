@@ -324,7 +324,7 @@ def test_new_failure_modes_names_the_classes_the_baseline_never_had(noted, tmp_p
     ratify.accept(noted, found, found.offered[0].id, owner="safety", description="Backup codes.")
     ratify.confirm(noted, ratify.suggestions(noted), tax := taxonomy.load(noted))
     r = decide()
-    assert (r.value, r.passed, r.evidence["classes"]) == (1.0, False, ["backup_codes_manager"])
+    assert (r.value, r.passed, r.evidence["classes"]) == (4.0, False, ["backup_codes_manager"])
     assert sorted(r.evidence["cases"]) == BACKUP
     # the same class on a case the baseline fails too: the baseline had it, not new
     triage.label(noted, b, c, case(noted, _still_failing(noted)),

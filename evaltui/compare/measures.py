@@ -201,20 +201,21 @@ def _unverified_findings(q: Scoped) -> Measured:
 
 
 def _new_failure_modes(q: Scoped) -> Measured:
-    """Failure classes on candidate-failing cases in scope that no baseline-failing case of
-    the comparison has: failure modes the baseline never had (issue #29)."""
+    """Candidate-failing cases in scope with a failure class that no baseline-failing case
+    of the comparison has: a failure mode the baseline never had (issue #29)."""
     named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
     baseline = q.cmp.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")  # whole comparison
     had = {c for (cls,) in baseline for c in json.loads(cls)}
-    new: dict[str, list[str]] = {}
+    classes: set[str] = set()
+    cases: list[str] = []
     for cls, key in q.cmp.rows_where(
         "ct.classes, k.case_key", f"{q.where} AND t.c_pass = 0 AND {named}", q.sql_params
     ):
-        for c in json.loads(cls):
-            if c not in had:
-                new.setdefault(c, []).append(key)
-    keys = list(dict.fromkeys(k for c in sorted(new) for k in new[c]))[:KEYS_LIMIT]
-    return float(len(new)), {"classes": sorted(new), "cases": keys}
+        new = set(json.loads(cls)) - had
+        if new:
+            classes |= new
+            cases.append(key)
+    return float(len(cases)), {"classes": sorted(classes), "cases": cases[:KEYS_LIMIT]}
 
 
 def _disagreements(q: Scoped) -> Measured:
@@ -323,8 +324,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("cost_delta", "relative change of total cost over paired cases (0.25 = +25%)", "relative",
            _cost_delta, reads=("cost",)),
     Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements),
-    Metric("new_failure_modes", "failure classes on candidate-failing cases that no baseline-failing case has "
-           "(a failure mode the baseline never had; the classes are the evidence)", "count", _new_failure_modes),
+    Metric("new_failure_modes", "candidate-failing cases with a failure class no baseline-failing case has "
+           "(a failure mode the baseline never had; its classes are the evidence)", "count", _new_failure_modes),
     Metric("significant_regression", "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
            "flag", _significant_regression),
     Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),
