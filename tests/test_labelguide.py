@@ -351,3 +351,18 @@ def test_more_open_notes_than_proposals_read_is_refused(noted, monkeypatch):
     monkeypatch.setenv("EVALTUI_CODEBOOK_MAX_NOTES", "5")
     with pytest.raises(InputError, match=r"more than 5 unclassified notes"):
         notes.read(noted)
+
+
+def test_a_proposal_ruled_on_meanwhile_is_refused(noted):
+    seen = propose_in_store(noted)  # what another session still shows
+    ratify.reject(noted, propose_in_store(noted), "backup_codes_manager")
+    before = noted.dump()
+    with pytest.raises(InputError, match="was ruled on meanwhile; propose again"):
+        ratify.accept(noted, seen, "backup_codes_manager", owner="o", description="d")
+    assert noted.dump() == before
+
+
+def test_ratify_never_makes_a_store(tmp_path):
+    path = tmp_path / "none.db"
+    code, out = run(path, "codebook", "ratify", "x", "--reject")
+    assert code == 3 and out.startswith("Error: no store at") and not path.exists()

@@ -169,7 +169,7 @@ def ratify_cmd(
         )
     if bool(merge_into) + reject > 1 or ((merge_into or reject) and (owner or description)):
         raise InputError("--merge", "one of: accept (--owner, --description), --merge, --reject")
-    with open_store(store_path(ctx), write=True) as store:
+    with open_store(store_path(ctx)) as store:
         found = _proposed(ctx, store, runs, **kw)
         if reject:
             done = ratify.reject(store, found, proposal, why=why)

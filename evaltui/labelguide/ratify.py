@@ -35,6 +35,7 @@ from .rulings import CoveredNote, Ruling
 
 EXAMPLES_PER_PROPOSAL = 3  # cases a new class carries as its examples
 RUBRIC_MAX = 500
+EXAMPLE_CHARS = 300  # FailureClass.examples' longest: a longer case key is not an example
 
 
 class Ratified(BaseModel):
@@ -75,7 +76,17 @@ def _examples(offered: Offered) -> list[str]:
     """The representatives' cases first (nearest the centroid), then the proposal's others."""
     p = offered.proposal
     cases = dict.fromkeys([*(r.case_key for r in p.representatives), *p.cases])
-    return list(cases)[:EXAMPLES_PER_PROPOSAL]
+    return [c for c in cases if len(c) <= EXAMPLE_CHARS][:EXAMPLES_PER_PROPOSAL]
+
+
+def _unruled(store: Store, offered: Offered) -> None:
+    """Refuse a proposal whose notes a ruling covered meanwhile (another session)."""
+    covered = rulings.covered(store)
+    if any(n in covered for n in offered.proposal.note_ids):
+        raise InputError(
+            "PROPOSAL",
+            f"{offered.id} ({offered.proposal.key}) was ruled on meanwhile; propose again",
+        )
 
 
 def _text(value: str | None, field: str, limit: int, *, required: bool = True) -> str:
@@ -120,6 +131,7 @@ def accept(
     why = _text(why, "--why", RUBRIC_MAX, required=False)
     covered = _covered(proposed, offered)
     with store.transaction():
+        _unruled(store, offered)
         current = taxonomies.latest(store)
         if key in {c.key for c in current.classes}:
             raise InputError(
@@ -151,6 +163,7 @@ def merge(store: Store, proposed: Proposed, ref: str, class_key: str, *, why: st
     why = _text(why, "--why", RUBRIC_MAX, required=False)
     covered = _covered(proposed, offered)
     with store.transaction():
+        _unruled(store, offered)
         current = taxonomies.latest(store)
         tax = current.taxonomy()
         target = tax.by_key.get(class_key)
@@ -185,6 +198,7 @@ def reject(store: Store, proposed: Proposed, ref: str, *, why: str = "") -> Rati
     offered = proposed.find(ref)
     why = _text(why, "--why", RUBRIC_MAX, required=False)
     with store.transaction():
+        _unruled(store, offered)
         ruling = rulings.add(
             store,
             kind="reject",
