@@ -72,7 +72,7 @@ def _cases(covered: list[CoveredNote]) -> int:
     return len({(n.baseline_run, n.candidate_run, n.case_id) for n in covered})
 
 
-def _examples(offered: Offered) -> list[str]:
+def examples(offered: Offered) -> list[str]:
     """The representatives' cases first (nearest the centroid), then the proposal's others."""
     p = offered.proposal
     cases = dict.fromkeys([*(r.case_key for r in p.representatives), *p.cases])
@@ -126,7 +126,7 @@ def accept(
         name=_text(name or p.name, "--name", 80),
         owner=_text(owner, "--owner", 80),
         description=_text(description, "--description", RUBRIC_MAX),
-        examples=_examples(offered),
+        examples=examples(offered),
     )
     why = _text(why, "--why", RUBRIC_MAX, required=False)
     covered = _covered(proposed, offered)
@@ -174,8 +174,8 @@ def merge(store: Store, proposed: Proposed, ref: str, class_key: str, *, why: st
                 f"no active class {visible(class_key, limit=60)!r} "
                 f"in taxonomy version {current.version}; active: {active}",
             )
-        examples = list(dict.fromkeys([*target.examples, *_examples(offered)]))[:EXAMPLES_MAX]
-        merged = target.model_copy(update={"examples": examples})
+        joined = list(dict.fromkeys([*target.examples, *examples(offered)]))[:EXAMPLES_MAX]
+        merged = target.model_copy(update={"examples": joined})
         classes = [merged if c.key == class_key else c for c in tax.classes]
         reason = why or f"merged proposal {offered.id} into {class_key}"
         version = taxonomies.record(store, Taxonomy(classes), reason=reason, in_transaction=True)

@@ -162,7 +162,7 @@ class CodebookScreen(AppScreen):
             return Text("")
         r = found.result
         t = Text(
-            f"{len(found.offered)} proposals from {r.notes:,} unclassified notes", style="bold"
+            f"{len(found.offered)} proposal(s) from {r.notes:,} unclassified notes", style="bold"
         )
         t.append(
             f"  ({r.classified:,} classified, {found.set_aside:,} set aside; taxonomy "
@@ -246,7 +246,7 @@ class CodebookScreen(AppScreen):
                 ("name", p.name),
                 ("owner", owner),
                 ("rubric line", rubric),
-                ("examples", ", ".join(p.cases[:3])),
+                ("examples", ", ".join(ratify.examples(o))),
                 ("labels", f"none now: {len(p.cases)} suggested, each confirmed later"),
             ]
             self.ask_then(
@@ -320,7 +320,7 @@ class CodebookScreen(AppScreen):
             for s in waiting
         ]
         self.ask_then(
-            f"Label these {len(waiting)} cases with their class, as you?",
+            f"Label these {len(waiting)} cases with their class? Each is a finding by you.",
             rows,
             lambda: self.confirm_labels(waiting),
         )
