@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evaltui.errors import InputError
+from evaltui.errors import InputError, StoreError
 from evaltui.files import read_toml, table_lines
 from evaltui.store.events import now_iso
 from evaltui.textsafe import safe_json, visible
@@ -257,14 +257,19 @@ _COLS = "version, at, actor, reason, classes, sha256"
 
 
 def _row(r: tuple[Any, ...]) -> TaxonomyVersion:
-    return TaxonomyVersion(
-        version=r[0],
-        at=r[1],
-        actor=r[2],
-        reason=r[3],
-        sha256=r[5],
-        classes=[FailureClass.model_validate(c) for c in json.loads(r[4])],
-    )
+    """A stored version; one a hand edit made unreadable is a StoreError naming it."""
+    try:
+        return TaxonomyVersion(
+            version=r[0],
+            at=r[1],
+            actor=r[2],
+            reason=r[3],
+            sha256=r[5],
+            classes=[FailureClass.model_validate(c) for c in json.loads(r[4])],
+        )
+    except (ValueError, TypeError, RecursionError) as exc:  # ValidationError is a ValueError
+        why = visible(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, limit=120)
+        raise StoreError(f"taxonomy version {r[0]} in the store is unreadable: {why}") from None
 
 
 def _unrecorded(store: Store) -> TaxonomyVersion:

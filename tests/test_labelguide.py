@@ -366,3 +366,20 @@ def test_ratify_never_makes_a_store(tmp_path):
     path = tmp_path / "none.db"
     code, out = run(path, "codebook", "ratify", "x", "--reject")
     assert code == 3 and out.startswith("Error: no store at") and not path.exists()
+
+
+def test_a_hand_edited_version_or_ruling_is_said_unreadable(noted, db_path):
+    noted.conn.execute(
+        "INSERT INTO taxonomy_versions VALUES (1, 'x', 'x', 'x', '[{\"key\": 3}]', 'x')"
+    )
+    noted.conn.execute(
+        "INSERT INTO codebook_rulings (at, actor, kind, proposal, proposal_key, notes) "
+        "VALUES ('x', 'x', 'reject', 'p', 'k', 'not json')"
+    )
+    noted.conn.commit()
+    code, out = run(db_path, "taxonomy")
+    assert (code, out.count("\n")) == (3, 1)
+    assert out.startswith("Error: taxonomy version 1 in the store is unreadable: ")
+    code, out = run(db_path, "codebook", "suggestions")
+    assert (code, out) == (3, "Error: codebook ruling 1 in the store is unreadable: "
+                              "Expecting value: line 1 column 1 (char 0)\n")  # fmt: skip

@@ -15,8 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from evaltui.errors import StoreError
 from evaltui.store import Store
 from evaltui.store.events import now_iso
+from evaltui.textsafe import visible
 
 RulingKind = Literal["accept", "merge", "reject"]
 _COLS = "id, at, actor, kind, proposal, proposal_key, class, taxonomy_version, notes, terms, why"
@@ -104,19 +106,24 @@ def add(
 
 
 def _ruling(r: tuple[Any, ...]) -> Ruling:
-    return Ruling(
-        id=r[0],
-        at=r[1],
-        actor=r[2],
-        kind=r[3],
-        proposal=r[4],
-        proposal_key=r[5],
-        class_key=r[6],
-        taxonomy_version=r[7],
-        notes=tuple(CoveredNote.model_validate(n) for n in json.loads(r[8])),
-        terms=tuple(json.loads(r[9])),
-        why=r[10],
-    )
+    """A stored ruling; one a hand edit made unreadable is a StoreError naming it."""
+    try:
+        return Ruling(
+            id=r[0],
+            at=r[1],
+            actor=r[2],
+            kind=r[3],
+            proposal=r[4],
+            proposal_key=r[5],
+            class_key=r[6],
+            taxonomy_version=r[7],
+            notes=tuple(CoveredNote.model_validate(n) for n in json.loads(r[8])),
+            terms=tuple(json.loads(r[9])),
+            why=r[10],
+        )
+    except (ValueError, TypeError, RecursionError) as exc:  # ValidationError is a ValueError
+        why = visible(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, limit=120)
+        raise StoreError(f"codebook ruling {r[0]} in the store is unreadable: {why}") from None
 
 
 def rulings(store: Store, *, class_key: str | None = None) -> list[Ruling]:
