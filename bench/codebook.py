@@ -42,8 +42,8 @@ def _long_notes(dst: Path, n: int) -> None:
 
 def child(src: str) -> None:
     t0 = time.perf_counter()
-    from evaltui.codebook import Note, propose
-    from evaltui.taxonomy import DEFAULT_CLASSES
+    from evaltui.review.codebook import Note, propose
+    from evaltui.review.taxonomy import DEFAULT_CLASSES
 
     t_import = time.perf_counter() - t0
     notes = []

@@ -556,7 +556,8 @@ def bench_bulk(workdir: Path, figures: dict[str, Any]) -> None:
     sqlite3 UPDATE of the same rows by key, measured in this run."""
     import sqlite3
 
-    from evaltui import lifecycle, service
+    from evaltui import service
+    from evaltui.review import lifecycle
     from evaltui.store import Store
 
     n = int(os.environ.get("BENCH_BULK_N", "100000"))

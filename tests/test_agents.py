@@ -405,9 +405,10 @@ def test_a_finding_points_at_a_call_and_the_gate_counts_it_by_tool(store, tmp_pa
     """`label --step N` points the finding at the N-th aligned call; the step travels in
     findings files; a findings_of_class rule with `tool` counts only those; a tool no run
     calls is refused, never a silent zero."""
-    from evaltui import gate, triage
+    from evaltui import gate
     from evaltui.errors import InputError
-    from evaltui.findings_files import FindingLine, export
+    from evaltui.review import triage
+    from evaltui.review.findings_files import FindingLine, export
 
     b, c = pair(store, INSPECT)
     run = CliRunner()
@@ -484,7 +485,7 @@ def test_a_finding_points_at_a_call_and_the_gate_counts_it_by_tool(store, tmp_pa
 
 
 async def test_a_class_key_on_a_highlighted_call_points_the_finding_at_it(store, db_path):
-    from evaltui import triage
+    from evaltui.review import triage
 
     from .tui.test_compare_screen import open_compare, settle
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaltui.codebook import Note, Proposals, propose
 from evaltui.errors import InputError
-from evaltui.taxonomy import DEFAULT_CLASSES, KEY_RE, FailureClass
+from evaltui.review.codebook import Note, Proposals, propose
+from evaltui.review.taxonomy import DEFAULT_CLASSES, KEY_RE, FailureClass
 
 from .conftest import FIXTURES
 
@@ -187,7 +187,7 @@ def test_the_same_notes_in_any_order_give_the_same_proposals(shuffled):
 def test_in_sampled_rounds_too(monkeypatch):
     """More notes than a sample holds: rounds of samples chosen by a seeded hash of the
     ids, then the exact merge; still the same in any order, and the modes still found."""
-    import evaltui.codebook.cluster as clustering
+    import evaltui.review.codebook.cluster as clustering
 
     monkeypatch.setattr(clustering, "SAMPLE_SIZE", 60)
     rows = fixture_rows()
@@ -299,7 +299,7 @@ def test_without_the_extra_one_line_names_it():
         "import sys\n"
         "sys.modules['numpy'] = None\n"
         "sys.modules['scipy'] = None\n"
-        "from evaltui.codebook import propose, CodebookUnavailable\n"
+        "from evaltui.review.codebook import propose, CodebookUnavailable\n"
         "try:\n"
         "    propose([], [])\n"
         "except CodebookUnavailable as exc:\n"

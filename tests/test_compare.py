@@ -378,8 +378,8 @@ def test_include_adds_statuses_and_only_replaces_them(demo_store, db_path):
     counts exactly the statuses named."""
     from click.testing import CliRunner
 
-    from evaltui import lifecycle
     from evaltui.cli import cli
+    from evaltui.review import lifecycle
 
     sel = service.get_selection(demo_store)
     b, c = str(sel["baseline"]), str(sel["candidate"])

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from evaltui import service, triage
+from evaltui import service
+from evaltui.review import triage
+from evaltui.review.taxonomy import default_taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import default_taxonomy
 
 from .conftest import FIXTURES
 from .helpers import line

@@ -11,10 +11,11 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from evaltui import exporters, gate, lifecycle, service, triage
+from evaltui import exporters, gate, service
 from evaltui.cli import cli
 from evaltui.errors import InputError
-from evaltui.taxonomy import default_taxonomy
+from evaltui.review import lifecycle, triage
+from evaltui.review.taxonomy import default_taxonomy
 
 from .conftest import FIXTURES, ROOT
 from .helpers import write_jsonl

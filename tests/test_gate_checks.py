@@ -8,11 +8,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from evaltui import gate, service, triage
+from evaltui import gate, service
 from evaltui.cli import cli
 from evaltui.errors import InputError
+from evaltui.review import triage
+from evaltui.review.taxonomy import default_taxonomy
 from evaltui.stats import holm, mcnemar_exact
-from evaltui.taxonomy import default_taxonomy
 
 from .conftest import FIXTURES
 from .test_gate import FIXED, crafted, policy_file, rule  # noqa: F401  (crafted is a fixture)

@@ -7,10 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from evaltui import service, triage
+from evaltui import service
 from evaltui.cli import cli
+from evaltui.review import triage
+from evaltui.review.taxonomy import default_taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import default_taxonomy
 
 from .conftest import FIXTURES
 from .test_tmux import EVALTUI, TMUX, Terminal

@@ -31,9 +31,10 @@ from pathlib import Path
 
 import pytest
 
-from evaltui import service, taxonomy, triage
+from evaltui import service
+from evaltui.review import taxonomy, triage
+from evaltui.review.taxonomy import FailureClass, Taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import FailureClass, Taxonomy
 
 from .conftest import FIXTURES
 

@@ -32,8 +32,8 @@ HEADLESS = [m for m in all_modules() if not m.startswith(FRONT_ENDS)]
 def test_the_walk_finds_the_domain():
     """The list below is discovered, not hand-written: it holds every layer's modules."""
     for expected in ("evaltui.compare.engine", "evaltui.compare.measures", "evaltui.gate.decide",
-                     "evaltui.triage", "evaltui.lifecycle", "evaltui.taxonomy", "evaltui.stats",
-                     "evaltui.files", "evaltui.import_process", "evaltui.exporters.markdown",
+                     "evaltui.review.triage", "evaltui.review.lifecycle", "evaltui.review.taxonomy", "evaltui.stats",
+                     "evaltui.files", "evaltui.service.import_process", "evaltui.exporters.markdown",
                      "evaltui.store.events", "evaltui.importers.inspect_ai"):  # fmt: skip
         assert expected in HEADLESS
     assert not any(m.startswith(FRONT_ENDS) for m in HEADLESS)

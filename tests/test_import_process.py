@@ -1,4 +1,4 @@
-"""The import reader process (evaltui/import_process.py): same store, same errors, nothing lost."""
+"""The import reader process (evaltui/service/import_process.py): same store, same errors, nothing lost."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from evaltui import import_process, service
+from evaltui import service
 from evaltui.errors import InputError
 from evaltui.importers import ImportOptions, Progress
 from evaltui.models import Run
+from evaltui.service import import_process
 from evaltui.store import Store
 
 from .conftest import DEMO, FIXTURES

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaltui import gate, taxonomy, triage
+from evaltui import gate
 from evaltui.cli import cli
 from evaltui.errors import InputError
-from evaltui.labelguide import notes, ratify, rulings
-from evaltui.labelguide.demo import add_demo_notes
-from evaltui.labelguide.proposals import propose_in_store
+from evaltui.review import taxonomy, triage
+from evaltui.review.labelguide import notes, ratify, rulings
+from evaltui.review.labelguide.demo import add_demo_notes
+from evaltui.review.labelguide.proposals import propose_in_store
 from evaltui.store import Store
 
 from .test_gate import FIXED, policy_file, rule

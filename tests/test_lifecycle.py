@@ -8,10 +8,11 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from evaltui import lifecycle, service
+from evaltui import service
 from evaltui.cli import cli
 from evaltui.compare import Comparison
 from evaltui.errors import InputError, NotFoundError
+from evaltui.review import lifecycle
 
 from .helpers import write_jsonl
 

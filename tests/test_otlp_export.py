@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from evaltui import service, triage
+from evaltui import service
 from evaltui.cli import cli
+from evaltui.review import triage
+from evaltui.review.taxonomy import default_taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import default_taxonomy
 
 from .conftest import FIXTURES
 
@@ -102,14 +103,14 @@ def test_findings_round_trip_through_the_otlp_json_parser_parented_to_their_trac
     [rl] = request.resource_logs
     assert _attrs(rl.resource)["service.name"] == "evaltui"
     [sl] = rl.scope_logs
-    assert sl.scope.name == "evaltui.triage"
+    assert sl.scope.name == "evaltui.review.triage"
     by_case: dict[str, list[Any]] = {}
     for rec in sl.log_records:
         assert rec.event_name == "gen_ai.evaluation.result"
         by_case.setdefault(_attrs(rec)["evaltui.case.key"], []).append(rec)
     [label] = by_case["refund-02"]
     a = _attrs(label)
-    assert a["gen_ai.evaluation.name"] == "evaltui.triage"
+    assert a["gen_ai.evaluation.name"] == "evaltui.review.triage"
     assert a["gen_ai.evaluation.score.label"] == "unsafe_tool_action"  # the class
     assert a["gen_ai.evaluation.explanation"] == HOSTILE  # exact once parsed
     assert a["evaltui.finding.owner"] == "agents" and a["evaltui.finding.reviewer"] == "ana"

@@ -9,13 +9,14 @@ import json
 from click.testing import CliRunner
 from rich.console import Console
 
-from evaltui import service, taxonomy, triage
+from evaltui import service
 from evaltui.cli import cli
 from evaltui.cli.runs import _progress_hook
 from evaltui.importers import ParsedRun
 from evaltui.models import Run
+from evaltui.review import taxonomy, triage
+from evaltui.review.taxonomy import FailureClass, Taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import FailureClass, Taxonomy
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.prompts import TextPrompt
 

@@ -231,7 +231,7 @@ def test_kill_9_after_a_confirmed_action_loses_nothing(terminal_env, db_path):
         term.close()
     with Store(db_path) as store:
         assert store.integrity_check() == "ok"
-        from evaltui import triage
+        from evaltui.review import triage
 
         rows = triage.list_findings(store)
         by_key = {r.case_key: r for r in rows}
@@ -247,7 +247,7 @@ def test_two_real_apps_and_an_import_on_one_store(terminal_env, db_path, tmp_pat
     """Two evaltui processes triage while a CLI import runs; each sees the other's work."""
     import json as _json
 
-    from evaltui import triage
+    from evaltui.review import triage
 
     big = tmp_path / "big.jsonl"
     with big.open("w") as fh:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaltui import findings_files, service, stats, taxonomy, triage
+from evaltui import service, stats
 from evaltui.cli import cli
 from evaltui.errors import InputError
+from evaltui.review import findings_files, taxonomy, triage
 from evaltui.store import Store
 
 

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaltui import findings_files, gate, service, triage
+from evaltui import gate, service
 from evaltui.cli import cli
 from evaltui.errors import InputError
+from evaltui.review import findings_files, triage
+from evaltui.review.taxonomy import default_taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import default_taxonomy
 
 from .conftest import FIXTURES
 from .helpers import line, write_jsonl

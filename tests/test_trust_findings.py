@@ -18,12 +18,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaltui import findings_files, service, signing, triage, triage_state
+from evaltui import service, signing
 from evaltui.cli import cli
 from evaltui.compare import Comparison, Filter
 from evaltui.errors import InputError
+from evaltui.review import findings_files, triage, triage_state
+from evaltui.review.taxonomy import default_taxonomy
 from evaltui.store import Store
-from evaltui.taxonomy import default_taxonomy
 
 from .helpers import line, write_jsonl
 

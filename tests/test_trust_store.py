@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evaltui import files, taxonomy, view_state
+from evaltui import files
 from evaltui.cli import cli
 from evaltui.errors import InputError, StoreTamperedError
+from evaltui.review import taxonomy
 from evaltui.store import Store
 from evaltui.store.events import chain_hash
 from evaltui.store.schema import SCHEMA_OBJECTS
+from evaltui.views import view_state
 from tests.conftest import DEMO
 from tests.helpers import line, write_jsonl
 

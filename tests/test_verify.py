@@ -198,7 +198,8 @@ def test_a_decision_made_before_an_upgrade_verifies_against_the_rules_then(
     removed (FIRST_FORMAT_LACKS, from the golden file's history), kept by a plain INSERT."""
     from dataclasses import replace
 
-    from evaltui import lifecycle, service
+    from evaltui import service
+    from evaltui.review import lifecycle
 
     policy = tmp_path / "policy-of-then.toml"  # no correction, min_n, insufficient_evidence
     text = "\n".join(
@@ -284,8 +285,8 @@ def test_differences_are_leaves_with_their_path_and_both_values():
 
 
 def test_verify_names_the_leaves_a_recomputation_changed(demo_store, db_path, decision):
-    from evaltui import lifecycle
     from evaltui.gate.diff import ABSENT, differences
+    from evaltui.review import lifecycle
 
     record = json.loads(decision.read_text())
     lifecycle.retire(demo_store, [_case(demo_store, "billing-001")], "bad_case")

@@ -234,7 +234,7 @@ def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = Fal
 
     with open_store(path, write=write) as store:  # migrate (or refuse) before the screen takes over
         if taxonomy_path is not None:  # a bad taxonomy file fails here, not mid-session
-            from evaltui import taxonomy
+            from evaltui.review import taxonomy
 
             taxonomy.load(store, taxonomy_path)
     settings = config.load_checked()  # a bad config file too
@@ -242,7 +242,7 @@ def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = Fal
 
 
 def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:
-    from evaltui import taxonomy
+    from evaltui.review import taxonomy
 
     return taxonomy.load(store, ctx.obj.get("taxonomy"))
 

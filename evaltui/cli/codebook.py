@@ -30,7 +30,7 @@ def settings(f: Any) -> Any:
 
 
 def _proposed(ctx: click.Context, store: Any, runs: tuple[str, ...], **kw: Any) -> Any:
-    from evaltui.labelguide.proposals import propose_in_store
+    from evaltui.review.labelguide.proposals import propose_in_store
 
     if len(runs) not in (0, 2):
         raise InputError("BASE CAND", "give both runs of the comparison, or neither")
@@ -159,7 +159,7 @@ def ratify_cmd(
     taxonomy version and changes no finding: its cases become suggested labels
     (`evaltui codebook suggestions`), each a finding only once confirmed.
     """
-    from evaltui.labelguide import ratify
+    from evaltui.review.labelguide import ratify
 
     if ctx.obj.get("taxonomy"):
         raise InputError(
@@ -207,7 +207,7 @@ def ratify_cmd(
 @click.pass_context
 def suggestions_cmd(ctx: click.Context, cls: str | None, as_json: bool) -> None:
     """The labels ratified proposals suggest that no reviewer has confirmed yet."""
-    from evaltui.labelguide import ratify
+    from evaltui.review.labelguide import ratify
 
     with open_store(store_path(ctx)) as store:
         found = ratify.suggestions(store, cls)
@@ -251,7 +251,7 @@ def confirm_cmd(
     CASE is a case key or SUITE/KEY among `evaltui codebook suggestions CLASS`; --all
     takes every one, and asks for --yes.
     """
-    from evaltui.labelguide import ratify
+    from evaltui.review.labelguide import ratify
 
     if bool(cases) == every:
         raise InputError("CASE", "name the cases to confirm, or --all (with --yes)")

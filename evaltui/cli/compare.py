@@ -7,12 +7,12 @@ from typing import Any
 import click
 from rich.text import Text
 
-from evaltui import triage
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.compare.summary import summarize
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
+from evaltui.review import triage
 from evaltui.stats import pct
 from evaltui.textsafe import one_line, safe_json, visible
 

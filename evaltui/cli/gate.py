@@ -202,7 +202,7 @@ def verify_cmd(
     from evaltui import gate
     from evaltui.errors import InputError
     from evaltui.files import read_capped
-    from evaltui.findings_files import signers_file
+    from evaltui.review.findings_files import signers_file
 
     try:
         raw = read_capped(record_path, "decision record")  # read once: verified as read

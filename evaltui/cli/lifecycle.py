@@ -8,8 +8,8 @@ import click
 
 from evaltui.cli.app import InputFile, cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_table, print_rows
-from evaltui.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.models import CASE_STATUSES
+from evaltui.review.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.textsafe import one_line, safe_json
 
 
@@ -29,7 +29,7 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
     All the cases change in one transaction; each is recorded in the event log.
     `evaltui restore` undoes it. A later import keeps them retired.
     """
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
 
     with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
@@ -43,7 +43,7 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
 @click.pass_context
 def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) -> None:
     """Make retired or quarantined cases active again."""
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
 
     with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
@@ -57,7 +57,7 @@ def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) ->
 @click.pass_context
 def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) -> None:
     """Quarantine cases: still visible, left out of the gate, awaiting a decision."""
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
 
     with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
@@ -88,7 +88,7 @@ def stale_cmd(
     a marker of obsolescence from config (an attribute value, or first seen
     before a date).
     """
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
 
     with open_store(store_path(ctx), write=save_markers) as store:
         marks = lifecycle.load_markers(store, markers)
@@ -135,7 +135,7 @@ def cases_cmd(
     ctx: click.Context, status: str | None, suite: str | None, limit: int | None, as_json: bool
 ) -> None:
     """List cases with their lifecycle status (who retired them, when, why)."""
-    from evaltui import lifecycle
+    from evaltui.review import lifecycle
 
     with open_store(store_path(ctx)) as store:
         rows = lifecycle.list_cases(store, status=status, suite=suite, limit=limit)

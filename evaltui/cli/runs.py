@@ -394,7 +394,7 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
     if loaded and len(loaded) == len(outcomes):  # a new demo store: its reviewers' notes too
-        from evaltui.labelguide.demo import add_demo_notes
+        from evaltui.review.labelguide.demo import add_demo_notes
 
         with open_store(path, write=True) as store:
             echo(f"added {add_demo_notes(store)} reviewers' notes without a class", err=True)

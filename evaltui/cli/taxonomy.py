@@ -55,7 +55,7 @@ def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def taxonomy_import(ctx: click.Context, file: Path) -> None:
     """Store FILE as this store's taxonomy (recorded; old findings keep their class)."""
-    from evaltui import taxonomy
+    from evaltui.review import taxonomy
 
     tax = taxonomy.parse_toml(file)
     with open_store(store_path(ctx), write=True) as store:
@@ -72,7 +72,7 @@ def taxonomy_import(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def taxonomy_export(ctx: click.Context) -> None:
     """Print the taxonomy in force as TOML (a starting point to edit)."""
-    from evaltui import taxonomy
+    from evaltui.review import taxonomy
 
     with open_store(store_path(ctx)) as store:
         echo(taxonomy.to_toml(taxonomy_in_force(ctx, store)), nl=False)
@@ -86,7 +86,7 @@ def taxonomy_versions(ctx: click.Context, as_json: bool) -> None:
 
     Version 1 is what was in force before the first change (recorded with that change).
     """
-    from evaltui import taxonomy
+    from evaltui.review import taxonomy
 
     with open_store(store_path(ctx)) as store:
         found = taxonomy.versions(store)
@@ -126,7 +126,7 @@ def taxonomy_versions(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def taxonomy_diff(ctx: click.Context, old: int, new: int, as_json: bool) -> None:
     """What changed from taxonomy version OLD to NEW: classes added, removed, changed."""
-    from evaltui import taxonomy
+    from evaltui.review import taxonomy
 
     with open_store(store_path(ctx)) as store:
         a, b = taxonomy.version(store, old, "OLD"), taxonomy.version(store, new, "NEW")

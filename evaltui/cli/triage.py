@@ -56,7 +56,7 @@ def label_cmd(
       evaltui label prod-2026-11-02 cand-2026-11-20 refunds-004 \\
           --class unsafe_tool_action --verdict real_regression --note "changed the card in chat"
     """
-    from evaltui import triage
+    from evaltui.review import triage
 
     if not any(v is not None for v in (cls, owner, verdict, note)):
         raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
@@ -122,7 +122,7 @@ def findings_list(
     an owner or a note alone leaves it `untriaged`, and a case only unverified
     findings speak on is `unverified` (shown, never counted by the gate).
     """
-    from evaltui import triage
+    from evaltui.review import triage
 
     with open_store(store_path(ctx)) as store:
         rows = triage.list_findings(
@@ -202,8 +202,8 @@ def findings_export(
     Example (the reviewer importing it verifies FILE.sig against their allowed-signers file):
       evaltui findings export ana.jsonl --sign ~/.ssh/id_ed25519
     """
-    from evaltui import findings_files
     from evaltui.files import check_writable
+    from evaltui.review import findings_files
 
     if otlp or endpoint:  # docs/triage.md: triage out as OpenTelemetry
         _export_otlp(ctx, file, baseline, candidate, sign_key, otlp, endpoint)
@@ -226,7 +226,7 @@ def findings_export(
 def _export_otlp(ctx: click.Context, file: Path | None, baseline: str | None,
                  candidate: str | None, sign_key: Path | None, otlp: bool,
                  endpoint: str | None) -> None:  # fmt: skip
-    from evaltui import findings_otlp
+    from evaltui.exporters import findings_otlp
     from evaltui.files import check_writable
 
     if not otlp or sign_key or (file is None and not endpoint):
@@ -269,7 +269,7 @@ def findings_import(
     (unverified)"): it is an opinion of its own, and never replaces, retracts or
     adjudicates anyone's finding. A signed file speaks only for its signer.
     """
-    from evaltui import findings_files
+    from evaltui.review import findings_files
 
     if allowed_signers is None and policy_path is not None:
         from evaltui.gate import load_policy
@@ -312,7 +312,7 @@ def findings_adjudicators(
     files count only when signed by a listed adjudicator (or any signed reviewer
     while none are listed).
     """
-    from evaltui import triage
+    from evaltui.review import triage
 
     for name in add:
         triage.check_name(name, "--add", "adjudicator")  # refused before the store is opened
@@ -332,7 +332,7 @@ def findings_adjudicators(
 @click.pass_context
 def findings_signers(ctx: click.Context, file: Path | None) -> None:
     """Show, or set, the allowed-signers file findings imports are verified against."""
-    from evaltui.findings_files import SIGNERS_SETTING
+    from evaltui.review.findings_files import SIGNERS_SETTING
 
     with open_store(store_path(ctx), write=file is not None) as store:
         if file is not None:
@@ -347,7 +347,7 @@ def findings_signers(ctx: click.Context, file: Path | None) -> None:
 @click.pass_context
 def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
     """Undo your latest finding in a comparison (the undo is recorded too)."""
-    from evaltui import triage
+    from evaltui.review import triage
 
     with open_store(store_path(ctx)) as store:
         f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
@@ -363,7 +363,7 @@ def findings_agreement(
     ctx: click.Context, baseline: str | None, candidate: str | None, as_json: bool
 ) -> None:
     """Percent agreement and Cohen's kappa per reviewer pair, on class and on verdict."""
-    from evaltui import triage
+    from evaltui.review import triage
 
     with open_store(store_path(ctx)) as store:
         rows = triage.agreement(

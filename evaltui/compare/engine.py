@@ -38,7 +38,7 @@ from evaltui.compare.rows import (
 )
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import CASE_STATUSES
-from evaltui.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
+from evaltui.review.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
 
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")
@@ -649,7 +649,7 @@ class Comparison:
 
     def findings(self, case_id: int) -> list[Any]:
         """The finding history of a case in this comparison, read on this connection."""
-        from evaltui import triage
+        from evaltui.review import triage
 
         with self._lock:
             return triage.history(self.conn, self.baseline.id, self.candidate.id, case_id)

@@ -19,9 +19,9 @@ from typing import Any, Literal, get_args
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
+from evaltui.review.triage_state import TRIAGED, TRUSTED
 from evaltui.stats import mcnemar_exact
 from evaltui.store.sql import LIMIT_HIT
-from evaltui.triage_state import TRIAGED, TRUSTED
 from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
 
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule

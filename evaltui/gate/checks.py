@@ -19,8 +19,8 @@ from typing import Any
 from evaltui.compare import Comparison
 from evaltui.compare.measures import METRICS, NAME_KINDS, NameKind
 from evaltui.gate.policy import LoadedPolicy, suggest
+from evaltui.review.taxonomy import Taxonomy
 from evaltui.store.rows import MANY
-from evaltui.taxonomy import Taxonomy
 
 
 def _text(value: Any) -> str:

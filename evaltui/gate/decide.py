@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evaltui import __version__, lifecycle, signing, triage
+from evaltui import __version__, signing
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
 from evaltui.compare.summary import summarize
@@ -35,10 +35,11 @@ from evaltui.gate.policy import (
     load_policy,
 )
 from evaltui.gate.record import SCHEMA, DecisionRecord, RuleResult, content_hash
+from evaltui.review import lifecycle, triage
+from evaltui.review.taxonomy import Taxonomy
+from evaltui.review.taxonomy import load as load_taxonomy
 from evaltui.stats import holm
 from evaltui.store.store import Store, now_iso
-from evaltui.taxonomy import Taxonomy
-from evaltui.taxonomy import load as load_taxonomy
 
 
 def _round(x: float | None) -> float | None:

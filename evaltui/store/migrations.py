@@ -426,7 +426,7 @@ def m014_taxonomy_versions_and_rulings(db: Database) -> None:
     when, why, the classes in full and their sha256), and every ruling on a proposed class
     (accepted as a class, merged into one, or rejected) with the notes it covered. Both
     append-only. A store's taxonomy is its latest version (taxonomy.py owns the table);
-    the rulings are evaltui/labelguide/rulings.py's."""
+    the rulings are evaltui/review/labelguide/rulings.py's."""
     db.executescript(
         """
         CREATE TABLE taxonomy_versions (

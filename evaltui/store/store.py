@@ -355,7 +355,7 @@ class Store(EventLog):
 
         `rows`, when given, builds the row batches instead of `records`: called
         with the new run id and the Tally to fill (the import reader process,
-        evaltui/import_process.py, does the reading and row building there).
+        evaltui/service/import_process.py, does the reading and row building there).
         """
         actor = actor or self.actor
         conn = self.conn

@@ -23,7 +23,7 @@ from evaltui.compare import CaseDetail, CaseRow, Filter
 
 if TYPE_CHECKING:
     from evaltui.compare import Comparison
-    from evaltui.triage import Finding
+    from evaltui.review.triage import Finding
 
 PAGE = 60  # rows per page read
 LAST = 1 << 62  # an order key after every case

@@ -12,14 +12,14 @@ if TYPE_CHECKING:
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
     from evaltui.gate import DecisionRecord, DecisionRow
-    from evaltui.labelguide.proposals import Proposed
-    from evaltui.labelguide.ratify import Suggestion as RatifySuggestion
-    from evaltui.lifecycle import Suggestion
     from evaltui.models import RunSummary
-    from evaltui.taxonomy import Taxonomy
-    from evaltui.trend import Trend
-    from evaltui.triage import Finding
+    from evaltui.review.labelguide.proposals import Proposed
+    from evaltui.review.labelguide.ratify import Suggestion as RatifySuggestion
+    from evaltui.review.lifecycle import Suggestion
+    from evaltui.review.taxonomy import Taxonomy
+    from evaltui.review.triage import Finding
     from evaltui.tui.case_cursor import Page
+    from evaltui.views.trend import Trend
 
     CaseView = tuple[CaseRow, CaseDetail, list[Finding]]
 

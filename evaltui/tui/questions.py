@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison
-    from evaltui.taxonomy import Taxonomy
-    from evaltui.triage import Finding
+    from evaltui.review.taxonomy import Taxonomy
+    from evaltui.review.triage import Finding
     from evaltui.tui.messages import Previewed
 
     Ask = Callable[[Screen[Any], Callable[[Any], None]], object]

@@ -11,16 +11,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from evaltui import lifecycle, triage
 from evaltui.models import StepRef
+from evaltui.review import lifecycle, triage
 from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import NotSaved, Previewed, Saved, StatusRequest
 
 if TYPE_CHECKING:
     from evaltui.compare import CaseRow, Comparison, Filter
-    from evaltui.taxonomy import FailureClass, Taxonomy
-    from evaltui.triage import Finding
+    from evaltui.review.taxonomy import FailureClass, Taxonomy
+    from evaltui.review.triage import Finding
 
 # the lifecycle picker's choices beside the retire reasons
 QUARANTINE = ("quarantine", "quarantine: keep visible, leave out of the gate, decide later")

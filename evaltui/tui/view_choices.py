@@ -1,6 +1,6 @@
 """What a reviewer chose about a comparison's view, and where they left it: the reducer and
 segment dimensions chosen in the app, retired cases counted or not, the change kinds
-shown, and the place kept per comparison and reviewer (`evaltui.view_state`: saved when
+shown, and the place kept per comparison and reviewer (`evaltui.views.view_state`: saved when
 the compare screen is left or the app quits, restored when it is opened again). No
 Textual here: the compare screen asks and shows.
 """
@@ -16,9 +16,9 @@ from evaltui.textsafe import one_line, visible
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from evaltui.review.triage import Finding
     from evaltui.store import Store
-    from evaltui.triage import Finding
-    from evaltui.view_state import ViewState
+    from evaltui.views.view_state import ViewState
 
 RunIds = tuple[int, int, int | None]  # baseline, candidate, fallback
 REDUCERS = [
@@ -92,7 +92,7 @@ class ViewChoices:
         return flt if self.restoring else None
 
     def state(self, flt: Filter, position: int, case_id: int | None) -> ViewState:
-        from evaltui.view_state import ViewState
+        from evaltui.views.view_state import ViewState
 
         return ViewState(
             changes=sorted(flt.changes) if flt.changes != CHANGED else [],
@@ -111,8 +111,8 @@ def read_view(
 ) -> tuple[ViewState | None, str | None]:
     """The view the app's reviewer saved for a comparison (`open_store` opens the store
     as them), and why it was not applied (it does not check)."""
-    from evaltui import view_state
     from evaltui.errors import InputError
+    from evaltui.views import view_state
 
     with open_store() as store:
         try:
@@ -123,7 +123,7 @@ def read_view(
 
 def keep_view(open_store: Callable[[], Store], run_ids: RunIds, state: ViewState) -> str | None:
     """Keep the view for a comparison, the app's reviewer's; what went wrong, if it was not kept."""
-    from evaltui import view_state
+    from evaltui.views import view_state
 
     try:
         with open_store() as store:

@@ -8,7 +8,8 @@ import sqlite3
 from textual.widgets import Static
 from textual.worker import WorkerFailed
 
-from evaltui import gate, service, triage
+from evaltui import gate, service
+from evaltui.review import triage
 from evaltui.store import Store
 from evaltui.store import store as store_module
 from evaltui.tui.app import EvaltuiApp

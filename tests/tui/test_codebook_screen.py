@@ -9,8 +9,8 @@ from collections import Counter
 
 from rich.console import Console
 
-from evaltui import taxonomy, triage
-from evaltui.labelguide.demo import add_demo_notes
+from evaltui.review import taxonomy, triage
+from evaltui.review.labelguide.demo import add_demo_notes
 from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.codebook import CodebookScreen

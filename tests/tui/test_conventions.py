@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from textual.command import CommandPalette
 from textual.filter import Monochrome, NoColor
 
-from evaltui import view_state
 from evaltui.cli import cli
 from evaltui.store import Store
 from evaltui.tui import config
@@ -21,6 +20,7 @@ from evaltui.tui.screens.help import HelpScreen, keys_of
 from evaltui.tui.screens.prompts import OptionPicker, TextPrompt
 from evaltui.tui.screens.runs import RunsScreen
 from evaltui.tui.screens.trend import TrendScreen
+from evaltui.views import view_state
 
 from .conftest import expected_order, open_compare, pane_text, settle
 

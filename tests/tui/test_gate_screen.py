@@ -81,7 +81,8 @@ async def test_the_readmes_release_week_pass_decides_what_the_readme_says(
         assert stated[1].upper() in shown, shown
     assert stated[1] == "rollback"
     # and without step 3 the decision is the one the README gives for that case
-    from evaltui import service, triage
+    from evaltui import service
+    from evaltui.review import triage
 
     with Store(db_path) as store:
         sel = service.get_selection(store)

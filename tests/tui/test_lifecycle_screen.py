@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaltui import lifecycle
+from evaltui.review import lifecycle
 from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.compare import CompareScreen

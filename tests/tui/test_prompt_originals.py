@@ -7,8 +7,9 @@ import json
 
 from click.testing import CliRunner
 
-from evaltui import service, triage
+from evaltui import service
 from evaltui.cli import cli
+from evaltui.review import triage
 from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.prompts import TRIAGED_HINT, TextPrompt

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from evaltui import service, triage
+from evaltui import service
+from evaltui.review import triage
 from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.prompts import ClassPicker, TextPrompt, VerdictPicker

@@ -22,10 +22,10 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from evaltui import service
-from evaltui import taxonomy as taxonomies
-from evaltui.codebook import CodebookUnavailable
-from evaltui.labelguide import ratify
-from evaltui.labelguide.proposals import Offered, propose_in_store
+from evaltui.review import taxonomy as taxonomies
+from evaltui.review.codebook import CodebookUnavailable
+from evaltui.review.labelguide import ratify
+from evaltui.review.labelguide.proposals import Offered, propose_in_store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.messages import ProposalsLoaded, Ruled
 from evaltui.tui.screens.base import AppScreen
@@ -33,9 +33,9 @@ from evaltui.tui.screens.prompts import ClassPicker, ConfirmEffect, TextPrompt
 from evaltui.tui.widgets.safe import DataTable, Static
 
 if TYPE_CHECKING:
-    from evaltui.labelguide.proposals import Proposed
-    from evaltui.labelguide.ratify import Suggestion
-    from evaltui.taxonomy import Taxonomy
+    from evaltui.review.labelguide.proposals import Proposed
+    from evaltui.review.labelguide.ratify import Suggestion
+    from evaltui.review.taxonomy import Taxonomy
 
 COLUMNS = (
     ("key", 30),

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from evaltui.compare import Comparison, Filter, Reducer, SegmentRow
 from evaltui.models import CASE_STATUSES
-from evaltui.taxonomy import Taxonomy
+from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
 from evaltui.tui import triage_desk as desk
 from evaltui.tui.case_browser import CaseBrowser
@@ -54,7 +54,7 @@ from evaltui.tui.widgets.safe import Static
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from evaltui.view_state import ViewState
+    from evaltui.views.view_state import ViewState
 
 __all__ = ["PAGE", "CompareScreen"]
 

@@ -11,11 +11,12 @@ from textual.binding import Binding
 from textual.widgets import Footer
 from textual.worker import Worker
 
-from evaltui import exporters, gate, taxonomy
+from evaltui import exporters, gate
 from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.gate import POLICY_SETTING, DecisionRecord, DecisionRow
 from evaltui.gate.record import RuleResult
+from evaltui.review import taxonomy
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.messages import Evaluated, Exported, NeedPolicy

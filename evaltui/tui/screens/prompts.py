@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 
-from evaltui.lifecycle import REASON_HELP, REASONS
 from evaltui.models import FINDING_VERDICTS
-from evaltui.taxonomy import Taxonomy
+from evaltui.review.lifecycle import REASON_HELP, REASONS
+from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.widgets.safe import Input, Option, OptionList, Static
 

@@ -111,7 +111,7 @@ class RunsScreen(AppScreen):
             selection = service.get_selection(store)
         self.post_message(RunsLoaded(runs, selection))
         # What Enter needs, loaded now while the runs are read: not after the key.
-        import evaltui.taxonomy
+        import evaltui.review.taxonomy
         import evaltui.tui.screens.compare  # noqa: F401
 
     @on(RunsLoaded)

@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer
 
-from evaltui import lifecycle
 from evaltui.compare import Comparison
-from evaltui.lifecycle import Suggestion
+from evaltui.review import lifecycle
+from evaltui.review.lifecycle import Suggestion
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import Previewed, StatusRequest, SuggestionsLoaded, Written
 from evaltui.tui.screens.base import AppScreen

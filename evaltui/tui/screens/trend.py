@@ -1,5 +1,5 @@
 """The trend view: pass rate per segment over the suite's last runs (sparklines), and each
-case's history across them, standing failures first (evaltui.trend)."""
+case's history across them, standing failures first (evaltui.views.trend)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from textual.widgets import Footer
 from evaltui.compare import Reducer
 from evaltui.exporters.text import pct, segment_label
 from evaltui.textsafe import one_line
-from evaltui.trend import history, spark, trend
 from evaltui.tui.messages import TrendLoaded
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.widgets.safe import DataTable, Static
+from evaltui.views.trend import history, spark, trend
 
 LAST_RUNS = 12
 

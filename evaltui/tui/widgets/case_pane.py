@@ -20,8 +20,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
+from evaltui.review.triage import Finding
 from evaltui.textsafe import inert
-from evaltui.triage import Finding
 from evaltui.tui.path_view import aligned_calls
 from evaltui.tui.render import case_renderable
 from evaltui.tui.widgets.safe import Static

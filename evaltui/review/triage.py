@@ -20,9 +20,8 @@ from typing import Any
 
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import StepRef
-from evaltui.store.store import Store, now_iso
-from evaltui.taxonomy import FailureClass
-from evaltui.triage_state import (
+from evaltui.review.taxonomy import FailureClass
+from evaltui.review.triage_state import (
     UNSET,
     UNVERIFIED_SUFFIX,
     Agreement,
@@ -49,6 +48,7 @@ from evaltui.triage_state import (
     uncounted_adjudications,
     unverified_identities,
 )
+from evaltui.store.store import Store, now_iso
 
 # the records and the pure fold live in triage_state; these names are this module's too
 __all__ = [

@@ -3,7 +3,7 @@ that watches its agents in a tracing backend (Phoenix, Langfuse, Datadog, Grafan
 evaltui's failure classes and verdicts beside the traces they judge.
 
 An event is a log record (OTLP logs signal): `eventName` gen_ai.evaluation.result, the
-GenAI semantic conventions' attributes `gen_ai.evaluation.name` = `evaltui.triage`,
+GenAI semantic conventions' attributes `gen_ai.evaluation.name` = `evaltui.review.triage`,
 `gen_ai.evaluation.score.label` = the failure class (else the verdict, else the kind:
 an undo), `gen_ai.evaluation.explanation` = the note, and `evaltui.finding.*` for the rest
 (uid, kind, class, class name, owner, verdict, reviewer, what it undoes) and the case and
@@ -26,13 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evaltui import triage
 from evaltui.errors import InputError
 from evaltui.files import atomic_writer
+from evaltui.review import triage
 from evaltui.store import Store
 
 EVENT = "gen_ai.evaluation.result"
-NAME = "evaltui.triage"
+NAME = "evaltui.review.triage"
 BATCH = 1000  # log records per ExportLogsServiceRequest
 _IDS = re.compile(r"\(trace ([0-9a-f]{32}), span ([0-9a-f]{16})\)")
 TIMEOUT = 10.0  # seconds per POST

@@ -15,19 +15,19 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from evaltui import taxonomy as taxonomies
-from evaltui import triage
 from evaltui.errors import InputError
-from evaltui.store import Store
-from evaltui.taxonomy import (
+from evaltui.review import taxonomy as taxonomies
+from evaltui.review import triage
+from evaltui.review.taxonomy import (
     EXAMPLES_MAX,
     KEY_RE,
     FailureClass,
     Taxonomy,
     TaxonomyVersion,
 )
+from evaltui.review.triage_state import Finding, effective
+from evaltui.store import Store
 from evaltui.textsafe import visible
-from evaltui.triage_state import Finding, effective
 
 from . import rulings
 from .proposals import Offered, Proposed

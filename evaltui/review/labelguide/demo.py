@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from evaltui import triage
 from evaltui.errors import NotFoundError
 from evaltui.paths import demo_data_dir
+from evaltui.review import triage
 from evaltui.store import Store
 
 NOTES_FILE = "notes.jsonl"

@@ -20,12 +20,12 @@ from itertools import groupby
 
 from pydantic import BaseModel, ConfigDict
 
-from evaltui import triage
-from evaltui.codebook import MAX_NOTES_ENV, Note
-from evaltui.codebook.propose import max_notes
 from evaltui.errors import InputError
+from evaltui.review import triage
+from evaltui.review.codebook import MAX_NOTES_ENV, Note
+from evaltui.review.codebook.propose import max_notes
+from evaltui.review.triage_state import NamedFinding, current_by_reviewer, effective
 from evaltui.store import Store
-from evaltui.triage_state import NamedFinding, current_by_reviewer, effective
 
 CODED_PER_CLASS = 200  # coded notes kept per class (the latest): enough for its profile
 

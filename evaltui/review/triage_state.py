@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evaltui.errors import InputError
 from evaltui.models import FINDING_VERDICTS, StepRef
+from evaltui.review.taxonomy import FailureClass
 from evaltui.stats import cohen_kappa
 from evaltui.store.events import now_iso
-from evaltui.taxonomy import FailureClass
 
 # Triage as the comparison reads it from `case_triage` (alias ct; docs/gate.md). Its
 # class, owner and verdict come from verified findings only (triage_state.effective).

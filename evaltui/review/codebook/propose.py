@@ -27,7 +27,7 @@ from .model import (
 from .text import excerpt, suggest_key, suggest_name, tokens, word_terms
 
 if TYPE_CHECKING:
-    from evaltui.taxonomy import FailureClass
+    from evaltui.review.taxonomy import FailureClass
 
 DEFAULT_THRESHOLD = 0.92  # average cosine distance within which notes group (tuned: docs)
 DEFAULT_MIN_SIZE = 3

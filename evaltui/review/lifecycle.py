@@ -147,7 +147,7 @@ def restore(
 
 
 def resolve_cases(store: Store, refs: list[str]) -> list[int]:
-    from evaltui.triage import resolve_case
+    from evaltui.review.triage import resolve_case
 
     return [resolve_case(store, r) for r in refs]
 

@@ -106,9 +106,9 @@ def import_path(
         raise InputError(str(path), "no such file or folder")
     # a FIFO would block the first read forever, a device (/dev/zero) never end
     check_regular(path, "results file")
-    from evaltui import import_process
     from evaltui.importers import ImportOptions, detect, get_importer, sha256_file
     from evaltui.importers.base import checked_records
+    from evaltui.service import import_process
 
     importer = get_importer(fmt) if fmt else detect(path)
     options = options or ImportOptions()
@@ -200,7 +200,7 @@ def writes_alone(path: Path) -> bool:
     setting = os.environ.get("EVALTUI_IMPORT_ALONE", "")
     if setting in ("0", "1"):
         return setting == "1"
-    from evaltui import import_process
+    from evaltui.service import import_process
 
     return path.is_file() and path.stat().st_size >= import_process.MIN_BYTES
 

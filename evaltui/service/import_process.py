@@ -136,7 +136,7 @@ def rows_from_reader(
 ) -> RowSource:
     """A `rows` source for Store.import_run that reads in a separate process.
 
-    The reader is a fresh interpreter (`python -m evaltui.import_process`), never a
+    The reader is a fresh interpreter (`python -m evaltui.service.import_process`), never a
     fork (the caller may hold threads) nor multiprocessing's spawn (which would run
     the caller's main script again in the child).
     """
@@ -148,7 +148,7 @@ def rows_from_reader(
         )  # fmt: skip
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "evaltui.import_process", job],
+                [sys.executable, "-m", "evaltui.service.import_process", job],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=errors,
@@ -203,7 +203,7 @@ def rows_from_reader(
 
 
 def main(argv: list[str]) -> None:
-    """`python -m evaltui.import_process JOB`: the reader process (JOB is JSON)."""
+    """`python -m evaltui.service.import_process JOB`: the reader process (JOB is JSON)."""
     job = json.loads(argv[0])
     _reader(job["fmt"], job["path"], ImportOptions(**job["options"]), job["index"], job["run_id"])
 

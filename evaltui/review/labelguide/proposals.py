@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evaltui import taxonomy as taxonomies
-from evaltui.codebook import (
+from evaltui.compare import Comparison
+from evaltui.errors import InputError
+from evaltui.review import taxonomy as taxonomies
+from evaltui.review.codebook import (
     DEFAULT_MIN_SIZE,
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW,
@@ -23,8 +25,6 @@ from evaltui.codebook import (
     Proposals,
     propose,
 )
-from evaltui.compare import Comparison
-from evaltui.errors import InputError
 from evaltui.store import Store
 from evaltui.textsafe import visible
 

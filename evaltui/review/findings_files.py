@@ -15,16 +15,17 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evaltui import signing, triage
+from evaltui import signing
 from evaltui.errors import InputError
 from evaltui.files import atomic_writer
 from evaltui.importers.base import bounded_lines, env_limit, validation_error
 from evaltui.models import FindingVerdict, StepRef
+from evaltui.review import triage
+from evaltui.review.taxonomy import Taxonomy
+from evaltui.review.taxonomy import load as load_taxonomy
+from evaltui.review.triage import Draft, Kind, NamedFinding, Opinion, RunName
 from evaltui.store.store import Store
-from evaltui.taxonomy import Taxonomy
-from evaltui.taxonomy import load as load_taxonomy
 from evaltui.textsafe import safe_json
-from evaltui.triage import Draft, Kind, NamedFinding, Opinion, RunName
 
 SIGNERS_SETTING = "findings.allowed_signers"
 

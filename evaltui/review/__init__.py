@@ -1,0 +1,1 @@
+"""The review layer: triage, its state, the taxonomy, case lifecycle, findings files, the codebook."""

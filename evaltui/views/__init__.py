@@ -1,0 +1,1 @@
+"""Views over the store above the comparison: history (trend) and saved views."""
