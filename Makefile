@@ -38,7 +38,7 @@ BENCHVENV := .venv-bench
 $(BENCHVENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCHVENV)
 	$(BENCHVENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCHVENV)/bin/python -m pip install --quiet -e '.[codebook]' inspect-ai
+	$(BENCHVENV)/bin/python -m pip install --quiet -e '.[codebook,team]' inspect-ai
 	touch $@
 
 bench: $(BENCHVENV)/.installed

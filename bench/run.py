@@ -828,6 +828,8 @@ SECTIONS = {
     "mem_app": _section("mem_app"),
     "codebook": _section("codebook"),
     "otlp_proto": _section("otlp_proto"),
+    "calibrate": _section("calibrate"),
+    "team": _section("team"),
 }
 
 

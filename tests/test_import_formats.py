@@ -17,6 +17,7 @@ from evaltui import service
 from evaltui.errors import InputError
 from evaltui.importers import detect
 from evaltui.importers.base import ImportOptions
+from evaltui.store.runs import list_runs
 
 from .conftest import FIXTURES
 
@@ -34,7 +35,7 @@ LM_CAND = LM / "fixture-org__candidate-7b"
 
 
 def run_row(store, run_id):
-    return next(r for r in store.list_runs() if r.id == run_id)
+    return next(r for r in list_runs(store) if r.id == run_id)
 
 
 def outcomes(store, run_id, suite="%"):
@@ -125,7 +126,7 @@ def test_inspect_counts_match_the_logs_own_results(store):
                 assert crit["passed"] == round(score["metrics"]["accuracy"]["value"] * total)
             # every result is counted: a float scorer's values pass at 1.0 or fail
             assert crit["passed"] + crit["failed"] + crit["errored"] == total, (name, crit)
-    assert {r.format for r in store.list_runs()} == {"inspect"}
+    assert {r.format for r in list_runs(store)} == {"inspect"}
 
 
 def test_inspect_eval_and_json_twins_hold_the_same_results(store):
@@ -452,7 +453,7 @@ def test_promptfoo_bad_jsonl_and_csv_are_named(store, tmp_path):
     with pytest.raises(InputError) as info:
         service.import_path(store, c)
     assert info.value.field == "Status" and info.value.location.startswith("record ")
-    assert store.list_runs() == []
+    assert list_runs(store) == []
 
 
 # -- OpenAI Evals ----------------------------------------------------------------------------
@@ -518,7 +519,7 @@ def test_openai_evals_bad_lines_are_named(store, tmp_path, edit, location, field
     with pytest.raises(InputError) as info:
         service.import_path(store, p, fmt="openai-evals")
     assert (info.value.location, info.value.field) == (location, field)
-    assert store.list_runs() == []
+    assert list_runs(store) == []
 
 
 def test_openai_evals_correct_of_wrong_type_is_named(store, tmp_path):
@@ -618,7 +619,7 @@ def test_lm_eval_bad_lines_are_named(store, tmp_path):
     with pytest.raises(InputError) as info:
         service.import_path(store, folder)
     assert (info.value.location, info.value.field) == ("line 8", "doc_id")
-    assert store.list_runs() == []
+    assert list_runs(store) == []
 
 
 def test_empty_files_of_each_text_format_are_named(store, tmp_path):
@@ -628,4 +629,4 @@ def test_empty_files_of_each_text_format_are_named(store, tmp_path):
         with pytest.raises(InputError) as info:
             service.import_path(store, p, fmt=fmt)
         assert str(p) in str(info.value)
-    assert store.list_runs() == []
+    assert list_runs(store) == []

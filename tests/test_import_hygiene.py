@@ -1,4 +1,5 @@
-"""The package's shape: layers, front ends without SQL, module sizes (Harlequin's checks, walked)."""
+"""The package's shape: front ends without SQL or Textual below them, module sizes
+(Harlequin's checks, walked). The layers themselves: tests/test_layers.py."""
 
 from __future__ import annotations
 
@@ -107,21 +108,6 @@ def test_no_module_is_too_long():
         if (n := len(p.read_text().splitlines())) > limits.get(str(p.relative_to(PACKAGE)), 500)
     }
     assert too_long == {}
-
-
-def test_nothing_imports_upward():
-    """Layers import only those below them: the domain never imports a front end or an exporter."""
-    order = {"cli": 6, "tui": 6, "exporters": 5}
-    bad = []
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE)
-        layer = order.get(rel.parts[0], 4) if len(rel.parts) > 1 else 4
-        if rel.name == "__main__.py":  # `python -m evaltui`: an entry point, like the CLI
-            layer = 6
-        for m in re.finditer(r"^\s*(?:from|import) evaltui\.(\w+)", path.read_text(), re.M):
-            if order.get(m[1], 0) > layer:
-                bad.append(f"{rel} imports evaltui.{m[1]}")
-    assert bad == []
 
 
 def test_the_decision_schema_is_generated_from_the_model():

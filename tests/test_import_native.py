@@ -8,13 +8,14 @@ import pytest
 from evaltui import service
 from evaltui.errors import InputError
 from evaltui.importers import ImportOptions, detect
+from evaltui.store.runs import list_runs
 from tests.conftest import DEMO
 from tests.helpers import line, write_jsonl
 
 
 def test_demo_file_imports_with_header_fields(store):
     (out,) = service.import_path(store, DEMO / "candidate.jsonl")
-    (run,) = store.list_runs()
+    (run,) = list_runs(store)
     assert run.name == "cand-2026-11-20"
     assert run.role == "candidate"
     assert run.system.startswith("support-bot v42")
@@ -42,7 +43,7 @@ def test_cli_options_override_header(store, tmp_path):
     service.import_path(
         store, path, options=ImportOptions(name="mine", role="production", system="sys")
     )
-    (run,) = store.list_runs()
+    (run,) = list_runs(store)
     assert (run.name, run.role, run.system) == ("mine", "production", "sys")
 
 
@@ -59,7 +60,7 @@ def test_same_file_twice_is_skipped_unless_forced(store):
     service.import_path(store, DEMO / "production.jsonl")
     (again,) = service.import_path(store, DEMO / "production.jsonl")
     assert again.skipped and again.run_id == 1
-    assert len(store.list_runs()) == 1
+    assert len(list_runs(store)) == 1
     (forced,) = service.import_path(store, DEMO / "production.jsonl", force=True)
     assert not forced.skipped and forced.run_id == 2
 
@@ -74,7 +75,7 @@ def test_native_csv_same_columns(store, tmp_path):
     )
     assert detect(path).name == "native-csv"
     service.import_path(store, path)
-    (run,) = store.list_runs()
+    (run,) = list_runs(store)
     assert (run.results, run.passed, run.failed) == (2, 1, 1)
     assert run.criteria == {"c1": {"passed": 0, "failed": 1, "errored": 0, "unscored": 0}}
     assert (
@@ -193,7 +194,7 @@ def test_csv_bad_cell_names_line_and_column(store, tmp_path):
     with pytest.raises(InputError) as info:
         service.import_path(store, path)
     assert (info.value.location, info.value.field) == ("line 3", "attributes")
-    assert store.list_runs() == []
+    assert list_runs(store) == []
 
 
 def test_csv_unknown_column_is_named(store, tmp_path):

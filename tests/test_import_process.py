@@ -13,6 +13,7 @@ from evaltui.importers import ImportOptions, Progress
 from evaltui.models import Run
 from evaltui.service import import_process
 from evaltui.store import Store
+from evaltui.store.runs import import_run, list_runs
 
 from .conftest import DEMO, FIXTURES
 from .helpers import line, write_jsonl
@@ -121,7 +122,7 @@ def test_when_the_reader_process_fails_the_run_is_rolled_back(tmp_path):
         before = store.dump()
         rows = import_process.rows_from_reader("native", tmp_path, ImportOptions(), 0, Progress())
         with pytest.raises(RuntimeError, match="import reader process failed"):
-            store.import_run(Run(name="x", format="native"), [], rows=rows)
+            import_run(store, Run(name="x", format="native"), [], rows=rows)
         assert store.dump() == before
         assert store.integrity_check() == "ok"
 
@@ -181,4 +182,4 @@ def test_new_stores_use_64k_pages_and_old_ones_keep_theirs(tmp_path, monkeypatch
     with Store(tmp_path / "old.db") as store:
         assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
         assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 4096
-        assert len(store.list_runs()) == 3
+        assert len(list_runs(store)) == 3

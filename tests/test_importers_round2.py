@@ -18,10 +18,10 @@ from evaltui import service
 from evaltui.cli import cli
 from evaltui.compare import Comparison
 from evaltui.compare.rows import reducer_note
-from evaltui.compare.summary import summarize
 from evaltui.errors import InputError
 from evaltui.importers.base import ImportOptions
 from evaltui.importers.inspect_ai import _read_member
+from evaltui.store.runs import list_runs
 
 from .conftest import FIXTURES
 
@@ -47,7 +47,7 @@ def headline_accuracy(path: Path) -> tuple[str, float, int]:
 
 
 def run_of(store, run_id: int):
-    return next(r for r in store.list_runs() if r.id == run_id)
+    return next(r for r in list_runs(store) if r.id == run_id)
 
 
 # -- Inspect: a dict-valued scorer as the headline ------------------------------------------
@@ -152,7 +152,7 @@ def test_the_declared_reducer_flips_what_the_tool_says(store, db_path):
         assert "declare at_least_2" in reducer_note(
             cmp.reducer, cmp.baseline, cmp.candidate, cmp.fallback
         )
-        assert summarize(cmp)["declared_reducers"] == {
+        assert cmp.summary().dump()["declared_reducers"] == {
             "baseline": "at_least_2",
             "candidate": "at_least_2",
         }
@@ -240,7 +240,7 @@ def test_the_same_run_in_two_serialisations_is_a_duplicate(store):
     assert again.skipped and again.run_id == first.run_id and "the tool's id inspect/" in again.why
     (kept,) = service.import_path(store, next(base.glob("*.json")), force=True)
     assert not kept.skipped
-    names = [r.name for r in store.list_runs()]
+    names = [r.name for r in list_runs(store)]
     assert names == [names[0], names[0] + " #2"]  # a name resolves to one run
 
 

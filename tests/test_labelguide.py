@@ -20,8 +20,8 @@ from evaltui.errors import InputError
 from evaltui.review import taxonomy, triage
 from evaltui.review.labelguide import notes, ratify, rulings
 from evaltui.review.labelguide.demo import add_demo_notes
-from evaltui.review.labelguide.proposals import propose_in_store
-from evaltui.store import Store
+from evaltui.service.codebook import propose_in_store
+from evaltui.store import Store, runs
 
 from .test_gate import FIXED, policy_file, rule
 
@@ -43,7 +43,7 @@ def run(db: Path, *args: str, reviewer: str = "tester") -> tuple[int, str]:
 
 
 def case(store: Store, key: str) -> int:
-    found = triage.case_by_key(store, "support-assistant", key)
+    found = runs.case_by_key(store, "support-assistant", key)
     assert found is not None
     return found
 
@@ -65,8 +65,8 @@ def test_open_notes_are_current_verified_opinions_without_a_class(noted):
     # a reviewer who classifies their note codes it; a case whose state names a class codes
     # every note on it; a later note replaces the earlier one (the current opinion)
     b, c = (
-        triage.run_by_name(noted, "prod-2026-11-02"),
-        triage.run_by_name(noted, "cand-2026-11-20"),
+        runs.run_by_name(noted, "prod-2026-11-02"),
+        runs.run_by_name(noted, "cand-2026-11-20"),
     )
     triage.label(noted, b, c, case(noted, "refunds-061"), reviewer="ana",
                  failure_class=taxonomy.default_taxonomy().get("policy_ambiguity"))  # fmt: skip
@@ -122,8 +122,8 @@ def test_proposals_are_the_same_every_time_byte_for_byte(noted, db_path):
 
 def test_hostile_note_text_is_inert_in_the_table_and_the_json(noted, db_path):
     b, c = (
-        triage.run_by_name(noted, "prod-2026-11-02"),
-        triage.run_by_name(noted, "cand-2026-11-20"),
+        runs.run_by_name(noted, "prod-2026-11-02"),
+        runs.run_by_name(noted, "cand-2026-11-20"),
     )
     for key in ("account-access-054", "account-access-064"):
         triage.label(noted, b, c, case(noted, key), note=HOSTILE, reviewer="eve")
@@ -298,8 +298,11 @@ def test_versions_and_rulings_are_append_only(noted, db_path):
 
 def test_each_new_table_is_named_in_sql_by_its_owner_alone():
     package = Path(__file__).resolve().parent.parent / "evaltui"
-    mechanics = {"store/migrations.py", "store/schema.py"}
-    owners = {"taxonomy_versions": "taxonomy.py", "codebook_rulings": "labelguide/rulings.py"}
+    mechanics = {"store/migrations/codebook.py", "store/schema.py"}
+    owners = {
+        "taxonomy_versions": "review/taxonomy.py",
+        "codebook_rulings": "review/labelguide/rulings.py",
+    }
     for table, owner in owners.items():
         sql = re.compile(rf"\b(?:FROM|INTO|JOIN|UPDATE|TABLE|ON)\s+{table}\b")
         naming = set()

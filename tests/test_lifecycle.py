@@ -109,9 +109,9 @@ def test_retire_restore_quarantine_are_recorded_and_reversible(three_runs):
     s = three_runs
     a, b = ids(s, "always-pass", "flips")
     assert lifecycle.retire(s, [a, b], "never_changes_decision", "always green") == 2
-    rows = {r["case_key"]: r for r in lifecycle.list_cases(s, status="retired")}
+    rows = {r.case_key: r for r in lifecycle.list_cases(s, status="retired")}
     assert set(rows) == {"always-pass", "flips"}
-    assert rows["flips"]["reason"] == "never_changes_decision" and rows["flips"]["by"] == "tester"
+    assert rows["flips"].reason == "never_changes_decision" and rows["flips"].by == "tester"
     assert lifecycle.quarantine(s, [b], "awaiting policy call") == 1
     assert lifecycle.restore(s, [a]) == 1
     assert lifecycle.status_counts(s) == {"active": 6, "quarantined": 1, "retired": 0}
@@ -143,7 +143,7 @@ def test_reimport_keeps_a_retired_case_retired(three_runs, tmp_path):
     (a,) = ids(three_runs, "always-pass")
     lifecycle.retire(three_runs, [a], "obsolete_policy")
     service.import_path(three_runs, tmp_path / "r3.jsonl", force=True)
-    assert lifecycle.list_cases(three_runs, status="retired")[0]["case_key"] == "always-pass"
+    assert lifecycle.list_cases(three_runs, status="retired")[0].case_key == "always-pass"
 
 
 def test_figures_with_and_without_retired_cases(three_runs, db_path):
@@ -189,3 +189,24 @@ def test_cli_twins(three_runs, db_path, tmp_path):
     r = run.invoke(cli, [*base, "log", "--json"])
     actions = [e["action"] for e in json.loads(r.output)]
     assert actions.count("case.retire") == 2 and actions.count("case.restore") == 2
+
+
+def test_retired_since_is_typed_oldest_first_and_the_cases_json_keeps_its_keys(three_runs, db_path):
+    s = three_runs
+    a, b = ids(s, "always-pass", "flips")
+    assert lifecycle.retired_since(s, None) == []
+    lifecycle.retire(s, [b], "bad_case", "wrong")
+    (first,) = lifecycle.retired_since(s, None)
+    lifecycle.retire(s, [a], "duplicate")
+    later = lifecycle.retired_since(s, first.at)
+    assert [(c.case_key, c.reason, c.by, c.note) for c in later] == [
+        ("always-pass", "duplicate", "tester", None)
+    ]
+    assert [c.case_key for c in lifecycle.retired_since(s, None)] == ["flips", "always-pass"]
+    assert list(first.as_dict()) == ["suite", "case_key", "reason", "by", "at", "note"]
+    out = CliRunner().invoke(cli, ["--db", str(db_path), "cases", "--status", "retired", "--json"])
+    rows = json.loads(out.output)
+    assert [list(r) for r in rows] == [
+        ["id", "suite", "case_key", "status", "reason", "note", "by", "at", "attributes"]
+    ] * 2
+    assert rows[0]["attributes"] == {"policy_version": "v3"} and rows[1]["note"] == "wrong"

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from evaltui.cli import cli
+from evaltui.store.runs import list_runs
 from tests.conftest import DEMO
 
 
@@ -322,7 +323,7 @@ def test_ctrl_c_in_an_import_exits_130_saying_what_was_kept(tmp_path, three_file
     )
     assert "Traceback" not in err and "Aborted" not in err
     with Store(db) as store:
-        assert [(r.name, r.results) for r in store.list_runs()] == [
+        assert [(r.name, r.results) for r in list_runs(store)] == [
             ("fallback-2026-11-20", 576), ("first", 10)
         ]  # fmt: skip
         assert store.integrity_check() == "ok" and store.verify_chain() == []

@@ -7,6 +7,7 @@ from evaltui.errors import InputError, StoreError, StoreTooNewError
 from evaltui.models import Case, Record, Result, Run
 from evaltui.store import Store
 from evaltui.store.migrations import KNOWN, migrations
+from evaltui.store.runs import import_run, list_runs
 
 
 def records(n: int, suite: str = "s", verdict: str = "pass"):
@@ -65,8 +66,8 @@ def test_compare_join_uses_covering_index(store):
 
 
 def test_import_run_writes_run_cases_results_and_event(store):
-    run_id = store.import_run(Run(name="r1", role="candidate", sha256="abc"), records(10))
-    (summary,) = store.list_runs()
+    run_id = import_run(store, Run(name="r1", role="candidate", sha256="abc"), records(10))
+    (summary,) = list_runs(store)
     assert (summary.id, summary.cases, summary.results, summary.passed) == (run_id, 10, 10, 10)
     assert summary.pass_rate == 1.0
     assert summary.suites == ["s"]
@@ -77,14 +78,14 @@ def test_import_run_writes_run_cases_results_and_event(store):
 
 
 def test_cases_are_shared_across_runs(store):
-    store.import_run(Run(name="a"), records(5))
-    store.import_run(Run(name="b"), records(5, verdict="fail"))
+    import_run(store, Run(name="a"), records(5))
+    import_run(store, Run(name="b"), records(5, verdict="fail"))
     assert store.conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0] == 5
     assert store.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 10
 
 
 def test_failed_import_leaves_store_unchanged(store):
-    store.import_run(Run(name="ok"), records(3))
+    import_run(store, Run(name="ok"), records(3))
     before = store.dump()
 
     def broken():
@@ -92,7 +93,7 @@ def test_failed_import_leaves_store_unchanged(store):
         raise InputError("f.jsonl", "boom", location="line 2501")
 
     with pytest.raises(InputError):
-        store.import_run(Run(name="bad"), broken())
+        import_run(store, Run(name="bad"), broken())
     assert store.dump() == before
     assert not store.conn.in_transaction
 
@@ -103,7 +104,7 @@ def test_duplicate_case_epoch_is_rejected_with_both_lines(store):
         yield from records(1)
 
     with pytest.raises(InputError) as info:
-        store.import_run(Run(name="dup", source_path="f.jsonl"), dup())
+        import_run(store, Run(name="dup", source_path="f.jsonl"), dup())
     assert "duplicate result for case 's/k0' epoch 0 (also at line 1)" in str(info.value)
     assert info.value.location == "line 1" or info.value.location.startswith("line")
     assert store.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
@@ -119,7 +120,7 @@ def test_events_are_append_only(store):
 
 def test_store_written_by_newer_version_is_refused_and_untouched(db_path):
     with Store(db_path) as s:
-        s.import_run(Run(name="r"), records(2))
+        import_run(s, Run(name="r"), records(2))
         s.conn.execute(
             "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('evaltui', 'm999_future', 'x')"
         )
@@ -153,7 +154,7 @@ def test_older_store_is_migrated_with_data_intact(db_path):
         assert s.conn.execute(
             "SELECT c.input, r.output, r.output_crc FROM results r JOIN cases c ON c.id = r.case_id"
         ).fetchall() == [("hello", "world", zlib.crc32(b"world"))]
-        assert [r.name for r in s.list_runs()] == ["old"]
+        assert [r.name for r in list_runs(s)] == ["old"]
         assert json.loads(s.conn.execute("SELECT attribute_values FROM runs").fetchone()[0]) == {
             "risk": {"high": 1}
         }
@@ -192,7 +193,7 @@ def test_attribute_sets_are_shared_and_stay_bounded(store, monkeypatch):
                 location=f"line {i + 1}",
             )
 
-    store.import_run(Run(name="r"), recs())
+    import_run(store, Run(name="r"), recs())
     assert (
         store.conn.execute("SELECT COUNT(*) FROM attr_sets").fetchone()[0] == 14
     )  # 2 x 7 distinct
@@ -224,7 +225,7 @@ def test_attribute_summary_marks_busy_keys_past_the_set_cap(store, monkeypatch):
                 Result(suite="s", case_key=f"k{i}", verdict="pass"),
             )
 
-    run_id = store.import_run(Run(name="r"), recs())
+    run_id = import_run(store, Run(name="r"), recs())
     summary = json.loads(store.conn.execute("SELECT attribute_values FROM runs").fetchone()[0])
     assert set(summary["risk"]) == {"low", "high"}
     assert store_module.MANY in summary["ticket"]

@@ -17,6 +17,7 @@ from evaltui import service
 from evaltui.errors import StoreError
 from evaltui.store import Store
 from evaltui.store import store as store_module
+from evaltui.store.runs import list_runs
 
 from .conftest import DEMO
 
@@ -50,13 +51,13 @@ def test_alone_uses_a_rollback_journal_and_goes_back_to_wal(tmp_path):
 def test_with_another_connection_open_alone_stays_in_wal_without_waiting(tmp_path):
     db = tmp_path / "store.db"
     with Store(db) as store, Store(db) as other:
-        other.list_runs()  # an open app: its connection has read the store
+        list_runs(other)  # an open app: its connection has read the store
         started = time.monotonic()
         with store.alone() as alone:
             assert alone is False
             assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             (out,) = service.import_path(store, DEMO / "candidate.jsonl")
-            assert [r.id for r in other.list_runs()] == [out.run_id]  # both keep working
+            assert [r.id for r in list_runs(other)] == [out.run_id]  # both keep working
         assert time.monotonic() - started < 5  # no busy wait on the switch
         assert out.results > 0
 
@@ -150,17 +151,24 @@ def test_the_cli_says_it_waits_for_an_import_alone_then_answers(tmp_path):
     holder.start()
     try:
         assert spilled.wait(10)
-        threading.Timer(1.5, release.set).start()
         env = {**os.environ, "EVALTUI_DB": str(db)}
-        done = subprocess.run(
-            [str(EVALTUI), "runs", "--json"], env=env, capture_output=True, text=True, timeout=60
-        )
+        # the import lets go once the CLI has said it waits (state, not a timer: a loaded
+        # machine may take seconds to start the CLI)
+        proc = subprocess.Popen(
+            [str(EVALTUI), "runs", "--json"], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        said = proc.stderr.readline()
+        release.set()
+        out, rest = proc.communicate(timeout=120)
     finally:
         release.set()
         holder.join()
-    assert done.returncode == 0, done.stderr
-    assert "Waiting for" in done.stderr and "importing a large file" in done.stderr
-    assert [r["name"] for r in json.loads(done.stdout)] == ["prod-2026-11-02"]
+    stderr = said + rest
+    assert proc.returncode == 0, stderr
+    assert "Waiting for" in said and "importing a large file" in said
+    assert [r["name"] for r in json.loads(out)] == ["prod-2026-11-02"]
 
 
 async def test_an_open_app_keeps_imports_from_taking_the_store_alone(tmp_path):

@@ -17,7 +17,7 @@ from evaltui import service
 from evaltui.cli import cli
 from evaltui.paths import demo_db_path
 from evaltui.store import Store
-from evaltui.store.store import AlreadyImported
+from evaltui.store.runs import AlreadyImported, import_run
 
 from .conftest import DEMO, FIXTURES
 from .helpers import line, write_jsonl
@@ -130,7 +130,7 @@ def test_the_same_file_twice_in_one_transaction_is_refused(store, tmp_path):
     (item,) = detect(src).read(src, ImportOptions())
     item.run.sha256 = sha256_file(src)
     with pytest.raises(AlreadyImported) as info:
-        store.import_run(item.run, item.records, unique=True)
+        import_run(store, item.run, item.records, unique=True)
     assert info.value.run_id == first.run_id
     assert store.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
 

@@ -23,6 +23,7 @@ from evaltui.errors import InputError, StoreTamperedError
 from evaltui.review import taxonomy
 from evaltui.store import Store
 from evaltui.store.events import chain_hash
+from evaltui.store.runs import list_runs
 from evaltui.store.schema import SCHEMA_OBJECTS
 from evaltui.views import view_state
 from tests.conftest import DEMO
@@ -204,7 +205,7 @@ def test_a_new_store_is_published_whole_as_a_store_made_in_place(tmp_path, runs_
         assert b".new-" not in db.read_bytes() and f".{name}".encode() not in db.read_bytes()
         with Store(db) as store:
             assert store.integrity_check() == "ok" and not store.created
-            assert [r.name for r in store.list_runs()] == ["good"]
+            assert [r.name for r in list_runs(store)] == ["good"]
             assert store.verify_chain() == []
 
 

@@ -30,7 +30,8 @@ COMMAND_MODULES = {
     "stale": "lifecycle", "cases": "lifecycle",
     "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
     "label": "triage", "findings": "triage", "taxonomy": "taxonomy",
-    "codebook": "codebook", "team": "team",
+    "codebook": "codebook", "team": "team", "sync": "team",
+    "calibrate": "calibrate", "gold": "gold",
 }  # fmt: skip
 
 
@@ -228,7 +229,10 @@ def cli(
         open_app(store_path(ctx), taxonomy_path, write=not ctx.obj["db_explicit"])
 
 
-def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = False) -> None:
+def open_app(
+    path: Path, taxonomy_path: Path | None = None, *, write: bool = False, judge: int | None = None
+) -> None:
+    """The app on the store (on the judging screen of sample `judge`, when given)."""
     from evaltui.tui import config
     from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
 
@@ -238,7 +242,7 @@ def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = Fal
 
             taxonomy.load(store, taxonomy_path)
     settings = config.load_checked()  # a bad config file too
-    EvaltuiApp(path, taxonomy_path, settings, reviewer=reviewer()).run()
+    EvaltuiApp(path, taxonomy_path, settings, reviewer=reviewer(), judge=judge).run()
 
 
 def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:

@@ -10,6 +10,7 @@ import click
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.errors import InputError
+from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
 # the proposals' settings: `ratify` takes the same, to find the proposal `propose` showed
@@ -30,11 +31,13 @@ def settings(f: Any) -> Any:
 
 
 def _proposed(ctx: click.Context, store: Any, runs: tuple[str, ...], **kw: Any) -> Any:
-    from evaltui.review.labelguide.proposals import propose_in_store
+    from evaltui.service.codebook import propose_in_store
 
     if len(runs) not in (0, 2):
         raise InputError("BASE CAND", "give both runs of the comparison, or neither")
-    base, cand = (store.resolve_run(runs[0]), store.resolve_run(runs[1])) if runs else (None, None)
+    base, cand = (
+        (resolve_run(store, runs[0]), resolve_run(store, runs[1])) if runs else (None, None)
+    )
     return propose_in_store(store, base=base, cand=cand, **kw)
 
 

@@ -9,11 +9,11 @@ from rich.text import Text
 
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
-from evaltui.compare.summary import summarize
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.review import triage
 from evaltui.stats import pct
+from evaltui.store.runs import close_cases, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -84,9 +84,9 @@ def compare_cmd(
     red: Reducer | str = Reducer.choice(reducer)
     path = store_path(ctx)
     with open_store(path) as store:
-        b = store.resolve_run(baseline)
-        c = store.resolve_run(candidate)
-        f = store.resolve_run(fallback) if fallback else None
+        b = resolve_run(store, baseline)
+        c = resolve_run(store, candidate)
+        f = resolve_run(store, fallback) if fallback else None
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
     if include and only:
@@ -95,29 +95,27 @@ def compare_cmd(
     with Comparison(
         path, b, c, f, reducer=red, dimensions=dims, statuses=statuses, correction=correction
     ) as cmp:
-        summary = summarize(cmp)
+        summary = cmp.summary()
     if as_json:
-        echo(safe_json(summary))
+        echo(safe_json(summary.dump()))
         return
     console = make_console()
-    run = summary["baseline"], summary["candidate"], summary["fallback"]
     head = Text()
-    head.append("baseline  ", style="bold")
-    head.append(f"{run[0]['id']} {visible(run[0]['name'], limit=80)}\n")
-    head.append("candidate ", style="bold")
-    head.append(f"{run[1]['id']} {visible(run[1]['name'], limit=80)}\n")
-    if run[2]:
-        head.append("fallback  ", style="bold")
-        head.append(f"{run[2]['id']} {visible(run[2]['name'], limit=80)}\n")
-    excluded = ", ".join(f"{n} {k}" for k, n in summary["excluded"].items() if n)
+    trio = (summary.baseline, summary.candidate, summary.fallback)
+    for label, r in zip(("baseline  ", "candidate ", "fallback  "), trio, strict=True):
+        if r is not None:
+            head.append(label, style="bold")
+            head.append(f"{r.id} {visible(r.name, limit=80)}\n")
+    excluded = ", ".join(f"{n} {k}" for k, n in summary.excluded.items() if n)
     head.append(
-        f"reducer {summary['reducer']}; statuses {', '.join(summary['statuses'])}"
+        f"reducer {summary.reducer}; statuses {', '.join(summary.statuses)}"
         + (f"; excluded: {excluded}" if excluded else "")
     )
-    if summary["reducer_note"]:
-        head.append(f"\nnote: {summary['reducer_note']}", style="yellow")
+    if summary.reducer_note:
+        head.append(f"\nnote: {summary.reducer_note}", style="yellow")
     console.print(head)
-    counts = summary["counts"]
+    counts = summary.counts
+    has_fallback = summary.fallback is not None
     line = Text("\n")
     for i, change in enumerate(CHANGES):
         style = {"regressed": "bold red", "improved": "green", "errored": "red"}.get(change, "")
@@ -139,29 +137,29 @@ def compare_cmd(
         ("candidate", "right"),
         *([("95% CI", "right")] if wide else []),
         ("delta", "right"),
-        *([("fallback", "right")] if run[2] else []),
+        *([("fallback", "right")] if has_fallback else []),
         ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("p adj", "right"), ("", "left"),
     )  # fmt: skip
     rows = []
-    for seg in summary["segments"]:
-        label = segment_label(seg["dimension"], seg["value"])
-        n = seg["n"]
-        bp, cp = seg["baseline"]["passed"], seg["candidate"]["passed"]
+    for seg in summary.segments:
+        label = segment_label(seg.dimension, seg.value)
+        n = seg.n
+        bp, cp = seg.baseline.passed, seg.candidate.passed
         rows.append([
-            Text(visible(label, limit=200), style="bold" if seg["dimension"] == "all" else ""),
+            Text(visible(label, limit=200), style="bold" if seg.dimension == "all" else ""),
             f"{n:,}",
-            pct(seg["baseline"]["rate"]),
+            pct(seg.baseline.rate),
             *([fmt_ci(bp, n)] if wide else []),
-            pct(seg["candidate"]["rate"]),
+            pct(seg.candidate.rate),
             *([fmt_ci(cp, n)] if wide else []),
-            fmt_delta(seg["delta"]),
-            *([pct(seg["fallback"]["rate"]) if seg["fallback"] else "-"] if run[2] else []),
-            str(seg["flips"]["pass_to_fail"]),
-            str(seg["flips"]["fail_to_pass"]),
-            fmt_p(seg["p_value"]),
-            fmt_p(seg["p_adjusted"]),
-            Text("*", style="bold red" if (seg["delta"] or 0) < 0 else "bold green")
-            if seg["significant"]
+            fmt_delta(seg.delta),
+            *([pct(seg.fallback.rate) if seg.fallback else "-"] if has_fallback else []),
+            str(seg.flips.pass_to_fail),
+            str(seg.flips.fail_to_pass),
+            fmt_p(seg.p_value),
+            fmt_p(seg.p_adjusted),
+            Text("*", style="bold red" if (seg.delta or 0) < 0 else "bold green")
+            if seg.significant
             else "",
         ])  # fmt: skip
     console.print()
@@ -179,11 +177,7 @@ def compare_cmd(
     console.print(
         Text(
             "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; p adj: "
-            + (
-                "Holm-adjusted across the table"
-                if summary["correction"] == "holm"
-                else "not adjusted"
-            )
+            + ("Holm-adjusted across the table" if summary.correction == "holm" else "not adjusted")
             + "; * significant (p adj < 0.05)"
             + (
                 f"; not shown at this width: {', '.join(left_out)} (widen the terminal or use --json)"
@@ -193,14 +187,14 @@ def compare_cmd(
             style="dim",
         )
     )
-    if summary.get("criteria"):
+    if summary.criteria:
         console.print()
         crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
                       ("hidden", "right"))  # fmt: skip
-        for name, v in summary["criteria"].items():
+        for name, v in summary.criteria.items():
             crit.add_row(
-                Text(one_line(name, 40)), str(v["pass_to_fail"]), str(v["fail_to_pass"]),
-                str(v["hidden_regressions"]),
+                Text(one_line(name, 40)), str(v.pass_to_fail), str(v.fail_to_pass),
+                str(v.hidden_regressions),
             )  # fmt: skip
         console.print(crit)
         console.print(
@@ -208,7 +202,7 @@ def compare_cmd(
         )
     if show_keys:
         for change in CHANGES:
-            keys = summary["changed"].get(change) if change in CHANGED else None
+            keys = (summary.changed or {}).get(change) if change in CHANGED else None
             if keys:
                 console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
                 console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))
@@ -244,8 +238,8 @@ def case_cmd(
 
     path = store_path(ctx)
     with open_store(path) as store:
-        b, c = store.resolve_run(baseline), store.resolve_run(candidate)
-        f = store.resolve_run(fallback) if fallback else None
+        b, c = resolve_run(store, baseline), resolve_run(store, candidate)
+        f = resolve_run(store, fallback) if fallback else None
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
     with Comparison(path, b, c, f, statuses=frozenset(CASE_STATUSES)) as cmp:
         row = cmp.find(suite, case_key)
@@ -254,7 +248,7 @@ def case_cmd(
         if row is None:
             with open_store(path) as store:
                 close = [
-                    c for c in triage.close_cases(store.conn, case_key)
+                    c for c in close_cases(store.conn, case_key)
                     if cmp.find(*c.split("/", 1)) is not None
                 ]  # fmt: skip
             hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""

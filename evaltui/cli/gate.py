@@ -12,6 +12,7 @@ from rich.text import Text
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.exporters.text import fmt_threshold, fmt_value
+from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -81,8 +82,8 @@ def gate_cmd(
             check_writable(target)
     loaded = gate.load_policy(policy_path)
     with open_store(store_path(ctx)) as store:
-        b, c = store.resolve_run(baseline), store.resolve_run(candidate)
-        f = store.resolve_run(fallback) if fallback else None
+        b, c = resolve_run(store, baseline), resolve_run(store, candidate)
+        f = resolve_run(store, fallback) if fallback else None
         record = gate.evaluate(store, loaded, b, c, f, taxonomy=taxonomy_in_force(ctx, store))
         if not no_record:
             gate.record_decision(store, record)

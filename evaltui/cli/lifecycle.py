@@ -141,7 +141,7 @@ def cases_cmd(
         rows = lifecycle.list_cases(store, status=status, suite=suite, limit=limit)
         counts = lifecycle.status_counts(store)
     if as_json:
-        echo(safe_json(rows))
+        echo(safe_json([r.as_dict() for r in rows]))
         return
     table = make_table(("case", "left"), ("status", "left"), ("reason", "left"), ("by", "left"),
                    ("at", "left"), ("note", "left"))  # fmt: skip
@@ -149,12 +149,12 @@ def cases_cmd(
         table,
         [
             [
-                one_line(f"{r['suite']}/{r['case_key']}", 40),
-                r["status"],
-                r["reason"] or "",
-                one_line(r["by"] or "", 40),
-                (r["at"] or "")[:16].replace("T", " "),
-                one_line(r["note"] or "", 200),
+                one_line(f"{r.suite}/{r.case_key}", 40),
+                r.status,
+                r.reason or "",
+                one_line(r.by or "", 40),
+                (r.at or "")[:16].replace("T", " "),
+                one_line(r.note or "", 200),
             ]
             for r in rows
         ],

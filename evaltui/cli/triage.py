@@ -9,7 +9,8 @@ import click
 
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
-from evaltui.models import FINDING_VERDICTS, StepRef
+from evaltui.models import CASE_STATUSES, FINDING_VERDICTS
+from evaltui.store.runs import resolve_case, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -61,8 +62,8 @@ def label_cmd(
     if not any(v is not None for v in (cls, owner, verdict, note)):
         raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
     with open_store(store_path(ctx)) as store:
-        base, cand = store.resolve_run(baseline), store.resolve_run(candidate)
-        case_id = triage.resolve_case(store, case)
+        base, cand = resolve_run(store, baseline), resolve_run(store, candidate)
+        case_id = resolve_case(store, case)
         kwargs: dict[str, Any] = {}
         if cls is not None:
             kwargs["failure_class"] = taxonomy_in_force(ctx, store).resolve(cls)
@@ -77,10 +78,10 @@ def label_cmd(
                 raise click.UsageError(
                     "--step goes with --class: the class of the failure at that call"
                 )
-            from evaltui.compare.paths import step_in_case
+            from evaltui.compare import Comparison  # only for --step: the other commands start fast
 
-            step = step_in_case(store.path, base, cand, case_id, step_no - 1)
-            kwargs["step"] = StepRef.model_construct(**step)  # the store's call, as it is
+            with Comparison(store.path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
+                kwargs["step"] = cmp.step_in_case(case_id, step_no - 1)
         finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
         eff = triage.effective(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)
@@ -127,8 +128,8 @@ def findings_list(
     with open_store(store_path(ctx)) as store:
         rows = triage.list_findings(
             store,
-            base=store.resolve_run(baseline) if baseline else None,
-            cand=store.resolve_run(candidate) if candidate else None,
+            base=resolve_run(store, baseline) if baseline else None,
+            cand=resolve_run(store, candidate) if candidate else None,
             owner=owner,
             failure_class=cls,
             disagreements=disagreements,
@@ -215,8 +216,8 @@ def findings_export(
         n = findings_files.export(
             store,
             file,
-            base=store.resolve_run(baseline) if baseline else None,
-            cand=store.resolve_run(candidate) if candidate else None,
+            base=resolve_run(store, baseline) if baseline else None,
+            cand=resolve_run(store, candidate) if candidate else None,
             sign_key=sign_key,
         )
     signed = f" and its signature {visible(file.name)}.sig" if sign_key else ""
@@ -237,8 +238,8 @@ def _export_otlp(ctx: click.Context, file: Path | None, baseline: str | None,
     with open_store(store_path(ctx)) as store:
         n, sent = findings_otlp.export(
             store, file, endpoint,
-            base=store.resolve_run(baseline) if baseline else None,
-            cand=store.resolve_run(candidate) if candidate else None,
+            base=resolve_run(store, baseline) if baseline else None,
+            cand=resolve_run(store, candidate) if candidate else None,
         )  # fmt: skip
     where = [f"to {visible(str(file))}"] if file else []
     where += [f"to {visible(endpoint)} ({sent} request(s))"] if endpoint else []
@@ -350,7 +351,7 @@ def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
     from evaltui.review import triage
 
     with open_store(store_path(ctx)) as store:
-        f = triage.undo(store, store.resolve_run(baseline), store.resolve_run(candidate))
+        f = triage.undo(store, resolve_run(store, baseline), resolve_run(store, candidate))
     echo("nothing to undo" if f is None else f"undone on {visible(f.case_key, limit=200)}")
 
 
@@ -368,8 +369,8 @@ def findings_agreement(
     with open_store(store_path(ctx)) as store:
         rows = triage.agreement(
             store,
-            base=store.resolve_run(baseline) if baseline else None,
-            cand=store.resolve_run(candidate) if candidate else None,
+            base=resolve_run(store, baseline) if baseline else None,
+            cand=resolve_run(store, candidate) if candidate else None,
         )
     if as_json:
         echo(safe_json([r.model_dump() for r in rows]))

@@ -21,7 +21,7 @@ from evaltui.compare.kinds import RANK
 from evaltui.errors import InputError
 from evaltui.review.triage_state import TRIAGED, TRUSTED
 from evaltui.stats import mcnemar_exact
-from evaltui.store.sql import LIMIT_HIT
+from evaltui.store.runs import LIMIT_HIT, case_key_sql
 from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
 
 KEYS_LIMIT = 25  # case keys quoted as evidence per rule
@@ -227,13 +227,13 @@ def _unscored_cases(q: Scoped) -> Measured:
 
 
 def _limit_hits(q: Scoped) -> Measured:
-    cmp, limited = q.cmp, f"r.{LIMIT_HIT} AND {q.where}"  # the one rule (store/sql.py)
+    cmp, limited = q.cmp, f"r.{LIMIT_HIT} AND {q.where}"  # the one rule (store/runs.py)
     ((hits,),) = cmp.result_values(
         cmp.candidate.id, "COUNT(DISTINCT r.case_id)", limited, q.sql_params
     )
     rows = cmp.result_values(
         cmp.candidate.id,
-        "DISTINCT (SELECT case_key FROM cases WHERE id = r.case_id)",
+        f"DISTINCT {case_key_sql('r')}",
         limited,
         q.sql_params,
         tail=f"LIMIT {KEYS_LIMIT}",
@@ -339,6 +339,59 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "count", _unscored_cases),
 )}  # fmt: skip
 
+# -- calibration: figures corrected for the grader's errors (compare/calibrated.py,
+# docs/calibration.md) -------------------------------------------------------------------------
+
+_CRITERION = Param(
+    "criterion",
+    "criterion",
+    "the criterion people judged; `verdict` (the default) is the result's own verdict",
+)
+
+
+def _calibration(name: str) -> Callable[[Scoped], Measured]:
+    """The measure `name` of compare/calibrated.py, loaded when a rule first measures one."""
+
+    def measure(q: Scoped) -> Measured:
+        from evaltui.compare import calibrated  # load time: judgments and estimators when used
+
+        fn: Callable[..., Measured] = getattr(calibrated, name)
+        return fn(q.cmp, q.where, q.sql_params, q.args, q.alpha)
+
+    return measure
+
+
+_CALIBRATION = (
+    Metric("calibrated_pass_rate", "candidate pass rate on `criterion` corrected for the grader's errors (Rogan-Gladen, from the candidate's judged results); no data when refused",
+           "rate", _calibration("calibrated_pass_rate"), (_CRITERION,)),
+    Metric("calibrated_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, each corrected for the grader's errors; no data when refused",
+           "points", _calibration("calibrated_pass_rate_delta"), (_CRITERION,)),
+    Metric("grader_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, as the grader scored it (the raw twin of calibrated_pass_rate_delta)",
+           "points", _calibration("grader_pass_rate_delta"), (_CRITERION,)),
+    Metric("verified_pass_rate_delta", "net change the triage audits support: confirmed regressions and improvements, the unaudited ones estimated from the audited share",
+           "points", _calibration("verified_pass_rate_delta")),
+    Metric("grader_tpr_lower", "Clopper-Pearson lower bound of the grader's TPR on `criterion`, from the judgments of both runs",
+           "rate", _calibration("grader_tpr_lower"), (_CRITERION,)),
+    Metric("grader_tnr_lower", "Clopper-Pearson lower bound of the grader's TNR on `criterion`, from the judgments of both runs",
+           "rate", _calibration("grader_tnr_lower"), (_CRITERION,)),
+    Metric("judged_results", "results in scope with an agreed blind judgment on `criterion` (both runs)",
+           "count", _calibration("judged_results"), (_CRITERION,)),
+    Metric("reviewer_accuracy_lower", "lowest Wilson lower bound of accuracy on hidden gold among the reviewers whose judgments calibrate `criterion` (0 for one who answered no gold)",
+           "rate", _calibration("reviewer_accuracy_lower"), (_CRITERION,)),
+)  # fmt: skip
+METRICS.update({m.name: m for m in _CALIBRATION})
+# the metrics that measure calibration: a policy that uses one records the calibration
+CALIBRATION_METRICS = frozenset(m.name for m in _CALIBRATION)
+
+# Metrics whose value rests on the grader's verdicts (on `criterion`, or the result's own):
+# a rule on one lacks evidence when the policy's [calibration] requires that criterion and
+# it is not calibrated to the standard (gate/calibration.py).
+READS_GRADER = frozenset({
+    "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "worst_of_n_pass_rate",
+    "significant_regression", "candidate_vs_fallback", "calibrated_pass_rate",
+    "calibrated_pass_rate_delta", "grader_pass_rate_delta",
+})  # fmt: skip
+
 # every parameter any metric takes, by key (one Param per key: the same key names one kind)
 PARAMS: dict[str, Param] = {p.key: p for m in METRICS.values() for p in m.params}
 assert all(p == PARAMS[p.key] for m in METRICS.values() for p in m.params), (
@@ -393,7 +446,7 @@ def _overflow(cmp: Comparison, entry: Metric, where: str, params: list[Any]) -> 
         for col in entry.reads:
             rows = cmp.result_values(
                 run.id,
-                f"ABS(r.{col}), r.source_line, (SELECT case_key FROM cases WHERE id = r.case_id)",
+                f"ABS(r.{col}), r.source_line, {case_key_sql('r')}",
                 f"r.{col} IS NOT NULL AND {where}",
                 params,
                 tail=f"ORDER BY ABS(r.{col}) DESC LIMIT 1",

@@ -30,6 +30,7 @@ from evaltui.errors import InputError
 from evaltui.files import atomic_writer
 from evaltui.review import triage
 from evaltui.store import Store
+from evaltui.store.runs import source_line
 
 EVENT = "gen_ai.evaluation.result"
 NAME = "evaltui.review.triage"
@@ -55,7 +56,7 @@ def _attr(key: str, value: Any) -> dict[str, Any]:
 
 
 def _ids(store: Store, run: int, case: int) -> tuple[str, str] | None:
-    line = triage.source_line(store, run, case)
+    line = source_line(store, run, case)
     m = _IDS.search(line) if line else None
     return (m[1], m[2]) if m else None
 

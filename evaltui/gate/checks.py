@@ -21,6 +21,7 @@ from evaltui.compare.measures import METRICS, NAME_KINDS, NameKind
 from evaltui.gate.policy import LoadedPolicy, suggest
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store.rows import MANY
+from evaltui.store.runs.grader import VERDICT_WORD
 
 
 def _text(value: Any) -> str:
@@ -59,7 +60,7 @@ _READERS: dict[str, Callable[[_Names], list[str]]] = {
     "owner": _Names._owners,
     "attribute": lambda n: list(n.values),
     "value": lambda n: [v for vs in n.values.values() for v in vs],
-    "criterion": lambda n: list(n.cmp.criterion_changes()),
+    "criterion": lambda n: [VERDICT_WORD, *n.cmp.criterion_changes()],
     "segment": lambda n: list(n.cmp.dimensions),
 }
 _UNKNOWN: dict[str, Callable[[_Names, str], str]] = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from evaltui.errors import NotFoundError, StoreError
 from evaltui.gate.record import DecisionRecord, canonical
-from evaltui.store import decisions
+from evaltui.store import decisions, runs
 from evaltui.store.decisions import DecisionRow
 from evaltui.store.store import Store
 
@@ -97,7 +97,7 @@ def list_decisions(
 ) -> list[DecisionRow]:
     """Kept decisions, newest first; optionally only those of one baseline/candidate pair."""
     pair = (baseline, candidate) if baseline is not None and candidate is not None else None
-    return decisions.rows(store.conn, limit, pair=pair)
+    return decisions.rows(store.conn, limit, pair=pair, run_names=runs.run_names(store))
 
 
 def get_decision(store: Store, decision_id: int) -> KeptDecision:

@@ -24,6 +24,7 @@ from evaltui.review import triage
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.review.taxonomy import load as load_taxonomy
 from evaltui.review.triage import Draft, Kind, NamedFinding, Opinion, RunName
+from evaltui.store.runs import case_by_key, run_by_name, run_by_sha256
 from evaltui.store.store import Store
 from evaltui.textsafe import safe_json
 
@@ -110,9 +111,8 @@ def export(
 
 def _run_id(store: Store, ref: RunName, path: Path, location: str, field: str) -> int:
     """The run a line names: the first import of its sha256, else the newest of its name."""
-    run = store.run_by_sha256(ref.sha256) if ref.sha256 else None
-    if run is None:
-        run = triage.run_by_name(store, ref.name)
+    found = run_by_sha256(store, ref.sha256) if ref.sha256 else None
+    run = found.id if found else run_by_name(store, ref.name)
     if run is None:
         raise InputError(
             str(path), f"run {ref.name!r} (sha256 {ref.sha256[:12]}) is not in this store; import it first",
@@ -309,7 +309,7 @@ def _merge(
             out.uncounted.append(f"{location}: {who} ({why})")
         base = _run_id(store, line.baseline, path, location, "baseline")
         cand = _run_id(store, line.candidate, path, location, "candidate")
-        case = triage.case_by_key(store, line.suite, line.case_key)
+        case = case_by_key(store, line.suite, line.case_key)
         if case is None:
             raise InputError(
                 str(path), f"case {line.suite}/{line.case_key} is not in this store",

@@ -7,7 +7,6 @@ never touches an existing case's status. See docs/lifecycle.md.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from evaltui.errors import InputError, NotFoundError
 from evaltui.files import read_toml
 from evaltui.models import CASE_STATUSES, CaseStatus
+from evaltui.store import runs as tables
+from evaltui.store.runs import CaseEntry, RetiredCase
 from evaltui.store.store import Store, now_iso
 
 RetireReason = Literal[
@@ -54,34 +55,34 @@ def _set_status(
     actor: str | None = None,
 ) -> int:
     """Change the status of several cases in one transaction; returns how many changed."""
-    actor = actor or store.actor
-    changed = 0
-    at = now_iso()
     with store.transaction():
-        for cid in case_ids:
-            row = store.conn.execute(
-                "SELECT suite, case_key, status, status_reason, status_note FROM cases WHERE id = ?",
-                (cid,),
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"no case with id {cid}")
-            if row[2] == status and row[3] == reason and row[4] == note:
-                continue
-            store.conn.execute(
-                "UPDATE cases SET status = ?, status_reason = ?, status_note = ?, status_by = ?, "
-                "status_at = ? WHERE id = ?",
-                (status, reason, note, actor, at, cid),
-            )
-            store.log_event(
-                action,
-                "case",
-                cid,
-                before={"status": row[2], "reason": row[3], "note": row[4]},
-                after={"status": status, "reason": reason, "note": note},
-                context={"suite": row[0], "case_key": row[1], "cases": len(case_ids)},
-                actor=actor,
-            )
-            changed += 1
+        return _change(store, case_ids, status, reason, note, action, actor or store.actor,
+                       now_iso(), len(case_ids))  # fmt: skip
+
+
+def _change(
+    store: Store, case_ids: list[int], status: Status, reason: str | None, note: str | None,
+    action: str, actor: str, at: str, cases: int,
+) -> int:  # fmt: skip
+    """The status change of `_set_status`, in the caller's transaction."""
+    changed = 0
+    for cid in case_ids:
+        was = tables.case_state(store, cid)
+        if was is None:
+            raise NotFoundError(f"no case with id {cid}")
+        if (was.status, was.reason, was.note) == (status, reason, note):
+            continue
+        tables.write_case_status(store, cid, status, reason, note, actor, at)
+        store.log_event(
+            action,
+            "case",
+            cid,
+            before={"status": was.status, "reason": was.reason, "note": was.note},
+            after={"status": status, "reason": reason, "note": note},
+            context={"suite": was.suite, "case_key": was.case_key, "cases": cases},
+            actor=actor,
+        )
+        changed += 1
     return changed
 
 
@@ -104,6 +105,24 @@ def retire(
         action="case.retire",
         actor=actor,
     )
+
+
+def retire_by_reason(
+    store: Store, by_reason: dict[str, list[int]], note: str | None = None, *,
+    actor: str | None = None,
+) -> int:  # fmt: skip
+    """Retire each group of cases with its own reason (a bulk retirement planned by
+    `plan_retirement`), all in one transaction; returns how many changed."""
+    unknown = next((r for r in by_reason if r not in REASONS), None)
+    if unknown is not None:
+        raise InputError("--reason", f"unknown reason {unknown!r}; use one of {', '.join(REASONS)}")
+    actor, at = actor or store.actor, now_iso()
+    cases = sum(len(ids) for ids in by_reason.values())
+    with store.transaction():
+        return sum(
+            _change(store, ids, "retired", reason, note or None, "case.retire", actor, at, cases)
+            for reason, ids in by_reason.items()
+        )
 
 
 def quarantine(
@@ -147,62 +166,24 @@ def restore(
 
 
 def resolve_cases(store: Store, refs: list[str]) -> list[int]:
-    from evaltui.review.triage import resolve_case
-
-    return [resolve_case(store, r) for r in refs]
+    return [tables.resolve_case(store, r) for r in refs]
 
 
 def list_cases(
     store: Store, *, status: str | None = None, suite: str | None = None, limit: int | None = None
-) -> list[dict[str, Any]]:
-    clauses, params = ["1"], []
-    if status:
-        clauses.append("status = ?")
-        params.append(status)
-    if suite:
-        clauses.append("suite = ?")
-        params.append(suite)
-    q = (
-        "SELECT id, suite, case_key, status, status_reason, status_note, status_by, status_at, "
-        f"attributes FROM cases WHERE {' AND '.join(clauses)} ORDER BY suite, case_key"
-    )
-    if limit:
-        q += f" LIMIT {int(limit)}"
-    return [
-        {
-            "id": r[0],
-            "suite": r[1],
-            "case_key": r[2],
-            "status": r[3],
-            "reason": r[4],
-            "note": r[5],
-            "by": r[6],
-            "at": r[7],
-            "attributes": json.loads(r[8] or "{}"),
-        }
-        for r in store.conn.execute(q, params)
-    ]
+) -> list[CaseEntry]:
+    """Cases with their status (who set it, when, why), by suite and key."""
+    return tables.list_cases(store, status=status, suite=suite, limit=limit)
 
 
-def retired_since(store: Store, at: str | None) -> list[dict[str, Any]]:
+def retired_since(store: Store, at: str | None) -> list[RetiredCase]:
     """Cases retired after `at` (every retired case when None), oldest first."""
-    q = (
-        "SELECT suite, case_key, status_reason, status_by, status_at, status_note FROM cases "
-        "WHERE status = 'retired'"
-        + (" AND status_at > ?" if at else "")
-        + " ORDER BY status_at, suite, case_key"
-    )
-    return [
-        {"suite": r[0], "case_key": r[1], "reason": r[2], "by": r[3], "at": r[4], "note": r[5]}
-        for r in store.conn.execute(q, (at,) if at else ())
-    ]
+    return tables.retired_since(store, at)
 
 
 def status_counts(store: Store) -> dict[str, int]:
-    out: dict[str, int] = dict.fromkeys(CASE_STATUSES, 0)
-    for status, n in store.conn.execute("SELECT status, COUNT(*) FROM cases GROUP BY status"):
-        out[status] = n
-    return out
+    """How many cases have each status, every status named."""
+    return dict.fromkeys(CASE_STATUSES, 0) | tables.status_counts(store)
 
 
 # -- markers of obsolescence (config) ----------------------------------------------------------
@@ -296,27 +277,9 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
     if runs < 2:
         raise InputError("--runs", "at least 2 runs are needed to say an outcome never changed")
     out: list[Suggestion] = []
-    run_names = dict(store.conn.execute("SELECT id, name FROM runs"))
-    # Per case, its last N runs (newest first) with a worst-of-N outcome per run.
-    q = """
-        WITH per_run AS (
-            SELECT r.case_id, r.run_id, MIN(r.verdict = 'pass') AS passed
-            FROM results r JOIN cases k ON k.id = r.case_id AND k.status = 'active'
-            GROUP BY r.case_id, r.run_id
-        ), ranked AS (
-            SELECT case_id, run_id, passed,
-                   ROW_NUMBER() OVER (PARTITION BY case_id ORDER BY run_id DESC) AS rn
-            FROM per_run
-        )
-        SELECT x.case_id, k.suite, k.case_key, COUNT(*), SUM(x.passed), GROUP_CONCAT(x.run_id)
-        FROM ranked x JOIN cases k ON k.id = x.case_id
-        WHERE x.rn <= ?
-        GROUP BY x.case_id
-        HAVING COUNT(*) >= ? AND (SUM(x.passed) = COUNT(*) OR SUM(x.passed) = 0)
-        ORDER BY k.suite, k.case_key
-    """
-    for cid, suite, key, n, passed, run_ids in store.conn.execute(q, (runs, runs)):
-        ids = [int(i) for i in str(run_ids).split(",")]
+    run_names = tables.run_names(store)
+    # Per case, its last N runs with a worst-of-N outcome per run: the same in each.
+    for (cid, suite, key), n, passed, ids in tables.steady_cases(store, runs):
         names = ", ".join(run_names.get(i, str(i)) for i in sorted(ids))
         if passed == n:
             out.append(Suggestion(
@@ -333,9 +296,7 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
             ))  # fmt: skip
     # Duplicates: the same normalised input within a suite; the oldest case is kept.
     groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for cid, suite, key, text in store.conn.execute(
-        "SELECT id, suite, case_key, input FROM cases WHERE status = 'active' AND input <> '' ORDER BY id"
-    ):
+    for (cid, suite, key), text in tables.active_inputs(store):
         norm = _normalise(text)
         if norm:
             groups.setdefault((suite, norm), []).append((cid, key))
@@ -353,12 +314,7 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
     for m in markers or []:
         if m.attribute is not None:
             wanted = {str(v).lower() if isinstance(v, bool) else str(v) for v in m.values or []}
-            path = '$."' + m.attribute.replace('"', '""') + '"'
-            for cid, suite, key, value in store.conn.execute(
-                "SELECT id, suite, case_key, json_extract(attributes, ?) FROM cases "
-                "WHERE status = 'active' AND json_extract(attributes, ?) IS NOT NULL ORDER BY suite, case_key",
-                (path, path),
-            ):
+            for (cid, suite, key), value in tables.active_attribute(store, m.attribute):
                 sval = str(value)
                 if sval in wanted:
                     out.append(Suggestion(
@@ -367,13 +323,8 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
                         True, {"attribute": m.attribute, "value": sval},
                     ))  # fmt: skip
         elif m.created_before is not None:
-            for cid, suite, key, first, created in store.conn.execute(
-                "SELECT k.id, k.suite, k.case_key, r.name, COALESCE(r.created_at, r.imported_at) "
-                "FROM cases k JOIN runs r ON r.id = k.first_seen_run "
-                "WHERE k.status = 'active' AND substr(COALESCE(r.created_at, r.imported_at), 1, 10) < ? "
-                "ORDER BY k.suite, k.case_key",
-                (m.created_before.isoformat(),),
-            ):
+            day = m.created_before.isoformat()
+            for (cid, suite, key), first, created in tables.active_first_seen_before(store, day):
                 out.append(Suggestion(
                     "marker", cid, suite, key, m.reason,
                     f"first seen in {first} ({created[:10]}), before {m.created_before.isoformat()}"
@@ -381,3 +332,53 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
                     True, {"first_seen_run": first, "created": created},
                 ))  # fmt: skip
     return out
+
+
+# -- a bulk retirement of suggestions -------------------------------------------------------------
+
+# When a case is suggested under two rules, the reason of the first of these is kept: a
+# declared marker, then a duplicate, then a case that never changes a decision.
+RULE_ORDER = ("marker", "duplicate", "never_changes_decision", "always_fails")
+
+
+@dataclass
+class RetirePlan:
+    """What a bulk retirement of selected suggestions writes, and what it says first."""
+
+    by_reason: dict[str, list[int]]  # reason -> case ids, each case once
+    rows: int  # suggestions selected (a case may be one under two rules)
+    twice: list[tuple[str, list[str], str]]  # (suite/key, its rules, the reason kept)
+    report_only: list[str]  # standing failures selected: suite/key
+    overridden: dict[str, int]  # rule -> cases retired with another reason than it proposes
+
+    @property
+    def cases(self) -> int:
+        return sum(len(ids) for ids in self.by_reason.values())
+
+
+def plan_retirement(picked: list[Suggestion], reason: str | None = None) -> RetirePlan:
+    """Each selected case once, with the reason its kind proposes (`never_changes_decision`,
+    `duplicate`, a marker's own reason, `bad_case` for a standing failure: retiring one
+    says the case itself is wrong), or `reason` for all."""
+    by_case: dict[int, list[Suggestion]] = {}
+    for s in picked:
+        by_case.setdefault(s.case_id, []).append(s)
+    rank = {rule: i for i, rule in enumerate(RULE_ORDER)}
+    by_reason: dict[str, list[int]] = {}
+    twice: list[tuple[str, list[str], str]] = []
+    report_only: list[str] = []
+    overridden: dict[str, int] = {}
+    for cid, found in by_case.items():
+        first = min(found, key=lambda s: rank.get(s.rule, len(rank)))
+        chosen = reason or first.reason
+        by_reason.setdefault(chosen, []).append(cid)
+        key = f"{first.suite}/{first.case_key}"
+        if len(found) > 1:
+            twice.append((key, [s.rule for s in found], chosen))
+        if first.rule == "always_fails":
+            report_only.append(key)
+        if chosen != first.reason:
+            overridden[first.rule] = overridden.get(first.rule, 0) + 1
+    order = [*REASONS, *by_reason]  # in the reasons' order (any other is refused on write)
+    ordered = {r: by_reason[r] for r in dict.fromkeys(order) if r in by_reason}
+    return RetirePlan(ordered, len(picked), twice, report_only, overridden)

@@ -48,6 +48,7 @@ from evaltui.review.triage_state import (
     uncounted_adjudications,
     unverified_identities,
 )
+from evaltui.store.runs import case_key_of, join_names, run_exists
 from evaltui.store.store import Store, now_iso
 
 # the records and the pure fold live in triage_state; these names are this module's too
@@ -62,6 +63,10 @@ COLS = (
     "note, reviewer, at, undoes, source, signer, step"
 )
 ADJUDICATORS_SETTING = "triage.adjudicators"
+
+# the runs and case a row names, for the listings (the run tables' owner writes the joins)
+_NAMES_CT = join_names({"b": "ct.baseline_run", "c": "ct.candidate_run"}, ("k", "ct.case_id"))
+_NAMES_F = join_names({"b": "f.baseline_run", "c": "f.candidate_run"}, ("k", "f.case_id"))
 
 
 def _rows(db: Store | sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[Finding]:
@@ -107,7 +112,7 @@ FOLD_SETTING = "triage.fold_version"
 _CT_COLS = "state, class, owner, verdict, reviewers, classes, steps"
 
 
-def _refold_cases(store: Store, cases: list[tuple[int, int, int]]) -> int:
+def refold_cases(store: Store, cases: list[tuple[int, int, int]]) -> int:
     """Recompute these cases' states (inside a transaction); how many changed."""
     changed = 0
     for base, cand, case_id in cases:
@@ -138,7 +143,7 @@ def refold(store: Store, *, in_transaction: bool = False) -> int:
     cases = [tuple(r) for r in store.conn.execute(
         "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings ORDER BY 1, 2, 3"
     )]  # fmt: skip
-    changed = _refold_cases(store, cases)
+    changed = refold_cases(store, cases)
     _put_setting(store, FOLD_SETTING, FOLD_VERSION)
     if changed:
         store.log_event("triage.refold", "store", "case_triage",
@@ -148,11 +153,7 @@ def refold(store: Store, *, in_transaction: bool = False) -> int:
 
 
 def _put_setting(store: Store, key: str, value: Any) -> None:
-    store.conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, json.dumps(value)),
-    )
+    store.put_setting(key, value)
 
 
 def set_adjudicators(store: Store, names: list[str]) -> int:
@@ -168,7 +169,7 @@ def set_adjudicators(store: Store, names: list[str]) -> int:
             "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings "
             "WHERE kind = 'adjudication' ORDER BY 1, 2, 3"
         )]  # fmt: skip
-        changed = _refold_cases(store, cases)
+        changed = refold_cases(store, cases)
         store.log_event("set", "setting", ADJUDICATORS_SETTING, before=before,
                         after=sorted(names), context={"cases_changed": changed})  # fmt: skip
     return changed
@@ -333,8 +334,7 @@ def list_findings(
     rows = store.conn.execute(
         "SELECT b.name, c.name, k.suite, k.case_key, ct.state, ct.class, ct.owner, ct.verdict, "
         "ct.reviewers, ct.updated_at, ct.baseline_run, ct.candidate_run, ct.case_id "
-        "FROM case_triage ct JOIN runs b ON b.id = ct.baseline_run JOIN runs c ON c.id = ct.candidate_run "
-        f"JOIN cases k ON k.id = ct.case_id WHERE {where} "
+        f"FROM case_triage ct {_NAMES_CT} WHERE {where} "
         "ORDER BY b.name, c.name, k.suite, k.case_key",
         params,
     ).fetchall()
@@ -384,8 +384,7 @@ def in_file_order(
     cols = ", ".join(f"f.{c}" for c in COLS.split(", "))
     for r in store.conn.execute(
         f"SELECT {cols}, b.name, b.sha256, c.name, c.sha256, k.suite, k.case_key "
-        "FROM findings f JOIN runs b ON b.id = f.baseline_run JOIN runs c ON c.id = f.candidate_run "
-        f"JOIN cases k ON k.id = f.case_id WHERE {where} "
+        f"FROM findings f {_NAMES_F} WHERE {where} "
         "ORDER BY b.sha256, c.sha256, k.suite, k.case_key, f.at, f.uid",
         params,
     ):
@@ -394,93 +393,72 @@ def in_file_order(
         yield NamedFinding(Finding.from_row(r), baseline, candidate, suite=r[21], case_key=r[22])
 
 
-# -- runs and cases: lookups the review layer needs, for store/runs.py (their owner) to take --
-
-
 def _check(store: Store, base: int, cand: int, case_id: int) -> None:
     if case_key_of(store, case_id) is None:
         raise NotFoundError(f"no case with id {case_id}")
     for run in (base, cand):
-        if store.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is None:
+        if not run_exists(store, run):
             raise NotFoundError(f"no run with id {run}")
 
 
-def case_key_of(store: Store, case_id: int) -> str | None:
-    row = store.conn.execute("SELECT case_key FROM cases WHERE id = ?", (case_id,)).fetchone()
-    return row[0] if row else None
+# -- the team store's outbox (team/ledger.py passes the uids it has shared as its own SQL) ---
+
+_NAMES_LOCAL = join_names({"b": "f.baseline_run", "c": "f.candidate_run"}, ("k", "f.case_id"))
 
 
-def run_by_name(store: Store, name: str) -> int | None:
-    """The newest run of this name."""
-    row = store.conn.execute(
-        "SELECT id FROM runs WHERE name = ? ORDER BY id DESC", (name,)
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def case_by_key(store: Store, suite: str, key: str) -> int | None:
-    row = store.conn.execute(
-        "SELECT id FROM cases WHERE suite = ? AND case_key = ?", (suite, key)
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def source_line(store: Store, run: int, case_id: int) -> str | None:
-    """Where the run's first sample of the case came from (`results.source_line`)."""
-    row = store.conn.execute(
-        "SELECT source_line FROM results WHERE run_id = ? AND case_id = ? ORDER BY epoch LIMIT 1",
-        (run, case_id),
-    ).fetchone()
-    return row[0] if row else None
-
-
-def resolve_case(store: Store, ref: str) -> int:
-    """A case id from `suite/key`, a unique key, or `#id`."""
-    if ref.startswith("#") and ref[1:].isdigit():
-        row = store.conn.execute("SELECT id FROM cases WHERE id = ?", (int(ref[1:]),)).fetchone()
-        if row:
-            return int(row[0])
-    rows = store.conn.execute("SELECT id, suite FROM cases WHERE case_key = ?", (ref,)).fetchall()
-    if len(rows) == 1:
-        return int(rows[0][0])
-    if len(rows) > 1:
-        raise InputError(
-            "CASE",
-            f"{ref!r} is in several suites ({', '.join(r[1] for r in rows)}); write SUITE/KEY",
-        )
-    if "/" in ref:
-        suite, key = ref.split("/", 1)
-        row = store.conn.execute(
-            "SELECT id FROM cases WHERE suite = ? AND case_key = ?", (suite, key)
-        ).fetchone()
-        if row:
-            return int(row[0])
-    close = close_cases(store.conn, ref)
-    hint = (
-        "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-        if close
-        else ". `evaltui compare BASE CAND --keys` lists changed cases."
+def unshared(
+    store: Store, reviewer: str, shared: str, after: int = 0, limit: int = 500
+) -> list[tuple[Finding, tuple[str, str], tuple[str, str], str, str]]:
+    """A page of `reviewer`'s local findings whose uid `shared` (a query of the team
+    ledger's, selecting uids) does not return, oldest first after finding id `after`:
+    each with its runs' (sha256, source part) and its case's suite and key."""
+    cols = ", ".join(f"f.{c.strip()}" for c in COLS.split(","))
+    query = (
+        f"SELECT {cols}, b.sha256, b.source_part, c.sha256, c.source_part, k.suite, k.case_key "
+        f"FROM findings f {_NAMES_LOCAL} WHERE f.source = 'local' AND f.reviewer = ? "
+        f"AND f.id > ? AND f.uid NOT IN ({shared}) ORDER BY f.id LIMIT ?"
     )
-    raise NotFoundError(f"No case {ref!r}{hint}")
+    out = []
+    for r in store.conn.execute(query, (reviewer, after, limit)):
+        n = len(r) - 6
+        out.append(
+            (Finding.from_row(r[:n]), (r[n], r[n + 1]), (r[n + 2], r[n + 3]), r[n + 4], r[n + 5])
+        )
+    return out
 
 
-def close_cases(conn: sqlite3.Connection, ref: str, n: int = 3) -> list[str]:
-    """The store's cases whose key (or `suite/key`) is close to `ref`, best first, as
-    `suite/key` (difflib's ratio, cutoff 0.6, as the policy's did-you-mean); read
-    streaming, holding `n` at a time."""
-    import bisect
-    import difflib
+def unshared_counts(store: Store, shared: str) -> dict[str, int]:
+    """How many local findings each reviewer name holds that `shared` does not return."""
+    query = (
+        "SELECT reviewer, count(*) FROM findings WHERE source = 'local' "
+        f"AND uid NOT IN ({shared}) GROUP BY reviewer"
+    )
+    return {str(name): int(n) for name, n in store.conn.execute(query)}
 
-    best: list[tuple[float, str]] = []  # (-ratio, suite/key): best first, ties by name
-    matcher = difflib.SequenceMatcher(b=ref.casefold(), autojunk=False)
-    whole = "/" in ref
-    for suite, key in conn.execute("SELECT suite, case_key FROM cases"):
-        name = f"{suite}/{key}"
-        matcher.set_seq1((name if whole else key).casefold())
-        if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
-            continue
-        ratio = matcher.ratio()
-        if ratio >= 0.6:
-            bisect.insort(best, (-ratio, name))
-            del best[n:]
-    return [name for _, name in best]
+
+def local_reviewers(store: Store) -> set[str]:
+    """Every reviewer name this store's own findings were written under."""
+    query = "SELECT DISTINCT reviewer FROM findings WHERE source = 'local'"
+    return {str(r[0]) for r in store.conn.execute(query)}
+
+
+# -- the comparison's reads ----------------------------------------------------------------
+# SQL fragments over `case_triage` (alias ct) that compare/engine.py composes with its
+# temporary classification table (alias t); the conditions on ct are triage_state's.
+
+
+def triage_join(baseline: int, candidate: int) -> str:
+    """The case's triage row in this comparison (ct; NULL columns when it has none)."""
+    return (
+        f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(baseline)} "
+        f"AND ct.candidate_run = {int(candidate)} AND ct.case_id = t.case_id"
+    )
+
+
+def triaged_in(table: str) -> str:
+    """FROM and WHERE over the comparison's triage rows (ct) joined to the classification
+    `table` (t); params: the baseline and candidate run ids."""
+    return (
+        f"FROM case_triage ct JOIN {table} t ON t.case_id = ct.case_id "
+        "WHERE ct.baseline_run = ? AND ct.candidate_run = ?"
+    )

@@ -14,7 +14,8 @@ from evaltui.errors import InputError, StoreError
 from evaltui.files import check_regular
 from evaltui.paths import demo_data_dir
 from evaltui.store import Store, guard
-from evaltui.store.store import AlreadyImported
+from evaltui.store import runs as tables
+from evaltui.store.runs import AlreadyImported
 from evaltui.textsafe import visible
 
 if TYPE_CHECKING:  # the importers load when a file is imported, not when the app starts
@@ -119,7 +120,7 @@ def import_path(
         if not item.run.sha256:
             item.run.sha256 = digest
         existing = (
-            store.find_run_by_source(item.run.sha256, item.run.source_part)
+            tables.run_by_sha256(store, item.run.sha256, item.run.source_part)
             if item.run.sha256
             else None
         )
@@ -142,14 +143,15 @@ def import_path(
             item.run.metadata["rescored_from"] = rescored[0]
             notes.insert(0, f"re-scored from run {rescored[0]} ({visible(rescored[1], limit=120)}): "
                          "the same eval with other scores")  # fmt: skip
-        item.run.name = store.unique_run_name(item.run.name)
+        item.run.name = tables.unique_run_name(store, item.run.name)
         on_batch = progress(item) if progress else None
         rows = None
         if len(parsed) == 1 and import_process.handles(importer) and import_process.worth_it(path):
             rows = import_process.rows_from_reader(importer.name, path, options, 0, item.progress)
         try:
             with store.alone() if writes_alone(path) else nullcontext():
-                run_id = store.import_run(
+                run_id = tables.import_run(
+                    store,
                     item.run,
                     checked_records(path, item.records, options),
                     rows=rows,
@@ -166,30 +168,26 @@ def import_path(
         except AlreadyImported as dup:  # another import of the same file committed first
             outcomes.append(ImportOutcome(str(path), dup.name, dup.run_id, 0, skipped=True))
             continue
-        n = store.conn.execute("SELECT n_results FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        n = tables.result_count(store, run_id)
         outcomes.append(ImportOutcome(str(path), item.run.name, run_id, n, note="; ".join(notes)))
     return outcomes
 
 
 def _same_run(
     store: Store, identity: str | None, metadata: dict[str, object]
-) -> tuple[tuple[int, str] | None, tuple[int, str] | None]:
+) -> tuple[tables.RunRef | None, tables.RunRef | None]:
     """(the run this one already is, the run it re-scores). A run the tool identifies as
     `identity` is the same run when its scores are the same (or either run's are unknown);
     with other scores (Inspect's `inspect score` keeps the ids) it is a re-scoring of the
     first such run (docs/formats.md)."""
     if not identity:
         return None, None
-    rows = store.conn.execute(
-        "SELECT id, name, json_extract(metadata, '$.scores_digest') FROM runs "
-        "WHERE json_extract(metadata, '$.identity') = ? ORDER BY id",
-        (identity,),
-    ).fetchall()
+    found = tables.runs_by_identity(store, identity)
     digest = metadata.get("scores_digest")
-    for rid, name, theirs in rows:
+    for rid, name, theirs in found:
         if digest is None or theirs is None or theirs == digest:
-            return (int(rid), str(name)), None
-    return None, ((int(rows[0][0]), str(rows[0][1])) if rows else None)
+            return tables.RunRef(rid, name), None
+    return None, (tables.RunRef(found[0].id, found[0].name) if found else None)
 
 
 def writes_alone(path: Path) -> bool:
@@ -248,7 +246,7 @@ class NewStore:
 
 
 def list_runs(store: Store) -> list[RunSummary]:
-    return store.list_runs()
+    return tables.list_runs(store)
 
 
 def get_selection(store: Store) -> dict[str, int | None]:
@@ -258,7 +256,7 @@ def get_selection(store: Store) -> dict[str, int | None]:
     candidate and fallback are proposed.
     """
     saved = store.get_setting(SELECTION_KEY)
-    runs = store.list_runs()
+    runs = tables.list_runs(store)
     ids = {r.id for r in runs}
     if saved is not None:
         return {m: (saved.get(m) if saved.get(m) in ids else None) for m in MARKS}
@@ -301,6 +299,16 @@ def load_demo(store: Store) -> list[ImportOutcome]:
     return outcomes
 
 
+def load_demo_reviews(store: Store, *, new: bool) -> int:
+    """The demo's reviews: 60 blind judgments and gold answers (README.md; added once),
+    and, in a `new` store, its reviewers' notes that name no class (#29); how many notes."""
+    from evaltui.review.calibration import demo as calibration  # only the demo loads these
+    from evaltui.review.labelguide.demo import add_demo_notes
+
+    calibration.load(store)
+    return add_demo_notes(store) if new else 0
+
+
 def check_demo_store_disposable(path: Path) -> None:
     """Refuse (StoreError, nothing deleted) to throw away a store that holds anything
     but the bundled demo runs, or that evaltui cannot read as its own: `demo --fresh`
@@ -312,7 +320,7 @@ def check_demo_store_disposable(path: Path) -> None:
     demo = {sha256_file(demo_data_dir() / name) for name in DEMO_FILES}
     try:  # the store's own door, read-only, not migrated (nothing written, not even the WAL)
         with closing(Store.reader(path, migrate=False)) as conn:
-            rows = conn.execute("SELECT name, sha256 FROM runs ORDER BY id").fetchall()
+            rows = tables.run_files(conn)
     except (StoreError, sqlite3.Error) as exc:
         raise StoreError(
             f"demo --fresh would delete {path}, which is not an evaltui demo store "
@@ -331,20 +339,12 @@ def event_subjects(store: Store, events: list[Event]) -> list[str]:
     """What each event is about, in words (`evaltui log`'s key column): a run's name,
     a case's `suite/key` (a finding's with its two runs), a decision's number; a setting
     or a file as the event names it. The log itself keeps the ids."""
-    runs = dict(store.conn.execute("SELECT id, name FROM runs").fetchall())
+    runs = tables.run_names(store)
     ids: dict[str, list[int]] = {}
     for e in events:
         if e.entity == "case":  # str(): a crafted store's column may hold any type
             ids[str(e.entity_id)] = [int(x) for x in str(e.entity_id).split(":") if x.isdigit()]
-    wanted = sorted({parts[-1] for parts in ids.values() if parts})
-    cases: dict[int, str] = {}
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for cid, suite, key in store.conn.execute(
-            f"SELECT id, suite, case_key FROM cases WHERE id IN ({marks})", chunk
-        ):
-            cases[int(cid)] = f"{suite}/{key}"
+    cases = tables.case_names(store, (parts[-1] for parts in ids.values() if parts))
     out = []
     for e in events:
         entity, eid = e.entity, str(e.entity_id)

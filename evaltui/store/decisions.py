@@ -8,6 +8,7 @@ never parses or builds one (the store knows nothing of the gate's record model).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,9 +62,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 _LIST = """
-SELECT d.id, d.decided_at, d.decided_by, b.name, c.name, d.decision, d.policy_sha256,
-       d.content_hash
-FROM decisions d JOIN runs b ON b.id = d.baseline_run JOIN runs c ON c.id = d.candidate_run
+SELECT d.id, d.decided_at, d.decided_by, d.baseline_run, d.candidate_run, d.decision,
+       d.policy_sha256, d.content_hash
+FROM decisions d
 """
 
 # Each kept decision and the log's head it recorded (its record as stored, read by SQLite:
@@ -96,15 +97,20 @@ def rows(
     limit: int | None = None,
     *,
     pair: tuple[int, int] | None = None,
+    run_names: Mapping[int, str],
 ) -> list[DecisionRow]:
-    """Kept decisions, newest first; with `pair`, only those of that (baseline, candidate)."""
+    """Kept decisions, newest first; with `pair`, only those of that (baseline, candidate).
+    `run_names`: each run's name by id (the run tables' owner reads them)."""
     query = _LIST
     if pair is not None:
         query += " WHERE d.baseline_run = ? AND d.candidate_run = ?"
     query += " ORDER BY d.id DESC"
     if limit:
         query += f" LIMIT {int(limit)}"
-    return [DecisionRow(*row) for row in conn.execute(query, pair or ())]
+    return [
+        DecisionRow(i, at, by, run_names.get(b, ""), run_names.get(c, ""), *rest)
+        for i, at, by, b, c, *rest in conn.execute(query, pair or ())
+    ]
 
 
 def record_text(conn: sqlite3.Connection, decision_id: int) -> str | None:

@@ -113,7 +113,7 @@ def build_rows(
         suites.add(suite)
         counts[verdict] += 1
         # a limit hit is a flag beside the verdict; a `limit` verdict (stopped with none)
-        # is one too, named by its error when the format gives no other (sql.LIMIT_HIT)
+        # is one too, named by its error when the format gives no other (runs.LIMIT_HIT)
         limit = rec.limit
         if limit is None and verdict == "limit":
             limit = rec.error or "limit"

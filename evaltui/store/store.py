@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from evaltui.errors import InputError, NotFoundError, StoreError
-from evaltui.store import sql
+from evaltui.errors import StoreError
 from evaltui.store.events import EventLog, _dumps, current_user, now_iso
 from evaltui.store.guard import create_exclusive, failure
 from evaltui.store.schema import APPLICATION_ID, KNOWN, MIGRATION_SET, check_not_newer, recognise
-
-if TYPE_CHECKING:  # loaded where used: opening a store for the app needs neither
-    from evaltui.models import Record, Run, RunSummary
-    from evaltui.store.rows import RowBatch, RowSource
 
 __all__ = ["MIGRATION_SET", "Store", "now_iso", "open_store"]
 
@@ -27,19 +22,13 @@ WAL_CHECKPOINT_BYTES = 16 << 20
 BUSY_TIMEOUT_MS = 30_000  # a triage write waits for an import in another session to commit
 
 
-# sql.RUNS_LIST's columns, as RunSummary names them
-_RUN_COLUMNS = ("id", "name", "role", "system", "format", "source_path", "sha256", "created_at",
-                "imported_at", "suites", "cases", "results", "passed", "failed", "errored",
-                "limit", "unscored", "otlp")  # fmt: skip
 _AUDITED: Counter[str] = Counter()  # stores open here to examine for tampering (audit=True)
 
 
-class AlreadyImported(Exception):
-    """The same file's run is already in the store (found inside the import's transaction)."""
-
-    def __init__(self, run_id: int, name: str) -> None:
-        super().__init__(f"already imported as run {run_id} ({name})")
-        self.run_id, self.name = run_id, name
+_HAS_MIGRATIONS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'"
+_APPLIED_MIGRATIONS = "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid"
+# A setting's value (at most the first ? characters) and its full length.
+_SETTING_GET = "SELECT substr(value, 1, ?), length(value) FROM settings WHERE key = ?"
 
 
 class Store(EventLog):
@@ -226,9 +215,9 @@ class Store(EventLog):
 
     def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in this store, in order."""
-        if not self.conn.execute(sql.HAS_MIGRATIONS).fetchone():
+        if not self.conn.execute(_HAS_MIGRATIONS).fetchone():
             return []
-        return [r[0] for r in self.conn.execute(sql.APPLIED_MIGRATIONS, (MIGRATION_SET,))]
+        return [r[0] for r in self.conn.execute(_APPLIED_MIGRATIONS, (MIGRATION_SET,))]
 
     def close(self) -> None:
         if self._audit_key and _AUDITED[self._audit_key] > 0:
@@ -297,7 +286,7 @@ class Store(EventLog):
     def get_setting(self, key: str, default: Any = None, *, limit: int = 1 << 30) -> Any:
         """A setting's value. One longer than `limit` characters, not JSON or nested too
         deeply (a store edited by hand) is a StoreError naming it: read, never crashed on."""
-        row = self.conn.execute(sql.SETTING_GET, (limit + 1, key)).fetchone()
+        row = self.conn.execute(_SETTING_GET, (limit + 1, key)).fetchone()
         if row is None:
             return default
         try:
@@ -315,210 +304,18 @@ class Store(EventLog):
                 before = self.get_setting(key) if log else None
             except StoreError:  # replacing an unreadable value
                 before = "(unreadable)"
-            self.conn.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, _dumps(value)),
-            )
+            self.put_setting(key, value)
             if log:
                 self.log_event("set", "setting", key, before=before, after=value)
 
-    # -- runs ------------------------------------------------------------------
-
-    def run_by_sha256(self, sha256: str) -> int | None:
-        """The first run imported from a file with this sha256, if any."""
-        row = self.conn.execute(sql.RUN_ID_BY_SHA, (sha256,)).fetchone()
-        return None if row is None else int(row[0])
-
-    def find_run_by_source(self, sha256: str, source_part: str = "") -> tuple[int, str] | None:
-        row = self.conn.execute(sql.RUN_BY_SHA, (sha256, source_part)).fetchone()
-        return None if row is None else (row[0], row[1])
-
-    def import_run(
-        self,
-        run: Run,
-        records: Iterable[Record],
-        *,
-        rows: RowSource | None = None,
-        on_batch: Callable[[int], None] | None = None,
-        actor: str | None = None,
-        unique: bool = False,
-    ) -> int:
-        """Write one run and its results in one transaction; return the run id.
-
-        `unique`: refuse (AlreadyImported, nothing written) when a run from the same
-        file (sha256 and part) is already in the store. The check is made inside the
-        write transaction, so concurrent imports of one file make one run.
-
-        Any exception raised while reading `records` (a bad line, say) rolls
-        the whole run back: the store is left exactly as it was.
-
-        `rows`, when given, builds the row batches instead of `records`: called
-        with the new run id and the Tally to fill (the import reader process,
-        evaltui/service/import_process.py, does the reading and row building there).
-        """
-        actor = actor or self.actor
-        conn = self.conn
-        with self.transaction():
-            if unique and run.sha256:
-                existing = self.find_run_by_source(run.sha256, run.source_part)
-                if existing is not None:
-                    raise AlreadyImported(*existing)
-            cur = conn.execute(
-                sql.RUN_INSERT,
-                (
-                    run.name,
-                    run.system,
-                    run.role,
-                    run.format,
-                    run.source_path,
-                    run.source_part,
-                    run.sha256,
-                    run.created_at.isoformat() if run.created_at else None,
-                    now_iso(),
-                    actor,
-                    _dumps(run.metadata),
-                ),
-            )
-            run_id = int(cur.lastrowid or 0)
-            from evaltui.store.rows import Tally, build_rows
-
-            tally = Tally()
-            attr_ids: dict[str, int] = {}  # attributes JSON -> its attr_sets id, for this import
-            source = rows(run_id, tally) if rows else build_rows(records, run_id, tally)
-            # closing: a failure here stops the source at once (a reader process, say)
-            with closing(source):
-                self._write_rows(source, attr_ids, on_batch)
-            counts, criteria, suites = tally.counts, tally.criteria, tally.suites
-            n_results = sum(counts.values())
-            if n_results == 0:
-                raise InputError(
-                    run.source_path or run.name, "no results in this run (empty file?)"
-                )
-            n_cases, n_samples = conn.execute(sql.RUN_CASES_AND_SAMPLES, (run_id,)).fetchone()
-            if n_samples != n_results:
-                dup = conn.execute(sql.RUN_DUPLICATE_SAMPLE, (run_id,)).fetchone()
-                lines = conn.execute(sql.DUPLICATE_LINES, (run_id, dup[0], dup[1])).fetchall()
-                raise InputError(
-                    run.source_path or run.name,
-                    f"duplicate result for case '{lines[0][1]}/{lines[0][2]}' epoch {dup[1]} "
-                    f"(also at {lines[0][0]}); each (case, epoch) may appear once per run",
-                    location=lines[1][0] or None,
-                    field="case_key",
-                )
-            conn.execute(sql.RUN_CASES_FILL, (run_id,))
-            conn.execute(
-                sql.RUN_TOTALS,
-                (
-                    _dumps(sorted(suites)),
-                    n_cases,
-                    n_results,
-                    counts["pass"],
-                    counts["fail"],
-                    counts["error"],
-                    tally.limit_hits,  # every sample that hit a limit, whatever its verdict
-                    counts["unscored"],
-                    _dumps(tally.attribute_summary()),
-                    run_id,
-                ),
-            )
-            conn.executemany(
-                sql.CRITERION_INSERT,
-                [
-                    (run_id, name, t[0], t[1], t[2], t[3], t[4], t[5])
-                    for name, t in sorted(criteria.items())
-                ],
-            )
-            self.log_event(
-                "import",
-                "run",
-                run_id,
-                after={
-                    "name": run.name,
-                    "role": run.role,
-                    "sha256": run.sha256,
-                    "results": n_results,
-                },
-                context={"source_path": run.source_path, "format": run.format},
-                actor=actor,
-            )
-        return run_id
-
-    def _write_rows(
-        self,
-        source: Iterator[RowBatch],
-        attr_ids: dict[str, int],
-        on_batch: Callable[[int], None] | None,
-    ) -> None:
-        from evaltui.store import rows
-
-        conn = self.conn
-        for case_rows, result_rows, traj_rows in source:
-            if len(attr_ids) > rows.ATTR_ID_CACHE:  # high-cardinality attributes: stay bounded
-                attr_ids.clear()
-            new = {row[4] for row in case_rows} - attr_ids.keys()
-            if new:
-                conn.executemany(sql.ATTR_SET_INSERT, [(a,) for a in new])
-                for a in new:
-                    attr_ids[a] = conn.execute(sql.ATTR_SET_ID, (a,)).fetchone()[0]
-            conn.executemany(sql.CASE_UPSERT, [(*row, attr_ids[row[4]]) for row in case_rows])
-            conn.executemany(sql.RESULT_INSERT, result_rows)
-            if traj_rows:
-                conn.executemany(sql.TRAJECTORY_INSERT, traj_rows)
-            if on_batch:
-                on_batch(len(result_rows))
-
-    def find_run_by_identity(self, identity: str) -> tuple[int, str] | None:
-        """The run the tool itself identifies as `identity` (its eval or run id), if any."""
-        row = self.conn.execute(sql.RUN_BY_IDENTITY, (identity,)).fetchone()
-        return (int(row[0]), str(row[1])) if row else None
-
-    def unique_run_name(self, name: str) -> str:
-        """`name`, or `name #2`, `#3`... when a run has it (a name resolves to one run)."""
-        out, n = name, 1
-        while self.conn.execute("SELECT 1 FROM runs WHERE name = ?", (out,)).fetchone():
-            n += 1
-            out = f"{name} #{n}"
-        return out
-
-    def list_runs(self) -> list[RunSummary]:
-        """Every run with its figures, oldest first."""
-        from evaltui.models import RunSummary
-
-        crit: dict[int, dict[str, dict[str, int]]] = {}
-        for run_id, name, passed, failed, errored, unscored in self.conn.execute(
-            sql.RUN_CRITERIA_ALL
-        ):
-            crit.setdefault(run_id, {})[name] = {
-                "passed": passed,
-                "failed": failed,
-                "errored": errored,
-                "unscored": unscored,
-            }
-        out = []
-        for row in self.conn.execute(sql.RUNS_LIST):
-            item = dict(zip(_RUN_COLUMNS, row, strict=True))
-            results, unscored = item["results"], item["unscored"]
-            item.update(
-                suites=json.loads(item["suites"]),
-                otlp=json.loads(item["otlp"]) if item["otlp"] else None,
-                pass_rate=(item["passed"] / (results - unscored)) if results > unscored else None,
-                criteria=crit.get(item["id"], {}),
-            )
-            out.append(RunSummary(**item))
-        return out
-
-    def resolve_run(self, ref: str | int) -> int:
-        """A run id from an id or a name (the newest run of that name)."""
-        text = str(ref)
-        if text.isdigit():
-            row = self.conn.execute("SELECT id FROM runs WHERE id = ?", (int(text),)).fetchone()
-            if row:
-                return int(row[0])
-        row = self.conn.execute(sql.RUN_ID_BY_NAME, (text,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"No run '{text}'. `evaltui runs` lists the runs in the store.")
-        return int(row[0])
+    def put_setting(self, key: str, value: Any) -> None:
+        """Write one setting inside the caller's transaction, with no event (a store's own
+        bookkeeping: the fold version triage applied)."""
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, _dumps(value)),
+        )
 
     # -- inspection (tests, diagnostics) -----------------------------------------
 

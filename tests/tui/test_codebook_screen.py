@@ -11,7 +11,7 @@ from rich.console import Console
 
 from evaltui.review import taxonomy, triage
 from evaltui.review.labelguide.demo import add_demo_notes
-from evaltui.store import Store
+from evaltui.store import Store, runs
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.codebook import CodebookScreen
 from evaltui.tui.screens.compare import CompareScreen
@@ -121,9 +121,9 @@ async def test_a_ruling_from_the_comparison_rebuilds_it_on_the_way_back(demo_sto
 
 
 async def test_hostile_notes_are_shown_inert(demo_store, db_path):
-    b, c = (triage.run_by_name(demo_store, n) for n in ("prod-2026-11-02", "cand-2026-11-20"))
+    b, c = (runs.run_by_name(demo_store, n) for n in ("prod-2026-11-02", "cand-2026-11-20"))
     for key in ("account-access-009", "account-access-034", "account-access-039"):
-        case = triage.case_by_key(demo_store, "support-assistant", key)
+        case = runs.case_by_key(demo_store, "support-assistant", key)
         triage.label(demo_store, b, c, case, note=HOSTILE, reviewer="eve")
     app = EvaltuiApp(db_path)
     async with app.run_test(size=(160, 50)) as pilot:

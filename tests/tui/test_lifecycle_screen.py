@@ -39,7 +39,7 @@ async def test_retire_a_case_with_reason_note_and_preview(demo_store, db_path):
         assert isinstance(app.screen, CompareScreen)
         with Store(db_path) as store:
             (row,) = lifecycle.list_cases(store, status="retired")
-            assert (row["case_key"], row["reason"], row["note"]) == (
+            assert (row.case_key, row.reason, row.note) == (
                 order[0],
                 "obsolete_policy",
                 "policy v2 replaced",

