@@ -42,6 +42,9 @@ OWNERS: dict[str, str] = {
     "team_events": "team/ledger.py",
     # the production estimate's traffic weights
     "traffic_weights": "store/traffic.py",
+    # the label guide: the taxonomy's versions and the codebook's rulings
+    "taxonomy_versions": "review/taxonomy.py",
+    "codebook_rulings": "review/labelguide/rulings.py",
 }
 SCHEMA = ("store/migrations/", "store/schema.py")
 _SQL = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE(?: IF NOT EXISTS)?)\s+\"?([a-z_][a-z0-9_]*)\b")

@@ -29,8 +29,8 @@ COMMAND_MODULES = {
     "retire": "lifecycle", "restore": "lifecycle", "quarantine": "lifecycle",
     "stale": "lifecycle", "cases": "lifecycle",
     "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
-    "label": "triage", "findings": "triage", "taxonomy": "triage",
-    "team": "team", "sync": "team", "traffic": "traffic",
+    "label": "triage", "findings": "triage", "taxonomy": "taxonomy",
+    "codebook": "codebook", "team": "team", "sync": "team", "traffic": "traffic",
     "calibrate": "calibrate", "gold": "gold",
 }  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Triage: label a case, exchange and compare findings, the failure-class taxonomy."""
+"""Triage: label a case, exchange and compare findings."""
 
 from __future__ import annotations
 
@@ -399,61 +399,3 @@ def findings_agreement(
         ],
         optional=set(),
     )
-
-
-@cli.group("taxonomy", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.pass_context
-def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
-    """The failure classes in force (numbered as the app's keys), or manage them."""
-    if ctx.invoked_subcommand is not None:
-        return
-    with open_store(store_path(ctx)) as store:
-        tax = taxonomy_in_force(ctx, store)
-    if as_json:
-        echo(safe_json(tax.as_list()))
-        return
-    table = make_table(("key", "left"), ("#", "right"), ("name", "left"), ("owner", "left"),
-                   ("description", "left"))  # fmt: skip
-    numbers = {c.key: i + 1 for i, c in enumerate(tax.active)}
-    print_rows(
-        table,
-        [
-            [
-                c.key,
-                str(numbers.get(c.key, "retired")),
-                one_line(c.name, 30),
-                one_line(c.owner, 24),
-                one_line(c.description, 90),
-            ]
-            for c in tax.classes
-        ],
-        optional={"description"},
-    )
-    echo(f"source: {tax.source}")
-
-
-@taxonomy_group.command("import")
-@click.argument("file", type=InputFile("taxonomy"))
-@click.pass_context
-def taxonomy_import(ctx: click.Context, file: Path) -> None:
-    """Store FILE as this store's taxonomy (recorded; old findings keep their class)."""
-    from evaltui.review import taxonomy
-
-    tax = taxonomy.parse_toml(file)
-    with open_store(store_path(ctx), write=True) as store:
-        changes = taxonomy.save(store, tax)
-    echo(
-        f"taxonomy saved: {len(tax.classes)} classes; added {', '.join(changes['added']) or 'none'}; "
-        f"removed {', '.join(changes['removed']) or 'none'}; changed {', '.join(changes['changed']) or 'none'}"
-    )
-
-
-@taxonomy_group.command("export")
-@click.pass_context
-def taxonomy_export(ctx: click.Context) -> None:
-    """Print the taxonomy in force as TOML (a starting point to edit)."""
-    from evaltui.review import taxonomy
-
-    with open_store(store_path(ctx)) as store:
-        echo(taxonomy.to_toml(taxonomy_in_force(ctx, store)), nl=False)

@@ -10,99 +10,45 @@ knows nothing of policies. Adding a metric: docs/architecture.md.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
+from evaltui.compare.metric import (
+    KEYS_LIMIT,
+    NAME_KINDS,
+    NAME_WORDS,
+    Measured,
+    Metric,
+    NameKind,
+    Param,
+    Scoped,
+)
 from evaltui.compare.production import Production, Which
 from evaltui.errors import InputError
 from evaltui.review.triage_state import TRIAGED, TRUSTED
 from evaltui.stats import mcnemar_exact
 from evaltui.store.runs import LIMIT_HIT, case_key_sql
-from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
+from evaltui.units import UNIT_WORDS, format_threshold, format_value
 
-KEYS_LIMIT = 25  # case keys quoted as evidence per rule
-
-# What a rule parameter names; `gate/checks.py` knows where each kind's names come
-# from (the taxonomy, the compared runs, the findings...) and refuses one that is not there.
-NameKind = Literal[
-    "class", "tool", "owner", "attribute", "value", "criterion", "segment", "bound", "basis"
+__all__ = [
+    "KEYS_LIMIT",
+    "METRICS",
+    "NAME_KINDS",
+    "NAME_WORDS",
+    "PARAMS",
+    "Measured",
+    "Metric",
+    "NameKind",
+    "Param",
+    "Scoped",
+    "fmt_threshold",
+    "fmt_value",
+    "measure",
 ]
-NAME_KINDS: tuple[NameKind, ...] = get_args(NameKind)
-NAME_WORDS: dict[NameKind, str] = {  # docs/gate.md
-    "class": "a failure class of the taxonomy in force",
-    "tool": "a tool either run calls",
-    "owner": "an owner of a finding on the compared cases, or of a failure class of the taxonomy",
-    "attribute": "an attribute of the compared cases",
-    "value": "a value of an attribute of the compared cases",
-    "criterion": "a criterion both runs score",
-    "segment": "a segment dimension of the comparison",
-    "bound": "`lower`, `point` (the default) or `upper`: which end of the 95% interval is read",
-    "basis": "`covered` (the default), `worst` or `best`: which traffic (docs/production.md)",
-}
-
-Measured = tuple[float | None, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Param:
-    """A rule parameter a metric takes: its TOML key, what it names, what it means."""
-
-    key: str
-    names: NameKind
-    doc: str
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Scoped:
-    """What a measure function gets: the comparison, the rule's scope as SQL, its settings."""
-
-    cmp: Comparison
-    where: str  # the scope as a condition (aliases of `Comparison.aggregate`)
-    sql_params: list[Any]
-    alpha: float
-    args: Mapping[str, str]  # the rule's parameters, by key
-    # the traffic weights and the estimator (#28): what the weighted metrics read
-    production: Production | None = None
-
-    def one(self, select: str, cond: str = "1", extra: list[Any] | None = None) -> tuple[Any, ...]:
-        """One row of `select` over the cases in scope that meet `cond`."""
-        return self.cmp.aggregate(
-            select, f"{self.where} AND {cond}", [*self.sql_params, *(extra or [])]
-        )
-
-    def keys(self, cond: str, extra: list[Any] | None = None) -> list[str]:
-        """The first KEYS_LIMIT case keys in scope that meet `cond` (evidence), in list order."""
-        rows = self.cmp.rows_where(
-            "k.case_key",
-            f"{self.where} AND {cond}",
-            [*self.sql_params, *(extra or [])],
-            limit=KEYS_LIMIT,
-        )
-        return [r[0] for r in rows]
-
-    def count(self, cond: str, extra: list[Any] | None = None) -> Measured:
-        """The number of cases in scope that meet `cond`, with their keys as evidence."""
-        (n,) = self.one("COUNT(*)", cond, extra)
-        return float(n), {"cases": self.keys(cond, extra)}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One metric a rule can name (docs/gate.md's table is generated from these)."""
-
-    name: str
-    doc: str  # what the value is, one line (docs/gate.md)
-    unit: Unit
-    measure: Callable[[Scoped], Measured]
-    params: tuple[Param, ...] = ()
-    # result columns the value is computed from: a value that overflows is refused naming
-    # the largest of them (run, line, field), never written as inf
-    reads: tuple[str, ...] = field(default=())
 
 
 # -- the measures -------------------------------------------------------------------------------
@@ -204,6 +150,24 @@ def _unverified_findings(q: Scoped) -> Measured:
     return q.count(
         "EXISTS (SELECT 1 FROM json_each(ct.reviewers) WHERE substr(value, -13) = ' (unverified)')"
     )
+
+
+def _new_failure_modes(q: Scoped) -> Measured:
+    """Candidate-failing cases in scope with a failure class that no baseline-failing case
+    of the comparison has: a failure mode the baseline never had (issue #29)."""
+    named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
+    baseline = q.cmp.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")  # whole comparison
+    had = {c for (cls,) in baseline for c in json.loads(cls)}
+    classes: set[str] = set()
+    cases: list[str] = []
+    for cls, key in q.cmp.rows_where(
+        "ct.classes, k.case_key", f"{q.where} AND t.c_pass = 0 AND {named}", q.sql_params
+    ):
+        new = set(json.loads(cls)) - had
+        if new:
+            classes |= new
+            cases.append(key)
+    return float(len(cases)), {"classes": sorted(classes), "cases": cases[:KEYS_LIMIT]}
 
 
 def _disagreements(q: Scoped) -> Measured:
@@ -312,6 +276,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("cost_delta", "relative change of total cost over paired cases (0.25 = +25%)", "relative",
            _cost_delta, reads=("cost",)),
     Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements),
+    Metric("new_failure_modes", "candidate-failing cases with a failure class no baseline-failing case has "
+           "(a failure mode the baseline never had; its classes are the evidence)", "count", _new_failure_modes),
     Metric("significant_regression", "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
            "flag", _significant_regression),
     Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),

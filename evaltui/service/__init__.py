@@ -299,6 +299,19 @@ def load_demo(store: Store) -> list[ImportOutcome]:
     return outcomes
 
 
+def load_demo_reviews(store: Store, *, new: bool) -> int:
+    """The demo's reviews: 60 blind judgments and gold answers (README.md; added once),
+    its traffic weights (#28: the production estimate in the app; kept once), and, in a
+    `new` store, its reviewers' notes that name no class (#29); how many notes."""
+    from evaltui.review.calibration import demo as calibration  # only the demo loads these
+    from evaltui.review.labelguide.demo import add_demo_notes
+    from evaltui.store import traffic
+
+    calibration.load(store)
+    traffic.keep_demo(store)
+    return add_demo_notes(store) if new else 0
+
+
 def check_demo_store_disposable(path: Path) -> None:
     """Refuse (StoreError, nothing deleted) to throw away a store that holds anything
     but the bundled demo runs, or that evaltui cannot read as its own: `demo --fresh`

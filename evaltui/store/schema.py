@@ -27,6 +27,7 @@ KNOWN = [
     "m014_judgments",
     "m015_team_events",
     "m016_traffic_weights",
+    "m017_taxonomy_versions_and_rulings",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
@@ -48,6 +49,10 @@ SCHEMA_OBJECTS = {
     "calibration_samples_no_update": "CREATE TRIGGER calibration_samples_no_update BEFORE UPDATE ON calibration_samples BEGIN SELECT RAISE(ABORT, 'calibration samples are append-only'); END",
     "traffic_weights_no_delete": "CREATE TRIGGER traffic_weights_no_delete BEFORE DELETE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
     "traffic_weights_no_update": "CREATE TRIGGER traffic_weights_no_update BEFORE UPDATE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
+    "taxonomy_versions_no_delete": "CREATE TRIGGER taxonomy_versions_no_delete BEFORE DELETE ON taxonomy_versions BEGIN SELECT RAISE(ABORT, 'taxonomy versions are append-only'); END",
+    "taxonomy_versions_no_update": "CREATE TRIGGER taxonomy_versions_no_update BEFORE UPDATE ON taxonomy_versions BEGIN SELECT RAISE(ABORT, 'taxonomy versions are append-only'); END",
+    "codebook_rulings_no_delete": "CREATE TRIGGER codebook_rulings_no_delete BEFORE DELETE ON codebook_rulings BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END",
+    "codebook_rulings_no_update": "CREATE TRIGGER codebook_rulings_no_update BEFORE UPDATE ON codebook_rulings BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END",
 }  # fmt: skip
 
 # The append-only triggers each migration makes: a store that recorded the migration
@@ -66,6 +71,12 @@ TRIGGERS_BY_MIGRATION = {
         "calibration_samples_no_delete",
     ),
     "m016_traffic_weights": ("traffic_weights_no_update", "traffic_weights_no_delete"),
+    "m017_taxonomy_versions_and_rulings": (
+        "taxonomy_versions_no_update",
+        "taxonomy_versions_no_delete",
+        "codebook_rulings_no_update",
+        "codebook_rulings_no_delete",
+    ),
 }
 
 

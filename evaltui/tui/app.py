@@ -42,6 +42,14 @@ class EvaltuiApp(App[None]):
             "q", "quit", "Quit", tooltip="Quit evaltui (everything is already saved)", id="app.quit"
         ),
         Binding(
+            "K",
+            "codebook",
+            "Codebook",
+            show=False,
+            tooltip="Classes proposed from reviewers' notes: accept, merge or reject them",
+            id="app.codebook",
+        ),
+        Binding(
             "ctrl+t",
             "toggle_theme",
             "Theme",
@@ -90,6 +98,23 @@ class EvaltuiApp(App[None]):
             if isinstance(screen, CompareScreen):
                 screen.save_view()
         self.exit()
+
+    def action_codebook(self) -> None:
+        """The codebook over the notes of the comparison in view (else the marked runs'); the
+        comparison is rebuilt on the way back when a ruling or a label was written."""
+        from evaltui.tui.screens.codebook import CodebookScreen  # load time: when opened
+        from evaltui.tui.screens.compare import CompareScreen
+
+        if isinstance(self.screen, CodebookScreen):
+            return
+        compare = next(
+            (s for s in reversed(self.screen_stack) if isinstance(s, CompareScreen)), None
+        )
+        if compare is None:
+            self.push_screen(CodebookScreen())
+            return
+        base, cand, _ = compare.run_ids
+        self.push_screen(CodebookScreen(base, cand, on_change=compare.action_rebuild))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

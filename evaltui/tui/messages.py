@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from evaltui.models import RunSummary
     from evaltui.review.calibration.queue import GoldFeedback, QueueItem
     from evaltui.review.calibration.samples import SampleRecord
+    from evaltui.review.labelguide.proposals import Proposed
+    from evaltui.review.labelguide.ratify import Suggestion as RatifySuggestion
     from evaltui.review.lifecycle import RetirePlan, Suggestion
     from evaltui.review.taxonomy import Taxonomy
     from evaltui.review.triage import Finding
@@ -236,6 +238,27 @@ class Exported(Message):
 @dataclass
 class TrendLoaded(Message):
     trend: Trend
+
+
+# -- codebook screen -----------------------------------------------------------------------------
+
+
+@dataclass
+class ProposalsLoaded(Message):
+    """Proposals from the notes (None with `problem`: why there are none, e.g. the codebook
+    extra is missing), the suggested labels waiting, the store's taxonomy."""
+
+    proposed: Proposed | None
+    suggestions: list[RatifySuggestion]
+    taxonomy: Taxonomy
+    problem: str | None
+
+
+@dataclass
+class Ruled(Message):
+    """A ruling or confirmed labels were committed."""
+
+    text: str
 
 
 # -- judging screen ------------------------------------------------------------------------------
