@@ -136,11 +136,11 @@ def test_the_keymap_refuses_a_name_that_is_not_a_key(tmp_path, key, why):
 
 
 def test_the_keymap_takes_every_kind_of_real_key(tmp_path):
-    keys = "J,ctrl+n,f24,pagedown,left_square_bracket,shift+tab,ctrl+shift+up,space,slash"
+    keys = "N,ctrl+n,f24,pagedown,left_square_bracket,shift+tab,ctrl+shift+up,space,slash"
     path = tmp_path / "config.toml"
     path.write_text(f'[keymap]\n"runs.next" = "{keys}"\n')
     loaded = config.load(config.binding_ids(), set(), path)
-    assert loaded.keymap["runs.next"].split(",")[:4] == ["J", "ctrl+n", "f24", "pagedown"]
+    assert loaded.keymap["runs.next"].split(",")[:4] == ["N", "ctrl+n", "f24", "pagedown"]
 
 
 def test_a_key_that_is_not_a_key_stops_the_app_with_one_line(
@@ -230,8 +230,8 @@ async def test_bulk_retire_proposes_a_reason_per_kind_and_says_what_it_leaves_ou
         assert len(retired) == 200
         assert retired[found[standing].case_key] == "bad_case"
         assert {retired[k.split("/", 1)[1]] for k in keys} == {"duplicate"}
-        events = [e for e in store.events() if e["action"] == "case.retire"]
-        assert len(events) == 200 and {e["context"]["cases"] for e in events} == {200}
+        events = [e for e in store.events() if e.action == "case.retire"]
+        assert len(events) == 200 and {e.context["cases"] for e in events} == {200}
 
 
 def said_notices(app) -> str:
