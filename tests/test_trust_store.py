@@ -387,14 +387,15 @@ def test_a_full_disk_while_making_a_new_store_is_not_called_a_foreign_file(tmp_p
 def test_a_really_full_file_system_is_sqlite_full(tmp_path):
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)],
+    # 16 MiB: a new store and its WAL take about 6 MiB (64 KiB pages, a page per table and index)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)],
                       capture_output=True).returncode != 0:  # fmt: skip
         pytest.skip("cannot mount a tmpfs here")
     try:
         db = mnt / "s.db"
         run_cli("--db", str(db), "import", str(write_jsonl(tmp_path / "small.jsonl", [line("a")])))
         before = snapshot(db)
-        done = run_cli("--db", str(db), "import", str(big_run(tmp_path / "big.jsonl", 6000)),
+        done = run_cli("--db", str(db), "import", str(big_run(tmp_path / "big.jsonl", 12000)),
                        check_code=3)  # fmt: skip
         assert done.stderr == (
             f"Error: The store {db} could not be written: the disk is full (SQLITE_FULL); "
