@@ -6,6 +6,7 @@ import click
 
 from evaltui.cli.app import cli
 from evaltui.cli.output import echo
+from evaltui.team import admin, db
 from evaltui.team.schema import ROLES
 
 URL_HELP = (
@@ -29,8 +30,6 @@ def init_cmd(url: str, schema: str, project: str, blind: bool) -> None:
     """Create the shared schema, its group roles and policies (idempotent; run as the admin,
     who owns it). URL: a PostgreSQL connection string or URL without a password (libpq
     reads it from PGPASSWORD, ~/.pgpass or a service file); none: libpq's environment."""
-    from evaltui.team import admin, db
-
     with db.translated(), db.connect(url) as conn:
         result = admin.init(conn, schema, project, blind=blind)
     state = "re-asserted" if result.existed else "created"
@@ -55,8 +54,6 @@ def add_member_cmd(
 ) -> None:
     """Make NAME a member: its login role (made if missing, with no password), its group,
     and the reviewer name every event it writes must carry."""
-    from evaltui.team import admin, db
-
     with db.translated(), db.connect(url) as conn:
         result = admin.add_member(conn, schema, project, name, role, login)
     echo(f"{result.reviewer} ({result.login}) in project {result.project} as {result.role}: "

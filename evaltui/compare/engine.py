@@ -38,7 +38,9 @@ from evaltui.compare.rows import (
 )
 from evaltui.errors import InputError, NotFoundError
 from evaltui.models import CASE_STATUSES
+from evaltui.review import triage
 from evaltui.review.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
+from evaltui.store import Store
 
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")
@@ -79,7 +81,6 @@ class Comparison:
             raise InputError("correction", f"unknown correction {correction!r}; use holm or none")
         self.correction = correction  # of the segment table's p-values
         self._lock = threading.RLock()
-        from evaltui.store import Store
 
         Store(db_path, create=False).close()  # refuses a newer store, migrates an older one
         self.conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
@@ -649,8 +650,6 @@ class Comparison:
 
     def findings(self, case_id: int) -> list[Any]:
         """The finding history of a case in this comparison, read on this connection."""
-        from evaltui.review import triage
-
         with self._lock:
             return triage.history(self.conn, self.baseline.id, self.candidate.id, case_id)
 
@@ -713,3 +712,12 @@ class Comparison:
 
     def tools_called(self) -> list[str]:  # every tool either run called (agent runs)
         return paths.tools_called(self.conn, self.baseline.id, self.candidate.id)
+
+
+def step_in_case(db_path: Any, base: int, cand: int, case_id: int, index: int) -> dict[str, Any]:
+    """`step_of` for a case named by id (evaltui label --step): reads the case's paths."""
+    with Comparison(db_path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
+        row = cmp.row(case_id)
+        if row is None:
+            raise InputError("--step", "the case is in neither run")
+        return paths.step_of(cmp.read_case(row)[1], index)

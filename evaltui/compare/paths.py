@@ -9,6 +9,7 @@ from typing import Any
 
 from evaltui import trajectory
 from evaltui.compare.rows import CaseDetail, Sample, read_trajectory
+from evaltui.errors import InputError
 
 
 def _run_trajectories(
@@ -113,8 +114,6 @@ def step_of(detail: CaseDetail, index: int) -> dict[str, Any]:
     case, the candidate's call where both runs made one."""
     aligned = trajectory.align(_first(detail.baseline), _first(detail.candidate))
     if not 0 <= index < len(aligned):
-        from evaltui.errors import InputError
-
         raise InputError(
             "--step",
             f"the case's path has {len(aligned)} aligned tool calls; there is no call {index + 1}",
@@ -131,16 +130,3 @@ def step_of(detail: CaseDetail, index: int) -> dict[str, Any]:
         "call_id": call.call_id,
         "turn": call.turn,
     }
-
-
-def step_in_case(db_path: Any, base: int, cand: int, case_id: int, index: int) -> dict[str, Any]:
-    """`step_of` for a case named by id (evaltui label --step): reads the case's paths."""
-    from evaltui.compare.engine import Comparison
-    from evaltui.errors import InputError
-    from evaltui.models import CASE_STATUSES
-
-    with Comparison(db_path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
-        row = cmp.row(case_id)
-        if row is None:
-            raise InputError("--step", "the case is in neither run")
-        return step_of(cmp.read_case(row)[1], index)

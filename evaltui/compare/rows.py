@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evaltui import trajectory
 from evaltui.compare.kinds import CHANGES, Change, Reducer
 from evaltui.errors import InputError, NotFoundError
 from evaltui.stats import ALPHA, holm, mcnemar_exact, wilson
@@ -440,9 +441,7 @@ def read_trajectory(
     ).fetchone()
     if row is None:
         return None
-    import zstandard
-
-    from evaltui import trajectory
+    import zstandard  # load time: zstandard only when a case's path is read
 
     return trajectory.loads(zstandard.ZstdDecompressor().decompress(row[0]))
 

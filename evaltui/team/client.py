@@ -12,6 +12,7 @@ Give the client a connection in autocommit mode (each push is its own transactio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,8 +44,6 @@ class Pulled:
 
 
 def _event(row: tuple[Any, ...]) -> TeamEvent:
-    import json
-
     return TeamEvent(
         hash=row[0], project=row[1], author=row[2], kind=row[3], subject=row[4],
         payload=json.loads(row[5]), prev=row[6], signature=row[7], client_at=row[8],
@@ -112,7 +111,7 @@ class TeamClient:
     def push(self, events: Iterable[TeamEvent]) -> Pushed:
         """Insert the events (in chain order) the server does not hold yet; one transaction
         per batch of 500. Pushing the same event again inserts nothing."""
-        import psycopg
+        import psycopg  # load time: psycopg (the team extra) only when pushing
 
         todo = list(events)
         self._refuse_early(todo)

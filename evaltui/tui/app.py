@@ -80,7 +80,7 @@ class EvaltuiApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit, keeping where each open comparison was (view_choices.py)."""
-        from evaltui.tui.screens.compare import CompareScreen
+        from evaltui.tui.screens.compare import CompareScreen  # load time: not at the app's start
 
         for screen in self.screen_stack:
             if isinstance(screen, CompareScreen):

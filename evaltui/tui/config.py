@@ -14,15 +14,22 @@ around. A missing file is no config.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+import pkgutil
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
-from textual.app import _normalize_key_list
+from textual.app import App, _normalize_key_list
+from textual.binding import Binding
+from textual.theme import BUILTIN_THEMES
+from textual.widget import Widget
 
+import evaltui.tui
 from evaltui.errors import InputError
 from evaltui.files import env_limit, read_regular
 
@@ -127,15 +134,6 @@ def load(bindings: dict[str, dict[str, str]], themes: set[str],
 def binding_ids() -> dict[str, dict[str, str]]:
     """Every screen's and widget's bindings, walked from the package (not listed):
     class name -> {binding id: keys}; "app" for the app's own."""
-    import importlib
-    import inspect
-    import pkgutil
-
-    from textual.app import App
-    from textual.binding import Binding
-    from textual.widget import Widget
-
-    import evaltui.tui
 
     out: dict[str, dict[str, str]] = {}
     for info in pkgutil.walk_packages(evaltui.tui.__path__, prefix="evaltui.tui."):
@@ -156,6 +154,5 @@ def load_checked() -> Config:
     path = config_path()
     if not path.exists() and not os.environ.get(CONFIG_ENV):
         return Config()
-    from textual.theme import BUILTIN_THEMES
 
     return load(binding_ids(), set(BUILTIN_THEMES), path)

@@ -17,6 +17,7 @@ from rich.text import Text
 from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, Sample
 from evaltui.compare.rows import reducer_note
 from evaltui.textsafe import one_line, safe_text, visible
+from evaltui.tui.path_view import path_renderables
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
                  "unscored": "blue"}  # fmt: skip
@@ -355,7 +356,6 @@ def case_renderable(
     if row is not None and (row.triage_state or history):
         parts.append(triage_line(row))
     parts.append(Text(""))
-    from evaltui.tui.path_view import path_renderables
 
     path = path_renderables(detail, full=full, cursor=path_cursor, unfolded=path_unfolded)
     if path and path_cursor is not None:  # stepping through calls: the path comes first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -29,8 +30,6 @@ class CaseScreen(AppScreen):
         self.row, self.detail, self.reducer = row, detail, reducer
 
     def compose(self) -> ComposeResult:
-        from rich.text import Text
-
         title = Text("evaltui · case  ", style="bold")
         title.append(one_line(f"{self.detail.suite} / {self.detail.case_key}", 80))
         yield Static(title, id="title")

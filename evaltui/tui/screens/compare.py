@@ -24,6 +24,7 @@ from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from evaltui.compare import Comparison, Filter, Reducer, SegmentRow
+from evaltui.compare.paths import tools_by_run
 from evaltui.models import CASE_STATUSES
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
@@ -46,7 +47,10 @@ from evaltui.tui.questions import Questions
 from evaltui.tui.render import counts_text, title_text
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
+from evaltui.tui.screens.gate import GateScreen
 from evaltui.tui.screens.help import keys_by_id
+from evaltui.tui.screens.stale import StaleScreen
+from evaltui.tui.screens.trend import TrendScreen
 from evaltui.tui.view_choices import ViewChoices, keep_view, read_view
 from evaltui.tui.widgets import Scoreboard
 from evaltui.tui.widgets.safe import Static
@@ -209,8 +213,6 @@ class CompareScreen(AppScreen):
     def load_tools(self, cmp: Comparison) -> None:
         """Read after the figures (trajectories are read one at a time): the scoreboard's
         tool line for agent runs."""
-        from evaltui.compare.paths import tools_by_run
-
         stats = tools_by_run(cmp)
         if any(v is not None for v in stats.values()):
             self.post_message(ToolsLoaded(stats))
@@ -322,20 +324,14 @@ class CompareScreen(AppScreen):
     # -- other screens, the view ------------------------------------------------------------
 
     def action_gate(self) -> None:
-        from evaltui.tui.screens.gate import GateScreen
-
         self.app.push_screen(GateScreen(*self.run_ids))
 
     def action_trend(self) -> None:
         cmp = self.comparison
         if cmp is not None:
-            from evaltui.tui.screens.trend import TrendScreen
-
             self.app.push_screen(TrendScreen(cmp.candidate.id, cmp.reducer, cmp.dimensions))
 
     def action_stale(self) -> None:
-        from evaltui.tui.screens.stale import StaleScreen
-
         def back(_: None) -> None:
             self.refresh_figures()
 

@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
+from evaltui.compare.paths import step_of
 from evaltui.review.triage import Finding
 from evaltui.textsafe import inert
 from evaltui.tui.path_view import aligned_calls
@@ -188,7 +189,6 @@ class CasePane(Vertical):
         case's transcript: what a failure class can point at), or None."""
         if self.path_cursor is None or self._shown is None:
             return None
-        from evaltui.compare.paths import step_of
 
         return self.path_cursor, step_of(self._shown[1], self.path_cursor)
 
