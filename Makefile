@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(RUNSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[codebook]'
 	touch $@
 
 $(STAMP): pyproject.toml | $(BIN)/python
@@ -38,7 +38,7 @@ BENCHVENV := .venv-bench
 $(BENCHVENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCHVENV)
 	$(BENCHVENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCHVENV)/bin/python -m pip install --quiet -e '.[codebook]' inspect-ai
+	$(BENCHVENV)/bin/python -m pip install --quiet -e '.[codebook,team]' inspect-ai
 	touch $@
 
 bench: $(BENCHVENV)/.installed

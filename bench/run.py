@@ -2,7 +2,8 @@
 
     make bench                      # every section; 1,000,000 results (about 1 GB of JSONL)
     BENCH_N=100000 make bench       # a quicker look
-    BENCH_ONLY=inspect make bench   # some sections only: import, inspect, compare, bulk
+    BENCH_ONLY=inspect make bench   # some sections only: import, inspect, compare, bulk,
+                                    # production (the estimate and the margin, #28)
     BENCH_DIR=/big/disk make bench  # where the generated files go (default bench/out)
 
 Each timed step runs in its own process so its peak RSS is its own.
@@ -828,6 +829,9 @@ SECTIONS = {
     "mem_app": _section("mem_app"),
     "codebook": _section("codebook"),
     "otlp_proto": _section("otlp_proto"),
+    "calibrate": _section("calibrate"),
+    "team": _section("team"),
+    "production": _section("production"),
 }
 
 

@@ -227,6 +227,51 @@ def write_atomic(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def create_new(path: Path, text: str) -> None:
+    """Create `path` holding `text`, exclusively (FileExistsError when it exists): written
+    whole to a temp file beside it, then linked to its name, which fails if the name
+    exists (atomic, and never over an existing file)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never over an existing name
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: create exclusively instead
+            with path.open("x", encoding="utf-8") as out:
+                out.write(text)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_new_file(stem: Path, suffix: str, text: str, tries: int = 10_000) -> Path:
+    """Write `text` to a new file, never over an existing one: `stem` + `suffix` or, when
+    that name is taken, `stem-2`, `stem-3`... + `suffix`. Returns the path written."""
+    for n in range(1, tries + 1):
+        path = stem.with_name(f"{stem.name}{'' if n == 1 else f'-{n}'}{suffix}")
+        if os.path.lexists(path):
+            continue
+        try:
+            create_new(path, text)
+        except FileExistsError:  # taken in the meantime: the next name
+            continue
+        return path
+    raise InputError(str(stem), f"cannot write: {tries} names from {stem.name} on are taken")
+
+
 def check_writable(path: Path) -> None:
     """Refuse, before anything is done, an output path that cannot be written:
     a missing or read-only directory, or a directory in the file's place."""

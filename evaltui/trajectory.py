@@ -302,7 +302,20 @@ def with_sources(steps: list[Step]) -> list[Step]:
     return out
 
 
-def stats(trajectories: Iterable[Sequence[Step]]) -> dict[str, Any]:
+class ToolStats(BaseModel):
+    """A run's tool statistics over its cases' trajectories (`compare --json`'s `tools`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cases: int
+    tool_calls: int
+    calls_per_case: float | None
+    tools: dict[str, int]  # calls by tool name, sorted
+    tool_errors: int
+    cases_with_loops: int
+
+
+def stats(trajectories: Iterable[Sequence[Step]]) -> ToolStats:
     """Per-run tool statistics over its cases' trajectories."""
     cases = n_calls = errors = with_loops = 0
     used: dict[str, int] = {}
@@ -314,14 +327,14 @@ def stats(trajectories: Iterable[Sequence[Step]]) -> dict[str, Any]:
         with_loops += bool(loops(steps))
         for c in cs:
             used[c.name or "?"] = used.get(c.name or "?", 0) + 1
-    return {
-        "cases": cases,
-        "tool_calls": n_calls,
-        "calls_per_case": round(n_calls / cases, 3) if cases else None,
-        "tools": dict(sorted(used.items())),
-        "tool_errors": errors,
-        "cases_with_loops": with_loops,
-    }
+    return ToolStats(
+        cases=cases,
+        tool_calls=n_calls,
+        calls_per_case=round(n_calls / cases, 3) if cases else None,
+        tools=dict(sorted(used.items())),
+        tool_errors=errors,
+        cases_with_loops=with_loops,
+    )
 
 
 MAX_FIELD_CHARS = 65_536  # one step field shown by `evaltui case` (EVALTUI_MAX_CASE_FIELD_CHARS)

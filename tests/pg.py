@@ -107,6 +107,7 @@ class PgServer:
     port: int = 5432  # only names the socket file: there is no TCP listener
     version: str = ""
     _user: pwd.struct_passwd | None = None
+    _options: str = ""
 
     @property
     def data(self) -> Path:
@@ -152,15 +153,27 @@ class PgServer:
                 "max_connections": "60",
             }.items()
         )
+        self._options = options
+        self.resume()
+        self.version = self._run("postgres", "--version").stdout.strip()
+
+    def resume(self) -> None:
+        """Start the server on its data dir (again, after `pause`)."""
         # -w: pg_ctl waits until the server accepts connections (state, not a sleep)
         started = self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "300",
-            "-o", options, "start",
+            "-o", self._options, "start",
         )  # fmt: skip
         if started.returncode != 0:
             tail = self.log.read_text(errors="replace")[-500:] if self.log.exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {started.stderr.strip()} {tail}".strip())
-        self.version = self._run("postgres", "--version").stdout.strip()
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (the offline and restart tests); every
+        connection is cut. pg_ctl -w returns once it is down."""
+        done = self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "120", "-m", "fast", "stop")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stderr.strip()}")
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

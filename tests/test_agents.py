@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from evaltui import service, trajectory
 from evaltui.cli import cli
 from evaltui.compare import Comparison
-from evaltui.compare.summary import summarize
 from evaltui.importers.inspect_ai import _read_member
 from evaltui.store.runs import resolve_case
 from evaltui.trajectory import Step
@@ -100,7 +99,7 @@ def _inspect_calls(path: Path) -> dict[str, list[tuple[str, dict]]]:
 def test_tool_calls_equal_what_the_files_hold(store, db_path, files):
     b, c = pair(store, files)
     with Comparison(db_path, b, c) as cmp:
-        tools = summarize(cmp)["tools"]
+        tools = cmp.summary().dump()["tools"]
         assert tools["baseline"]["tool_calls"] == 26 and tools["candidate"]["tool_calls"] == 36
         assert (
             tools["candidate"]["cases_with_loops"] == 1
@@ -568,7 +567,7 @@ def test_inspect_agent_variants_written_by_inspect(store, db_path):
     react = service.import_path(store, _variant("react-baseline"))[0].run_id
     with Comparison(db_path, generate, react) as cmp:
         assert cmp.counts()["tools_changed"] == 0  # the same paths, whatever the agent loop
-        tools = summarize(cmp)["tools"]
+        tools = cmp.summary().dump()["tools"]
         assert (
             tools["baseline"] == tools["candidate"] and tools["baseline"]["calls_per_case"] == 1.625
         )
@@ -580,4 +579,4 @@ def test_inspect_agent_variants_written_by_inspect(store, db_path):
         refunds = [s for s in steps if s.kind == "tool_result" and s.name == "issue_refund"]
         assert refunds and all(s.error for s in refunds)  # rejected by the approval policy
         assert len(detail.baseline) == 2 and all(s.trajectory for s in detail.baseline)
-        assert summarize(cmp)["tools"]["candidate"]["tool_errors"] >= len(refunds)
+        assert cmp.summary().dump()["tools"]["candidate"]["tool_errors"] >= len(refunds)

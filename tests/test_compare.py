@@ -210,7 +210,7 @@ def test_segment_rows(db_path, crafted):
     # paired cases: 9 (g dropped, h added); baseline passes a c d i j k = 6; candidate b c d = 3
     assert (everything.n, everything.baseline_passed, everything.candidate_passed) == (9, 6, 3)
     assert (everything.regressed, everything.improved) == (4, 1)
-    assert (everything.added, everything.dropped) == (1, 1)
+    assert (everything.coverage.added, everything.coverage.dropped) == (1, 1)
     assert everything.p_value == pytest.approx(mcnemar_exact(4, 1))
     high = rows[("risk", "high")]
     assert (high.n, high.baseline_passed, high.candidate_passed, high.regressed) == (2, 2, 0, 2)
@@ -221,7 +221,7 @@ def test_criterion_changes_find_hidden_regressions(db_path, crafted):
     with Comparison(db_path, *crafted) as cmp:
         crit = cmp.criterion_changes()
     # c-same: verdict held (still passing) but "grounded" went pass -> fail
-    assert crit["grounded"]["pass_to_fail"] == 1 and crit["grounded"]["hidden_regressions"] == 1
+    assert crit["grounded"].pass_to_fail == 1 and crit["grounded"].hidden_regressions == 1
 
 
 def test_detail_holds_every_sample(db_path, crafted):

@@ -37,22 +37,6 @@ def _strings(path: Path) -> str:
     )
 
 
-def test_each_table_is_named_in_sql_by_its_owner_alone():
-    strings = {str(p.relative_to(PACKAGE)): _strings(p) for p in PACKAGE.rglob("*.py")}
-    for table, owner in OWNERS.items():
-        sql = _sql_naming(table)
-        naming = {m for m, text in strings.items() if sql.search(text)} - MECHANICS
-        assert naming == {owner}, (table, naming)
-
-
-def test_the_owner_test_sees_sql_in_a_string_and_not_in_a_comment(tmp_path):
-    module = tmp_path / "m.py"
-    module.write_text('# a comment: SELECT x FROM events\nQ = f"SELECT 1 FROM events WHERE {1}"\n')
-    assert _sql_naming("events").search(_strings(module))
-    module.write_text("# a comment: SELECT x FROM events\nQ = 'SELECT 1 FROM others'\n")
-    assert not _sql_naming("events").search(_strings(module))
-
-
 def test_events_are_typed_and_log_json_is_their_columns_in_order(demo_store, db_path):
     events = demo_store.events()
     assert events and all(isinstance(e, Event) for e in events)

@@ -18,7 +18,6 @@ from evaltui import service
 from evaltui.cli import cli
 from evaltui.compare import Comparison
 from evaltui.compare.rows import reducer_note
-from evaltui.compare.summary import summarize
 from evaltui.errors import InputError
 from evaltui.importers.base import ImportOptions
 from evaltui.importers.inspect_ai import _read_member
@@ -153,7 +152,7 @@ def test_the_declared_reducer_flips_what_the_tool_says(store, db_path):
         assert "declare at_least_2" in reducer_note(
             cmp.reducer, cmp.baseline, cmp.candidate, cmp.fallback
         )
-        assert summarize(cmp)["declared_reducers"] == {
+        assert cmp.summary().dump()["declared_reducers"] == {
             "baseline": "at_least_2",
             "candidate": "at_least_2",
         }

@@ -213,13 +213,13 @@ def test_make_demo_keeps_the_triage_and_demo_fresh_resets_it_and_says_so(tmp_pat
     assert f"reusing the demo store at {db}: its runs and your triage are kept" in again
     assert "make demo-fresh" in again and "loaded" not in again
     assert again.splitlines()[-1] == db
-    assert json.loads(run("--db", db, "findings", "list", "--json").output)[0]["class"] == (
-        "unsupported_claim"
-    )
+    listed = json.loads(run("--db", db, "findings", "list", "--json").output)
+    assert {r["case_key"]: r["class"] for r in listed}["billing-001"] == "unsupported_claim"
     fresh = run("--db", db, "demo", "--no-open", "--fresh").output
     assert f"deleted the demo store at {db}, and the triage in it" in fresh
     assert "loaded 3 demo runs" in fresh
-    assert json.loads(run("--db", db, "findings", "list", "--json").output) == []
+    listed = json.loads(run("--db", db, "findings", "list", "--json").output)
+    assert len(listed) == 8 and all(r["class"] is None for r in listed)  # the demo's notes alone
 
 
 def test_the_readme_first_five_minutes_says_what_make_does():
@@ -482,6 +482,14 @@ def test_the_readmes_tour_runs_in_a_temp_dir_and_leaves_the_checkout_as_it_was(t
     row = next(x for x in stale.splitlines() if x.startswith(case + " "))
     assert row.split()[1:3] == [reason, reason], row  # rule, and retire? = that reason
     assert f"retired 1 case(s) ({reason})" in out[retire]
+    # the notes without a class propose the class the tour ratifies; its cases get labelled
+    assert "hedges_sure" in out["evaltui codebook propose 1 2"]
+    said = {
+        c.split()[2]: v for c, v in out.items() if c.startswith(("evaltui codebook", "evaltui tax"))
+    }
+    assert "taxonomy version 2; no finding changed: 3 suggested labels" in said["ratify"]
+    assert "labelled 3 cases as hedged_answer" in said["confirm"]
+    assert "+ hedged_answer: Hedged answer -> prompting" in said["diff"]
 
 
 # -- runs told apart ---------------------------------------------------------------------------

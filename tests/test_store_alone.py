@@ -114,13 +114,16 @@ def test_a_store_opened_during_an_import_alone_waits_for_it(tmp_path):
     holder = threading.Thread(target=_hold_alone, args=(db, spilled, release))
     holder.start()
     assert spilled.wait(10)
-    threading.Timer(0.5, release.set).start()
-    started = time.monotonic()
-    with Store(db) as late:  # waits for the commit, then opens (and is back in WAL)
-        waited = time.monotonic() - started
+    waited: list[bool] = []
+
+    def waiting() -> None:  # the store says it waits: only then does the import commit
+        waited.append(True)
+        release.set()
+
+    with Store(db, on_wait=waiting) as late:  # waits for the commit, then opens (back in WAL)
         assert late.conn.execute("SELECT COUNT(*) FROM settings").fetchone()[0] >= 3000
     holder.join()
-    assert waited >= 0.3
+    assert waited == [True]
     assert _mode(db) == "wal"
 
 
@@ -151,17 +154,24 @@ def test_the_cli_says_it_waits_for_an_import_alone_then_answers(tmp_path):
     holder.start()
     try:
         assert spilled.wait(10)
-        threading.Timer(1.5, release.set).start()
         env = {**os.environ, "EVALTUI_DB": str(db)}
-        done = subprocess.run(
-            [str(EVALTUI), "runs", "--json"], env=env, capture_output=True, text=True, timeout=60
-        )
+        # the import lets go once the CLI has said it waits (state, not a timer: a loaded
+        # machine may take seconds to start the CLI)
+        proc = subprocess.Popen(
+            [str(EVALTUI), "runs", "--json"], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        said = proc.stderr.readline()
+        release.set()
+        out, rest = proc.communicate(timeout=120)
     finally:
         release.set()
         holder.join()
-    assert done.returncode == 0, done.stderr
-    assert "Waiting for" in done.stderr and "importing a large file" in done.stderr
-    assert [r["name"] for r in json.loads(done.stdout)] == ["prod-2026-11-02"]
+    stderr = said + rest
+    assert proc.returncode == 0, stderr
+    assert "Waiting for" in said and "importing a large file" in said
+    assert [r["name"] for r in json.loads(out)] == ["prod-2026-11-02"]
 
 
 async def test_an_open_app_keeps_imports_from_taking_the_store_alone(tmp_path):

@@ -97,8 +97,9 @@ def test_demo_fresh_replaces_its_own_store(tmp_path):
     assert invoke("--db", str(path), "demo", "--no-open").exit_code == 0
     assert invoke("--db", str(path), "label", "1", "2", "billing-001", "--note", "x").exit_code == 0
     assert invoke("--db", str(path), "demo", "--no-open", "--fresh").exit_code == 0
-    with Store(path) as store:  # a fresh demo: the label is gone
-        assert store.conn.execute("SELECT COUNT(*) FROM findings").fetchone()[0] == 0
+    with Store(path) as store:  # a fresh demo: the label is gone, the demo's notes are back
+        notes = [r[0] for r in store.conn.execute("SELECT note FROM findings")]
+        assert len(notes) == 9 and "x" not in notes
 
 
 @pytest.mark.parametrize(

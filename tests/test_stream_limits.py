@@ -226,7 +226,7 @@ def test_json_nested_100000_deep_is_refused_in_bounded_memory(tmp_path, fmt):
 async def test_a_huge_output_reaches_the_case_pane_cut_with_its_size(db_path, tmp_path):
     """A 20 MB output: the case is read with 200,000 characters of it, the pane shows
     4,000 and says how many more there are (all 20,000,000 counted)."""
-    from evaltui.compare.engine import OUTPUT_READ_CHARS
+    from evaltui.compare.rows import OUTPUT_READ_CHARS
     from evaltui.store import Store
     from evaltui.tui.app import EvaltuiApp
 

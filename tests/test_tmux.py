@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -142,6 +143,38 @@ def test_real_process_opens_a_comparison_and_steps(terminal_env, db_path):
         term.wait_for("case 2 of 302")
         term.keys("Escape")
         term.wait_for("73.1%")
+        term.keys("q")
+        term.wait_for("EXITED=0")
+    finally:
+        term.close()
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+@pytest.mark.parametrize("size", [(160, 45), (100, 30), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_first_comparison_draws_the_case_column_whole_before_any_key(
+    terminal_env, db_path, size
+):
+    """#26: the first drawing of the demo's comparison, nothing pressed after Enter: every
+    case key on screen is whole (the column is sized from the rows before the first
+    draw), the candidate column is there, and no key is cut to `refun…`."""
+    from evaltui.compare import Comparison
+
+    with Comparison(db_path, 1, 2, 3) as cmp:
+        keys = [r.case_key for r in cmp.page(limit=40)]
+    term = Terminal(str(EVALTUI), terminal_env, width=size[0], height=size[1])
+    try:
+        term.wait_for("73.1%")
+        term.keys("Enter")
+        term.wait_for("case 1 of 302")
+        screen = term.wait_for(keys[1])  # the list's second row: not the one the cursor is on
+        lines = screen.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.startswith("change "))
+        assert "cand" in lines[header].split("│")[0].split()
+        rows = [line.split("│")[0] for line in lines[header + 1 :] if "REGRESSED" in line]
+        assert len(rows) >= 5
+        for key, drawn in zip(keys, rows, strict=False):
+            assert f" {key} " in drawn, (key, drawn)
+        assert not re.search(r"\b\w+…", "\n".join(rows)), screen
         term.keys("q")
         term.wait_for("EXITED=0")
     finally:

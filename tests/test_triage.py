@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -278,16 +276,3 @@ def test_cli_twins(demo_store, db_path, tmp_path):
     )
     r = run.invoke(cli, [*base, "taxonomy", "--json"])
     assert len(json.loads(r.output)) == 12
-
-
-def test_only_triage_names_the_findings_tables_in_sql():
-    """`findings` and `case_triage` have one owner (#25): triage.py. Findings files and OTLP
-    export go through its functions; the store's schema and migrations create the tables."""
-    package = Path(triage.__file__).parent
-    sql = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE|ON)\s+(findings|case_triage)\b")
-    owners = {"triage.py", "store/schema.py", "store/migrations.py"}
-    pending = {"compare/engine.py"}  # the comparison's case_triage join, moving to triage (#25)
-    naming = {
-        str(p.relative_to(package)) for p in package.rglob("*.py") if sql.search(p.read_text())
-    }
-    assert naming - pending == owners

@@ -281,6 +281,10 @@ def test_a_policy_can_require_signed_findings(demo_store, db_path, tmp_path, ana
     (signed,) = [r for r in rec.rules if r.id == "signed-findings"]
     assert (signed.value, signed.passed, rec.decision) == (1.0, False, "hold")
     assert signed.evidence["cases"] == ["refunds-004"]
+    # a signed file no allowed-signers file checked is called what it is, not "unsigned" (#26)
+    assert "(an unsigned file, or a signed one with no allowed-signers file to check it)" in (
+        signed.why
+    )
 
 
 async def test_the_case_pane_shows_an_imported_finding_as_unverified(

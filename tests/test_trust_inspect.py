@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from evaltui import service
 from evaltui.cli import cli
 from evaltui.compare import Comparison
-from evaltui.compare.summary import summarize
 from evaltui.errors import InputError
 from evaltui.importers.inspect_ai import _read_member
 from evaltui.importers.inspect_nan import NAN, ConstantReader
@@ -153,7 +152,7 @@ def test_a_limit_keeps_the_verdict_and_is_its_own_change(store, db_path):
         counts = cmp.counts()
         assert counts["regressed"] == counts["improved"] == 0  # the same verdicts
         assert counts["limit_hit"] == len(limited)
-        summary = summarize(cmp)
+        summary = cmp.summary().dump()
         assert set(summary["changed"]["limit_hit"]) == limited
         assert set(summary["limit_hits"]["candidate"]) == limited
         assert summary["limit_hits"]["baseline"] == []
@@ -260,7 +259,7 @@ def test_several_declared_reducers_are_named_and_can_be_picked(db_path):
     )
     assert bad.exit_code == 2 and "mean, max" in bad.output
     with Comparison(db_path, 1, 2, reducer="declared") as cmp:
-        assert "declared:max" in (summarize(cmp)["reducer_note"] or "")
+        assert "declared:max" in (cmp.summary().dump()["reducer_note"] or "")
 
 
 # -- memory: the archive's total is bounded, and rows go to the store as they are read -----------

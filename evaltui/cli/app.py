@@ -30,8 +30,9 @@ COMMAND_MODULES = {
     "retire": "lifecycle", "restore": "lifecycle", "quarantine": "lifecycle",
     "stale": "lifecycle", "cases": "lifecycle",
     "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
-    "label": "triage", "findings": "triage", "taxonomy": "triage",
-    "team": "team",
+    "label": "triage", "findings": "triage", "taxonomy": "taxonomy",
+    "codebook": "codebook", "team": "team", "sync": "team", "traffic": "traffic",
+    "calibrate": "calibrate", "gold": "gold",
 }  # fmt: skip
 
 
@@ -225,7 +226,10 @@ def cli(
         open_app(store_path(ctx), taxonomy_path, write=not ctx.obj["db_explicit"])
 
 
-def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = False) -> None:
+def open_app(
+    path: Path, taxonomy_path: Path | None = None, *, write: bool = False, judge: int | None = None
+) -> None:
+    """The app on the store (on the judging screen of sample `judge`, when given)."""
     # load time: Textual (both modules load it) is loaded only when the app opens
     from evaltui.tui import config
     from evaltui.tui.app import EvaltuiApp  # load time: as above
@@ -236,7 +240,7 @@ def open_app(path: Path, taxonomy_path: Path | None = None, *, write: bool = Fal
 
             taxonomy.load(store, taxonomy_path)
     settings = config.load_checked()  # a bad config file too
-    EvaltuiApp(path, taxonomy_path, settings, reviewer=reviewer()).run()
+    EvaltuiApp(path, taxonomy_path, settings, reviewer=reviewer(), judge=judge).run()
 
 
 def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:

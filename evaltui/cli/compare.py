@@ -10,9 +10,9 @@ from rich.text import Text
 from evaltui import trajectory
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
-from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer
+from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.paths import case_paths
-from evaltui.compare.summary import summarize
+from evaltui.compare.production import Production, dimensions_with, from_store, headline
 from evaltui.errors import NotFoundError
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
@@ -58,6 +58,12 @@ from evaltui.textsafe import one_line, safe_json, visible
 )
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
 @click.option("--keys", "show_keys", is_flag=True, help="Also list the changed case keys.")
+@click.option(
+    "--traffic",
+    "traffic_ref",
+    help="Traffic weights kept in the store (a name or #ID; `none`: no production estimate); "
+    "default: the weights in force (evaltui traffic).",
+)
 @click.pass_context
 def compare_cmd(
     ctx: click.Context,
@@ -71,6 +77,7 @@ def compare_cmd(
     as_json: bool,
     show_keys: bool,
     correction: str,
+    traffic_ref: str | None,
 ) -> None:
     """Compare a candidate run with a baseline, case by case and per segment.
 
@@ -91,36 +98,38 @@ def compare_cmd(
         c = resolve_run(store, candidate)
         f = resolve_run(store, fallback) if fallback else None
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
-    dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
+        dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
+        production, dims = with_production(store, traffic_ref, dims, (b, c, f))
     if include and only:
         raise click.UsageError("--include adds to the active cases, --only replaces them: give one")
     statuses = frozenset(only) if only else frozenset({"active", *include})
     with Comparison(
         path, b, c, f, reducer=red, dimensions=dims, statuses=statuses, correction=correction
     ) as cmp:
-        summary = summarize(cmp)
+        summary = cmp.summary()
+        data = summary.dump()
+        if production is not None:  # #28: a key of its own, only when traffic is set
+            data["production_estimate"] = production.as_json(cmp)
     if as_json:
-        echo(safe_json(summary))
+        echo(safe_json(data))
         return
     console = make_console()
-    run = summary["baseline"], summary["candidate"], summary["fallback"]
     head = Text()
-    head.append("baseline  ", style="bold")
-    head.append(f"{run[0]['id']} {visible(run[0]['name'], limit=80)}\n")
-    head.append("candidate ", style="bold")
-    head.append(f"{run[1]['id']} {visible(run[1]['name'], limit=80)}\n")
-    if run[2]:
-        head.append("fallback  ", style="bold")
-        head.append(f"{run[2]['id']} {visible(run[2]['name'], limit=80)}\n")
-    excluded = ", ".join(f"{n} {k}" for k, n in summary["excluded"].items() if n)
+    trio = (summary.baseline, summary.candidate, summary.fallback)
+    for label, r in zip(("baseline  ", "candidate ", "fallback  "), trio, strict=True):
+        if r is not None:
+            head.append(label, style="bold")
+            head.append(f"{r.id} {visible(r.name, limit=80)}\n")
+    excluded = ", ".join(f"{n} {k}" for k, n in summary.excluded.items() if n)
     head.append(
-        f"reducer {summary['reducer']}; statuses {', '.join(summary['statuses'])}"
+        f"reducer {summary.reducer}; statuses {', '.join(summary.statuses)}"
         + (f"; excluded: {excluded}" if excluded else "")
     )
-    if summary["reducer_note"]:
-        head.append(f"\nnote: {summary['reducer_note']}", style="yellow")
+    if summary.reducer_note:
+        head.append(f"\nnote: {summary.reducer_note}", style="yellow")
     console.print(head)
-    counts = summary["counts"]
+    counts = summary.counts
+    has_fallback = summary.fallback is not None
     line = Text("\n")
     for i, change in enumerate(CHANGES):
         style = {"regressed": "bold red", "improved": "green", "errored": "red"}.get(change, "")
@@ -142,29 +151,29 @@ def compare_cmd(
         ("candidate", "right"),
         *([("95% CI", "right")] if wide else []),
         ("delta", "right"),
-        *([("fallback", "right")] if run[2] else []),
+        *([("fallback", "right")] if has_fallback else []),
         ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("p adj", "right"), ("", "left"),
     )  # fmt: skip
     rows = []
-    for seg in summary["segments"]:
-        label = segment_label(seg["dimension"], seg["value"])
-        n = seg["n"]
-        bp, cp = seg["baseline"]["passed"], seg["candidate"]["passed"]
+    for seg in summary.segments:
+        label = segment_label(seg.dimension, seg.value)
+        n = seg.n
+        bp, cp = seg.baseline.passed, seg.candidate.passed
         rows.append([
-            Text(visible(label, limit=200), style="bold" if seg["dimension"] == "all" else ""),
+            Text(visible(label, limit=200), style="bold" if seg.dimension == "all" else ""),
             f"{n:,}",
-            pct(seg["baseline"]["rate"]),
+            pct(seg.baseline.rate),
             *([fmt_ci(bp, n)] if wide else []),
-            pct(seg["candidate"]["rate"]),
+            pct(seg.candidate.rate),
             *([fmt_ci(cp, n)] if wide else []),
-            fmt_delta(seg["delta"]),
-            *([pct(seg["fallback"]["rate"]) if seg["fallback"] else "-"] if run[2] else []),
-            str(seg["flips"]["pass_to_fail"]),
-            str(seg["flips"]["fail_to_pass"]),
-            fmt_p(seg["p_value"]),
-            fmt_p(seg["p_adjusted"]),
-            Text("*", style="bold red" if (seg["delta"] or 0) < 0 else "bold green")
-            if seg["significant"]
+            fmt_delta(seg.delta),
+            *([pct(seg.fallback.rate) if seg.fallback else "-"] if has_fallback else []),
+            str(seg.flips.pass_to_fail),
+            str(seg.flips.fail_to_pass),
+            fmt_p(seg.p_value),
+            fmt_p(seg.p_adjusted),
+            Text("*", style="bold red" if (seg.delta or 0) < 0 else "bold green")
+            if seg.significant
             else "",
         ])  # fmt: skip
     console.print()
@@ -182,11 +191,7 @@ def compare_cmd(
     console.print(
         Text(
             "p>f / f>p: flips pass->fail / fail->pass; p: exact McNemar; p adj: "
-            + (
-                "Holm-adjusted across the table"
-                if summary["correction"] == "holm"
-                else "not adjusted"
-            )
+            + ("Holm-adjusted across the table" if summary.correction == "holm" else "not adjusted")
             + "; * significant (p adj < 0.05)"
             + (
                 f"; not shown at this width: {', '.join(left_out)} (widen the terminal or use --json)"
@@ -196,14 +201,18 @@ def compare_cmd(
             style="dim",
         )
     )
-    if summary.get("criteria"):
+    if "production_estimate" in data:
+        console.print()
+        lines = headline(data["production_estimate"])  # cell values are data: made visible
+        console.print(Text(visible("\n".join(lines), multiline=True, limit=4000)))
+    if summary.criteria:
         console.print()
         crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
                       ("hidden", "right"))  # fmt: skip
-        for name, v in summary["criteria"].items():
+        for name, v in summary.criteria.items():
             crit.add_row(
-                Text(one_line(name, 40)), str(v["pass_to_fail"]), str(v["fail_to_pass"]),
-                str(v["hidden_regressions"]),
+                Text(one_line(name, 40)), str(v.pass_to_fail), str(v.fail_to_pass),
+                str(v.hidden_regressions),
             )  # fmt: skip
         console.print(crit)
         console.print(
@@ -211,10 +220,26 @@ def compare_cmd(
         )
     if show_keys:
         for change in CHANGES:
-            keys = summary["changed"].get(change) if change in CHANGED else None
+            keys = (summary.changed or {}).get(change) if change in CHANGED else None
             if keys:
                 console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
                 console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))
+
+
+# -- the production estimate (#28): the weights, and their attributes as segments -------------
+
+
+def with_production(
+    store: Any, ref: str | None, dims: list[str] | None, runs: tuple[int, int, int | None]
+) -> tuple[Production | None, list[str] | None]:
+    """The traffic weights to estimate with (None: none in force, or `--traffic none`) and
+    the segment dimensions with the weights' attributes among them."""
+    production = from_store(store, ref)
+    if production is None:
+        return None, dims
+    if dims is None:
+        dims = default_dimensions([run_ref(store.conn, r) for r in runs if r is not None])
+    return production, dimensions_with(dims, production.traffic)
 
 
 @cli.command("case")

@@ -15,6 +15,7 @@ from evaltui.cli.output import Shorten, echo, make_console, make_table, print_ro
 from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.files import check_writable, read_capped
+from evaltui.gate import production
 from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -120,6 +121,8 @@ def gate_cmd(
             optional={"scope", "owner"},
         )  # fmt: skip
         console.print(Text("why: " + visible(record.why, limit=3000)))
+        for line in production.lines(record.production):  # #28: the estimate, the margins
+            console.print(Text(visible(line, limit=1000), style="dim"))
         console.print(
             Text(
                 f"record {record.content_hash[:16]}" + ("" if no_record else " kept in the store"),

@@ -354,11 +354,10 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     """Load the bundled demo runs (customer-support assistant) and open the app.
 
-    Uses its own demo store whatever $EVALTUI_DB says, so a real store is
-    never mixed with demo data (an explicit --db is honoured). The runs are
-    loaded once: later, the same store is opened again, with your triage in it.
-    --fresh deletes that store first (and says so), and refuses when it holds
-    any run that is not the demo's.
+    Uses its own demo store whatever $EVALTUI_DB says, so a real store is never mixed
+    with demo data (an explicit --db is honoured). The runs are loaded once: later, the
+    same store is opened again, with your triage in it. --fresh deletes that store first
+    (and says so), and refuses when it holds any run that is not the demo's.
     """
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
@@ -371,21 +370,27 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
                 f"deleted the demo store at {path}, and the triage in it; loading it again",
                 err=True,
             )
-    new, outcomes = service.NewStore.begin(path), None  # as import: no file until loaded
+    new, outcomes, notes = service.NewStore.begin(path), None, 0  # as import: no file yet
     if new is not None:
         new.store.actor = reviewer(ctx)  # as open_store does
         with new:
             outcomes = service.load_demo(new.store)
+            notes = service.load_demo_reviews(
+                new.store, new=True
+            )  # judgments, gold, traffic, notes
             if new.publish():
                 echo(f"created a new store at {path}", err=True)
-            else:  # another evaltui made it meanwhile: load into that one
-                outcomes = None
+            else:  # another evaltui made it meanwhile (with its notes): load into that one
+                outcomes, notes = None, 0
     if outcomes is None:
         with open_store(path, write=True) as store:
             outcomes = service.load_demo(store)
+            service.load_demo_reviews(store, new=False)
     loaded = [o for o in outcomes if not o.skipped]
     if loaded:
         echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
+    if notes:
+        echo(f"added {notes} reviewers' notes without a class", err=True)
     if len(loaded) < len(outcomes):  # a demo store made before: opened as it was left
         echo(
             f"reusing the demo store at {path}: its runs and your triage are kept; "

@@ -1,13 +1,17 @@
-"""The live team store: `evaltui team init` and `evaltui team add-member` (docs/team.md)."""
+"""The live team store (docs/team.md): `team init`, `team add-member` (the admin's),
+`team join`, `team status` and `sync` (each member's)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from evaltui.cli.app import cli
+from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo
-from evaltui.team import admin, db
+from evaltui.team import TeamError, admin, db, ledger, member, sync
 from evaltui.team.schema import ROLES
+from evaltui.textsafe import safe_json
 
 URL_HELP = (
     "PostgreSQL connection string or URL, without a password (libpq reads it from "
@@ -60,3 +64,117 @@ def add_member_cmd(
          f"{result.status}")  # fmt: skip
     if result.role_made:
         echo(result.password_hint())
+
+
+@team_group.command("join")
+@click.argument("url", default="")
+@click.option("--project", default="default", show_default=True, help="The team's project.")
+@click.option("--schema", default="evaltui", show_default=True)
+@click.pass_context
+def join_cmd(ctx: click.Context, url: str, project: str, schema: str) -> None:
+    """Share this store's triage with a team project, as the login URL connects as (a
+    member: `team add-member`). Keeps URL (never one holding a password) in the store;
+    `evaltui sync` then pushes and pulls."""
+
+    with (
+        db.translated(),
+        db.connect(url, autocommit=True) as conn,
+        open_store(store_path(ctx), write=True) as store,
+    ):
+        joined = member.join(store, conn, url, project, schema)
+    link = joined.link
+    echo(f"{joined.status}: project {link.project} (schema {link.schema}) as {link.reviewer} "
+         f"({link.role})" + (", blind review" if joined.blind else ""))  # fmt: skip
+    echo(f"{joined.outbox} finding(s) of {link.reviewer} here will be shared by `evaltui sync`")
+    if joined.hint:
+        echo(f"Warning: {joined.hint}", err=True)
+
+
+@team_group.command("status")
+@click.option("--offline", is_flag=True, help="Do not connect: what this store knows.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (docs/team.md).")
+@click.pass_context
+def status_cmd(ctx: click.Context, offline: bool, as_json: bool) -> None:
+    """The team this store shares with: the outbox (findings not yet shared), the last
+    sync, events waiting or refused; online, the members and the runs others imported
+    that this store lacks."""
+
+    with open_store(store_path(ctx)) as store:
+        link = ledger.link(store)
+        out = member.status(store)
+        if link is not None and not offline:
+            try:
+                with db.translated(), db.connect(link.url, autocommit=True) as conn:
+                    out = member.status(store, conn)
+            except TeamError as exc:
+                out["server"] = {"error": exc.message}
+    if as_json:
+        echo(safe_json(out))
+        return
+    _print_status(out)
+
+
+def _print_status(out: dict[str, Any]) -> None:
+    echo(f"project {out['project']} (schema {out['schema']}) as {out['reviewer']} "
+         f"({out['role']}), at {out['url'] or 'libpq environment (PGHOST, PGSERVICE, ...)'}")  # fmt: skip
+    echo(f"outbox: {out['outbox']} finding(s) not yet shared")
+    for name, n in out["not_shared"].items():
+        echo(f"  kept local: {n} finding(s) written as {name} (not this login's reviewer)")
+    last = out["last_sync"]
+    if last.get("ok_at"):
+        echo(f"last sync: {last['ok_at']} (pushed {last.get('pushed', 0)}, "
+             f"pulled {last.get('pulled', 0)})")  # fmt: skip
+    else:
+        echo("last sync: never")
+    if last.get("error"):
+        echo(f"last attempt: {last['attempt_at']} failed: {last['error']}")
+    events = out["events"]
+    echo("team events here: " + ", ".join(f"{n} {s}" for s, n in events.items()))
+    for w in out["waiting_for"]:
+        echo(f"  waiting ({w['events']}): {w['reason']}")
+    for line in out["refused"] + out["rejected"]:
+        echo(f"  {line}")
+    if out["name_hint"]:
+        echo(f"Warning: {out['name_hint']}")
+    server = out["server"]
+    if server is None:
+        return
+    if "error" in server:
+        echo(f"offline: {server['error']}")
+        return
+    members = ", ".join(f"{m['reviewer']} ({m['role']})" for m in server["members"])
+    echo(f"members: {members}" + (" · blind review" if server["blind"] else ""))
+    for run in server["runs_missing_here"]:
+        part = f" part {run['part']}" if run["part"] else ""
+        echo(f"not imported here: run sha256 {run['run_sha256'][:16]}{part}, imported by "
+             f"{', '.join(run['recorded_by'])}")  # fmt: skip
+
+
+@cli.command("sync")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (docs/team.md).")
+@click.pass_context
+def sync_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Share this store's triage with its team (`team join` first): pull the others'
+    events into this store, push this reviewer's findings not yet shared. Safe to run
+    any time, and again: a sync with nothing new changes nothing."""
+
+    with open_store(store_path(ctx)) as store:
+        result = sync.sync(store)
+    out = result.to_json()
+    if as_json:
+        echo(safe_json(out))
+        return
+    echo(f"pushed {out['pushed']} event(s) ({out['already_there']} already there), pulled "
+         f"{out['pulled']}: {out['folded']} folded, {out['waiting']} waiting, "
+         f"{out['refused'] + out['rejected']} refused")  # fmt: skip
+    echo(f"cases changed: {out['cases_changed']}; outbox: {out['outbox']} left")
+    if out["not_allowed"]:
+        echo(f"kept local: {out['not_allowed']} finding(s) of a kind a {out['role']} may not "
+             "write in the team (adjudications: adjudicators only)")  # fmt: skip
+    if out["not_shareable"]:
+        echo(f"kept local: {out['not_shareable']} finding(s) a team store cannot hold "
+             "(named below)")  # fmt: skip
+    for line in out["problems"]:
+        echo(f"refused: {line}", err=True)
+    for line in out["waiting_for"]:
+        echo(f"waiting: {line}")

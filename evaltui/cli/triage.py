@@ -1,4 +1,4 @@
-"""Triage: label a case, exchange and compare findings, the failure-class taxonomy."""
+"""Triage: label a case, exchange and compare findings."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import click
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.files import check_writable
-from evaltui.models import FINDING_VERDICTS, StepRef
-from evaltui.review import taxonomy, triage
+from evaltui.models import CASE_STATUSES, FINDING_VERDICTS
+from evaltui.review import triage
 from evaltui.store.runs import resolve_case, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -78,10 +78,10 @@ def label_cmd(
                 raise click.UsageError(
                     "--step goes with --class: the class of the failure at that call"
                 )
-            from evaltui.compare.engine import step_in_case  # load time: compare/, for --step
+            from evaltui.compare import Comparison  # load time: compare/, only for --step
 
-            step = step_in_case(store.path, base, cand, case_id, step_no - 1)
-            kwargs["step"] = StepRef.model_construct(**step)  # the store's call, as it is
+            with Comparison(store.path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
+                kwargs["step"] = cmp.step_in_case(case_id, step_no - 1)
         finding = triage.label(store, base, cand, case_id, adjudicate=adjudicate, **kwargs)
         eff = triage.effective(
             triage.history(store, base, cand, case_id), triage.adjudicators(store)
@@ -389,57 +389,3 @@ def findings_agreement(
         ],
         optional=set(),
     )
-
-
-@cli.group("taxonomy", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.pass_context
-def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
-    """The failure classes in force (numbered as the app's keys), or manage them."""
-    if ctx.invoked_subcommand is not None:
-        return
-    with open_store(store_path(ctx)) as store:
-        tax = taxonomy_in_force(ctx, store)
-    if as_json:
-        echo(safe_json(tax.as_list()))
-        return
-    table = make_table(("key", "left"), ("#", "right"), ("name", "left"), ("owner", "left"),
-                   ("description", "left"))  # fmt: skip
-    numbers = {c.key: i + 1 for i, c in enumerate(tax.active)}
-    print_rows(
-        table,
-        [
-            [
-                c.key,
-                str(numbers.get(c.key, "retired")),
-                one_line(c.name, 30),
-                one_line(c.owner, 24),
-                one_line(c.description, 90),
-            ]
-            for c in tax.classes
-        ],
-        optional={"description"},
-    )
-    echo(f"source: {tax.source}")
-
-
-@taxonomy_group.command("import")
-@click.argument("file", type=InputFile("taxonomy"))
-@click.pass_context
-def taxonomy_import(ctx: click.Context, file: Path) -> None:
-    """Store FILE as this store's taxonomy (recorded; old findings keep their class)."""
-    tax = taxonomy.parse_toml(file)
-    with open_store(store_path(ctx), write=True) as store:
-        changes = taxonomy.save(store, tax)
-    echo(
-        f"taxonomy saved: {len(tax.classes)} classes; added {', '.join(changes['added']) or 'none'}; "
-        f"removed {', '.join(changes['removed']) or 'none'}; changed {', '.join(changes['changed']) or 'none'}"
-    )
-
-
-@taxonomy_group.command("export")
-@click.pass_context
-def taxonomy_export(ctx: click.Context) -> None:
-    """Print the taxonomy in force as TOML (a starting point to edit)."""
-    with open_store(store_path(ctx)) as store:
-        echo(taxonomy.to_toml(taxonomy_in_force(ctx, store)), nl=False)

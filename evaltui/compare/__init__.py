@@ -9,10 +9,11 @@ from evaltui.compare.rows import (
     CaseRow,
     RunRef,
     Sample,
-    SegmentRow,
+    TriagedCase,
     default_dimensions,
     run_ref,
 )
+from evaltui.compare.summary import CompareSummary, SegmentRecord
 from evaltui.stats import ALPHA
 
 __all__ = [
@@ -27,12 +28,14 @@ __all__ = [
     "CaseDetail",
     "CaseRow",
     "Change",
+    "CompareSummary",
     "Comparison",
     "Filter",
     "Reducer",
     "RunRef",
     "Sample",
-    "SegmentRow",
+    "SegmentRecord",
+    "TriagedCase",
     "default_dimensions",
     "run_ref",
 ]

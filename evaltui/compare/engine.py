@@ -4,14 +4,15 @@ A `Comparison` classifies every case once, in SQL, into a temporary table on its
 connection (the wide result rows are never read: per-case outcomes and fingerprints are
 in `run_cases`). Everything else (counts, the segment table, pages of changed cases,
 neighbours, the gate's measures) is a query on that table. This module is the only one
-that names the temporary tables (docs/compare.md).
+that names the temporary tables; the store's tables are named by their owners
+(store/runs.py and triage.py, "the comparison's reads"), whose fragments it composes
+(docs/compare.md).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,32 +24,39 @@ from evaltui.compare.kinds import CHANGED, CHANGES, RANK, Reducer
 from evaltui.compare.rows import (
     CaseDetail,
     CaseRow,
-    RunRef,
-    Sample,
-    SegmentRow,
+    TriagedCase,
     build_sets,
     case_row,
     check_dimensions,
     declared_reducer,
+    declared_reducers,
     default_dimensions,
-    read_trajectory,
+    read_detail,
+    reducer_note,
     risk_dimension,
     run_ref,
+)
+from evaltui.compare.summary import (
+    CompareSummary,
+    Coverage,
+    CriterionFlips,
+    LimitHits,
+    RunInfo,
+    SegmentRecord,
     segment_table,
 )
-from evaltui.errors import InputError, NotFoundError
-from evaltui.models import CASE_STATUSES
+from evaltui.errors import InputError
+from evaltui.models import CASE_STATUSES, StepRef
 from evaltui.review import triage
 from evaltui.review.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
-from evaltui.store import Store
+from evaltui.store import runs
+from evaltui.store.store import Store
+from evaltui.trajectory import ToolStats
 
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")
 ORD_SHIFT = 1 << 40  # list order: (change rank, risk rank, case id) packed in one integer
 _ids = itertools.count(1)
-
-
-OUTPUT_READ_CHARS = 200_000  # of one output, for a case on screen: never a whole 32 MiB one
 
 
 class Comparison:
@@ -81,10 +89,9 @@ class Comparison:
             raise InputError("correction", f"unknown correction {correction!r}; use holm or none")
         self.correction = correction  # of the segment table's p-values
         self._lock = threading.RLock()
-
-        Store(db_path, create=False).close()  # refuses a newer store, migrates an older one
-        self.conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA busy_timeout = 5000")
+        # read-only, recognised (a newer store refused, an older one migrated first); the
+        # classification's temporary tables live on it
+        self.conn = Store.reader(db_path, check_same_thread=False)
         self.conn.execute("PRAGMA temp_store = FILE")
         self.baseline = run_ref(self.conn, baseline)
         self.candidate = run_ref(self.conn, candidate)
@@ -132,11 +139,7 @@ class Comparison:
                 f"WHEN b.ss <> c.ss OR b.fp <> c.fp THEN {R['output_changed']} "
                 f"ELSE {R['still_passing']} END"
             )
-            fb_join = (
-                f"LEFT JOIN run_cases f ON f.run_id = {int(self.fallback.id)} AND f.case_id = b.case_id"
-                if self.fallback
-                else ""
-            )
+            fb = self.fallback.id if self.fallback else None
             fb_cols = f"f.np, f.n, {f_pass}" if self.fallback else "NULL, NULL, NULL"
             fb_sel = (
                 f"f.np AS f_np, f.n AS f_n, {f_pass} AS f_pass"
@@ -167,12 +170,7 @@ class Comparison:
                            b.np AS b_np, b.n AS b_n, b.ne AS b_ne, {b_pass} AS b_pass,
                            c.np AS c_np, c.n AS c_n, c.ne AS c_ne, {c_pass} AS c_pass,
                            {fb_sel}, b.nl AS b_nl, c.nl AS c_nl
-                    FROM run_cases b
-                    LEFT JOIN run_cases c ON c.run_id = ? AND c.case_id = b.case_id
-                    JOIN cases k ON k.id = b.case_id
-                    LEFT JOIN {t}_sets g ON g.attr_set = k.attr_set
-                    {fb_join}
-                    WHERE b.run_id = ?{only}
+                    {runs.paired_cases(f"{t}_sets", fb)}{only}
                 ){self._preview_clause()}""",
                     (self.candidate.id, self.baseline.id),
                 )
@@ -186,21 +184,14 @@ class Comparison:
                 return
             # Cases only in the candidate: looked for only when the counts say some exist.
             (paired,) = conn.execute(f"SELECT COUNT(*) FROM {t} WHERE c_n IS NOT NULL").fetchone()
-            (cand_cases,) = conn.execute(
-                "SELECT COUNT(*) FROM run_cases WHERE run_id = ?", (self.candidate.id,)
-            ).fetchone()
+            (cand_cases,) = conn.execute(runs.RUN_CASE_COUNT, (self.candidate.id,)).fetchone()
             if paired < cand_cases:
-                fb_join_c = fb_join.replace("b.case_id", "c.case_id")
                 conn.execute(
                     f"""INSERT INTO {t}
                     SELECT c.case_id, k.status, k.attr_set, {RANK["added"]},
                            ({RANK["added"]} * 16 + COALESCE(g.risk_rank, 9)) * {ORD_SHIFT} + c.case_id,
                            NULL, NULL, NULL, NULL, c.np, c.n, c.ne, {c_pass}, {fb_cols}, NULL, c.nl
-                    FROM run_cases c JOIN cases k ON k.id = c.case_id
-                    LEFT JOIN {t}_sets g ON g.attr_set = k.attr_set
-                    {fb_join_c}
-                    WHERE c.run_id = ? AND NOT EXISTS (
-                        SELECT 1 FROM run_cases b WHERE b.run_id = ? AND b.case_id = c.case_id)""",
+                    {runs.candidate_only_cases(f"{t}_sets", fb)}""",
                     (self.candidate.id, self.baseline.id),
                 )
             conn.execute("COMMIT")
@@ -281,7 +272,7 @@ class Comparison:
             out[row[0]] = out.get(row[0], 0) + row[-1]
         return out
 
-    def segments(self, without: Iterable[int] | None = None) -> list[SegmentRow]:
+    def segments(self, without: Iterable[int] | None = None) -> list[SegmentRecord]:
         """The "all" row, then one row per value of each segment dimension.
 
         `without`: case ids to leave out, as if retired (to preview a retirement).
@@ -290,6 +281,18 @@ class Comparison:
         return segment_table(
             tally, self.dimensions, self.statuses, self.fallback is not None, self.correction
         )
+
+    def cells(self, attributes: Sequence[str]) -> dict[tuple[Any, ...], int]:
+        """Included cases counted by (values of `attributes`, baseline, candidate and
+        fallback pass: 1, 0 or None): what the production estimate weights (#28,
+        compare/production.py). Each attribute must be a segment dimension."""
+        at = [5 + self.dimensions.index(a) for a in attributes]
+        out: dict[tuple[Any, ...], int] = {}
+        for row in self._tally():
+            if row[0] in self.statuses:
+                key = (tuple(row[i] for i in at), *row[2:5])
+                out[key] = out.get(key, 0) + row[-1]
+        return out
 
     def _tally_without(self, case_ids: Iterable[int]) -> list[tuple[Any, ...]]:
         ids = sorted(set(case_ids))
@@ -305,30 +308,18 @@ class Comparison:
         """Re-read lifecycle status from the store (after a retire/restore)."""
         with self._lock:
             if case_ids is None:
-                self.conn.execute(
-                    f"UPDATE {self.table} SET status = k.status FROM cases k WHERE k.id = {self.table}.case_id"
-                )
+                self.conn.execute(runs.statuses_again(self.table))
             else:
                 for cid in case_ids:
-                    self.conn.execute(
-                        f"UPDATE {self.table} SET status = (SELECT status FROM cases WHERE id = ?) "
-                        "WHERE case_id = ?",
-                        (cid, cid),
-                    )
+                    self.conn.execute(runs.status_again(self.table), (cid, cid))
             self._tally_rows = None
 
-    def criterion_changes(self) -> dict[str, dict[str, int]]:
+    def criterion_changes(self) -> dict[str, CriterionFlips]:
         """Per criterion (reduced like the verdict): flips each way, over paired active cases,
         and how many regressed while the case's own verdict held. Reads the wide rows:
         slower than the rest, so callers run it in a worker."""
         red = self.reducer
-        per = (
-            "SELECT r.case_id, j.key AS name, "
-            "SUM(json_extract(j.value, '$.verdict') = 'pass') AS np, "
-            "COUNT(json_extract(j.value, '$.verdict')) AS n "
-            "FROM results r, json_each(r.criteria) j WHERE r.run_id = ? "
-            "GROUP BY r.case_id, j.key"
-        )
+        per = runs.CRITERIA_PER_CASE
         where, params = self._status_clause()
         q = f"""
             SELECT b.name,
@@ -344,18 +335,16 @@ class Comparison:
         with self._lock:
             rows = self.conn.execute(q, [self.baseline.id, self.candidate.id, *params]).fetchall()
         return {
-            name: {
-                "pass_to_fail": int(a or 0),
-                "fail_to_pass": int(b or 0),
-                "hidden_regressions": int(h or 0),
-            }
+            name: CriterionFlips(
+                pass_to_fail=int(a or 0), fail_to_pass=int(b or 0), hidden_regressions=int(h or 0)
+            )
             for name, a, b, h in rows
         }
 
     # -- the case list -----------------------------------------------------------------------
 
     def _where(self, flt: Filter) -> tuple[str, list[Any]]:
-        """The WHERE clause over `{table} t JOIN cases k` for a filter."""
+        """The WHERE clause over `_from` (aliases t, k, g, ct) for a filter."""
         st = sorted(flt.statuses if flt.statuses is not None else self.statuses)
         clauses = [f"t.status IN ({','.join('?' * len(st))})"]
         params: list[Any] = list(st)
@@ -380,8 +369,7 @@ class Comparison:
             )
             clauses.append(
                 "(k.case_key LIKE ? ESCAPE '\\' OR k.input LIKE ? ESCAPE '\\' "
-                "OR k.expected LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM results r "
-                "WHERE r.case_id = t.case_id AND r.run_id IN (?, ?) AND r.output LIKE ? ESCAPE '\\'))"
+                f"OR k.expected LIKE ? ESCAPE '\\' OR {runs.OUTPUT_LIKE})"
             )
             params += [like, like, like, self.baseline.id, self.candidate.id, like]
         if flt.triage == "untriaged":
@@ -396,8 +384,11 @@ class Comparison:
         if flt.owner:
             clauses.append("ct.owner = ?")
             params.append(flt.owner)
-        more, extra = paths.path_clauses(flt.tool, flt.source, self.baseline.id, self.candidate.id)
-        return " AND ".join(clauses + more), params + extra
+        for column, wanted in (("tools", flt.tool), ("sources", flt.source)):
+            if wanted:  # either run's path of the case called that tool / read that source
+                clauses.append(runs.path_filter(column))
+                params += [self.baseline.id, self.candidate.id, wanted]
+        return " AND ".join(clauses), params
 
     @property
     def _cols(self) -> str:
@@ -421,11 +412,13 @@ class Comparison:
     @property
     def _from(self) -> str:
         # Findings are live (another session may write them): joined at read time, by primary key.
+        return self._joined(self.table)
+
+    def _joined(self, rows: str) -> str:
+        """`rows` of the classification (t) with their case (k), segment values (g) and triage (ct)."""
         return (
-            f"{self.table} t JOIN cases k ON k.id = t.case_id "
-            f"LEFT JOIN {self.table}_sets g ON g.attr_set = t.attr_set "
-            f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(self.baseline.id)} "
-            f"AND ct.candidate_run = {int(self.candidate.id)} AND ct.case_id = t.case_id"
+            f"{runs.with_cases(rows, f'{self.table}_sets')} "
+            f"{triage.triage_join(self.baseline.id, self.candidate.id)}"
         )
 
     def _row(self, r: Sequence[Any]) -> CaseRow:
@@ -448,13 +441,8 @@ class Comparison:
             # The very first page: a top-N scan of the temp table alone is quicker than
             # building the order index first (that waits for the next list query).
             inner = where.replace("t.status", "status").replace("t.change", "change")
-            q = (
-                f"SELECT {self._cols} FROM (SELECT * FROM {self.table} WHERE {inner} "
-                f"ORDER BY ord LIMIT ?) t JOIN cases k ON k.id = t.case_id "
-                f"LEFT JOIN {self.table}_sets g ON g.attr_set = t.attr_set "
-                f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(self.baseline.id)} "
-                f"AND ct.candidate_run = {int(self.candidate.id)} AND ct.case_id = t.case_id ORDER BY t.ord"
-            )
+            top = f"(SELECT * FROM {self.table} WHERE {inner} ORDER BY ord LIMIT ?)"
+            q = f"SELECT {self._cols} FROM {self._joined(top)} ORDER BY t.ord"
             with self._lock:
                 return [self._row(r) for r in self.conn.execute(q, [*params, limit]).fetchall()]
         self._ensure_index()
@@ -534,9 +522,8 @@ class Comparison:
         where, params = self._status_clause()
         with self._lock:
             rows = self.conn.execute(
-                f"SELECT t.change, COUNT(*) FROM case_triage ct JOIN {self.table} t ON t.case_id = ct.case_id "
-                f"WHERE ct.baseline_run = ? AND ct.candidate_run = ? AND t.{where} AND {TRIAGED} "
-                "GROUP BY t.change",
+                f"SELECT t.change, COUNT(*) {triage.triaged_in(self.table)} "
+                f"AND t.{where} AND {TRIAGED} GROUP BY t.change",
                 [self.baseline.id, self.candidate.id, *params],
             ).fetchall()
         triaged = {CHANGES[r[0]]: int(r[1]) for r in rows}
@@ -564,7 +551,7 @@ class Comparison:
     # -- reads for the gate (compare/measures.py and gate/decide.py) ----------------------
     # Conditions are SQL over the aliases `t` (the classification: change, ord, status,
     # b_/c_/f_ np, n, ne, pass), `k` (cases), `g` (segment values s0..sN, one per
-    # dimension) and `ct` (case_triage). The table names stay in this module.
+    # dimension) and `ct` (case_triage). Table names stay out of them.
 
     def scope_clause(self, scope: Any) -> tuple[str, list[Any]]:
         """A rule scope (`"all"` or {attribute: value or [values]}) as a condition on `g`."""
@@ -610,21 +597,16 @@ class Comparison:
         matching `where`; `tail` adds ORDER BY / LIMIT (its `?` come after `params`)."""
         st, sp = self._status_clause()
         q = (
-            f"SELECT {select} FROM results r JOIN {self.table} t ON t.case_id = r.case_id "
-            f"LEFT JOIN {self.table}_sets g ON g.attr_set = t.attr_set "
+            f"SELECT {select} FROM {runs.results_in(self.table, f'{self.table}_sets')} "
             f"WHERE r.run_id = ? AND t.{st} AND {where} {tail}"
         )
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [run_id, *sp, *params])]
 
-    def triaged(
-        self,
-    ) -> list[tuple[str | None, str | None, str | None, str, str, list[str], bool]]:
-        """(class, owner, verdict, state, case key, every class named, triaged) of each
-        included case with a verified finding, in list order; `triaged`: it has a failure
-        class or a verdict (an owner or a note alone is a finding, not triage)."""
+    def triaged(self) -> list[TriagedCase]:
+        """Each included case with a verified finding, in list order."""
         return [
-            (*r[:5], json.loads(r[5] or "[]"), bool(r[6]))
+            TriagedCase(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "[]"), bool(r[6]))
             for r in self.rows_where(
                 f"ct.class, ct.owner, ct.verdict, ct.state, k.case_key, ct.classes, {TRIAGED}",
                 f"ct.case_id IS NOT NULL AND {TRUSTED}",
@@ -660,64 +642,63 @@ class Comparison:
 
     def detail(self, case_id: int) -> CaseDetail:
         with self._lock:
-            c = self.conn.execute(
-                "SELECT suite, case_key, input, expected, attributes, status, status_reason "
-                "FROM cases WHERE id = ?",
-                (case_id,),
-            ).fetchone()
-            if c is None:
-                raise NotFoundError(f"no case with id {case_id}")
+            return read_detail(self.conn, case_id, self.baseline, self.candidate, self.fallback)
 
-            def samples(run: RunRef | None) -> list[Sample]:
-                if run is None:
-                    return []
-                return [
-                    Sample(
-                        epoch=r[0],
-                        verdict=r[1],
-                        score=r[2],
-                        output=r[3],
-                        criteria=json.loads(r[4] or "{}"),
-                        latency_ms=r[5],
-                        cost=r[6],
-                        explanation=r[7],
-                        error=r[8],
-                        output_length=r[9],
-                        limit=r[10],
-                        trajectory=read_trajectory(self.conn, run.id, case_id, r[0], run.has_paths),
-                    )
-                    for r in self.conn.execute(
-                        "SELECT epoch, verdict, score, substr(output, 1, ?), criteria, latency_ms, "
-                        "cost, explanation, error, length(output), limit_hit FROM results "
-                        "WHERE run_id = ? AND case_id = ? ORDER BY epoch",
-                        (OUTPUT_READ_CHARS, run.id, case_id),
-                    )
-                ]
-
-            return CaseDetail(
-                case_id=case_id,
-                suite=c[0],
-                case_key=c[1],
-                input=c[2],
-                expected=c[3],
-                attributes=json.loads(c[4] or "{}"),
-                status=c[5],
-                status_reason=c[6],
-                baseline=samples(self.baseline),
-                candidate=samples(self.candidate),
-                fallback=samples(self.fallback) if self.fallback else None,
-            )
+    def step_in_case(self, case_id: int, index: int) -> StepRef:
+        """`paths.step_of` for a case named by id (evaltui label --step)."""
+        if self.row(case_id) is None:
+            raise InputError("--step", "the case is in neither run")
+        return paths.step_of(self.detail(case_id), index)
 
     # -- the whole thing as data ----------------------------------------------------------------
 
     def tools_called(self) -> list[str]:  # every tool either run called (agent runs)
-        return paths.tools_called(self.conn, self.baseline.id, self.candidate.id)
+        with self._lock:
+            rows = self.conn.execute(
+                runs.TOOLS_CALLED, (self.baseline.id, self.candidate.id)
+            ).fetchall()
+        return [str(r[0]) for r in rows]
 
+    def tool_stats(self) -> dict[str, ToolStats | None]:
+        """Each run's tool statistics over the included cases it has (None: the run
+        recorded no trajectories, and nothing is read for it)."""
+        out: dict[str, ToolStats | None] = {}
+        trio = (self.baseline, self.candidate, self.fallback)
+        for name, run in zip(("baseline", "candidate", "fallback"), trio, strict=True):
+            if run is None:
+                continue
+            out[name] = None
+            if run.has_paths:
+                cases = self.rows_where("t.case_id", f"t.{name[0]}_n IS NOT NULL")
+                out[name] = paths.tool_stats(self.conn, run.id, [c[0] for c in cases])
+        return out
 
-def step_in_case(db_path: Any, base: int, cand: int, case_id: int, index: int) -> dict[str, Any]:
-    """`step_of` for a case named by id (evaltui label --step): reads the case's paths."""
-    with Comparison(db_path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
-        row = cmp.row(case_id)
-        if row is None:
-            raise InputError("--step", "the case is in neither run")
-        return paths.step_of(cmp.read_case(row)[1], index)
+    def summary(self, *, with_keys: bool = True, with_criteria: bool = True) -> CompareSummary:
+        """The comparison summarised: `evaltui compare --json` prints its dump (docs/compare.md).
+        `with_keys`: the changed cases' keys; `with_criteria`: the criteria's flips (reads
+        the wide rows)."""
+        counts = self.counts()
+        trio = (self.baseline, self.candidate, self.fallback)
+        # flags beside verdicts: the cases with a sample that hit a limit
+        hits = {
+            s: self.rows_where("k.case_key", f"t.{s[0]}_nl > 0") for s in ("baseline", "candidate")
+        }
+        return CompareSummary(
+            baseline=RunInfo.of(self.baseline),
+            candidate=RunInfo.of(self.candidate),
+            fallback=RunInfo.of(self.fallback) if self.fallback else None,
+            reducer=self.reducer.label,
+            declared_reducers=declared_reducers(*trio),
+            reducer_note=reducer_note(self.reducer, *trio),
+            correction=self.correction,
+            statuses=sorted(self.statuses),
+            excluded={k: v for k, v in self.status_counts().items() if k not in self.statuses},
+            dimensions=self.dimensions,
+            counts=counts,
+            coverage=Coverage(added=counts["added"], dropped=counts["dropped"]),
+            segments=self.segments(),
+            criteria=self.criterion_changes() if with_criteria else None,
+            changed=self.changed_keys(CHANGED) if with_keys else None,
+            limit_hits=LimitHits(**{s: [r[0] for r in rows] for s, rows in hits.items()}),
+            tools=self.tool_stats(),
+        )

@@ -10,92 +10,45 @@ knows nothing of policies. Adding a metric: docs/architecture.md.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
+from evaltui.compare.metric import (
+    KEYS_LIMIT,
+    NAME_KINDS,
+    NAME_WORDS,
+    Measured,
+    Metric,
+    NameKind,
+    Param,
+    Scoped,
+)
+from evaltui.compare.production import Production, Which
 from evaltui.errors import InputError
 from evaltui.review.triage_state import TRIAGED, TRUSTED
 from evaltui.stats import mcnemar_exact
-from evaltui.store.runs import LIMIT_HIT
-from evaltui.units import UNIT_WORDS, Unit, format_threshold, format_value
+from evaltui.store.runs import LIMIT_HIT, case_key_sql
+from evaltui.units import UNIT_WORDS, format_threshold, format_value
 
-KEYS_LIMIT = 25  # case keys quoted as evidence per rule
-
-# What a rule parameter names; `gate/checks.py` knows where each kind's names come
-# from (the taxonomy, the compared runs, the findings...) and refuses one that is not there.
-NameKind = Literal["class", "tool", "owner", "attribute", "value", "criterion", "segment"]
-NAME_KINDS: tuple[NameKind, ...] = get_args(NameKind)
-NAME_WORDS: dict[NameKind, str] = {  # docs/gate.md
-    "class": "a failure class of the taxonomy in force",
-    "tool": "a tool either run calls",
-    "owner": "an owner of a finding on the compared cases, or of a failure class of the taxonomy",
-    "attribute": "an attribute of the compared cases",
-    "value": "a value of an attribute of the compared cases",
-    "criterion": "a criterion both runs score",
-    "segment": "a segment dimension of the comparison",
-}
-
-Measured = tuple[float | None, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Param:
-    """A rule parameter a metric takes: its TOML key, what it names, what it means."""
-
-    key: str
-    names: NameKind
-    doc: str
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class Scoped:
-    """What a measure function gets: the comparison, the rule's scope as SQL, its settings."""
-
-    cmp: Comparison
-    where: str  # the scope as a condition (aliases of `Comparison.aggregate`)
-    sql_params: list[Any]
-    alpha: float
-    args: Mapping[str, str]  # the rule's parameters, by key
-
-    def one(self, select: str, cond: str = "1", extra: list[Any] | None = None) -> tuple[Any, ...]:
-        """One row of `select` over the cases in scope that meet `cond`."""
-        return self.cmp.aggregate(
-            select, f"{self.where} AND {cond}", [*self.sql_params, *(extra or [])]
-        )
-
-    def keys(self, cond: str, extra: list[Any] | None = None) -> list[str]:
-        """The first KEYS_LIMIT case keys in scope that meet `cond` (evidence), in list order."""
-        rows = self.cmp.rows_where(
-            "k.case_key",
-            f"{self.where} AND {cond}",
-            [*self.sql_params, *(extra or [])],
-            limit=KEYS_LIMIT,
-        )
-        return [r[0] for r in rows]
-
-    def count(self, cond: str, extra: list[Any] | None = None) -> Measured:
-        """The number of cases in scope that meet `cond`, with their keys as evidence."""
-        (n,) = self.one("COUNT(*)", cond, extra)
-        return float(n), {"cases": self.keys(cond, extra)}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One metric a rule can name (docs/gate.md's table is generated from these)."""
-
-    name: str
-    doc: str  # what the value is, one line (docs/gate.md)
-    unit: Unit
-    measure: Callable[[Scoped], Measured]
-    params: tuple[Param, ...] = ()
-    # result columns the value is computed from: a value that overflows is refused naming
-    # the largest of them (run, line, field), never written as inf
-    reads: tuple[str, ...] = field(default=())
+__all__ = [
+    "KEYS_LIMIT",
+    "METRICS",
+    "NAME_KINDS",
+    "NAME_WORDS",
+    "PARAMS",
+    "Measured",
+    "Metric",
+    "NameKind",
+    "Param",
+    "Scoped",
+    "fmt_threshold",
+    "fmt_value",
+    "measure",
+]
 
 
 # -- the measures -------------------------------------------------------------------------------
@@ -199,6 +152,24 @@ def _unverified_findings(q: Scoped) -> Measured:
     )
 
 
+def _new_failure_modes(q: Scoped) -> Measured:
+    """Candidate-failing cases in scope with a failure class that no baseline-failing case
+    of the comparison has: a failure mode the baseline never had (issue #29)."""
+    named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
+    baseline = q.cmp.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")  # whole comparison
+    had = {c for (cls,) in baseline for c in json.loads(cls)}
+    classes: set[str] = set()
+    cases: list[str] = []
+    for cls, key in q.cmp.rows_where(
+        "ct.classes, k.case_key", f"{q.where} AND t.c_pass = 0 AND {named}", q.sql_params
+    ):
+        new = set(json.loads(cls)) - had
+        if new:
+            classes |= new
+            cases.append(key)
+    return float(len(cases)), {"classes": sorted(classes), "cases": cases[:KEYS_LIMIT]}
+
+
 def _disagreements(q: Scoped) -> Measured:
     return q.count("ct.state = 'disagreement'")
 
@@ -214,7 +185,7 @@ def _limit_hits(q: Scoped) -> Measured:
     )
     rows = cmp.result_values(
         cmp.candidate.id,
-        "DISTINCT (SELECT case_key FROM cases WHERE id = r.case_id)",
+        f"DISTINCT {case_key_sql('r')}",
         limited,
         q.sql_params,
         tail=f"LIMIT {KEYS_LIMIT}",
@@ -305,6 +276,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("cost_delta", "relative change of total cost over paired cases (0.25 = +25%)", "relative",
            _cost_delta, reads=("cost",)),
     Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements),
+    Metric("new_failure_modes", "candidate-failing cases with a failure class no baseline-failing case has "
+           "(a failure mode the baseline never had; its classes are the evidence)", "count", _new_failure_modes),
     Metric("significant_regression", "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
            "flag", _significant_regression),
     Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),
@@ -317,6 +290,88 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("unscored_cases", "candidate cases with no verdict at all (predict-only, metrics-only runs)",
            "count", _unscored_cases),
 )}  # fmt: skip
+
+# -- calibration: figures corrected for the grader's errors (compare/calibrated.py,
+# docs/calibration.md) -------------------------------------------------------------------------
+
+_CRITERION = Param(
+    "criterion",
+    "criterion",
+    "the criterion people judged; `verdict` (the default) is the result's own verdict",
+)
+
+
+def _calibration(name: str) -> Callable[[Scoped], Measured]:
+    """The measure `name` of compare/calibrated.py, loaded when a rule first measures one."""
+
+    def measure(q: Scoped) -> Measured:
+        from evaltui.compare import calibrated  # load time: judgments and estimators when used
+
+        fn: Callable[..., Measured] = getattr(calibrated, name)
+        return fn(q.cmp, q.where, q.sql_params, q.args, q.alpha)
+
+    return measure
+
+
+_CALIBRATION = (
+    Metric("calibrated_pass_rate", "candidate pass rate on `criterion` corrected for the grader's errors (Rogan-Gladen, from the candidate's judged results); no data when refused",
+           "rate", _calibration("calibrated_pass_rate"), (_CRITERION,)),
+    Metric("calibrated_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, each corrected for the grader's errors; no data when refused",
+           "points", _calibration("calibrated_pass_rate_delta"), (_CRITERION,)),
+    Metric("grader_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, as the grader scored it (the raw twin of calibrated_pass_rate_delta)",
+           "points", _calibration("grader_pass_rate_delta"), (_CRITERION,)),
+    Metric("verified_pass_rate_delta", "net change the triage audits support: confirmed regressions and improvements, the unaudited ones estimated from the audited share",
+           "points", _calibration("verified_pass_rate_delta")),
+    Metric("grader_tpr_lower", "Clopper-Pearson lower bound of the grader's TPR on `criterion`, from the judgments of both runs",
+           "rate", _calibration("grader_tpr_lower"), (_CRITERION,)),
+    Metric("grader_tnr_lower", "Clopper-Pearson lower bound of the grader's TNR on `criterion`, from the judgments of both runs",
+           "rate", _calibration("grader_tnr_lower"), (_CRITERION,)),
+    Metric("judged_results", "results in scope with an agreed blind judgment on `criterion` (both runs)",
+           "count", _calibration("judged_results"), (_CRITERION,)),
+    Metric("reviewer_accuracy_lower", "lowest Wilson lower bound of accuracy on hidden gold among the reviewers whose judgments calibrate `criterion` (0 for one who answered no gold)",
+           "rate", _calibration("reviewer_accuracy_lower"), (_CRITERION,)),
+)  # fmt: skip
+METRICS.update({m.name: m for m in _CALIBRATION})
+# the metrics that measure calibration: a policy that uses one records the calibration
+CALIBRATION_METRICS = frozenset(m.name for m in _CALIBRATION)
+
+# Metrics whose value rests on the grader's verdicts (on `criterion`, or the result's own):
+# a rule on one lacks evidence when the policy's [calibration] requires that criterion and
+# it is not calibrated to the standard (gate/calibration.py).
+READS_GRADER = frozenset({
+    "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "worst_of_n_pass_rate",
+    "significant_regression", "candidate_vs_fallback", "calibrated_pass_rate",
+    "calibrated_pass_rate_delta", "grader_pass_rate_delta",
+})  # fmt: skip
+
+# -- production: figures weighted by traffic (#28, compare/production.py, docs/production.md) --
+
+_BOUND = Param("bound", "bound", "which end of the estimate's 95% interval the rule reads")
+_BASIS = Param("basis", "basis", "`covered`: traffic the eval cases cover, renormalised; "
+               "`worst` / `best`: all traffic, the uncovered share counted at its worst / best")  # fmt: skip
+
+
+def _production(which: Which) -> Callable[[Scoped], Measured]:
+    def measure(q: Scoped) -> Measured:
+        if q.production is None:  # gate/production.py refuses such a rule first
+            raise InputError("policy", "a weighted metric needs traffic weights")
+        return q.production.measure(q.cmp, which, q.args)
+
+    return measure
+
+
+_PRODUCTION = (
+    Metric("weighted_pass_rate", "candidate pass rate weighted by production traffic: each segment's rate times its share of the traffic weights (Monte Carlo 95% interval)",
+           "rate", _production("rate"), (_BOUND, _BASIS)),
+    Metric("weighted_pass_rate_delta", "paired candidate minus baseline pass rate weighted by production traffic",
+           "points", _production("delta"), (_BOUND, _BASIS)),
+    Metric("uncovered_traffic", "share of production traffic in segments with no eval case (or fewer than [production] min_n)",
+           "rate", _production("uncovered"), (_BOUND,)),
+)  # fmt: skip
+METRICS.update({m.name: m for m in _PRODUCTION})
+# the metrics that read the traffic weights, and the figure each reads (gate/production.py)
+_WHICH: tuple[Which, ...] = ("rate", "delta", "uncovered")
+PRODUCTION_METRICS: dict[str, Which] = {m.name: w for m, w in zip(_PRODUCTION, _WHICH, strict=True)}
 
 # every parameter any metric takes, by key (one Param per key: the same key names one kind)
 PARAMS: dict[str, Param] = {p.key: p for m in METRICS.values() for p in m.params}
@@ -348,6 +403,7 @@ def measure(
     *,
     alpha: float,
     params: Mapping[str, str] | None = None,
+    production: Production | None = None,
 ) -> Measured:
     """The metric over its scope: (value, or None when there is no data; evidence).
 
@@ -355,7 +411,8 @@ def measure(
     their sum overflows) is refused naming the run, the line and the field."""
     entry = METRICS[metric]
     where, sql_params = cmp.scope_clause(scope)
-    value, evidence = entry.measure(Scoped(cmp, where, sql_params, alpha, dict(params or {})))
+    scoped = Scoped(cmp, where, sql_params, alpha, dict(params or {}), production)
+    value, evidence = entry.measure(scoped)
     if not _finite(value) or not all(_finite(v) for v in evidence.values()):
         raise _overflow(cmp, entry, where, sql_params)
     return value, evidence
@@ -372,7 +429,7 @@ def _overflow(cmp: Comparison, entry: Metric, where: str, params: list[Any]) -> 
         for col in entry.reads:
             rows = cmp.result_values(
                 run.id,
-                f"ABS(r.{col}), r.source_line, (SELECT case_key FROM cases WHERE id = r.case_id)",
+                f"ABS(r.{col}), r.source_line, {case_key_sql('r')}",
                 f"r.{col} IS NOT NULL AND {where}",
                 params,
                 tail=f"ORDER BY ABS(r.{col}) DESC LIMIT 1",

@@ -1,15 +1,21 @@
 """Agent paths in a comparison: per-run tool statistics and one case's aligned tool calls
-and sources (docs/compare.md, "Agent runs"). Trajectories are read one at a time."""
+and sources (docs/compare.md, "Agent runs"). Trajectories are read one at a time.
+
+Below the engine: `Comparison.tool_stats` and `Comparison.step_in_case` call these."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from evaltui import trajectory
 from evaltui.compare.rows import CaseDetail, Sample, read_trajectory
 from evaltui.errors import InputError
+from evaltui.models import StepRef
+from evaltui.store import runs
 
 
 def _run_trajectories(
@@ -18,64 +24,14 @@ def _run_trajectories(
     """The run's first-sample trajectory of each of its `case_ids`, one at a time; a case
     the tool recorded no path for (an answer with no tool call) is an empty path."""
     for case_id in case_ids:
-        row = conn.execute(
-            "SELECT MIN(epoch) FROM trajectories WHERE run_id = ? AND case_id = ?",
-            (run_id, case_id),
-        ).fetchone()
+        row = conn.execute(runs.FIRST_TRAJECTORY_EPOCH, (run_id, case_id)).fetchone()
         steps = read_trajectory(conn, run_id, case_id, row[0]) if row[0] is not None else None
         yield steps or []
 
 
-def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> dict[str, Any]:
+def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> trajectory.ToolStats:
     """Calls per case, tools used, tool errors and loops over the run's included cases."""
     return trajectory.stats(_run_trajectories(conn, run_id, case_ids))
-
-
-def path_clauses(
-    tool: str | None, source: str | None, base: int, cand: int
-) -> tuple[list[str], list[Any]]:
-    """The case-list filters `tool:NAME` and `source:ID`: either run's trajectory of the
-    case called that tool / retrieved or cited that source (a clause on the case `t.case_id`
-    for the engine's query)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (("tools", tool), ("sources", source)):
-        if value:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM trajectories j, json_each(j.{column}) e WHERE "
-                "j.run_id IN (?, ?) AND j.case_id = t.case_id AND e.value = ?)"
-            )
-            params += [base, cand, value]
-    return clauses, params
-
-
-def tools_called(conn: sqlite3.Connection, base: int, cand: int) -> list[str]:
-    rows = conn.execute(
-        "SELECT DISTINCT e.value FROM trajectories j, json_each(j.tools) e WHERE j.run_id IN (?, ?) "
-        "ORDER BY 1", (base, cand),
-    ).fetchall()  # fmt: skip
-    return [str(r[0]) for r in rows]
-
-
-def tools_by_run(cmp: Any) -> dict[str, dict[str, Any] | None]:
-    """`compare --json`'s `tools`: each run's tool statistics (None: no trajectories)."""
-    runs = (
-        ("baseline", cmp.baseline, "b"),
-        ("candidate", cmp.candidate, "c"),
-        ("fallback", cmp.fallback, "f"),
-    )
-    out: dict[str, dict[str, Any] | None] = {}
-    for name, r, side in runs:
-        if r is None:
-            continue
-        # over the included cases the run has; nothing read for a run without paths
-        cases = (
-            [x[0] for x in cmp.rows_where("t.case_id", f"t.{side}_n IS NOT NULL")]
-            if r.has_paths
-            else []
-        )
-        out[name] = tool_stats(cmp.conn, r.id, cases) if r.has_paths else None
-    return out
 
 
 def _first(samples: list[Sample] | None) -> list[trajectory.Step]:
@@ -109,7 +65,7 @@ def case_paths(detail: CaseDetail) -> dict[str, Any]:
     return out
 
 
-def step_of(detail: CaseDetail, index: int) -> dict[str, Any]:
+def step_of(detail: CaseDetail, index: int) -> StepRef:
     """The step a finding points at: the `index`-th (0-based) aligned tool call of the
     case, the candidate's call where both runs made one."""
     aligned = trajectory.align(_first(detail.baseline), _first(detail.candidate))
@@ -119,14 +75,13 @@ def step_of(detail: CaseDetail, index: int) -> dict[str, Any]:
             f"the case's path has {len(aligned)} aligned tool calls; there is no call {index + 1}",
         )
     row = aligned[index]
-    run, call = (
-        ("candidate", row.candidate) if row.candidate is not None else ("baseline", row.baseline)
-    )
+    run: Literal["baseline", "candidate"] = "baseline" if row.candidate is None else "candidate"
+    call = row.candidate if run == "candidate" else row.baseline
     assert call is not None
-    return {
-        "run": run,
-        "index": index,
-        "tool": call.name,
-        "call_id": call.call_id,
-        "turn": call.turn,
-    }
+    try:
+        return StepRef(run=run, index=index, tool=call.name, call_id=call.call_id, turn=call.turn)
+    except ValidationError as exc:  # a name longer than a findings file may carry
+        where = ".".join(str(x) for x in exc.errors()[0]["loc"])
+        raise InputError(
+            "--step", f"call {index + 1} cannot be pointed at: its {where} is out of bounds"
+        ) from None

@@ -1,4 +1,5 @@
-"""What a comparison hands out: run references, segment rows, case rows, samples, case detail."""
+"""What a comparison hands out: run references, case rows, samples, case detail, triage
+rows (the segment table and the summary are compare/summary.py's)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from evaltui import trajectory
 from evaltui.compare.kinds import CHANGES, Change, Reducer
 from evaltui.errors import InputError, NotFoundError
-from evaltui.stats import ALPHA, holm, mcnemar_exact, wilson
+from evaltui.store import runs
 
 MAX_SEGMENT_VALUES = 12
 # What a segment dimension may be called: it is put in SQL (a JSON path) and shown.
@@ -46,95 +47,6 @@ class RunRef:
 
 
 @dataclass
-class SegmentRow:
-    """One value of one segment dimension (dimension "all" is every case)."""
-
-    dimension: str
-    value: str
-    n: int  # cases present in both runs (paired)
-    baseline_passed: int
-    candidate_passed: int
-    fallback_passed: int | None
-    fallback_n: int
-    regressed: int  # pass -> not pass
-    improved: int  # not pass -> pass
-    added: int
-    dropped: int
-    # Holm-adjusted across the segment table it belongs to (None: not adjusted, `correction = "none"`)
-    p_adjusted: float | None = None
-
-    @property
-    def baseline_rate(self) -> float | None:
-        return self.baseline_passed / self.n if self.n else None
-
-    @property
-    def candidate_rate(self) -> float | None:
-        return self.candidate_passed / self.n if self.n else None
-
-    @property
-    def fallback_rate(self) -> float | None:
-        if self.fallback_passed is None or not self.fallback_n:
-            return None
-        return self.fallback_passed / self.fallback_n
-
-    @property
-    def delta(self) -> float | None:
-        if not self.n:
-            return None
-        return (self.candidate_passed - self.baseline_passed) / self.n
-
-    @property
-    def p_value(self) -> float:
-        return mcnemar_exact(self.regressed, self.improved)
-
-    @property
-    def significant(self) -> bool:
-        """p < alpha after the table's correction (Holm by default), so that among many
-        segments a mark does not appear by chance."""
-        return (self.p_value if self.p_adjusted is None else self.p_adjusted) < ALPHA
-
-    def as_dict(self) -> dict[str, Any]:
-        def interval(k: int | None, n: int) -> list[float] | None:
-            if k is None:
-                return None
-            ci = wilson(k, n)
-            return None if ci is None else [round(ci[0], 6), round(ci[1], 6)]
-
-        def r(x: float | None) -> float | None:
-            return None if x is None else round(x, 6)
-
-        return {
-            "dimension": self.dimension,
-            "value": self.value,
-            "n": self.n,
-            "baseline": {
-                "passed": self.baseline_passed,
-                "rate": r(self.baseline_rate),
-                "ci95": interval(self.baseline_passed, self.n),
-            },
-            "candidate": {
-                "passed": self.candidate_passed,
-                "rate": r(self.candidate_rate),
-                "ci95": interval(self.candidate_passed, self.n),
-            },
-            "fallback": None
-            if self.fallback_passed is None
-            else {
-                "n": self.fallback_n,
-                "passed": self.fallback_passed,
-                "rate": r(self.fallback_rate),
-                "ci95": interval(self.fallback_passed, self.fallback_n),
-            },
-            "delta": r(self.delta),
-            "flips": {"pass_to_fail": self.regressed, "fail_to_pass": self.improved},
-            "p_value": r(self.p_value),
-            "p_adjusted": r(self.p_adjusted),
-            "significant": self.significant,
-            "coverage": {"added": self.added, "dropped": self.dropped},
-        }
-
-
-@dataclass
 class CaseRow:
     """A line of the case list."""
 
@@ -161,6 +73,20 @@ class CaseRow:
     @property
     def key(self) -> int:
         return self.ord
+
+
+class TriagedCase(NamedTuple):
+    """An included case with a verified finding, as the gate reads it (`Comparison.triaged`)."""
+
+    failure_class: str | None
+    owner: str | None
+    verdict: str | None
+    state: str  # triaged | disagreement | adjudicated
+    case_key: str
+    classes: list[str]  # every class the current opinions name (a disagreement keeps them all)
+    triaged: (
+        bool  # a failure class or a verdict (an owner or a note alone is a finding, not triage)
+    )
 
 
 @dataclass
@@ -192,6 +118,10 @@ class CaseDetail:
     baseline: list[Sample]
     candidate: list[Sample]
     fallback: list[Sample] | None
+    # who retired or quarantined the case, when, and their note (None while active)
+    status_note: str | None = None
+    status_by: str | None = None
+    status_at: str | None = None
 
     def criteria_changes(self, reducer: Reducer) -> dict[str, tuple[str | None, str | None]]:
         """Per criterion, the reduced verdict in baseline and candidate."""
@@ -215,12 +145,7 @@ class CaseDetail:
 
 def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
     """A run as a comparison refers to it (NotFoundError when there is none)."""
-    row = conn.execute(
-        "SELECT id, name, role, system, sha256, source_path, attribute_values, suites, "
-        "json_extract(metadata, '$.epochs_reducer'), json_extract(metadata, '$.epochs'), "
-        "EXISTS (SELECT 1 FROM trajectories WHERE run_id = runs.id) FROM runs WHERE id = ?",
-        (run_id,),
-    ).fetchone()
+    row = conn.execute(runs.COMPARED_RUN, (run_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"no run with id {run_id}")
     declared = row[8]
@@ -312,59 +237,6 @@ def case_row(r: Sequence[Any], dimensions: Sequence[str]) -> CaseRow:
     )  # fmt: skip
 
 
-def segment_table(
-    tally: Iterable[Sequence[Any]],
-    dimensions: Sequence[str],
-    statuses: frozenset[str],
-    has_fallback: bool,
-    correction: str = "holm",
-) -> list[SegmentRow]:
-    """The "all" row, then one row per value of each dimension, from the engine's tally
-    rows (status, change, baseline/candidate/fallback pass or None, segment values..., count)."""
-    cells: dict[tuple[str, str], list[int]] = {}
-
-    def add(dim: str, value: str, change: str, b: Any, c: Any, f: Any, n: int) -> None:
-        cell = cells.setdefault((dim, value), [0] * 9)
-        if b is not None and c is not None:
-            cell[0] += n
-            cell[1] += n * int(b)
-            cell[2] += n * int(c)
-            if f is not None:
-                cell[3] += n * int(f)
-                cell[4] += n
-            cell[5] += n * int(b == 1 and c == 0)
-            cell[6] += n * int(b == 0 and c == 1)
-        cell[7] += n * (change == "added")
-        cell[8] += n * (change == "dropped")
-
-    for row in tally:
-        status, change, b, c, f = row[:5]
-        if status not in statuses:
-            continue
-        n = row[-1]
-        add("all", "all", change, b, c, f, n)
-        for i, dim in enumerate(dimensions):
-            v = row[5 + i]
-            add(dim, "(none)" if v is None else str(v), change, b, c, f, n)
-
-    def segment(dim: str, value: str, r: Sequence[int]) -> SegmentRow:
-        return SegmentRow(
-            dimension=dim, value=value, n=r[0], baseline_passed=r[1], candidate_passed=r[2],
-            fallback_passed=r[3] if has_fallback else None, fallback_n=r[4], regressed=r[5],
-            improved=r[6], added=r[7], dropped=r[8],
-        )  # fmt: skip
-
-    out = [segment("all", "all", cells.get(("all", "all"), [0] * 9))]
-    for dim in dimensions:
-        for (d, value), cell in sorted(cells.items()):
-            if d == dim:
-                out.append(segment(dim, value, cell))
-    if correction == "holm":
-        for seg, adjusted in zip(out, holm([s.p_value for s in out]), strict=True):
-            seg.p_adjusted = adjusted
-    return out
-
-
 def declared_reducer(baseline: RunRef, candidate: RunRef, pick: str | None = None) -> Reducer:
     """`--reducer declared`: the reducer both logs declared (or the one that did), the
     first of several; `declared:NAME` (`pick`): NAME, which every log that declares
@@ -430,20 +302,70 @@ def reducer_note(reducer: Reducer, baseline: RunRef, candidate: RunRef,
 
 def read_trajectory(
     conn: sqlite3.Connection, run_id: int, case_id: int, epoch: int, has_paths: bool = True
-) -> list[Any] | None:
+) -> trajectory.Trajectory | None:
     """One sample's trajectory (decompressed), or None; read per case, never in lists.
     `has_paths` False (the run recorded none): no query at all, on the stepping path."""
     if not has_paths:
         return None
-    row = conn.execute(
-        "SELECT data FROM trajectories WHERE run_id = ? AND case_id = ? AND epoch = ?",
-        (run_id, case_id, epoch),
-    ).fetchone()
+    row = conn.execute(runs.SAMPLE_TRAJECTORY, (run_id, case_id, epoch)).fetchone()
     if row is None:
         return None
-    import zstandard  # load time: zstandard only when a case's path is read
+    import zstandard  # load time: zstandard (36 ms), only agent runs hold trajectories
 
     return trajectory.loads(zstandard.ZstdDecompressor().decompress(row[0]))
+
+
+OUTPUT_READ_CHARS = 200_000  # of one output, for a case on screen: never a whole 32 MiB one
+
+
+def read_detail(
+    conn: sqlite3.Connection,
+    case_id: int,
+    baseline: RunRef,
+    candidate: RunRef,
+    fallback: RunRef | None,
+) -> CaseDetail:
+    """One case with every sample of each run (outputs cut at OUTPUT_READ_CHARS), and
+    each sample's trajectory when its run recorded them."""
+    c = conn.execute(runs.CASE_SHOWN, (case_id,)).fetchone()
+    if c is None:
+        raise NotFoundError(f"no case with id {case_id}")
+
+    def samples(run: RunRef) -> list[Sample]:
+        return [
+            Sample(
+                epoch=r[0],
+                verdict=r[1],
+                score=r[2],
+                output=r[3],
+                criteria=json.loads(r[4] or "{}"),
+                latency_ms=r[5],
+                cost=r[6],
+                explanation=r[7],
+                error=r[8],
+                output_length=r[9],
+                limit=r[10],
+                trajectory=read_trajectory(conn, run.id, case_id, r[0], run.has_paths),
+            )
+            for r in conn.execute(runs.SAMPLES_SHOWN, (OUTPUT_READ_CHARS, run.id, case_id))
+        ]
+
+    return CaseDetail(
+        case_id=case_id,
+        suite=c[0],
+        case_key=c[1],
+        input=c[2],
+        expected=c[3],
+        attributes=json.loads(c[4] or "{}"),
+        status=c[5],
+        status_reason=c[6],
+        status_note=c[7],
+        status_by=c[8],
+        status_at=c[9],
+        baseline=samples(baseline),
+        candidate=samples(candidate),
+        fallback=samples(fallback) if fallback else None,
+    )
 
 
 def build_sets(
@@ -457,7 +379,7 @@ def build_sets(
     )
     rows = []
     values_of: dict[int, tuple[str | None, ...]] = {}
-    for set_id, text in conn.execute("SELECT id, attributes FROM attr_sets"):
+    for set_id, text in conn.execute(runs.ATTRIBUTE_SETS):
         try:
             attrs = json.loads(text)
         except ValueError:

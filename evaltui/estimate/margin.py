@@ -28,7 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from evaltui.estimate import segments as seg
 from evaltui.estimate.weighted import (
+    RANGE,
     Basis,
     Bound,
     Item,
@@ -182,6 +184,40 @@ def _check_open(item: Item | None, opened: OpenCounts | OpenPaired) -> int:
     return sum(getattr(opened, f) for f in cells)
 
 
+def _value(plan: Plan, items: Sequence[Item], basis: Basis, bound: Bound) -> float | None:
+    """`plan.run(items).figure(basis).at(bound)`, the same float, with only that
+    figure's limit computed (the search asks for many)."""
+    s, (lo_r, hi_r) = plan.settings, RANGE[plan.kind]
+    by_key = {it.key: it for it in items}
+    if {k: it.n for k, it in by_key.items()} != plan.n_of:
+        raise ValueError("a plan's segments and sizes are fixed; make a new plan")
+    if bound == "point" or s.method == "mover_wilson":  # no draws: the whole run
+        fig = plan.run(items).figure(basis)
+        return None if fig is None else fig.at(bound)
+    cov = [by_key[k] for k in plan.covered]
+    u_pt = plan.uncovered_point
+    w_cov = math.fsum(plan.share[k] for k in plan.covered)
+    s_pt = math.fsum(plan.share[it.key] * seg.point(it) for it in cov)
+    if basis == "covered" and w_cov <= 0:
+        return None
+    shift = {"covered": 0.0, "worst": lo_r, "best": hi_r}[basis]
+    point = s_pt / w_cov if basis == "covered" else s_pt + shift * u_pt
+    q = (1 - s.level) / 2 if bound == "lower" else 1 - (1 - s.level) / 2
+    total, u = plan.total(cov), plan.uncovered_draws
+    if u is None:
+        c = 1.0 if plan.weights_uncertain or w_cov <= 0 else w_cov
+        at = seg.quantile(sorted(total), q)
+        limit = at / c if basis == "covered" else at + shift * u_pt
+    elif basis == "covered":
+        limit = seg.quantile(
+            sorted(a / (1 - b) if b < 1 else 0.0 for a, b in zip(total, u, strict=True)), q
+        )
+    else:
+        limit = seg.quantile(sorted(a + shift * b for a, b in zip(total, u, strict=True)), q)
+    # as _figure: clamped to the range, widened to hold the point
+    return max(lo_r, min(limit, point)) if bound == "lower" else min(hi_r, max(limit, point))
+
+
 # -- the search -----------------------------------------------------------------------------
 
 
@@ -192,10 +228,13 @@ def _search(
     """The k in 1..hi with crossed(value(k)) and not crossed(value(k - 1)) (k = 0 is now,
     not crossed); None when value(hi) has not crossed. Brackets the crossing from `guess`
     by extrapolating the line through (0, now) and the last probe, then narrows it by
-    interpolation, bisecting whenever a step fails to halve the bracket (the value is close
-    to linear in k, so a few evaluations suffice). For a monotone value the k found is the
-    smallest; for Monte Carlo limits (monotone up to their noise) k flips still cross and
-    k - 1 still do not."""
+    interpolation (the value is close to linear in k, so a few evaluations suffice). When
+    the same end of the bracket moves twice running, the crossing is past the line's
+    (Monte Carlo noise, or a curve): the next probe steps away from that end by 2, 4, 8...
+    flips (a guess one flip off costs two probes, not a bisection from the far end); three
+    probes that do not halve the bracket are followed by a bisection. For a monotone value
+    the k found is the smallest; for Monte Carlo limits (monotone up to their noise) k
+    flips still cross and k - 1 still do not."""
     if hi <= 0:
         return None
     lo, v_lo = 0, now
@@ -211,19 +250,22 @@ def _search(
         slope = (v - now) / k
         ahead = (target - v) / slope if slope and (target - v) / slope > 0 else k
         k = min(hi, k + max(1, math.ceil(1.1 * ahead)))
-    halved = True
+    moved, gap, slow, width = "", 1, 0, top - lo
     while top - lo > 1:
-        width = top - lo
         m = (lo + top) // 2
-        if halved and v_top != v_lo:
-            m = lo + math.ceil((target - v_lo) * width / (v_top - v_lo))
+        if slow < 3 and v_top != v_lo:
+            m = lo + math.ceil((target - v_lo) * (top - lo) / (v_top - v_lo))
+            m = min(m, top - gap) if moved == "top" else max(m, lo + gap) if moved else m
         m = min(max(m, lo + 1), top - 1)
         v = value(m)
-        if crossed(v):
+        side = "top" if crossed(v) else "lo"
+        if side == "top":
             top, v_top = m, v
         else:
             lo, v_lo = m, v
-        halved = top - lo <= width // 2
+        gap, moved = (gap * 2 if side == moved else 1), side
+        slow = 0 if top - lo <= width // 2 else slow + 1
+        width = top - lo if slow == 0 else width
     return top
 
 
@@ -241,8 +283,7 @@ def _margin(
     by_key = {it.key: it for it in items}
 
     def value(variant: Sequence[Item]) -> float | None:
-        fig = plan.run(variant).figure(threshold.basis)
-        return None if fig is None else fig.at(threshold.bound)
+        return _value(plan, variant, threshold.basis, threshold.bound)
 
     now = value(items)
     open_by_key = {o.key: o for o in opened}

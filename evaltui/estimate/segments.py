@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
+import threading
 from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from evaltui.stats import wilson
 
@@ -101,24 +105,126 @@ def stream(seed: int, *parts: object) -> random.Random:
     return random.Random(json.dumps([seed, *parts]))
 
 
+class _Kept:
+    """The latest segments' draws, up to a number of values held (LRU): a decision's
+    estimates and margins draw the same segments again (a margin's plan, a second rule on
+    the same figure, a probe already made). Draws are a pure function of their inputs, so
+    keeping them changes no figure; callers only read them."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.held = budget, 0
+        self.arrays: OrderedDict[tuple[Any, ...], array[float]] = OrderedDict()
+        self.lock = threading.Lock()  # the app's workers estimate in threads
+
+    def get(self, key: tuple[Any, ...]) -> array[float] | None:
+        with self.lock:
+            found = self.arrays.get(key)
+            if found is not None:
+                self.arrays.move_to_end(key)
+            return found
+
+    def clear(self) -> None:
+        with self.lock:
+            self.arrays.clear()
+            self.held = 0
+
+    def put(self, key: tuple[Any, ...], values: array[float]) -> None:
+        with self.lock:
+            if key not in self.arrays and len(values) <= self.budget:
+                self.arrays[key], self.held = values, self.held + len(values)
+            while self.held > self.budget:
+                self.held -= len(self.arrays.popitem(last=False)[1])
+
+
+KEPT = _Kept(2_000_000)  # 16 MB of draws at most
+
+
 def draws(item: Item, seed: int, prior: str, n_draws: int) -> array[float]:
     if isinstance(item, SegmentDraws):
         return array("d", item.draws)
+    key = (item, seed, prior, n_draws)
+    found = KEPT.get(key)
+    if found is None:
+        found = _draws(item, seed, prior, n_draws)
+        KEPT.put(key, found)
+    return found
+
+
+def _draws(item: SegmentCounts | PairedCounts, seed: int, prior: str, n_draws: int) -> array[float]:
     a0 = PRIOR_COUNT[prior]
     if isinstance(item, SegmentCounts):
         rng = stream(seed, "rate", list(item.key))
-        a, b = item.passed + a0, item.n - item.passed + a0
-        return array("d", (rng.betavariate(a, b) for _ in range(n_draws)))
+        return betas(rng, item.passed + a0, item.n - item.passed + a0, n_draws)
     # Dirichlet over the four cells; only candidate_only - baseline_only matters, so the
-    # other two are one gamma (the Dirichlet's aggregation property).
+    # other two are one cell (the Dirichlet's aggregation property), and with S the share
+    # of the two that matter, S ~ Beta(a_c + a_b, a_rest), and B the candidate's part of
+    # it, B ~ Beta(a_c, a_b), independent of S: the delta is S * (2B - 1)
     rng = stream(seed, "delta", list(item.key))
-    gamma = rng.gammavariate
     ac, ab = item.candidate_only + a0, item.baseline_only + a0
     ar = item.both + item.neither + 2 * a0
-    out = array("d", bytes(8 * n_draws))
-    for t in range(n_draws):
-        gc, gb, gr = gamma(ac, 1.0), gamma(ab, 1.0), gamma(ar, 1.0)
-        out[t] = (gc - gb) / (gc + gb + gr)
+    share, part = betas(rng, ac + ab, ar, n_draws), betas(rng, ac, ab, n_draws)
+    return array("d", (s * (2 * b - 1) for s, b in zip(share, part, strict=True)))
+
+
+_LOG4, _ONE_PLUS_LOG5, _BIG = math.log(4.0), 1.0 + math.log(5.0), sys.float_info.max
+
+
+def betas(rng: random.Random, a: float, b: float, n: int) -> array[float]:
+    """n draws of Beta(a, b) by Cheng's (1978) rejection algorithms, as R's rbeta draws
+    them: BB when both shapes exceed 1, BC otherwise (a segment with no pass or no
+    failure has a shape of 1/2). Each try takes two uniforms, a log and an exp and most
+    are accepted: about half the cost of G_a / (G_a + G_b) from two of Python's gamma
+    draws (`random.betavariate`), and as exact."""
+    lo, hi = min(a, b), max(a, b)
+    alpha, first = lo + hi, lo == a
+    uniform, log, exp = rng.random, math.log, math.exp
+    out = array("d", bytes(8 * n))
+    if lo > 1:  # BB
+        beta = math.sqrt((alpha - 2) / (2 * lo * hi - alpha))
+        gamma = lo + 1 / beta
+        for t in range(n):
+            while True:
+                u1 = uniform()
+                if u1 <= 0.0:  # log(0): draw again
+                    continue
+                u2 = uniform()
+                v = beta * log(u1 / (1 - u1))
+                w = lo * exp(v) if v < 709 else _BIG
+                z = u1 * u1 * u2
+                r = gamma * v - _LOG4
+                s = lo + r - w
+                if s + _ONE_PLUS_LOG5 >= 5 * z:
+                    break
+                lz = log(z)
+                if s > lz or r + alpha * log(alpha / (hi + w)) >= lz:
+                    break
+            out[t] = w / (hi + w) if first else hi / (hi + w)
+        return out
+    beta, delta = 1 / lo, 1 + hi - lo  # BC
+    k1 = delta * (0.0138889 + 0.0416667 * lo) / (hi * beta - 0.777778)
+    k2 = 0.25 + (0.5 + 0.25 / delta) * lo
+    for t in range(n):
+        while True:
+            u1 = uniform()
+            if u1 <= 0.0:
+                continue
+            u2 = uniform()
+            if u1 < 0.5:
+                y = u1 * u2
+                z = u1 * y
+                if 0.25 * u2 + z - y >= k1:
+                    continue
+            else:
+                z = u1 * u1 * u2
+                if z >= k2 and z > 0.25:
+                    continue
+            v = beta * log(u1 / (1 - u1))
+            w = hi * exp(v) if v < 709 else _BIG
+            if z <= 0.25 and u1 >= 0.5:
+                break
+            if z > 0 and alpha * (log(alpha / (lo + w)) + v) - _LOG4 >= log(z):
+                break
+        out[t] = lo / (lo + w) if first else w / (lo + w)
     return out
 
 
@@ -156,3 +262,19 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
     lo = math.floor(h)
     hi = min(lo + 1, len(sorted_values) - 1)
     return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
+
+
+def pairwise(leaves: list[array[float]]) -> list[list[array[float]]]:
+    """Every level of the pairwise sum of `leaves` (draw by draw), the leaves first and the
+    total last: each node is its left child plus its right one, an odd one carried up
+    (weighted.Plan sums the segments' contributions so, and redoes one path when a
+    segment changes)."""
+    levels = [leaves]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([
+            array("d", map(float.__add__, below[j], below[j + 1])) if j + 1 < len(below)
+            else below[j]
+            for j in range(0, len(below), 2)
+        ])  # fmt: skip
+    return levels

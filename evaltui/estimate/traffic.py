@@ -299,17 +299,22 @@ class _Rows:
 def read_traffic(path: Path) -> TrafficWeights:
     """A traffic weights file, CSV or JSON (told apart by the first character: `{`)."""
     limit = env_limit("EVALTUI_MAX_TRAFFIC_BYTES", MAX_TRAFFIC_BYTES)
-    raw = read_capped(path, "traffic weights file", limit)
+    return parse_traffic(read_capped(path, "traffic weights file", limit), str(path))
+
+
+def parse_traffic(raw: bytes, path: str) -> TrafficWeights:
+    """Weights from a file's bytes (`path` names it in errors and provenance): what
+    `read_traffic` read, or the bytes the store kept (evaltui/store/traffic.py)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(str(path), "not UTF-8 text", location=f"line {line}") from None
+        raise InputError(path, "not UTF-8 text", location=f"line {line}") from None
     if "\x00" in text:
-        raise InputError(str(path), "a binary file, not text (it holds NUL bytes)")
+        raise InputError(path, "a binary file, not text (it holds NUL bytes)")
     if not text.strip():
-        raise InputError(str(path), "the file is empty")
-    rows = _Rows(str(path))
+        raise InputError(path, "the file is empty")
+    rows = _Rows(path)
     if text.lstrip().startswith("{"):
         attrs, kind, header = _read_json(text, rows)
         return rows.finish(raw, "json", attrs, kind, header)

@@ -20,6 +20,7 @@ no store, no I/O. docs/production.md has the method, formulas, assumptions, refe
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from collections.abc import Iterable, Sequence
@@ -268,31 +269,16 @@ class Plan:
         self.w: dict[Key, array[float]] = {}
         self.uncovered_draws: array[float] | None = None
         if self.weights_uncertain:
-            self._draw_weights(share, uncovered)
+            self.w, self.uncovered_draws = _weight_draws(
+                weights, tuple(self.covered), settings.seed, self.n_draws, settings.weight_prior
+            )
         # the draws of the counts given here, kept for runs that vary one segment's counts
         self.cache: dict[Item, array[float]] = {}
         self.keep = frozenset(items) if remember else frozenset()
+        # and their pairwise sums (`_total`)
+        self.base = [by_key[k] for k in self.covered] if remember else []
+        self.tree: list[list[array[float]]] = []
         self.segments = self._results(by_key, share)
-
-    def _draw_weights(self, share: dict[Key, SegmentWeight], uncovered: list[Key]) -> None:
-        D, a0 = self.n_draws, self.settings.weight_prior
-        if a0 is None:  # Perks: one pseudo-request in all, however finely the file splits
-            a0 = 1 / len(share)
-        total = array("d", bytes(8 * D))
-        for k in self.covered:
-            rng = seg.stream(self.settings.seed, "weight", list(k))
-            g = array("d", (rng.gammavariate((share[k].count or 0) + a0, 1.0) for _ in range(D)))
-            self.w[k] = g
-            total = array("d", map(float.__add__, total, g))
-        # every uncovered cell at once: a sum of gammas of one scale is a gamma
-        if uncovered:
-            shape = math.fsum((share[k].count or 0) + a0 for k in uncovered)
-            rng = seg.stream(self.settings.seed, "weight-uncovered")
-            g = array("d", (rng.gammavariate(shape, 1.0) for _ in range(D)))
-            total = array("d", map(float.__add__, total, g))
-            self.uncovered_draws = array("d", map(float.__truediv__, g, total))
-        for k in self.covered:
-            self.w[k] = array("d", map(float.__truediv__, self.w[k], total))
 
     def _results(self, by_key: dict[Key, Item], share: dict[Key, SegmentWeight]) -> tuple:
         out = []
@@ -352,9 +338,7 @@ class Plan:
                 (s_pt - down + hi_r * u_pt, s_pt + up + hi_r * u_pt),
             ]
             return self._estimate(points, limits, (u_pt, u_pt), draws=0)
-        total = array("d", bytes(8 * self.n_draws))
-        for it in cov:  # in key order, so the sums do not depend on the order given
-            total = array("d", map(float.__add__, total, self._contribution(it)))
+        total = self.total(cov)
         q = ((1 - s.level) / 2, 1 - (1 - s.level) / 2)
 
         def interval(values: Iterable[float]) -> tuple[float, float]:
@@ -377,6 +361,31 @@ class Plan:
             interval(a + hi_r * b for a, b in zip(total, u, strict=True)),
         ]
         return self._estimate(points, limits, interval(u), draws=self.n_draws)
+
+    def total(self, cov: list[Item]) -> array[float]:
+        """sum_h w_h(t) p_h(t) over the covered segments, summed pairwise in key order (so
+        the sums do not depend on the order given). A run that varies one remembered
+        segment adds only along its path to the root: log2(segments) sums, the same
+        floats as summing from the leaves."""
+        if not cov:
+            return array("d", bytes(8 * self.n_draws))
+        if not self.base:
+            return seg.pairwise([self._contribution(it) for it in cov])[-1][0]
+        if not self.tree:
+            self.tree = seg.pairwise([self._contribution(it) for it in self.base])
+        changed = [i for i, (a, b) in enumerate(zip(cov, self.base, strict=True)) if a != b]
+        if len(changed) > 1:
+            return seg.pairwise([self._contribution(it) for it in cov])[-1][0]
+        if not changed:
+            return self.tree[-1][0]
+        i, node = changed[0], self._contribution(cov[changed[0]])
+        for level in self.tree[:-1]:
+            if i % 2:
+                node = array("d", map(float.__add__, level[i - 1], node))
+            elif i + 1 < len(level):
+                node = array("d", map(float.__add__, node, level[i + 1]))
+            i //= 2
+        return node
 
     def _estimate(
         self,
@@ -402,6 +411,32 @@ class Plan:
             uncovered_share=Figure(u_pt, min(uncovered[0], u_pt), max(uncovered[1], u_pt)),
             segments=self.segments,
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _weight_draws(
+    weights: Weights, covered: tuple[Key, ...], seed: int, D: int, a0: float | None
+) -> tuple[dict[Key, array[float]], array[float] | None]:
+    """Per covered cell, its weight in each draw (a Dirichlet over the counts), and the
+    uncovered share in each; made once for the estimates and margins of one decision,
+    which share them (the plans only read them)."""
+    share = {s.key: s for s in weights.segments}
+    if a0 is None:  # Perks: one pseudo-request in all, however finely the file splits
+        a0 = 1 / len(share)
+    total, w = array("d", bytes(8 * D)), {}
+    for k in covered:
+        rng = seg.stream(seed, "weight", list(k))
+        w[k] = array("d", (rng.gammavariate((share[k].count or 0) + a0, 1.0) for _ in range(D)))
+        total = array("d", map(float.__add__, total, w[k]))
+    # every uncovered cell at once: a sum of gammas of one scale is a gamma
+    uncovered, u = [k for k in share if k not in set(covered)], None
+    if uncovered:
+        shape = math.fsum((share[k].count or 0) + a0 for k in uncovered)
+        rng = seg.stream(seed, "weight-uncovered")
+        g = array("d", (rng.gammavariate(shape, 1.0) for _ in range(D)))
+        total = array("d", map(float.__add__, total, g))
+        u = array("d", map(float.__truediv__, g, total))
+    return {k: array("d", map(float.__truediv__, w[k], total)) for k in covered}, u
 
 
 def estimate_rate(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from evaltui.errors import InputError
 from evaltui.exporters.json import to_json
 from evaltui.exporters.junit import to_junit
 from evaltui.exporters.markdown import to_markdown
-from evaltui.files import write_atomic
+from evaltui.files import create_new, write_atomic
 from evaltui.gate.record import DecisionRecord
 
 # format name -> (file suffix, renderer)
@@ -65,7 +64,7 @@ def write_new(
         written: list[Path] = []
         try:
             for name, path in zip(names, paths, strict=True):
-                _create(path, texts[name])
+                create_new(path, texts[name])
                 written.append(path)
         except FileExistsError:  # taken meanwhile: drop what this try made, take the next stem
             for path in written:
@@ -73,31 +72,3 @@ def write_new(
             continue
         return written
     raise InputError(str(stem), f"cannot write: {tries} names from {stem.name} on are taken")
-
-
-def _create(path: Path, text: str) -> None:
-    """Create `path` holding `text`, exclusively (FileExistsError when it exists)."""
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # atomic, and never over an existing name
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links: create exclusively instead
-            with path.open("x", encoding="utf-8") as out:
-                out.write(text)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -39,8 +39,11 @@ def to_junit(record: DecisionRecord) -> str:
                 f"{r.metric} over {r.scope_text} = {fmt_value(r.value, r.metric)}, "
                 f"threshold {fmt_threshold(r.threshold, r.metric)}"
             )
+            kind: str = r.action
+            if r.uncalibrated:  # the grader behind it is not calibrated to the policy's standard
+                msg, kind = f"uncalibrated: {r.uncalibrated}", "uncalibrated"
             lines.append(
-                f"      <failure message={_a(msg)} type={_a(r.action)}>{_x(r.why)} (owner {_x(r.owner)})</failure>"
+                f"      <failure message={_a(msg)} type={_a(kind)}>{_x(r.why)} (owner {_x(r.owner)})</failure>"
             )
         lines.append("    </testcase>")
     lines += ["  </testsuite>", "</testsuites>", ""]

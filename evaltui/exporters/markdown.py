@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 from evaltui.exporters.text import fmt_delta, fmt_p, fmt_threshold, fmt_value, pct
+from evaltui.gate import production
 from evaltui.gate.record import DecisionRecord, RunProvenance
+from evaltui.review.calibration.text import fmt_num
 from evaltui.textsafe import visible
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")  # & too: no entity (&#64;) in data
@@ -68,7 +70,8 @@ def to_markdown(record: DecisionRecord) -> str:
     if lacking:
         out += ["", "**Rules that lacked evidence** (never a pass; they trigger "
                 f"{prov.insufficient_evidence}): " + ", ".join(
-                    f"{md(r.id)} ({r.n} cases, min\\_n {r.min_n})" for r in lacking)]  # fmt: skip
+                    f"{md(r.id)} ({r.n} cases, min\\_n {r.min_n})" if not r.uncalibrated
+                    else f"{md(r.id)} ({md(r.uncalibrated)})" for r in lacking)]  # fmt: skip
     out += ["", "### Segments", "",
             "| segment | n | baseline | candidate | delta | fallback | pass>fail | fail>pass | p | p adj |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
@@ -82,6 +85,9 @@ def to_markdown(record: DecisionRecord) -> str:
         )
     corrected = "Holm-adjusted exact McNemar" if prov.correction == "holm" else "exact McNemar"
     out += ["", f"\\* {corrected} p < 0.05 (p: raw; p adj: adjusted across this table).", ""]
+    if record.production is not None:  # #28: what users will see, and each rule's margin
+        out += ["### Production estimate", "", *(f"- {md(line, 1000)}" for line in
+                                                 production.lines(record.production)), ""]  # fmt: skip
     f = record.findings
     out += ["### Findings", "", f"{f.triaged_cases} triaged cases."]
     if f.by_class:
@@ -99,6 +105,7 @@ def to_markdown(record: DecisionRecord) -> str:
     dis = record.open_disagreements
     out += ["", f"**Reviewers:** {', '.join(md(r, 60) for r in record.reviewers) or 'none'}; "
             f"open disagreements: {', '.join(md(k, 80) for k in dis) or 'none'}"]  # fmt: skip
+    out += calibration_section(record)
     out += [
         "", "### Provenance", "",
         _run_line("baseline", prov.baseline),
@@ -110,3 +117,41 @@ def to_markdown(record: DecisionRecord) -> str:
         "",
     ]  # fmt: skip
     return "\n".join(out)
+
+
+def calibration_section(record: DecisionRecord) -> list[str]:
+    """The Markdown record's Calibration section (none when the decision used none): per
+    criterion what was judged, by whom, the grader's figures and whether it met the policy."""
+    cal = record.calibration
+    if cal is None:
+        return []
+    out = ["### Calibration", ""]
+    std = [f"min {cal.min_judgments} judgments"] if cal.min_judgments is not None else []
+    std += [f"TPR lower bound >= {cal.min_tpr}"] if cal.min_tpr is not None else []
+    std += [f"TNR lower bound >= {cal.min_tnr}"] if cal.min_tnr is not None else []
+    out.append(
+        f"{cal.judgments} judgments in force; judgment set `{cal.judgment_set_sha256[:16]}`"
+        + (f"; the policy's standard: {', '.join(std)}" if std else "")
+        + "."
+    )
+    out += [
+        "",
+        "| criterion | grader | judged (base + cand) | pass / fail | TPR (lower) | TNR (lower) "
+        "| kappa | AC1 | reviewers | calibrated |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in cal.criteria:
+        verdict = "yes" if c.calibrated else f"**no**: {md(c.why_not or '')}"
+        out.append(
+            f"| {md(c.criterion)} | {md(c.grader, 200)} | {c.judged} ({c.judged_baseline} + "
+            f"{c.judged_candidate}) | {c.human_passes} / {c.human_fails} | {pct(c.tpr)} "
+            f"({pct(c.tpr_lower)}) | {pct(c.tnr)} ({pct(c.tnr_lower)}) | {fmt_num(c.kappa)} "
+            f"| {fmt_num(c.ac1)} | {', '.join(md(r, 40) for r in c.reviewers) or 'none'} | {verdict} |"
+        )
+    samples = [s for c in cal.criteria for s in c.samples]
+    if samples:
+        out += ["", "Samples: " + "; ".join(
+            f"{s.id} (seed {s.seed}, {s.drawn} of {s.frame_size}, frame `{s.frame_sha256[:12]}`)"
+            for s in samples
+        )]  # fmt: skip
+    return [*out, ""]

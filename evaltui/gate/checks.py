@@ -18,9 +18,11 @@ from typing import Any
 
 from evaltui.compare import Comparison
 from evaltui.compare.measures import METRICS, NAME_KINDS, NameKind
+from evaltui.estimate.weighted import BASES, BOUNDS
 from evaltui.gate.policy import LoadedPolicy, suggest
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store.rows import MANY
+from evaltui.store.runs.grader import VERDICT_WORD
 
 
 def _text(value: Any) -> str:
@@ -59,8 +61,10 @@ _READERS: dict[str, Callable[[_Names], list[str]]] = {
     "owner": _Names._owners,
     "attribute": lambda n: list(n.values),
     "value": lambda n: [v for vs in n.values.values() for v in vs],
-    "criterion": lambda n: list(n.cmp.criterion_changes()),
+    "criterion": lambda n: [VERDICT_WORD, *n.cmp.criterion_changes()],
     "segment": lambda n: list(n.cmp.dimensions),
+    "bound": lambda n: list(BOUNDS),
+    "basis": lambda n: list(BASES),
 }
 _UNKNOWN: dict[str, Callable[[_Names, str], str]] = {
     "class": lambda n, v: f"unknown failure class {v!r} (taxonomy: {n.taxonomy.source})",
@@ -76,6 +80,8 @@ _UNKNOWN: dict[str, Callable[[_Names, str], str]] = {
     "value": lambda n, v: f"no compared case has an attribute value {v!r}",
     "criterion": lambda n, v: f"no criterion {v!r} is scored by both compared runs",
     "segment": lambda n, v: f"{v!r} is not a segment dimension of this comparison",
+    "bound": lambda n, v: f"{v!r} is not a bound of the estimate's interval",
+    "basis": lambda n, v: f"{v!r} is not a basis of the production estimate",
 }
 assert set(_READERS) == set(_UNKNOWN) == set(NAME_KINDS), "a reader per kind of name"
 

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 from evaltui import __version__, signing
 from evaltui.compare import Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.measures import fmt_threshold, fmt_value, measure
-from evaltui.compare.summary import summarize
+from evaltui.compare.production import dimensions_with
+from evaltui.compare.summary import SegmentRecord
 from evaltui.errors import InputError
-from evaltui.gate import formats
+from evaltui.gate import calibration, formats, production
 from evaltui.gate.checks import check_policy
 from evaltui.gate.diff import Difference, FieldPath, differences, dotted
 from evaltui.gate.formats import Change
@@ -48,12 +49,12 @@ def _round(x: float | None) -> float | None:
 
 
 def _correct_significance(
-    pol: Any, segments: list[dict[str, Any]], measured: list[tuple[float | None, dict[str, Any]]]
+    pol: Any, segments: list[SegmentRecord], measured: list[tuple[float | None, dict[str, Any]]]
 ) -> None:
     """`significant_regression` with the policy's correction: its p-value is adjusted in one
     family with the segment table's (a scope that is a segment row takes that row's p)."""
-    rows = {(s["dimension"], s["value"]): s for s in segments}
-    family = [s["p_value"] for s in segments]
+    rows = {(s.dimension, s.value): s for s in segments}
+    family: list[Any] = [s.p_value for s in segments]
     extra: dict[int, int] = {}  # rule index -> its place in the family
     for i, (r, (value, ev)) in enumerate(zip(pol.rule, measured, strict=True)):
         if r.metric != "significant_regression" or value is None:
@@ -96,12 +97,16 @@ def _rule_result(
     n: int,
     policy_min_n: int,
     insufficient_action: Action,
+    uncalibrated: str | None = None,
 ) -> RuleResult:
     """One rule as measured: pass or fail against its threshold, never a pass on fewer
-    than min_n cases (or none), a fail when there is no value unless `missing = pass`."""
+    than min_n cases (or none), nor on a criterion [calibration] finds lacking
+    (`uncalibrated` says why), a fail when there is no value unless `missing = pass`."""
     min_n = r.min_n if r.min_n is not None else policy_min_n
-    insufficient = n == 0 or n < min_n
-    if insufficient:
+    insufficient = n == 0 or n < min_n or uncalibrated is not None
+    if uncalibrated is not None:
+        passed, result = False, f"insufficient evidence: {uncalibrated}"
+    elif insufficient:
         passed = False
         result = f"insufficient evidence: {n} cases in scope, min_n {min_n}"
     elif value is None:
@@ -116,6 +121,7 @@ def _rule_result(
         action=_ACTION[r.action], owner=r.owner, why=r.why, evidence=evidence, n=n,
         min_n=min_n, insufficient=insufficient,
         triggers=insufficient_action if insufficient else _ACTION[r.action],
+        uncalibrated=uncalibrated,
     )  # fmt: skip
 
 
@@ -141,19 +147,33 @@ def evaluate(
     else:
         refs = [run_ref(store.conn, r) for r in (baseline, candidate, fallback) if r is not None]
         dims = list(dict.fromkeys([*default_dimensions(refs), *scope_attrs]))
+    prod = production.prepare(store, loaded)  # #28: the traffic weights it reads, if any
+    if prod is not None:
+        dims = dimensions_with(dims, prod.traffic)
     severity = {a: i for i, a in enumerate(pol.actions)}
     tax = taxonomy if taxonomy is not None else load_taxonomy(store)
     triage.refold(store)  # states written by an earlier evaltui are recomputed first
     with Comparison(store.path, baseline, candidate, fallback, reducer=Reducer.parse(pol.reducer),
                     dimensions=dims, correction=pol.correction) as cmp:  # fmt: skip
         sizes = check_policy(loaded, cmp, tax)  # refuses a policy that would measure nothing
-        summary = summarize(cmp, with_keys=False, with_criteria=False)
+        production.check(loaded, prod, cmp)
+        summary = cmp.summary(with_keys=False, with_criteria=False)
         measured = [
-            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params) for r in pol.rule
+            measure(cmp, r.metric, r.scope, alpha=pol.alpha, params=r.params, production=prod)
+            for r in pol.rule
         ]
-        _correct_significance(pol, summary["segments"], measured)
+        _correct_significance(pol, summary.segments, measured)
+        cal = calibration.section(store, loaded, baseline, candidate, pol.alpha)
         rules_out = [
-            _rule_result(r, value, evidence, n, pol.min_n, pol.insufficient_evidence)
+            _rule_result(
+                r,
+                value,
+                evidence,
+                n,
+                pol.min_n,
+                pol.insufficient_evidence,
+                None if cal is None else cal.lacking(r),  # [calibration]'s standard
+            )
             for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True)
         ]
         violated = [x for x in rules_out if not x.passed]
@@ -163,6 +183,7 @@ def evaluate(
         triage_rows = cmp.triaged()
         untriaged = cmp.untriaged_regressions()
         ref_rows = cmp.reference_set()
+        prod_section = production.section(prod, cmp, loaded)
         prov_runs = {
             role: None if r is None else {
                 "id": r.id, "name": r.name, "role": r.role, "system": r.system, "source_path": r.source_path,
@@ -174,10 +195,10 @@ def evaluate(
         "\n".join(f"{s}\t{k}\t{st}" for s, k, st in ref_rows).encode()
     ).hexdigest()
     previous = previous_decision_at(store, before=as_of)
-    by_class = Counter(c for r in triage_rows for c in r[5])  # a disagreement counts each class
-    by_owner = Counter(r[1] for r in triage_rows if r[1])
+    by_class = Counter(c for r in triage_rows for c in r.classes)  # a disagreement: each class
+    by_owner = Counter(r.owner for r in triage_rows if r.owner)
     open_by_owner = Counter(
-        r[1] or "(none)" for r in triage_rows if r[2] in (None, "real_regression")
+        r.owner or "(none)" for r in triage_rows if r.verdict in (None, "real_regression")
     )
     why = (
         "no rule is violated"
@@ -185,7 +206,9 @@ def evaluate(
         else "; ".join(
             f"{x.id} ({x.triggers}, owner {x.owner}): "
             + (
-                f"insufficient evidence: {x.n} cases over {x.scope_text}, needs {x.min_n}"
+                f"insufficient evidence: {x.uncalibrated}"  # gate/calibration.py
+                if x.uncalibrated
+                else f"insufficient evidence: {x.n} cases over {x.scope_text}, needs {x.min_n}"
                 if x.insufficient
                 else f"{x.metric} over {x.scope_text} is {fmt_value(x.value, x.metric)}, "
                 f"must be {fmt_threshold(x.threshold, x.metric)}"
@@ -201,14 +224,14 @@ def evaluate(
         "promise": pol.promise,
         "actions": pol.actions,
         "rules": rules_out,
-        "counts": summary["counts"],
-        "excluded": summary["excluded"],
-        "segments": summary["segments"],
+        "counts": summary.counts,
+        "excluded": summary.excluded,
+        "segments": summary.segments,
         "findings": {
             "by_class": dict(sorted(by_class.items())),
             "by_owner": dict(sorted(by_owner.items())),
             "open_by_owner": dict(sorted(open_by_owner.items())),
-            "triaged_cases": sum(1 for r in triage_rows if r[6]),  # a class or a verdict
+            "triaged_cases": sum(1 for r in triage_rows if r.triaged),  # a class or a verdict
         },
         "untriaged_regressions": untriaged,
         "retired_since_previous_decision": [
@@ -216,7 +239,7 @@ def evaluate(
         ],
         "previous_decision_at": previous,
         "reviewers": triage.reviewers(store, baseline, candidate),
-        "open_disagreements": [r[4] for r in triage_rows if r[3] == "disagreement"],
+        "open_disagreements": [r.case_key for r in triage_rows if r.state == "disagreement"],
         "provenance": {
             **prov_runs,
             "reducer": pol.reducer,
@@ -233,6 +256,8 @@ def evaluate(
             "decided_by": decided_by or store.actor,
             "event_log_head": store.chain_head(),
         },
+        "calibration": cal,
+        "production": prod_section,
     })  # fmt: skip
     return record.sealed()
 
@@ -242,7 +267,7 @@ _VOLATILE: frozenset[FieldPath] = frozenset(
     {("content_hash",), ("provenance", "event_log_head"), ("provenance", "evaltui_version")}
 )
 # Said field by field before the rest (`verify`).
-_SAID_APART = ("rules", "findings", "open_disagreements")
+_SAID_APART = ("rules", "findings", "open_disagreements", "calibration", "production")
 
 
 def _listed(differences: list[Difference], limit: int = 12) -> str:
@@ -364,6 +389,10 @@ def _changes(
         )
     if now.open_disagreements != was.open_disagreements:
         problems.append("open disagreements changed")
+    # the judgment set a decision used
+    was_json, now_json = was.model_dump(mode="json"), now.model_dump(mode="json")
+    problems += calibration.changes(was_json, now_json)
+    problems += production.changes(was_json, now_json)  # the weights, estimates and margins (#28)
     skip = _VOLATILE | explained | {("provenance", "policy", "sha256")}
     if policy_moved:
         skip |= {("provenance", "policy", "path")}

@@ -17,6 +17,7 @@ from evaltui.compare.kinds import Reducer
 from evaltui.compare.measures import METRICS, PARAMS
 from evaltui.errors import InputError
 from evaltui.files import read_toml, table_lines
+from evaltui.gate.production import ProductionPolicy
 from evaltui.stats import ALPHA
 
 Action = Literal["ship", "narrow_rollout", "repair", "hold", "rollback"]
@@ -114,6 +115,19 @@ class Rule(BaseModel):
         return {"min": self.min} if self.min is not None else {"max": self.max}  # type: ignore[dict-item]
 
 
+class CalibrationPolicy(BaseModel):
+    """The policy's `[calibration]` (docs/gate.md, docs/calibration.md): the criteria whose
+    grader must be calibrated to this standard, on the judgments of the compared runs; a
+    rule resting on one that is not lacks evidence (`insufficient_evidence`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    criteria: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1)
+    min_judgments: int = Field(default=30, ge=0)  # agreed judged results, both runs
+    min_tpr: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)  # exact lower
+    min_tnr: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)  # bounds
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -135,6 +149,9 @@ class Policy(BaseModel):
     # signatures are verified against when no --allowed-signers is given
     allowed_signers: str | None = None
     rule: list[Rule] = Field(min_length=1)
+    calibration: CalibrationPolicy | None = None
+    # the traffic weights and estimator the weighted metrics read (#28, gate/production.py)
+    production: ProductionPolicy | None = None
 
     @model_validator(mode="after")
     def _signed(self) -> Policy:
@@ -144,7 +161,9 @@ class Policy(BaseModel):
             self.rule.append(Rule.model_validate({
                 "id": "signed-findings", "metric": "unverified_findings", "max": 0, "action": "hold",
                 "owner": "eval-team",
-                "why": "require_signed_findings: a finding from an unsigned file may not decide a release",
+                "why": "require_signed_findings: a finding whose signature was not verified here "
+                       "(an unsigned file, or a signed one with no allowed-signers file to check "
+                       "it) may not decide a release",
             }))  # fmt: skip
         return self
 
@@ -195,9 +214,9 @@ class LoadedPolicy:
         return InputError(str(self.path), message, location=self.where(index, key), field=key)
 
 
-def _line_of(text: str, pattern: str) -> int | None:
+def _line_of(text: str, pattern: str, after: int = 0) -> int | None:
     for n, line in enumerate(text.splitlines(), start=1):
-        if re.match(pattern, line.strip()):
+        if n > after and re.match(pattern, line.strip()):
             return n
     return None
 
@@ -237,6 +256,19 @@ def load_policy(path: Path) -> LoadedPolicy:
             raise InputError(str(path), msg, location=where, field=key) from None
         key = loc[0] if loc else None
         line = _line_of(text, rf"{re.escape(key)}\s*=") if key else None
+        if key == "calibration":  # a key of [calibration]: named with its table
+            inner = loc[1] if len(loc) > 1 and not loc[1].isdigit() else None
+            line = (
+                _line_of(text, rf"{re.escape(inner)}\s*=")
+                if inner
+                else _line_of(text, r"\[calibration\]")
+            )
+            key = f"calibration.{inner}" if inner else key
+        if key == "production":  # a key of [production]: named with its table (#28)
+            inner = loc[1] if len(loc) > 1 else None
+            start = _line_of(text, r"\[production\]") or 0
+            line = _line_of(text, rf"{re.escape(inner)}\s*=", after=start) if inner else start
+            key = f"production.{inner}" if inner else key
         raise InputError(
             str(path), msg, location=f"line {line}" if line else None, field=key
         ) from None

@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evaltui.compare.summary import SegmentRecord  # the one segment type (compare --json's too)
+from evaltui.gate.calibration import CalibrationRecord
 from evaltui.gate.policy import Action
+from evaltui.gate.production import ProductionRecord
 
 SCHEMA = "evaltui.decision/1"
 Number = int | float
@@ -45,55 +48,14 @@ class RuleResult(_Model):
     min_n: int
     insufficient: bool  # fewer than min_n cases (or none): never a pass
     triggers: Action  # what the rule contributes when it does not pass
+    # why it lacks evidence for want of calibration (the policy's [calibration]); written
+    # only then
+    uncalibrated: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def threshold_kind(self) -> tuple[str, Number]:
         ((kind, v),) = self.threshold.items()
         return kind, v
-
-
-class Rate(_Model):
-    passed: int
-    rate: float | None
-    ci95: list[float] | None
-
-
-class FallbackRate(_Model):
-    n: int
-    passed: int
-    rate: float | None
-    ci95: list[float] | None
-
-
-class Flips(_Model):
-    pass_to_fail: int
-    fail_to_pass: int
-
-
-class Coverage(_Model):
-    added: int
-    dropped: int
-
-
-class SegmentRecord(_Model):
-    """One row of the segment table (dimension "all" is every case)."""
-
-    dimension: str
-    value: str
-    n: int
-    baseline: Rate
-    candidate: Rate
-    fallback: FallbackRate | None
-    delta: float | None
-    flips: Flips
-    p_value: float | None
-    p_adjusted: float | None
-    significant: bool
-    coverage: Coverage
-
-    @property
-    def label(self) -> str:
-        return "all" if self.dimension == "all" else f"{self.dimension}={self.value}"
 
 
 class FindingsSummary(_Model):
@@ -166,6 +128,12 @@ class DecisionRecord(_Model):
     reviewers: list[str]
     open_disagreements: list[str]
     provenance: Provenance
+    # the calibration used (gate/calibration.py): only when the policy asks for it, so a
+    # record that uses none is written as before
+    calibration: CalibrationRecord | None = Field(default=None, exclude_if=lambda v: v is None)
+    # the production estimate (#28, gate/production.py): only when the policy reads traffic
+    # weights, so a record that reads none is written as before
+    production: ProductionRecord | None = Field(default=None, exclude_if=lambda v: v is None)
     content_hash: str = ""
 
     def as_dict(self) -> dict[str, Any]:

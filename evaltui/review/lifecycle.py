@@ -55,27 +55,34 @@ def _set_status(
     actor: str | None = None,
 ) -> int:
     """Change the status of several cases in one transaction; returns how many changed."""
-    actor = actor or store.actor
-    changed = 0
-    at = now_iso()
     with store.transaction():
-        for cid in case_ids:
-            was = tables.case_state(store, cid)
-            if was is None:
-                raise NotFoundError(f"no case with id {cid}")
-            if (was.status, was.reason, was.note) == (status, reason, note):
-                continue
-            tables.write_case_status(store, cid, status, reason, note, actor, at)
-            store.log_event(
-                action,
-                "case",
-                cid,
-                before={"status": was.status, "reason": was.reason, "note": was.note},
-                after={"status": status, "reason": reason, "note": note},
-                context={"suite": was.suite, "case_key": was.case_key, "cases": len(case_ids)},
-                actor=actor,
-            )
-            changed += 1
+        return _change(store, case_ids, status, reason, note, action, actor or store.actor,
+                       now_iso(), len(case_ids))  # fmt: skip
+
+
+def _change(
+    store: Store, case_ids: list[int], status: Status, reason: str | None, note: str | None,
+    action: str, actor: str, at: str, cases: int,
+) -> int:  # fmt: skip
+    """The status change of `_set_status`, in the caller's transaction."""
+    changed = 0
+    for cid in case_ids:
+        was = tables.case_state(store, cid)
+        if was is None:
+            raise NotFoundError(f"no case with id {cid}")
+        if (was.status, was.reason, was.note) == (status, reason, note):
+            continue
+        tables.write_case_status(store, cid, status, reason, note, actor, at)
+        store.log_event(
+            action,
+            "case",
+            cid,
+            before={"status": was.status, "reason": was.reason, "note": was.note},
+            after={"status": status, "reason": reason, "note": note},
+            context={"suite": was.suite, "case_key": was.case_key, "cases": cases},
+            actor=actor,
+        )
+        changed += 1
     return changed
 
 
@@ -98,6 +105,24 @@ def retire(
         action="case.retire",
         actor=actor,
     )
+
+
+def retire_by_reason(
+    store: Store, by_reason: dict[str, list[int]], note: str | None = None, *,
+    actor: str | None = None,
+) -> int:  # fmt: skip
+    """Retire each group of cases with its own reason (a bulk retirement planned by
+    `plan_retirement`), all in one transaction; returns how many changed."""
+    unknown = next((r for r in by_reason if r not in REASONS), None)
+    if unknown is not None:
+        raise InputError("--reason", f"unknown reason {unknown!r}; use one of {', '.join(REASONS)}")
+    actor, at = actor or store.actor, now_iso()
+    cases = sum(len(ids) for ids in by_reason.values())
+    with store.transaction():
+        return sum(
+            _change(store, ids, "retired", reason, note or None, "case.retire", actor, at, cases)
+            for reason, ids in by_reason.items()
+        )
 
 
 def quarantine(
@@ -307,3 +332,53 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
                     True, {"first_seen_run": first, "created": created},
                 ))  # fmt: skip
     return out
+
+
+# -- a bulk retirement of suggestions -------------------------------------------------------------
+
+# When a case is suggested under two rules, the reason of the first of these is kept: a
+# declared marker, then a duplicate, then a case that never changes a decision.
+RULE_ORDER = ("marker", "duplicate", "never_changes_decision", "always_fails")
+
+
+@dataclass
+class RetirePlan:
+    """What a bulk retirement of selected suggestions writes, and what it says first."""
+
+    by_reason: dict[str, list[int]]  # reason -> case ids, each case once
+    rows: int  # suggestions selected (a case may be one under two rules)
+    twice: list[tuple[str, list[str], str]]  # (suite/key, its rules, the reason kept)
+    report_only: list[str]  # standing failures selected: suite/key
+    overridden: dict[str, int]  # rule -> cases retired with another reason than it proposes
+
+    @property
+    def cases(self) -> int:
+        return sum(len(ids) for ids in self.by_reason.values())
+
+
+def plan_retirement(picked: list[Suggestion], reason: str | None = None) -> RetirePlan:
+    """Each selected case once, with the reason its kind proposes (`never_changes_decision`,
+    `duplicate`, a marker's own reason, `bad_case` for a standing failure: retiring one
+    says the case itself is wrong), or `reason` for all."""
+    by_case: dict[int, list[Suggestion]] = {}
+    for s in picked:
+        by_case.setdefault(s.case_id, []).append(s)
+    rank = {rule: i for i, rule in enumerate(RULE_ORDER)}
+    by_reason: dict[str, list[int]] = {}
+    twice: list[tuple[str, list[str], str]] = []
+    report_only: list[str] = []
+    overridden: dict[str, int] = {}
+    for cid, found in by_case.items():
+        first = min(found, key=lambda s: rank.get(s.rule, len(rank)))
+        chosen = reason or first.reason
+        by_reason.setdefault(chosen, []).append(cid)
+        key = f"{first.suite}/{first.case_key}"
+        if len(found) > 1:
+            twice.append((key, [s.rule for s in found], chosen))
+        if first.rule == "always_fails":
+            report_only.append(key)
+        if chosen != first.reason:
+            overridden[first.rule] = overridden.get(first.rule, 0) + 1
+    order = [*REASONS, *by_reason]  # in the reasons' order (any other is refused on write)
+    ordered = {r: by_reason[r] for r in dict.fromkeys(order) if r in by_reason}
+    return RetirePlan(ordered, len(picked), twice, report_only, overridden)

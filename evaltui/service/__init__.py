@@ -300,6 +300,20 @@ def load_demo(store: Store) -> list[ImportOutcome]:
     return outcomes
 
 
+def load_demo_reviews(store: Store, *, new: bool) -> int:
+    """The demo's reviews: 60 blind judgments and gold answers (README.md; added once),
+    its traffic weights (#28: the production estimate in the app; kept once), and, in a
+    `new` store, its reviewers' notes that name no class (#29); how many notes."""
+    # load time: only the demo loads these (calibration's estimators, the traffic reader)
+    from evaltui.review.calibration import demo as calibration
+    from evaltui.review.labelguide.demo import add_demo_notes  # load time: as above
+    from evaltui.store import traffic  # load time: as above
+
+    calibration.load(store)
+    traffic.keep_demo(store)
+    return add_demo_notes(store) if new else 0
+
+
 def check_demo_store_disposable(path: Path) -> None:
     """Refuse (StoreError, nothing deleted) to throw away a store that holds anything
     but the bundled demo runs, or that evaltui cannot read as its own: `demo --fresh`
@@ -347,6 +361,8 @@ def event_subjects(store: Store, events: list[Event]) -> list[str]:
             out.append(f"{case} ({parts[0]} vs {parts[1]})" if len(parts) == 3 else case)
         elif entity == "decision":
             out.append(f"decision {eid}")
+        elif entity == "traffic":  # #28: kept traffic weights (`none`: none in force)
+            out.append("no traffic weights" if eid == "none" else f"traffic weights #{eid}")
         else:
             out.append(eid)
     return out

@@ -24,6 +24,10 @@ KNOWN = [
     "m011_trajectories",
     "m012_finding_steps",
     "m013_limit_flags",
+    "m014_judgments",
+    "m015_team_events",
+    "m016_traffic_weights",
+    "m017_taxonomy_versions_and_rulings",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
@@ -37,6 +41,18 @@ SCHEMA_OBJECTS = {
     "events_no_update": "CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END",
     "findings_no_delete": "CREATE TRIGGER findings_no_delete BEFORE DELETE ON findings BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END",
     "findings_no_update": "CREATE TRIGGER findings_no_update BEFORE UPDATE ON findings BEGIN SELECT RAISE(ABORT, 'findings are append-only'); END",
+    "judgments_no_delete": "CREATE TRIGGER judgments_no_delete BEFORE DELETE ON judgments BEGIN SELECT RAISE(ABORT, 'judgments are append-only'); END",
+    "judgments_no_update": "CREATE TRIGGER judgments_no_update BEFORE UPDATE ON judgments BEGIN SELECT RAISE(ABORT, 'judgments are append-only'); END",
+    "gold_no_delete": "CREATE TRIGGER gold_no_delete BEFORE DELETE ON gold BEGIN SELECT RAISE(ABORT, 'gold answers are append-only'); END",
+    "gold_no_update": "CREATE TRIGGER gold_no_update BEFORE UPDATE ON gold BEGIN SELECT RAISE(ABORT, 'gold answers are append-only'); END",
+    "calibration_samples_no_delete": "CREATE TRIGGER calibration_samples_no_delete BEFORE DELETE ON calibration_samples BEGIN SELECT RAISE(ABORT, 'calibration samples are append-only'); END",
+    "calibration_samples_no_update": "CREATE TRIGGER calibration_samples_no_update BEFORE UPDATE ON calibration_samples BEGIN SELECT RAISE(ABORT, 'calibration samples are append-only'); END",
+    "traffic_weights_no_delete": "CREATE TRIGGER traffic_weights_no_delete BEFORE DELETE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
+    "traffic_weights_no_update": "CREATE TRIGGER traffic_weights_no_update BEFORE UPDATE ON traffic_weights BEGIN SELECT RAISE(ABORT, 'traffic weights are append-only'); END",
+    "taxonomy_versions_no_delete": "CREATE TRIGGER taxonomy_versions_no_delete BEFORE DELETE ON taxonomy_versions BEGIN SELECT RAISE(ABORT, 'taxonomy versions are append-only'); END",
+    "taxonomy_versions_no_update": "CREATE TRIGGER taxonomy_versions_no_update BEFORE UPDATE ON taxonomy_versions BEGIN SELECT RAISE(ABORT, 'taxonomy versions are append-only'); END",
+    "codebook_rulings_no_delete": "CREATE TRIGGER codebook_rulings_no_delete BEFORE DELETE ON codebook_rulings BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END",
+    "codebook_rulings_no_update": "CREATE TRIGGER codebook_rulings_no_update BEFORE UPDATE ON codebook_rulings BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END",
 }  # fmt: skip
 
 # The append-only triggers each migration makes: a store that recorded the migration
@@ -46,6 +62,21 @@ TRIGGERS_BY_MIGRATION = {
     "m003_findings": ("findings_no_update", "findings_no_delete"),
     "m004_cases_are_never_deleted": ("cases_no_delete",),
     "m005_decisions": ("decisions_no_update", "decisions_no_delete"),
+    "m014_judgments": (
+        "judgments_no_update",
+        "judgments_no_delete",
+        "gold_no_update",
+        "gold_no_delete",
+        "calibration_samples_no_update",
+        "calibration_samples_no_delete",
+    ),
+    "m016_traffic_weights": ("traffic_weights_no_update", "traffic_weights_no_delete"),
+    "m017_taxonomy_versions_and_rulings": (
+        "taxonomy_versions_no_update",
+        "taxonomy_versions_no_delete",
+        "codebook_rulings_no_update",
+        "codebook_rulings_no_delete",
+    ),
 }
 
 

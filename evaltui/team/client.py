@@ -20,7 +20,7 @@ from typing import Any
 
 from evaltui.team import TeamError
 from evaltui.team.admin import check_project_name, check_schema_name
-from evaltui.team.events import ChainCheck, Refusal, TeamEvent, canonical_json
+from evaltui.team.events import ChainCheck, Refusal, TeamEvent
 from evaltui.team.schema import ROLE_KINDS, channel
 
 BATCH = 500
@@ -28,6 +28,11 @@ _COLS = (
     "hash, project, author, kind, subject, payload::text, prev, signature, client_at, "
     "server_seq, received_at"
 )
+
+
+class Conflict(TeamError):
+    """The server refused a push because of what it holds (a fork, or a link to an event
+    it lacks): pull, chain again and push again."""
 
 
 @dataclass
@@ -86,6 +91,26 @@ class TeamClient:
             )
         return str(row[0]), str(row[1])
 
+    def project_info(self) -> dict[str, Any]:
+        """The project's settings: blind review, taxonomy and policy hashes."""
+        row = self.conn.execute(
+            f"SELECT blind, taxonomy_sha256, policy_sha256 FROM {self._s}.projects "
+            "WHERE project = %s",
+            (self.project,),
+        ).fetchone()
+        if row is None:
+            raise TeamError(f"no project {self.project!r} this login can read in {self.schema!r}")
+        return {"blind": bool(row[0]), "taxonomy_sha256": row[1], "policy_sha256": row[2]}
+
+    def members(self) -> list[dict[str, Any]]:
+        """The project's members: reviewer name, role, when added."""
+        rows = self.conn.execute(
+            f"SELECT reviewer, role, added_at FROM {self._s}.project_members WHERE project = %s "
+            "ORDER BY reviewer",
+            (self.project,),
+        ).fetchall()
+        return [dict(zip(("reviewer", "role", "added_at"), r, strict=True)) for r in rows]
+
     # -- push -----------------------------------------------------------------------------
 
     def _refuse_early(self, events: list[TeamEvent]) -> None:
@@ -116,32 +141,33 @@ class TeamClient:
         todo = list(events)
         self._refuse_early(todo)
         out = Pushed()
+        # One JSON document per batch: psycopg quotes a text array element by element,
+        # which cost more than the insert itself.
         query = (
             f"INSERT INTO {self._s}.events (hash, project, author, kind, subject, payload, "
-            "prev, signature, client_at) SELECT h, pr, a, k, su, pl::jsonb, pv, sg, ca FROM "
-            "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-            "%s::text[], %s::text[], %s::text[]) AS t(h, pr, a, k, su, pl, pv, sg, ca) "
-            "ON CONFLICT (hash) DO NOTHING RETURNING hash"
+            "prev, signature, client_at) SELECT h, pr, a, k, su, pl, pv, sg, ca FROM "
+            "jsonb_to_recordset(%s::jsonb) AS t(h text, pr text, a text, k text, su text, "
+            "pl jsonb, pv text, sg text, ca text) ON CONFLICT (hash) DO NOTHING RETURNING hash"
         )
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
-            columns = [
-                [e.hash for e in batch], [e.project for e in batch], [e.author for e in batch],
-                [e.kind for e in batch], [e.subject for e in batch],
-                [canonical_json(e.payload) for e in batch], [e.prev for e in batch],
-                [e.signature for e in batch], [e.client_at for e in batch],
-            ]  # fmt: skip
+            rows = json.dumps(
+                [{"h": e.hash, "pr": e.project, "a": e.author, "k": e.kind, "su": e.subject,
+                  "pl": e.payload, "pv": e.prev, "sg": e.signature, "ca": e.client_at}
+                 for e in batch],
+                ensure_ascii=False, allow_nan=False,
+            )  # fmt: skip
             try:
                 with self.conn.transaction():
-                    inserted = {r[0] for r in self.conn.execute(query, columns)}
+                    inserted = {r[0] for r in self.conn.execute(query, (rows,))}
             except psycopg.errors.ForeignKeyViolation:
-                raise TeamError(
+                raise Conflict(
                     "the team store refused the push: an event follows one the server does "
                     "not hold (push a stream from its first event); nothing of this batch "
                     "was written"
                 ) from None
             except psycopg.errors.UniqueViolation:
-                raise TeamError(
+                raise Conflict(
                     "the team store refused the push: an event follows a link another event "
                     "of the same author and subject already follows (a fork); nothing of "
                     "this batch was written"
@@ -163,14 +189,14 @@ class TeamClient:
         if self.check.holds(event.hash):
             return
         if event.prev is not None and not (
-            self.check.holds(event.prev) or event.prev in self.check.refused
+            self.check.holds(event.prev) or self.check.is_refused(event.prev)
         ):
             # a stream this client could not read before (blind mode): its earlier events
             for earlier in self._rows(
                 "author = %s AND subject = %s AND server_seq < %s",
                 (event.author, event.subject, event.server_seq),
             ):
-                if not self.check.holds(earlier.hash) and earlier.hash not in self.check.refused:
+                if not self.check.holds(earlier.hash) and not self.check.is_refused(earlier.hash):
                     self._take(earlier, out)
         self._take(event, out)
 
@@ -202,8 +228,12 @@ class TeamClient:
         """Every readable event on one subject (after labelling a case in blind mode, the
         others' labels on it become readable though their sequence numbers are behind the
         cursor). The cursor is not moved."""
+        return self.pull_subjects([subject])
+
+    def pull_subjects(self, subjects: list[str]) -> Pulled:
+        """Every readable event on these subjects, in server order (pull_subject)."""
         out = Pulled()
-        for event in self._rows("subject = %s", (subject,)):
+        for event in self._rows("subject = ANY(%s)", (list(subjects),)):
             self._verify(event, out)
         return out
 

@@ -3,11 +3,13 @@
 evaltui takes a connection string or URL with no password in it, or none at all (then
 libpq's environment: PGHOST, PGDATABASE, PGSERVICE, ...). Passwords come from where libpq
 looks for them (PGPASSWORD, ~/.pgpass, a service file), TLS from sslmode and its
-files; evaltui stores none of it, and never writes a connection string anywhere.
+files; evaltui stores none of it. The one connection string it keeps is the one
+`team join` was given (in the store's settings), which holds no password.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -41,14 +43,28 @@ def check_url(url: str) -> None:
         )
 
 
+class Offline(TeamError):
+    """The team store cannot be reached (or the connection was lost): work goes on locally,
+    and what is not shared stays in the outbox."""
+
+
+CONNECT_TIMEOUT_S = 10  # when neither the URL nor PGCONNECT_TIMEOUT says
+
+
 def connect(url: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
-    """A connection (not autocommit) to the team store; `url` empty uses libpq's environment."""
+    """A connection (not autocommit unless asked) to the team store; `url` empty uses
+    libpq's environment. An unreachable server is given up after 10 seconds unless the URL
+    or PGCONNECT_TIMEOUT says otherwise (libpq alone would wait for the network's)."""
     psycopg = _psycopg()
     check_url(url)
+    if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(url) and not os.environ.get(
+        "PGCONNECT_TIMEOUT"
+    ):
+        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as exc:
-        raise TeamError(f"could not connect to the team store: {str(exc).strip()}") from None
+        raise Offline(f"could not connect to the team store: {str(exc).strip()}") from None
 
 
 def ident(name: str) -> Any:
@@ -64,5 +80,7 @@ def translated() -> Iterator[None]:
     psycopg = _psycopg()
     try:
         yield
+    except psycopg.OperationalError as exc:
+        raise Offline(f"lost the team store: {str(exc).strip()}") from None
     except psycopg.Error as exc:
         raise TeamError(f"the team store refused: {str(exc).strip()}") from None

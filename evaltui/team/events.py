@@ -159,7 +159,9 @@ class Refusal:
 class ChainCheck:
     """What this client holds: every verified event's stream and each link's successor.
     Seed it with the events already held (`add`), then `check` each pulled event in
-    server order."""
+    server order. The lookups (`stream`, `follower`, `refusal`) are what a check backed
+    by the local store overrides (team.ledger.LedgerCheck), so it need not hold every
+    event in memory."""
 
     streams: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # hash -> stream
     successor: dict[tuple[str, str, str, str], TeamEvent] = field(default_factory=dict)
@@ -169,17 +171,32 @@ class ChainCheck:
         self.streams[event.hash] = (event.project, event.author, event.subject)
         self.successor[(event.project, event.author, event.subject, event.prev or "")] = event
 
+    def stream(self, hash_: str) -> tuple[str, str, str] | None:
+        """The (project, author, subject) of a held event; None when not held."""
+        return self.streams.get(hash_)
+
+    def follower(self, link: tuple[str, str, str, str]) -> TeamEvent | None:
+        """The held event that follows `link` (project, author, subject, prev or '')."""
+        return self.successor.get(link)
+
+    def refusal(self, hash_: str) -> Refusal | None:
+        return self.refused.get(hash_)
+
     def holds(self, hash_: str) -> bool:
-        return hash_ in self.streams
+        return self.stream(hash_) is not None
+
+    def is_refused(self, hash_: str) -> bool:
+        return self.refusal(hash_) is not None
 
     def check(self, event: TeamEvent) -> Refusal | None:
         """None when the event is sound (then it is held); else the refusal, recorded."""
-        refusal = self._reason(event)
-        if refusal is None:
+        reason = self._reason(event)
+        if reason is None:
             self.add(event)
             return None
-        self.refused[event.hash] = Refusal(event, refusal)
-        return self.refused[event.hash]
+        refusal = Refusal(event, reason)
+        self.refused[event.hash] = refusal
+        return refusal
 
     def _reason(self, event: TeamEvent) -> str | None:
         recomputed = event.content_hash()
@@ -190,21 +207,23 @@ class ChainCheck:
             )
         prev = event.prev
         if prev is not None:
-            if prev in self.refused:
-                return f"it follows {self.refused[prev].event.named()}, which was refused"
-            if prev not in self.streams:
+            refused = self.refusal(prev)
+            if refused is not None:
+                return f"it follows {refused.event.named()}, which was refused"
+            stream = self.stream(prev)
+            if stream is None:
                 return (
                     f"its chain link {prev[:16]} is no event this client holds or could "
                     "read: deleted on the server, or never written"
                 )
-            project, author, subject = self.streams[prev]
+            project, author, subject = stream
             if (project, author, subject) != (event.project, event.author, event.subject):
                 return (
                     f"its chain link {prev[:16]} is {author!r}'s event on {subject[:80]} in "
                     f"project {project!r}: an event follows only its own author's on its own "
                     "subject, so its author, subject or project was changed"
                 )
-        other = self.successor.get((event.project, event.author, event.subject, prev or ""))
+        other = self.follower((event.project, event.author, event.subject, prev or ""))
         if other is not None and other.hash != event.hash:
             return (
                 f"it forks {event.author!r}'s chain on {event.subject[:80]}: {other.named()} "

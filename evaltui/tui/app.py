@@ -21,9 +21,11 @@ from evaltui.store import Store
 from evaltui.store.events import current_user
 from evaltui.tui.commands import screen_commands
 from evaltui.tui.config import Config
+from evaltui.tui.messages import Saved, TeamChanged
 from evaltui.tui.screens.error import ErrorScreen
 from evaltui.tui.screens.help import HelpScreen, keys_of
 from evaltui.tui.screens.runs import RunsScreen
+from evaltui.tui.widgets.team_line import TeamLine
 
 
 class EvaltuiApp(App[None]):
@@ -38,6 +40,14 @@ class EvaltuiApp(App[None]):
         ),
         Binding(
             "q", "quit", "Quit", tooltip="Quit evaltui (everything is already saved)", id="app.quit"
+        ),
+        Binding(
+            "K",
+            "codebook",
+            "Codebook",
+            show=False,
+            tooltip="Classes proposed from reviewers' notes: accept, merge or reject them",
+            id="app.codebook",
         ),
         Binding(
             "ctrl+t",
@@ -56,8 +66,10 @@ class EvaltuiApp(App[None]):
         config: Config | None = None,
         *,
         reviewer: str | None = None,
+        judge: int | None = None,  # open on the judging screen of this calibration sample
     ) -> None:
         super().__init__()
+        self.judge_sample = judge
         self.db_path = Path(db_path)
         # who acts in this app: its events, findings and saved views (the CLI's --reviewer)
         self.reviewer = reviewer or current_user()
@@ -87,6 +99,23 @@ class EvaltuiApp(App[None]):
                 screen.save_view()
         self.exit()
 
+    def action_codebook(self) -> None:
+        """The codebook over the notes of the comparison in view (else the marked runs'); the
+        comparison is rebuilt on the way back when a ruling or a label was written."""
+        from evaltui.tui.screens.codebook import CodebookScreen  # load time: when opened
+        from evaltui.tui.screens.compare import CompareScreen  # load time: as above
+
+        if isinstance(self.screen, CodebookScreen):
+            return
+        compare = next(
+            (s for s in reversed(self.screen_stack) if isinstance(s, CompareScreen)), None
+        )
+        if compare is None:
+            self.push_screen(CodebookScreen())
+            return
+        base, cand, _ = compare.run_ids
+        self.push_screen(CodebookScreen(base, cand, on_change=compare.action_rebuild))
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
         self.notify(f"Theme: {self.theme}", markup=False, timeout=2)
@@ -106,8 +135,14 @@ class EvaltuiApp(App[None]):
         except EvaltuiError as exc:
             failed = exc
         self.push_screen(RunsScreen())
+        if self.judge_sample is not None and failed is None:
+            # load time: calibration only when asked
+            from evaltui.tui.screens.judge import JudgeScreen
+
+            self.push_screen(JudgeScreen(self.judge_sample))
         if failed is not None:
             self.push_screen(ErrorScreen(failed.title, failed.message))
+        self.start_team()
         # A full collection takes tens of ms once a comparison is open: done when no key
         # has come for a second, not in the middle of a step (docs/performance.md).
         gc.freeze()  # the app's own objects: never garbage, never scanned again
@@ -125,8 +160,50 @@ class EvaltuiApp(App[None]):
             gc.collect()
 
     def on_unmount(self) -> None:
+        if self._live is not None:
+            self._live.stop()
         if self._presence is not None:
             self._presence.close()
+
+    # -- the team store (docs/team.md): a background link, its state in the team line ------
+
+    team_state: Any = None  # team.live.LinkState, once the link said something
+    _live: Any = None
+
+    def start_team(self) -> None:
+        """On a store that joined a team: keep it in step in a background thread."""
+        try:
+            joined = self._presence is not None and self._presence.get_setting("team.link")
+        except EvaltuiError:  # unreadable: `evaltui team status` says why
+            joined = False
+        if not joined:
+            return
+        from evaltui.team.live import Live  # only for a joined store (psycopg: in its thread)
+
+        self._live = Live(self.db_path, lambda state: self.post_message(TeamChanged(state)))
+        self._live.start()
+
+    @on(TeamChanged)
+    def team_changed(self, message: TeamChanged) -> None:
+        from evaltui.tui.screens.compare import CompareScreen  # not at start-up (its widgets)
+
+        self.team_state = message.state
+        for screen in self.screen_stack:
+            for line in screen.query(TeamLine):
+                line.show(message.state)
+        if message.state.changed:  # other members' words folded here: read the cases again
+            for screen in self.screen_stack:
+                if isinstance(screen, CompareScreen):  # figures, list, the case shown
+                    screen.browser.forget()
+                    screen.refresh_figures()
+                    if screen.current is not None:
+                        screen.browser.load_detail(screen.current)
+
+    @on(Saved)
+    def saved_here(self, _: Saved) -> None:
+        """A triage action committed (bubbled up from its screen): share it now."""
+        if self._live is not None:
+            self._live.poke()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

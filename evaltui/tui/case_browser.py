@@ -11,6 +11,7 @@ read ahead, read again once the frame is out, and its neighbours read and render
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,9 +24,12 @@ from textual.widgets import LoadingIndicator
 from textual.worker import Worker, get_current_worker
 
 from evaltui.compare import CaseRow, Comparison, Filter, Reducer
+from evaltui.models import StepRef
+from evaltui.textsafe import one_line
 from evaltui.tui.case_cursor import CaseCursor, CaseView, Move, Page, PageRequest, read_page
 from evaltui.tui.messages import (
     CaseChosen,
+    ColumnsNeeded,
     DetailLoaded,
     Jump,
     PageLoaded,
@@ -37,7 +41,26 @@ from evaltui.tui.screens.base import report_worker_failure
 from evaltui.tui.screens.case import CaseScreen
 from evaltui.tui.triage_desk import NotSavedCases
 from evaltui.tui.widgets import CaseList, CasePane, FilterBar
+from evaltui.tui.widgets.case_columns import core_width
 from evaltui.tui.widgets.safe import Input
+
+PANE_MIN = 36  # the narrowest the case pane is shown beside the list (else one at a time)
+LIST_MAX = 110  # the widest the list gets beside the pane
+
+
+def class_hint(wanted: str, classes: list[tuple[str, str]]) -> str | None:
+    """What to say when `class:WANTED` names no class of the taxonomy (`classes`: key,
+    name): the closest key or name, else the keys there are. None: it is one."""
+    keys = [key for key, _ in classes]
+    if not classes or wanted in keys:
+        return None
+    said = one_line(wanted, 40)
+    by_word = {key.lower(): key for key in keys} | {name.lower(): key for key, name in classes}
+    close = difflib.get_close_matches(wanted.lower(), list(by_word), n=1, cutoff=0.6)
+    if close:
+        return f"No class {said} in the taxonomy: did you mean class:{by_word[close[0]]}?"
+    listed = ", ".join(one_line(k, 40) for k in keys[:12]) + (", …" if len(keys) > 12 else "")
+    return f"No class {said} in the taxonomy; its classes: {listed}"
 
 
 class CaseBrowser(Vertical):
@@ -56,6 +79,12 @@ class CaseBrowser(Vertical):
         self.filter_bar = FilterBar(Text(""), id="filter-line")
         self.listing = CaseList(id="cases")
         self.pane = CasePane(id="case-pane")
+        # The list and the pane side by side (`narrow` False) or one at a time; `zoomed`:
+        # the pane has the whole width (`z`).
+        self.narrow = False
+        self.zoomed = False
+        self._arranged: tuple[int, bool, bool] | None = None
+        self.failure_classes: list[tuple[str, str]] = []  # the taxonomy's (key, name): hints
 
     def compose(self) -> ComposeResult:
         yield self.filter_bar
@@ -84,13 +113,21 @@ class CaseBrowser(Vertical):
             self.query_one("#compare-body").display = True
 
     def open(
-        self, cmp: Comparison, first: CaseView | None, rows: list[CaseRow] | None, flt: Filter
+        self,
+        cmp: Comparison,
+        first: CaseView | None,
+        rows: list[CaseRow] | None,
+        flt: Filter,
+        preview: list[CaseRow],
     ) -> None:
-        """A comparison opened with its first rows (None: a saved place is on its way)."""
+        """A comparison opened with its first rows (None: a saved place is on its way);
+        `preview`: the first page read, which the columns are sized from either way."""
         self.comparison, self.reducer = cmp, cmp.reducer
-        self.show_loading(False)
         page = self.cursor.open(flt, first, previewing=cmp.first is not None)
         self.listing.configure(risk=cmp.risk_dimension, fallback=cmp.fallback is not None)
+        self.listing.measure(preview)  # the columns' widths, before the first line is drawn
+        self.share_width()
+        self.show_loading(False)
         self.listing.focus()
         if rows is not None:
             self.land(Page(page.request, rows, None, 1))
@@ -108,6 +145,7 @@ class CaseBrowser(Vertical):
         self.show_filter_line()
 
     def set_filter(self, flt: Filter) -> None:
+        self.pane.mark(flt.text)
         self.fetch(self.cursor.new_list(flt))
 
     def reload(self, *, count: bool = False) -> None:
@@ -137,9 +175,36 @@ class CaseBrowser(Vertical):
 
     def zoom(self) -> None:
         """The case pane gets the whole width, or gives it back (toggle)."""
-        cases = self.listing
-        cases.display = not cases.display
-        (cases if cases.display else self.query_one("#case-view")).focus()
+        self.zoomed = not self.zoomed
+        self.share_width()
+        (self.query_one("#case-view") if self.zoomed else self.listing).focus()
+
+    def on_resize(self) -> None:
+        self.share_width()
+
+    @on(ColumnsNeeded)
+    def columns_needed(self) -> None:
+        self.share_width()
+
+    def share_width(self) -> None:
+        """Share the width between the list and the case pane: the list as wide as what
+        it must show whole needs (case_columns.core_width), at least half; side by side
+        when the pane keeps `PANE_MIN` cells, else one at a time (`z` switches)."""
+        width = self.size.width
+        if width <= 0:
+            return
+        wanted = max(core_width(self.listing.needs), min(width // 2, LIST_MAX))
+        narrow = width - wanted - 3 < PANE_MIN  # (the pane's border and padding)
+        if (wanted, narrow, self.zoomed) == self._arranged:
+            return
+        self._arranged = (wanted, narrow, self.zoomed)
+        self.narrow = narrow
+        self.listing.styles.width = "1fr" if narrow else wanted
+        self.listing.display = not self.zoomed
+        self.pane.display = self.zoomed or not narrow
+        self.filter_bar.zoom_hint = "list" if self.zoomed else "case" if narrow else None
+        if self.comparison is not None:
+            self.show_filter_line()
 
     def search(self) -> None:
         box = self.query_one("#search", Input)
@@ -159,7 +224,11 @@ class CaseBrowser(Vertical):
     @on(Input.Submitted, "#search")
     def search_submitted(self, event: Input.Submitted) -> None:
         self.query_one("#search", Input).display = False
-        self.set_filter(self.cursor.flt.parse(event.value))
+        flt = self.cursor.flt.parse(event.value)
+        hint = class_hint(flt.failure_class, self.failure_classes) if flt.failure_class else None
+        if hint is not None:  # (still applied: a finding may name a class from elsewhere)
+            self.screen.notify(hint, severity="warning", timeout=8, markup=False)
+        self.set_filter(flt)
         self.listing.focus()
 
     # -- moving: keys move the cursor, pages land -----------------------------------------------
@@ -344,15 +413,17 @@ class CaseBrowser(Vertical):
         if not self.cursor.take(view):
             return
         row, detail, history = view
+        self.pane.search = self.cursor.flt.text  # its matches marked
         self.pane.show(row, detail, self.reducer, history)
         self.shown_at = time.perf_counter()
         self.show_alert()
         self.show_filter_line()
-        prepare = self.pane.preparer(self.reducer)
+        # (a pane not shown renders nothing ahead: it would be at no width)
+        prepare = self.pane.preparer(self.reducer) if self.pane.display else None
         self.call_after_refresh(self.read_ahead, self.cursor.neighbours(row), prepare)
 
     @work(thread=True, exclusive=True, group="compare-readahead", exit_on_error=False)
-    def read_ahead(self, rows: list[CaseRow], prepare: Callable[..., Any]) -> None:
+    def read_ahead(self, rows: list[CaseRow], prepare: Callable[..., Any] | None) -> None:
         """Details of the cases next to the current one, read and rendered ahead, so a
         step needs no round trip and no render."""
         cmp = self.comparison
@@ -365,7 +436,8 @@ class CaseBrowser(Vertical):
                 return
             view = self.cursor.details.get(row.case_id) or cmp.read_case(row)
             found[row.case_id] = view
-            prepared.append(prepare(*view))
+            if prepare is not None:
+                prepared.append(prepare(*view))
         self.post_message(ReadAhead(found, prepared))
 
     @on(ReadAhead)
@@ -375,7 +447,7 @@ class CaseBrowser(Vertical):
 
     # -- the path cursor (agent runs) ----------------------------------------------------------
 
-    def highlighted_call(self) -> tuple[int, dict[str, Any]] | None:
+    def highlighted_call(self) -> tuple[int, StepRef] | None:
         """The tool call highlighted in the case at the cursor (none while it is read)."""
         return self.pane.highlighted_call() if self.cursor.detail is not None else None
 

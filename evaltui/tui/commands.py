@@ -61,6 +61,8 @@ def place_commands(app: App[Any]) -> Iterator[SystemCommand]:
             "Baseline vs candidate (and fallback), as marked on the runs screen",
             partial(back_to, runs, "compare"),
         )
+    yield SystemCommand("Open the codebook", "Classes proposed from reviewers' notes, to ratify",
+                        partial(app.call_later, app.run_action, "codebook"))  # fmt: skip
     if compare is not None:
         yield SystemCommand("Open the gate", "The release gate of this comparison: rules, decision, export",
                             partial(back_to, compare, "gate"))  # fmt: skip

@@ -14,18 +14,21 @@ around. A missing file is no config.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import os
 import pkgutil
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
-from textual.app import App, _normalize_key_list
+from textual.app import App
 from textual.binding import Binding
+from textual.keys import KEY_DISPLAY_ALIASES, Keys, _character_to_key, _normalize_key_list
 from textual.theme import BUILTIN_THEMES
 from textual.widget import Widget
 
@@ -36,7 +39,38 @@ from evaltui.files import env_limit, read_regular
 CONFIG_ENV = "EVALTUI_CONFIG"
 MAX_CONFIG_BYTES = 64 * 1024  # EVALTUI_MAX_CONFIG_BYTES overrides
 CONFIG_LIMIT_ENV = "EVALTUI_MAX_CONFIG_BYTES"
-_KEY = re.compile(r"^((ctrl|shift|alt|super|meta)\+)*([a-z0-9_]+|[!-~])$")
+MODIFIERS = ("ctrl", "shift", "alt", "super", "meta")
+# The names a key can have (what Textual reports on a key press), modifiers aside: a
+# printable ASCII character, a named key (escape, up, pagedown, f1-f24, ...), or a sign
+# by its name (question_mark, slash, left_square_bracket, ...). Anything else, `banana`
+# or `f99`, is no key: a binding on it could never act.
+KEY_NAMES = frozenset(
+    [chr(c) for c in range(0x21, 0x7F)]
+    + [k.value for k in Keys if "+" not in k.value and not k.value.startswith("<")]
+    + [_character_to_key(c) for c in string.punctuation + " "]
+)
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` (one key of a keymap entry, as written) is not a key, or None."""
+    *mods, name = key.split("+") if len(key) > 1 else [key]
+    if not name:
+        return f"{key!r} is not a key name: it ends in '+' (e.g. ctrl+n)"
+    unknown = next((m for m in mods if m not in MODIFIERS), None)
+    if unknown is not None:
+        return f"{key!r} is not a key name: {unknown!r} is not a modifier ({', '.join(MODIFIERS)})"
+    if name not in KEY_NAMES:
+        shown = {v: k for k, v in KEY_DISPLAY_ALIASES.items() if len(v) > 1}  # esc, pgdn
+        near = [n for n in (name.lower(), shown.get(name.lower())) if n in KEY_NAMES][:1]
+        near = near or difflib.get_close_matches(
+            name, sorted(KEY_NAMES - set(string.printable)), 1, 0.7
+        )
+        return (
+            f"{key!r} is not a key name: {name!r} is no key (a letter, digit or sign, f1-f24, "
+            "up, down, left, right, home, end, pageup, pagedown, enter, escape, tab, space, ...)"
+            + (f"; did you mean {near[0]!r}?" if near else "")
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -105,8 +139,9 @@ def load(bindings: dict[str, dict[str, str]], themes: set[str],
         if not isinstance(keys, str) or not keys.strip():
             raise bad(bid, 'keys must be a string such as "j" or "ctrl+n,down"')
         for key in keys.split(","):
-            if not _KEY.match(key.strip()):
-                raise bad(bid, f"{key.strip()!r} is not a key name (e.g. j, J, ctrl+n, f5, home)")
+            problem = key_problem(key.strip())
+            if problem:
+                raise bad(bid, problem)
     normal = {bid: _normalize_key_list(keys.replace(" ", "")) for bid, keys in keymap.items()}
     for bid, keys in normal.items():
         listed = keys.split(",")

@@ -8,14 +8,22 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
     from rich.table import Table
 
-    from evaltui.compare import CaseDetail, CaseRow, Comparison, SegmentRow
+    from evaltui.compare import CaseDetail, CaseRow, Comparison, Reducer, SegmentRecord
     from evaltui.gate import DecisionRecord, DecisionRow
     from evaltui.models import RunSummary
-    from evaltui.review.lifecycle import Suggestion
+    from evaltui.review.calibration.queue import GoldFeedback, QueueItem
+    from evaltui.review.calibration.samples import SampleRecord
+    from evaltui.review.labelguide.proposals import Proposed
+    from evaltui.review.labelguide.ratify import Suggestion as RatifySuggestion
+    from evaltui.review.lifecycle import RetirePlan, Suggestion
     from evaltui.review.taxonomy import Taxonomy
     from evaltui.review.triage import Finding
+    from evaltui.store.runs.grader import ResultView
+    from evaltui.team.live import LinkState
+    from evaltui.trajectory import ToolStats
     from evaltui.tui.case_cursor import Page
     from evaltui.views.trend import Trend
 
@@ -58,7 +66,7 @@ class Built(Message):
     """The comparison's figures: segment table, counts, statuses, triage progress."""
 
     comparison: Comparison
-    segments: list[SegmentRow]
+    segments: list[SegmentRecord]
     counts: dict[str, int]
     statuses: dict[str, int]
     taxonomy: Taxonomy
@@ -74,9 +82,16 @@ class PageLoaded(Message):
 
 @dataclass
 class ToolsLoaded(Message):
-    """Per-run tool statistics of the comparison (None for a run without trajectories)."""
+    """Per-run tool statistics of the comparison (None for a run without trajectories),
+    and the production estimate's lines with the traffic weights in force (#28)."""
 
-    stats: dict[str, Any]
+    stats: dict[str, ToolStats | None]
+    production: list[str] = field(default_factory=list)
+
+
+class ColumnsNeeded(Message):
+    """The case list's rows need wider columns than before (the list and the case pane
+    may share the width anew)."""
 
 
 @dataclass
@@ -172,6 +187,26 @@ class Previewed(Message):
 
 
 @dataclass
+class StaleCaseRead(Message):
+    """A stale suggestion's case, read to be opened (Enter on the stale screen)."""
+
+    row: CaseRow | None
+    detail: CaseDetail
+    reducer: Reducer
+    suggestion: Suggestion
+
+
+@dataclass
+class RetirePlanned(Message):
+    """A bulk retirement of stale cases, planned (a reason per case) and its effect read."""
+
+    plan: RetirePlan
+    note: str | None
+    body: RenderableType  # what it writes, what it leaves out, the effect on the figures
+    title: str
+
+
+@dataclass
 class Written(Message):
     text: str
 
@@ -203,3 +238,83 @@ class Exported(Message):
 @dataclass
 class TrendLoaded(Message):
     trend: Trend
+
+
+# -- codebook screen -----------------------------------------------------------------------------
+
+
+@dataclass
+class ProposalsLoaded(Message):
+    """Proposals from the notes (None with `problem`: why there are none, e.g. the codebook
+    extra is missing), the suggested labels waiting, the store's taxonomy."""
+
+    proposed: Proposed | None
+    suggestions: list[RatifySuggestion]
+    taxonomy: Taxonomy
+    problem: str | None
+
+
+@dataclass
+class Ruled(Message):
+    """A ruling or confirmed labels were committed."""
+
+    text: str
+
+
+# -- judging screen ------------------------------------------------------------------------------
+
+
+@dataclass
+class JudgeQueueLoaded(Message):
+    """A reviewer's judging queue (gold items in it are not marked for the screen to show)."""
+
+    sample: SampleRecord | None  # None: the run has no calibration sample
+    queue: list[QueueItem]
+    reviewer: str
+    feedback: str  # when gold answers are told: "end" or "never"
+
+
+@dataclass
+class JudgeViewsLoaded(Message):
+    """The results of queue items `start`.. as the screen shows them."""
+
+    start: int
+    views: list[ResultView | None]
+
+
+@dataclass
+class JudgmentSaved(Message):
+    index: int
+    verdict: str
+    view: ResultView | None  # the grader's verdict, shown once the reviewer has answered
+
+
+@dataclass
+class JudgmentUndone(Message):
+    index: int
+    found: bool
+
+
+@dataclass
+class SessionEnded(Message):
+    """How the reviewer did on the session's gold items (told at its end, when so set)."""
+
+    feedback: GoldFeedback
+    keys: dict[int, str]  # case id -> key, for the wrong ones
+
+
+@dataclass
+class CalibrationLoaded(Message):
+    """The calibration panel's report, as lines of text (calibration/text.py)."""
+
+    lines: list[str]
+
+
+# -- the team store ------------------------------------------------------------------------------
+
+
+@dataclass
+class TeamChanged(Message):
+    """The team link's state after a sync or a lost connection (team/live.py)."""
+
+    state: LinkState

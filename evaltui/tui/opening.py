@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evaltui.compare import Comparison, Filter
+from evaltui.compare.production import dimensions_with, from_store, headline
 from evaltui.review import taxonomy, triage
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store import Store
@@ -60,3 +61,20 @@ def figures(cmp: Comparison, taxonomy: Taxonomy) -> Built:
     """The comparison's figures as a message."""
     progress = cmp.triage_progress()
     return Built(cmp, cmp.segments(), cmp.counts(), cmp.status_counts(), taxonomy, progress)
+
+
+def production_lines(open_store: Callable[[], Store], cmp: Comparison) -> list[str]:
+    """The production estimate's lines for the screen's header (#28), with the weights in
+    force ([] when none are): on this comparison when the weights' attributes are among
+    its segments, else on one built with them added."""
+    with open_store() as store:
+        production = from_store(store)
+    if production is None:
+        return []
+    if set(production.attributes) <= set(cmp.dimensions):
+        return headline(production.as_json(cmp))
+    dims = dimensions_with(cmp.dimensions, production.traffic)
+    with Comparison(cmp.db_path, cmp.baseline.id, cmp.candidate.id,
+                    cmp.fallback.id if cmp.fallback else None, reducer=cmp.reducer,
+                    dimensions=dims, statuses=cmp.statuses) as other:  # fmt: skip
+        return headline(production.as_json(other))

@@ -8,24 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from evaltui.errors import InputError
 from evaltui.textsafe import one_line
 from evaltui.tui import triage_desk as desk
 from evaltui.tui.messages import StatusRequest
+from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.screens.prompts import (
     TRIAGED_HINT,
     ClassPicker,
     ConfirmEffect,
+    CopyPicker,
     OptionPicker,
     ReasonPicker,
     TextPrompt,
     VerdictPicker,
     note_prompt,
 )
-from evaltui.tui.view_choices import COPIES, REDUCERS, ViewChoices, copy_text
+from evaltui.tui.view_choices import COPIES, REDUCERS, ViewChoices, copy_file, copy_text
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from evaltui.review.taxonomy import Taxonomy
     from evaltui.review.triage import Finding
     from evaltui.tui.messages import Previewed
+    from evaltui.tui.screens.base import AppScreen
 
     Ask = Callable[[Screen[Any], Callable[[Any], None]], object]
 
@@ -148,12 +153,52 @@ class Questions:
         self.ask(TextPrompt(title, ", ".join(cmp.dimensions)), given)
 
     def copy(self, row: CaseRow, detail: CaseDetail, view: ViewChoices, history: list[Finding],
-             clipboard: Callable[[str], None]) -> None:  # fmt: skip
-        def chosen(what: str | None) -> None:
-            if what:
-                text = copy_text(what, row, detail, view.reducer, history)
-                clipboard(text)
-                self.tell(f"Copied {what} ({len(text):,} characters)")
+             copy: CopyTo) -> None:  # fmt: skip
+        """`y`: the text chosen, sent to the terminal's clipboard (OSC 52, which nothing
+        confirms: said so, with how to enable it), or written to a new file (`f`)."""
+
+        def chosen(choice: str | None) -> None:
+            if not choice:
+                return
+            what = choice.removeprefix("file:")
+            text = copy_text(what, row, detail, view.reducer, history)
+            if choice.startswith("file:"):
+                try:
+                    path = copy_file(what, detail, text, copy.folder)
+                except InputError as exc:
+                    copy.say(f"The {what} was not written: {exc.message}", severity="error")
+                    return
+                copy.say(f"Wrote the {what} ({len(text):,} characters) to {path}", timeout=30)
+                return
+            copy.clipboard(text)
+            then = f"{copy.key} then {copy.file_key}"
+            copy.say(
+                f"Sent the {what} ({len(text):,} characters) to the terminal's clipboard "
+                "(OSC 52). A terminal may ignore it, and tmux passes it on only with "
+                f"`set -g set-clipboard on`: if nothing was copied, {then} writes it to a file.",
+                timeout=20,
+            )
 
         options = [(key, Text(label)) for key, label in COPIES]
-        self.ask(OptionPicker("Copy to the clipboard", options), chosen)
+        self.ask(CopyPicker(options, copy.file_key), chosen)
+
+
+@dataclass
+class CopyTo:
+    """Where `y` sends the text: the terminal's clipboard (OSC 52), or a new file in
+    `folder` (`y` then `f`: `key`, `file_key` as the app shows them); `say` tells what
+    happened."""
+
+    clipboard: Callable[[str], None]
+    say: Callable[..., None]  # notify(message, severity=..., timeout=...)
+    folder: Path
+    key: str = "y"
+    file_key: str = "f"
+
+
+def copy_to(screen: AppScreen) -> CopyTo:
+    """`y` on `screen`: the app's clipboard, the screen's notices, the folder evaltui was
+    started in (as the gate's export), and the keys as the keymap left them."""
+    copy_key = keys_by_id(screen).get("compare.copy", "y")
+    file_key = screen.app.config.keymap.get("copy.to-file", "f").split(",")[0]
+    return CopyTo(screen.app.copy_to_clipboard, screen.notify, Path.cwd(), copy_key, file_key)

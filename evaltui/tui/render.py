@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -17,6 +18,8 @@ from rich.text import Text
 from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, Sample
 from evaltui.compare.rows import reducer_note
 from evaltui.textsafe import one_line, safe_text, visible
+from evaltui.trajectory import ToolStats
+from evaltui.tui.findings_view import history_renderable, triage_line
 from evaltui.tui.path_view import path_renderables
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
@@ -64,6 +67,14 @@ def change_text(change: str) -> Text:
     return Text(CHANGE_LABEL.get(change, change), style=CHANGE_STYLE.get(change, ""))
 
 
+def with_production(text: Text, production: Sequence[str]) -> Text:
+    """The header's counts and, with the traffic weights in force, the production
+    estimate's first two lines (#28: what users will see), shown literally."""
+    for line in production[:2]:
+        text.append("\n" + visible(line, limit=400), style="bold" if "estimate" in line else "")
+    return text
+
+
 def title_text(cmp: Comparison) -> Text:
     """The compare screen's title: the runs and the reducer."""
     t = Text("evaltui · compare  ", style="bold")
@@ -86,10 +97,11 @@ def counts_text(
     progress: dict[str, tuple[int, int]],
     *,
     included: bool,
-    tools: dict[str, Any] | None = None,
+    tools: dict[str, ToolStats | None] | None = None,
 ) -> Text:
     """Cases by change, the statuses left out (or included), triage progress, and for
-    agent runs a line of tool statistics per run."""
+    agent runs a line of tool statistics per run (the scoreboard's legend is
+    `legend_text`'s)."""
     t = Text()
     for change in CHANGES:
         n = counts.get(change, 0)
@@ -102,24 +114,57 @@ def counts_text(
         t.append(label + ", ".join(hidden) + "   ", style="yellow")
     done, total = progress.get("regressed", (0, 0))
     t.append(f"{done} of {total} regressions triaged", style="bold" if done < total else "green")
-    t.append(
-        "\nrates: cases passing, samples reduced by the reducer (the runs screen's rate is per "
-        "result)   p>f / f>p: cases pass→fail / fail→pass   p: exact McNemar   p adj: Holm   *: p adj < 0.05"
-        "   bars: ● candidate, ─ its 95% interval, │ baseline, f fallback",
-        style="dim",
-    )
     for name, st in (tools or {}).items():
         if not st:
             continue
         t.append(
-            f"\n{name} tools: {st['tool_calls']:,} calls ({st['calls_per_case'] or 0:.1f}/case)",
+            f"\n{name} tools: {st.tool_calls:,} calls ({st.calls_per_case or 0:.1f}/case)",
             style="dim",
         )
-        if st["tool_errors"]:
-            t.append(f", {st['tool_errors']} errors", style="red")
-        if st["cases_with_loops"]:
-            t.append(f", {st['cases_with_loops']} case(s) looping", style="bold yellow")
+        if st.tool_errors:
+            t.append(f", {st.tool_errors} errors", style="red")
+        if st.cases_with_loops:
+            t.append(f", {st.cases_with_loops} case(s) looping", style="bold yellow")
     return t
+
+
+# What the scoreboard's columns mean, part by part: (long, short); `legend_text` takes
+# the longest wording that fits the lines it has.
+LEGEND = [
+    ("rates: cases passing, samples reduced by the reducer (the runs screen's rate is per "
+     "result)", "rates: cases passing (reducer)"),
+    ("p>f / f>p: cases pass→fail / fail→pass", "p>f/f>p: pass→fail/fail→pass"),
+    ("p: exact McNemar   p adj: Holm   *: p adj < 0.05", "p: McNemar, adj: Holm, *: adj < 0.05"),
+    ("bars: ● candidate, ─ its 95% interval, │ baseline", "bars: ● cand ─ 95% │ base"),
+]  # fmt: skip
+
+
+def legend_text(width: int, lines: int, *, fallback: bool) -> Text:
+    """The scoreboard's legend in at most `lines` lines of `width` cells (a part never
+    broken across lines): every part in its long wording if that fits, else the first
+    parts shortened, else the first parts that fit (the bars are read by their header)."""
+    parts = [(long + (", f fallback" if fallback and long.startswith("bars") else ""),
+              short + (" f fb" if fallback and short.startswith("bars") else ""))
+             for long, short in LEGEND]  # fmt: skip
+    longs, shorts = [long for long, _ in parts], [short for _, short in parts]
+    choices = [shorts[:i] + longs[i:] for i in range(len(parts) + 1)]
+    choices += [shorts[:n] for n in range(len(parts) - 1, 0, -1)]
+    for choice in choices:
+        packed = _pack(choice, width)
+        if len(packed) <= lines and all(len(line) <= width for line in packed):
+            return Text("\n".join(packed), style="dim")
+    return Text("")
+
+
+def _pack(parts: list[str], width: int) -> list[str]:
+    """`parts` on lines of `width` cells, three spaces apart, each part whole."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += "   " + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def diff_texts(
@@ -167,10 +212,9 @@ def case_header(row: CaseRow | None, detail: CaseDetail) -> Text:
         text.append("   ")
         text.append_text(change_text(row.change))
     if detail.status != "active":
-        text.append(f"   [{detail.status}", style="yellow")
-        if detail.status_reason:
-            text.append(visible(f": {detail.status_reason}", limit=80), style="yellow")
-        text.append("]", style="yellow")
+        text.append(f"   [{detail.status}]", style="yellow")
+        text.append("\n")
+        text.append_text(status_text(detail))
     if detail.attributes:
         text.append("\n")
         text.append(
@@ -181,6 +225,23 @@ def case_header(row: CaseRow | None, detail: CaseDetail) -> Text:
             style="dim",
         )
     return text
+
+
+def status_text(detail: CaseDetail) -> Text:
+    """A retired or quarantined case: the reason, who and when, and their note."""
+    t = Text(detail.status, style="bold yellow")
+    if detail.status_reason:
+        t.append(visible(f" as {detail.status_reason}", limit=80), style="yellow")
+    if detail.status_by:
+        t.append(visible(f" by {detail.status_by}", limit=80), style="yellow")
+    if detail.status_at:
+        t.append(f" on {detail.status_at[:16].replace('T', ' ')}", style="yellow")
+    t.append(": ", style="yellow")
+    if detail.status_note:
+        t.append(visible(detail.status_note, limit=600))
+    else:
+        t.append("no note", style="dim")
+    return t
 
 
 def outputs_table(detail: CaseDetail, sample: int = 0, limit: int | None = 20_000) -> Table:
@@ -347,8 +408,10 @@ def case_renderable(
     history: list[Any] | None = None,
     path_cursor: int | None = None,
     path_unfolded: bool = False,
+    width: int | None = None,
 ) -> Group:
-    """The case pane (or, with full=True, the whole case with every sample's output)."""
+    """The case pane (or, with full=True, the whole case with every sample's output);
+    `width`: the cells it is drawn in, where known (the findings are laid out for it)."""
     limit = (
         200_000 if full else 4000
     )  # the full case too is bounded: a 1 MB line is cut with a marker
@@ -383,60 +446,26 @@ def case_renderable(
     if path:
         parts += [*path, Text("")]
     parts += [timing_text(detail)]
-    explanations = [
-        (name, s.explanation)
-        for name, ss in (
-            ("baseline", detail.baseline),
-            ("candidate", detail.candidate),
-            ("fallback", detail.fallback),
-        )
-        for s in (ss or [])[: (None if full else 1)]
-        if s.explanation
-    ]
+    explanations = []  # per run, each explanation once, with the samples that gave it
+    for name, ss in (("baseline", detail.baseline), ("candidate", detail.candidate),
+                     ("fallback", detail.fallback)):  # fmt: skip
+        said: dict[str, list[int]] = {}
+        for i, s in enumerate((ss or [])[: (None if full else 1)]):
+            if s.explanation:  # (i: as the outputs' "sample i" headings count)
+                said.setdefault(s.explanation, []).append(i)
+        explanations += [(name, expl, at, len(ss or [])) for expl, at in said.items()]
     if explanations:
         parts += [Text(""), _section("grader")]
-        for name, expl in explanations:
+        for name, expl, at, n in explanations:
             t = Text(f"{name}: ", style="bold")
             t.append(visible(expl, multiline=True, limit=limit))
+            if full and n > 1:  # which samples said it: all of them, or which
+                listed = ", ".join(map(str, at[:10])) + (", …" if len(at) > 10 else "")
+                which = "" if len(at) == n else f" ({listed})"
+                t.append(f"  × {len(at)} samples{which}" if len(at) > 1 else f"  sample {at[0]}",
+                         style="dim")  # fmt: skip
             parts.append(t)
-    hist = history_renderable(history or [])
+    hist = history_renderable(history or [], width)
     if hist is not None:
         parts += [Text(""), _section(f"findings ({len(history or [])})"), hist]
     return Group(*parts)
-
-
-def triage_line(row: CaseRow) -> Text:
-    t = Text()
-    if row.triage_state is None:
-        t.append("untriaged", style="dim")
-        return t
-    style = {"disagreement": "bold yellow", "adjudicated": "bold cyan"}.get(
-        row.triage_state, "bold"
-    )
-    t.append(row.triage_state, style=style)
-    t.append(f"  class {row.triage_class or '-'}  owner ")
-    t.append(visible(row.triage_owner or "-", limit=60))
-    t.append(f"  verdict {row.triage_verdict or '-'}")
-    return t
-
-
-def history_renderable(rows: list[Any]) -> RenderableType | None:
-    """The findings on a case, oldest first: who said what, when."""
-    if not rows:
-        return None
-    table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
-    for name in ("when", "who", "what", "class", "owner", "verdict", "note"):
-        table.add_column(name, overflow="fold")
-    for f in rows:
-        what = {"label": "label", "undo": "undo", "adjudication": "adjudicate"}.get(f.kind, f.kind)
-        table.add_row(
-            Text(one_line(f.at[:16].replace("T", " "), 16)),
-            # who it speaks for: a finding from an unsigned file shows "(unverified)"
-            Text(one_line(f.identity, 32), style="" if f.verified else "yellow"),
-            Text(what, style="yellow" if f.kind != "label" else ""),
-            Text(one_line(f.class_name or f.class_key or "-", 28)),
-            Text(one_line(f.owner or "-", 20)),
-            Text(f.verdict or "-"),
-            Text(visible(f.note or "", limit=300)),
-        )
-    return table

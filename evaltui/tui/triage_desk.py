@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from evaltui.models import StepRef
 from evaltui.review import lifecycle, triage
 from evaltui.store import Store
 from evaltui.textsafe import one_line
@@ -20,6 +19,7 @@ from evaltui.tui.widgets.scoreboard import effect_table
 
 if TYPE_CHECKING:
     from evaltui.compare import CaseRow, Comparison, Filter
+    from evaltui.models import StepRef
     from evaltui.review.taxonomy import FailureClass, Taxonomy
     from evaltui.review.triage import Finding
 
@@ -38,18 +38,18 @@ class Label:
     text: str
 
 
-def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, dict[str, Any]] | None) -> Label:
+def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, StepRef] | None) -> Label:
     """A failure class (and the highlighted tool call it points at, if any)."""
     fields: dict[str, Any] = {"failure_class": cls}
     at = ""
     if call is not None:
-        fields["step"] = StepRef.model_construct(**call[1])  # the path's call, as it is
-        at = f" (at call {call[0] + 1}: {call[1]['tool']})"
+        fields["step"] = call[1]  # the path's call (a StepRef)
+        at = f" (at call {call[0] + 1}: {call[1].tool})"
     return Label(row.case_id, fields, True, f"{row.case_key}: {cls.name} → {cls.owner}{at}")
 
 
 def numbered_label(
-    row: CaseRow, taxonomy: Taxonomy, number: int, call: tuple[int, dict[str, Any]] | None
+    row: CaseRow, taxonomy: Taxonomy, number: int, call: tuple[int, StepRef] | None
 ) -> Label | str:
     """Keys 1-9: the taxonomy's active class of that number (or why there is none)."""
     active = taxonomy.active
@@ -154,13 +154,43 @@ def saved_label(cmp: Comparison, flt: Filter, label: Label) -> Saved:
 
 
 def undo_last(open_store: Callable[[], Store], cmp: Comparison) -> Saved:
+    """Undo the reviewer's last action here; the status line says what it was, on which
+    case ("Undid: class unsupported_claim on qa/x (saved)")."""
+    base, cand = cmp.baseline.id, cmp.candidate.id
     with open_store() as store:  # the app's reviewer's last action
-        f = triage.undo(store, cmp.baseline.id, cmp.candidate.id)
+        f = triage.undo(store, base, cand)
+        undone = None
+        if f is not None:
+            undone = next((h for h in triage.history(store, base, cand, f.case_id)
+                           if h.uid == f.undoes), None)  # fmt: skip
     if f is None:
         return Saved(-1, "Nothing of yours to undo in this comparison", False, None)
     here = cmp.row(f.case_id)
     progress = cmp.triage_progress()
-    return Saved(f.case_id, f"Undone on {f.case_key} (saved)", False, here, here, progress)
+    where = f"{here.suite}/{here.case_key}" if here is not None else f.case_key or "?"
+    what = undone_action(undone, f) if undone is not None else "your last action"
+    text = f"Undid: {what} on {one_line(where, 80)} (saved)"
+    return Saved(f.case_id, text, False, here, here, progress)
+
+
+def undone_action(undone: Finding, now: Finding) -> str:
+    """What an undone action had set, in words: the fields where it differs from the
+    state the undo put back (`now`). A class names the class only (its owner came with
+    it); an adjudication says so."""
+    was, back = undone.opinion, now.opinion
+    parts = []
+    if was.class_key != back.class_key:
+        parts.append(f"class {one_line(was.class_key or '(none)', 40)}")
+    elif was.step != back.step:
+        parts.append("the call it points at")
+    if was.owner != back.owner and was.class_key == back.class_key:
+        parts.append(f"owner {one_line(was.owner or '(none)', 40)}")
+    if was.verdict != back.verdict:
+        parts.append(f"verdict {one_line(was.verdict or '(none)', 40)}")
+    if was.note != back.note:
+        parts.append(f"note “{one_line(was.note or '', 40)}”" if was.note else "note removed")
+    said = ", ".join(parts) or "an action that changed nothing"
+    return f"adjudication ({said})" if undone.kind == "adjudication" else said
 
 
 def status_effect(cmp: Comparison, ids: list[int], request: StatusRequest, key: str) -> Previewed:

@@ -7,18 +7,21 @@ Textual here: the compare screen asks and shows.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from evaltui.compare import FILTER_CYCLE, CaseDetail, CaseRow, Filter, Reducer
 from evaltui.compare.kinds import CHANGED
 from evaltui.errors import InputError
 from evaltui.exporters.case_markdown import case_markdown
+from evaltui.files import write_new_file
 from evaltui.textsafe import one_line, visible
 from evaltui.views import view_state
 from evaltui.views.view_state import ViewState
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from evaltui.review.triage import Finding
     from evaltui.store import Store
@@ -81,16 +84,26 @@ class ViewChoices:
             self.dimensions = state.segments
             self.include_hidden = state.include_hidden
 
-    def restore(self) -> Filter | None:
+    def hold(self, flt: Filter, position: int, row: CaseRow | None) -> None:
+        """Keep the place and the filter while the comparison is built again in place (a
+        reducer, segments, retired cases counted): restored as a saved view is."""
+        if self.saved is None:
+            self.saved = self.state(flt, position, row.case_id if row is not None else None)
+
+    def restore(self, dimensions: list[str] | None = None) -> Filter | None:
         """The saved filter (and the place to go to), once the comparison is open; None
-        when nothing was saved or the saved view is the default one."""
+        when nothing was saved or the saved view is the default one. A segment filter on
+        an attribute not among the comparison's `dimensions` is dropped."""
         state, self.saved = self.saved, None
         self.filter_index, self.restoring = 0, False
         if state is None:
             return None
         changes = frozenset(state.changes) if state.changes else CHANGED
         self.filter_index = next((i for i, (_, c) in enumerate(FILTER_CYCLE) if c == changes), 0)
-        flt = Filter(changes=changes, segment=state.segment).parse(state.search)
+        segment = state.segment
+        if segment and dimensions is not None and segment[0] not in dimensions:
+            segment = None  # (segmented by other attributes now)
+        flt = Filter(changes=changes, segment=segment).parse(state.search)
         self.place = (state.case_id, state.position)
         self.restoring = flt != Filter() or self.place != (None, 1)
         return flt if self.restoring else None
@@ -128,6 +141,14 @@ def keep_view(open_store: Callable[[], Store], run_ids: RunIds, state: ViewState
     except Exception as exc:
         return f"Where you were was not saved: {one_line(exc, 120)}"
     return None
+
+
+def copy_file(what: str, detail: CaseDetail, text: str, folder: Path) -> Path:
+    """`y` then `f`: the text written to a new file in `folder` (never over one), named
+    for what it is and the case (`evaltui-markdown-qa_math-001.md`); its path."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{detail.suite}/{detail.case_key}")
+    stem = folder / f"evaltui-{what}-{slug.strip('._')[:60] or 'case'}"
+    return write_new_file(stem, ".md" if what == "markdown" else ".txt", text).resolve()
 
 
 def copy_text(

@@ -80,6 +80,11 @@ class Team:
             self._su = self.connect()
         return self._su
 
+    def reconnect(self) -> None:
+        """After a server restart: the admin's and the superuser's connections again."""
+        for name in ("_admin", "_su"):
+            self.__dict__.pop(name, None)
+
     def init(self, *projects: str, blind: bool = False) -> None:
         for project in projects or ("p",):
             admin.init(self.admin, self.schema, project, blind=blind)

@@ -22,7 +22,7 @@ EXPECTED = {
     "e": "note", "u": "undo", "f": "cycle_filter", "s": "segment_filter", "slash": "search",
     "F": "clear_filters", "y": "copy", "R": "choose_reducer", "D": "choose_segments",
     "h": "trend", "g": "gate", "X": "case_status", "S": "stale", "ctrl+p": "command_palette",
-    "ctrl+t": "toggle_theme",
+    "ctrl+t": "toggle_theme", "K": "codebook",
 }  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.prompts import ClassPicker, TextPrompt, VerdictPicker
 
-from .conftest import expected_order, open_compare, settle
+from .conftest import expected_order, open_compare, pane_text, settle
 
 
 def findings(db_path):
@@ -74,8 +74,8 @@ async def test_owner_verdict_note_and_undo(demo_store, db_path):
         assert [(r.owner, r.verdict, r.note) for r in rows] == [
             ("payments", "real_regression", "q j 6 u stay text")
         ]
-        pane = str(screen.query_one("#case-view").content.renderables[-1].columns[6]._cells)
-        assert "q j 6 u stay text" in pane  # the finding history in the case pane
+        findings_shown = pane_text(screen).split("findings (")[1]
+        assert "q j 6 u stay text" in findings_shown  # the finding history in the case pane
         await pilot.press("u")  # undo the note
         await settle(app, pilot)
         rows, events = findings(db_path)

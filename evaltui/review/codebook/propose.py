@@ -65,10 +65,10 @@ def _check(notes: Sequence[Note], min_size: int, threshold: float, window: int) 
         raise InputError("--threshold", f"a cosine distance between 0 and 1, not {threshold}")
     if window < 1:
         raise InputError("--window", f"at least 1 note, not {window}")
-    limit = max_notes()
-    if len(notes) > limit:
+    limit, unclassified = max_notes(), sum(1 for n in notes if n.class_key is None)
+    if unclassified > limit:  # the notes that are clustered (classified ones are compared)
         raise InputError(
-            "notes", f"{len(notes):,} notes; proposals read at most {limit:,} ({MAX_NOTES_ENV})"
+            "notes", f"{unclassified:,} notes; proposals read at most {limit:,} ({MAX_NOTES_ENV})"
         )
     seen: set[str] = set()
     for n in notes:

@@ -456,3 +456,9 @@ def join_names(runs: dict[str, str], case: tuple[str, str] | None = None) -> str
     if case is not None:
         parts.append(f"JOIN cases {case[0]} ON {case[0]}.id = {case[1]}")
     return " ".join(parts)
+
+
+def run_sources(store: Store) -> set[tuple[str, str]]:
+    """Every run's (sha256 of its file, part of the file it was), the team store's name
+    for a run."""
+    return {(str(s), str(p)) for s, p in store.conn.execute("SELECT sha256, source_part FROM runs")}

@@ -40,8 +40,19 @@ WHAT = {
     "export": "Keeping and exporting the decision",
     "load": "Reading the stale-case suggestions",
     "write": "Retiring cases",
+    "read_case": "Reading the case",
     "load_runs": "Reading the runs",
     "save_mark": "Marking a run",
+    "propose_notes": "Proposing classes from the notes",
+    "write_ruling": "Ratifying a proposal",
+    "confirm_labels": "Labelling the suggested cases",
+    "save_next_mark": "Marking a run",
+    "save_judgment": "Saving a judgment",
+    "undo_judgment": "Undoing a judgment",
+    "load_queue": "Reading the judging queue",
+    "load_views": "Reading the results to judge",
+    "tell_gold": "Reading how the session did on gold",
+    "load_report": "Reading the calibration",
 }
 
 

@@ -25,15 +25,20 @@ class CaseScreen(AppScreen):
         Binding("space", "page(1)", "Page", tooltip="Scroll a page down", id="case.page-down"),
     ]
 
-    def __init__(self, row: CaseRow | None, detail: CaseDetail, reducer: Reducer) -> None:
+    def __init__(
+        self, row: CaseRow | None, detail: CaseDetail, reducer: Reducer, why: Text | None = None
+    ) -> None:
         super().__init__()
         self.row, self.detail, self.reducer = row, detail, reducer
+        self.why = why  # why the case is shown (a stale suggestion's evidence), above it
 
     def compose(self) -> ComposeResult:
         title = Text("evaltui · case  ", style="bold")
         title.append(one_line(f"{self.detail.suite} / {self.detail.case_key}", 80))
         yield Static(title, id="title")
         with VerticalScroll(id="case-full"):
+            if self.why is not None:
+                yield Static(self.why, id="case-why")
             yield Static(
                 case_renderable(self.row, self.detail, self.reducer, full=True), id="case-full-view"
             )

@@ -23,11 +23,11 @@ from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from evaltui.compare import Comparison, Filter, Reducer, SegmentRow
-from evaltui.compare.paths import tools_by_run
+from evaltui.compare import Comparison, Filter, Reducer, SegmentRecord
 from evaltui.models import CASE_STATUSES
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
+from evaltui.trajectory import ToolStats
 from evaltui.tui import triage_desk as desk
 from evaltui.tui.case_browser import CaseBrowser
 from evaltui.tui.case_cursor import PAGE
@@ -42,20 +42,22 @@ from evaltui.tui.messages import (
     ToolsLoaded,
     Written,
 )
-from evaltui.tui.opening import figures, open_comparison
-from evaltui.tui.questions import Questions
-from evaltui.tui.render import counts_text, title_text
+from evaltui.tui.opening import figures, open_comparison, production_lines
+from evaltui.tui.questions import Questions, copy_to
+from evaltui.tui.render import counts_text, title_text, with_production
+from evaltui.tui.screens import compare_keys as keys
 from evaltui.tui.screens.base import AppScreen
-from evaltui.tui.screens.compare_keys import COMPARE_KEYS, ENABLED_WHEN, fit_footer, name_class_keys
 from evaltui.tui.screens.gate import GateScreen
 from evaltui.tui.screens.help import keys_by_id
 from evaltui.tui.screens.stale import StaleScreen
 from evaltui.tui.screens.trend import TrendScreen
 from evaltui.tui.view_choices import ViewChoices, keep_view, read_view
-from evaltui.tui.widgets import Scoreboard
+from evaltui.tui.widgets import Scoreboard, TeamLine
+from evaltui.tui.widgets.header import Counts, Legend
 from evaltui.tui.widgets.safe import Static
 
 if TYPE_CHECKING:
+    from textual.binding import ActiveBinding
     from textual.screen import Screen
 
     from evaltui.views.view_state import ViewState
@@ -66,7 +68,7 @@ __all__ = ["PAGE", "CompareScreen"]
 class CompareScreen(AppScreen):
     """Baseline vs candidate (and fallback), stepping through what changed."""
 
-    BINDINGS = COMPARE_KEYS
+    BINDINGS = keys.COMPARE_KEYS
 
     def __init__(
         self,
@@ -83,12 +85,12 @@ class CompareScreen(AppScreen):
         self.comparison: Comparison | None = None
         self._previews: list[Comparison] = []  # first pages shown before the whole comparison
         self.taxonomy: Taxonomy | None = None
-        self.segments: list[SegmentRow] = []
+        self.segments: list[SegmentRecord] = []
         self.counts: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.progress: dict[str, tuple[int, int]] = {}
-        self.tool_stats: dict[str, Any] | None = None
-        self._count_lines = -1
+        self.tool_stats: dict[str, ToolStats | None] | None = None
+        self.production: list[str] = []  # the production estimate's lines (#28)
         tell = partial(self.notify, timeout=2)
         writes = (self.save, self.preview_status, self.write_status)
         self.questions = Questions(self.ask, *writes, tell, self.action_rebuild)
@@ -109,7 +111,9 @@ class CompareScreen(AppScreen):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · compare", style="bold"), id="title")
-        yield Static(Text("Comparing…"), id="counts")
+        yield TeamLine()
+        yield Counts(Text("Comparing…"), id="counts")
+        yield Legend(Text(""), id="legend")
         yield Scoreboard(id="scoreboard")
         yield self.browser
         yield Static(Text(""), id="status")
@@ -121,7 +125,8 @@ class CompareScreen(AppScreen):
         self.read_view()  # the view saved for this comparison, then build
 
     def on_resize(self, event: events.Resize) -> None:
-        fit_footer(self, event.size.width)
+        keys.fit_footer(self, event.size.width)
+        self.query_one(Legend).refit()  # (a new height alone does not resize it)
 
     def on_unmount(self) -> None:
         for cmp in [self.comparison, *self._previews]:
@@ -132,9 +137,14 @@ class CompareScreen(AppScreen):
         """The comparison is there (a preview or the whole): its keys can act."""
         return self.comparison is not None
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """In the footer's order (a keymap would put the keys it remaps last: `k` before `j`)."""
+        return keys.in_footer_order(super().active_bindings)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A key that needs something first (compare_keys.ENABLED_WHEN) shows dim until then."""
-        predicate = ENABLED_WHEN.get(action)
+        predicate = keys.ENABLED_WHEN.get(action)
         return None if predicate is not None and not getattr(self, predicate)() else True
 
     # -- building ----------------------------------------------------------------------------
@@ -168,13 +178,14 @@ class CompareScreen(AppScreen):
             self.comparison.close()
         cmp = self.comparison = message.comparison
         self.taxonomy = message.taxonomy
+        self.browser.failure_classes = [(c.key, c.name) for c in message.taxonomy.classes]
         self.name_keys()
         self.view.reducer = cmp.reducer  # "declared" is resolved by the comparison
         self.show_title()
         # Where this reviewer left it is read from the whole comparison (`built`).
-        saved = self.view.restore()
+        saved = self.view.restore(cmp.dimensions)
         rows = message.rows if saved is None else None
-        self.browser.open(cmp, message.first, rows, saved or Filter())
+        self.browser.open(cmp, message.first, rows, saved or Filter(), message.rows)
         # What is built now lives as long as the screen: out of the collector's way, so a
         # full collection (tens of ms, every few dozen keys) scans only what is new.
         gc.freeze()
@@ -194,6 +205,7 @@ class CompareScreen(AppScreen):
         self.taxonomy = message.taxonomy
         self.browser.take_whole(cmp)
         self.query_one("#scoreboard", Scoreboard).display = True
+        self.query_one(Legend).show(fallback=cmp.fallback is not None)
         self.show_title()
         self.show_counts()
         if not refresh:
@@ -212,14 +224,14 @@ class CompareScreen(AppScreen):
     @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
     def load_tools(self, cmp: Comparison) -> None:
         """Read after the figures (trajectories are read one at a time): the scoreboard's
-        tool line for agent runs."""
-        stats = tools_by_run(cmp)
-        if any(v is not None for v in stats.values()):
-            self.post_message(ToolsLoaded(stats))
+        tool line for agent runs, and the production estimate with the traffic in force."""
+        stats, production = cmp.tool_stats(), production_lines(self.app.open_store, cmp)
+        if production or any(v is not None for v in stats.values()):
+            self.post_message(ToolsLoaded(stats, production))
 
     @on(ToolsLoaded)
     def tools_loaded(self, message: ToolsLoaded) -> None:
-        self.tool_stats = message.stats
+        self.tool_stats, self.production = message.stats, message.production
         self.show_counts()
 
     @work(thread=True, exclusive=True, group="compare-figures", exit_on_error=False)
@@ -230,6 +242,8 @@ class CompareScreen(AppScreen):
             self.post_message(figures(cmp, self.taxonomy))
 
     def action_rebuild(self) -> None:
+        if self.comparison is not None:  # r, R, D, H: the filter and the place kept
+            self.view.hold(self.flt, self.position, self.current)
         self.browser.show_loading(True)
         self.browser.counted = False
         self.build()
@@ -239,25 +253,17 @@ class CompareScreen(AppScreen):
     def name_keys(self) -> None:
         """Keys 1-9 by the taxonomy's class names, then the footer fitted again."""
         if self.taxonomy is not None:
-            name_class_keys(self, [(c.name, c.owner) for c in self.taxonomy.active])
-            fit_footer(self, self.size.width)
+            keys.name_class_keys(self, [(c.name, c.owner) for c in self.taxonomy.active])
+            keys.fit_footer(self, self.size.width)
 
     def show_title(self) -> None:
         if self.comparison is not None:
             self.query_one("#title", Static).update(title_text(self.comparison))
 
     def show_counts(self) -> None:
-        text = counts_text(
-            self.counts,
-            self.statuses,
-            self.progress,
-            included=self.view.include_hidden,
-            tools=self.tool_stats,
-        )
-        lines = text.plain.count("\n")
-        # as many lines as before: no layout pass (a triage key updates the progress)
-        self.query_one("#counts", Static).update(text, layout=lines != self._count_lines)
-        self._count_lines = lines
+        hidden, tools, prod = self.view.include_hidden, self.tool_stats, self.production
+        text = counts_text(self.counts, self.statuses, self.progress, included=hidden, tools=tools)
+        self.query_one(Counts).show(with_production(text, prod))
 
     def say(self, text: str) -> None:
         """The status line: what the last action did ("... (saved)"). One fixed line,
@@ -362,7 +368,7 @@ class CompareScreen(AppScreen):
     def action_copy(self) -> None:
         row, detail, history = self.current, self.current_detail, self.browser.cursor.history
         if row is not None and detail is not None:
-            self.questions.copy(row, detail, self.view, history, self.app.copy_to_clipboard)
+            self.questions.copy(row, detail, self.view, history, copy_to(self))
 
     def save_view(self) -> None:
         """Where the reviewer is, kept for this comparison: when the screen is left and

@@ -6,10 +6,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
+from textual.widgets import Footer
 
 from evaltui.textsafe import one_line
 
 if TYPE_CHECKING:
+    from textual.binding import ActiveBinding
     from textual.screen import Screen
 
 # One binding per line, in footer order: keys, action, footer label, what it does, its id.
@@ -68,7 +70,8 @@ ENABLED_WHEN: dict[str, str] = {
 }  # fmt: skip
 
 
-# The footer shows these first, as many as the width holds (`?` lists every key).
+# The footer's keys, in the order it shows them: the triage keys (`FOOTER_FIRST`) are
+# taken first, as many as the width holds, then the others in this order (`?` lists every key).
 FOOTER_ORDER = [
     "compare.next", "compare.prev", "compare.class-1", "compare.class-2", "compare.class-3",
     "compare.class-picker", "compare.owner", "compare.verdict", "compare.note", "compare.undo",
@@ -78,7 +81,20 @@ FOOTER_ORDER = [
     "compare.trend", "compare.copy", "compare.reducer", "compare.segments",
     "compare.next-untriaged", "compare.refresh", "compare.cycle-pane",
 ]  # fmt: skip
-APP_KEYS_WIDTH = 30  # "? Help", "q Quit" and the palette's "^p palette", drawn by the app
+FOOTER_FIRST = ["compare.next", "compare.prev", "compare.class-picker", "compare.owner",
+                "compare.verdict", "compare.note", "compare.undo"]  # fmt: skip
+COMPACT_BELOW = 100  # columns under which the footer is compact (one space less per key)
+PALETTE_FROM = 120  # columns from which the footer shows "^p palette" (ctrl+p works anyway)
+PALETTE_WIDTH = 14
+
+
+_RANK = {bid: i for i, bid in enumerate(FOOTER_ORDER)}
+
+
+def in_footer_order(active: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """The screen's active bindings in the footer's order: a keymap would otherwise put the
+    keys it remaps last (`k Prev` before `j Next`)."""
+    return dict(sorted(active.items(), key=lambda kv: _RANK.get(kv[1].binding.id or "", 999)))
 
 
 def _replace(screen: Screen[Any], changes: dict[str, dict[str, Any]]) -> bool:
@@ -110,16 +126,28 @@ def name_class_keys(screen: Screen[Any], classes: list[tuple[str, str]]) -> None
 
 
 def fit_footer(screen: Screen[Any], width: int) -> None:
-    """Show in the footer the most useful keys that fit in `width` cells."""
+    """Show in the footer the most useful keys that fit in `width` cells: the triage keys
+    first (j, k, the class picker, owner, verdict, note, undo), then the others in order;
+    compact under `COMPACT_BELOW` columns, the palette's hint from `PALETTE_FROM`."""
+
+    compact, palette = width < COMPACT_BELOW, width >= PALETTE_FROM
+    pad = 2 if compact else 3  # a key's cells beyond its key and its words
     found = {b.id: b for bs in screen._bindings.key_to_bindings.values() for b in bs}
-    budget, shown = width - APP_KEYS_WIDTH, set()
-    for bid in FOOTER_ORDER:
-        if bid in found and bid not in shown:
-            binding = found[bid]
-            cells = len(screen.app.get_key_display(binding)) + len(binding.description) + 3
-            if cells <= budget:
-                shown.add(bid)
-                budget -= cells
+
+    def cells(binding: Any) -> int:
+        return len(screen.app.get_key_display(binding)) + len(binding.description) + pad
+
+    app = [b for bs in screen.app._bindings.key_to_bindings.values() for b in bs if b.show]
+    budget = width - sum(cells(b) for b in app) - (PALETTE_WIDTH if palette else 0)
+    shown: set[str] = set()
+    for bid in [*FOOTER_FIRST, *FOOTER_ORDER]:
+        if bid in found and bid not in shown and cells(found[bid]) <= budget:
+            shown.add(bid)
+            budget -= cells(found[bid])
     changes = {bid: {"show": bid in shown} for bid in found if bid}
-    if _replace(screen, changes):
+    changed = _replace(screen, changes)
+    for footer in screen.query(Footer):
+        changed = changed or (footer.compact, footer.show_command_palette) != (compact, palette)
+        footer.compact, footer.show_command_palette = compact, palette
+    if changed:
         screen.refresh_bindings()

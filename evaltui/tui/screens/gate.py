@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.css.scalar import Scalar
 from textual.widgets import Footer
 from textual.worker import Worker
 
@@ -19,6 +21,7 @@ from evaltui.gate.record import RuleResult
 from evaltui.review import taxonomy
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
+from evaltui.tui.footer import fit_footer
 from evaltui.tui.messages import Evaluated, Exported, NeedPolicy
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import TextPrompt
@@ -26,6 +29,9 @@ from evaltui.tui.widgets.safe import DataTable, Static
 
 __all__ = ["POLICY_SETTING", "GateScreen"]
 DECISION_STYLE = {"ship": "bold green", "narrow_rollout": "bold yellow"}
+RULE_COLUMNS = ["result", "rule", "scope", "measured", "threshold", "action", "owner"]
+# which columns a narrow terminal keeps first (the why is last, and whole under the table)
+FIT_ORDER = ["result", "rule", "measured", "threshold", "action", "scope", "owner"]
 
 
 class GateScreen(AppScreen):
@@ -56,18 +62,28 @@ class GateScreen(AppScreen):
         self.record: DecisionRecord | None = None
         self.policy_path: Path | None = None
 
+    FOOTER = ["gate.export", "gate.policy", "gate.recompute", "gate.back"]
+
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · gate", style="bold"), id="title")
         yield Static(Text("Measuring…"), id="decision")
-        yield Static(Text(""), id="why")
+        with VerticalScroll(id="gate-why"):  # the decision's why and the promise (tab, scroll)
+            yield Static(Text(""), id="why")
         yield DataTable(id="rules", cursor_type="row", zebra_stripes=True)
+        yield Static(Text(""), id="rule-detail")  # the highlighted rule, its why whole
         yield Static(Text("decisions for these runs", style="bold"), id="history-title")
         yield DataTable(id="history", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#rules", DataTable).focus()
+        self.query_one("#history", DataTable).display = False
         self.evaluate()
+
+    def on_resize(self, event: events.Resize) -> None:
+        fit_footer(self, event.size.width, self.FOOTER)
+        if self.record is not None:
+            self.show_rules(self.record)
 
     @work(thread=True, exclusive=True, group="gate-eval", exit_on_error=False)
     def evaluate(self, path: str | None = None) -> None:
@@ -121,6 +137,7 @@ class GateScreen(AppScreen):
         self.query_one("#decision", Static).update(Text(why, style=style))
         self.query_one("#why", Static).update(Text(""))
         self.query_one("#rules", DataTable).clear(columns=True)
+        self.query_one("#rule-detail", Static).update(Text(""))
 
     def _measure(self, path: str | None = None) -> None:
         self.record = None  # what is on screen is being replaced: not exported meanwhile
@@ -170,23 +187,81 @@ class GateScreen(AppScreen):
         why.append("\npromise: ", style="bold")
         why.append(visible(rec.promise, limit=600), style="italic")
         self.query_one("#why", Static).update(why)
-        table = self.query_one("#rules", DataTable)
-        table.clear(columns=True)
-        cols = ["result", "rule", "scope", "measured", "threshold", "action", "owner", "why"]
-        rows = []
-        for r in rec.rules:
-            rows.append([
-                _result_cell(r),
-                Text(one_line(r.id, 30)), Text(one_line(r.scope_text, 24)),
-                Text(fmt_value(r.value, r.metric), justify="right"), Text(fmt_threshold(r.threshold, r.metric)),
-                Text(r.triggers, style="" if r.passed else DECISION_STYLE.get(r.triggers, "red")),
-                Text(one_line(r.owner, 20)), Text(one_line(r.why, 70), style="dim"),
-            ])  # fmt: skip
-        for i, name in enumerate(cols):
-            table.add_column(name, width=max([len(name), *(row[i].cell_len for row in rows)]))
-        for row in rows:
-            table.add_row(*row)
+        self.show_rules(rec)
         self.show_history(message.history)
+
+    def show_rules(self, rec: DecisionRecord) -> None:
+        """Every rule, one row each; the columns that fit the width (result, rule, measured
+        and threshold always; then action, scope, owner; the why in what is left, whole
+        under the table for the highlighted rule)."""
+        table = self.query_one("#rules", DataTable)
+        at = table.cursor_row
+        rows = [{
+            "result": _result_cell(r), "rule": Text(one_line(r.id, 40)),
+            "scope": Text(one_line(r.scope_text, 24)),
+            "measured": Text(fmt_value(r.value, r.metric), justify="right"),
+            "threshold": Text(fmt_threshold(r.threshold, r.metric)),
+            "action": Text(r.triggers, style="" if r.passed else DECISION_STYLE.get(r.triggers, "red")),
+            "owner": Text(one_line(r.owner, 20)),
+        } for r in rec.rules]  # fmt: skip
+        widths = {c: max([len(c), *(row[c].cell_len for row in rows)]) for c in RULE_COLUMNS}
+        room = self.size.width - 2  # the table's scrollbar
+        shown: set[str] = set()
+        for c in FIT_ORDER:  # each column costs its width and a cell's padding either side
+            if widths[c] + 2 <= room:
+                shown.add(c)
+                room -= widths[c] + 2
+        why_width = room - 2
+        table.clear(columns=True)
+        for c in RULE_COLUMNS:
+            if c in shown:
+                table.add_column(c, width=widths[c])
+        if why_width >= 12:
+            table.add_column("why", width=why_width)
+        for r, row in zip(rec.rules, rows, strict=True):
+            cells = [row[c] for c in RULE_COLUMNS if c in shown]
+            if why_width >= 12:
+                cells.append(Text(one_line(r.why, why_width), style="dim"))
+            table.add_row(*cells)
+        if rec.rules:
+            table.move_cursor(row=max(0, min(at, len(rec.rules) - 1)))
+        self.show_rule()
+
+    @on(DataTable.RowHighlighted, "#rules")
+    def rule_highlighted(self) -> None:
+        self.show_rule()
+
+    def show_rule(self) -> None:
+        """Under the table, the highlighted rule whole: what it measured against what, what
+        it triggers and who owns it, and its why (the table cuts it at any width)."""
+        rec, at = self.record, self.query_one("#rules", DataTable).cursor_row
+        t = Text()
+        if rec is not None and 0 <= at < len(rec.rules):
+            r = rec.rules[at]
+            t.append_text(_result_cell(r))
+            t.append(f" {r.id}", style="bold")
+            t.append(f"  {visible(r.metric, limit=80)} over {visible(r.scope_text, limit=200)} "
+                     f"is {fmt_value(r.value, r.metric)}, must be "
+                     f"{fmt_threshold(r.threshold, r.metric)} (n {r.n:,}); "
+                     f"{'triggers' if not r.passed else 'would trigger'} {r.triggers}, "
+                     f"owner {visible(r.owner, limit=80)}")  # fmt: skip
+            t.append("\nwhy: ", style="bold")
+            t.append(visible(r.why, limit=2000))
+        self.query_one("#rule-detail", Static).update(t)
+        self.call_after_refresh(self.fit_rules)
+
+    def fit_rules(self) -> None:
+        """The rules' table as tall as its rows, at most what the rest leaves: the
+        highlighted rule's detail right under it, the table scrolling when rows are more."""
+        others = ("#title", "#decision", "#gate-why", "#rule-detail", "#history-title",
+                  "#history", "Footer")  # fmt: skip
+        used = sum(w.outer_size.height for w in self.query(",".join(others)) if w.display)
+        table = self.query_one("#rules", DataTable)
+        room = max(4, self.size.height - used)
+        if table.styles.max_height != Scalar.from_number(room):
+            table.styles.max_height = room
+            # the highlighted row stays in view in the table's new height
+            self.call_after_refresh(lambda: table.move_cursor(row=table.cursor_row))
 
     def show_history(self, history: list[DecisionRow]) -> None:
         table = self.query_one("#history", DataTable)
@@ -202,13 +277,12 @@ class GateScreen(AppScreen):
             table.add_column(name, width=width)
         for h in history:
             table.add_row(
-                Text(str(h.id)),
-                Text(h.decided_at[:16].replace("T", " ")),
-                Text(one_line(h.decided_by, 14)),
-                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")),
-                Text(h.policy_sha256[:12]),
+                Text(str(h.id)), Text(h.decided_at[:16].replace("T", " ")), Text(one_line(h.decided_by, 14)),
+                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")), Text(h.policy_sha256[:12]),
                 Text(h.content_hash[:12]),
-            )
+            )  # fmt: skip
+        table.display = bool(history)
+        self.call_after_refresh(self.fit_rules)
         if not history:
             self.query_one("#history-title", Static).update(
                 Text(

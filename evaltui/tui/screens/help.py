@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -79,22 +80,30 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, expand=True, show_header=True, header_style="bold")
-        table.add_column("key", no_wrap=True)
-        table.add_column("does")
-        table.add_column("id (for remapping)", style="dim", no_wrap=True)
-        group = None
+        # A table per group (this screen, then a focused widget's), its title above it: the
+        # key column is as wide as the widest key (a title in it made it wide), what a key
+        # does takes the rest of the width and wraps, the id is as wide as it is.
+        key_width = max([3, *(len(item.key) for item in self.keys)])
+        id_width = max([18, *(len(item.binding_id) for item in self.keys)])
+        groups: dict[str, list[KeyHelp]] = {}
         for item in self.keys:
-            if item.group != group:
-                group = item.group
-                table.add_row(Text(group, style="bold underline"), Text(""), Text(""))
-            style = "" if item.enabled else "dim"
-            table.add_row(
-                Text(item.key, style="bold " + style),
-                Text(visible(item.tooltip or item.description), style=style),
-                Text(item.binding_id, style=style),
-            )
+            groups.setdefault(item.group, []).append(item)
+        parts: list[RenderableType] = []
+        for n, (group, items) in enumerate(groups.items()):
+            table = Table(box=None, expand=True, show_header=n == 0, header_style="bold")
+            table.add_column("key", no_wrap=True, width=key_width)
+            table.add_column("does", ratio=1)
+            table.add_column("id (for remapping)", style="dim", no_wrap=True, width=id_width)
+            for item in items:
+                style = "" if item.enabled else "dim"
+                table.add_row(
+                    Text(item.key, style="bold " + style),
+                    Text(visible(item.tooltip or item.description), style=style),
+                    Text(item.binding_id, style=style),
+                )
+            parts += [Text(group, style="bold underline"), table]
         with VerticalScroll(id="help-body"):
             yield Static(Text(f"Keys: {self.title_text}", style="bold"), id="help-title")
-            yield Static(table, id="help-table")
-            yield Static(Text("Dim keys cannot act right now.  Esc closes.", style="dim"))
+            yield Static(Group(*parts), id="help-table")
+            closing = "Dim keys cannot act right now.  ↑ ↓ PgUp PgDn scroll, Esc closes."
+            yield Static(Text(closing, style="dim"))

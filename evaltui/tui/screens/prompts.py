@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.table import Table
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -36,7 +37,7 @@ class OptionPicker(ModalScreen[str | None]):
     ]
 
     def __init__(
-        self, title: str, options: Sequence[tuple[str, Text]], current: str | None = None
+        self, title: str, options: Sequence[tuple[str, RenderableType]], current: str | None = None
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -69,15 +70,43 @@ class ClassPicker(OptionPicker):
     """Every active class, numbered as its hotkey."""
 
     def __init__(self, taxonomy: Taxonomy, current: str | None = None) -> None:
-        options = []
+        options: list[tuple[str, RenderableType]] = []
         for i, c in enumerate(taxonomy.active, start=1):
             label = Text(f"{i:>2}  " if i <= 9 else "    ", style="bold")
             label.append(one_line(c.name, 30), style="bold" if c.key == current else "")
             label.append(f"  → {one_line(c.owner, 24)}", style="cyan")
-            label.append(f"\n      {visible(c.description, limit=160)}", style="dim")
-            options.append((c.key, label))
+            # the description under the name, its wrapped lines indented as its first
+            about = Padding(Text(visible(c.description, limit=160), style="dim"), (0, 0, 0, 6))
+            options.append((c.key, Group(label, about)))
         super().__init__("Failure class (Enter picks, Esc cancels)", options, current)
         self.taxonomy = taxonomy
+
+
+class CopyPicker(OptionPicker):
+    """What `y` copies: Enter sends the highlighted text to the terminal's clipboard
+    (dismissed with its id), `f` writes it to a file instead (`file:` + its id)."""
+
+    BINDINGS = [
+        Binding(
+            "f",
+            "to_file",
+            "To a file",
+            tooltip="Write the highlighted text to a new file (when the clipboard does not work)",
+            id="copy.to-file",
+        )
+    ]
+
+    def __init__(self, options: Sequence[tuple[str, Text]], to_file_key: str = "f") -> None:
+        title = (
+            "Copy: Enter sends it to the terminal's clipboard (OSC 52), "
+            f"{to_file_key} writes it to a file, Esc cancels"
+        )
+        super().__init__(title, options)
+
+    def action_to_file(self) -> None:
+        highlighted = self.query_one(OptionList).highlighted
+        if highlighted is not None:
+            self.dismiss(f"file:{self.options[highlighted][0]}")
 
 
 class VerdictPicker(OptionPicker):
@@ -207,7 +236,7 @@ class ConfirmEffect(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", tooltip="Cancel", id="confirm.cancel"),
     ]
 
-    def __init__(self, title: str, table: Table) -> None:
+    def __init__(self, title: str, table: RenderableType) -> None:
         super().__init__()
         self.title_text = title
         self.table = table

@@ -15,6 +15,7 @@ _HOMES = {
     "FilterBar": "filter_bar",
     "Scoreboard": "scoreboard",
     "effect_table": "scoreboard",
+    "TeamLine": "team_line",
 }
 
 __all__ = list(_HOMES)

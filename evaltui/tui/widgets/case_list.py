@@ -4,7 +4,9 @@ The list is as tall as the filtered list (`total` lines, so the scrollbar says w
 cursor is in all of it), but it holds only a window of rows; a line outside the window
 is drawn as a placeholder until its page is read (keyset, tui/case_cursor.py).
 Each row is rendered once to a strip of fixed-width cells and cached; moving the cursor
-repaints two lines, and nothing asks the screen for a layout (docs/performance.md).
+repaints two lines, and nothing asks the screen for a layout (docs/performance.md). The
+widths come from the rows (widgets/case_columns.py), taken before a row is drawn: a
+page with a wider cell widens its column (the list drawn again, once).
 """
 
 from __future__ import annotations
@@ -22,34 +24,16 @@ from textual.strip import Strip
 
 from evaltui.compare import CaseRow
 from evaltui.textsafe import inert, one_line
-from evaltui.tui.messages import CaseChosen, RowsWanted
+from evaltui.tui.messages import CaseChosen, ColumnsNeeded, RowsWanted
 from evaltui.tui.render import change_text, verdict_text
-
-# (name, width): the fixed columns; the case key, class and owner share what is left of
-# the list's width (`fit`), so a new page never changes a width and nothing is cut off.
-COLUMNS = [("change", 13), ("case", 0), ("base", 8), ("cand", 8)]
-FALLBACK_COLUMN = ("fb", 8)
-TAIL_COLUMNS = [("class", 0), ("owner", 0)]
-RISK_WIDTH = 7
-
-
-def fit(columns: list[tuple[str, int]], width: int) -> list[tuple[str, int]]:
-    """Widths for `columns` in `width` cells: the flexible ones (0) share the rest."""
-    rest = width - sum(w for _, w in columns) - len(columns)
-    shares = {"case": 0.5, "class": 0.3, "owner": 0.2}
-    out = []
-    for name, w in columns:
-        if w == 0:
-            w = max(6, int(rest * shares.get(name, 0.2)))
-        out.append((name, w))
-    return out
+from evaltui.tui.widgets.case_columns import CELL_MAX, RISK_MAX, Needs, fit, layout
 
 
 def class_cell(row: CaseRow) -> Text:
     if row.triage_state == "disagreement":
         return Text("disagree!", style="bold yellow")
     return Text(
-        one_line(row.triage_class or "", 60),
+        one_line(row.triage_class or "", CELL_MAX),
         style="cyan" if row.triage_state == "adjudicated" else "",
     )
 
@@ -86,27 +70,56 @@ class CaseList(ScrollView, can_focus=True):
         self.start = 1
         self.total = 0
         self.cursor = 0  # absolute position, 0: none
-        self._layout: list[tuple[str, int]] = [*COLUMNS, *TAIL_COLUMNS]
-        self.columns = self._layout
         self.risk: str | None = None
         self.fallback = False
+        # The columns: which the comparison has, what its rows need (case_columns.py),
+        # which fit the width and how wide (fitted before a line is drawn at a width).
+        self._names = layout(False, False)
+        self.needs = Needs()
+        self.columns: list[tuple[str, int]] = []
+        self._fitted = -1  # the width `columns` were fitted to
+        self._measured: dict[int, CaseRow] = {}  # case id -> the row its needs were taken from
         self._strips: dict[int, tuple[CaseRow, Strip]] = {}  # case id -> row drawn, its line
         self._header: Strip | None = None
 
     # -- what to draw ---------------------------------------------------------------------
 
     def configure(self, *, risk: str | None, fallback: bool) -> None:
-        """The columns of a comparison: fixed for its life, so pages never relayout."""
+        """The columns of a comparison; their widths come from its rows (`measure`)."""
         self.risk, self.fallback = risk, fallback
-        self._layout = [*COLUMNS, *([FALLBACK_COLUMN] if fallback else []),
-                        *([(risk, RISK_WIDTH)] if risk else []), *TAIL_COLUMNS]  # fmt: skip
-        self.columns = fit(self._layout, self.scrollable_content_region.width)
+        self._names = layout(risk is not None, fallback)
+        self.needs, self._measured = Needs(), {}
+        self._fitted = -1
         self._strips.clear()
         self._header = None
+
+    def measure(self, rows: list[CaseRow]) -> bool:
+        """Take the widths `rows` need (before they are drawn); True when a column's need
+        grew (the columns are fitted again, and the list repainted if they changed)."""
+        fresh = [r for r in rows if self._measured.get(r.case_id) is not r]
+        self._measured = {r.case_id: r for r in rows}  # (the window's: memory stays flat)
+        if not self.needs.take(fresh, self.risk):
+            return False
+        if self._fitted >= 0 and self._fit(self._fitted):
+            self.refresh()
+        return True
+
+    def _fit(self, width: int) -> bool:
+        """Fit the columns to `width`; True when they changed (the lines drawn are dropped)."""
+        self._fitted = width
+        columns = fit(self._names, self.needs, width)
+        if columns == self.columns:
+            return False
+        self.columns = columns
+        self._strips.clear()
+        self._header = None
+        return True
 
     def show(self, rows: list[CaseRow], start: int, total: int) -> None:
         """A new window (and the list's length); the cursor stays where it is. Nothing is
         repainted unless a line on screen changed (a page read ahead is off screen)."""
+        if self.measure(rows):
+            self.post_message(ColumnsNeeded())
         top = int(self.scroll_offset.y)
         on_screen = range(top + 1, top + self.scrollable_content_region.height)
         before = [self.row_at(p) for p in on_screen]
@@ -144,6 +157,15 @@ class CaseList(ScrollView, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._restyled)
+
+    def _restyled(self, _theme: object) -> None:
+        """A new theme: the lines drawn in the old colours are drawn again."""
+        self._strips.clear()
+        self._header = None
+        self.refresh()
+
     def _resize(self) -> None:
         size = Size(self.scrollable_content_region.width, self.total + 1)
         if size != self.virtual_size:
@@ -151,9 +173,10 @@ class CaseList(ScrollView, can_focus=True):
             self.set_reactive(CaseList.virtual_size, size)
             self._scroll_update(size)
 
-    def _line(self, cells: list[Text]) -> Text:
+    def _line(self, cells: dict[str, Text]) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
-        for (_, width), cell in zip(self.columns, cells, strict=True):
+        for name, width in self.columns:
+            cell = cells[name]
             cell.truncate(width, overflow="ellipsis", pad=True)
             line.append_text(cell)
             line.append(" ")
@@ -170,28 +193,29 @@ class CaseList(ScrollView, can_focus=True):
             strip = cached[1]
         else:
             segment = row.segments.get(self.risk) if self.risk else None
-            cells = [
-                change_text(row.change),
-                Text(one_line(row.case_key, 200)),
-                verdict_text(row.baseline, row.baseline_samples),
-                verdict_text(row.candidate, row.candidate_samples),
-                *([verdict_text(row.fallback)] if self.fallback else []),
-                *([Text(one_line(segment or "", RISK_WIDTH))] if self.risk else []),
-                class_cell(row),
-                Text(one_line(row.triage_owner or "", 60)),
-            ]
+            cells = {
+                "change": change_text(row.change),
+                "case": Text(one_line(row.case_key, CELL_MAX)),
+                "base": verdict_text(row.baseline, row.baseline_samples),
+                "cand": verdict_text(row.candidate, row.candidate_samples),
+                "fb": verdict_text(row.fallback),
+                "risk": Text(one_line(segment or "", RISK_MAX)),
+                "class": class_cell(row),
+                "owner": Text(one_line(row.triage_owner or "", CELL_MAX)),
+            }
             strip = self._strip_of(self._line(cells), self.rich_style)
             self._strips[row.case_id] = (row, strip)
         return strip
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        if width != self._fitted:  # laid out at a new width: fitted before a line is drawn
+            self._fit(width)
         if y == 0:
             if self._header is None or self._header.cell_length != width:
                 style = self.get_component_rich_style("case-list--header")
-                self._header = self._strip_of(
-                    self._line([Text(name) for name, _ in self.columns]), self.rich_style + style
-                )
+                names = {n: Text(n) for n in self._names} | {"risk": Text(self.risk or "")}
+                self._header = self._strip_of(self._line(names), self.rich_style + style)
             return self._header
         position = y + int(self.scroll_offset.y)
         if position > self.total:
@@ -222,9 +246,8 @@ class CaseList(ScrollView, can_focus=True):
             self.post_message(RowsWanted(missing))
 
     def on_resize(self) -> None:
-        self.columns = fit(self._layout, self.scrollable_content_region.width)
-        self._strips.clear()
-        self._header = None
+        if self._fit(self.scrollable_content_region.width):
+            self.refresh()  # (a line drawn at this width before: drawn again)
         self._resize()
 
     def on_click(self, event: events.Click) -> None:

@@ -7,11 +7,14 @@ pass that measures a tall widget (docs/performance.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Group
 from rich.segment import Segment
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -21,6 +24,8 @@ from textual.strip import Strip
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.compare.paths import step_of
+from evaltui.errors import InputError
+from evaltui.models import StepRef
 from evaltui.review.triage import Finding
 from evaltui.textsafe import inert
 from evaltui.tui.path_view import aligned_calls
@@ -78,6 +83,12 @@ class CaseLines(ScrollView, can_focus=True):
         self.set_reactive(CaseLines.virtual_size, size)
         self._scroll_update(size)
 
+    def restyle(self) -> None:
+        """Rendered again in the widget's colours now (a new theme)."""
+        self._width = -1
+        self._relines()
+        self.refresh()
+
     def on_resize(self) -> None:
         width = self._width
         self._relines()
@@ -104,15 +115,37 @@ class CaseLines(ScrollView, can_focus=True):
         return Strip([Segment(" " * max(width, 0), self.rich_style)], width)
 
 
-# (case id, id of its detail, id of its history, reducer) -> (the objects, kept alive
-# so the ids stay theirs; (width, lines))
-Prepared = tuple[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]]
+# (case id, id of its detail, id of its history, reducer, theme and search marked) ->
+# (the objects, kept alive so the ids stay theirs; (width, lines))
+AheadKey = tuple[int, int, int, str, str]
+Prepared = tuple[AheadKey, tuple[Any, tuple[int, list[Strip]]]]
 
 
 def _ahead_key(
-    row: CaseRow, detail: CaseDetail, history: list[Finding], reducer: Reducer
-) -> tuple[int, int, int, str]:
-    return row.case_id, id(detail), id(history), reducer.label
+    row: CaseRow, detail: CaseDetail, history: list[Finding], reducer: Reducer, look: str
+) -> AheadKey:
+    return row.case_id, id(detail), id(history), reducer.label, look
+
+
+MATCH_STYLE = Style(reverse=True, bold=True)  # a search match (reads the same under NO_COLOR)
+
+
+def mark_matches(value: Any, needle: str) -> Any:
+    """Every occurrence of `needle` (any case, as the search found it) marked in the
+    texts of a renderable already through the door (`inert`): groups and tables walked."""
+
+    if not needle:
+        return value
+    if isinstance(value, Text):
+        value.highlight_regex(re.compile(re.escape(needle), re.IGNORECASE), MATCH_STYLE)
+    elif isinstance(value, Group):
+        for part in value.renderables:
+            mark_matches(part, needle)
+    elif isinstance(value, Table):
+        for column in value.columns:
+            for cell in column._cells:
+                mark_matches(cell, needle)
+    return value
 
 
 class CasePane(Vertical):
@@ -122,17 +155,27 @@ class CasePane(Vertical):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._prepared: dict[tuple[int, int, int, str], tuple[Any, tuple[int, list[Strip]]]] = {}
+        self._prepared: dict[AheadKey, tuple[Any, tuple[int, list[Strip]]]] = {}
         self._shown: tuple[CaseRow, CaseDetail, Reducer, list[Finding]] | None = None
         self.path_cursor: int | None = None  # the highlighted aligned call
         self.path_unfolded = False  # its results shown whole
+        self.search = ""  # the search text, its matches marked in the case shown
+        self._drawn_width: int | None = None  # the width the case shown was laid out for
+        self.view = CaseLines(id="case-view")
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="case-alert")
-        yield CaseLines(id="case-view")
+        yield self.view
 
     def on_mount(self) -> None:
         self.query_one("#case-alert").display = False
+        self.app.theme_changed_signal.subscribe(self, self._restyled)
+
+    def _restyled(self, _theme: object) -> None:
+        """A new theme: the case is rendered again in its colours, and the cases rendered
+        ahead in the old ones are dropped."""
+        self._prepared.clear()
+        self.view.restyle()
 
     def alert(self, text: str | None) -> None:
         """A line above the case in reverse red (NOT SAVED), or none."""
@@ -148,20 +191,41 @@ class CasePane(Vertical):
         """A case (or the same case read again): from the top, no call highlighted."""
         self._shown = (row, detail, reducer, history)
         self.path_cursor, self.path_unfolded = None, False
-        ready = self._prepared.pop(_ahead_key(row, detail, history, reducer), None)
-        view = self.query_one("#case-view", CaseLines)
+        self._drawn_width = self._width()
+        ready = self._prepared.pop(_ahead_key(row, detail, history, reducer, self._look()), None)
         if ready is not None:  # rendered ahead, through the door, in a worker
-            view.update(ready[0][2], lines=ready[1], checked=True)
+            self.view.update(ready[0][2], lines=ready[1], checked=True)
             return
-        view.update(case_renderable(row, detail, reducer, history=history))
+        width = self._drawn_width
+        content = inert(case_renderable(row, detail, reducer, history=history, width=width))
+        self.view.update(mark_matches(content, self.search), checked=True)
 
-    def _draw_path(self) -> None:
+    def mark(self, search: str) -> None:
+        """Mark `search`'s matches in the cases shown from now on, and in the one shown."""
+        if search != self.search:
+            self.search = search
+            self._draw_path()
+
+    def _width(self) -> int | None:
+        """The cells a case is drawn in (None: not laid out yet)."""
+        return self.view.scrollable_content_region.width or None
+
+    def _look(self) -> str:
+        """What a case's lines depend on beyond its data: theme, width, the search marked."""
+        return f"{self.app.theme}\n{self._width()}\n{self.search}"
+
+    def on_resize(self) -> None:
+        if self._shown is not None and self._width() != self._drawn_width:
+            self._draw_path(top=False)  # (the findings are laid out for the width)
+
+    def _draw_path(self, *, top: bool = True) -> None:
         if self._shown is None:
             return
         row, detail, reducer, history = self._shown
-        content = case_renderable(row, detail, reducer, history=history,
-                                  path_cursor=self.path_cursor, path_unfolded=self.path_unfolded)  # fmt: skip
-        self.query_one("#case-view", CaseLines).update(content)
+        self._drawn_width = width = self._width()
+        content = inert(case_renderable(row, detail, reducer, history=history, width=width,
+                        path_cursor=self.path_cursor, path_unfolded=self.path_unfolded))  # fmt: skip
+        self.view.update(mark_matches(content, self.search), checked=True, top=top)
 
     def step_call(self, step: int) -> bool:
         """Highlight the next (`step` 1) or previous (-1) tool call; False: the case
@@ -184,23 +248,32 @@ class CasePane(Vertical):
         self._draw_path()
         return found
 
-    def highlighted_call(self) -> tuple[int, dict[str, Any]] | None:
+    def highlighted_call(self) -> tuple[int, StepRef] | None:
         """The highlighted call (its index in the aligned path, and where it is in the
-        case's transcript: what a failure class can point at), or None."""
+        case's transcript: what a failure class can point at), or None (also for a call
+        a finding cannot point at, which is said)."""
         if self.path_cursor is None or self._shown is None:
             return None
-
-        return self.path_cursor, step_of(self._shown[1], self.path_cursor)
+        try:
+            return self.path_cursor, step_of(self._shown[1], self.path_cursor)
+        except InputError as exc:
+            self.notify(
+                f"{exc.message}: labelled without the call", severity="warning", markup=False
+            )
+            return None
 
     def preparer(
         self, reducer: Reducer
     ) -> Callable[[CaseRow, CaseDetail, list[Finding]], Prepared]:
         """What a worker calls to render a neighbouring case ahead (`prepare` keeps it)."""
-        render = self.query_one("#case-view", CaseLines).renderer()
+        render = self.view.renderer()
+        look, search = self._look(), self.search  # (lines of one theme are not another's)
+        width = self._width()
 
         def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
-            content = inert(case_renderable(row, detail, reducer, history=history))
-            return _ahead_key(row, detail, history, reducer), (
+            content = inert(case_renderable(row, detail, reducer, history=history, width=width))
+            mark_matches(content, search)
+            return _ahead_key(row, detail, history, reducer, look), (
                 (detail, history, content),
                 render(content),
             )
@@ -218,4 +291,4 @@ class CasePane(Vertical):
         """A line instead of a case (no case matches)."""
         self._shown = None
         self.path_cursor, self.path_unfolded = None, False
-        self.query_one("#case-view", CaseLines).update(Text(text, style="dim"))
+        self.view.update(Text(text, style="dim"))

@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 
-from evaltui.compare import SegmentRow
+from evaltui.compare import SegmentRecord
 from evaltui.exporters.text import fmt_delta, fmt_p, pct, segment_label
 from evaltui.stats import wilson
 from evaltui.textsafe import one_line
@@ -16,7 +16,7 @@ from evaltui.tui.widgets.safe import DataTable
 BAR_WIDTH = 21  # cells for 0%..100%: one per 5%
 
 
-def rate_bar(seg: SegmentRow, fallback: bool) -> Text:
+def rate_bar(seg: SegmentRecord, fallback: bool) -> Text:
     """The segment's rates on one 0..100% line: the candidate ● with its 95% interval
     ─, the baseline │, the fallback f; read by their symbols, not their colours."""
     cells = ["·"] * BAR_WIDTH
@@ -52,9 +52,9 @@ class Scoreboard(DataTable[Text]):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self.segments: list[SegmentRow] = []
+        self.segments: list[SegmentRecord] = []
 
-    def show(self, segments: list[SegmentRow], fallback: bool) -> None:
+    def show(self, segments: list[SegmentRecord], fallback: bool) -> None:
         self.segments = segments
         self.clear(columns=True)
         cols = ["segment", "n", "baseline", "candidate", "delta", *(["fallback"] if fallback else []),
@@ -101,7 +101,9 @@ class Scoreboard(DataTable[Text]):
 
 
 def effect_table(
-    before: list[SegmentRow], after: list[SegmentRow], only: set[tuple[str, str]] | None = None
+    before: list[SegmentRecord],
+    after: list[SegmentRecord],
+    only: set[tuple[str, str]] | None = None,
 ) -> Table:
     """Segment pass rates before and after leaving some cases out (a retirement's preview)."""
     table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")

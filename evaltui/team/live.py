@@ -1,0 +1,217 @@
+"""The app's link to its team: a process of its own that keeps the store in step (no UI).
+
+While the app runs on a store that joined a team, `Live` starts the link process
+(`python -m evaltui.team.live STORE`: a fresh interpreter, as the import's reader
+process). It holds one connection that LISTENs on the project's channel and syncs
+(team/sync.py) when it starts, when a notification says another member wrote, when the
+app pokes it (a triage action was saved here: push it now) and every half minute. After
+each step it writes its state (`LinkState`: connected or offline, the outbox's size,
+what the last sync brought) as a JSON line; a thread of the app reads them and hands
+each to a callback the app turns into a message. A lost connection or a stopped server
+is a state, never an error: the link tries again after 1, 2, 4 ... up to 30 seconds, or
+at once when poked.
+
+A process, not a thread, and a nice one (niceness 10): a sync's fold is Python work, and
+in the app's process it would take the interpreter from the keys (a step to the next
+case took 3 times as long while a thread folded 100,000 events; `make bench`, section
+team). The link ends when the app closes its stdin, or dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+from evaltui.errors import EvaltuiError
+from evaltui.store.store import Store
+from evaltui.team import db, ledger
+from evaltui.team.schema import channel
+from evaltui.team.sync import sync
+from evaltui.textsafe import one_line
+
+WAIT_S = 0.25  # how long one wait for a notification lasts before the pokes are looked at
+EVERY_S = 30.0  # a sync at least this often, notified or not
+BACKOFF_MAX_S = 30.0
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What the app's team line says."""
+
+    project: str
+    state: str  # "connecting", "connected", "offline"
+    pending: int  # local findings not yet shared
+    error: str | None = None  # why offline
+    changed: int = 0  # cases whose state the last sync changed (the screen reads again)
+    latest: str | None = None  # the last other member's word the last sync brought
+
+    def text(self) -> str:
+        parts = [f"team {self.project}", self.state, f"pending {self.pending}"]
+        if self.state == "offline" and self.error:
+            parts.append(one_line(self.error, 80))
+        elif self.latest:
+            parts.append(self.latest)
+        return " · ".join(parts)
+
+
+class Live:
+    """The app's side: starts the link process, pokes it, reads its states."""
+
+    def __init__(self, db_path: Path, report: Callable[[LinkState], object]) -> None:
+        self.db_path = db_path
+        self.report = report
+        self._proc: subprocess.Popen[str] | None = None
+        self._reader = threading.Thread(target=self._read, name="evaltui-team", daemon=True)
+
+    def start(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "evaltui.team.live", str(self.db_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, bufsize=1,
+        )  # fmt: skip
+        self._reader.start()
+
+    def poke(self) -> None:
+        """Something was saved here: push it now (or, offline, count it and try again)."""
+        self._write("poke")
+
+    def stop(self) -> None:
+        """Close the link's stdin: it ends after its current step."""
+        if self._proc is not None and self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+
+    def join(self, timeout: float | None = None) -> int | None:
+        """Wait for the link process to end; its exit code."""
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            return self._proc.wait()
+
+    def _write(self, line: str) -> None:
+        if self._proc is not None and self._proc.stdin is not None:
+            try:
+                self._proc.stdin.write(line + "\n")
+                self._proc.stdin.flush()
+            except (OSError, ValueError):  # the link ended (it says why in its last state)
+                pass
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        last: LinkState | None = None
+        for line in self._proc.stdout:
+            try:
+                last = LinkState(**json.loads(line))
+            except (ValueError, TypeError):
+                continue
+            self.report(last)
+        code = self._proc.wait()
+        if last is not None and code != 0:  # not closed by the app: said in the team line
+            self.report(replace(last, state="offline", error=f"the team link ended ({code})"))
+
+
+# -- the link process -----------------------------------------------------------------------
+
+
+class Link:
+    """The link process's loop over one store."""
+
+    def __init__(self, db_path: Path, out: IO[str]) -> None:
+        self.db_path = db_path
+        self.out = out
+        self.stopped = threading.Event()
+        self.wake = threading.Event()  # a poke, or the app gone
+        self.dirty = threading.Event()  # a notification came
+
+    def listen_to_app(self, commands: IO[str]) -> None:
+        """A thread: each line from the app is a poke; end of input, the app is gone."""
+        for _ in commands:
+            self.wake.set()
+        self.stopped.set()
+        self.wake.set()
+
+    def run(self) -> None:
+        backoff = 1.0
+        with Store(self.db_path) as store:
+            link = ledger.link(store)
+            if link is None:
+                return
+            while not self.stopped.is_set():
+                try:
+                    self._connected(store, link)
+                    backoff = 1.0
+                except EvaltuiError as exc:
+                    self._say(store, link, "offline", exc.message)
+                except Exception as exc:  # psycopg's own (a socket dropped mid-read)
+                    self._say(store, link, "offline", f"{type(exc).__name__}: {exc}")
+                if self.stopped.is_set():
+                    return
+                woken = self.wake.wait(backoff)
+                self.wake.clear()
+                if not woken:
+                    backoff = min(backoff * 2, BACKOFF_MAX_S)
+                self._say(store, link, "connecting", None)
+
+    def _connected(self, store: Store, link: ledger.Link) -> None:
+
+        with db.translated(), db.connect(link.url, autocommit=True) as conn:
+            conn.execute(f'LISTEN "{channel(link.schema, link.project)}"')
+            self._sync(store, conn, link)
+            last = time.monotonic()
+            while not self.stopped.is_set():
+                # notifications that came during a sync's queries are yielded first
+                for _ in conn.notifies(timeout=WAIT_S, stop_after=1):
+                    self.dirty.set()
+                due = time.monotonic() - last >= EVERY_S
+                if self.dirty.is_set() or self.wake.is_set() or due:
+                    self.dirty.clear()
+                    self.wake.clear()
+                    if not self.stopped.is_set():
+                        self._sync(store, conn, link)
+                    last = time.monotonic()
+
+    def _sync(self, store: Store, conn: Any, link: ledger.Link) -> None:
+        result = sync(store, conn)
+        self._emit(LinkState(link.project, "connected", result.outbox, None,
+                             result.outcome.changed, result.outcome.latest))  # fmt: skip
+
+    def _say(self, store: Store, link: ledger.Link, state: str, error: str | None) -> None:
+        try:
+            pending, _ = ledger.outbox_size(store, link.reviewer)
+        except EvaltuiError:
+            pending = -1
+        self._emit(LinkState(link.project, state, pending, error))
+
+    def _emit(self, state: LinkState) -> None:
+        try:
+            self.out.write(json.dumps(asdict(state)) + "\n")
+            self.out.flush()
+        except (OSError, ValueError):  # the app is gone
+            self.stopped.set()
+
+
+def main() -> None:
+    if hasattr(os, "nice"):  # background work: the app's keys come first for the CPU
+        os.nice(10)
+    link = Link(Path(sys.argv[1]), sys.stdout)
+    threading.Thread(target=link.listen_to_app, args=(sys.stdin,), daemon=True).start()
+    try:
+        link.run()
+    except EvaltuiError as exc:  # the store itself cannot be used: said, then the link ends
+        link._emit(LinkState("?", "offline", -1, exc.message))
+
+
+if __name__ == "__main__":
+    main()

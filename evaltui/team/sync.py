@@ -1,0 +1,272 @@
+"""`evaltui sync`: pull the team's events into the local store, push the outbox.
+
+One sync, as the store's joined member (ledger.Link):
+
+1. fold again the events that were waiting (a run imported since, a time now reached);
+2. pull every event after the cursor, a page at a time; each page is checked (hash and
+   chain, events.ChainCheck over the ledger), folded (fold.Folder) and recorded, and the
+   cursor moved, in one local transaction;
+3. push the outbox (the reviewer's local findings no ledger row names), 500 events a
+   server transaction, each chained after the stream's last event held here; a batch is
+   recorded in the ledger once the server committed it. A push the server refuses for
+   what it holds (another machine of the same reviewer wrote on the same case: a fork)
+   is met by pulling and chaining again;
+4. in blind review, read the cases just labelled (their others' labels became readable);
+5. pull once more (what others pushed meanwhile).
+
+Each step commits on its own, so a lost connection or a kill loses nothing: what was
+pushed but not recorded comes back in the next pull and is adopted as this store's own.
+A second sync with nothing new changes nothing (only the time of the last sync).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaltui.review import triage
+from evaltui.store.store import Store, now_iso
+from evaltui.team import TeamError, db, ledger
+from evaltui.team.client import Conflict, Pulled, TeamClient
+from evaltui.team.events import TeamEvent
+from evaltui.team.fold import (
+    Folder,
+    Outcome,
+    event_of,
+    parse_case_subject,
+    parse_run_identity,
+    subject_of,
+)
+from evaltui.team.schema import ROLE_KINDS
+
+PAGE = 1000  # events pulled and folded per local transaction
+PUSH = 500  # events per server transaction (client.BATCH)
+ATTEMPTS = 5  # pushes met by a fork before the sync gives up (the outbox stays)
+
+
+@dataclass
+class SyncResult:
+    project: str
+    reviewer: str
+    role: str = ""
+    pushed: int = 0  # events the server did not hold
+    present: int = 0  # events it held already (pushed before, not recorded here)
+    pulled: int = 0  # events received and checked
+    outcome: Outcome = field(default_factory=Outcome)
+    refused: list[str] = field(default_factory=list)  # named, the first 20
+    unshareable: list[str] = field(default_factory=list)  # local findings that cannot go
+    not_shareable: int = 0  # how many (`unshareable` names the first 20)
+    not_allowed: int = 0  # local findings of a kind this member's role may not write
+    not_shared: dict[str, int] = field(default_factory=dict)  # local findings by other names
+    outbox: int = 0  # still to share after this sync
+    cursor: int = 0
+    conflicts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.outcome
+        return {
+            "project": self.project, "reviewer": self.reviewer, "role": self.role,
+            "pushed": self.pushed, "already_there": self.present, "pulled": self.pulled,
+            "folded": o.statuses["folded"], "waiting": o.statuses["waiting"],
+            "kept": o.statuses["kept"], "rejected": o.statuses["rejected"],
+            "refused": o.statuses["refused"], "findings_added": o.added,
+            "cases_changed": o.changed, "outbox": self.outbox, "cursor": self.cursor,
+            "not_allowed": self.not_allowed, "not_shareable": self.not_shareable,
+            "not_shared": dict(sorted(self.not_shared.items())),
+            "conflicts": self.conflicts,
+            "problems": [*self.refused, *o.rejected, *self.unshareable][:20],
+            "waiting_for": o.waiting[:20],
+        }  # fmt: skip
+
+
+class Syncer:
+    """One sync of one store over one connection (autocommit)."""
+
+    def __init__(self, store: Store, conn: Any, link: ledger.Link) -> None:
+        self.store = store
+        self.link = link
+        self.check = ledger.LedgerCheck(store)
+        self.client = TeamClient(conn, link.project, link.schema, check=self.check)
+        self.result = SyncResult(link.project, link.reviewer)
+        self.role = link.role
+
+    def run(self) -> SyncResult:
+        reviewer, self.role = self.client.whoami()
+        self.result.role = self.role
+        if reviewer != self.link.reviewer:
+            raise TeamError(
+                f"this login is the reviewer {reviewer!r} in project {self.link.project!r}, "
+                f"and this store joined as {self.link.reviewer!r}: join again as that login"
+            )
+        self.retry_waiting()
+        self.pull()
+        pushed_subjects: set[str] = set()
+        for attempt in range(ATTEMPTS):
+            try:
+                pushed_subjects |= self.push()
+                break
+            except Conflict:
+                self.result.conflicts += 1
+                if attempt == ATTEMPTS - 1:
+                    raise
+                self.pull()
+        if pushed_subjects and self.client.project_info()["blind"]:
+            self.reveal(sorted(pushed_subjects))
+        self.pull()
+        self.result.outbox, self.result.not_shared = ledger.outbox_size(self.store, reviewer)
+        self.result.outbox -= self.result.not_allowed + self.result.not_shareable
+        return self.result
+
+    # -- in ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def folding(self) -> Iterator[Folder]:
+        """One local transaction: fold, then recompute the cases touched."""
+        try:
+            with self.store.transaction():
+                triage.refold(self.store, in_transaction=True)
+                folder = Folder(self.store, self.link, self.result.outcome)
+                yield folder
+                folder.finish()
+        finally:
+            self.check.flush()  # written (or rolled back): the ledger answers again
+
+    def take(self, pulled: Pulled, cursor: int | None = None) -> None:
+        """Fold a page of checked events and record the refused ones; move the cursor."""
+        with self.folding() as folder:
+            before = self.result.outcome.statuses.copy()
+            for event in pulled.events:
+                folder.place(event)
+            for refusal in pulled.refused:
+                ledger.record(self.store, refusal.event, "refused", refusal.reason)
+                self.result.outcome.statuses["refused"] += 1
+                if len(self.result.refused) < 20:
+                    self.result.refused.append(str(refusal))
+            if cursor is not None:
+                ledger.put_setting(self.store, ledger.CURSOR_SETTING, cursor)
+            if pulled.events or pulled.refused:
+                page = self.result.outcome.statuses - before
+                self.store.log_event(
+                    "team.pull", "team", self.link.project,
+                    after={s: page[s] for s in ledger.STATUSES if page[s]},
+                    context={"cursor": cursor, "events": len(pulled.events) + len(pulled.refused)},
+                )  # fmt: skip
+        self.result.pulled += len(pulled.events) + len(pulled.refused)
+
+    def pull(self) -> None:
+        cursor = ledger.cursor(self.store)
+        while True:
+            page = self.client.pull(cursor, limit=PAGE)
+            if page.cursor == cursor:
+                break
+            self.take(page, page.cursor)
+            cursor = page.cursor
+        self.result.cursor = cursor
+
+    def retry_waiting(self) -> None:
+        waiting = ledger.waiting(self.store, self.link.project)
+        if waiting:
+            with self.folding() as folder:
+                for event in waiting:
+                    folder.place(event)
+
+    def reveal(self, subjects: list[str]) -> None:
+        """Blind review: the cases this sync labelled, read again."""
+        for start in range(0, len(subjects), PAGE):
+            self.take(self.client.pull_subjects(subjects[start : start + PAGE]))
+
+    # -- out --------------------------------------------------------------------------------
+
+    def push(self) -> set[str]:
+        """Push the outbox; the subjects pushed. Conflict: pull and call again."""
+        allowed = ROLE_KINDS.get(self.role, ())
+        heads: dict[str, str | None] = {}
+        subjects: set[str] = set()
+        self.result.not_allowed = 0
+        self.result.unshareable.clear()
+        self.result.not_shareable = 0
+        batch: list[tuple[TeamEvent, str]] = []
+        after = 0
+        while page := ledger.outbox(self.store, self.link.reviewer, after, PUSH):
+            after = page[-1].finding.id
+            for item in page:
+                f = item.finding
+                if f.kind not in allowed:
+                    self.result.not_allowed += 1
+                    continue
+                subject = subject_of(item)
+                if subject not in heads:
+                    heads[subject] = ledger.head(
+                        self.store, self.link.project, self.link.reviewer, subject
+                    )
+                try:
+                    event = event_of(item, self.link.project, heads[subject])
+                except ValueError as exc:
+                    self.result.not_shareable += 1
+                    if len(self.result.unshareable) < 20:
+                        self.result.unshareable.append(f"finding {f.uid[:16]} ({f.kind}): {exc}")
+                    continue
+                heads[subject] = event.hash
+                batch.append((event, f.uid))
+                subjects.add(subject)
+            if len(batch) >= PUSH:
+                self._send(batch)
+                batch = []
+        if batch:
+            self._send(batch)
+        runs = {r for s in subjects for r in (parse_case_subject(s) or [])[:2]}
+        for identity in sorted(runs):
+            parsed = parse_run_identity(identity)
+            if parsed is not None:
+                self.client.record_run(parsed[0], parsed[1] or None)
+        return subjects
+
+    def _send(self, batch: list[tuple[TeamEvent, str]]) -> None:
+        """Push one batch; once the server committed it, record it in the ledger."""
+        try:
+            out = self.client.push([e for e, _ in batch])
+        finally:
+            self.check.flush()
+        with self.store.transaction():
+            for event, uid in batch:
+                ledger.record(self.store, event, "folded", None, uid)
+        self.result.pushed += len(out.inserted)
+        self.result.present += len(out.present)
+
+
+def sync(store: Store, conn: Any | None = None) -> SyncResult:
+    """Sync the store with its team (`team join` first); over `conn` when given (autocommit),
+    else a connection of its own to the joined URL."""
+
+    found = ledger.link(store)
+    if found is None:
+        raise TeamError(
+            "this store has not joined a team store: `evaltui team join URL --project P`"
+        )
+    started = now_iso()
+    try:
+        with db.translated():
+            if conn is not None:
+                result = Syncer(store, conn, found).run()
+            else:
+                with db.connect(found.url, autocommit=True) as own:
+                    result = Syncer(store, own, found).run()
+    except TeamError as exc:
+        _note(store, {"attempt_at": started, "error": exc.message})
+        raise
+    _note(store, {"attempt_at": started, "ok_at": now_iso(), "error": None,
+                  "pushed": result.pushed, "pulled": result.pulled})  # fmt: skip
+    return result
+
+
+def _note(store: Store, values: dict[str, Any]) -> None:
+    """The last sync, for `team status` and the app (not in the event log)."""
+    last = last_sync(store)
+    store.set_setting(ledger.LAST_SYNC_SETTING, {**last, **values}, log=False)
+
+
+def last_sync(store: Store) -> dict[str, Any]:
+    value = store.get_setting(ledger.LAST_SYNC_SETTING, {}, limit=100_000)
+    return value if isinstance(value, dict) else {}
