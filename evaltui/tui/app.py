@@ -178,14 +178,14 @@ class EvaltuiApp(App[None]):
             joined = False
         if not joined:
             return
-        from evaltui.team.live import Live  # only for a joined store (psycopg: in its thread)
+        from evaltui.team.live import Live  # load time: psycopg, joined stores only
 
         self._live = Live(self.db_path, lambda state: self.post_message(TeamChanged(state)))
         self._live.start()
 
     @on(TeamChanged)
     def team_changed(self, message: TeamChanged) -> None:
-        from evaltui.tui.screens.compare import CompareScreen  # not at start-up (its widgets)
+        from evaltui.tui.screens.compare import CompareScreen  # load time: its widgets
 
         self.team_state = message.state
         for screen in self.screen_stack:
