@@ -8,6 +8,7 @@ import errno
 import os
 import re
 import stat
+import sys
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -104,8 +105,6 @@ def read_regular(
     come (a file growing while read). At most limit + 1 bytes are ever held."""
     limit = small_file_limit() if limit is None else limit
     if stdin and str(path) == "-":
-        import sys
-
         return _bounded(sys.stdin.buffer, "-", what, limit, field)
     with open_regular(path, what, field=field) as fh:
         size = os.fstat(fh.fileno()).st_size

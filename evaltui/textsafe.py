@@ -127,10 +127,11 @@ def inert(value: object) -> Any:
     - anything else is refused with a TypeError: a new kind of renderable must be taught
       here before it can be shown, so it cannot skip the door.
     """
+    # load time: rich.console and .table where something is drawn (not the import process)
     from rich.console import Group
-    from rich.padding import Padding
-    from rich.panel import Panel
-    from rich.table import Table
+    from rich.padding import Padding  # load time: as above
+    from rich.panel import Panel  # load time: as above
+    from rich.table import Table  # load time: as above
 
     if value is None:
         return Inert("")

@@ -9,6 +9,7 @@ comparison uses to see that a tool path changed. No I/O.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import zlib
@@ -114,9 +115,8 @@ def loads(data: bytes | str) -> Trajectory:
         steps = _STEPS.validate_json(data)
         if len(steps) <= count:
             return steps
-    import io
 
-    import ijson
+    import ijson  # load time: ijson only for a path longer than a page
 
     raw = data.encode() if isinstance(data, str) else data
     out = Paged()

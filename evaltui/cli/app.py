@@ -13,11 +13,12 @@ import click
 from click.core import ParameterSource
 
 from evaltui import __version__
-from evaltui.cli.output import echo
+from evaltui.cli.output import echo, fit_streams
 from evaltui.errors import EvaltuiError, InputError, StoreError
 from evaltui.paths import ENV_DB, default_db_path
 from evaltui.store import Store
 from evaltui.store.events import REVIEWER_ENV, os_user
+from evaltui.store.guard import check_store_path, failure
 from evaltui.textsafe import visible
 
 # Each command and the module that defines it: a module is imported only when its
@@ -61,8 +62,6 @@ class EvaltuiGroup(click.Group):
             echo(f"Error: {visible(exc.message, limit=2000)}", err=True)
             sys.exit(exc.exit_code)
         except sqlite3.Error as exc:  # a write that failed mid-command: a full disk is said so
-            from evaltui.store.guard import failure
-
             error = failure(store_path(ctx), exc)
             echo(f"Error: {visible(error.message, limit=2000)}", err=True)
             sys.exit(error.exit_code)
@@ -154,8 +153,6 @@ def open_store(
     `audit` (the commands that look for tampering) opens a store whose append-only
     triggers were dropped, and says so; every other command refuses it.
     """
-    from evaltui.store.guard import check_store_path
-
     check_store_path(path)
     if not path.exists() and not write:
         raise StoreError(f"no store at {path}; `evaltui import` creates one")
@@ -233,12 +230,13 @@ def open_app(
     path: Path, taxonomy_path: Path | None = None, *, write: bool = False, judge: int | None = None
 ) -> None:
     """The app on the store (on the judging screen of sample `judge`, when given)."""
+    # load time: Textual (both modules load it) is loaded only when the app opens
     from evaltui.tui import config
-    from evaltui.tui.app import EvaltuiApp  # Textual is only loaded for the app
+    from evaltui.tui.app import EvaltuiApp  # load time: as above
 
     with open_store(path, write=write) as store:  # migrate (or refuse) before the screen takes over
         if taxonomy_path is not None:  # a bad taxonomy file fails here, not mid-session
-            from evaltui.review import taxonomy
+            from evaltui.review import taxonomy  # load time: taxonomy loads pydantic
 
             taxonomy.load(store, taxonomy_path)
     settings = config.load_checked()  # a bad config file too
@@ -246,14 +244,12 @@ def open_app(
 
 
 def taxonomy_in_force(ctx: click.Context, store: Store) -> Any:
-    from evaltui.review import taxonomy
+    from evaltui.review import taxonomy  # load time: pydantic, for the commands that read it
 
     return taxonomy.load(store, ctx.obj.get("taxonomy"))
 
 
 def main() -> None:
-    from evaltui.cli.output import fit_streams
-
     fit_streams()  # PYTHONIOENCODING=ascii: escaped text, never a crash
     try:
         cli(prog_name="evaltui")

@@ -12,9 +12,17 @@ from typing import Any
 
 import click
 
+from evaltui import service
 from evaltui.cli.app import cli, open_app, open_store, reviewer, store_path
 from evaltui.cli.output import echo, make_table, print_rows
+from evaltui.files import write_atomic
+from evaltui.review.calibration import files, judgments, samples
+from evaltui.review.calibration.export import report_json, sample_json
+from evaltui.review.calibration.judgments import criterion_name, criterion_word
+from evaltui.review.calibration.report import check_criterion, report
+from evaltui.review.calibration.text import report_lines
 from evaltui.store import Store, runs
+from evaltui.store.runs import grader
 from evaltui.textsafe import one_line, safe_json, visible
 
 CRITERION = click.option(
@@ -28,7 +36,6 @@ EPOCH = click.option(
 
 def _run_or_mark(store: Store, ref: str | None, mark: str) -> int:
     """RUN, or the run marked `mark` (the app's marks, `evaltui runs`)."""
-    from evaltui import service
 
     if ref is not None:
         return runs.resolve_run(store, ref)
@@ -39,7 +46,6 @@ def _run_or_mark(store: Store, ref: str | None, mark: str) -> int:
 
 
 def result_of(store: Store, run: str, case: str, epoch: int | None) -> Any:
-    from evaltui.store.runs import grader
 
     run_id = runs.resolve_run(store, run)
     return grader.resolve_result(store.conn, run_id, runs.resolve_case(store, case), epoch)
@@ -97,11 +103,6 @@ def sample_cmd(
     Example:
       evaltui calibrate sample cand-2026-11-20 --criterion grounded --n 60 --seed 7
     """
-    from evaltui.files import write_atomic
-    from evaltui.review.calibration import files, samples
-    from evaltui.review.calibration.export import sample_json
-    from evaltui.review.calibration.judgments import criterion_name
-    from evaltui.review.calibration.report import check_criterion
 
     with open_store(store_path(ctx)) as store:
         run_id = _run_or_mark(store, run, "candidate")
@@ -143,8 +144,6 @@ def sample_cmd(
 @click.pass_context
 def samples_cmd(ctx: click.Context, run: str | None, as_json: bool) -> None:
     """The calibration samples kept (of RUN, when given) and how many of each you judged."""
-    from evaltui.review.calibration import judgments, samples
-    from evaltui.review.calibration.export import sample_json
 
     me = reviewer(ctx)
     with open_store(store_path(ctx)) as store:
@@ -194,7 +193,6 @@ def samples_cmd(ctx: click.Context, run: str | None, as_json: bool) -> None:
 def judge_cmd(ctx: click.Context, sample: str) -> None:
     """Open the app's judging screen on SAMPLE: each result blind (the grader's verdict
     hidden until you answer): p pass, f fail, s unsure, e note, u undo."""
-    from evaltui.review.calibration import samples
 
     path = store_path(ctx)
     with open_store(path) as store:
@@ -226,9 +224,6 @@ def label_cmd(
     """Record your judgment of RUN's result on CASE (the judging screen's keys, scripted).
 
     The judgment counts in the grader's calibration like one made on the screen."""
-    from evaltui.review.calibration import judgments
-    from evaltui.review.calibration.judgments import criterion_name, criterion_word
-    from evaltui.review.calibration.report import check_criterion
 
     if undo == (verdict is not None):
         raise click.UsageError("give --verdict, or --undo")
@@ -274,7 +269,6 @@ def import_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Add judgments made elsewhere: a CSV (with a header) or JSON-lines FILE with
     run, case, epoch, criterion, verdict (pass/fail/unsure), reviewer, sample, note.
     Every row is checked first; importing the same file again adds nothing."""
-    from evaltui.review.calibration import files
 
     with open_store(store_path(ctx)) as store:
         added, there = files.import_judgments(store, file)
@@ -291,8 +285,6 @@ def export_cmd(ctx: click.Context, file: Path) -> None:
     """Write every judgment in force (not gold) as JSON lines, with their uids: another
     store's `calibrate import FILE` adds them once, however often files are exchanged.
     Never over an existing file."""
-    from evaltui.files import write_atomic
-    from evaltui.review.calibration import files
 
     if file.exists():
         raise click.UsageError(f"{file} exists: give a new file")
@@ -325,10 +317,6 @@ def report_cmd(
     Example:
       evaltui calibrate report cand-2026-11-20 --baseline prod-2026-11-02 --criterion grounded
     """
-    from evaltui.review.calibration.export import report_json
-    from evaltui.review.calibration.judgments import criterion_name
-    from evaltui.review.calibration.report import report
-    from evaltui.review.calibration.text import report_lines
 
     with open_store(store_path(ctx)) as store:
         run_id = _run_or_mark(store, run, "candidate")

@@ -10,6 +10,8 @@ import click
 from evaltui.cli.app import cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.errors import InputError
+from evaltui.review.labelguide import ratify
+from evaltui.service.codebook import propose_in_store
 from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -31,7 +33,6 @@ def settings(f: Any) -> Any:
 
 
 def _proposed(ctx: click.Context, store: Any, runs: tuple[str, ...], **kw: Any) -> Any:
-    from evaltui.service.codebook import propose_in_store
 
     if len(runs) not in (0, 2):
         raise InputError("BASE CAND", "give both runs of the comparison, or neither")
@@ -162,7 +163,6 @@ def ratify_cmd(
     taxonomy version and changes no finding: its cases become suggested labels
     (`evaltui codebook suggestions`), each a finding only once confirmed.
     """
-    from evaltui.review.labelguide import ratify
 
     if ctx.obj.get("taxonomy"):
         raise InputError(
@@ -210,7 +210,6 @@ def ratify_cmd(
 @click.pass_context
 def suggestions_cmd(ctx: click.Context, cls: str | None, as_json: bool) -> None:
     """The labels ratified proposals suggest that no reviewer has confirmed yet."""
-    from evaltui.review.labelguide import ratify
 
     with open_store(store_path(ctx)) as store:
         found = ratify.suggestions(store, cls)
@@ -254,7 +253,6 @@ def confirm_cmd(
     CASE is a case key or SUITE/KEY among `evaltui codebook suggestions CLASS`; --all
     takes every one, and asks for --yes.
     """
-    from evaltui.review.labelguide import ratify
 
     if bool(cases) == every:
         raise InputError("CASE", "name the cases to confirm, or --all (with --yes)")

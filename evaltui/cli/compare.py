@@ -7,10 +7,13 @@ from typing import Any
 import click
 from rich.text import Text
 
+from evaltui import trajectory
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
-from evaltui.compare import default_dimensions, run_ref
+from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer, default_dimensions, run_ref
+from evaltui.compare.paths import case_paths
 from evaltui.compare.production import Production, dimensions_with, from_store, headline
+from evaltui.errors import NotFoundError
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
 from evaltui.review import triage
@@ -88,8 +91,6 @@ def compare_cmd(
       evaltui compare prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20
       evaltui compare 1 2 --reducer majority --json | jq .counts
     """
-    from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer
-
     red: Reducer | str = Reducer.choice(reducer)
     path = store_path(ctx)
     with open_store(path) as store:
@@ -264,11 +265,6 @@ def case_cmd(
       evaltui case 1 2 refund-02
       evaltui case base cand refund-02 --json | jq '.paths.aligned'
     """
-    from evaltui import trajectory
-    from evaltui.compare import Comparison
-    from evaltui.compare.paths import case_paths
-    from evaltui.errors import NotFoundError
-
     path = store_path(ctx)
     with open_store(path) as store:
         b, c = resolve_run(store, baseline), resolve_run(store, candidate)
@@ -356,8 +352,6 @@ def _page(paths: dict[str, Any], detail: Any) -> list[str]:
     """Bound what `case` prints (docs/compare.md): each run's page of a long path (`page`:
     first step, steps shown, steps in all, steps left out) and every long step field cut
     at EVALTUI_MAX_CASE_FIELD_CHARS, saying how much was left out. Notes for the text form."""
-    from evaltui import trajectory
-
     limit = trajectory.max_field_chars()
     notes = []
     sides = {

@@ -9,9 +9,12 @@ from pathlib import Path
 import click
 from rich.text import Text
 
+from evaltui import exporters, gate, signing
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
+from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
+from evaltui.files import check_writable, read_capped
 from evaltui.gate import production
 from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
@@ -73,9 +76,6 @@ def gate_cmd(
       evaltui gate prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20 \\
           --policy fixtures/policies/support-assistant.toml --md decision.md --junit gate.xml
     """
-    from evaltui import exporters, gate
-    from evaltui.files import check_writable
-
     if sign_key is not None and out is None:
         raise click.UsageError("--sign signs the --out record: give --out FILE")
     for target in (out, md_path, junit):  # refused before a decision is recorded
@@ -90,8 +90,6 @@ def gate_cmd(
             gate.record_decision(store, record)
     exporters.write_to(record, {"json": out, "markdown": md_path, "junit": junit})
     if sign_key is not None and out is not None:
-        from evaltui import signing
-
         sig = signing.sign(out, sign_key, signing.DECISION)
         if not no_record:  # verify then knows a copy without its signature was stripped
             with open_store(store_path(ctx)) as store:
@@ -143,8 +141,6 @@ def decisions_cmd(
     ctx: click.Context, as_json: bool, limit: int | None, show_id: int | None
 ) -> None:
     """The decisions kept in the store, newest first."""
-    from evaltui import gate
-
     with open_store(store_path(ctx)) as store:
         if show_id is not None:
             echo(safe_json(gate.get_decision(store, show_id).data))
@@ -203,9 +199,7 @@ def verify_cmd(
 
     Exit 0 when it holds, 5 when anything differs (each difference is listed).
     """
-    from evaltui import gate
-    from evaltui.errors import InputError
-    from evaltui.files import read_capped
+    # load time: findings_files loads every importer; of the gate's commands only verify needs it
     from evaltui.review.findings_files import signers_file
 
     try:
@@ -239,8 +233,6 @@ def verify_cmd(
 
 def _policy_signers(record: dict[str, object], policy_path: Path | None) -> Path | None:
     """The allowed-signers file the record's policy names, if it names one."""
-    from evaltui import gate
-
     prov = record.get("provenance")
     path = policy_path or (
         Path(str(prov["policy"]["path"]))

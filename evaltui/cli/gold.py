@@ -9,6 +9,11 @@ import click
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.calibrate import CRITERION, EPOCH, result_of
 from evaltui.cli.output import echo, make_table, print_rows
+from evaltui.errors import InputError
+from evaltui.review.calibration import files, gold
+from evaltui.review.calibration.judgments import criterion_name, criterion_word
+from evaltui.review.calibration.report import check_criterion
+from evaltui.store.runs import grader
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -36,9 +41,6 @@ def gold_add(
     note: str | None,
 ) -> None:
     """Set RUN's result on CASE as a gold item with ANSWER (adjudicators only)."""
-    from evaltui.review.calibration import gold
-    from evaltui.review.calibration.judgments import criterion_name
-    from evaltui.review.calibration.report import check_criterion
 
     with open_store(store_path(ctx)) as store:
         ref = result_of(store, run, case, epoch)
@@ -59,8 +61,6 @@ def gold_withdraw(
     ctx: click.Context, run: str, case: str, criterion: str | None, epoch: int | None
 ) -> None:
     """Withdraw a gold item (adjudicators only); answers already given stay recorded."""
-    from evaltui.review.calibration import gold
-    from evaltui.review.calibration.judgments import criterion_name
 
     with open_store(store_path(ctx)) as store:
         ref = result_of(store, run, case, epoch)
@@ -75,7 +75,6 @@ def gold_withdraw(
 def gold_import(ctx: click.Context, file: Path) -> None:
     """Gold answers from a CSV or JSON-lines FILE: run, case, epoch, criterion, answer,
     note (adjudicators only; importing the same file again adds nothing)."""
-    from evaltui.review.calibration import files
 
     with open_store(store_path(ctx)) as store:
         added, there = files.import_gold(store, file)
@@ -88,10 +87,6 @@ def gold_import(ctx: click.Context, file: Path) -> None:
 def gold_list(ctx: click.Context, as_json: bool) -> None:
     """The gold items in force. Their answers are shown only to an adjudicator (anyone,
     when the store lists none); others see how many there are per criterion."""
-    from evaltui.errors import InputError
-    from evaltui.review.calibration import gold
-    from evaltui.review.calibration.judgments import criterion_word
-    from evaltui.store.runs import grader
 
     with open_store(store_path(ctx)) as store:
         items = gold.in_force(store.conn)

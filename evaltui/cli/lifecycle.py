@@ -9,6 +9,7 @@ import click
 from evaltui.cli.app import InputFile, cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_table, print_rows
 from evaltui.models import CASE_STATUSES
+from evaltui.review import lifecycle
 from evaltui.review.lifecycle import REASONS as RETIRE_REASONS
 from evaltui.textsafe import one_line, safe_json
 
@@ -29,8 +30,6 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
     All the cases change in one transaction; each is recorded in the event log.
     `evaltui restore` undoes it. A later import keeps them retired.
     """
-    from evaltui.review import lifecycle
-
     with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.retire(store, ids, reason, note)
@@ -43,8 +42,6 @@ def retire_cmd(ctx: click.Context, cases: tuple[str, ...], reason: str, note: st
 @click.pass_context
 def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) -> None:
     """Make retired or quarantined cases active again."""
-    from evaltui.review import lifecycle
-
     with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.restore(store, ids, note)
@@ -57,8 +54,6 @@ def restore_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) ->
 @click.pass_context
 def quarantine_cmd(ctx: click.Context, cases: tuple[str, ...], note: str | None) -> None:
     """Quarantine cases: still visible, left out of the gate, awaiting a decision."""
-    from evaltui.review import lifecycle
-
     with open_store(store_path(ctx)) as store:
         ids = lifecycle.resolve_cases(store, list(cases))
         n = lifecycle.quarantine(store, ids, note)
@@ -88,8 +83,6 @@ def stale_cmd(
     a marker of obsolescence from config (an attribute value, or first seen
     before a date).
     """
-    from evaltui.review import lifecycle
-
     with open_store(store_path(ctx), write=save_markers) as store:
         marks = lifecycle.load_markers(store, markers)
         if save_markers:
@@ -135,8 +128,6 @@ def cases_cmd(
     ctx: click.Context, status: str | None, suite: str | None, limit: int | None, as_json: bool
 ) -> None:
     """List cases with their lifecycle status (who retired them, when, why)."""
-    from evaltui.review import lifecycle
-
     with open_store(store_path(ctx)) as store:
         rows = lifecycle.list_cases(store, status=status, suite=suite, limit=limit)
         counts = lifecycle.status_counts(store)

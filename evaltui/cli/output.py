@@ -11,6 +11,8 @@ from typing import Any, cast
 import click
 from rich.cells import cell_len
 from rich.console import Console
+from rich.control import Control
+from rich.live_render import LiveRender
 from rich.table import Table
 from rich.text import Text
 
@@ -21,9 +23,6 @@ from evaltui.textsafe import inert, visible
 def _rich_own() -> tuple[type, ...]:
     """What Rich itself prints through a console (a live progress bar's cursor moves and
     its own render): made by Rich, holding no data of ours beyond what we gave it inert."""
-    from rich.control import Control
-    from rich.live_render import LiveRender
-
     return (Control, LiveRender)
 
 

@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 from rich.console import Console
 
+from evaltui import service
 from evaltui.cli.app import cli, open_app, open_store, reviewer, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
+from evaltui.importers.native import NativeHeaderLine, NativeLine
+from evaltui.importers.otlp_logs import pair
 from evaltui.models import ROLES, Role
 from evaltui.paths import demo_db_path
+from evaltui.store.guard import leftovers
 from evaltui.textsafe import one_line, safe_json, visible
 
 if TYPE_CHECKING:
@@ -37,7 +41,7 @@ def _progress_hook(console: Console, show: bool) -> tuple[Any, Any]:
     """A rich progress bar per run on a terminal; nothing otherwise."""
     if not show:
         return None, None
-    from rich.progress import (
+    from rich.progress import (  # load time: a bar only for an import on a terminal
         BarColumn,
         Progress,
         TaskProgressColumn,
@@ -112,8 +116,6 @@ def import_cmd(
       evaltui import results.jsonl --role candidate --name cand-0412
       evaltui import logs/*.eval
     """
-    from evaltui import service
-
     console = make_console(err=True)
     options = ImportOptions(
         name=name,
@@ -149,7 +151,6 @@ def import_cmd(
                 )
         else:
             units.append((path, None))
-    from evaltui.importers.otlp_logs import pair
 
     units, logs = pair(units)  # OTLP logs files join the OTLP traces files given with them
     into = partial(
@@ -231,8 +232,6 @@ def _import_into(
 ) -> tuple[int, int]:
     """Import each unit into `store`, one transaction per run, saying what became of it.
     Returns (runs imported, files failed)."""
-    from evaltui import service
-
     bar, hook = _progress_hook(console, console.is_terminal)
     failed = imported = 0
     kept: list[str] = []
@@ -273,8 +272,6 @@ def _import_into(
 def _mention_leftovers(db: Path) -> None:
     """Private files of a new store whose import was killed (kill -9, a crash): never read
     as a store; named so they can be deleted (evaltui deletes no file it did not make here)."""
-    from evaltui.store.guard import leftovers
-
     stale = leftovers(db)
     if stale:
         names = ", ".join(visible(p.name, limit=120) for p in stale[:3])
@@ -305,8 +302,6 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     Example:
       evaltui runs --json | jq '.[] | {name, pass_rate}'
     """
-    from evaltui import service
-
     with open_store(store_path(ctx)) as store:
         summaries = service.list_runs(store)
     if as_json:
@@ -364,8 +359,6 @@ def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
     same store is opened again, with your triage in it. --fresh deletes that store first
     (and says so), and refuses when it holds any run that is not the demo's.
     """
-    from evaltui import service
-
     path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
     if fresh:
         service.check_demo_store_disposable(path)
@@ -420,11 +413,10 @@ def schema(what: str) -> None:
     decision   the decision record `gate --out` writes (docs/decision.schema.json)
     """
     if what == "decision":
-        from evaltui.gate.record import json_schema
+        from evaltui.gate.record import json_schema  # load time: the record loads compare/
 
         echo(safe_json(json_schema()))
         return
-    from evaltui.importers.native import NativeHeaderLine, NativeLine
 
     echo(
         json.dumps(
@@ -468,7 +460,6 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     if as_json:
         echo(safe_json([e.as_dict() for e in events]))
         return
-    from evaltui import service
 
     with open_store(store_path(ctx)) as store:
         subjects = service.event_subjects(store, events)

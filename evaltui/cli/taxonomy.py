@@ -10,6 +10,7 @@ import click
 
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
+from evaltui.review import taxonomy
 from evaltui.textsafe import one_line, safe_json, visible
 
 
@@ -55,7 +56,6 @@ def taxonomy_group(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def taxonomy_import(ctx: click.Context, file: Path) -> None:
     """Store FILE as this store's taxonomy (recorded; old findings keep their class)."""
-    from evaltui.review import taxonomy
 
     tax = taxonomy.parse_toml(file)
     with open_store(store_path(ctx), write=True) as store:
@@ -72,7 +72,6 @@ def taxonomy_import(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def taxonomy_export(ctx: click.Context) -> None:
     """Print the taxonomy in force as TOML (a starting point to edit)."""
-    from evaltui.review import taxonomy
 
     with open_store(store_path(ctx)) as store:
         echo(taxonomy.to_toml(taxonomy_in_force(ctx, store)), nl=False)
@@ -86,7 +85,6 @@ def taxonomy_versions(ctx: click.Context, as_json: bool) -> None:
 
     Version 1 is what was in force before the first change (recorded with that change).
     """
-    from evaltui.review import taxonomy
 
     with open_store(store_path(ctx)) as store:
         found = taxonomy.versions(store)
@@ -126,7 +124,6 @@ def taxonomy_versions(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def taxonomy_diff(ctx: click.Context, old: int, new: int, as_json: bool) -> None:
     """What changed from taxonomy version OLD to NEW: classes added, removed, changed."""
-    from evaltui.review import taxonomy
 
     with open_store(store_path(ctx)) as store:
         a, b = taxonomy.version(store, old, "OLD"), taxonomy.version(store, new, "NEW")

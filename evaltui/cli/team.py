@@ -9,6 +9,7 @@ import click
 
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo
+from evaltui.team import TeamError, admin, db, ledger, member, sync
 from evaltui.team.schema import ROLES
 from evaltui.textsafe import safe_json
 
@@ -33,8 +34,6 @@ def init_cmd(url: str, schema: str, project: str, blind: bool) -> None:
     """Create the shared schema, its group roles and policies (idempotent; run as the admin,
     who owns it). URL: a PostgreSQL connection string or URL without a password (libpq
     reads it from PGPASSWORD, ~/.pgpass or a service file); none: libpq's environment."""
-    from evaltui.team import admin, db
-
     with db.translated(), db.connect(url) as conn:
         result = admin.init(conn, schema, project, blind=blind)
     state = "re-asserted" if result.existed else "created"
@@ -59,8 +58,6 @@ def add_member_cmd(
 ) -> None:
     """Make NAME a member: its login role (made if missing, with no password), its group,
     and the reviewer name every event it writes must carry."""
-    from evaltui.team import admin, db
-
     with db.translated(), db.connect(url) as conn:
         result = admin.add_member(conn, schema, project, name, role, login)
     echo(f"{result.reviewer} ({result.login}) in project {result.project} as {result.role}: "
@@ -78,7 +75,6 @@ def join_cmd(ctx: click.Context, url: str, project: str, schema: str) -> None:
     """Share this store's triage with a team project, as the login URL connects as (a
     member: `team add-member`). Keeps URL (never one holding a password) in the store;
     `evaltui sync` then pushes and pulls."""
-    from evaltui.team import db, member
 
     with (
         db.translated(),
@@ -102,7 +98,6 @@ def status_cmd(ctx: click.Context, offline: bool, as_json: bool) -> None:
     """The team this store shares with: the outbox (findings not yet shared), the last
     sync, events waiting or refused; online, the members and the runs others imported
     that this store lacks."""
-    from evaltui.team import TeamError, db, ledger, member
 
     with open_store(store_path(ctx)) as store:
         link = ledger.link(store)
@@ -162,7 +157,6 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     """Share this store's triage with its team (`team join` first): pull the others'
     events into this store, push this reviewer's findings not yet shared. Safe to run
     any time, and again: a sync with nothing new changes nothing."""
-    from evaltui.team import sync
 
     with open_store(store_path(ctx)) as store:
         result = sync.sync(store)

@@ -9,7 +9,9 @@ import click
 
 from evaltui.cli.app import InputFile, cli, open_store, store_path, taxonomy_in_force
 from evaltui.cli.output import echo, make_table, print_rows
+from evaltui.files import check_writable
 from evaltui.models import CASE_STATUSES, FINDING_VERDICTS
+from evaltui.review import triage
 from evaltui.store.runs import resolve_case, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -57,8 +59,6 @@ def label_cmd(
       evaltui label prod-2026-11-02 cand-2026-11-20 refunds-004 \\
           --class unsafe_tool_action --verdict real_regression --note "changed the card in chat"
     """
-    from evaltui.review import triage
-
     if not any(v is not None for v in (cls, owner, verdict, note)):
         raise click.UsageError("give at least one of --class, --owner, --verdict, --note")
     with open_store(store_path(ctx)) as store:
@@ -78,7 +78,7 @@ def label_cmd(
                 raise click.UsageError(
                     "--step goes with --class: the class of the failure at that call"
                 )
-            from evaltui.compare import Comparison  # only for --step: the other commands start fast
+            from evaltui.compare import Comparison  # load time: compare/, only for --step
 
             with Comparison(store.path, base, cand, statuses=frozenset(CASE_STATUSES)) as cmp:
                 kwargs["step"] = cmp.step_in_case(case_id, step_no - 1)
@@ -123,8 +123,6 @@ def findings_list(
     an owner or a note alone leaves it `untriaged`, and a case only unverified
     findings speak on is `unverified` (shown, never counted by the gate).
     """
-    from evaltui.review import triage
-
     with open_store(store_path(ctx)) as store:
         rows = triage.list_findings(
             store,
@@ -203,8 +201,7 @@ def findings_export(
     Example (the reviewer importing it verifies FILE.sig against their allowed-signers file):
       evaltui findings export ana.jsonl --sign ~/.ssh/id_ed25519
     """
-    from evaltui.files import check_writable
-    from evaltui.review import findings_files
+    from evaltui.review import findings_files  # load time: it loads every importer
 
     if otlp or endpoint:  # docs/triage.md: triage out as OpenTelemetry
         _export_otlp(ctx, file, baseline, candidate, sign_key, otlp, endpoint)
@@ -227,8 +224,7 @@ def findings_export(
 def _export_otlp(ctx: click.Context, file: Path | None, baseline: str | None,
                  candidate: str | None, sign_key: Path | None, otlp: bool,
                  endpoint: str | None) -> None:  # fmt: skip
-    from evaltui.exporters import findings_otlp
-    from evaltui.files import check_writable
+    from evaltui.exporters import findings_otlp  # load time: only --otlp exports spans
 
     if not otlp or sign_key or (file is None and not endpoint):
         raise click.UsageError("--endpoint goes with --otlp; --otlp takes FILE or --endpoint "
@@ -270,10 +266,10 @@ def findings_import(
     (unverified)"): it is an opinion of its own, and never replaces, retracts or
     adjudicates anyone's finding. A signed file speaks only for its signer.
     """
-    from evaltui.review import findings_files
+    from evaltui.review import findings_files  # load time: it loads every importer
 
     if allowed_signers is None and policy_path is not None:
-        from evaltui.gate import load_policy
+        from evaltui.gate import load_policy  # load time: gate/ loads compare/
 
         allowed_signers = load_policy(policy_path).allowed_signers
     with open_store(store_path(ctx)) as store:
@@ -313,8 +309,6 @@ def findings_adjudicators(
     files count only when signed by a listed adjudicator (or any signed reviewer
     while none are listed).
     """
-    from evaltui.review import triage
-
     for name in add:
         triage.check_name(name, "--add", "adjudicator")  # refused before the store is opened
     with open_store(store_path(ctx), write=bool(add or remove)) as store:
@@ -333,7 +327,7 @@ def findings_adjudicators(
 @click.pass_context
 def findings_signers(ctx: click.Context, file: Path | None) -> None:
     """Show, or set, the allowed-signers file findings imports are verified against."""
-    from evaltui.review.findings_files import SIGNERS_SETTING
+    from evaltui.review.findings_files import SIGNERS_SETTING  # load time: every importer
 
     with open_store(store_path(ctx), write=file is not None) as store:
         if file is not None:
@@ -348,8 +342,6 @@ def findings_signers(ctx: click.Context, file: Path | None) -> None:
 @click.pass_context
 def findings_undo(ctx: click.Context, baseline: str, candidate: str) -> None:
     """Undo your latest finding in a comparison (the undo is recorded too)."""
-    from evaltui.review import triage
-
     with open_store(store_path(ctx)) as store:
         f = triage.undo(store, resolve_run(store, baseline), resolve_run(store, candidate))
     echo("nothing to undo" if f is None else f"undone on {visible(f.case_key, limit=200)}")
@@ -364,8 +356,6 @@ def findings_agreement(
     ctx: click.Context, baseline: str | None, candidate: str | None, as_json: bool
 ) -> None:
     """Percent agreement and Cohen's kappa per reviewer pair, on class and on verdict."""
-    from evaltui.review import triage
-
     with open_store(store_path(ctx)) as store:
         rows = triage.agreement(
             store,

@@ -310,7 +310,7 @@ def read_trajectory(
     row = conn.execute(runs.SAMPLE_TRAJECTORY, (run_id, case_id, epoch)).fetchone()
     if row is None:
         return None
-    import zstandard  # deferred (36 ms): only agent runs hold trajectories
+    import zstandard  # load time: zstandard (36 ms), only agent runs hold trajectories
 
     return trajectory.loads(zstandard.ZstdDecompressor().decompress(row[0]))
 

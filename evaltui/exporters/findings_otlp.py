@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from evaltui import __version__
 from evaltui.errors import InputError
 from evaltui.files import atomic_writer
 from evaltui.review import triage
@@ -93,8 +96,6 @@ def records(store: Store, base: int | None = None, cand: int | None = None) -> I
 
 def requests(store: Store, base: int | None = None, cand: int | None = None) -> Iterator[str]:
     """OTLP/JSON `ExportLogsServiceRequest`s of at most BATCH records, each one line."""
-    from evaltui import __version__
-
     resource = {"attributes": [_attr("service.name", "evaltui"),
                                _attr("service.version", __version__)]}  # fmt: skip
     scope = {"name": NAME, "version": __version__}
@@ -133,9 +134,6 @@ def export(store: Store, path: Path | None, endpoint: str | None = None, *,
 def post(endpoint: str, body: str, what: str) -> None:
     """One OTLP/HTTP JSON request; an HTTP error, a refused connection or rejected records
     is an error naming the endpoint."""
-    import urllib.error
-    import urllib.request
-
     if not re.match(r"https?://", endpoint):
         raise InputError(endpoint, "an http:// or https:// URL is expected (an OTLP/HTTP logs "
                          "endpoint, such as http://127.0.0.1:4318/v1/logs)")  # fmt: skip

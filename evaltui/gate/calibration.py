@@ -118,7 +118,7 @@ def section(
         return None
     # load time: the judgments and the estimators only for a policy that uses them
     from evaltui.review.calibration.report import check_criterion, figures, grader_identity
-    from evaltui.review.calibration.samples import samples_for
+    from evaltui.review.calibration.samples import samples_for  # load time: as above
 
     std = loaded.policy.calibration
     conn = store.conn

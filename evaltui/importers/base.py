@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +95,6 @@ _COUNT_VALUES_FROM = 1 << 20  # lines shorter than this cannot hold the values l
 def limit_csv_fields() -> None:
     """CSV cells are capped at the field limit (Python's own default is 128 KiB); set by
     every CSV reader, so the cap does not depend on which format was read first."""
-    import csv
-
     csv.field_size_limit(env_limit("EVALTUI_MAX_FIELD_BYTES", MAX_FIELD_BYTES))
 
 
@@ -169,8 +169,6 @@ def decode_utf8(path: Path, raw: bytes, location: str) -> str:
 
 def json_line(path: Path, raw: bytes, location: str) -> Any:
     """One JSONL line parsed: UTF-8 and JSON errors name the file and the line."""
-    import json
-
     text = decode_utf8(path, raw, location)
     try:
         return json.loads(text)
@@ -214,7 +212,6 @@ def as_text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    import json
 
     return json.dumps(value, ensure_ascii=False, indent=1)
 

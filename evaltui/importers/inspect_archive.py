@@ -12,6 +12,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import ijson
+
 from evaltui.errors import InputError
 from evaltui.importers.base import MAX_RECORD_VALUES, env_limit
 from evaltui.importers.inspect_nan import ConstantReader
@@ -81,7 +83,7 @@ def read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytea
     if info.compress_type != ZSTD_METHOD:
         with zf.open(info) as stream:
             return bounded(path, info, stream)
-    import zstandard  # deferred: only .eval files written by recent Inspect need it
+    import zstandard  # load time: only .eval files written by recent Inspect need it
 
     raw = _compressed(path, zf, info)
     try:
@@ -141,7 +143,7 @@ def _stream(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
     _check_declared(path, info)
     if info.compress_type != ZSTD_METHOD:
         return _Member(path, info, zf.open(info), crc=False)  # zipfile checks the CRC itself
-    import zstandard
+    import zstandard  # load time: as in read_member
 
     raw = _compressed(path, zf, info)
     return _Member(path, info, zstandard.ZstdDecompressor().stream_reader(raw), crc=True)
@@ -149,8 +151,7 @@ def _stream(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
 
 def member_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
     """A member parsed as it is decompressed (Inspect's NaN read as inspect_nan says)."""
-    import ijson
-    import zstandard
+    import zstandard  # load time: only an .eval archive is read with it
 
     try:
         info = zf.getinfo(name)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from evaltui.errors import InputError
+from evaltui.importers import otlp_logs, otlp_proto, otlp_steps
 from evaltui.importers.base import (
     ImportOptions,
     ParsedRun,
@@ -132,7 +133,6 @@ class OtelGenAIImporter:
     def sniff(self, path: Path, head: bytes) -> bool:
         if head.lstrip(b"\xef\xbb\xbf").lstrip().startswith(b'{"resourceSpans"'):
             return True
-        from evaltui.importers import otlp_proto
 
         return bool(head) and otlp_proto.sniff(path, head, "traces")
 
@@ -176,7 +176,6 @@ class OtelGenAIImporter:
                 (census.read if label in READ or label == "case" else census.skipped)[label] += n
             census.content_missing += sum(1 for v in views.values() if v.content_missing)
             ordered = [root_view, *views.values()]
-            from evaltui.importers import otlp_steps
 
             has_key = otlp_steps.case_key(t.root, ordered) is not None
             has_verdict = _has_verdict(t.root, ordered)
@@ -210,7 +209,6 @@ class OtelGenAIImporter:
 
     def _records(self, path: Path, options: ImportOptions, progress: Progress, census: Census,
                  joined: Joined | None) -> Iterator[Record]:  # fmt: skip
-        from evaltui.importers import otlp_steps
 
         read: Counter[str] = Counter()
         for t in self._traces(path, progress, joined):
@@ -279,7 +277,6 @@ class OtelGenAIImporter:
 def _load_logs(options: ImportOptions) -> Joined | None:
     if not options.logs:
         return None
-    from evaltui.importers import otlp_logs
 
     return otlp_logs.load(options.logs)
 
@@ -293,7 +290,6 @@ def _batches(path: Path, progress: Progress) -> Iterator[tuple[int, str, Iterato
             location = f"line {number}"
             yield number, location, spans_of(path, json_line(path, raw, location), location)
         return
-    from evaltui.importers import otlp_proto
 
     progress.total = path.stat().st_size
     yield from otlp_proto.spans(path, progress)

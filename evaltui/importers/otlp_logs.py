@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaltui.errors import InputError
+from evaltui.importers import otlp_proto
 from evaltui.importers.base import (
     ImportOptions,
     ParsedRun,
@@ -44,7 +45,6 @@ def records(path: Path) -> Iterator[LogRecord]:
             location = f"line {number}"
             yield from log_records_of(path, json_line(path, raw, location), location)
         return
-    from evaltui.importers import otlp_proto
 
     if not otlp_proto.sniff(path, _head(path), "logs"):
         raise InputError(str(path), "not an OTLP logs file (an ExportLogsServiceRequest as JSON "
@@ -116,7 +116,6 @@ class OtlpLogsImporter:
     def sniff(self, path: Path, head: bytes) -> bool:
         if is_json_logs(head):
             return True
-        from evaltui.importers import otlp_proto
 
         return bool(head) and otlp_proto.sniff(path, head, "logs")
 
@@ -132,6 +131,7 @@ def pair(units: list[tuple[Path, str | None]]) -> tuple[list[tuple[Path, str | N
     """The units of one `evaltui import` with its OTLP logs files taken out, and those files:
     they join every OTLP traces file of the same command. With no traces file among the
     units the logs files stay (and are refused on their own)."""
+    # cycle: importers/__init__ imports this module before it defines detect
     from evaltui.importers import detect
 
     def fmt(path: Path, known: str | None) -> str | None:

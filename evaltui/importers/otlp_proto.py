@@ -94,11 +94,13 @@ def sniff(path: Path, head: bytes, kind: str) -> bool:
 
 def _request(kind: str) -> Any:
     if kind == "traces":
+        # load time: opentelemetry-proto (and protobuf) only for an OTLP protobuf file
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceRequest,
         )
 
         return ExportTraceServiceRequest()
+    # load time: as above
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     return ExportLogsServiceRequest()
@@ -167,7 +169,7 @@ def spans(path: Path, progress: Progress | None = None) -> Iterator[tuple[int, s
 
 
 def _parse(path: Path, kind: str, data: bytes, location: str) -> Any:
-    from google.protobuf.message import DecodeError
+    from google.protobuf.message import DecodeError  # load time: protobuf, for OTLP protobuf
 
     request = _request(kind)
     try:

@@ -57,7 +57,7 @@ def import_units(folder: Path) -> tuple[list[tuple[Path, str | None]], list[Path
     results_*.json / samples_*.jsonl files) as one. Returns (units with the format found
     for them, so it is not detected again; skipped files): the skipped are bookkeeping
     files and files no format recognises, in path order."""
-    from evaltui.importers import detect
+    from evaltui.importers import detect  # load time: the importers load pydantic and more
 
     units: list[tuple[Path, str | None]] = []
     skipped: list[Path] = []
@@ -107,9 +107,10 @@ def import_path(
         raise InputError(str(path), "no such file or folder")
     # a FIFO would block the first read forever, a device (/dev/zero) never end
     check_regular(path, "results file")
+    # load time: the importers (pydantic and more) only for an import, not when the app opens
     from evaltui.importers import ImportOptions, detect, get_importer, sha256_file
-    from evaltui.importers.base import checked_records
-    from evaltui.service import import_process
+    from evaltui.importers.base import checked_records  # load time: as above
+    from evaltui.service import import_process  # load time: as above
 
     importer = get_importer(fmt) if fmt else detect(path)
     options = options or ImportOptions()
@@ -198,7 +199,7 @@ def writes_alone(path: Path) -> bool:
     setting = os.environ.get("EVALTUI_IMPORT_ALONE", "")
     if setting in ("0", "1"):
         return setting == "1"
-    from evaltui.service import import_process
+    from evaltui.service import import_process  # load time: it loads the importers
 
     return path.is_file() and path.stat().st_size >= import_process.MIN_BYTES
 
@@ -303,9 +304,10 @@ def load_demo_reviews(store: Store, *, new: bool) -> int:
     """The demo's reviews: 60 blind judgments and gold answers (README.md; added once),
     its traffic weights (#28: the production estimate in the app; kept once), and, in a
     `new` store, its reviewers' notes that name no class (#29); how many notes."""
-    from evaltui.review.calibration import demo as calibration  # only the demo loads these
-    from evaltui.review.labelguide.demo import add_demo_notes
-    from evaltui.store import traffic
+    # load time: only the demo loads these (calibration's estimators, the traffic reader)
+    from evaltui.review.calibration import demo as calibration
+    from evaltui.review.labelguide.demo import add_demo_notes  # load time: as above
+    from evaltui.store import traffic  # load time: as above
 
     calibration.load(store)
     traffic.keep_demo(store)
@@ -318,7 +320,7 @@ def check_demo_store_disposable(path: Path) -> None:
     deletes only what `demo` made. Read without writing a byte."""
     if not path.exists():
         return
-    from evaltui.importers import sha256_file
+    from evaltui.importers import sha256_file  # load time: the importers, only for demo --fresh
 
     demo = {sha256_file(demo_data_dir() / name) for name in DEMO_FILES}
     try:  # the store's own door, read-only, not migrated (nothing written, not even the WAL)

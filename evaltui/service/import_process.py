@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from evaltui.errors import InputError
+from evaltui.importers import get_importer
 from evaltui.importers.base import ImportOptions, Progress, checked_records
-from evaltui.store.rows import RowBatch, RowSource, Tally
+from evaltui.store.rows import RowBatch, RowSource, Tally, build_rows
 
 # Batches (~2,000 results, ~2 MB each) the reader may be ahead of the writer.
 AHEAD = 8
@@ -85,8 +86,6 @@ def _reader(fmt: str, path: str, options: ImportOptions, index: int, run_id: int
     out = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    from evaltui.importers import get_importer
-    from evaltui.store.rows import build_rows
 
     try:
         try:

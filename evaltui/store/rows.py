@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from evaltui import trajectory
 from evaltui.errors import InputError
 from evaltui.models import Record
 
@@ -191,9 +192,7 @@ def _crc(text: str) -> int:
 def _trajectory_row(rec: Record) -> tuple[int, bytes, str, str]:
     """(tool-path fingerprint, the trajectory compressed, its tools and its sources as
     JSON lists) of a record's trajectory."""
-    import zstandard
-
-    from evaltui import trajectory
+    import zstandard  # load time: only a run with trajectories compresses them
 
     steps = [s if isinstance(s, trajectory.Step) else trajectory.Step.model_validate(s)
              for s in rec.trajectory or []]  # fmt: skip

@@ -158,7 +158,7 @@ class Store(EventLog):
             raise StoreError(f"{self.path} is not an evaltui store: {exc}") from exc
         check_not_newer(applied, self.path)  # again: another evaltui may have migrated it since
         if len(applied) < len(KNOWN):
-            from evaltui.store.migrations import Database, migrations  # only to apply
+            from evaltui.store.migrations import Database, migrations  # load time: only to apply
 
             # Under a write lock, so two processes opening a new store at once
             # cannot both apply the same migration.

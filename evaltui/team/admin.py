@@ -131,7 +131,7 @@ def init(
 
 
 def _sql(template: str, *names: str) -> Any:
-    from psycopg import sql
+    from psycopg import sql  # load time: psycopg (the team extra) only for team commands
 
     return sql.SQL(template).format(*(ident(n) for n in names))
 

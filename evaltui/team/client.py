@@ -136,7 +136,7 @@ class TeamClient:
     def push(self, events: Iterable[TeamEvent]) -> Pushed:
         """Insert the events (in chain order) the server does not hold yet; one transaction
         per batch of 500. Pushing the same event again inserts nothing."""
-        import psycopg
+        import psycopg  # load time: psycopg (the team extra) only when pushing
 
         todo = list(events)
         self._refuse_early(todo)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def _psycopg() -> Any:
     try:
-        import psycopg
+        import psycopg  # load time, and optional: the team extra, said plainly when missing
     except ImportError:
         raise TeamError("the team store needs psycopg 3: pip install 'evaltui[team]'") from None
     return psycopg
@@ -69,7 +69,7 @@ def connect(url: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
 
 def ident(name: str) -> Any:
     """A quoted SQL identifier (a role or schema name)."""
-    from psycopg import sql
+    from psycopg import sql  # load time: as in _psycopg
 
     return sql.Identifier(name)
 

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from evaltui.errors import EvaltuiError
 from evaltui.store.store import Store
-from evaltui.team import ledger
+from evaltui.team import db, ledger
 from evaltui.team.schema import channel
 from evaltui.team.sync import sync
 from evaltui.textsafe import one_line
@@ -165,7 +165,6 @@ class Link:
                 self._say(store, link, "connecting", None)
 
     def _connected(self, store: Store, link: ledger.Link) -> None:
-        from evaltui.team import db
 
         with db.translated(), db.connect(link.url, autocommit=True) as conn:
             conn.execute(f'LISTEN "{channel(link.schema, link.project)}"')

@@ -28,7 +28,7 @@ from typing import Any
 
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, ledger
+from evaltui.team import TeamError, db, ledger
 from evaltui.team.client import Conflict, Pulled, TeamClient
 from evaltui.team.events import TeamEvent
 from evaltui.team.fold import (
@@ -239,7 +239,6 @@ class Syncer:
 def sync(store: Store, conn: Any | None = None) -> SyncResult:
     """Sync the store with its team (`team join` first); over `conn` when given (autocommit),
     else a connection of its own to the joined URL."""
-    from evaltui.team import db
 
     found = ledger.link(store)
     if found is None:

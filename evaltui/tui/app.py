@@ -92,7 +92,7 @@ class EvaltuiApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit, keeping where each open comparison was (view_choices.py)."""
-        from evaltui.tui.screens.compare import CompareScreen
+        from evaltui.tui.screens.compare import CompareScreen  # load time: not at the app's start
 
         for screen in self.screen_stack:
             if isinstance(screen, CompareScreen):
@@ -103,7 +103,7 @@ class EvaltuiApp(App[None]):
         """The codebook over the notes of the comparison in view (else the marked runs'); the
         comparison is rebuilt on the way back when a ruling or a label was written."""
         from evaltui.tui.screens.codebook import CodebookScreen  # load time: when opened
-        from evaltui.tui.screens.compare import CompareScreen
+        from evaltui.tui.screens.compare import CompareScreen  # load time: as above
 
         if isinstance(self.screen, CodebookScreen):
             return
@@ -136,9 +136,8 @@ class EvaltuiApp(App[None]):
             failed = exc
         self.push_screen(RunsScreen())
         if self.judge_sample is not None and failed is None:
-            from evaltui.tui.screens.judge import (
-                JudgeScreen,
-            )  # load time: calibration only when asked
+            # load time: calibration only when asked
+            from evaltui.tui.screens.judge import JudgeScreen
 
             self.push_screen(JudgeScreen(self.judge_sample))
         if failed is not None:
@@ -179,14 +178,14 @@ class EvaltuiApp(App[None]):
             joined = False
         if not joined:
             return
-        from evaltui.team.live import Live  # only for a joined store (psycopg: in its thread)
+        from evaltui.team.live import Live  # load time: psycopg, joined stores only
 
         self._live = Live(self.db_path, lambda state: self.post_message(TeamChanged(state)))
         self._live.start()
 
     @on(TeamChanged)
     def team_changed(self, message: TeamChanged) -> None:
-        from evaltui.tui.screens.compare import CompareScreen  # not at start-up (its widgets)
+        from evaltui.tui.screens.compare import CompareScreen  # load time: its widgets
 
         self.team_state = message.state
         for screen in self.screen_stack:

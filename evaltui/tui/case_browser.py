@@ -38,6 +38,7 @@ from evaltui.tui.messages import (
     Saved,
 )
 from evaltui.tui.screens.base import report_worker_failure
+from evaltui.tui.screens.case import CaseScreen
 from evaltui.tui.triage_desk import NotSavedCases
 from evaltui.tui.widgets import CaseList, CasePane, FilterBar
 from evaltui.tui.widgets.case_columns import core_width
@@ -337,7 +338,6 @@ class CaseBrowser(Vertical):
         row, detail = self.cursor.current, self.cursor.detail
         if row is None or detail is None:
             return
-        from evaltui.tui.screens.case import CaseScreen
 
         self.app.push_screen(CaseScreen(row, detail, self.reducer))
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import SystemCommand
 
 from evaltui.textsafe import one_line
+from evaltui.tui.screens.runs import RunsScreen
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -40,8 +41,7 @@ def screen_commands(app: App[Any], screen: Screen[Any]) -> Iterator[SystemComman
 
 def place_commands(app: App[Any]) -> Iterator[SystemCommand]:
     """Going places: the runs, the comparison of the marked runs, its gate, its trend."""
-    from evaltui.tui.screens.compare import CompareScreen
-    from evaltui.tui.screens.runs import RunsScreen
+    from evaltui.tui.screens.compare import CompareScreen  # load time: not at the app's start
 
     stack = app.screen_stack
     runs = next((s for s in stack if isinstance(s, RunsScreen)), None)

@@ -15,7 +15,10 @@ around. A missing file is no config.
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
 import os
+import pkgutil
 import re
 import string
 import tomllib
@@ -23,8 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
+from textual.app import App
+from textual.binding import Binding
 from textual.keys import KEY_DISPLAY_ALIASES, Keys, _character_to_key, _normalize_key_list
+from textual.theme import BUILTIN_THEMES
+from textual.widget import Widget
 
+import evaltui.tui
 from evaltui.errors import InputError
 from evaltui.files import env_limit, read_regular
 
@@ -161,15 +169,6 @@ def load(bindings: dict[str, dict[str, str]], themes: set[str],
 def binding_ids() -> dict[str, dict[str, str]]:
     """Every screen's and widget's bindings, walked from the package (not listed):
     class name -> {binding id: keys}; "app" for the app's own."""
-    import importlib
-    import inspect
-    import pkgutil
-
-    from textual.app import App
-    from textual.binding import Binding
-    from textual.widget import Widget
-
-    import evaltui.tui
 
     out: dict[str, dict[str, str]] = {}
     for info in pkgutil.walk_packages(evaltui.tui.__path__, prefix="evaltui.tui."):
@@ -190,6 +189,5 @@ def load_checked() -> Config:
     path = config_path()
     if not path.exists() and not os.environ.get(CONFIG_ENV):
         return Config()
-    from textual.theme import BUILTIN_THEMES
 
     return load(binding_ids(), set(BUILTIN_THEMES), path)

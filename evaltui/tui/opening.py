@@ -14,6 +14,7 @@ from typing import Any
 
 from evaltui.compare import Comparison, Filter
 from evaltui.compare.production import dimensions_with, from_store, headline
+from evaltui.review import taxonomy, triage
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store import Store
 from evaltui.tui.messages import Built, Opened
@@ -27,8 +28,6 @@ def open_comparison(
     """`opened` gets the preview (its first `first` rows and case) as soon as it is
     there; returns the whole comparison's figures (None: cancelled meanwhile).
     `open_store` opens the store as the app's reviewer (the refold below logs events)."""
-    from evaltui.review import taxonomy, triage
-
     b, c, f = run_ids
     done: dict[str, Any] = {}
     with open_store() as store:  # states an earlier evaltui folded, recomputed first (#24)

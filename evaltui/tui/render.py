@@ -20,6 +20,7 @@ from evaltui.compare.rows import reducer_note
 from evaltui.textsafe import one_line, safe_text, visible
 from evaltui.trajectory import ToolStats
 from evaltui.tui.findings_view import history_renderable, triage_line
+from evaltui.tui.path_view import path_renderables
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
                  "unscored": "blue"}  # fmt: skip
@@ -418,7 +419,6 @@ def case_renderable(
     if row is not None and (row.triage_state or history):
         parts.append(triage_line(row))
     parts.append(Text(""))
-    from evaltui.tui.path_view import path_renderables
 
     path = path_renderables(detail, full=full, cursor=path_cursor, unfolded=path_unfolded)
     if path and path_cursor is not None:  # stepping through calls: the path comes first

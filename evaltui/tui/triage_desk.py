@@ -15,6 +15,7 @@ from evaltui.review import lifecycle, triage
 from evaltui.store import Store
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import NotSaved, Previewed, Saved, StatusRequest
+from evaltui.tui.widgets.scoreboard import effect_table
 
 if TYPE_CHECKING:
     from evaltui.compare import CaseRow, Comparison, Filter
@@ -194,8 +195,6 @@ def undone_action(undone: Finding, now: Finding) -> str:
 
 def status_effect(cmp: Comparison, ids: list[int], request: StatusRequest, key: str) -> Previewed:
     """The figures with and without the cases, for the confirmation."""
-    from evaltui.tui.widgets.scoreboard import effect_table
-
     row = cmp.row(ids[0])
     only = {(d, v) for d, v in (row.segments.items() if row else []) if v is not None}
     table = effect_table(cmp.segments(), cmp.segments(without=ids), only)

@@ -12,8 +12,12 @@ from typing import TYPE_CHECKING
 
 from evaltui.compare import FILTER_CYCLE, CaseDetail, CaseRow, Filter, Reducer
 from evaltui.compare.kinds import CHANGED
+from evaltui.errors import InputError
+from evaltui.exporters.case_markdown import case_markdown
 from evaltui.files import write_new_file
 from evaltui.textsafe import one_line, visible
+from evaltui.views import view_state
+from evaltui.views.view_state import ViewState
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,8 +109,6 @@ class ViewChoices:
         return flt if self.restoring else None
 
     def state(self, flt: Filter, position: int, case_id: int | None) -> ViewState:
-        from evaltui.views.view_state import ViewState
-
         return ViewState(
             changes=sorted(flt.changes) if flt.changes != CHANGED else [],
             segment=flt.segment,
@@ -124,9 +126,6 @@ def read_view(
 ) -> tuple[ViewState | None, str | None]:
     """The view the app's reviewer saved for a comparison (`open_store` opens the store
     as them), and why it was not applied (it does not check)."""
-    from evaltui.errors import InputError
-    from evaltui.views import view_state
-
     with open_store() as store:
         try:
             return view_state.load(store, *run_ids), None
@@ -136,8 +135,6 @@ def read_view(
 
 def keep_view(open_store: Callable[[], Store], run_ids: RunIds, state: ViewState) -> str | None:
     """Keep the view for a comparison, the app's reviewer's; what went wrong, if it was not kept."""
-    from evaltui.views import view_state
-
     try:
         with open_store() as store:
             view_state.save(store, *run_ids, state)
@@ -167,6 +164,5 @@ def copy_text(
             return ""
         s = samples[0]
         return visible(s.output, multiline=True, limit=None, length=s.output_length)
-    from evaltui.exporters.case_markdown import case_markdown
 
     return case_markdown(row, detail, reducer, history)

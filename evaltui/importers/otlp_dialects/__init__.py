@@ -175,16 +175,26 @@ def parts(messages: list[dict[str, Any]], kind: str) -> Iterator[dict[str, Any]]
                 yield p
 
 
+def events(span: Span) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(name, attributes, body) of every event of the span: its span events, then the log
+    records joined to it (in the order they were written)."""
+    for name, attrs, _ in span.events:
+        yield name, attrs, None
+    for record in span.logs:
+        yield record.name, record.attrs, record.body
+
+
 def view_of(ctx: Ctx, span: Span, dialect: str) -> View:
     """The span read in its dialect (one of READ)."""
     if dialect == OPENINFERENCE:
+        # cycle: each dialect's module imports this package's helpers (Ctx, View, parts...)
         from evaltui.importers.otlp_dialects import openinference
 
         return openinference.view(ctx, span)
     if dialect == VERCEL:
-        from evaltui.importers.otlp_dialects import vercel
+        from evaltui.importers.otlp_dialects import vercel  # cycle: as above
 
         return vercel.view(ctx, span)
-    from evaltui.importers.otlp_dialects import genai
+    from evaltui.importers.otlp_dialects import genai  # cycle: as above
 
     return genai.view(ctx, span)

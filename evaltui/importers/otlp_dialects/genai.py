@@ -11,7 +11,6 @@ neither reads the older event shape (`genai_events`). Evaluations are
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from evaltui.importers.base import as_text
@@ -23,6 +22,8 @@ from evaltui.importers.otlp_dialects import (
     Kind,
     View,
     arguments,
+    events,
+    genai_events,
     text_of,
     tokens,
 )  # fmt: skip
@@ -34,15 +35,6 @@ _KINDS: dict[str, Kind] = {
     "execute_tool": "tool", "retrieval": "retrieval",
     "invoke_agent": "agent", "create_agent": "agent", "invoke_workflow": "agent",
 }  # fmt: skip
-
-
-def events(span: Span) -> Iterator[tuple[str, dict[str, Any], Any]]:
-    """(name, attributes, body) of every event of the span: its span events, then the log
-    records joined to it (in the order they were written)."""
-    for name, attrs, _ in span.events:
-        yield name, attrs, None
-    for record in span.logs:
-        yield record.name, record.attrs, record.body
 
 
 def evaluations(span: Span) -> list[Evaluation]:
@@ -89,8 +81,6 @@ def view(ctx: Ctx, span: Span) -> View:
     outputs = _messages(ctx, source, "gen_ai.output.messages")
     system = _system(ctx, source) or _system(ctx, span)
     if inputs is None and outputs is None:
-        from evaltui.importers.otlp_dialects import genai_events
-
         system, inputs, outputs = genai_events.messages(ctx, span)
     if inputs and not system:  # the system prompt as a message of the history
         system = "\n".join(text_of(m) for m in inputs if m.get("role") == "system")

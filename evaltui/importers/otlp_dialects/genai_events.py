@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from evaltui.importers.otlp import Span
-from evaltui.importers.otlp_dialects import Ctx, call_part, text_part
+from evaltui.importers.otlp_dialects import Ctx, call_part, events, text_part
 
 _ROLES = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
           "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}  # fmt: skip
@@ -100,8 +100,6 @@ def _flattened(attrs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[s
 def messages(ctx: Ctx, span: Span) -> tuple[str, list[dict[str, Any]] | None, list[dict[str, Any]] | None]:  # fmt: skip
     """(system text, input messages, output messages) of a span in the older shape; None for
     a side no event or attribute gives."""
-    from evaltui.importers.otlp_dialects.genai import events
-
     inputs: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
     found_in = found_out = False

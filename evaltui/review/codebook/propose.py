@@ -103,8 +103,9 @@ def propose(
     ordered = sorted(notes, key=lambda n: n.id)
     _check(ordered, min_size, threshold, window)
     try:
+        # load time: numpy and scipy (an optional extra) only when notes are clustered
         from . import cluster as clustering
-        from . import vectors
+        from . import vectors  # load time: as above
     except ImportError as exc:
         if exc.name not in ("numpy", "scipy") and not str(exc.name).startswith(
             ("numpy.", "scipy.")

@@ -9,6 +9,7 @@ import zlib
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from evaltui.store.events import chain_hash
 from evaltui.store.schema import MIGRATION_SET
 
 migrations = Migrations(MIGRATION_SET)
@@ -296,8 +297,6 @@ def m007_finding_signers_and_case_classes(db: Database) -> None:
 def m008_event_hash_chain(db: Database) -> None:
     """Each event carries the hash of the one before it (a chain), so deleting or
     editing an event before a decision is detected (`evaltui log --verify`)."""
-    from evaltui.store.events import chain_hash
-
     db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
     db.execute("DROP TRIGGER events_no_update")
     prev = ""

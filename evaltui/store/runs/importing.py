@@ -178,7 +178,7 @@ def import_run(
     with the new run id and the Tally to fill (the import reader process,
     evaltui/service/import_process.py, does the reading and row building there).
     """
-    from evaltui.store.rows import Tally, build_rows  # only to import: not when the app opens
+    from evaltui.store.rows import Tally, build_rows  # load time: only to import
 
     actor = actor or store.actor
     conn = store.conn
@@ -262,7 +262,7 @@ def _write_rows(
     attr_ids: dict[str, int],
     on_batch: Callable[[int], None] | None,
 ) -> None:
-    from evaltui.store.rows import ATTR_ID_CACHE  # only to import, as above
+    from evaltui.store.rows import ATTR_ID_CACHE  # load time: only to import, as above
 
     for case_rows, result_rows, traj_rows in source:
         if len(attr_ids) > ATTR_ID_CACHE:  # high-cardinality attributes: stay bounded
@@ -343,7 +343,7 @@ def run_files(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 
 def list_runs(store: Store) -> list[RunSummary]:
     """Every run with its figures, oldest first."""
-    from evaltui.models import RunSummary  # pydantic: loaded when runs are listed, not at start
+    from evaltui.models import RunSummary  # load time: pydantic when runs are listed, not at start
 
     crit: dict[int, dict[str, dict[str, int]]] = {}
     for run_id, name, passed, failed, errored, unscored in store.conn.execute(RUN_CRITERIA_ALL):

@@ -47,7 +47,10 @@ from evaltui.tui.questions import Questions, copy_to
 from evaltui.tui.render import counts_text, title_text, with_production
 from evaltui.tui.screens import compare_keys as keys
 from evaltui.tui.screens.base import AppScreen
+from evaltui.tui.screens.gate import GateScreen
 from evaltui.tui.screens.help import keys_by_id
+from evaltui.tui.screens.stale import StaleScreen
+from evaltui.tui.screens.trend import TrendScreen
 from evaltui.tui.view_choices import ViewChoices, keep_view, read_view
 from evaltui.tui.widgets import Scoreboard, TeamLine
 from evaltui.tui.widgets.header import Counts, Legend
@@ -327,20 +330,14 @@ class CompareScreen(AppScreen):
     # -- other screens, the view ------------------------------------------------------------
 
     def action_gate(self) -> None:
-        from evaltui.tui.screens.gate import GateScreen
-
         self.app.push_screen(GateScreen(*self.run_ids))
 
     def action_trend(self) -> None:
         cmp = self.comparison
         if cmp is not None:
-            from evaltui.tui.screens.trend import TrendScreen
-
             self.app.push_screen(TrendScreen(cmp.candidate.id, cmp.reducer, cmp.dimensions))
 
     def action_stale(self) -> None:
-        from evaltui.tui.screens.stale import StaleScreen
-
         def back(_: None) -> None:
             self.refresh_figures()
 

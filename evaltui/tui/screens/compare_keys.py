@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
+from textual.widgets import Footer
 
 from evaltui.textsafe import one_line
 
@@ -128,7 +129,6 @@ def fit_footer(screen: Screen[Any], width: int) -> None:
     """Show in the footer the most useful keys that fit in `width` cells: the triage keys
     first (j, k, the class picker, owner, verdict, note, undo), then the others in order;
     compact under `COMPACT_BELOW` columns, the palette's hint from `PALETTE_FROM`."""
-    from textual.widgets import Footer
 
     compact, palette = width < COMPACT_BELOW, width >= PALETTE_FROM
     pad = 2 if compact else 3  # a key's cells beyond its key and its words

@@ -146,9 +146,9 @@ class RunsScreen(AppScreen):
             runs = service.list_runs(store)
             selection = service.get_selection(store)
         self.post_message(RunsLoaded(runs, selection))
-        # What Enter needs, loaded now while the runs are read: not after the key.
+        # What Enter needs, loaded now while the runs are read: not after the key (load time).
         import evaltui.review.taxonomy
-        import evaltui.tui.screens.compare  # noqa: F401
+        import evaltui.tui.screens.compare  # load time: as above  # noqa: F401
 
     @on(RunsLoaded)
     def show_runs(self, message: RunsLoaded) -> None:
@@ -307,7 +307,7 @@ class RunsScreen(AppScreen):
                 "The baseline and the candidate are the same run", severity="warning", markup=False
             )
             return
-        from evaltui.tui.screens.compare import CompareScreen
+        from evaltui.tui.screens.compare import CompareScreen  # load time: preloaded, see load_runs
 
         self.app.push_screen(CompareScreen(base, cand, self.selection.get("fallback")))
 

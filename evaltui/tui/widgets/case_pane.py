@@ -11,8 +11,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Group
 from rich.segment import Segment
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -131,8 +133,6 @@ MATCH_STYLE = Style(reverse=True, bold=True)  # a search match (reads the same u
 def mark_matches(value: Any, needle: str) -> Any:
     """Every occurrence of `needle` (any case, as the search found it) marked in the
     texts of a renderable already through the door (`inert`): groups and tables walked."""
-    from rich.console import Group
-    from rich.table import Table
 
     if not needle:
         return value
