@@ -22,10 +22,13 @@ def test_a_judging_pass_in_the_real_app(terminal_env, db_path):  # noqa: F811
         screen = term.wait_for("judging sample 1 · grounded · tmux-tester")
         assert "1/3" in screen and "the grader said" not in screen and "Traceback" not in screen
         assert "p Pass" in screen and "f Fail" in screen  # the footer, from the bindings
+        term.wait_for("Output")  # the result is on screen: a key before it has nothing to judge
         term.keys("p")
         term.wait_for("Saved: you said pass")
+        term.wait_for("2/3")
         term.keys("f")
         term.wait_for("Saved: you said fail")
+        term.wait_for("3/3")
         term.keys("s")
         term.wait_for("Queue done")
         term.keys("q")
