@@ -410,7 +410,7 @@ def test_promptfoo_columns_become_runs(store, tmp_path):
 
 
 def test_promptfoo_same_description_different_vars_get_distinct_keys():
-    from evaltui.importers.promptfoo import case_keys
+    from evaltui.importers.promptfoo_keys import case_keys
 
     keys = case_keys([("greeting", {"name": "a"}), ("greeting", {"name": "b"}), (None, {"x": 1})])
     assert keys[0].startswith("greeting #") and keys[1].startswith("greeting #")

@@ -29,7 +29,7 @@ COMMAND_MODULES = {
     "gate": "gate", "decisions": "gate", "verify": "gate",
     "retire": "lifecycle", "restore": "lifecycle", "quarantine": "lifecycle",
     "stale": "lifecycle", "cases": "lifecycle",
-    "import": "runs", "runs": "runs", "demo": "runs", "schema": "runs", "log": "runs",
+    "import": "runs", "runs": "runs", "demo": "demo", "schema": "runs", "log": "log",
     "label": "triage", "findings": "triage", "taxonomy": "taxonomy",
     "codebook": "codebook", "team": "team", "sync": "team", "traffic": "traffic",
     "calibrate": "calibrate", "gold": "gold",

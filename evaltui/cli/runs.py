@@ -1,4 +1,4 @@
-"""Runs: import, list, the demo, the event log, format schemas."""
+"""Runs: import, list, the native and decision formats' schemas."""
 
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ import click
 from rich.console import Console
 
 from evaltui import service
-from evaltui.cli.app import cli, open_app, open_store, reviewer, store_path
+from evaltui.cli.app import cli, open_store, reviewer, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.errors import EvaltuiError
 from evaltui.importers import REGISTRY, ImportOptions, ParsedRun
 from evaltui.importers.native import NativeHeaderLine, NativeLine
 from evaltui.importers.otlp_logs import pair
 from evaltui.models import ROLES, Role
-from evaltui.paths import demo_db_path
 from evaltui.store.guard import leftovers
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -346,64 +345,6 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "--fresh", is_flag=True, help="Delete the demo store (its triage too) and load it again."
-)
-@click.option("--no-open", is_flag=True, help="Load the demo runs but do not open the app.")
-@click.pass_context
-def demo(ctx: click.Context, fresh: bool, no_open: bool) -> None:
-    """Load the bundled demo runs (customer-support assistant) and open the app.
-
-    Uses its own demo store whatever $EVALTUI_DB says, so a real store is never mixed
-    with demo data (an explicit --db is honoured). The runs are loaded once: later, the
-    same store is opened again, with your triage in it. --fresh deletes that store first
-    (and says so), and refuses when it holds any run that is not the demo's.
-    """
-    path = Path(ctx.obj["db"]) if ctx.obj.get("db_on_command_line") else demo_db_path()
-    if fresh:
-        service.check_demo_store_disposable(path)
-        existed = path.exists()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        if existed:
-            echo(
-                f"deleted the demo store at {path}, and the triage in it; loading it again",
-                err=True,
-            )
-    new, outcomes, notes = service.NewStore.begin(path), None, 0  # as import: no file yet
-    if new is not None:
-        new.store.actor = reviewer(ctx)  # as open_store does
-        with new:
-            outcomes = service.load_demo(new.store)
-            notes = service.load_demo_reviews(
-                new.store, new=True
-            )  # judgments, gold, traffic, notes
-            if new.publish():
-                echo(f"created a new store at {path}", err=True)
-            else:  # another evaltui made it meanwhile (with its notes): load into that one
-                outcomes, notes = None, 0
-    if outcomes is None:
-        with open_store(path, write=True) as store:
-            outcomes = service.load_demo(store)
-            service.load_demo_reviews(store, new=False)
-    loaded = [o for o in outcomes if not o.skipped]
-    if loaded:
-        echo(f"loaded {len(loaded)} demo runs into {path}", err=True)
-    if notes:
-        echo(f"added {notes} reviewers' notes without a class", err=True)
-    if len(loaded) < len(outcomes):  # a demo store made before: opened as it was left
-        echo(
-            f"reusing the demo store at {path}: its runs and your triage are kept; "
-            "`evaltui demo --fresh` (or `make demo-fresh`) starts it again",
-            err=True,
-        )
-    if not no_open:
-        open_app(path, ctx.obj.get("taxonomy"), write=True)
-    else:
-        echo(str(path))
-
-
-@cli.command()
 @click.argument("what", type=click.Choice(["native", "decision"]))
 def schema(what: str) -> None:
     """Print the JSON Schema of a file format evaltui reads or writes.
@@ -426,66 +367,4 @@ def schema(what: str) -> None:
             },
             indent=2,
         )
-    )
-
-
-@cli.command("log")
-@click.option("--json", "as_json", is_flag=True, help="JSON, one object per event.")
-@click.option("--limit", type=int, help="At most this many events.")
-@click.option(
-    "--verify",
-    "check",
-    is_flag=True,
-    help="Check the hash chain: exit 5 if an event was edited or deleted.",
-)
-@click.pass_context
-def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -> None:
-    """List the event log: every import and human action, oldest first.
-
-    Each event carries the hash of the one before it; --verify recomputes the
-    chain and names the first event edited or deleted.
-    """
-    with open_store(store_path(ctx), audit=check) as store:
-        if check:
-            problems = store.verify_chain()
-            n = store.event_count()
-            head = store.chain_head()
-            if not problems:
-                echo(f"event log intact: {n:,} events, head {str(head)[:16]}")
-                return
-            for p in problems:
-                echo(f"  - {visible(p, limit=300)}")
-            sys.exit(5)
-        events = store.events(limit)
-    if as_json:
-        echo(safe_json([e.as_dict() for e in events]))
-        return
-
-    with open_store(store_path(ctx)) as store:
-        subjects = service.event_subjects(store, events)
-    table = make_table(
-        ("id", "right"), ("at", "left"), ("actor", "left"), ("action", "left"),
-        ("entity", "left"), ("key", "left"), ("after", "left"),
-    )  # fmt: skip
-    rows = [
-        [
-            str(e.id),
-            e.at[:16].replace("T", " "),
-            one_line(e.actor, 40),
-            e.action,
-            e.entity,
-            one_line(subject, 200),
-            one_line(json.dumps(e.after, ensure_ascii=False) if e.after is not None else "", 200),
-        ]
-        for e, subject in zip(events, subjects, strict=True)
-    ]
-    # the time and the action are never cut; the key (a run's name, a case) is cut in
-    # its middle, last; what the event recorded gives way first
-    print_rows(
-        table,
-        rows,
-        optional=[Shorten("after"), Shorten("key"), "entity", Shorten("actor"), "after", "actor"],
-        whole={"at", "action"},
-        middle={"key"},
-        min_widths={"key": 20, "after": 20},
     )
