@@ -188,3 +188,17 @@ async def test_an_answer_the_store_did_not_take_says_not_saved(demo_store, db_pa
         assert isinstance(app.screen, ErrorScreen)  # the dialog names it
         assert "NOT SAVED" in shown(judge) and judge.saved == 0
     assert rows(db_path) == []
+
+
+async def test_a_key_with_no_result_on_screen_saves_nothing_and_says_so(demo_store, db_path):
+    kept = samples.draw(demo_store, CAND, "grounded", n=1, seed=13)
+    app = EvaltuiApp(db_path=db_path, judge=kept.id)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")  # the one result: saved
+        await settle(app, pilot)
+        await pilot.press("f")  # nothing left on screen to answer
+        await settle(app, pilot)
+        said = [n.message for n in app._notifications]
+    assert [r[:2] for r in rows(db_path)] == [("judgment", "pass")]
+    assert "Not saved: no result is on screen to answer 'fail' on" in said

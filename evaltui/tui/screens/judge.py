@@ -266,7 +266,12 @@ class JudgeScreen(AppScreen):
     def action_judge(self, verdict: HumanVerdict) -> None:
         view = self.current()
         if view is None or not self.shown_at:  # nothing on screen yet: nothing is judged blind
-            self.app.bell()
+            self.app.bell()  # and said, so a key pressed too early is never taken as saved
+            self.notify(
+                f"Not saved: no result is on screen to answer {verdict!r} on",
+                severity="warning",
+                timeout=4,
+            )
             return
         item, index = self.items[self.index], self.index
         seconds = time.monotonic() - self.shown_at
