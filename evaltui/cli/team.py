@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
+from evaltui import signing
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo
 from evaltui.team import TeamError, admin, db, ledger, member, sync
@@ -30,19 +32,23 @@ def team_group() -> None:
 @click.option("--project", default="default", show_default=True, help="A project to add.")
 @click.option("--blind", is_flag=True, help="New project: reviewers see others' labels on a "
               "case only after labelling it themselves.")  # fmt: skip
-def init_cmd(url: str, schema: str, project: str, blind: bool) -> None:
+@click.option("--signed", is_flag=True, help="New project: every event must carry its "
+              "author's signature (each member with a key: add-member --key).")  # fmt: skip
+def init_cmd(url: str, schema: str, project: str, blind: bool, signed: bool) -> None:
     """Create the shared schema, its group roles and policies (idempotent; run as the admin,
     who owns it). URL: a PostgreSQL connection string or URL without a password (libpq
     reads it from PGPASSWORD, ~/.pgpass or a service file); none: libpq's environment."""
     with db.translated(), db.connect(url) as conn:
-        result = admin.init(conn, schema, project, blind=blind)
+        result = admin.init(conn, schema, project, blind=blind, signed=signed)
     state = "re-asserted" if result.existed else "created"
     echo(f"schema {result.schema} {state} (tables, policies, triggers)")
     if result.roles_made:
         echo(f"group roles made: {', '.join(result.roles_made)}")
     made = "added" if result.project_made else "already there"
     echo(
-        f"project {project}: {made}" + (" (blind review)" if blind and result.project_made else "")
+        f"project {project}: {made}"
+        + (" (blind review)" if blind and result.project_made else "")
+        + (" (signed events)" if signed and result.project_made else "")
     )
 
 
@@ -53,13 +59,22 @@ def init_cmd(url: str, schema: str, project: str, blind: bool) -> None:
 @click.option("--login", help="The member's PostgreSQL role (default: NAME).")
 @click.option("--url", default="", help=URL_HELP)
 @click.option("--schema", default="evaltui", show_default=True)
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The member's OpenSSH public key (KEY.pub): their events must be signed "
+              "with it. Set once.")  # fmt: skip
 def add_member_cmd(
-    name: str, role: str, project: str, login: str | None, url: str, schema: str
-) -> None:
+    name: str, role: str, project: str, login: str | None, url: str, schema: str,
+    key_file: Path | None,
+) -> None:  # fmt: skip
     """Make NAME a member: its login role (made if missing, with no password), its group,
     and the reviewer name every event it writes must carry."""
+    key = None
+    if key_file is not None:
+        key = signing.read_small(key_file, "public key", 20_000, field="--key").decode(
+            "utf-8", "replace"
+        )
     with db.translated(), db.connect(url) as conn:
-        result = admin.add_member(conn, schema, project, name, role, login)
+        result = admin.add_member(conn, schema, project, name, role, login, key)
     echo(f"{result.reviewer} ({result.login}) in project {result.project} as {result.role}: "
          f"{result.status}")  # fmt: skip
     if result.role_made:
@@ -70,8 +85,13 @@ def add_member_cmd(
 @click.argument("url", default="")
 @click.option("--project", default="default", show_default=True, help="The team's project.")
 @click.option("--schema", default="evaltui", show_default=True)
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sign this store's events with this OpenSSH private key (its path is "
+              "kept, never the key).")  # fmt: skip
 @click.pass_context
-def join_cmd(ctx: click.Context, url: str, project: str, schema: str) -> None:
+def join_cmd(
+    ctx: click.Context, url: str, project: str, schema: str, sign_key: Path | None
+) -> None:
     """Share this store's triage with a team project, as the login URL connects as (a
     member: `team add-member`). Keeps URL (never one holding a password) in the store;
     `evaltui sync` then pushes and pulls."""
@@ -81,11 +101,12 @@ def join_cmd(ctx: click.Context, url: str, project: str, schema: str) -> None:
         db.connect(url, autocommit=True) as conn,
         open_store(store_path(ctx), write=True) as store,
     ):
-        joined = member.join(store, conn, url, project, schema)
+        joined = member.join(store, conn, url, project, schema, sign_key)
     link = joined.link
     echo(f"{joined.status}: project {link.project} (schema {link.schema}) as {link.reviewer} "
          f"({link.role})" + (", blind review" if joined.blind else ""))  # fmt: skip
     echo(f"{joined.outbox} finding(s) of {link.reviewer} here will be shared by `evaltui sync`")
+    echo(f"signing: {joined.signing}")
     if joined.hint:
         echo(f"Warning: {joined.hint}", err=True)
 

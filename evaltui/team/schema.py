@@ -117,6 +117,10 @@ def statements(schema: str) -> list[str]:
             added_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (project, role_name),
             UNIQUE (project, reviewer))""",
+        # added by later versions (a schema made before them gains them at `team init`)
+        f"ALTER TABLE {s}.projects ADD COLUMN IF NOT EXISTS signed boolean NOT NULL DEFAULT false",
+        f"ALTER TABLE {s}.members ADD COLUMN IF NOT EXISTS signing_key text "
+        "CHECK (length(signing_key) <= 20000)",
         f"""CREATE TABLE IF NOT EXISTS {s}.events (
             hash text PRIMARY KEY CHECK (hash ~ {hex64}),
             project text NOT NULL REFERENCES {s}.projects,
@@ -149,7 +153,7 @@ def statements(schema: str) -> list[str]:
             received_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (project, run_sha256, reviewer))""",
         f"""CREATE OR REPLACE VIEW {s}.project_members WITH (security_barrier) AS
-            SELECT m.project, m.reviewer, m.role, m.added_at FROM {s}.members m
+            SELECT m.project, m.reviewer, m.role, m.added_at, m.signing_key FROM {s}.members m
             WHERE m.project IN (SELECT o.project FROM {s}.members o
                                 WHERE o.role_name = current_user::text)""",
         # -- triggers: append-only (a belt under the revoked privileges and the policies),

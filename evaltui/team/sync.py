@@ -28,7 +28,7 @@ from typing import Any
 
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, db, ledger
+from evaltui.team import TeamError, db, ledger, signatures
 from evaltui.team.client import Conflict, Pulled, TeamClient
 from evaltui.team.events import TeamEvent
 from evaltui.team.fold import (
@@ -91,9 +91,23 @@ class Syncer:
         self.client = TeamClient(conn, link.project, link.schema, check=self.check)
         self.result = SyncResult(link.project, link.reviewer)
         self.role = link.role
+        self.info: dict[str, Any] = {}
+        self.sign_key = signatures.sign_key(store)
+        self.own_key: str | None = None
 
     def run(self) -> SyncResult:
         reviewer, self.role = self.client.whoami()
+        self.info = self.client.project_info()
+        members = self.client.members()
+        self.own_key = next((m["signing_key"] for m in members if m["reviewer"] == reviewer), None)
+        check = signatures.for_store(self.store, members, self.info["signed"])
+        self.check.signatures = check
+        try:
+            return self._run(reviewer)
+        finally:
+            check.close()
+
+    def _run(self, reviewer: str) -> SyncResult:
         self.result.role = self.role
         if reviewer != self.link.reviewer:
             raise TeamError(
@@ -112,7 +126,7 @@ class Syncer:
                 if attempt == ATTEMPTS - 1:
                     raise
                 self.pull()
-        if pushed_subjects and self.client.project_info()["blind"]:
+        if pushed_subjects and self.info["blind"]:
             self.reveal(sorted(pushed_subjects))
         self.pull()
         self.result.outbox, self.result.not_shared = ledger.outbox_size(self.store, reviewer)
@@ -224,9 +238,21 @@ class Syncer:
         return subjects
 
     def _send(self, batch: list[tuple[TeamEvent, str]]) -> None:
-        """Push one batch; once the server committed it, record it in the ledger."""
+        """Push one batch (signed when this store has a key); once the server committed it,
+        record it in the ledger."""
+        events = [e for e, _ in batch]
+        if self.sign_key is not None:
+            events = signatures.sign(events, self.sign_key)
+            batch = [(e, uid) for e, (_, uid) in zip(events, batch, strict=True)]
+        elif self.own_key is not None or self.info["signed"]:
+            why = "has a registered signing key" if self.own_key else "requires signatures"
+            raise TeamError(
+                f"project {self.link.project!r} {why}, and this store has no key to sign "
+                f"{self.link.reviewer!r}'s events with: `evaltui team join URL --project "
+                f"{self.link.project} --sign-key PRIVATE_KEY`; nothing was pushed"
+            )
         try:
-            out = self.client.push([e for e, _ in batch])
+            out = self.client.push(events)
         finally:
             self.check.flush()
         with self.store.transaction():
