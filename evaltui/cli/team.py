@@ -11,6 +11,8 @@ import click
 from evaltui import signing
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo
+from evaltui.gate.policy import load_policy
+from evaltui.review import taxonomy
 from evaltui.team import TeamError, admin, db, ledger, member, sync
 from evaltui.team.schema import ROLES
 from evaltui.textsafe import safe_json
@@ -79,6 +81,35 @@ def add_member_cmd(
          f"{result.status}")  # fmt: skip
     if result.role_made:
         echo(result.password_hint())
+
+
+@team_group.command("set-project")
+@click.option("--project", default="default", show_default=True)
+@click.option("--taxonomy", "taxonomy_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The team's taxonomy file (TOML): its sha256 is what stores compare.")  # fmt: skip
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The team's gate policy file: its sha256 is what stores compare.")  # fmt: skip
+@click.option("--blind/--no-blind", default=None, help="Blind review on or off.")
+@click.option("--signed/--no-signed", default=None, help="Require every event signed.")
+@click.option("--url", default="", help=URL_HELP)
+@click.option("--schema", default="evaltui", show_default=True)
+def set_project_cmd(
+    project: str, taxonomy_file: Path | None, policy_file: Path | None, blind: bool | None,
+    signed: bool | None, url: str, schema: str,
+) -> None:  # fmt: skip
+    """Record the project's taxonomy and gate policy (their sha256, compared by every
+    member's `team status` and `sync`), or change its blind or signed mode (the admin's)."""
+    tax_sha = policy_sha = None
+    if taxonomy_file is not None:
+        tax_sha = taxonomy.parse_toml(taxonomy_file).sha256
+    if policy_file is not None:
+        policy_sha = load_policy(policy_file).sha256
+    with db.translated(), db.connect(url) as conn:
+        got = admin.set_project(conn, schema, project, blind=blind, signed=signed,
+                                taxonomy_sha256=tax_sha, policy_sha256=policy_sha)  # fmt: skip
+    echo(f"project {got['project']}: blind {'on' if got['blind'] else 'off'}, taxonomy "
+         f"{got['taxonomy_sha256'] or 'not recorded'}, policy "
+         f"{got['policy_sha256'] or 'not recorded'}")  # fmt: skip
 
 
 @team_group.command("join")
@@ -164,7 +195,10 @@ def _print_status(out: dict[str, Any]) -> None:
         echo(f"offline: {server['error']}")
         return
     members = ", ".join(f"{m['reviewer']} ({m['role']})" for m in server["members"])
-    echo(f"members: {members}" + (" · blind review" if server["blind"] else ""))
+    echo(f"members: {members}" + (" · blind review" if server["blind"] else "")
+         + (" · signed events" if server["signed"] else ""))  # fmt: skip
+    for line in server["mismatch"]:
+        echo(f"Warning: {line}")
     for run in server["runs_missing_here"]:
         part = f" part {run['part']}" if run["part"] else ""
         echo(f"not imported here: run sha256 {run['run_sha256'][:16]}{part}, imported by "
@@ -197,5 +231,11 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
              "(named below)")  # fmt: skip
     for line in out["problems"]:
         echo(f"refused: {line}", err=True)
+    for line in out["mismatch"]:
+        echo(f"Warning: {line}", err=True)
+    for cls, n in out["not_in_taxonomy"].items():
+        echo(f"Warning: {n} finding(s) of the class {cls!r} not folded: this store's taxonomy "
+             "has no such class (import the team's taxonomy; they are folded at the next "
+             "sync after)", err=True)  # fmt: skip
     for line in out["waiting_for"]:
         echo(f"waiting: {line}")

@@ -131,6 +131,7 @@ class Outcome:
     rejected: list[str] = field(default_factory=list)  # named, the first 20
     waiting: list[str] = field(default_factory=list)  # named, the first 20
     latest: str | None = None  # the last other member's finding folded: who, what, when
+    not_in_taxonomy: Counter[str] = field(default_factory=Counter)  # class -> events held
 
 
 class _Wait(Exception):
@@ -214,7 +215,12 @@ class Folder:
             raise _Wait(f"the case {parts[2]}/{parts[3]} is not in this store")
         case_id = found
         if p.class_ is not None and p.class_ not in self.taxonomy.by_key:
-            raise _Wait(f"the class {p.class_!r} is not in this store's taxonomy")
+            self.outcome.not_in_taxonomy[p.class_[:80]] += 1
+            version = f" (version {self.taxonomy.version})" if self.taxonomy.version else ""
+            raise _Wait(
+                f"the class {p.class_!r} is not in this store's taxonomy{version}: not folded "
+                "until this store imports a taxonomy that has it (the team's)"
+            )
         step = step_from_json(json.dumps(event.payload["step"])) if p.step else None
         finding = {
             "uid": p.uid, "baseline_run": base, "candidate_run": cand, "case_id": case_id,

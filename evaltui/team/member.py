@@ -14,7 +14,7 @@ from typing import Any
 
 from evaltui.store import runs
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, ledger, signatures
+from evaltui.team import TeamError, hashes, ledger, signatures
 from evaltui.team.admin import check_project_name, check_schema_name
 from evaltui.team.client import TeamClient
 from evaltui.team.sync import last_sync
@@ -133,10 +133,15 @@ def status(store: Store, conn: Any | None = None) -> dict[str, Any]:
     }  # fmt: skip
     if conn is not None:
         client = TeamClient(conn, link.project, link.schema)
+        info = client.project_info()
         out["server"] = {
             "members": [{"reviewer": m["reviewer"], "role": m["role"]} for m in client.members()],
             "runs_missing_here": _missing_runs(store, client.run_digests()),
-            "blind": client.project_info()["blind"],
+            "blind": info["blind"],
+            "signed": info["signed"],
+            "taxonomy_sha256": info["taxonomy_sha256"],
+            "policy_sha256": info["policy_sha256"],
+            "mismatch": hashes.mismatches(store, info),
         }
     return out
 

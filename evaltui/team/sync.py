@@ -28,7 +28,7 @@ from typing import Any
 
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, db, ledger, signatures
+from evaltui.team import TeamError, db, hashes, ledger, signatures
 from evaltui.team.client import Conflict, Pulled, TeamClient
 from evaltui.team.events import TeamEvent
 from evaltui.team.fold import (
@@ -63,6 +63,7 @@ class SyncResult:
     outbox: int = 0  # still to share after this sync
     cursor: int = 0
     conflicts: int = 0
+    mismatch: list[str] = field(default_factory=list)  # taxonomy or policy not the team's
 
     def to_json(self) -> dict[str, Any]:
         o = self.outcome
@@ -75,7 +76,8 @@ class SyncResult:
             "cases_changed": o.changed, "outbox": self.outbox, "cursor": self.cursor,
             "not_allowed": self.not_allowed, "not_shareable": self.not_shareable,
             "not_shared": dict(sorted(self.not_shared.items())),
-            "conflicts": self.conflicts,
+            "conflicts": self.conflicts, "mismatch": self.mismatch,
+            "not_in_taxonomy": dict(sorted(o.not_in_taxonomy.items())),
             "problems": [*self.refused, *o.rejected, *self.unshareable][:20],
             "waiting_for": o.waiting[:20],
         }  # fmt: skip
@@ -98,6 +100,7 @@ class Syncer:
     def run(self) -> SyncResult:
         reviewer, self.role = self.client.whoami()
         self.info = self.client.project_info()
+        self.result.mismatch = hashes.mismatches(self.store, self.info)
         members = self.client.members()
         self.own_key = next((m["signing_key"] for m in members if m["reviewer"] == reviewer), None)
         check = signatures.for_store(self.store, members, self.info["signed"])
@@ -283,7 +286,8 @@ def sync(store: Store, conn: Any | None = None) -> SyncResult:
         _note(store, {"attempt_at": started, "error": exc.message})
         raise
     _note(store, {"attempt_at": started, "ok_at": now_iso(), "error": None,
-                  "pushed": result.pushed, "pulled": result.pulled})  # fmt: skip
+                  "pushed": result.pushed, "pulled": result.pulled,
+                  "mismatch": result.mismatch})  # fmt: skip
     return result
 
 
