@@ -37,7 +37,7 @@ from evaltui.review import taxonomy, triage
 from evaltui.review.triage_state import Draft, Opinion, step_from_json
 from evaltui.store import runs
 from evaltui.store.store import Store
-from evaltui.team import ledger
+from evaltui.team import ledger, statuses
 from evaltui.team.events import TeamEvent, case_subject
 from evaltui.team.ledger import Link, Outgoing
 
@@ -162,7 +162,9 @@ class Folder:
         uid: str | None = None
         reason: str | None
         try:
-            if event.kind not in FOLDED_KINDS:
+            if event.kind == statuses.KIND:
+                status, reason, uid = statuses.fold(self.store, event, self.link.project)
+            elif event.kind not in FOLDED_KINDS:
                 status, reason = "kept", f"a {event.kind} event: held, not folded into findings"
             else:
                 status, reason, uid = self._fold(event)

@@ -23,11 +23,11 @@ ROLES = ("reviewer", "adjudicator", "release_owner", "viewer")
 # checks it first to name the event.
 ROLE_KINDS: dict[str, tuple[str, ...]] = {
     "reviewer": ("label", "undo"),
-    "adjudicator": ("label", "undo", "adjudication", "gold"),
-    "release_owner": ("label", "undo", "decision"),
+    "adjudicator": ("label", "undo", "adjudication", "gold", "case_status"),
+    "release_owner": ("label", "undo", "decision", "case_status"),
     "viewer": (),
 }
-KINDS = ("label", "undo", "adjudication", "gold", "decision")
+KINDS = ("label", "undo", "adjudication", "gold", "decision", "case_status")
 
 # Every kind lives under one subject prefix, so what a member may read is decided per
 # (author, subject) stream, and a stream is either wholly visible or not at all: a
@@ -38,6 +38,7 @@ KIND_SUBJECT = {
     "adjudication": "case",
     "gold": "gold",
     "decision": "comparison",
+    "case_status": "casestatus",  # retire, quarantine, restore: `casestatus:[suite, case key]`
 }
 BLIND_KINDS = ("label", "undo", "adjudication")  # hidden in blind mode until you label
 
@@ -137,6 +138,11 @@ def statements(schema: str) -> list[str]:
             CONSTRAINT events_stream UNIQUE (project, author, subject, hash),
             CONSTRAINT events_chain FOREIGN KEY (project, author, subject, prev)
                 REFERENCES {s}.events (project, author, subject, hash))""",
+        # the kinds as this version knows them (a schema made before gains the new ones)
+        f"ALTER TABLE {s}.events DROP CONSTRAINT IF EXISTS events_kind_check, "
+        f"ADD CONSTRAINT events_kind_check CHECK (kind IN ({_q(KINDS)})), "
+        "DROP CONSTRAINT IF EXISTS events_kind_subject, "
+        f"ADD CONSTRAINT events_kind_subject CHECK ({kind_subject})",
         # one successor per link: a chain never forks (two devices, or a forger)
         f"CREATE UNIQUE INDEX IF NOT EXISTS events_one_successor "
         f"ON {s}.events (project, author, subject, coalesce(prev, ''))",

@@ -28,7 +28,7 @@ from typing import Any
 
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, db, hashes, ledger, signatures
+from evaltui.team import TeamError, db, hashes, ledger, signatures, statuses
 from evaltui.team.client import Conflict, Pulled, TeamClient
 from evaltui.team.events import TeamEvent
 from evaltui.team.fold import (
@@ -228,6 +228,20 @@ class Syncer:
                 heads[subject] = event.hash
                 batch.append((event, f.uid))
                 subjects.add(subject)
+            if len(batch) >= PUSH:
+                self._send(batch)
+                batch = []
+        for ev, subject in statuses.outbox(self.store, self.link.reviewer):
+            if statuses.KIND not in allowed:
+                self.result.not_allowed += 1
+                continue
+            if subject not in heads:
+                heads[subject] = ledger.head(
+                    self.store, self.link.project, self.link.reviewer, subject
+                )
+            event = statuses.event_of(ev, subject, self.link.project, heads[subject])
+            heads[subject] = event.hash
+            batch.append((event, statuses.ref(ev.hash or "")))
             if len(batch) >= PUSH:
                 self._send(batch)
                 batch = []
