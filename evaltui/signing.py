@@ -178,3 +178,85 @@ def verify(
         str(path), cause or f"{sig.name} does not check against {allowed_signers}",
         field="signature",
     )  # fmt: skip
+
+
+# -- team events: a signature over an event's hash, checked against a registered key ------
+
+TEAM = "evaltui-team"
+_PUBLIC_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|"
+    r"sk-ecdsa-sha2-nistp256@openssh\.com) ([A-Za-z0-9+/]{16,8000}={0,3})(?: [^\n]*)?$"
+)
+
+
+def public_key(text: str) -> str:
+    """An OpenSSH public key line as kept (`TYPE BASE64`, its comment dropped); ValueError
+    when it is not one (a private key, two lines, an unknown type)."""
+    m = _PUBLIC_KEY.match(text.strip())
+    if m is None:
+        raise ValueError(
+            "not an OpenSSH public key line (`ssh-ed25519 AAAA... comment`, as in KEY.pub)"
+        )
+    return f"{m.group(1)} {m.group(2)}"
+
+
+def sign_texts(texts: list[str], key: Path, namespace: str) -> list[str]:
+    """Detached signatures (armored text) of each text, by the private key `key`, made by
+    one ssh-keygen for the whole list (it signs several files in one run)."""
+    if not texts:
+        return []
+    if not key.is_file():
+        raise InputError(str(key), "no such key file", field="signing key")
+    with tempfile.TemporaryDirectory(prefix="evaltui-sign-") as tmp:
+        paths = [Path(tmp, str(i)) for i in range(len(texts))]
+        for path, text in zip(paths, texts, strict=True):
+            path.write_text(text, encoding="utf-8")
+        done = subprocess.run(
+            [_keygen(), "-q", "-Y", "sign", "-f", os.path.abspath(key), "-n", namespace,
+             *map(str, paths)],
+            capture_output=True, text=True, timeout=TIMEOUT + len(texts) // 10,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        sigs = [signature_path(p) for p in paths]
+        if done.returncode != 0 or not all(s.exists() for s in sigs):
+            raise InputError(
+                str(key), f"could not sign: {done.stderr.strip()}", field="signing key"
+            )
+        return [s.read_text(encoding="ascii") for s in sigs]
+
+
+class KeyVerifier:
+    """Checks signatures over small texts against public keys, one ssh-keygen run each;
+    its temporary folder (one allowed-signers file a key) lives until `close`."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="evaltui-verify-")
+        self._signers: dict[str, Path] = {}
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def _signers_file(self, key: str) -> Path:
+        found = self._signers.get(key)
+        if found is None:
+            found = Path(self._tmp.name, f"signers{len(self._signers)}")
+            found.write_text(f"member {public_key(key)}\n", encoding="ascii")
+            self._signers[key] = found
+        return found
+
+    def problem(self, text: str, signature: str, key: str, namespace: str) -> str | None:
+        """None when `signature` is the key's signature of `text` for `namespace`; else
+        why not, in ssh-keygen's words."""
+        if len(signature) > MAX_SIG_BYTES or not signature.isascii():
+            return "the signature is not an SSH signature"
+        sig = Path(self._tmp.name, "signature")
+        sig.write_text(signature, encoding="ascii")
+        done = subprocess.run(
+            [_keygen(), "-Y", "verify", "-f", str(self._signers_file(key)), "-I", "member",
+             "-n", namespace, "-s", str(sig)],
+            input=text.encode("utf-8"), capture_output=True, timeout=TIMEOUT,
+        )  # fmt: skip
+        if done.returncode == 0:
+            return None
+        said = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines()]
+        return "; ".join(ln for ln in said if ln)[:300] or "ssh-keygen: no valid signature"

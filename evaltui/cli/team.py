@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
+from evaltui import signing
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import echo
+from evaltui.gate.policy import load_policy
+from evaltui.review import taxonomy
 from evaltui.team import TeamError, admin, db, ledger, member, sync
 from evaltui.team.schema import ROLES
 from evaltui.textsafe import safe_json
@@ -30,19 +34,23 @@ def team_group() -> None:
 @click.option("--project", default="default", show_default=True, help="A project to add.")
 @click.option("--blind", is_flag=True, help="New project: reviewers see others' labels on a "
               "case only after labelling it themselves.")  # fmt: skip
-def init_cmd(url: str, schema: str, project: str, blind: bool) -> None:
+@click.option("--signed", is_flag=True, help="New project: every event must carry its "
+              "author's signature (each member with a key: add-member --key).")  # fmt: skip
+def init_cmd(url: str, schema: str, project: str, blind: bool, signed: bool) -> None:
     """Create the shared schema, its group roles and policies (idempotent; run as the admin,
     who owns it). URL: a PostgreSQL connection string or URL without a password (libpq
     reads it from PGPASSWORD, ~/.pgpass or a service file); none: libpq's environment."""
     with db.translated(), db.connect(url) as conn:
-        result = admin.init(conn, schema, project, blind=blind)
+        result = admin.init(conn, schema, project, blind=blind, signed=signed)
     state = "re-asserted" if result.existed else "created"
     echo(f"schema {result.schema} {state} (tables, policies, triggers)")
     if result.roles_made:
         echo(f"group roles made: {', '.join(result.roles_made)}")
     made = "added" if result.project_made else "already there"
     echo(
-        f"project {project}: {made}" + (" (blind review)" if blind and result.project_made else "")
+        f"project {project}: {made}"
+        + (" (blind review)" if blind and result.project_made else "")
+        + (" (signed events)" if signed and result.project_made else "")
     )
 
 
@@ -53,25 +61,68 @@ def init_cmd(url: str, schema: str, project: str, blind: bool) -> None:
 @click.option("--login", help="The member's PostgreSQL role (default: NAME).")
 @click.option("--url", default="", help=URL_HELP)
 @click.option("--schema", default="evaltui", show_default=True)
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The member's OpenSSH public key (KEY.pub): their events must be signed "
+              "with it. Set once.")  # fmt: skip
 def add_member_cmd(
-    name: str, role: str, project: str, login: str | None, url: str, schema: str
-) -> None:
+    name: str, role: str, project: str, login: str | None, url: str, schema: str,
+    key_file: Path | None,
+) -> None:  # fmt: skip
     """Make NAME a member: its login role (made if missing, with no password), its group,
     and the reviewer name every event it writes must carry."""
+    key = None
+    if key_file is not None:
+        key = signing.read_small(key_file, "public key", 20_000, field="--key").decode(
+            "utf-8", "replace"
+        )
     with db.translated(), db.connect(url) as conn:
-        result = admin.add_member(conn, schema, project, name, role, login)
+        result = admin.add_member(conn, schema, project, name, role, login, key)
     echo(f"{result.reviewer} ({result.login}) in project {result.project} as {result.role}: "
          f"{result.status}")  # fmt: skip
     if result.role_made:
         echo(result.password_hint())
 
 
+@team_group.command("set-project")
+@click.option("--project", default="default", show_default=True)
+@click.option("--taxonomy", "taxonomy_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The team's taxonomy file (TOML): its sha256 is what stores compare.")  # fmt: skip
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The team's gate policy file: its sha256 is what stores compare.")  # fmt: skip
+@click.option("--blind/--no-blind", default=None, help="Blind review on or off.")
+@click.option("--signed/--no-signed", default=None, help="Require every event signed.")
+@click.option("--url", default="", help=URL_HELP)
+@click.option("--schema", default="evaltui", show_default=True)
+def set_project_cmd(
+    project: str, taxonomy_file: Path | None, policy_file: Path | None, blind: bool | None,
+    signed: bool | None, url: str, schema: str,
+) -> None:  # fmt: skip
+    """Record the project's taxonomy and gate policy (their sha256, compared by every
+    member's `team status` and `sync`), or change its blind or signed mode (the admin's)."""
+    tax_sha = policy_sha = None
+    if taxonomy_file is not None:
+        tax_sha = taxonomy.parse_toml(taxonomy_file).sha256
+    if policy_file is not None:
+        policy_sha = load_policy(policy_file).sha256
+    with db.translated(), db.connect(url) as conn:
+        got = admin.set_project(conn, schema, project, blind=blind, signed=signed,
+                                taxonomy_sha256=tax_sha, policy_sha256=policy_sha)  # fmt: skip
+    echo(f"project {got['project']}: blind {'on' if got['blind'] else 'off'}, taxonomy "
+         f"{got['taxonomy_sha256'] or 'not recorded'}, policy "
+         f"{got['policy_sha256'] or 'not recorded'}")  # fmt: skip
+
+
 @team_group.command("join")
 @click.argument("url", default="")
 @click.option("--project", default="default", show_default=True, help="The team's project.")
 @click.option("--schema", default="evaltui", show_default=True)
+@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path),
+              help="Sign this store's events with this OpenSSH private key (its path is "
+              "kept, never the key).")  # fmt: skip
 @click.pass_context
-def join_cmd(ctx: click.Context, url: str, project: str, schema: str) -> None:
+def join_cmd(
+    ctx: click.Context, url: str, project: str, schema: str, sign_key: Path | None
+) -> None:
     """Share this store's triage with a team project, as the login URL connects as (a
     member: `team add-member`). Keeps URL (never one holding a password) in the store;
     `evaltui sync` then pushes and pulls."""
@@ -81,11 +132,12 @@ def join_cmd(ctx: click.Context, url: str, project: str, schema: str) -> None:
         db.connect(url, autocommit=True) as conn,
         open_store(store_path(ctx), write=True) as store,
     ):
-        joined = member.join(store, conn, url, project, schema)
+        joined = member.join(store, conn, url, project, schema, sign_key)
     link = joined.link
     echo(f"{joined.status}: project {link.project} (schema {link.schema}) as {link.reviewer} "
          f"({link.role})" + (", blind review" if joined.blind else ""))  # fmt: skip
     echo(f"{joined.outbox} finding(s) of {link.reviewer} here will be shared by `evaltui sync`")
+    echo(f"signing: {joined.signing}")
     if joined.hint:
         echo(f"Warning: {joined.hint}", err=True)
 
@@ -143,7 +195,10 @@ def _print_status(out: dict[str, Any]) -> None:
         echo(f"offline: {server['error']}")
         return
     members = ", ".join(f"{m['reviewer']} ({m['role']})" for m in server["members"])
-    echo(f"members: {members}" + (" · blind review" if server["blind"] else ""))
+    echo(f"members: {members}" + (" · blind review" if server["blind"] else "")
+         + (" · signed events" if server["signed"] else ""))  # fmt: skip
+    for line in server["mismatch"]:
+        echo(f"Warning: {line}")
     for run in server["runs_missing_here"]:
         part = f" part {run['part']}" if run["part"] else ""
         echo(f"not imported here: run sha256 {run['run_sha256'][:16]}{part}, imported by "
@@ -176,5 +231,11 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
              "(named below)")  # fmt: skip
     for line in out["problems"]:
         echo(f"refused: {line}", err=True)
+    for line in out["mismatch"]:
+        echo(f"Warning: {line}", err=True)
+    for cls, n in out["not_in_taxonomy"].items():
+        echo(f"Warning: {n} finding(s) of the class {cls!r} not folded: this store's taxonomy "
+             "has no such class (import the team's taxonomy; they are folded at the next "
+             "sync after)", err=True)  # fmt: skip
     for line in out["waiting_for"]:
         echo(f"waiting: {line}")

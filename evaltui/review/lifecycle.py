@@ -62,9 +62,10 @@ def _set_status(
 
 def _change(
     store: Store, case_ids: list[int], status: Status, reason: str | None, note: str | None,
-    action: str, actor: str, at: str, cases: int,
+    action: str, actor: str, at: str, cases: int, source: str | None = None,
 ) -> int:  # fmt: skip
-    """The status change of `_set_status`, in the caller's transaction."""
+    """The status change of `_set_status`, in the caller's transaction; `source`: where a
+    change made elsewhere came from (`team:PROJECT`), kept in the logged event's context."""
     changed = 0
     for cid in case_ids:
         was = tables.case_state(store, cid)
@@ -79,7 +80,8 @@ def _change(
             cid,
             before={"status": was.status, "reason": was.reason, "note": was.note},
             after={"status": status, "reason": reason, "note": note},
-            context={"suite": was.suite, "case_key": was.case_key, "cases": cases},
+            context={"suite": was.suite, "case_key": was.case_key, "cases": cases}
+            | ({"source": source} if source else {}),
             actor=actor,
         )
         changed += 1
@@ -163,6 +165,23 @@ def restore(
         action="case.restore",
         actor=actor,
     )
+
+
+ACTIONS = {"retired": "case.retire", "quarantined": "case.quarantine", "active": "case.restore"}
+
+
+def apply_shared(
+    store: Store, case_id: int, status: Status, reason: str | None, note: str | None,
+    actor: str, at: str, source: str,
+) -> bool:  # fmt: skip
+    """A status change another store made (a team event), in the caller's transaction:
+    applied when it is newer than the case's current status (the latest change wins in
+    every store); True when the case changed."""
+    current = tables.case_status_at(store, case_id)
+    if current is not None and current >= at:
+        return False
+    return _change(store, [case_id], status, reason, note, ACTIONS[status], actor, at, 1,
+                   source) > 0  # fmt: skip
 
 
 def resolve_cases(store: Store, refs: list[str]) -> list[int]:

@@ -192,6 +192,18 @@ class EventLog:
             query += f" LIMIT {int(limit)}"
         return [_event(row) for row in self.conn.execute(query)]
 
+    def events_by_action(
+        self, actions: tuple[str, ...], after: int = 0, limit: int = 500
+    ) -> list[Event]:
+        """A page of the log's events with one of these actions, oldest first, after the
+        event id `after` (the team's outbox of case status changes reads it)."""
+        marks = ", ".join("?" * len(actions))
+        query = (
+            f"SELECT {_COLUMNS} FROM events WHERE action IN ({marks}) AND id > ? "
+            "ORDER BY id LIMIT ?"
+        )
+        return [_event(row) for row in self.conn.execute(query, (*actions, after, int(limit)))]
+
     def logged(self, action: str, entity: str, entity_id: str | int) -> bool:
         """Whether the log holds an event `action` on `entity` `entity_id` (e.g. that kept
         decision 3 was exported signed: `decision.sign`, `decision`, 3)."""

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from evaltui.signing import public_key
 from evaltui.team import TeamError
 from evaltui.team.db import ident
 from evaltui.team.schema import (
@@ -104,7 +105,11 @@ class InitResult:
 
 
 def init(
-    conn: Any, schema: str = "evaltui", project: str | None = None, blind: bool = False
+    conn: Any,
+    schema: str = "evaltui",
+    project: str | None = None,
+    blind: bool = False,
+    signed: bool = False,
 ) -> InitResult:
     """Create (or re-assert) the shared schema, its group roles and policies, in one
     transaction; with `project`, add that project. The connecting role becomes the owner."""
@@ -126,7 +131,7 @@ def init(
             conn.execute(statement)
         project_made = False
         if project is not None:
-            project_made = _add_project(conn, schema, project, blind)
+            project_made = _add_project(conn, schema, project, blind, signed)
     return InitResult(schema, existed, made, project, project_made)
 
 
@@ -136,11 +141,11 @@ def _sql(template: str, *names: str) -> Any:
     return sql.SQL(template).format(*(ident(n) for n in names))
 
 
-def _add_project(conn: Any, schema: str, project: str, blind: bool) -> bool:
+def _add_project(conn: Any, schema: str, project: str, blind: bool, signed: bool) -> bool:
     row = conn.execute(
-        f"INSERT INTO {_q(schema)}.projects (project, blind) VALUES (%s, %s) "
+        f"INSERT INTO {_q(schema)}.projects (project, blind, signed) VALUES (%s, %s, %s) "
         "ON CONFLICT (project) DO NOTHING RETURNING project",
-        (project, blind),
+        (project, blind, signed),
     ).fetchone()
     return row is not None
 
@@ -153,8 +158,10 @@ def set_project(
     blind: bool | None = None,
     taxonomy_sha256: str | None = None,
     policy_sha256: str | None = None,
+    signed: bool | None = None,
 ) -> dict[str, Any]:
-    """Change a project's blind mode or its taxonomy and policy hashes (the admin's)."""
+    """Change a project's blind mode, whether it requires signed events, or its taxonomy
+    and policy hashes (the admin's)."""
     check_schema_name(schema)
     for what, value in (("taxonomy", taxonomy_sha256), ("policy", policy_sha256)):
         if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
@@ -162,14 +169,34 @@ def set_project(
     with conn.transaction():
         row = conn.execute(
             f"UPDATE {_q(schema)}.projects SET blind = coalesce(%s, blind), "
-            "taxonomy_sha256 = coalesce(%s, taxonomy_sha256), "
+            "signed = coalesce(%s, signed), taxonomy_sha256 = coalesce(%s, taxonomy_sha256), "
             "policy_sha256 = coalesce(%s, policy_sha256) WHERE project = %s "
             "RETURNING project, blind, taxonomy_sha256, policy_sha256",
-            (blind, taxonomy_sha256, policy_sha256, project),
+            (blind, signed, taxonomy_sha256, policy_sha256, project),
         ).fetchone()
     if row is None:
         raise TeamError(f"no project {project!r} in the team store (team init --project)")
     return dict(zip(("project", "blind", "taxonomy_sha256", "policy_sha256"), row, strict=True))
+
+
+def _set_key(conn: Any, schema: str, project: str, login: str, key: str) -> str:
+    (current,) = conn.execute(
+        f"SELECT signing_key FROM {_q(schema)}.members WHERE project = %s AND role_name = %s",
+        (project, login),
+    ).fetchone()
+    if current == key:
+        return ""
+    if current is not None:
+        raise TeamError(
+            f"the login {login!r} has another signing key registered in project {project!r}: "
+            "a member's key is not changed (every store would refuse the events signed with "
+            "the old one)"
+        )
+    conn.execute(
+        f"UPDATE {_q(schema)}.members SET signing_key = %s WHERE project = %s AND role_name = %s",
+        (key, project, login),
+    )
+    return "; signing key registered"
 
 
 @dataclass
@@ -198,11 +225,19 @@ def add_member(
     reviewer: str,
     role: str,
     login: str | None = None,
+    signing_key: str | None = None,
 ) -> MemberResult:
     """Make `login` (default: the reviewer name) a member of the project as `role`:
     the login role is created if missing (LOGIN, no password), granted the role's group,
-    and mapped to the reviewer name that every event it writes must carry."""
+    and mapped to the reviewer name that every event it writes must carry. With
+    `signing_key` (an OpenSSH public key line), the key its events are signed with: set
+    once, never changed (the events signed with it would be refused)."""
     check_schema_name(schema)
+    if signing_key is not None:
+        try:
+            signing_key = public_key(signing_key)
+        except ValueError as exc:
+            raise TeamError(f"--key: {exc}") from None
     login = login or reviewer
     if role not in ROLES:
         raise TeamError(f"--role {role!r}: one of {', '.join(ROLES)}")
@@ -265,4 +300,6 @@ def add_member(
                 f"UPDATE {_q(schema)}.members SET role = %s WHERE project = %s AND role_name = %s",
                 (role, project, login),
             )
+        if signing_key is not None:
+            status += _set_key(conn, schema, project, login, signing_key)
     return MemberResult(project, reviewer, login, role, found is None, status)

@@ -94,22 +94,26 @@ class TeamClient:
     def project_info(self) -> dict[str, Any]:
         """The project's settings: blind review, taxonomy and policy hashes."""
         row = self.conn.execute(
-            f"SELECT blind, taxonomy_sha256, policy_sha256 FROM {self._s}.projects "
+            f"SELECT blind, taxonomy_sha256, policy_sha256, signed FROM {self._s}.projects "
             "WHERE project = %s",
             (self.project,),
         ).fetchone()
         if row is None:
             raise TeamError(f"no project {self.project!r} this login can read in {self.schema!r}")
-        return {"blind": bool(row[0]), "taxonomy_sha256": row[1], "policy_sha256": row[2]}
+        return {
+            "blind": bool(row[0]), "taxonomy_sha256": row[1], "policy_sha256": row[2],
+            "signed": bool(row[3]),
+        }  # fmt: skip
 
     def members(self) -> list[dict[str, Any]]:
-        """The project's members: reviewer name, role, when added."""
+        """The project's members: reviewer name, role, when added, registered signing key."""
         rows = self.conn.execute(
-            f"SELECT reviewer, role, added_at FROM {self._s}.project_members WHERE project = %s "
-            "ORDER BY reviewer",
+            f"SELECT reviewer, role, added_at, signing_key FROM {self._s}.project_members "
+            "WHERE project = %s ORDER BY reviewer",
             (self.project,),
         ).fetchall()
-        return [dict(zip(("reviewer", "role", "added_at"), r, strict=True)) for r in rows]
+        cols = ("reviewer", "role", "added_at", "signing_key")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
 
     # -- push -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -166,6 +167,8 @@ class ChainCheck:
     streams: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # hash -> stream
     successor: dict[tuple[str, str, str, str], TeamEvent] = field(default_factory=dict)
     refused: dict[str, Refusal] = field(default_factory=dict)
+    # after the hash and chain: the signature check (team.signatures), None: not checked
+    signatures: Callable[[TeamEvent], str | None] | None = None
 
     def add(self, event: TeamEvent) -> None:
         self.streams[event.hash] = (event.project, event.author, event.subject)
@@ -231,4 +234,6 @@ class ChainCheck:
                 "refuses a fork, so one of the two was written past its checks (by a "
                 "database superuser), and the one taken first is in doubt too"
             )
+        if self.signatures is not None:
+            return self.signatures(event)
         return None

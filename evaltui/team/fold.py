@@ -37,7 +37,7 @@ from evaltui.review import taxonomy, triage
 from evaltui.review.triage_state import Draft, Opinion, step_from_json
 from evaltui.store import runs
 from evaltui.store.store import Store
-from evaltui.team import ledger
+from evaltui.team import ledger, statuses
 from evaltui.team.events import TeamEvent, case_subject
 from evaltui.team.ledger import Link, Outgoing
 
@@ -131,6 +131,7 @@ class Outcome:
     rejected: list[str] = field(default_factory=list)  # named, the first 20
     waiting: list[str] = field(default_factory=list)  # named, the first 20
     latest: str | None = None  # the last other member's finding folded: who, what, when
+    not_in_taxonomy: Counter[str] = field(default_factory=Counter)  # class -> events held
 
 
 class _Wait(Exception):
@@ -161,7 +162,9 @@ class Folder:
         uid: str | None = None
         reason: str | None
         try:
-            if event.kind not in FOLDED_KINDS:
+            if event.kind == statuses.KIND:
+                status, reason, uid = statuses.fold(self.store, event, self.link.project)
+            elif event.kind not in FOLDED_KINDS:
                 status, reason = "kept", f"a {event.kind} event: held, not folded into findings"
             else:
                 status, reason, uid = self._fold(event)
@@ -214,7 +217,12 @@ class Folder:
             raise _Wait(f"the case {parts[2]}/{parts[3]} is not in this store")
         case_id = found
         if p.class_ is not None and p.class_ not in self.taxonomy.by_key:
-            raise _Wait(f"the class {p.class_!r} is not in this store's taxonomy")
+            self.outcome.not_in_taxonomy[p.class_[:80]] += 1
+            version = f" (version {self.taxonomy.version})" if self.taxonomy.version else ""
+            raise _Wait(
+                f"the class {p.class_!r} is not in this store's taxonomy{version}: not folded "
+                "until this store imports a taxonomy that has it (the team's)"
+            )
         step = step_from_json(json.dumps(event.payload["step"])) if p.step else None
         finding = {
             "uid": p.uid, "baseline_run": base, "candidate_run": cand, "case_id": case_id,

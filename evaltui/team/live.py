@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from evaltui.errors import EvaltuiError
 from evaltui.store.store import Store
-from evaltui.team import db, ledger
+from evaltui.team import db, hashes, ledger
 from evaltui.team.schema import channel
 from evaltui.team.sync import sync
 from evaltui.textsafe import one_line
@@ -53,6 +53,7 @@ class LinkState:
     error: str | None = None  # why offline
     changed: int = 0  # cases whose state the last sync changed (the screen reads again)
     latest: str | None = None  # the last other member's word the last sync brought
+    mismatch: str | None = None  # "taxonomy differs from the team's" (team.hashes)
 
     def text(self) -> str:
         parts = [f"team {self.project}", self.state, f"pending {self.pending}"]
@@ -60,6 +61,8 @@ class LinkState:
             parts.append(one_line(self.error, 80))
         elif self.latest:
             parts.append(self.latest)
+        if self.mismatch:
+            parts.append(self.mismatch)
         return " · ".join(parts)
 
 
@@ -185,7 +188,8 @@ class Link:
     def _sync(self, store: Store, conn: Any, link: ledger.Link) -> None:
         result = sync(store, conn)
         self._emit(LinkState(link.project, "connected", result.outbox, None,
-                             result.outcome.changed, result.outcome.latest))  # fmt: skip
+                             result.outcome.changed, result.outcome.latest,
+                             hashes.short(result.mismatch)))  # fmt: skip
 
     def _say(self, store: Store, link: ledger.Link, state: str, error: str | None) -> None:
         try:

@@ -9,11 +9,12 @@ libpq finds the password where it always does. A store shares with one project.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from evaltui.store import runs
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, ledger
+from evaltui.team import TeamError, hashes, ledger, signatures
 from evaltui.team.admin import check_project_name, check_schema_name
 from evaltui.team.client import TeamClient
 from evaltui.team.sync import last_sync
@@ -38,15 +39,27 @@ class Joined:
     blind: bool
     outbox: int
     hint: str | None
+    signing: str  # "signs with PATH", "does not sign", ...
 
 
-def join(store: Store, conn: Any, url: str, project: str, schema: str) -> Joined:
-    """Join the store to `project` as the connection's login (a member of it)."""
+def join(
+    store: Store, conn: Any, url: str, project: str, schema: str, sign_key: Path | None = None
+) -> Joined:
+    """Join the store to `project` as the connection's login (a member of it); with
+    `sign_key`, the private key its events are signed with (checked against the key the
+    team registered for the login, when there is one)."""
     check_project_name(project)
     check_schema_name(schema)
     client = TeamClient(conn, project, schema)
     reviewer, role = client.whoami()
-    blind = client.project_info()["blind"]
+    info = client.project_info()
+    blind = info["blind"]
+    registered = next(
+        (m["signing_key"] for m in client.members() if m["reviewer"] == reviewer), None
+    )
+    if sign_key is not None:
+        sign_key = sign_key.absolute()
+        signatures.check_own_key(sign_key, registered, reviewer)
     current = ledger.link(store)
     status = "joined"
     if current is not None:
@@ -77,10 +90,24 @@ def join(store: Store, conn: Any, url: str, project: str, schema: str) -> Joined
                        current.joined_at if current and status != "joined" else now_iso())  # fmt: skip
     if status != "already joined":
         store.set_setting(ledger.LINK_SETTING, link.to_setting())
+    if sign_key is not None:
+        store.set_setting(signatures.SIGN_KEY_SETTING, str(sign_key))
+    signing = _signing(signatures.sign_key(store), registered, info["signed"])
     if current is not None and (current.project, current.schema) != (project, schema):
         store.set_setting(ledger.CURSOR_SETTING, 0, log=False)  # another project's sequence
     outbox, _ = ledger.outbox_size(store, reviewer)
-    return Joined(link, status, blind, outbox, name_hint(store.actor, reviewer))
+    return Joined(link, status, blind, outbox, name_hint(store.actor, reviewer), signing)
+
+
+def _signing(key: Path | None, registered: str | None, required: bool) -> str:
+    if key is not None:
+        return f"events signed with {key}" + ("" if registered else
+            " (no key is registered for this login: the admin adds KEY.pub, "
+            "`team add-member NAME --role R --key KEY.pub`)")  # fmt: skip
+    if registered or required:
+        return ("unsigned, and the team requires this login's events signed: join again "
+                "with --sign-key PRIVATE_KEY")  # fmt: skip
+    return "events not signed"
 
 
 def status(store: Store, conn: Any | None = None) -> dict[str, Any]:
@@ -106,10 +133,15 @@ def status(store: Store, conn: Any | None = None) -> dict[str, Any]:
     }  # fmt: skip
     if conn is not None:
         client = TeamClient(conn, link.project, link.schema)
+        info = client.project_info()
         out["server"] = {
             "members": [{"reviewer": m["reviewer"], "role": m["role"]} for m in client.members()],
             "runs_missing_here": _missing_runs(store, client.run_digests()),
-            "blind": client.project_info()["blind"],
+            "blind": info["blind"],
+            "signed": info["signed"],
+            "taxonomy_sha256": info["taxonomy_sha256"],
+            "policy_sha256": info["policy_sha256"],
+            "mismatch": hashes.mismatches(store, info),
         }
     return out
 

@@ -23,11 +23,11 @@ ROLES = ("reviewer", "adjudicator", "release_owner", "viewer")
 # checks it first to name the event.
 ROLE_KINDS: dict[str, tuple[str, ...]] = {
     "reviewer": ("label", "undo"),
-    "adjudicator": ("label", "undo", "adjudication", "gold"),
-    "release_owner": ("label", "undo", "decision"),
+    "adjudicator": ("label", "undo", "adjudication", "gold", "case_status"),
+    "release_owner": ("label", "undo", "decision", "case_status"),
     "viewer": (),
 }
-KINDS = ("label", "undo", "adjudication", "gold", "decision")
+KINDS = ("label", "undo", "adjudication", "gold", "decision", "case_status")
 
 # Every kind lives under one subject prefix, so what a member may read is decided per
 # (author, subject) stream, and a stream is either wholly visible or not at all: a
@@ -38,6 +38,7 @@ KIND_SUBJECT = {
     "adjudication": "case",
     "gold": "gold",
     "decision": "comparison",
+    "case_status": "casestatus",  # retire, quarantine, restore: `casestatus:[suite, case key]`
 }
 BLIND_KINDS = ("label", "undo", "adjudication")  # hidden in blind mode until you label
 
@@ -117,6 +118,10 @@ def statements(schema: str) -> list[str]:
             added_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (project, role_name),
             UNIQUE (project, reviewer))""",
+        # added by later versions (a schema made before them gains them at `team init`)
+        f"ALTER TABLE {s}.projects ADD COLUMN IF NOT EXISTS signed boolean NOT NULL DEFAULT false",
+        f"ALTER TABLE {s}.members ADD COLUMN IF NOT EXISTS signing_key text "
+        "CHECK (length(signing_key) <= 20000)",
         f"""CREATE TABLE IF NOT EXISTS {s}.events (
             hash text PRIMARY KEY CHECK (hash ~ {hex64}),
             project text NOT NULL REFERENCES {s}.projects,
@@ -133,6 +138,11 @@ def statements(schema: str) -> list[str]:
             CONSTRAINT events_stream UNIQUE (project, author, subject, hash),
             CONSTRAINT events_chain FOREIGN KEY (project, author, subject, prev)
                 REFERENCES {s}.events (project, author, subject, hash))""",
+        # the kinds as this version knows them (a schema made before gains the new ones)
+        f"ALTER TABLE {s}.events DROP CONSTRAINT IF EXISTS events_kind_check, "
+        f"ADD CONSTRAINT events_kind_check CHECK (kind IN ({_q(KINDS)})), "
+        "DROP CONSTRAINT IF EXISTS events_kind_subject, "
+        f"ADD CONSTRAINT events_kind_subject CHECK ({kind_subject})",
         # one successor per link: a chain never forks (two devices, or a forger)
         f"CREATE UNIQUE INDEX IF NOT EXISTS events_one_successor "
         f"ON {s}.events (project, author, subject, coalesce(prev, ''))",
@@ -149,7 +159,7 @@ def statements(schema: str) -> list[str]:
             received_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (project, run_sha256, reviewer))""",
         f"""CREATE OR REPLACE VIEW {s}.project_members WITH (security_barrier) AS
-            SELECT m.project, m.reviewer, m.role, m.added_at FROM {s}.members m
+            SELECT m.project, m.reviewer, m.role, m.added_at, m.signing_key FROM {s}.members m
             WHERE m.project IN (SELECT o.project FROM {s}.members o
                                 WHERE o.role_name = current_user::text)""",
         # -- triggers: append-only (a belt under the revoked privileges and the policies),

@@ -28,7 +28,7 @@ from typing import Any
 
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, db, ledger
+from evaltui.team import TeamError, db, hashes, ledger, signatures, statuses
 from evaltui.team.client import Conflict, Pulled, TeamClient
 from evaltui.team.events import TeamEvent
 from evaltui.team.fold import (
@@ -63,6 +63,7 @@ class SyncResult:
     outbox: int = 0  # still to share after this sync
     cursor: int = 0
     conflicts: int = 0
+    mismatch: list[str] = field(default_factory=list)  # taxonomy or policy not the team's
 
     def to_json(self) -> dict[str, Any]:
         o = self.outcome
@@ -75,7 +76,8 @@ class SyncResult:
             "cases_changed": o.changed, "outbox": self.outbox, "cursor": self.cursor,
             "not_allowed": self.not_allowed, "not_shareable": self.not_shareable,
             "not_shared": dict(sorted(self.not_shared.items())),
-            "conflicts": self.conflicts,
+            "conflicts": self.conflicts, "mismatch": self.mismatch,
+            "not_in_taxonomy": dict(sorted(o.not_in_taxonomy.items())),
             "problems": [*self.refused, *o.rejected, *self.unshareable][:20],
             "waiting_for": o.waiting[:20],
         }  # fmt: skip
@@ -91,9 +93,24 @@ class Syncer:
         self.client = TeamClient(conn, link.project, link.schema, check=self.check)
         self.result = SyncResult(link.project, link.reviewer)
         self.role = link.role
+        self.info: dict[str, Any] = {}
+        self.sign_key = signatures.sign_key(store)
+        self.own_key: str | None = None
 
     def run(self) -> SyncResult:
         reviewer, self.role = self.client.whoami()
+        self.info = self.client.project_info()
+        self.result.mismatch = hashes.mismatches(self.store, self.info)
+        members = self.client.members()
+        self.own_key = next((m["signing_key"] for m in members if m["reviewer"] == reviewer), None)
+        check = signatures.for_store(self.store, members, self.info["signed"])
+        self.check.signatures = check
+        try:
+            return self._run(reviewer)
+        finally:
+            check.close()
+
+    def _run(self, reviewer: str) -> SyncResult:
         self.result.role = self.role
         if reviewer != self.link.reviewer:
             raise TeamError(
@@ -112,7 +129,7 @@ class Syncer:
                 if attempt == ATTEMPTS - 1:
                     raise
                 self.pull()
-        if pushed_subjects and self.client.project_info()["blind"]:
+        if pushed_subjects and self.info["blind"]:
             self.reveal(sorted(pushed_subjects))
         self.pull()
         self.result.outbox, self.result.not_shared = ledger.outbox_size(self.store, reviewer)
@@ -214,6 +231,20 @@ class Syncer:
             if len(batch) >= PUSH:
                 self._send(batch)
                 batch = []
+        for ev, subject in statuses.outbox(self.store, self.link.reviewer):
+            if statuses.KIND not in allowed:
+                self.result.not_allowed += 1
+                continue
+            if subject not in heads:
+                heads[subject] = ledger.head(
+                    self.store, self.link.project, self.link.reviewer, subject
+                )
+            event = statuses.event_of(ev, subject, self.link.project, heads[subject])
+            heads[subject] = event.hash
+            batch.append((event, statuses.ref(ev.hash or "")))
+            if len(batch) >= PUSH:
+                self._send(batch)
+                batch = []
         if batch:
             self._send(batch)
         runs = {r for s in subjects for r in (parse_case_subject(s) or [])[:2]}
@@ -224,9 +255,21 @@ class Syncer:
         return subjects
 
     def _send(self, batch: list[tuple[TeamEvent, str]]) -> None:
-        """Push one batch; once the server committed it, record it in the ledger."""
+        """Push one batch (signed when this store has a key); once the server committed it,
+        record it in the ledger."""
+        events = [e for e, _ in batch]
+        if self.sign_key is not None:
+            events = signatures.sign(events, self.sign_key)
+            batch = [(e, uid) for e, (_, uid) in zip(events, batch, strict=True)]
+        elif self.own_key is not None or self.info["signed"]:
+            why = "has a registered signing key" if self.own_key else "requires signatures"
+            raise TeamError(
+                f"project {self.link.project!r} {why}, and this store has no key to sign "
+                f"{self.link.reviewer!r}'s events with: `evaltui team join URL --project "
+                f"{self.link.project} --sign-key PRIVATE_KEY`; nothing was pushed"
+            )
         try:
-            out = self.client.push([e for e, _ in batch])
+            out = self.client.push(events)
         finally:
             self.check.flush()
         with self.store.transaction():
@@ -257,7 +300,8 @@ def sync(store: Store, conn: Any | None = None) -> SyncResult:
         _note(store, {"attempt_at": started, "error": exc.message})
         raise
     _note(store, {"attempt_at": started, "ok_at": now_iso(), "error": None,
-                  "pushed": result.pushed, "pulled": result.pulled})  # fmt: skip
+                  "pushed": result.pushed, "pulled": result.pulled,
+                  "mismatch": result.mismatch})  # fmt: skip
     return result
 
 

@@ -89,6 +89,12 @@ def case_state(store: Store, case_id: int) -> CaseState | None:
     return None if row is None else CaseState(*row)
 
 
+def case_status_at(store: Store, case_id: int) -> str | None:
+    """When the case's status was last set (None: never)."""
+    row = store.conn.execute("SELECT status_at FROM cases WHERE id = ?", (case_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 def write_case_status(
     store: Store, case_id: int, status: str, reason: str | None, note: str | None, by: str, at: str
 ) -> None:
