@@ -36,7 +36,11 @@ def test_the_demo_story_corrected_beside_the_grader(demo_store):
     (grounded,) = cal["criteria"]
     assert grounded["criterion"] == "grounded"
     b, c, d = grounded["baseline"], grounded["candidate"], grounded["delta"]
-    assert (b["grader"], b["corrected"], b["interval"]) == (0.805944, 0.773601, [0.645111, 0.887908])
+    assert (b["grader"], b["corrected"], b["interval"]) == (
+        0.805944,
+        0.773601,
+        [0.645111, 0.887908],
+    )
     assert (b["judged"], b["tpr"], b["tnr"], b["results"]) == (30, 1.0, 0.857143, 572)
     assert (c["grader"], c["corrected"], c["interval"]) == (0.924296, 0.659331, [0.470246, 1.0])
     assert (c["judged"], c["tnr"], c["method"]) == (30, 0.222222, "lang-reiczigel")
