@@ -33,6 +33,7 @@ from evaltui.errors import InputError
 
 FINDINGS = "evaltui-findings"
 DECISION = "evaltui-decision"
+JUDGMENTS = "evaltui-judgments"  # `calibrate export --sign` (#27)
 TIMEOUT = 30
 MAX_SIG_BYTES = 64 << 10  # a detached SSH signature is about 300 bytes (EVALTUI_MAX_SIG_BYTES)
 MAX_SIGNERS_BYTES = 1 << 20  # an allowed-signers file (EVALTUI_MAX_SIGNERS_BYTES)

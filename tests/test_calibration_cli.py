@@ -307,3 +307,32 @@ def test_exchanging_judgment_files_converges(story, tmp_path):
     )
     assert a["judgment_set_sha256"] == b["judgment_set_sha256"] and a["judged"] == b["judged"] == 31
     assert run("calibrate", "export", str(a_file)).exit_code == 2  # never over a file
+
+
+def test_the_log_names_a_judged_result_and_never_a_gold_items(demo_store):
+    """`evaltui log`'s key column: a judgment names its run, case and epoch (not `2:17:0`);
+    a gold answer's event names the gold item only, so the log keeps gold hidden."""
+    run("findings", "adjudicators", "--add", "lead", reviewer="lead")
+    assert run("calibrate", "label", "cand-2026-11-20", "billing-001", "--criterion",
+               "grounded", "--verdict", "fail").exit_code == 0  # fmt: skip
+    run("calibrate", "label", "cand-2026-11-20", "billing-001", "--criterion", "grounded",
+        "--undo")  # fmt: skip
+    added = run("gold", "add", "cand-2026-11-20", "billing-002", "--criterion", "grounded",
+                "--answer", "pass", reviewer="lead")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    events = demo_store.events(None)[-3:]
+    subjects = service.event_subjects(demo_store, events)
+    assert [e.action for e in events] == ["judgment.record", "judgment.undo", "gold.set"]
+    assert [e.entity_id for e in events][:2] == ["2:1:0", "2:1:0"]
+    assert subjects[:2] == ["cand-2026-11-20: support-assistant/billing-001 epoch 0"] * 2
+    assert subjects[2] == f"gold answer {events[2].entity_id[:12]}"
+    table = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["log"]).output
+    rows = [" ".join(line.split()[3:]) for line in table.splitlines()[-3:]]  # after id, at
+    assert rows == [
+        "tester judgment.record result cand-2026-11-20: support-assistant/billing-001 epoch 0 "
+        '{"criterion": "grounded", "verdict": "fail"}',
+        "tester judgment.undo result cand-2026-11-20: support-assistant/billing-001 epoch 0 "
+        '{"criterion": "grounded", "verdict": null}',
+        f'lead gold.set gold gold answer {events[2].entity_id[:12]} {{"criterion": "grounded"}}',
+    ]
+    assert "2:1:0" not in table and "billing-002" not in table

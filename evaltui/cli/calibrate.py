@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from evaltui import service
-from evaltui.cli.app import cli, open_app, open_store, reviewer, store_path
+from evaltui import service, signing
+from evaltui.cli.app import InputFile, cli, open_app, open_store, reviewer, store_path
 from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.files import write_atomic
 from evaltui.review.calibration import files, judgments, samples
@@ -263,35 +263,57 @@ def label_cmd(
 
 @calibrate_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--allowed-signers",
+    type=InputFile("allowed-signers file"),
+    help="Verify FILE.sig against this allowed-signers file (default: the store's, "
+    "`evaltui findings signers`); with it, FILE must be signed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The counts as JSON.")
 @click.pass_context
-def import_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
+def import_cmd(ctx: click.Context, file: Path, allowed_signers: Path | None, as_json: bool) -> None:
     """Add judgments made elsewhere: a CSV (with a header) or JSON-lines FILE with
     run, case, epoch, criterion, verdict (pass/fail/unsure), reviewer, sample, note.
-    Every row is checked first; importing the same file again adds nothing."""
+    Every row is checked first; importing the same file again adds nothing. A signed
+    FILE (FILE.sig, `calibrate export --sign`) is verified first and speaks only for its
+    signer; one that does not check is refused, the store unchanged."""
 
     with open_store(store_path(ctx)) as store:
-        added, there = files.import_judgments(store, file)
+        added, there, signer = files.import_judgments(store, file, allowed_signers)
     if as_json:
-        echo(safe_json({"added": added, "already_there": there}))
+        signed_by = {"signer": signer} if signer else {}  # an unsigned file's JSON as before
+        echo(safe_json({"added": added, "already_there": there, **signed_by}))
     else:
-        echo(f"imported {added:,} judgments ({there:,} already there)")
+        signed = f", signed by {visible(signer, limit=80)} (verified)" if signer else ""
+        echo(f"imported {added:,} judgments ({there:,} already there){signed}")
 
 
 @calibrate_group.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign with this SSH private key (as git does): writes FILE.sig next to FILE.",
+)
 @click.pass_context
-def export_cmd(ctx: click.Context, file: Path) -> None:
+def export_cmd(ctx: click.Context, file: Path, sign_key: Path | None) -> None:
     """Write every judgment in force (not gold) as JSON lines, with their uids: another
     store's `calibrate import FILE` adds them once, however often files are exchanged.
-    Never over an existing file."""
+    Never over an existing file. With --sign, a detached SSH signature FILE.sig
+    (namespace evaltui-judgments): the importer verifies it, and a signed file speaks
+    only for its signer, so a signed file holds only yours (`--reviewer`)."""
 
     if file.exists():
         raise click.UsageError(f"{file} exists: give a new file")
     with open_store(store_path(ctx)) as store:
-        rows = files.export_rows(store)
+        rows = files.export_rows(store, store.actor if sign_key is not None else None)
     write_atomic(file, "".join(safe_json(r, indent=None, sort_keys=True) + "\n" for r in rows))
-    echo(f"exported {len(rows):,} judgments to {visible(str(file), limit=300)}")
+    signed = ""
+    if sign_key is not None:
+        signing.sign(file, sign_key, signing.JUDGMENTS)
+        signed = f" and its signature {visible(file.name, limit=200)}.sig"
+    echo(f"exported {len(rows):,} judgments to {visible(str(file), limit=300)}{signed}")
 
 
 @calibrate_group.command("report")

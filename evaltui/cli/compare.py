@@ -13,6 +13,7 @@ from evaltui.cli.output import Shorten, echo, make_console, make_table, print_ro
 from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer, default_dimensions, run_ref
 from evaltui.compare.paths import case_paths
 from evaltui.compare.production import Production, dimensions_with, from_store, headline
+from evaltui.compare.verified import calibrated_json
 from evaltui.errors import NotFoundError
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
@@ -110,6 +111,9 @@ def compare_cmd(
         data = summary.dump()
         if production is not None:  # #28: a key of its own, only when traffic is set
             data["production_estimate"] = production.as_json(cmp)
+        calibrated = calibrated_json(cmp)
+        if calibrated is not None:  # #27: a key of its own, only when results were judged
+            data["calibrated"] = calibrated
     if as_json:
         echo(safe_json(data))
         return

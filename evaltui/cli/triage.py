@@ -12,6 +12,8 @@ from evaltui.cli.output import echo, make_table, print_rows
 from evaltui.files import check_writable
 from evaltui.models import CASE_STATUSES, FINDING_VERDICTS
 from evaltui.review import triage
+from evaltui.review.calibration import triage_gold
+from evaltui.stats import pct
 from evaltui.store.runs import resolve_case, resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -159,6 +161,13 @@ def findings_list(
         ],
         optional={"baseline", "candidate", "reviewers"},
     )
+    with open_store(store_path(ctx)) as store:
+        on_gold = triage_gold.accuracy(store.conn)
+    if on_gold:  # #27: hidden gold in the queue, scored; never which cases
+        echo(
+            "on hidden gold (triage answers, every comparison): "
+            + "; ".join(_gold_line(g) for g in on_gold)
+        )
     uncounted = [r for r in rows if r.uncounted_adjudications]
     if uncounted:
         echo(
@@ -166,6 +175,35 @@ def findings_list(
             "(unverified, or by a reviewer it does not list): their states here differ from a "
             "store that counts it: "
             + ", ".join(one_line(f"{r.suite}/{r.case_key}", 40) for r in uncounted[:10])
+        )
+
+
+def _gold_line(g: triage_gold.TriageGold) -> str:
+    a = g.overall
+    iv = f" ({pct(a.interval.low)} to {pct(a.interval.high)})" if a.interval else ""
+    return f"{visible(g.reviewer, limit=40)} {a.correct}/{a.n} right, {pct(a.accuracy)}{iv}"
+
+
+@findings_group.command("gold")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.pass_context
+def findings_gold(ctx: click.Context, as_json: bool) -> None:
+    """Each reviewer's accuracy on the hidden gold cases they triaged (#27).
+
+    A gold answer on a candidate's result is scored against the reviewer's triage verdict
+    on the case: real_regression or accepted keeps the grader's verdict, grader_wrong turns
+    it over. Which cases are gold is never shown (docs/security.md)."""
+    with open_store(store_path(ctx)) as store:
+        rows = triage_gold.accuracy(store.conn)
+    if as_json:
+        echo(safe_json([g.as_json() for g in rows]))
+    elif not rows:
+        echo("No triage answer on a gold case yet.")
+    for g in [] if as_json else rows:
+        on_pass, on_fail = g.on_pass, g.on_fail
+        echo(
+            f"{_gold_line(g)}; on pass {on_pass.correct}/{on_pass.n}, "
+            f"on fail {on_fail.correct}/{on_fail.n}"
         )
 
 

@@ -101,10 +101,16 @@ def _calibration_evidence(fig: Figures) -> dict[str, Any]:
 def calibrated_pass_rate(
     cmp: Comparison, where: str, params: list[Any], args: Mapping[str, str], alpha: float
 ) -> Measured:
-    crit = _crit(args)
-    passes, fails = _grader_counts(cmp, cmp.candidate.id, crit, where, params)
+    return run_pass_rate(cmp, cmp.candidate.id, where, params, _crit(args), alpha)
+
+
+def run_pass_rate(
+    cmp: Comparison, run_id: int, where: str, params: list[Any], crit: str, alpha: float
+) -> Measured:
+    """One compared run's pass rate on `crit`, corrected from that run's judged results."""
+    passes, fails = _grader_counts(cmp, run_id, crit, where, params)
     with _reader(cmp) as conn:
-        fig = figures(conn, [cmp.candidate.id], crit, alpha)
+        fig = figures(conn, [run_id], crit, alpha)
     c = corrected_pass_rate(passes, passes + fails, fig.calibration)
     return c.value, {
         "criterion": criterion_word(crit),

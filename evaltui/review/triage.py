@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from evaltui.errors import InputError, NotFoundError
@@ -82,6 +82,14 @@ def history(db: Store | sqlite3.Connection, base: int, cand: int, case_id: int) 
     return _rows(
         db, "baseline_run = ? AND candidate_run = ? AND case_id = ?", (base, cand, case_id)
     )
+
+
+def on_cases(db: Store | sqlite3.Connection, cand: int, case_ids: Iterable[int]) -> list[Finding]:
+    """Every finding on these cases in any comparison with `cand` as its candidate, oldest
+    first (hidden gold scores reviewers' triage answers: calibration/triage_gold.py)."""
+    ids = json.dumps(sorted(set(case_ids)))
+    where = "candidate_run = ? AND case_id IN (SELECT value FROM json_each(?))"
+    return _rows(db, where, (cand, ids))
 
 
 def adjudicators(store: Store) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing, nullcontext
@@ -340,16 +341,27 @@ def check_demo_store_disposable(path: Path) -> None:
         )
 
 
+_RESULT_ID = re.compile(r"\d+:\d+:\d+")
+
+
 def event_subjects(store: Store, events: list[Event]) -> list[str]:
     """What each event is about, in words (`evaltui log`'s key column): a run's name,
-    a case's `suite/key` (a finding's with its two runs), a decision's number; a setting
-    or a file as the event names it. The log itself keeps the ids."""
+    a case's `suite/key` (a finding's with its two runs), a judged result's run, case and
+    epoch, a decision's number; a setting or a file as the event names it. A gold answer's
+    event names the gold item only, never its result. The log itself keeps the ids."""
     runs = tables.run_names(store)
     ids: dict[str, list[int]] = {}
+    results: dict[str, list[int]] = {}
     for e in events:
-        if e.entity == "case":  # str(): a crafted store's column may hold any type
-            ids[str(e.entity_id)] = [int(x) for x in str(e.entity_id).split(":") if x.isdigit()]
-    cases = tables.case_names(store, (parts[-1] for parts in ids.values() if parts))
+        eid = str(e.entity_id)  # str(): a crafted store's column may hold any type
+        if e.entity == "case":
+            ids[eid] = [int(x) for x in eid.split(":") if x.isdigit()]
+        elif e.entity == "result" and _RESULT_ID.fullmatch(eid):
+            results[eid] = [int(x) for x in eid.split(":")]
+    cases = tables.case_names(
+        store,
+        [*(parts[-1] for parts in ids.values() if parts), *(r[1] for r in results.values())],
+    )
     out = []
     for e in events:
         entity, eid = e.entity, str(e.entity_id)
@@ -359,6 +371,12 @@ def event_subjects(store: Store, events: list[Event]) -> list[str]:
             parts = ids[eid]
             case = cases.get(parts[-1], f"case {parts[-1]}")
             out.append(f"{case} ({parts[0]} vs {parts[1]})" if len(parts) == 3 else case)
+        elif entity == "result" and eid in results:  # #27: a judgment's run, case, epoch
+            run_id, case_id, epoch = results[eid]
+            run = runs.get(run_id, f"run {run_id}")
+            out.append(f"{run}: {cases.get(case_id, f'case {case_id}')} epoch {epoch}")
+        elif entity == "gold":  # which result a gold answer is stays hidden (security.md)
+            out.append(f"gold answer {eid[:12]}")
         elif entity == "decision":
             out.append(f"decision {eid}")
         elif entity == "traffic":  # #28: kept traffic weights (`none`: none in force)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, Reducer, SegmentRecord
+    from evaltui.compare.verified import VerifiedRow
     from evaltui.gate import DecisionRecord, DecisionRow
     from evaltui.models import RunSummary
     from evaltui.review.calibration.queue import GoldFeedback, QueueItem
@@ -87,6 +88,7 @@ class ToolsLoaded(Message):
 
     stats: dict[str, ToolStats | None]
     production: list[str] = field(default_factory=list)
+    verified: list[VerifiedRow] = field(default_factory=list)  # #27: judged results' figures
 
 
 class ColumnsNeeded(Message):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evaltui.compare import Comparison, Filter
 from evaltui.compare.production import dimensions_with, from_store, headline
@@ -18,6 +18,9 @@ from evaltui.review import taxonomy, triage
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store import Store
 from evaltui.tui.messages import Built, Opened
+
+if TYPE_CHECKING:
+    from evaltui.compare.verified import VerifiedRow
 
 
 def open_comparison(
@@ -78,3 +81,11 @@ def production_lines(open_store: Callable[[], Store], cmp: Comparison) -> list[s
                     cmp.fallback.id if cmp.fallback else None, reducer=cmp.reducer,
                     dimensions=dims, statuses=cmp.statuses) as other:  # fmt: skip
         return headline(production.as_json(other))
+
+
+def verified_rows(cmp: Comparison) -> list[VerifiedRow]:
+    """The scoreboard's verified figures (#27); none when no result of the two is judged."""
+    # load time: the judgments and the calibration estimators, only when a comparison is open
+    from evaltui.compare.verified import calibrated_json, scoreboard_rows
+
+    return scoreboard_rows(calibrated_json(cmp))

@@ -18,16 +18,19 @@ import csv
 import hashlib
 import io
 import json
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from evaltui import signing
 from evaltui.errors import EvaltuiError, InputError
 from evaltui.files import read_regular
 from evaltui.review.calibration import gold, judgments, samples
 from evaltui.review.calibration.judgments import HUMAN_VERDICTS, Judgment, criterion_name
 from evaltui.review.calibration.report import check_criterion
+from evaltui.review.findings_files import signers_file
 from evaltui.review.triage_state import check_name
 from evaltui.store import runs
 from evaltui.store.events import now_iso
@@ -159,8 +162,7 @@ class _Row:
         return value.lower()
 
 
-def _read(path: Path) -> tuple[str, list[_Row]]:
-    raw = read_regular(path, "labels file")
+def _read(path: Path, raw: bytes) -> tuple[str, list[_Row]]:
     sha = hashlib.sha256(raw).hexdigest()
     rows: list[_Row] = []
     for line, data in _rows(path, raw):
@@ -176,10 +178,37 @@ def _uid(sha: str, line: int) -> str:
     return hashlib.sha256(f"{sha}:{line}".encode()).hexdigest()[:32]
 
 
-def import_judgments(store: Store, path: Path) -> tuple[int, int]:
+def signature(store: Store, path: Path, raw: bytes, given: Path | None) -> str | None:
+    """The verified signer of a labels file (None: no FILE.sig beside it, and no
+    `--allowed-signers` given). A signed file is verified over `raw` (the bytes read once,
+    and imported) against the allowed-signers file given, else the store's (`findings
+    signers`); one that does not check, or that cannot be checked here, is refused naming
+    the file and its `signature` field: judgments have no unverified state to keep it in."""
+    sig = signing.signature_path(path)
+    if not os.path.lexists(sig):
+        if given is not None:
+            raise InputError(str(path), f"no signature {sig.name} next to it", field="signature")
+        return None
+    signers = signers_file(store, given)
+    if signers is None:
+        raise InputError(
+            str(path),
+            f"signed ({sig.name}), but there is no allowed-signers file to verify it against: "
+            "give --allowed-signers, or keep the store's (`evaltui findings signers FILE`)",
+            field="signature",
+        )
+    return signing.verify(path, signers, signing.JUDGMENTS, data=raw)
+
+
+def import_judgments(
+    store: Store, path: Path, allowed_signers: Path | None = None
+) -> tuple[int, int, str | None]:
     """Judgments from a file, all checked first, added in one transaction: (added, already
-    there)."""
-    sha, rows = _read(path)
+    there, the file's verified signer). A signed file speaks only for its signer: a row
+    naming another reviewer is refused."""
+    raw = read_regular(path, "labels file")
+    signer = signature(store, path, raw, allowed_signers)
+    sha, rows = _read(path, raw)
     source = f"file:{path.name}#{sha[:12]}"
     out = []
     for row in rows:
@@ -191,6 +220,12 @@ def import_judgments(store: Store, path: Path) -> tuple[int, int]:
             check_name(reviewer, "reviewer")
         except InputError as exc:
             raise row.error("reviewer", exc.detail) from None
+        if signer is not None and reviewer != signer:
+            raise row.error(
+                "reviewer",
+                f"{reviewer} did not sign this file ({signer} did): a signed file speaks only "
+                "for its signer",
+            )
         sample = row.text("sample")
         if sample is not None:
             try:
@@ -218,13 +253,13 @@ def import_judgments(store: Store, path: Path) -> tuple[int, int]:
                 source=source,
             )
         )
-    return judgments.add_imported(store, out)
+    return (*judgments.add_imported(store, out, signer=signer), signer)
 
 
 def import_gold(store: Store, path: Path) -> tuple[int, int]:
     """Gold answers from a file (set by the importing adjudicator): (added, already there)."""
     who = gold.check_adjudicator(store, store.actor)
-    sha, rows = _read(path)
+    sha, rows = _read(path, read_regular(path, "labels file"))
     items = []
     for row in rows:
         ref, criterion = row.ref(store)
@@ -264,16 +299,19 @@ def sample_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def export_rows(store: Store) -> list[dict[str, Any]]:
-    """Every calibration judgment in force, as rows `calibrate import` reads back (with
-    their uids): for another store, or a team that keeps labels elsewhere. Gold answers,
-    the judgments made on gold items and the samples (a store's own queues) are not."""
+def export_rows(store: Store, reviewer: str | None = None) -> list[dict[str, Any]]:
+    """Every calibration judgment in force (`reviewer`'s only, when given: a signed file's),
+    as rows `calibrate import` reads back (with their uids): for another store, or a team
+    that keeps labels elsewhere. Gold answers, the judgments made on gold items and the
+    samples (a store's own queues) are not."""
     out = []
     for run_id, crit in sorted(judgments.judged_counts(store.conn)):
         name = grader.run_identity(store.conn, run_id)[0]
         state = judgments.in_force(store.conn, [run_id], crit)
         keys = grader.case_keys(store.conn, (ref.case_id for ref, _ in state))
         for (ref, who), j in sorted(state.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            if reviewer is not None and who != reviewer:
+                continue
             out.append(
                 {
                     "uid": j.uid,

@@ -395,9 +395,12 @@ def _undo_row(top: Judgment, restored: HumanVerdict | None = None) -> Judgment:
     )
 
 
-def add_imported(store: Store, rows: Sequence[Judgment]) -> tuple[int, int]:
+def add_imported(
+    store: Store, rows: Sequence[Judgment], signer: str | None = None
+) -> tuple[int, int]:
     """Judgments read from a file (uids derived from the file and line, so importing the
-    same file again adds nothing): (added, already there). One transaction."""
+    same file again adds nothing): (added, already there). One transaction; the import's
+    event names the file's verified signer, if any."""
     added = 0
     with store.transaction():
         for j in rows:
@@ -411,6 +414,10 @@ def add_imported(store: Store, rows: Sequence[Judgment]) -> tuple[int, int]:
                 "judgment.import",
                 "file",
                 rows[0].source,
-                after={"judgments": added, "already_there": len(rows) - added},
+                after={
+                    "judgments": added,
+                    "already_there": len(rows) - added,
+                    **({"signer": signer} if signer else {}),
+                },
             )
     return added, len(rows) - added

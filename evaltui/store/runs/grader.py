@@ -194,6 +194,22 @@ def verdicts(
     return out
 
 
+def case_verdicts(
+    conn: sqlite3.Connection, run_id: int, case_ids: Iterable[int], criterion: str
+) -> dict[int, set[Graded | None]]:
+    """The grader's verdicts on `criterion` of every sample of these cases in a run (None:
+    a sample neither passed nor failed), by case."""
+    out: dict[int, set[Graded | None]] = {}
+    ids = json.dumps(sorted(set(case_ids)))
+    for case_id, verdict in conn.execute(
+        f"SELECT r.case_id, {verdict_sql(criterion)} FROM results r "
+        "WHERE r.run_id = ? AND r.case_id IN (SELECT value FROM json_each(?))",
+        (run_id, ids),
+    ):
+        out.setdefault(int(case_id), set()).add(verdict if verdict in GRADED else None)
+    return out
+
+
 def segments_of(
     conn: sqlite3.Connection, refs: Sequence[ResultRef], dimension: str
 ) -> dict[ResultRef, str]:

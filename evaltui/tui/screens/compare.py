@@ -42,7 +42,7 @@ from evaltui.tui.messages import (
     ToolsLoaded,
     Written,
 )
-from evaltui.tui.opening import figures, open_comparison, production_lines
+from evaltui.tui.opening import figures, open_comparison, production_lines, verified_rows
 from evaltui.tui.questions import Questions, copy_to
 from evaltui.tui.render import counts_text, title_text, with_production
 from evaltui.tui.screens import compare_keys as keys
@@ -224,15 +224,17 @@ class CompareScreen(AppScreen):
     @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
     def load_tools(self, cmp: Comparison) -> None:
         """Read after the figures (trajectories are read one at a time): the scoreboard's
-        tool line for agent runs, and the production estimate with the traffic in force."""
+        tool line for agent runs, the production estimate with the traffic in force."""
         stats, production = cmp.tool_stats(), production_lines(self.app.open_store, cmp)
-        if production or any(v is not None for v in stats.values()):
-            self.post_message(ToolsLoaded(stats, production))
+        verified = verified_rows(cmp)  # #27: the scoreboard's verified figures, when judged
+        if production or verified or any(v is not None for v in stats.values()):
+            self.post_message(ToolsLoaded(stats, production, verified))
 
     @on(ToolsLoaded)
     def tools_loaded(self, message: ToolsLoaded) -> None:
         self.tool_stats, self.production = message.stats, message.production
         self.show_counts()
+        self.query_one("#scoreboard", Scoreboard).show_verified(message.verified)
 
     @work(thread=True, exclusive=True, group="compare-figures", exit_on_error=False)
     def refresh_figures(self) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -13,26 +16,40 @@ from evaltui.textsafe import one_line
 from evaltui.tui.messages import SegmentChosen
 from evaltui.tui.widgets.safe import DataTable
 
+if TYPE_CHECKING:
+    from evaltui.compare.verified import VerifiedRow
+
 BAR_WIDTH = 21  # cells for 0%..100%: one per 5%
 
 
 def rate_bar(seg: SegmentRecord, fallback: bool) -> Text:
     """The segment's rates on one 0..100% line: the candidate ● with its 95% interval
     ─, the baseline │, the fallback f; read by their symbols, not their colours."""
+    interval = (wilson(seg.candidate_passed, seg.n) or (0.0, 0.0)) if seg.n else None
+    marks = [(seg.fallback_rate, "f", "magenta")] if fallback else []
+    return _bar(seg.baseline_rate, seg.candidate_rate, interval, seg.delta, marks)
+
+
+def _bar(
+    baseline: float | None,
+    candidate: float | None,
+    interval: Sequence[float] | None,
+    delta: float | None,
+    marks: list[tuple[float | None, str, str]],
+) -> Text:
     cells = ["·"] * BAR_WIDTH
     styles = ["dim"] * BAR_WIDTH
 
     def at(rate: float) -> int:
         return min(BAR_WIDTH - 1, max(0, round(rate * (BAR_WIDTH - 1))))
 
-    if seg.n:
-        lo, hi = wilson(seg.candidate_passed, seg.n) or (0.0, 0.0)
-        for i in range(at(lo), at(hi) + 1):
-            cells[i], styles[i] = "─", _delta_style(seg.delta)
-    marks = [(seg.fallback_rate, "f", "magenta")] if fallback else []
-    marks += [
-        (seg.baseline_rate, "│", "bold cyan"),
-        (seg.candidate_rate, "●", "bold " + _delta_style(seg.delta)),
+    if interval is not None:
+        for i in range(at(interval[0]), at(interval[1]) + 1):
+            cells[i], styles[i] = "─", _delta_style(delta)
+    marks = [
+        *marks,
+        (baseline, "│", "bold cyan"),
+        (candidate, "●", "bold " + _delta_style(delta)),
     ]
     for rate, mark, style in marks:
         if rate is not None:
@@ -47,15 +64,47 @@ def _delta_style(delta: float | None) -> str:
     return "red" if (delta or 0) < 0 else "green" if (delta or 0) > 0 else ""
 
 
+def _verified_cells(v: VerifiedRow, fallback: bool) -> list[Text]:
+    delta = fmt_delta(v.delta)
+    if v.delta_interval is not None:
+        lo, hi = v.delta_interval
+        delta += f" ({lo * 100:+.0f} to {hi * 100:+.0f})"
+    flips = [v.regressed, v.improved]
+    return [
+        Text(one_line(v.label, 32), style="italic"),
+        Text(f"{v.n:,}", justify="right"),
+        Text(pct(v.baseline), justify="right"),
+        Text(pct(v.candidate), justify="right"),
+        Text(delta, justify="right", style=_delta_style(v.delta)),
+        *([Text("")] if fallback else []),
+        *(Text("" if f is None else str(f), justify="right") for f in flips),
+        Text(""), Text(""), Text(""),
+        _bar(v.baseline, v.candidate, v.candidate_interval, v.delta, [])
+        if v.candidate is not None else Text(""),
+    ]  # fmt: skip
+
+
 class Scoreboard(DataTable[Text]):
     """One row per segment; Enter on a row posts `SegmentChosen`."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.segments: list[SegmentRecord] = []
+        self.fallback = False
+        self.verified: list[VerifiedRow] = []
+
+    def show_verified(self, verified: Sequence[VerifiedRow]) -> None:
+        """(#27) The verified figures' rows under the segments', labelled as such: the
+        grader's own rates on a judged criterion, those corrected for its errors (the
+        delta with its interval), the audited delta. Enter on one of those does nothing."""
+        if verified or self.verified:
+            self.verified = list(verified)
+            self.show(self.segments, self.fallback)
 
     def show(self, segments: list[SegmentRecord], fallback: bool) -> None:
-        self.segments = segments
+        """The segments' rows, then the verified figures' (`show_verified`)."""
+        self.segments, self.fallback = segments, fallback
+        verified = self.verified
         self.clear(columns=True)
         cols = ["segment", "n", "baseline", "candidate", "delta", *(["fallback"] if fallback else []),
                 "p>f", "f>p", "p", "p adj", "", "0%   candidate ● ─ 95%   100%"]  # fmt: skip
@@ -78,6 +127,7 @@ class Scoreboard(DataTable[Text]):
                 rate_bar(seg, fallback),
             ]  # fmt: skip
             rows.append(cells)
+        rows += [_verified_cells(v, fallback) for v in verified]
         for i, name in enumerate(cols):
             width = max([len(name), *(r[i].cell_len for r in rows)])
             self.add_column(name, width=width)
