@@ -329,3 +329,32 @@ def test_huge_outputs_go_to_the_store_a_few_at_a_time():
     records = (Record(suite="s", case_key=f"k{i}", verdict="pass", output=big) for i in range(9))
     sizes = [len(results) for _, results, _ in build_rows(records, 1, Tally())]
     assert sum(sizes) == 9 and max(sizes) <= 4
+
+
+# -- the grader's identity: a model-graded scorer's model, as the log names it ---------------
+
+
+@pytest.mark.parametrize("form", ["eval", "json"])
+def test_a_model_graded_scorers_model_is_the_graders_identity(tmp_path, form):
+    from evaltui.review.calibration.report import grader_identity
+    from evaltui.store.runs.grader import VERDICT, run_identity
+
+    eval_log, json_log = nan_logs()
+    scorers = member(eval_log, "header.json")["eval"]["scorers"]
+    assert scorers[0]["options"]["model"]["model"] == "mockllm/grader"  # as read by hand
+    assert [m["model"] for m in scorers[1]["options"]["model"]] == [
+        "mockllm/grader", "mockllm/grader2"]  # fmt: skip
+    with Store(tmp_path / "s.db") as store:
+        (out,) = service.import_path(store, eval_log if form == "eval" else json_log)
+        assert run_identity(store.conn, out.run_id)[3]["grader_models"] == {
+            "model_graded_qa": "mockllm/grader",
+            "model_graded_fact": "mockllm/grader,mockllm/grader2",
+        }
+        fact = grader_identity(store.conn, out.run_id, "model_graded_fact")
+        verdict = grader_identity(store.conn, out.run_id, VERDICT)
+    assert fact.startswith("model_graded_fact (inspect); task task; inspect_version 0.3.")
+    assert fact.endswith("; grader model mockllm/grader,mockllm/grader2")
+    assert verdict.endswith(
+        "; grader models model_graded_fact: mockllm/grader,mockllm/grader2, "
+        "model_graded_qa: mockllm/grader"
+    )

@@ -305,6 +305,31 @@ def _scores_digest(obj: Any) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _model_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("model"), str):
+        return value["model"]
+    return None
+
+
+def grader_models(obj: Any) -> dict[str, str]:
+    """Each model-graded scorer's grading model(s), as the log's `eval.scorers[].options.model`
+    names them (one model, or a panel: joined by commas); scorers with none are left out."""
+    spec = obj.get("eval") if isinstance(obj, dict) else None
+    scorers = spec.get("scorers") if isinstance(spec, dict) else None
+    out: dict[str, str] = {}
+    for scorer in scorers if isinstance(scorers, list) else []:
+        if not isinstance(scorer, dict) or not isinstance(scorer.get("name"), str):
+            continue
+        options = scorer.get("options")
+        model = options.get("model") if isinstance(options, dict) else None
+        names = [_model_name(m) for m in (model if isinstance(model, list) else [model])]
+        if kept := [n[:200] for n in names if n]:
+            out[scorer["name"][:200]] = ",".join(kept)
+    return out
+
+
 def _notes(header: _Header) -> list[str]:
     """What the import line says about the log: which of several declared reducers a
     comparison's `--reducer declared` uses."""
@@ -323,6 +348,8 @@ def _parsed(path: Path, obj: Any, header: _Header, options: ImportOptions,
     digest = _scores_digest(obj)
     if digest:
         run.metadata["scores_digest"] = digest
+    if graders := grader_models(obj):
+        run.metadata["grader_models"] = graders
     return [ParsedRun(run, records, progress, notes=_notes(header))]
 
 

@@ -130,7 +130,8 @@ class CalibrationReport:
 
 def grader_identity(conn: sqlite3.Connection, run_id: int, criterion: str) -> str:
     """The criterion, and what the run's log says of who scored it: Inspect's task and
-    version (and its scoring's digest), lm-eval's tasks, promptfoo's provider."""
+    version (and its scoring's digest) and the grading model of a model-graded scorer (the
+    criterion's own; for the verdict, every scorer's), lm-eval's tasks, promptfoo's provider."""
     _name, _sha, fmt, meta = grader.run_identity(conn, run_id)
     parts = [f"{criterion_word(criterion)} ({fmt})"]
     for key in ("task", "inspect_version", "scores_digest", "tasks", "lm_eval_version", "grader"):
@@ -138,6 +139,12 @@ def grader_identity(conn: sqlite3.Connection, run_id: int, criterion: str) -> st
         if value not in (None, "", []):
             text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
             parts.append(f"{key} {text[:120]}")
+    models = meta.get("grader_models")
+    if isinstance(models, dict) and criterion in models:
+        parts.append(f"grader model {str(models[criterion])[:200]}")
+    elif isinstance(models, dict) and models and criterion == VERDICT:
+        named = ", ".join(f"{k}: {v}" for k, v in sorted(models.items()))
+        parts.append(f"grader models {named[:300]}")
     return "; ".join(parts)
 
 
