@@ -378,6 +378,12 @@ class Comparison:
             clauses.append(TRIAGED)
         elif flt.triage == "disagreement":
             clauses.append("ct.state = 'disagreement'")
+        elif flt.triage == "noted":  # a verified note and no class (#29): not triage
+            clauses.append("COALESCE(ct.classes, '[]') = '[]' AND t.case_id IN "
+                           "(SELECT value FROM json_each(?))")  # fmt: skip
+            with self._lock:
+                noted = triage.noted_cases(self.conn, self.baseline.id, self.candidate.id)
+            params.append(json.dumps(noted))
         if flt.failure_class:
             clauses.append("EXISTS (SELECT 1 FROM json_each(ct.classes) WHERE value = ?)")
             params.append(flt.failure_class)

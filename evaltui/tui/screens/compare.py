@@ -420,9 +420,11 @@ class CompareScreen(AppScreen):
         if self.current is not None:
             self.save(desk.accept_label(self.current))
 
-    def action_note(self) -> None:
+    def action_note(self, and_next: bool = False) -> None:  # E: then the next case (#29)
         if self.current is not None:
-            self.questions.note(self.current, self.browser.cursor.history, self.app.reviewer)
+            self.questions.note(
+                self.current, self.browser.cursor.history, self.app.reviewer, and_next
+            )
 
     def action_undo(self) -> None:
         self.run_undo()
@@ -478,7 +480,7 @@ class CompareScreen(AppScreen):
         else:
             self.browser.show_alert()
         if message.advance and message.next_row is None:
-            self.notify("No untriaged case after this one in the list", timeout=3)
+            self.notify(message.no_next, timeout=3)
 
     @on(NotSaved)
     def not_saved_shown(self, message: NotSaved) -> None:
