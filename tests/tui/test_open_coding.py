@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from evaltui import service
 from evaltui.compare import Comparison, Filter
-from evaltui.review import triage
+from evaltui.review import taxonomy, triage
 from evaltui.review.taxonomy import default_taxonomy
 from evaltui.store import Store
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.prompts import TextPrompt
 
-from .conftest import expected_order, open_compare, settle
+from .conftest import expected_order, open_compare, pane_text, settle
 
 
 def counts(db_path):
@@ -83,3 +83,41 @@ def test_a_class_takes_a_case_out_of_noted_and_an_empty_note_too(demo_store, db_
     triage.label(demo_store, base, cand, ids[2], verdict="flaky", reviewer="cy")  # not a class
     with Comparison(db_path, base, cand, sel["fallback"]) as cmp:
         assert [r.case_key for r in cmp.page(Filter(triage="noted"))] == [order[2]]
+
+
+# -- a dispute on a class shows the label guide's rubric lines (#29) ---------------------------
+
+HOSTILE = "[bold red]BOOM[/] answers from another section \x1b[31m"
+
+
+async def test_a_dispute_on_a_class_shows_each_classs_rubric_line_literally(demo_store, db_path):
+    order, _ = expected_order(db_path, demo_store)
+    sel = service.get_selection(demo_store)
+    base, cand = sel["baseline"], sel["candidate"]
+    tax = default_taxonomy()
+    tax.by_key["wrong_source"].description = HOSTILE
+    taxonomy.record(demo_store, taxonomy.Taxonomy(tax.classes), reason="a hostile rubric line")
+    version = taxonomy.latest(demo_store)
+    ids = [
+        demo_store.conn.execute("SELECT id FROM cases WHERE case_key = ?", (k,)).fetchone()[0]
+        for k in order[:2]
+    ]
+    wrong, missing = tax.get("wrong_source"), tax.get("missing_source")
+    triage.label(demo_store, base, cand, ids[0], failure_class=wrong, reviewer="ann")
+    triage.label(demo_store, base, cand, ids[0], failure_class=missing, reviewer="bob")
+    triage.label(demo_store, base, cand, ids[1], failure_class=wrong, reviewer="ann")  # agreed
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(200, 60)) as pilot:
+        screen = await open_compare(app, pilot)
+        assert screen.current.case_key == order[0]
+        text = pane_text(screen)
+        assert "disputed classes: the label guide's rubric lines" in text
+        assert f"store, version {version.version}, sha256 {version.sha256[:12]}" in text
+        assert "wrong_source  Wrong source, owner retrieval" in text
+        assert "[bold red]BOOM[/] answers from another section ␛[31m" in text  # inert
+        assert "missing_source  Missing source, owner knowledge-base" in text
+        assert tax.get("missing_source").description in text
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert screen.current.case_key == order[1]
+        assert "disputed classes" not in pane_text(screen)  # one class: no dispute

@@ -177,8 +177,7 @@ class CompareScreen(AppScreen):
         if self.comparison is not None and self.comparison is not message.comparison:
             self.comparison.close()
         cmp = self.comparison = message.comparison
-        self.taxonomy = message.taxonomy
-        self.browser.failure_classes = [(c.key, c.name) for c in message.taxonomy.classes]
+        self.taxonomy = self.browser.use_taxonomy(message.taxonomy)
         self.name_keys()
         self.view.reducer = cmp.reducer  # "declared" is resolved by the comparison
         self.show_title()
@@ -202,7 +201,7 @@ class CompareScreen(AppScreen):
         self.comparison = cmp
         self.segments, self.counts = message.segments, message.counts
         self.statuses, self.progress = message.statuses, message.progress
-        self.taxonomy = message.taxonomy
+        self.taxonomy = self.browser.use_taxonomy(message.taxonomy)
         self.browser.take_whole(cmp)
         self.query_one("#scoreboard", Scoreboard).display = True
         self.query_one(Legend).show(fallback=cmp.fallback is not None)
