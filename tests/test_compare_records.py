@@ -90,10 +90,11 @@ def test_compare_json_is_the_summary_dump(demo_store, db_path):
     with Comparison(db_path, 1, 2) as cmp:
         lean = cmp.summary(with_keys=False, with_criteria=False).dump()
     assert "changed" not in lean and "criteria" not in lean and lean["fallback"] is None
-    assert list(lean)[-2:] == ["limit_hits", "tools"] and lean["tools"] == {
+    assert list(lean)[-3:] == ["limit_hits", "tools", "new_in_candidate"] and lean["tools"] == {
         "baseline": None,
         "candidate": None,
     }
+    assert lean["new_in_candidate"] == {"classes": [], "cases": []}  # no finding yet (#29)
 
 
 def test_the_decision_record_keeps_the_comparisons_segments(demo_store, db_path):

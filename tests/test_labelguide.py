@@ -323,6 +323,7 @@ def test_new_failure_modes_names_the_classes_the_baseline_never_had(noted, tmp_p
     decide = lambda: gate.evaluate(noted, gate.load_policy(policy_file(tmp_path, body)), b, c,  # noqa: E731
                                    **FIXED).rules[0]  # fmt: skip
     assert (decide().value, decide().evidence) == (0.0, {"classes": [], "cases": []})
+    assert compared(noted) == {"classes": [], "cases": []}
     # a ratified class, confirmed on the candidate-only cases: new in the candidate
     found = propose_in_store(noted, base=b, cand=c)
     ratify.accept(noted, found, found.offered[0].id, owner="safety", description="Backup codes.")
@@ -330,10 +331,16 @@ def test_new_failure_modes_names_the_classes_the_baseline_never_had(noted, tmp_p
     r = decide()
     assert (r.value, r.passed, r.evidence["classes"]) == (4.0, False, ["backup_codes_manager"])
     assert sorted(r.evidence["cases"]) == BACKUP
+    # the comparison says so too (compare --json, and a line of its text)
+    assert compared(noted) == r.evidence
+    code, out = run(noted.path, "compare", "1", "2")
+    assert code == 0 and "new in the candidate: backup_codes_manager (4 failing cases;" in out
     # the same class on a case the baseline fails too: the baseline had it, not new
     triage.label(noted, b, c, case(noted, _still_failing(noted)),
                  failure_class=tax.get("backup_codes_manager"))  # fmt: skip
     assert (decide().value, decide().passed) == (0.0, True)
+    assert compared(noted) == {"classes": [], "cases": []}
+    assert "new in the candidate" not in run(noted.path, "compare", "1", "2")[1]
     # another class on a regression only
     triage.label(noted, b, c, case(noted, "refunds-002"), failure_class=tax.get("refusal_failure"))
     r = decide()
@@ -341,6 +348,15 @@ def test_new_failure_modes_names_the_classes_the_baseline_never_had(noted, tmp_p
         1.0,
         {"classes": ["refusal_failure"], "cases": ["refunds-002"]},
     )
+    assert compared(noted) == r.evidence
+
+
+def compared(store: Store) -> dict[str, list[str]]:
+    """`compare --json`'s failure modes new in the candidate."""
+    code, out = run(store.path, "compare", "1", "2", "--json")
+    assert code == 0, out
+    found: dict[str, list[str]] = json.loads(out)["new_in_candidate"]
+    return found
 
 
 def _still_failing(store: Store) -> str:

@@ -143,12 +143,44 @@ def test_the_policy_can_name_the_allowed_signers(demo_store, db_path, tmp_path):
     assert r.exit_code == 0 and "signed by lead@example.com (verified)" in r.output, r.output
 
 
+# -- the taxonomy a decision was made with (#29) ---------------------------------------------
+
+
+def test_verify_names_the_taxonomy_versions_when_the_taxonomy_changed(db_path, decision, tmp_path):
+    record = json.loads(decision.read_text())
+    made_with = record["provenance"]["taxonomy"]
+    assert made_with["version"] == 1 and made_with["source"] == "built-in"
+    assert len(made_with["sha256"]) == 64
+    exported = run(db_path, "taxonomy", "export")
+    assert exported.exit_code == 0, exported.output
+    edited = tmp_path / "taxonomy.toml"  # one rubric line reworded: a new version
+    edited.write_text(
+        exported.output.replace("Repair: retrieval ranking and filters.", "Repair: the ranker.")
+    )
+    assert run(db_path, "taxonomy", "import", str(edited)).exit_code == 0
+    now = json.loads(run(db_path, "taxonomy", "versions", "--json").output)[-1]
+    assert now["version"] == 2 and now["sha256"] != made_with["sha256"]
+    r = run(db_path, "verify", str(decision))
+    assert r.exit_code == 5, r.output
+    assert (
+        f"the taxonomy changed: the decision was made with taxonomy version 1 (sha256 "
+        f"{made_with['sha256'][:12]}), the one in force now is version 2 (sha256 "
+        f"{now['sha256'][:12]}); `evaltui taxonomy diff 1 2` says what changed"
+    ) in r.output
+    assert "also changed" not in r.output  # said once, in words, not as leaves
+    # the record read with the taxonomy it was made with holds again
+    original = tmp_path / "original.toml"
+    original.write_text(exported.output)
+    r = run(db_path, "--taxonomy", str(original), "verify", str(decision))
+    assert r.exit_code == 0, r.output
+
+
 # -- a decision made before an upgrade (#24) -----------------------------------------------------
 
 # What evaltui's first record format (fixtures/golden/decision.json at d9ff2c7, before #15)
 # did not write, from that file's history: the fields each later change added.
 FIRST_FORMAT_LACKS = {
-    ("provenance",): ["correction", "insufficient_evidence", "min_n", "event_log_head"],
+    ("provenance",): ["correction", "insufficient_evidence", "min_n", "event_log_head", "taxonomy"],
     ("rules", "*"): ["insufficient", "min_n", "n", "triggers"],
     ("rules", "*", "evidence"): ["correction", "p_adjusted"],
     ("segments", "*"): ["p_adjusted"],

@@ -209,6 +209,11 @@ def compare_cmd(
         console.print()
         lines = headline(data["production_estimate"])  # cell values are data: made visible
         console.print(Text(visible("\n".join(lines), multiline=True, limit=4000)))
+    new = summary.new_in_candidate
+    if new.classes:  # #29: a failure mode the baseline never had (class keys are data)
+        said = ", ".join(one_line(c, 40) for c in new.classes)
+        console.print(Text(f"\nnew in the candidate: {said} ({len(new.cases)} failing cases; "
+                           "no baseline-failing case has these classes)", style="bold"))  # fmt: skip
     if summary.criteria:
         console.print()
         crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),

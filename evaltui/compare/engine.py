@@ -41,6 +41,7 @@ from evaltui.compare.summary import (
     Coverage,
     CriterionFlips,
     LimitHits,
+    NewInCandidate,
     RunInfo,
     SegmentRecord,
     segment_table,
@@ -378,6 +379,12 @@ class Comparison:
             clauses.append(TRIAGED)
         elif flt.triage == "disagreement":
             clauses.append("ct.state = 'disagreement'")
+        elif flt.triage == "noted":  # a verified note and no class (#29): not triage
+            clauses.append("COALESCE(ct.classes, '[]') = '[]' AND t.case_id IN "
+                           "(SELECT value FROM json_each(?))")  # fmt: skip
+            with self._lock:
+                noted = triage.noted_cases(self.conn, self.baseline.id, self.candidate.id)
+            params.append(json.dumps(noted))
         if flt.failure_class:
             clauses.append("EXISTS (SELECT 1 FROM json_each(ct.classes) WHERE value = ?)")
             params.append(flt.failure_class)
@@ -603,6 +610,25 @@ class Comparison:
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [run_id, *sp, *params])]
 
+    def new_failure_modes(
+        self, where: str = "1", params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[str]]:
+        """Failure modes new in the candidate (#29): the classes of candidate-failing cases
+        matching `where` that no baseline-failing case of the comparison has (verified
+        findings), and the keys of those cases, in list order."""
+        named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
+        rows = self.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")  # whole comparison
+        had = {c for (cls,) in rows for c in json.loads(cls)}
+        classes: set[str] = set()
+        cases: list[str] = []
+        for cls, key in self.rows_where(
+            "ct.classes, k.case_key", f"{where} AND t.c_pass = 0 AND {named}", params
+        ):
+            if new := set(json.loads(cls)) - had:
+                classes |= new
+                cases.append(key)
+        return sorted(classes), cases
+
     def triaged(self) -> list[TriagedCase]:
         """Each included case with a verified finding, in list order."""
         return [
@@ -700,5 +726,6 @@ class Comparison:
             criteria=self.criterion_changes() if with_criteria else None,
             changed=self.changed_keys(CHANGED) if with_keys else None,
             limit_hits=LimitHits(**{s: [r[0] for r in rows] for s, rows in hits.items()}),
+            new_in_candidate=NewInCandidate.of(*self.new_failure_modes()),
             tools=self.tool_stats(),
         )

@@ -7,7 +7,8 @@ from typing import Any
 
 from evaltui.compare.kinds import CHANGED, CHANGES
 
-TRIAGE_STATES = ("untriaged", "triaged", "disagreement")
+# `noted`: a reviewer's note and no class (open coding, #29); a note is not triage
+TRIAGE_STATES = ("untriaged", "triaged", "disagreement", "noted")
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Filter:
     segment: tuple[str, str] | None = None  # (dimension, value)
     text: str = ""
     statuses: frozenset[str] | None = None  # None: the comparison's own
-    triage: str | None = None  # "untriaged", "triaged" or "disagreement"
+    triage: str | None = None  # one of TRIAGE_STATES
     failure_class: str | None = None
     owner: str | None = None
     tool: str | None = None  # cases where either run called this tool
@@ -75,7 +76,7 @@ class Filter:
 
     def parse(self, text: str) -> Filter:
         """The search language: free text, plus `untriaged`, `triaged`, `disagreement`,
-        `class:KEY`, `owner:NAME`, `tool:NAME` (either run called it), `source:ID`
+        `noted` (a note and no class), `class:KEY`, `owner:NAME`, `tool:NAME` (either run called it), `source:ID`
         (either run retrieved or cited it) and `tools_changed` tokens. The change kinds
         and segment are kept, unless `tools_changed` names the kind."""
         words, rest = text.split(), []
@@ -83,7 +84,7 @@ class Filter:
         changes = self.changes
         for w in words:
             lw = w.lower()
-            if lw in ("untriaged", "triaged", "disagreement", "disagreements"):
+            if lw in ("untriaged", "triaged", "disagreement", "disagreements", "noted"):
                 triage_state = "disagreement" if lw.startswith("disagree") else lw
             elif lw.startswith("class:") and len(w) > 6:
                 cls = w[6:]

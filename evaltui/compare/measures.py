@@ -10,7 +10,6 @@ knows nothing of policies. Adding a metric: docs/architecture.md.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -155,19 +154,8 @@ def _unverified_findings(q: Scoped) -> Measured:
 def _new_failure_modes(q: Scoped) -> Measured:
     """Candidate-failing cases in scope with a failure class that no baseline-failing case
     of the comparison has: a failure mode the baseline never had (issue #29)."""
-    named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
-    baseline = q.cmp.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")  # whole comparison
-    had = {c for (cls,) in baseline for c in json.loads(cls)}
-    classes: set[str] = set()
-    cases: list[str] = []
-    for cls, key in q.cmp.rows_where(
-        "ct.classes, k.case_key", f"{q.where} AND t.c_pass = 0 AND {named}", q.sql_params
-    ):
-        new = set(json.loads(cls)) - had
-        if new:
-            classes |= new
-            cases.append(key)
-    return float(len(cases)), {"classes": sorted(classes), "cases": cases[:KEYS_LIMIT]}
+    classes, cases = q.cmp.new_failure_modes(q.where, q.sql_params)
+    return float(len(cases)), {"classes": classes, "cases": cases[:KEYS_LIMIT]}
 
 
 def _disagreements(q: Scoped) -> Measured:

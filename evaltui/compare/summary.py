@@ -220,6 +220,19 @@ class LimitHits(_Model):
     candidate: list[str]
 
 
+class NewInCandidate(_Model):
+    """Failure modes new in the candidate (#29): the classes that candidate-failing cases
+    have and no baseline-failing case has (verified findings), and those cases (the gate's
+    `new_failure_modes` counts them). Proposals from notes: `evaltui codebook propose`."""
+
+    classes: list[str]
+    cases: list[str]
+
+    @classmethod
+    def of(cls, classes: list[str], cases: list[str]) -> NewInCandidate:
+        return cls(classes=classes, cases=cases)
+
+
 class CompareSummary(_Model):
     """One comparison summarised: the stable JSON of `evaltui compare --json` is `dump()`."""
 
@@ -241,6 +254,7 @@ class CompareSummary(_Model):
     changed: dict[str, list[str]] | None = None  # case keys by change; left out when not read
     limit_hits: LimitHits
     tools: dict[str, ToolStats | None]  # None: a run without trajectories
+    new_in_candidate: NewInCandidate
 
     def dump(self) -> dict[str, Any]:
         """The JSON data (`criteria` and `changed` only when they were read)."""

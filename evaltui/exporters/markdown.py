@@ -7,7 +7,7 @@ from typing import Any
 
 from evaltui.exporters.text import fmt_delta, fmt_p, fmt_threshold, fmt_value, pct
 from evaltui.gate import production
-from evaltui.gate.record import DecisionRecord, RunProvenance
+from evaltui.gate.record import DecisionRecord, RunProvenance, TaxonomyProvenance
 from evaltui.review.calibration.text import fmt_num
 from evaltui.textsafe import visible
 
@@ -113,10 +113,22 @@ def to_markdown(record: DecisionRecord) -> str:
         *([_run_line("fallback", prov.fallback)] if prov.fallback else []),
         f"- policy: `{prov.policy.sha256[:16]}`; reference set: `{prov.reference_set_sha256[:16]}` "
         f"({prov.reference_set_cases} cases); reducer {prov.reducer}; evaltui {prov.evaltui_version}",
+        _taxonomy_line(prov.taxonomy),
         f"- record content hash: `{record.content_hash}`",
         "",
     ]  # fmt: skip
     return "\n".join(out)
+
+
+def _taxonomy_line(tax: TaxonomyProvenance) -> str:
+    """The taxonomy the decision was made with (#29): `verify` notices when it changes."""
+    if tax.version is None:  # a --taxonomy file
+        which = f"the file {md(tax.source, 200)}"
+    else:
+        which = f"version {tax.version}" + (
+            " (the built-in classes)" if tax.source == "built-in" else ""
+        )
+    return f"- taxonomy: {which}, sha256 `{tax.sha256[:16]}`"
 
 
 def calibration_section(record: DecisionRecord) -> list[str]:

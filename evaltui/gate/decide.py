@@ -35,7 +35,13 @@ from evaltui.gate.policy import (
     describe_scope,
     load_policy,
 )
-from evaltui.gate.record import SCHEMA, DecisionRecord, RuleResult, content_hash
+from evaltui.gate.record import (
+    SCHEMA,
+    DecisionRecord,
+    RuleResult,
+    TaxonomyProvenance,
+    content_hash,
+)
 from evaltui.review import lifecycle, triage
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.review.taxonomy import load as load_taxonomy
@@ -249,6 +255,7 @@ def evaluate(
             "insufficient_evidence": pol.insufficient_evidence,
             "dimensions": dims,
             "policy": {"path": str(loaded.path.resolve()), "sha256": loaded.sha256},
+            "taxonomy": {"version": tax.version, "sha256": tax.sha256, "source": tax.source},
             "reference_set_sha256": ref_hash,
             "reference_set_cases": len(ref_rows),
             "evaltui_version": __version__,
@@ -375,6 +382,10 @@ def _changes(
             ("provenance", "reference_set_sha256"),
             ("provenance", "reference_set_cases"),
         }
+    if new_ref.taxonomy.sha256 != old_ref.taxonomy.sha256:
+        problems.append(_taxonomy_changed(old_ref.taxonomy, new_ref.taxonomy))
+    # the same classes under another version number or source are the same taxonomy
+    explained |= {("provenance", "taxonomy", k) for k in ("version", "sha256", "source")}
     old_rules = {r.id: r for r in was.rules}
     for r in now.rules:
         o = old_rules.get(r.id)
@@ -403,6 +414,25 @@ def _changes(
         problems.append(f"note: {formats.describe(earlier)}; a difference above may come from "
                         "how evaltui computes now rather than from the data")  # fmt: skip
     return problems
+
+
+def _taxonomy_changed(was: TaxonomyProvenance, now: TaxonomyProvenance) -> str:
+    """The taxonomy in force is not the one the decision was made with (#29): both named
+    by version and sha256, and how to see what changed."""
+
+    def name(t: TaxonomyProvenance) -> str:
+        which = f"version {t.version}" if t.version is not None else t.source
+        return f"{which} (sha256 {t.sha256[:12]})"
+
+    see = (
+        f"; `evaltui taxonomy diff {was.version} {now.version}` says what changed"
+        if was.version is not None and now.version is not None and was.version != now.version
+        else ""
+    )
+    return (
+        f"the taxonomy changed: the decision was made with taxonomy {name(was)}, the one in "
+        f"force now is {name(now)}{see}"
+    )
 
 
 # -- the record's signature (verify) ---------------------------------------------------------

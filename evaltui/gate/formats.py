@@ -47,6 +47,11 @@ CHANGES: tuple[Change, ...] = (
         "a sample stopped at a limit but still scored keeps the tool's verdict (the limit is a "
         "flag, and the change kind limit_hit where it is new in the candidate), no longer an error",
     ),
+    Change(
+        "#29, 2026-12-06",
+        "provenance.taxonomy",
+        "the record names the taxonomy it was made with (version and sha256)",
+    ),
 )
 
 

@@ -88,6 +88,15 @@ class PolicyProvenance(_Model):
     sha256: str
 
 
+class TaxonomyProvenance(_Model):
+    """The taxonomy a decision was made with (#29): the store's version (None: a
+    `--taxonomy` file) and the classes' sha256, so that `verify` notices a change."""
+
+    version: int | None
+    sha256: str
+    source: str  # "built-in", "store, version N", or the file's path
+
+
 class Provenance(_Model):
     baseline: RunProvenance
     candidate: RunProvenance
@@ -99,6 +108,7 @@ class Provenance(_Model):
     insufficient_evidence: Action
     dimensions: list[str]
     policy: PolicyProvenance
+    taxonomy: TaxonomyProvenance
     reference_set_sha256: str
     reference_set_cases: int
     evaltui_version: str

@@ -92,6 +92,27 @@ def on_cases(db: Store | sqlite3.Connection, cand: int, case_ids: Iterable[int])
     return _rows(db, where, (cand, ids))
 
 
+def noted_cases(db: Store | sqlite3.Connection, base: int, cand: int) -> list[int]:
+    """Cases of a comparison on which a verified reviewer's current opinion has a note
+    (open coding, #29: the `noted` filter adds "and no class"). Reads only the findings
+    of cases some finding gave a note."""
+    rows = _rows(
+        db,
+        "baseline_run = ? AND candidate_run = ? AND case_id IN (SELECT case_id FROM findings "
+        "WHERE baseline_run = ? AND candidate_run = ? AND note IS NOT NULL AND note <> '')",
+        (base, cand, base, cand),
+    )
+    by_case: dict[int, list[Finding]] = {}
+    for f in rows:  # oldest first, as current_by_reviewer reads them
+        if f.verified:
+            by_case.setdefault(f.case_id, []).append(f)
+    return sorted(
+        case_id
+        for case_id, found in by_case.items()
+        if any((f.note or "").strip() for f in current_by_reviewer(found).values())
+    )
+
+
 def adjudicators(store: Store) -> list[str]:
     """The reviewers this store lists as adjudicators (empty: any local reviewer)."""
     return list(store.get_setting(ADJUDICATORS_SETTING) or [])

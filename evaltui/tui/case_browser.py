@@ -25,8 +25,10 @@ from textual.worker import Worker, get_current_worker
 
 from evaltui.compare import CaseRow, Comparison, Filter, Reducer
 from evaltui.models import StepRef
+from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
 from evaltui.tui.case_cursor import CaseCursor, CaseView, Move, Page, PageRequest, read_page
+from evaltui.tui.findings_view import Rubric
 from evaltui.tui.messages import (
     CaseChosen,
     ColumnsNeeded,
@@ -85,6 +87,13 @@ class CaseBrowser(Vertical):
         self.zoomed = False
         self._arranged: tuple[int, bool, bool] | None = None
         self.failure_classes: list[tuple[str, str]] = []  # the taxonomy's (key, name): hints
+
+    def use_taxonomy(self, taxonomy: Taxonomy) -> Taxonomy:
+        """The taxonomy in force: its classes for the search's hints, its rubric lines for
+        the case pane (a dispute on a class shows them, #29)."""
+        self.failure_classes = [(c.key, c.name) for c in taxonomy.classes]
+        self.pane.use_rubric(Rubric.of(taxonomy))
+        return taxonomy
 
     def compose(self) -> ComposeResult:
         yield self.filter_bar

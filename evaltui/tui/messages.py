@@ -127,6 +127,7 @@ class Saved(Message):
     next_row: CaseRow | None
     row: CaseRow | None = None  # the saved case as it is now (its triage columns)
     progress: dict[str, tuple[int, int]] | None = None  # triage progress after it
+    no_next: str = "No untriaged case after this one in the list"  # advance found none
 
 
 @dataclass

@@ -78,12 +78,17 @@ class Questions:
 
         self.ask(VerdictPicker(row.triage_verdict), chosen)
 
-    def note(self, row: CaseRow, history: list[Finding], reviewer: str) -> None:
+    def note(
+        self, row: CaseRow, history: list[Finding], reviewer: str, and_next: bool = False
+    ) -> None:
+        """A one-line note; `and_next`: then the next case in the list (#29)."""
+
         def chosen(value: str | None) -> None:
             if value is not None:
-                self.save(desk.note_label(row, value))
+                self.save(desk.note_label(row, value, and_next))
 
-        title = f"Note on {one_line(row.case_key, 40)} (Enter saves, Esc cancels)"
+        then = ", then the next case" if and_next else ""
+        title = f"Note on {one_line(row.case_key, 40)} (Enter saves{then}, Esc cancels)"
         self.ask(TextPrompt(title, desk.my_note(history, reviewer), hint=TRIAGED_HINT), chosen)
 
     # -- lifecycle --------------------------------------------------------------------------

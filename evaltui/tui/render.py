@@ -19,7 +19,7 @@ from evaltui.compare import CHANGES, CaseDetail, CaseRow, Comparison, Reducer, S
 from evaltui.compare.rows import reducer_note
 from evaltui.textsafe import one_line, safe_text, visible
 from evaltui.trajectory import ToolStats
-from evaltui.tui.findings_view import history_renderable, triage_line
+from evaltui.tui.findings_view import Rubric, history_renderable, rubric_renderable, triage_line
 from evaltui.tui.path_view import path_renderables
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "error": "yellow", "limit": "yellow",
@@ -409,15 +409,20 @@ def case_renderable(
     path_cursor: int | None = None,
     path_unfolded: bool = False,
     width: int | None = None,
+    rubric: Rubric | None = None,
 ) -> Group:
     """The case pane (or, with full=True, the whole case with every sample's output);
-    `width`: the cells it is drawn in, where known (the findings are laid out for it)."""
+    `width`: the cells it is drawn in, where known (the findings are laid out for it);
+    `rubric`: the label guide, whose lines a dispute on a class shows."""
     limit = (
         200_000 if full else 4000
     )  # the full case too is bounded: a 1 MB line is cut with a marker
     parts: list[RenderableType] = [case_header(row, detail)]
     if row is not None and (row.triage_state or history):
         parts.append(triage_line(row))
+        disputed = rubric_renderable(row, history or [], rubric)
+        if disputed is not None:  # the guide is where the dispute is settled (#29)
+            parts.append(disputed)
     parts.append(Text(""))
 
     path = path_renderables(detail, full=full, cursor=path_cursor, unfolded=path_unfolded)

@@ -36,6 +36,7 @@ class Label:
     fields: dict[str, Any]
     advance: bool
     text: str
+    in_list: bool = False  # advance to the next case in the list, untriaged or not
 
 
 def class_label(row: CaseRow, cls: FailureClass, call: tuple[int, StepRef] | None) -> Label:
@@ -78,8 +79,11 @@ def accept_label(row: CaseRow) -> Label:
     return Label(row.case_id, {"verdict": "accepted"}, True, f"{row.case_key}: accepted")
 
 
-def note_label(row: CaseRow, value: str) -> Label:
-    return Label(row.case_id, {"note": tidy(value)}, False, f"{row.case_key}: note")
+def note_label(row: CaseRow, value: str, and_next: bool = False) -> Label:
+    """A note; `and_next`: then the next case in the list (open coding, #29). A note
+    is not triage: the case stays untriaged, so it is the list's next case, not the
+    next untriaged one (that would be this case's neighbour all the same)."""
+    return Label(row.case_id, {"note": tidy(value)}, and_next, f"{row.case_key}: note", and_next)
 
 
 def my_note(history: list[Finding], reviewer: str) -> str:
@@ -147,10 +151,12 @@ def saved_label(cmp: Comparison, flt: Filter, label: Label) -> Saved:
     """After the commit: the row as it is now, the next untriaged case (to move on to)
     and the progress, in one message: one frame on screen."""
     here = cmp.row(label.case_id)
-    untriaged = flt.with_(triage="untriaged")
-    next_row = cmp.neighbour(here, untriaged, step=1) if label.advance else None
+    within = flt if label.in_list else flt.with_(triage="untriaged")
+    next_row = cmp.neighbour(here, within, step=1) if label.advance else None
     progress = cmp.triage_progress()
-    return Saved(label.case_id, label.text + " (saved)", label.advance, next_row, here, progress)
+    said = {"no_next": "No case after this one in the list"} if label.in_list else {}
+    return Saved(label.case_id, label.text + " (saved)", label.advance, next_row, here, progress,
+                 **said)  # fmt: skip
 
 
 def undo_last(open_store: Callable[[], Store], cmp: Comparison) -> Saved:

@@ -19,7 +19,7 @@ EXPECTED = {
     "home": "first", "end": "last", "pagedown": "page(1)", "pageup": "page(-1)",
     "n": "jump(1)", "N": "jump(-1)", "t": "untriaged(1)", "T": "untriaged(-1)",
     "1": "assign(1)", "9": "assign(9)", "0": "pick_class", "w": "owner", "v": "verdict",
-    "e": "note", "u": "undo", "f": "cycle_filter", "s": "segment_filter", "slash": "search",
+    "e": "note", "E": "note(True)", "u": "undo", "f": "cycle_filter", "s": "segment_filter", "slash": "search",
     "F": "clear_filters", "y": "copy", "R": "choose_reducer", "D": "choose_segments",
     "h": "trend", "g": "gate", "X": "case_status", "S": "stale", "ctrl+p": "command_palette",
     "ctrl+t": "toggle_theme", "K": "codebook",

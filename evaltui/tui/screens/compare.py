@@ -177,8 +177,7 @@ class CompareScreen(AppScreen):
         if self.comparison is not None and self.comparison is not message.comparison:
             self.comparison.close()
         cmp = self.comparison = message.comparison
-        self.taxonomy = message.taxonomy
-        self.browser.failure_classes = [(c.key, c.name) for c in message.taxonomy.classes]
+        self.taxonomy = self.browser.use_taxonomy(message.taxonomy)
         self.name_keys()
         self.view.reducer = cmp.reducer  # "declared" is resolved by the comparison
         self.show_title()
@@ -202,7 +201,7 @@ class CompareScreen(AppScreen):
         self.comparison = cmp
         self.segments, self.counts = message.segments, message.counts
         self.statuses, self.progress = message.statuses, message.progress
-        self.taxonomy = message.taxonomy
+        self.taxonomy = self.browser.use_taxonomy(message.taxonomy)
         self.browser.take_whole(cmp)
         self.query_one("#scoreboard", Scoreboard).display = True
         self.query_one(Legend).show(fallback=cmp.fallback is not None)
@@ -422,9 +421,11 @@ class CompareScreen(AppScreen):
         if self.current is not None:
             self.save(desk.accept_label(self.current))
 
-    def action_note(self) -> None:
+    def action_note(self, and_next: bool = False) -> None:  # E: then the next case (#29)
         if self.current is not None:
-            self.questions.note(self.current, self.browser.cursor.history, self.app.reviewer)
+            self.questions.note(
+                self.current, self.browser.cursor.history, self.app.reviewer, and_next
+            )
 
     def action_undo(self) -> None:
         self.run_undo()
@@ -480,7 +481,7 @@ class CompareScreen(AppScreen):
         else:
             self.browser.show_alert()
         if message.advance and message.next_row is None:
-            self.notify("No untriaged case after this one in the list", timeout=3)
+            self.notify(message.no_next, timeout=3)
 
     @on(NotSaved)
     def not_saved_shown(self, message: NotSaved) -> None:

@@ -39,6 +39,7 @@ COMPARE_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
     Binding("v", "verdict", "Verdict", tooltip="Set the verdict: real regression, accepted, ...", id="compare.verdict"),
     Binding("a", "accept", "Accept", show=False, tooltip="Verdict 'accepted' (a known, accepted change)", id="compare.accept"),
     Binding("e", "note", "Note", tooltip="Write a one-line note on the case", id="compare.note"),
+    Binding("E", "note(True)", "Note+next", show=False, tooltip="Write a short note, then the next case in the list (open coding; a note is not triage)", id="compare.note-next"),
     Binding("u", "undo", "Undo", tooltip="Undo your last triage action (recorded)", id="compare.undo"),
     Binding("z", "zoom", "Zoom", show=False, tooltip="Give the case pane the whole width (toggle); for narrow terminals", id="compare.zoom"),
     Binding("g", "gate", "Gate", tooltip="The release gate: rules, decision, export", id="compare.gate"),
@@ -75,7 +76,7 @@ ENABLED_WHEN: dict[str, str] = {
 FOOTER_ORDER = [
     "compare.next", "compare.prev", "compare.class-1", "compare.class-2", "compare.class-3",
     "compare.class-picker", "compare.owner", "compare.verdict", "compare.note", "compare.undo",
-    "compare.gate", "compare.next-regression", "compare.filter", "compare.search",
+    "compare.note-next", "compare.gate", "compare.next-regression", "compare.filter", "compare.search",
     "compare.case-status", "compare.open", "compare.back", "compare.class-4", "compare.class-5",
     "compare.class-6", "compare.segment", "compare.clear-filters", "compare.stale",
     "compare.trend", "compare.copy", "compare.reducer", "compare.segments",

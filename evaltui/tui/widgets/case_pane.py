@@ -28,6 +28,7 @@ from evaltui.errors import InputError
 from evaltui.models import StepRef
 from evaltui.review.triage import Finding
 from evaltui.textsafe import inert
+from evaltui.tui.findings_view import Rubric
 from evaltui.tui.path_view import aligned_calls
 from evaltui.tui.render import case_renderable
 from evaltui.tui.widgets.safe import Static
@@ -162,6 +163,7 @@ class CasePane(Vertical):
         self.search = ""  # the search text, its matches marked in the case shown
         self._drawn_width: int | None = None  # the width the case shown was laid out for
         self.view = CaseLines(id="case-view")
+        self.rubric: Rubric | None = None  # the label guide: a disputed class's line (#29)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), id="case-alert")
@@ -196,9 +198,18 @@ class CasePane(Vertical):
         if ready is not None:  # rendered ahead, through the door, in a worker
             self.view.update(ready[0][2], lines=ready[1], checked=True)
             return
-        width = self._drawn_width
-        content = inert(case_renderable(row, detail, reducer, history=history, width=width))
+        width, rubric = self._drawn_width, self.rubric
+        content = inert(
+            case_renderable(row, detail, reducer, history=history, width=width, rubric=rubric)
+        )
         self.view.update(mark_matches(content, self.search), checked=True)
+
+    def use_rubric(self, rubric: Rubric) -> None:
+        """The label guide's lines from now on; the case shown is drawn again if they changed."""
+        if self.rubric is None or rubric.sha256 != self.rubric.sha256:
+            self.rubric = rubric
+            self._prepared.clear()
+            self._draw_path(top=False)
 
     def mark(self, search: str) -> None:
         """Mark `search`'s matches in the cases shown from now on, and in the one shown."""
@@ -211,8 +222,10 @@ class CasePane(Vertical):
         return self.view.scrollable_content_region.width or None
 
     def _look(self) -> str:
-        """What a case's lines depend on beyond its data: theme, width, the search marked."""
-        return f"{self.app.theme}\n{self._width()}\n{self.search}"
+        """What a case's lines depend on beyond its data: theme, width, the search marked,
+        the label guide."""
+        sha = self.rubric.sha256 if self.rubric is not None else ""
+        return f"{self.app.theme}\n{self._width()}\n{self.search}\n{sha}"
 
     def on_resize(self) -> None:
         if self._shown is not None and self._width() != self._drawn_width:
@@ -224,7 +237,8 @@ class CasePane(Vertical):
         row, detail, reducer, history = self._shown
         self._drawn_width = width = self._width()
         content = inert(case_renderable(row, detail, reducer, history=history, width=width,
-                        path_cursor=self.path_cursor, path_unfolded=self.path_unfolded))  # fmt: skip
+                        path_cursor=self.path_cursor, path_unfolded=self.path_unfolded,
+                        rubric=self.rubric))  # fmt: skip
         self.view.update(mark_matches(content, self.search), checked=True, top=top)
 
     def step_call(self, step: int) -> bool:
@@ -268,10 +282,12 @@ class CasePane(Vertical):
         """What a worker calls to render a neighbouring case ahead (`prepare` keeps it)."""
         render = self.view.renderer()
         look, search = self._look(), self.search  # (lines of one theme are not another's)
-        width = self._width()
+        width, rubric = self._width(), self.rubric
 
         def prepare(row: CaseRow, detail: CaseDetail, history: list[Finding]) -> Prepared:
-            content = inert(case_renderable(row, detail, reducer, history=history, width=width))
+            content = inert(
+                case_renderable(row, detail, reducer, history=history, width=width, rubric=rubric)
+            )
             mark_matches(content, search)
             return _ahead_key(row, detail, history, reducer, look), (
                 (detail, history, content),
