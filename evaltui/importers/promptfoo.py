@@ -10,6 +10,8 @@ Mapping (docs/formats.md):
 - `success` decides pass/fail, `failureReason` 2 is an error; every assertion
   metric (or assertion type, when it has no metric) is a criterion;
 - latency, cost and `testCase.metadata` are carried over (the CSV has neither);
+- a model-graded assertion's (`llm-rubric`) grading provider, where the file names one, is
+  the run's `grader_models` {criterion: provider id} (promptfoo_graders; the CSV has none);
 - a JSON file written with tracing on has a top-level `traces` array: each row's trace (its
   `traceId`) gives the row's trajectory (promptfoo_traces).
 """
@@ -38,8 +40,9 @@ from evaltui.importers.base import (
     validation_error,
 )
 from evaltui.importers.promptfoo_csv import csv_header, csv_rows, header_starts
-from evaltui.importers.promptfoo_keys import KeyIndex, variables_of
-from evaltui.importers.promptfoo_model import Assertion, Row, TestCase, Top
+from evaltui.importers.promptfoo_graders import GraderIndex, default_grader
+from evaltui.importers.promptfoo_keys import KeyIndex, column_of, variables_of
+from evaltui.importers.promptfoo_model import Assertion, Component, Row, TestCase, Top
 from evaltui.importers.promptfoo_traces import TraceIndex
 from evaltui.models import Criterion, Record, Run, Verdict
 
@@ -59,12 +62,10 @@ def _short_label(label: str | None) -> str:
 # -- rows to records ---------------------------------------------------------------
 
 
-def _criteria(row: Row) -> dict[str, Criterion]:
-    """One criterion per assertion metric (or type); an assert-set is one criterion named
-    by its own metric (its verdict is the set's, against its threshold), and its checks
-    are `set/check` criteria under it, not criteria of their own (promptfoo also lists
-    them again after the set: those copies are skipped)."""
-    out: dict[str, Criterion] = {}
+def _components(row: Row) -> Iterator[tuple[str, Component]]:
+    """Each assertion result with its criterion name: an assertion's metric (or type); an
+    assert-set is one named by its own metric, its checks `set/check` under it (promptfoo
+    also lists them again after the set: those copies are skipped)."""
     comps = list(row.gradingResult.componentResults or []) if row.gradingResult else []
     i = 0
     while i < len(comps):
@@ -73,18 +74,28 @@ def _criteria(row: Row) -> dict[str, Criterion]:
         group = comp.assertion_set
         if group is not None:
             name = str(group.get("metric") or "assert-set")
-            _add(out, name, comp)
+            yield name, comp
             inner = comp.componentResults or []
             for sub in inner:
                 sub_name = (
                     (sub.assertion.metric or sub.assertion.type) if sub.assertion else "check"
                 )
-                _add(out, f"{name}/{sub_name}", sub)
+                yield f"{name}/{sub_name}", sub
             copies = comps[i : i + len(inner)]
             if [c.assertion for c in copies] == [c.assertion for c in inner]:
                 i += len(inner)  # the flattened copies of the set's checks
             continue
-        name = (comp.assertion.metric or comp.assertion.type) if comp.assertion else "assertion"
+        yield (
+            (comp.assertion.metric or comp.assertion.type) if comp.assertion else "assertion",
+            comp,
+        )
+
+
+def _criteria(row: Row) -> dict[str, Criterion]:
+    """One criterion per assertion metric (or type) (_components); an assert-set's verdict
+    is the set's, against its threshold."""
+    out: dict[str, Criterion] = {}
+    for name, comp in _components(row):
         _add(out, name, comp)
     for name, value in (row.namedScores or {}).items():
         if name in out:
@@ -92,6 +103,13 @@ def _criteria(row: Row) -> dict[str, Criterion]:
         elif value is not None:
             out[name] = Criterion(score=value)
     return out
+
+
+def _add_graders(graders: GraderIndex, row: Row) -> None:
+    test = row.testCase.options.provider if row.testCase and row.testCase.options else None
+    for name, comp in _components(row):
+        if comp.assertion is not None:
+            graders.add(column_of(row), name, comp.assertion.type, comp.assertion.provider, test)
 
 
 def _add(out: dict[str, Criterion], name: str, comp: Any) -> None:
@@ -180,13 +198,17 @@ def _runs(
     created: datetime | None,
     metadata: dict[str, Any],
     traces: TraceIndex | None = None,
+    graders: GraderIndex | None = None,
 ) -> list[ParsedRun]:
     """One run per prompt x provider column. The rows are read twice: once for the case
-    keys, then once per column for its records, streaming both times."""
+    keys (and the grading providers), then once per column for its records, streaming both
+    times."""
     index = KeyIndex()
+    graders = graders or GraderIndex()
     traced = missing = 0
     for pos, (_, row) in enumerate(source()):
         index.add(pos, row)
+        _add_graders(graders, row)
         if row.traceId:
             traced += 1
             missing += traces is None or not traces.holds(row.traceId)
@@ -200,7 +222,11 @@ def _runs(
         label = prompt_labels.get(prompt_idx) or _short_label(index.labels[col])
         column = f"{provider} · {label}"
         eval_id = metadata.get("eval_id")
-        identity = {"identity": f"promptfoo/{eval_id}/{prompt_idx}:{provider}"} if eval_id else {}
+        extra: dict[str, Any] = (
+            {"identity": f"promptfoo/{eval_id}/{prompt_idx}:{provider}"} if eval_id else {}
+        )
+        if found := graders.of((prompt_idx, provider)):
+            extra["grader_models"] = found  # the grader's identity, per criterion
         name = f"{options.name} [{column}]" if options.name and many else options.name or column
         run = Run(
             name=name,
@@ -210,7 +236,7 @@ def _runs(
             source_part=f"{prompt_idx}:{provider}" if many else "",
             format=NAME,
             created_at=created,
-            metadata={**metadata, "provider": provider, "prompt": label, **identity},
+            metadata={**metadata, "provider": provider, "prompt": label, **extra},
         )
         progress = Progress(total=index.counts[col])
         records = _column_records(path, index, col, source, suite, options, progress, traces)
@@ -313,6 +339,7 @@ class PromptfooImporter:
         return _runs(
             path, source, labels, options, created,
             {k: v for k, v in metadata.items() if v is not None}, traces,
+            GraderIndex(default_grader(config)),
         )  # fmt: skip
 
     def _read_jsonl(self, path: Path, options: ImportOptions) -> list[ParsedRun]:

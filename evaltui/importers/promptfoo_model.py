@@ -22,6 +22,7 @@ class Assertion(LooseModel):
     type: str = "assertion"
     value: Any = None
     metric: str | None = None
+    provider: Any = None  # a model-graded assertion's grading provider: an id or an object
 
 
 class Component(LooseModel):
@@ -46,10 +47,15 @@ class Grading(LooseModel):
     componentResults: list[Component] | None = None
 
 
+class TestOptions(LooseModel):
+    provider: Any = None  # the test's grading provider (defaultTest.options merged in)
+
+
 class TestCase(LooseModel):
     description: str | None = None
     vars: dict[str, Any] | None = None
     assert_: list[Assertion] | None = Field(default=None, alias="assert")
+    options: TestOptions | None = None
     metadata: dict[str, Any] | None = None
 
 

@@ -131,7 +131,8 @@ class CalibrationReport:
 def grader_identity(conn: sqlite3.Connection, run_id: int, criterion: str) -> str:
     """The criterion, and what the run's log says of who scored it: Inspect's task and
     version (and its scoring's digest) and the grading model of a model-graded scorer (the
-    criterion's own; for the verdict, every scorer's), lm-eval's tasks, promptfoo's provider."""
+    criterion's own; for the verdict, every scorer's), lm-eval's tasks, and promptfoo's grading
+    provider of a model-graded assertion such as llm-rubric (both kept as `grader_models`)."""
     _name, _sha, fmt, meta = grader.run_identity(conn, run_id)
     parts = [f"{criterion_word(criterion)} ({fmt})"]
     for key in ("task", "inspect_version", "scores_digest", "tasks", "lm_eval_version", "grader"):
