@@ -294,7 +294,7 @@ def case_cmd(
             for name, samples in (("baseline", detail.baseline), ("candidate", detail.candidate),
                                   ("fallback", detail.fallback)) if samples is not None
         },
-        "paths": case_paths(detail),
+        "paths": case_paths(detail).dump(),
     }  # fmt: skip
     pages = _page(outcome["paths"], detail)
     if as_json:

@@ -1,0 +1,169 @@
+"""Three-way paths and the first divergence (#31 item 4): hand-built paths, and the shared
+agent pair (fixtures/agents) with a fallback run.
+
+The expected first divergences of the pair were worked out by reading the files: the tool
+calls of each sample's assistant messages (Inspect's `.eval` members) and its last
+assistant message, aligned by hand the way `trajectory.align` aligns (longest common
+subsequence on the tool name; a baseline-only call before a candidate-only one):
+
+    cancel-01    S            | L S            row 0: + lookup_account     tool-added
+    cancel-02    -            | S              row 0: + search_policy      tool-added
+    escalate-01  L            | L S E          row 1: + search_policy      tool-added
+    giftcard-01  S            | -              row 0: - search_policy      tool-removed
+    lookup-01    L            | L L L L L      row 1: + lookup_account     tool-added
+    notfound-01  L(A-9999)    | L(A-9999) L(A9999)   row 1              tool-added
+    privacy-01   S            | L              row 0: - search_policy      tool-removed
+    refund-02    L S          | L S R          row 2: + issue_refund       tool-added
+    refund-03    L S R        | L S R          same calls; the answers end differently:
+                 "... Duplicate charges ..." | "... Charges ..."  -> 3, other-final-state
+    refund-04    L S E        | L R            row 1: - search_policy      tool-removed
+    refund-05    L            | L S R          row 1: + search_policy      tool-added
+    refund-06    L R          | L S R          row 1: + search_policy      tool-added
+    refund-07    L R          | L S            row 1: - issue_refund       tool-removed
+    shipping-01  S            | -              row 0: - search_policy      tool-removed
+    refund-01, chargeback-01: the same calls and the same answer     -> none
+
+The fallback is Inspect's react agent on the baseline's model (inspect_variants/
+react-baseline): its calls and final answers equal the baseline's on all 16 cases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evaltui import service
+from evaltui.compare import Comparison
+from evaltui.divergence import align3, describe, first_divergence
+from evaltui.trajectory import Step
+
+from .conftest import FIXTURES
+
+AGENTS = FIXTURES / "agents"
+INSPECT = [
+    next((AGENTS / "inspect_ai" / side).glob("*.eval")) for side in ("baseline", "candidate")
+]
+OTEL = [AGENTS / "otel_genai" / f"{side}.otlp.jsonl" for side in ("baseline", "candidate")]
+REACT = next((AGENTS / "inspect_variants" / "react-baseline").glob("*.eval"))
+
+EXPECTED = {
+    "cancel-01": (0, "tool-added"), "cancel-02": (0, "tool-added"),
+    "escalate-01": (1, "tool-added"), "giftcard-01": (0, "tool-removed"),
+    "lookup-01": (1, "tool-added"), "notfound-01": (1, "tool-added"),
+    "privacy-01": (0, "tool-removed"), "refund-02": (2, "tool-added"),
+    "refund-03": (3, "other-final-state"), "refund-04": (1, "tool-removed"),
+    "refund-05": (1, "tool-added"), "refund-06": (1, "tool-added"),
+    "refund-07": (1, "tool-removed"), "shipping-01": (0, "tool-removed"),
+    "refund-01": None, "chargeback-01": None,
+}  # fmt: skip
+
+
+def call(name: str, **args) -> Step:
+    return Step(kind="tool_call", name=name, arguments=args)
+
+
+def answer(text: str) -> Step:
+    return Step(kind="message", role="assistant", text=text)
+
+
+# -- hand-built paths --------------------------------------------------------------------------
+
+
+def test_each_kind_of_divergence_in_words():
+    base = [call("lookup", id=1), call("search", q="a"), answer("done")]
+    cases = {
+        "added": [call("lookup", id=1), call("refund", n=5), call("search", q="a")],
+        "removed": [call("lookup", id=1), answer("done")],
+        "arguments": [call("lookup", id=1), call("search", q="b"), answer("done")],
+        "order": [call("search", q="a"), call("lookup", id=1), answer("done")],
+        "state": [call("lookup", id=1), call("search", q="a"), answer("other")],
+        "agree": [call("lookup", id=1), call("search", q="a"), answer("done")],
+    }
+    got = {k: first_divergence(base, v) for k, v in cases.items()}
+    said = {k: (d.index, d.kind, describe(d)) if d else describe(d) for k, d in got.items()}
+    assert said == {
+        "added": (1, "tool-added", "first divergence at call 2: tool added"),
+        "removed": (1, "tool-removed", "first divergence at call 2: tool removed"),
+        "arguments": (1, "other-arguments", "first divergence at call 2: same tool, other arguments"),
+        "order": (0, "other-order", "first divergence at call 1: the same calls in another order"),
+        "state": (2, "other-final-state",
+                  "first divergence after the last call: the same calls, another final state"),
+        "agree": "no divergence: the same calls and the same final state",
+    }  # fmt: skip
+    # call ids and turns are not the path; a limit that stopped one run is its final state
+    moved = Step(kind="tool_call", name="a", arguments={"k": 1}, call_id="x", turn=3)
+    assert first_divergence([call("a", k=1)], [moved]) is None
+    limited = first_divergence([], [Step(kind="limit", text="message_limit")])
+    assert (limited.index, limited.kind) == (0, "other-final-state")
+    assert limited.description == "at the end (no tool calls): the same calls, another final state"
+
+
+def test_three_paths_aligned_on_the_baselines_calls():
+    """Each baseline call is one row with what the others made of it; calls a run added
+    between two baseline calls come between them, a tool both added on one row."""
+    base = [call("lookup", id=1), call("search", q="a"), call("escalate")]
+    cand = [call("lookup", id=1), call("refund", n=5), call("search", q="b")]
+    fall = [call("lookup", id=1), call("refund", n=9), call("search", q="a"), call("escalate"),
+            call("notify")]  # fmt: skip
+    rows = [
+        (r.baseline and r.baseline.name, r.candidate and r.candidate.name,
+         r.fallback and r.fallback.name, r.candidate_op, r.fallback_op, r.pair)
+        for r in align3(base, cand, fall)
+    ]  # fmt: skip
+    assert rows == [
+        ("lookup", "lookup", "lookup", "same", "same", 0),
+        (None, "refund", "refund", "inserted", "inserted", 1),
+        ("search", "search", "search", "changed", "same", 2),
+        ("escalate", None, "escalate", "removed", "same", 3),
+        (None, None, "notify", None, "inserted", None),
+    ]
+    assert align3([], [], []) == []
+    only = align3([], [call("a")], [call("b")])
+    assert [(r.candidate_op, r.fallback_op, r.pair) for r in only] == [
+        ("inserted", None, 0),
+        (None, "inserted", None),
+    ]
+
+
+# -- the shared agent pair ---------------------------------------------------------------------
+
+
+def _runs(store, files: list[Path]) -> list[int]:
+    return [service.import_path(store, f)[0].run_id for f in files]
+
+
+@pytest.mark.parametrize("files", [INSPECT, OTEL], ids=["inspect", "otlp"])
+def test_first_divergences_of_the_shared_pair(store, db_path, files):
+    """The same divergences whichever format the pair was written in."""
+    b, c = _runs(store, files)
+    got = {}
+    with Comparison(db_path, b, c) as cmp:
+        for key in EXPECTED:
+            _, detail, _ = cmp.read_case(cmp.find(None, key))
+            d = first_divergence(detail.baseline[0].trajectory or [],
+                                 detail.candidate[0].trajectory or [])  # fmt: skip
+            got[key] = (d.index, d.kind) if d else None
+    assert got == EXPECTED
+
+
+def test_the_pair_with_a_fallback_aligned_three_ways(store, db_path):
+    b, c, f = _runs(store, [*INSPECT, REACT])
+    with Comparison(db_path, b, c, f) as cmp:
+        for key in EXPECTED:
+            _, detail, _ = cmp.read_case(cmp.find(None, key))
+            base, cand, fall = (s[0].trajectory or [] for s in
+                                (detail.baseline, detail.candidate, detail.fallback))  # fmt: skip
+            # the fallback keeps the baseline's path
+            assert first_divergence(base, fall) is None, key
+            rows = align3(base, cand, fall)
+            assert [r.pair for r in rows if r.pair is not None] == list(range(len(rows)))
+            if key == "refund-04":
+                assert [(r.baseline and r.baseline.name, r.candidate and r.candidate.name,
+                         r.fallback and r.fallback.name, r.candidate_op, r.fallback_op)
+                        for r in rows] == [
+                    ("lookup_account", "lookup_account", "lookup_account", "same", "same"),
+                    ("search_policy", None, "search_policy", "removed", "same"),
+                    ("escalate", None, "escalate", "removed", "same"),
+                    (None, "issue_refund", None, "inserted", None),
+                ]  # fmt: skip
