@@ -167,3 +167,54 @@ def test_the_pair_with_a_fallback_aligned_three_ways(store, db_path):
                     ("escalate", None, "escalate", "removed", "same"),
                     (None, "issue_refund", None, "inserted", None),
                 ]  # fmt: skip
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+def _marked(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith(">")]
+
+
+async def test_d_highlights_the_first_divergence_beside_the_fallback(store, db_path):
+    """`d` moves the path cursor to where the candidate's path first parts from the
+    baseline's and says how; the fallback is a third column aligned to the other two."""
+    from evaltui.tui.app import EvaltuiApp
+    from evaltui.tui.screens.help import HelpScreen
+
+    from .tui.conftest import open_compare, pane_text, settle
+
+    b, c, f = _runs(store, [*INSPECT, REACT])
+    for mark, run in (("baseline", b), ("candidate", c), ("fallback", f)):
+        service.mark_run(store, mark, run)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        for _ in range(16):
+            if screen.current.case_key == "refund-04":
+                break
+            await pilot.press("j")
+            await settle(app, pilot)
+        assert screen.current.case_key == "refund-04"
+        text = pane_text(screen)
+        assert "path: tool calls, baseline | candidate | fallback (3 | 2 | 3)" in text
+        assert _marked(text) == []
+        await pilot.press("d")
+        await settle(app, pilot)
+        text = pane_text(screen)
+        (line,) = _marked(text)
+        # the candidate skips search_policy; the fallback makes it as the baseline does
+        assert line.lstrip().startswith(">- ") and line.count("search_policy") == 2, line
+        assert "candidate: first divergence at call 2: tool removed" in text
+        assert "fallback: no divergence: the same calls and the same final state" in text
+        assert "First divergence at call 2: tool removed" in [
+            str(n.message) for n in app._notifications
+        ]
+        await pilot.press("j")  # the next case starts with none highlighted
+        await settle(app, pilot)
+        assert _marked(pane_text(screen)) == []
+        await pilot.press("question_mark")  # the help lists the key, from its binding
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        (key,) = [k for k in app.screen.keys if k.binding_id == "compare.first-divergence"]
+        assert (key.key, key.description) == ("d", "Divergence")

@@ -455,6 +455,13 @@ class CaseBrowser(Vertical):
         if self.cursor.detail is not None and not self.pane.step_call(step):
             self.screen.notify("This case has no tool calls", timeout=2, markup=False)
 
-    def fold_call(self) -> None:
-        if self.cursor.detail is not None and not self.pane.fold_call():
+    def path_key(self, what: str) -> None:
+        """`fold`: the highlighted call's results whole (or folded again); `divergence`:
+        the first call where the candidate's path parts from the baseline's highlighted,
+        and said in words."""
+        if self.cursor.detail is None:
+            return
+        if what == "fold" and not self.pane.fold_call():
             self.screen.notify("This case has no tool calls", timeout=2, markup=False)
+        elif what == "divergence":
+            self.screen.notify(self.pane.jump_divergence(), timeout=4, markup=False)
