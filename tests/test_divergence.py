@@ -29,6 +29,7 @@ react-baseline): its calls and final answers equal the baseline's on all 16 case
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,83 @@ def test_the_pair_with_a_fallback_aligned_three_ways(store, db_path):
                     ("escalate", None, "escalate", "removed", "same"),
                     (None, "issue_refund", None, "inserted", None),
                 ]  # fmt: skip
+
+
+# -- case --json and the compare filter ---------------------------------------------------------
+
+
+def _cli(store, *args: str):
+    from click.testing import CliRunner
+
+    from evaltui.cli import cli
+
+    return CliRunner().invoke(cli, ["--db", str(store.path), *args])
+
+
+def test_case_json_has_the_first_divergence_and_the_three_way_rows(store):
+    b, c, f = (str(r) for r in _runs(store, [*INSPECT, REACT]))
+
+    def paths(*args: str) -> dict:
+        out = _cli(store, "case", b, c, *args, "--json")
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output)["paths"]
+
+    r4 = paths("refund-04", "--fallback", f)
+    assert r4["first_divergence"] == {
+        "index": 1, "kind": "tool-removed", "description": "at call 2: tool removed"
+    }  # fmt: skip
+    assert r4["fallback_first_divergence"] is None  # the fallback keeps the baseline's path
+    assert [(r["op"], *((r[s] or {}).get("name") for s in ("baseline", "candidate", "fallback")))
+            for r in r4["aligned3"]] == [
+        ({"candidate": "same", "fallback": "same"},
+         "lookup_account", "lookup_account", "lookup_account"),
+        ({"candidate": "removed", "fallback": "same"}, "search_policy", None, "search_policy"),
+        ({"candidate": "removed", "fallback": "same"}, "escalate", None, "escalate"),
+        ({"candidate": "inserted", "fallback": None}, None, "issue_refund", None),
+    ]  # fmt: skip
+    assert r4["aligned3"][3]["candidate"]["arguments"] == {"account_id": "A-1004", "amount": 600.0}
+    keys = list(r4)
+    assert keys[:4] == ["runs", "aligned", "tools_changed", "first_divergence"]
+    assert keys[4:] == ["aligned3", "fallback_first_divergence"]
+    r3 = paths("refund-03")  # no fallback: no three-way keys
+    assert r3["first_divergence"]["kind"] == "other-final-state"
+    assert r3["first_divergence"]["index"] == 3 and not r3["tools_changed"]
+    assert "aligned3" not in r3 and "fallback_first_divergence" not in r3
+    assert paths("refund-01")["first_divergence"] is None
+
+
+def test_compare_lists_the_cases_of_one_kind_of_divergence(store, db_path):
+    from evaltui.compare.filter import Filter
+    from evaltui.compare.kinds import CHANGES
+    from evaltui.errors import InputError
+
+    b, c = (str(r) for r in _runs(store, INSPECT))
+    out = _cli(store, "compare", b, c, "--divergence", "tool-removed", "--json")
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.output)["divergence"]
+    assert found["kind"] == "tool-removed"
+    assert set(found["cases"]) == {k for k, v in EXPECTED.items() if v and v[1] == "tool-removed"}
+    # in list order: the regressions first, then the improvement, then the tool changes
+    assert found["cases"] == ["privacy-01", "refund-04", "refund-07", "giftcard-01", "shipping-01"]
+    text = _cli(store, "compare", b, c, "--divergence", "other-final-state")
+    assert "first divergence other-final-state (1):\n  refund-03\n" in text.output
+    plain = _cli(store, "compare", b, c, "--json")
+    assert "divergence" not in json.loads(plain.output)  # only when asked
+    bad = _cli(store, "compare", b, c, "--divergence", "sideways")
+    assert bad.exit_code == 2
+    assert bad.output == (
+        "Error: --divergence: unknown divergence 'sideways'; one of tool-added, tool-removed, "
+        "other-arguments, other-order, other-final-state\n"
+    )
+    # the app's filter language: the same filter
+    flt = Filter(changes=frozenset(CHANGES)).parse("divergence:Tool-Added untriaged")
+    assert flt.divergence == "tool-added" and flt.search_text() == "untriaged divergence:tool-added"
+    with Comparison(db_path, int(b), int(c)) as cmp:
+        added = {r.case_key for r in cmp.page(flt.with_(triage=None), limit=100)}
+        assert added == {k for k, v in EXPECTED.items() if v and v[1] == "tool-added"}
+        assert cmp.count(flt.with_(triage=None, divergence="other-arguments")) == 0
+        with pytest.raises(InputError, match="unknown divergence 'x'"):
+            cmp.page(flt.with_(divergence="x"))
 
 
 # -- the app -----------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class Comparison:
             raise InputError("correction", f"unknown correction {correction!r}; use holm or none")
         self.correction = correction  # of the segment table's p-values
         self._lock = threading.RLock()
+        self._diverged = False  # the first-divergence table is made (`_divergences`)
         # read-only, recognised (a newer store refused, an older one migrated first); the
         # classification's temporary tables live on it
         self.conn = Store.reader(db_path, check_same_thread=False)
@@ -388,7 +389,30 @@ class Comparison:
             if wanted:  # either run's path of the case called that tool / read that source
                 clauses.append(runs.path_filter(column))
                 params += [self.baseline.id, self.candidate.id, wanted]
+        if flt.divergence:
+            clauses.append(
+                f"t.case_id IN (SELECT case_id FROM {self._divergences()} WHERE kind = ?)"
+            )
+            params.append(paths.divergence_kind(flt.divergence, "filter"))
         return " AND ".join(clauses), params
+
+    def _divergences(self) -> str:
+        """The table of each case's first divergence (`paths.first_divergences`), made on
+        the first filter that asks: it reads both runs' paths of every case they share."""
+        name = f"{self.table}_div"
+        with self._lock:
+            if not self._diverged:
+                self.conn.execute(
+                    f"CREATE TEMP TABLE {name} (case_id INTEGER PRIMARY KEY, kind TEXT)"
+                )
+                shared = (
+                    f"SELECT case_id FROM {self.table} WHERE b_n IS NOT NULL AND c_n IS NOT NULL"
+                )
+                ids = [r[0] for r in self.conn.execute(shared)]
+                kinds = list(paths.first_divergences(self.conn, self.baseline, self.candidate, ids))
+                self.conn.executemany(f"INSERT INTO {name} VALUES (?, ?)", kinds)
+                self._diverged = True
+        return name
 
     @property
     def _cols(self) -> str:

@@ -12,8 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evaltui import trajectory
-from evaltui.compare.rows import CaseDetail, Sample, read_trajectory
-from evaltui.divergence import Divergence, Op, align3, first_divergence
+from evaltui.compare.rows import CaseDetail, RunRef, Sample, read_trajectory
+from evaltui.divergence import (
+    DIVERGENCE_KINDS,
+    Divergence,
+    DivergenceKind,
+    Op,
+    align3,
+    first_divergence,
+)
 from evaltui.errors import InputError
 from evaltui.models import StepRef
 from evaltui.store import runs
@@ -28,6 +35,31 @@ def _run_trajectories(
         row = conn.execute(runs.FIRST_TRAJECTORY_EPOCH, (run_id, case_id)).fetchone()
         steps = read_trajectory(conn, run_id, case_id, row[0]) if row[0] is not None else None
         yield steps or []
+
+
+def divergence_kind(kind: str, field: str) -> DivergenceKind:
+    """A first divergence's kind as a filter names it, or an error naming `field` and
+    the kinds there are."""
+    for known in DIVERGENCE_KINDS:
+        if kind == known:
+            return known
+    raise InputError(field, f"unknown divergence {kind!r}; one of {', '.join(DIVERGENCE_KINDS)}")
+
+
+def first_divergences(
+    conn: sqlite3.Connection, baseline: RunRef, candidate: RunRef, case_ids: list[int]
+) -> Iterator[tuple[int, DivergenceKind]]:
+    """(case id, kind) of each case whose candidate path first parts from the baseline's
+    (the first samples'), reading one case's two paths at a time; none when either run
+    recorded no paths."""
+    if not (baseline.has_paths or candidate.has_paths):
+        return
+    pairs = zip(_run_trajectories(conn, baseline.id, case_ids),
+                _run_trajectories(conn, candidate.id, case_ids), strict=True)  # fmt: skip
+    for case_id, (base, cand) in zip(case_ids, pairs, strict=True):
+        found = first_divergence(base, cand)
+        if found is not None:
+            yield case_id, found.kind
 
 
 def tool_stats(conn: sqlite3.Connection, run_id: int, case_ids: list[int]) -> trajectory.ToolStats:

@@ -24,6 +24,7 @@ from textual.widgets import LoadingIndicator
 from textual.worker import Worker, get_current_worker
 
 from evaltui.compare import CaseRow, Comparison, Filter, Reducer
+from evaltui.divergence import DIVERGENCE_KINDS
 from evaltui.models import StepRef
 from evaltui.textsafe import one_line
 from evaltui.tui.case_cursor import CaseCursor, CaseView, Move, Page, PageRequest, read_page
@@ -228,6 +229,10 @@ class CaseBrowser(Vertical):
         hint = class_hint(flt.failure_class, self.failure_classes) if flt.failure_class else None
         if hint is not None:  # (still applied: a finding may name a class from elsewhere)
             self.screen.notify(hint, severity="warning", timeout=8, markup=False)
+        if flt.divergence is not None and flt.divergence not in DIVERGENCE_KINDS:
+            said = f"No divergence {flt.divergence!r}: one of {', '.join(DIVERGENCE_KINDS)}"
+            self.screen.notify(said, severity="warning", timeout=8, markup=False)
+            flt = flt.with_(divergence=None)
         self.set_filter(flt)
         self.listing.focus()
 
