@@ -211,6 +211,9 @@ def test_case_json_has_the_first_divergence_and_the_three_way_rows(store):
     assert r3["first_divergence"]["index"] == 3 and not r3["tools_changed"]
     assert "aligned3" not in r3 and "fallback_first_divergence" not in r3
     assert paths("refund-01")["first_divergence"] is None
+    text = _cli(store, "case", b, c, "refund-04", "--fallback", f).output
+    assert "candidate: first divergence at call 2: tool removed\n" in text
+    assert "fallback: no divergence: the same calls and the same final state\n" in text
 
 
 def test_compare_lists_the_cases_of_one_kind_of_divergence(store, db_path):
@@ -296,3 +299,42 @@ async def test_d_highlights_the_first_divergence_beside_the_fallback(store, db_p
         assert isinstance(app.screen, HelpScreen)
         (key,) = [k for k in app.screen.keys if k.binding_id == "compare.first-divergence"]
         assert (key.key, key.description) == ("d", "Divergence")
+
+
+def test_hostile_tool_names_and_arguments_stay_inert_in_three_columns(store, db_path, tmp_path):
+    from rich.console import Console
+
+    from evaltui.tui.path_view import path_renderables
+
+    name, arg = "[bold red]boom[/]\x1b[2J", "[link=http://x]y[/link]\u202e"
+    runs = []
+    for side, steps in (("b", [call("ok")]), ("c", [call(name, q=arg)]), ("f", [call("ok")])):
+        line = {"suite": "s", "case_key": "k", "verdict": "pass",
+                "trajectory": [s.model_dump(exclude_defaults=True) for s in steps]}  # fmt: skip
+        path = tmp_path / f"{side}.jsonl"
+        path.write_text(json.dumps({"run": {"name": side}}) + "\n" + json.dumps(line) + "\n")
+        runs.append(service.import_path(store, path)[0].run_id)
+    with Comparison(db_path, *runs) as cmp:
+        _, detail, _ = cmp.read_case(cmp.find(None, "k"))
+    console = Console(width=160, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    for part in path_renderables(detail, cursor=0, width=150):
+        console.print(part)
+    text = console.export_text()
+    assert "[bold red]boom[/]" in text and "[link=http://x]" in text  # shown literally
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "candidate: first divergence at call 1: tool removed" in text
+
+
+def test_a_divergence_past_the_aligned_calls_is_still_found(monkeypatch):
+    """Paths longer than MAX_ALIGN calls are aligned in part: a divergence after the cut
+    is found all the same, at the end of the rows."""
+    from evaltui import divergence, trajectory
+
+    monkeypatch.setattr(trajectory, "MAX_ALIGN", 2)
+    monkeypatch.setattr(divergence, "MAX_ALIGN", 2)
+    base = [call("a"), call("b"), call("c", n=1)]
+    other = first_divergence(base, [call("a"), call("b"), call("c", n=2)])
+    assert (other.index, other.kind) == (2, "other-arguments")
+    added = first_divergence(base, [*base, call("d")])
+    assert (added.index, added.kind) == (2, "tool-added")
+    assert first_divergence(base, list(base)) is None

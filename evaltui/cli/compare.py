@@ -14,7 +14,7 @@ from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer, default_dimen
 from evaltui.compare.filter import Filter
 from evaltui.compare.paths import case_paths, divergence_kind
 from evaltui.compare.production import Production, dimensions_with, from_store, headline
-from evaltui.divergence import DIVERGENCE_KINDS
+from evaltui.divergence import DIVERGENCE_KINDS, describe
 from evaltui.errors import NotFoundError
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
@@ -326,7 +326,7 @@ def case_cmd(
             for name, samples in (("baseline", detail.baseline), ("candidate", detail.candidate),
                                   ("fallback", detail.fallback)) if samples is not None
         },
-        "paths": case_paths(detail).dump(),
+        "paths": (paths := case_paths(detail)).dump(),
     }  # fmt: skip
     pages = _page(outcome["paths"], detail)
     if as_json:
@@ -365,6 +365,9 @@ def case_cmd(
             marks[a["op"]], call(a["baseline"]), call(a["candidate"]), style=style or None
         )
     console.print(table)
+    console.print(Text(describe(paths.first_divergence, "candidate"), style="bold"))
+    if paths.aligned3 is not None:  # (the three-way rows: --json's aligned3)
+        console.print(Text(describe(paths.fallback_first_divergence, "fallback"), style="bold"))
     for note in pages:
         console.print(Text(note, style="dim"))
     for name, r in outcome["paths"]["runs"].items():
