@@ -86,7 +86,8 @@ def test_each_kind_of_divergence_in_words():
     assert said == {
         "added": (1, "tool-added", "first divergence at call 2: tool added"),
         "removed": (1, "tool-removed", "first divergence at call 2: tool removed"),
-        "arguments": (1, "other-arguments", "first divergence at call 2: same tool, other arguments"),
+        "arguments": (1, "other-arguments",
+                      "first divergence at call 2: same tool, other arguments"),
         "order": (0, "other-order", "first divergence at call 1: the same calls in another order"),
         "state": (2, "other-final-state",
                   "first divergence after the last call: the same calls, another final state"),

@@ -136,7 +136,8 @@ def _two_way(shown: list[trajectory.Aligned], start: int, runs: dict[str, list[t
         here = i == cursor
         open_ = here and unfolded
         table.add_row(Text((">" if here else "") + mark, style=f"bold {style}".strip()),
-                      _call_text(a.baseline, rb, width, open_), _call_text(a.candidate, rc, width, open_),
+                      _call_text(a.baseline, rb, width, open_),
+                      _call_text(a.candidate, rc, width, open_),
                       style=f"{style} reverse".strip() if here else (style or None))  # fmt: skip
     if not shown:
         table.add_row(
@@ -181,8 +182,13 @@ def _three_way(rows: list[Aligned3], runs: dict[str, list[trajectory.Step]],
     return table
 
 
-def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None = None,
-                     unfolded: bool = False, width: int | None = None) -> list[RenderableType]:  # fmt: skip
+def path_renderables(
+    detail: CaseDetail,
+    full: bool = False,
+    cursor: int | None = None,
+    unfolded: bool = False,
+    width: int | None = None,
+) -> list[RenderableType]:
     """`cursor`: the highlighted aligned call (reverse video, `>` in the margin);
     `unfolded`: show its results whole; `width`: the cells the pane has (a fallback's
     third column cuts each call to fit it)."""
@@ -202,15 +208,16 @@ def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None 
     shown = aligned[:FULL_ROWS_SHOWN] if full else aligned[start : start + ROWS_SHOWN]
     if "fallback" in runs:
         fall = runs["fallback"]
-        parts: list[RenderableType] = [Text(
-            f"path: tool calls, baseline | candidate | fallback ({len(trajectory.calls(base))} | "
-            f"{len(trajectory.calls(cand))} | {len(trajectory.calls(fall))})", style="bold underline")]  # fmt: skip
+        n = " | ".join(str(len(trajectory.calls(p))) for p in (base, cand, fall))
+        parts: list[RenderableType] = [
+            Text(f"path: tool calls, baseline | candidate | fallback ({n})", style="bold underline")
+        ]
         table = _three_way(align3(base, cand, fall), runs, (start, start + len(shown)),
                            cursor, unfolded, full, width)  # fmt: skip
     else:
-        parts = [Text(
-            f"path: tool calls, baseline | candidate ({len(trajectory.calls(base))} | "
-            f"{len(trajectory.calls(cand))} calls, {changed} differ)", style="bold underline")]  # fmt: skip
+        n = f"{len(trajectory.calls(base))} | {len(trajectory.calls(cand))}"
+        parts = [Text(f"path: tool calls, baseline | candidate ({n} calls, {changed} differ)",
+                      style="bold underline")]  # fmt: skip
         table = _two_way(shown, start, runs, cursor, unfolded, full)
     parts.append(divergence_lines(detail))
     parts.append(table)
