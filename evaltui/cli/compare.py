@@ -11,9 +11,11 @@ from evaltui import trajectory
 from evaltui.cli.app import cli, open_store, store_path
 from evaltui.cli.output import Shorten, echo, make_console, make_table, print_rows
 from evaltui.compare import CHANGED, CHANGES, Comparison, Reducer, default_dimensions, run_ref
-from evaltui.compare.paths import case_paths
+from evaltui.compare.filter import Filter
+from evaltui.compare.paths import case_paths, divergence_kind
 from evaltui.compare.production import Production, dimensions_with, from_store, headline
 from evaltui.compare.verified import calibrated_json
+from evaltui.divergence import DIVERGENCE_KINDS, describe
 from evaltui.errors import NotFoundError
 from evaltui.exporters.text import fmt_ci, fmt_delta, fmt_p, segment_label
 from evaltui.models import CASE_STATUSES
@@ -60,6 +62,13 @@ from evaltui.textsafe import one_line, safe_json, visible
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
 @click.option("--keys", "show_keys", is_flag=True, help="Also list the changed case keys.")
 @click.option(
+    "--divergence",
+    metavar="KIND",
+    help="Also list the cases whose candidate path first parts from the baseline's this way: "
+    + ", ".join(DIVERGENCE_KINDS)
+    + " (agent runs; docs/compare.md).",
+)
+@click.option(
     "--traffic",
     "traffic_ref",
     help="Traffic weights kept in the store (a name or #ID; `none`: no production estimate); "
@@ -79,6 +88,7 @@ def compare_cmd(
     show_keys: bool,
     correction: str,
     traffic_ref: str | None,
+    divergence: str | None,
 ) -> None:
     """Compare a candidate run with a baseline, case by case and per segment.
 
@@ -91,8 +101,10 @@ def compare_cmd(
     Examples:
       evaltui compare prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20
       evaltui compare 1 2 --reducer majority --json | jq .counts
+      evaltui compare base cand --divergence other-arguments
     """
     red: Reducer | str = Reducer.choice(reducer)
+    kind = divergence_kind(divergence, "--divergence") if divergence is not None else None
     path = store_path(ctx)
     with open_store(path) as store:
         b = resolve_run(store, baseline)
@@ -114,6 +126,8 @@ def compare_cmd(
         calibrated = calibrated_json(cmp)
         if calibrated is not None:  # #27: a key of its own, only when results were judged
             data["calibrated"] = calibrated
+        if kind is not None:  # #31: a key of its own, only when asked
+            data["divergence"] = {"kind": kind, "cases": divergent_keys(cmp, kind)}
     if as_json:
         echo(safe_json(data))
         return
@@ -227,12 +241,30 @@ def compare_cmd(
         console.print(
             Text("hidden: regressed on the criterion while the case's verdict held", style="dim")
         )
+    if kind is not None:
+        found = data["divergence"]["cases"]
+        console.print(Text(f"\nfirst divergence {kind} ({len(found)}):", style="bold"))
+        console.print(
+            Text("  " + "\n  ".join(one_line(k, 100) for k in found) if found else "  none")
+        )
     if show_keys:
         for change in CHANGES:
             keys = (summary.changed or {}).get(change) if change in CHANGED else None
             if keys:
                 console.print(Text(f"\n{change} ({len(keys)}):", style="bold"))
                 console.print(Text("  " + "\n  ".join(one_line(k, 100) for k in keys)))
+
+
+def divergent_keys(cmp: Comparison, kind: str) -> list[str]:
+    """Keys of the included cases (any change) whose first divergence is `kind`, in list
+    order ("suite/key" when the runs hold several suites), a page at a time."""
+    flt = Filter(changes=frozenset(CHANGES), divergence=kind)
+    rows, after = [], None
+    while page := cmp.page(flt, after=after, limit=500):
+        rows += page
+        after = page[-1].ord
+    several = len({r.suite for r in rows}) > 1
+    return [f"{r.suite}/{r.case_key}" if several else r.case_key for r in rows]
 
 
 # -- the production estimate (#28): the weights, and their attributes as segments -------------
@@ -303,7 +335,7 @@ def case_cmd(
             for name, samples in (("baseline", detail.baseline), ("candidate", detail.candidate),
                                   ("fallback", detail.fallback)) if samples is not None
         },
-        "paths": case_paths(detail),
+        "paths": (paths := case_paths(detail)).dump(),
     }  # fmt: skip
     pages = _page(outcome["paths"], detail)
     if as_json:
@@ -342,6 +374,9 @@ def case_cmd(
             marks[a["op"]], call(a["baseline"]), call(a["candidate"]), style=style or None
         )
     console.print(table)
+    console.print(Text(describe(paths.first_divergence, "candidate"), style="bold"))
+    if paths.aligned3 is not None:  # (the three-way rows: --json's aligned3)
+        console.print(Text(describe(paths.fallback_first_divergence, "fallback"), style="bold"))
     for note in pages:
         console.print(Text(note, style="dim"))
     for name, r in outcome["paths"]["runs"].items():

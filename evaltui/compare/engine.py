@@ -90,6 +90,7 @@ class Comparison:
             raise InputError("correction", f"unknown correction {correction!r}; use holm or none")
         self.correction = correction  # of the segment table's p-values
         self._lock = threading.RLock()
+        self._div_table: str | None = None  # made by the first divergence filter
         # read-only, recognised (a newer store refused, an older one migrated first); the
         # classification's temporary tables live on it
         self.conn = Store.reader(db_path, check_same_thread=False)
@@ -395,7 +396,20 @@ class Comparison:
             if wanted:  # either run's path of the case called that tool / read that source
                 clauses.append(runs.path_filter(column))
                 params += [self.baseline.id, self.candidate.id, wanted]
+        if flt.divergence:
+            clauses.append(
+                f"t.case_id IN (SELECT case_id FROM {self._divergences()} WHERE kind = ?)"
+            )
+            params.append(paths.divergence_kind(flt.divergence, "filter"))
         return " AND ".join(clauses), params
+
+    def _divergences(self) -> str:
+        """The table of each case's first divergence, made on the first filter that asks."""
+        with self._lock:
+            if self._div_table is None:
+                trio = (self.conn, self.table, self.baseline, self.candidate)
+                self._div_table = paths.divergence_table(*trio)
+            return self._div_table
 
     @property
     def _cols(self) -> str:

@@ -24,6 +24,7 @@ class Filter:
     owner: str | None = None
     tool: str | None = None  # cases where either run called this tool
     source: str | None = None  # cases where either run retrieved or cited this source
+    divergence: str | None = None  # cases whose paths first part this way (DIVERGENCE_KINDS)
 
     def with_(self, **changes: Any) -> Filter:
         """A copy with some fields changed."""
@@ -33,7 +34,7 @@ class Filter:
     def plain(self) -> bool:
         """Only change kinds (and statuses): answerable from the comparison's tally."""
         return not (self.segment or self.text or self.triage or self.failure_class or self.owner
-                    or self.tool or self.source)  # fmt: skip
+                    or self.tool or self.source or self.divergence)  # fmt: skip
 
     def describe(self) -> str:
         parts = []
@@ -55,6 +56,8 @@ class Filter:
             parts.append(f"tool:{self.tool}")
         if self.source:
             parts.append(f"source:{self.source}")
+        if self.divergence:
+            parts.append(f"divergence:{self.divergence}")
         if self.text:
             parts.append(f"/{self.text}")
         return " ".join(parts)
@@ -69,6 +72,7 @@ class Filter:
                 f"owner:{self.owner}" if self.owner else "",
                 f"tool:{self.tool}" if self.tool else "",
                 f"source:{self.source}" if self.source else "",
+                f"divergence:{self.divergence}" if self.divergence else "",
                 self.text,
             )
             if p
@@ -76,11 +80,13 @@ class Filter:
 
     def parse(self, text: str) -> Filter:
         """The search language: free text, plus `untriaged`, `triaged`, `disagreement`,
-        `noted` (a note and no class), `class:KEY`, `owner:NAME`, `tool:NAME` (either run called it), `source:ID`
-        (either run retrieved or cited it) and `tools_changed` tokens. The change kinds
-        and segment are kept, unless `tools_changed` names the kind."""
+        `noted` (a note and no class), `class:KEY`, `owner:NAME`, `tool:NAME` (either run
+        called it), `source:ID` (either run retrieved or cited it), `divergence:KIND` (the
+        candidate's path first parts from the baseline's this way:
+        `divergence.DIVERGENCE_KINDS`) and `tools_changed` tokens. The change kinds and
+        segment are kept, unless `tools_changed` names the kind."""
         words, rest = text.split(), []
-        triage_state = cls = owner = tool = source = None
+        triage_state = cls = owner = tool = source = divergence = None
         changes = self.changes
         for w in words:
             lw = w.lower()
@@ -94,12 +100,15 @@ class Filter:
                 tool = w[5:]
             elif lw.startswith("source:") and len(w) > 7:
                 source = w[7:]
+            elif lw.startswith("divergence:") and len(w) > 11:
+                divergence = lw[11:]
             elif lw == "tools_changed":
                 changes = frozenset({"tools_changed"})
             else:
                 rest.append(w)
         return self.with_(text=" ".join(rest), triage=triage_state, failure_class=cls, owner=owner,
-                          tool=tool, source=source, changes=changes)  # fmt: skip
+                          tool=tool, source=source, divergence=divergence,
+                          changes=changes)  # fmt: skip
 
 
 # What the app's `f` key cycles through.

@@ -24,6 +24,7 @@ from textual.widgets import LoadingIndicator
 from textual.worker import Worker, get_current_worker
 
 from evaltui.compare import CaseRow, Comparison, Filter, Reducer
+from evaltui.divergence import DIVERGENCE_KINDS
 from evaltui.models import StepRef
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.textsafe import one_line
@@ -237,6 +238,10 @@ class CaseBrowser(Vertical):
         hint = class_hint(flt.failure_class, self.failure_classes) if flt.failure_class else None
         if hint is not None:  # (still applied: a finding may name a class from elsewhere)
             self.screen.notify(hint, severity="warning", timeout=8, markup=False)
+        if flt.divergence is not None and flt.divergence not in DIVERGENCE_KINDS:
+            said = f"No divergence {flt.divergence!r}: one of {', '.join(DIVERGENCE_KINDS)}"
+            self.screen.notify(said, severity="warning", timeout=8, markup=False)
+            flt = flt.with_(divergence=None)
         self.set_filter(flt)
         self.listing.focus()
 
@@ -464,6 +469,13 @@ class CaseBrowser(Vertical):
         if self.cursor.detail is not None and not self.pane.step_call(step):
             self.screen.notify("This case has no tool calls", timeout=2, markup=False)
 
-    def fold_call(self) -> None:
-        if self.cursor.detail is not None and not self.pane.fold_call():
+    def path_key(self, what: str) -> None:
+        """`fold`: the highlighted call's results whole (or folded again); `divergence`:
+        the first call where the candidate's path parts from the baseline's highlighted,
+        and said in words."""
+        if self.cursor.detail is None:
+            return
+        if what == "fold" and not self.pane.fold_call():
             self.screen.notify("This case has no tool calls", timeout=2, markup=False)
+        elif what == "divergence":
+            self.screen.notify(self.pane.jump_divergence(), timeout=4, markup=False)

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from evaltui import trajectory
 from evaltui.compare import CaseDetail
+from evaltui.divergence import Aligned3, Divergence, align3, describe, first_divergence
 from evaltui.textsafe import one_line, visible
 
 MARK = {
@@ -42,6 +43,7 @@ def _call_text(
     results: dict[str, trajectory.Step],
     width: int,
     unfold: bool = False,
+    result_width: int | None = None,  # (default: `width`)
 ) -> Text:
     if call is None:
         return Text("")
@@ -59,19 +61,43 @@ def _call_text(
     res = results.get(call.call_id or "")
     if res is not None and res.error:
         t.append("\n  error: ", style="red")
-        t.append(one_line(res.error, width), style="red")
+        t.append(one_line(res.error, result_width or width), style="red")
     elif res is not None and res.text and unfold:  # the whole result, bounded
         t.append("\n")
         t.append(visible(res.text, multiline=True, limit=20_000))
     elif res is not None and res.text:
         t.append("\n  ")
-        t.append(one_line(res.text, width), style="dim")
+        t.append(one_line(res.text, result_width or width), style="dim")
     return t
 
 
 def aligned_calls(detail: CaseDetail) -> list[trajectory.Aligned]:
     """The rows the path cursor moves over (`]` / `[` in the compare screen)."""
     return trajectory.align(_steps(detail.baseline), _steps(detail.candidate))
+
+
+def divergence_at(detail: CaseDetail) -> tuple[int | None, Divergence | None]:
+    """(the aligned call the path cursor jumps to for the candidate's first divergence,
+    the divergence): its row, or the last call for another final state (None: no call)."""
+    base, cand = _steps(detail.baseline), _steps(detail.candidate)
+    rows = trajectory.align(base, cand)
+    found = first_divergence(base, cand, rows)
+    if found is None or not rows:
+        return None, found
+    return min(found.index, len(rows) - 1), found
+
+
+def divergence_lines(detail: CaseDetail) -> Text:
+    """Where the candidate's path (and the fallback's) first parts from the baseline's."""
+    base = _steps(detail.baseline)
+    out = Text(describe(first_divergence(base, _steps(detail.candidate)), "candidate"),
+               style="bold magenta")  # fmt: skip
+    out.append("   (d: highlight it)", style="dim")
+    if detail.fallback is not None:
+        out.append("\n")
+        out.append(describe(first_divergence(base, _steps(detail.fallback)), "fallback"),
+                   style="magenta")  # fmt: skip
+    return out
 
 
 def sources_table(runs: dict[str, list[trajectory.Step]]) -> Table:
@@ -97,10 +123,75 @@ def sources_table(runs: dict[str, list[trajectory.Step]]) -> Table:
     return table
 
 
-def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None = None,
-                     unfolded: bool = False) -> list[RenderableType]:  # fmt: skip
+def _two_way(shown: list[trajectory.Aligned], start: int, runs: dict[str, list[trajectory.Step]],
+             cursor: int | None, unfolded: bool, full: bool) -> Table:  # fmt: skip
+    table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
+    table.add_column("", width=2, no_wrap=True)
+    table.add_column("baseline", ratio=1, overflow="fold")
+    table.add_column("candidate", ratio=1, overflow="fold")
+    rb, rc = _results(runs["baseline"]), _results(runs["candidate"])
+    width = 200 if full else 70
+    for i, a in enumerate(shown, start):
+        mark, style = MARK[a.op]
+        here = i == cursor
+        open_ = here and unfolded
+        table.add_row(Text((">" if here else "") + mark, style=f"bold {style}".strip()),
+                      _call_text(a.baseline, rb, width, open_),
+                      _call_text(a.candidate, rc, width, open_),
+                      style=f"{style} reverse".strip() if here else (style or None))  # fmt: skip
+    if not shown:
+        table.add_row(
+            "", Text("(no tool calls)", style="dim"), Text("(no tool calls)", style="dim")
+        )
+    return table
+
+
+def _three_way(rows: list[Aligned3], runs: dict[str, list[trajectory.Step]],
+               window: tuple[int, int], cursor: int | None, unfolded: bool, full: bool,
+               width: int | None) -> Table:  # fmt: skip
+    """The three paths side by side, a row per baseline call (what the candidate and the
+    fallback made of it) or per call a run added; each call on one line cut to its
+    column (never wrapped), its result on the next. `window`: the candidate's rows shown
+    (`pair`), the fallback's own rows among them kept."""
+    table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
+    table.add_column("", width=3, no_wrap=True)
+    for name in ("baseline", "candidate", "fallback"):
+        table.add_column(name, ratio=1, no_wrap=True, overflow="ellipsis")
+    # the cells of a call: its column less the padding (at 160 columns, about 30)
+    cells = 200 if full else max(12, ((width or 100) - 3) // 3 - 3)
+    results = [_results(runs[name]) for name in ("baseline", "candidate", "fallback")]
+    last = 0  # a fallback's own row goes with the candidate's row before it
+    for r in rows:
+        last = r.pair if r.pair is not None else last
+        if not window[0] <= last < window[1]:
+            continue
+        here = r.pair is not None and r.pair == cursor
+        c_mark, c_style = MARK[r.candidate_op] if r.candidate_op else (" ", "")
+        f_mark, f_style = MARK[r.fallback_op] if r.fallback_op else (" ", "")
+        style = c_style or f_style
+        calls = (r.baseline, r.candidate, r.fallback)
+        table.add_row(
+            Text((">" if here else " ") + c_mark + f_mark, style=f"bold {style}".strip()),
+            *(_call_text(c, res, max(8, cells - len(c.name or "") - 2) if c else cells,
+                         here and unfolded, cells - 2)
+              for c, res in zip(calls, results, strict=True)),
+            style=f"{style} reverse".strip() if here else (style or None),
+        )  # fmt: skip
+    if not rows:
+        table.add_row("", *(Text("(no tool calls)", style="dim") for _ in range(3)))
+    return table
+
+
+def path_renderables(
+    detail: CaseDetail,
+    full: bool = False,
+    cursor: int | None = None,
+    unfolded: bool = False,
+    width: int | None = None,
+) -> list[RenderableType]:
     """`cursor`: the highlighted aligned call (reverse video, `>` in the margin);
-    `unfolded`: show its results whole."""
+    `unfolded`: show its results whole; `width`: the cells the pane has (a fallback's
+    third column cuts each call to fit it)."""
     runs = {"baseline": _steps(detail.baseline), "candidate": _steps(detail.candidate)}
     if detail.fallback is not None:
         runs["fallback"] = _steps(detail.fallback)
@@ -109,32 +200,26 @@ def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None 
     base, cand = runs["baseline"], runs["candidate"]
     aligned = trajectory.align(base, cand)
     changed = sum(a.op != "same" for a in aligned)
-    parts: list[RenderableType] = [Text(
-        f"path: tool calls, baseline | candidate ({len(trajectory.calls(base))} | "
-        f"{len(trajectory.calls(cand))} calls, {changed} differ)", style="bold underline")]  # fmt: skip
-    table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
-    table.add_column("", width=2, no_wrap=True)
-    table.add_column("baseline", ratio=1, overflow="fold")
-    table.add_column("candidate", ratio=1, overflow="fold")
-    rb, rc = _results(base), _results(cand)
-    width = 200 if full else 70
     start = (
         0
         if full or cursor is None
         else max(0, min(cursor - ROWS_SHOWN // 2, len(aligned) - ROWS_SHOWN))
     )
     shown = aligned[:FULL_ROWS_SHOWN] if full else aligned[start : start + ROWS_SHOWN]
-    for i, a in enumerate(shown, start):
-        mark, style = MARK[a.op]
-        here = i == cursor
-        open_ = here and unfolded
-        table.add_row(Text((">" if here else "") + mark, style=f"bold {style}".strip()),
-                      _call_text(a.baseline, rb, width, open_), _call_text(a.candidate, rc, width, open_),
-                      style=f"{style} reverse".strip() if here else (style or None))  # fmt: skip
-    if not aligned:
-        table.add_row(
-            "", Text("(no tool calls)", style="dim"), Text("(no tool calls)", style="dim")
-        )
+    if "fallback" in runs:
+        fall = runs["fallback"]
+        n = " | ".join(str(len(trajectory.calls(p))) for p in (base, cand, fall))
+        parts: list[RenderableType] = [
+            Text(f"path: tool calls, baseline | candidate | fallback ({n})", style="bold underline")
+        ]
+        table = _three_way(align3(base, cand, fall), runs, (start, start + len(shown)),
+                           cursor, unfolded, full, width)  # fmt: skip
+    else:
+        n = f"{len(trajectory.calls(base))} | {len(trajectory.calls(cand))}"
+        parts = [Text(f"path: tool calls, baseline | candidate ({n} calls, {changed} differ)",
+                      style="bold underline")]  # fmt: skip
+        table = _two_way(shown, start, runs, cursor, unfolded, full)
+    parts.append(divergence_lines(detail))
     parts.append(table)
     for name, steps in runs.items():  # a path too long to read whole: its first page only
         first, total = trajectory.page_of(steps)
@@ -147,7 +232,11 @@ def path_renderables(detail: CaseDetail, full: bool = False, cursor: int | None 
             Text(f"… {len(aligned) - len(shown):,} more calls (o: the whole case)", style="dim")
         )
     legend = Text("  ~ changed arguments   - baseline only   + candidate only   "
-                  "] [ step between calls   = unfold the highlighted call", style="dim")  # fmt: skip
+                  "] [ step between calls   = unfold the highlighted call   "
+                  "d the first divergence", style="dim")  # fmt: skip
+    if "fallback" in runs:
+        legend = Text("  marks candidate,fallback: ~ other arguments  - not made  + added",
+                      style="dim")  # fmt: skip
     parts.append(legend)
     parts.append(sources_table(runs))
     notes = Text()

@@ -425,7 +425,9 @@ def case_renderable(
             parts.append(disputed)
     parts.append(Text(""))
 
-    path = path_renderables(detail, full=full, cursor=path_cursor, unfolded=path_unfolded)
+    path = path_renderables(
+        detail, full=full, cursor=path_cursor, unfolded=path_unfolded, width=width
+    )
     if path and path_cursor is not None:  # stepping through calls: the path comes first
         parts += [*path, Text("")]
         path = []

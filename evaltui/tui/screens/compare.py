@@ -297,8 +297,8 @@ class CompareScreen(AppScreen):
     def action_step_call(self, step: int) -> None:
         self.browser.step_call(step)
 
-    def action_fold_call(self) -> None:
-        self.browser.fold_call()
+    def action_path(self, what: str) -> None:  # `=` fold, `d` the first divergence
+        self.browser.path_key(what)
 
     def action_search(self) -> None:
         self.browser.search()

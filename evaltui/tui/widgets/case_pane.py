@@ -24,12 +24,13 @@ from textual.strip import Strip
 
 from evaltui.compare import CaseDetail, CaseRow, Reducer
 from evaltui.compare.paths import step_of
+from evaltui.divergence import describe
 from evaltui.errors import InputError
 from evaltui.models import StepRef
 from evaltui.review.triage import Finding
 from evaltui.textsafe import inert
 from evaltui.tui.findings_view import Rubric
-from evaltui.tui.path_view import aligned_calls
+from evaltui.tui.path_view import aligned_calls, divergence_at
 from evaltui.tui.render import case_renderable
 from evaltui.tui.widgets.safe import Static
 
@@ -261,6 +262,20 @@ class CasePane(Vertical):
         self.path_unfolded = not self.path_unfolded
         self._draw_path()
         return found
+
+    def jump_divergence(self) -> str:
+        """Highlight the first call where the candidate's path parts from the baseline's
+        (the last call when only the final state differs); what it is, in words."""
+        detail = self._shown[1] if self._shown is not None else None
+        if detail is None or not any(
+            s and s[0].trajectory for s in (detail.baseline, detail.candidate)
+        ):
+            return "This case has no agent path"
+        row, found = divergence_at(detail)
+        if row is not None:
+            self.path_cursor, self.path_unfolded = row, False
+            self._draw_path()
+        return describe(found).capitalize()
 
     def highlighted_call(self) -> tuple[int, StepRef] | None:
         """The highlighted call (its index in the aligned path, and where it is in the
