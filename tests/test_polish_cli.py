@@ -249,6 +249,9 @@ def test_the_readme_first_five_minutes_says_what_make_does():
 # fd GO (EOF if the test died: no hang). The test then sends SIGINT (Ctrl+C).
 HOLD_INSIDE_IMPORT = """
 import os, sys
+import signal
+# Ctrl+C as at a terminal, whatever the runner left (a background job ignores SIGINT)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from evaltui.importers import base
 from evaltui.cli.app import main
 nth, half, ready, go = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

@@ -37,6 +37,9 @@ EVALTUI = Path(sys.executable).parent / "evaltui"
 # publishes a new store (guard.publish; the probe link of guard.make_private is not held).
 BARRIER_IMPORT = """
 import os, sys
+import signal
+# Ctrl+C as at a terminal, whatever the runner left (a background job ignores SIGINT)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from evaltui import service
 from evaltui.cli.app import main
 where, nth, ready, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
