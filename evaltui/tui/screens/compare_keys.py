@@ -77,7 +77,7 @@ ENABLED_WHEN: dict[str, str] = {
 FOOTER_ORDER = [
     "compare.next", "compare.prev", "compare.class-1", "compare.class-2", "compare.class-3",
     "compare.class-picker", "compare.owner", "compare.verdict", "compare.note", "compare.undo",
-    "compare.note-next", "compare.gate", "compare.next-regression", "compare.filter", "compare.search",
+    "compare.gate", "compare.note-next", "compare.next-regression", "compare.filter", "compare.search",
     "compare.case-status", "compare.open", "compare.back", "compare.class-4", "compare.class-5",
     "compare.class-6", "compare.segment", "compare.clear-filters", "compare.stale",
     "compare.trend", "compare.copy", "compare.reducer", "compare.segments",
