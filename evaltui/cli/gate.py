@@ -15,7 +15,7 @@ from evaltui.cli.output import Shorten, echo, make_console, make_table, print_ro
 from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.files import check_writable, read_capped
-from evaltui.gate import production
+from evaltui.gate import lock, production
 from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -45,6 +45,11 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--no-record", is_flag=True, help="Do not keep the decision in the store (a dry run)."
 )
 @click.option(
+    "--status",
+    is_flag=True,
+    help="Say whether triage can still change the decision (locked or open); records nothing.",
+)
+@click.option(
     "--sign",
     "sign_key",
     type=InputFile("key file"),
@@ -62,6 +67,7 @@ def gate_cmd(
     md_path: Path | None,
     junit: Path | None,
     no_record: bool,
+    status: bool,
     sign_key: Path | None,
 ) -> None:
     """Decide: measure every rule of the policy and export the decision record.
@@ -76,6 +82,10 @@ def gate_cmd(
       evaltui gate prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20 \\
           --policy fixtures/policies/support-assistant.toml --md decision.md --junit gate.xml
     """
+    if status and any(x is not None for x in (out, md_path, junit, sign_key)):
+        raise click.UsageError(
+            "--status keeps and writes nothing: drop --out, --md, --junit, --sign"
+        )
     if sign_key is not None and out is None:
         raise click.UsageError("--sign signs the --out record: give --out FILE")
     for target in (out, md_path, junit):  # refused before a decision is recorded
@@ -85,7 +95,14 @@ def gate_cmd(
     with open_store(store_path(ctx)) as store:
         b, c = resolve_run(store, baseline), resolve_run(store, candidate)
         f = resolve_run(store, fallback) if fallback else None
-        record = gate.evaluate(store, loaded, b, c, f, taxonomy=taxonomy_in_force(ctx, store))
+        tax = taxonomy_in_force(ctx, store)
+        record = gate.evaluate(store, loaded, b, c, f, taxonomy=tax)
+        if status:  # whether triage can still change it; nothing kept, nothing written
+            held = lock.status(store, loaded, record, (b, c, f), tax)
+            echo(safe_json(held.as_dict()) if as_json else visible(held.text, limit=2000))
+            if not as_json and held.deciding:
+                echo("label first: " + ", ".join(visible(k, limit=200) for k in held.deciding))
+            return
         if not no_record:
             gate.record_decision(store, record)
     exporters.write_to(record, {"json": out, "markdown": md_path, "junit": junit})

@@ -1,0 +1,50 @@
+"""The gate screen says whether triage can still change the decision (#28): labelling the
+last deciding case, with the number keys, turns "open" into "locked"."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from evaltui import gate, service
+from evaltui.tui.app import EvaltuiApp
+from evaltui.tui.screens.gate import GateScreen
+
+from ..test_gate_lock import lock_rule, make_runs
+from .conftest import open_compare, settle
+
+
+async def gate_lock_line(app, pilot) -> str:
+    await pilot.press("g")
+    await settle(app, pilot, rounds=6)
+    assert isinstance(app.screen, GateScreen)
+    line = str(app.screen.query_one("#lock", Static).content)
+    await pilot.press("escape")
+    await settle(app, pilot)
+    return line
+
+
+async def test_labelling_the_last_untriaged_regression_locks_the_decision(store, db_path, tmp_path):
+    base, cand = make_runs(store, tmp_path)
+    service.mark_run(store, "baseline", base)
+    service.mark_run(store, "candidate", cand)
+    policy = tmp_path / "policy.toml"
+    policy.write_text('promise = "p"\n' + lock_rule("triaged", "untriaged_regressions",
+                                                    "max = 0", "hold"))  # fmt: skip
+    gate.set_policy_path(store, str(policy))
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 50)) as pilot:
+        screen = await open_compare(app, pilot)
+        assert screen.current.change == "regressed"  # the list starts at one
+        assert await gate_lock_line(app, pilot) == (
+            "triage: open: 2 decisions still possible (ship, hold) over the 3 untriaged "
+            "regressions; at most 3 labels settle it  label first: r1, r2, r3"
+        )
+        await pilot.press("1", "1")  # a class on two of them (each moves to the next)
+        await settle(app, pilot)
+        line = await gate_lock_line(app, pilot)
+        assert line.startswith("triage: open: 2 decisions still possible (ship, hold) over "
+                               "the 1 untriaged regression; at most 1 label settles it")  # fmt: skip
+        await pilot.press("1")  # the last one
+        await settle(app, pilot)
+        line = await gate_lock_line(app, pilot)
+        assert line == "triage: locked: ship (no untriaged regression is left)"
