@@ -4,8 +4,7 @@ The open cases are the comparison's untriaged regressions (no verified failure c
 verdict). Each may stay untriaged or be labelled with any class of the taxonomy in force,
 any verdict and any owner, the label taken as agreed (one reviewer, or adjudicated). The
 rules that depend on triage are the ones whose measured value reads it:
-`untriaged_regressions`, `findings_of_class`, `open_findings`, `new_failure_modes`,
-`disagreements` and `verified_pass_rate_delta`; a weighted rule whose margin says the
+the registry's entries with `labelled` (compare/measures.py: what one label adds); a weighted rule whose margin says the
 open cases could change it counts as able to go either way (estimate/margin.py). Every
 other rule, and any rule that lacks evidence, keeps its outcome whatever triage says.
 
@@ -19,7 +18,6 @@ can settle it sooner). Nothing here writes.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,20 +26,17 @@ from typing import Any
 
 from evaltui.compare import Comparison, Reducer
 from evaltui.compare.kinds import RANK
-from evaltui.compare.measures import METRICS, Scoped
+from evaltui.compare.measures import METRICS, Scoped, baseline_classes
+from evaltui.compare.metric import Label
 from evaltui.estimate import DirectionAudit
 from evaltui.gate.policy import LoadedPolicy, Rule
 from evaltui.gate.record import DecisionRecord, RuleResult
 from evaltui.models import FINDING_VERDICTS
 from evaltui.review.taxonomy import Taxonomy
-from evaltui.review.triage_state import TRIAGED, TRUSTED
+from evaltui.review.triage_state import TRIAGED
 from evaltui.store.store import Store
 
 OPEN = f"t.change = {RANK['regressed']} AND NOT {TRIAGED}"
-TRIAGE_METRICS = frozenset({
-    "untriaged_regressions", "findings_of_class", "open_findings", "new_failure_modes",
-    "disagreements", "verified_pass_rate_delta",
-})  # fmt: skip
 MAX_STATES = 200_000  # combinations kept; beyond, every open rule counts as either way
 KEYS_SHOWN = 25
 # verdicts by what the metrics read of them (flaky and bad_case read alike)
@@ -179,7 +174,8 @@ def _status(
     either: list[RuleResult] = []  # weighted rules the open cases could move
     depends: list[tuple[Rule, RuleResult]] = []
     for rule, res in zip(pol.rule, record.rules, strict=True):
-        if res.insufficient or (rule.metric not in TRIAGE_METRICS and rule.id not in margins):
+        reads_triage = METRICS[rule.metric].labelled is not None  # the registry says
+        if res.insufficient or (not reads_triage and rule.id not in margins):
             fixed.append(res)
         elif rule.id in margins:
             (fixed if margins[rule.id].locked else either).append(res)
@@ -278,7 +274,7 @@ def _rule_options(
     res: RuleResult,
     alpha: float,
     case_ids: list[int],
-    labels: list[tuple[str | None, str | None, str | None]],
+    labels: list[Label],
 ) -> tuple[_Acc, dict[int, Any], dict[int, list[Any]]]:
     """The rule's accumulator and, per open case, what it adds left untriaged (what it
     counts now) and labelled with each of `labels` (nothing outside the rule's scope)."""
@@ -291,7 +287,9 @@ def _rule_options(
                                     dict(rule.params)))  # fmt: skip
 
     acc: _Acc
-    if rule.metric == "verified_pass_rate_delta":
+    labelled_by = entry.labelled
+    assert labelled_by is not None
+    if entry.unit != "count":  # verified_pass_rate_delta: labels add to its audit
         _, ev = measured("1", [])
         regs, imps = ev["regressions"], ev["improvements"]
         acc = _Verified(
@@ -299,7 +297,7 @@ def _rule_options(
             DirectionAudit(regs["cases"], regs["real"], regs["grader_wrong"]),
             DirectionAudit(imps["cases"], imps["real"], imps["grader_wrong"]),
         )  # fmt: skip
-        audits = [_audit(v) for _, v, _ in labels]
+        audits = [labelled_by(rule.params, lab) for lab in labels]
         return (acc, {c: (0, 0) for c in case_ids},
                 {c: audits if c in in_scope else [(0, 0)] * len(labels) for c in case_ids})  # fmt: skip
     base = float(measured(f"NOT ({OPEN})", [])[0] or 0.0)
@@ -308,52 +306,24 @@ def _rule_options(
     cap = (math.floor(t) + 1 if side == "max" else math.ceil(t)) - int(base)
     acc = _Count(res, base, max(cap, 1))
     now = (res.value or 0.0) - base  # what the open cases count now, together
-    contributions = [_contribution(rule, lab) for lab in labels]
+    contributions = [labelled_by(rule.params, lab) for lab in labels]
     left: dict[int, Any] = {}
     labelled: dict[int, list[Any]] = {}
     for c in case_ids:
         if c not in in_scope:
             left[c], labelled[c] = 0, [0] * len(labels)
             continue
-        if rule.metric == "untriaged_regressions":
-            left[c] = 1
-        else:  # only when the open cases count at all (the common case: they do not)
-            left[c] = 0 if now <= 0 else int(measured("t.case_id = ?", [c])[0] or 0)
+        # measured one by one only when the open cases count at all
+        left[c] = 0 if now <= 0 else int(measured("t.case_id = ?", [c])[0] or 0)
         labelled[c] = contributions
     return acc, left, labelled
 
 
-def _audit(verdict: str | None) -> tuple[int, int]:
-    return (1, 0) if verdict in ("real_regression", "accepted") else (
-        (0, 1) if verdict == "grader_wrong" else (0, 0))  # fmt: skip
-
-
-def _contribution(rule: Rule, label: tuple[str | None, str | None, str | None]) -> int:
-    """What one labelled open case (a regression, in scope) adds to a counting rule."""
-    cls, verdict, owner = label
-    m = rule.metric
-    if m == "findings_of_class":
-        return int(cls is not None and cls.removeprefix("new:") == rule.params.get("class"))
-    if m == "open_findings":
-        who = rule.params.get("for_owner")
-        return int(verdict in (None, "real_regression") and (who is None or owner == who))
-    if m == "new_failure_modes":
-        return int(cls is not None and cls.startswith("new:"))
-    return 0  # untriaged_regressions, disagreements: a label triages, and agrees
-
-
-def _labels(
-    cmp: Comparison, taxonomy: Taxonomy, rules: list[Rule]
-) -> Iterable[tuple[str | None, str | None, str | None]]:
+def _labels(cmp: Comparison, taxonomy: Taxonomy, rules: list[Rule]) -> Iterable[Label]:
     """Representative labels: (class, verdict, owner), every way the metrics tell apart.
     A class is one a rule names, or any other new or old one (new_failure_modes: one no
     baseline-failing case names, marked "new:"); an owner is one a rule names, or another."""
-    named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
-    had = {
-        c
-        for (cls,) in cmp.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")
-        for c in json.loads(cls)
-    }  # fmt: skip (as new_failure_modes reads it)
+    had = baseline_classes(cmp)
     keys = [c.key for c in taxonomy.active]
     wanted = {str(r.params["class"]) for r in rules if "class" in r.params}
     classes: set[str | None] = {None}
