@@ -210,6 +210,8 @@ class CompareScreen(AppScreen):
         self.show_counts()
         if not refresh:
             self.load_tools(cmp)
+        elif self.production:  # a retirement moves the estimate: read it again (#28)
+            self.load_tools(cmp, self.tool_stats or {})
         self.query_one("#scoreboard", Scoreboard).show(self.segments, cmp.fallback is not None)
         if self.view.restoring:  # where this reviewer left it: read from the whole comparison
             self.view.restoring = False
@@ -222,10 +224,11 @@ class CompareScreen(AppScreen):
             self.browser.show_count(cmp.count(self.flt))  # from the tally just made: no scan
 
     @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
-    def load_tools(self, cmp: Comparison) -> None:
-        """Read after the figures (trajectories are read one at a time): the scoreboard's
-        tool line for agent runs, and the production estimate with the traffic in force."""
-        stats, production = cmp.tool_stats(), production_lines(self.app.open_store, cmp)
+    def load_tools(self, cmp: Comparison, stats: dict[str, ToolStats | None] | None = None) -> None:
+        """Read after the figures (trajectories one at a time): the tool line for agent runs,
+        the production estimate with the traffic in force (given `stats`: the estimate alone)."""
+        stats = cmp.tool_stats() if stats is None else stats
+        production = production_lines(self.app.open_store, cmp)
         if production or any(v is not None for v in stats.values()):
             self.post_message(ToolsLoaded(stats, production))
 
