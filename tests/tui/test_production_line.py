@@ -12,6 +12,7 @@ from evaltui.review import lifecycle
 from evaltui.store import Store
 from evaltui.store import traffic as traffic_store
 from evaltui.tui.app import EvaltuiApp
+from evaltui.tui.screens.trend import TrendScreen
 
 from .conftest import open_compare, settle
 
@@ -76,3 +77,35 @@ def expected_line(store, sel) -> str:
     with Comparison(store.path, sel["baseline"], sel["candidate"], sel["fallback"],
                     dimensions=["task", "risk", "source_quality", "intent"]) as cmp:  # fmt: skip
         return headline(production.as_json(cmp))[0]
+
+
+async def test_the_trend_view_has_a_production_row_under_all(demo_store, db_path):
+    """`h`: under "all", the production estimate run by run; its last point is the
+    candidate's estimate (covered traffic), as compare computes it; none without weights."""
+    traffic_store.keep_demo(demo_store)
+    with Comparison(db_path, 1, 2, 3, dimensions=["task", "risk"]) as cmp:
+        est = from_store(demo_store).as_json(cmp)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_compare(app, pilot)
+        await pilot.press("h")
+        await settle(app, pilot)
+        assert isinstance(app.screen, TrendScreen)
+        table = app.screen.query_one("#trend-segments")
+        rows = [[c.plain for c in table.get_row_at(i)] for i in range(table.row_count)]
+    label, bars, first, last, _ = rows[1]
+    assert rows[0][0] == "all" and label == "production (demo-traffic #1)"
+    assert last == f"{est['candidate']['covered']['point']:.1%}" == "89.0%"
+    assert first == f"{est['baseline']['covered']['point']:.1%}" == "82.1%"
+    assert len(bars) == len(rows[0][1])  # one character per run, as every row
+
+
+async def test_no_traffic_no_production_row_in_the_trend(demo_store, db_path):
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_compare(app, pilot)
+        await pilot.press("h")
+        await settle(app, pilot)
+        table = app.screen.query_one("#trend-segments")
+        labels = [table.get_row_at(i)[0].plain for i in range(table.row_count)]
+    assert not any(x.startswith("production") for x in labels)
