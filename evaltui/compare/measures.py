@@ -355,6 +355,7 @@ READS_GRADER = frozenset({
     "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "worst_of_n_pass_rate",
     "significant_regression", "candidate_vs_fallback", "calibrated_pass_rate",
     "calibrated_pass_rate_delta", "grader_pass_rate_delta",
+    "weighted_pass_rate", "weighted_pass_rate_delta",  # each cell's rate is the grader's (#28)
 })  # fmt: skip
 
 # -- production: figures weighted by traffic (#28, compare/production.py, docs/production.md) --
