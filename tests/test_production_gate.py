@@ -346,3 +346,26 @@ def test_untrusted_cell_values_are_shown_literally(demo_store, db_path, tmp_path
         assert "\x1b" not in r.output and "\u202e" not in r.output
     r = CliRunner().invoke(cli, ["--db", str(db_path), "compare", "1", "2"])
     assert "uncovered traffic 10.0% (task=[b]x" in r.output
+
+
+def test_calibration_standard_holds_weighted_rules_on_the_verdict(traffic_demo, tmp_path):
+    """A weighted pass rate rests on the grader's verdicts as pass_rate does: a policy whose
+    [calibration] requires `verdict` lets no weighted rate decide on an uncalibrated grader.
+    uncovered_traffic counts cases per cell, not verdicts: it still decides."""
+    rules = (wrule("no-worse", "weighted_pass_rate_delta", "min = -0.02", 'bound = "lower"\n')
+             + wrule("users", "weighted_pass_rate", "min = 0.5")
+             + wrule("covered", "uncovered_traffic", "max = 0.02"))  # fmt: skip
+    path = production_policy(tmp_path, rules + '\n[calibration]\ncriteria = ["verdict"]\n')
+    rec = gate.evaluate(traffic_demo, gate.load_policy(path), 1, 2, **FIXED)
+    no_worse, users, covered = rec.rules
+    for r in (no_worse, users):  # measured, but they cannot decide
+        assert r.value is not None and (r.passed, r.insufficient) == (False, True)
+        assert r.uncalibrated is not None and r.uncalibrated.startswith(
+            "the grader of verdict is not calibrated: "
+        )
+    assert covered.uncalibrated is None and covered.passed
+    assert rec.decision == "hold"
+    # without the standard the same rules pass
+    plain = gate.evaluate(traffic_demo, gate.load_policy(production_policy(tmp_path, rules)),
+                          1, 2, **FIXED)  # fmt: skip
+    assert [r.passed for r in plain.rules] == [True, True, True] and plain.decision == "ship"

@@ -15,7 +15,7 @@ from evaltui.cli.output import Shorten, echo, make_console, make_table, print_ro
 from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
 from evaltui.files import check_writable, read_capped
-from evaltui.gate import production
+from evaltui.gate import lock, production, whatif
 from evaltui.store.runs import resolve_run
 from evaltui.textsafe import one_line, safe_json, visible
 
@@ -45,6 +45,40 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--no-record", is_flag=True, help="Do not keep the decision in the store (a dry run)."
 )
 @click.option(
+    "--status",
+    is_flag=True,
+    help="Say whether triage can still change the decision (locked or open); records nothing.",
+)
+@click.option(
+    "--what-if",
+    "what_if",
+    is_flag=True,
+    help="Print how the decision would change under --set, --what-if-policy or --assume; "
+    "records nothing.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="RULE.KEY=VALUE",
+    help="With --what-if: edit the policy (a rule's key, a top-level key, production.KEY; "
+    "an empty VALUE removes the key).",
+)
+@click.option(
+    "--what-if-policy",
+    "alt_policy",
+    type=InputFile("policy"),
+    help="With --what-if: decide under this policy file instead.",
+)
+@click.option(
+    "--assume",
+    "assumptions",
+    multiple=True,
+    metavar="CASE=LABEL",
+    help="With --what-if: label CASE (or `untriaged`: every untriaged regression) with a "
+    "verdict and/or a failure class, comma-separated.",
+)
+@click.option(
     "--sign",
     "sign_key",
     type=InputFile("key file"),
@@ -62,6 +96,11 @@ def gate_cmd(
     md_path: Path | None,
     junit: Path | None,
     no_record: bool,
+    status: bool,
+    what_if: bool,
+    sets: tuple[str, ...],
+    alt_policy: Path | None,
+    assumptions: tuple[str, ...],
     sign_key: Path | None,
 ) -> None:
     """Decide: measure every rule of the policy and export the decision record.
@@ -76,6 +115,22 @@ def gate_cmd(
       evaltui gate prod-2026-11-02 cand-2026-11-20 --fallback fallback-2026-11-20 \\
           --policy fixtures/policies/support-assistant.toml --md decision.md --junit gate.xml
     """
+    writes = any(x is not None for x in (out, md_path, junit, sign_key))
+    if status and writes:
+        raise click.UsageError(
+            "--status keeps and writes nothing: drop --out, --md, --junit, --sign"
+        )
+    if (sets or alt_policy or assumptions) and not what_if:
+        raise click.UsageError("--set, --what-if-policy and --assume go with --what-if")
+    if what_if:
+        if writes or status:
+            raise click.UsageError("--what-if records and writes nothing: drop --out, --md, "
+                                   "--junit, --sign, --status")  # fmt: skip
+        if not (sets or alt_policy or assumptions):
+            raise click.UsageError("--what-if needs an edit: --set, --what-if-policy or --assume")
+        _what_if(ctx, (baseline, candidate, fallback), policy_path, alt_policy, sets,
+                 assumptions, as_json)  # fmt: skip
+        return
     if sign_key is not None and out is None:
         raise click.UsageError("--sign signs the --out record: give --out FILE")
     for target in (out, md_path, junit):  # refused before a decision is recorded
@@ -85,7 +140,14 @@ def gate_cmd(
     with open_store(store_path(ctx)) as store:
         b, c = resolve_run(store, baseline), resolve_run(store, candidate)
         f = resolve_run(store, fallback) if fallback else None
-        record = gate.evaluate(store, loaded, b, c, f, taxonomy=taxonomy_in_force(ctx, store))
+        tax = taxonomy_in_force(ctx, store)
+        record = gate.evaluate(store, loaded, b, c, f, taxonomy=tax)
+        if status:  # whether triage can still change it; nothing kept, nothing written
+            held = lock.status(store, loaded, record, (b, c, f), tax)
+            echo(safe_json(held.as_dict()) if as_json else visible(held.text, limit=2000))
+            if not as_json and held.deciding:
+                echo("label first: " + ", ".join(visible(k, limit=200) for k in held.deciding))
+            return
         if not no_record:
             gate.record_decision(store, record)
     exporters.write_to(record, {"json": out, "markdown": md_path, "junit": junit})
@@ -130,6 +192,38 @@ def gate_cmd(
             )
         )
     sys.exit(gate.EXIT_CODES[record.decision])
+
+
+def _what_if(
+    ctx: click.Context,
+    names: tuple[str, str, str | None],
+    policy_path: Path,
+    alt_policy: Path | None,
+    sets: tuple[str, ...],
+    assumptions: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """The decision as it stands and under the edits, both on a scratch copy of the store."""
+    loaded = gate.load_policy(policy_path)
+    other = whatif.edited(gate.load_policy(alt_policy) if alt_policy else loaded, sets)
+    edits = (
+        ([f"policy {alt_policy}"] if alt_policy else [])
+        + [f"set {s}" for s in sets]
+        + [f"assume {a}" for a in assumptions]
+    )
+    with whatif.scratch(store_path(ctx)) as copy, open_store(copy) as store:
+        b, c = resolve_run(store, names[0]), resolve_run(store, names[1])
+        f = resolve_run(store, names[2]) if names[2] else None
+        tax = taxonomy_in_force(ctx, store)
+        before = gate.evaluate(store, loaded, b, c, f, taxonomy=tax)
+        whatif.assume(store, (b, c, f), assumptions, tax)
+        after = gate.evaluate(store, other, b, c, f, taxonomy=tax)
+    result = whatif.WhatIf(before, after, tuple(edits))
+    if as_json:
+        echo(safe_json(result.as_dict()))
+    else:
+        for line in result.lines():
+            echo(visible(line, limit=2000))
 
 
 @cli.command("decisions")

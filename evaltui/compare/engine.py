@@ -57,6 +57,7 @@ from evaltui.trajectory import ToolStats
 ACTIVE = frozenset({"active"})
 CORRECTIONS = ("holm", "none")
 ORD_SHIFT = 1 << 40  # list order: (change rank, risk rank, case id) packed in one integer
+_NAMED = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"  # a verified class
 _ids = itertools.count(1)
 
 
@@ -624,19 +625,20 @@ class Comparison:
         with self._lock:
             return [tuple(r) for r in self.conn.execute(q, [run_id, *sp, *params])]
 
+    def baseline_classes(self) -> set[str]:
+        """The failure classes on any baseline-failing case of the whole comparison."""
+        rows = self.rows_where("ct.classes", f"t.b_pass = 0 AND {_NAMED}")
+        return {c for (cls,) in rows for c in json.loads(cls)}
+
     def new_failure_modes(
         self, where: str = "1", params: Sequence[Any] = ()
     ) -> tuple[list[str], list[str]]:
         """Failure modes new in the candidate (#29): the classes of candidate-failing cases
         matching `where` that no baseline-failing case of the comparison has (verified
         findings), and the keys of those cases, in list order."""
-        named = f"ct.case_id IS NOT NULL AND {TRUSTED} AND ct.classes <> '[]'"
-        rows = self.rows_where("ct.classes", f"t.b_pass = 0 AND {named}")  # whole comparison
-        had = {c for (cls,) in rows for c in json.loads(cls)}
-        classes: set[str] = set()
-        cases: list[str] = []
+        had, classes, cases = self.baseline_classes(), set[str](), list[str]()
         for cls, key in self.rows_where(
-            "ct.classes, k.case_key", f"{where} AND t.c_pass = 0 AND {named}", params
+            "ct.classes, k.case_key", f"{where} AND t.c_pass = 0 AND {_NAMED}", params
         ):
             if new := set(json.loads(cls)) - had:
                 classes |= new

@@ -25,6 +25,11 @@ from evaltui.compare.metric import (
     NameKind,
     Param,
     Scoped,
+    labelled_audit,
+    labelled_class,
+    labelled_new,
+    labelled_nothing,
+    labelled_open,
 )
 from evaltui.compare.production import Production, Which
 from evaltui.errors import InputError
@@ -250,11 +255,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("pass_rate_delta", "candidate minus baseline pass rate over paired cases (-0.02 is 2 points)",
            "points", _pass_rate_delta),
     Metric("regressions", "cases that went pass -> fail or error", "count", _regressions),
-    Metric("untriaged_regressions", "regressions not triaged: no verified finding gives them a failure class or a verdict (an owner or a note alone does not triage)", "count", _untriaged_regressions),
+    Metric("untriaged_regressions", "regressions not triaged: no verified finding gives them a failure class or a verdict (an owner or a note alone does not triage)", "count", _untriaged_regressions, labelled=labelled_nothing),
     Metric("findings_of_class", "cases whose finding has failure class `class` (e.g. any `unsafe_tool_action`)",
-           "count", _findings_of_class, (_CLASS, _TOOL)),
+           "count", _findings_of_class, (_CLASS, _TOOL), labelled=labelled_class),
     Metric("open_findings", "cases whose verified finding is not settled (verdict empty or `real_regression`); "
-           "`for_owner` narrows", "count", _open_findings, (_FOR_OWNER,)),
+           "`for_owner` narrows", "count", _open_findings, (_FOR_OWNER,), labelled=labelled_open),
     Metric("worst_of_n_pass_rate", "candidate pass rate when a case passes only if every sample passes",
            "rate", _pass_rate("(t.c_np = t.c_n)")),
     Metric("p95_latency", "candidate p95 latency (nearest rank, over samples)", "ms", _p95_latency,
@@ -263,9 +268,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            reads=("latency_ms",)),
     Metric("cost_delta", "relative change of total cost over paired cases (0.25 = +25%)", "relative",
            _cost_delta, reads=("cost",)),
-    Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements),
+    Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements,
+           labelled=labelled_nothing),
     Metric("new_failure_modes", "candidate-failing cases with a failure class no baseline-failing case has "
-           "(a failure mode the baseline never had; its classes are the evidence)", "count", _new_failure_modes),
+           "(a failure mode the baseline never had; its classes are the evidence)", "count", _new_failure_modes,
+           labelled=labelled_new),
     Metric("significant_regression", "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
            "flag", _significant_regression),
     Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),
@@ -309,7 +316,7 @@ _CALIBRATION = (
     Metric("grader_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, as the grader scored it (the raw twin of calibrated_pass_rate_delta)",
            "points", _calibration("grader_pass_rate_delta"), (_CRITERION,)),
     Metric("verified_pass_rate_delta", "net change the triage audits support: confirmed regressions and improvements, the unaudited ones estimated from the audited share",
-           "points", _calibration("verified_pass_rate_delta")),
+           "points", _calibration("verified_pass_rate_delta"), labelled=labelled_audit),
     Metric("grader_tpr_lower", "Clopper-Pearson lower bound of the grader's TPR on `criterion`, from the judgments of both runs",
            "rate", _calibration("grader_tpr_lower"), (_CRITERION,)),
     Metric("grader_tnr_lower", "Clopper-Pearson lower bound of the grader's TNR on `criterion`, from the judgments of both runs",
@@ -330,6 +337,7 @@ READS_GRADER = frozenset({
     "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "worst_of_n_pass_rate",
     "significant_regression", "candidate_vs_fallback", "calibrated_pass_rate",
     "calibrated_pass_rate_delta", "grader_pass_rate_delta",
+    "weighted_pass_rate", "weighted_pass_rate_delta",  # each cell's rate is the grader's (#28)
 })  # fmt: skip
 
 # -- production: figures weighted by traffic (#28, compare/production.py, docs/production.md) --

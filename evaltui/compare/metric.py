@@ -33,6 +33,9 @@ NAME_WORDS: dict[NameKind, str] = {  # docs/gate.md
 }
 
 Measured = tuple[float | None, dict[str, Any]]
+# A hypothetical label on an untriaged regression (gate/lock.py): its failure class (marked
+# "new:" when no baseline-failing case names it), its verdict and its owner (None: unset).
+Label = tuple[str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,29 @@ class Metric:
     # result columns the value is computed from: a value that overflows is refused naming
     # the largest of them (run, line, field), never written as inf
     reads: tuple[str, ...] = field(default=())
+    # a metric that reads triage: what one label on an untriaged regression in its scope
+    # adds to its value (a count), or to its audit (real, grader_wrong); gate/lock.py
+    labelled: Callable[[Mapping[str, str], Label], Any] | None = None
+
+
+# -- what one label on an untriaged regression adds (gate/lock.py: is the decision locked?)
+
+
+def labelled_class(args: Mapping[str, str], lab: Label) -> int:
+    return int(lab[0] is not None and lab[0].removeprefix("new:") == args.get("class"))
+
+
+def labelled_open(args: Mapping[str, str], lab: Label) -> int:  # settled verdicts close it
+    return int(lab[1] in (None, "real_regression") and args.get("for_owner") in (None, lab[2]))
+
+
+def labelled_new(args: Mapping[str, str], lab: Label) -> int:
+    return int(lab[0] is not None and lab[0].startswith("new:"))
+
+
+def labelled_nothing(args: Mapping[str, str], lab: Label) -> int:  # a label triages, and agrees
+    return 0
+
+
+def labelled_audit(args: Mapping[str, str], lab: Label) -> tuple[int, int]:  # (real, grader_wrong)
+    return int(lab[1] in ("real_regression", "accepted")), int(lab[1] == "grader_wrong")

@@ -272,11 +272,18 @@ def load_policy(path: Path) -> LoadedPolicy:
         raise InputError(
             str(path), msg, location=f"line {line}" if line else None, field=key
         ) from None
+    check_rules(policy, str(path), starts)
+    return LoadedPolicy(policy, path, hashlib.sha256(raw).hexdigest(), text, starts)
+
+
+def check_rules(policy: Policy, source: str, starts: Sequence[int] = ()) -> None:
+    """What the model alone does not check: each rule's action is one of the policy's,
+    and no two rules share an id (`source` names the file, or the edit, in the error)."""
     for i, r in enumerate(policy.rule):
         if r.action not in policy.actions:
             where = f"rule {i + 1} ({r.id})" + (f", line {starts[i]}" if i < len(starts) else "")
             raise InputError(
-                str(path),
+                source,
                 f"unknown action {r.action!r}; use one of {', '.join(policy.actions)}",
                 location=where,
                 field="action",
@@ -284,8 +291,7 @@ def load_policy(path: Path) -> LoadedPolicy:
     ids = Counter(r.id for r in policy.rule)
     dup = [k for k, n in ids.items() if n > 1]
     if dup:
-        raise InputError(str(path), f"rule id {dup[0]!r} is used twice", field="id")
-    return LoadedPolicy(policy, path, hashlib.sha256(raw).hexdigest(), text, starts)
+        raise InputError(source, f"rule id {dup[0]!r} is used twice", field="id")
 
 
 def describe_scope(scope: Any) -> str:

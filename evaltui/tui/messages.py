@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from evaltui.compare import CaseDetail, CaseRow, Comparison, Reducer, SegmentRecord
     from evaltui.compare.verified import VerifiedRow
     from evaltui.gate import DecisionRecord, DecisionRow
+    from evaltui.gate.lock import Lock
     from evaltui.models import RunSummary
     from evaltui.review.calibration.queue import GoldFeedback, QueueItem
     from evaltui.review.calibration.samples import SampleRecord
@@ -221,6 +222,7 @@ class Written(Message):
 class Evaluated(Message):
     record: DecisionRecord
     history: list[DecisionRow]
+    lock: Lock | None = None  # whether triage can still change it (gate/lock.py)
 
 
 @dataclass

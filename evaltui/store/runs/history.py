@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +83,16 @@ class RunHistory:
             if value is not None:
                 found.setdefault(str(value), [None] * len(self.ids))[self.index[rid]] = passed / n
         return found
+
+    def by_attributes(self) -> Iterator[tuple[str, int, int, int]]:
+        """(the cases' attributes as stored, run index, passing cases, cases), streamed:
+        what a production estimate per run weights (views/trend.py, #28)."""
+        q = (
+            f"SELECT k.attributes, rc.run_id, SUM({self.passes}), COUNT(*) {self.base} "
+            "GROUP BY k.attributes, rc.run_id"
+        )
+        for text, rid, passed, n in self.conn.execute(q, self.ids):
+            yield str(text or "{}"), self.index[rid], int(passed), int(n)
 
     def failing(self) -> tuple[int, int]:
         """(cases failing in at least one run, cases failing in every one of the runs they

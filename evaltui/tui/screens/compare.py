@@ -44,7 +44,7 @@ from evaltui.tui.messages import (
 )
 from evaltui.tui.opening import figures, open_comparison, production_lines, verified_rows
 from evaltui.tui.questions import Questions, copy_to
-from evaltui.tui.render import counts_text, title_text, with_production
+from evaltui.tui.render import title_text
 from evaltui.tui.screens import compare_keys as keys
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.gate import GateScreen
@@ -86,11 +86,6 @@ class CompareScreen(AppScreen):
         self._previews: list[Comparison] = []  # first pages shown before the whole comparison
         self.taxonomy: Taxonomy | None = None
         self.segments: list[SegmentRecord] = []
-        self.counts: dict[str, int] = {}
-        self.statuses: dict[str, int] = {}
-        self.progress: dict[str, tuple[int, int]] = {}
-        self.tool_stats: dict[str, ToolStats | None] | None = None
-        self.production: list[str] = []  # the production estimate's lines (#28)
         tell = partial(self.notify, timeout=2)
         writes = (self.save, self.preview_status, self.write_status)
         self.questions = Questions(self.ask, *writes, tell, self.action_rebuild)
@@ -199,16 +194,18 @@ class CompareScreen(AppScreen):
             self._previews.append(previous)
         refresh = previous is cmp and self.browser.counted
         self.comparison = cmp
-        self.segments, self.counts = message.segments, message.counts
-        self.statuses, self.progress = message.statuses, message.progress
+        self.segments = message.segments
         self.taxonomy = self.browser.use_taxonomy(message.taxonomy)
         self.browser.take_whole(cmp)
         self.query_one("#scoreboard", Scoreboard).display = True
         self.query_one(Legend).show(fallback=cmp.fallback is not None)
         self.show_title()
-        self.show_counts()
+        counts = self.query_one(Counts)
+        counts.figures(message.counts, message.statuses, message.progress, self.view.include_hidden)
         if not refresh:
             self.load_tools(cmp)
+        elif counts.production:  # a retirement moves the estimate: read it again (#28)
+            self.load_tools(cmp, counts.tool_stats or {})
         self.query_one("#scoreboard", Scoreboard).show(self.segments, cmp.fallback is not None)
         if self.view.restoring:  # where this reviewer left it: read from the whole comparison
             self.view.restoring = False
@@ -221,18 +218,19 @@ class CompareScreen(AppScreen):
             self.browser.show_count(cmp.count(self.flt))  # from the tally just made: no scan
 
     @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
-    def load_tools(self, cmp: Comparison) -> None:
-        """Read after the figures (trajectories are read one at a time): the scoreboard's
-        tool line for agent runs, the production estimate with the traffic in force."""
-        stats, production = cmp.tool_stats(), production_lines(self.app.open_store, cmp)
-        verified = verified_rows(cmp)  # #27: the scoreboard's verified figures, when judged
+    def load_tools(self, cmp: Comparison, stats: dict[str, ToolStats | None] | None = None) -> None:
+        """Read after the figures (trajectories one at a time): the tool line for agent runs,
+        the production estimate with the traffic in force (given `stats`: the estimate alone),
+        the scoreboard's verified figures when results were judged (#27)."""
+        stats = cmp.tool_stats() if stats is None else stats
+        production = production_lines(self.app.open_store, cmp)
+        verified = verified_rows(cmp)
         if production or verified or any(v is not None for v in stats.values()):
             self.post_message(ToolsLoaded(stats, production, verified))
 
     @on(ToolsLoaded)
     def tools_loaded(self, message: ToolsLoaded) -> None:
-        self.tool_stats, self.production = message.stats, message.production
-        self.show_counts()
+        self.query_one(Counts).tools(message.stats, message.production)
         self.query_one("#scoreboard", Scoreboard).show_verified(message.verified)
 
     @work(thread=True, exclusive=True, group="compare-figures", exit_on_error=False)
@@ -260,11 +258,6 @@ class CompareScreen(AppScreen):
     def show_title(self) -> None:
         if self.comparison is not None:
             self.query_one("#title", Static).update(title_text(self.comparison))
-
-    def show_counts(self) -> None:
-        hidden, tools, prod = self.view.include_hidden, self.tool_stats, self.production
-        text = counts_text(self.counts, self.statuses, self.progress, included=hidden, tools=tools)
-        self.query_one(Counts).show(with_production(text, prod))
 
     def say(self, text: str) -> None:
         """The status line: what the last action did ("... (saved)"). One fixed line,
@@ -304,7 +297,9 @@ class CompareScreen(AppScreen):
         self.browser.search()
 
     def action_cycle_filter(self) -> None:
-        self.browser.set_filter(self.flt.with_(changes=self.view.next_changes(self.counts)))
+        self.browser.set_filter(
+            self.flt.with_(changes=self.view.next_changes(self.query_one(Counts).counts))
+        )
 
     def action_segment_filter(self) -> None:
         segment = self.query_one("#scoreboard", Scoreboard).highlighted_segment
@@ -474,8 +469,7 @@ class CompareScreen(AppScreen):
         self.say(message.text)
         self.not_saved.committed(message.case_id)  # it committed now
         if message.progress is not None:
-            self.progress = message.progress
-            self.show_counts()
+            self.query_one(Counts).triaged(message.progress)
         if message.case_id >= 0:
             self.browser.after_save(message)
         else:

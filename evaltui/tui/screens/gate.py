@@ -16,7 +16,8 @@ from textual.worker import Worker
 from evaltui import exporters, gate
 from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
-from evaltui.gate import POLICY_SETTING, DecisionRecord, DecisionRow
+from evaltui.gate import POLICY_SETTING, DecisionRecord, DecisionRow, lock
+from evaltui.gate.lock import Lock
 from evaltui.gate.record import RuleResult
 from evaltui.review import taxonomy
 from evaltui.store import Store
@@ -67,6 +68,8 @@ class GateScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · gate", style="bold"), id="title")
         yield Static(Text("Measuring…"), id="decision")
+        yield Static(Text(""), id="lock")  # locked or open (gate/lock.py)
+        yield Static(Text(""), id="margins")  # the record's margin lines (#28)
         with VerticalScroll(id="gate-why"):  # the decision's why and the promise (tab, scroll)
             yield Static(Text(""), id="why")
         yield DataTable(id="rules", cursor_type="row", zebra_stripes=True)
@@ -105,19 +108,14 @@ class GateScreen(AppScreen):
             try:  # a bad policy, or one that would measure nothing: say so and ask again
                 loaded = gate.load_policy(Path(chosen))
                 self.policy_path = Path(chosen)
-                record = gate.evaluate(
-                    store,
-                    loaded,
-                    b,
-                    c,
-                    f,
-                    taxonomy=taxonomy.load(store, self.app.taxonomy_path),
-                )
+                tax = taxonomy.load(store, self.app.taxonomy_path)
+                record = gate.evaluate(store, loaded, b, c, f, taxonomy=tax)
+                held = lock.status(store, loaded, record, (b, c, f), tax)
             except InputError as exc:
                 self.post_message(NeedPolicy(str(chosen), str(exc)))
                 return
             history = self._history(store)
-        self.post_message(Evaluated(record, history))
+        self.post_message(Evaluated(record, history, held))
 
     def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
         if worker.name == "evaluate":  # never "Measuring…" for ever, never the old decision
@@ -136,6 +134,8 @@ class GateScreen(AppScreen):
         self.record = None
         self.query_one("#decision", Static).update(Text(why, style=style))
         self.query_one("#why", Static).update(Text(""))
+        self.query_one("#lock", Static).update(Text(""))
+        self.query_one("#margins", Static).update(Text(""))
         self.query_one("#rules", DataTable).clear(columns=True)
         self.query_one("#rule-detail", Static).update(Text(""))
 
@@ -182,6 +182,13 @@ class GateScreen(AppScreen):
         d.append(f"   exit code {rec.exit_code}   {len(rec.violated)} of "
                  f"{len(rec.rules)} rules violated", style="dim")  # fmt: skip
         self.query_one("#decision", Static).update(d)
+        self.query_one("#lock", Static).update(_lock_line(message.lock))
+        margins = Text()
+        for m in rec.production.margins if rec.production else []:  # as the record says them
+            margins.append("\n" if margins.plain else "")
+            margins.append("margin: ", style="bold")
+            margins.append(visible(m.text, limit=1000))
+        self.query_one("#margins", Static).update(margins)
         why = Text("why: ", style="bold")
         why.append(visible(rec.why, limit=2000))
         why.append("\npromise: ", style="bold")
@@ -253,7 +260,7 @@ class GateScreen(AppScreen):
     def fit_rules(self) -> None:
         """The rules' table as tall as its rows, at most what the rest leaves: the
         highlighted rule's detail right under it, the table scrolling when rows are more."""
-        others = ("#title", "#decision", "#gate-why", "#rule-detail", "#history-title",
+        others = ("#title", "#decision", "#lock", "#margins", "#gate-why", "#rule-detail", "#history-title",
                   "#history", "Footer")  # fmt: skip
         used = sum(w.outer_size.height for w in self.query(",".join(others)) if w.display)
         table = self.query_one("#rules", DataTable)
@@ -335,6 +342,18 @@ class GateScreen(AppScreen):
 
     def action_recompute(self) -> None:
         self._measure()
+
+
+def _lock_line(held: Lock | None) -> Text:
+    """ "locked: rollback, whatever the 12 untriaged regressions are", or open and how far."""
+    if held is None:
+        return Text("")
+    t = Text("triage: ", style="bold")
+    t.append(visible(held.text, limit=600), style="green" if held.locked else "yellow")
+    if held.deciding:
+        t.append("  label first: " + ", ".join(one_line(k, 60) for k in held.deciding[:5])
+                 + (" …" if len(held.deciding) > 5 else ""), style="dim")  # fmt: skip
+    return t
 
 
 def _result_cell(rule: RuleResult) -> Text:

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from evaltui.compare import Reducer
+from evaltui.compare.production import from_store
 from evaltui.exporters.text import pct, segment_label
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import TrendLoaded
@@ -29,6 +30,7 @@ class TrendScreen(AppScreen):
     def __init__(self, run_id: int, reducer: Reducer, dimensions: list[str]) -> None:
         super().__init__()
         self.run_id, self.reducer, self.dimensions = run_id, reducer, dimensions
+        self.production_label = "production"
 
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · trend", style="bold"), id="title")
@@ -43,8 +45,14 @@ class TrendScreen(AppScreen):
 
     @work(thread=True, exclusive=True, group="trend", exit_on_error=False)
     def load(self) -> None:
-        found = trend(self.app.db_path, self.run_id, last=LAST_RUNS,
-                      reducer=self.reducer, dimensions=self.dimensions)  # fmt: skip
+        with self.app.open_store() as store:  # the traffic weights in force, if any (#28)
+            prod = from_store(store)
+        if prod is not None:
+            ref = prod.provenance  # weights kept in the store: by name and id
+            self.production_label = f"production ({ref.get('name')} #{ref.get('id')})"
+        found = trend(self.app.db_path, self.run_id, last=LAST_RUNS, reducer=self.reducer,
+                      dimensions=self.dimensions, traffic=prod.traffic if prod else None,
+                      min_n=prod.settings.min_n if prod else 1)  # fmt: skip
         self.post_message(TrendLoaded(found))
 
     @on(TrendLoaded)
@@ -60,12 +68,16 @@ class TrendScreen(AppScreen):
         table.clear(columns=True)
         for name in ("segment", "trend", "first", "last", "lowest"):
             table.add_column(name)
-        for dim, value, rates in t.segments:
+        rows = [(d, v, r) for d, v, r in t.segments]
+        if t.production is not None:  # under "all": what users see, weighted by traffic
+            rows.insert(1, ("production", "", t.production))
+        for dim, value, rates in rows:
             seen = [r for r in rates if r is not None]
+            label = {"all": "all", "production": self.production_label}.get(dim)
             table.add_row(
                 Text(
-                    one_line(segment_label(dim, value) if dim != "all" else "all", 32),
-                    style="bold" if dim == "all" else "",
+                    one_line(label or segment_label(dim, value), 32),
+                    style="bold" if dim == "all" else "italic" if label else "",
                 ),
                 Text(spark(rates)),
                 Text(pct(seen[0] if seen else None), justify="right"),

@@ -1,18 +1,60 @@
 """The compare screen's lines above the scoreboard that fit themselves: the change counts
-(with the triage progress and each agent run's tool line) and the scoreboard's legend."""
+(with the triage progress, each agent run's tool line and the production estimate), which
+hold what they show, and the scoreboard's legend."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 
-from evaltui.tui.render import legend_text
+from evaltui.trajectory import ToolStats
+from evaltui.tui.render import counts_text, legend_text, with_production
 from evaltui.tui.widgets.safe import Static
 
 
 class Counts(Static):
-    """The counts block: as tall as its lines (wrapped at its width)."""
+    """The counts block: as tall as its lines (wrapped at its width). It holds what it
+    shows, each part given as it is read: the change counts, case statuses and triage
+    progress with the figures, the progress again after each triage key, and the tool
+    lines and production estimate read after the figures."""
 
     _lines = -1
+
+    def __init__(self, content: Any = "", **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.counts: dict[str, int] = {}
+        self.statuses: dict[str, int] = {}
+        self.progress: dict[str, tuple[int, int]] = {}
+        self.included = False  # retired and quarantined cases counted
+        self.tool_stats: dict[str, ToolStats | None] | None = None
+        self.production: list[str] = []  # the production estimate's lines (#28)
+
+    def figures(
+        self,
+        counts: dict[str, int],
+        statuses: dict[str, int],
+        progress: dict[str, tuple[int, int]],
+        included: bool,
+    ) -> None:
+        self.counts, self.statuses, self.progress = counts, statuses, progress
+        self.included = included
+        self.redraw()
+
+    def triaged(self, progress: dict[str, tuple[int, int]]) -> None:
+        self.progress = progress
+        self.redraw()
+
+    def tools(self, stats: dict[str, ToolStats | None], production: list[str]) -> None:
+        self.tool_stats, self.production = stats, production
+        self.redraw()
+
+    def redraw(self) -> None:
+        tools, prod = self.tool_stats, self.production
+        text = counts_text(
+            self.counts, self.statuses, self.progress, included=self.included, tools=tools
+        )
+        self.show(with_production(text, prod))
 
     def show(self, text: Text) -> None:
         """New counts; as many lines as before: no layout pass (a triage key updates the
