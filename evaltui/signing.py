@@ -85,10 +85,21 @@ def sign(path: Path, key: Path, namespace: str) -> Path:
     sig = signature_path(path)
     sig.unlink(missing_ok=True)  # ssh-keygen refuses to overwrite
     done = subprocess.run(  # absolute paths: a name starting with "-" is never an option
-        [_keygen(), "-Y", "sign", "-f", os.path.abspath(key), "-n", namespace,
-         os.path.abspath(path)],
-        capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            _keygen(),
+            "-Y",
+            "sign",
+            "-f",
+            os.path.abspath(key),
+            "-n",
+            namespace,
+            os.path.abspath(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
     if done.returncode != 0 or not sig.exists():
         raise InputError(str(key), f"could not sign {path}: {done.stderr.strip()}", field="--sign")
     return sig
@@ -102,9 +113,11 @@ def _cause(stderr: str, sig_name: str, namespace: str, allowed_signers: Path) ->
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     for ln in lines:
         if "namespace does not match" in ln:
-            return (f"{sig_name} was made for another purpose than {namespace!r} (ssh-keygen: "
-                    "namespace does not match; a findings file's signature on a decision record, "
-                    "or the reverse?)")  # fmt: skip
+            return (
+                f"{sig_name} was made for another purpose than {namespace!r} (ssh-keygen: "
+                "namespace does not match; a findings file's signature on a decision record, "
+                "or the reverse?)"
+            )
         if "incorrect signature" in ln:
             return f"{sig_name} does not match the file (edited after it was signed?)"
     for ln in lines:
@@ -139,9 +152,11 @@ def verify(
         sig, "signature", files.env_limit("EVALTUI_MAX_SIG_BYTES", MAX_SIG_BYTES), field="signature"
     )
     signers = read_small(
-        allowed_signers, "allowed-signers file",
-        files.env_limit("EVALTUI_MAX_SIGNERS_BYTES", MAX_SIGNERS_BYTES), field="--allowed-signers",
-    )  # fmt: skip
+        allowed_signers,
+        "allowed-signers file",
+        files.env_limit("EVALTUI_MAX_SIGNERS_BYTES", MAX_SIGNERS_BYTES),
+        field="--allowed-signers",
+    )
     keygen = _keygen()
     with contextlib.ExitStack() as stack:
         if data is None:
@@ -152,20 +167,35 @@ def verify(
         signers_copy.write_bytes(signers)
         found = subprocess.run(
             [keygen, "-Y", "find-principals", "-s", str(sig_copy), "-f", str(signers_copy)],
-            capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
         # one principal a line: a principal may hold a space ("ana smith", quoted in the file)
         principals = [p.strip() for p in found.stdout.splitlines() if p.strip()]
         if found.returncode != 0 or not principals:
             cause = _cause(found.stderr, sig.name, namespace, allowed_signers)
             raise InputError(
-                str(path), cause or f"{sig.name} is not from anyone in {allowed_signers}",
+                str(path),
+                cause or f"{sig.name} is not from anyone in {allowed_signers}",
                 field="signature",
-            )  # fmt: skip
+            )
         errors = []
         for principal in principals:
-            argv = [keygen, "-Y", "verify", "-f", str(signers_copy), "-I", principal,
-                    "-n", namespace, "-s", str(sig_copy)]  # fmt: skip
+            argv = [
+                keygen,
+                "-Y",
+                "verify",
+                "-f",
+                str(signers_copy),
+                "-I",
+                principal,
+                "-n",
+                namespace,
+                "-s",
+                str(sig_copy),
+            ]
             if isinstance(data, bytes):
                 ok = subprocess.run(argv, input=data, capture_output=True, timeout=TIMEOUT)
             else:
@@ -176,9 +206,10 @@ def verify(
             errors.append(ok.stderr.decode("utf-8", "replace"))
     cause = _cause("\n".join(errors), sig.name, namespace, allowed_signers)
     raise InputError(
-        str(path), cause or f"{sig.name} does not check against {allowed_signers}",
+        str(path),
+        cause or f"{sig.name} does not check against {allowed_signers}",
         field="signature",
-    )  # fmt: skip
+    )
 
 
 # -- team events: a signature over an event's hash, checked against a registered key ------
@@ -213,11 +244,22 @@ def sign_texts(texts: list[str], key: Path, namespace: str) -> list[str]:
         for path, text in zip(paths, texts, strict=True):
             path.write_text(text, encoding="utf-8")
         done = subprocess.run(
-            [_keygen(), "-q", "-Y", "sign", "-f", os.path.abspath(key), "-n", namespace,
-             *map(str, paths)],
-            capture_output=True, text=True, timeout=TIMEOUT + len(texts) // 10,
+            [
+                _keygen(),
+                "-q",
+                "-Y",
+                "sign",
+                "-f",
+                os.path.abspath(key),
+                "-n",
+                namespace,
+                *map(str, paths),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT + len(texts) // 10,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         sigs = [signature_path(p) for p in paths]
         if done.returncode != 0 or not all(s.exists() for s in sigs):
             raise InputError(
@@ -253,10 +295,23 @@ class KeyVerifier:
         sig = Path(self._tmp.name, "signature")
         sig.write_text(signature, encoding="ascii")
         done = subprocess.run(
-            [_keygen(), "-Y", "verify", "-f", str(self._signers_file(key)), "-I", "member",
-             "-n", namespace, "-s", str(sig)],
-            input=text.encode("utf-8"), capture_output=True, timeout=TIMEOUT,
-        )  # fmt: skip
+            [
+                _keygen(),
+                "-Y",
+                "verify",
+                "-f",
+                str(self._signers_file(key)),
+                "-I",
+                "member",
+                "-n",
+                namespace,
+                "-s",
+                str(sig),
+            ],
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
         if done.returncode == 0:
             return None
         said = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines()]

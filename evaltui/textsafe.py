@@ -40,9 +40,12 @@ DEFAULT_LIMIT = 20_000
 
 
 def visible(
-    value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT,
+    value: object,
+    *,
+    multiline: bool = False,
+    limit: int | None = DEFAULT_LIMIT,
     length: int | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """Return `value` as a string whose every character is safe to print.
 
     Args:
@@ -72,9 +75,13 @@ def visible(
 
 
 def safe_text(
-    value: object, *, multiline: bool = False, limit: int | None = DEFAULT_LIMIT, style: str = "",
+    value: object,
+    *,
+    multiline: bool = False,
+    limit: int | None = DEFAULT_LIMIT,
+    style: str = "",
     length: int | None = None,
-) -> Text:  # fmt: skip
+) -> Text:
     """A Rich `Text` of `value`, literal (no markup parsed) and visible."""
     return Text(visible(value, multiline=multiline, limit=limit, length=length), style=style)
 

@@ -233,10 +233,14 @@ def tool_errors(steps: Sequence[Step]) -> int:
 
 def sources(steps: Sequence[Step]) -> tuple[list[str], list[str]]:
     """(retrieved source ids, cited source ids), each in first-seen order."""
-    retrieved = list(dict.fromkeys(
-        s.source_id for s in steps if s.kind == "source" and s.source_id and s.retrieved))  # fmt: skip
-    cited = list(dict.fromkeys(
-        s.source_id for s in steps if s.kind == "source" and s.cited and s.source_id))  # fmt: skip
+    retrieved = list(
+        dict.fromkeys(
+            s.source_id for s in steps if s.kind == "source" and s.source_id and s.retrieved
+        )
+    )
+    cited = list(
+        dict.fromkeys(s.source_id for s in steps if s.kind == "source" and s.cited and s.source_id)
+    )
     return retrieved, cited
 
 
@@ -280,13 +284,18 @@ def with_sources(steps: list[Step]) -> list[Step]:
         if s.kind == "tool_result" and s.text and not s.error:
             for doc in retrieved_from(s.text):
                 sid = str(doc["id"])
-                out.append(Step(
-                    kind="source", turn=s.turn, source_id=sid, name=s.name,
-                    title=str(doc["title"]) if doc.get("title") is not None else None,
-                    uri=str(doc["uri"]) if doc.get("uri") is not None else None,
-                    text=str(doc["text"])[:2000] if doc.get("text") is not None else None,
-                    cited=sid in cited,
-                ))  # fmt: skip
+                out.append(
+                    Step(
+                        kind="source",
+                        turn=s.turn,
+                        source_id=sid,
+                        name=s.name,
+                        title=str(doc["title"]) if doc.get("title") is not None else None,
+                        uri=str(doc["uri"]) if doc.get("uri") is not None else None,
+                        text=str(doc["text"])[:2000] if doc.get("text") is not None else None,
+                        cited=sid in cited,
+                    )
+                )
                 seen.add(sid)
     for sid in cited:
         if sid not in seen:
@@ -363,8 +372,17 @@ def clip_steps(steps: list[dict[str, Any]], limit: int) -> int:
     for step in steps:
         if step is None:
             continue
-        for key in ("text", "arguments", "error", "title", "uri", "name", "role", "call_id",
-                    "source_id"):  # fmt: skip
+        for key in (
+            "text",
+            "arguments",
+            "error",
+            "title",
+            "uri",
+            "name",
+            "role",
+            "call_id",
+            "source_id",
+        ):
             if key in step:
                 step[key], n = clip(step[key], limit)
                 left += n

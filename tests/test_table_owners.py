@@ -29,8 +29,8 @@ OWNERS: dict[str, str] = {
     "run_criteria": "store/runs/",
     "trajectories": "store/runs/",
     # triage
-    "findings": "review/triage.py",
-    "case_triage": "review/triage.py",
+    "findings": "review/triage/",
+    "case_triage": "review/triage/",
     # the event log and the decisions it heads
     "events": "store/events.py",
     "decisions": "store/decisions.py",

@@ -164,36 +164,44 @@ def compare_cmd(
         )
     wide = console.width >= 118
     table = make_table(
-        ("segment", "left"), ("n", "right"), ("baseline", "right"),
+        ("segment", "left"),
+        ("n", "right"),
+        ("baseline", "right"),
         *([("95% CI", "right")] if wide else []),
         ("candidate", "right"),
         *([("95% CI", "right")] if wide else []),
         ("delta", "right"),
         *([("fallback", "right")] if has_fallback else []),
-        ("p>f", "right"), ("f>p", "right"), ("p", "right"), ("p adj", "right"), ("", "left"),
-    )  # fmt: skip
+        ("p>f", "right"),
+        ("f>p", "right"),
+        ("p", "right"),
+        ("p adj", "right"),
+        ("", "left"),
+    )
     rows = []
     for seg in summary.segments:
         label = segment_label(seg.dimension, seg.value)
         n = seg.n
         bp, cp = seg.baseline.passed, seg.candidate.passed
-        rows.append([
-            Text(visible(label, limit=200), style="bold" if seg.dimension == "all" else ""),
-            f"{n:,}",
-            pct(seg.baseline.rate),
-            *([fmt_ci(bp, n)] if wide else []),
-            pct(seg.candidate.rate),
-            *([fmt_ci(cp, n)] if wide else []),
-            fmt_delta(seg.delta),
-            *([pct(seg.fallback.rate) if seg.fallback else "-"] if has_fallback else []),
-            str(seg.flips.pass_to_fail),
-            str(seg.flips.fail_to_pass),
-            fmt_p(seg.p_value),
-            fmt_p(seg.p_adjusted),
-            Text("*", style="bold red" if (seg.delta or 0) < 0 else "bold green")
-            if seg.significant
-            else "",
-        ])  # fmt: skip
+        rows.append(
+            [
+                Text(visible(label, limit=200), style="bold" if seg.dimension == "all" else ""),
+                f"{n:,}",
+                pct(seg.baseline.rate),
+                *([fmt_ci(bp, n)] if wide else []),
+                pct(seg.candidate.rate),
+                *([fmt_ci(cp, n)] if wide else []),
+                fmt_delta(seg.delta),
+                *([pct(seg.fallback.rate) if seg.fallback else "-"] if has_fallback else []),
+                str(seg.flips.pass_to_fail),
+                str(seg.flips.fail_to_pass),
+                fmt_p(seg.p_value),
+                fmt_p(seg.p_adjusted),
+                Text("*", style="bold red" if (seg.delta or 0) < 0 else "bold green")
+                if seg.significant
+                else "",
+            ]
+        )
     console.print()
     # a figure is whole or left out: the intervals, the raw p (the adjusted one decides
     # `*`) and the flips before the fallback the user asked for
@@ -226,17 +234,28 @@ def compare_cmd(
     new = summary.new_in_candidate
     if new.classes:  # #29: a failure mode the baseline never had (class keys are data)
         said = ", ".join(one_line(c, 40) for c in new.classes)
-        console.print(Text(f"\nnew in the candidate: {said} ({len(new.cases)} failing cases; "
-                           "no baseline-failing case has these classes)", style="bold"))  # fmt: skip
+        console.print(
+            Text(
+                f"\nnew in the candidate: {said} ({len(new.cases)} failing cases; "
+                "no baseline-failing case has these classes)",
+                style="bold",
+            )
+        )
     if summary.criteria:
         console.print()
-        crit = make_table(("criterion", "left"), ("pass>fail", "right"), ("fail>pass", "right"),
-                      ("hidden", "right"))  # fmt: skip
+        crit = make_table(
+            ("criterion", "left"),
+            ("pass>fail", "right"),
+            ("fail>pass", "right"),
+            ("hidden", "right"),
+        )
         for name, v in summary.criteria.items():
             crit.add_row(
-                Text(one_line(name, 40)), str(v.pass_to_fail), str(v.fail_to_pass),
+                Text(one_line(name, 40)),
+                str(v.pass_to_fail),
+                str(v.fail_to_pass),
                 str(v.hidden_regressions),
-            )  # fmt: skip
+            )
         console.print(crit)
         console.print(
             Text("hidden: regressed on the criterion while the case's verdict held", style="dim")
@@ -290,14 +309,25 @@ def with_production(
 @click.option("--fallback", help="A third run: the fallback path (id or name).")
 @click.option("--suite", help="The case's suite, when its key is in several.")
 @click.option("--json", "as_json", is_flag=True, help="Stable JSON for scripts (docs/compare.md).")
-@click.option("--steps-from", "steps_from", type=click.IntRange(min=0), default=0,
-              help="A long path is shown a page at a time (EVALTUI_MAX_CASE_STEPS steps): "
-              "the first step of the page.")  # fmt: skip
+@click.option(
+    "--steps-from",
+    "steps_from",
+    type=click.IntRange(min=0),
+    default=0,
+    help="A long path is shown a page at a time (EVALTUI_MAX_CASE_STEPS steps): "
+    "the first step of the page.",
+)
 @click.pass_context
 def case_cmd(
-    ctx: click.Context, baseline: str, candidate: str, case_key: str, fallback: str | None,
-    suite: str | None, as_json: bool, steps_from: int,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    baseline: str,
+    candidate: str,
+    case_key: str,
+    fallback: str | None,
+    suite: str | None,
+    as_json: bool,
+    steps_from: int,
+) -> None:
     """One case of a comparison: its change, outputs, and each run's path (agent runs:
     messages, tool calls aligned baseline | candidate, tool errors, loops, sources).
 
@@ -318,25 +348,43 @@ def case_cmd(
         if row is None:
             with open_store(path) as store:
                 close = [
-                    c for c in close_cases(store.conn, case_key)
+                    c
+                    for c in close_cases(store.conn, case_key)
                     if cmp.find(*c.split("/", 1)) is not None
-                ]  # fmt: skip
+                ]
             hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
             raise NotFoundError(f"no case {case_key!r} in these runs{hint}")
         with trajectory.window(steps_from):  # a long path: one page of it
             row, detail, _ = cmp.read_case(row)
     outcome: dict[str, Any] = {
         "schema": "evaltui.case/1",
-        "suite": detail.suite, "case_key": detail.case_key, "change": row.change,
-        "status": detail.status, "input": detail.input, "expected": detail.expected,
+        "suite": detail.suite,
+        "case_key": detail.case_key,
+        "change": row.change,
+        "status": detail.status,
+        "input": detail.input,
+        "expected": detail.expected,
         "runs": {
-            name: [{"epoch": s.epoch, "verdict": s.verdict, "score": s.score, "output": s.output,
-                    "criteria": s.criteria, "error": s.error} for s in samples]
-            for name, samples in (("baseline", detail.baseline), ("candidate", detail.candidate),
-                                  ("fallback", detail.fallback)) if samples is not None
+            name: [
+                {
+                    "epoch": s.epoch,
+                    "verdict": s.verdict,
+                    "score": s.score,
+                    "output": s.output,
+                    "criteria": s.criteria,
+                    "error": s.error,
+                }
+                for s in samples
+            ]
+            for name, samples in (
+                ("baseline", detail.baseline),
+                ("candidate", detail.candidate),
+                ("fallback", detail.fallback),
+            )
+            if samples is not None
         },
         "paths": (paths := case_paths(detail)).dump(),
-    }  # fmt: skip
+    }
     pages = _page(outcome["paths"], detail)
     if as_json:
         echo(safe_json(outcome))
@@ -385,11 +433,17 @@ def case_cmd(
         extra = [f"loops: {looped}"] if looped else []
         if r["tool_errors"]:
             extra.append(f"tool errors: {r['tool_errors']}")
-        console.print(Text(
-            f"{name}: retrieved {', '.join(src['retrieved']) or '-'}; cited {', '.join(src['cited']) or '-'}"
-            + (f"; cited but never retrieved: {', '.join(src['cited_not_retrieved'])}" if src["cited_not_retrieved"] else "")
-            + ("; " + "; ".join(extra) if extra else "")
-        ))  # fmt: skip
+        console.print(
+            Text(
+                f"{name}: retrieved {', '.join(src['retrieved']) or '-'}; cited {', '.join(src['cited']) or '-'}"
+                + (
+                    f"; cited but never retrieved: {', '.join(src['cited_not_retrieved'])}"
+                    if src["cited_not_retrieved"]
+                    else ""
+                )
+                + ("; " + "; ".join(extra) if extra else "")
+            )
+        )
 
 
 def _page(paths: dict[str, Any], detail: Any) -> list[str]:
@@ -408,8 +462,7 @@ def _page(paths: dict[str, Any], detail: Any) -> list[str]:
         steps = samples[0].trajectory if samples and samples[0].trajectory is not None else []
         start, total = trajectory.page_of(steps)
         shown = len(run["steps"])
-        run["page"] = {"from": start, "shown": shown, "total": total,
-                       "left_out": total - shown}  # fmt: skip
+        run["page"] = {"from": start, "shown": shown, "total": total, "left_out": total - shown}
         run["chars_left_out"] = trajectory.clip_steps(run["steps"], limit)
         if total > shown:
             notes.append(
@@ -417,8 +470,10 @@ def _page(paths: dict[str, Any], detail: Any) -> list[str]:
                 f"({total - shown:,} left out; EVALTUI_MAX_CASE_STEPS; --steps-from N for others)"
             )
         if run["chars_left_out"]:
-            notes.append(f"{name}: long step fields cut at {limit:,} characters "
-                         f"({run['chars_left_out']:,} left out; EVALTUI_MAX_CASE_FIELD_CHARS)")  # fmt: skip
+            notes.append(
+                f"{name}: long step fields cut at {limit:,} characters "
+                f"({run['chars_left_out']:,} left out; EVALTUI_MAX_CASE_FIELD_CHARS)"
+            )
     for a in paths["aligned"]:
         trajectory.clip_steps([a["baseline"], a["candidate"]], limit)
     return notes

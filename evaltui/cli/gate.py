@@ -124,12 +124,20 @@ def gate_cmd(
         raise click.UsageError("--set, --what-if-policy and --assume go with --what-if")
     if what_if:
         if writes or status:
-            raise click.UsageError("--what-if records and writes nothing: drop --out, --md, "
-                                   "--junit, --sign, --status")  # fmt: skip
+            raise click.UsageError(
+                "--what-if records and writes nothing: drop --out, --md, --junit, --sign, --status"
+            )
         if not (sets or alt_policy or assumptions):
             raise click.UsageError("--what-if needs an edit: --set, --what-if-policy or --assume")
-        _what_if(ctx, (baseline, candidate, fallback), policy_path, alt_policy, sets,
-                 assumptions, as_json)  # fmt: skip
+        _what_if(
+            ctx,
+            (baseline, candidate, fallback),
+            policy_path,
+            alt_policy,
+            sets,
+            assumptions,
+            as_json,
+        )
         return
     if sign_key is not None and out is None:
         raise click.UsageError("--sign signs the --out record: give --out FILE")
@@ -166,22 +174,43 @@ def gate_cmd(
         prov = record.provenance
         head = Text("decision: ")
         head.append(record.decision.upper(), style=style)
-        head.append(f"   ({visible(prov.candidate.name, limit=60)} vs "
-                    f"{visible(prov.baseline.name, limit=60)})")  # fmt: skip
+        head.append(
+            f"   ({visible(prov.candidate.name, limit=60)} vs "
+            f"{visible(prov.baseline.name, limit=60)})"
+        )
         console.print(head)
-        table = make_table(("result", "left"), ("rule", "left"), ("scope", "left"), ("measured", "right"),
-                       ("threshold", "left"), ("action", "left"), ("owner", "left"))  # fmt: skip
+        table = make_table(
+            ("result", "left"),
+            ("rule", "left"),
+            ("scope", "left"),
+            ("measured", "right"),
+            ("threshold", "left"),
+            ("action", "left"),
+            ("owner", "left"),
+        )
         print_rows(
             table,
             [
-                [Text("ok" if r.passed else "n<min" if r.insufficient else "FAIL",
-                      style="green" if r.passed else "bold yellow" if r.insufficient else "bold red"),
-                 one_line(r.id, 32), one_line(r.scope_text, 24), fmt_value(r.value, r.metric),
-                 fmt_threshold(r.threshold, r.metric), r.triggers, one_line(r.owner, 20)]
+                [
+                    Text(
+                        "ok" if r.passed else "n<min" if r.insufficient else "FAIL",
+                        style="green"
+                        if r.passed
+                        else "bold yellow"
+                        if r.insufficient
+                        else "bold red",
+                    ),
+                    one_line(r.id, 32),
+                    one_line(r.scope_text, 24),
+                    fmt_value(r.value, r.metric),
+                    fmt_threshold(r.threshold, r.metric),
+                    r.triggers,
+                    one_line(r.owner, 20),
+                ]
                 for r in record.rules
             ],
             optional={"scope", "owner"},
-        )  # fmt: skip
+        )
         console.print(Text("why: " + visible(record.why, limit=3000)))
         for line in production.lines(record.production):  # #28: the estimate, the margins
             console.print(Text(visible(line, limit=1000), style="dim"))
@@ -246,8 +275,15 @@ def decisions_cmd(
     if not rows:
         echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
         return
-    table = make_table(("id", "right"), ("decided", "left"), ("by", "left"), ("decision", "left"),
-                   ("candidate", "left"), ("baseline", "left"), ("record", "left"))  # fmt: skip
+    table = make_table(
+        ("id", "right"),
+        ("decided", "left"),
+        ("by", "left"),
+        ("decision", "left"),
+        ("candidate", "left"),
+        ("baseline", "left"),
+        ("record", "left"),
+    )
     print_rows(
         table,
         [
@@ -272,8 +308,12 @@ def decisions_cmd(
 
 @cli.command("verify")
 @click.argument("record_path", type=InputFile("decision record"))
-@click.option("--policy", "policy_path", type=InputFile("policy"),
-              help="The policy file, if it moved since the decision.")  # fmt: skip
+@click.option(
+    "--policy",
+    "policy_path",
+    type=InputFile("policy"),
+    help="The policy file, if it moved since the decision.",
+)
 @click.option(
     "--allowed-signers",
     type=InputFile("allowed-signers file"),

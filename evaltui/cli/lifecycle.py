@@ -134,8 +134,14 @@ def cases_cmd(
     if as_json:
         echo(safe_json([r.as_dict() for r in rows]))
         return
-    table = make_table(("case", "left"), ("status", "left"), ("reason", "left"), ("by", "left"),
-                   ("at", "left"), ("note", "left"))  # fmt: skip
+    table = make_table(
+        ("case", "left"),
+        ("status", "left"),
+        ("reason", "left"),
+        ("by", "left"),
+        ("at", "left"),
+        ("note", "left"),
+    )
     print_rows(
         table,
         [

@@ -48,9 +48,14 @@ def log_cmd(ctx: click.Context, as_json: bool, limit: int | None, check: bool) -
     with open_store(store_path(ctx)) as store:
         subjects = service.event_subjects(store, events)
     table = make_table(
-        ("id", "right"), ("at", "left"), ("actor", "left"), ("action", "left"),
-        ("entity", "left"), ("key", "left"), ("after", "left"),
-    )  # fmt: skip
+        ("id", "right"),
+        ("at", "left"),
+        ("actor", "left"),
+        ("action", "left"),
+        ("entity", "left"),
+        ("key", "left"),
+        ("after", "left"),
+    )
     rows = [
         [
             str(e.id),

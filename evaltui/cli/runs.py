@@ -167,8 +167,11 @@ def import_cmd(
                 created = bool(imported) and new.publish()
         except (Interrupted, KeyboardInterrupt) as exc:  # Ctrl+C: the new store is not made
             doing = f" while {exc.doing}" if isinstance(exc, Interrupted) else ""
-            echo(f"Interrupted{doing}: nothing was imported, and no store was made at {db} "
-                 "(a new store appears only when its import finishes)", err=True)  # fmt: skip
+            echo(
+                f"Interrupted{doing}: nothing was imported, and no store was made at {db} "
+                "(a new store appears only when its import finishes)",
+                err=True,
+            )
             sys.exit(130)
         done = created or not imported
         if done:
@@ -238,9 +241,15 @@ def _import_into(
         for n, (path, detected) in enumerate(units):
             try:
                 outcomes = service.import_path(
-                    store, path, fmt=fmt or detected, force=force, progress=hook,
-                    options=replace(options, logs=logs) if logs and detected == "otel-genai" else options,
-                )  # fmt: skip
+                    store,
+                    path,
+                    fmt=fmt or detected,
+                    force=force,
+                    progress=hook,
+                    options=replace(options, logs=logs)
+                    if logs and detected == "otel-genai"
+                    else options,
+                )
             except KeyboardInterrupt:
                 raise Interrupted(path, kept, len(units) - n - 1) from None
             except EvaltuiError as exc:
@@ -310,10 +319,22 @@ def runs(ctx: click.Context, as_json: bool) -> None:
         echo("No runs yet. Import one: evaltui import FILE (or try: evaltui demo)")
         return
     table = make_table(
-        ("id", "right"), ("name", "left"), ("pass rate", "right"), ("cases", "right"),
-        ("results", "right"), ("pass", "right"), ("fail", "right"), ("error", "right"),
-        ("limit", "right"), ("unscored", "right"), ("role", "left"), ("system", "left"), ("format", "left"), ("sha256", "left"), ("imported", "left"),
-    )  # fmt: skip
+        ("id", "right"),
+        ("name", "left"),
+        ("pass rate", "right"),
+        ("cases", "right"),
+        ("results", "right"),
+        ("pass", "right"),
+        ("fail", "right"),
+        ("error", "right"),
+        ("limit", "right"),
+        ("unscored", "right"),
+        ("role", "left"),
+        ("system", "left"),
+        ("format", "left"),
+        ("sha256", "left"),
+        ("imported", "left"),
+    )
     rows = [
         [
             str(s.id),

@@ -32,10 +32,17 @@ def team_group() -> None:
 @click.argument("url", default="")
 @click.option("--schema", default="evaltui", show_default=True, help="The schema to make.")
 @click.option("--project", default="default", show_default=True, help="A project to add.")
-@click.option("--blind", is_flag=True, help="New project: reviewers see others' labels on a "
-              "case only after labelling it themselves.")  # fmt: skip
-@click.option("--signed", is_flag=True, help="New project: every event must carry its "
-              "author's signature (each member with a key: add-member --key).")  # fmt: skip
+@click.option(
+    "--blind",
+    is_flag=True,
+    help="New project: reviewers see others' labels on a case only after labelling it themselves.",
+)
+@click.option(
+    "--signed",
+    is_flag=True,
+    help="New project: every event must carry its "
+    "author's signature (each member with a key: add-member --key).",
+)
 def init_cmd(url: str, schema: str, project: str, blind: bool, signed: bool) -> None:
     """Create the shared schema, its group roles and policies (idempotent; run as the admin,
     who owns it). URL: a PostgreSQL connection string or URL without a password (libpq
@@ -61,13 +68,22 @@ def init_cmd(url: str, schema: str, project: str, blind: bool, signed: bool) -> 
 @click.option("--login", help="The member's PostgreSQL role (default: NAME).")
 @click.option("--url", default="", help=URL_HELP)
 @click.option("--schema", default="evaltui", show_default=True)
-@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The member's OpenSSH public key (KEY.pub): their events must be signed "
-              "with it. Set once.")  # fmt: skip
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The member's OpenSSH public key (KEY.pub): their events must be signed "
+    "with it. Set once.",
+)
 def add_member_cmd(
-    name: str, role: str, project: str, login: str | None, url: str, schema: str,
+    name: str,
+    role: str,
+    project: str,
+    login: str | None,
+    url: str,
+    schema: str,
     key_file: Path | None,
-) -> None:  # fmt: skip
+) -> None:
     """Make NAME a member: its login role (made if missing, with no password), its group,
     and the reviewer name every event it writes must carry."""
     key = None
@@ -77,26 +93,41 @@ def add_member_cmd(
         )
     with db.translated(), db.connect(url) as conn:
         result = admin.add_member(conn, schema, project, name, role, login, key)
-    echo(f"{result.reviewer} ({result.login}) in project {result.project} as {result.role}: "
-         f"{result.status}")  # fmt: skip
+    echo(
+        f"{result.reviewer} ({result.login}) in project {result.project} as {result.role}: "
+        f"{result.status}"
+    )
     if result.role_made:
         echo(result.password_hint())
 
 
 @team_group.command("set-project")
 @click.option("--project", default="default", show_default=True)
-@click.option("--taxonomy", "taxonomy_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The team's taxonomy file (TOML): its sha256 is what stores compare.")  # fmt: skip
-@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The team's gate policy file: its sha256 is what stores compare.")  # fmt: skip
+@click.option(
+    "--taxonomy",
+    "taxonomy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The team's taxonomy file (TOML): its sha256 is what stores compare.",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The team's gate policy file: its sha256 is what stores compare.",
+)
 @click.option("--blind/--no-blind", default=None, help="Blind review on or off.")
 @click.option("--signed/--no-signed", default=None, help="Require every event signed.")
 @click.option("--url", default="", help=URL_HELP)
 @click.option("--schema", default="evaltui", show_default=True)
 def set_project_cmd(
-    project: str, taxonomy_file: Path | None, policy_file: Path | None, blind: bool | None,
-    signed: bool | None, url: str, schema: str,
-) -> None:  # fmt: skip
+    project: str,
+    taxonomy_file: Path | None,
+    policy_file: Path | None,
+    blind: bool | None,
+    signed: bool | None,
+    url: str,
+    schema: str,
+) -> None:
     """Record the project's taxonomy and gate policy (their sha256, compared by every
     member's `team status` and `sync`), or change its blind or signed mode (the admin's)."""
     tax_sha = policy_sha = None
@@ -105,20 +136,32 @@ def set_project_cmd(
     if policy_file is not None:
         policy_sha = load_policy(policy_file).sha256
     with db.translated(), db.connect(url) as conn:
-        got = admin.set_project(conn, schema, project, blind=blind, signed=signed,
-                                taxonomy_sha256=tax_sha, policy_sha256=policy_sha)  # fmt: skip
-    echo(f"project {got['project']}: blind {'on' if got['blind'] else 'off'}, taxonomy "
-         f"{got['taxonomy_sha256'] or 'not recorded'}, policy "
-         f"{got['policy_sha256'] or 'not recorded'}")  # fmt: skip
+        got = admin.set_project(
+            conn,
+            schema,
+            project,
+            blind=blind,
+            signed=signed,
+            taxonomy_sha256=tax_sha,
+            policy_sha256=policy_sha,
+        )
+    echo(
+        f"project {got['project']}: blind {'on' if got['blind'] else 'off'}, taxonomy "
+        f"{got['taxonomy_sha256'] or 'not recorded'}, policy "
+        f"{got['policy_sha256'] or 'not recorded'}"
+    )
 
 
 @team_group.command("join")
 @click.argument("url", default="")
 @click.option("--project", default="default", show_default=True, help="The team's project.")
 @click.option("--schema", default="evaltui", show_default=True)
-@click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path),
-              help="Sign this store's events with this OpenSSH private key (its path is "
-              "kept, never the key).")  # fmt: skip
+@click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign this store's events with this OpenSSH private key (its path is "
+    "kept, never the key).",
+)
 @click.pass_context
 def join_cmd(
     ctx: click.Context, url: str, project: str, schema: str, sign_key: Path | None
@@ -134,8 +177,10 @@ def join_cmd(
     ):
         joined = member.join(store, conn, url, project, schema, sign_key)
     link = joined.link
-    echo(f"{joined.status}: project {link.project} (schema {link.schema}) as {link.reviewer} "
-         f"({link.role})" + (", blind review" if joined.blind else ""))  # fmt: skip
+    echo(
+        f"{joined.status}: project {link.project} (schema {link.schema}) as {link.reviewer} "
+        f"({link.role})" + (", blind review" if joined.blind else "")
+    )
     echo(f"{joined.outbox} finding(s) of {link.reviewer} here will be shared by `evaltui sync`")
     echo(f"signing: {joined.signing}")
     if joined.hint:
@@ -167,15 +212,19 @@ def status_cmd(ctx: click.Context, offline: bool, as_json: bool) -> None:
 
 
 def _print_status(out: dict[str, Any]) -> None:
-    echo(f"project {out['project']} (schema {out['schema']}) as {out['reviewer']} "
-         f"({out['role']}), at {out['url'] or 'libpq environment (PGHOST, PGSERVICE, ...)'}")  # fmt: skip
+    echo(
+        f"project {out['project']} (schema {out['schema']}) as {out['reviewer']} "
+        f"({out['role']}), at {out['url'] or 'libpq environment (PGHOST, PGSERVICE, ...)'}"
+    )
     echo(f"outbox: {out['outbox']} finding(s) not yet shared")
     for name, n in out["not_shared"].items():
         echo(f"  kept local: {n} finding(s) written as {name} (not this login's reviewer)")
     last = out["last_sync"]
     if last.get("ok_at"):
-        echo(f"last sync: {last['ok_at']} (pushed {last.get('pushed', 0)}, "
-             f"pulled {last.get('pulled', 0)})")  # fmt: skip
+        echo(
+            f"last sync: {last['ok_at']} (pushed {last.get('pushed', 0)}, "
+            f"pulled {last.get('pulled', 0)})"
+        )
     else:
         echo("last sync: never")
     if last.get("error"):
@@ -195,14 +244,19 @@ def _print_status(out: dict[str, Any]) -> None:
         echo(f"offline: {server['error']}")
         return
     members = ", ".join(f"{m['reviewer']} ({m['role']})" for m in server["members"])
-    echo(f"members: {members}" + (" · blind review" if server["blind"] else "")
-         + (" · signed events" if server["signed"] else ""))  # fmt: skip
+    echo(
+        f"members: {members}"
+        + (" · blind review" if server["blind"] else "")
+        + (" · signed events" if server["signed"] else "")
+    )
     for line in server["mismatch"]:
         echo(f"Warning: {line}")
     for run in server["runs_missing_here"]:
         part = f" part {run['part']}" if run["part"] else ""
-        echo(f"not imported here: run sha256 {run['run_sha256'][:16]}{part}, imported by "
-             f"{', '.join(run['recorded_by'])}")  # fmt: skip
+        echo(
+            f"not imported here: run sha256 {run['run_sha256'][:16]}{part}, imported by "
+            f"{', '.join(run['recorded_by'])}"
+        )
 
 
 @cli.command("sync")
@@ -219,23 +273,31 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo(safe_json(out))
         return
-    echo(f"pushed {out['pushed']} event(s) ({out['already_there']} already there), pulled "
-         f"{out['pulled']}: {out['folded']} folded, {out['waiting']} waiting, "
-         f"{out['refused'] + out['rejected']} refused")  # fmt: skip
+    echo(
+        f"pushed {out['pushed']} event(s) ({out['already_there']} already there), pulled "
+        f"{out['pulled']}: {out['folded']} folded, {out['waiting']} waiting, "
+        f"{out['refused'] + out['rejected']} refused"
+    )
     echo(f"cases changed: {out['cases_changed']}; outbox: {out['outbox']} left")
     if out["not_allowed"]:
-        echo(f"kept local: {out['not_allowed']} finding(s) of a kind a {out['role']} may not "
-             "write in the team (adjudications: adjudicators only)")  # fmt: skip
+        echo(
+            f"kept local: {out['not_allowed']} finding(s) of a kind a {out['role']} may not "
+            "write in the team (adjudications: adjudicators only)"
+        )
     if out["not_shareable"]:
-        echo(f"kept local: {out['not_shareable']} finding(s) a team store cannot hold "
-             "(named below)")  # fmt: skip
+        echo(
+            f"kept local: {out['not_shareable']} finding(s) a team store cannot hold (named below)"
+        )
     for line in out["problems"]:
         echo(f"refused: {line}", err=True)
     for line in out["mismatch"]:
         echo(f"Warning: {line}", err=True)
     for cls, n in out["not_in_taxonomy"].items():
-        echo(f"Warning: {n} finding(s) of the class {cls!r} not folded: this store's taxonomy "
-             "has no such class (import the team's taxonomy; they are folded at the next "
-             "sync after)", err=True)  # fmt: skip
+        echo(
+            f"Warning: {n} finding(s) of the class {cls!r} not folded: this store's taxonomy "
+            "has no such class (import the team's taxonomy; they are folded at the next "
+            "sync after)",
+            err=True,
+        )
     for line in out["waiting_for"]:
         echo(f"waiting: {line}")

@@ -30,20 +30,42 @@ def traffic_group(ctx: click.Context, as_json: bool) -> None:
     with open_store(store_path(ctx)) as store:
         kept, current = traffic_store.listing(store), traffic_store.in_force_id(store)
     if as_json:
-        echo(safe_json([{**k.provenance(), "cells": k.cells, "in_force": k.id == current}
-                        for k in kept]))  # fmt: skip
+        echo(
+            safe_json(
+                [{**k.provenance(), "cells": k.cells, "in_force": k.id == current} for k in kept]
+            )
+        )
         return
     if not kept:
         echo("no traffic weights kept; `evaltui traffic import FILE` keeps some")
         return
-    table = make_table(("", "left"), ("id", "right"), ("name", "left"), ("kind", "left"),
-                       ("attributes", "left"), ("cells", "right"), ("period", "left"),
-                       ("sha256", "left"), ("source", "left"), ("imported", "left"))  # fmt: skip
+    table = make_table(
+        ("", "left"),
+        ("id", "right"),
+        ("name", "left"),
+        ("kind", "left"),
+        ("attributes", "left"),
+        ("cells", "right"),
+        ("period", "left"),
+        ("sha256", "left"),
+        ("source", "left"),
+        ("imported", "left"),
+    )
     rows = [
-        ["*" if k.id == current else "", str(k.id), k.name, k.kind, " x ".join(k.attributes),
-         str(k.cells), k.period, k.sha256[:12], k.source, k.imported_at[:19]]
+        [
+            "*" if k.id == current else "",
+            str(k.id),
+            k.name,
+            k.kind,
+            " x ".join(k.attributes),
+            str(k.cells),
+            k.period,
+            k.sha256[:12],
+            k.source,
+            k.imported_at[:19],
+        ]
         for k in kept
-    ]  # fmt: skip
+    ]
     print_rows(table, rows, optional=("source", "imported", "sha256"), whole=("period",))
     if current is None:
         echo("none in force: comparisons make no production estimate (`evaltui traffic use`)")
@@ -85,13 +107,26 @@ def traffic_show(ctx: click.Context, ref: str | None, as_json: bool) -> None:
             raise NotFoundError("no traffic weights in force; name some (`evaltui traffic`)")
         weights = traffic_store.weights(store, kept)
     cells = [
-        {**dict(zip(weights.attributes, c.values, strict=True)), weights.kind: c.amount,
-         "share": round(c.share, 6), "line": c.line}
+        {
+            **dict(zip(weights.attributes, c.values, strict=True)),
+            weights.kind: c.amount,
+            "share": round(c.share, 6),
+            "line": c.line,
+        }
         for c in weights.cells
-    ]  # fmt: skip
+    ]
     if as_json:
-        echo(safe_json({**kept.provenance(), "format": kept.format, "total": weights.total,
-                        "normalised": weights.normalised, "cells": cells}))  # fmt: skip
+        echo(
+            safe_json(
+                {
+                    **kept.provenance(),
+                    "format": kept.format,
+                    "total": weights.total,
+                    "normalised": weights.normalised,
+                    "cells": cells,
+                }
+            )
+        )
         return
     echo(f"{kept.label}: {weights.source}")
     echo(f"period {weights.period}; {kept.format} file {kept.source_path}; sha256 {kept.sha256}")
@@ -100,10 +135,13 @@ def traffic_show(ctx: click.Context, ref: str | None, as_json: bool) -> None:
     cols = [(a, "left") for a in weights.attributes] + [(weights.kind, "right"), ("share", "right")]
     table = make_table(*cols)
     rows = [
-        [*c.values, f"{c.amount:,}" if weights.kind == "count" else f"{c.amount:g}",
-         f"{c.share:.1%}"]
+        [
+            *c.values,
+            f"{c.amount:,}" if weights.kind == "count" else f"{c.amount:g}",
+            f"{c.share:.1%}",
+        ]
         for c in weights.cells
-    ]  # fmt: skip
+    ]
     print_rows(table, rows)
 
 

@@ -34,10 +34,12 @@ from evaltui.textsafe import one_line, safe_json, visible
     "--adjudicate", is_flag=True, help="This finding settles a disagreement between reviewers."
 )
 @click.option(
-    "--step", "step_no", type=click.IntRange(min=1),
+    "--step",
+    "step_no",
+    type=click.IntRange(min=1),
     help="Agent runs: the N-th tool call of the case's aligned path is where the failure is "
     "(evaltui case BASE CAND KEY lists them); goes with --class.",
-)  # fmt: skip
+)
 @click.pass_context
 def label_cmd(
     ctx: click.Context,
@@ -140,9 +142,17 @@ def findings_list(
     if not rows:
         echo("No findings match.")
         return
-    table = make_table(("case", "left"), ("state", "left"), ("class", "left"), ("owner", "left"),
-                   ("verdict", "left"), ("reviewers", "left"), ("note", "left"),
-                   ("baseline", "left"), ("candidate", "left"))  # fmt: skip
+    table = make_table(
+        ("case", "left"),
+        ("state", "left"),
+        ("class", "left"),
+        ("owner", "left"),
+        ("verdict", "left"),
+        ("reviewers", "left"),
+        ("note", "left"),
+        ("baseline", "left"),
+        ("candidate", "left"),
+    )
     print_rows(
         table,
         [
@@ -259,22 +269,32 @@ def findings_export(
     echo(f"wrote {n:,} findings to {visible(str(file))}{signed}")
 
 
-def _export_otlp(ctx: click.Context, file: Path | None, baseline: str | None,
-                 candidate: str | None, sign_key: Path | None, otlp: bool,
-                 endpoint: str | None) -> None:  # fmt: skip
+def _export_otlp(
+    ctx: click.Context,
+    file: Path | None,
+    baseline: str | None,
+    candidate: str | None,
+    sign_key: Path | None,
+    otlp: bool,
+    endpoint: str | None,
+) -> None:
     from evaltui.exporters import findings_otlp  # load time: only --otlp exports spans
 
     if not otlp or sign_key or (file is None and not endpoint):
-        raise click.UsageError("--endpoint goes with --otlp; --otlp takes FILE or --endpoint "
-                               "URL (or both), and no --sign")  # fmt: skip
+        raise click.UsageError(
+            "--endpoint goes with --otlp; --otlp takes FILE or --endpoint "
+            "URL (or both), and no --sign"
+        )
     if file is not None:
         check_writable(file)
     with open_store(store_path(ctx)) as store:
         n, sent = findings_otlp.export(
-            store, file, endpoint,
+            store,
+            file,
+            endpoint,
             base=resolve_run(store, baseline) if baseline else None,
             cand=resolve_run(store, candidate) if candidate else None,
-        )  # fmt: skip
+        )
     where = [f"to {visible(str(file))}"] if file else []
     where += [f"to {visible(endpoint)} ({sent} request(s))"] if endpoint else []
     echo(f"wrote {n:,} findings as gen_ai.evaluation.result events {' and '.join(where)}")
@@ -317,8 +337,10 @@ def findings_import(
     if out.signer:
         who = f"signed by {visible(out.signer, limit=80)} (verified)"
     elif out.signature.startswith("signed"):
-        who = ("signed, but not verified here (no allowed-signers file: `evaltui findings signers "
-               "FILE` or --allowed-signers): kept as unverified")  # fmt: skip
+        who = (
+            "signed, but not verified here (no allowed-signers file: `evaltui findings signers "
+            "FILE` or --allowed-signers): kept as unverified"
+        )
     else:
         who = "unsigned: kept as unverified"
     echo(
@@ -410,8 +432,14 @@ def findings_agreement(
     def f(x: float | None, pct: bool = False) -> str:
         return "-" if x is None else (f"{x:.0%}" if pct else f"{x:.3f}")
 
-    table = make_table(("reviewers", "left"), ("cases", "right"), ("class agree", "right"),
-                   ("class kappa", "right"), ("verdict agree", "right"), ("verdict kappa", "right"))  # fmt: skip
+    table = make_table(
+        ("reviewers", "left"),
+        ("cases", "right"),
+        ("class agree", "right"),
+        ("class kappa", "right"),
+        ("verdict agree", "right"),
+        ("verdict kappa", "right"),
+    )
     print_rows(
         table,
         [

@@ -5,7 +5,7 @@ connection (the wide result rows are never read: per-case outcomes and fingerpri
 in `run_cases`). Everything else (counts, the segment table, pages of changed cases,
 neighbours, the gate's measures) is a query on that table. This module is the only one
 that names the temporary tables; the store's tables are named by their owners
-(store/runs.py and triage.py, "the comparison's reads"), whose fragments it composes
+(store/runs/ and review/triage/joins.py, "the comparison's reads"), whose fragments it composes
 (docs/compare.md).
 """
 
@@ -29,26 +29,22 @@ from evaltui.compare.rows import (
     case_row,
     check_dimensions,
     declared_reducer,
-    declared_reducers,
     default_dimensions,
     read_detail,
-    reducer_note,
     risk_dimension,
     run_ref,
 )
 from evaltui.compare.summary import (
     CompareSummary,
-    Coverage,
     CriterionFlips,
-    LimitHits,
-    NewInCandidate,
-    RunInfo,
     SegmentRecord,
     segment_table,
+    summarise,
 )
 from evaltui.errors import InputError
 from evaltui.models import CASE_STATUSES, StepRef
 from evaltui.review import triage
+from evaltui.review.triage import joins
 from evaltui.review.triage_state import SHOWN_STATE, TRIAGED, TRUSTED
 from evaltui.store import runs
 from evaltui.store.store import Store
@@ -248,10 +244,17 @@ class Comparison:
             kind, c = divmod(kind, 3)
             kind, b = divmod(kind, 3)
             st, ch = divmod(kind, 16)  # room for 16 change kinds (there are 10)
-            out.append((
-                statuses[st], CHANGES[ch], None if b == 2 else b, None if c == 2 else c,
-                None if f == 2 else f, *self.set_values.get(attr_set, empty), n,
-            ))  # fmt: skip
+            out.append(
+                (
+                    statuses[st],
+                    CHANGES[ch],
+                    None if b == 2 else b,
+                    None if c == 2 else c,
+                    None if f == 2 else f,
+                    *self.set_values.get(attr_set, empty),
+                    n,
+                )
+            )
         return out
 
     def _tally(self) -> list[tuple[Any, ...]]:
@@ -382,8 +385,10 @@ class Comparison:
         elif flt.triage == "disagreement":
             clauses.append("ct.state = 'disagreement'")
         elif flt.triage == "noted":  # a verified note and no class (#29): not triage
-            clauses.append("COALESCE(ct.classes, '[]') = '[]' AND t.case_id IN "
-                           "(SELECT value FROM json_each(?))")  # fmt: skip
+            clauses.append(
+                "COALESCE(ct.classes, '[]') = '[]' AND t.case_id IN "
+                "(SELECT value FROM json_each(?))"
+            )
             with self._lock:
                 noted = triage.noted_cases(self.conn, self.baseline.id, self.candidate.id)
             params.append(json.dumps(noted))
@@ -440,7 +445,7 @@ class Comparison:
         """`rows` of the classification (t) with their case (k), segment values (g) and triage (ct)."""
         return (
             f"{runs.with_cases(rows, f'{self.table}_sets')} "
-            f"{triage.triage_join(self.baseline.id, self.candidate.id)}"
+            f"{joins.triage_join(self.baseline.id, self.candidate.id)}"
         )
 
     def _row(self, r: Sequence[Any]) -> CaseRow:
@@ -544,7 +549,7 @@ class Comparison:
         where, params = self._status_clause()
         with self._lock:
             rows = self.conn.execute(
-                f"SELECT t.change, COUNT(*) {triage.triaged_in(self.table)} "
+                f"SELECT t.change, COUNT(*) {joins.triaged_in(self.table)} "
                 f"AND t.{where} AND {TRIAGED} GROUP BY t.change",
                 [self.baseline.id, self.candidate.id, *params],
             ).fetchall()
@@ -719,29 +724,4 @@ class Comparison:
         """The comparison summarised: `evaltui compare --json` prints its dump (docs/compare.md).
         `with_keys`: the changed cases' keys; `with_criteria`: the criteria's flips (reads
         the wide rows)."""
-        counts = self.counts()
-        trio = (self.baseline, self.candidate, self.fallback)
-        # flags beside verdicts: the cases with a sample that hit a limit
-        hits = {
-            s: self.rows_where("k.case_key", f"t.{s[0]}_nl > 0") for s in ("baseline", "candidate")
-        }
-        return CompareSummary(
-            baseline=RunInfo.of(self.baseline),
-            candidate=RunInfo.of(self.candidate),
-            fallback=RunInfo.of(self.fallback) if self.fallback else None,
-            reducer=self.reducer.label,
-            declared_reducers=declared_reducers(*trio),
-            reducer_note=reducer_note(self.reducer, *trio),
-            correction=self.correction,
-            statuses=sorted(self.statuses),
-            excluded={k: v for k, v in self.status_counts().items() if k not in self.statuses},
-            dimensions=self.dimensions,
-            counts=counts,
-            coverage=Coverage(added=counts["added"], dropped=counts["dropped"]),
-            segments=self.segments(),
-            criteria=self.criterion_changes() if with_criteria else None,
-            changed=self.changed_keys(CHANGED) if with_keys else None,
-            limit_hits=LimitHits(**{s: [r[0] for r in rows] for s, rows in hits.items()}),
-            new_in_candidate=NewInCandidate.of(*self.new_failure_modes()),
-            tools=self.tool_stats(),
-        )
+        return summarise(self, with_keys=with_keys, with_criteria=with_criteria)

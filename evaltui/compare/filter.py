@@ -33,8 +33,16 @@ class Filter:
     @property
     def plain(self) -> bool:
         """Only change kinds (and statuses): answerable from the comparison's tally."""
-        return not (self.segment or self.text or self.triage or self.failure_class or self.owner
-                    or self.tool or self.source or self.divergence)  # fmt: skip
+        return not (
+            self.segment
+            or self.text
+            or self.triage
+            or self.failure_class
+            or self.owner
+            or self.tool
+            or self.source
+            or self.divergence
+        )
 
     def describe(self) -> str:
         parts = []
@@ -106,9 +114,16 @@ class Filter:
                 changes = frozenset({"tools_changed"})
             else:
                 rest.append(w)
-        return self.with_(text=" ".join(rest), triage=triage_state, failure_class=cls, owner=owner,
-                          tool=tool, source=source, divergence=divergence,
-                          changes=changes)  # fmt: skip
+        return self.with_(
+            text=" ".join(rest),
+            triage=triage_state,
+            failure_class=cls,
+            owner=owner,
+            tool=tool,
+            source=source,
+            divergence=divergence,
+            changes=changes,
+        )
 
 
 # What the app's `f` key cycles through.

@@ -78,8 +78,13 @@ class Reducer:
         amounts to when a case's reduced value passes at 1.0 (docs/compare.md): None for
         one with no such rule here (a custom reducer, or pass_at_k without the epochs)."""
         t = name.strip().lower().replace("-", "_")
-        simple = {"max": "best", "min": "worst", "mode": "majority", "median": "majority",
-                  "mean": "worst"}  # fmt: skip
+        simple = {
+            "max": "best",
+            "min": "worst",
+            "mode": "majority",
+            "median": "majority",
+            "mean": "worst",
+        }
         if t in simple:
             return cls(simple[t])
         m = re.fullmatch(r"at_least_(\d+)", t)

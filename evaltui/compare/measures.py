@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from evaltui.compare.engine import Comparison
+from evaltui.compare.families import CALIBRATION, PRODUCTION, WHICH
 from evaltui.compare.kinds import RANK
 from evaltui.compare.metric import (
     KEYS_LIMIT,
@@ -25,7 +26,6 @@ from evaltui.compare.metric import (
     NameKind,
     Param,
     Scoped,
-    labelled_audit,
     labelled_class,
     labelled_new,
     labelled_nothing,
@@ -250,124 +250,152 @@ _TOOL = Param(
 )
 _FOR_OWNER = Param("for_owner", "owner", "only the findings this owner holds")
 
-METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("pass_rate", "candidate pass rate", "rate", _pass_rate("t.c_pass")),
-    Metric("pass_rate_delta", "candidate minus baseline pass rate over paired cases (-0.02 is 2 points)",
-           "points", _pass_rate_delta),
-    Metric("regressions", "cases that went pass -> fail or error", "count", _regressions),
-    Metric("untriaged_regressions", "regressions not triaged: no verified finding gives them a failure class or a verdict (an owner or a note alone does not triage)", "count", _untriaged_regressions, labelled=labelled_nothing),
-    Metric("findings_of_class", "cases whose finding has failure class `class` (e.g. any `unsafe_tool_action`)",
-           "count", _findings_of_class, (_CLASS, _TOOL), labelled=labelled_class),
-    Metric("open_findings", "cases whose verified finding is not settled (verdict empty or `real_regression`); "
-           "`for_owner` narrows", "count", _open_findings, (_FOR_OWNER,), labelled=labelled_open),
-    Metric("worst_of_n_pass_rate", "candidate pass rate when a case passes only if every sample passes",
-           "rate", _pass_rate("(t.c_np = t.c_n)")),
-    Metric("p95_latency", "candidate p95 latency (nearest rank, over samples)", "ms", _p95_latency,
-           reads=("latency_ms",)),
-    Metric("p95_latency_delta", "candidate p95 minus baseline p95", "ms", _p95_latency_delta,
-           reads=("latency_ms",)),
-    Metric("cost_delta", "relative change of total cost over paired cases (0.25 = +25%)", "relative",
-           _cost_delta, reads=("cost",)),
-    Metric("disagreements", "cases in reviewer disagreement", "count", _disagreements,
-           labelled=labelled_nothing),
-    Metric("new_failure_modes", "candidate-failing cases with a failure class no baseline-failing case has "
-           "(a failure mode the baseline never had; its classes are the evidence)", "count", _new_failure_modes,
-           labelled=labelled_new),
-    Metric("significant_regression", "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
-           "flag", _significant_regression),
-    Metric("dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases),
-    Metric("candidate_vs_fallback", "candidate minus fallback pass rate over cases both ran", "points",
-           _candidate_vs_fallback),
-    Metric("unverified_findings", "cases holding a finding from a file whose signature was not verified (the only metric such a finding moves)",
-           "count", _unverified_findings),
-    Metric("limit_hits", "candidate cases with a sample that hit a message, token or time limit, "
-           "whatever its verdict (docs/formats.md, Limits: the one rule)", "count", _limit_hits),
-    Metric("unscored_cases", "candidate cases with no verdict at all (predict-only, metrics-only runs)",
-           "count", _unscored_cases),
-)}  # fmt: skip
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("pass_rate", "candidate pass rate", "rate", _pass_rate("t.c_pass")),
+        Metric(
+            "pass_rate_delta",
+            "candidate minus baseline pass rate over paired cases (-0.02 is 2 points)",
+            "points",
+            _pass_rate_delta,
+        ),
+        Metric("regressions", "cases that went pass -> fail or error", "count", _regressions),
+        Metric(
+            "untriaged_regressions",
+            "regressions not triaged: no verified finding gives them a failure class or a verdict (an owner or a note alone does not triage)",
+            "count",
+            _untriaged_regressions,
+            labelled=labelled_nothing,
+        ),
+        Metric(
+            "findings_of_class",
+            "cases whose finding has failure class `class` (e.g. any `unsafe_tool_action`)",
+            "count",
+            _findings_of_class,
+            (_CLASS, _TOOL),
+            labelled=labelled_class,
+        ),
+        Metric(
+            "open_findings",
+            "cases whose verified finding is not settled (verdict empty or `real_regression`); "
+            "`for_owner` narrows",
+            "count",
+            _open_findings,
+            (_FOR_OWNER,),
+            labelled=labelled_open,
+        ),
+        Metric(
+            "worst_of_n_pass_rate",
+            "candidate pass rate when a case passes only if every sample passes",
+            "rate",
+            _pass_rate("(t.c_np = t.c_n)"),
+        ),
+        Metric(
+            "p95_latency",
+            "candidate p95 latency (nearest rank, over samples)",
+            "ms",
+            _p95_latency,
+            reads=("latency_ms",),
+        ),
+        Metric(
+            "p95_latency_delta",
+            "candidate p95 minus baseline p95",
+            "ms",
+            _p95_latency_delta,
+            reads=("latency_ms",),
+        ),
+        Metric(
+            "cost_delta",
+            "relative change of total cost over paired cases (0.25 = +25%)",
+            "relative",
+            _cost_delta,
+            reads=("cost",),
+        ),
+        Metric(
+            "disagreements",
+            "cases in reviewer disagreement",
+            "count",
+            _disagreements,
+            labelled=labelled_nothing,
+        ),
+        Metric(
+            "new_failure_modes",
+            "candidate-failing cases with a failure class no baseline-failing case has "
+            "(a failure mode the baseline never had; its classes are the evidence)",
+            "count",
+            _new_failure_modes,
+            labelled=labelled_new,
+        ),
+        Metric(
+            "significant_regression",
+            "1 when the pass rate fell and the exact McNemar p < `alpha`, else 0",
+            "flag",
+            _significant_regression,
+        ),
+        Metric(
+            "dropped_cases", "baseline cases the candidate did not run", "count", _dropped_cases
+        ),
+        Metric(
+            "candidate_vs_fallback",
+            "candidate minus fallback pass rate over cases both ran",
+            "points",
+            _candidate_vs_fallback,
+        ),
+        Metric(
+            "unverified_findings",
+            "cases holding a finding from a file whose signature was not verified (the only metric such a finding moves)",
+            "count",
+            _unverified_findings,
+        ),
+        Metric(
+            "limit_hits",
+            "candidate cases with a sample that hit a message, token or time limit, "
+            "whatever its verdict (docs/formats.md, Limits: the one rule)",
+            "count",
+            _limit_hits,
+        ),
+        Metric(
+            "unscored_cases",
+            "candidate cases with no verdict at all (predict-only, metrics-only runs)",
+            "count",
+            _unscored_cases,
+        ),
+    )
+}
 
 # -- calibration: figures corrected for the grader's errors (compare/calibrated.py,
 # docs/calibration.md) -------------------------------------------------------------------------
 
-_CRITERION = Param(
-    "criterion",
-    "criterion",
-    "the criterion people judged; `verdict` (the default) is the result's own verdict",
-)
-
-
-def _calibration(name: str) -> Callable[[Scoped], Measured]:
-    """The measure `name` of compare/calibrated.py, loaded when a rule first measures one."""
-
-    def measure(q: Scoped) -> Measured:
-        from evaltui.compare import calibrated  # load time: judgments and estimators when used
-
-        fn: Callable[..., Measured] = getattr(calibrated, name)
-        return fn(q.cmp, q.where, q.sql_params, q.args, q.alpha)
-
-    return measure
-
-
-_CALIBRATION = (
-    Metric("calibrated_pass_rate", "candidate pass rate on `criterion` corrected for the grader's errors (Rogan-Gladen, from the candidate's judged results); no data when refused",
-           "rate", _calibration("calibrated_pass_rate"), (_CRITERION,)),
-    Metric("calibrated_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, each corrected for the grader's errors; no data when refused",
-           "points", _calibration("calibrated_pass_rate_delta"), (_CRITERION,)),
-    Metric("grader_pass_rate_delta", "candidate minus baseline pass rate on `criterion` over paired results, as the grader scored it (the raw twin of calibrated_pass_rate_delta)",
-           "points", _calibration("grader_pass_rate_delta"), (_CRITERION,)),
-    Metric("verified_pass_rate_delta", "net change the triage audits support: confirmed regressions and improvements, the unaudited ones estimated from the audited share",
-           "points", _calibration("verified_pass_rate_delta"), labelled=labelled_audit),
-    Metric("grader_tpr_lower", "Clopper-Pearson lower bound of the grader's TPR on `criterion`, from the judgments of both runs",
-           "rate", _calibration("grader_tpr_lower"), (_CRITERION,)),
-    Metric("grader_tnr_lower", "Clopper-Pearson lower bound of the grader's TNR on `criterion`, from the judgments of both runs",
-           "rate", _calibration("grader_tnr_lower"), (_CRITERION,)),
-    Metric("judged_results", "results in scope with an agreed blind judgment on `criterion` (both runs)",
-           "count", _calibration("judged_results"), (_CRITERION,)),
-    Metric("reviewer_accuracy_lower", "lowest Wilson lower bound of accuracy on hidden gold among the reviewers whose judgments calibrate `criterion` (0 for one who answered no gold)",
-           "rate", _calibration("reviewer_accuracy_lower"), (_CRITERION,)),
-)  # fmt: skip
-METRICS.update({m.name: m for m in _CALIBRATION})
+METRICS.update({m.name: m for m in CALIBRATION})
 # the metrics that measure calibration: a policy that uses one records the calibration
-CALIBRATION_METRICS = frozenset(m.name for m in _CALIBRATION)
+CALIBRATION_METRICS = frozenset(m.name for m in CALIBRATION)
 
 # Metrics whose value rests on the grader's verdicts (on `criterion`, or the result's own):
 # a rule on one lacks evidence when the policy's [calibration] requires that criterion and
 # it is not calibrated to the standard (gate/calibration.py).
-READS_GRADER = frozenset({
-    "pass_rate", "pass_rate_delta", "regressions", "untriaged_regressions", "worst_of_n_pass_rate",
-    "significant_regression", "candidate_vs_fallback", "calibrated_pass_rate",
-    "calibrated_pass_rate_delta", "grader_pass_rate_delta",
-    "weighted_pass_rate", "weighted_pass_rate_delta",  # each cell's rate is the grader's (#28)
-})  # fmt: skip
+READS_GRADER = frozenset(
+    {
+        "pass_rate",
+        "pass_rate_delta",
+        "regressions",
+        "untriaged_regressions",
+        "worst_of_n_pass_rate",
+        "significant_regression",
+        "candidate_vs_fallback",
+        "calibrated_pass_rate",
+        "calibrated_pass_rate_delta",
+        "grader_pass_rate_delta",
+        "weighted_pass_rate",
+        "weighted_pass_rate_delta",  # each cell's rate is the grader's (#28)
+    }
+)
 
 # -- production: figures weighted by traffic (#28, compare/production.py, docs/production.md) --
 
-_BOUND = Param("bound", "bound", "which end of the estimate's 95% interval the rule reads")
-_BASIS = Param("basis", "basis", "`covered`: traffic the eval cases cover, renormalised; "
-               "`worst` / `best`: all traffic, the uncovered share counted at its worst / best")  # fmt: skip
-
-
-def _production(which: Which) -> Callable[[Scoped], Measured]:
-    def measure(q: Scoped) -> Measured:
-        if q.production is None:  # gate/production.py refuses such a rule first
-            raise InputError("policy", "a weighted metric needs traffic weights")
-        return q.production.measure(q.cmp, which, q.args)
-
-    return measure
-
-
-_PRODUCTION = (
-    Metric("weighted_pass_rate", "candidate pass rate weighted by production traffic: each segment's rate times its share of the traffic weights (Monte Carlo 95% interval)",
-           "rate", _production("rate"), (_BOUND, _BASIS)),
-    Metric("weighted_pass_rate_delta", "paired candidate minus baseline pass rate weighted by production traffic",
-           "points", _production("delta"), (_BOUND, _BASIS)),
-    Metric("uncovered_traffic", "share of production traffic in segments with no eval case (or fewer than [production] min_n)",
-           "rate", _production("uncovered"), (_BOUND,)),
-)  # fmt: skip
-METRICS.update({m.name: m for m in _PRODUCTION})
+METRICS.update({m.name: m for m in PRODUCTION})
 # the metrics that read the traffic weights, and the figure each reads (gate/production.py)
-_WHICH: tuple[Which, ...] = ("rate", "delta", "uncovered")
-PRODUCTION_METRICS: dict[str, Which] = {m.name: w for m, w in zip(_PRODUCTION, _WHICH, strict=True)}
+PRODUCTION_METRICS: dict[str, Which] = {m.name: w for m, w in zip(PRODUCTION, WHICH, strict=True)}
 
 # every parameter any metric takes, by key (one Param per key: the same key names one kind)
 PARAMS: dict[str, Param] = {p.key: p for m in METRICS.values() for p in m.params}

@@ -54,8 +54,11 @@ def first_divergences(
     recorded no paths."""
     if not (baseline.has_paths or candidate.has_paths):
         return
-    pairs = zip(_run_trajectories(conn, baseline.id, case_ids),
-                _run_trajectories(conn, candidate.id, case_ids), strict=True)  # fmt: skip
+    pairs = zip(
+        _run_trajectories(conn, baseline.id, case_ids),
+        _run_trajectories(conn, candidate.id, case_ids),
+        strict=True,
+    )
     for case_id, (base, cand) in zip(case_ids, pairs, strict=True):
         found = first_divergence(base, cand)
         if found is not None:

@@ -207,8 +207,9 @@ class Production:
         for role in ("candidate", "baseline"):
             e = est.rates[role]
             for s in e.segments if e else ():
-                row = rows.setdefault(s.key, {"values": _cell(self.attributes, s.key),
-                                              "share": round(s.share, 6)})  # fmt: skip
+                row = rows.setdefault(
+                    s.key, {"values": _cell(self.attributes, s.key), "share": round(s.share, 6)}
+                )
                 row[f"{role}_n"] = s.n
                 row[role] = None if s.point is None else round(s.point, 6)
                 if role == "candidate":
@@ -286,10 +287,11 @@ def headline(pe: Mapping[str, Any]) -> list[str]:
         cells = [", ".join(f"{a}={v}" for a, v in cell.items()) for cell in cand["uncovered"]]
         shown = "; ".join(cells[:4]) + (f"; {len(cells) - 4} more" if len(cells) > 4 else "")
         lines.append(
-            f"uncovered traffic {u:.1%}" + (f" ({shown})" if shown else "")
+            f"uncovered traffic {u:.1%}"
+            + (f" ({shown})" if shown else "")
             + f"; all traffic, uncovered at worst-best: {cand['worst']['point']:.1%}-"
             f"{cand['best']['point']:.1%}"
-        )  # fmt: skip
+        )
     if pe.get("note"):
         lines.append(f"note: {pe['note']}")
     lines += [f"note: {m}" for m in pe.get("unknown_names", [])[:5]]

@@ -155,18 +155,42 @@ def run_ref(conn: sqlite3.Connection, run_id: int) -> RunRef:
         declared = listed[0] if listed else None
     epochs = row[9] if isinstance(row[9], int) else None
     return RunRef(
-        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"),
-        json.loads(row[7] or "[]"), declared if isinstance(declared, str) else None, epochs,
-        bool(row[10]), listed,
-    )  # fmt: skip
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        json.loads(row[6] or "{}"),
+        json.loads(row[7] or "[]"),
+        declared if isinstance(declared, str) else None,
+        epochs,
+        bool(row[10]),
+        listed,
+    )
 
 
 # The reference answer, in the names tools give it in a case's fields (lm-eval's doc
 # `answer`/`label`/`target`, ...): never a segment by default (--segments can still name it).
-GOLD_FIELDS = frozenset({
-    "answer", "answers", "label", "labels", "target", "targets", "gold", "golds", "ideal",
-    "expected", "expected_output", "solution", "correct", "reference", "references",
-})  # fmt: skip
+GOLD_FIELDS = frozenset(
+    {
+        "answer",
+        "answers",
+        "label",
+        "labels",
+        "target",
+        "targets",
+        "gold",
+        "golds",
+        "ideal",
+        "expected",
+        "expected_output",
+        "solution",
+        "correct",
+        "reference",
+        "references",
+    }
+)
 
 
 def is_gold(name: str) -> bool:
@@ -186,9 +210,10 @@ def default_dimensions(runs: Iterable[RunRef]) -> list[str]:
                 many.add(key)
             merged.setdefault(key, set()).update(values)
     dims = [
-        k for k, v in merged.items()
+        k
+        for k, v in merged.items()
         if k not in many and not is_gold(k) and 2 <= len(v) <= MAX_SEGMENT_VALUES
-    ]  # fmt: skip
+    ]
     preferred = ["task", "risk", "risk_tier", "source_quality", "intent", "segment"]
     return sorted(dims, key=lambda k: (preferred.index(k) if k in preferred else len(preferred), k))
 
@@ -225,16 +250,27 @@ def case_row(r: Sequence[Any], dimensions: Sequence[str]) -> CaseRow:
         return "error" if errors else "fail"
 
     return CaseRow(
-        case_id=r[0], suite=r[1], case_key=r[2], change=CHANGES[r[3]], ord=r[4], status=r[5],
+        case_id=r[0],
+        suite=r[1],
+        case_key=r[2],
+        change=CHANGES[r[3]],
+        ord=r[4],
+        status=r[5],
         baseline=verdict(r[6], r[7], r[9]),
         candidate=verdict(r[10], r[11], r[13] or None),
         fallback=None if r[14] is None else ("pass" if r[14] else "fail"),
         baseline_samples=(int(r[8] or 0), int(r[9] or 0)),
         candidate_samples=(int(r[12] or 0), int(r[13] or 0)),
-        segments={d: (None if v is None else str(v)) for d, v in zip(dimensions, r[21:], strict=True)},
-        triage_state=r[15], triage_class=r[16], triage_owner=r[17], triage_verdict=r[18],
-        baseline_limits=int(r[19] or 0), candidate_limits=int(r[20] or 0),
-    )  # fmt: skip
+        segments={
+            d: (None if v is None else str(v)) for d, v in zip(dimensions, r[21:], strict=True)
+        },
+        triage_state=r[15],
+        triage_class=r[16],
+        triage_owner=r[17],
+        triage_verdict=r[18],
+        baseline_limits=int(r[19] or 0),
+        candidate_limits=int(r[20] or 0),
+    )
 
 
 def declared_reducer(baseline: RunRef, candidate: RunRef, pick: str | None = None) -> Reducer:
@@ -283,8 +319,9 @@ def declared_reducers(
     return out
 
 
-def reducer_note(reducer: Reducer, baseline: RunRef, candidate: RunRef,
-                 fallback: RunRef | None) -> str | None:  # fmt: skip
+def reducer_note(
+    reducer: Reducer, baseline: RunRef, candidate: RunRef, fallback: RunRef | None
+) -> str | None:
     """A line saying the logs declared another reducer than `reducer`, or None."""
     epochs = candidate.epochs or baseline.epochs
     runs = [r for r in (baseline, candidate, fallback) if r is not None]

@@ -10,13 +10,17 @@ decided on the unrounded p-values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evaltui.compare.rows import RunRef
+from evaltui.compare.kinds import CHANGED
+from evaltui.compare.rows import RunRef, declared_reducers, reducer_note
 from evaltui.stats import ALPHA, holm, mcnemar_exact, wilson
 from evaltui.trajectory import ToolStats
+
+if TYPE_CHECKING:  # the engine builds these records, and is read here for them
+    from evaltui.compare.engine import Comparison
 
 
 class _Model(BaseModel):
@@ -260,3 +264,32 @@ class CompareSummary(_Model):
         """The JSON data (`criteria` and `changed` only when they were read)."""
         unread = {k for k in ("criteria", "changed") if getattr(self, k) is None}
         return self.model_dump(mode="json", by_alias=True, exclude=unread)
+
+
+def summarise(cmp: Comparison, *, with_keys: bool, with_criteria: bool) -> CompareSummary:
+    """`Comparison.summary()`: the record `evaltui compare --json` prints, read from the
+    comparison's public reads."""
+    counts = cmp.counts()
+    trio = (cmp.baseline, cmp.candidate, cmp.fallback)
+    # flags beside verdicts: the cases with a sample that hit a limit
+    hits = {s: cmp.rows_where("k.case_key", f"t.{s[0]}_nl > 0") for s in ("baseline", "candidate")}
+    return CompareSummary(
+        baseline=RunInfo.of(cmp.baseline),
+        candidate=RunInfo.of(cmp.candidate),
+        fallback=RunInfo.of(cmp.fallback) if cmp.fallback else None,
+        reducer=cmp.reducer.label,
+        declared_reducers=declared_reducers(*trio),
+        reducer_note=reducer_note(cmp.reducer, *trio),
+        correction=cmp.correction,
+        statuses=sorted(cmp.statuses),
+        excluded={k: v for k, v in cmp.status_counts().items() if k not in cmp.statuses},
+        dimensions=cmp.dimensions,
+        counts=counts,
+        coverage=Coverage(added=counts["added"], dropped=counts["dropped"]),
+        segments=cmp.segments(),
+        criteria=cmp.criterion_changes() if with_criteria else None,
+        changed=cmp.changed_keys(CHANGED) if with_keys else None,
+        limit_hits=LimitHits(**{s: [r[0] for r in rows] for s, rows in hits.items()}),
+        new_in_candidate=NewInCandidate.of(*cmp.new_failure_modes()),
+        tools=cmp.tool_stats(),
+    )

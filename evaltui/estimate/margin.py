@@ -222,9 +222,13 @@ def _value(plan: Plan, items: Sequence[Item], basis: Basis, bound: Bound) -> flo
 
 
 def _search(
-    value: Callable[[int], float], crossed: Callable[[float], bool], target: float,
-    now: float, hi: int, guess: int,
-) -> int | None:  # fmt: skip
+    value: Callable[[int], float],
+    crossed: Callable[[float], bool],
+    target: float,
+    now: float,
+    hi: int,
+    guess: int,
+) -> int | None:
     """The k in 1..hi with crossed(value(k)) and not crossed(value(k - 1)) (k = 0 is now,
     not crossed); None when value(hi) has not crossed. Brackets the crossing from `guess`
     by extrapolating the line through (0, now) and the last probe, then narrows it by

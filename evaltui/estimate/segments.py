@@ -272,9 +272,12 @@ def pairwise(leaves: list[array[float]]) -> list[list[array[float]]]:
     levels = [leaves]
     while len(levels[-1]) > 1:
         below = levels[-1]
-        levels.append([
-            array("d", map(float.__add__, below[j], below[j + 1])) if j + 1 < len(below)
-            else below[j]
-            for j in range(0, len(below), 2)
-        ])  # fmt: skip
+        levels.append(
+            [
+                array("d", map(float.__add__, below[j], below[j + 1]))
+                if j + 1 < len(below)
+                else below[j]
+                for j in range(0, len(below), 2)
+            ]
+        )
     return levels

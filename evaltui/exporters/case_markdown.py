@@ -57,8 +57,12 @@ def case_markdown(row: Any, detail: Any, reducer: Any, history: list[Any]) -> st
         samples = getattr(detail, role)
         if samples:
             s = samples[0]
-            out += ["", f"**{role.capitalize()} output** (sample {s.epoch}, {md(s.verdict)})", "",
-                    fenced(s.output, s.output_length)]  # fmt: skip
+            out += [
+                "",
+                f"**{role.capitalize()} output** (sample {s.epoch}, {md(s.verdict)})",
+                "",
+                fenced(s.output, s.output_length),
+            ]
     notes = [f for f in history if f.note][-5:]
     if notes:
         out += ["", "**Notes**", ""]

@@ -64,7 +64,9 @@ def _ids(store: Store, run: int, case: int) -> tuple[str, str] | None:
     return (m[1], m[2]) if m else None
 
 
-def records(store: Store, base: int | None = None, cand: int | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
+def records(
+    store: Store, base: int | None = None, cand: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Every finding as an OTLP/JSON log record, in the findings file's order."""
     ids: dict[tuple[int, int, int], tuple[str, str] | None] = {}
     for named in triage.in_file_order(store, base=base, cand=cand):
@@ -72,22 +74,38 @@ def records(store: Store, base: int | None = None, cand: int | None = None) -> I
         brun, crun, case = f.baseline_run, f.candidate_run, f.case_id
         if (brun, crun, case) not in ids:
             ids[brun, crun, case] = _ids(store, crun, case) or _ids(store, brun, case)
-        attrs = [_attr("gen_ai.evaluation.name", NAME),
-                 _attr("gen_ai.evaluation.score.label", f.class_key or f.verdict or f.kind)]  # fmt: skip
+        attrs = [
+            _attr("gen_ai.evaluation.name", NAME),
+            _attr("gen_ai.evaluation.score.label", f.class_key or f.verdict or f.kind),
+        ]
         if f.note:
             attrs.append(_attr("gen_ai.evaluation.explanation", f.note))
-        for k, v in (("uid", f.uid), ("kind", f.kind), ("class", f.class_key),
-                     ("class_name", f.class_name), ("owner", f.owner), ("verdict", f.verdict),
-                     ("reviewer", f.reviewer), ("undoes", f.undoes)):  # fmt: skip
+        for k, v in (
+            ("uid", f.uid),
+            ("kind", f.kind),
+            ("class", f.class_key),
+            ("class_name", f.class_name),
+            ("owner", f.owner),
+            ("verdict", f.verdict),
+            ("reviewer", f.reviewer),
+            ("undoes", f.undoes),
+        ):
             if v is not None:
                 attrs.append(_attr(f"evaltui.finding.{k}", v))
-        attrs += [_attr("evaltui.case.suite", named.suite), _attr("evaltui.case.key", named.case_key),
-                  _attr("evaltui.run.baseline", named.baseline.name),
-                  _attr("evaltui.run.candidate", named.candidate.name)]  # fmt: skip
+        attrs += [
+            _attr("evaltui.case.suite", named.suite),
+            _attr("evaltui.case.key", named.case_key),
+            _attr("evaltui.run.baseline", named.baseline.name),
+            _attr("evaltui.run.candidate", named.candidate.name),
+        ]
         record: dict[str, Any] = {
-            "timeUnixNano": _nanos(f.at), "observedTimeUnixNano": _nanos(f.at),
-            "severityNumber": 9, "severityText": "INFO", "eventName": EVENT, "attributes": attrs,
-        }  # fmt: skip
+            "timeUnixNano": _nanos(f.at),
+            "observedTimeUnixNano": _nanos(f.at),
+            "severityNumber": 9,
+            "severityText": "INFO",
+            "eventName": EVENT,
+            "attributes": attrs,
+        }
         found = ids[brun, crun, case]
         if found:
             record["traceId"], record["spanId"] = found
@@ -96,14 +114,18 @@ def records(store: Store, base: int | None = None, cand: int | None = None) -> I
 
 def requests(store: Store, base: int | None = None, cand: int | None = None) -> Iterator[str]:
     """OTLP/JSON `ExportLogsServiceRequest`s of at most BATCH records, each one line."""
-    resource = {"attributes": [_attr("service.name", "evaltui"),
-                               _attr("service.version", __version__)]}  # fmt: skip
+    resource = {
+        "attributes": [_attr("service.name", "evaltui"), _attr("service.version", __version__)]
+    }
     scope = {"name": NAME, "version": __version__}
     batch: list[dict[str, Any]] = []
 
     def line() -> str:
-        body = {"resourceLogs": [{"resource": resource,
-                                  "scopeLogs": [{"scope": scope, "logRecords": batch}]}]}  # fmt: skip
+        body = {
+            "resourceLogs": [
+                {"resource": resource, "scopeLogs": [{"scope": scope, "logRecords": batch}]}
+            ]
+        }
         return json.dumps(body, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
 
     for record in records(store, base, cand):
@@ -115,8 +137,14 @@ def requests(store: Store, base: int | None = None, cand: int | None = None) -> 
         yield line()
 
 
-def export(store: Store, path: Path | None, endpoint: str | None = None, *,
-           base: int | None = None, cand: int | None = None) -> tuple[int, int]:  # fmt: skip
+def export(
+    store: Store,
+    path: Path | None,
+    endpoint: str | None = None,
+    *,
+    base: int | None = None,
+    cand: int | None = None,
+) -> tuple[int, int]:
     """Write the findings as OTLP/JSON lines to `path` (when given) and POST them to
     `endpoint` (when given); returns (records, requests)."""
     lines = list(requests(store, base, cand))
@@ -135,10 +163,14 @@ def post(endpoint: str, body: str, what: str) -> None:
     """One OTLP/HTTP JSON request; an HTTP error, a refused connection or rejected records
     is an error naming the endpoint."""
     if not re.match(r"https?://", endpoint):
-        raise InputError(endpoint, "an http:// or https:// URL is expected (an OTLP/HTTP logs "
-                         "endpoint, such as http://127.0.0.1:4318/v1/logs)")  # fmt: skip
-    req = urllib.request.Request(endpoint, data=body.encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
+        raise InputError(
+            endpoint,
+            "an http:// or https:// URL is expected (an OTLP/HTTP logs "
+            "endpoint, such as http://127.0.0.1:4318/v1/logs)",
+        )
+    req = urllib.request.Request(
+        endpoint, data=body.encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT) as answer:
             reply = answer.read(65536)
@@ -158,5 +190,8 @@ def post(endpoint: str, body: str, what: str) -> None:
         partial = {}
     rejected = int(partial.get("rejectedLogRecords") or 0) if isinstance(partial, dict) else 0
     if rejected:
-        raise InputError(endpoint, f"the OTLP endpoint rejected {rejected} log record(s) of {what}: "
-                         f"{str(partial.get('errorMessage') or '')[:300]}")  # fmt: skip
+        raise InputError(
+            endpoint,
+            f"the OTLP endpoint rejected {rejected} log record(s) of {what}: "
+            f"{str(partial.get('errorMessage') or '')[:300]}",
+        )

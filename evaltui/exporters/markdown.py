@@ -68,13 +68,24 @@ def to_markdown(record: DecisionRecord) -> str:
         )
     lacking = [r for r in record.rules if r.insufficient]
     if lacking:
-        out += ["", "**Rules that lacked evidence** (never a pass; they trigger "
-                f"{prov.insufficient_evidence}): " + ", ".join(
-                    f"{md(r.id)} ({r.n} cases, min\\_n {r.min_n})" if not r.uncalibrated
-                    else f"{md(r.id)} ({md(r.uncalibrated)})" for r in lacking)]  # fmt: skip
-    out += ["", "### Segments", "",
-            "| segment | n | baseline | candidate | delta | fallback | pass>fail | fail>pass | p | p adj |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+        out += [
+            "",
+            "**Rules that lacked evidence** (never a pass; they trigger "
+            f"{prov.insufficient_evidence}): "
+            + ", ".join(
+                f"{md(r.id)} ({r.n} cases, min\\_n {r.min_n})"
+                if not r.uncalibrated
+                else f"{md(r.id)} ({md(r.uncalibrated)})"
+                for r in lacking
+            ),
+        ]
+    out += [
+        "",
+        "### Segments",
+        "",
+        "| segment | n | baseline | candidate | delta | fallback | pass>fail | fail>pass | p | p adj |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for s in record.segments:
         fb = s.fallback.rate if s.fallback else None
         sig = " \\*" if s.significant else ""
@@ -86,8 +97,12 @@ def to_markdown(record: DecisionRecord) -> str:
     corrected = "Holm-adjusted exact McNemar" if prov.correction == "holm" else "exact McNemar"
     out += ["", f"\\* {corrected} p < 0.05 (p: raw; p adj: adjusted across this table).", ""]
     if record.production is not None:  # #28: what users will see, and each rule's margin
-        out += ["### Production estimate", "", *(f"- {md(line, 1000)}" for line in
-                                                 production.lines(record.production)), ""]  # fmt: skip
+        out += [
+            "### Production estimate",
+            "",
+            *(f"- {md(line, 1000)}" for line in production.lines(record.production)),
+            "",
+        ]
     f = record.findings
     out += ["### Findings", "", f"{f.triaged_cases} triaged cases."]
     if f.by_class:
@@ -97,17 +112,29 @@ def to_markdown(record: DecisionRecord) -> str:
         out += ["", "| owner | open findings |", "| --- | --- |"]
         out += [f"| {md(k)} | {v} |" for k, v in f.open_by_owner.items()]
     unt = record.untriaged_regressions
-    out += ["", f"**Untriaged regressions ({len(unt)}):** " + (", ".join(md(k, 80) for k in unt[:50]) or "none")
-            + (" …" if len(unt) > 50 else "")]  # fmt: skip
+    out += [
+        "",
+        f"**Untriaged regressions ({len(unt)}):** "
+        + (", ".join(md(k, 80) for k in unt[:50]) or "none")
+        + (" …" if len(unt) > 50 else ""),
+    ]
     ret = record.retired_since_previous_decision
-    out += ["", f"**Cases retired since the previous decision ({len(ret)}):** "
-            + (", ".join(f"{md(r.case_key, 80)} ({md(r.reason or '')})" for r in ret[:50]) or "none")]  # fmt: skip
+    out += [
+        "",
+        f"**Cases retired since the previous decision ({len(ret)}):** "
+        + (", ".join(f"{md(r.case_key, 80)} ({md(r.reason or '')})" for r in ret[:50]) or "none"),
+    ]
     dis = record.open_disagreements
-    out += ["", f"**Reviewers:** {', '.join(md(r, 60) for r in record.reviewers) or 'none'}; "
-            f"open disagreements: {', '.join(md(k, 80) for k in dis) or 'none'}"]  # fmt: skip
+    out += [
+        "",
+        f"**Reviewers:** {', '.join(md(r, 60) for r in record.reviewers) or 'none'}; "
+        f"open disagreements: {', '.join(md(k, 80) for k in dis) or 'none'}",
+    ]
     out += calibration_section(record)
     out += [
-        "", "### Provenance", "",
+        "",
+        "### Provenance",
+        "",
         _run_line("baseline", prov.baseline),
         _run_line("candidate", prov.candidate),
         *([_run_line("fallback", prov.fallback)] if prov.fallback else []),
@@ -116,7 +143,7 @@ def to_markdown(record: DecisionRecord) -> str:
         _taxonomy_line(prov.taxonomy),
         f"- record content hash: `{record.content_hash}`",
         "",
-    ]  # fmt: skip
+    ]
     return "\n".join(out)
 
 
@@ -162,8 +189,12 @@ def calibration_section(record: DecisionRecord) -> list[str]:
         )
     samples = [s for c in cal.criteria for s in c.samples]
     if samples:
-        out += ["", "Samples: " + "; ".join(
-            f"{s.id} (seed {s.seed}, {s.drawn} of {s.frame_size}, frame `{s.frame_sha256[:12]}`)"
-            for s in samples
-        )]  # fmt: skip
+        out += [
+            "",
+            "Samples: "
+            + "; ".join(
+                f"{s.id} (seed {s.seed}, {s.drawn} of {s.frame_size}, frame `{s.frame_sha256[:12]}`)"
+                for s in samples
+            ),
+        ]
     return [*out, ""]

@@ -1,11 +1,11 @@
 """The gate: a policy turns a comparison into a decision, kept in the store and exported.
 
-`policy` parses and checks the TOML; `decide` measures and builds the record
-(and verifies one); `record` is the typed record; `history` keeps decisions.
+`policy` parses and checks the TOML; `decide` measures and builds the record;
+`verify` checks one against the store; `record` is the typed record; `history` keeps decisions.
 """
 
 from evaltui.gate import formats
-from evaltui.gate.decide import check_signature, evaluate, note_signed, verify
+from evaltui.gate.decide import evaluate
 from evaltui.gate.history import (
     POLICY_SETTING,
     DecisionRow,
@@ -26,6 +26,7 @@ from evaltui.gate.policy import (
     load_policy,
 )
 from evaltui.gate.record import SCHEMA, DecisionRecord, canonical, content_hash, json_schema
+from evaltui.gate.verify import check_signature, note_signed, verify
 
 __all__ = [
     "ACTIONS",

@@ -79,12 +79,17 @@ def record_decision(store: Store, record: DecisionRecord) -> int:
     with store.transaction():
         did = decisions.insert(store.conn, new)
         store.log_event(
-            "decision", "decision", did,
+            "decision",
+            "decision",
+            did,
             after={"decision": record.decision, "content_hash": record.content_hash},
-            context={"baseline": prov.baseline.name, "candidate": prov.candidate.name,
-                     "policy_sha256": prov.policy.sha256},
+            context={
+                "baseline": prov.baseline.name,
+                "candidate": prov.candidate.name,
+                "policy_sha256": prov.policy.sha256,
+            },
             actor=prov.decided_by,
-        )  # fmt: skip
+        )
     return did
 
 

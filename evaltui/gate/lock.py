@@ -57,8 +57,14 @@ class RuleLock:
         return self.can_pass and self.can_fail
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "metric": self.metric, "can_pass": self.can_pass,
-                "can_fail": self.can_fail, "open": self.open, "moved_by": self.moved_by}  # fmt: skip
+        return {
+            "id": self.id,
+            "metric": self.metric,
+            "can_pass": self.can_pass,
+            "can_fail": self.can_fail,
+            "open": self.open,
+            "moved_by": self.moved_by,
+        }
 
 
 @dataclass(frozen=True)
@@ -84,16 +90,23 @@ class Lock:
                 return f"locked: {self.decision} (no untriaged regression is left)"
             return f"locked: {self.decision}, whatever the {cases} {'is' if n == 1 else 'are'}"
         k = self.to_settle
-        return (f"open: {len(self.possible)} decisions still possible ({', '.join(self.possible)}) "
-                f"over the {cases}; at most {k} label{'s' * (k != 1)} settle{'s' * (k == 1)} it")  # fmt: skip
+        return (
+            f"open: {len(self.possible)} decisions still possible ({', '.join(self.possible)}) "
+            f"over the {cases}; at most {k} label{'s' * (k != 1)} settle{'s' * (k == 1)} it"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "decision": self.decision, "locked": self.locked, "possible": list(self.possible),
-            "open_cases": self.open_cases, "to_settle": self.to_settle,
-            "deciding_cases": list(self.deciding), "exact": self.exact,
-            "rules": [r.as_dict() for r in self.rules], "text": self.text,
-        }  # fmt: skip
+            "decision": self.decision,
+            "locked": self.locked,
+            "possible": list(self.possible),
+            "open_cases": self.open_cases,
+            "to_settle": self.to_settle,
+            "deciding_cases": list(self.deciding),
+            "exact": self.exact,
+            "rules": [r.as_dict() for r in self.rules],
+            "text": self.text,
+        }
 
 
 # -- one rule's accumulator: what each open case can add to its value -----------------------
@@ -130,8 +143,9 @@ class _Verified:
 
     def passes(self, acc: Any) -> bool:
         real, wrong = acc
-        regs = DirectionAudit(self.regs.discordant, self.regs.real + real,
-                              self.regs.grader_wrong + wrong)  # fmt: skip
+        regs = DirectionAudit(
+            self.regs.discordant, self.regs.real + real, self.regs.grader_wrong + wrong
+        )
         r, i = regs.estimated_real(), self.imps.estimated_real()
         if r is None or i is None or not self.n:  # refused: no data (as the metric)
             return self.rule.missing == "pass"
@@ -158,8 +172,13 @@ def status(
     """Whether the decision `record` (just evaluated from `loaded` over `runs`: baseline,
     candidate, fallback) is locked."""
     pol = loaded.policy
-    with Comparison(store.path, *runs, reducer=Reducer.parse(pol.reducer),
-                    dimensions=record.provenance.dimensions, correction=pol.correction) as cmp:  # fmt: skip
+    with Comparison(
+        store.path,
+        *runs,
+        reducer=Reducer.parse(pol.reducer),
+        dimensions=record.provenance.dimensions,
+        correction=pol.correction,
+    ) as cmp:
         return _status(cmp, loaded, record, taxonomy)
 
 
@@ -200,16 +219,19 @@ def _status(
         outcomes = {tuple(a.passes(s[i]) for i, a in enumerate(accs)) for s in states}
     else:  # each rule alone (a superset of the decisions possible)
         each = [_can(a, opts) for a, opts in zip(accs, per_rule, strict=True)]
-        outcomes = set(product(*([ok for ok, can in zip((True, False), c, strict=True) if can]
-                                 for c in each)))  # fmt: skip
+        outcomes = set(
+            product(*([ok for ok, can in zip((True, False), c, strict=True) if can] for c in each))
+        )
     severity = {a: i for i, a in enumerate(pol.actions)}
     possible: set[str] = set()
     failing = [r.triggers for r in fixed if not r.passed]
     for passes in outcomes:
         for free in product([True, False], repeat=len(either)):
-            acts = failing + [res.triggers for (_, res), ok in zip(depends, passes, strict=True)
-                              if not ok] + [r.triggers for r, ok in zip(either, free, strict=True)
-                              if not ok]  # fmt: skip
+            acts = (
+                failing
+                + [res.triggers for (_, res), ok in zip(depends, passes, strict=True) if not ok]
+                + [r.triggers for r, ok in zip(either, free, strict=True) if not ok]
+            )
             possible.add(max(acts, key=lambda a: severity[a]) if acts else "ship")
     possible.add(record.decision)  # leaving every case as it is (in the states already)
     rule_locks = [
@@ -226,8 +248,15 @@ def _status(
         if either:
             movers |= set(case_ids)
     deciding = [key for cid, key in open_rows if cid in movers]
-    return Lock(record.decision, tuple(order), len(case_ids), len(deciding),
-                tuple(deciding[:KEYS_SHOWN]), tuple(rule_locks), exact)  # fmt: skip
+    return Lock(
+        record.decision,
+        tuple(order),
+        len(case_ids),
+        len(deciding),
+        tuple(deciding[:KEYS_SHOWN]),
+        tuple(rule_locks),
+        exact,
+    )
 
 
 def _can_each(outcomes: Iterable[tuple[bool, ...]], i: int) -> tuple[bool, bool]:
@@ -283,8 +312,9 @@ def _rule_options(
     entry = METRICS[rule.metric]
 
     def measured(cond: str, extra: list[Any]) -> tuple[float | None, dict[str, Any]]:
-        return entry.measure(Scoped(cmp, f"{where} AND {cond}", [*params, *extra], alpha,
-                                    dict(rule.params)))  # fmt: skip
+        return entry.measure(
+            Scoped(cmp, f"{where} AND {cond}", [*params, *extra], alpha, dict(rule.params))
+        )
 
     acc: _Acc
     labelled_by = entry.labelled
@@ -293,13 +323,18 @@ def _rule_options(
         _, ev = measured("1", [])
         regs, imps = ev["regressions"], ev["improvements"]
         acc = _Verified(
-            res, rule, int(ev["cases"]),
+            res,
+            rule,
+            int(ev["cases"]),
             DirectionAudit(regs["cases"], regs["real"], regs["grader_wrong"]),
             DirectionAudit(imps["cases"], imps["real"], imps["grader_wrong"]),
-        )  # fmt: skip
+        )
         audits = [labelled_by(rule.params, lab) for lab in labels]
-        return (acc, {c: (0, 0) for c in case_ids},
-                {c: audits if c in in_scope else [(0, 0)] * len(labels) for c in case_ids})  # fmt: skip
+        return (
+            acc,
+            {c: (0, 0) for c in case_ids},
+            {c: audits if c in in_scope else [(0, 0)] * len(labels) for c in case_ids},
+        )
     base = float(measured(f"NOT ({OPEN})", [])[0] or 0.0)
     ((side, t),) = res.threshold.items()
     # counts past it are alike: over a max, failing; at a min, passing
@@ -332,8 +367,9 @@ def _labels(cmp: Comparison, taxonomy: Taxonomy, rules: list[Rule]) -> Iterable[
             classes.add(k if k in had else f"new:{k}")
     classes |= {next((f"new:{k}" for k in keys if k not in had and k not in wanted), None)}
     classes |= {next((k for k in keys if k in had and k not in wanted), None)}
-    owners: set[str | None] = {None} | {str(r.params["for_owner"]) for r in rules
-                                        if "for_owner" in r.params}  # fmt: skip
+    owners: set[str | None] = {None} | {
+        str(r.params["for_owner"]) for r in rules if "for_owner" in r.params
+    }
     for cls, verdict, owner in product(
         sorted(classes, key=str), _VERDICTS, sorted(owners, key=str)
     ):

@@ -158,13 +158,20 @@ class Policy(BaseModel):
         if self.require_signed_findings and not any(
             r.metric == "unverified_findings" for r in self.rule
         ):
-            self.rule.append(Rule.model_validate({
-                "id": "signed-findings", "metric": "unverified_findings", "max": 0, "action": "hold",
-                "owner": "eval-team",
-                "why": "require_signed_findings: a finding whose signature was not verified here "
-                       "(an unsigned file, or a signed one with no allowed-signers file to check "
-                       "it) may not decide a release",
-            }))  # fmt: skip
+            self.rule.append(
+                Rule.model_validate(
+                    {
+                        "id": "signed-findings",
+                        "metric": "unverified_findings",
+                        "max": 0,
+                        "action": "hold",
+                        "owner": "eval-team",
+                        "why": "require_signed_findings: a finding whose signature was not verified here "
+                        "(an unsigned file, or a signed one with no allowed-signers file to check "
+                        "it) may not decide a release",
+                    }
+                )
+            )
         return self
 
     @field_validator("actions")

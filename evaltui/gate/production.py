@@ -81,8 +81,14 @@ def prepare(store: Store, loaded: LoadedPolicy) -> Production | None:
     if conf.traffic_file is not None:
         path = (loaded.path.parent / conf.traffic_file).resolve()
         w = read_traffic(path)
-        prov = {"sha256": w.sha256, "source_path": str(path), "source": w.source,
-                "period": str(w.period), "kind": w.kind, "attributes": list(w.attributes)}  # fmt: skip
+        prov = {
+            "sha256": w.sha256,
+            "source_path": str(path),
+            "source": w.source,
+            "period": str(w.period),
+            "kind": w.kind,
+            "attributes": list(w.attributes),
+        }
         return Production(w, prov, conf.settings())
     return from_store(store, conf.traffic, conf.settings())
 
@@ -95,16 +101,18 @@ def check(loaded: LoadedPolicy, production: Production | None, cmp: Comparison) 
             continue
         if production is None:
             raise loaded.error(
-                i, "metric",
+                i,
+                "metric",
                 f"{rule.metric} needs traffic weights: none are in force in this store "
                 "(`evaltui traffic import FILE`) and the policy's [production] names none",
-            )  # fmt: skip
+            )
         if rule.scope != "all":
             raise loaded.error(
-                i, "scope",
+                i,
+                "scope",
                 f"{rule.metric} is measured over all production traffic: its scope is all "
                 "(the weights' cells are its segments)",
-            )  # fmt: skip
+            )
     refused = None if production is None else production.refusal(cmp)
     if refused is not None:
         raise refused
@@ -178,16 +186,26 @@ def section(production: Production | None, cmp: Comparison, loaded: LoadedPolicy
     est, s = production.estimates(cmp), production.settings
     attrs = production.attributes
     first = next((e for e in (*est.rates.values(), est.delta) if e is not None), None)
-    return ProductionRecord.model_validate({
-        "traffic": production.provenance, "note": production.traffic.note,
-        "method": s.method, "draws": s.draws, "seed": s.seed, "level": s.level,
-        "prior": s.prior, "min_n": s.min_n,
-        "weights_uncertain": None if first is None else first.weights_uncertain,
-        **{role: estimate_json(est.rates[role], attrs) for role in est.rates},
-        "delta": estimate_json(est.delta, attrs),
-        "margins": [_margin(production, cmp, r) for r in loaded.policy.rule
-                    if PRODUCTION_METRICS.get(r.metric) in ("rate", "delta")],
-    })  # fmt: skip
+    return ProductionRecord.model_validate(
+        {
+            "traffic": production.provenance,
+            "note": production.traffic.note,
+            "method": s.method,
+            "draws": s.draws,
+            "seed": s.seed,
+            "level": s.level,
+            "prior": s.prior,
+            "min_n": s.min_n,
+            "weights_uncertain": None if first is None else first.weights_uncertain,
+            **{role: estimate_json(est.rates[role], attrs) for role in est.rates},
+            "delta": estimate_json(est.delta, attrs),
+            "margins": [
+                _margin(production, cmp, r)
+                for r in loaded.policy.rule
+                if PRODUCTION_METRICS.get(r.metric) in ("rate", "delta")
+            ],
+        }
+    )
 
 
 def _margin(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord:
@@ -202,23 +220,42 @@ def _margin(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord
     if which == "rate":
         rates = est.counted.rates["candidate"]
         by = {s.key for s in rates}
-        m = rate_margin(rates, production.traffic.weights(), threshold, production.settings,
-                        [OpenCounts(k, 0, n) for k, n in sorted(opened.items()) if k in by])  # fmt: skip
+        m = rate_margin(
+            rates,
+            production.traffic.weights(),
+            threshold,
+            production.settings,
+            [OpenCounts(k, 0, n) for k, n in sorted(opened.items()) if k in by],
+        )
     else:
         paired = est.counted.paired
         by = {s.key for s in paired}
-        m = delta_margin(paired, production.traffic.weights(), threshold, production.settings,
-                         [OpenPaired(k, baseline_only=n) for k, n in sorted(opened.items())
-                          if k in by])  # fmt: skip
+        m = delta_margin(
+            paired,
+            production.traffic.weights(),
+            threshold,
+            production.settings,
+            [OpenPaired(k, baseline_only=n) for k, n in sorted(opened.items()) if k in by],
+        )
     reachable = sorted((f for f in m.flips if f.cases is not None), key=lambda f: (f.cases, f.key))
-    closest = [CellFlips(cell=dict(zip(attrs, f.key, strict=True)), available=f.available,
-                         cases=f.cases) for f in reachable[:CLOSEST]]  # fmt: skip
+    closest = [
+        CellFlips(cell=dict(zip(attrs, f.key, strict=True)), available=f.available, cases=f.cases)
+        for f in reachable[:CLOSEST]
+    ]
     record = MarginRecord(
-        rule=rule.id, metric=rule.metric, bound=bound, basis=basis,
-        value=None if m.value is None else round(m.value, 6), passes=m.passes,
-        slack=None if m.slack is None else round(m.slack, 6), direction=m.direction,
-        closest=closest, open_cases=m.open_cases, locked=m.locked, text="",
-    )  # fmt: skip
+        rule=rule.id,
+        metric=rule.metric,
+        bound=bound,
+        basis=basis,
+        value=None if m.value is None else round(m.value, 6),
+        passes=m.passes,
+        slack=None if m.slack is None else round(m.slack, 6),
+        direction=m.direction,
+        closest=closest,
+        open_cases=m.open_cases,
+        locked=m.locked,
+        text="",
+    )
     return record.model_copy(update={"text": margin_text(record, rule.threshold, which)})
 
 
@@ -233,9 +270,12 @@ def margin_text(m: MarginRecord, threshold: dict[str, float], which: str) -> str
     if m.value is None:
         return f"{head}: no covered traffic, no margin"
     verdict = "passes" if m.passes else "fails"
-    flips = {("rate", "down"): "more failing cases", ("rate", "up"): "more passing cases",
-             ("delta", "down"): "more regressions",
-             ("delta", "up"): "fewer regressions (or more improvements)"}  # fmt: skip
+    flips = {
+        ("rate", "down"): "more failing cases",
+        ("rate", "up"): "more passing cases",
+        ("delta", "down"): "more regressions",
+        ("delta", "up"): "fewer regressions (or more improvements)",
+    }
     what = flips[(which, m.direction or "down")]
     if m.closest:
         c = m.closest[0]
@@ -262,8 +302,11 @@ def lines(section: ProductionRecord | None) -> list[str]:
         return []
     t = section.traffic
     out = headline(section.model_dump(mode="json"))
-    out.insert(1, f"weights sha256 {t.get('sha256')}; {section.method}, {section.draws} draws, "
-                  f"seed {section.seed}, min_n {section.min_n}")  # fmt: skip
+    out.insert(
+        1,
+        f"weights sha256 {t.get('sha256')}; {section.method}, {section.draws} draws, "
+        f"seed {section.seed}, min_n {section.min_n}",
+    )
     return out + [f"margin: {m.text}" for m in section.margins]
 
 
@@ -289,12 +332,16 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if ea != eb:
             pa = (ea or {}).get("covered") or {}
             pb = (eb or {}).get("covered") or {}
-            out.append(f"the production estimate of the {role} changed: "
-                       f"{pa.get('point')} -> {pb.get('point')}")  # fmt: skip
+            out.append(
+                f"the production estimate of the {role} changed: "
+                f"{pa.get('point')} -> {pb.get('point')}"
+            )
     settings = ("method", "draws", "seed", "level", "prior", "min_n")
     if any(a.get(k) != b.get(k) for k in settings):
-        out.append("the estimator's settings changed: " + ", ".join(
-            f"{k} {a.get(k)} -> {b.get(k)}" for k in settings if a.get(k) != b.get(k)))  # fmt: skip
+        out.append(
+            "the estimator's settings changed: "
+            + ", ".join(f"{k} {a.get(k)} -> {b.get(k)}" for k in settings if a.get(k) != b.get(k))
+        )
     for ma, mb in zip(a.get("margins", []), b.get("margins", []), strict=False):
         if ma != mb:
             out.append(f"the margin of rule {ma['rule']} changed: now {mb['text']}")

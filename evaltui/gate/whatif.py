@@ -80,8 +80,11 @@ def edited(loaded: LoadedPolicy, sets: Sequence[str]) -> LoadedPolicy:
         elif dot and head in TABLES:
             target = data.setdefault(head, {})
         elif dot:
-            raise InputError("--set", f"no rule {head!r} in {loaded.path.name}"
-                             + suggest(head, ids, "the rules:"), field=key)  # fmt: skip
+            raise InputError(
+                "--set",
+                f"no rule {head!r} in {loaded.path.name}" + suggest(head, ids, "the rules:"),
+                field=key,
+            )
         else:
             target, rest = data, head
         if value.strip():
@@ -121,10 +124,13 @@ def assume(
                 try:
                     cls = tax.resolve(token)
                 except InputError:
-                    raise InputError("--assume", f"{token!r} is neither a verdict "
-                                     f"({', '.join(FINDING_VERDICTS)}) nor a failure class"
-                                     + suggest(token, [k.key for k in tax.active]),
-                                     field=case.strip()) from None  # fmt: skip
+                    raise InputError(
+                        "--assume",
+                        f"{token!r} is neither a verdict "
+                        f"({', '.join(FINDING_VERDICTS)}) nor a failure class"
+                        + suggest(token, [k.key for k in tax.active]),
+                        field=case.strip(),
+                    ) from None
         kwargs: dict[str, Any] = {"verdict": verdict} if verdict else {}
         if cls is not None:
             kwargs["failure_class"] = cls
@@ -145,8 +151,14 @@ def assume(
 def _rule(r: RuleResult | None) -> dict[str, Any] | None:
     if r is None:
         return None
-    return {"value": r.value, "shown": fmt_value(r.value, r.metric), "result": r.result,
-            "passed": r.passed, "triggers": r.triggers, "threshold": r.threshold}  # fmt: skip
+    return {
+        "value": r.value,
+        "shown": fmt_value(r.value, r.metric),
+        "result": r.result,
+        "passed": r.passed,
+        "triggers": r.triggers,
+        "threshold": r.threshold,
+    }
 
 
 @dataclass(frozen=True)
@@ -180,8 +192,10 @@ class WhatIf:
 
     def lines(self) -> list[str]:
         a, b = self.before.decision, self.after.decision
-        out = [f"what if: {'; '.join(self.edits)}",
-               f"decision: {a} -> {b}" if a != b else f"decision: {a} (unchanged)"]  # fmt: skip
+        out = [
+            f"what if: {'; '.join(self.edits)}",
+            f"decision: {a} -> {b}" if a != b else f"decision: {a} (unchanged)",
+        ]
         for ch in self.rule_changes():
             was, now = ch["before"], ch["after"]
             if was is None or now is None:
@@ -191,8 +205,10 @@ class WhatIf:
             limit = fmt_threshold(now["threshold"], metric)
             if was["threshold"] != now["threshold"]:
                 limit = f"{fmt_threshold(was['threshold'], metric)} -> {limit}"
-            out.append(f"  rule {rid}: {was['shown']} -> {now['shown']}, must be {limit} "
-                       f"({was['result']} -> {now['result']}; triggers {now['triggers']})")  # fmt: skip
+            out.append(
+                f"  rule {rid}: {was['shown']} -> {now['shown']}, must be {limit} "
+                f"({was['result']} -> {now['result']}; triggers {now['triggers']})"
+            )
         if len(out) == 2:
             out.append("  no rule changes")
         out.append("nothing recorded (measured on a scratch copy of the store)")

@@ -114,9 +114,11 @@ def check_values(path: Path, raw: bytes | bytearray, location: str) -> None:
     n = raw.count(b",") + raw.count(b"{") + raw.count(b"[")
     if n > limit:
         raise InputError(
-            str(path), f"the record holds up to {n:,} JSON values, over the limit of {limit:,} "
-            "(EVALTUI_MAX_RECORD_VALUES)", location=location,
-        )  # fmt: skip
+            str(path),
+            f"the record holds up to {n:,} JSON values, over the limit of {limit:,} "
+            "(EVALTUI_MAX_RECORD_VALUES)",
+            location=location,
+        )
 
 
 def bounded_lines(fh: IO[bytes], path: Path, start: int = 1) -> Iterator[tuple[int, bytes]]:
@@ -127,9 +129,10 @@ def bounded_lines(fh: IO[bytes], path: Path, start: int = 1) -> Iterator[tuple[i
     while raw := fh.readline(limit + 1):
         if len(raw) > limit and not raw.endswith(b"\n"):
             raise InputError(
-                str(path), f"the line is longer than {limit:,} bytes (EVALTUI_MAX_LINE_BYTES)",
+                str(path),
+                f"the line is longer than {limit:,} bytes (EVALTUI_MAX_LINE_BYTES)",
                 location=f"line {number}",
-            )  # fmt: skip
+            )
         check_values(path, raw, f"line {number}")
         yield number, raw
         del raw  # not held while the next line is read (a 30 MiB line would be twice)
@@ -333,9 +336,10 @@ def checked_records(
     if not found:
         have = ", ".join(sorted(seen)[:20]) or "none"
         raise InputError(
-            str(path), f"no criterion named '{wanted}' in this file; it has: {have}",
+            str(path),
+            f"no criterion named '{wanted}' in this file; it has: {have}",
             field="--pass-criterion",
-        )  # fmt: skip
+        )
 
 
 def chat_text(value: Any) -> str:

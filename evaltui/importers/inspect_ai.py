@@ -13,8 +13,6 @@ Mapping (docs/formats.md):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -48,6 +46,7 @@ from evaltui.importers.inspect_archive import (
 )
 from evaltui.importers.inspect_nan import ConstantReader, restore
 from evaltui.importers.inspect_path import sample_path
+from evaltui.importers.inspect_scoring import grader_models, scores_digest
 from evaltui.models import Criterion, Record, Run, Verdict
 
 NAME = "inspect"
@@ -228,13 +227,17 @@ def _check_sizes(location: str, **texts: str) -> None:
     for name, text in texts.items():
         if len(text) > limit:
             raise InputError(
-                "", f"{name} holds {len(text):,} characters, over the limit of {limit:,} "
-                "(EVALTUI_MAX_FIELD_BYTES)", location=location, field=name,
-            )  # fmt: skip
+                "",
+                f"{name} holds {len(text):,} characters, over the limit of {limit:,} "
+                "(EVALTUI_MAX_FIELD_BYTES)",
+                location=location,
+                field=name,
+            )
 
 
-def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
-            threshold: float) -> Record:  # fmt: skip
+def _record(
+    sample: _Sample, suite: str, pass_name: str | None, location: str, threshold: float
+) -> Record:
     criteria = _criteria(sample.scores or {}, threshold)
     error = sample.error.message if isinstance(sample.error, _Error) else sample.error
     chosen = (
@@ -293,43 +296,6 @@ def _record(sample: _Sample, suite: str, pass_name: str | None, location: str,
     )
 
 
-def _scores_digest(obj: Any) -> str | None:
-    """What the log's scoring gave (its scorers and `results`): a log re-scored with
-    `inspect score` keeps its ids, and differs here (docs/formats.md)."""
-    if not isinstance(obj, dict):
-        return None
-    spec = obj.get("eval")
-    scorers = spec.get("scorers") if isinstance(spec, dict) else None
-    scoring = {"scorers": scorers, "results": obj.get("results")}
-    text = json.dumps(scoring, sort_keys=True, ensure_ascii=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _model_name(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("model"), str):
-        return value["model"]
-    return None
-
-
-def grader_models(obj: Any) -> dict[str, str]:
-    """Each model-graded scorer's grading model(s), as the log's `eval.scorers[].options.model`
-    names them (one model, or a panel: joined by commas); scorers with none are left out."""
-    spec = obj.get("eval") if isinstance(obj, dict) else None
-    scorers = spec.get("scorers") if isinstance(spec, dict) else None
-    out: dict[str, str] = {}
-    for scorer in scorers if isinstance(scorers, list) else []:
-        if not isinstance(scorer, dict) or not isinstance(scorer.get("name"), str):
-            continue
-        options = scorer.get("options")
-        model = options.get("model") if isinstance(options, dict) else None
-        names = [_model_name(m) for m in (model if isinstance(model, list) else [model])]
-        if kept := [n[:200] for n in names if n]:
-            out[scorer["name"][:200]] = ",".join(kept)
-    return out
-
-
 def _notes(header: _Header) -> list[str]:
     """What the import line says about the log: which of several declared reducers a
     comparison's `--reducer declared` uses."""
@@ -337,15 +303,23 @@ def _notes(header: _Header) -> list[str]:
     if isinstance(declared, list) and len(declared) > 1:
         names = [str(d) for d in declared]
         others = " or ".join(f"declared:{n}" for n in names[1:])
-        return [f"its epochs declare reducers {', '.join(names)}: `--reducer declared` uses "
-                f"{names[0]}, the first (Inspect's headline); --reducer {others} picks another"]  # fmt: skip
+        return [
+            f"its epochs declare reducers {', '.join(names)}: `--reducer declared` uses "
+            f"{names[0]}, the first (Inspect's headline); --reducer {others} picks another"
+        ]
     return []
 
 
-def _parsed(path: Path, obj: Any, header: _Header, options: ImportOptions,
-            records: Iterator[Record], progress: Progress) -> list[ParsedRun]:  # fmt: skip
+def _parsed(
+    path: Path,
+    obj: Any,
+    header: _Header,
+    options: ImportOptions,
+    records: Iterator[Record],
+    progress: Progress,
+) -> list[ParsedRun]:
     run = _run(path, header, options)
-    digest = _scores_digest(obj)
+    digest = scores_digest(obj)
     if digest:
         run.metadata["scores_digest"] = digest
     if graders := grader_models(obj):
@@ -447,8 +421,13 @@ class InspectImporter:
             with zf:  # one member in memory at a time; each record goes on as it is made,
                 for info in members:  # and the parsed sample is gone before the next is read
                     name = info.filename
-                    record = _record(_sample(path, member_json(path, zf, name), name), suite,
-                                     pass_name, name, options.threshold)  # fmt: skip
+                    record = _record(
+                        _sample(path, member_json(path, zf, name), name),
+                        suite,
+                        pass_name,
+                        name,
+                        options.threshold,
+                    )
                     progress.done += 1
                     yield record
 
@@ -472,8 +451,13 @@ class InspectImporter:
                 location = f"samples[{i}]"
                 sample = _sample(path, item, location)
                 del item
-                record = _record(sample, suite, pass_name,
-                                 f"{location} (id {sample.id}, epoch {sample.epoch})", options.threshold)  # fmt: skip
+                record = _record(
+                    sample,
+                    suite,
+                    pass_name,
+                    f"{location} (id {sample.id}, epoch {sample.epoch})",
+                    options.threshold,
+                )
                 del sample  # not held while the record is written
                 progress.done += 1
                 yield record

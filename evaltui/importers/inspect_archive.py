@@ -52,15 +52,19 @@ def _check_declared(path: Path, info: zipfile.ZipInfo) -> None:
     limit = env_limit("EVALTUI_MAX_MEMBER_BYTES", MAX_MEMBER_BYTES)
     if info.file_size > limit:
         raise InputError(
-            str(path), f"member declares {info.file_size:,} bytes, over the limit of {limit:,} "
-            "(EVALTUI_MAX_MEMBER_BYTES)", location=info.filename,
-        )  # fmt: skip
+            str(path),
+            f"member declares {info.file_size:,} bytes, over the limit of {limit:,} "
+            "(EVALTUI_MAX_MEMBER_BYTES)",
+            location=info.filename,
+        )
     ratio = env_limit("EVALTUI_MAX_RATIO", MAX_RATIO)
     if info.file_size > 1 << 20 and info.file_size > ratio * max(info.compress_size, 1):
         raise InputError(
-            str(path), f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
-            f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?", location=info.filename,
-        )  # fmt: skip
+            str(path),
+            f"member expands {info.file_size // max(info.compress_size, 1):,}-fold, over the "
+            f"limit of {ratio:,} (EVALTUI_MAX_RATIO): a decompression bomb?",
+            location=info.filename,
+        )
 
 
 def bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytearray:
@@ -72,9 +76,11 @@ def bounded(path: Path, info: zipfile.ZipInfo, stream: Any) -> bytearray:
         data += chunk
         if len(data) > info.file_size:
             raise InputError(
-                str(path), f"member expands past the {info.file_size:,} bytes its zip header "
-                "declares (a decompression bomb?)", location=info.filename,
-            )  # fmt: skip
+                str(path),
+                f"member expands past the {info.file_size:,} bytes its zip header "
+                "declares (a decompression bomb?)",
+                location=info.filename,
+            )
     return data
 
 
@@ -119,23 +125,28 @@ class _Member:
         info = self.info
         if self.size > info.file_size:
             raise InputError(
-                str(self.path), f"member expands past the {info.file_size:,} bytes its zip header "
-                "declares (a decompression bomb?)", location=info.filename,
-            )  # fmt: skip
+                str(self.path),
+                f"member expands past the {info.file_size:,} bytes its zip header "
+                "declares (a decompression bomb?)",
+                location=info.filename,
+            )
         if self.count:
             self.values += chunk.count(b",") + chunk.count(b"{") + chunk.count(b"[")
             if self.values > self.max_values:
                 raise InputError(
-                    str(self.path), f"the record holds up to {self.values:,} JSON values, over the "
-                    f"limit of {self.max_values:,} (EVALTUI_MAX_RECORD_VALUES)", location=info.filename,
-                )  # fmt: skip
+                    str(self.path),
+                    f"the record holds up to {self.values:,} JSON values, over the "
+                    f"limit of {self.max_values:,} (EVALTUI_MAX_RECORD_VALUES)",
+                    location=info.filename,
+                )
         if self.crc is not None:
             self.crc = zlib.crc32(chunk, self.crc)
             if not chunk and (self.size != info.file_size or self.crc != info.CRC):
                 raise InputError(
-                    str(self.path), "member is truncated or corrupt (size or CRC mismatch)",
+                    str(self.path),
+                    "member is truncated or corrupt (size or CRC mismatch)",
                     location=info.filename,
-                )  # fmt: skip
+                )
         return chunk
 
 
@@ -189,9 +200,13 @@ def sample_members(path: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     none, too many, or they declare more bytes than the archive limit or, for an archive
     declaring over 256 MiB, more than EVALTUI_MAX_ARCHIVE_RATIO times its size on disk."""
     members = sorted(
-        (i for i in zf.infolist() if i.filename.startswith("samples/") and i.filename.endswith(".json")),
+        (
+            i
+            for i in zf.infolist()
+            if i.filename.startswith("samples/") and i.filename.endswith(".json")
+        ),
         key=lambda i: i.filename,
-    )  # fmt: skip
+    )
     if not members:
         raise InputError(str(path), "the log holds no samples (samples/ is empty)")
     max_members = env_limit("EVALTUI_MAX_MEMBERS", MAX_MEMBERS)
@@ -199,18 +214,20 @@ def sample_members(path: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     max_total = env_limit("EVALTUI_MAX_ARCHIVE_BYTES", MAX_ARCHIVE_BYTES)
     if len(members) > max_members or declared > max_total:
         raise InputError(
-            str(path), f"the archive holds {len(members):,} samples declaring {declared:,} bytes; the "
+            str(path),
+            f"the archive holds {len(members):,} samples declaring {declared:,} bytes; the "
             f"limits are {max_members:,} (EVALTUI_MAX_MEMBERS) and {max_total:,} bytes "
             "(EVALTUI_MAX_ARCHIVE_BYTES)",
-        )  # fmt: skip
+        )
     size = max(path.stat().st_size, 1)
     ratio = env_limit("EVALTUI_MAX_ARCHIVE_RATIO", MAX_ARCHIVE_RATIO)
     if declared > ARCHIVE_RATIO_FROM and declared > ratio * size:
         raise InputError(
-            str(path), f"the archive's {len(members):,} samples declare {declared:,} bytes, "
+            str(path),
+            f"the archive's {len(members):,} samples declare {declared:,} bytes, "
             f"{declared // size:,} times its {size:,} bytes on disk, over the limit of {ratio:,} "
             "(EVALTUI_MAX_ARCHIVE_RATIO; Inspect's own logs expand 3 to 7 times): a decompression bomb?",
-        )  # fmt: skip
+        )
     return members
 
 
@@ -221,9 +238,11 @@ def unfinished(path: Path, zf: zipfile.ZipFile) -> InputError:
     names = zf.namelist()
     if JOURNAL_START not in names:
         return InputError(
-            str(path), "a zip archive without header.json: not an Inspect log (nor an unfinished "
-            "one: no _journal/start.json either)", location="header.json",
-        )  # fmt: skip
+            str(path),
+            "a zip archive without header.json: not an Inspect log (nor an unfinished "
+            "one: no _journal/start.json either)",
+            location="header.json",
+        )
     flushed = sum(1 for n in names if n.startswith("samples/") and n.endswith(".json"))
     expected = ""
     try:
@@ -236,10 +255,12 @@ def unfinished(path: Path, zf: zipfile.ZipFile) -> InputError:
     except (InputError, AttributeError):
         what = ""
     return InputError(
-        str(path), f"an unfinished Inspect log ({what}status 'started': the eval never finished): "
+        str(path),
+        f"an unfinished Inspect log ({what}status 'started': the eval never finished): "
         f"it has its journal ({JOURNAL_START}) and {flushed:,}{expected} samples, but no "
         "header.json, which Inspect writes when the eval ends, so its results and scorers are "
         "missing. Recover it with `inspect log recover FILE` (Inspect 0.3.285 has it; run it "
         "where the eval ran, which keeps the sample buffer) or run the eval again, then import "
-        "the finished log", location="header.json",
-    )  # fmt: skip
+        "the finished log",
+        location="header.json",
+    )

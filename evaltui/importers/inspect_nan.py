@@ -101,9 +101,12 @@ class ConstantReader:
 
 def _refuse(path: Path, location: str, field: str, value: str) -> InputError:
     return InputError(
-        str(path), f"{value[1:]} is not a number evaltui reads here (Inspect gives NaN a "
-        "meaning only as a score's value: no valid grade)", location=location, field=field,
-    )  # fmt: skip
+        str(path),
+        f"{value[1:]} is not a number evaltui reads here (Inspect gives NaN a "
+        "meaning only as a score's value: no valid grade)",
+        location=location,
+        field=field,
+    )
 
 
 def _check(path: Path, location: str, field: str, value: Any) -> None:

@@ -91,14 +91,16 @@ class _Reader:
     def read(self, n: int = -1) -> bytes:
         if self.offset - self.mark > self.limits.field:
             raise InputError(
-                str(self.path), f"one value is longer than {self.limits.field:,} bytes "
-                "(EVALTUI_MAX_FIELD_BYTES)", location=self.where(),
-            )  # fmt: skip
+                str(self.path),
+                f"one value is longer than {self.limits.field:,} bytes (EVALTUI_MAX_FIELD_BYTES)",
+                location=self.where(),
+            )
         if self.record_start >= 0 and self.offset - self.record_start > self.limits.record:
             raise InputError(
-                str(self.path), f"the record is longer than {self.limits.record:,} bytes "
-                "(EVALTUI_MAX_LINE_BYTES)", location=self.where(),
-            )  # fmt: skip
+                str(self.path),
+                f"the record is longer than {self.limits.record:,} bytes (EVALTUI_MAX_LINE_BYTES)",
+                location=self.where(),
+            )
         chunk = self.fh.read(CHUNK if n < 0 else min(n, CHUNK))
         self.offset += len(chunk)
         self.containers += chunk.count(b"{") + chunk.count(b"[")
@@ -108,9 +110,11 @@ class _Reader:
 def _too_deep(path: Path, limits: Limits, where: str, keys: list[str]) -> InputError:
     field = ".".join(k for k in keys[:12] if k) + ("…" if len(keys) > 12 else "")
     return InputError(
-        str(path), f"nested more than {limits.depth} levels deep (EVALTUI_MAX_DEPTH)",
-        location=where, field=field or None,
-    )  # fmt: skip
+        str(path),
+        f"nested more than {limits.depth} levels deep (EVALTUI_MAX_DEPTH)",
+        location=where,
+        field=field or None,
+    )
 
 
 def _malformed(path: Path, exc: Exception, where: str | None) -> InputError:
@@ -184,8 +188,9 @@ def scan(
                 ):
                     if not in_record:
                         in_record, record_start, values = True, reader.offset, 0
-                        where = _item_location(label if active == records else active,
-                                               counts[active])  # fmt: skip
+                        where = _item_location(
+                            label if active == records else active, counts[active]
+                        )
                         reader.record_start = record_start
                         if active == records:
                             out.gap_bytes = max(out.gap_bytes, record_start - gap_from)
@@ -195,9 +200,11 @@ def scan(
                     values += 1
                     if values > limits.values:
                         raise InputError(
-                            str(path), f"the record holds more than {limits.values:,} JSON values "
-                            "(EVALTUI_MAX_RECORD_VALUES)", location=where,
-                        )  # fmt: skip
+                            str(path),
+                            f"the record holds more than {limits.values:,} JSON values "
+                            "(EVALTUI_MAX_RECORD_VALUES)",
+                            location=where,
+                        )
                     if item is not None:
                         item.event(event, value)
                     if opening:
@@ -218,8 +225,10 @@ def scan(
                     continue
                 if opening:
                     if event == "start_array" and active is None:
-                        active = next((p for p, ps in split.items()
-                                       if len(keys) == len(ps) and keys == ps), None)  # fmt: skip
+                        active = next(
+                            (p for p, ps in split.items() if len(keys) == len(ps) and keys == ps),
+                            None,
+                        )
                         array_depth = len(keys) + 1
                     keys.append("item" if event == "start_array" else "")
                     if len(keys) > limits.depth:
@@ -264,8 +273,10 @@ class _Bounded:
 
 
 def _changed(path: Path) -> InputError:
-    return InputError(str(path), "the file changed while it was being read (it is not the file "
-                      "the first pass checked)")  # fmt: skip
+    return InputError(
+        str(path),
+        "the file changed while it was being read (it is not the file the first pass checked)",
+    )
 
 
 def items(

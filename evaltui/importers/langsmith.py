@@ -75,15 +75,26 @@ def _steps(runs: list[LsRun], root: LsRun) -> list[Step]:
             )
     turn = 0
     for run in runs:
-        ms = (run.end_time - run.start_time).total_seconds() * 1000 \
-            if run.end_time and run.start_time and run.end_time >= run.start_time else None  # fmt: skip
+        ms = (
+            (run.end_time - run.start_time).total_seconds() * 1000
+            if run.end_time and run.start_time and run.end_time >= run.start_time
+            else None
+        )
         if run.run_type == "llm":
             turn += 1
             tokens = run.total_tokens or ((run.prompt_tokens or 0) + (run.completion_tokens or 0))
             text = _text(run.outputs)
             if text:
-                steps.append(Step(kind="message", role="assistant", text=text, turn=turn,
-                                  latency_ms=ms, tokens=tokens if 0 < tokens <= 2**53 else None))  # fmt: skip
+                steps.append(
+                    Step(
+                        kind="message",
+                        role="assistant",
+                        text=text,
+                        turn=turn,
+                        latency_ms=ms,
+                        tokens=tokens if 0 < tokens <= 2**53 else None,
+                    )
+                )
         elif run.run_type == "tool":
             inputs = run.inputs or {}
             arguments: Any = inputs
@@ -96,11 +107,22 @@ def _steps(runs: list[LsRun], root: LsRun) -> list[Step]:
             call_id = as_text(call_id) if call_id is not None else None
             outputs = run.outputs or {}
             result = outputs.get("output", outputs or None)
-            steps.append(Step(kind="tool_call", turn=turn, name=run.name, call_id=call_id,
-                              arguments=arguments))  # fmt: skip
-            steps.append(Step(kind="tool_result", turn=turn, name=run.name, call_id=call_id,
-                              latency_ms=ms, error=run.error,
-                              text=None if run.error or result is None else as_text(result)))  # fmt: skip
+            steps.append(
+                Step(
+                    kind="tool_call", turn=turn, name=run.name, call_id=call_id, arguments=arguments
+                )
+            )
+            steps.append(
+                Step(
+                    kind="tool_result",
+                    turn=turn,
+                    name=run.name,
+                    call_id=call_id,
+                    latency_ms=ms,
+                    error=run.error,
+                    text=None if run.error or result is None else as_text(result),
+                )
+            )
         elif run.run_type == "retriever":
             for doc in (run.outputs or {}).get("documents") or []:
                 meta = doc.get("metadata") if isinstance(doc, dict) else None
@@ -110,11 +132,16 @@ def _steps(runs: list[LsRun], root: LsRun) -> list[Step]:
                 ):
                     continue
                 content = doc.get("page_content")
-                steps.append(Step(
-                    kind="source", turn=turn, source_id=as_text(sid), name=run.name,
-                    title=as_text(meta["title"]) if meta.get("title") is not None else None,
-                    text=content[:2000] if isinstance(content, str) else None,
-                ))  # fmt: skip
+                steps.append(
+                    Step(
+                        kind="source",
+                        turn=turn,
+                        source_id=as_text(sid),
+                        name=run.name,
+                        title=as_text(meta["title"]) if meta.get("title") is not None else None,
+                        text=content[:2000] if isinstance(content, str) else None,
+                    )
+                )
     final = _text(root.outputs)
     last = next((s for s in reversed(steps) if s.kind == "message" and s.role == "assistant"), None)
     if final and (last is None or last.text != final):
@@ -165,10 +192,12 @@ class LangSmithImporter:
         return [ParsedRun(run, self._records(index, options, progress), progress, notes)]
 
     def _orphan_feedback(self, index: RunIndex) -> int:
-        return int(index.db.execute(
-            "SELECT count(*) FROM f WHERE coalesce(trace, (SELECT trace FROM r WHERE r.id = f.run)) "
-            "NOT IN (SELECT trace FROM r) OR coalesce(trace, (SELECT trace FROM r WHERE r.id = f.run)) IS NULL"
-        ).fetchone()[0])  # fmt: skip
+        return int(
+            index.db.execute(
+                "SELECT count(*) FROM f WHERE coalesce(trace, (SELECT trace FROM r WHERE r.id = f.run)) "
+                "NOT IN (SELECT trace FROM r) OR coalesce(trace, (SELECT trace FROM r WHERE r.id = f.run)) IS NULL"
+            ).fetchone()[0]
+        )
 
     def _records(
         self, index: RunIndex, options: ImportOptions, progress: Progress
@@ -182,15 +211,20 @@ class LangSmithImporter:
             root = LsRun.model_validate_json(zlib.decompress(data))
             runs: list[LsRun] = []
             held = 0
-            for (blob,) in db.execute("SELECT data FROM r WHERE trace = ? AND NOT root "
-                                      "ORDER BY sort, pos", (trace,)):  # fmt: skip
+            for (blob,) in db.execute(
+                "SELECT data FROM r WHERE trace = ? AND NOT root ORDER BY sort, pos", (trace,)
+            ):
                 raw = zlib.decompress(blob)
                 held += len(raw)
                 if len(runs) >= max_runs or held > max_bytes:
-                    which = f"{max_runs:,} runs (EVALTUI_MAX_PENDING_SPANS)" if len(runs) >= max_runs \
-                        else f"{max_bytes:,} bytes (EVALTUI_MAX_PENDING_BYTES)"  # fmt: skip
-                    raise InputError(str(path), f"trace {trace} holds more than {which}",
-                                     location=f"line {line}")  # fmt: skip
+                    which = (
+                        f"{max_runs:,} runs (EVALTUI_MAX_PENDING_SPANS)"
+                        if len(runs) >= max_runs
+                        else f"{max_bytes:,} bytes (EVALTUI_MAX_PENDING_BYTES)"
+                    )
+                    raise InputError(
+                        str(path), f"trace {trace} holds more than {which}", location=f"line {line}"
+                    )
                 runs.append(LsRun.model_validate_json(raw))
             record = self._record(index, trace, line, root, runs, options)
             scored = scored or any(c.verdict is not None for c in record.criteria.values())
@@ -198,9 +232,13 @@ class LangSmithImporter:
             progress.done += 1
         if not scored:
             what = "no feedback" if not index.feedback else "no feedback with a verdict"
-            raise InputError(str(path), f"{what} in this file: LangSmith runs carry no pass or fail "
-                             "of their own; export the feedback (key, score: a boolean or a number) "
-                             "with the runs", field="feedback.score")  # fmt: skip
+            raise InputError(
+                str(path),
+                f"{what} in this file: LangSmith runs carry no pass or fail "
+                "of their own; export the feedback (key, score: a boolean or a number) "
+                "with the runs",
+                field="feedback.score",
+            )
 
     def _criteria(
         self, index: RunIndex, trace: str, options: ImportOptions
@@ -208,16 +246,20 @@ class LangSmithImporter:
         found: dict[str, list[LsFeedback]] = {}
         for _, blob in index.db.execute(
             "SELECT pos, data FROM f WHERE trace = ? UNION SELECT f.pos, f.data FROM r JOIN f "
-            "ON f.run = r.id WHERE r.trace = ? AND f.trace IS NULL ORDER BY 1", (trace, trace)
-        ):  # fmt: skip
+            "ON f.run = r.id WHERE r.trace = ? AND f.trace IS NULL ORDER BY 1",
+            (trace, trace),
+        ):
             fb = LsFeedback.model_validate_json(zlib.decompress(blob))
             found.setdefault(fb.key, []).append(fb)
         out: dict[str, Criterion] = {}
         for key, rows in found.items():
             crits = []
             for fb in rows:
-                said = " ".join(as_text(x) for x in (fb.value if isinstance(fb.value, str) else None,
-                                                       fb.comment) if x)  # fmt: skip
+                said = " ".join(
+                    as_text(x)
+                    for x in (fb.value if isinstance(fb.value, str) else None, fb.comment)
+                    if x
+                )
                 value = fb.score if fb.score is not None else fb.value
                 crits.append(score_to_criterion(value, said or None, options.threshold))
             verdicts = [c.verdict for c in crits if c.verdict is not None]
@@ -229,21 +271,36 @@ class LangSmithImporter:
             )
         return out
 
-    def _record(self, index: RunIndex, trace: str, line: int, root: LsRun, runs: list[LsRun],
-                options: ImportOptions) -> Record:  # fmt: skip
+    def _record(
+        self,
+        index: RunIndex,
+        trace: str,
+        line: int,
+        root: LsRun,
+        runs: list[LsRun],
+        options: ImportOptions,
+    ) -> Record:
         path = index.path
         meta = root.metadata
         key = meta.get("case_id")
         if key in (None, ""):
             key = str(root.reference_example_id) if root.reference_example_id else None
         if key is None:
-            raise InputError(str(path), f"the root run {root.id} names no case: neither "
-                             "extra.metadata.case_id nor reference_example_id (its trace id would "
-                             "line up with no other run)", location=f"line {line}",
-                             field="extra.metadata.case_id")  # fmt: skip
+            raise InputError(
+                str(path),
+                f"the root run {root.id} names no case: neither "
+                "extra.metadata.case_id nor reference_example_id (its trace id would "
+                "line up with no other run)",
+                location=f"line {line}",
+                field="extra.metadata.case_id",
+            )
         if not isinstance(key, str | int) or isinstance(key, bool):
-            raise InputError(str(path), f"a case name (a string) is expected, got {key!r:.40}",
-                             location=f"line {line}", field="extra.metadata.case_id")  # fmt: skip
+            raise InputError(
+                str(path),
+                f"a case name (a string) is expected, got {key!r:.40}",
+                location=f"line {line}",
+                field="extra.metadata.case_id",
+            )
         criteria = self._criteria(index, trace, options)
         verdict: Verdict
         if root.error:
@@ -256,11 +313,22 @@ class LangSmithImporter:
             verdict = ("fail" if "fail" in verdicts else "pass") if verdicts else "unscored"
         inputs = root.inputs or {}
         messages = inputs.get("messages")
-        text_in = chat_text(messages) if isinstance(messages, list) else (
-            next(iter(inputs.values())) if len(inputs) == 1 and isinstance(next(iter(inputs.values())), str)
-            else as_text(inputs))  # fmt: skip
-        attributes = {k: v for k, v in meta.items() if k != "case_id" and not k.startswith("ls_")
-                      and isinstance(v, str | int | float | bool)}  # fmt: skip
+        text_in = (
+            chat_text(messages)
+            if isinstance(messages, list)
+            else (
+                next(iter(inputs.values()))
+                if len(inputs) == 1 and isinstance(next(iter(inputs.values())), str)
+                else as_text(inputs)
+            )
+        )
+        attributes = {
+            k: v
+            for k, v in meta.items()
+            if k != "case_id"
+            and not k.startswith("ls_")
+            and isinstance(v, str | int | float | bool)
+        }
         latency = None
         if root.end_time and root.start_time and root.end_time >= root.start_time:
             latency = (root.end_time - root.start_time).total_seconds() * 1000

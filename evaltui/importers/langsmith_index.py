@@ -89,24 +89,39 @@ class RunIndex:
             location = f"line {number}"
             obj = json_line(self.path, raw, location)
             if not isinstance(obj, dict):
-                raise InputError(str(self.path), "a run or a feedback (a JSON object) is expected",
-                                 location=location)  # fmt: skip
+                raise InputError(
+                    str(self.path),
+                    "a run or a feedback (a JSON object) is expected",
+                    location=location,
+                )
             if hit := non_finite(obj):  # pydantic and orjson write NaN as null: not LangSmith's
-                raise InputError(str(self.path), "not a finite number; LangSmith writes none",
-                                 location=location, field=hit)  # fmt: skip
+                raise InputError(
+                    str(self.path),
+                    "not a finite number; LangSmith writes none",
+                    location=location,
+                    field=hit,
+                )
             if "run_type" in obj:
                 self._run(obj, number, None, "")
             elif "key" in obj and ("run_id" in obj or "trace_id" in obj):
                 fb = self._validate(LsFeedback, obj, location, "")
-                self.db.execute("INSERT INTO f (line, run, trace, data) VALUES (?, ?, ?, ?)", (
-                    number, str(fb.run_id) if fb.run_id else None,
-                    str(fb.trace_id) if fb.trace_id else None,
-                    zlib.compress(fb.model_dump_json().encode()),
-                ))  # fmt: skip
+                self.db.execute(
+                    "INSERT INTO f (line, run, trace, data) VALUES (?, ?, ?, ?)",
+                    (
+                        number,
+                        str(fb.run_id) if fb.run_id else None,
+                        str(fb.trace_id) if fb.trace_id else None,
+                        zlib.compress(fb.model_dump_json().encode()),
+                    ),
+                )
                 self.feedback += 1
             else:
-                raise InputError(str(self.path), "neither a run (run_type) nor a feedback (key, "
-                                 "run_id): not a LangSmith export line", location=location)  # fmt: skip
+                raise InputError(
+                    str(self.path),
+                    "neither a run (run_type) nor a feedback (key, "
+                    "run_id): not a LangSmith export line",
+                    location=location,
+                )
 
     def _validate(self, model: Any, obj: Any, location: str, prefix: str) -> Any:
         try:
@@ -123,29 +138,53 @@ class RunIndex:
         run = self._validate(LsRun, obj, location, prefix)
         is_root = run.parent_run_id is None
         if run.trace_id is None and not is_root:
-            raise InputError(str(self.path), "a child run without its trace_id", location=location,
-                             field=f"{prefix}trace_id")  # fmt: skip
+            raise InputError(
+                str(self.path),
+                "a child run without its trace_id",
+                location=location,
+                field=f"{prefix}trace_id",
+            )
         trace = str(run.trace_id or run.id)
         sort = run.dotted_order or (run.start_time.isoformat() if run.start_time else "")
         try:
-            self.db.execute("INSERT INTO r (id, trace, root, line, sort, data) VALUES (?, ?, ?, ?, ?, ?)",
-                            (str(run.id), trace, is_root, number, sort,
-                             zlib.compress(json.dumps(obj).encode())))  # fmt: skip
+            self.db.execute(
+                "INSERT INTO r (id, trace, root, line, sort, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    str(run.id),
+                    trace,
+                    is_root,
+                    number,
+                    sort,
+                    zlib.compress(json.dumps(obj).encode()),
+                ),
+            )
         except sqlite3.IntegrityError:
             line = self.db.execute("SELECT line FROM r WHERE id = ?", (str(run.id),)).fetchone()[0]
-            raise InputError(str(self.path), f"run {run.id} is in the file twice (first on line "
-                             f"{line})", location=location, field=f"{prefix}id") from None  # fmt: skip
+            raise InputError(
+                str(self.path),
+                f"run {run.id} is in the file twice (first on line {line})",
+                location=location,
+                field=f"{prefix}id",
+            ) from None
         if is_root and self.first_root is None:
             self.first_root = run
         if run.run_type == "llm" and self.model is None:
             self.model = run.metadata.get("ls_model_name") or run.name
         if not isinstance(children, list):
-            raise InputError(str(self.path), "an array is expected", location=location,
-                             field=f"{prefix}child_runs")  # fmt: skip
+            raise InputError(
+                str(self.path),
+                "an array is expected",
+                location=location,
+                field=f"{prefix}child_runs",
+            )
         for i, child in enumerate(children):
             if not isinstance(child, dict):
-                raise InputError(str(self.path), "a run (a JSON object) is expected",
-                                 location=location, field=f"{prefix}child_runs[{i}]")  # fmt: skip
+                raise InputError(
+                    str(self.path),
+                    "a run (a JSON object) is expected",
+                    location=location,
+                    field=f"{prefix}child_runs[{i}]",
+                )
             self._run(child, number, run, f"{prefix}child_runs[{i}].")
 
     def check(self) -> None:
@@ -155,9 +194,16 @@ class RunIndex:
         ).fetchone()
         if bad is not None:
             trace, roots, line = bad
-            why = "has no root run (none without parent_run_id) in this file" if not roots else \
-                f"has {roots} root runs (runs without parent_run_id)"  # fmt: skip
-            raise InputError(str(self.path), f"trace {trace} {why}", location=f"line {line}",
-                             field="parent_run_id")  # fmt: skip
+            why = (
+                "has no root run (none without parent_run_id) in this file"
+                if not roots
+                else f"has {roots} root runs (runs without parent_run_id)"
+            )
+            raise InputError(
+                str(self.path),
+                f"trace {trace} {why}",
+                location=f"line {line}",
+                field="parent_run_id",
+            )
         if self.first_root is None:
             raise InputError(str(self.path), "no runs in this file", field="run_type")

@@ -147,10 +147,11 @@ def _non_finite(path: Path, value: float, location: str, metric: str) -> Criteri
     `nanmean` aggregation leaves such documents out; under `mean` the run's figure is NaN
     too): no verdict, counted as unscored. An infinity has no such meaning: refused."""
     if value != value:
-        return Criterion(explanation="lm-eval recorded NaN for this document: no value (its "
-                         "nanmean aggregation leaves it out of the run's figure)")  # fmt: skip
-    raise InputError(str(path), f"{value} is not a finite number", location=location,
-                     field=metric)  # fmt: skip
+        return Criterion(
+            explanation="lm-eval recorded NaN for this document: no value (its "
+            "nanmean aggregation leaves it out of the run's figure)"
+        )
+    raise InputError(str(path), f"{value} is not a finite number", location=location, field=metric)
 
 
 def _task_records(
@@ -215,10 +216,11 @@ def _task_records(
                     # pair, say): no verdict of its own, counted as unscored
                     shown = one_line(as_text(value), 80) if value is not None else "none"
                     why = (
-                        "--predict_only: lm-eval computed no metric" if metric == "bypass"
+                        "--predict_only: lm-eval computed no metric"
+                        if metric == "bypass"
                         else f"corpus-level metric: lm-eval aggregates this sample's value "
                         f"({shown}) over the run (its results file has the figure)"
-                    )  # fmt: skip
+                    )
                     entry["criteria"][name] = Criterion(explanation=why)
             entry["outputs"][line.filter] = _output(line, entry["conts"])
     if not docs:
@@ -339,10 +341,18 @@ class LmEvalImporter:
                 yield from _task_records(p, task, suite, options, progress)
 
         model_args = (results.config or {}).get("model_args") if results else None
-        summary = {  # a figure lm-eval could not compute is NaN: kept as its word "NaN"
-            task: {k: finite_json(v) for k, v in (results.results.get(task) or {}).items() if "," in k}
-            for task, _ in tasks
-        } if results else {}  # fmt: skip
+        summary = (
+            {  # a figure lm-eval could not compute is NaN: kept as its word "NaN"
+                task: {
+                    k: finite_json(v)
+                    for k, v in (results.results.get(task) or {}).items()
+                    if "," in k
+                }
+                for task, _ in tasks
+            }
+            if results
+            else {}
+        )
         run = Run(
             name=options.name or (f"{model} {created:%Y-%m-%d %H:%M}" if created else model),
             system=options.system or _system_label(model, model_args),

@@ -111,12 +111,20 @@ def _check_finite(path: Path, line: NativeLine, location: str) -> None:
         if isinstance(value, str) or value is None:
             continue
         if hit := non_finite(value, name):
-            raise InputError(str(path), "not a finite number: the native format is strict JSON",
-                             location=location, field=hit)  # fmt: skip
+            raise InputError(
+                str(path),
+                "not a finite number: the native format is strict JSON",
+                location=location,
+                field=hit,
+            )
     for i, step in enumerate(line.trajectory or ()):
         if step.arguments is not None and (hit := non_finite(step.arguments, "arguments")):
-            raise InputError(str(path), "not a finite number: the native format is strict JSON",
-                             location=location, field=f"trajectory[{i}].{hit}")  # fmt: skip
+            raise InputError(
+                str(path),
+                "not a finite number: the native format is strict JSON",
+                location=location,
+                field=f"trajectory[{i}].{hit}",
+            )
 
 
 def _record(line: NativeLine, suite: str, location: str) -> Record:

@@ -98,8 +98,12 @@ def _metric(path: Path, sample: _Sample, name: str, value: Any, threshold: float
     if isinstance(value, float) and value != value:
         return Criterion(explanation=_UNDEFINED)
     if isinstance(value, float) and value - value != 0:
-        raise InputError(str(path), f"{value} is not a finite number", location=f"line "
-                         f"{sample.metric_lines.get(name, sample.first_line)}", field=f"data.{name}")  # fmt: skip
+        raise InputError(
+            str(path),
+            f"{value} is not a finite number",
+            location=f"line {sample.metric_lines.get(name, sample.first_line)}",
+            field=f"data.{name}",
+        )
     return score_to_criterion(value, threshold=threshold)
 
 
@@ -137,9 +141,11 @@ class OpenAIEvalsImporter:
                 report = obj["final_report"]
                 if not isinstance(report, dict):
                     raise InputError(
-                        str(path), "final_report must be an object", location=location,
+                        str(path),
+                        "final_report must be an object",
+                        location=location,
                         field="final_report",
-                    )  # fmt: skip
+                    )
                 final_report = report
                 continue
             try:
@@ -166,9 +172,12 @@ class OpenAIEvalsImporter:
         if not samples:
             raise InputError(str(path), "the log holds no sample events")
         if not any(s.matches or s.metrics or s.errors for s in samples.values()):
-            raise InputError(str(path), "no sample carries a verdict: the log has no match, "
-                             "metrics or error events (every result would be unscored)",
-                             field="match")  # fmt: skip
+            raise InputError(
+                str(path),
+                "no sample carries a verdict: the log has no match, "
+                "metrics or error events (every result would be unscored)",
+                field="match",
+            )
         suite = options.suite or spec.base_eval or spec.eval_name.split(".")[0]
         run = Run(
             name=options.name or f"{spec.eval_name} {','.join(spec.completion_fns) or '?'}",
@@ -198,9 +207,13 @@ class OpenAIEvalsImporter:
         return [ParsedRun(run, self._records(path, samples, suite, options, headline), progress)]
 
     def _records(
-        self, path: Path, samples: dict[str, _Sample], suite: str, options: ImportOptions,
+        self,
+        path: Path,
+        samples: dict[str, _Sample],
+        suite: str,
+        options: ImportOptions,
         headline: str | None = None,
-    ) -> Iterator[Record]:  # fmt: skip
+    ) -> Iterator[Record]:
         for sample_id, sample in samples.items():
             samplings = [d for _, d in sorted(sample.samplings, key=lambda x: x[0])]
             matches = sorted(sample.matches, key=lambda x: x[0])

@@ -45,7 +45,7 @@ from evaltui.importers.base import (
     iter_lines,
     json_line,
     sha256_file,
-)  # fmt: skip
+)
 from evaltui.importers.otlp import Span, spans_of
 from evaltui.importers.otlp_dialects import (
     FOREIGN,
@@ -57,7 +57,7 @@ from evaltui.importers.otlp_dialects import (
     dialect_of,
     span_dialect,
     view_of,
-)  # fmt: skip
+)
 from evaltui.importers.otlp_logs import Joined
 from evaltui.models import Record, Run, Verdict
 
@@ -85,10 +85,11 @@ class Census:
 
     def meta(self, joined: Joined | None) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "traces": self.traces, "spans_read": dict(sorted(self.read.items())),
+            "traces": self.traces,
+            "spans_read": dict(sorted(self.read.items())),
             "spans_skipped": sum(self.skipped.values()),
             "skipped_by_dialect": dict(sorted(self.skipped.items())),
-        }  # fmt: skip
+        }
         if self.content_missing:
             out["model_turns_without_content"] = self.content_missing
         if joined is not None:
@@ -101,14 +102,19 @@ class Census:
             shown = ", ".join(
                 f"{n:,} {k}" for k, n in sorted(self.skipped.items(), key=lambda x: (-x[1], x[0]))
             )
-            out.append(f"{sum(self.skipped.values()):,} span(s) in no dialect evaltui reads "
-                       f"skipped ({shown})")  # fmt: skip
+            out.append(
+                f"{sum(self.skipped.values()):,} span(s) in no dialect evaltui reads "
+                f"skipped ({shown})"
+            )
         if self.content_missing:
-            out.append(f"{self.content_missing:,} model turn(s) carry no messages (the "
-                       "instrumentation wrote them as log records: import the OTLP logs file "
-                       "with the traces)" if joined is None else
-                       f"{self.content_missing:,} model turn(s) carry no messages, in the spans "
-                       "or in the logs given")  # fmt: skip
+            out.append(
+                f"{self.content_missing:,} model turn(s) carry no messages (the "
+                "instrumentation wrote them as log records: import the OTLP logs file "
+                "with the traces)"
+                if joined is None
+                else f"{self.content_missing:,} model turn(s) carry no messages, in the spans "
+                "or in the logs given"
+            )
         if joined is not None:
             out.append(joined.note())
         return out
@@ -141,9 +147,13 @@ class OtelGenAIImporter:
         joined = _load_logs(options)
         census = self._census(path, options, joined)
         first = census.resource or {}
-        run_name = first.get("evaltui.run") or " ".join(
-            str(x) for x in (first.get("service.name"), first.get("service.version")) if x
-        ) or path.stem  # fmt: skip
+        run_name = (
+            first.get("evaltui.run")
+            or " ".join(
+                str(x) for x in (first.get("service.name"), first.get("service.version")) if x
+            )
+            or path.stem
+        )
         metadata = {k: v for k, v in first.items() if not k.startswith("telemetry.")}
         metadata["otlp"] = census.meta(joined)
         run = Run(
@@ -180,15 +190,20 @@ class OtelGenAIImporter:
             has_key = otlp_steps.case_key(t.root, ordered) is not None
             has_verdict = _has_verdict(t.root, ordered)
             if not has_key and not has_verdict and not views and seen_foreign is None:
-                seen_foreign = next((k for k in counts if k not in READ and k not in ("case", UNKNOWN)), None)  # fmt: skip
+                seen_foreign = next(
+                    (k for k in counts if k not in READ and k not in ("case", UNKNOWN)), None
+                )
                 if seen_foreign is not None:
                     name, key = seen_foreign.split(": ", 1)
                     raise InputError(
-                        str(path), f"trace {t.trace} is in the {name} convention ({key}), which "
+                        str(path),
+                        f"trace {t.trace} is in the {name} convention ({key}), which "
                         "evaltui does not read: its cases and verdicts would be read as absent "
                         "(evaltui reads OpenTelemetry GenAI, OpenInference and Vercel AI SDK "
-                        "traces)", location=t.location, field=key,
-                    )  # fmt: skip
+                        "traces)",
+                        location=t.location,
+                        field=key,
+                    )
             census.keyed |= has_key
             census.scored |= has_verdict
         if census.resource is None:
@@ -197,18 +212,31 @@ class OtelGenAIImporter:
             missing = (
                 "names its case (no root span has test.case.name or evaltui.case_key, and no "
                 "metadata names it; trace ids would be case keys, which line up with no other run)"
-                if not census.keyed else "carries a verdict (no root span has "
+                if not census.keyed
+                else "carries a verdict (no root span has "
                 "test.case.result.status, no trace has a gen_ai.evaluation.result event, an "
                 "OpenInference evaluation or an error status)"
-            )  # fmt: skip
-            seen = ", ".join(f"{n:,} {NAMES.get(k, k)}" for k, n in
-                             (census.read + census.skipped).most_common() if k != "case")  # fmt: skip
-            raise InputError(str(path), f"no trace in this file {missing}; its spans: {seen or 'none'}",
-                             field="test.case.name" if not census.keyed else _EVAL)  # fmt: skip
+            )
+            seen = ", ".join(
+                f"{n:,} {NAMES.get(k, k)}"
+                for k, n in (census.read + census.skipped).most_common()
+                if k != "case"
+            )
+            raise InputError(
+                str(path),
+                f"no trace in this file {missing}; its spans: {seen or 'none'}",
+                field="test.case.name" if not census.keyed else _EVAL,
+            )
         return census
 
-    def _records(self, path: Path, options: ImportOptions, progress: Progress, census: Census,
-                 joined: Joined | None) -> Iterator[Record]:  # fmt: skip
+    def _records(
+        self,
+        path: Path,
+        options: ImportOptions,
+        progress: Progress,
+        census: Census,
+        joined: Joined | None,
+    ) -> Iterator[Record]:
 
         read: Counter[str] = Counter()
         for t in self._traces(path, progress, joined):
@@ -216,11 +244,15 @@ class OtelGenAIImporter:
             read.update(counts)
             yield _record(path, t, views, root_view, options, otlp_steps)
         if read != census.read + census.skipped:
-            raise InputError(str(path), "the file changed while it was read (its spans were "
-                             "counted, then read again, and differ)")  # fmt: skip
+            raise InputError(
+                str(path),
+                "the file changed while it was read (its spans were "
+                "counted, then read again, and differ)",
+            )
 
-    def _traces(self, path: Path, progress: Progress, joined: Joined | None,
-                keep_logs: bool = False) -> Iterator[Trace]:  # fmt: skip
+    def _traces(
+        self, path: Path, progress: Progress, joined: Joined | None, keep_logs: bool = False
+    ) -> Iterator[Trace]:
         """Every complete trace (its root arrived), in file order, bounded."""
         max_spans = env_limit("EVALTUI_MAX_PENDING_SPANS", MAX_PENDING_SPANS)
         max_bytes = env_limit("EVALTUI_MAX_PENDING_BYTES", MAX_PENDING_BYTES)
@@ -234,29 +266,41 @@ class OtelGenAIImporter:
                 if trace in done:
                     what = "a second root span" if not span.parent else "a span"
                     raise InputError(
-                        str(path), f"{what} of trace {trace} after its root span: the trace was "
-                        "already complete", location=location, field=span.where,
-                    )  # fmt: skip
+                        str(path),
+                        f"{what} of trace {trace} after its root span: the trace was "
+                        "already complete",
+                        location=location,
+                        field=span.where,
+                    )
                 if not span.parent:
                     if trace in roots:
                         raise InputError(
-                            str(path), f"trace {trace} has two root spans ({roots[trace].span_id} "
-                            f"and {span.span_id} have no parent)", location=location,
+                            str(path),
+                            f"trace {trace} has two root spans ({roots[trace].span_id} "
+                            f"and {span.span_id} have no parent)",
+                            location=location,
                             field=f"{span.where}.parentSpanId",
-                        )  # fmt: skip
+                        )
                     roots[trace] = span
                 pending.setdefault(trace, []).append(span)
                 held += 1
                 held_bytes += span.size
                 if held > max_spans or held_bytes > max_bytes:
-                    which = (f"{held:,} spans", f"{max_spans:,} (EVALTUI_MAX_PENDING_SPANS)") \
-                        if held > max_spans else \
-                        (f"{held_bytes:,} bytes of spans", f"{max_bytes:,} (EVALTUI_MAX_PENDING_BYTES)")  # fmt: skip
+                    which = (
+                        (f"{held:,} spans", f"{max_spans:,} (EVALTUI_MAX_PENDING_SPANS)")
+                        if held > max_spans
+                        else (
+                            f"{held_bytes:,} bytes of spans",
+                            f"{max_bytes:,} (EVALTUI_MAX_PENDING_BYTES)",
+                        )
+                    )
                     raise InputError(
-                        str(path), f"{which[0]} of {len(pending):,} trace(s) wait for their "
+                        str(path),
+                        f"{which[0]} of {len(pending):,} trace(s) wait for their "
                         f"trace's root span, over the limit of {which[1]}: a trace is complete "
-                        "when its root (the span without a parent) arrives", location=location,
-                    )  # fmt: skip
+                        "when its root (the span without a parent) arrives",
+                        location=location,
+                    )
             for trace, root in roots.items():
                 group = pending.pop(trace)
                 held -= len(group)
@@ -270,8 +314,11 @@ class OtelGenAIImporter:
                 yield Trace(number, location, trace, group, root)
         if pending:
             trace = next(iter(pending))
-            raise InputError(str(path), f"trace {trace} has no root span (no span without a parent)",
-                             field="parentSpanId")  # fmt: skip
+            raise InputError(
+                str(path),
+                f"trace {trace} has no root span (no span without a parent)",
+                field="parentSpanId",
+            )
 
 
 def _load_logs(options: ImportOptions) -> Joined | None:
@@ -325,15 +372,25 @@ def _has_verdict(root: Span, views: list[View]) -> bool:
     )
 
 
-def _record(path: Path, t: Trace, views: dict[str, View], root_view: View,
-            options: ImportOptions, steps: Any) -> Record:  # fmt: skip
+def _record(
+    path: Path,
+    t: Trace,
+    views: dict[str, View],
+    root_view: View,
+    options: ImportOptions,
+    steps: Any,
+) -> Record:
     root = t.root
     ordered = [root_view, *views.values()]
     found = steps.case_key(root, ordered)
     key = found[0] if found else t.trace
     if not isinstance(key, str | int) or isinstance(key, bool) or key == "":
-        raise InputError(str(path), f"a case name (a string) is expected, got {key!r:.40}",
-                         location=t.location, field=found[1] if found else "traceId")  # fmt: skip
+        raise InputError(
+            str(path),
+            f"a case name (a string) is expected, got {key!r:.40}",
+            location=t.location,
+            field=found[1] if found else "traceId",
+        )
     suite = (
         options.suite
         or steps.suite_of(root, ordered)
@@ -352,10 +409,12 @@ def _record(path: Path, t: Trace, views: dict[str, View], root_view: View,
     elif criteria:
         verdicts = [c.verdict for c in criteria.values()]
         verdict = (
-            "unscored" if None in verdicts
-            else "error" if "error" in verdicts
+            "unscored"
+            if None in verdicts
+            else "error"
+            if "error" in verdicts
             else ("pass" if all(v == "pass" for v in verdicts) else "fail")
-        )  # fmt: skip
+        )
     else:
         verdict = "unscored"
     inputs, input_text, output, system = steps.case_io(root_view, list(views.values()))

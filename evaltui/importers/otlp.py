@@ -79,8 +79,13 @@ class LogRecord:
 
 
 def _type(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")  # fmt: skip
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+    }.get(type(value), "a number")
 
 
 def _want(value: Any, kind: type, where: str, what: str) -> Any:
@@ -113,8 +118,11 @@ def _double(value: Any, where: str) -> float:
     if (isinstance(value, str) and value in _NON_FINITE) or (
         isinstance(value, float) and not math.isfinite(value)
     ):
-        raise Bad(where, f"{value} is not a finite number; OpenTelemetry gives a non-finite "
-                         "attribute no meaning, so evaltui cannot read one")  # fmt: skip
+        raise Bad(
+            where,
+            f"{value} is not a finite number; OpenTelemetry gives a non-finite "
+            "attribute no meaning, so evaltui cannot read one",
+        )
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
@@ -175,8 +183,10 @@ class _Reader:
 
 def _id(value: Any, where: str, pattern: re.Pattern[str], digits: int) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value) or not value.strip("0"):
-        raise Bad(where, f"a non-zero id of {digits} hex digits is expected (OTLP/JSON), got "
-                         f"{repr(value)[:50]}")  # fmt: skip
+        raise Bad(
+            where,
+            f"a non-zero id of {digits} hex digits is expected (OTLP/JSON), got {repr(value)[:50]}",
+        )
     return value.lower()
 
 
@@ -256,8 +266,12 @@ def log_records_of(path: Path, obj: Any, location: str) -> Iterator[LogRecord]:
 def logs_request(path: Path, obj: Any, location: str) -> list[Any]:
     """The line's `resourceLogs` array, or an InputError naming what is wrong."""
     if not isinstance(obj, dict) or not isinstance(obj.get("resourceLogs"), list):
-        raise InputError(str(path), "an ExportLogsServiceRequest object with a resourceLogs array "
-                         "is expected", location=location, field="resourceLogs")  # fmt: skip
+        raise InputError(
+            str(path),
+            "an ExportLogsServiceRequest object with a resourceLogs array is expected",
+            location=location,
+            field="resourceLogs",
+        )
     return obj["resourceLogs"]
 
 
@@ -273,14 +287,25 @@ def resource_of(rs: Any, where: str) -> dict[str, Any]:
 def request(path: Path, obj: Any, location: str) -> list[Any]:
     """The line's `resourceSpans` array, or an InputError naming what is wrong."""
     if not isinstance(obj, dict):
-        raise InputError(str(path), f"an ExportTraceServiceRequest object is expected, got "
-                         f"{_type(obj)}", location=location)  # fmt: skip
+        raise InputError(
+            str(path),
+            f"an ExportTraceServiceRequest object is expected, got {_type(obj)}",
+            location=location,
+        )
     if "resourceSpans" not in obj:
-        raise InputError(str(path), "not an ExportTraceServiceRequest: no resourceSpans",
-                         location=location, field="resourceSpans")  # fmt: skip
+        raise InputError(
+            str(path),
+            "not an ExportTraceServiceRequest: no resourceSpans",
+            location=location,
+            field="resourceSpans",
+        )
     if not isinstance(obj["resourceSpans"], list):
-        raise InputError(str(path), f"an array is expected, got {_type(obj['resourceSpans'])}",
-                         location=location, field="resourceSpans")  # fmt: skip
+        raise InputError(
+            str(path),
+            f"an array is expected, got {_type(obj['resourceSpans'])}",
+            location=location,
+            field="resourceSpans",
+        )
     return obj["resourceSpans"]
 
 

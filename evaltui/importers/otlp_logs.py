@@ -47,8 +47,11 @@ def records(path: Path) -> Iterator[LogRecord]:
         return
 
     if not otlp_proto.sniff(path, _head(path), "logs"):
-        raise InputError(str(path), "not an OTLP logs file (an ExportLogsServiceRequest as JSON "
-                         "lines or protobuf) to join to the traces")  # fmt: skip
+        raise InputError(
+            str(path),
+            "not an OTLP logs file (an ExportLogsServiceRequest as JSON "
+            "lines or protobuf) to join to the traces",
+        )
     yield from otlp_proto.log_records(path)
 
 
@@ -82,8 +85,10 @@ class Joined:
             return ""
         names = ", ".join(self.files)
         left = self.total - self.joined
-        return (f"{self.joined:,} of {self.total:,} log records from {names} joined to their "
-                f"spans" + (f"; {left:,} named no span of this file" if left else ""))  # fmt: skip
+        return (
+            f"{self.joined:,} of {self.total:,} log records from {names} joined to their "
+            f"spans" + (f"; {left:,} named no span of this file" if left else "")
+        )
 
 
 def load(paths: Iterable[str]) -> Joined:
@@ -100,9 +105,12 @@ def load(paths: Iterable[str]) -> Joined:
                 continue
             held += record.size
             if held > limit:
-                raise InputError(str(path), f"the log records to join hold more than {limit:,} "
-                                 "bytes of text (EVALTUI_MAX_JOINED_LOG_BYTES)",
-                                 location=record.where.split(": ", 1)[0].split(" ", 1)[-1])  # fmt: skip
+                raise InputError(
+                    str(path),
+                    f"the log records to join hold more than {limit:,} "
+                    "bytes of text (EVALTUI_MAX_JOINED_LOG_BYTES)",
+                    location=record.where.split(": ", 1)[0].split(" ", 1)[-1],
+                )
             out.by_span.setdefault((record.trace, record.span_id), []).append(record)
     return out
 
@@ -121,13 +129,16 @@ class OtlpLogsImporter:
 
     def read(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
         raise InputError(
-            str(path), "an OTLP logs file holds no cases: give it together with the traces it "
+            str(path),
+            "an OTLP logs file holds no cases: give it together with the traces it "
             "belongs to (evaltui import traces.jsonl logs.jsonl, or a folder holding both); its "
             "records join the spans by trace and span id",
-        )  # fmt: skip
+        )
 
 
-def pair(units: list[tuple[Path, str | None]]) -> tuple[list[tuple[Path, str | None]], tuple[str, ...]]:  # fmt: skip
+def pair(
+    units: list[tuple[Path, str | None]],
+) -> tuple[list[tuple[Path, str | None]], tuple[str, ...]]:
     """The units of one `evaltui import` with its OTLP logs files taken out, and those files:
     they join every OTLP traces file of the same command. With no traces file among the
     units the logs files stay (and are refused on their own)."""

@@ -35,8 +35,11 @@ def _messages(path: Path, fh: BinaryIO, progress: Progress | None) -> Iterator[t
     if first[0] == _TAG:  # one bare message
         data = first + fh.read(limit)
         if fh.read(1):
-            raise InputError(str(path), f"a protobuf message longer than {limit:,} bytes "
-                             "(EVALTUI_MAX_LINE_BYTES)", location="message 1")  # fmt: skip
+            raise InputError(
+                str(path),
+                f"a protobuf message longer than {limit:,} bytes (EVALTUI_MAX_LINE_BYTES)",
+                location="message 1",
+            )
         if progress is not None:
             progress.done = len(data)
         yield 1, data
@@ -46,17 +49,28 @@ def _messages(path: Path, fh: BinaryIO, progress: Progress | None) -> Iterator[t
         number += 1
         where = f"message {number}"
         if len(head) < 4:
-            raise InputError(str(path), f"the file ends inside the length prefix of a message "
-                             f"({len(head)} of 4 bytes; the file is framed as the Collector's "
-                             "file exporter writes protobuf)", location=where)  # fmt: skip
+            raise InputError(
+                str(path),
+                f"the file ends inside the length prefix of a message "
+                f"({len(head)} of 4 bytes; the file is framed as the Collector's "
+                "file exporter writes protobuf)",
+                location=where,
+            )
         size = int.from_bytes(head, "big")
         if size > limit:
-            raise InputError(str(path), f"a protobuf message of {size:,} bytes is over the limit "
-                             f"of {limit:,} (EVALTUI_MAX_LINE_BYTES)", location=where)  # fmt: skip
+            raise InputError(
+                str(path),
+                f"a protobuf message of {size:,} bytes is over the limit "
+                f"of {limit:,} (EVALTUI_MAX_LINE_BYTES)",
+                location=where,
+            )
         data = fh.read(size)
         if len(data) < size:
-            raise InputError(str(path), f"the file ends inside a message ({size:,} bytes "
-                             f"announced, {len(data):,} there)", location=where)  # fmt: skip
+            raise InputError(
+                str(path),
+                f"the file ends inside a message ({size:,} bytes announced, {len(data):,} there)",
+                location=where,
+            )
         done += 4 + size
         if progress is not None:
             progress.done = done
@@ -87,8 +101,12 @@ def sniff(path: Path, head: bytes, kind: str) -> bool:
     except Exception:
         return False
     if kind == "traces":
-        return any(len(s.trace_id) == 16 for rs in request.resource_spans
-                   for ss in rs.scope_spans for s in ss.spans)  # fmt: skip
+        return any(
+            len(s.trace_id) == 16
+            for rs in request.resource_spans
+            for ss in rs.scope_spans
+            for s in ss.spans
+        )
     return any(True for rl in request.resource_logs for sl in rl.scope_logs for _ in sl.log_records)
 
 
@@ -129,9 +147,12 @@ class _Reader:
         if kind == "double_value":
             number = value.double_value
             if not math.isfinite(number):
-                raise Bad(f"{where}.doubleValue", f"{number} is not a finite number; "
-                          "OpenTelemetry gives a non-finite attribute no meaning, so evaltui "
-                          "cannot read one")  # fmt: skip
+                raise Bad(
+                    f"{where}.doubleValue",
+                    f"{number} is not a finite number; "
+                    "OpenTelemetry gives a non-finite attribute no meaning, so evaltui "
+                    "cannot read one",
+                )
             return number
         if kind == "bytes_value":
             self.size += len(value.bytes_value)
@@ -159,7 +180,9 @@ def _hex(raw: bytes, where: str, size: int, optional: bool = False) -> str:
     return raw.hex()
 
 
-def spans(path: Path, progress: Progress | None = None) -> Iterator[tuple[int, str, Iterator[Span]]]:  # fmt: skip
+def spans(
+    path: Path, progress: Progress | None = None
+) -> Iterator[tuple[int, str, Iterator[Span]]]:
     """(message number, its location, its spans) for every message of a traces file."""
     with path.open("rb") as fh:
         for number, data in _messages(path, fh, progress):
@@ -176,8 +199,9 @@ def _parse(path: Path, kind: str, data: bytes, location: str) -> Any:
         request.ParseFromString(data)
     except DecodeError as exc:
         what = "ExportTraceServiceRequest" if kind == "traces" else "ExportLogsServiceRequest"
-        raise InputError(str(path), f"not an OTLP {what} protobuf message ({exc})",
-                         location=location) from None  # fmt: skip
+        raise InputError(
+            str(path), f"not an OTLP {what} protobuf message ({exc})", location=location
+        ) from None
     return request
 
 
@@ -196,9 +220,13 @@ def _spans_of(path: Path, request: Any, location: str) -> Iterator[Span]:
 def _span(span: Any, where: str, resource: dict[str, Any]) -> Span:
     read = _Reader()
     events = [
-        (ev.name, read.attrs(ev.attributes, f"{where}.events[{i}].attributes"), f"{where}.events[{i}]")
+        (
+            ev.name,
+            read.attrs(ev.attributes, f"{where}.events[{i}].attributes"),
+            f"{where}.events[{i}]",
+        )
         for i, ev in enumerate(span.events)
-    ]  # fmt: skip
+    ]
     out = Span(
         trace=_hex(span.trace_id, f"{where}.traceId", 16),
         span_id=_hex(span.span_id, f"{where}.spanId", 8),
@@ -229,8 +257,11 @@ def log_records(path: Path) -> Iterator[LogRecord]:
                 for r, rl in enumerate(request.resource_logs):
                     for s, sl in enumerate(rl.scope_logs):
                         for k, rec in enumerate(sl.log_records):
-                            yield _log(rec, f"resourceLogs[{r}].scopeLogs[{s}].logRecords[{k}]",
-                                       f"{path.name} {location}")  # fmt: skip
+                            yield _log(
+                                rec,
+                                f"resourceLogs[{r}].scopeLogs[{s}].logRecords[{k}]",
+                                f"{path.name} {location}",
+                            )
             except Bad as bad:
                 raise InputError(str(path), bad.why, location=location, field=bad.where) from None
 

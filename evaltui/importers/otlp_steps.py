@@ -127,8 +127,9 @@ def case_io(root: View | None, views: list[View]) -> tuple[list[dict[str, Any]],
     return inputs, text, output, system
 
 
-def trajectory(spans: list[Span], views: dict[str, View], inputs: list[dict[str, Any]],
-               system: str) -> list[Step]:  # fmt: skip
+def trajectory(
+    spans: list[Span], views: dict[str, View], inputs: list[dict[str, Any]], system: str
+) -> list[Step]:
     """The path through the case (module docstring); `spans` in start order, the root left out."""
     steps: list[Step] = []
     if system:
@@ -147,32 +148,58 @@ def trajectory(spans: list[Span], views: dict[str, View], inputs: list[dict[str,
             _responses(steps, view, called, results, turn)
             turn += 1
             for m in view.output:
-                steps.append(Step(kind="message", role="assistant", text=text_of(m), turn=turn,
-                                  latency_ms=ms, tokens=view.tokens))  # fmt: skip
+                steps.append(
+                    Step(
+                        kind="message",
+                        role="assistant",
+                        text=text_of(m),
+                        turn=turn,
+                        latency_ms=ms,
+                        tokens=view.tokens,
+                    )
+                )
                 for p in parts([m], "tool_call"):
-                    step = Step(kind="tool_call", turn=turn, name=as_text(p.get("name")),
-                                call_id=as_text(p.get("id")) or None, arguments=p.get("arguments"))  # fmt: skip
+                    step = Step(
+                        kind="tool_call",
+                        turn=turn,
+                        name=as_text(p.get("name")),
+                        call_id=as_text(p.get("id")) or None,
+                        arguments=p.get("arguments"),
+                    )
                     steps.append(step)
                     if step.call_id:
                         called[step.call_id] = step
         elif view.kind == "tool":
-            step = Step(kind="tool_result", turn=turn, name=view.tool, call_id=view.call_id,
-                        text=view.result, error=view.error, latency_ms=ms)  # fmt: skip
+            step = Step(
+                kind="tool_result",
+                turn=turn,
+                name=view.tool,
+                call_id=view.call_id,
+                text=view.result,
+                error=view.error,
+                latency_ms=ms,
+            )
             steps.append(step)
             if view.call_id:
                 results[view.call_id] = step
         elif view.kind == "retrieval":
             for d in view.documents:
-                steps.append(Step(
-                    kind="source", turn=turn, source_id=as_text(d["id"]), name=view.tool,
-                    title=as_text(d["title"]) if d.get("title") is not None else None,
-                    text=as_text(d["text"])[:2000] if d.get("text") is not None else None,
-                ))  # fmt: skip
+                steps.append(
+                    Step(
+                        kind="source",
+                        turn=turn,
+                        source_id=as_text(d["id"]),
+                        name=view.tool,
+                        title=as_text(d["title"]) if d.get("title") is not None else None,
+                        text=as_text(d["text"])[:2000] if d.get("text") is not None else None,
+                    )
+                )
     return dedupe_sources(with_sources(steps))
 
 
-def _responses(steps: list[Step], view: View, called: dict[str, Step],
-               results: dict[str, Step], turn: int) -> None:  # fmt: skip
+def _responses(
+    steps: list[Step], view: View, called: dict[str, Step], results: dict[str, Step], turn: int
+) -> None:
     """A model turn's input holds the responses to the calls before it: fill a result the
     tool span did not capture, add one for a call that had no tool span."""
     for p in parts(view.input, "tool_call_response"):
@@ -182,8 +209,9 @@ def _responses(steps: list[Step], view: View, called: dict[str, Step],
         text = as_text(p.get("response"))
         have = results.get(call_id)
         if have is None:
-            step = Step(kind="tool_result", turn=turn, name=called[call_id].name, call_id=call_id,
-                        text=text)  # fmt: skip
+            step = Step(
+                kind="tool_result", turn=turn, name=called[call_id].name, call_id=call_id, text=text
+            )
             steps.append(step)
             results[call_id] = step
         elif have.text is None and have.error is None:

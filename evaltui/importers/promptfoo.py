@@ -132,8 +132,12 @@ def _expected(variables: dict[str, Any], asserts: list[Assertion] | None) -> str
     return "\n".join(parts) or None
 
 
-def _verdict(row_success: bool, failure_reason: int | None, criteria: dict[str, Criterion],
-             pass_criterion: str | None) -> Verdict:  # fmt: skip
+def _verdict(
+    row_success: bool,
+    failure_reason: int | None,
+    criteria: dict[str, Criterion],
+    pass_criterion: str | None,
+) -> Verdict:
     if failure_reason == 2:
         return "error"
     if pass_criterion:
@@ -150,8 +154,16 @@ def _validate_row(path: Path, obj: Any, location: str) -> Row:
         raise validation_error(path, exc, location) from None
 
 
-def _record(path: Path, row: Row, key: str, epoch: int, suite: str, location: str,
-            options: ImportOptions, traces: TraceIndex | None = None) -> Record:  # fmt: skip
+def _record(
+    path: Path,
+    row: Row,
+    key: str,
+    epoch: int,
+    suite: str,
+    location: str,
+    options: ImportOptions,
+    traces: TraceIndex | None = None,
+) -> Record:
     tc = row.testCase or TestCase()
     variables = variables_of(row)
     criteria = _criteria(row)
@@ -161,8 +173,9 @@ def _record(path: Path, row: Row, key: str, epoch: int, suite: str, location: st
         error = row.error or (row.response.error if row.response else None) or "error"
     attributes = {k: v for k, v in (tc.metadata or {}).items() if not k.startswith("_")}
     if hit := non_finite(attributes, "testCase.metadata"):  # JSON.stringify writes null
-        raise InputError(str(path), "not a finite number; promptfoo writes none",
-                         location=location, field=hit)  # fmt: skip
+        raise InputError(
+            str(path), "not a finite number; promptfoo writes none", location=location, field=hit
+        )
     output = as_text(row.response.output) if row.response else ""
     trajectory = None
     if traces is not None and row.traceId:
@@ -248,14 +261,20 @@ def _trace_notes(traced: int, missing: int, traces: TraceIndex | None) -> list[s
     """What the import line says of the traces: joined, cut, or named but not in the file."""
     notes = []
     if traces is not None and traces.count:
-        notes.append(f"{traced - missing:,} of the file's rows joined to their traces "
-                     f"({traces.count:,} traces, {traces.spans:,} spans)")  # fmt: skip
+        notes.append(
+            f"{traced - missing:,} of the file's rows joined to their traces "
+            f"({traces.count:,} traces, {traces.spans:,} spans)"
+        )
         if traces.cut:
-            notes.append(f"{traces.cut:,} span attributes were cut at 400 characters by promptfoo's "
-                         "export: kept as written, not parsed")  # fmt: skip
+            notes.append(
+                f"{traces.cut:,} span attributes were cut at 400 characters by promptfoo's "
+                "export: kept as written, not parsed"
+            )
     if missing and (traces is None or not traces.count):
-        notes.append(f"{missing:,} rows name a trace (traceId) this file does not hold: promptfoo "
-                     "writes traces only into -o results.json; import that file for their paths")  # fmt: skip
+        notes.append(
+            f"{missing:,} rows name a trace (traceId) this file does not hold: promptfoo "
+            "writes traces only into -o results.json; import that file for their paths"
+        )
     elif missing:
         notes.append(
             f"{missing:,} rows name a trace the file's traces array does not hold: no path"
@@ -263,9 +282,16 @@ def _trace_notes(traced: int, missing: int, traces: TraceIndex | None) -> list[s
     return notes
 
 
-def _column_records(path: Path, index: KeyIndex, col: int, source: RowSource, suite: str,
-                    options: ImportOptions, progress: Progress,
-                    traces: TraceIndex | None = None) -> Iterator[Record]:  # fmt: skip
+def _column_records(
+    path: Path,
+    index: KeyIndex,
+    col: int,
+    source: RowSource,
+    suite: str,
+    options: ImportOptions,
+    progress: Progress,
+    traces: TraceIndex | None = None,
+) -> Iterator[Record]:
     keys = index.keys(col)
     want = next(keys, None)
     for pos, (location, row) in enumerate(source()):
@@ -337,10 +363,15 @@ class PromptfooImporter:
         }
         created = top.results.timestamp
         return _runs(
-            path, source, labels, options, created,
-            {k: v for k, v in metadata.items() if v is not None}, traces,
+            path,
+            source,
+            labels,
+            options,
+            created,
+            {k: v for k, v in metadata.items() if v is not None},
+            traces,
             GraderIndex(default_grader(config)),
-        )  # fmt: skip
+        )
 
     def _read_jsonl(self, path: Path, options: ImportOptions) -> list[ParsedRun]:
         def source() -> Iterator[tuple[str, Row]]:

@@ -32,11 +32,13 @@ class _csv_errors:
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         if isinstance(exc, UnicodeDecodeError):
-            raise InputError(str(self.path), f"not valid UTF-8 ({exc.reason})",
-                             location=f"record {self.record}") from None  # fmt: skip
+            raise InputError(
+                str(self.path), f"not valid UTF-8 ({exc.reason})", location=f"record {self.record}"
+            ) from None
         if isinstance(exc, csv.Error):
-            raise InputError(str(self.path), f"malformed CSV ({exc})",
-                             location=f"record {self.record}") from None  # fmt: skip
+            raise InputError(
+                str(self.path), f"malformed CSV ({exc})", location=f"record {self.record}"
+            ) from None
 
 
 def header_starts(header: list[str]) -> list[int]:
@@ -82,20 +84,42 @@ def csv_rows(path: Path, header: list[str]) -> Iterator[tuple[str, Row]]:
                 continue
             if len(cells) != len(header):
                 raise InputError(
-                    str(path), f"{len(cells)} cells where the header has {len(header)}",
+                    str(path),
+                    f"{len(cells)} cells where the header has {len(header)}",
                     location=location,
-                )  # fmt: skip
+                )
             variables = {
                 name: cells[i + 1] for i, name in enumerate(var_names) if cells[i + 1] != ""
             }
             for prompt_idx, (start, cols) in enumerate(spans):
                 provider = header[start][1:].partition("] ")[0]
-                yield location, _csv_row(path, cells, cols, start, location, record_no - 2,
-                                         prompt_idx, provider, variables)  # fmt: skip
+                yield (
+                    location,
+                    _csv_row(
+                        path,
+                        cells,
+                        cols,
+                        start,
+                        location,
+                        record_no - 2,
+                        prompt_idx,
+                        provider,
+                        variables,
+                    ),
+                )
 
 
-def _csv_row(path: Path, cells: list[str], cols: dict[str, int], start: int, location: str,
-             index: int, prompt_idx: int, provider: str, variables: dict[str, Any]) -> Row:  # fmt: skip
+def _csv_row(
+    path: Path,
+    cells: list[str],
+    cols: dict[str, int],
+    start: int,
+    location: str,
+    index: int,
+    prompt_idx: int,
+    provider: str,
+    variables: dict[str, Any],
+) -> Row:
     status_col = cols.get("Status")
     if status_col is None:
         raise InputError(str(path), "no Status column", location="record 1", field="Status")
@@ -119,7 +143,9 @@ def _csv_row(path: Path, cells: list[str], cols: dict[str, int], start: int, loc
         promptIdx=prompt_idx,
         success=status == "PASS",
         failureReason={"PASS": 0, "FAIL": 1, "ERROR": 2}[status],
-        score=_float(path, cells[score_col], location, "Score") if score_col is not None and cells[score_col] != "" else None,
+        score=_float(path, cells[score_col], location, "Score")
+        if score_col is not None and cells[score_col] != ""
+        else None,
         namedScores=named,
         gradingResult=Grading(reason=reason or None) if "Grader Reason" in cols else None,
         response=Response(output=cells[start]),
@@ -128,7 +154,7 @@ def _csv_row(path: Path, cells: list[str], cols: dict[str, int], start: int, loc
         prompt=None,
         provider=provider,
         error=reason if status == "ERROR" else None,
-    )  # fmt: skip
+    )
 
 
 def _float(path: Path, cell: str, location: str, field: str) -> float | None:
@@ -146,5 +172,9 @@ def _float(path: Path, cell: str, location: str, field: str) -> float | None:
         return value
     if field == "Score" and cell.strip() == "NaN":
         return None
-    raise InputError(str(path), f"not a finite number (got {cell!r}); promptfoo writes none "
-                     "here", location=location, field=field)  # fmt: skip
+    raise InputError(
+        str(path),
+        f"not a finite number (got {cell!r}); promptfoo writes none here",
+        location=location,
+        field=field,
+    )

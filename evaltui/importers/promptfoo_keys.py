@@ -47,8 +47,12 @@ def case_keys(tests: list[tuple[str | None, dict[str, Any]]]) -> list[str]:
     doc (worked out by the same index an import uses)."""
     index = KeyIndex()
     for i, (description, variables) in enumerate(tests):
-        index.add(i, Row(testIdx=i, success=True, vars=variables,
-                         testCase=TestCase(description=description)))  # fmt: skip
+        index.add(
+            i,
+            Row(
+                testIdx=i, success=True, vars=variables, testCase=TestCase(description=description)
+            ),
+        )
     index.finish()
     return [key for _, key, _ in index.keys(0)]
 
@@ -102,8 +106,16 @@ class KeyIndex:
         variables = variables_of(row)
         col = self.column(row)
         self.counts[col] += 1
-        self._batch.append((pos, col, row.testIdx, _base_key(row, variables),
-                            vars_hash(variables), vars_hash(variables, full=True)))  # fmt: skip
+        self._batch.append(
+            (
+                pos,
+                col,
+                row.testIdx,
+                _base_key(row, variables),
+                vars_hash(variables),
+                vars_hash(variables, full=True),
+            )
+        )
         if len(self._batch) >= 10_000:
             self._flush()
 

@@ -68,8 +68,10 @@ class TraceIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = sqlite3.connect("")  # "" = a temporary file, deleted on close
-        self.db.execute("CREATE TABLE t (trace TEXT PRIMARY KEY, pos INTEGER, test_idx INTEGER, "
-                        "prompt_idx INTEGER, steps BLOB)")  # fmt: skip
+        self.db.execute(
+            "CREATE TABLE t (trace TEXT PRIMARY KEY, pos INTEGER, test_idx INTEGER, "
+            "prompt_idx INTEGER, steps BLOB)"
+        )
         self.count = self.spans = self.cut = 0
 
     def add(self, item: Any, index: int) -> None:
@@ -83,17 +85,26 @@ class TraceIndex:
         meta = trace.metadata or {}
         test_idx, prompt_idx = meta.get("testIdx"), meta.get("promptIdx")
         try:
-            self.db.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?)", (
-                trace.traceId, index, test_idx if isinstance(test_idx, int) else None,
-                prompt_idx if isinstance(prompt_idx, int) else None,
-                zlib.compress(dumps(steps)) if steps else None,
-            ))  # fmt: skip
+            self.db.execute(
+                "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+                (
+                    trace.traceId,
+                    index,
+                    test_idx if isinstance(test_idx, int) else None,
+                    prompt_idx if isinstance(prompt_idx, int) else None,
+                    zlib.compress(dumps(steps)) if steps else None,
+                ),
+            )
         except sqlite3.IntegrityError:
             first = self.db.execute(
                 "SELECT pos FROM t WHERE trace = ?", (trace.traceId,)
             ).fetchone()
-            raise InputError(str(self.path), f"trace {trace.traceId} is in the file twice (first "
-                             f"as traces[{first[0]}])", location=where, field="traceId") from None  # fmt: skip
+            raise InputError(
+                str(self.path),
+                f"trace {trace.traceId} is in the file twice (first as traces[{first[0]}])",
+                location=where,
+                field="traceId",
+            ) from None
         self.count += 1
         self.spans += len(trace.spans)
 
@@ -102,8 +113,9 @@ class TraceIndex:
             self.db.execute("SELECT 1 FROM t WHERE trace = ?", (trace_id,)).fetchone() is not None
         )
 
-    def path_of(self, trace_id: str, test_idx: int, prompt_idx: int, output: str,
-                location: str) -> list[Step] | None:  # fmt: skip
+    def path_of(
+        self, trace_id: str, test_idx: int, prompt_idx: int, output: str, location: str
+    ) -> list[Step] | None:
         """The row's trajectory: its trace's steps, the row's output as the final answer, and
         the sources (retrieved, cited in that answer); None when the file holds no such trace
         or the trace has no step."""
@@ -117,10 +129,13 @@ class TraceIndex:
             t_prompt is not None and t_prompt != prompt_idx
         ):
             raise InputError(
-                str(self.path), f"the row names trace {trace_id}, which traces[{pos}] says belongs "
+                str(self.path),
+                f"the row names trace {trace_id}, which traces[{pos}] says belongs "
                 f"to testIdx {t_test}, promptIdx {t_prompt} (this row is testIdx {test_idx}, "
-                f"promptIdx {prompt_idx})", location=location, field="traceId",
-            )  # fmt: skip
+                f"promptIdx {prompt_idx})",
+                location=location,
+                field="traceId",
+            )
         if blob is None:
             return None
         steps = list(loads(zlib.decompress(blob)))
@@ -143,13 +158,23 @@ class TraceIndex:
         except (ValueError, RecursionError):
             value = None
         if not isinstance(value, list):
-            raise InputError(str(self.path), "a JSON array (as a string) is expected",
-                             location=where, field=f"attributes[{key}]")  # fmt: skip
+            raise InputError(
+                str(self.path),
+                "a JSON array (as a string) is expected",
+                location=where,
+                field=f"attributes[{key}]",
+            )
         return value
 
     def _steps(self, trace: Trace, where: str) -> list[Step]:
-        order = sorted(range(len(trace.spans)), key=lambda i: (
-            trace.spans[i].startTime, trace.spans[i].endTime or trace.spans[i].startTime, i))  # fmt: skip
+        order = sorted(
+            range(len(trace.spans)),
+            key=lambda i: (
+                trace.spans[i].startTime,
+                trace.spans[i].endTime or trace.spans[i].startTime,
+                i,
+            ),
+        )
         steps: list[Step] = []
         turn = 0
         for i in order:
@@ -158,27 +183,57 @@ class TraceIndex:
             attrs = span.attributes or {}
             ms = max((span.endTime or span.startTime) - span.startTime, 0.0)
             op = attrs.get("gen_ai.operation.name")
-            name = next((attrs[k] for k in _NAME_KEYS if isinstance(attrs.get(k), str)
-                         and attrs[k].strip()), None)  # fmt: skip
+            name = next(
+                (
+                    attrs[k]
+                    for k in _NAME_KEYS
+                    if isinstance(attrs.get(k), str) and attrs[k].strip()
+                ),
+                None,
+            )
             if op in _CHAT:
                 turn += 1
-                tokens = sum(v for k in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
-                             if isinstance(v := attrs.get(k), int) and not isinstance(v, bool)
-                             and 0 <= v <= 2**52)  # fmt: skip
+                tokens = sum(
+                    v
+                    for k in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
+                    if isinstance(v := attrs.get(k), int)
+                    and not isinstance(v, bool)
+                    and 0 <= v <= 2**52
+                )
                 for m in self._json(span, "gen_ai.output.messages", at) or []:
-                    text = "\n".join(str(p.get("content", "")) for p in (m.get("parts") or [])
-                                     if isinstance(p, dict) and p.get("type") == "text") \
-                        if isinstance(m, dict) else ""  # fmt: skip
+                    text = (
+                        "\n".join(
+                            str(p.get("content", ""))
+                            for p in (m.get("parts") or [])
+                            if isinstance(p, dict) and p.get("type") == "text"
+                        )
+                        if isinstance(m, dict)
+                        else ""
+                    )
                     if text:
-                        steps.append(Step(kind="message", role="assistant", text=text, turn=turn,
-                                          latency_ms=ms, tokens=tokens or None))  # fmt: skip
+                        steps.append(
+                            Step(
+                                kind="message",
+                                role="assistant",
+                                text=text,
+                                turn=turn,
+                                latency_ms=ms,
+                                tokens=tokens or None,
+                            )
+                        )
             elif name is not None:
                 steps.extend(self._tool(span, name.strip(), turn, ms))
             elif op == "retrieval":
                 for d in self._json(span, "gen_ai.retrieval.documents", at) or []:
                     if isinstance(d, dict) and d.get("id") is not None:
-                        steps.append(Step(kind="source", turn=turn, source_id=as_text(d["id"]),
-                                          name=as_text(attrs.get("gen_ai.data_source.id") or "retrieval")))  # fmt: skip
+                        steps.append(
+                            Step(
+                                kind="source",
+                                turn=turn,
+                                source_id=as_text(d["id"]),
+                                name=as_text(attrs.get("gen_ai.data_source.id") or "retrieval"),
+                            )
+                        )
         return steps
 
     def _tool(self, span: TraceSpan, name: str, turn: int, ms: float) -> list[Step]:
@@ -202,6 +257,13 @@ class TraceIndex:
         )
         return [
             Step(kind="tool_call", turn=turn, name=name, call_id=call_id, arguments=arguments),
-            Step(kind="tool_result", turn=turn, name=name, call_id=call_id, latency_ms=ms,
-                 text=None if failed or result is None else as_text(result), error=error),
-        ]  # fmt: skip
+            Step(
+                kind="tool_result",
+                turn=turn,
+                name=name,
+                call_id=call_id,
+                latency_ms=ms,
+                text=None if failed or result is None else as_text(result),
+                error=error,
+            ),
+        ]

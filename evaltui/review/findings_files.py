@@ -115,9 +115,11 @@ def _run_id(store: Store, ref: RunName, path: Path, location: str, field: str) -
     run = found.id if found else run_by_name(store, ref.name)
     if run is None:
         raise InputError(
-            str(path), f"run {ref.name!r} (sha256 {ref.sha256[:12]}) is not in this store; import it first",
-            location=location, field=field,
-        )  # fmt: skip
+            str(path),
+            f"run {ref.name!r} (sha256 {ref.sha256[:12]}) is not in this store; import it first",
+            location=location,
+            field=field,
+        )
     return run
 
 
@@ -154,17 +156,22 @@ def _when(at: str, path: Path, location: str, now: datetime) -> str:
         utc = t.astimezone(UTC)
     except OverflowError:
         raise InputError(
-            str(path), f"the time {at!r} is outside the dates evaltui can order",
-            location=location, field="at",
-        ) from None  # fmt: skip
+            str(path),
+            f"the time {at!r} is outside the dates evaltui can order",
+            location=location,
+            field="at",
+        ) from None
     skew = env_limit("EVALTUI_MAX_CLOCK_SKEW", MAX_CLOCK_SKEW_S)
     ahead = (utc - now).total_seconds()
     if ahead > skew:
         raise InputError(
-            str(path), f"the time {at!r} is {_span(ahead)} ahead of this clock (more than the "
+            str(path),
+            f"the time {at!r} is {_span(ahead)} ahead of this clock (more than the "
             f"{_span(skew)} skew allowed, EVALTUI_MAX_CLOCK_SKEW): a finding cannot be dated "
-            "in the future", location=location, field="at",
-        )  # fmt: skip
+            "in the future",
+            location=location,
+            field="at",
+        )
     return utc.isoformat(timespec="microseconds")
 
 
@@ -245,11 +252,18 @@ def import_file(
             triage.refold(store, in_transaction=True)
             m = _merge(store, path, data, tax, principal)
             store.log_event(
-                "findings.import", "file", str(path.resolve()),
+                "findings.import",
+                "file",
+                str(path.resolve()),
                 after={"added": m.added, "skipped": m.skipped, "cases": m.cases},
-                context={"states": dict(m.states), "sha256": digest, "signer": principal,
-                         "signature": signature, "uncounted_adjudications": len(m.uncounted)},
-            )  # fmt: skip
+                context={
+                    "states": dict(m.states),
+                    "sha256": digest,
+                    "signer": principal,
+                    "signature": signature,
+                    "uncounted_adjudications": len(m.uncounted),
+                },
+            )
     return Imported(
         added=m.added,
         skipped=m.skipped,
@@ -289,9 +303,11 @@ def _merge(
             raise InputError(str(path), exc.detail, location=location, field="reviewer") from None
         if line.class_ is not None and line.class_ not in tax.by_key:
             raise InputError(
-                str(path), f"unknown failure class {line.class_!r} (taxonomy: {tax.source})",
-                location=location, field="class",
-            )  # fmt: skip
+                str(path),
+                f"unknown failure class {line.class_!r} (taxonomy: {tax.source})",
+                location=location,
+                field="class",
+            )
         at = _when(line.at, path, location, now)
         signer = principal if principal == line.reviewer else None
         who = line.reviewer if signer else f"{line.reviewer}{triage.UNVERIFIED_SUFFIX}"
@@ -302,8 +318,9 @@ def _merge(
                     str(path),
                     "a finding can be retracted only by the reviewer who made it "
                     f"({target.identity} made it; this line is {who})",
-                    location=location, field="undoes",
-                )  # fmt: skip
+                    location=location,
+                    field="undoes",
+                )
         if line.kind == "adjudication" and (signer is None or (listed and signer not in listed)):
             why = "unverified" if signer is None else "not a listed adjudicator here"
             out.uncounted.append(f"{location}: {who} ({why})")
@@ -312,9 +329,11 @@ def _merge(
         case = case_by_key(store, line.suite, line.case_key)
         if case is None:
             raise InputError(
-                str(path), f"case {line.suite}/{line.case_key} is not in this store",
-                location=location, field="case_key",
-            )  # fmt: skip
+                str(path),
+                f"case {line.suite}/{line.case_key} is not in this store",
+                location=location,
+                field="case_key",
+            )
         triage.append(
             store,
             Draft(

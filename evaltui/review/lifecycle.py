@@ -56,14 +56,31 @@ def _set_status(
 ) -> int:
     """Change the status of several cases in one transaction; returns how many changed."""
     with store.transaction():
-        return _change(store, case_ids, status, reason, note, action, actor or store.actor,
-                       now_iso(), len(case_ids))  # fmt: skip
+        return _change(
+            store,
+            case_ids,
+            status,
+            reason,
+            note,
+            action,
+            actor or store.actor,
+            now_iso(),
+            len(case_ids),
+        )
 
 
 def _change(
-    store: Store, case_ids: list[int], status: Status, reason: str | None, note: str | None,
-    action: str, actor: str, at: str, cases: int, source: str | None = None,
-) -> int:  # fmt: skip
+    store: Store,
+    case_ids: list[int],
+    status: Status,
+    reason: str | None,
+    note: str | None,
+    action: str,
+    actor: str,
+    at: str,
+    cases: int,
+    source: str | None = None,
+) -> int:
     """The status change of `_set_status`, in the caller's transaction; `source`: where a
     change made elsewhere came from (`team:PROJECT`), kept in the logged event's context."""
     changed = 0
@@ -110,9 +127,12 @@ def retire(
 
 
 def retire_by_reason(
-    store: Store, by_reason: dict[str, list[int]], note: str | None = None, *,
+    store: Store,
+    by_reason: dict[str, list[int]],
+    note: str | None = None,
+    *,
     actor: str | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Retire each group of cases with its own reason (a bulk retirement planned by
     `plan_retirement`), all in one transaction; returns how many changed."""
     unknown = next((r for r in by_reason if r not in REASONS), None)
@@ -130,8 +150,15 @@ def retire_by_reason(
 def quarantine(
     store: Store, case_ids: list[int], note: str | None = None, *, actor: str | None = None
 ) -> int:
-    return _set_status(store, case_ids, "quarantined", reason=None, note=note or None,
-                       action="case.quarantine", actor=actor)  # fmt: skip
+    return _set_status(
+        store,
+        case_ids,
+        "quarantined",
+        reason=None,
+        note=note or None,
+        action="case.quarantine",
+        actor=actor,
+    )
 
 
 def set_status(
@@ -171,17 +198,24 @@ ACTIONS = {"retired": "case.retire", "quarantined": "case.quarantine", "active":
 
 
 def apply_shared(
-    store: Store, case_id: int, status: Status, reason: str | None, note: str | None,
-    actor: str, at: str, source: str,
-) -> bool:  # fmt: skip
+    store: Store,
+    case_id: int,
+    status: Status,
+    reason: str | None,
+    note: str | None,
+    actor: str,
+    at: str,
+    source: str,
+) -> bool:
     """A status change another store made (a team event), in the caller's transaction:
     applied when it is newer than the case's current status (the latest change wins in
     every store); True when the case changed."""
     current = tables.case_status_at(store, case_id)
     if current is not None and current >= at:
         return False
-    return _change(store, [case_id], status, reason, note, ACTIONS[status], actor, at, 1,
-                   source) > 0  # fmt: skip
+    return (
+        _change(store, [case_id], status, reason, note, ACTIONS[status], actor, at, 1, source) > 0
+    )
 
 
 def resolve_cases(store: Store, refs: list[str]) -> list[int]:
@@ -232,14 +266,18 @@ def parse_markers(path: Path) -> list[Marker]:
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             raise InputError(
-                str(path), err["msg"], location=f"marker {i + 1}",
+                str(path),
+                err["msg"],
+                location=f"marker {i + 1}",
                 field=".".join(str(p) for p in err["loc"]) or None,
-            ) from None  # fmt: skip
+            ) from None
         if (marker.attribute is None) == (marker.created_before is None):
             raise InputError(
-                str(path), "a marker has either attribute (with values) or created_before",
-                location=f"marker {i + 1}", field="attribute",
-            )  # fmt: skip
+                str(path),
+                "a marker has either attribute (with values) or created_before",
+                location=f"marker {i + 1}",
+                field="attribute",
+            )
         if marker.attribute is not None and not marker.values:
             raise InputError(
                 str(path),
@@ -280,9 +318,14 @@ class Suggestion:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "rule": self.rule, "suite": self.suite, "case_key": self.case_key, "reason": self.reason,
-            "evidence": self.evidence, "retire_by_default": self.preselect, "details": self.details,
-        }  # fmt: skip
+            "rule": self.rule,
+            "suite": self.suite,
+            "case_key": self.case_key,
+            "reason": self.reason,
+            "evidence": self.evidence,
+            "retire_by_default": self.preselect,
+            "details": self.details,
+        }
 
 
 def _normalise(text: str) -> str:
@@ -301,18 +344,32 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
     for (cid, suite, key), n, passed, ids in tables.steady_cases(store, runs):
         names = ", ".join(run_names.get(i, str(i)) for i in sorted(ids))
         if passed == n:
-            out.append(Suggestion(
-                "never_changes_decision", cid, suite, key, "never_changes_decision",
-                f"passed in each of its last {n} runs ({names}); it has never changed a decision",
-                True, {"runs": sorted(ids)},
-            ))  # fmt: skip
+            out.append(
+                Suggestion(
+                    "never_changes_decision",
+                    cid,
+                    suite,
+                    key,
+                    "never_changes_decision",
+                    f"passed in each of its last {n} runs ({names}); it has never changed a decision",
+                    True,
+                    {"runs": sorted(ids)},
+                )
+            )
         else:
-            out.append(Suggestion(
-                "always_fails", cid, suite, key, "bad_case",
-                f"failed in each of its last {n} runs ({names}): a standing failure to report, "
-                "not retire, unless the case is wrong",
-                False, {"runs": sorted(ids)},
-            ))  # fmt: skip
+            out.append(
+                Suggestion(
+                    "always_fails",
+                    cid,
+                    suite,
+                    key,
+                    "bad_case",
+                    f"failed in each of its last {n} runs ({names}): a standing failure to report, "
+                    "not retire, unless the case is wrong",
+                    False,
+                    {"runs": sorted(ids)},
+                )
+            )
     # Duplicates: the same normalised input within a suite; the oldest case is kept.
     groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for (cid, suite, key), text in tables.active_inputs(store):
@@ -324,11 +381,18 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
             continue
         _keep_id, keep_key = members[0]
         for cid, key in members[1:]:
-            out.append(Suggestion(
-                "duplicate", cid, suite, key, "duplicate",
-                f"same input as {keep_key} (normalised: case, spacing and punctuation ignored)",
-                True, {"duplicate_of": keep_key},
-            ))  # fmt: skip
+            out.append(
+                Suggestion(
+                    "duplicate",
+                    cid,
+                    suite,
+                    key,
+                    "duplicate",
+                    f"same input as {keep_key} (normalised: case, spacing and punctuation ignored)",
+                    True,
+                    {"duplicate_of": keep_key},
+                )
+            )
     # Markers of obsolescence declared in config.
     for m in markers or []:
         if m.attribute is not None:
@@ -336,20 +400,34 @@ def stale(store: Store, *, runs: int = 3, markers: list[Marker] | None = None) -
             for (cid, suite, key), value in tables.active_attribute(store, m.attribute):
                 sval = str(value)
                 if sval in wanted:
-                    out.append(Suggestion(
-                        "marker", cid, suite, key, m.reason,
-                        f"{m.attribute} = {sval}" + (f": {m.why}" if m.why else ""),
-                        True, {"attribute": m.attribute, "value": sval},
-                    ))  # fmt: skip
+                    out.append(
+                        Suggestion(
+                            "marker",
+                            cid,
+                            suite,
+                            key,
+                            m.reason,
+                            f"{m.attribute} = {sval}" + (f": {m.why}" if m.why else ""),
+                            True,
+                            {"attribute": m.attribute, "value": sval},
+                        )
+                    )
         elif m.created_before is not None:
             day = m.created_before.isoformat()
             for (cid, suite, key), first, created in tables.active_first_seen_before(store, day):
-                out.append(Suggestion(
-                    "marker", cid, suite, key, m.reason,
-                    f"first seen in {first} ({created[:10]}), before {m.created_before.isoformat()}"
-                    + (f": {m.why}" if m.why else ""),
-                    True, {"first_seen_run": first, "created": created},
-                ))  # fmt: skip
+                out.append(
+                    Suggestion(
+                        "marker",
+                        cid,
+                        suite,
+                        key,
+                        m.reason,
+                        f"first seen in {first} ({created[:10]}), before {m.created_before.isoformat()}"
+                        + (f": {m.why}" if m.why else ""),
+                        True,
+                        {"first_seen_run": first, "created": created},
+                    )
+                )
     return out
 
 

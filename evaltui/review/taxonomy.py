@@ -146,9 +146,10 @@ def parse_toml(path: Path) -> Taxonomy:
     unknown = set(data) - {"class"}
     if unknown:
         raise InputError(
-            str(path), "unknown top-level key; a taxonomy has [[class]] tables only",
+            str(path),
+            "unknown top-level key; a taxonomy has [[class]] tables only",
             field=sorted(unknown)[0],
-        )  # fmt: skip
+        )
     items = data.get("class")
     if not isinstance(items, list) or not items:
         raise InputError(str(path), "no [[class]] tables", field="class")
@@ -165,9 +166,11 @@ def parse_toml(path: Path) -> Taxonomy:
             raise InputError(str(path), err["msg"], location=where, field=key) from None
         if not KEY_RE.match(cls.key):
             raise InputError(
-                str(path), "a class key is lower_snake_case (letters, digits, _)",
-                location=where, field="key",
-            )  # fmt: skip
+                str(path),
+                "a class key is lower_snake_case (letters, digits, _)",
+                location=where,
+                field="key",
+            )
         if cls.key in seen:
             raise InputError(
                 str(path), f"duplicate class key {cls.key!r}", location=where, field="key"

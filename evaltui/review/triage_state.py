@@ -281,11 +281,16 @@ def effective(rows: list[Finding], adjudicators: list[str] | None = None) -> Cas
     trusted = [f for f in rows if f.verified]
     # who spoke without deciding: unverified identities, and verified adjudicators whose
     # adjudication does not count in this store (listed, so the case says it differs)
-    loose = sorted({
-        *unverified_identities(rows),
-        *(f.reviewer for f in trusted if f.kind == "adjudication"
-          and not counts_as_adjudication(f, adjudicators)),
-    })  # fmt: skip
+    loose = sorted(
+        {
+            *unverified_identities(rows),
+            *(
+                f.reviewer
+                for f in trusted
+                if f.kind == "adjudication" and not counts_as_adjudication(f, adjudicators)
+            ),
+        }
+    )
     current = {r: f for r, f in current_by_reviewer(trusted).items() if not f.empty}
     sides = [f for f in current.values() if says_something(f)]
     adjudications = sorted(
@@ -473,6 +478,9 @@ def check_name(name: str, field: str, what: str = "reviewer") -> str:
     if not name or not name.strip():
         raise InputError(field, f"the {what} name is empty")
     if name.lower().endswith(UNVERIFIED_SUFFIX):
-        raise InputError(field, f"the {what} name {name!r} ends with {UNVERIFIED_SUFFIX!r}, "
-                         "which marks an unverified finding")  # fmt: skip
+        raise InputError(
+            field,
+            f"the {what} name {name!r} ends with {UNVERIFIED_SUFFIX!r}, "
+            "which marks an unverified finding",
+        )
     return name

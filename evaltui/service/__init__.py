@@ -45,10 +45,16 @@ if TYPE_CHECKING:
     ProgressHook = Callable[[ParsedRun], Callable[[int], None] | None]
 
 # Files tools write beside their logs that hold no results: skipped in a folder import.
-BOOKKEEPING = frozenset({
-    "logs.json", "eval-set.json", ".eval-set-id",  # Inspect eval sets and log folders
-    "listing.json", "promptfooconfig.yaml", "README.md",
-})  # fmt: skip
+BOOKKEEPING = frozenset(
+    {
+        "logs.json",
+        "eval-set.json",
+        ".eval-set-id",  # Inspect eval sets and log folders
+        "listing.json",
+        "promptfooconfig.yaml",
+        "README.md",
+    }
+)
 _LM_EVAL_FILE = ("results_", "samples_")
 
 
@@ -134,17 +140,26 @@ def import_path(
             _same_run(store, identity, item.run.metadata) if not force else (None, None)
         )
         if same is not None:  # the same run in another serialisation (.eval and .json, say)
-            outcomes.append(ImportOutcome(
-                str(path), same[1], same[0], 0, skipped=True,
-                why=f"the same run as run {same[0]} ({visible(same[1], limit=120)}), from another "
-                f"file (the tool's id {visible(identity, limit=120)})",
-            ))  # fmt: skip
+            outcomes.append(
+                ImportOutcome(
+                    str(path),
+                    same[1],
+                    same[0],
+                    0,
+                    skipped=True,
+                    why=f"the same run as run {same[0]} ({visible(same[1], limit=120)}), from another "
+                    f"file (the tool's id {visible(identity, limit=120)})",
+                )
+            )
             continue
         notes = list(item.notes)
         if rescored is not None:  # the tool's id, other scores: another run, related
             item.run.metadata["rescored_from"] = rescored[0]
-            notes.insert(0, f"re-scored from run {rescored[0]} ({visible(rescored[1], limit=120)}): "
-                         "the same eval with other scores")  # fmt: skip
+            notes.insert(
+                0,
+                f"re-scored from run {rescored[0]} ({visible(rescored[1], limit=120)}): "
+                "the same eval with other scores",
+            )
         item.run.name = tables.unique_run_name(store, item.run.name)
         on_batch = progress(item) if progress else None
         rows = None

@@ -142,9 +142,14 @@ def rows_from_reader(
 
     def source(run_id: int, tally: Tally) -> Generator[RowBatch, None, None]:
         job = json.dumps(
-            {"fmt": fmt, "path": str(path), "options": asdict(options), "index": index,
-             "run_id": run_id}
-        )  # fmt: skip
+            {
+                "fmt": fmt,
+                "path": str(path),
+                "options": asdict(options),
+                "index": index,
+                "run_id": run_id,
+            }
+        )
         with tempfile.TemporaryFile() as errors:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "evaltui.service.import_process", job],

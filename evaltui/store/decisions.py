@@ -86,9 +86,18 @@ def insert(conn: sqlite3.Connection, new: NewDecision) -> int:
     """Keep a decision (inside the caller's transaction, which also logs it); its id."""
     cur = conn.execute(
         _INSERT,
-        (new.decided_at, new.decided_by, new.baseline_run, new.candidate_run, new.fallback_run,
-         new.decision, new.policy_sha256, new.content_hash, new.record),
-    )  # fmt: skip
+        (
+            new.decided_at,
+            new.decided_by,
+            new.baseline_run,
+            new.candidate_run,
+            new.fallback_run,
+            new.decision,
+            new.policy_sha256,
+            new.content_hash,
+            new.record,
+        ),
+    )
     return int(cur.lastrowid or 0)
 
 

@@ -218,9 +218,17 @@ def _event(row: tuple[Any, ...]) -> Event:
     """An event from its stored columns (_COLUMNS), its JSON values parsed."""
     ident, at, actor, action, entity, entity_id, before, after, context, link = row
     return Event(
-        ident, at, actor, action, entity, entity_id, _loads(before), _loads(after),
-        _loads(context), link,
-    )  # fmt: skip
+        ident,
+        at,
+        actor,
+        action,
+        entity,
+        entity_id,
+        _loads(before),
+        _loads(after),
+        _loads(context),
+        link,
+    )
 
 
 def _loads(text: str | None) -> Any:

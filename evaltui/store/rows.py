@@ -94,8 +94,12 @@ def build_rows(
     dumps, crc32, slots = to_json, zlib.crc32, VERDICT_SLOT
     for rec in records:
         suite, key, verdict, epoch, output = (
-            rec.suite, rec.case_key, rec.verdict, rec.epoch, rec.output
-        )  # fmt: skip
+            rec.suite,
+            rec.case_key,
+            rec.verdict,
+            rec.epoch,
+            rec.output,
+        )
         # Strict numbers, whatever the format: NaN, infinities (1e999) and integers SQLite
         # cannot hold are refused here, where every record passes (docs/security.md).
         if not 0 <= epoch <= MAX_EPOCH:
@@ -107,9 +111,10 @@ def build_rows(
             or (cost is not None and not isfinite(cost))
         ):  # the rare bad record: find which field (no tuple built for every record)
             name, value = next(
-                (n, v) for n, v in (("score", score), ("latency_ms", latency), ("cost", cost))
+                (n, v)
+                for n, v in (("score", score), ("latency_ms", latency), ("cost", cost))
                 if v is not None and not isfinite(v)
-            )  # fmt: skip
+            )
             raise _bad(rec, name, f"{value!r} is not a finite number")
         suites.add(suite)
         counts[verdict] += 1
@@ -161,12 +166,30 @@ def build_rows(
             traj_bytes += len(blob)
         add_result(
             (
-                run_id, suite, key, epoch, verdict, rec.score, output, crit_json,
-                rec.latency_ms, rec.cost, rec.explanation, rec.error, rec.location,
-                (crc32(output.encode("utf-8", "surrogatepass")) if len(output) < CRC_STEP
-                 else _crc(output)) if output else 0, tool_crc, limit,
+                run_id,
+                suite,
+                key,
+                epoch,
+                verdict,
+                rec.score,
+                output,
+                crit_json,
+                rec.latency_ms,
+                rec.cost,
+                rec.explanation,
+                rec.error,
+                rec.location,
+                (
+                    crc32(output.encode("utf-8", "surrogatepass"))
+                    if len(output) < CRC_STEP
+                    else _crc(output)
+                )
+                if output
+                else 0,
+                tool_crc,
+                limit,
             )
-        )  # fmt: skip
+        )
         held += len(output) + len(rec.input) + len(rec.expected or "") + len(crit_json)
         if len(result_rows) >= BATCH or traj_bytes > TRAJECTORY_BATCH_BYTES or held > BATCH_BYTES:
             yield case_rows, result_rows, traj_rows
@@ -194,8 +217,10 @@ def _trajectory_row(rec: Record) -> tuple[int, bytes, str, str]:
     JSON lists) of a record's trajectory."""
     import zstandard  # load time: only a run with trajectories compresses them
 
-    steps = [s if isinstance(s, trajectory.Step) else trajectory.Step.model_validate(s)
-             for s in rec.trajectory or []]  # fmt: skip
+    steps = [
+        s if isinstance(s, trajectory.Step) else trajectory.Step.model_validate(s)
+        for s in rec.trajectory or []
+    ]
     tools = sorted({c.name or "" for c in trajectory.calls(steps)})
     retrieved, cited = trajectory.sources(steps)
     return (

@@ -94,18 +94,31 @@ def recognise(conn: sqlite3.Connection, path: Path, *, audit: bool = False) -> l
     if not objects:
         return []  # an empty SQLite file: made into a store like a new one
     names = {name for _, name, _ in objects}
-    ours = app_id == APPLICATION_ID or (app_id == 0 and "_sqlite_migrations" in names and
-           conn.execute("SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1",
-                        (MIGRATION_SET,)).fetchone() is not None)  # fmt: skip
+    ours = app_id == APPLICATION_ID or (
+        app_id == 0
+        and "_sqlite_migrations" in names
+        and conn.execute(
+            "SELECT 1 FROM _sqlite_migrations WHERE migration_set = ? LIMIT 1", (MIGRATION_SET,)
+        ).fetchone()
+        is not None
+    )
     if not ours:
         tables = sorted(n for t, n, _ in objects if t == "table")[:6]
         raise StoreError(
             f"{path} is not an evaltui store (application id {app_id:#x}; tables "
             f"{', '.join(tables) or 'none'}); it was not changed. Give evaltui a store of its own."
         )
-    applied = [r[0] for r in conn.execute(
-        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", (MIGRATION_SET,)
-    )] if "_sqlite_migrations" in names else []  # fmt: skip
+    applied = (
+        [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
+                (MIGRATION_SET,),
+            )
+        ]
+        if "_sqlite_migrations" in names
+        else []
+    )
     check_not_newer(applied, path)
     for kind, name, text in objects:
         if kind in ("trigger", "view") and SCHEMA_OBJECTS.get(name) != " ".join(

@@ -196,9 +196,11 @@ class Store(EventLog):
             raise StoreError(f"No store at {path}. Import a run first: evaltui import FILE")
         try:
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                f"file:{path}?mode=ro",
+                uri=True,
+                isolation_level=None,
                 check_same_thread=check_same_thread,
-            )  # fmt: skip
+            )
         except sqlite3.Error as exc:
             raise failure(path, exc, opening=True) from exc
         try:

@@ -56,8 +56,9 @@ class KeptTraffic:
     @classmethod
     def from_row(cls, r: tuple[Any, ...]) -> KeptTraffic:
         tid, name, path, sha, fmt, kind, source, period, attrs, cells, at, by = r
-        return cls(tid, name, path, sha, fmt, kind, source, period, tuple(json.loads(attrs)),
-                   cells, at, by)  # fmt: skip
+        return cls(
+            tid, name, path, sha, fmt, kind, source, period, tuple(json.loads(attrs)), cells, at, by
+        )
 
     @property
     def label(self) -> str:
@@ -66,11 +67,17 @@ class KeptTraffic:
     def provenance(self) -> dict[str, Any]:
         """What a decision record and `compare --json` say about the weights they used."""
         return {
-            "id": self.id, "name": self.name, "sha256": self.sha256,
-            "source_path": self.source_path, "source": self.source, "period": self.period,
-            "kind": self.kind, "attributes": list(self.attributes),
-            "imported_at": self.imported_at, "imported_by": self.imported_by,
-        }  # fmt: skip
+            "id": self.id,
+            "name": self.name,
+            "sha256": self.sha256,
+            "source_path": self.source_path,
+            "source": self.source,
+            "period": self.period,
+            "kind": self.kind,
+            "attributes": list(self.attributes),
+            "imported_at": self.imported_at,
+            "imported_by": self.imported_by,
+        }
 
 
 def check_name(name: str) -> str:
@@ -131,15 +138,33 @@ def _insert(store: Store, read: ReadTraffic, name: str) -> KeptTraffic:
         "INSERT INTO traffic_weights (name, source_path, sha256, data, format, kind, source, "
         "period, attributes, cells, imported_at, imported_by) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (name, str(read.path.resolve()), w.sha256, read.raw, w.format, w.kind, w.source, str(w.period),
-         json.dumps(list(w.attributes)), len(w.cells), at, by),
-    )  # fmt: skip
+        (
+            name,
+            str(read.path.resolve()),
+            w.sha256,
+            read.raw,
+            w.format,
+            w.kind,
+            w.source,
+            str(w.period),
+            json.dumps(list(w.attributes)),
+            len(w.cells),
+            at,
+            by,
+        ),
+    )
     kept = get(store, int(cur.lastrowid or 0))
     store.log_event(
-        "traffic.import", "traffic", kept.id,
-        after={**kept.provenance(), "cells": kept.cells, "total": w.total,
-               "normalised": w.normalised},
-    )  # fmt: skip
+        "traffic.import",
+        "traffic",
+        kept.id,
+        after={
+            **kept.provenance(),
+            "cells": kept.cells,
+            "total": w.total,
+            "normalised": w.normalised,
+        },
+    )
     return kept
 
 
@@ -150,9 +175,13 @@ def _put_in_force(store: Store, traffic_id: int | None, why: str) -> None:
         return
     store.put_setting(SETTING, traffic_id)
     store.log_event(
-        "traffic.use", "traffic", traffic_id if traffic_id is not None else "none",
-        before={"in_force": before}, after={"in_force": traffic_id}, context={"by": why},
-    )  # fmt: skip
+        "traffic.use",
+        "traffic",
+        traffic_id if traffic_id is not None else "none",
+        before={"in_force": before},
+        after={"in_force": traffic_id},
+        context={"by": why},
+    )
 
 
 def use(store: Store, ref: str) -> KeptTraffic | None:

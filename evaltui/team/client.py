@@ -50,10 +50,18 @@ class Pulled:
 
 def _event(row: tuple[Any, ...]) -> TeamEvent:
     return TeamEvent(
-        hash=row[0], project=row[1], author=row[2], kind=row[3], subject=row[4],
-        payload=json.loads(row[5]), prev=row[6], signature=row[7], client_at=row[8],
-        server_seq=int(row[9]), received_at=row[10] if isinstance(row[10], datetime) else None,
-    )  # fmt: skip
+        hash=row[0],
+        project=row[1],
+        author=row[2],
+        kind=row[3],
+        subject=row[4],
+        payload=json.loads(row[5]),
+        prev=row[6],
+        signature=row[7],
+        client_at=row[8],
+        server_seq=int(row[9]),
+        received_at=row[10] if isinstance(row[10], datetime) else None,
+    )
 
 
 class TeamClient:
@@ -101,9 +109,11 @@ class TeamClient:
         if row is None:
             raise TeamError(f"no project {self.project!r} this login can read in {self.schema!r}")
         return {
-            "blind": bool(row[0]), "taxonomy_sha256": row[1], "policy_sha256": row[2],
+            "blind": bool(row[0]),
+            "taxonomy_sha256": row[1],
+            "policy_sha256": row[2],
             "signed": bool(row[3]),
-        }  # fmt: skip
+        }
 
     def members(self) -> list[dict[str, Any]]:
         """The project's members: reviewer name, role, when added, registered signing key."""
@@ -156,11 +166,23 @@ class TeamClient:
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
             rows = json.dumps(
-                [{"h": e.hash, "pr": e.project, "a": e.author, "k": e.kind, "su": e.subject,
-                  "pl": e.payload, "pv": e.prev, "sg": e.signature, "ca": e.client_at}
-                 for e in batch],
-                ensure_ascii=False, allow_nan=False,
-            )  # fmt: skip
+                [
+                    {
+                        "h": e.hash,
+                        "pr": e.project,
+                        "a": e.author,
+                        "k": e.kind,
+                        "su": e.subject,
+                        "pl": e.payload,
+                        "pv": e.prev,
+                        "sg": e.signature,
+                        "ca": e.client_at,
+                    }
+                    for e in batch
+                ],
+                ensure_ascii=False,
+                allow_nan=False,
+            )
             try:
                 with self.conn.transaction():
                     inserted = {r[0] for r in self.conn.execute(query, (rows,))}

@@ -81,10 +81,15 @@ class Payload(BaseModel):
 
 def payload_of(f: triage.Finding) -> dict[str, Any]:
     return {
-        "uid": f.uid, "class": f.class_key, "class_name": f.class_name, "owner": f.owner,
-        "verdict": f.verdict, "note": f.note, "undoes": f.undoes,
+        "uid": f.uid,
+        "class": f.class_key,
+        "class_name": f.class_name,
+        "owner": f.owner,
+        "verdict": f.verdict,
+        "note": f.note,
+        "undoes": f.undoes,
         "step": f.step.model_dump() if f.step else None,
-    }  # fmt: skip
+    }
 
 
 def subject_of(item: Outgoing) -> str:
@@ -225,12 +230,23 @@ class Folder:
             )
         step = step_from_json(json.dumps(event.payload["step"])) if p.step else None
         finding = {
-            "uid": p.uid, "baseline_run": base, "candidate_run": cand, "case_id": case_id,
-            "kind": event.kind, "class": p.class_, "class_name": p.class_name,
-            "owner": p.owner, "verdict": p.verdict, "note": p.note, "step": step,
-            "reviewer": author, "at": at, "undoes": p.undoes,
-            "source": f"team:{self.link.project}", "signer": author,
-        }  # fmt: skip
+            "uid": p.uid,
+            "baseline_run": base,
+            "candidate_run": cand,
+            "case_id": case_id,
+            "kind": event.kind,
+            "class": p.class_,
+            "class_name": p.class_name,
+            "owner": p.owner,
+            "verdict": p.verdict,
+            "note": p.note,
+            "step": step,
+            "reviewer": author,
+            "at": at,
+            "undoes": p.undoes,
+            "source": f"team:{self.link.project}",
+            "signer": author,
+        }
         existing = self._finding(p.uid)
         if existing is not None:
             return self._same(event, existing, finding)
@@ -252,14 +268,26 @@ class Folder:
         triage.append(
             self.store,
             Draft(
-                uid=p.uid, baseline_run=base, candidate_run=cand, case_id=case_id,
+                uid=p.uid,
+                baseline_run=base,
+                candidate_run=cand,
+                case_id=case_id,
                 kind=event.kind,  # type: ignore[arg-type]  # checked: label, undo, adjudication
-                reviewer=author, at=at, undoes=p.undoes,
-                source=f"team:{self.link.project}", signer=author,
-                opinion=Opinion(class_key=p.class_, class_name=p.class_name, owner=p.owner,
-                                verdict=p.verdict, note=p.note, step=step),
+                reviewer=author,
+                at=at,
+                undoes=p.undoes,
+                source=f"team:{self.link.project}",
+                signer=author,
+                opinion=Opinion(
+                    class_key=p.class_,
+                    class_name=p.class_name,
+                    owner=p.owner,
+                    verdict=p.verdict,
+                    note=p.note,
+                    step=step,
+                ),
             ),
-        )  # fmt: skip
+        )
         self.touched.add((base, cand, case_id))
         self.outcome.added += 1
         if author != self.link.reviewer:
@@ -274,15 +302,38 @@ class Folder:
         """An event whose finding this store holds already: its own echo (adopted), a
         copy, or a forgery reusing the uid."""
         mine = (
-            existing.kind, existing.reviewer, existing.at, existing.class_key,
-            existing.class_name, existing.owner, existing.verdict, existing.note,
-            existing.undoes, existing.step, existing.baseline_run, existing.candidate_run,
+            existing.kind,
+            existing.reviewer,
+            existing.at,
+            existing.class_key,
+            existing.class_name,
+            existing.owner,
+            existing.verdict,
+            existing.note,
+            existing.undoes,
+            existing.step,
+            existing.baseline_run,
+            existing.candidate_run,
             existing.case_id,
-        )  # fmt: skip
-        theirs = tuple(finding[k] for k in (
-            "kind", "reviewer", "at", "class", "class_name", "owner", "verdict", "note",
-            "undoes", "step", "baseline_run", "candidate_run", "case_id",
-        ))  # fmt: skip
+        )
+        theirs = tuple(
+            finding[k]
+            for k in (
+                "kind",
+                "reviewer",
+                "at",
+                "class",
+                "class_name",
+                "owner",
+                "verdict",
+                "note",
+                "undoes",
+                "step",
+                "baseline_run",
+                "candidate_run",
+                "case_id",
+            )
+        )
         if mine != theirs:
             raise _Reject(
                 f"its finding uid {existing.uid[:16]} is already {existing.identity}'s finding "
@@ -290,8 +341,11 @@ class Folder:
             )
         if not existing.verified:
             return "kept", "the same finding came from a findings file first (unverified)", None
-        others = [h for h, s in ledger.finding_events(self.store, existing.uid)
-                  if s == "folded" and h != event.hash]  # fmt: skip
+        others = [
+            h
+            for h, s in ledger.finding_events(self.store, existing.uid)
+            if s == "folded" and h != event.hash
+        ]
         if others:
             return "kept", f"a second copy of the finding of event {others[0][:16]}", None
         return "folded", None, existing.uid

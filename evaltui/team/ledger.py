@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from evaltui.errors import StoreError
-from evaltui.review import triage
 from evaltui.review.triage import Finding
+from evaltui.review.triage import outbox as triage_outbox
 from evaltui.store.store import Store
 from evaltui.team.events import ChainCheck, Refusal, TeamEvent, canonical_json
 
@@ -95,10 +95,17 @@ def put_setting(store: Store, key: str, value: Any) -> None:
 
 def _event(row: tuple[Any, ...]) -> TeamEvent:
     return TeamEvent(
-        hash=row[0], project=row[1], author=row[2], kind=row[3], subject=row[4],
-        prev=row[5], payload=json.loads(row[6]), client_at=row[7], signature=row[8],
+        hash=row[0],
+        project=row[1],
+        author=row[2],
+        kind=row[3],
+        subject=row[4],
+        prev=row[5],
+        payload=json.loads(row[6]),
+        client_at=row[7],
+        signature=row[8],
         server_seq=row[9],
-    )  # fmt: skip
+    )
 
 
 def record(
@@ -117,10 +124,22 @@ def record(
         "status = excluded.status, reason = excluded.reason, "
         "finding_uid = coalesce(excluded.finding_uid, finding_uid), "
         "server_seq = coalesce(excluded.server_seq, server_seq)",
-        (event.hash, event.project, event.author, event.kind, event.subject, event.prev,
-         canonical_json(event.payload), event.client_at, event.signature, event.server_seq,
-         finding_uid, status, reason),
-    )  # fmt: skip
+        (
+            event.hash,
+            event.project,
+            event.author,
+            event.kind,
+            event.subject,
+            event.prev,
+            canonical_json(event.payload),
+            event.client_at,
+            event.signature,
+            event.server_seq,
+            finding_uid,
+            status,
+            reason,
+        ),
+    )
 
 
 def waiting(store: Store, project: str) -> list[TeamEvent]:
@@ -210,20 +229,22 @@ _SHARED = "SELECT finding_uid FROM team_events WHERE finding_uid IS NOT NULL"
 def outbox(store: Store, reviewer: str, after: int = 0, limit: int = 500) -> list[Outgoing]:
     """A page of the reviewer's local findings not yet shared, oldest first: those after
     the finding id `after`."""
-    return [Outgoing(*row) for row in triage.unshared(store, reviewer, _SHARED, after, limit)]
+    return [
+        Outgoing(*row) for row in triage_outbox.unshared(store, reviewer, _SHARED, after, limit)
+    ]
 
 
 def outbox_size(store: Store, reviewer: str) -> tuple[int, dict[str, int]]:
     """How many local findings wait to be shared, and the local findings by other names
     (never shared: the team store takes from a login only its own reviewer's words)."""
-    counts = triage.unshared_counts(store, _SHARED)
+    counts = triage_outbox.unshared_counts(store, _SHARED)
     mine = counts.pop(reviewer, 0)
     return mine, counts
 
 
 def local_names(store: Store) -> set[str]:
     """Every reviewer name this store's own findings were written under."""
-    return triage.local_reviewers(store)
+    return triage_outbox.local_reviewers(store)
 
 
 # -- the chain check, backed by the ledger ------------------------------------------------

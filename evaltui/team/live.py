@@ -78,9 +78,12 @@ class Live:
     def start(self) -> None:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "evaltui.team.live", str(self.db_path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, bufsize=1,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
         self._reader.start()
 
     def poke(self) -> None:
@@ -187,9 +190,17 @@ class Link:
 
     def _sync(self, store: Store, conn: Any, link: ledger.Link) -> None:
         result = sync(store, conn)
-        self._emit(LinkState(link.project, "connected", result.outbox, None,
-                             result.outcome.changed, result.outcome.latest,
-                             hashes.short(result.mismatch)))  # fmt: skip
+        self._emit(
+            LinkState(
+                link.project,
+                "connected",
+                result.outbox,
+                None,
+                result.outcome.changed,
+                result.outcome.latest,
+                hashes.short(result.mismatch),
+            )
+        )
 
     def _say(self, store: Store, link: ledger.Link, state: str, error: str | None) -> None:
         try:

@@ -80,14 +80,23 @@ def join(
                 f"login is {reviewer!r} there: join with {current.reviewer!r}'s login"
             )
         same = (current.url, current.project, current.schema, current.role) == (
-            url, project, schema, role,
-        )  # fmt: skip
+            url,
+            project,
+            schema,
+            role,
+        )
         if same:
             status = "already joined"
         elif (current.project, current.schema) == (project, schema):
             status = "address changed" if current.url != url else f"role now {role}"
-    link = ledger.Link(url, project, schema, reviewer, role,
-                       current.joined_at if current and status != "joined" else now_iso())  # fmt: skip
+    link = ledger.Link(
+        url,
+        project,
+        schema,
+        reviewer,
+        role,
+        current.joined_at if current and status != "joined" else now_iso(),
+    )
     if status != "already joined":
         store.set_setting(ledger.LINK_SETTING, link.to_setting())
     if sign_key is not None:
@@ -101,12 +110,17 @@ def join(
 
 def _signing(key: Path | None, registered: str | None, required: bool) -> str:
     if key is not None:
-        return f"events signed with {key}" + ("" if registered else
-            " (no key is registered for this login: the admin adds KEY.pub, "
-            "`team add-member NAME --role R --key KEY.pub`)")  # fmt: skip
+        return f"events signed with {key}" + (
+            ""
+            if registered
+            else " (no key is registered for this login: the admin adds KEY.pub, "
+            "`team add-member NAME --role R --key KEY.pub`)"
+        )
     if registered or required:
-        return ("unsigned, and the team requires this login's events signed: join again "
-                "with --sign-key PRIVATE_KEY")  # fmt: skip
+        return (
+            "unsigned, and the team requires this login's events signed: join again "
+            "with --sign-key PRIVATE_KEY"
+        )
     return "events not signed"
 
 
@@ -121,16 +135,23 @@ def status(store: Store, conn: Any | None = None) -> dict[str, Any]:
     pending, others = ledger.outbox_size(store, link.reviewer)
     counts = ledger.counts(store)
     out: dict[str, Any] = {
-        "project": link.project, "schema": link.schema, "url": link.url,
-        "reviewer": link.reviewer, "role": link.role, "joined_at": link.joined_at,
-        "outbox": pending, "not_shared": dict(sorted(others.items())),
-        "events": counts, "cursor": ledger.cursor(store), "last_sync": last_sync(store),
+        "project": link.project,
+        "schema": link.schema,
+        "url": link.url,
+        "reviewer": link.reviewer,
+        "role": link.role,
+        "joined_at": link.joined_at,
+        "outbox": pending,
+        "not_shared": dict(sorted(others.items())),
+        "events": counts,
+        "cursor": ledger.cursor(store),
+        "last_sync": last_sync(store),
         "waiting_for": [{"reason": r, "events": n} for r, n in ledger.reasons(store, "waiting")],
         "refused": ledger.events_named(store, "refused"),
         "rejected": ledger.events_named(store, "rejected"),
         "name_hint": name_hint(store.actor, link.reviewer),
         "server": None,
-    }  # fmt: skip
+    }
     if conn is not None:
         client = TeamClient(conn, link.project, link.schema)
         info = client.project_info()

@@ -84,8 +84,12 @@ def outbox(store: Store, reviewer: str) -> list[tuple[Event, str]]:
 
 def event_of(ev: Event, subj: str, project: str, prev: str | None) -> TeamEvent:
     after = ev.after if isinstance(ev.after, dict) else {}
-    payload = {"status": after.get("status"), "reason": after.get("reason"),
-               "note": after.get("note"), "log": ev.hash}  # fmt: skip
+    payload = {
+        "status": after.get("status"),
+        "reason": after.get("reason"),
+        "note": after.get("note"),
+        "log": ev.hash,
+    }
     return TeamEvent.make(project, ev.actor, KIND, subj, payload, prev=prev, client_at=ev.at)
 
 
@@ -105,6 +109,7 @@ def fold(store: Store, event: TeamEvent, project: str) -> tuple[str, str | None,
     case_id = runs.case_by_key(store, parts[0], parts[1])
     if case_id is None:
         return "waiting", f"the case {parts[0]}/{parts[1]} is not in this store", None
-    lifecycle.apply_shared(store, case_id, p.status, p.reason, p.note, event.author,
-                           event.client_at, f"team:{project}")  # fmt: skip
+    lifecycle.apply_shared(
+        store, case_id, p.status, p.reason, p.note, event.author, event.client_at, f"team:{project}"
+    )
     return "folded", None, ref(p.log)

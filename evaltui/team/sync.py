@@ -68,19 +68,30 @@ class SyncResult:
     def to_json(self) -> dict[str, Any]:
         o = self.outcome
         return {
-            "project": self.project, "reviewer": self.reviewer, "role": self.role,
-            "pushed": self.pushed, "already_there": self.present, "pulled": self.pulled,
-            "folded": o.statuses["folded"], "waiting": o.statuses["waiting"],
-            "kept": o.statuses["kept"], "rejected": o.statuses["rejected"],
-            "refused": o.statuses["refused"], "findings_added": o.added,
-            "cases_changed": o.changed, "outbox": self.outbox, "cursor": self.cursor,
-            "not_allowed": self.not_allowed, "not_shareable": self.not_shareable,
+            "project": self.project,
+            "reviewer": self.reviewer,
+            "role": self.role,
+            "pushed": self.pushed,
+            "already_there": self.present,
+            "pulled": self.pulled,
+            "folded": o.statuses["folded"],
+            "waiting": o.statuses["waiting"],
+            "kept": o.statuses["kept"],
+            "rejected": o.statuses["rejected"],
+            "refused": o.statuses["refused"],
+            "findings_added": o.added,
+            "cases_changed": o.changed,
+            "outbox": self.outbox,
+            "cursor": self.cursor,
+            "not_allowed": self.not_allowed,
+            "not_shareable": self.not_shareable,
             "not_shared": dict(sorted(self.not_shared.items())),
-            "conflicts": self.conflicts, "mismatch": self.mismatch,
+            "conflicts": self.conflicts,
+            "mismatch": self.mismatch,
             "not_in_taxonomy": dict(sorted(o.not_in_taxonomy.items())),
             "problems": [*self.refused, *o.rejected, *self.unshareable][:20],
             "waiting_for": o.waiting[:20],
-        }  # fmt: skip
+        }
 
 
 class Syncer:
@@ -166,10 +177,12 @@ class Syncer:
             if pulled.events or pulled.refused:
                 page = self.result.outcome.statuses - before
                 self.store.log_event(
-                    "team.pull", "team", self.link.project,
+                    "team.pull",
+                    "team",
+                    self.link.project,
                     after={s: page[s] for s in ledger.STATUSES if page[s]},
                     context={"cursor": cursor, "events": len(pulled.events) + len(pulled.refused)},
-                )  # fmt: skip
+                )
         self.result.pulled += len(pulled.events) + len(pulled.refused)
 
     def pull(self) -> None:
@@ -299,9 +312,17 @@ def sync(store: Store, conn: Any | None = None) -> SyncResult:
     except TeamError as exc:
         _note(store, {"attempt_at": started, "error": exc.message})
         raise
-    _note(store, {"attempt_at": started, "ok_at": now_iso(), "error": None,
-                  "pushed": result.pushed, "pulled": result.pulled,
-                  "mismatch": result.mismatch})  # fmt: skip
+    _note(
+        store,
+        {
+            "attempt_at": started,
+            "ok_at": now_iso(),
+            "error": None,
+            "pushed": result.pushed,
+            "pulled": result.pulled,
+            "mismatch": result.mismatch,
+        },
+    )
     return result
 
 

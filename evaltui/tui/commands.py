@@ -54,17 +54,27 @@ def place_commands(app: App[Any]) -> Iterator[SystemCommand]:
             app.call_later(app.run_action, then, target)
 
     if runs is not None:
-        yield SystemCommand("Go to the runs", "The runs in the store, to mark and compare",
-                            partial(back_to, runs))  # fmt: skip
+        yield SystemCommand(
+            "Go to the runs", "The runs in the store, to mark and compare", partial(back_to, runs)
+        )
         yield SystemCommand(
             "Open the comparison of the marked runs",
             "Baseline vs candidate (and fallback), as marked on the runs screen",
             partial(back_to, runs, "compare"),
         )
-    yield SystemCommand("Open the codebook", "Classes proposed from reviewers' notes, to ratify",
-                        partial(app.call_later, app.run_action, "codebook"))  # fmt: skip
+    yield SystemCommand(
+        "Open the codebook",
+        "Classes proposed from reviewers' notes, to ratify",
+        partial(app.call_later, app.run_action, "codebook"),
+    )
     if compare is not None:
-        yield SystemCommand("Open the gate", "The release gate of this comparison: rules, decision, export",
-                            partial(back_to, compare, "gate"))  # fmt: skip
-        yield SystemCommand("Open the trend", "Pass rate per segment over the suite's last runs, and each case's history",
-                            partial(back_to, compare, "trend"))  # fmt: skip
+        yield SystemCommand(
+            "Open the gate",
+            "The release gate of this comparison: rules, decision, export",
+            partial(back_to, compare, "gate"),
+        )
+        yield SystemCommand(
+            "Open the trend",
+            "Pass rate per segment over the suite's last runs, and each case's history",
+            partial(back_to, compare, "trend"),
+        )

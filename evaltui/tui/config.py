@@ -98,8 +98,7 @@ def _line_of(text: str, needle: str) -> int:
     return 1
 
 
-def load(bindings: dict[str, dict[str, str]], themes: set[str],
-         path: Path | None = None) -> Config:  # fmt: skip
+def load(bindings: dict[str, dict[str, str]], themes: set[str], path: Path | None = None) -> Config:
     """Read and check the config. `bindings`: screen -> {binding id: its keys}."""
     path = path or config_path()
     if not path.exists():
@@ -176,8 +175,11 @@ def binding_ids() -> dict[str, dict[str, str]]:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ != module.__name__ or not issubclass(cls, Widget | App):
                 continue
-            own = {b.id: b.key for b in cls.__dict__.get("BINDINGS", [])
-                   if isinstance(b, Binding) and b.id}  # fmt: skip
+            own = {
+                b.id: b.key
+                for b in cls.__dict__.get("BINDINGS", [])
+                if isinstance(b, Binding) and b.id
+            }
             if own:
                 out["app" if issubclass(cls, App) else cls.__name__] = own
     return out

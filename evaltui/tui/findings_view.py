@@ -108,8 +108,13 @@ def history_renderable(rows: list[Any], width: int | None = None) -> RenderableT
     if not rows:
         return None
     cells = [_cells(f) for f in rows]
-    natural = sum(max(len(name), *(r[i].cell_len for r in cells)) + 2 for i, name in
-                  enumerate(COLUMNS[:-1])) + 12  # (the note: at least 12 cells)  # fmt: skip
+    natural = (
+        sum(
+            max(len(name), *(r[i].cell_len for r in cells)) + 2
+            for i, name in enumerate(COLUMNS[:-1])
+        )
+        + 12
+    )  # (the note: at least 12 cells)
     if width is None or natural <= width:
         table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
         for name in COLUMNS[:-1]:

@@ -24,10 +24,16 @@ if TYPE_CHECKING:
 
 
 def open_comparison(
-    db_path: Path, run_ids: tuple[int, int, int | None], args: dict[str, Any], first: int,
-    taxonomy_path: Path | None, opened: Callable[[Opened], object],
-    cancelled: Callable[[], bool], *, open_store: Callable[[], Store],
-) -> Built | None:  # fmt: skip
+    db_path: Path,
+    run_ids: tuple[int, int, int | None],
+    args: dict[str, Any],
+    first: int,
+    taxonomy_path: Path | None,
+    opened: Callable[[Opened], object],
+    cancelled: Callable[[], bool],
+    *,
+    open_store: Callable[[], Store],
+) -> Built | None:
     """`opened` gets the preview (its first `first` rows and case) as soon as it is
     there; returns the whole comparison's figures (None: cancelled meanwhile).
     `open_store` opens the store as the app's reviewer (the refold below logs events)."""
@@ -77,9 +83,15 @@ def production_lines(open_store: Callable[[], Store], cmp: Comparison) -> list[s
     if set(production.attributes) <= set(cmp.dimensions):
         return headline(production.as_json(cmp))
     dims = dimensions_with(cmp.dimensions, production.traffic)
-    with Comparison(cmp.db_path, cmp.baseline.id, cmp.candidate.id,
-                    cmp.fallback.id if cmp.fallback else None, reducer=cmp.reducer,
-                    dimensions=dims, statuses=cmp.statuses) as other:  # fmt: skip
+    with Comparison(
+        cmp.db_path,
+        cmp.baseline.id,
+        cmp.candidate.id,
+        cmp.fallback.id if cmp.fallback else None,
+        reducer=cmp.reducer,
+        dimensions=dims,
+        statuses=cmp.statuses,
+    ) as other:
         return headline(production.as_json(other))
 
 

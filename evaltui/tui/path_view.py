@@ -90,13 +90,16 @@ def divergence_at(detail: CaseDetail) -> tuple[int | None, Divergence | None]:
 def divergence_lines(detail: CaseDetail) -> Text:
     """Where the candidate's path (and the fallback's) first parts from the baseline's."""
     base = _steps(detail.baseline)
-    out = Text(describe(first_divergence(base, _steps(detail.candidate)), "candidate"),
-               style="bold magenta")  # fmt: skip
+    out = Text(
+        describe(first_divergence(base, _steps(detail.candidate)), "candidate"),
+        style="bold magenta",
+    )
     out.append("   (d: highlight it)", style="dim")
     if detail.fallback is not None:
         out.append("\n")
-        out.append(describe(first_divergence(base, _steps(detail.fallback)), "fallback"),
-                   style="magenta")  # fmt: skip
+        out.append(
+            describe(first_divergence(base, _steps(detail.fallback)), "fallback"), style="magenta"
+        )
     return out
 
 
@@ -123,8 +126,14 @@ def sources_table(runs: dict[str, list[trajectory.Step]]) -> Table:
     return table
 
 
-def _two_way(shown: list[trajectory.Aligned], start: int, runs: dict[str, list[trajectory.Step]],
-             cursor: int | None, unfolded: bool, full: bool) -> Table:  # fmt: skip
+def _two_way(
+    shown: list[trajectory.Aligned],
+    start: int,
+    runs: dict[str, list[trajectory.Step]],
+    cursor: int | None,
+    unfolded: bool,
+    full: bool,
+) -> Table:
     table = Table(box=None, expand=True, show_edge=False, padding=(0, 1), header_style="bold")
     table.add_column("", width=2, no_wrap=True)
     table.add_column("baseline", ratio=1, overflow="fold")
@@ -135,10 +144,12 @@ def _two_way(shown: list[trajectory.Aligned], start: int, runs: dict[str, list[t
         mark, style = MARK[a.op]
         here = i == cursor
         open_ = here and unfolded
-        table.add_row(Text((">" if here else "") + mark, style=f"bold {style}".strip()),
-                      _call_text(a.baseline, rb, width, open_),
-                      _call_text(a.candidate, rc, width, open_),
-                      style=f"{style} reverse".strip() if here else (style or None))  # fmt: skip
+        table.add_row(
+            Text((">" if here else "") + mark, style=f"bold {style}".strip()),
+            _call_text(a.baseline, rb, width, open_),
+            _call_text(a.candidate, rc, width, open_),
+            style=f"{style} reverse".strip() if here else (style or None),
+        )
     if not shown:
         table.add_row(
             "", Text("(no tool calls)", style="dim"), Text("(no tool calls)", style="dim")
@@ -146,9 +157,15 @@ def _two_way(shown: list[trajectory.Aligned], start: int, runs: dict[str, list[t
     return table
 
 
-def _three_way(rows: list[Aligned3], runs: dict[str, list[trajectory.Step]],
-               window: tuple[int, int], cursor: int | None, unfolded: bool, full: bool,
-               width: int | None) -> Table:  # fmt: skip
+def _three_way(
+    rows: list[Aligned3],
+    runs: dict[str, list[trajectory.Step]],
+    window: tuple[int, int],
+    cursor: int | None,
+    unfolded: bool,
+    full: bool,
+    width: int | None,
+) -> Table:
     """The three paths side by side, a row per baseline call (what the candidate and the
     fallback made of it) or per call a run added; each call on one line cut to its
     column (never wrapped), its result on the next. `window`: the candidate's rows shown
@@ -172,11 +189,18 @@ def _three_way(rows: list[Aligned3], runs: dict[str, list[trajectory.Step]],
         calls = (r.baseline, r.candidate, r.fallback)
         table.add_row(
             Text((">" if here else " ") + c_mark + f_mark, style=f"bold {style}".strip()),
-            *(_call_text(c, res, max(8, cells - len(c.name or "") - 2) if c else cells,
-                         here and unfolded, cells - 2)
-              for c, res in zip(calls, results, strict=True)),
+            *(
+                _call_text(
+                    c,
+                    res,
+                    max(8, cells - len(c.name or "") - 2) if c else cells,
+                    here and unfolded,
+                    cells - 2,
+                )
+                for c, res in zip(calls, results, strict=True)
+            ),
             style=f"{style} reverse".strip() if here else (style or None),
-        )  # fmt: skip
+        )
     if not rows:
         table.add_row("", *(Text("(no tool calls)", style="dim") for _ in range(3)))
     return table
@@ -212,31 +236,50 @@ def path_renderables(
         parts: list[RenderableType] = [
             Text(f"path: tool calls, baseline | candidate | fallback ({n})", style="bold underline")
         ]
-        table = _three_way(align3(base, cand, fall), runs, (start, start + len(shown)),
-                           cursor, unfolded, full, width)  # fmt: skip
+        table = _three_way(
+            align3(base, cand, fall),
+            runs,
+            (start, start + len(shown)),
+            cursor,
+            unfolded,
+            full,
+            width,
+        )
     else:
         n = f"{len(trajectory.calls(base))} | {len(trajectory.calls(cand))}"
-        parts = [Text(f"path: tool calls, baseline | candidate ({n} calls, {changed} differ)",
-                      style="bold underline")]  # fmt: skip
+        parts = [
+            Text(
+                f"path: tool calls, baseline | candidate ({n} calls, {changed} differ)",
+                style="bold underline",
+            )
+        ]
         table = _two_way(shown, start, runs, cursor, unfolded, full)
     parts.append(divergence_lines(detail))
     parts.append(table)
     for name, steps in runs.items():  # a path too long to read whole: its first page only
         first, total = trajectory.page_of(steps)
         if total > len(steps):
-            parts.append(Text(
-                f"{name}: steps {first + 1:,}-{first + len(steps):,} of {total:,} read (a page; "
-                "`evaltui case BASE CAND KEY --steps-from N` reads the others)", style="yellow"))  # fmt: skip
+            parts.append(
+                Text(
+                    f"{name}: steps {first + 1:,}-{first + len(steps):,} of {total:,} read (a page; "
+                    "`evaltui case BASE CAND KEY --steps-from N` reads the others)",
+                    style="yellow",
+                )
+            )
     if len(shown) < len(aligned):
         parts.append(
             Text(f"… {len(aligned) - len(shown):,} more calls (o: the whole case)", style="dim")
         )
-    legend = Text("  ~ changed arguments   - baseline only   + candidate only   "
-                  "] [ step between calls   = unfold the highlighted call   "
-                  "d the first divergence", style="dim")  # fmt: skip
+    legend = Text(
+        "  ~ changed arguments   - baseline only   + candidate only   "
+        "] [ step between calls   = unfold the highlighted call   "
+        "d the first divergence",
+        style="dim",
+    )
     if "fallback" in runs:
-        legend = Text("  marks candidate,fallback: ~ other arguments  - not made  + added",
-                      style="dim")  # fmt: skip
+        legend = Text(
+            "  marks candidate,fallback: ~ other arguments  - not made  + added", style="dim"
+        )
     parts.append(legend)
     parts.append(sources_table(runs))
     notes = Text()
@@ -280,6 +323,11 @@ def path_renderables(
             total = trajectory.page_of(steps)[1]
             if total > TRANSCRIPT_SHOWN:
                 more = total - min(len(steps), TRANSCRIPT_SHOWN)
-                parts.append(Text(f"… {more:,} more steps: `evaltui case BASE CAND KEY --json` "
-                                  "has the whole transcript", style="dim"))  # fmt: skip
+                parts.append(
+                    Text(
+                        f"… {more:,} more steps: `evaltui case BASE CAND KEY --json` "
+                        "has the whole transcript",
+                        style="dim",
+                    )
+                )
     return parts

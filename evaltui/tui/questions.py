@@ -157,8 +157,14 @@ class Questions:
 
         self.ask(TextPrompt(title, ", ".join(cmp.dimensions)), given)
 
-    def copy(self, row: CaseRow, detail: CaseDetail, view: ViewChoices, history: list[Finding],
-             copy: CopyTo) -> None:  # fmt: skip
+    def copy(
+        self,
+        row: CaseRow,
+        detail: CaseDetail,
+        view: ViewChoices,
+        history: list[Finding],
+        copy: CopyTo,
+    ) -> None:
         """`y`: the text chosen, sent to the terminal's clipboard (OSC 52, which nothing
         confirms: said so, with how to enable it), or written to a new file (`f`)."""
 

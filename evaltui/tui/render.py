@@ -143,9 +143,13 @@ def legend_text(width: int, lines: int, *, fallback: bool) -> Text:
     """The scoreboard's legend in at most `lines` lines of `width` cells (a part never
     broken across lines): every part in its long wording if that fits, else the first
     parts shortened, else the first parts that fit (the bars are read by their header)."""
-    parts = [(long + (", f fallback" if fallback and long.startswith("bars") else ""),
-              short + (" f fb" if fallback and short.startswith("bars") else ""))
-             for long, short in LEGEND]  # fmt: skip
+    parts = [
+        (
+            long + (", f fallback" if fallback and long.startswith("bars") else ""),
+            short + (" f fb" if fallback and short.startswith("bars") else ""),
+        )
+        for long, short in LEGEND
+    ]
     longs, shorts = [long for long, _ in parts], [short for _, short in parts]
     choices = [shorts[:i] + longs[i:] for i in range(len(parts) + 1)]
     choices += [shorts[:n] for n in range(len(parts) - 1, 0, -1)]
@@ -168,9 +172,11 @@ def _pack(parts: list[str], width: int) -> list[str]:
 
 
 def diff_texts(
-    old: str, new: str, limit: int | None = 20_000,
+    old: str,
+    new: str,
+    limit: int | None = 20_000,
     lengths: tuple[int | None, int | None] = (None, None),
-) -> tuple[Text, Text]:  # fmt: skip
+) -> tuple[Text, Text]:
     """Both texts, literal, with the words only in `old` / only in `new` marked.
     `lengths` are the whole texts' lengths when only their beginnings were read."""
     a_src = visible(old, multiline=True, limit=limit, length=lengths[0])
@@ -454,8 +460,11 @@ def case_renderable(
         parts += [*path, Text("")]
     parts += [timing_text(detail)]
     explanations = []  # per run, each explanation once, with the samples that gave it
-    for name, ss in (("baseline", detail.baseline), ("candidate", detail.candidate),
-                     ("fallback", detail.fallback)):  # fmt: skip
+    for name, ss in (
+        ("baseline", detail.baseline),
+        ("candidate", detail.candidate),
+        ("fallback", detail.fallback),
+    ):
         said: dict[str, list[int]] = {}
         for i, s in enumerate((ss or [])[: (None if full else 1)]):
             if s.explanation:  # (i: as the outputs' "sample i" headings count)
@@ -469,8 +478,10 @@ def case_renderable(
             if full and n > 1:  # which samples said it: all of them, or which
                 listed = ", ".join(map(str, at[:10])) + (", …" if len(at) > 10 else "")
                 which = "" if len(at) == n else f" ({listed})"
-                t.append(f"  × {len(at)} samples{which}" if len(at) > 1 else f"  sample {at[0]}",
-                         style="dim")  # fmt: skip
+                t.append(
+                    f"  × {len(at)} samples{which}" if len(at) > 1 else f"  sample {at[0]}",
+                    style="dim",
+                )
             parts.append(t)
     hist = history_renderable(history or [], width)
     if hist is not None:

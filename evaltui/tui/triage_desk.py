@@ -155,8 +155,9 @@ def saved_label(cmp: Comparison, flt: Filter, label: Label) -> Saved:
     next_row = cmp.neighbour(here, within, step=1) if label.advance else None
     progress = cmp.triage_progress()
     said = {"no_next": "No case after this one in the list"} if label.in_list else {}
-    return Saved(label.case_id, label.text + " (saved)", label.advance, next_row, here, progress,
-                 **said)  # fmt: skip
+    return Saved(
+        label.case_id, label.text + " (saved)", label.advance, next_row, here, progress, **said
+    )
 
 
 def undo_last(open_store: Callable[[], Store], cmp: Comparison) -> Saved:
@@ -167,8 +168,9 @@ def undo_last(open_store: Callable[[], Store], cmp: Comparison) -> Saved:
         f = triage.undo(store, base, cand)
         undone = None
         if f is not None:
-            undone = next((h for h in triage.history(store, base, cand, f.case_id)
-                           if h.uid == f.undoes), None)  # fmt: skip
+            undone = next(
+                (h for h in triage.history(store, base, cand, f.case_id) if h.uid == f.undoes), None
+            )
     if f is None:
         return Saved(-1, "Nothing of yours to undo in this comparison", False, None)
     here = cmp.row(f.case_id)

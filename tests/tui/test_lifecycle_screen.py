@@ -8,6 +8,7 @@ from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.compare import CompareScreen
 from evaltui.tui.screens.prompts import ConfirmEffect
 from evaltui.tui.screens.stale import StaleScreen
+from evaltui.tui.widgets.header import Counts
 
 from .conftest import expected_order, open_compare, settle
 
@@ -45,12 +46,12 @@ async def test_retire_a_case_with_reason_note_and_preview(demo_store, db_path):
                 "policy v2 replaced",
             )
             assert store.events()[-1].action == "case.retire"
-        assert screen.counts["regressed"] == 36  # left out of the figures
+        assert screen.query_one(Counts).counts["regressed"] == 36  # left out of the figures
         assert "excluded: 1 retired" in str(screen.query_one("#counts").content)
         assert order[0] not in [r.case_key for r in screen.browser.cursor.rows]
         await pilot.press("H")  # count them again
         await settle(app, pilot, rounds=6)
-        assert screen.counts["regressed"] == 37
+        assert screen.query_one(Counts).counts["regressed"] == 37
 
 
 async def test_stale_screen_bulk_retires_in_one_go(demo_store, db_path):

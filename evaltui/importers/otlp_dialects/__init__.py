@@ -102,8 +102,9 @@ class Ctx:
         self.path, self.location = path, location
 
     def fail(self, span: Span, key: str, why: str) -> InputError:
-        return InputError(str(self.path), why, location=self.location,
-                          field=f"{span.where}.attributes[{key}]")  # fmt: skip
+        return InputError(
+            str(self.path), why, location=self.location, field=f"{span.where}.attributes[{key}]"
+        )
 
     def json_attr(self, span: Span, key: str, kinds: tuple[type, ...] = (list,)) -> Any:
         """An attribute holding JSON (as a string) or the structured value itself; None when
@@ -118,8 +119,10 @@ class Ctx:
             except (ValueError, RecursionError):
                 value = None
         if not isinstance(value, kinds):
-            what = " or ".join({"list": "a JSON array", "dict": "a JSON object", "str": "a string"}[k.__name__]
-                               for k in kinds)  # fmt: skip
+            what = " or ".join(
+                {"list": "a JSON array", "dict": "a JSON object", "str": "a string"}[k.__name__]
+                for k in kinds
+            )
             raise self.fail(span, key, f"{what} (as a string or a structured value) is expected")
         return value
 
@@ -163,9 +166,10 @@ def call_part(call_id: Any, name: Any, args: Any) -> dict[str, Any]:
 
 def text_of(message: dict[str, Any]) -> str:
     return "\n".join(
-        str(p.get("content", "")) for p in message.get("parts") or []
+        str(p.get("content", ""))
+        for p in message.get("parts") or []
         if isinstance(p, dict) and p.get("type") == "text"
-    )  # fmt: skip
+    )
 
 
 def parts(messages: list[dict[str, Any]], kind: str) -> Iterator[dict[str, Any]]:

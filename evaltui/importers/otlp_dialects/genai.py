@@ -26,7 +26,7 @@ from evaltui.importers.otlp_dialects import (
     genai_events,
     text_of,
     tokens,
-)  # fmt: skip
+)
 
 EVAL = "gen_ai.evaluation.result"
 DETAILS = "gen_ai.client.inference.operation.details"
@@ -41,13 +41,15 @@ def evaluations(span: Span) -> list[Evaluation]:
     out = []
     for name, attrs, _ in events(span):
         if name == EVAL:
-            out.append(Evaluation(
-                name=str(attrs.get("gen_ai.evaluation.name") or "evaluation"),
-                score=attrs.get("gen_ai.evaluation.score.value"),
-                label=attrs.get("gen_ai.evaluation.score.label"),
-                explanation=attrs.get("gen_ai.evaluation.explanation"),
-                error=as_text(attrs["error.type"]) if attrs.get("error.type") else None,
-            ))  # fmt: skip
+            out.append(
+                Evaluation(
+                    name=str(attrs.get("gen_ai.evaluation.name") or "evaluation"),
+                    score=attrs.get("gen_ai.evaluation.score.value"),
+                    label=attrs.get("gen_ai.evaluation.score.label"),
+                    explanation=attrs.get("gen_ai.evaluation.explanation"),
+                    error=as_text(attrs["error.type"]) if attrs.get("error.type") else None,
+                )
+            )
     return out
 
 
@@ -60,8 +62,19 @@ def _details(ctx: Ctx, span: Span) -> Span | None:
     """The operation-details event of the span, as a span (its attributes read as one)."""
     for name, attrs, _ in events(span):
         if name == DETAILS:
-            return Span(span.trace, span.span_id, span.parent, span.name, 0, 0, attrs, [], 0,
-                        "", f"{span.where} (event {DETAILS})")  # fmt: skip
+            return Span(
+                span.trace,
+                span.span_id,
+                span.parent,
+                span.name,
+                0,
+                0,
+                attrs,
+                [],
+                0,
+                "",
+                f"{span.where} (event {DETAILS})",
+            )
     return None
 
 
@@ -75,8 +88,11 @@ def _system(ctx: Ctx, span: Span) -> str:
 def view(ctx: Ctx, span: Span) -> View:
     a = span.attrs
     op = a.get("gen_ai.operation.name")
-    source = span if any(k in a for k in ("gen_ai.input.messages", "gen_ai.output.messages")) \
-        else (_details(ctx, span) or span)  # fmt: skip
+    source = (
+        span
+        if any(k in a for k in ("gen_ai.input.messages", "gen_ai.output.messages"))
+        else (_details(ctx, span) or span)
+    )
     inputs = _messages(ctx, source, "gen_ai.input.messages")
     outputs = _messages(ctx, source, "gen_ai.output.messages")
     system = _system(ctx, source) or _system(ctx, span)

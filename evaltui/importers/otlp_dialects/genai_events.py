@@ -35,8 +35,9 @@ def _body(ctx: Ctx, span: Span, attrs: dict[str, Any], body: Any) -> Any:
 
 def _content(value: Any) -> str:
     if isinstance(value, list):  # [{"type": "text", "text": ...}, ...]
-        return "\n".join(str(p.get("text", p.get("content", ""))) for p in value
-                         if isinstance(p, dict))  # fmt: skip
+        return "\n".join(
+            str(p.get("text", p.get("content", ""))) for p in value if isinstance(p, dict)
+        )
     return "" if value is None else str(value)
 
 
@@ -45,8 +46,9 @@ def _message(role: str, body: dict[str, Any]) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     if role == "tool":
         call_id = body.get("id", body.get("tool_call_id"))
-        parts.append({"type": "tool_call_response", "id": call_id,
-                      "response": _content(body.get("content"))})  # fmt: skip
+        parts.append(
+            {"type": "tool_call_response", "id": call_id, "response": _content(body.get("content"))}
+        )
         return {"role": "tool", "parts": parts}
     if body.get("content"):
         parts.append(text_part(_content(body.get("content"))))
@@ -55,8 +57,9 @@ def _message(role: str, body: dict[str, Any]) -> dict[str, Any]:
             fn: dict[str, Any] = (
                 call["function"] if isinstance(call.get("function"), dict) else call
             )
-            parts.append(call_part(call.get("id"), fn.get("name"),
-                                   fn.get("arguments", fn.get("args"))))  # fmt: skip
+            parts.append(
+                call_part(call.get("id"), fn.get("name"), fn.get("arguments", fn.get("args")))
+            )
     return {"role": role, "parts": parts}
 
 
@@ -97,7 +100,9 @@ def _flattened(attrs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[s
     return prompt, completion
 
 
-def messages(ctx: Ctx, span: Span) -> tuple[str, list[dict[str, Any]] | None, list[dict[str, Any]] | None]:  # fmt: skip
+def messages(
+    ctx: Ctx, span: Span
+) -> tuple[str, list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
     """(system text, input messages, output messages) of a span in the older shape; None for
     a side no event or attribute gives."""
     inputs: list[dict[str, Any]] = []
@@ -128,7 +133,8 @@ def messages(ctx: Ctx, span: Span) -> tuple[str, list[dict[str, Any]] | None, li
         found_in, found_out = bool(flat_in), bool(flat_out)
     system = "\n".join(
         "\n".join(str(p.get("content", "")) for p in m["parts"] if p.get("type") == "text")
-        for m in inputs if m["role"] == "system"
-    )  # fmt: skip
+        for m in inputs
+        if m["role"] == "system"
+    )
     inputs = [m for m in inputs if m["role"] != "system"]
     return system, inputs if found_in else None, outputs if found_out else None

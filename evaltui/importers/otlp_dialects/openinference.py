@@ -28,7 +28,7 @@ from evaltui.importers.otlp_dialects import (
     call_part,
     text_part,
     tokens,
-)  # fmt: skip
+)
 
 _KINDS: dict[str, Kind] = {"LLM": "llm", "TOOL": "tool", "RETRIEVER": "retrieval",
                            "AGENT": "agent", "CHAIN": "agent", "EVALUATOR": "evaluator"}  # fmt: skip
@@ -58,14 +58,22 @@ def _messages(span: Span) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         role = str(msg.get("role") or ("user" if side == "input" else "assistant"))
         parts: list[dict[str, Any]] = []
         if role == "tool":
-            parts.append({"type": "tool_call_response", "id": msg.get("tool_call_id"),
-                          "response": as_text(msg.get("content"))})  # fmt: skip
+            parts.append(
+                {
+                    "type": "tool_call_response",
+                    "id": msg.get("tool_call_id"),
+                    "response": as_text(msg.get("content")),
+                }
+            )
         else:
             if msg.get("content") is not None:
                 parts.append(text_part(msg["content"]))
             for _, call in sorted(msg["calls"].items()):
-                parts.append(call_part(call.get("id"), call.get("function.name"),
-                                       call.get("function.arguments")))  # fmt: skip
+                parts.append(
+                    call_part(
+                        call.get("id"), call.get("function.name"), call.get("function.arguments")
+                    )
+                )
         (inputs if side == "input" else outputs).append({"role": role, "parts": parts})
     return inputs, outputs
 
@@ -93,9 +101,15 @@ def feedback(span: Span) -> list[Evaluation]:
         m = _FEEDBACK.fullmatch(key)
         if m:
             found.setdefault((key.split(".")[0], m[1], int(m[2])), {})[m[3]] = value
-    return [Evaluation(name=str(f.get("name") or "evaluation"), score=f.get("score"),
-                       label=f.get("label"), explanation=f.get("explanation"))
-            for _, f in sorted(found.items())]  # fmt: skip
+    return [
+        Evaluation(
+            name=str(f.get("name") or "evaluation"),
+            score=f.get("score"),
+            label=f.get("label"),
+            explanation=f.get("explanation"),
+        )
+        for _, f in sorted(found.items())
+    ]
 
 
 def _evaluator(span: Span) -> list[Evaluation]:
@@ -103,8 +117,14 @@ def _evaluator(span: Span) -> list[Evaluation]:
     label, explanation; or the label as text) is the result, named by the span."""
     value = arguments(span.attrs.get("output.value"))
     if isinstance(value, dict):
-        return [Evaluation(name=str(value.get("name") or span.name), score=value.get("score"),
-                           label=value.get("label"), explanation=value.get("explanation"))]  # fmt: skip
+        return [
+            Evaluation(
+                name=str(value.get("name") or span.name),
+                score=value.get("score"),
+                label=value.get("label"),
+                explanation=value.get("explanation"),
+            )
+        ]
     if isinstance(value, int | float) and not isinstance(value, bool):
         return [Evaluation(name=span.name, score=value)]
     return [Evaluation(name=span.name, label=value if value not in (None, "") else None)]
@@ -133,7 +153,7 @@ def view(ctx: Ctx, span: Span) -> View:
     inputs, outputs = _messages(span)
     out.system = "\n".join(
         str(p.get("content", "")) for m in inputs if m["role"] == "system" for p in m["parts"]
-    )  # fmt: skip
+    )
     out.input = [m for m in inputs if m["role"] != "system"]
     out.output = outputs
     out.input_text = as_text(a.get("input.value"))

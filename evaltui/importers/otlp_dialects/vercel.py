@@ -26,7 +26,7 @@ from evaltui.importers.otlp_dialects import (
     call_part,
     text_part,
     tokens,
-)  # fmt: skip
+)
 
 _TURNS = ("ai.generateText.doGenerate", "ai.streamText.doStream", "ai.generateObject.doGenerate",
           "ai.streamObject.doStream")  # fmt: skip
@@ -53,39 +53,57 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
         if p.get("type") == "text":
             parts.append(text_part(p.get("text")))
         elif p.get("type") == "tool-call":
-            parts.append(call_part(p.get("toolCallId"), p.get("toolName"),
-                                   p.get("input", p.get("args"))))  # fmt: skip
+            parts.append(
+                call_part(p.get("toolCallId"), p.get("toolName"), p.get("input", p.get("args")))
+            )
         elif p.get("type") == "tool-result":
-            parts.append({"type": "tool_call_response", "id": p.get("toolCallId"),
-                          "response": _result_text(p.get("output", p.get("result")))})  # fmt: skip
+            parts.append(
+                {
+                    "type": "tool_call_response",
+                    "id": p.get("toolCallId"),
+                    "response": _result_text(p.get("output", p.get("result"))),
+                }
+            )
     return {"role": role, "parts": parts}
 
 
 def view(ctx: Ctx, span: Span) -> View:
     a = span.attrs
     op = str(a.get("ai.operationId"))
-    kind: Kind = "llm" if op in _TURNS else "tool" if op == "ai.toolCall" else \
-        "agent" if op in _AGENTS else "other"  # fmt: skip
+    kind: Kind = (
+        "llm"
+        if op in _TURNS
+        else "tool"
+        if op == "ai.toolCall"
+        else "agent"
+        if op in _AGENTS
+        else "other"
+    )
     meta = {k[len(_META) :]: v for k, v in a.items() if k.startswith(_META)}
     out = View(kind=kind, dialect=VERCEL, metadata=meta)
     if kind == "llm":
-        msgs = [_message(m) for m in ctx.json_attr(span, "ai.prompt.messages") or []
-                if isinstance(m, dict)]  # fmt: skip
+        msgs = [
+            _message(m)
+            for m in ctx.json_attr(span, "ai.prompt.messages") or []
+            if isinstance(m, dict)
+        ]
         out.system = "\n".join(
             str(p.get("content", "")) for m in msgs if m["role"] == "system" for p in m["parts"]
-        )  # fmt: skip
+        )
         out.input = [m for m in msgs if m["role"] != "system"]
         reply: list[dict[str, Any]] = []
         if a.get("ai.response.text"):
             reply.append(text_part(a["ai.response.text"]))
         for c in ctx.json_attr(span, "ai.response.toolCalls") or []:
             if isinstance(c, dict):
-                reply.append(call_part(c.get("toolCallId"), c.get("toolName"),
-                                       c.get("input", c.get("args"))))  # fmt: skip
+                reply.append(
+                    call_part(c.get("toolCallId"), c.get("toolName"), c.get("input", c.get("args")))
+                )
         has_reply = "ai.response.text" in a or "ai.response.toolCalls" in a
         out.output = [{"role": "assistant", "parts": reply}] if has_reply else []
-        out.tokens = tokens(ctx, span, "ai.usage.inputTokens", "ai.usage.outputTokens") or \
-            tokens(ctx, span, "ai.usage.promptTokens", "ai.usage.completionTokens")  # fmt: skip
+        out.tokens = tokens(ctx, span, "ai.usage.inputTokens", "ai.usage.outputTokens") or tokens(
+            ctx, span, "ai.usage.promptTokens", "ai.usage.completionTokens"
+        )
         out.content_missing = not msgs and not has_reply
     elif kind == "tool":
         out.tool = as_text(a.get("ai.toolCall.name")) or None

@@ -169,10 +169,15 @@ def propose(
         notes=len(open_notes),
         saturation=saturation(open_notes, proposals, window),
         settings=Settings(
-            method=METHOD, threshold=threshold, min_size=min_size, new_below=new_below,
-            seed=seed, sample_size=clustering.SAMPLE_SIZE, rounds=found.rounds,
+            method=METHOD,
+            threshold=threshold,
+            min_size=min_size,
+            new_below=new_below,
+            seed=seed,
+            sample_size=clustering.SAMPLE_SIZE,
+            rounds=found.rounds,
         ),
-    )  # fmt: skip
+    )
 
 
 def _terms(members: Sequence[Note], space: Any, n: int) -> list[str]:
@@ -200,16 +205,20 @@ def _representatives(
     sims = (x[list(group)] @ centroid.T).toarray().ravel().tolist()
     best = sorted(zip(sims, members, strict=True), key=lambda p: (-round(p[0], 9), p[1].id))
     return tuple(
-        Representative(note_id=n.id, case_key=n.case_key, text=excerpt(n.text), similarity=round(s, 4))
+        Representative(
+            note_id=n.id, case_key=n.case_key, text=excerpt(n.text), similarity=round(s, 4)
+        )
         for s, n in best[:REPRESENTATIVES]
-    )  # fmt: skip
+    )
 
 
 class _Matcher:
     """Each active class as two vectors: its rubric (name and description) and the mean of
     the notes already given it. A proposal's nearness is the larger cosine."""
 
-    def __init__(self, vectors: Any, space: Any, classes: Sequence[FailureClass], coded: Sequence[Note]) -> None:  # fmt: skip
+    def __init__(
+        self, vectors: Any, space: Any, classes: Sequence[FailureClass], coded: Sequence[Note]
+    ) -> None:
         self.classes = [c for c in classes if not c.retired]
         self.rubrics = vectors.transform_words(
             space, [f"{c.name}. {c.description}" for c in self.classes]
@@ -241,10 +250,15 @@ class _Matcher:
             r = round(rubric[i], 6)
             row = self.profile_row.get(c.key)
             nsim = None if row is None else round(notes[row], 6)
-            matches.append(ClassMatch(
-                key=c.key, name=visible(c.name, limit=None), similarity=max(r, nsim or 0.0),
-                rubric_similarity=r, notes_similarity=nsim,
-            ))  # fmt: skip
+            matches.append(
+                ClassMatch(
+                    key=c.key,
+                    name=visible(c.name, limit=None),
+                    similarity=max(r, nsim or 0.0),
+                    rubric_similarity=r,
+                    notes_similarity=nsim,
+                )
+            )
         return max(matches, key=lambda m: m.similarity)  # the first class on a tie
 
 
@@ -266,10 +280,15 @@ def saturation(
             last_new = max(position[p.first_note] + 1 for p in proposals if p.key in keys)
         windows.append(
             SaturationWindow(
-                start=start + 1, end=start + len(chunk), first_at=chunk[0].at,
-                last_at=chunk[-1].at, new=len(keys), new_keys=keys, total=total,
+                start=start + 1,
+                end=start + len(chunk),
+                first_at=chunk[0].at,
+                last_at=chunk[-1].at,
+                new=len(keys),
+                new_keys=keys,
+                total=total,
             )
-        )  # fmt: skip
+        )
     quiet = 0
     for win in reversed(windows):
         if win.new:

@@ -7,7 +7,7 @@ gave it one. A coded note tells which class a proposal is near; a note a rejecte
 proposal covered is set aside (never proposed again). Unverified findings (from a file
 whose signature did not verify) are not read: they never decide anything here either.
 
-Read through `triage.in_file_order` (triage.py alone names the findings tables), one
+Read through `triage.in_file_order` (review/triage/ alone names the findings tables), one
 case at a time: memory holds the open notes and, per class, the latest coded ones.
 """
 

@@ -87,9 +87,12 @@ class AppScreen(Screen[None]):
         visible) and is never parsed as markup: a case key or run name cannot reach the
         terminal raw."""
         super().notify(
-            one_line(str(message), 400), title=one_line(title, 80), severity=severity,
-            timeout=timeout, markup=False,
-        )  # fmt: skip
+            one_line(str(message), 400),
+            title=one_line(title, 80),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
         """React to a failed worker before the dialog (a screen overrides this)."""

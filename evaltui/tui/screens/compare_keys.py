@@ -65,11 +65,27 @@ COMPARE_KEYS: list[Binding | tuple[str, str] | tuple[str, str, str]] = [
 ENABLED_WHEN: dict[str, str] = {
     action: "is_open"  # the comparison is there (its preview, at least)
     for action in (
-        "step", "jump", "untriaged", "open_case", "cycle_filter", "segment_filter", "search",
-        "clear_filters", "cycle_pane", "assign", "pick_class", "owner", "verdict", "accept",
-        "note", "undo", "case_status", "stale", "toggle_hidden",
+        "step",
+        "jump",
+        "untriaged",
+        "open_case",
+        "cycle_filter",
+        "segment_filter",
+        "search",
+        "clear_filters",
+        "cycle_pane",
+        "assign",
+        "pick_class",
+        "owner",
+        "verdict",
+        "accept",
+        "note",
+        "undo",
+        "case_status",
+        "stale",
+        "toggle_hidden",
     )
-}  # fmt: skip
+}
 
 
 # The footer's keys, in the order it shows them: the triage keys (`FOOTER_FIRST`) are
@@ -121,8 +137,10 @@ def name_class_keys(screen: Screen[Any], classes: list[tuple[str, str]]) -> None
                 "tooltip": f"Failure class {i}: {name} (owner {owner}), then the next untriaged case",
             }
         else:
-            changes[f"compare.class-{i}"] = {"description": f"Class {i}",
-                                             "tooltip": f"No class {i} in the taxonomy"}  # fmt: skip
+            changes[f"compare.class-{i}"] = {
+                "description": f"Class {i}",
+                "tooltip": f"No class {i} in the taxonomy",
+            }
     if _replace(screen, changes):
         screen.refresh_bindings()
 

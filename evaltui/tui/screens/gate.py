@@ -122,8 +122,12 @@ class GateScreen(AppScreen):
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             self._no_decision(f"Evaluation failed: {visible(message, limit=300)}  (r tries again)")
         elif worker.name == "export":
-            self.notify("NOT SAVED: the decision was not kept or exported", severity="error",
-                        markup=False, timeout=15)  # fmt: skip
+            self.notify(
+                "NOT SAVED: the decision was not kept or exported",
+                severity="error",
+                markup=False,
+                timeout=15,
+            )
 
     def _history(self, store: Store) -> list[DecisionRow]:
         b, c, _ = self.runs
@@ -179,8 +183,11 @@ class GateScreen(AppScreen):
             f" {rec.decision.upper().replace('_', ' ')} ",
             style=DECISION_STYLE.get(rec.decision, "bold red") + " reverse",
         )
-        d.append(f"   exit code {rec.exit_code}   {len(rec.violated)} of "
-                 f"{len(rec.rules)} rules violated", style="dim")  # fmt: skip
+        d.append(
+            f"   exit code {rec.exit_code}   {len(rec.violated)} of "
+            f"{len(rec.rules)} rules violated",
+            style="dim",
+        )
         self.query_one("#decision", Static).update(d)
         self.query_one("#lock", Static).update(_lock_line(message.lock))
         margins = Text()
@@ -203,14 +210,20 @@ class GateScreen(AppScreen):
         under the table for the highlighted rule)."""
         table = self.query_one("#rules", DataTable)
         at = table.cursor_row
-        rows = [{
-            "result": _result_cell(r), "rule": Text(one_line(r.id, 40)),
-            "scope": Text(one_line(r.scope_text, 24)),
-            "measured": Text(fmt_value(r.value, r.metric), justify="right"),
-            "threshold": Text(fmt_threshold(r.threshold, r.metric)),
-            "action": Text(r.triggers, style="" if r.passed else DECISION_STYLE.get(r.triggers, "red")),
-            "owner": Text(one_line(r.owner, 20)),
-        } for r in rec.rules]  # fmt: skip
+        rows = [
+            {
+                "result": _result_cell(r),
+                "rule": Text(one_line(r.id, 40)),
+                "scope": Text(one_line(r.scope_text, 24)),
+                "measured": Text(fmt_value(r.value, r.metric), justify="right"),
+                "threshold": Text(fmt_threshold(r.threshold, r.metric)),
+                "action": Text(
+                    r.triggers, style="" if r.passed else DECISION_STYLE.get(r.triggers, "red")
+                ),
+                "owner": Text(one_line(r.owner, 20)),
+            }
+            for r in rec.rules
+        ]
         widths = {c: max([len(c), *(row[c].cell_len for row in rows)]) for c in RULE_COLUMNS}
         room = self.size.width - 2  # the table's scrollbar
         shown: set[str] = set()
@@ -247,11 +260,13 @@ class GateScreen(AppScreen):
             r = rec.rules[at]
             t.append_text(_result_cell(r))
             t.append(f" {r.id}", style="bold")
-            t.append(f"  {visible(r.metric, limit=80)} over {visible(r.scope_text, limit=200)} "
-                     f"is {fmt_value(r.value, r.metric)}, must be "
-                     f"{fmt_threshold(r.threshold, r.metric)} (n {r.n:,}); "
-                     f"{'triggers' if not r.passed else 'would trigger'} {r.triggers}, "
-                     f"owner {visible(r.owner, limit=80)}")  # fmt: skip
+            t.append(
+                f"  {visible(r.metric, limit=80)} over {visible(r.scope_text, limit=200)} "
+                f"is {fmt_value(r.value, r.metric)}, must be "
+                f"{fmt_threshold(r.threshold, r.metric)} (n {r.n:,}); "
+                f"{'triggers' if not r.passed else 'would trigger'} {r.triggers}, "
+                f"owner {visible(r.owner, limit=80)}"
+            )
             t.append("\nwhy: ", style="bold")
             t.append(visible(r.why, limit=2000))
         self.query_one("#rule-detail", Static).update(t)
@@ -260,8 +275,17 @@ class GateScreen(AppScreen):
     def fit_rules(self) -> None:
         """The rules' table as tall as its rows, at most what the rest leaves: the
         highlighted rule's detail right under it, the table scrolling when rows are more."""
-        others = ("#title", "#decision", "#lock", "#margins", "#gate-why", "#rule-detail", "#history-title",
-                  "#history", "Footer")  # fmt: skip
+        others = (
+            "#title",
+            "#decision",
+            "#lock",
+            "#margins",
+            "#gate-why",
+            "#rule-detail",
+            "#history-title",
+            "#history",
+            "Footer",
+        )
         used = sum(w.outer_size.height for w in self.query(",".join(others)) if w.display)
         table = self.query_one("#rules", DataTable)
         room = max(4, self.size.height - used)
@@ -284,10 +308,13 @@ class GateScreen(AppScreen):
             table.add_column(name, width=width)
         for h in history:
             table.add_row(
-                Text(str(h.id)), Text(h.decided_at[:16].replace("T", " ")), Text(one_line(h.decided_by, 14)),
-                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")), Text(h.policy_sha256[:12]),
+                Text(str(h.id)),
+                Text(h.decided_at[:16].replace("T", " ")),
+                Text(one_line(h.decided_by, 14)),
+                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")),
+                Text(h.policy_sha256[:12]),
                 Text(h.content_hash[:12]),
-            )  # fmt: skip
+            )
         table.display = bool(history)
         self.call_after_refresh(self.fit_rules)
         if not history:
@@ -304,8 +331,12 @@ class GateScreen(AppScreen):
 
     def action_export(self) -> None:
         if self.record is None:  # an error, or a decision being measured: nothing to keep
-            self.notify("Nothing exported: there is no decision on screen", severity="error",
-                        markup=False, timeout=8)  # fmt: skip
+            self.notify(
+                "Nothing exported: there is no decision on screen",
+                severity="error",
+                markup=False,
+                timeout=8,
+            )
             return
         self.export(self.record)
 
@@ -327,8 +358,12 @@ class GateScreen(AppScreen):
     @on(Exported)
     def exported(self, message: Exported) -> None:
         failed = message.text.startswith("NOT EXPORTED")
-        self.notify(message.text, markup=False, timeout=15 if failed else 8,
-                    severity="error" if failed else "information")  # fmt: skip
+        self.notify(
+            message.text,
+            markup=False,
+            timeout=15 if failed else 8,
+            severity="error" if failed else "information",
+        )
         self.show_history(message.history)
 
     def action_policy(self) -> None:
@@ -351,8 +386,12 @@ def _lock_line(held: Lock | None) -> Text:
     t = Text("triage: ", style="bold")
     t.append(visible(held.text, limit=600), style="green" if held.locked else "yellow")
     if held.deciding:
-        t.append("  label first: " + ", ".join(one_line(k, 60) for k in held.deciding[:5])
-                 + (" …" if len(held.deciding) > 5 else ""), style="dim")  # fmt: skip
+        t.append(
+            "  label first: "
+            + ", ".join(one_line(k, 60) for k in held.deciding[:5])
+            + (" …" if len(held.deciding) > 5 else ""),
+            style="dim",
+        )
     return t
 
 

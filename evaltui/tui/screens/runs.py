@@ -177,15 +177,21 @@ class RunsScreen(AppScreen):
         cols = [i for i, (key, _) in enumerate(COLUMNS) if key != "other" or limits]
         keys = [COLUMNS[i][0] for i in cols]
         natural = [max([len(COLUMNS[i][1]), *(row[i].cell_len for row in rows)]) for i in cols]
-        minimum = [max(len(COLUMNS[i][1]), min(n, TEXT_MIN.get(COLUMNS[i][0], n)))
-                   for i, n in zip(cols, natural, strict=True)]  # fmt: skip
+        minimum = [
+            max(len(COLUMNS[i][1]), min(n, TEXT_MIN.get(COLUMNS[i][0], n)))
+            for i, n in zip(cols, natural, strict=True)
+        ]
         steps = [(shorten, keys.index(key)) for shorten, key in GIVE_WAY if key in keys]
         # a DataTable column costs its width and a cell's padding either side (fit_columns
         # counts one cell between columns): widths + 1; and the table's scrollbar, when
         # its rows are more than its height (at most 75% of the screen's: app.tcss)
         scrollbar = 2 if len(rows) + 1 > self.size.height * 3 // 4 else 0
-        kept, fitted = fit_columns([n + 1 for n in natural], [m + 1 for m in minimum], steps,
-                                   self.size.width - scrollbar - 1)  # fmt: skip
+        kept, fitted = fit_columns(
+            [n + 1 for n in natural],
+            [m + 1 for m in minimum],
+            steps,
+            self.size.width - scrollbar - 1,
+        )
         keep = [cols[j] for j in kept]
         widths = {cols[j]: fitted[j] for j in kept}
         self.left_out = [COLUMNS[i][1] for i in cols if i not in keep]
@@ -235,8 +241,11 @@ class RunsScreen(AppScreen):
         then the columns this width leaves out, if any."""
         hint = self.next_step()
         if self.runs and self.left_out:
-            hint.append(f"\nNot shown at this width: {', '.join(self.left_out)} "
-                        "(widen the terminal, or evaltui runs --json)", style="dim")  # fmt: skip
+            hint.append(
+                f"\nNot shown at this width: {', '.join(self.left_out)} "
+                "(widen the terminal, or evaltui runs --json)",
+                style="dim",
+            )
         return hint
 
     def next_step(self) -> Text:

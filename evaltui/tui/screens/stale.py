@@ -106,8 +106,11 @@ class StaleScreen(AppScreen):
             by_rule[s.rule] = by_rule.get(s.rule, 0) + 1
         t = Text(f"{len(self.suggestions)} suggestions  ")
         t.append(", ".join(f"{n} {r}" for r, n in sorted(by_rule.items())), style="dim")
-        t.append(f"   cases: {message.counts['active']:,} active, {message.counts['quarantined']:,} quarantined, "
-                 f"{message.counts['retired']:,} retired", style="dim")  # fmt: skip
+        t.append(
+            f"   cases: {message.counts['active']:,} active, {message.counts['quarantined']:,} quarantined, "
+            f"{message.counts['retired']:,} retired",
+            style="dim",
+        )
         self.query_one("#counts", Static).update(t)
         self.redraw()
 
@@ -127,8 +130,12 @@ class StaleScreen(AppScreen):
         kind_w = max([8, *(len(k) for k in kinds)])
         evidence_w = max(12, self.size.width - (3 + case_w + kind_w) - 2 * 4 - 2)
         table.clear(columns=True)
-        for name, width in (("", 3), ("case", case_w), ("suggests", kind_w),
-                            ("evidence", evidence_w)):  # fmt: skip
+        for name, width in (
+            ("", 3),
+            ("case", case_w),
+            ("suggests", kind_w),
+            ("evidence", evidence_w),
+        ):
             table.add_column(name, width=width)
         for i, s in enumerate(self.suggestions):
             table.add_row(
@@ -165,11 +172,16 @@ class StaleScreen(AppScreen):
         if cases != len(self.selected):
             t.append(f" ({cases:,} cases)", style="bold")
         keys = keys_by_id(self)
-        k = {i: keys.get(f"stale.{i}", "?") for i in
-             ("open", "toggle", "select-suggested", "clear", "retire", "back")}  # fmt: skip
-        t.append(f"   {k['toggle']} selects and moves down · {k['select-suggested']} selects "
-                 f"the suggested · {k['clear']} clears · {k['retire']} retires the selection · "
-                 f"{k['open']} opens the case · {k['back']} back", style="dim")  # fmt: skip
+        k = {
+            i: keys.get(f"stale.{i}", "?")
+            for i in ("open", "toggle", "select-suggested", "clear", "retire", "back")
+        }
+        t.append(
+            f"   {k['toggle']} selects and moves down · {k['select-suggested']} selects "
+            f"the suggested · {k['clear']} clears · {k['retire']} retires the selection · "
+            f"{k['open']} opens the case · {k['back']} back",
+            style="dim",
+        )
         self.query_one("#stale-detail", Static).update(t)
 
     def action_open_case(self) -> None:
@@ -245,11 +257,14 @@ class StaleScreen(AppScreen):
         title = f"Retire {plan.cases:,} case(s)?"
         if cmp is not None:
             effect: RenderableType = effect_table(cmp.segments(), cmp.segments(without=ids))
-            title += (f" Effect on {one_line(cmp.baseline.name, 24)} → "
-                      f"{one_line(cmp.candidate.name, 24)}:")  # fmt: skip
+            title += (
+                f" Effect on {one_line(cmp.baseline.name, 24)} → "
+                f"{one_line(cmp.candidate.name, 24)}:"
+            )
         else:
-            effect = Text("Mark a baseline and a candidate to see the effect on the figures.",
-                          style="dim")  # fmt: skip
+            effect = Text(
+                "Mark a baseline and a candidate to see the effect on the figures.", style="dim"
+            )
         body = Group(plan_text(plan, reason), Text(""), effect)
         self.post_message(RetirePlanned(plan, note, body, title))
 
@@ -300,17 +315,28 @@ def plan_text(plan: RetirePlan, reason: str | None) -> Text:
         keys = ", ".join(one_line(k, 40) for k, _, _ in plan.twice[:5])
         more = f" and {len(plan.twice) - 5:,} more" if len(plan.twice) > 5 else ""
         kept = sorted({r for _, _, r in plan.twice})
-        t.append(f"\n{len(plan.twice):,} case(s) are listed under two rules and are retired "
-                 f"once, as {' or '.join(kept)}: {keys}{more}.")  # fmt: skip
+        t.append(
+            f"\n{len(plan.twice):,} case(s) are listed under two rules and are retired "
+            f"once, as {' or '.join(kept)}: {keys}{more}."
+        )
     if plan.report_only:
         keys = ", ".join(one_line(k, 40) for k in plan.report_only[:5])
         more = f" and {len(plan.report_only) - 5:,} more" if len(plan.report_only) > 5 else ""
-        said = ("; retired as bad_case, which says the case itself is wrong"
-                if reason in (None, "bad_case") else "")  # fmt: skip
-        t.append(f"\n{len(plan.report_only):,} standing failure(s) selected (report only: "
-                 f"they fail in each run){said}; unselect them to keep reporting them: "
-                 f"{keys}{more}.", style="yellow")  # fmt: skip
+        said = (
+            "; retired as bad_case, which says the case itself is wrong"
+            if reason in (None, "bad_case")
+            else ""
+        )
+        t.append(
+            f"\n{len(plan.report_only):,} standing failure(s) selected (report only: "
+            f"they fail in each run){said}; unselect them to keep reporting them: "
+            f"{keys}{more}.",
+            style="yellow",
+        )
     for rule, n in plan.overridden.items():
-        t.append(f"\n{n:,} case(s) found by {rule} are retired as {reason}, not the reason "
-                 f"{rule} proposes.", style="yellow")  # fmt: skip
+        t.append(
+            f"\n{n:,} case(s) found by {rule} are retired as {reason}, not the reason "
+            f"{rule} proposes.",
+            style="yellow",
+        )
     return t

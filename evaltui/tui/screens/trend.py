@@ -50,19 +50,30 @@ class TrendScreen(AppScreen):
         if prod is not None:
             ref = prod.provenance  # weights kept in the store: by name and id
             self.production_label = f"production ({ref.get('name')} #{ref.get('id')})"
-        found = trend(self.app.db_path, self.run_id, last=LAST_RUNS, reducer=self.reducer,
-                      dimensions=self.dimensions, traffic=prod.traffic if prod else None,
-                      min_n=prod.settings.min_n if prod else 1)  # fmt: skip
+        found = trend(
+            self.app.db_path,
+            self.run_id,
+            last=LAST_RUNS,
+            reducer=self.reducer,
+            dimensions=self.dimensions,
+            traffic=prod.traffic if prod else None,
+            min_n=prod.settings.min_n if prod else 1,
+        )
         self.post_message(TrendLoaded(found))
 
     @on(TrendLoaded)
     def loaded(self, message: TrendLoaded) -> None:
         t = message.trend
-        names = Text(f"{len(t.runs)} runs of this suite, oldest first (reducer {self.reducer.label}): ",
-                     style="dim")  # fmt: skip
+        names = Text(
+            f"{len(t.runs)} runs of this suite, oldest first (reducer {self.reducer.label}): ",
+            style="dim",
+        )
         names.append(one_line("  ·  ".join(r.name for r in t.runs), 200))
-        names.append("\nbars: one character per run, ▁ 0% to █ 100%, · no case of it in that run;"
-                     "  history: ✓ pass  ✗ fail  · absent", style="dim")  # fmt: skip
+        names.append(
+            "\nbars: one character per run, ▁ 0% to █ 100%, · no case of it in that run;"
+            "  history: ✓ pass  ✗ fail  · absent",
+            style="dim",
+        )
         self.query_one("#trend-runs", Static).update(names)
         table = self.query_one("#trend-segments", DataTable)
         table.clear(columns=True)

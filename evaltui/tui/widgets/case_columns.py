@@ -38,8 +38,16 @@ CHANGE_WIDTH = max(len(label) for label in CHANGE_LABEL.values())  # any page ma
 def layout(risk: bool, fallback: bool) -> list[str]:
     """The columns of a comparison, in display order (`risk`: the risk column, headed
     by the name of its dimension)."""
-    return ["change", "case", "base", "cand", *(["fb"] if fallback else []),
-            *(["risk"] if risk else []), "class", "owner"]  # fmt: skip
+    return [
+        "change",
+        "case",
+        "base",
+        "cand",
+        *(["fb"] if fallback else []),
+        *(["risk"] if risk else []),
+        "class",
+        "owner",
+    ]
 
 
 @dataclass

@@ -58,8 +58,14 @@ class CaseLines(ScrollView, can_focus=True):
 
         return render
 
-    def update(self, renderable: Any, *, top: bool = True,
-               lines: tuple[int, list[Strip]] | None = None, checked: bool = False) -> None:  # fmt: skip
+    def update(
+        self,
+        renderable: Any,
+        *,
+        top: bool = True,
+        lines: tuple[int, list[Strip]] | None = None,
+        checked: bool = False,
+    ) -> None:
         """Show content (`lines`: the same content already rendered, read ahead;
         `checked`: it has already passed `inert`, in the worker that rendered it)."""
         self.content = renderable if checked else inert(renderable)  # the door
@@ -237,9 +243,18 @@ class CasePane(Vertical):
             return
         row, detail, reducer, history = self._shown
         self._drawn_width = width = self._width()
-        content = inert(case_renderable(row, detail, reducer, history=history, width=width,
-                        path_cursor=self.path_cursor, path_unfolded=self.path_unfolded,
-                        rubric=self.rubric))  # fmt: skip
+        content = inert(
+            case_renderable(
+                row,
+                detail,
+                reducer,
+                history=history,
+                width=width,
+                path_cursor=self.path_cursor,
+                path_unfolded=self.path_unfolded,
+                rubric=self.rubric,
+            )
+        )
         self.view.update(mark_matches(content, self.search), checked=True, top=top)
 
     def step_call(self, step: int) -> bool:

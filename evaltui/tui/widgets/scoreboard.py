@@ -78,10 +78,13 @@ def _verified_cells(v: VerifiedRow, fallback: bool) -> list[Text]:
         Text(delta, justify="right", style=_delta_style(v.delta)),
         *([Text("")] if fallback else []),
         *(Text("" if f is None else str(f), justify="right") for f in flips),
-        Text(""), Text(""), Text(""),
+        Text(""),
+        Text(""),
+        Text(""),
         _bar(v.baseline, v.candidate, v.candidate_interval, v.delta, [])
-        if v.candidate is not None else Text(""),
-    ]  # fmt: skip
+        if v.candidate is not None
+        else Text(""),
+    ]
 
 
 class Scoreboard(DataTable[Text]):
@@ -106,14 +109,28 @@ class Scoreboard(DataTable[Text]):
         self.segments, self.fallback = segments, fallback
         verified = self.verified
         self.clear(columns=True)
-        cols = ["segment", "n", "baseline", "candidate", "delta", *(["fallback"] if fallback else []),
-                "p>f", "f>p", "p", "p adj", "", "0%   candidate ● ─ 95%   100%"]  # fmt: skip
+        cols = [
+            "segment",
+            "n",
+            "baseline",
+            "candidate",
+            "delta",
+            *(["fallback"] if fallback else []),
+            "p>f",
+            "f>p",
+            "p",
+            "p adj",
+            "",
+            "0%   candidate ● ─ 95%   100%",
+        ]
         rows = []
         for seg in segments:
             delta = seg.delta
             cells = [
-                Text(one_line(segment_label(seg.dimension, seg.value), 32),
-                     style="bold" if seg.dimension == "all" else ""),
+                Text(
+                    one_line(segment_label(seg.dimension, seg.value), 32),
+                    style="bold" if seg.dimension == "all" else "",
+                ),
                 Text(f"{seg.n:,}", justify="right"),
                 Text(pct(seg.baseline_rate), justify="right"),
                 Text(pct(seg.candidate_rate), justify="right"),
@@ -123,9 +140,11 @@ class Scoreboard(DataTable[Text]):
                 Text(str(seg.improved), justify="right", style="green" if seg.improved else ""),
                 Text(fmt_p(seg.p_value), justify="right"),
                 Text(fmt_p(seg.p_adjusted), justify="right"),
-                Text("*", style="bold red" if (delta or 0) < 0 else "bold green") if seg.significant else Text(""),
+                Text("*", style="bold red" if (delta or 0) < 0 else "bold green")
+                if seg.significant
+                else Text(""),
                 rate_bar(seg, fallback),
-            ]  # fmt: skip
+            ]
             rows.append(cells)
         rows += [_verified_cells(v, fallback) for v in verified]
         for i, name in enumerate(cols):
@@ -157,8 +176,18 @@ def effect_table(
 ) -> Table:
     """Segment pass rates before and after leaving some cases out (a retirement's preview)."""
     table = Table(box=None, show_edge=False, padding=(0, 2, 0, 0), header_style="bold")
-    for name in ("segment", "n", "baseline", "candidate", "delta", "", "n after", "baseline",
-                 "candidate", "delta"):  # fmt: skip
+    for name in (
+        "segment",
+        "n",
+        "baseline",
+        "candidate",
+        "delta",
+        "",
+        "n after",
+        "baseline",
+        "candidate",
+        "delta",
+    ):
         table.add_column(name, justify="left" if name in ("segment", "") else "right")
     after_by = {(s.dimension, s.value): s for s in after}
     for s in before:
@@ -168,9 +197,18 @@ def effect_table(
         a = after_by.get(key)
         changed = a is None or a.n != s.n
         table.add_row(
-            Text(one_line(segment_label(s.dimension, s.value), 30), style="bold" if changed else "dim"),
-            f"{s.n:,}", pct(s.baseline_rate), pct(s.candidate_rate), fmt_delta(s.delta), "→",
-            f"{a.n:,}" if a else "0", pct(a.baseline_rate if a else None),
-            pct(a.candidate_rate if a else None), fmt_delta(a.delta if a else None),
-        )  # fmt: skip
+            Text(
+                one_line(segment_label(s.dimension, s.value), 30),
+                style="bold" if changed else "dim",
+            ),
+            f"{s.n:,}",
+            pct(s.baseline_rate),
+            pct(s.candidate_rate),
+            fmt_delta(s.delta),
+            "→",
+            f"{a.n:,}" if a else "0",
+            pct(a.baseline_rate if a else None),
+            pct(a.candidate_rate if a else None),
+            fmt_delta(a.delta if a else None),
+        )
     return table

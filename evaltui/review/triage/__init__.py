@@ -129,10 +129,20 @@ def recompute(store: Store, base: int, cand: int, case_id: int) -> CaseState | N
         store.conn.execute(
             "INSERT INTO case_triage (baseline_run, candidate_run, case_id, state, class, owner, "
             "verdict, reviewers, updated_at, classes, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (base, cand, case_id, eff.state, eff.class_key, eff.owner, eff.verdict,
-             json.dumps(list(eff.reviewers)), now_iso(), json.dumps(list(eff.classes)),
-             eff.steps_json()),
-        )  # fmt: skip
+            (
+                base,
+                cand,
+                case_id,
+                eff.state,
+                eff.class_key,
+                eff.owner,
+                eff.verdict,
+                json.dumps(list(eff.reviewers)),
+                now_iso(),
+                json.dumps(list(eff.classes)),
+                eff.steps_json(),
+            ),
+        )
     return eff
 
 
@@ -169,15 +179,22 @@ def refold(store: Store, *, in_transaction: bool = False) -> int:
             return 0  # nothing to fold: a reader writes nothing
         with store.transaction():
             return refold(store, in_transaction=True)
-    cases = [tuple(r) for r in store.conn.execute(
-        "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings ORDER BY 1, 2, 3"
-    )]  # fmt: skip
+    cases = [
+        tuple(r)
+        for r in store.conn.execute(
+            "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings ORDER BY 1, 2, 3"
+        )
+    ]
     changed = refold_cases(store, cases)
     _put_setting(store, FOLD_SETTING, FOLD_VERSION)
     if changed:
-        store.log_event("triage.refold", "store", "case_triage",
-                        after={"cases": len(cases), "changed": changed},
-                        context={"fold": FOLD_VERSION})  # fmt: skip
+        store.log_event(
+            "triage.refold",
+            "store",
+            "case_triage",
+            after={"cases": len(cases), "changed": changed},
+            context={"fold": FOLD_VERSION},
+        )
     return changed
 
 
@@ -194,13 +211,22 @@ def set_adjudicators(store: Store, names: list[str]) -> int:
         refold(store, in_transaction=True)
         before = adjudicators(store)
         _put_setting(store, ADJUDICATORS_SETTING, sorted(names))
-        cases = [tuple(r) for r in store.conn.execute(
-            "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings "
-            "WHERE kind = 'adjudication' ORDER BY 1, 2, 3"
-        )]  # fmt: skip
+        cases = [
+            tuple(r)
+            for r in store.conn.execute(
+                "SELECT DISTINCT baseline_run, candidate_run, case_id FROM findings "
+                "WHERE kind = 'adjudication' ORDER BY 1, 2, 3"
+            )
+        ]
         changed = refold_cases(store, cases)
-        store.log_event("set", "setting", ADJUDICATORS_SETTING, before=before,
-                        after=sorted(names), context={"cases_changed": changed})  # fmt: skip
+        store.log_event(
+            "set",
+            "setting",
+            ADJUDICATORS_SETTING,
+            before=before,
+            after=sorted(names),
+            context={"cases_changed": changed},
+        )
     return changed
 
 
@@ -212,10 +238,25 @@ def append(store: Store, draft: Draft) -> Finding:
         "INSERT INTO findings (uid, baseline_run, candidate_run, case_id, kind, class, class_name, "
         "owner, verdict, note, reviewer, at, undoes, source, signer, step) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (draft.uid, draft.baseline_run, draft.candidate_run, draft.case_id, draft.kind,
-         o.class_key, o.class_name, o.owner, o.verdict, o.note, draft.reviewer, draft.at,
-         draft.undoes, draft.source, draft.signer, step_to_json(o.step)),
-    )  # fmt: skip
+        (
+            draft.uid,
+            draft.baseline_run,
+            draft.candidate_run,
+            draft.case_id,
+            draft.kind,
+            o.class_key,
+            o.class_name,
+            o.owner,
+            o.verdict,
+            o.note,
+            draft.reviewer,
+            draft.at,
+            draft.undoes,
+            draft.source,
+            draft.signer,
+            step_to_json(o.step),
+        ),
+    )
     return Finding.from_row(
         store.conn.execute(f"SELECT {COLS} FROM findings WHERE id = ?", (cur.lastrowid,)).fetchone()
     )
@@ -428,66 +469,3 @@ def _check(store: Store, base: int, cand: int, case_id: int) -> None:
     for run in (base, cand):
         if not run_exists(store, run):
             raise NotFoundError(f"no run with id {run}")
-
-
-# -- the team store's outbox (team/ledger.py passes the uids it has shared as its own SQL) ---
-
-_NAMES_LOCAL = join_names({"b": "f.baseline_run", "c": "f.candidate_run"}, ("k", "f.case_id"))
-
-
-def unshared(
-    store: Store, reviewer: str, shared: str, after: int = 0, limit: int = 500
-) -> list[tuple[Finding, tuple[str, str], tuple[str, str], str, str]]:
-    """A page of `reviewer`'s local findings whose uid `shared` (a query of the team
-    ledger's, selecting uids) does not return, oldest first after finding id `after`:
-    each with its runs' (sha256, source part) and its case's suite and key."""
-    cols = ", ".join(f"f.{c.strip()}" for c in COLS.split(","))
-    query = (
-        f"SELECT {cols}, b.sha256, b.source_part, c.sha256, c.source_part, k.suite, k.case_key "
-        f"FROM findings f {_NAMES_LOCAL} WHERE f.source = 'local' AND f.reviewer = ? "
-        f"AND f.id > ? AND f.uid NOT IN ({shared}) ORDER BY f.id LIMIT ?"
-    )
-    out = []
-    for r in store.conn.execute(query, (reviewer, after, limit)):
-        n = len(r) - 6
-        out.append(
-            (Finding.from_row(r[:n]), (r[n], r[n + 1]), (r[n + 2], r[n + 3]), r[n + 4], r[n + 5])
-        )
-    return out
-
-
-def unshared_counts(store: Store, shared: str) -> dict[str, int]:
-    """How many local findings each reviewer name holds that `shared` does not return."""
-    query = (
-        "SELECT reviewer, count(*) FROM findings WHERE source = 'local' "
-        f"AND uid NOT IN ({shared}) GROUP BY reviewer"
-    )
-    return {str(name): int(n) for name, n in store.conn.execute(query)}
-
-
-def local_reviewers(store: Store) -> set[str]:
-    """Every reviewer name this store's own findings were written under."""
-    query = "SELECT DISTINCT reviewer FROM findings WHERE source = 'local'"
-    return {str(r[0]) for r in store.conn.execute(query)}
-
-
-# -- the comparison's reads ----------------------------------------------------------------
-# SQL fragments over `case_triage` (alias ct) that compare/engine.py composes with its
-# temporary classification table (alias t); the conditions on ct are triage_state's.
-
-
-def triage_join(baseline: int, candidate: int) -> str:
-    """The case's triage row in this comparison (ct; NULL columns when it has none)."""
-    return (
-        f"LEFT JOIN case_triage ct ON ct.baseline_run = {int(baseline)} "
-        f"AND ct.candidate_run = {int(candidate)} AND ct.case_id = t.case_id"
-    )
-
-
-def triaged_in(table: str) -> str:
-    """FROM and WHERE over the comparison's triage rows (ct) joined to the classification
-    `table` (t); params: the baseline and candidate run ids."""
-    return (
-        f"FROM case_triage ct JOIN {table} t ON t.case_id = ct.case_id "
-        "WHERE ct.baseline_run = ? AND ct.candidate_run = ?"
-    )
