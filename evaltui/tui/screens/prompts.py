@@ -52,11 +52,12 @@ class OptionPicker(ModalScreen[str | None]):
             )
 
     def on_mount(self) -> None:
-        opts = self.query_one(OptionList)
-        opts.focus()
-        ids = [key for key, _ in self.options]
-        if self.current in ids:
-            opts.highlighted = ids.index(self.current)
+        # a picker opened as the app quits may be mounted without its children: nothing to do
+        for opts in self.query(OptionList):
+            opts.focus()
+            ids = [key for key, _ in self.options]
+            if self.current in ids:
+                opts.highlighted = ids.index(self.current)
 
     @on(OptionList.OptionSelected)
     def picked(self, event: OptionList.OptionSelected) -> None:
@@ -206,7 +207,9 @@ class TextPrompt(ModalScreen[str | None]):
                 yield Static(Text(self.hint, style="dim"))
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        # a prompt opened as the app quits may be mounted without its children: nothing to focus
+        for field in self.query(Input):
+            field.focus()
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
