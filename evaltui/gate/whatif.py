@@ -13,11 +13,10 @@ untriaged regression).
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import tempfile
 import tomllib
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +46,8 @@ def scratch(path: Path) -> Iterator[Path]:
     reading command opens) in a private temporary folder, deleted afterwards."""
     with tempfile.TemporaryDirectory(prefix="evaltui-what-if-") as tmp:
         copy = Path(tmp) / "store.db"
-        with Store(path, create=False) as src, closing(sqlite3.connect(copy)) as dst:
-            src.conn.backup(dst)
+        with Store(path, create=False) as src:
+            src.copy_to(copy)
         yield copy
 
 

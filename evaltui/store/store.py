@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +220,12 @@ class Store(EventLog):
         if not self.conn.execute(_HAS_MIGRATIONS).fetchone():
             return []
         return [r[0] for r in self.conn.execute(_APPLIED_MIGRATIONS, (MIGRATION_SET,))]
+
+    def copy_to(self, path: Path) -> None:
+        """This store as it stands, into a new file at `path` (SQLite's online backup):
+        a scratch copy a command may write to (`gate --what-if`) while this one is not."""
+        with closing(sqlite3.connect(path)) as dst:
+            self.conn.backup(dst)
 
     def close(self) -> None:
         if self._audit_key and _AUDITED[self._audit_key] > 0:
