@@ -74,6 +74,13 @@ from evaltui.textsafe import one_line, safe_json, visible
     help="Traffic weights kept in the store (a name or #ID; `none`: no production estimate); "
     "default: the weights in force (evaltui traffic).",
 )
+@click.option(
+    "--calibrated",
+    "corrected",
+    is_flag=True,
+    help="Also correct the production estimate for the grader's errors (verdict calibration; "
+    "assumes the grader errs alike in every traffic cell: docs/production.md).",
+)
 @click.pass_context
 def compare_cmd(
     ctx: click.Context,
@@ -88,6 +95,7 @@ def compare_cmd(
     show_keys: bool,
     correction: str,
     traffic_ref: str | None,
+    corrected: bool,
     divergence: str | None,
 ) -> None:
     """Compare a candidate run with a baseline, case by case and per segment.
@@ -112,7 +120,7 @@ def compare_cmd(
         f = resolve_run(store, fallback) if fallback else None
         triage.refold(store)  # states an earlier evaltui folded are recomputed first (#24)
         dims = [d.strip() for d in segments.split(",") if d.strip()] if segments else None
-        production, dims = with_production(store, traffic_ref, dims, (b, c, f))
+        production, dims = with_production(store, traffic_ref, dims, (b, c, f), corrected)
     if include and only:
         raise click.UsageError("--include adds to the active cases, --only replaces them: give one")
     statuses = frozenset(only) if only else frozenset({"active", *include})
@@ -290,13 +298,24 @@ def divergent_keys(cmp: Comparison, kind: str) -> list[str]:
 
 
 def with_production(
-    store: Any, ref: str | None, dims: list[str] | None, runs: tuple[int, int, int | None]
+    store: Any,
+    ref: str | None,
+    dims: list[str] | None,
+    runs: tuple[int, int, int | None],
+    corrected: bool = False,
 ) -> tuple[Production | None, list[str] | None]:
     """The traffic weights to estimate with (None: none in force, or `--traffic none`) and
-    the segment dimensions with the weights' attributes among them."""
+    the segment dimensions with the weights' attributes among them; `corrected`: the
+    estimate is also corrected for the grader's errors (`--calibrated`)."""
     production = from_store(store, ref)
     if production is None:
+        if corrected:
+            raise click.UsageError(
+                "--calibrated corrects the production estimate: no traffic weights are in "
+                "force (`evaltui traffic import FILE`), or --traffic none"
+            )
         return None, dims
+    production.calibrated = corrected
     if dims is None:
         dims = default_dimensions([run_ref(store.conn, r) for r in runs if r is not None])
     return production, dimensions_with(dims, production.traffic)

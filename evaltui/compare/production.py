@@ -17,6 +17,14 @@ from typing import Any, Literal, cast
 
 from evaltui.compare.engine import Comparison
 from evaltui.compare.kinds import RANK
+from evaltui.compare.production_corrected import (
+    ASSUMPTION,
+    Corrected,
+    calibration_json,
+    correct,
+    refusal,
+    used,
+)
 from evaltui.errors import InputError
 from evaltui.estimate.traffic import KnownValues, NameCheck, TrafficWeights
 from evaltui.estimate.weighted import (
@@ -32,6 +40,7 @@ from evaltui.estimate.weighted import (
     estimate_rate,
 )
 from evaltui.review.triage_state import TRIAGED
+from evaltui.stats import ALPHA
 from evaltui.store import traffic
 from evaltui.store.store import Store
 
@@ -111,6 +120,7 @@ class Estimates:
     counted: Counted
     rates: dict[str, Estimate | None]  # None: the run is absent (no fallback) or has no case
     delta: Estimate | None
+    corrected: Corrected | None = None  # only when asked (`calibrated`)
 
 
 @dataclass
@@ -120,6 +130,9 @@ class Production:
     traffic: TrafficWeights
     provenance: dict[str, Any]  # store.traffic.KeptTraffic.provenance(), or the file's
     settings: Settings = field(default_factory=Settings)
+    # correct each cell for the grader's errors (compare/production_corrected.py); opt-in
+    calibrated: bool = False
+    alpha: float = ALPHA  # of the calibration's refusal (the policy's alpha in a decision)
     _done: dict[int, Estimates] = field(default_factory=dict, repr=False)
 
     @property
@@ -141,7 +154,13 @@ class Production:
             delta = (
                 estimate_delta(counted.paired, weights, self.settings) if counted.paired else None
             )
-            self._done[id(cmp)] = Estimates(counted, rates, delta)
+            corrected = None
+            if self.calibrated:
+                roles = {role: rates[role] is not None for role in ROLES}
+                corrected = correct(
+                    cmp, counted.rates, counted.paired, weights, self.settings, self.alpha, roles
+                )
+            self._done[id(cmp)] = Estimates(counted, rates, delta, corrected)
         return self._done[id(cmp)]
 
     def refusal(self, cmp: Comparison) -> InputError | None:
@@ -164,6 +183,14 @@ class Production:
         source = est.delta if which == "delta" else est.rates["candidate"]
         bound = cast(Bound, args.get("bound", "point"))
         evidence: dict[str, Any] = {"traffic_sha256": self.provenance.get("sha256"), "bound": bound}
+        if est.corrected is not None and which != "uncovered":
+            fixed = est.corrected.delta if which == "delta" else est.corrected.rates["candidate"]
+            evidence["calibrated"] = True
+            if fixed is not None:
+                evidence["calibration"] = used(fixed, "candidate")
+            if (why := refusal(fixed)) is not None:
+                return None, {**evidence, "refused": why}
+            source = None if fixed is None else fixed.estimate
         if source is None:
             return None, {**evidence, "cases": 0}
         fig: Figure | None
@@ -200,6 +227,8 @@ class Production:
         out["segments"] = self._segments_json(est)
         out["cases_without_attributes"] = est.counted.without
         out["unknown_names"] = [u.message() for u in est.counted.names.unknown]
+        if est.corrected is not None:  # only when asked: a key of its own
+            out["calibrated"] = corrected_json(est.corrected, self.attributes)
         return out
 
     def _segments_json(self, est: Estimates) -> list[dict[str, Any]]:
@@ -255,6 +284,31 @@ def estimate_json(e: Estimate | None, attributes: Sequence[str]) -> dict[str, An
     }
 
 
+def corrected_json(c: Corrected, attributes: Sequence[str]) -> dict[str, Any]:
+    """`production_estimate.calibrated`: each figure corrected for the grader's errors (or
+    why not), the calibrations used and the assumption (docs/production.md)."""
+    out: dict[str, Any] = {
+        "criterion": "verdict",
+        "assumption": ASSUMPTION,
+        "calibrations": {role: calibration_json(f) for role, f in c.figures.items()},
+    }
+    for role, e in (*c.rates.items(), ("delta", c.delta)):
+        if e is None:
+            out[role] = None
+            continue
+        entry: dict[str, Any] = {"calibration": used(e, role)}
+        why = refusal(e)
+        out[role] = (
+            {**entry, "refused": why}
+            if why
+            else {
+                **entry,
+                **(estimate_json(e.estimate, attributes) or {}),
+            }
+        )
+    return out
+
+
 # -- for people: one line under "all" (the CLI, the app's scoreboard) ----------------------
 
 
@@ -281,6 +335,8 @@ def headline(pe: Mapping[str, Any]) -> list[str]:
     if d and d["covered"]:
         figures.append(f"delta {_range(d['covered'], points=True)}")
     lines = [f"{head}: " + ("; ".join(figures) if figures else "no covered traffic")]
+    if pe.get("calibrated") is not None:
+        lines.append(corrected_line(pe["calibrated"]))
     cand = pe.get("candidate") or pe.get("baseline")
     if cand:
         u = cand["uncovered_share"]["point"]
@@ -294,5 +350,22 @@ def headline(pe: Mapping[str, Any]) -> list[str]:
         )
     if pe.get("note"):
         lines.append(f"note: {pe['note']}")
+    if pe.get("calibrated") is not None:
+        lines.append(f"assumption: {pe['calibrated']['assumption']}")
     lines += [f"note: {m}" for m in pe.get("unknown_names", [])[:5]]
     return lines
+
+
+def corrected_line(c: Mapping[str, Any]) -> str:
+    """The corrected figures in words, or why there are none."""
+    figures = []
+    for role in ("candidate", "baseline", "fallback", "delta"):
+        e = c.get(role)
+        if not e:
+            continue
+        if e.get("refused"):
+            figures.append(f"{role} none ({e['refused']})")
+        elif e.get("covered"):
+            figures.append(f"{role} {_range(e['covered'], points=role == 'delta')}")
+    shown = "; ".join(figures) if figures else "none"
+    return f"corrected for the grader's errors (verdict calibration): {shown}"

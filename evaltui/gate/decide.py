@@ -185,7 +185,8 @@ def evaluate(
                 n,
                 pol.min_n,
                 pol.insufficient_evidence,
-                None if cal is None else cal.lacking(r),  # [calibration]'s standard
+                (None if cal is None else cal.lacking(r))  # [calibration]'s standard
+                or production.lacking(prod, cmp, r),  # a corrected estimate refused
             )
             for r, (value, evidence), n in zip(pol.rule, measured, sizes, strict=True)
         ]

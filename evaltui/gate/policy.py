@@ -272,7 +272,8 @@ def load_policy(path: Path) -> LoadedPolicy:
             )
             key = f"calibration.{inner}" if inner else key
         if key == "production":  # a key of [production]: named with its table (#28)
-            inner = loc[1] if len(loc) > 1 else None
+            said = getattr((err.get("ctx") or {}).get("error"), "key", None)  # a check's key
+            inner = loc[1] if len(loc) > 1 else said
             start = _line_of(text, r"\[production\]") or 0
             line = _line_of(text, rf"{re.escape(inner)}\s*=", after=start) if inner else start
             key = f"production.{inner}" if inner else key

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from evaltui.compare.engine import Comparison
 from evaltui.compare.measures import PRODUCTION_METRICS, fmt_threshold, fmt_value
 from evaltui.compare.production import (
     Production,
+    corrected_json,
     estimate_json,
     from_store,
     headline,
     open_regressions,
 )
+from evaltui.compare.production_corrected import refusal
 from evaltui.errors import InputError
 from evaltui.estimate.margin import (
     Margin,
@@ -42,6 +44,14 @@ MAX_DRAWS = 100_000
 CLOSEST = 10  # cells listed per margin, nearest first
 
 
+class _FieldError(ValueError):
+    """An error of one key of [production] (gate/policy.py names its line)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class ProductionPolicy(BaseModel):
     """`[production]`: which traffic weights the weighted metrics read, and how the
     estimate is made (the same settings every figure and margin of the decision use)."""
@@ -57,6 +67,17 @@ class ProductionPolicy(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     # a segment with fewer eval cases is uncovered traffic
     min_n: int = Field(default=1, ge=1, le=1_000_000)
+    # each cell corrected for the grader's errors by the verdict's calibration (opt-in)
+    calibrated: StrictBool = False
+
+    @model_validator(mode="after")
+    def _monte_carlo(self) -> ProductionPolicy:
+        if self.calibrated and self.method != "monte_carlo":
+            raise _FieldError(
+                "calibrated",
+                'the corrected estimate is Monte Carlo only: method = "monte_carlo"',
+            )
+        return self
 
     def settings(self) -> Settings:
         return Settings(method=self.method, draws=self.draws, seed=self.seed, min_n=self.min_n)
@@ -89,8 +110,12 @@ def prepare(store: Store, loaded: LoadedPolicy) -> Production | None:
             "kind": w.kind,
             "attributes": list(w.attributes),
         }
-        return Production(w, prov, conf.settings())
-    return from_store(store, conf.traffic, conf.settings())
+        found: Production | None = Production(w, prov, conf.settings())
+    else:
+        found = from_store(store, conf.traffic, conf.settings())
+    if found is not None:
+        found.calibrated, found.alpha = conf.calibrated, pol.alpha
+    return found
 
 
 def check(loaded: LoadedPolicy, production: Production | None, cmp: Comparison) -> None:
@@ -116,6 +141,19 @@ def check(loaded: LoadedPolicy, production: Production | None, cmp: Comparison) 
     refused = None if production is None else production.refusal(cmp)
     if refused is not None:
         raise refused
+
+
+def lacking(production: Production | None, cmp: Comparison, rule: Rule) -> str | None:
+    """Why a weighted rule on a corrected estimate lacks evidence (the calibration it
+    needs is refused), or None."""
+    which = PRODUCTION_METRICS.get(rule.metric)
+    if production is None or not production.calibrated or which not in ("rate", "delta"):
+        return None
+    corrected = production.estimates(cmp).corrected
+    assert corrected is not None  # calibrated: estimated so
+    fixed = corrected.delta if which == "delta" else corrected.rates["candidate"]
+    why = refusal(fixed)
+    return None if why is None else f"the production estimate is not corrected: {why}"
 
 
 # -- the record's section -------------------------------------------------------------------
@@ -162,6 +200,29 @@ class MarginRecord(_Model):
     text: str
 
 
+class CalibrationUsed(_Model):
+    runs: list[int]
+    judged: int  # agreed judged results on the verdict
+    judgment_set_sha256: str
+    tpr: float | None
+    tnr: float | None
+    refused: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class CorrectedRecord(_Model):
+    """The estimate corrected for the grader's errors (`calibrated = true`): each figure as
+    an EstimateRecord with the calibration it used ("candidate", "baseline, candidate",
+    "pooled"), or `refused`; the calibrations (by role, and "pooled") and the assumption."""
+
+    criterion: str
+    assumption: str
+    calibrations: dict[str, CalibrationUsed]
+    candidate: dict[str, Any] | None
+    baseline: dict[str, Any] | None
+    fallback: dict[str, Any] | None
+    delta: dict[str, Any] | None
+
+
 class ProductionRecord(_Model):
     traffic: dict[str, Any]  # provenance: name, id, sha256, source, period, kind...
     note: str | None  # shares normalised, said
@@ -177,6 +238,8 @@ class ProductionRecord(_Model):
     fallback: EstimateRecord | None
     delta: EstimateRecord | None
     margins: list[MarginRecord]
+    # only when the policy asks for it (`calibrated = true`): a record without is as before
+    calibrated: CorrectedRecord | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 def section(production: Production | None, cmp: Comparison, loaded: LoadedPolicy) -> Any:
@@ -200,12 +263,48 @@ def section(production: Production | None, cmp: Comparison, loaded: LoadedPolicy
             **{role: estimate_json(est.rates[role], attrs) for role in est.rates},
             "delta": estimate_json(est.delta, attrs),
             "margins": [
-                _margin(production, cmp, r)
+                (_unsearched if production.calibrated else _margin)(production, cmp, r)
                 for r in loaded.policy.rule
                 if PRODUCTION_METRICS.get(r.metric) in ("rate", "delta")
             ],
+            "calibrated": None if est.corrected is None else corrected_json(est.corrected, attrs),
         }
     )
+
+
+def _unsearched(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord:
+    """A corrected rule's margin: its value and side, not searched (the search flips raw
+    counts one cell at a time); open while any regression is untriaged."""
+    which = PRODUCTION_METRICS[rule.metric]
+    value, ev = production.measure(cmp, which, rule.params)
+    ((side, limit),) = rule.threshold.items()
+    slack = None if value is None else (value - limit if side == "min" else limit - value)
+    n = sum(open_regressions(cmp, production.attributes).values())
+    record = MarginRecord(
+        rule=rule.id,
+        metric=rule.metric,
+        bound=str(ev.get("bound", "point")),
+        basis=ev.get("basis"),
+        value=None if value is None else round(value, 6),
+        passes=None if slack is None else slack >= 0,
+        slack=None if slack is None else round(slack, 6),
+        direction=None,
+        closest=[],
+        open_cases=n,
+        locked=n == 0,
+        text="",
+    )
+    shown = f"{rule.metric} {record.bound} {fmt_value(record.value, rule.metric)}"
+    head = f"{rule.id}: {shown} (corrected), must be {fmt_threshold(rule.threshold, rule.metric)}"
+    if value is None:
+        text = f"{head}: {ev.get('refused') or 'no covered traffic'}, no margin"
+    else:
+        lock = f"; open: the {n} untriaged regression{'s' * (n != 1)} could change it" if n else ""
+        text = (
+            f"{head}: {'passes' if record.passes else 'fails'}; the margin of a corrected "
+            f"figure is not searched{lock}"
+        )
+    return record.model_copy(update={"text": text})
 
 
 def _margin(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord:
@@ -342,6 +441,7 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             "the estimator's settings changed: "
             + ", ".join(f"{k} {a.get(k)} -> {b.get(k)}" for k in settings if a.get(k) != b.get(k))
         )
+    out += _corrected_changes(a.get("calibrated"), b.get("calibrated"))
     for ma, mb in zip(a.get("margins", []), b.get("margins", []), strict=False):
         if ma != mb:
             out.append(f"the margin of rule {ma['rule']} changed: now {mb['text']}")
@@ -350,3 +450,19 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def _label(t: dict[str, Any]) -> str:
     return f"{t['name']} #{t['id']}" if "id" in t else str(t.get("source_path", "file"))
+
+
+def _corrected_changes(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
+    if a == b:
+        return []
+    if a is None or b is None:
+        return ["the corrected production estimate " + ("is new" if a is None else "is gone")]
+    out = []
+    for role, now in b["calibrations"].items():
+        was = a["calibrations"].get(role)
+        if was is None or was["judgment_set_sha256"] != now["judgment_set_sha256"]:
+            out.append(
+                f"the judgments calibrating the {role} estimate changed: "
+                f"{None if was is None else was['judged']} -> {now['judged']} judged results"
+            )
+    return out or ["the corrected production estimate changed"]
