@@ -68,9 +68,11 @@ class GateScreen(AppScreen):
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · gate", style="bold"), id="title")
         yield Static(Text("Measuring…"), id="decision")
-        yield Static(Text(""), id="lock")  # locked or open (gate/lock.py)
-        yield Static(Text(""), id="margins")  # the record's margin lines (#28)
-        with VerticalScroll(id="gate-why"):  # the decision's why and the promise (tab, scroll)
+        # the decision's standing, its margins, its why and the promise: one region that
+        # scrolls (tab to it), so the rules keep their room at 80x24
+        with VerticalScroll(id="gate-why"):
+            yield Static(Text(""), id="lock")  # locked or open (gate/lock.py)
+            yield Static(Text(""), id="margins")  # the record's margin lines (#28)
             yield Static(Text(""), id="why")
         yield DataTable(id="rules", cursor_type="row", zebra_stripes=True)
         yield Static(Text(""), id="rule-detail")  # the highlighted rule, its why whole
@@ -189,13 +191,16 @@ class GateScreen(AppScreen):
             style="dim",
         )
         self.query_one("#decision", Static).update(d)
-        self.query_one("#lock", Static).update(_lock_line(message.lock))
+        held = _lock_line(message.lock)
+        self.query_one("#lock", Static).update(held)
+        self.query_one("#lock", Static).display = bool(held.plain)
         margins = Text()
         for m in rec.production.margins if rec.production else []:  # as the record says them
             margins.append("\n" if margins.plain else "")
             margins.append("margin: ", style="bold")
             margins.append(visible(m.text, limit=1000))
         self.query_one("#margins", Static).update(margins)
+        self.query_one("#margins", Static).display = bool(margins.plain)  # no empty line
         why = Text("why: ", style="bold")
         why.append(visible(rec.why, limit=2000))
         why.append("\npromise: ", style="bold")
@@ -278,8 +283,6 @@ class GateScreen(AppScreen):
         others = (
             "#title",
             "#decision",
-            "#lock",
-            "#margins",
             "#gate-why",
             "#rule-detail",
             "#history-title",
