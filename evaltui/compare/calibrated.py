@@ -11,9 +11,7 @@ are assumed to hold in every segment, docs/calibration.md). Each returns (value,
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from evaltui.compare.engine import Comparison
@@ -29,17 +27,10 @@ from evaltui.review.calibration import gold
 from evaltui.review.calibration.judgments import criterion_name, criterion_word
 from evaltui.review.calibration.report import Figures, figures, paired
 from evaltui.review.triage_state import TRUSTED
-from evaltui.store import Store
 from evaltui.store.runs import grader
 from evaltui.store.runs.grader import ResultRef
 
 Measured = tuple[float | None, dict[str, Any]]
-
-
-@contextmanager
-def _reader(cmp: Comparison) -> Iterator[sqlite3.Connection]:
-    with closing(Store.reader(cmp.db_path, migrate=False)) as conn:
-        yield conn
 
 
 def _r6(x: float | None) -> float | None:
@@ -109,7 +100,7 @@ def run_pass_rate(
 ) -> Measured:
     """One compared run's pass rate on `crit`, corrected from that run's judged results."""
     passes, fails = _grader_counts(cmp, run_id, crit, where, params)
-    with _reader(cmp) as conn:
+    with cmp.reader() as conn:
         fig = figures(conn, [run_id], crit, alpha)
     c = corrected_pass_rate(passes, passes + fails, fig.calibration)
     return c.value, {
@@ -129,7 +120,7 @@ def calibrated_pass_rate_delta(
 ) -> Measured:
     crit = _crit(args)
     counts = _paired_counts(cmp, crit, where, params)
-    with _reader(cmp) as conn:
+    with cmp.reader() as conn:
         pf = paired(conn, cmp.baseline.id, cmp.candidate.id, crit, counts, alpha)
     d = pf.delta
     return d.value, {
@@ -207,7 +198,7 @@ def verified_pass_rate_delta(
 
 
 def _pooled(cmp: Comparison, crit: str, alpha: float) -> Figures:
-    with _reader(cmp) as conn:
+    with cmp.reader() as conn:
         return figures(conn, [cmp.baseline.id, cmp.candidate.id], crit, alpha)
 
 
@@ -261,7 +252,7 @@ def reviewer_accuracy_lower(
     who = fig.labels.reviewers
     if not who:
         return None, {"criterion": criterion_word(crit), "reviewers": {}}
-    with _reader(cmp) as conn:
+    with cmp.reader() as conn:
         found = {g.reviewer: g.overall for g in gold.accuracy(conn, crit, who, alpha)}
     lows: dict[str, float] = {}
     for w in who:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +204,11 @@ class Comparison:
         st = ",".join(f"'{x}'" for x in sorted(self.statuses) if x in CASE_STATUSES)
         ranks = ",".join(str(RANK[c]) for c in sorted(CHANGED))
         return f" WHERE status IN ({st}) AND change IN ({ranks}) ORDER BY 5 LIMIT {int(self.first)}"
+
+    def reader(self) -> closing[sqlite3.Connection]:
+        """A read-only connection of its own to the compared store (closed on leaving the
+        `with`), for the owners' reads this comparison does not hold: judgments, traffic."""
+        return closing(Store.reader(self.db_path, migrate=False))
 
     def close(self) -> None:
         with self._lock:

@@ -11,7 +11,6 @@ errors") has the method and the assumption every output states.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,6 @@ from evaltui.estimate.weighted_corrected import (
     corrected_rate_estimate,
 )
 from evaltui.review.calibration.report import Figures, figures
-from evaltui.store import Store
 from evaltui.store.runs.grader import VERDICT
 
 ASSUMPTION = (
@@ -55,7 +53,7 @@ def correct(
     """Each run's rate and the paired delta corrected. `roles`: which runs have an
     estimate (a run without cases, or no fallback, has none)."""
     runs = {"baseline": cmp.baseline, "candidate": cmp.candidate, "fallback": cmp.fallback}
-    with closing(Store.reader(cmp.db_path, migrate=False)) as conn:
+    with cmp.reader() as conn:
         figs = {
             role: figures(conn, [run.id], VERDICT, alpha)
             for role, run in runs.items()

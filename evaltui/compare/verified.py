@@ -9,7 +9,6 @@ exactly what it did before). Over the whole comparison; the measures are the gat
 
 from __future__ import annotations
 
-from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,6 @@ from evaltui.compare import calibrated
 from evaltui.compare.engine import Comparison
 from evaltui.review.calibration.judgments import criterion_word, judged_counts
 from evaltui.stats import ALPHA
-from evaltui.store import Store
 
 NOTE = (
     "figures corrected for the grader's errors by blind human judgments (docs/calibration.md); "
@@ -27,7 +25,7 @@ NOTE = (
 
 def judged_criteria(cmp: Comparison) -> list[str]:
     """The criteria with a calibration judgment on either compared run, by their words."""
-    with closing(Store.reader(cmp.db_path, migrate=False)) as conn:
+    with cmp.reader() as conn:
         counts = judged_counts(conn)
     runs = (cmp.baseline.id, cmp.candidate.id)
     return sorted({crit for run_id, crit in counts if run_id in runs}, key=criterion_word)
