@@ -26,15 +26,18 @@ async def settle(app, pilot, rounds: int = 4):
     raise AssertionError(f"the app never settled: {list(app.workers)}")
 
 
-async def wait_until(app, pilot, done: Callable[[], bool], what: str):
+async def wait_until(
+    app, pilot, done: Callable[[], bool], what: str, shown: Callable[[], str] | None = None
+):
     """Until `done()` holds, without waiting for workers (one may be held on purpose):
     each round lets the app handle what is pending. The bound only turns a hang into a
-    failure that says what never came."""
+    failure that says what never came (and, given `shown`, what was there instead)."""
     for _ in range(5000):
         if done():
             return
         await pilot.pause()
-    raise AssertionError(f"never happened: {what}")
+    instead = f" on {app.screen!r}:\n{shown()}" if shown is not None else ""
+    raise AssertionError(f"never happened: {what}{instead}")
 
 
 def pane_text(screen) -> str:

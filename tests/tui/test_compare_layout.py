@@ -19,7 +19,7 @@ from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.render import verdict_text
 from evaltui.tui.widgets.case_columns import KEY_FULL, Needs, core_width, fit, layout
 
-from .conftest import open_compare, settle
+from .conftest import open_compare, settle, wait_until
 
 SIZES = [(80, 24), (100, 30), (160, 45)]
 
@@ -185,6 +185,12 @@ def test_the_legend_fits_the_lines_it_has_in_its_longest_wording():
     assert "fallback" not in legend_text(240, 2, fallback=False).plain
 
 
+def drawn(app) -> bool:
+    """The scoreboard's header row and the candidate's tool line are on the screen."""
+    text = "\n".join(screen_text(app))
+    return "candidate tools:" in text and "\n segment " in text
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_agent_runs_show_both_tool_lines_above_the_scoreboard(store, db_path, size):
     """#26: the candidate's tool line (its errors and looping cases) was cut off the header."""
@@ -194,7 +200,16 @@ async def test_agent_runs_show_both_tool_lines_above_the_scoreboard(store, db_pa
     app = EvaltuiApp(db_path)
     async with app.run_test(size=size) as pilot:
         await open_compare(app, pilot)
-        await settle(app, pilot, rounds=6)  # the tool lines are read after the figures
+        # The tool lines are read after the figures, by a worker of their own: wait for
+        # the state (the scoreboard and both tool lines drawn), never for a time.
+        shown = "\n".join  # what was on the screen instead, if it never came
+        await wait_until(
+            app,
+            pilot,
+            lambda: drawn(app),
+            "the scoreboard and both tool lines",
+            lambda: shown(screen_text(app)),
+        )
         lines = screen_text(app)
         board = next(i for i, line in enumerate(lines) if line.lstrip().startswith("segment "))
         header = "\n".join(lines[:board])
