@@ -15,6 +15,7 @@ peak RSS (VmHWM) includes Python, psycopg and the store.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def _store(db: Path, runs: list[Path]) -> None:
 def _findings(db: Path, n: int) -> None:
     """n local findings by ana, written in one transaction (the labelling is not measured)."""
     from evaltui.review import taxonomy, triage
+    from evaltui.review.triage_state import Draft, Opinion
     from evaltui.store import Store
     from evaltui.store.store import now_iso
 
@@ -69,12 +71,9 @@ def _findings(db: Path, n: int) -> None:
         cases = [r[0] for r in store.conn.execute("SELECT id FROM cases ORDER BY id")]
         for i in range(n):
             c = classes[i % len(classes)]
-            triage._insert(store, {
-                "uid": uuid.uuid4().hex, "baseline_run": 1, "candidate_run": 2,
-                "case_id": cases[i // PER_CASE], "kind": "label", "class": c.key,
-                "class_name": c.name, "owner": c.owner, "verdict": None,
-                "note": f"note {i}", "reviewer": "ana", "at": now_iso(), "undoes": None,
-            })  # fmt: skip
+            opinion = Opinion(class_key=c.key, class_name=c.name, owner=c.owner, note=f"note {i}")
+            triage.append(store, Draft(uuid.uuid4().hex, 1, 2, cases[i // PER_CASE], "label",
+                                       opinion, "ana", now_iso()))  # fmt: skip
 
 
 def child(step: str, db: str) -> None:
@@ -141,6 +140,51 @@ def key_latency(db: str, keys: int, busy: bool) -> None:
     }))  # fmt: skip
 
 
+def pty_keys(db: Path, keys: int, busy: bool) -> dict[str, Any]:
+    """The real app in a real pseudo-terminal (bench/pty_harness.py): `j` on the compare
+    screen, each key timed from its byte to the last byte of the frames it caused. `busy`:
+    from the moment the case list shows, while the app's link process pulls and folds
+    every event, until the team line says the first sync is done ("connected"); else
+    after that line. The same keys as the app step of `make bench` (section pty)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import pty_harness
+
+    evaltui = Path(sys.executable).parent / "evaltui"
+    p = pty_harness.Pty([str(evaltui), "--db", str(db)], {"EVALTUI_REVIEWER": "bench-keys"})
+    connected = b"\xc2\xb7 connected \xc2\xb7"  # the team line: "team p · connected · ..."
+    try:
+        p.settle(b"cand", quiet=0.3)
+        p.seen = b""
+        os.write(p.fd, b"\r")
+        start = time.perf_counter()
+        while b"k000000" not in pty_harness.text(p.seen).encode():
+            if p.read(0.5) is None or time.perf_counter() - start > 120:
+                raise SystemExit("team: the compare screen never showed its first case")
+        if not busy:
+            while connected not in pty_harness.text(p.seen).encode():
+                if p.read(0.5) is None or time.perf_counter() - start > 600:
+                    raise SystemExit("team: the first sync never said connected")
+        synced_before = connected in pty_harness.text(p.seen).encode()
+        p.seen = b""
+        times, t0 = [], time.perf_counter()
+        for _ in range(keys):
+            lat = p.key(b"j")
+            if lat is not None:
+                times.append(lat)
+            if busy and connected in pty_harness.text(p.seen).encode():
+                break
+        seconds = time.perf_counter() - t0
+        synced = connected in pty_harness.text(p.seen).encode()
+    finally:
+        p.stop()
+    # (a key with no frame within 2 s is not counted: said by "n", never a figure of 0)
+    found = (
+        pty_harness.stats(times) if times else {"median_ms": math.nan, "p95_ms": math.nan, "n": 0}
+    )
+    return {**found, "seconds": round(seconds, 1),
+            "synced_at_start": synced_before, "synced_at_end": synced}  # fmt: skip
+
+
 def _child(*args: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, str(Path(__file__)), "--child", *args],
@@ -173,10 +217,10 @@ def bench_team(workdir: Path, figures: dict[str, Any]) -> None:
             su.execute("CREATE DATABASE team OWNER team_admin")
         with psycopg.connect(server.dsn("team_admin", "team"), autocommit=True) as conn:
             admin.init(conn, "evaltui", "p")
-            for name in ("ana", "bo", "cy"):
+            for name in ("ana", "bo", "cy", "dy"):
                 admin.add_member(conn, "evaltui", "p", name, "reviewer")
         runs = _runs(work, n // PER_CASE)
-        stores = {name: work / f"{name}.db" for name in ("ana", "bo", "cy")}
+        stores = {name: work / f"{name}.db" for name in ("ana", "bo", "cy", "dy")}
         for name, db in stores.items():
             _store(db, runs)
             with (
@@ -202,8 +246,19 @@ def bench_team(workdir: Path, figures: dict[str, Any]) -> None:
               f"while its link process pulls and folds {n:,} events "
               f"{busy['median_ms']:.1f} / {busy['p95_ms']:.1f} / {busy['max_ms']:.1f} ms "
               f"({busy['keys']} keys in {busy['seconds']:.0f} s)")  # fmt: skip
+        # The same in a real pseudo-terminal: the app process as a person runs it, with
+        # its link process beside it (dy: joined, never synced; bo: synced above).
+        pty_quiet = pty_keys(stores["bo"], min(keys, 150), busy=False)
+        pty_busy = pty_keys(stores["dy"], keys * 100, busy=True)
+        print(f"  app key in a real pseudo-terminal, median / p95: synced "
+              f"{pty_quiet['median_ms']:.1f} / {pty_quiet['p95_ms']:.1f} ms "
+              f"({pty_quiet['n']} keys); while its link process pulls and folds {n:,} events "
+              f"{pty_busy['median_ms']:.1f} / {pty_busy['p95_ms']:.1f} ms "
+              f"({pty_busy['n']} keys in {pty_busy['seconds']:.0f} s, the sync "
+              f"{'done' if pty_busy['synced_at_end'] else 'not done'} by the last key)")  # fmt: skip
         figures["team"] = {"n": n, "push": push, "pull": pull, "keys_idle": quiet,
-                           "keys_while_syncing": busy}  # fmt: skip
+                           "keys_while_syncing": busy, "pty_keys_idle": pty_quiet,
+                           "pty_keys_while_syncing": pty_busy}  # fmt: skip
     finally:
         server.stop()
 

@@ -60,3 +60,20 @@ def test_bench_bulk_section_small(tmp_path, monkeypatch, capsys):
     figures = bench.main()
     assert figures["bulk"]["n"] == 300 and figures["bulk"]["retired"] == 300
     assert "plain sqlite3 UPDATE by key" in capsys.readouterr().out
+
+
+def test_bench_team_section_small(tmp_path, monkeypatch, capsys):
+    """The team section end to end at a small size (a throwaway PostgreSQL, the real app
+    in a pseudo-terminal): it ran out of step once with the code it drives (#30)."""
+    bench = load_bench()
+    monkeypatch.setenv("BENCH_ONLY", "team")
+    monkeypatch.setenv("BENCH_TEAM_N", "500")
+    monkeypatch.setenv("BENCH_TEAM_KEYS", "5")
+    monkeypatch.setenv("BENCH_DIR", str(tmp_path))
+    team = bench.main()["team"]
+    assert team["n"] == 500
+    assert team["push"]["pushed"] == 500 and team["pull"]["pulled"] == 500
+    assert team["pull"]["cases_changed"] == 100  # five findings on each of 100 cases
+    assert team["pty_keys_idle"]["n"] <= 5 and team["pty_keys_idle"]["synced_at_start"]
+    assert team["pty_keys_while_syncing"]["synced_at_end"]
+    assert "in a real pseudo-terminal" in capsys.readouterr().out
