@@ -285,7 +285,7 @@ CLI_COMMANDS = [
     ["taxonomy", "export"], ["findings", "list"], ["findings", "list", "--json"],
     ["findings", "agreement"], ["stale", "--runs", "2"], ["compare", "1", "2", "--keys"],
     ["compare", "1", "2", "--json"], ["compare", "1", "2", "--criteria"],
-    ["runs", "3"], ["compare", "1", "3", "--json"],
+    ["runs", "3"], ["compare", "1", "3", "--json"], ["trend", "2"], ["trend", "2", "--json"],
 ]  # fmt: skip
 
 

@@ -1,5 +1,6 @@
 """README "What users will see": the commands run as written and say what the README says
-(#28): the eval set's rates, the production estimate's, the uncovered share, a margin."""
+(#28): the eval set's rates, the production estimate's, the uncovered share, the trend's
+production row, a margin."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ def test_the_readmes_production_section_holds(tmp_path):
         " ".join(compare.split()),
     ), compare
     assert "uncovered traffic 0.5% (task=policy, risk=high)" in compare
+    trend = out["trend"].splitlines()  # first, last, lowest: the baseline's, the candidate's
+    row = next(x for x in trend if x.startswith("production (demo-traffic #1)"))
+    assert row.split()[-3:] == ["82.1%", "89.0%", "82.1%"]
+    assert "production (demo-traffic #1) 82.1% then 89.0%" in block
     gate = " ".join(out["gate"].split())
     assert gate.startswith("decision: SHIP")
     assert "3 more regressions in task=account_access, risk=low would make it fail" in gate

@@ -32,7 +32,7 @@ COMMAND_MODULES = {
     "import": "runs", "runs": "runs", "demo": "demo", "schema": "runs", "log": "log",
     "label": "triage", "findings": "triage", "taxonomy": "taxonomy",
     "codebook": "codebook", "team": "team", "sync": "team", "traffic": "traffic",
-    "calibrate": "calibrate", "gold": "gold",
+    "calibrate": "calibrate", "gold": "gold", "trend": "trend",
 }  # fmt: skip
 
 

@@ -318,12 +318,16 @@ def _range(f: dict[str, float], points: bool = False) -> str:
     return f"{f['point']:.1%} ({f['lower']:.1%}-{f['upper']:.1%})"
 
 
+def weights_name(t: Mapping[str, Any]) -> str:
+    """The weights by their provenance: kept ones by name and id, a policy's by its file."""
+    return f"{t['name']} #{t['id']}" if "id" in t else str(t.get("source_path", ""))
+
+
 def headline(pe: Mapping[str, Any]) -> list[str]:
     """`production_estimate` (as_json) in words: the figures over covered traffic with
     their 95% intervals, then the uncovered share and which cells it is."""
     t = pe["traffic"]
-    name = f"{t['name']} #{t['id']}" if "id" in t else t.get("source_path", "")
-    head = f"production estimate (traffic {name}, {t.get('period', '')})"
+    head = f"production estimate (traffic {weights_name(t)}, {t.get('period', '')})"
     if pe.get("refused"):
         return [f"{head}: none: {pe['refused']}"]
     figures = []
@@ -369,3 +373,37 @@ def corrected_line(c: Mapping[str, Any]) -> str:
             figures.append(f"{role} {_range(e['covered'], points=role == 'delta')}")
     shown = "; ".join(figures) if figures else "none"
     return f"corrected for the grader's errors (verdict calibration): {shown}"
+
+
+# the assumption in short, for a line that has no room for ASSUMPTION (the app's header)
+SHORT = "corrected for grader errors (assumes errors alike in every cell)"
+SHORTEST = "corrected (grader errs alike in every cell)"
+NONE = "corrected for grader errors: none"
+
+
+def corrected_short(c: Mapping[str, Any]) -> list[str]:
+    """`corrected_line` for a narrow place, longest wording first: every figure, then the
+    candidate's and the delta's, then the candidate's alone. Without a corrected figure
+    for the candidate: none, and why (the assumption is then beside the point)."""
+
+    def why(role: str) -> str | None:
+        e = c.get(role)
+        found = e.get("refused") if e else None
+        return None if found is None else str(found).removeprefix("no corrected estimate: ")
+
+    def said(role: str) -> str | None:
+        e = c.get(role)
+        if not e:
+            return None
+        if (reason := why(role)) is not None:
+            return f"{role} none ({reason})"
+        return f"{role} {_range(e['covered'], points=role == 'delta')}" if e["covered"] else None
+
+    first = said("candidate")
+    if first is None or why("candidate") is not None:
+        reason = why("candidate") or "no case of the candidate in a covered cell"
+        return [f"{NONE}: {reason}"]
+    every = [x for r in ("candidate", "baseline", "fallback", "delta") if (x := said(r))]
+    main = [x for r in ("candidate", "delta") if (x := said(r))]
+    out = [f"{SHORT}: " + "; ".join(every), f"{SHORT}: " + "; ".join(main)]
+    return list(dict.fromkeys([*out, f"{SHORTEST}: {first}"]))

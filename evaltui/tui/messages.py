@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from evaltui.team.live import LinkState
     from evaltui.trajectory import ToolStats
     from evaltui.tui.case_cursor import Page
+    from evaltui.tui.opening import ProductionLines
     from evaltui.views.trend import Trend
 
     CaseView = tuple[CaseRow, CaseDetail, list[Finding]]
@@ -88,7 +89,7 @@ class ToolsLoaded(Message):
     and the production estimate's lines with the traffic weights in force (#28)."""
 
     stats: dict[str, ToolStats | None]
-    production: list[str] = field(default_factory=list)
+    production: ProductionLines | None = None
     verified: list[VerifiedRow] = field(default_factory=list)  # #27: judged results' figures
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evaltui.compare import Comparison, Filter
-from evaltui.compare.production import dimensions_with, from_store, headline
+from evaltui.compare.production import NONE, corrected_short, dimensions_with, headline
+from evaltui.gate.in_force import production_in_force
 from evaltui.review import taxonomy, triage
 from evaltui.review.taxonomy import Taxonomy
 from evaltui.store import Store
@@ -72,16 +74,31 @@ def figures(cmp: Comparison, taxonomy: Taxonomy) -> Built:
     return Built(cmp, cmp.segments(), cmp.counts(), cmp.status_counts(), taxonomy, progress)
 
 
-def production_lines(open_store: Callable[[], Store], cmp: Comparison) -> list[str]:
-    """The production estimate's lines for the screen's header (#28), with the weights in
-    force ([] when none are): on this comparison when the weights' attributes are among
-    its segments, else on one built with them added."""
+@dataclass(frozen=True)
+class ProductionLines:
+    """The production estimate's lines for the screen's header (#28): the estimate's
+    (`headline`: the figures, then the uncovered share) and, when the policy in force asks
+    for it, the corrected estimate's line in its wordings, longest first (or why none)."""
+
+    lines: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.corrected)
+
+
+def production_lines(open_store: Callable[[], Store], cmp: Comparison) -> ProductionLines:
+    """The production estimate with the weights in force (nothing when none are), corrected
+    too when the store's policy asks (gate/in_force.py): on this comparison when the
+    weights' attributes are among its segments, else on one built with them added."""
     with open_store() as store:
-        production = from_store(store)
+        found = production_in_force(store)
+    production = found.production
     if production is None:
-        return []
+        refused = [f"{NONE}: {found.refused}"] if found.refused else []
+        return ProductionLines([], refused)
     if set(production.attributes) <= set(cmp.dimensions):
-        return headline(production.as_json(cmp))
+        return _lines(production.as_json(cmp), found.calibrated)
     dims = dimensions_with(cmp.dimensions, production.traffic)
     with Comparison(
         cmp.db_path,
@@ -92,7 +109,16 @@ def production_lines(open_store: Callable[[], Store], cmp: Comparison) -> list[s
         dimensions=dims,
         statuses=cmp.statuses,
     ) as other:
-        return headline(production.as_json(other))
+        return _lines(production.as_json(other), found.calibrated)
+
+
+def _lines(pe: dict[str, Any], asked: bool) -> ProductionLines:
+    corrected = pe.pop("calibrated", None)  # its own line: the headline's are as without
+    if not asked:
+        return ProductionLines(headline(pe))
+    if corrected is None:  # no estimate at all (the weights name no attribute of the cases)
+        return ProductionLines(headline(pe), [f"{NONE}: no estimate to correct"])
+    return ProductionLines(headline(pe), corrected_short(corrected))
 
 
 def verified_rows(cmp: Comparison) -> list[VerifiedRow]:

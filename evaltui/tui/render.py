@@ -67,10 +67,12 @@ def change_text(change: str) -> Text:
     return Text(CHANGE_LABEL.get(change, change), style=CHANGE_STYLE.get(change, ""))
 
 
-def with_production(text: Text, production: Sequence[str]) -> Text:
+def with_production(text: Text, production: Sequence[str], corrected: str | None = None) -> Text:
     """The header's counts and, with the traffic weights in force, the production
-    estimate's first two lines (#28: what users will see), shown literally."""
-    for line in production[:2]:
+    estimate's first two lines (#28: what users will see), the corrected estimate's line
+    between them when asked for, shown literally."""
+    lines = [*production[:1], *([corrected] if corrected else []), *production[1:2]]
+    for line in lines:
         text.append("\n" + visible(line, limit=400), style="bold" if "estimate" in line else "")
     return text
 

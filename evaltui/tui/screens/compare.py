@@ -220,8 +220,8 @@ class CompareScreen(AppScreen):
     @work(thread=True, exclusive=True, group="compare-tools", exit_on_error=False)
     def load_tools(self, cmp: Comparison, stats: dict[str, ToolStats | None] | None = None) -> None:
         """Read after the figures (trajectories one at a time): the tool line for agent runs,
-        the production estimate with the traffic in force (given `stats`: the estimate alone),
-        the scoreboard's verified figures when results were judged (#27)."""
+        the production estimate with the traffic in force, corrected when the store's policy
+        asks (given `stats`: the estimate alone), the verified figures when judged (#27)."""
         stats = cmp.tool_stats() if stats is None else stats
         production = production_lines(self.app.open_store, cmp)
         verified = verified_rows(cmp)

@@ -10,15 +10,17 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from evaltui.compare import Reducer
-from evaltui.compare.production import from_store
+from evaltui.compare.production import weights_name
 from evaltui.exporters.text import pct, segment_label
+from evaltui.gate.in_force import production_in_force
 from evaltui.textsafe import one_line
 from evaltui.tui.messages import TrendLoaded
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.widgets.safe import DataTable, Static
-from evaltui.views.trend import history, spark, trend
+from evaltui.views.trend import history, spark, with_production
 
 LAST_RUNS = 12
+CORRECTED = "production (corrected)"  # the row of the estimate corrected for grader errors
 
 
 class TrendScreen(AppScreen):
@@ -31,6 +33,7 @@ class TrendScreen(AppScreen):
         super().__init__()
         self.run_id, self.reducer, self.dimensions = run_id, reducer, dimensions
         self.production_label = "production"
+        self.refused: str | None = None  # the corrected estimate asked for, and impossible
 
     def compose(self) -> ComposeResult:
         yield Static(Text("evaltui · trend", style="bold"), id="title")
@@ -46,20 +49,20 @@ class TrendScreen(AppScreen):
     @work(thread=True, exclusive=True, group="trend", exit_on_error=False)
     def load(self) -> None:
         with self.app.open_store() as store:  # the traffic weights in force, if any (#28)
-            prod = from_store(store)
+            found = production_in_force(store)
+        prod = found.production
         if prod is not None:
-            ref = prod.provenance  # weights kept in the store: by name and id
-            self.production_label = f"production ({ref.get('name')} #{ref.get('id')})"
-        found = trend(
+            self.production_label = f"production ({weights_name(prod.provenance)})"
+        self.refused = found.refused
+        found_trend = with_production(
             self.app.db_path,
             self.run_id,
+            prod,
             last=LAST_RUNS,
             reducer=self.reducer,
             dimensions=self.dimensions,
-            traffic=prod.traffic if prod else None,
-            min_n=prod.settings.min_n if prod else 1,
         )
-        self.post_message(TrendLoaded(found))
+        self.post_message(TrendLoaded(found_trend))
 
     @on(TrendLoaded)
     def loaded(self, message: TrendLoaded) -> None:
@@ -74,6 +77,13 @@ class TrendScreen(AppScreen):
             "  history: ✓ pass  ✗ fail  · absent",
             style="dim",
         )
+        if self.refused is not None:  # asked for, and not given: never a silent gap
+            names.append(f"\n{CORRECTED}: none: ", style="italic")
+            names.append(one_line(self.refused, 160))
+        elif t.refused and t.refused[-1] is not None:  # not for the run compared
+            names.append(f"\n{CORRECTED}: none for ", style="italic")
+            names.append(one_line(t.runs[-1].name, 40))
+            names.append(f": {one_line(t.refused[-1], 160)}")
         self.query_one("#trend-runs", Static).update(names)
         table = self.query_one("#trend-segments", DataTable)
         table.clear(columns=True)
@@ -82,9 +92,12 @@ class TrendScreen(AppScreen):
         rows = [(d, v, r) for d, v, r in t.segments]
         if t.production is not None:  # under "all": what users see, weighted by traffic
             rows.insert(1, ("production", "", t.production))
+        if t.corrected is not None:  # and corrected for the grader's errors, when asked
+            rows.insert(2, (CORRECTED, "", t.corrected))
         for dim, value, rates in rows:
             seen = [r for r in rates if r is not None]
             label = {"all": "all", "production": self.production_label}.get(dim)
+            label = CORRECTED if dim == CORRECTED else label
             table.add_row(
                 Text(
                     one_line(label or segment_label(dim, value), 32),
