@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 import threading
 from array import array
 from collections import OrderedDict
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from operator import add
 from typing import Any
 
+from evaltui.estimate import tries as cheng
+from evaltui.estimate.tries import BIG, LOG4, ONE_PLUS_LOG5, Tries
 from evaltui.stats import wilson
 
 Key = tuple[str, ...]  # a segment: one value per attribute, in the weights' attribute order
@@ -140,13 +141,19 @@ class _Kept:
 KEPT = _Kept(2_000_000)  # 16 MB of draws at most
 
 
-def draws(item: Item, seed: int, prior: str, n_draws: int) -> array[float]:
+def draws(
+    item: Item, seed: int, prior: str, n_draws: int, tries: Tries | None = None
+) -> array[float]:
+    """The segment's posterior draws (kept); read from `tries` when they are this segment's
+    stream's (`stream_tries`): the same floats as from the stream itself."""
     if isinstance(item, SegmentDraws):
         return array("d", item.draws)
     key = (item, seed, prior, n_draws)
     found = KEPT.get(key)
     if found is None:
-        found = _draws(item, seed, prior, n_draws)
+        found = None if tries is None else _draws_from(tries, item, seed, prior, n_draws)
+        if found is None:
+            found = _draws(item, seed, prior, n_draws)
         KEPT.put(key, found)
     return found
 
@@ -158,6 +165,14 @@ def _stream_of(item: SegmentCounts | PairedCounts, seed: int) -> random.Random:
 
 def _what(item: SegmentCounts | PairedCounts) -> str:
     return "rate" if isinstance(item, SegmentCounts) else "delta"
+
+
+def stream_tries(item: Item, seed: int) -> Tries | None:
+    """The segment's own stream as kept tries, for its draws at many counts (a margin
+    search)."""
+    if isinstance(item, SegmentDraws):
+        return None
+    return Tries(_stream_of(item, seed), of=(seed, _what(item), item.key))
 
 
 def _draws(item: SegmentCounts | PairedCounts, seed: int, prior: str, n_draws: int) -> array[float]:
@@ -179,7 +194,22 @@ def _delta(share: Sequence[float], part: Sequence[float]) -> array[float]:
     return array("d", [s * (2.0 * b - 1.0) for s, b in zip(share, part, strict=True)])
 
 
-LOG4, ONE_PLUS_LOG5, BIG = math.log(4.0), 1.0 + math.log(5.0), sys.float_info.max
+def _draws_from(
+    tries: Tries, item: SegmentCounts | PairedCounts, seed: int, prior: str, n_draws: int
+) -> array[float] | None:
+    """`_draws` from the stream's kept tries; None when they are another stream's or the
+    stream's tries are not pairs."""
+    if tries.of != (seed, _what(item), item.key):
+        return None
+    a0 = PRIOR_COUNT[prior]
+    if isinstance(item, SegmentCounts):
+        got = cheng.betas(tries, 0, item.passed + a0, item.n - item.passed + a0, n_draws)
+        return None if got is None else array("d", got[0])
+    ac, ab = item.candidate_only + a0, item.baseline_only + a0
+    ar = item.both + item.neither + 2 * a0
+    share = cheng.betas(tries, 0, ac + ab, ar, n_draws)
+    part = None if share is None else cheng.betas(tries, share[1], ac, ab, n_draws)
+    return None if share is None or part is None else _delta(share[0], part[0])
 
 
 def betas(rng: random.Random, a: float, b: float, n: int) -> array[float]:
@@ -187,8 +217,10 @@ def betas(rng: random.Random, a: float, b: float, n: int) -> array[float]:
     them: BB when both shapes exceed 1, BC otherwise (a segment with no pass or no
     failure has a shape of 1/2). Each try takes two uniforms, a log and an exp and most
     are accepted: about half the cost of G_a / (G_a + G_b) from two of Python's gamma
-    draws (`random.betavariate`), and as exact. The constants are floats (1.0, 5.0,
-    709.0): the same values as ints, without the mixed arithmetic's slower path."""
+    draws (`random.betavariate`), and as exact. tries.betas reads kept tries with the same
+    operations in the same order (the same floats): a change here is made there too. The
+    constants are floats (1.0, 5.0, 709.0): the same values as ints, without the mixed
+    arithmetic's slower path."""
     lo, hi = min(a, b), max(a, b)
     alpha, first = lo + hi, lo == a
     uniform, log, exp = rng.random, math.log, math.exp

@@ -281,6 +281,8 @@ class Plan:
         # and their pairwise sums (`_total`)
         self.base = [by_key[k] for k in self.covered] if remember else []
         self.tree: list[list[array[float]]] = []
+        # the stream of the one segment a margin search is redrawing, read once
+        self.tries: seg.Tries | None = None
         self.segments = self._results(by_key, share)
 
     def _results(self, by_key: dict[Key, Item], share: dict[Key, SegmentWeight]) -> tuple:
@@ -307,7 +309,7 @@ class Plan:
         varies one segment adds them into its path to the root without an array between)."""
         if item in self.cache:
             return self.cache[item]
-        p = seg.draws(item, self.settings.seed, self.settings.prior, self.n_draws)
+        p = seg.draws(item, self.settings.seed, self.settings.prior, self.n_draws, self.tries)
         w = self.w.get(item.key)
         terms = map(mul, w if w is not None else repeat(self.share[item.key]), p)
         if item in self.keep:
