@@ -1,7 +1,9 @@
 """The Monte Carlo path made faster (#28) and still exact: Cheng's beta samplers against the
 exact Beta CDF, the paired delta's two-beta draw against the Dirichlet's moments, the
 margin's one-figure estimate equal bit for bit to the whole estimate's, the kept draws
-bounded. Timings are bench/production.py's, never asserted here."""
+bounded, a margin search's draws from its segment's kept tries equal to the stream's, and
+the margin so found equal to the plain search's. Timings are bench/production.py's, never
+asserted here."""
 
 from __future__ import annotations
 
@@ -10,12 +12,30 @@ import random
 from array import array
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from evaltui.estimate import segments
+from evaltui.estimate import margin, segments, tries
 from evaltui.estimate.binomial import betainc
-from evaltui.estimate.margin import _available, _flip, _value
+from evaltui.estimate.margin import (
+    Threshold,
+    _available,
+    _flip,
+    _value,
+    delta_margin,
+    rate_margin,
+)
 from evaltui.estimate.segments import PairedCounts, SegmentCounts, betas, draws
-from evaltui.estimate.weighted import BASES, BOUNDS, Plan, Settings, Weights
+from evaltui.estimate.tries import Tries
+from evaltui.estimate.weighted import (
+    BASES,
+    BOUNDS,
+    Plan,
+    Settings,
+    Weights,
+    estimate_delta,
+    estimate_rate,
+)
 
 N = 4000
 KS_1PCT = 1.63 / math.sqrt(N)  # Kolmogorov-Smirnov critical value at 1%
@@ -98,3 +118,115 @@ def test_the_kept_draws_stay_within_their_budget():
     assert kept.get((9,)) is not None and kept.get((0,)) is None
     kept.put(("big",), array("d", bytes(8 * 2000)))  # larger than the budget: not kept
     assert kept.get(("big",)) is None and kept.held <= 1000
+
+
+# -- a margin search reads its segment's stream once (tries.py) ------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.5, 1.0, 1.5, 2.5, 7.5, 45.5, 300.5, 25000.5, 350000.5]),
+            st.sampled_from([0.5, 1.0, 3.5, 20.5, 5000.5, 50000.5]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.integers(0, 2**32),
+    st.integers(1, 700),
+)
+def test_kept_tries_give_the_streams_own_draws(shapes, seed, n):
+    """BB and BC, one beta after another from the same stream (as the paired delta draws
+    two): every float equal, and the next beta starts where the stream's does."""
+    rng, kept, pos = random.Random(seed), Tries(random.Random(seed)), 0
+    for a, b in shapes:
+        want = list(betas(rng, a, b, n))
+        got = tries.betas(kept, pos, a, b, n)
+        assert got is not None
+        assert got[0] == want, (a, b)
+        pos = got[1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_margin_probe_from_kept_tries_is_the_streams(seed):
+    """The counts a margin search reaches (many flips in one segment, a cell emptied, shapes
+    crossing 1 between BB and BC), drawn from one Tries, are the stream's own draws."""
+    rng = random.Random(seed)
+    n = rng.choice([6, 40, 900, 30000])
+    both = rng.randint(0, n)
+    c = rng.randint(0, n - both)
+    r = rng.randint(0, n - both - c)
+    items: list = [
+        SegmentCounts(("s",), n, both + c),
+        PairedCounts(("s",), both, c, r, n - both - c - r),
+    ]
+    for item in items:
+        kept = segments.stream_tries(item, seed)
+        for _ in range(6):
+            direction = rng.choice(["down", "up"])
+            variant = _flip(item, rng.randint(0, _available(item, direction)), direction)
+            for prior in ("jeffreys", "uniform"):
+                got = segments._draws_from(kept, variant, seed, prior, 500)
+                assert got == segments._draws(variant, seed, prior, 500)
+        # another segment's or seed's tries are not read
+        assert segments._draws_from(kept, item, seed + 1, "jeffreys", 500) is None
+
+
+def test_a_stream_whose_try_starts_with_zero_is_drawn_from_the_stream():
+    """segments.betas draws a first uniform of 0.0 again alone, shifting the pairs: kept
+    tries refuse such a stream and `draws` falls back to the stream itself."""
+
+    class Zeroes(random.Random):
+        def random(self) -> float:
+            return 0.0 if self.getrandbits(4) == 0 else super().random()
+
+    assert tries.betas(Tries(Zeroes(1)), 0, 3.5, 5.5, 200) is None
+    item = SegmentCounts(("s",), 40, 30)
+    fake = Tries(Zeroes(1), of=(4, "rate", ("s",)))
+    segments.KEPT.clear()
+    assert draws(item, 4, "jeffreys", 300, fake) == segments._draws(item, 4, "jeffreys", 300)
+
+
+def _plain_value(plan, items, basis, bound):
+    """The figure re-estimated from the counts: a plan of its own, nothing kept."""
+    fig = Plan(plan.kind, items, plan.weights, plan.settings).run(items).figure(basis)
+    return None if fig is None else fig.at(bound)
+
+
+@pytest.mark.parametrize("kind", ["rate", "delta"])
+@pytest.mark.parametrize(("bound", "basis"), [("lower", "covered"), ("upper", "worst")])
+def test_the_margin_search_finds_what_the_plain_search_finds(kind, bound, basis, monkeypatch):
+    """The margin with its probes drawn from kept tries, added along one path and computing
+    one limit equals the margin whose every probe is a whole estimate made afresh."""
+    rng = random.Random(f"{kind}{bound}")
+    keys = [(f"c{i}",) for i in range(6)]
+    sizes = [8, 30, 120, 700, 4000, 20000]
+    rates, paired = [], []
+    for k, n in zip(keys, sizes, strict=True):
+        p = 0.8 + 0.15 * rng.random()
+        both, reg = int(n * p * 0.95), int(n * p) - int(n * p * 0.95)
+        imp = int(n * (1 - p) * 0.3)
+        rates.append(SegmentCounts(k, n, both + imp))
+        paired.append(PairedCounts(k, both, imp, reg, n - both - imp - reg))
+    weights = Weights.of_counts(
+        ("c",), [(k, rng.randint(100, 9000)) for k in keys] + [(("u",), 50)]
+    )
+    st_ = Settings(draws=1000, seed=rng.randint(0, 99))
+    items, est_fn, margin_fn = (
+        (rates, estimate_rate, rate_margin)
+        if kind == "rate"
+        else (paired, estimate_delta, delta_margin)
+    )
+    fig = est_fn(items, weights, st_).figure(basis)
+    assert fig is not None
+    for offset in (-0.004, 0.004):  # passing (flips down), failing (flips up)
+        th = Threshold(fig.at(bound) + offset, "min", bound, basis)
+        segments.KEPT.clear()
+        fast = margin_fn(items, weights, th, st_)
+        segments.KEPT.clear()
+        with monkeypatch.context() as m:
+            m.setattr(margin, "_value", _plain_value)
+            plain = margin_fn(items, weights, th, st_)
+        assert fast == plain
+        assert sum(f.cases is not None for f in fast.flips) >= 2

@@ -314,8 +314,11 @@ def _margin(
         per_flip = plan.share[key] / by_key[key].n / (w_cov or 1.0)
         guess = int(abs(slack) / per_flip) + 1 if per_flip > 0 else avail
         find = functools.partial(flipped, key)
+        if settings.method == "monte_carlo":  # every probe redraws this segment alone
+            plan.tries = seg.stream_tries(by_key[key], settings.seed)
         cases = _search(find, crossed, threshold.value, now, avail, guess)
         flips.append(SegmentFlips(key, direction, avail, cases))
+    plan.tries = None
 
     reachable = [f for f in flips if f.cases is not None]
     closest = min(reachable, key=lambda f: (f.cases, f.key)) if reachable else None

@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import add
 from typing import Any
 
+from evaltui.estimate import tries as cheng
+from evaltui.estimate.tries import BIG, LOG4, ONE_PLUS_LOG5, Tries
 from evaltui.stats import wilson
 
 Key = tuple[str, ...]  # a segment: one value per attribute, in the weights' attribute order
@@ -139,34 +141,75 @@ class _Kept:
 KEPT = _Kept(2_000_000)  # 16 MB of draws at most
 
 
-def draws(item: Item, seed: int, prior: str, n_draws: int) -> array[float]:
+def draws(
+    item: Item, seed: int, prior: str, n_draws: int, tries: Tries | None = None
+) -> array[float]:
+    """The segment's posterior draws (kept); read from `tries` when they are this segment's
+    stream's (`stream_tries`): the same floats as from the stream itself."""
     if isinstance(item, SegmentDraws):
         return array("d", item.draws)
     key = (item, seed, prior, n_draws)
     found = KEPT.get(key)
     if found is None:
-        found = _draws(item, seed, prior, n_draws)
+        found = None if tries is None else _draws_from(tries, item, seed, prior, n_draws)
+        if found is None:
+            found = _draws(item, seed, prior, n_draws)
         KEPT.put(key, found)
     return found
 
 
+def _stream_of(item: SegmentCounts | PairedCounts, seed: int) -> random.Random:
+    """The segment's own stream (one per seed, figure and key)."""
+    return stream(seed, _what(item), list(item.key))
+
+
+def _what(item: SegmentCounts | PairedCounts) -> str:
+    return "rate" if isinstance(item, SegmentCounts) else "delta"
+
+
+def stream_tries(item: Item, seed: int) -> Tries | None:
+    """The segment's own stream as kept tries, for its draws at many counts (a margin
+    search)."""
+    if isinstance(item, SegmentDraws):
+        return None
+    return Tries(_stream_of(item, seed), of=(seed, _what(item), item.key))
+
+
 def _draws(item: SegmentCounts | PairedCounts, seed: int, prior: str, n_draws: int) -> array[float]:
     a0 = PRIOR_COUNT[prior]
+    rng = _stream_of(item, seed)
     if isinstance(item, SegmentCounts):
-        rng = stream(seed, "rate", list(item.key))
         return betas(rng, item.passed + a0, item.n - item.passed + a0, n_draws)
     # Dirichlet over the four cells; only candidate_only - baseline_only matters, so the
     # other two are one cell (the Dirichlet's aggregation property), and with S the share
     # of the two that matter, S ~ Beta(a_c + a_b, a_rest), and B the candidate's part of
     # it, B ~ Beta(a_c, a_b), independent of S: the delta is S * (2B - 1)
-    rng = stream(seed, "delta", list(item.key))
     ac, ab = item.candidate_only + a0, item.baseline_only + a0
     ar = item.both + item.neither + 2 * a0
     share, part = betas(rng, ac + ab, ar, n_draws), betas(rng, ac, ab, n_draws)
-    return array("d", (s * (2 * b - 1) for s, b in zip(share, part, strict=True)))
+    return _delta(share, part)
 
 
-_LOG4, _ONE_PLUS_LOG5, _BIG = math.log(4.0), 1.0 + math.log(5.0), sys.float_info.max
+def _delta(share: Sequence[float], part: Sequence[float]) -> array[float]:
+    return array("d", [s * (2.0 * b - 1.0) for s, b in zip(share, part, strict=True)])
+
+
+def _draws_from(
+    tries: Tries, item: SegmentCounts | PairedCounts, seed: int, prior: str, n_draws: int
+) -> array[float] | None:
+    """`_draws` from the stream's kept tries; None when they are another stream's or the
+    stream's tries are not pairs."""
+    if tries.of != (seed, _what(item), item.key):
+        return None
+    a0 = PRIOR_COUNT[prior]
+    if isinstance(item, SegmentCounts):
+        got = cheng.betas(tries, 0, item.passed + a0, item.n - item.passed + a0, n_draws)
+        return None if got is None else array("d", got[0])
+    ac, ab = item.candidate_only + a0, item.baseline_only + a0
+    ar = item.both + item.neither + 2 * a0
+    share = cheng.betas(tries, 0, ac + ab, ar, n_draws)
+    part = None if share is None else cheng.betas(tries, share[1], ac, ab, n_draws)
+    return None if share is None or part is None else _delta(share[0], part[0])
 
 
 def betas(rng: random.Random, a: float, b: float, n: int) -> array[float]:
@@ -174,7 +217,10 @@ def betas(rng: random.Random, a: float, b: float, n: int) -> array[float]:
     them: BB when both shapes exceed 1, BC otherwise (a segment with no pass or no
     failure has a shape of 1/2). Each try takes two uniforms, a log and an exp and most
     are accepted: about half the cost of G_a / (G_a + G_b) from two of Python's gamma
-    draws (`random.betavariate`), and as exact."""
+    draws (`random.betavariate`), and as exact. tries.betas reads kept tries with the same
+    operations in the same order (the same floats): a change here is made there too. The
+    constants are floats (1.0, 5.0, 709.0): the same values as ints, without the mixed
+    arithmetic's slower path."""
     lo, hi = min(a, b), max(a, b)
     alpha, first = lo + hi, lo == a
     uniform, log, exp = rng.random, math.log, math.exp
@@ -188,12 +234,12 @@ def betas(rng: random.Random, a: float, b: float, n: int) -> array[float]:
                 if u1 <= 0.0:  # log(0): draw again
                     continue
                 u2 = uniform()
-                v = beta * log(u1 / (1 - u1))
-                w = lo * exp(v) if v < 709 else _BIG
+                v = beta * log(u1 / (1.0 - u1))
+                w = lo * exp(v) if v < 709.0 else BIG
                 z = u1 * u1 * u2
-                r = gamma * v - _LOG4
+                r = gamma * v - LOG4
                 s = lo + r - w
-                if s + _ONE_PLUS_LOG5 >= 5 * z:
+                if s + ONE_PLUS_LOG5 >= 5.0 * z:
                     break
                 lz = log(z)
                 if s > lz or r + alpha * log(alpha / (hi + w)) >= lz:
@@ -218,11 +264,11 @@ def betas(rng: random.Random, a: float, b: float, n: int) -> array[float]:
                 z = u1 * u1 * u2
                 if z >= k2 and z > 0.25:
                     continue
-            v = beta * log(u1 / (1 - u1))
-            w = hi * exp(v) if v < 709 else _BIG
+            v = beta * log(u1 / (1.0 - u1))
+            w = hi * exp(v) if v < 709.0 else BIG
             if z <= 0.25 and u1 >= 0.5:
                 break
-            if z > 0 and alpha * (log(alpha / (lo + w)) + v) - _LOG4 >= log(z):
+            if z > 0.0 and alpha * (log(alpha / (lo + w)) + v) - LOG4 >= log(z):
                 break
         out[t] = lo / (lo + w) if first else w / (lo + w)
     return out
@@ -264,6 +310,14 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
 
 
+def elementwise(
+    op: Callable[[float, float], float], a: Iterable[float], b: Iterable[float]
+) -> array[float]:
+    """op(a[t], b[t]) for every draw t, as an array (operator's functions through a list:
+    about twice as fast as float's own methods or an array filled from an iterator)."""
+    return array("d", list(map(op, a, b)))
+
+
 def pairwise(leaves: list[array[float]]) -> list[list[array[float]]]:
     """Every level of the pairwise sum of `leaves` (draw by draw), the leaves first and the
     total last: each node is its left child plus its right one, an odd one carried up
@@ -274,9 +328,7 @@ def pairwise(leaves: list[array[float]]) -> list[list[array[float]]]:
         below = levels[-1]
         levels.append(
             [
-                array("d", map(float.__add__, below[j], below[j + 1]))
-                if j + 1 < len(below)
-                else below[j]
+                elementwise(add, below[j], below[j + 1]) if j + 1 < len(below) else below[j]
                 for j in range(0, len(below), 2)
             ]
         )

@@ -25,6 +25,8 @@ import math
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, mul, truediv
 from statistics import NormalDist
 from typing import Literal, get_args
 
@@ -38,6 +40,7 @@ from evaltui.estimate.segments import (
     SegmentDraws,
     check_key,
     count_check,
+    elementwise,
     quantile,
 )
 
@@ -278,6 +281,8 @@ class Plan:
         # and their pairwise sums (`_total`)
         self.base = [by_key[k] for k in self.covered] if remember else []
         self.tree: list[list[array[float]]] = []
+        # the stream of the one segment a margin search is redrawing, read once
+        self.tries: seg.Tries | None = None
         self.segments = self._results(by_key, share)
 
     def _results(self, by_key: dict[Key, Item], share: dict[Key, SegmentWeight]) -> tuple:
@@ -296,18 +301,21 @@ class Plan:
 
     def _contribution(self, item: Item) -> array[float]:
         """w_h * p_h in every draw."""
+        terms = self._terms(item)
+        return terms if isinstance(terms, array) else array("d", list(terms))
+
+    def _terms(self, item: Item) -> Iterable[float]:
+        """w_h * p_h in every draw: the kept array, or an iterator over them (a run that
+        varies one segment adds them into its path to the root without an array between)."""
         if item in self.cache:
             return self.cache[item]
-        p = seg.draws(item, self.settings.seed, self.settings.prior, self.n_draws)
+        p = seg.draws(item, self.settings.seed, self.settings.prior, self.n_draws, self.tries)
         w = self.w.get(item.key)
-        out = (
-            array("d", map(float.__mul__, w, p))
-            if w is not None
-            else array("d", (self.share[item.key] * x for x in p))
-        )
+        terms = map(mul, w if w is not None else repeat(self.share[item.key]), p)
         if item in self.keep:
-            self.cache[item] = out
-        return out
+            self.cache[item] = array("d", list(terms))
+            return self.cache[item]
+        return terms
 
     def run(self, items: Sequence[Item]) -> Estimate:
         by_key = {it.key: it for it in items}
@@ -378,14 +386,14 @@ class Plan:
             return seg.pairwise([self._contribution(it) for it in cov])[-1][0]
         if not changed:
             return self.tree[-1][0]
-        i, node = changed[0], self._contribution(cov[changed[0]])
-        for level in self.tree[:-1]:
+        i, node = changed[0], self._terms(cov[changed[0]])
+        for level in self.tree[:-1]:  # iterators, one array at the root
             if i % 2:
-                node = array("d", map(float.__add__, level[i - 1], node))
+                node = map(add, level[i - 1], node)
             elif i + 1 < len(level):
-                node = array("d", map(float.__add__, node, level[i + 1]))
+                node = map(add, node, level[i + 1])
             i //= 2
-        return node
+        return node if isinstance(node, array) else array("d", list(node))
 
     def _estimate(
         self,
@@ -426,17 +434,18 @@ def _weight_draws(
     total, w = array("d", bytes(8 * D)), {}
     for k in covered:
         rng = seg.stream(seed, "weight", list(k))
-        w[k] = array("d", (rng.gammavariate((share[k].count or 0) + a0, 1.0) for _ in range(D)))
-        total = array("d", map(float.__add__, total, w[k]))
+        gamma, shape = rng.gammavariate, (share[k].count or 0) + a0
+        w[k] = array("d", [gamma(shape, 1.0) for _ in range(D)])
+        total = elementwise(add, total, w[k])
     # every uncovered cell at once: a sum of gammas of one scale is a gamma
     uncovered, u = [k for k in share if k not in set(covered)], None
     if uncovered:
         shape = math.fsum((share[k].count or 0) + a0 for k in uncovered)
         rng = seg.stream(seed, "weight-uncovered")
-        g = array("d", (rng.gammavariate(shape, 1.0) for _ in range(D)))
-        total = array("d", map(float.__add__, total, g))
-        u = array("d", map(float.__truediv__, g, total))
-    return {k: array("d", map(float.__truediv__, w[k], total)) for k in covered}, u
+        g = array("d", [rng.gammavariate(shape, 1.0) for _ in range(D)])
+        total = elementwise(add, total, g)
+        u = elementwise(truediv, g, total)
+    return {k: elementwise(truediv, w[k], total) for k in covered}, u
 
 
 def estimate_rate(
