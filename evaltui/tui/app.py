@@ -21,7 +21,7 @@ from evaltui.store import Store
 from evaltui.store.events import current_user
 from evaltui.tui.commands import screen_commands
 from evaltui.tui.config import Config
-from evaltui.tui.messages import Saved, TeamChanged
+from evaltui.tui.messages import PolicyChosen, Saved, TeamChanged
 from evaltui.tui.screens.error import ErrorScreen
 from evaltui.tui.screens.help import HelpScreen, keys_of
 from evaltui.tui.screens.runs import RunsScreen
@@ -198,6 +198,14 @@ class EvaltuiApp(App[None]):
                     screen.refresh_figures()
                     if screen.current is not None:
                         screen.browser.load_detail(screen.current)
+
+    @on(PolicyChosen)
+    def policy_chosen(self, _: PolicyChosen) -> None:
+        from evaltui.tui.screens.compare import CompareScreen  # load time: its widgets
+
+        for screen in self.screen_stack:
+            if isinstance(screen, CompareScreen):
+                screen.policy_changed()
 
     @on(Saved)
     def saved_here(self, _: Saved) -> None:

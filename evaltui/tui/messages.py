@@ -119,6 +119,11 @@ class ReadAhead(Message):
     prepared: list[Any] = field(default_factory=list)  # the cases rendered ahead (case_pane.py)
 
 
+class PolicyChosen(Message):
+    """The gate screen made another policy the store's: what a compare screen shows from
+    the policy in force (its production lines, #28) is read again."""
+
+
 @dataclass
 class Saved(Message):
     """A triage action was committed."""

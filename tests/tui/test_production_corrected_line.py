@@ -18,7 +18,7 @@ from evaltui.tui.screens.trend import CORRECTED, TrendScreen
 from tests.test_production_calibrated_gate import RULES, judge
 from tests.test_production_gate import production_policy
 
-from .conftest import open_compare, settle
+from .conftest import open_compare, settle, wait_until
 from .screen_text import screen_text
 
 LONG = "corrected for grader errors (assumes errors alike in every cell): "
@@ -167,11 +167,12 @@ async def test_the_trend_says_why_a_corrected_row_is_empty(asked, db_path):
     assert "production (corrected): none for cand-2026-11-20: no judged result is a pass" in said
 
 
-async def test_choosing_the_policy_on_the_gate_screen_then_r_shows_the_line(
+async def test_choosing_the_policy_on_the_gate_screen_shows_the_line_back_on_compare(
     traffic_demo_judged, db_path, tmp_path
 ):
     """Real keys: no policy yet, so no corrected line; `g`, the policy typed in the
-    prompt, `escape` back, `r` builds the comparison again: the line is there."""
+    prompt, `escape` back: the compare header follows the policy now in force, with no
+    rebuild."""
     from evaltui.tui.screens.gate import GateScreen
     from evaltui.tui.screens.prompts import TextPrompt
 
@@ -189,10 +190,9 @@ async def test_choosing_the_policy_on_the_gate_screen_then_r_shows_the_line(
         await settle(app, pilot, rounds=6)
         assert isinstance(app.screen, GateScreen)
         await pilot.press("escape")
-        await settle(app, pilot)
+        corrected = lambda: LONG in counts_of(screen)  # noqa: E731
+        await wait_until(app, pilot, corrected, "the corrected line", lambda: counts_of(screen))
         assert app.screen is screen
-        await pilot.press("r")
-        await settle(app, pilot, rounds=6)
         text = counts_of(screen)
     assert LONG + "candidate " in text
 

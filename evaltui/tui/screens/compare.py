@@ -222,11 +222,15 @@ class CompareScreen(AppScreen):
         """Read after the figures (trajectories one at a time): the tool line for agent runs,
         the production estimate with the traffic in force, corrected when the store's policy
         asks (given `stats`: the estimate alone), the verified figures when judged (#27)."""
-        stats = cmp.tool_stats() if stats is None else stats
+        again, stats = stats is not None, cmp.tool_stats() if stats is None else stats
         production = production_lines(self.app.open_store, cmp)
         verified = verified_rows(cmp)
-        if production or verified or any(v is not None for v in stats.values()):
+        if again or production or verified or any(v is not None for v in stats.values()):
             self.post_message(ToolsLoaded(stats, production, verified))
+
+    def policy_changed(self) -> None:  # the gate screen chose a policy: its production lines
+        if self.comparison is not None:
+            self.load_tools(self.comparison, self.query_one(Counts).tool_stats or {})
 
     @on(ToolsLoaded)
     def tools_loaded(self, message: ToolsLoaded) -> None:

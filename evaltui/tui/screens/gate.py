@@ -23,7 +23,7 @@ from evaltui.review import taxonomy
 from evaltui.store import Store
 from evaltui.textsafe import one_line, visible
 from evaltui.tui.footer import fit_footer
-from evaltui.tui.messages import Evaluated, Exported, NeedPolicy
+from evaltui.tui.messages import Evaluated, Exported, NeedPolicy, PolicyChosen
 from evaltui.tui.screens.base import AppScreen
 from evaltui.tui.screens.prompts import TextPrompt
 from evaltui.tui.widgets.safe import DataTable, Static
@@ -117,6 +117,8 @@ class GateScreen(AppScreen):
                 self.post_message(NeedPolicy(str(chosen), str(exc)))
                 return
             history = self._history(store)
+        if path:  # the store's policy now: the compare screens below read it again
+            self.app.post_message(PolicyChosen())
         self.post_message(Evaluated(record, history, held))
 
     def worker_failed(self, worker: Worker[object], error: BaseException) -> None:
