@@ -126,6 +126,7 @@ def test_the_record_names_the_corrected_estimate_and_its_calibration(traffic_dem
     assert by["users"].value != sec.candidate.covered.lower  # type: ignore[union-attr]
     text = "\n".join(gate.production.lines(sec))
     assert "corrected for the grader's errors" in text and "assumption: " in text
+    print(text)
     assert "the margin of a corrected figure is not searched" in text
     # the record reads the same again (verify)
     again = gate.evaluate(traffic_demo, gate.load_policy(path), 1, 2, **FIXED)
