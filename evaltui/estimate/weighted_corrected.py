@@ -27,6 +27,7 @@ while every cell keeps the same number of draws).
 
 from __future__ import annotations
 
+import functools
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,6 +75,11 @@ class Grader:
     tpr: array[float]
     tnr: array[float]
     redrawn: int
+
+    @functools.cached_property
+    def youden(self) -> array[float]:
+        """TPR(t) + TNR(t) - 1 in every draw (the same floats as computed in place)."""
+        return array("d", [a + b - 1 for a, b in zip(self.tpr, self.tnr, strict=True)])
 
 
 def grader_draws(cal: GraderCalibration, settings: Settings, label: str) -> Grader | Refusal:
@@ -186,13 +192,19 @@ def per_run_point(x: PairedCounts, cand: tuple[float, float], base: tuple[float,
 def per_run_draws(
     item: PairedCounts, s: Settings, gc: Grader, gb: Grader, tries: Tries | None = None
 ) -> array[float]:
+    """The cell's corrected delta in every draw: clamp((c + TNR_c - 1) / J_c - (b + TNR_b
+    - 1) / J_b), written out (clamp in place, J from `Grader.youden`): the same floats."""
     cand, base = paired_margins(item, s, tries)
     return array(
         "d",
         [
-            clamp((c + c_s - 1) / (c_r + c_s - 1) - (b + b_s - 1) / (b_r + b_s - 1))
-            for c, b, c_r, c_s, b_r, b_s in zip(
-                cand, base, gc.tpr, gc.tnr, gb.tpr, gb.tnr, strict=True
+            -1.0
+            if (d := (c + c_s - 1) / c_j - (b + b_s - 1) / b_j) < -1.0
+            else 1.0
+            if d > 1.0
+            else d
+            for c, b, c_s, c_j, b_s, b_j in zip(
+                cand, base, gc.tnr, gc.youden, gb.tnr, gb.youden, strict=True
             )
         ],
     )
@@ -226,12 +238,10 @@ def paired_margins(
         rng = seg.stream(settings.seed, "paired-margins", list(item.key))
         xs = [seg.betas(rng, a, b, n) for a, b in shapes]
     x1, x2, x3 = xs
-    cand, base = array("d", bytes(8 * n)), array("d", bytes(8 * n))
-    for t in range(n):
-        rest = 1 - x1[t]
-        c = rest * x2[t]
-        cand[t] = x1[t] + c
-        base[t] = x1[t] + (rest - c) * x3[t]
+    # per draw: rest = 1 - x1, c = rest * x2; cand = x1 + c, base = x1 + (rest - c) * x3
+    cs = [(1 - a) * b for a, b in zip(x1, x2, strict=True)]
+    cand = array("d", [a + c for a, c in zip(x1, cs, strict=True)])
+    base = array("d", [a + ((1 - a) - c) * x for a, c, x in zip(x1, cs, x3, strict=True)])
     seg.KEPT.put((*kept, "c"), cand)
     seg.KEPT.put((*kept, "b"), base)
     return cand, base
