@@ -174,9 +174,9 @@ def test_locked_exactly_when_the_open_cases_at_their_extremes_cannot_change_it(h
         assert m.locked is locked
 
 
-def test_probes_reuse_the_estimates_draws(monkeypatch):
-    """Every segment's corrected draws come from the estimate's own streams: a margin made
-    with the estimate's draws kept draws no grader calibration twice."""
+def test_the_graders_draws_are_made_once_for_every_probe(monkeypatch):
+    """Common random numbers: each calibration's TPR and TNR draws are made once per
+    margin (from the estimate's own streams) and every probe corrects with them."""
     calls = []
     real = margin_corrected.grader_draws
     monkeypatch.setattr(margin_corrected, "grader_draws", lambda *a: calls.append(a[2]) or real(*a))
