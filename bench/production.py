@@ -6,7 +6,9 @@
 - the candidate's traffic-weighted pass rate and the paired delta, Monte Carlo and the
   closed form (MOVER-Wilson);
 - the margin of a rule on the rate's lower limit and on the delta's lower limit (a
-  threshold just inside the figure, so every segment's search runs), and on the point.
+  threshold just inside the figure, so every segment's search runs), and on the point;
+- the same two margins on the estimate corrected for the grader's errors (fixed
+  calibrations of 1,100 and 1,000 judged results; the delta corrected per run).
 
     BENCH_ONLY=production make bench
     python bench/production.py            # the same, alone
@@ -26,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from evaltui.estimate import segments, weighted
+from evaltui.estimate.calibration import Confusion, calibrate
 from evaltui.estimate.margin import Threshold, delta_margin, rate_margin
+from evaltui.estimate.margin_corrected import corrected_delta_margin, corrected_rate_margin
 from evaltui.estimate.weighted import (
     PairedCounts,
     SegmentCounts,
@@ -35,11 +39,15 @@ from evaltui.estimate.weighted import (
     estimate_delta,
     estimate_rate,
 )
+from evaltui.estimate.weighted_corrected import corrected_delta_estimate, corrected_rate_estimate
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_S = 1.0
 SEGMENTS = 20
 TOTAL = 1_000_000
+# the graders' calibrations for the corrected figures: TPR 0.9 / TNR 0.8, and 0.88 / 0.85
+CAND = calibrate(Confusion(tp=720, fp=60, tn=240, fn=80))
+BASE = calibrate(Confusion(tp=616, fp=45, tn=255, fn=84))
 
 
 def inputs() -> tuple[list[SegmentCounts], list[PairedCounts], Weights]:
@@ -97,6 +105,7 @@ def bench_production(workdir: Path, figures: dict[str, Any]) -> None:
         ("margin: rate's lower limit", lambda: rate_margin(rates, weights, on_rate, mc)),
         ("margin: delta's lower limit", lambda: delta_margin(paired, weights, on_delta, mc)),
         ("margin: rate's point", lambda: rate_margin(rates, weights, on_point, mc)),
+        *_corrected(rates, paired, weights, mc),
     ]
     print(
         f"production: the estimate and the margin, {TOTAL:,} results in {SEGMENTS} segments, "
@@ -116,6 +125,26 @@ def bench_production(workdir: Path, figures: dict[str, Any]) -> None:
                      "cpu_seconds": cpu})  # fmt: skip
     rows.append(_demo_gate(workdir, repeat))
     figures["production"] = rows
+
+
+def _corrected(
+    rates: list[SegmentCounts], paired: list[PairedCounts], weights: Weights, mc: Settings
+) -> list[tuple[str, Callable[[], Any]]]:
+    """The corrected figures' margins, thresholds half a point inside their lower limits."""
+    r = corrected_rate_estimate(rates, weights, CAND, mc).estimate
+    d = corrected_delta_estimate(paired, weights, BASE, CAND, mc).estimate
+    assert r is not None and r.covered is not None and d is not None and d.covered is not None
+    on_rate = Threshold(r.covered.lower - 0.005, "min", "lower", "covered")
+    on_delta = Threshold(d.covered.lower - 0.005, "min", "lower", "covered")
+    return [
+        ("corrected rate, Monte Carlo", lambda: corrected_rate_estimate(rates, weights, CAND, mc)),
+        ("corrected delta, Monte Carlo",
+         lambda: corrected_delta_estimate(paired, weights, BASE, CAND, mc)),
+        ("margin: corrected rate's lower limit",
+         lambda: corrected_rate_margin(rates, weights, CAND, on_rate, mc)),
+        ("margin: corrected delta's lower limit",
+         lambda: corrected_delta_margin(paired, weights, BASE, CAND, on_delta, mc)),
+    ]  # fmt: skip
 
 
 def _demo_gate(workdir: Path, repeat: int) -> dict[str, Any]:

@@ -105,6 +105,13 @@ def test_a_weighted_rule_lacks_evidence_when_the_calibration_is_refused(traffic_
     )
     assert by["no-worse"].insufficient and rec.decision == "hold"  # insufficient_evidence
     assert rec.production is not None and rec.production.calibrated is not None
+    users = next(m for m in rec.production.margins if m.rule == "users")  # no margin, why
+    assert (users.value, users.direction, users.closest) == (None, None, [])
+    assert users.text.startswith(
+        "users: weighted_pass_rate lower no data (corrected), must be >= 50.0%: "
+    )
+    assert users.text.endswith("no corrected estimate: no judged result is a pass: the "
+                               "grader's sensitivity (TPR) is unknown, no margin")  # fmt: skip
 
 
 def test_the_record_names_the_corrected_estimate_and_its_calibration(traffic_demo, tmp_path):
@@ -126,7 +133,11 @@ def test_the_record_names_the_corrected_estimate_and_its_calibration(traffic_dem
     assert by["users"].value != sec.candidate.covered.lower  # type: ignore[union-attr]
     text = "\n".join(gate.production.lines(sec))
     assert "corrected for the grader's errors" in text and "assumption: " in text
-    assert "the margin of a corrected figure is not searched" in text
+    # each margin searched on the corrected figure (test_production_calibrated_margin_gate)
+    users = next(m for m in sec.margins if m.rule == "users")
+    assert users.value == by["users"].value and users.direction == "down"
+    assert users.text.startswith("users: weighted_pass_rate lower ") and "(corrected)" in users.text
+    assert f"margin: {users.text}" in text and "not searched" not in text
     # the record reads the same again (verify)
     again = gate.evaluate(traffic_demo, gate.load_policy(path), 1, 2, **FIXED)
     assert gate.production.changes(rec.as_dict(), again.as_dict()) == []

@@ -191,17 +191,19 @@ def _value(plan: Plan, items: Sequence[Item], basis: Basis, bound: Bound) -> flo
     by_key = {it.key: it for it in items}
     if {k: it.n for k, it in by_key.items()} != plan.n_of:
         raise ValueError("a plan's segments and sizes are fixed; make a new plan")
-    if bound == "point" or s.method == "mover_wilson":  # no draws: the whole run
+    if bound != "point" and s.method == "mover_wilson":  # no draws: the whole run
         fig = plan.run(items).figure(basis)
         return None if fig is None else fig.at(bound)
     cov = [by_key[k] for k in plan.covered]
     u_pt = plan.uncovered_point
     w_cov = math.fsum(plan.share[k] for k in plan.covered)
-    s_pt = math.fsum(plan.share[it.key] * seg.point(it) for it in cov)
+    s_pt = math.fsum(plan.share[it.key] * plan.point(it) for it in cov)
     if basis == "covered" and w_cov <= 0:
         return None
     shift = {"covered": 0.0, "worst": lo_r, "best": hi_r}[basis]
     point = s_pt / w_cov if basis == "covered" else s_pt + shift * u_pt
+    if bound == "point":  # Plan.run's point, without the interval
+        return point
     q = (1 - s.level) / 2 if bound == "lower" else 1 - (1 - s.level) / 2
     total, u = plan.total(cov), plan.uncovered_draws
     if u is None:
@@ -273,17 +275,23 @@ def _search(
     return top
 
 
-def _margin(
+def margin_of(
     kind: Kind,
     items: Sequence[Item],
     weights: Weights,
     threshold: Threshold,
     settings: Settings,
     opened: Sequence[OpenCounts] | Sequence[OpenPaired],
+    make: Callable[[Kind, Sequence[Item], Weights, Settings], Plan] | None = None,
 ) -> Margin:
+    """The margin on the figure a plan made by `make` computes (default: `Plan`, the
+    estimate of the counts; estimate/margin_corrected.py's plans correct each cell)."""
     if threshold.bound == "point":  # a point does not depend on the interval's method
         settings = dataclasses.replace(settings, method="mover_wilson")
-    plan = Plan(kind, items, weights, settings, remember=True)
+    if make is None:
+        plan = Plan(kind, items, weights, settings, remember=True)
+    else:
+        plan = make(kind, items, weights, settings)
     by_key = {it.key: it for it in items}
 
     def value(variant: Sequence[Item]) -> float | None:
@@ -311,11 +319,11 @@ def _margin(
     flips = []
     for key in plan.covered:
         avail = _available(by_key[key], direction)
-        per_flip = plan.share[key] / by_key[key].n / (w_cov or 1.0)
+        per_flip = plan.share[key] / by_key[key].n / (w_cov or 1.0) * plan.flip_gain
         guess = int(abs(slack) / per_flip) + 1 if per_flip > 0 else avail
         find = functools.partial(flipped, key)
         if settings.method == "monte_carlo":  # every probe redraws this segment alone
-            plan.tries = seg.stream_tries(by_key[key], settings.seed)
+            plan.tries = plan.stream_tries(by_key[key])
         cases = _search(find, crossed, threshold.value, now, avail, guess)
         flips.append(SegmentFlips(key, direction, avail, cases))
     plan.tries = None
@@ -341,7 +349,7 @@ def rate_margin(
         raise TypeError("rate_margin takes SegmentCounts (a margin flips counted cases)")
     if not all(isinstance(o, OpenCounts) for o in open_cases):
         raise TypeError("rate_margin takes OpenCounts")
-    return _margin("rate", segments, weights, threshold, settings or Settings(), open_cases)
+    return margin_of("rate", segments, weights, threshold, settings or Settings(), open_cases)
 
 
 def delta_margin(
@@ -356,4 +364,4 @@ def delta_margin(
         raise TypeError("delta_margin takes PairedCounts")
     if not all(isinstance(o, OpenPaired) for o in open_cases):
         raise TypeError("delta_margin takes OpenPaired")
-    return _margin("delta", segments, weights, threshold, settings or Settings(), open_cases)
+    return margin_of("delta", segments, weights, threshold, settings or Settings(), open_cases)

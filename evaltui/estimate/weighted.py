@@ -289,7 +289,7 @@ class Plan:
         out = []
         for k in sorted(set(by_key) | set(share)):
             n = self.n_of.get(k, 0)
-            point = seg.point(by_key[k]) if n else None
+            point = self.point(by_key[k]) if n else None
             if k not in share:
                 status: Status = "no_traffic"
             elif n == 0:
@@ -298,6 +298,19 @@ class Plan:
                 status = "covered" if k in self.covered else "too_few"
             out.append(SegmentResult(k, n, point, self.share.get(k, 0.0), status))
         return tuple(out)
+
+    # hooks a plan of another per-segment figure overrides (estimate/margin_corrected.py):
+    # the segment's point, its draws (from `tries` when they are its stream's), its stream
+    flip_gain = 1.0  # the figure's move per flip, as a multiple of the point's 1/n_h
+
+    def point(self, item: Item) -> float:
+        return seg.point(item)
+
+    def draws_of(self, item: Item) -> array[float]:
+        return seg.draws(item, self.settings.seed, self.settings.prior, self.n_draws, self.tries)
+
+    def stream_tries(self, item: Item) -> seg.Tries | None:
+        return seg.stream_tries(item, self.settings.seed)
 
     def _contribution(self, item: Item) -> array[float]:
         """w_h * p_h in every draw."""
@@ -309,7 +322,7 @@ class Plan:
         varies one segment adds them into its path to the root without an array between)."""
         if item in self.cache:
             return self.cache[item]
-        p = seg.draws(item, self.settings.seed, self.settings.prior, self.n_draws, self.tries)
+        p = self.draws_of(item)
         w = self.w.get(item.key)
         terms = map(mul, w if w is not None else repeat(self.share[item.key]), p)
         if item in self.keep:
@@ -326,7 +339,7 @@ class Plan:
         lo_r, hi_r = RANGE[kind]
         u_pt = self.uncovered_point
         w_cov = math.fsum(self.share[k] for k in self.covered)
-        s_pt = math.fsum(self.share[it.key] * seg.point(it) for it in cov)
+        s_pt = math.fsum(self.share[it.key] * self.point(it) for it in cov)
         points = (s_pt / w_cov if w_cov > 0 else None, s_pt + lo_r * u_pt, s_pt + hi_r * u_pt)
         if s.method == "mover_wilson":  # Zou & Donner's MOVER for a weighted sum
             z = NormalDist().inv_cdf(1 - (1 - s.level) / 2)

@@ -27,12 +27,14 @@ while every cell keeps the same number of draws).
 
 from __future__ import annotations
 
+import functools
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from evaltui.estimate import segments as seg
+from evaltui.estimate import tries as cheng
 from evaltui.estimate.calibration import (
     Confusion,
     GraderCalibration,
@@ -43,6 +45,7 @@ from evaltui.estimate.calibration import (
     unstable,
 )
 from evaltui.estimate.segments import PRIOR_COUNT, PairedCounts, SegmentCounts, SegmentDraws
+from evaltui.estimate.tries import Tries
 from evaltui.estimate.weighted import Estimate, Kind, Settings, Weights, estimate_from_draws
 
 Used = Literal["run", "per-run", "shared"]
@@ -68,13 +71,18 @@ class CorrectedEstimate:
 
 
 @dataclass(frozen=True)
-class _Grader:
+class Grader:
     tpr: array[float]
     tnr: array[float]
     redrawn: int
 
+    @functools.cached_property
+    def youden(self) -> array[float]:
+        """TPR(t) + TNR(t) - 1 in every draw (the same floats as computed in place)."""
+        return array("d", [a + b - 1 for a, b in zip(self.tpr, self.tnr, strict=True)])
 
-def _grader_draws(cal: GraderCalibration, settings: Settings, label: str) -> _Grader | Refusal:
+
+def grader_draws(cal: GraderCalibration, settings: Settings, label: str) -> Grader | Refusal:
     """TPR(t) and TNR(t), t = 1..draws, from their posteriors; each from its own stream
     of (seed, "tpr" | "tnr", label)."""
     c, a0, n = cal.confusion, PRIOR_COUNT[settings.prior], settings.draws
@@ -95,7 +103,7 @@ def _grader_draws(cal: GraderCalibration, settings: Settings, label: str) -> _Gr
                 break
         else:
             return unstable(n, n, cal.alpha) or Refusal("unstable", "no informative draw")
-    return _Grader(r, s, redrawn)
+    return Grader(r, s, redrawn)
 
 
 def _check(settings: Settings) -> None:
@@ -103,7 +111,7 @@ def _check(settings: Settings) -> None:
         raise ValueError("the corrected estimate is Monte Carlo only (method='monte_carlo')")
 
 
-def _rg_point(cal: GraderCalibration) -> tuple[float, float]:
+def rg_point(cal: GraderCalibration) -> tuple[float, float]:
     assert cal.tpr.value is not None and cal.tnr.value is not None  # not refused
     return cal.tpr.value, cal.tnr.value
 
@@ -126,20 +134,17 @@ def corrected_rate_estimate(
 
     if (why := calibration.refusal()) is not None:
         return refused(why)
-    g = _grader_draws(calibration, s, "run")
+    g = grader_draws(calibration, s, "run")
     if isinstance(g, Refusal):
         return refused(g)
-    tpr, tnr = _rg_point(calibration)
+    tpr, tnr = rg_point(calibration)
     items = []
     for x in segments:
-        point = clip01(rogan_gladen(x.passed / x.n, tpr, tnr)) if x.n else 0.0
+        point = rate_point(x, tpr, tnr)
         if x.n < s.min_n:  # uncovered: its draws are never read
             items.append(SegmentDraws(x.key, x.n, point, (0.0,) * s.draws))
             continue
-        p = seg.draws(x, s.seed, s.prior, s.draws)
-        corrected = tuple(
-            clip01((pt + b - 1) / (a + b - 1)) for pt, a, b in zip(p, g.tpr, g.tnr, strict=True)
-        )
+        corrected = tuple(rate_draws(seg.draws(x, s.seed, s.prior, s.draws), g))
         items.append(SegmentDraws(x.key, x.n, point, corrected))
     est = estimate_from_draws(items, weights, "rate", s)
     return CorrectedEstimate("rate", "run", (calibration,), est, None, g.redrawn)
@@ -152,26 +157,111 @@ def pooled(baseline: GraderCalibration, candidate: GraderCalibration) -> GraderC
     return calibrate(both, baseline.alpha)
 
 
-def _margins(item: PairedCounts, settings: Settings) -> tuple[array[float], array[float]]:
+# -- one cell's corrected figure: its point and its draws (the margin search's plans,
+# estimate/margin_corrected.py, compute them so too: the same floats) ---------------------
+
+
+def rate_point(x: SegmentCounts, tpr: float, tnr: float) -> float:
+    return clip01(rogan_gladen(x.passed / x.n, tpr, tnr)) if x.n else 0.0
+
+
+def rate_draws(p: Sequence[float], g: Grader) -> array[float]:
+    return array(
+        "d", [clip01((pt + b - 1) / (a + b - 1)) for pt, a, b in zip(p, g.tpr, g.tnr, strict=True)]
+    )
+
+
+def shared_point(x: PairedCounts, j: float) -> float:
+    # (p_c + TNR - 1)/J - (p_b + TNR - 1)/J = (p_c - p_b) / J: the raw delta's draws
+    return clamp((x.candidate_only - x.baseline_only) / x.n / j) if x.n else 0.0
+
+
+def shared_draws(d: Sequence[float], g: Grader) -> array[float]:
+    return array("d", [clamp(v / (a + b - 1)) for v, a, b in zip(d, g.tpr, g.tnr, strict=True)])
+
+
+def per_run_point(x: PairedCounts, cand: tuple[float, float], base: tuple[float, float]) -> float:
+    """The cell's delta of the runs' corrected rates, each by (TPR, TNR) of its own."""
+    if not x.n:
+        return 0.0
+    p_c = (x.both + x.candidate_only) / x.n
+    p_b = (x.both + x.baseline_only) / x.n
+    return clamp(rogan_gladen(p_c, *cand) - rogan_gladen(p_b, *base))
+
+
+def per_run_draws(
+    item: PairedCounts, s: Settings, gc: Grader, gb: Grader, tries: Tries | None = None
+) -> array[float]:
+    """The cell's corrected delta in every draw: clamp((c + TNR_c - 1) / J_c - (b + TNR_b
+    - 1) / J_b), written out (clamp in place, J from `Grader.youden`): the same floats."""
+    cand, base = paired_margins(item, s, tries)
+    return array(
+        "d",
+        [
+            -1.0
+            if (d := (c + c_s - 1) / c_j - (b + b_s - 1) / b_j) < -1.0
+            else 1.0
+            if d > 1.0
+            else d
+            for c, b, c_s, c_j, b_s, b_j in zip(
+                cand, base, gc.tnr, gc.youden, gb.tnr, gb.youden, strict=True
+            )
+        ],
+    )
+
+
+def margins_tries(item: PairedCounts, seed: int) -> Tries:
+    """The stream `paired_margins` draws from, as kept tries (a margin search)."""
+    of = (seed, "paired-margins", item.key)
+    return Tries(seg.stream(seed, "paired-margins", list(item.key)), of=of)
+
+
+def paired_margins(
+    item: PairedCounts, settings: Settings, tries: Tries | None = None
+) -> tuple[array[float], array[float]]:
     """Draws of the candidate's and the baseline's rate in one cell, jointly: the paired
-    table's Dirichlet by stick-breaking (three Betas), from the cell's own stream."""
+    table's Dirichlet by stick-breaking (three Betas), from the cell's own stream (read
+    from `tries` when they are that stream's, `margins_tries`: the same floats). Kept,
+    as segments.draws keeps the raw draws."""
     a0, n = PRIOR_COUNT[settings.prior], settings.draws
+    kept = ("paired-margins", item, settings.seed, settings.prior, n)
+    cand, base = seg.KEPT.get((*kept, "c")), seg.KEPT.get((*kept, "b"))
+    if cand is not None and base is not None:
+        return cand, base
     both, c_only = item.both + a0, item.candidate_only + a0
     b_only, neither = item.baseline_only + a0, item.neither + a0
-    rng = seg.stream(settings.seed, "paired-margins", list(item.key))
-    x1 = seg.betas(rng, both, c_only + b_only + neither, n)
-    x2 = seg.betas(rng, c_only, b_only + neither, n)
-    x3 = seg.betas(rng, b_only, neither, n)
-    cand, base = array("d", bytes(8 * n)), array("d", bytes(8 * n))
-    for t in range(n):
-        rest = 1 - x1[t]
-        c = rest * x2[t]
-        cand[t] = x1[t] + c
-        base[t] = x1[t] + (rest - c) * x3[t]
+    shapes = ((both, c_only + b_only + neither), (c_only, b_only + neither), (b_only, neither))
+    xs = None
+    if tries is not None and tries.of == (settings.seed, "paired-margins", item.key):
+        xs = _from_tries(tries, shapes, n)
+    if xs is None:
+        rng = seg.stream(settings.seed, "paired-margins", list(item.key))
+        xs = [seg.betas(rng, a, b, n) for a, b in shapes]
+    x1, x2, x3 = xs
+    # per draw: rest = 1 - x1, c = rest * x2; cand = x1 + c, base = x1 + (rest - c) * x3
+    cs = [(1 - a) * b for a, b in zip(x1, x2, strict=True)]
+    cand = array("d", [a + c for a, c in zip(x1, cs, strict=True)])
+    base = array("d", [a + ((1 - a) - c) * x for a, c, x in zip(x1, cs, x3, strict=True)])
+    seg.KEPT.put((*kept, "c"), cand)
+    seg.KEPT.put((*kept, "b"), base)
     return cand, base
 
 
-def _clamp(d: float) -> float:
+def _from_tries(
+    tries: Tries, shapes: Sequence[tuple[float, float]], n: int
+) -> list[Sequence[float]] | None:
+    out: list[Sequence[float]] = []
+    pos = 0
+    for a, b in shapes:
+        got = cheng.betas(tries, pos, a, b, n)
+        if got is None:
+            return None
+        out.append(got[0])
+        pos = got[1]
+    return out
+
+
+def clamp(d: float) -> float:
     return -1.0 if d < -1.0 else 1.0 if d > 1.0 else d
 
 
@@ -199,20 +289,18 @@ def corrected_delta_estimate(
     if (why := one.refusal()) is not None:
         why = Refusal(why.code, f"the calibration of both runs' judgments: {why.reason}")
         return CorrectedEstimate("delta", "shared", (one,), None, why)
-    g = _grader_draws(one, s, "shared")
+    g = grader_draws(one, s, "shared")
     if isinstance(g, Refusal):
         return CorrectedEstimate("delta", "shared", (one,), None, g)
-    tpr, tnr = _rg_point(one)
+    tpr, tnr = rg_point(one)
     j = tpr + tnr - 1
     items = []
     for x in segments:
-        # (p_c + TNR - 1)/J - (p_b + TNR - 1)/J = (p_c - p_b) / J: the raw delta's draws
-        point = _clamp((x.candidate_only - x.baseline_only) / x.n / j) if x.n else 0.0
+        point = shared_point(x, j)
         if x.n < s.min_n:
             items.append(SegmentDraws(x.key, x.n, point, (0.0,) * s.draws))
             continue
-        d = seg.draws(x, s.seed, s.prior, s.draws)
-        draws = tuple(_clamp(v / (a + b - 1)) for v, a, b in zip(d, g.tpr, g.tnr, strict=True))
+        draws = tuple(shared_draws(seg.draws(x, s.seed, s.prior, s.draws), g))
         items.append(SegmentDraws(x.key, x.n, point, draws))
     est = estimate_from_draws(items, weights, "delta", s)
     return CorrectedEstimate("delta", "shared", (one,), est, None, g.redrawn)
@@ -226,30 +314,17 @@ def _per_run(
     s: Settings,
 ) -> CorrectedEstimate:
     cals = (baseline, candidate)
-    gb, gc = _grader_draws(baseline, s, "baseline"), _grader_draws(candidate, s, "candidate")
+    gb, gc = grader_draws(baseline, s, "baseline"), grader_draws(candidate, s, "candidate")
     for g in (gb, gc):
         if isinstance(g, Refusal):
             return CorrectedEstimate("delta", "per-run", cals, None, g)
-    assert isinstance(gb, _Grader) and isinstance(gc, _Grader)
-    rb, sb = _rg_point(baseline)
-    rc, sc = _rg_point(candidate)
+    assert isinstance(gb, Grader) and isinstance(gc, Grader)
     items = []
     for x in segments:
-        point = 0.0
-        if x.n:
-            p_c = (x.both + x.candidate_only) / x.n
-            p_b = (x.both + x.baseline_only) / x.n
-            point = _clamp(rogan_gladen(p_c, rc, sc) - rogan_gladen(p_b, rb, sb))
+        point = per_run_point(x, rg_point(candidate), rg_point(baseline))
         if x.n < s.min_n:
             items.append(SegmentDraws(x.key, x.n, point, (0.0,) * s.draws))
             continue
-        cand, base = _margins(x, s)
-        draws = tuple(
-            _clamp((c + c_s - 1) / (c_r + c_s - 1) - (b + b_s - 1) / (b_r + b_s - 1))
-            for c, b, c_r, c_s, b_r, b_s in zip(
-                cand, base, gc.tpr, gc.tnr, gb.tpr, gb.tnr, strict=True
-            )
-        )
-        items.append(SegmentDraws(x.key, x.n, point, draws))
+        items.append(SegmentDraws(x.key, x.n, point, tuple(per_run_draws(x, s, gc, gb))))
     est = estimate_from_draws(items, weights, "delta", s)
     return CorrectedEstimate("delta", "per-run", cals, est, None, gb.redrawn + gc.redrawn)

@@ -25,6 +25,7 @@ from evaltui.compare.production import (
 )
 from evaltui.compare.production_corrected import refusal
 from evaltui.errors import InputError
+from evaltui.estimate.calibration import Refusal
 from evaltui.estimate.margin import (
     Margin,
     OpenCounts,
@@ -33,6 +34,7 @@ from evaltui.estimate.margin import (
     delta_margin,
     rate_margin,
 )
+from evaltui.estimate.margin_corrected import corrected_delta_margin, corrected_rate_margin
 from evaltui.estimate.traffic import read_traffic
 from evaltui.estimate.weighted import MIN_DRAWS, Basis, Bound, Settings
 from evaltui.store.store import Store
@@ -263,7 +265,7 @@ def section(production: Production | None, cmp: Comparison, loaded: LoadedPolicy
             **{role: estimate_json(est.rates[role], attrs) for role in est.rates},
             "delta": estimate_json(est.delta, attrs),
             "margins": [
-                (_unsearched if production.calibrated else _margin)(production, cmp, r)
+                _margin(production, cmp, r)
                 for r in loaded.policy.rule
                 if PRODUCTION_METRICS.get(r.metric) in ("rate", "delta")
             ],
@@ -272,22 +274,20 @@ def section(production: Production | None, cmp: Comparison, loaded: LoadedPolicy
     )
 
 
-def _unsearched(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord:
-    """A corrected rule's margin: its value and side, not searched (the search flips raw
-    counts one cell at a time); open while any regression is untriaged."""
+def _refused(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord:
+    """A rule on a corrected figure whose calibration is refused: no figure, no margin;
+    open while any regression is untriaged."""
     which = PRODUCTION_METRICS[rule.metric]
-    value, ev = production.measure(cmp, which, rule.params)
-    ((side, limit),) = rule.threshold.items()
-    slack = None if value is None else (value - limit if side == "min" else limit - value)
+    _, ev = production.measure(cmp, which, rule.params)
     n = sum(open_regressions(cmp, production.attributes).values())
     record = MarginRecord(
         rule=rule.id,
         metric=rule.metric,
         bound=str(ev.get("bound", "point")),
         basis=ev.get("basis"),
-        value=None if value is None else round(value, 6),
-        passes=None if slack is None else slack >= 0,
-        slack=None if slack is None else round(slack, 6),
+        value=None,
+        passes=None,
+        slack=None,
         direction=None,
         closest=[],
         open_cases=n,
@@ -296,46 +296,48 @@ def _unsearched(production: Production, cmp: Comparison, rule: Rule) -> MarginRe
     )
     shown = f"{rule.metric} {record.bound} {fmt_value(record.value, rule.metric)}"
     head = f"{rule.id}: {shown} (corrected), must be {fmt_threshold(rule.threshold, rule.metric)}"
-    if value is None:
-        text = f"{head}: {ev.get('refused') or 'no covered traffic'}, no margin"
-    else:
-        lock = f"; open: the {n} untriaged regression{'s' * (n != 1)} could change it" if n else ""
-        text = (
-            f"{head}: {'passes' if record.passes else 'fails'}; the margin of a corrected "
-            f"figure is not searched{lock}"
-        )
+    text = f"{head}: {ev.get('refused') or 'no corrected estimate'}, no margin"
     return record.model_copy(update={"text": text})
 
 
+def _search(
+    production: Production, cmp: Comparison, which: str, threshold: Threshold
+) -> Margin | Refusal:
+    """The rule's margin on the figure it reads: the raw estimate's, or the corrected one's
+    (`calibrated`: estimate/margin_corrected.py, the same calibrations the estimate used)."""
+    est, s = production.estimates(cmp), production.settings
+    weights, opened = production.traffic.weights(), open_regressions(cmp, production.attributes)
+    if which == "rate":
+        rates = est.counted.rates["candidate"]
+        by = {x.key for x in rates}
+        open_rate = [OpenCounts(k, 0, n) for k, n in sorted(opened.items()) if k in by]
+        if est.corrected is None:
+            return rate_margin(rates, weights, threshold, s, open_rate)
+        cal = est.corrected.figures["candidate"].calibration
+        return corrected_rate_margin(rates, weights, cal, threshold, s, open_rate)
+    paired = est.counted.paired
+    by = {x.key for x in paired}
+    open_delta = [OpenPaired(k, baseline_only=n) for k, n in sorted(opened.items()) if k in by]
+    if est.corrected is None:
+        return delta_margin(paired, weights, threshold, s, open_delta)
+    figs = est.corrected.figures
+    base, cand = figs["baseline"].calibration, figs["candidate"].calibration
+    pool = figs["pooled"].calibration if "pooled" in figs else None
+    return corrected_delta_margin(paired, weights, base, cand, threshold, s, open_delta, pool)
+
+
 def _margin(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord:
-    est, attrs = production.estimates(cmp), production.attributes
+    attrs = production.attributes
     which = PRODUCTION_METRICS[rule.metric]
     bound = cast(Bound, rule.params.get("bound", "point"))  # checked: gate/checks.py
     basis = cast(Basis, rule.params.get("basis", "covered"))
     ((side, value),) = rule.threshold.items()
     threshold = Threshold(value, cast(Literal["min", "max"], side), bound, basis)
-    opened = open_regressions(cmp, attrs)
-    m: Margin
-    if which == "rate":
-        rates = est.counted.rates["candidate"]
-        by = {s.key for s in rates}
-        m = rate_margin(
-            rates,
-            production.traffic.weights(),
-            threshold,
-            production.settings,
-            [OpenCounts(k, 0, n) for k, n in sorted(opened.items()) if k in by],
-        )
-    else:
-        paired = est.counted.paired
-        by = {s.key for s in paired}
-        m = delta_margin(
-            paired,
-            production.traffic.weights(),
-            threshold,
-            production.settings,
-            [OpenPaired(k, baseline_only=n) for k, n in sorted(opened.items()) if k in by],
-        )
+    if production.calibrated and lacking(production, cmp, rule) is not None:
+        return _refused(production, cmp, rule)
+    m = _search(production, cmp, which, threshold)
+    if isinstance(m, Refusal):  # as the estimate's (`lacking`): not reached
+        return _refused(production, cmp, rule)
     reachable = sorted((f for f in m.flips if f.cases is not None), key=lambda f: (f.cases, f.key))
     closest = [
         CellFlips(cell=dict(zip(attrs, f.key, strict=True)), available=f.available, cases=f.cases)
@@ -355,16 +357,21 @@ def _margin(production: Production, cmp: Comparison, rule: Rule) -> MarginRecord
         locked=m.locked,
         text="",
     )
-    return record.model_copy(update={"text": margin_text(record, rule.threshold, which)})
+    text = margin_text(record, rule.threshold, which, production.calibrated)
+    return record.model_copy(update={"text": text})
 
 
 def _cell(cell: dict[str, str]) -> str:
     return ", ".join(f"{a}={v}" for a, v in cell.items())
 
 
-def margin_text(m: MarginRecord, threshold: dict[str, float], which: str) -> str:
-    """One line: "hold on X: 3 more passing cases in risk=high would clear it"."""
+def margin_text(
+    m: MarginRecord, threshold: dict[str, float], which: str, corrected: bool = False
+) -> str:
+    """One line: "hold on X: 3 more passing cases in risk=high would clear it". On a
+    corrected figure, the cases are the grader's outcomes (the figure corrected again)."""
     shown = f"{m.metric} {m.bound} {fmt_value(m.value, m.metric)}"
+    shown += " (corrected)" if corrected else ""
     head = f"{m.rule}: {shown}, must be {fmt_threshold(threshold, m.metric)}"
     if m.value is None:
         return f"{head}: no covered traffic, no margin"
