@@ -109,3 +109,23 @@ async def test_no_traffic_no_production_row_in_the_trend(demo_store, db_path):
         table = app.screen.query_one("#trend-segments")
         labels = [table.get_row_at(i)[0].plain for i in range(table.row_count)]
     assert not any(x.startswith("production") for x in labels)
+
+
+async def test_a_header_longer_than_its_rows_is_cut_with_an_ellipsis_and_refit_on_resize(
+    demo_store, db_path
+):
+    """At 80x24 the counts and the production lines wrap to more than the header's six
+    rows: the sixth ends with "…" where the screen cuts it (it used to stop mid-clause,
+    "uncovered at", as if whole); wider, the lines are fitted again, whole."""
+    traffic_store.keep_demo(demo_store)
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_compare(app, pilot)
+        await settle(app, pilot, rounds=6)
+        lines = str(screen.query_one("#counts", Static).content).split("\n")
+        assert len(lines) == 6 and lines[-1].endswith("…") and len(lines[-1]) <= 78
+        assert lines[-1].startswith("uncovered traffic 0.5% (task=policy, risk=high)")
+        await pilot.resize_terminal(200, 50)
+        await settle(app, pilot)
+        whole = str(screen.query_one("#counts", Static).content)
+        assert "…" not in whole and "uncovered at worst-best: 88.6%-89.1%" in whole

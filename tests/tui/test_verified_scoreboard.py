@@ -31,7 +31,7 @@ async def test_judged_results_add_labelled_rows_under_the_segments(demo_store, d
         ]
         raw, fixed, audited = rows[n:]
         assert raw[1:5] == ["564", "80.6%", "92.4%", "+11.9"]
-        assert fixed[1:5] == ["60", "77.4%", "65.9%", "-11.6 (-100 to +43)"]
+        assert fixed[1:5] == ["60", "77.4%", "65.9%", "-11.6\n-100 to +43"]
         assert audited[1:5] == ["360", "-", "-", "-"]
         assert "●" in fixed[-1] and "─" in fixed[-1]
         board.move_cursor(row=n + 1)

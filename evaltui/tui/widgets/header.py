@@ -59,8 +59,8 @@ class Counts(Static):
         self._fitted = {}
         self.redraw()
 
-    def on_resize(self) -> None:
-        if self.production.corrected:  # its wording is chosen for the width
+    def on_resize(self) -> None:  # fitted to the width: the corrected wording, the cut
+        if self.counts:
             self.redraw()
 
     def redraw(self) -> None:
@@ -89,7 +89,16 @@ class Counts(Static):
     def show(self, text: Text) -> None:
         """New counts; as many lines as before: no layout pass (a triage key updates the
         progress, and must cost no layout)."""
-        lines = len(text.wrap(self.app.console, max(1, self.content_size.width)))
+        width, rows = self._width(), self._rows()
+        wrapped = text.wrap(self.app.console, width)
+        lines = len(wrapped)
+        if lines > rows:  # more than the rows it has: cut where the screen would, and say
+            # so with "…" (never a clause that stops mid-way as if it were whole)
+            kept = list(wrapped)[:rows]
+            kept[-1].truncate(width - 1)
+            kept[-1].rstrip()
+            kept[-1].append("…")
+            text, lines = Text("\n").join(kept), rows
         self.update(text, layout=lines != self._lines)
         self._lines = lines
 

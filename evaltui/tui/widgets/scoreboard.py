@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -66,9 +67,9 @@ def _delta_style(delta: float | None) -> str:
 
 def _verified_cells(v: VerifiedRow, fallback: bool) -> list[Text]:
     delta = fmt_delta(v.delta)
-    if v.delta_interval is not None:
-        lo, hi = v.delta_interval
-        delta += f" ({lo * 100:+.0f} to {hi * 100:+.0f})"
+    if v.delta_interval is not None:  # its 95% interval on a line of its own, under it: the
+        lo, hi = v.delta_interval  # column stays as narrow as the segments' deltas allow
+        delta += f"\n{lo * 100:+.0f} to {hi * 100:+.0f}"
     flips = [v.regressed, v.improved]
     return [
         Text(one_line(v.label, 32), style="italic"),
@@ -148,10 +149,10 @@ class Scoreboard(DataTable[Text]):
             rows.append(cells)
         rows += [_verified_cells(v, fallback) for v in verified]
         for i, name in enumerate(cols):
-            width = max([len(name), *(r[i].cell_len for r in rows)])
+            width = max([len(name), *(cell_len(x) for r in rows for x in r[i].plain.split("\n"))])
             self.add_column(name, width=width)
         for i, r in enumerate(rows):
-            self.add_row(*r, key=str(i))
+            self.add_row(*r, key=str(i), height=1 + max(x.plain.count("\n") for x in r))
 
     @property
     def highlighted_segment(self) -> tuple[str, str] | bool | None:
