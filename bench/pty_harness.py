@@ -148,12 +148,16 @@ def startup(cmd: list[str], marker: bytes, repeat: int = 5) -> dict[str, float]:
             "settled_ms": round(statistics.median(settled) * 1000, 1)}  # fmt: skip
 
 
-def open_compare(cmd: list[str], first_case: bytes, reviewer: str) -> tuple[Pty, float]:
-    """Start the app, press Enter on the runs screen; seconds from Enter to the first
+def open_compare(
+    cmd: list[str], first_case: bytes, reviewer: str, runs_marker: bytes | None = None
+) -> tuple[Pty, float]:
+    """Start the app, press Enter on the runs screen (once `runs_marker` shows: by
+    default the demo's or the bench store's candidate); seconds from Enter to the first
     case on screen (its key in the case pane). Each `reviewer` starts where they left it
     (the view kept per comparison): a new name starts at the first case."""
     p = Pty(cmd, {"EVALTUI_REVIEWER": reviewer})
-    p.settle(b"73.1%" if b"support-assistant" in first_case else b"cand-")
+    default = b"73.1%" if b"support-assistant" in first_case else b"cand-"
+    p.settle(runs_marker or default)
     while p.read(0.3):
         pass
     p.seen = b""

@@ -143,23 +143,21 @@ def key_latency(db: str, keys: int, busy: bool) -> None:
 def pty_keys(db: Path, keys: int, busy: bool) -> dict[str, Any]:
     """The real app in a real pseudo-terminal (bench/pty_harness.py): `j` on the compare
     screen, each key timed from its byte to the last byte of the frames it caused. `busy`:
-    from the moment the case list shows, while the app's link process pulls and folds
+    once the first case shows (opened as bench/pty_harness.open_compare opens it), while
+    the app's link process pulls and folds
     every event, until the team line says the first sync is done ("connected"); else
     after that line. The same keys as the app step of `make bench` (section pty)."""
     sys.path.insert(0, str(Path(__file__).parent))
     import pty_harness
 
     evaltui = Path(sys.executable).parent / "evaltui"
-    p = pty_harness.Pty([str(evaltui), "--db", str(db)], {"EVALTUI_REVIEWER": "bench-keys"})
     connected = b"\xc2\xb7 connected \xc2\xb7"  # the team line: "team p · connected · ..."
+    cmd = [str(evaltui), "--db", str(db)]
+    p, shown = pty_harness.open_compare(cmd, b"k000000", "bench-keys", runs_marker=b"cand")
     try:
-        p.settle(b"cand", quiet=0.3)
-        p.seen = b""
-        os.write(p.fd, b"\r")
+        if math.isnan(shown):
+            raise SystemExit("team: the compare screen never showed its first case")
         start = time.perf_counter()
-        while b"k000000" not in pty_harness.text(p.seen).encode():
-            if p.read(0.5) is None or time.perf_counter() - start > 120:
-                raise SystemExit("team: the compare screen never showed its first case")
         if not busy:
             while connected not in pty_harness.text(p.seen).encode():
                 if p.read(0.5) is None or time.perf_counter() - start > 600:
