@@ -6,11 +6,9 @@ the list. The column rules themselves are unit-tested on `case_columns.fit`."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from rich.console import Console
 
 from evaltui import service
 from evaltui.compare import CaseRow, Comparison
@@ -20,18 +18,14 @@ from evaltui.tui.render import verdict_text
 from evaltui.tui.widgets.case_columns import KEY_FULL, Needs, core_width, fit, layout
 
 from .conftest import open_compare, settle, wait_until
+from .screen_text import screen_text as drawn_text
 
 SIZES = [(80, 24), (100, 30), (160, 45)]
 
 
 def screen_text(app) -> list[str]:
-    """The screen as a terminal shows it, one string per line (what `save_screenshot`
-    draws, as text)."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True,
-                      force_terminal=True, color_system="truecolor", legacy_windows=False)  # fmt: skip
-    console.print(app.screen._compositor.render_update(full=True))
-    return console.export_text(styles=False).splitlines()
+    """The screen as a terminal shows it, one string per line (tests/tui/screen_text.py)."""
+    return drawn_text(app).splitlines()
 
 
 def list_lines(lines: list[str]) -> tuple[str, list[str]]:
