@@ -176,10 +176,13 @@ def finding_events(store: Store, uid: str) -> list[tuple[str, str]]:
     ]
 
 
-def counts(store: Store) -> dict[str, int]:
-    """Ledger rows by status."""
+def counts(store: Store, kind: str | None = None) -> dict[str, int]:
+    """Ledger rows by status (of one kind of event, when given)."""
     out = dict.fromkeys(STATUSES, 0)
-    for status, n in store.conn.execute("SELECT status, count(*) FROM team_events GROUP BY 1"):
+    where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+    for status, n in store.conn.execute(
+        f"SELECT status, count(*) FROM team_events {where} GROUP BY 1", params
+    ):
         out[status] = n
     return out
 
