@@ -46,6 +46,7 @@ from evaltui.store.store import Store, now_iso
 from evaltui.team import ledger
 from evaltui.team.events import TeamEvent, comparison_subject
 from evaltui.team.ledger import Link
+from evaltui.team.schema import ROLE_KINDS
 
 KIND = "decision"
 _HEX64 = r"^[0-9a-f]{64}$"
@@ -150,13 +151,16 @@ def outgoing(
     return out
 
 
-def summary(store: Store, reviewer: str) -> dict[str, Any]:
+def summary(store: Store, reviewer: str, role: str) -> dict[str, Any]:
     """What `sync --json` and `team status --json` say of decisions: this reviewer's not
-    yet shared, the others' never shared (by decider), the decision events held here by
-    ledger status, and the decisions kept as another's."""
+    yet shared (`outbox`; `not_allowed` when the role may not write them), the others'
+    never shared (by decider), the decision events held here by ledger status, and the
+    decisions kept as another's."""
     found = pending(store, reviewer)
+    allowed = KIND in ROLE_KINDS.get(role, ())
     return {
-        "outbox": len(found.mine),
+        "outbox": len(found.mine) if allowed else 0,
+        "not_allowed": 0 if allowed else len(found.mine),
         "not_shared": dict(sorted(found.others.items())),
         "events": ledger.counts(store, KIND),
         "kept_as_team": team_decisions.count(store.conn),

@@ -150,7 +150,7 @@ def status(store: Store, conn: Any | None = None) -> dict[str, Any]:
         "refused": ledger.events_named(store, "refused"),
         "rejected": ledger.events_named(store, "rejected"),
         "name_hint": name_hint(store.actor, link.reviewer),
-        "decisions": decisions.summary(store, link.reviewer),
+        "decisions": decisions.summary(store, link.reviewer, link.role),
         "server": None,
     }
     if conn is not None:

@@ -146,8 +146,8 @@ class Syncer:
             self.reveal(sorted(pushed_subjects))
         self.pull()
         self.result.outbox, self.result.not_shared = ledger.outbox_size(self.store, reviewer)
-        self.result.decisions = decisions.summary(self.store, reviewer)
-        self.result.outbox += self.result.decisions["outbox"]
+        self.result.decisions = decisions.summary(self.store, reviewer, self.role)
+        self.result.outbox += sum(self.result.decisions[k] for k in ("outbox", "not_allowed"))
         self.result.outbox -= self.result.not_allowed + self.result.not_shareable
         return self.result
 

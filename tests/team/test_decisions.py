@@ -75,11 +75,15 @@ def test_a_release_owners_decision_is_kept_as_theirs_in_a_reviewers_store(team: 
     rel, bo = make_locals(team, tmp_path, [("rel", "release_owner"), ("bo", "reviewer")])
     own_hash = decide(rel, tmp_path)
     own_json = run(rel, "decisions", "--json").stdout
+    own_keys = ["id", "decided_at", "decided_by", "baseline", "candidate", "decision",
+                "policy_sha256", "content_hash"]  # fmt: skip
+    assert [list(r) for r in json.loads(own_json)] == [own_keys]
     own_text = run(rel, "decisions").stdout
     first = rel.sync()
     assert (first.pushed, first.not_allowed, first.not_shareable) == (1, 0, 0)
     assert first.decisions == {
         "outbox": 0,
+        "not_allowed": 0,
         "not_shared": {},
         "events": {"folded": 1, "waiting": 0, "kept": 0, "rejected": 0, "refused": 0},
         "kept_as_team": 0,
@@ -130,11 +134,23 @@ def test_a_release_owners_decision_is_kept_as_theirs_in_a_reviewers_store(team: 
     decide(bo, tmp_path)
     decide(rel, tmp_path, reviewer="tester")
     mine = bo.sync()
-    assert (mine.pushed, mine.not_allowed) == (0, 1)
+    assert (mine.pushed, mine.not_allowed, mine.outbox) == (0, 1, 0)
+    assert (mine.decisions["outbox"], mine.decisions["not_allowed"]) == (0, 1)
+    mixed = listed(bo)  # bo's own row first, as before; the team's after, marked
+    assert [list(mixed[0]), mixed[0]["id"], mixed[1]["id"], mixed[1]["team"]] == [
+        own_keys,
+        1,
+        None,
+        "p",
+    ]
     theirs = rel.sync()
     assert theirs.pushed == 0 and theirs.decisions["not_shared"] == {"tester": 1}
     status = json.loads(run(rel, "team", "status", "--offline", "--json").stdout)
     assert status["decisions"]["not_shared"] == {"tester": 1}
+    said = run(rel, "team", "status", "--offline").stdout
+    assert "kept local: 1 decision(s) decided as tester (not this login's reviewer)" in said
+    said = run(bo, "sync").stdout
+    assert "release decisions: 0 of this store's not yet shared, 1 kept from the team" in said
     assert team.count("kind = 'decision'") == 1
 
 
