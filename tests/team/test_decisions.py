@@ -250,3 +250,45 @@ def test_a_signed_decisions_signature_is_checked_against_the_stores_signers(team
     got = bo.sync()
     assert got.outcome.statuses == {"rejected": 1}
     assert "its record's signature does not verify" in got.to_json()["problems"][0]
+
+
+def test_a_decision_too_large_for_the_team_store_is_named_not_pushed(team: Team, tmp_path):
+    team.init()
+    (rel,) = make_locals(team, tmp_path, [("rel", "release_owner")])
+    pol = tmp_path / "policy.toml"
+    pol.write_text(POLICY.replace('why = "w"', 'why = "' + "w" * 70_000 + '"'))
+    r = run(rel, "gate", "1", "2", "--policy", str(pol), "--json")
+    assert r.exit_code == 0, r.output
+    big = json.loads(r.stdout)["content_hash"]
+    got = rel.sync()
+    assert (got.pushed, got.not_shareable, got.outbox) == (0, 1, 0)
+    (problem,) = got.to_json()["problems"]
+    assert problem == f"decision 1 ({big[:12]}): payload over 65536 bytes"
+    assert team.count("kind = 'decision'") == 0
+
+
+def test_a_team_decisions_text_is_listed_literally_and_inert(tmp_path):
+    """What another member's record says reaches the terminal as text: no markup, no
+    escape sequence (the table's cells and the JSON)."""
+    local = Local(None, "bo", tmp_path / "bo.db")  # type: ignore[arg-type]  # no team needed
+    import_runs(local.db, write_runs(tmp_path / "runs", 3))
+    hostile = "[bold red]rel\x1b[2J\u202e"
+    with local.store() as store, store.transaction():
+        team_decisions.insert(
+            store.conn,
+            team_decisions.NewTeamDecision(
+                event_hash="e" * 64, project="p", author=hostile, received_at="t",
+                baseline_run=1, candidate_run=2, decided_at="2026-12-01T10:00:00+00:00",
+                decided_by=hostile, decision="[link=x]ship", policy_sha256="a" * 64,
+                content_hash="c" * 64, record="{}", signature=None,
+                signature_state="unsigned", signer=None,
+            ),
+        )  # fmt: skip
+    out = CliRunner().invoke(cli, ["--db", str(local.db), "decisions"], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "\x1b" not in out.output and "\u202e" not in out.output
+    assert "team:p by [bold red]rel␛[2J" in out.output and "[link=x]ship" in out.output
+    raw = CliRunner().invoke(cli, ["--db", str(local.db), "decisions", "--json"]).output
+    assert "\x1b" not in raw and "\u202e" not in raw
+    (row,) = json.loads(raw)
+    assert (row["id"], row["team"], row["author"]) == (None, "p", hostile)
