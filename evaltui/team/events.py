@@ -126,6 +126,12 @@ def parse_gold_subject(subject: str) -> GoldSubject | None:
     return GoldSubject(run, suite, key, epoch, criterion)
 
 
+def shown(subject: str) -> str:
+    """A subject as a message names it: a gold answer's never says which result (the
+    CLI gives no gold away, docs/security.md), the others' first 80 characters."""
+    return "a gold answer" if subject.startswith("gold:") else subject[:80]
+
+
 def comparison_subject(baseline_sha256: str, candidate_sha256: str) -> str:
     """The subject of a release decision on a comparison."""
     return "comparison:" + canonical_json([baseline_sha256, candidate_sha256])
@@ -188,7 +194,7 @@ class TeamEvent:
         """The event in words, for a refusal: hash, server position, kind, author, subject."""
         seq = f"seq {self.server_seq}, " if self.server_seq is not None else ""
         return (
-            f"event {self.hash[:16]} ({seq}{self.kind} by {self.author!r} on {self.subject[:80]})"
+            f"event {self.hash[:16]} ({seq}{self.kind} by {self.author!r} on {shown(self.subject)})"
         )
 
 
@@ -269,14 +275,14 @@ class ChainCheck:
             project, author, subject = stream
             if (project, author, subject) != (event.project, event.author, event.subject):
                 return (
-                    f"its chain link {prev[:16]} is {author!r}'s event on {subject[:80]} in "
+                    f"its chain link {prev[:16]} is {author!r}'s event on {shown(subject)} in "
                     f"project {project!r}: an event follows only its own author's on its own "
                     "subject, so its author, subject or project was changed"
                 )
         other = self.follower((event.project, event.author, event.subject, prev or ""))
         if other is not None and other.hash != event.hash:
             return (
-                f"it forks {event.author!r}'s chain on {event.subject[:80]}: {other.named()} "
+                f"it forks {event.author!r}'s chain on {shown(event.subject)}: {other.named()} "
                 f"already follows {'its start' if prev is None else prev[:16]}. The server "
                 "refuses a fork, so one of the two was written past its checks (by a "
                 "database superuser), and the one taken first is in doubt too"

@@ -103,6 +103,8 @@ def outbox(store: Store, reviewer: str) -> list[tuple[GoldItem, str]]:
 
 def event_of(item: GoldItem, subj: str, project: str, prev: str | None) -> TeamEvent:
     """The event sharing a gold item (ValueError: it cannot go into a team store)."""
+    if parse_gold_subject(subj) is None:
+        raise ValueError("its run has no file digest (sha256) to name it by")
     payload = {"uid": item.uid, "answer": item.answer, "note": item.note}
     return TeamEvent.make(project, item.set_by, KIND, subj, payload, prev=prev, client_at=item.at)
 

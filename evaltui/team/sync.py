@@ -58,7 +58,7 @@ class SyncResult:
     refused: list[str] = field(default_factory=list)  # named, the first 20
     unshareable: list[str] = field(default_factory=list)  # local findings that cannot go
     not_shareable: int = 0  # how many (`unshareable` names the first 20)
-    not_allowed: int = 0  # local findings of a kind this member's role may not write
+    not_allowed: int = 0  # local findings, status changes, gold its role may not write
     not_shared: dict[str, int] = field(default_factory=dict)  # local findings by other names
     outbox: int = 0  # still to share after this sync
     cursor: int = 0

@@ -17,6 +17,7 @@ from evaltui.review.calibration.gold import GoldItem
 from evaltui.store import Store
 from evaltui.store.runs import grader
 from evaltui.store.runs.grader import VERDICT, ResultRef
+from evaltui.team import gold as team_gold
 from evaltui.team import member
 from evaltui.team.client import TeamClient
 from evaltui.team.events import (
@@ -78,7 +79,7 @@ def test_anything_else_is_not_a_gold_subject(subject):
 
 
 def _item(ref: ResultRef, uid: str, answer: str | None, at: str) -> GoldItem:
-    return GoldItem(uid, ref, VERDICT, answer, None, "adj", at)  # type: ignore[arg-type]
+    return GoldItem(uid, ref, VERDICT, answer, None, "adj", at)
 
 
 def test_the_item_in_force_is_the_latest_by_time_then_uid_in_whatever_order_it_arrived(
@@ -108,13 +109,13 @@ def test_the_item_in_force_is_the_latest_by_time_then_uid_in_whatever_order_it_a
 # -- through the team store ---------------------------------------------------------------
 
 
-def set_gold(local: Local, i: int, answer: str | None, by: str | None = None, **kw) -> GoldItem:
+def set_gold(
+    local: Local, i: int, answer: str | None, by: str | None = None, note: str | None = None
+) -> GoldItem:
     _, cand = local.ids()
+    ref = ResultRef(cand, local.case(i), 0)
     with local.store() as store:
-        return gold.set_answer(
-            store, ResultRef(cand, local.case(i), 0), kw.pop("criterion", VERDICT), answer,  # type: ignore[arg-type]
-            by=by or local.name, **kw,
-        )  # fmt: skip
+        return gold.set_answer(store, ref, VERDICT, answer, note=note, by=by or local.name)
 
 
 def in_force(local: Local) -> list[tuple[str, str, str | None, str, str, str]]:
@@ -145,6 +146,11 @@ def payload(uid: str = "u" * 32, answer: str | None = "pass", **more) -> dict:
 
 
 NOW = "2026-12-06T10:00:00.000000+00:00"
+
+
+def forged(author: str, subject: str, body: dict, at: str = NOW) -> TeamEvent:
+    """A gold event as another client (or a member's own tool) writes it."""
+    return TeamEvent.make("p", author, "gold", subject, body, client_at=at)
 
 
 def test_an_adjudicators_answer_reaches_adjudicators_only_and_counts_there(team: Team, tmp_path):
@@ -192,9 +198,13 @@ def test_an_adjudicators_answer_reaches_adjudicators_only_and_counts_there(team:
     _, cand = bo.ids()
     with bo.store() as store:
         judgments.record(
-            store, ResultRef(cand, bo.case(1), 0), VERDICT, "fail", reviewer="rae",
+            store,
+            ResultRef(cand, bo.case(1), 0),
+            VERDICT,
+            "fail",
+            reviewer="rae",
             purpose="gold",
-        )  # fmt: skip
+        )
         scored = gold.accuracy(store.conn)
     assert [(s.reviewer, s.overall.correct, s.overall.n) for s in scored] == [("rae", 1, 1)]
     cy.label(1, verdict="grader_wrong")  # says the candidate's fail is wrong: not right
@@ -247,27 +257,25 @@ def test_what_a_store_cannot_take_is_rejected_and_named(team: Team, tmp_path):
     ana = team.member("ana", "adjudicator")
     tester = team.member("tester", "adjudicator")
     bad = {
-        "old subject": TeamEvent.make("p", "ana", "gold", "gold:" + canonical_json(["s", "k0001"]),
-                                      payload(), client_at=NOW),
-        "extra field": TeamEvent.make("p", "ana", "gold", subject_of(bo, 2),
-                                      payload(**{"class": "x"}), client_at=NOW),
-        "bad answer": TeamEvent.make("p", "ana", "gold", subject_of(bo, 3),
-                                     payload(answer="maybe"), client_at=NOW),
-        "not UTC": TeamEvent.make("p", "ana", "gold", subject_of(bo, 4), payload(),
-                                  client_at="2026-12-06T10:00:00+05:00"),
-        "uid reused": TeamEvent.make("p", "ana", "gold", subject_of(bo, 5),
-                                     payload(uid=mine.uid, answer="fail"), client_at=NOW),
-    }  # fmt: skip
+        "old subject": forged("ana", "gold:" + canonical_json(["s", "k0001"]), payload()),
+        "extra field": forged("ana", subject_of(bo, 2), payload(**{"class": "x"})),
+        "bad answer": forged("ana", subject_of(bo, 3), payload(answer="maybe")),
+        "not UTC": forged("ana", subject_of(bo, 4), payload(), "2026-12-06T10:00:00+05:00"),
+        "uid reused": forged("ana", subject_of(bo, 5), payload(uid=mine.uid, answer="fail")),
+    }
     ana.push(list(bad.values()))
-    named = TeamEvent.make("p", "tester", "gold", subject_of(bo, 6), payload("t" * 32),
-                           client_at=NOW)  # fmt: skip
+    named = forged("tester", subject_of(bo, 6), payload("t" * 32))
     tester.push([named])
 
     got = bo.sync()
     assert got.outcome.statuses == {"rejected": 6}
     assert (got.pushed, got.outbox) == (1, 0)  # bo's own; what tester set here stays here
-    why = {e.hash: line for e in [*bad.values(), named] for line in got.outcome.rejected
-           if line.startswith(f"event {e.hash[:16]}")}  # fmt: skip
+    why = {
+        e.hash: line
+        for e in [*bad.values(), named]
+        for line in got.outcome.rejected
+        if line.startswith(f"event {e.hash[:16]}")
+    }
     expect = {
         "old subject": "its subject is not a gold answer's (gold:[run identity, suite, case key",
         "extra field": "its payload is not a gold answer: class: Extra inputs are not permitted",
@@ -304,24 +312,22 @@ def test_an_answer_waits_for_the_run_and_its_criterion_then_folds(team: Team, tm
     dee.join()  # a store that has not imported the runs yet
     item = set_gold(ana, 2, "pass")
     ana.sync()
-    odd = TeamEvent.make("p", "ana", "gold", subject_of(ana, 3, criterion="rubric"),
-                         payload("r" * 32), client_at=NOW)  # fmt: skip
-    ahead = TeamEvent.make("p", "ana", "gold", subject_of(ana, 4), payload("f" * 32),
-                           client_at="2099-01-01T00:00:00.000000+00:00")  # fmt: skip
+    odd = forged("ana", subject_of(ana, 3, criterion="rubric"), payload("r" * 32))
+    later = "2099-01-01T00:00:00.000000+00:00"
+    ahead = forged("ana", subject_of(ana, 4), payload("f" * 32), later)
     TeamClient(team.connect("ana"), "p").push([odd, ahead])
 
     first = dee.sync()
     assert first.outcome.statuses == {"waiting": 3}
-    assert (
-        sum("is not in this store: import the same file" in w for w in first.outcome.waiting) == 2
-    )
     with dee.store() as store:
         status = member.status(store)
     reasons = {w["reason"]: w["events"] for w in status["waiting_for"]}
     sha = subject_of(ana, 2).split('"')[1][:12]
     assert reasons[f"its run (sha256 {sha}) is not in this store: import the same file"] == 2
-    assert any(r.startswith("it is dated 2099-01-01T00:00:00.000000+00:00, ahead of this clock")
-               for r in reasons)  # fmt: skip
+    assert any(
+        r.startswith("it is dated 2099-01-01T00:00:00.000000+00:00, ahead of this clock")
+        for r in reasons
+    )
     assert in_force(dee) == []
 
     import_runs(dee.db, runs)
@@ -332,6 +338,21 @@ def test_an_answer_waits_for_the_run_and_its_criterion_then_folds(team: Team, tm
         waiting = {w["reason"] for w in member.status(store)["waiting_for"]}
     assert any("its run scores no such criterion in this store" in w for w in waiting)
     assert dee.sync().outcome.statuses == {"waiting": 2}  # still waiting, tried each sync
+
+
+def test_an_answer_pushed_but_not_recorded_comes_back_and_is_adopted_once(team: Team, tmp_path):
+    team.init()
+    (ana,) = make_locals(team, tmp_path, [("ana", "adjudicator")], n=3)
+    item = set_gold(ana, 1, "fail")
+    with ana.store() as store:
+        ((held, subject),) = team_gold.outbox(store, "ana")
+    assert held == item
+    # the push reached the server, and the process died before the ledger recorded it
+    TeamClient(team.connect("ana"), "p").push([team_gold.event_of(item, subject, "p", None)])
+    got = ana.sync()
+    assert (got.pulled, got.outcome.statuses, got.pushed, got.outbox) == (1, {"folded": 1}, 0, 0)
+    assert rows(ana) == [item.uid] and team.count("kind = 'gold'") == 1
+    assert in_force(ana) == [("k0001", VERDICT, "fail", "ana", item.uid, "local")]
 
 
 def test_a_non_adjudicators_gold_stays_in_its_store(team: Team, tmp_path):
@@ -348,7 +369,6 @@ def test_a_non_adjudicators_gold_stays_in_its_store(team: Team, tmp_path):
 def test_gold_from_the_command_line_travels_and_the_cli_gives_no_answer_away(team: Team, tmp_path):
     team.init()
     ana, bo = make_locals(team, tmp_path, [("ana", "adjudicator"), ("bo", "adjudicator")], n=3)
-    env = {"EVALTUI_REVIEWER": "ana"}
     runner = CliRunner()
 
     def run(local: Local, *args: str):
@@ -358,20 +378,22 @@ def test_gold_from_the_command_line_travels_and_the_cli_gives_no_answer_away(tea
         assert out.exit_code == 0, out.output
         return out.output
 
-    added = runner.invoke(cli, ["--db", str(ana.db), "gold", "add", "2", "k0001", "--answer",
-                                "fail", "--note", "secret note"], env=env)  # fmt: skip
-    assert added.exit_code == 0, added.output
+    run(ana, "gold", "add", "2", "k0001", "--answer", "fail", "--note", "secret note")
     pushed = json.loads(run(ana, "sync", "--json"))
     assert (pushed["pushed"], pushed["outbox"], pushed["not_allowed"]) == (1, 0, 0)
+    # and one another client wrote wrong, on the same result (another criterion)
+    odd = forged("ana", subject_of(ana, 1, criterion="tone"), payload(**{"class": "x"}))
+    TeamClient(team.connect("ana"), "p").push([odd])
     pulled = json.loads(run(bo, "sync", "--json"))
-    assert (pulled["pulled"], pulled["folded"], pulled["rejected"], pulled["waiting"]) == (
-        1,
-        1,
-        0,
-        0,
-    )
+    counts = {k: pulled[k] for k in ("pulled", "folded", "rejected", "waiting")}
+    assert counts == {"pulled": 2, "folded": 1, "rejected": 1, "waiting": 0}
+    assert pulled["problems"] == [
+        f"event {odd.hash[:16]} (seq 2, gold by 'ana' on a gold answer): its payload is not a "
+        "gold answer: class: Extra inputs are not permitted"
+    ]
     status = json.loads(run(bo, "team", "status", "--json", "--offline"))
-    assert status["events"] == {"folded": 1, "waiting": 0, "kept": 0, "rejected": 0, "refused": 0}
+    assert status["events"] == {"folded": 1, "waiting": 0, "kept": 0, "rejected": 1, "refused": 0}
+    assert status["rejected"] == pulled["problems"]
     listed = run(bo, "gold", "list")
     assert "k0001" in listed and "fail" in listed and "ana" in listed
     for args in (("log",), ("log", "--json"), ("sync",), ("team", "status")):
