@@ -6,10 +6,10 @@ latest row of a (result, criterion) is in force, and one with no answer withdraw
 latest is by the time each was set, then by uid, never by insertion order: a store that
 folds adjudicators' answers from the team store (evaltui/team/gold.py) in another order
 holds the same item in force. Each row says where it came from (`source`: `local`, or
-`team:PROJECT` for an answer folded from the team store). The
-event log records that a gold item was set (by whom, its opaque uid), never which result or
-what answer: `evaltui log` does not give gold away. What "hidden" means in a local SQLite
-file: docs/security.md.
+`team:PROJECT` for an answer folded from the team store). The event log records that a
+gold item was set (by whom, its opaque uid), never which result or what answer: `evaltui
+log` does not give gold away. What "hidden" means in a local SQLite file:
+docs/security.md.
 """
 
 from __future__ import annotations
