@@ -28,6 +28,7 @@ KNOWN = [
     "m015_team_events",
     "m016_traffic_weights",
     "m017_taxonomy_versions_and_rulings",
+    "m018_gold_sources",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store

@@ -5,8 +5,8 @@ The ledger is the table `team_events` (made by the store's migration m014; this 
 alone names it in SQL): every team event this store pushed or pulled, by hash, with what
 became of it: `folded` into a finding, `waiting` (for a run or a case this store does not
 hold yet, a class its taxonomy lacks, or a time still ahead of this clock: tried again
-at every sync), `kept` (held, not folded: gold answers and release decisions, or a
-second copy of a finding), `rejected` (sound chain, content this store will not take) or
+at every sync), `kept` (held, not folded: release decisions, or a second copy of a
+finding or a gold answer), `rejected` (sound chain, content this store will not take) or
 `refused` (the chain check refused it: events.ChainCheck).
 
 The **outbox** is every finding made in this store (`source = 'local'`) that no ledger

@@ -1,11 +1,17 @@
 """Schema migrations, applied on open, in order: `history` (m001 to m013), `judges`
-(m014), `team` (m015), `traffic` (m016), `codebook` (m017; each module imports the ones
-it follows, so the order holds whatever the import sort does). Never edit a landed
+(m014), `team` (m015), `traffic` (m016), `codebook` (m017), `gold` (m018; each module imports
+the ones it follows, so the order holds whatever the import sort does). Never edit a landed
 migration: add one, in a module of its own area, imported below in its place."""
 
 from __future__ import annotations
 
-from evaltui.store.migrations import codebook, judges, team, traffic  # noqa: F401  (each registers its own)
+from evaltui.store.migrations import (  # noqa: F401  (each registers its own)
+    codebook,
+    gold,
+    judges,
+    team,
+    traffic,
+)
 from evaltui.store.migrations.history import Database, migrations
 from evaltui.store.schema import KNOWN as _KNOWN
 
