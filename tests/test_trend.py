@@ -89,6 +89,12 @@ def test_trend_counts_active_cases_only_and_uses_the_reducer(store, suite_runs):
     assert found.standing == 0
 
 
+def test_cases_without_the_attribute_are_the_none_segment_as_compare_names_it(store, suite_runs):
+    found = trend(store.path, suite_runs[-1], dimensions=["nosuch"])
+    every = [0.75, 0.25, 0.5]
+    assert found.segments == [("all", "", every), ("nosuch", "(none)", every)]
+
+
 def test_trend_of_an_unknown_run_or_a_missing_store_is_an_error(store, suite_runs, tmp_path):
     with pytest.raises(InputError, match="no run with id 999"):
         trend(store.path, 999)

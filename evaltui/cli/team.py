@@ -282,8 +282,8 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     echo(f"cases changed: {out['cases_changed']}; outbox: {out['outbox']} left")
     if out["not_allowed"]:
         echo(
-            f"kept local: {out['not_allowed']} finding(s) of a kind a {out['role']} may not "
-            "write in the team (adjudications: adjudicators only)"
+            f"kept local: {out['not_allowed']} item(s) of a kind a {out['role']} may not "
+            "write in the team (adjudications and gold answers: adjudicators only)"
         )
     if out["not_shareable"]:
         echo(

@@ -28,7 +28,8 @@ KNOWN = [
     "m015_team_events",
     "m016_traffic_weights",
     "m017_taxonomy_versions_and_rulings",
-    "m018_team_decisions",
+    "m018_gold_sources",
+    "m019_team_decisions",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
@@ -80,7 +81,7 @@ TRIGGERS_BY_MIGRATION = {
         "codebook_rulings_no_update",
         "codebook_rulings_no_delete",
     ),
-    "m018_team_decisions": ("team_decisions_no_update", "team_decisions_no_delete"),
+    "m019_team_decisions": ("team_decisions_no_update", "team_decisions_no_delete"),
 }
 
 

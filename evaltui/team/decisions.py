@@ -9,7 +9,7 @@ database's insert policy).
 joined reviewer, that no ledger row names (`decision:CONTENT_HASH`). A decision kept
 under another name is not this login's word: never pushed, counted by name. The subject
 is the comparison, each run as the team names it (`comparison:[baseline, candidate]`,
-fold.run_identity); the payload is the record as the store keeps it (its canonical JSON
+events.run_identity); the payload is the record as the store keeps it (its canonical JSON
 as a string: jsonb would rewrite a number such as 4e-05, and the hash and signature are
 over these bytes), its content hash, and the same key's signature of it when `gate
 --out --sign` made one. A record whose event would pass the team's payload limit is
@@ -44,7 +44,12 @@ from evaltui.review import triage
 from evaltui.store import decisions, runs, team_decisions
 from evaltui.store.store import Store, now_iso
 from evaltui.team import ledger
-from evaltui.team.events import TeamEvent, comparison_subject
+from evaltui.team.events import (
+    TeamEvent,
+    comparison_subject,
+    parse_run_identity,
+    run_identity,
+)
 from evaltui.team.ledger import Link
 from evaltui.team.schema import ROLE_KINDS
 
@@ -55,10 +60,6 @@ _HEX64 = r"^[0-9a-f]{64}$"
 def ref(content_hash: str) -> str:
     """How the ledger names a shared decision (its `finding_uid` column)."""
     return f"decision:{content_hash}"
-
-
-def _identity(sha256: str, part: str) -> str:
-    return f"{sha256}#{part}" if part else sha256  # fold.run_identity (fold imports this)
 
 
 def parse_subject(text: str) -> tuple[str, str] | None:
@@ -106,7 +107,9 @@ def pending(store: Store, reviewer: str) -> Pending:
             if not base or not cand or not base[0] or not cand[0]:
                 out.mine.append((rec, None, "one of its runs has no file digest (sha256)"))
                 continue
-            out.mine.append((rec, comparison_subject(_identity(*base), _identity(*cand)), None))
+            out.mine.append(
+                (rec, comparison_subject(run_identity(*base), run_identity(*cand)), None)
+            )
     return out
 
 
@@ -263,7 +266,10 @@ def fold(
         ("baseline", subject[0], prov.baseline.sha256),
         ("candidate", subject[1], prov.candidate.sha256),
     ):
-        digest, _, part = identity.partition("#")
+        parsed = parse_run_identity(identity)
+        if parsed is None:
+            return "rejected", f"its {role} run {identity[:40]!r} is not a file digest", None
+        digest, part = parsed
         if digest != sha:
             return (
                 "rejected",

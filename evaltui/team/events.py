@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,6 +31,7 @@ from evaltui.team.schema import (
 )
 
 _MAX_DEPTH = 32
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def canonical_json(payload: Any) -> str:
@@ -74,9 +76,60 @@ def case_subject(baseline_sha256: str, candidate_sha256: str, suite: str, case_k
     return "case:" + canonical_json([baseline_sha256, candidate_sha256, suite, case_key])
 
 
-def gold_subject(suite: str, case_key: str) -> str:
-    """The subject of a case's hidden gold answer (read by adjudicators only)."""
-    return "gold:" + canonical_json([suite, case_key])
+def run_identity(sha256: str, part: str) -> str:
+    """A run as the team names it: its file's sha256, `#part` for one of a file's runs."""
+    return f"{sha256}#{part}" if part else sha256
+
+
+def parse_run_identity(identity: str) -> tuple[str, str] | None:
+    sha, _, part = identity.partition("#")
+    return (sha, part) if _HEX64.match(sha) else None
+
+
+@dataclass(frozen=True)
+class GoldSubject:
+    """What a gold answer is on: one result (the run by its identity, the case, the
+    epoch) and one criterion (its stored name: "" is the result's own verdict)."""
+
+    run: str
+    suite: str
+    case_key: str
+    epoch: int
+    criterion: str
+
+
+def gold_subject(run: str, suite: str, case_key: str, epoch: int, criterion: str) -> str:
+    """The subject of a result's hidden gold answer on a criterion (read by adjudicators
+    only): `gold:[run identity, suite, case key, epoch, criterion]`."""
+    return "gold:" + canonical_json([run, suite, case_key, epoch, criterion])
+
+
+def parse_gold_subject(subject: str) -> GoldSubject | None:
+    """The parts of a gold subject in its canonical form (None: not one)."""
+    if not subject.startswith("gold:"):
+        return None
+    try:
+        parts = json.loads(subject[5:])
+    except ValueError:
+        return None
+    if not isinstance(parts, list) or len(parts) != 5:
+        return None
+    run, suite, key, epoch, criterion = parts
+    if (
+        not all(isinstance(p, str) for p in (run, suite, key, criterion))
+        or type(epoch) is not int
+        or not 0 <= epoch <= 2**53
+        or parse_run_identity(run) is None
+        or gold_subject(run, suite, key, epoch, criterion) != subject
+    ):
+        return None
+    return GoldSubject(run, suite, key, epoch, criterion)
+
+
+def shown(subject: str) -> str:
+    """A subject as a message names it: a gold answer's never says which result (the
+    CLI gives no gold away, docs/security.md), the others' first 80 characters."""
+    return "a gold answer" if subject.startswith("gold:") else subject[:80]
 
 
 def comparison_subject(baseline_sha256: str, candidate_sha256: str) -> str:
@@ -141,7 +194,7 @@ class TeamEvent:
         """The event in words, for a refusal: hash, server position, kind, author, subject."""
         seq = f"seq {self.server_seq}, " if self.server_seq is not None else ""
         return (
-            f"event {self.hash[:16]} ({seq}{self.kind} by {self.author!r} on {self.subject[:80]})"
+            f"event {self.hash[:16]} ({seq}{self.kind} by {self.author!r} on {shown(self.subject)})"
         )
 
 
@@ -222,14 +275,14 @@ class ChainCheck:
             project, author, subject = stream
             if (project, author, subject) != (event.project, event.author, event.subject):
                 return (
-                    f"its chain link {prev[:16]} is {author!r}'s event on {subject[:80]} in "
+                    f"its chain link {prev[:16]} is {author!r}'s event on {shown(subject)} in "
                     f"project {project!r}: an event follows only its own author's on its own "
                     "subject, so its author, subject or project was changed"
                 )
         other = self.follower((event.project, event.author, event.subject, prev or ""))
         if other is not None and other.hash != event.hash:
             return (
-                f"it forks {event.author!r}'s chain on {event.subject[:80]}: {other.named()} "
+                f"it forks {event.author!r}'s chain on {shown(event.subject)}: {other.named()} "
                 f"already follows {'its start' if prev is None else prev[:16]}. The server "
                 "refuses a fork, so one of the two was written past its checks (by a "
                 "database superuser), and the one taken first is in doubt too"

@@ -22,7 +22,6 @@ as a verified findings file's is its signer).
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,23 +36,12 @@ from evaltui.review import taxonomy, triage
 from evaltui.review.triage_state import Draft, Opinion, step_from_json
 from evaltui.store import runs
 from evaltui.store.store import Store
-from evaltui.team import decisions, ledger, statuses
-from evaltui.team.events import TeamEvent, case_subject
+from evaltui.team import decisions, gold, ledger, statuses
+from evaltui.team.events import TeamEvent, case_subject, parse_run_identity, run_identity
 from evaltui.team.ledger import Link, Outgoing
 
 MAX_CLOCK_SKEW_S = 600  # as a findings file's (EVALTUI_MAX_CLOCK_SKEW)
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 FOLDED_KINDS = ("label", "undo", "adjudication")
-
-
-def run_identity(sha256: str, part: str) -> str:
-    """A run as the team names it: its file's sha256, `#part` for one of a file's runs."""
-    return f"{sha256}#{part}" if part else sha256
-
-
-def parse_run_identity(identity: str) -> tuple[str, str] | None:
-    sha, _, part = identity.partition("#")
-    return (sha, part) if _HEX64.match(sha) else None
 
 
 class _Step(BaseModel):
@@ -169,6 +157,8 @@ class Folder:
         try:
             if event.kind == statuses.KIND:
                 status, reason, uid = statuses.fold(self.store, event, self.link.project)
+            elif event.kind == gold.KIND:
+                status, reason, uid = gold.fold(self, event)
             elif event.kind == decisions.KIND:
                 status, reason, uid = decisions.fold(self.store, event, self.link, self.others)
             elif event.kind not in FOLDED_KINDS:

@@ -6,8 +6,8 @@ alone names it in SQL): every team event this store pushed or pulled, by hash, w
 became of it: `folded` into a finding (a case's status, a release decision kept as
 another's: team/statuses.py, team/decisions.py), `waiting` (for a run or a case this store does not
 hold yet, a class its taxonomy lacks, or a time still ahead of this clock: tried again
-at every sync), `kept` (held, not folded: gold answers, or a second copy of a finding
-or of a release decision), `rejected` (sound chain, content this store will not take) or
+at every sync), `kept` (held, not folded: a second copy of a finding, a gold answer
+or a release decision), `rejected` (sound chain, content this store will not take) or
 `refused` (the chain check refused it: events.ChainCheck).
 
 The **outbox** is every finding made in this store (`source = 'local'`) that no ledger

@@ -28,7 +28,7 @@ from typing import Any
 
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, db, decisions, hashes, ledger, signatures, statuses
+from evaltui.team import TeamError, db, decisions, gold, hashes, ledger, signatures, statuses
 from evaltui.team.client import Conflict, Pulled, TeamClient
 from evaltui.team.events import TeamEvent
 from evaltui.team.fold import (
@@ -58,7 +58,7 @@ class SyncResult:
     refused: list[str] = field(default_factory=list)  # named, the first 20
     unshareable: list[str] = field(default_factory=list)  # local findings that cannot go
     not_shareable: int = 0  # how many (`unshareable` names the first 20)
-    not_allowed: int = 0  # local findings of a kind this member's role may not write
+    not_allowed: int = 0  # local findings, status changes, gold its role may not write
     not_shared: dict[str, int] = field(default_factory=dict)  # local findings by other names
     outbox: int = 0  # still to share after this sync
     cursor: int = 0
@@ -146,6 +146,9 @@ class Syncer:
             self.reveal(sorted(pushed_subjects))
         self.pull()
         self.result.outbox, self.result.not_shared = ledger.outbox_size(self.store, reviewer)
+        # what is left of the other kinds' outboxes is what this sync could not push
+        self.result.outbox += len(statuses.outbox(self.store, reviewer))
+        self.result.outbox += len(gold.outbox(self.store, reviewer))
         self.result.decisions = decisions.summary(self.store, reviewer, self.role)
         self.result.outbox += sum(self.result.decisions[k] for k in ("outbox", "not_allowed"))
         self.result.outbox -= self.result.not_allowed + self.result.not_shareable
@@ -259,6 +262,26 @@ class Syncer:
             event = statuses.event_of(ev, subject, self.link.project, heads[subject])
             heads[subject] = event.hash
             batch.append((event, statuses.ref(ev.hash or "")))
+            if len(batch) >= PUSH:
+                self._send(batch)
+                batch = []
+        for answer, subject in gold.outbox(self.store, self.link.reviewer):
+            if gold.KIND not in allowed:
+                self.result.not_allowed += 1
+                continue
+            if subject not in heads:
+                heads[subject] = ledger.head(
+                    self.store, self.link.project, self.link.reviewer, subject
+                )
+            try:
+                event = gold.event_of(answer, subject, self.link.project, heads[subject])
+            except ValueError as exc:
+                self.result.not_shareable += 1
+                if len(self.result.unshareable) < 20:
+                    self.result.unshareable.append(f"gold item {answer.uid[:16]}: {exc}")
+                continue
+            heads[subject] = event.hash
+            batch.append((event, gold.ref(answer.uid)))
             if len(batch) >= PUSH:
                 self._send(batch)
                 batch = []

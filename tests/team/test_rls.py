@@ -16,6 +16,7 @@ from .conftest import ADMIN, Team
 
 CASE = case_subject("a" * 64, "b" * 64, "suite", "k1")
 CASE2 = case_subject("a" * 64, "b" * 64, "suite", "k2")
+GOLD = gold_subject("b" * 64, "suite", "k1", 0, "")  # the candidate's result on k1, its verdict
 COLS = "hash, project, author, kind, subject, payload, prev, signature, client_at"
 
 
@@ -107,7 +108,7 @@ def test_a_viewer_inserts_nothing(team: Team):
     team.init()
     viewer = team.member("vi", "viewer")
     for kind, subject in (("label", CASE), ("undo", CASE), ("adjudication", CASE),
-                          ("gold", gold_subject("suite", "k1")),
+                          ("gold", GOLD),
                           ("decision", comparison_subject("a" * 64, "b" * 64))):  # fmt: skip
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             insert(viewer.conn, TeamEvent.make("p", "vi", kind, subject, {}))
@@ -125,7 +126,7 @@ def test_a_viewer_inserts_nothing(team: Team):
     "kind, subject, allowed",
     [
         ("adjudication", CASE, {"adjudicator"}),
-        ("gold", gold_subject("suite", "k1"), {"adjudicator"}),
+        ("gold", GOLD, {"adjudicator"}),
         ("decision", comparison_subject("a" * 64, "b" * 64), {"release_owner"}),
         ("label", CASE, {"reviewer", "adjudicator", "release_owner"}),
     ],
@@ -194,16 +195,21 @@ def test_blind_mode_hides_others_verdicts_until_you_label_the_case(team: Team):
     assert len(visible(viewer.conn)) == 3
 
 
-def test_gold_answers_are_read_only_by_adjudicators(team: Team):
-    team.init()
+@pytest.mark.parametrize("blind", [False, True])
+def test_gold_answers_are_read_only_by_adjudicators(team: Team, blind: bool):
+    """Keyed on the kind, whatever the subject names (a result and a criterion) and
+    whether blind review is on; a reviewer who labels the case still reads no gold."""
+    team.init(blind=blind)
     adj, adj2 = team.member("adj", "adjudicator"), team.member("adj2", "adjudicator")
     others = [team.member("ana"), team.member("ro", "release_owner"), team.member("vi", "viewer")]
-    gold = TeamEvent.make("p", "adj", "gold", gold_subject("suite", "k1"), {"class": "x"})
-    adj.push([gold])
-    assert visible(adj2.conn) == [("adj", "gold")]
+    payload = {"uid": "u" * 32, "answer": "fail", "note": None}
+    adj.push([TeamEvent.make("p", "adj", "gold", GOLD, payload)])
+    others[0].push([label("ana")])
+    assert visible(adj2.conn, "kind = 'gold'") == [("adj", "gold")]
     for member in others:
-        assert visible(member.conn) == []
-        assert member.pull(0).events == []
+        assert visible(member.conn, "kind = 'gold'") == []
+        assert "gold" not in {e.kind for e in member.pull(0).events}
+        assert member.pull_subject(GOLD).events == []
 
 
 def test_two_projects_in_one_database_do_not_see_each_other(team: Team):

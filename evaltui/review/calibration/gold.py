@@ -3,9 +3,13 @@ into reviewers' judging queues to measure the reviewers.
 
 The owner of the `gold` table: no other module names it in SQL. Rows are append-only; the
 latest row of a (result, criterion) is in force, and one with no answer withdraws it. The
-event log records that a gold item was set (by whom, its opaque uid), never which result or
-what answer: `evaltui log` does not give gold away. What "hidden" means in a local SQLite
-file: docs/security.md.
+latest is by the time each was set, then by uid, never by insertion order: a store that
+folds adjudicators' answers from the team store (evaltui/team/gold.py) in another order
+holds the same item in force. Each row says where it came from (`source`: `local`, or
+`team:PROJECT` for an answer folded from the team store). The event log records that a
+gold item was set (by whom, its opaque uid), never which result or what answer: `evaltui
+log` does not give gold away. What "hidden" means in a local SQLite file:
+docs/security.md.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from evaltui.store.runs.grader import ResultRef
 from evaltui.store.store import Store
 
 Answer = Literal["pass", "fail"]
-_COLS = "uid, run_id, case_id, epoch, criterion, answer, note, set_by, at"
+_COLS = "uid, run_id, case_id, epoch, criterion, answer, note, set_by, at, source"
+LOCAL = "local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class GoldItem:
     note: str | None
     set_by: str
     at: str
+    source: str = LOCAL
 
     @classmethod
     def from_row(cls, r: Sequence[Any]) -> GoldItem:
@@ -54,7 +60,14 @@ class GoldItem:
             note=r[6],
             set_by=r[7],
             at=r[8],
+            source=r[9],
         )
+
+    @property
+    def order(self) -> tuple[str, str]:
+        """Which of two items on one (result, criterion) is the later: the time it was set,
+        then the uid (the same in every store, whatever order it arrived in)."""
+        return (self.at, self.uid)
 
 
 def check_adjudicator(store: Store, who: str) -> str:
@@ -73,7 +86,7 @@ def check_adjudicator(store: Store, who: str) -> str:
 def _insert(store: Store, item: GoldItem) -> None:
     r = item.ref
     store.conn.execute(
-        f"INSERT INTO gold ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO gold ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             item.uid,
             r.run_id,
@@ -84,6 +97,7 @@ def _insert(store: Store, item: GoldItem) -> None:
             item.note,
             item.set_by,
             item.at,
+            item.source,
         ),
     )
     store.log_event(
@@ -91,6 +105,7 @@ def _insert(store: Store, item: GoldItem) -> None:
         "gold",
         item.uid,
         after={"criterion": judgments.criterion_word(item.criterion)},
+        context=None if item.source == LOCAL else {"source": item.source},
         actor=item.set_by,
     )
 
@@ -128,13 +143,45 @@ def add_imported(store: Store, items: Sequence[GoldItem]) -> tuple[int, int]:
     return added, len(items) - added
 
 
+def add_shared(store: Store, item: GoldItem) -> None:
+    """An adjudicator's gold answer folded from the team store (evaltui/team/gold.py),
+    inside the caller's transaction: checked there, and written as it was set."""
+    _insert(store, item)
+
+
+def by_uid(conn: sqlite3.Connection, uid: str) -> GoldItem | None:
+    row = conn.execute(f"SELECT {_COLS} FROM gold WHERE uid = ?", (uid,)).fetchone()
+    return None if row is None else GoldItem.from_row(row)
+
+
+def local_items(conn: sqlite3.Connection, set_by: str) -> list[GoldItem]:
+    """The gold items (answers and withdrawals) set in this store under a name, in the
+    order they were written (what the team store's outbox is made of)."""
+    return [
+        GoldItem.from_row(r)
+        for r in conn.execute(
+            f"SELECT {_COLS} FROM gold WHERE source = ? AND set_by = ? ORDER BY id",
+            (LOCAL, set_by),
+        )
+    ]
+
+
+def local_setters(conn: sqlite3.Connection) -> set[str]:
+    """Every name this store's own gold items were set under."""
+    query = "SELECT DISTINCT set_by FROM gold WHERE source = ?"
+    return {str(r[0]) for r in conn.execute(query, (LOCAL,))}
+
+
 def in_force(conn: sqlite3.Connection, criterion: str | None = None) -> list[GoldItem]:
-    """Every gold item in force (on `criterion`, when given), by result."""
+    """Every gold item in force (on `criterion`, when given), by result: on each (result,
+    criterion), the latest item (GoldItem.order), unless it withdraws the answer."""
     where, params = ("WHERE criterion = ?", [criterion]) if criterion is not None else ("", [])
     latest: dict[tuple[ResultRef, str], GoldItem] = {}
-    for row in conn.execute(f"SELECT {_COLS} FROM gold {where} ORDER BY id", params):
+    for row in conn.execute(f"SELECT {_COLS} FROM gold {where}", params):
         item = GoldItem.from_row(row)
-        latest[(item.ref, item.criterion)] = item
+        key = (item.ref, item.criterion)
+        if key not in latest or item.order > latest[key].order:
+            latest[key] = item
     return sorted(
         (g for g in latest.values() if g.answer is not None),
         key=lambda g: (g.criterion, g.ref),

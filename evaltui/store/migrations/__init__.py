@@ -1,12 +1,14 @@
 """Schema migrations, applied on open, in order: `history` (m001 to m013), `judges`
-(m014), `team` (m015), `traffic` (m016), `codebook` (m017), `teamdecisions` (m018; each module imports the ones
-it follows, so the order holds whatever the import sort does). Never edit a landed
-migration: add one, in a module of its own area, imported below in its place."""
+(m014), `team` (m015), `traffic` (m016), `codebook` (m017), `gold` (m018), `teamdecisions`
+(m019; each module imports the ones it follows, so the order holds whatever the import sort
+does). Never edit a landed migration: add one, in a module of its own area, imported below
+in its place."""
 
 from __future__ import annotations
 
 from evaltui.store.migrations import (  # noqa: F401  (each registers its own)
     codebook,
+    gold,
     judges,
     team,
     teamdecisions,

@@ -1,15 +1,15 @@
-"""m018: release decisions kept as another's, from the team store (#30, docs/team.md)."""
+"""m019: release decisions kept as another's, from the team store (#30, docs/team.md)."""
 
 from __future__ import annotations
 
 from sqlite_utils import Database
 
-from evaltui.store.migrations import codebook  # noqa: F401  (m014-m017 first)
+from evaltui.store.migrations import gold  # noqa: F401  (m014-m018 first)
 from evaltui.store.migrations.history import migrations
 
 
 @migrations()
-def m018_team_decisions(db: Database) -> None:
+def m019_team_decisions(db: Database) -> None:
     """Release decisions another member's gate made, pulled from the team store and kept
     whole (evaltui/store/team_decisions.py alone reads and writes it): who wrote it, in
     which project, by which event, the record as its canonical JSON and content hash,

@@ -73,15 +73,16 @@ class RunHistory:
 
     def pass_rates(self, attribute: str | None = None) -> dict[str, list[float | None]]:
         """Pass rate per run (None: no case of it in that run), by the value of the cases'
-        `attribute`; without one, all cases as "all"."""
+        `attribute` ("(none)": cases without it, as compare's segments name them); without
+        one, all cases as "all"."""
         select, params = "'all'", []
         if attribute is not None:
             select, params = "json_extract(k.attributes, ?)", [f'$."{attribute}"']
         found: dict[str, list[float | None]] = {}
         q = f"SELECT {select}, rc.run_id, SUM({self.passes}), COUNT(*) {self.base} GROUP BY 1, 2"
         for value, rid, passed, n in self.conn.execute(q, (*params, *self.ids)):
-            if value is not None:
-                found.setdefault(str(value), [None] * len(self.ids))[self.index[rid]] = passed / n
+            key = "(none)" if value is None else str(value)
+            found.setdefault(key, [None] * len(self.ids))[self.index[rid]] = passed / n
         return found
 
     def by_attributes(self) -> Iterator[tuple[str, int, int, int]]:
