@@ -316,3 +316,19 @@ class KeyVerifier:
             return None
         said = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines()]
         return "; ".join(ln for ln in said if ln)[:300] or "ssh-keygen: no valid signature"
+
+
+def verify_text(text: str, signature: str, allowed_signers: Path, namespace: str) -> str:
+    """The principal of `allowed_signers` whose `signature` (armored) is over `text` for
+    `namespace` (as `verify` checks a file and its .sig; a team's shared decision record).
+    InputError, naming `decision.json`, when it is not."""
+    if len(signature) > MAX_SIG_BYTES or not signature.isascii():
+        raise InputError(
+            "decision.json", "the signature is not an SSH signature", field="signature"
+        )
+    data = text.encode("utf-8")
+    with tempfile.TemporaryDirectory(prefix="evaltui-verify-") as tmp:
+        path = Path(tmp, "decision.json")
+        path.write_bytes(data)
+        signature_path(path).write_text(signature, encoding="ascii")
+        return verify(path, allowed_signers, namespace, data=data)

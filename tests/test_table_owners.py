@@ -40,6 +40,8 @@ OWNERS: dict[str, str] = {
     "gold": "review/calibration/gold.py",
     # the team store's local ledger
     "team_events": "team/ledger.py",
+    # release decisions kept as another's (pulled from the team store)
+    "team_decisions": "store/team_decisions.py",
     # the production estimate's traffic weights
     "traffic_weights": "store/traffic.py",
     # the label guide: the taxonomy's versions and the codebook's rulings

@@ -162,8 +162,11 @@ def gate_cmd(
     if sign_key is not None and out is not None:
         sig = signing.sign(out, sign_key, signing.DECISION)
         if not no_record:  # verify then knows a copy without its signature was stripped
+            # and the record as kept, signed too: the team store carries it (#30)
+            kept = gate.canonical(record.as_dict()).decode("utf-8")
+            (kept_sig,) = signing.sign_texts([kept], sign_key, signing.DECISION)
             with open_store(store_path(ctx)) as store:
-                gate.note_signed(store, record, sig)
+                gate.note_signed(store, record, sig, kept_sig)
     if as_json:
         echo(exporters.to_json(record), nl=False)
     else:
@@ -257,25 +260,40 @@ def _what_if(
 
 @cli.command("decisions")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("--limit", type=int, help="At most this many (newest first).")
+@click.option("--limit", type=int, help="At most this many (newest first), of each kind.")
 @click.option("--show", "show_id", type=int, help="Print one decision's full record (JSON).")
+@click.option(
+    "--show-team",
+    "show_team",
+    type=int,
+    help="Print one team decision's full record (JSON): one kept as another's.",
+)
 @click.pass_context
 def decisions_cmd(
-    ctx: click.Context, as_json: bool, limit: int | None, show_id: int | None
+    ctx: click.Context,
+    as_json: bool,
+    limit: int | None,
+    show_id: int | None,
+    show_team: int | None,
 ) -> None:
-    """The decisions kept in the store, newest first."""
+    """The decisions kept in the store, newest first; then the release decisions pulled
+    from the team store (`evaltui sync`), kept as their author's and marked team:PROJECT."""
     with open_store(store_path(ctx)) as store:
         if show_id is not None:
             echo(safe_json(gate.get_decision(store, show_id).data))
             return
+        if show_team is not None:
+            echo(safe_json(gate.get_team_decision(store, show_team)))
+            return
         rows = gate.list_decisions(store, limit)
+        team = gate.list_team_decisions(store, limit)
     if as_json:
-        echo(safe_json([r.as_dict() for r in rows]))
+        echo(safe_json([r.as_dict() for r in rows] + [t.as_dict() for t in team]))
         return
-    if not rows:
+    if not rows and not team:
         echo("No decisions yet. `evaltui gate BASE CAND --policy P` makes one.")
         return
-    table = make_table(
+    columns = [
         ("id", "right"),
         ("decided", "left"),
         ("by", "left"),
@@ -283,7 +301,9 @@ def decisions_cmd(
         ("candidate", "left"),
         ("baseline", "left"),
         ("record", "left"),
-    )
+    ]
+    kept = [("kept", "left")] if team else []  # another's: said apart, never as this store's
+    table = make_table(*columns, *kept)
     print_rows(
         table,
         [
@@ -295,15 +315,38 @@ def decisions_cmd(
                 one_line(r.candidate, 200),
                 one_line(r.baseline, 200),
                 r.content_hash[:12],
+                *(["this store"] if team else []),
             ]
             for r in rows
+        ]
+        + [
+            [
+                f"t{t.team_id}",
+                one_line(t.decided_at[:16].replace("T", " "), 16),
+                one_line(t.author, 16),
+                one_line(t.decision, 16),
+                one_line(t.candidate, 200),
+                one_line(t.baseline, 200),
+                t.content_hash[:12],
+                one_line(f"team:{t.project} by {t.author}, {_signed(t)}", 120),
+            ]
+            for t in team
         ],
         # run names are cut in their middle (their end tells runs of one eval apart)
         optional=["record", Shorten("by"), Shorten("baseline"), Shorten("candidate"), "by"],
-        whole={"decided", "decision", "record"},
+        whole={"decided", "decision", "record", "kept"},
         middle={"candidate", "baseline"},
         min_widths={"candidate": 20, "baseline": 20},
     )
+
+
+def _signed(t: gate.TeamDecisionRow) -> str:
+    """A team decision's signature in words: verified (by whom), unsigned, unchecked."""
+    if t.signature == "verified":
+        return f"verified ({t.signer})"
+    if t.signature == "unchecked":  # no allowed-signers file here (`findings signers`)
+        return "signed, unchecked"
+    return "unsigned"
 
 
 @cli.command("verify")

@@ -219,6 +219,7 @@ def _print_status(out: dict[str, Any]) -> None:
     echo(f"outbox: {out['outbox']} finding(s) not yet shared")
     for name, n in out["not_shared"].items():
         echo(f"  kept local: {n} finding(s) written as {name} (not this login's reviewer)")
+    _print_decisions(out["decisions"])
     last = out["last_sync"]
     if last.get("ok_at"):
         echo(
@@ -288,6 +289,7 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
         echo(
             f"kept local: {out['not_shareable']} finding(s) a team store cannot hold (named below)"
         )
+    _print_decisions(out["decisions"])
     for line in out["problems"]:
         echo(f"refused: {line}", err=True)
     for line in out["mismatch"]:
@@ -301,3 +303,14 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
         )
     for line in out["waiting_for"]:
         echo(f"waiting: {line}")
+
+
+def _print_decisions(d: dict[str, Any]) -> None:
+    """Release decisions (#30): not yet shared, kept as another's, by other names."""
+    if d["outbox"] or d["kept_as_team"]:
+        echo(
+            f"release decisions: {d['outbox']} of this store's not yet shared, "
+            f"{d['kept_as_team']} kept from the team (`evaltui decisions`)"
+        )
+    for name, n in d["not_shared"].items():
+        echo(f"  kept local: {n} decision(s) decided as {name} (not this login's reviewer)")

@@ -11,20 +11,25 @@ from typing import Any
 
 from evaltui.errors import NotFoundError, StoreError
 from evaltui.gate.record import DecisionRecord, canonical
-from evaltui.store import decisions, runs
+from evaltui.store import decisions, runs, team_decisions
 from evaltui.store.decisions import DecisionRow
 from evaltui.store.store import Store
+from evaltui.store.team_decisions import TeamDecisionRow
 
 __all__ = [
     "POLICY_SETTING",
     "DecisionRow",
     "KeptDecision",
+    "TeamDecisionRow",
     "get_decision",
+    "get_team_decision",
     "kept",
     "list_decisions",
+    "list_team_decisions",
     "policy_path",
     "previous_decision_at",
     "record_decision",
+    "record_signatures",
     "set_policy_path",
     "signed_when_kept",
 ]
@@ -105,6 +110,30 @@ def list_decisions(
     return decisions.rows(store.conn, limit, pair=pair, run_names=runs.run_names(store))
 
 
+def list_team_decisions(
+    store: Store,
+    limit: int | None = None,
+    *,
+    baseline: int | None = None,
+    candidate: int | None = None,
+) -> list[TeamDecisionRow]:
+    """Decisions kept as another's (pulled from the team store, docs/team.md), newest kept
+    first; optionally only those of one baseline/candidate pair. Never this store's own:
+    `list_decisions`, `previous_decision_at`, `kept` and `verify` do not read them."""
+    pair = (baseline, candidate) if baseline is not None and candidate is not None else None
+    return team_decisions.rows(store.conn, limit, pair=pair, run_names=runs.run_names(store))
+
+
+def get_team_decision(store: Store, team_id: int) -> dict[str, Any]:
+    """One decision kept as another's: its record as kept (JSON data)."""
+    text = team_decisions.record_text(store.conn, team_id)
+    if text is None:
+        raise NotFoundError(
+            f"No team decision {team_id}. `evaltui decisions` lists them (marked team:PROJECT)."
+        )
+    return _kept(decisions.StoredRecord(team_id, text)).data
+
+
 def get_decision(store: Store, decision_id: int) -> KeptDecision:
     """One kept decision, its record as kept."""
     text = decisions.record_text(store.conn, decision_id)
@@ -146,3 +175,18 @@ def set_policy_path(store: Store, path: str) -> None:
 def signed_when_kept(store: Store, decision_id: int) -> bool:
     """Was kept decision `decision_id` exported signed (`gate --out --sign` logs it)?"""
     return store.logged("decision.sign", "decision", decision_id)
+
+
+def record_signatures(store: Store) -> dict[int, str]:
+    """Each kept decision's signature of its record as kept (canonical JSON), by decision
+    id: what `gate --out --sign` logged with `decision.sign` (the latest one); none for a
+    decision never signed, or signed by an evaltui before #30."""
+    out: dict[int, str] = {}
+    after = 0
+    while events := store.events_by_action(("decision.sign",), after, 500):
+        after = events[-1].id
+        for ev in events:
+            sig = ev.after.get("record_signature") if isinstance(ev.after, dict) else None
+            if ev.entity == "decision" and ev.entity_id.isdigit() and isinstance(sig, str):
+                out[int(ev.entity_id)] = sig
+    return out

@@ -63,11 +63,9 @@ def verify(
     decision, and every field that now differs is named.
     """
     data = record.as_dict() if isinstance(record, DecisionRecord) else record
-    problems: list[str] = []
+    problems = sealed_problems(data)
     if data.get("schema") != SCHEMA:
-        return [f"not an evaltui decision record (schema {data.get('schema')!r})"]
-    if content_hash(data) != data.get("content_hash"):
-        problems.append("the record itself was edited: its content hash does not match")
+        return problems
     found = kept(store, data)
     if found is None:
         return [
@@ -129,6 +127,17 @@ def verify(
     except ValidationError as exc:
         return [*problems, f"the record does not read as a decision record: {_first(exc)}"]
     return problems + _changes(was, now, policy_moved=policy_path is not None, earlier=earlier)
+
+
+def sealed_problems(data: dict[str, Any]) -> list[str]:
+    """Is it an evaltui decision record, and does its content hash match its content?
+    The problems, in words (empty: it is one, unedited since it was sealed). `verify`
+    starts with it; a decision pulled from the team store is checked by it too."""
+    if data.get("schema") != SCHEMA:
+        return [f"not an evaltui decision record (schema {data.get('schema')!r})"]
+    if content_hash(data) != data.get("content_hash"):
+        return ["the record itself was edited: its content hash does not match"]
+    return []
 
 
 def _first(exc: ValidationError) -> str:
@@ -217,9 +226,13 @@ def _taxonomy_changed(was: TaxonomyProvenance, now: TaxonomyProvenance) -> str:
 # -- the record's signature (verify) ---------------------------------------------------------
 
 
-def note_signed(store: Store, record: DecisionRecord, signature: Path) -> None:
+def note_signed(
+    store: Store, record: DecisionRecord, signature: Path, record_signature: str | None = None
+) -> None:
     """Record that the kept decision `record` was exported signed, so that `verify` of a
-    copy whose signature was removed says "not signed" (the event log keeps it)."""
+    copy whose signature was removed says "not signed" (the event log keeps it), with
+    `record_signature`: the same key's signature of the record as the store keeps it
+    (its canonical JSON), which the team store carries with a shared decision."""
     found = kept(store, record.as_dict())
     if found is None:  # a dry run (--no-record): nothing kept to remember it by
         return
@@ -229,7 +242,8 @@ def note_signed(store: Store, record: DecisionRecord, signature: Path) -> None:
             "decision.sign",
             "decision",
             found.id,
-            after={"content_hash": record.content_hash, "signature_sha256": digest},
+            after={"content_hash": record.content_hash, "signature_sha256": digest}
+            | ({"record_signature": record_signature} if record_signature else {}),
         )
 
 

@@ -153,3 +153,38 @@ def heads(conn: sqlite3.Connection) -> list[tuple[int, object]]:
     ).fetchone():
         return []
     return [(int(did), head) for did, head in conn.execute(_HEADS)]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnRecord:
+    """A kept decision as the team's outbox reads it: who decided, its runs by id, its
+    content hash and its record as stored."""
+
+    id: int
+    decided_by: str
+    baseline_run: int
+    candidate_run: int
+    content_hash: str
+    text: str
+
+
+def page(conn: sqlite3.Connection, after: int = 0, limit: int = 100) -> list[OwnRecord]:
+    """Kept decisions after decision `after`, oldest first (the team's outbox)."""
+    return [
+        OwnRecord(int(i), str(by), int(b), int(c), str(h), str(rec))
+        for i, by, b, c, h, rec in conn.execute(
+            "SELECT id, decided_by, baseline_run, candidate_run, content_hash, record "
+            "FROM decisions WHERE id > ? ORDER BY id LIMIT ?",
+            (after, int(limit)),
+        )
+    ]
+
+
+def deciders(conn: sqlite3.Connection) -> set[str]:
+    """Every name this store's gate kept a decision under."""
+    return {str(r[0]) for r in conn.execute("SELECT DISTINCT decided_by FROM decisions")}
+
+
+def has_content_hash(conn: sqlite3.Connection, content_hash: str) -> bool:
+    """Whether a kept decision has this content hash."""
+    return find(conn, "content_hash", content_hash) is not None

@@ -29,6 +29,7 @@ KNOWN = [
     "m016_traffic_weights",
     "m017_taxonomy_versions_and_rulings",
     "m018_gold_sources",
+    "m019_team_decisions",
 ]
 
 APPLICATION_ID = 0x65766C74  # "evlt" in the file header: this SQLite file is an evaltui store
@@ -54,6 +55,8 @@ SCHEMA_OBJECTS = {
     "taxonomy_versions_no_update": "CREATE TRIGGER taxonomy_versions_no_update BEFORE UPDATE ON taxonomy_versions BEGIN SELECT RAISE(ABORT, 'taxonomy versions are append-only'); END",
     "codebook_rulings_no_delete": "CREATE TRIGGER codebook_rulings_no_delete BEFORE DELETE ON codebook_rulings BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END",
     "codebook_rulings_no_update": "CREATE TRIGGER codebook_rulings_no_update BEFORE UPDATE ON codebook_rulings BEGIN SELECT RAISE(ABORT, 'codebook rulings are append-only'); END",
+    "team_decisions_no_delete": "CREATE TRIGGER team_decisions_no_delete BEFORE DELETE ON team_decisions BEGIN SELECT RAISE(ABORT, 'team decisions are append-only'); END",
+    "team_decisions_no_update": "CREATE TRIGGER team_decisions_no_update BEFORE UPDATE ON team_decisions BEGIN SELECT RAISE(ABORT, 'team decisions are append-only'); END",
 }  # fmt: skip
 
 # The append-only triggers each migration makes: a store that recorded the migration
@@ -78,6 +81,7 @@ TRIGGERS_BY_MIGRATION = {
         "codebook_rulings_no_update",
         "codebook_rulings_no_delete",
     ),
+    "m019_team_decisions": ("team_decisions_no_update", "team_decisions_no_delete"),
 }
 
 

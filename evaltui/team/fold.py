@@ -36,7 +36,7 @@ from evaltui.review import taxonomy, triage
 from evaltui.review.triage_state import Draft, Opinion, step_from_json
 from evaltui.store import runs
 from evaltui.store.store import Store
-from evaltui.team import gold, ledger, statuses
+from evaltui.team import decisions, gold, ledger, statuses
 from evaltui.team.events import TeamEvent, case_subject, parse_run_identity, run_identity
 from evaltui.team.ledger import Link, Outgoing
 
@@ -159,6 +159,8 @@ class Folder:
                 status, reason, uid = statuses.fold(self.store, event, self.link.project)
             elif event.kind == gold.KIND:
                 status, reason, uid = gold.fold(self, event)
+            elif event.kind == decisions.KIND:
+                status, reason, uid = decisions.fold(self.store, event, self.link, self.others)
             elif event.kind not in FOLDED_KINDS:
                 status, reason = "kept", f"a {event.kind} event: held, not folded into findings"
             else:

@@ -3,10 +3,11 @@ ledger of team events, the outbox, and the chain check backed by the ledger.
 
 The ledger is the table `team_events` (made by the store's migration m014; this module
 alone names it in SQL): every team event this store pushed or pulled, by hash, with what
-became of it: `folded` into a finding, `waiting` (for a run or a case this store does not
+became of it: `folded` into a finding (a case's status, a release decision kept as
+another's: team/statuses.py, team/decisions.py), `waiting` (for a run or a case this store does not
 hold yet, a class its taxonomy lacks, or a time still ahead of this clock: tried again
-at every sync), `kept` (held, not folded: release decisions, or a second copy of a
-finding or a gold answer), `rejected` (sound chain, content this store will not take) or
+at every sync), `kept` (held, not folded: a second copy of a finding, a gold answer
+or a release decision), `rejected` (sound chain, content this store will not take) or
 `refused` (the chain check refused it: events.ChainCheck).
 
 The **outbox** is every finding made in this store (`source = 'local'`) that no ledger
@@ -176,10 +177,13 @@ def finding_events(store: Store, uid: str) -> list[tuple[str, str]]:
     ]
 
 
-def counts(store: Store) -> dict[str, int]:
-    """Ledger rows by status."""
+def counts(store: Store, kind: str | None = None) -> dict[str, int]:
+    """Ledger rows by status (of one kind of event, when given)."""
     out = dict.fromkeys(STATUSES, 0)
-    for status, n in store.conn.execute("SELECT status, count(*) FROM team_events GROUP BY 1"):
+    where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+    for status, n in store.conn.execute(
+        f"SELECT status, count(*) FROM team_events {where} GROUP BY 1", params
+    ):
         out[status] = n
     return out
 

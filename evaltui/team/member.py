@@ -14,7 +14,7 @@ from typing import Any
 
 from evaltui.store import runs
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, hashes, ledger, signatures
+from evaltui.team import TeamError, decisions, hashes, ledger, signatures
 from evaltui.team.admin import check_project_name, check_schema_name
 from evaltui.team.client import TeamClient
 from evaltui.team.sync import last_sync
@@ -150,6 +150,7 @@ def status(store: Store, conn: Any | None = None) -> dict[str, Any]:
         "refused": ledger.events_named(store, "refused"),
         "rejected": ledger.events_named(store, "rejected"),
         "name_hint": name_hint(store.actor, link.reviewer),
+        "decisions": decisions.summary(store, link.reviewer, link.role),
         "server": None,
     }
     if conn is not None:

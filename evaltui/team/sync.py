@@ -28,7 +28,7 @@ from typing import Any
 
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
-from evaltui.team import TeamError, db, gold, hashes, ledger, signatures, statuses
+from evaltui.team import TeamError, db, decisions, gold, hashes, ledger, signatures, statuses
 from evaltui.team.client import Conflict, Pulled, TeamClient
 from evaltui.team.events import TeamEvent
 from evaltui.team.fold import (
@@ -64,6 +64,7 @@ class SyncResult:
     cursor: int = 0
     conflicts: int = 0
     mismatch: list[str] = field(default_factory=list)  # taxonomy or policy not the team's
+    decisions: dict[str, Any] = field(default_factory=dict)  # decisions.summary
 
     def to_json(self) -> dict[str, Any]:
         o = self.outcome
@@ -91,6 +92,7 @@ class SyncResult:
             "not_in_taxonomy": dict(sorted(o.not_in_taxonomy.items())),
             "problems": [*self.refused, *o.rejected, *self.unshareable][:20],
             "waiting_for": o.waiting[:20],
+            "decisions": self.decisions,
         }
 
 
@@ -147,6 +149,8 @@ class Syncer:
         # what is left of the other kinds' outboxes is what this sync could not push
         self.result.outbox += len(statuses.outbox(self.store, reviewer))
         self.result.outbox += len(gold.outbox(self.store, reviewer))
+        self.result.decisions = decisions.summary(self.store, reviewer, self.role)
+        self.result.outbox += sum(self.result.decisions[k] for k in ("outbox", "not_allowed"))
         self.result.outbox -= self.result.not_allowed + self.result.not_shareable
         return self.result
 
@@ -281,6 +285,7 @@ class Syncer:
             if len(batch) >= PUSH:
                 self._send(batch)
                 batch = []
+        batch += decisions.outgoing(self.store, self.link, allowed, heads, self.result)
         if batch:
             self._send(batch)
         runs = {r for s in subjects for r in (parse_case_subject(s) or [])[:2]}

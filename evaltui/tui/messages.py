@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from evaltui.compare import CaseDetail, CaseRow, Comparison, Reducer, SegmentRecord
     from evaltui.compare.verified import VerifiedRow
-    from evaltui.gate import DecisionRecord, DecisionRow
+    from evaltui.gate import DecisionRecord, DecisionRow, TeamDecisionRow
     from evaltui.gate.lock import Lock
     from evaltui.models import RunSummary
     from evaltui.review.calibration.queue import GoldFeedback, QueueItem
@@ -227,7 +227,7 @@ class Written(Message):
 @dataclass
 class Evaluated(Message):
     record: DecisionRecord
-    history: list[DecisionRow]
+    history: list[DecisionRow | TeamDecisionRow]  # this store's, then kept as another's
     lock: Lock | None = None  # whether triage can still change it (gate/lock.py)
 
 
@@ -240,7 +240,7 @@ class NeedPolicy(Message):
 @dataclass
 class Exported(Message):
     text: str
-    history: list[DecisionRow]
+    history: list[DecisionRow | TeamDecisionRow]
 
 
 # -- trend screen --------------------------------------------------------------------------------

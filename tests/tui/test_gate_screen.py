@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from evaltui import gate
-from evaltui.store import Store
+from evaltui.store import Store, team_decisions
 from evaltui.tui.app import EvaltuiApp
 from evaltui.tui.screens.gate import POLICY_SETTING, GateScreen
 from evaltui.tui.screens.prompts import TextPrompt
@@ -222,3 +222,43 @@ def test_write_new_takes_the_next_stem_when_a_name_appears_meanwhile(tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["decision-7.md", *(p.name for p in written)]
     )
+
+
+async def test_a_team_decision_is_listed_as_anothers_with_its_text_inert(
+    demo_store, db_path, tmp_path, monkeypatch
+):
+    """A release decision pulled from the team store (#30) shows under the decisions for
+    these runs, marked team:PROJECT by its author, never as this store's; its author's
+    and record's text is shown literally."""
+    monkeypatch.chdir(tmp_path)
+    demo_store.set_setting(POLICY_SETTING, str(POLICY.resolve()))
+    with demo_store.transaction():
+        team_decisions.insert(
+            demo_store.conn,
+            team_decisions.NewTeamDecision(
+                event_hash="e" * 64, project="p", author="[bold]rel\x1b[2J", received_at="t",
+                baseline_run=1, candidate_run=2, decided_at="2026-12-01T10:00:00+00:00",
+                decided_by="[bold]rel\x1b[2J", decision="ship", policy_sha256="a" * 64,
+                content_hash="c" * 64, record="{}", signature=None,
+                signature_state="unsigned", signer=None,
+            ),
+        )  # fmt: skip
+    app = EvaltuiApp(db_path)
+    async with app.run_test(size=(170, 50)) as pilot:
+        await open_compare(app, pilot)
+        await pilot.press("g")
+        await settle(app, pilot, rounds=6)
+        screen = app.screen
+        assert isinstance(screen, GateScreen)
+        history = screen.query_one("#history", DataTable)
+        assert history.row_count == 1
+        row = [cell.plain for cell in history.get_row_at(0)]
+        assert row[0] == "t1" and row[3] == "ship"
+        assert row[2] == "[bold]rel␛[2J"
+        assert row[6] == "team:p by [bold]rel␛[2J, unsigned"
+        title = screen.query_one("#history-title", Static).content
+        assert "0; 1 another's, from the team" in str(title)
+        await pilot.press("e")  # this store's own decision: listed first, as this store's
+        await settle(app, pilot, rounds=6)
+        rows = [[c.plain for c in history.get_row_at(i)] for i in range(history.row_count)]
+        assert [(r[0], r[6]) for r in rows] == [("1", "this store"), ("t1", row[6])]

@@ -1,7 +1,8 @@
 """Schema migrations, applied on open, in order: `history` (m001 to m013), `judges`
-(m014), `team` (m015), `traffic` (m016), `codebook` (m017), `gold` (m018; each module imports
-the ones it follows, so the order holds whatever the import sort does). Never edit a landed
-migration: add one, in a module of its own area, imported below in its place."""
+(m014), `team` (m015), `traffic` (m016), `codebook` (m017), `gold` (m018), `teamdecisions`
+(m019; each module imports the ones it follows, so the order holds whatever the import sort
+does). Never edit a landed migration: add one, in a module of its own area, imported below
+in its place."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from evaltui.store.migrations import (  # noqa: F401  (each registers its own)
     gold,
     judges,
     team,
+    teamdecisions,
     traffic,
 )
 from evaltui.store.migrations.history import Database, migrations

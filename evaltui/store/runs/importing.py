@@ -288,6 +288,14 @@ def run_by_sha256(store: Store, sha256: str, part: str | None = None) -> RunRef 
     return None if row is None else RunRef(int(row[0]), str(row[1]))
 
 
+def run_digest(store: Store, run_id: int) -> tuple[str, str] | None:
+    """The (sha256, source part) of run `run_id`'s file, as a team names the run."""
+    row = store.conn.execute(
+        "SELECT sha256, source_part FROM runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    return None if row is None else (str(row[0] or ""), str(row[1] or ""))
+
+
 def runs_by_identity(store: Store, identity: str) -> list[IdentifiedRun]:
     """The runs the tool itself identifies as `identity` (its eval or run id), oldest first."""
     return [

@@ -16,7 +16,7 @@ from textual.worker import Worker
 from evaltui import exporters, gate
 from evaltui.errors import InputError
 from evaltui.exporters.text import fmt_threshold, fmt_value
-from evaltui.gate import POLICY_SETTING, DecisionRecord, DecisionRow, lock
+from evaltui.gate import POLICY_SETTING, DecisionRecord, DecisionRow, TeamDecisionRow, lock
 from evaltui.gate.lock import Lock
 from evaltui.gate.record import RuleResult
 from evaltui.review import taxonomy
@@ -133,9 +133,12 @@ class GateScreen(AppScreen):
                 timeout=15,
             )
 
-    def _history(self, store: Store) -> list[DecisionRow]:
+    def _history(self, store: Store) -> list[DecisionRow | TeamDecisionRow]:
+        """This store's decisions for these runs, then those kept as another's (team)."""
         b, c, _ = self.runs
-        return gate.list_decisions(store, 50, baseline=b, candidate=c)
+        own: list[DecisionRow | TeamDecisionRow] = []
+        own += gate.list_decisions(store, 50, baseline=b, candidate=c)
+        return own + gate.list_team_decisions(store, 50, baseline=b, candidate=c)
 
     def _no_decision(self, why: str, style: str = "bold red") -> None:
         """No decision on screen: the reason instead, no rules, nothing to export."""
@@ -299,9 +302,10 @@ class GateScreen(AppScreen):
             # the highlighted row stays in view in the table's new height
             self.call_after_refresh(lambda: table.move_cursor(row=table.cursor_row))
 
-    def show_history(self, history: list[DecisionRow]) -> None:
+    def show_history(self, history: list[DecisionRow | TeamDecisionRow]) -> None:
         table = self.query_one("#history", DataTable)
         table.clear(columns=True)
+        team = any(isinstance(h, TeamDecisionRow) for h in history)
         for name, width in (
             ("id", 4),
             ("decided", 16),
@@ -309,16 +313,18 @@ class GateScreen(AppScreen):
             ("decision", 15),
             ("policy", 12),
             ("record", 12),
+            *([("kept", 36)] if team else []),  # another's, from the team store (#30)
         ):
             table.add_column(name, width=width)
         for h in history:
             table.add_row(
-                Text(str(h.id)),
-                Text(h.decided_at[:16].replace("T", " ")),
-                Text(one_line(h.decided_by, 14)),
-                Text(h.decision, style=DECISION_STYLE.get(h.decision, "red")),
+                Text(f"t{h.team_id}" if isinstance(h, TeamDecisionRow) else str(h.id)),
+                Text(one_line(h.decided_at[:16].replace("T", " "), 16)),
+                Text(one_line(h.author if isinstance(h, TeamDecisionRow) else h.decided_by, 14)),
+                Text(one_line(h.decision, 15), style=DECISION_STYLE.get(h.decision, "red")),
                 Text(h.policy_sha256[:12]),
                 Text(h.content_hash[:12]),
+                *([Text(_kept(h), style="dim")] if team else []),
             )
         table.display = bool(history)
         self.call_after_refresh(self.fit_rules)
@@ -331,7 +337,7 @@ class GateScreen(AppScreen):
             )
         else:
             self.query_one("#history-title", Static).update(
-                Text(f"decisions for these runs ({len(history)})", style="bold")
+                Text(f"decisions for these runs ({_counted(history)})", style="bold")
             )
 
     def action_export(self) -> None:
@@ -407,3 +413,20 @@ def _result_cell(rule: RuleResult) -> Text:
     if rule.insufficient:
         return Text("n<min", style="bold yellow reverse")
     return Text("FAIL", style="bold red")
+
+
+def _kept(h: DecisionRow | TeamDecisionRow) -> str:
+    """Whose a listed decision is: a team one's project, author and signature."""
+    if not isinstance(h, TeamDecisionRow):
+        return "this store"
+    sig = {"verified": "verified", "unchecked": "signed, unchecked"}.get(h.signature, "unsigned")
+    return one_line(f"team:{h.project} by {h.author}, {sig}", 36)
+
+
+def _counted(history: list[DecisionRow | TeamDecisionRow]) -> str:
+    theirs = sum(isinstance(h, TeamDecisionRow) for h in history)
+    return (
+        f"{len(history) - theirs}; {theirs} another's, from the team"
+        if theirs
+        else str(len(history))
+    )
