@@ -95,6 +95,11 @@ class Live:
             text=True,
             bufsize=1,
         )
+        assert self._proc.stdin is not None
+        with contextlib.suppress(OSError, AttributeError):  # (POSIX pipes)
+            # a link that stopped reading (stuck) never blocks the app's UI thread: a
+            # line that does not fit in the pipe waits in the buffer, or is dropped
+            os.set_blocking(self._proc.stdin.fileno(), False)
         self._reader.start()
 
     def poke(self) -> None:
@@ -174,8 +179,8 @@ class Link:
 
     def yield_to_keys(self) -> None:
         """Before each local transaction of a sync: once the sync is long, wait while the
-        app's keys come (at most PAUSE_S), so that its fold does not take the CPU, the
-        disk and the store's cache from the keys (docs/performance.md, the team store)."""
+        app's keys come (at most PAUSE_S), so that its fold and its writes do not compete
+        with the keys (docs/performance.md, the team store's sync)."""
         started = self.sync_started
         if started is None or time.monotonic() - started < LONG_S:
             return

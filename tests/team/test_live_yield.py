@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,23 @@ def test_the_links_store_asks_before_each_write_transaction(tmp_path):
         with store.transaction():
             pass
     assert asked == [True, True]
+
+
+def test_a_link_that_stopped_reading_never_blocks_the_app(clock, monkeypatch):
+    """The pipe to the link fills (a stuck link reads nothing): key() and poke() return."""
+    real = live.subprocess.Popen
+
+    def stuck(cmd, **kwargs):  # a process that never reads its stdin
+        return real([sys.executable, "-c", "import time; time.sleep(120)"], **kwargs)
+
+    monkeypatch.setattr(live.subprocess, "Popen", stuck)
+    app_side = live.Live(Path("unused.db"), lambda state: None)
+    app_side.start()
+    try:
+        for _ in range(40_000):  # 160 KB of "key" lines, more than a pipe holds
+            clock.now += live.KEY_EVERY_S
+            app_side.key()
+        app_side.poke()
+    finally:
+        app_side.stop()
+        assert app_side.join(0) is not None  # (killed: it was asleep)
