@@ -69,11 +69,21 @@ def test_bench_team_section_small(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BENCH_ONLY", "team")
     monkeypatch.setenv("BENCH_TEAM_N", "500")
     monkeypatch.setenv("BENCH_TEAM_KEYS", "5")
+    monkeypatch.setenv("BENCH_TEAM_REPEAT", "2")
     monkeypatch.setenv("BENCH_DIR", str(tmp_path))
     team = bench.main()["team"]
     assert team["n"] == 500
     assert team["push"]["pushed"] == 500 and team["pull"]["pulled"] == 500
     assert team["pull"]["cases_changed"] == 100  # five findings on each of 100 cases
-    assert team["pty_keys_idle"]["n"] <= 5 and team["pty_keys_idle"]["synced_at_start"]
-    assert team["pty_keys_while_syncing"]["synced_at_end"]
-    assert "in a real pseudo-terminal" in capsys.readouterr().out
+    keys = team["pty_keys"]
+    assert len(keys["pairs"]) == 2
+    for pair in keys["pairs"]:
+        assert 0 < pair["synced"]["n"] <= 5 and pair["synced"]["synced_at_start"]
+        assert 0 < pair["while_syncing"]["n"] <= 5 and pair["while_syncing"]["synced_at_end"]
+        assert pair["ratio_median"] == round(
+            pair["while_syncing"]["median_ms"] / pair["synced"]["median_ms"], 2
+        )
+    ratios = [p["ratio_p95"] for p in keys["pairs"]]
+    assert keys["ratio_p95"] == {"median": sum(ratios) / 2, "min": min(ratios), "max": max(ratios)}
+    printed = capsys.readouterr().out
+    assert "in a real pseudo-terminal" in printed and "while syncing / synced: median" in printed

@@ -14,7 +14,12 @@ at once when poked.
 A process, not a thread, and a nice one (niceness 10): a sync's fold is Python work, and
 in the app's process it would take the interpreter from the keys (a step to the next
 case took 3 times as long while a thread folded 100,000 events; `make bench`, section
-team). The link ends when the app closes its stdin, or dies.
+team). And a polite one: the app tells it when keys come (at most every KEY_EVERY_S), and
+a long sync (one that has run for LONG_S: a page of 1,000 events folds in about a
+quarter of a second) waits before each local transaction, between two pages, while keys
+came in the last QUIET_S, at most PAUSE_S each time, so that the sync still moves
+while a key is held down. A team's usual traffic (a page or less) never waits. The link
+ends when the app closes its stdin, or dies.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +47,10 @@ from evaltui.textsafe import one_line
 WAIT_S = 0.25  # how long one wait for a notification lasts before the pokes are looked at
 EVERY_S = 30.0  # a sync at least this often, notified or not
 BACKOFF_MAX_S = 30.0
+KEY_EVERY_S = 0.1  # the app says "key" at most this often
+LONG_S = 0.5  # a sync running this long yields to the keys between its transactions
+QUIET_S = 0.3  # ... waiting until no key has come for this long
+PAUSE_S = 1.0  # ... but at most this long each time
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class Live:
         self.report = report
         self._proc: subprocess.Popen[str] | None = None
         self._reader = threading.Thread(target=self._read, name="evaltui-team", daemon=True)
+        self._key_said = 0.0
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
@@ -84,11 +95,23 @@ class Live:
             text=True,
             bufsize=1,
         )
+        assert self._proc.stdin is not None
+        with contextlib.suppress(OSError, AttributeError):  # (POSIX pipes)
+            # a link that stopped reading (stuck) never blocks the app's UI thread: a
+            # line that does not fit in the pipe waits in the buffer, or is dropped
+            os.set_blocking(self._proc.stdin.fileno(), False)
         self._reader.start()
 
     def poke(self) -> None:
         """Something was saved here: push it now (or, offline, count it and try again)."""
         self._write("poke")
+
+    def key(self) -> None:
+        """A key came (the app's own, on the UI thread): a long sync waits a moment."""
+        now = time.monotonic()
+        if now - self._key_said >= KEY_EVERY_S:
+            self._key_said = now
+            self._write("key")
 
     def stop(self) -> None:
         """Close the link's stdin: it ends after its current step."""
@@ -140,17 +163,38 @@ class Link:
         self.stopped = threading.Event()
         self.wake = threading.Event()  # a poke, or the app gone
         self.dirty = threading.Event()  # a notification came
+        self.last_key = -QUIET_S  # monotonic time of the app's last key
+        self.sync_started: float | None = None  # while a sync runs
 
     def listen_to_app(self, commands: IO[str]) -> None:
-        """A thread: each line from the app is a poke; end of input, the app is gone."""
-        for _ in commands:
-            self.wake.set()
+        """A thread: "key" from the app, a key came; any other line is a poke; end of
+        input, the app is gone."""
+        for line in commands:
+            if line.strip() == "key":
+                self.last_key = time.monotonic()
+            else:
+                self.wake.set()
         self.stopped.set()
         self.wake.set()
 
+    def yield_to_keys(self) -> None:
+        """Before each local transaction of a sync: once the sync is long, wait while the
+        app's keys come (at most PAUSE_S), so that its fold and its writes do not compete
+        with the keys (docs/performance.md, the team store's sync)."""
+        started = self.sync_started
+        if started is None or time.monotonic() - started < LONG_S:
+            return
+        until = time.monotonic() + PAUSE_S
+        while not self.stopped.is_set():
+            now = time.monotonic()
+            quiet_at = self.last_key + QUIET_S
+            if quiet_at <= now or now >= until:
+                return
+            self.stopped.wait(min(quiet_at, until) - now)  # ends at once when the app goes
+
     def run(self) -> None:
         backoff = 1.0
-        with Store(self.db_path) as store:
+        with _PoliteStore(self.db_path, self.yield_to_keys) as store:
             link = ledger.link(store)
             if link is None:
                 return
@@ -189,7 +233,11 @@ class Link:
                     last = time.monotonic()
 
     def _sync(self, store: Store, conn: Any, link: ledger.Link) -> None:
-        result = sync(store, conn)
+        self.sync_started = time.monotonic()
+        try:
+            result = sync(store, conn)
+        finally:
+            self.sync_started = None
         self._emit(
             LinkState(
                 link.project,
@@ -215,6 +263,21 @@ class Link:
             self.out.flush()
         except (OSError, ValueError):  # the app is gone
             self.stopped.set()
+
+
+class _PoliteStore(Store):
+    """The link's store: each write transaction first asks `before` (Link.yield_to_keys),
+    which is where a sync's pages meet (team/sync.py: one transaction a page)."""
+
+    def __init__(self, path: Path, before: Callable[[], None]) -> None:
+        super().__init__(path)
+        self._before = before
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._before()
+        with super().transaction() as conn:
+            yield conn
 
 
 def main() -> None:

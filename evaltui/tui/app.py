@@ -153,6 +153,8 @@ class EvaltuiApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self._last_key = time.monotonic()
+            if self._live is not None:  # a long sync in the link waits for the keys
+                self._live.key()
         await super().on_event(event)
 
     def _collect_when_idle(self) -> None:
