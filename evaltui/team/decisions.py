@@ -49,6 +49,7 @@ from evaltui.team.events import (
     comparison_subject,
     parse_run_identity,
     run_identity,
+    string_parts,
 )
 from evaltui.team.ledger import Link
 from evaltui.team.schema import ROLE_KINDS
@@ -63,21 +64,9 @@ def ref(content_hash: str) -> str:
 
 
 def parse_subject(text: str) -> tuple[str, str] | None:
-    """(baseline, candidate) run identities of a comparison subject in canonical form."""
-    if not text.startswith("comparison:"):
-        return None
-    try:
-        parts = json.loads(text[len("comparison:") :])
-    except ValueError:
-        return None
-    if (
-        not isinstance(parts, list)
-        or len(parts) != 2
-        or not all(isinstance(p, str) for p in parts)
-        or comparison_subject(*parts) != text
-    ):
-        return None
-    return parts[0], parts[1]
+    """(baseline, candidate) run identities of a comparison subject in its canonical form."""
+    parts = string_parts(text, "comparison", 2)
+    return None if parts is None else (parts[0], parts[1])
 
 
 # -- out ------------------------------------------------------------------------------------

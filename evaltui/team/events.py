@@ -104,15 +104,33 @@ def gold_subject(run: str, suite: str, case_key: str, epoch: int, criterion: str
     return "gold:" + canonical_json([run, suite, case_key, epoch, criterion])
 
 
-def parse_gold_subject(subject: str) -> GoldSubject | None:
-    """The parts of a gold subject in its canonical form (None: not one)."""
-    if not subject.startswith("gold:"):
+def subject_parts(subject: str, prefix: str) -> list[Any] | None:
+    """The JSON list after `prefix:` when the subject is exactly its canonical form, as
+    the subject makers write it (None: not one)."""
+    head = prefix + ":"
+    if not subject.startswith(head):
         return None
     try:
-        parts = json.loads(subject[5:])
-    except ValueError:
+        parts = json.loads(subject[len(head) :])
+        if not isinstance(parts, list) or head + canonical_json(parts) != subject:
+            return None
+    except ValueError:  # not JSON, or not as canonical_json writes it (NaN)
         return None
-    if not isinstance(parts, list) or len(parts) != 5:
+    return parts
+
+
+def string_parts(subject: str, prefix: str, count: int) -> list[str] | None:
+    """The `count` strings of a `prefix:[...]` subject in its canonical form."""
+    parts = subject_parts(subject, prefix)
+    if parts is None or len(parts) != count or not all(isinstance(p, str) for p in parts):
+        return None
+    return parts
+
+
+def parse_gold_subject(subject: str) -> GoldSubject | None:
+    """The parts of a gold subject in its canonical form (None: not one)."""
+    parts = subject_parts(subject, "gold")
+    if parts is None or len(parts) != 5:
         return None
     run, suite, key, epoch, criterion = parts
     if (
@@ -120,7 +138,6 @@ def parse_gold_subject(subject: str) -> GoldSubject | None:
         or type(epoch) is not int
         or not 0 <= epoch <= 2**53
         or parse_run_identity(run) is None
-        or gold_subject(run, suite, key, epoch, criterion) != subject
     ):
         return None
     return GoldSubject(run, suite, key, epoch, criterion)

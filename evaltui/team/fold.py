@@ -37,7 +37,13 @@ from evaltui.review.triage_state import Draft, Opinion, step_from_json
 from evaltui.store import runs
 from evaltui.store.store import Store
 from evaltui.team import decisions, gold, ledger, statuses
-from evaltui.team.events import TeamEvent, case_subject, parse_run_identity, run_identity
+from evaltui.team.events import (
+    TeamEvent,
+    case_subject,
+    parse_run_identity,
+    run_identity,
+    string_parts,
+)
 from evaltui.team.ledger import Link, Outgoing
 
 MAX_CLOCK_SKEW_S = 600  # as a findings file's (EVALTUI_MAX_CLOCK_SKEW)
@@ -98,20 +104,7 @@ def event_of(item: Outgoing, project: str, prev: str | None) -> TeamEvent:
 
 def parse_case_subject(subject: str) -> list[str] | None:
     """[baseline, candidate, suite, case key] of a case subject in its canonical form."""
-    if not subject.startswith("case:"):
-        return None
-    try:
-        parts = json.loads(subject[5:])
-    except ValueError:
-        return None
-    if (
-        not isinstance(parts, list)
-        or len(parts) != 4
-        or not all(isinstance(p, str) for p in parts)
-        or case_subject(*parts) != subject
-    ):
-        return None
-    return parts
+    return string_parts(subject, "case", 4)
 
 
 @dataclass

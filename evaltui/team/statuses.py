@@ -15,8 +15,6 @@ case's current status (lifecycle.apply_shared): the latest change wins in every 
 
 from __future__ import annotations
 
-import json
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui.models import CaseStatus
@@ -25,7 +23,7 @@ from evaltui.store import runs
 from evaltui.store.events import Event
 from evaltui.store.store import Store
 from evaltui.team import ledger
-from evaltui.team.events import TeamEvent, canonical_json
+from evaltui.team.events import TeamEvent, canonical_json, string_parts
 
 KIND = "case_status"
 ACTIONS = tuple(lifecycle.ACTIONS.values())
@@ -44,20 +42,8 @@ def subject(suite: str, case_key: str) -> str:
 
 
 def parse_subject(text: str) -> tuple[str, str] | None:
-    if not text.startswith("casestatus:"):
-        return None
-    try:
-        parts = json.loads(text[len("casestatus:") :])
-    except ValueError:
-        return None
-    if (
-        not isinstance(parts, list)
-        or len(parts) != 2
-        or not all(isinstance(p, str) for p in parts)
-        or subject(*parts) != text
-    ):
-        return None
-    return parts[0], parts[1]
+    parts = string_parts(text, "casestatus", 2)
+    return None if parts is None else (parts[0], parts[1])
 
 
 def ref(log_hash: str) -> str:
