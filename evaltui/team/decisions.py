@@ -47,6 +47,7 @@ from evaltui.team import ledger
 from evaltui.team.events import (
     TeamEvent,
     comparison_subject,
+    first_problem,
     parse_run_identity,
     run_identity,
     string_parts,
@@ -192,12 +193,6 @@ class _Head(BaseModel):
     provenance: _Provenance
 
 
-def _problem(exc: ValidationError, what: str) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(x) for x in first["loc"]) or what
-    return f"{where}: {first['msg']}"
-
-
 def fold(
     store: Store, event: TeamEvent, link: Link, others: set[str]
 ) -> tuple[str, str | None, str | None]:
@@ -209,7 +204,7 @@ def fold(
     try:
         p = DecisionPayload.model_validate(event.payload)
     except ValidationError as exc:
-        return "rejected", f"its payload is not a decision: {_problem(exc, 'payload')}", None
+        return "rejected", f"its payload is not a decision: {first_problem(exc)}", None
     try:
         data = json.loads(p.record)
     except ValueError:
@@ -226,7 +221,7 @@ def fold(
     try:
         head = _Head.model_validate(data)
     except ValidationError as exc:
-        return "rejected", f"its record lacks {_problem(exc, 'record')}", None
+        return "rejected", f"its record lacks {first_problem(exc, 'record')}", None
     prov, author = head.provenance, event.author
     try:
         triage.check_name(author, "author")

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from evaltui.store.events import chain_hash, now_iso
 from evaltui.team.schema import (
     KIND_SUBJECT,
@@ -102,6 +104,13 @@ def gold_subject(run: str, suite: str, case_key: str, epoch: int, criterion: str
     """The subject of a result's hidden gold answer on a criterion (read by adjudicators
     only): `gold:[run identity, suite, case key, epoch, criterion]`."""
     return "gold:" + canonical_json([run, suite, case_key, epoch, criterion])
+
+
+def first_problem(exc: ValidationError, whole: str = "payload") -> str:
+    """A payload's first validation error as a reason says it: `where: what`."""
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"]) or whole
+    return f"{where}: {first['msg']}"
 
 
 def subject_parts(subject: str, prefix: str) -> list[Any] | None:

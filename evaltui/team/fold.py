@@ -40,6 +40,7 @@ from evaltui.team import decisions, gold, ledger, statuses
 from evaltui.team.events import (
     TeamEvent,
     case_subject,
+    first_problem,
     parse_run_identity,
     run_identity,
     string_parts,
@@ -195,9 +196,7 @@ class Folder:
         try:
             p = Payload.model_validate(event.payload)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "payload"
-            raise _Reject(f"its payload is not a finding: {where}: {first['msg']}") from None
+            raise _Reject(f"its payload is not a finding: {first_problem(exc)}") from None
         if (event.kind == "undo") != (p.undoes is not None):
             raise _Reject("an undo names the finding it undoes, and only an undo does")
         at = self._time(event.client_at)

@@ -45,6 +45,7 @@ from evaltui.store.store import Store
 from evaltui.team import ledger
 from evaltui.team.events import (
     TeamEvent,
+    first_problem,
     gold_subject,
     parse_gold_subject,
     parse_run_identity,
@@ -123,9 +124,7 @@ def fold(folding: Folding, event: TeamEvent) -> Status:
     try:
         p = GoldPayload.model_validate(event.payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "payload"
-        return "rejected", f"its payload is not a gold answer: {where}: {first['msg']}", None
+        return "rejected", f"its payload is not a gold answer: {first_problem(exc)}", None
     try:
         check_name(author, "author")
     except InputError as exc:

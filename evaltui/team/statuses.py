@@ -23,7 +23,7 @@ from evaltui.store import runs
 from evaltui.store.events import Event
 from evaltui.store.store import Store
 from evaltui.team import ledger
-from evaltui.team.events import TeamEvent, canonical_json, string_parts
+from evaltui.team.events import TeamEvent, canonical_json, first_problem, string_parts
 
 KIND = "case_status"
 ACTIONS = tuple(lifecycle.ACTIONS.values())
@@ -87,9 +87,7 @@ def fold(store: Store, event: TeamEvent, project: str) -> tuple[str, str | None,
     try:
         p = StatusPayload.model_validate(event.payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "payload"
-        return "rejected", f"its payload is not a status change: {where}: {first['msg']}", None
+        return "rejected", f"its payload is not a status change: {first_problem(exc)}", None
     if (p.status == "retired") != (p.reason is not None):
         return "rejected", "a retirement gives a reason, and only a retirement does", None
     case_id = runs.case_by_key(store, parts[0], parts[1])
