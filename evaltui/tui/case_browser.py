@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -49,6 +50,10 @@ from evaltui.tui.widgets.safe import Input
 
 PANE_MIN = 36  # the narrowest the case pane is shown beside the list (else one at a time)
 LIST_MAX = 110  # the widest the list gets beside the pane
+# How long after a step its reads start: past the frame being drawn and then written by
+# Textual's writer thread. A worker that starts before the write holds the interpreter
+# (up to its 5 ms switch interval at a time) while the frame waits to be written.
+AFTER_FRAME = 0.02
 
 
 def class_hint(wanted: str, classes: list[tuple[str, str]]) -> str | None:
@@ -270,9 +275,9 @@ class CaseBrowser(Vertical):
         if move.show is not None and move.cached is not None:
             # Read ahead: shown in the same frame as the cursor move. Read again once that
             # frame is out (another session may have changed it): a worker started now
-            # would hold the interpreter while the frame is drawn.
+            # would hold the interpreter while the frame is drawn and written.
             self.show_case(move.cached)
-            self.call_after_refresh(self._read_again, move.show)
+            self.after_frame(self._read_again, move.show)
         elif move.show is not None:
             self.show_filter_line()  # the pane still shows the last case until it is read
             self.load_detail(move.show)
@@ -402,6 +407,10 @@ class CaseBrowser(Vertical):
 
     # -- the case shown ---------------------------------------------------------------------
 
+    def after_frame(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Call `callback` once this step's frame is out (`AFTER_FRAME`)."""
+        self.set_timer(AFTER_FRAME, partial(callback, *args))
+
     def _read_again(self, row: CaseRow) -> None:
         current = self.cursor.current
         if current is not None and current.case_id == row.case_id:
@@ -434,7 +443,7 @@ class CaseBrowser(Vertical):
         self.show_filter_line()
         # (a pane not shown renders nothing ahead: it would be at no width)
         prepare = self.pane.preparer(self.reducer) if self.pane.display else None
-        self.call_after_refresh(self.read_ahead, self.cursor.neighbours(row), prepare)
+        self.after_frame(self.read_ahead, self.cursor.neighbours(row), prepare)
 
     @work(thread=True, exclusive=True, group="compare-readahead", exit_on_error=False)
     def read_ahead(self, rows: list[CaseRow], prepare: Callable[..., Any] | None) -> None:
