@@ -87,13 +87,16 @@ def pending(store: Store, reviewer: str) -> Pending:
     after = 0
     while page := decisions.page(store.conn, after, 100):
         after = page[-1].id
+        digests = runs.run_digests(
+            store, {r for x in page for r in (x.baseline_run, x.candidate_run)}
+        )
         for rec in page:
             if ledger.finding_events(store, ref(rec.content_hash)):
                 continue
             if rec.decided_by != reviewer:
                 out.others[rec.decided_by] = out.others.get(rec.decided_by, 0) + 1
                 continue
-            base, cand = (runs.run_digest(store, r) for r in (rec.baseline_run, rec.candidate_run))
+            base, cand = digests.get(rec.baseline_run), digests.get(rec.candidate_run)
             if not base or not cand or not base[0] or not cand[0]:
                 out.mine.append((rec, None, "one of its runs has no file digest (sha256)"))
                 continue

@@ -86,7 +86,7 @@ def outbox(store: Store, reviewer: str) -> list[tuple[GoldItem, str]]:
         for g in gold.local_items(store.conn, reviewer)
         if not ledger.finding_events(store, ref(g.uid))
     ]
-    sources = grader.run_sources(store.conn, {g.ref.run_id for g in items})
+    sources = runs.run_digests(store, {g.ref.run_id for g in items})
     cases = grader.case_keys(store.conn, {g.ref.case_id for g in items})
     return [
         (

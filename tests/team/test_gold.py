@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from evaltui.cli import cli
 from evaltui.review.calibration import gold, judgments, triage_gold
 from evaltui.review.calibration.gold import GoldItem
-from evaltui.store import Store
+from evaltui.store import Store, runs
 from evaltui.store.runs import grader
 from evaltui.store.runs.grader import VERDICT, ResultRef
 from evaltui.team import gold as team_gold
@@ -137,7 +137,7 @@ def rows(local: Local) -> list[str]:
 def subject_of(local: Local, i: int, criterion: str = VERDICT, epoch: int = 0) -> str:
     _, cand = local.ids()
     with local.store() as store:
-        source = grader.run_sources(store.conn, [cand])[cand]
+        source = runs.run_digests(store, [cand])[cand]
     return gold_subject(run_identity(*source), "s", f"k{i:04d}", epoch, criterion)
 
 

@@ -329,20 +329,6 @@ def run_identity(conn: sqlite3.Connection, run_id: int) -> tuple[str, str, str, 
     return str(row[0]), str(row[1]), str(row[2]), meta if isinstance(meta, dict) else {}
 
 
-def run_sources(conn: sqlite3.Connection, run_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-    """(sha256 of its file, part of the file) of each run id: how a team store names it."""
-    ids = sorted(set(run_ids))
-    out: dict[int, tuple[str, str]] = {}
-    for i in range(0, len(ids), 400):
-        chunk = ids[i : i + 400]
-        for rid, sha, part in conn.execute(
-            f"SELECT id, sha256, source_part FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ):
-            out[int(rid)] = (str(sha or ""), str(part or ""))
-    return out
-
-
 def case_keys(conn: sqlite3.Connection, case_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     """(suite, case key) of each case id."""
     ids = sorted(set(case_ids))

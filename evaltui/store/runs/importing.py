@@ -288,12 +288,19 @@ def run_by_sha256(store: Store, sha256: str, part: str | None = None) -> RunRef 
     return None if row is None else RunRef(int(row[0]), str(row[1]))
 
 
-def run_digest(store: Store, run_id: int) -> tuple[str, str] | None:
-    """The (sha256, source part) of run `run_id`'s file, as a team names the run."""
-    row = store.conn.execute(
-        "SELECT sha256, source_part FROM runs WHERE id = ?", (run_id,)
-    ).fetchone()
-    return None if row is None else (str(row[0] or ""), str(row[1] or ""))
+def run_digests(store: Store, run_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """The (sha256, source part) of each run's file, as a team names the run, by run id
+    (a run not in the store is absent): a few hundred ids a statement."""
+    ids = sorted(set(run_ids))
+    out: dict[int, tuple[str, str]] = {}
+    for i in range(0, len(ids), 400):
+        chunk = ids[i : i + 400]
+        for rid, sha, part in store.conn.execute(
+            f"SELECT id, sha256, source_part FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        ):
+            out[int(rid)] = (str(sha or ""), str(part or ""))
+    return out
 
 
 def runs_by_identity(store: Store, identity: str) -> list[IdentifiedRun]:
