@@ -37,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evaltui import signing
 from evaltui.errors import InputError
-from evaltui.gate.history import record_signatures
 from evaltui.gate.record import canonical
 from evaltui.gate.verify import sealed_problems
 from evaltui.review import triage
@@ -106,45 +105,31 @@ def pending(store: Store, reviewer: str) -> Pending:
     return out
 
 
-def outgoing(
-    store: Store,
+def outbox(store: Store, reviewer: str) -> list[tuple[decisions.OwnRecord, str | None, str | None]]:
+    """This reviewer's decisions not yet shared, oldest first, each with its subject or
+    why it has none."""
+    return pending(store, reviewer).mine
+
+
+def event_of(
+    rec: decisions.OwnRecord,
+    subject: str | None,
+    problem: str | None,
     link: Link,
-    allowed: tuple[str, ...],
-    heads: dict[str, str | None],
-    result: Any,
-) -> list[tuple[TeamEvent, str]]:
-    """The events sharing this reviewer's pending decisions (each with its ledger ref),
-    chained after `heads`; counts on `result` (a SyncResult) those its role may not
-    write (`not_allowed`) and those a team store cannot hold (`unshareable`, named)."""
-    out: list[tuple[TeamEvent, str]] = []
-    found = pending(store, link.reviewer)
-    signatures = record_signatures(store) if found.mine else {}
-    for rec, subject, problem in found.mine:
-        if KIND not in allowed:
-            result.not_allowed += 1
-            continue
-        if subject is not None and problem is None:
-            if subject not in heads:
-                heads[subject] = ledger.head(store, link.project, link.reviewer, subject)
-            payload = {
-                "record": rec.text,
-                "content_hash": rec.content_hash,
-                "signature": signatures.get(rec.id),
-            }
-            try:
-                event = TeamEvent.make(
-                    link.project, link.reviewer, KIND, subject, payload, prev=heads[subject]
-                )
-            except ValueError as exc:
-                problem = str(exc)
-            else:
-                heads[subject] = event.hash
-                out.append((event, ref(rec.content_hash)))
-                continue
-        result.not_shareable += 1
-        if len(result.unshareable) < 20:
-            result.unshareable.append(f"decision {rec.id} ({rec.content_hash[:12]}): {problem}")
-    return out
+    signatures: dict[int, str],
+    prev: str | None,
+) -> TeamEvent:
+    """The event sharing a kept decision, signed when `gate --sign` signed its record
+    (`signatures`: gate.history.record_signatures). ValueError: it cannot go into a team
+    store (no run digest, or over the payload limit)."""
+    if subject is None or problem is not None:
+        raise ValueError(problem or "it has no subject")
+    payload = {
+        "record": rec.text,
+        "content_hash": rec.content_hash,
+        "signature": signatures.get(rec.id),
+    }
+    return TeamEvent.make(link.project, link.reviewer, KIND, subject, payload, prev=prev)
 
 
 def summary(store: Store, reviewer: str, role: str) -> dict[str, Any]:

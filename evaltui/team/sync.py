@@ -21,11 +21,13 @@ A second sync with nothing new changes nothing (only the time of the last sync).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from evaltui.gate.history import record_signatures
 from evaltui.review import triage
 from evaltui.store.store import Store, now_iso
 from evaltui.team import TeamError, db, decisions, gold, hashes, ledger, signatures, statuses
@@ -218,76 +220,31 @@ class Syncer:
 
     def push(self) -> set[str]:
         """Push the outbox; the subjects pushed. Conflict: pull and call again."""
-        allowed = ROLE_KINDS.get(self.role, ())
-        heads: dict[str, str | None] = {}
-        subjects: set[str] = set()
         self.result.not_allowed = 0
         self.result.unshareable.clear()
         self.result.not_shareable = 0
-        batch: list[tuple[TeamEvent, str]] = []
+        out = _Outbound(self)
+        project = self.link.project
         after = 0
         while page := ledger.outbox(self.store, self.link.reviewer, after, PUSH):
             after = page[-1].finding.id
             for item in page:
                 f = item.finding
-                if f.kind not in allowed:
-                    self.result.not_allowed += 1
-                    continue
-                subject = subject_of(item)
-                if subject not in heads:
-                    heads[subject] = ledger.head(
-                        self.store, self.link.project, self.link.reviewer, subject
-                    )
-                try:
-                    event = event_of(item, self.link.project, heads[subject])
-                except ValueError as exc:
-                    self.result.not_shareable += 1
-                    if len(self.result.unshareable) < 20:
-                        self.result.unshareable.append(f"finding {f.uid[:16]} ({f.kind}): {exc}")
-                    continue
-                heads[subject] = event.hash
-                batch.append((event, f.uid))
-                subjects.add(subject)
-            if len(batch) >= PUSH:
-                self._send(batch)
-                batch = []
+                make = partial(event_of, item, project)
+                out.add(f.kind, subject_of(item), make, f.uid, f"finding {f.uid[:16]} ({f.kind})")
         for ev, subject in statuses.outbox(self.store, self.link.reviewer):
-            if statuses.KIND not in allowed:
-                self.result.not_allowed += 1
-                continue
-            if subject not in heads:
-                heads[subject] = ledger.head(
-                    self.store, self.link.project, self.link.reviewer, subject
-                )
-            event = statuses.event_of(ev, subject, self.link.project, heads[subject])
-            heads[subject] = event.hash
-            batch.append((event, statuses.ref(ev.hash or "")))
-            if len(batch) >= PUSH:
-                self._send(batch)
-                batch = []
+            make = partial(statuses.event_of, ev, subject, project)
+            out.add(statuses.KIND, subject, make, statuses.ref(ev.hash or ""))
         for answer, subject in gold.outbox(self.store, self.link.reviewer):
-            if gold.KIND not in allowed:
-                self.result.not_allowed += 1
-                continue
-            if subject not in heads:
-                heads[subject] = ledger.head(
-                    self.store, self.link.project, self.link.reviewer, subject
-                )
-            try:
-                event = gold.event_of(answer, subject, self.link.project, heads[subject])
-            except ValueError as exc:
-                self.result.not_shareable += 1
-                if len(self.result.unshareable) < 20:
-                    self.result.unshareable.append(f"gold item {answer.uid[:16]}: {exc}")
-                continue
-            heads[subject] = event.hash
-            batch.append((event, gold.ref(answer.uid)))
-            if len(batch) >= PUSH:
-                self._send(batch)
-                batch = []
-        batch += decisions.outgoing(self.store, self.link, allowed, heads, self.result)
-        if batch:
-            self._send(batch)
+            make = partial(gold.event_of, answer, subject, project)
+            out.add(gold.KIND, subject, make, gold.ref(answer.uid), f"gold item {answer.uid[:16]}")
+        for rec, pair, problem in decisions.outbox(self.store, self.link.reviewer):
+            signed = out.record_signatures()
+            make = partial(decisions.event_of, rec, pair, problem, self.link, signed)
+            name = f"decision {rec.id} ({rec.content_hash[:12]})"
+            out.add(decisions.KIND, pair, make, decisions.ref(rec.content_hash), name)
+        out.send()
+        subjects = out.case_subjects
         runs = {r for s in subjects for r in (parse_case_subject(s) or [])[:2]}
         for identity in sorted(runs):
             parsed = parse_run_identity(identity)
@@ -318,6 +275,62 @@ class Syncer:
                 ledger.record(self.store, event, "folded", None, uid)
         self.result.pushed += len(out.inserted)
         self.result.present += len(out.present)
+
+
+class _Outbound:
+    """One push's events, chained and sent in batches of PUSH: an outbox item of a kind
+    this role may not write is counted (`not_allowed`), one that cannot be an event (its
+    maker raised ValueError) is named (`unshareable`), never sent."""
+
+    def __init__(self, syncer: Syncer) -> None:
+        self.syncer = syncer
+        self.allowed = ROLE_KINDS.get(syncer.role, ())
+        self.heads: dict[str, str | None] = {}  # each subject's newest event, this push
+        self.batch: list[tuple[TeamEvent, str]] = []
+        self.case_subjects: set[str] = set()  # the cases pushed (blind review reveals them)
+        self._signatures: dict[int, str] | None = None
+
+    def add(
+        self,
+        kind: str,
+        subject: str | None,
+        make: Callable[[str | None], TeamEvent],
+        ref: str,
+        name: str = "",
+    ) -> None:
+        """The event `make(prev)` builds for an item on `subject` (None: it has none, and
+        `make` says why), with the ledger's `ref` for it."""
+        syncer, result = self.syncer, self.syncer.result
+        if kind not in self.allowed:
+            result.not_allowed += 1
+            return
+        link = syncer.link
+        if subject is not None and subject not in self.heads:
+            self.heads[subject] = ledger.head(syncer.store, link.project, link.reviewer, subject)
+        try:
+            event = make(None if subject is None else self.heads[subject])
+        except ValueError as exc:
+            result.not_shareable += 1
+            if len(result.unshareable) < 20:
+                result.unshareable.append(f"{name}: {exc}")
+            return
+        self.heads[event.subject] = event.hash
+        self.batch.append((event, ref))
+        if event.subject.startswith("case:"):
+            self.case_subjects.add(event.subject)
+        if len(self.batch) >= PUSH:
+            self.send()
+
+    def send(self) -> None:
+        if self.batch:
+            self.syncer._send(self.batch)
+            self.batch = []
+
+    def record_signatures(self) -> dict[int, str]:
+        """This store's signatures of its kept decision records, read once a push."""
+        if self._signatures is None:
+            self._signatures = record_signatures(self.syncer.store)
+        return self._signatures
 
 
 def sync(store: Store, conn: Any | None = None) -> SyncResult:
